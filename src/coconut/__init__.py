@@ -1,0 +1,1 @@
+"""coconut: the command line client of the experiment control system."""

@@ -1,0 +1,76 @@
+"""The environment a command runs in: streams, directories, process environment, settings.
+
+Injected, so tests run the CLI in-process with their own streams and directories.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, TextIO
+
+APP_NAME = "coconut"
+
+
+def _config_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def _data_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def _state_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME)
+
+
+@dataclass
+class Environment:
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    config_dir: Path = field(default_factory=_config_dir)
+    data_dir: Path = field(default_factory=_data_dir)
+    state_dir: Path = field(default_factory=_state_dir)
+    cwd: Path = field(default_factory=Path.cwd)
+    # Filled by the global options callback.
+    debug: bool = False
+    color: bool | None = None
+    spinner: bool = True
+    verbose: bool = False
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def console(self):
+        from rich.console import Console
+
+        return Console(file=self.stdout, no_color=self.color is False, highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err_console(self):
+        from rich.console import Console
+
+        return Console(file=self.stderr, no_color=self.color is False, highlight=False, soft_wrap=True)
+
+    def echo(self, text: str = "") -> None:
+        self.stdout.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+
+    @cached_property
+    def settings(self):
+        from .settings import Settings
+
+        return Settings.load(self)

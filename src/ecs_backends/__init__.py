@@ -1,0 +1,1 @@
+"""Built-in backends of the experiment control system, registered as pluggy plugins (entry points)."""

@@ -1,0 +1,126 @@
+"""The errors users see: one family, each rendered as one clear message, each mapped to an exit status.
+
+Anything that is not a `HandledError` is a bug and is shown with its traceback only under `--debug`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit codes of every command line tool of the project (documented in docs/cli.md)."""
+
+    OK = 0
+    FAILED = 1  # the operation was attempted and failed (invalid template, transition error, ...)
+    USAGE = 2  # bad command line: unknown flag, malformed argument
+    UNREACHABLE = 3  # the core, a process or a store could not be reached
+    TIMEOUT = 4  # a wait ran out of time
+    REFUSED = 5  # the peer refused the request (illegal transition, state mismatch)
+    WRONG_MODE = 6  # peanut: the process speaks another control mode
+    INTERRUPTED = 130
+
+
+class HandledError(Exception):
+    """An error with a message meant for the user; rendered without traceback."""
+
+    exit_status: ExitStatus = ExitStatus.FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def render(self) -> str:
+        """The text shown to the user (first line is the summary)."""
+        text = self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UsageError(HandledError):
+    """A command line argument or request field that does not have the expected form."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class UnreachableError(HandledError):
+    exit_status = ExitStatus.UNREACHABLE
+
+
+class DeadlineError(HandledError):
+    """A wait ran out of time; the message names the value and the setting that changes it."""
+
+    exit_status = ExitStatus.TIMEOUT
+
+
+class RefusedError(HandledError):
+    exit_status = ExitStatus.REFUSED
+
+
+class NotFoundError(HandledError):
+    """A named thing (environment, task, template, repository, key) does not exist."""
+
+
+class ConfigurationError(HandledError):
+    """The configuration store refused or could not answer a request."""
+
+
+class TemplateError(HandledError):
+    """A workflow or task template is invalid.
+
+    Carries where: file and line, the role path, the field, and for expressions the
+    expression text with the failing position, so the message can point at it with a caret.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        role_path: str | None = None,
+        field: str | None = None,
+        expression: str | None = None,
+        position: int | None = None,
+        hint: str | None = None,
+    ):
+        super().__init__(message, hint=hint)
+        self.file = file
+        self.line = line
+        self.role_path = role_path
+        self.field = field
+        self.expression = expression
+        self.position = position
+
+    def located(self, **where: object) -> TemplateError:
+        """Fill in location fields that are still unknown (inner code knows less than outer)."""
+        for key, value in where.items():
+            if value is not None and getattr(self, key, None) is None:
+                setattr(self, key, value)
+        return self
+
+    def where(self) -> str:
+        parts = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.role_path:
+            parts.append(f"role {self.role_path}")
+        if self.field:
+            parts.append(f"field {self.field}")
+        return ", ".join(parts)
+
+    def render(self) -> str:
+        where = self.where()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.expression is not None:
+            text += f"\n    {self.expression}"
+            if self.position is not None:
+                text += "\n    " + " " * self.position + "^"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text

@@ -1,0 +1,41 @@
+"""Every pluggy hook of the project, in one module.
+
+Built-in backends (``ecs_backends``) implement these exactly like third-party plugins and are found
+through the ``ecs_backends`` entry-point group. ``firstresult`` hooks are answered by one backend.
+Each hook must be documented in docs/plugins.md and exercised by a test (tests/test_hookspecs.py checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "ecs"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def ecs_config_store(url: str) -> Any:
+    """Open the configuration store named by ``url`` (``sqlite://``, ``file://``, ``etcd://``...).
+
+    Return a ``ecs_engine.config.KeyValueStore`` if this plugin handles the URL's scheme, else None.
+    """
+
+
+@hookspec
+def ecs_template_objects(stack: dict[str, str]) -> dict[str, Any] | None:
+    """Contribute objects to the template expression environment (AliECS ``ObjectStack``).
+
+    ``stack`` is the flattened variable stack of the role being processed. Return a mapping of
+    top-level names (e.g. ``{"odc": OdcTemplateFunctions(...)}``) or None.
+    """
+
+
+@hookspec(firstresult=True)
+def ecs_dpl_generate(command: str, name: str, workdir: str) -> str | None:
+    """Run a DPL command to generate the JIT workflow ``name`` (``jit-<sha1>``) inside ``workdir``.
+
+    Return the generated workflow YAML text, or None if this plugin does not generate workflows.
+    """

@@ -1,0 +1,1 @@
+"""The AliECS workflow and task template language."""

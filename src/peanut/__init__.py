@@ -1,0 +1,1 @@
+"""peanut: drive and debug one OCC-controlled or FairMQ process."""

@@ -25,12 +25,8 @@ app = typer.Typer(
 @app.callback()
 def _global_options(
     ctx: typer.Context,
-    config: str = typer.Option(
-        None, "--config", help="Settings file (default: ~/.config/coconut/settings.yaml)."
-    ),
-    endpoint: str = typer.Option(
-        None, "--endpoint", help="Core endpoint host:port (default 127.0.0.1:32102)."
-    ),
+    config: str = typer.Option(None, "--config", help="Settings file (default: ~/.config/coconut/settings.yaml)."),
+    endpoint: str = typer.Option(None, "--endpoint", help="Core endpoint host:port (default 127.0.0.1:32102)."),
     config_endpoint: str = typer.Option(
         None,
         "--config-endpoint",
@@ -101,7 +97,5 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         if env.debug:
             env.error(traceback.format_exc())
         else:
-            env.error(
-                f"coconut: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)"
-            )
+            env.error(f"coconut: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
         return int(ExitStatus.FAILED)

@@ -1,0 +1,90 @@
+"""Loading a workflow for an environment: variable layers, function objects, expansion.
+
+The one entry point used by the CLI (validate/plan) and by the environment engine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ecs_engine.errors import HandledError
+from ecs_engine.ids import new_id
+from ecs_engine.uservars import split_role_vars
+
+from .expand import EnvVars, Expander, Workflow
+from .sources import TemplateSource
+
+
+def environment_vars(config: Any, user_vars: Mapping[str, str], environment_id: str) -> EnvVars:
+    """The outermost layers: store defaults and vars, then user vars with the environment's own values."""
+    defaults = dict(config.global_defaults()) if config is not None else {}
+    variables = dict(config.global_vars()) if config is not None else {}
+    user = dict(user_vars)
+    user.setdefault("environment_id", environment_id)
+    hosts = user.get("hosts") or variables.get("hosts") or defaults.get("hosts")
+    if config is not None and hosts and "detectors" not in user:
+        try:
+            host_list = json.loads(hosts)
+            if isinstance(host_list, list):
+                defaults["detectors"] = json.dumps(config.detectors_for_hosts([str(h) for h in host_list]))
+        except (ValueError, HandledError):
+            pass  # the workflow's own 'detectors' default reports unknown hosts where it matters
+    return EnvVars(defaults=defaults, vars=variables, user=user)
+
+
+def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
+    """Objects for expressions: config/inventory/runtime from the store, plugin objects, caller's extras."""
+    from ecs_engine.plugins import plugin_manager
+
+    pm = plugin_manager()
+    hook = pm.hook.ecs_template_objects
+    has_plugins = bool(hook.get_hookimpls())
+    if config is not None:
+        from ecs_engine.config.functions import template_objects
+    else:
+        template_objects = None
+
+    def objects(stack: Mapping[str, str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if template_objects is not None:
+            out.update(template_objects(config, stack))
+        if has_plugins:
+            for contributed in hook(stack=dict(stack)):
+                if contributed:
+                    out.update(contributed)
+        if extra:
+            out.update(extra)
+        return out
+
+    return objects
+
+
+def make_expander(
+    source: TemplateSource,
+    *,
+    config: Any = None,
+    user_vars: Mapping[str, str] | None = None,
+    environment_id: str | None = None,
+    extra_objects: Mapping[str, Any] | None = None,
+) -> Expander:
+    plain, per_role = split_role_vars(user_vars or {})
+    env_vars = environment_vars(config, plain, environment_id or new_id())
+    return Expander(source, env_vars=env_vars, role_user_vars=per_role, objects=object_factory(config, extra_objects))
+
+
+def load_workflow(
+    source: TemplateSource,
+    name: str,
+    *,
+    config: Any = None,
+    user_vars: Mapping[str, str] | None = None,
+    environment_id: str | None = None,
+    extra_objects: Mapping[str, Any] | None = None,
+) -> Workflow:
+    """Expand workflow ``name`` from ``source`` for one environment."""
+    expander = make_expander(
+        source, config=config, user_vars=user_vars, environment_id=environment_id, extra_objects=extra_objects
+    )
+    return expander.expand(name)

@@ -1,0 +1,260 @@
+"""Task templates (``tasks/<name>.yaml``): the class of a process, and building its command for one role."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_engine.errors import TemplateError
+
+from .roles import RawChannel, RawConstraint, _Reader
+from .yamlload import EMPTY_VARMAP, VarMap, YList, YMap, as_bool, load_yaml, read_varmap
+
+TASK_KEYS = frozenset(
+    (
+        "name",
+        "defaults",
+        "vars",
+        "control",
+        "command",
+        "wants",
+        "limits",
+        "bind",
+        "properties",
+        "constraints",
+        "connect",
+    )
+)
+COMMAND_KEYS = frozenset(("env", "shell", "value", "user", "arguments", "stdout", "stderr", "log"))
+CONTROL_MODES = (
+    "direct",
+    "fairmq",
+    "basic",
+    "hook",
+    "kubectl_direct",
+    "kubectl_fairmq",
+    "kubernetes_direct",
+    "kubernetes_fairmq",
+)
+OUTPUT_MODES = ("none", "stdout", "all")
+
+
+@dataclass(frozen=True)
+class RawCommand:
+    value: str = ""
+    shell: bool = False
+    user: str = ""
+    env: tuple[str, ...] = ()
+    arguments: tuple[str, ...] = ()
+    stdout: str = "none"
+    stderr: str = "none"
+
+
+@dataclass(eq=False)
+class TaskClass:
+    name: str
+    file: str
+    control_mode: str = "direct"
+    defaults: VarMap = EMPTY_VARMAP
+    vars: VarMap = EMPTY_VARMAP
+    command: RawCommand = RawCommand()
+    cpu: float | None = None
+    memory: float | None = None
+    ports: tuple[tuple[int, int], ...] = ()
+    limit_cpu: float | None = None
+    limit_memory: float | None = None
+    bind: tuple[RawChannel, ...] = ()
+    properties: dict[str, str] = field(default_factory=dict)
+    constraints: tuple[RawConstraint, ...] = ()
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def is_basic(self) -> bool:
+        return self.control_mode == "basic"
+
+
+def parse_ports(text: str, *, file: str, line: int) -> tuple[tuple[int, int], ...]:
+    """``"9000,9100-9110"`` as inclusive ranges (the upstream parser drops range ends; we do not)."""
+    out = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        try:
+            start, end = int(lo), int(hi or lo)
+        except ValueError:
+            raise TemplateError(
+                f"invalid port range '{part}' (expected N or N-M, comma separated)",
+                file=file,
+                line=line,
+                field="wants.ports",
+            ) from None
+        if start > end or start < 1 or end > 65535:
+            raise TemplateError(f"invalid port range '{part}'", file=file, line=line, field="wants.ports")
+        out.append((start, end))
+    return tuple(out)
+
+
+def _number(value: Any, *, file: str, line: int, field_name: str) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        raise TemplateError(f"expected a number, got '{value}'", file=file, line=line, field=field_name) from None
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_task(text: str, origin: str) -> TaskClass:
+    """Parse a task template (cached; never mutate the result)."""
+    data = load_yaml(text, origin)
+    if not isinstance(data, YMap):
+        raise TemplateError("a task template must be a map", file=origin, line=1)
+    reader = _Reader(origin)
+    out = TaskClass(name=str(data.get("name", "")), file=origin)
+    if not out.name:
+        raise TemplateError("the task template has no 'name'", file=origin, line=1)
+    for key in data:
+        if key not in TASK_KEYS:
+            out.warnings.append(f"{origin}:{data.line_of(key)}: unknown key '{key}' ignored")
+    for section in ("defaults", "vars"):
+        varmap = read_varmap(data.get(section), file=origin, line=data.line_of(section), field=section)
+        out.warnings.extend(varmap.warnings)
+        setattr(out, section, varmap)
+    control = data.get("control")
+    if isinstance(control, YMap):
+        mode = str(control.get("mode", "direct") or "direct")
+        if mode not in CONTROL_MODES:
+            out.warnings.append(f"{origin}:{control.line_of('mode')}: unknown control mode '{mode}', using direct")
+            mode = "direct"
+        out.control_mode = mode
+    elif control not in (None, ""):
+        raise TemplateError("'control' must be a map with 'mode'", file=origin, line=data.line_of("control"))
+    out.command = _command(data.get("command"), origin, data.line_of("command"), out.warnings)
+    for section, prefix in (("wants", ""), ("limits", "limit_")):
+        spec = data.get(section)
+        if spec in (None, ""):
+            continue
+        if not isinstance(spec, YMap):
+            raise TemplateError(f"'{section}' must be a map", file=origin, line=data.line_of(section))
+        for key, value in spec.items():
+            line = spec.line_of(key)
+            if key in ("cpu", "memory"):
+                setattr(out, prefix + key, _number(value, file=origin, line=line, field_name=f"{section}.{key}"))
+            elif key == "ports" and section == "wants":
+                out.ports = parse_ports(value, file=origin, line=line)
+            else:
+                out.warnings.append(f"{origin}:{line}: unknown key '{section}.{key}' ignored")
+    out.bind = reader.channels(data.get("bind"), data.line_of("bind"), "bind", out.name)
+    if data.get("connect") not in (None, ""):
+        out.warnings.append(
+            f"{origin}:{data.line_of('connect')}: 'connect' in a task template is ignored (targets are set by workflow roles)"
+        )
+    props = data.get("properties")
+    if isinstance(props, YMap):
+        out.properties = {k: v for k, v in props.items() if not isinstance(v, (dict, list))}
+    elif props not in (None, ""):
+        raise TemplateError("'properties' must be a map", file=origin, line=data.line_of("properties"))
+    constraints = data.get("constraints")
+    if isinstance(constraints, YList):
+        out.constraints = tuple(
+            RawConstraint(str(c.get("attribute", "")), str(c.get("value", "")), constraints.line_of(i))
+            for i, c in enumerate(constraints)
+            if isinstance(c, YMap)
+        )
+    out.warnings.extend(reader.warnings)
+    return out
+
+
+def _command(data: Any, origin: str, line: int, warnings: list[str]) -> RawCommand:
+    if data in (None, ""):
+        return RawCommand()
+    if not isinstance(data, YMap):
+        raise TemplateError("'command' must be a map", file=origin, line=line)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        kline = data.line_of(key)
+        if key not in COMMAND_KEYS:
+            warnings.append(f"{origin}:{kline}: unknown key 'command.{key}' ignored")
+        elif key == "shell":
+            values["shell"] = as_bool(value, file=origin, line=kline, field="command.shell")
+        elif key in ("env", "arguments"):
+            if value in (None, ""):
+                continue
+            if not isinstance(value, list):
+                raise TemplateError(f"'command.{key}' must be a list of strings", file=origin, line=kline)
+            values[key] = tuple("" if isinstance(v, (dict, list)) else v for v in value)
+        elif key == "log":
+            values.setdefault("stdout", value)
+        elif isinstance(value, (dict, list)):
+            raise TemplateError(f"'command.{key}' must be a string", file=origin, line=kline)
+        else:
+            values[key] = value
+    return RawCommand(**values)
+
+
+@dataclass
+class TaskCommand:
+    """The final command of one task: what the executor starts."""
+
+    value: str
+    shell: bool
+    user: str
+    env: list[str]
+    arguments: list[str]
+    stdout: str
+    stderr: str
+
+    def argv(self) -> list[str]:
+        if self.shell:
+            return ["/bin/sh", "-c", " ".join([self.value, *self.arguments])]
+        return [self.value, *self.arguments]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+Renderer = Callable[[str, Mapping[str, str], str], str]
+
+
+def task_stack(
+    cls: TaskClass, role_stack: Mapping[str, str], special: Mapping[str, str], render: Renderer
+) -> dict[str, str]:
+    """The variables a task's command and properties see.
+
+    Class defaults are rendered against the role stack (siblings invisible), class vars see the defaults;
+    role values beat both, and (unlike AliECS, see docs/compat.md) class vars beat class defaults.
+    """
+    base = {**role_stack, **special}
+    defaults = {k: render(v, base, f"defaults.{k}") for k, v in cls.defaults.values.items()}
+    with_defaults = {**defaults, **base}
+    own_vars = {k: render(v, with_defaults, f"vars.{k}") for k, v in cls.vars.values.items()}
+    return {**defaults, **own_vars, **base}
+
+
+def build_command(cls: TaskClass, stack: Mapping[str, str], render: Renderer, *, hostname: str) -> TaskCommand:
+    raw = cls.command
+    env = [render(e, stack, f"command.env[{i}]") for i, e in enumerate(raw.env)]
+    names = {e.partition("=")[0] for e in env}
+    if "O2_ROLE" not in names:
+        env.append(f"O2_ROLE={hostname}")
+    if "O2_SYSTEM" not in names:
+        env.append("O2_SYSTEM=FLP")
+    command = TaskCommand(
+        value=render(raw.value, stack, "command.value"),
+        shell=raw.shell,
+        user=render(raw.user, stack, "command.user"),
+        env=env,
+        arguments=[render(a, stack, f"command.arguments[{i}]") for i, a in enumerate(raw.arguments)],
+        stdout=render(raw.stdout, stack, "command.stdout").strip() or "none",
+        stderr=render(raw.stderr, stack, "command.stderr").strip() or "none",
+    )
+    for name in ("stdout", "stderr"):
+        if getattr(command, name) not in OUTPUT_MODES:
+            raise TemplateError(
+                f"'{getattr(command, name)}' is not an output mode (expected none, stdout or all)",
+                file=cls.file,
+                field=f"command.{name}",
+            )
+    return command

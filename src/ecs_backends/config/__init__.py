@@ -1,0 +1,1 @@
+"""Configuration store backends (``sqlite://``, ``file://``, ``etcd://``), each a pluggy plugin."""

@@ -1,0 +1,70 @@
+"""``file:///path.yaml|json``: a read-only store loaded from a nested map that mirrors the key tree.
+
+The AliECS file layout: the top-level key is ``o2`` and nested maps follow the key tree, e.g.
+``o2: {hardware: {detectors: {TST: {flps: {flp001: {}}}}}, runtime: {aliecs: {defaults: {x: "1"}}}}``.
+The file is read once when the store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ecs_engine.config.configuration import tree_root
+from ecs_engine.config.memory import MemoryStore
+from ecs_engine.config.tree import flatten
+from ecs_engine.errors import ConfigurationError, NotFoundError
+from ecs_engine.hookspecs import hookimpl
+
+SCHEME = "file://"
+
+
+def path_of(url: str) -> Path:
+    """The file named by ``file:///abs/path`` or ``file://relative/path``."""
+    rest = url[len(SCHEME) :]
+    if not rest:
+        raise ConfigurationError(f"bad configuration store URL {url!r}: expected file:///PATH.yaml or .json")
+    return Path(rest)
+
+
+def load_tree(path: Path) -> dict[str, str]:
+    """Flat keys of the file at ``path``; one ConfigurationError naming the file and what is wrong."""
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise ConfigurationError(f"configuration file {path}: expected a .yaml, .yml or .json file")
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise NotFoundError(f"configuration file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigurationError(f"configuration file {path}: {exc.strerror}") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ConfigurationError(f"configuration file {path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark else str(path)
+            problem = getattr(exc, "problem", None) or exc
+            raise ConfigurationError(f"configuration file {where}: not valid YAML: {problem}") from None
+    return flatten(tree_root(data, f"configuration file {path}"), origin=f"configuration file {path}")
+
+
+class FileStore(MemoryStore):
+    """The read-only store of one file (runtime KV writes and run numbers are refused)."""
+
+    def __init__(self, path: Path, url: str):
+        super().__init__(load_tree(path), read_only=True, url=url)
+        self.path = path
+
+
+@hookimpl
+def ecs_config_store(url: str) -> FileStore | None:
+    if not url.startswith(SCHEME):
+        return None
+    return FileStore(path_of(url), url)

@@ -1,0 +1,66 @@
+"""Glob patterns for repository and revision names, with the syntax AliECS users know (gobwas/glob).
+
+``*`` any run of characters (``/`` included), ``?`` one character, ``[abc]``/``[a-z]``/``[!x]`` classes,
+``{a,b}`` alternatives, ``\\`` escapes the next character.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from ecs_engine.errors import UsageError
+
+GLOB_CHARS = frozenset("*?[{")
+
+
+def is_glob(pattern: str) -> bool:
+    """Whether ``pattern`` matches more than its literal self."""
+    return any(c in GLOB_CHARS for c in pattern)
+
+
+@functools.lru_cache(maxsize=256)
+def compile_glob(pattern: str) -> re.Pattern[str]:
+    """The anchored regular expression equivalent to ``pattern``; UsageError if it is malformed."""
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 == len(pattern):
+                raise UsageError(f"glob '{pattern}': trailing backslash")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            if end < 0:
+                raise UsageError(f"glob '{pattern}': '[' at position {i} is never closed")
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            body = body[1:] if negate else body
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\").replace("^", "\\^") + "]")
+            i = end
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif c == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    if depth:
+        raise UsageError(f"glob '{pattern}': '{{' is never closed")
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def glob_match(pattern: str, name: str) -> bool:
+    return compile_glob(pattern).match(name) is not None

@@ -1,0 +1,455 @@
+"""``RepoManager``: the template repositories of one installation and the revisions users name.
+
+The core owns one; offline ``coconut`` commands open one over the same data directory. Layout under
+``data_dir``: ``repos/repositories.json`` (what was added), ``repos/<host>/<path>/<name>`` (bare clones;
+``repos/_local/...`` for repositories on this machine), ``jit/<same>/<commit>/workflows/`` (generated JIT
+workflows). Default repository and revisions live in the configuration store (see ``defaults``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
+from ecs_engine.template.sources import DirectorySource, Kind, TemplateRef, TemplateSource
+
+from .defaults import FALLBACK_REVISIONS, RepoDefaults, RuntimeStore
+from .gitrepo import GitRepository, closest, remote_callbacks
+from .gitsource import GitSource, same_repo
+from .globs import compile_glob, is_glob
+from .listing import SummaryCache, WorkflowTemplateInfo, content_key, select_revisions
+from .locations import RepoLocation, parse_location
+from .registry import Registry, RepoEntry
+
+LOCAL_REVISION = "local"
+
+
+@dataclass(frozen=True)
+class RepoStatus:
+    """One row of ``ListRepos``: index = position in the alphabetically sorted list."""
+
+    index: int
+    name: str
+    protocol: str
+    url: str
+    default: bool
+    default_revision: str
+    revisions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RepoListing:
+    repos: list[RepoStatus]
+    global_default_revision: str
+
+
+@dataclass(frozen=True)
+class AddResult:
+    repo: RepoStatus
+    info: str  # how the default revision was chosen, for the user
+
+
+class ManagedDirectorySource(DirectorySource):
+    """A plain-directory repository that can still name other repositories in its includes."""
+
+    def __init__(self, root: Path, identifier: str, manager: RepoManager):
+        super().__init__(root)
+        self.repo_id = identifier
+        self._manager = manager
+
+    def resolve(self, ref: TemplateRef) -> TemplateSource:
+        if ref.repo is None or same_repo(ref.repo, self.repo_id):
+            return super().resolve(TemplateRef(None, ref.kind, ref.name, ref.revision))
+        return self._manager.source(ref.repo, ref.revision)
+
+
+class RepoManager:
+    """Add, remove, refresh and list repositories; turn ``[repo/workflows/]name[@rev]`` into a source."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        config: RuntimeStore,
+        *,
+        global_default_revision: str = FALLBACK_REVISIONS[0],
+        ssh_key: Path | None = None,
+        network_timeout: float = 60.0,
+    ):
+        self.data_dir = Path(data_dir)
+        self.repos_dir = self.data_dir / "repos"
+        self.jit_dir = self.data_dir / "jit"
+        self.defaults = RepoDefaults(config, global_default_revision)
+        self.registry = Registry(self.repos_dir)
+        self.ssh_key = ssh_key
+        self.summaries = SummaryCache()
+        self._git: dict[str, GitRepository] = {}
+        self._git_lock = threading.Lock()
+        timeout_ms = int(network_timeout * 1000)
+        pygit2.settings.server_connect_timeout = timeout_ms
+        pygit2.settings.server_timeout = timeout_ms
+
+    # -- the list ------------------------------------------------------------------------------
+
+    def _entries(self) -> list[RepoEntry]:
+        return [entry for _, entry in sorted(self.registry.load().items())]
+
+    def _at(self, index: int) -> RepoEntry:
+        entries = self._entries()
+        if not 0 <= index < len(entries):
+            span = f"0-{len(entries) - 1}" if entries else "none: add one with 'coconut repo add'"
+            raise NotFoundError(f"no repository with index {index} (indexes: {span})", hint="see 'coconut repo list'")
+        return entries[index]
+
+    def _find(self, name: str | None) -> RepoEntry:
+        """The repository with this identifier, or the default one for None."""
+        entries = self._entries()
+        if name is None:
+            if not entries:
+                raise NotFoundError("no template repositories: add one with 'coconut repo add'")
+            return self._default_entry(entries)
+        for entry in entries:
+            if same_repo(entry.identifier, name):
+                return entry
+        near = closest(name.strip("/"), [e.identifier.strip("/") for e in entries])
+        raise NotFoundError(
+            f"workflow comes from an unknown repository '{name}'",
+            hint=("closest: " + ", ".join(near)) if near else "see 'coconut repo list'",
+        )
+
+    def _default_entry(self, entries: list[RepoEntry]) -> RepoEntry:
+        wanted = self.defaults.default_repo()
+        for entry in entries:
+            if wanted and same_repo(entry.identifier, wanted):
+                return entry
+        return entries[0]
+
+    def _default_revision(self, entry: RepoEntry) -> str:
+        if entry.protocol == "directory":
+            return LOCAL_REVISION
+        return self.defaults.repo_revisions().get(entry.identifier) or self.defaults.global_revision()
+
+    def list(self, *, revisions: bool = False) -> RepoListing:
+        """All repositories sorted by identifier, with their default revision (and revision names)."""
+        entries = self._entries()
+        default = self._default_entry(entries).identifier if entries else None
+        rows = []
+        for index, entry in enumerate(entries):
+            names: tuple[str, ...] = ()
+            if revisions:
+                names = (LOCAL_REVISION,) if entry.protocol == "directory" else tuple(self.git(entry).revision_names())
+            rows.append(
+                RepoStatus(
+                    index,
+                    entry.identifier,
+                    entry.protocol,
+                    entry.url,
+                    entry.identifier == default,
+                    self._default_revision(entry),
+                    names,
+                )
+            )
+        return RepoListing(rows, self.defaults.global_revision())
+
+    def git(self, entry: RepoEntry) -> GitRepository:
+        """The clone of a git repository (opened once, shared)."""
+        with self._git_lock:
+            repo = self._git.get(entry.identifier)
+            if repo is None:
+                path = self.repos_dir / self._storage(entry)
+                repo = self._git[entry.identifier] = GitRepository(path, entry.identifier)
+            return repo
+
+    @staticmethod
+    def _storage(entry: RepoEntry) -> Path:
+        location = RepoLocation(entry.spec, entry.protocol, entry.identifier, entry.url)
+        return Path(location.storage_path())
+
+    # -- changes -------------------------------------------------------------------------------
+
+    def add(self, spec: str, default_revision: str | None = None, *, cwd: Path | None = None) -> AddResult:
+        """Clone (or register a plain directory), fetch, choose the default revision, persist.
+
+        Default revision: the given one, else the global default, else ``master``, else ``main``.
+        The first repository becomes the default repository.
+        """
+        location = parse_location(spec, cwd)
+        with self.registry.locked():
+            entries = self.registry.load()
+            for existing in entries.values():
+                if same_repo(existing.identifier, location.identifier):
+                    raise RefusedError(f"repository {location.identifier} is already present")
+            entry = RepoEntry(location.identifier, location.protocol, location.url, spec)
+            if location.is_git:
+                revision, info = self._clone(location, entry, default_revision)
+            else:
+                if default_revision not in (None, LOCAL_REVISION):
+                    raise UsageError(
+                        f"{location.identifier} is a plain directory: its only revision is '{LOCAL_REVISION}', "
+                        f"not '{default_revision}'"
+                    )
+                revision, info = LOCAL_REVISION, "plain directory, read in place (revision 'local')"
+            entries[entry.identifier] = entry
+            self.registry.save(entries)
+            if location.is_git:
+                self.defaults.set_repo_revision(entry.identifier, revision)
+            current = self.defaults.default_repo()
+            if not current or not any(same_repo(current, k) for k in entries):
+                self.defaults.set_default_repo(entry.identifier)
+        status = next(r for r in self.list().repos if r.name == entry.identifier)
+        return AddResult(status, info)
+
+    def _clone(self, location: RepoLocation, entry: RepoEntry, wanted: str | None) -> tuple[str, str]:
+        path = self.repos_dir / self._storage(entry)
+        shutil.rmtree(path, ignore_errors=True)  # a leftover of a failed or foreign add
+        repo = GitRepository.create(path, location.url, location.identifier)
+        try:
+            repo.fetch(self._callbacks())
+            revision, info = self._choose_default(repo, wanted)
+        except HandledError:
+            repo.remove()
+            raise
+        with self._git_lock:
+            self._git[entry.identifier] = repo
+        return revision, info
+
+    def _choose_default(self, repo: GitRepository, wanted: str | None) -> tuple[str, str]:
+        if wanted:
+            repo.resolve(wanted)  # raises with the closest names
+            return wanted, f"default revision: {wanted}"
+        tried = []
+        for candidate in (self.defaults.global_revision(), *FALLBACK_REVISIONS):
+            if candidate in tried:
+                continue
+            if repo.has_revision(candidate):
+                how = "global default" if not tried else f"fallback, {', '.join(tried)} not found"
+                return candidate, f"default revision: {candidate} ({how})"
+            tried.append(candidate)
+        names = repo.revision_names()
+        raise NotFoundError(
+            f"cannot fall back to any default revision for {repo.identifier}: it has none of {', '.join(tried)}",
+            hint=("give one with -d/--default-revision, e.g. " + ", ".join(names[:5]))
+            if names
+            else "the repository has no branches or tags",
+        )
+
+    def _callbacks(self) -> pygit2.RemoteCallbacks:
+        return remote_callbacks(self.ssh_key)
+
+    def remove(self, index: int) -> str | None:
+        """Forget the repository at ``index`` and delete its clone and JIT outputs; return the new default."""
+        with self.registry.locked():
+            entry = self._at(index)
+            entries = self.registry.load()
+            entries.pop(entry.identifier, None)
+            self.registry.save(entries)
+            if entry.protocol != "directory":
+                self.git(entry).remove()
+                shutil.rmtree(self.jit_dir / self._storage(entry), ignore_errors=True)
+                self.defaults.set_repo_revision(entry.identifier, None)
+            with self._git_lock:
+                self._git.pop(entry.identifier, None)
+            current = self.defaults.default_repo()
+            if current and not same_repo(current, entry.identifier):
+                return None
+            new_default = sorted(entries)[0] if entries else None
+            self.defaults.set_default_repo(new_default)
+            return new_default
+
+    def refresh(self, index: int | None = None) -> list[str]:
+        """Fetch one repository (``index``) or all; drop JIT outputs of commits no ref reaches any more."""
+        failures = []
+        done = []
+        with self.registry.locked():
+            entries = self._entries() if index is None else [self._at(index)]
+            for entry in entries:
+                try:
+                    self._refresh_one(entry)
+                except HandledError as exc:
+                    failures.append(exc)
+                    continue
+                done.append(entry.identifier)
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:
+            raise HandledError(
+                f"{len(failures)} of {len(entries)} repositories could not be refreshed:\n"
+                + "\n".join(f"  {exc.message}" for exc in failures)
+            )
+        return done
+
+    def _refresh_one(self, entry: RepoEntry) -> None:
+        if entry.protocol == "directory":
+            if not Path(entry.url).is_dir():
+                raise NotFoundError(f"repository {entry.identifier}: the directory is gone")
+            return
+        path = self.repos_dir / self._storage(entry)
+        if not (path / "HEAD").is_file():  # the clone was deleted behind our back: clone again
+            with self._git_lock:
+                self._git.pop(entry.identifier, None)
+            GitRepository.create(path, entry.url, entry.identifier)
+        repo = self.git(entry)
+        repo.fetch(self._callbacks())
+        self._drop_stale_jit(entry, repo)
+
+    def _drop_stale_jit(self, entry: RepoEntry, repo: GitRepository) -> None:
+        root = self.jit_dir / self._storage(entry)
+        if not root.is_dir():
+            return
+        cached = {d.name for d in root.iterdir() if d.is_dir()}
+        tips = set(repo.branches().values()) | set(repo.tags().values())
+        unreached = cached - tips
+        if unreached and tips:
+            walker = repo.git.walk(next(iter(tips)))
+            for tip in tips:
+                walker.push(tip)
+            for commit in walker:
+                unreached.discard(str(commit.id))
+                if not unreached:
+                    break
+        for name in unreached:
+            shutil.rmtree(root / name, ignore_errors=True)
+
+    def set_default_repo(self, index: int) -> str:
+        entry = self._at(index)
+        self.defaults.set_default_repo(entry.identifier)
+        return entry.identifier
+
+    def set_global_default_revision(self, revision: str) -> None:
+        if not revision.strip():
+            raise UsageError("empty revision")
+        self.defaults.set_global_revision(revision.strip())
+
+    def set_repo_default_revision(self, index: int, revision: str) -> str:
+        """Set the default revision of one repository; it must exist there (error names the valid ones)."""
+        entry = self._at(index)
+        if entry.protocol == "directory":
+            if revision != LOCAL_REVISION:
+                raise UsageError(f"{entry.identifier} is a plain directory: its only revision is '{LOCAL_REVISION}'")
+            return entry.identifier
+        self.git(entry).resolve(revision)
+        self.defaults.set_repo_revision(entry.identifier, revision)
+        return entry.identifier
+
+    # -- templates -----------------------------------------------------------------------------
+
+    def source(self, repo: str | None = None, revision: str | None = None) -> TemplateSource:
+        """``repo`` (default repository if None) at ``revision`` (its default revision if None)."""
+        entry = self._find(repo)
+        if entry.protocol == "directory":
+            if revision not in (None, LOCAL_REVISION):
+                raise NotFoundError(
+                    f"repository {entry.identifier} has no revision '{revision}'",
+                    hint=f"it is a plain directory: its only revision is '{LOCAL_REVISION}'",
+                )
+            return ManagedDirectorySource(Path(entry.url), entry.identifier, self)
+        git = self.git(entry)
+        label = revision or self._default_revision(entry)
+        commit = git.resolve(label)
+        return GitSource(git, commit, label=label, jit_root=self.jit_dir / self._storage(entry), resolver=self._resolve)
+
+    def _resolve(self, ref: TemplateRef, asking: GitSource) -> TemplateSource:
+        """Includes and task loads: same repository unless named; no ``@`` = the asking source's commit."""
+        repo = asking.repo_id if ref.repo is None else ref.repo
+        if same_repo(repo, asking.repo_id) and ref.revision is None:
+            return asking
+        return self.source(repo, ref.revision)
+
+    def resolve(self, expr: str, kind: Kind = "workflows") -> tuple[TemplateSource, str]:
+        """The source and template name for ``[repo/kind/]name[@rev]`` (the name is not checked here)."""
+        ref = TemplateRef.parse(expr, kind)
+        return self.source(ref.repo, ref.revision), ref.name
+
+    def templates(
+        self,
+        repo_pattern: str = "",
+        revision_pattern: str = "",
+        *,
+        all_branches: bool = False,
+        all_tags: bool = False,
+        all_workflows: bool = False,
+        details: bool = False,
+    ) -> list[WorkflowTemplateInfo]:
+        """``GetWorkflowTemplates``: workflows per matching repository and revision, sorted.
+
+        ``repo_pattern`` is a glob over identifiers or an index ('' = all); non-public workflows are
+        left out unless ``all_workflows``; ``details`` adds descriptions and VarSpecs.
+        """
+        revision_pattern = revision_pattern.strip()
+        entries = self._select_repos(repo_pattern.strip())
+        out: list[WorkflowTemplateInfo] = []
+        seen_revision = False
+        for entry in entries:
+            for label, source in self._listed_sources(entry, revision_pattern, all_branches, all_tags):
+                seen_revision = True
+                out.extend(self._describe(entry, label, source, all_workflows, details))
+        if not seen_revision and revision_pattern and not is_glob(revision_pattern):
+            names = sorted({n for e in entries if e.protocol != "directory" for n in self.git(e).revision_names()})
+            near = closest(revision_pattern, names)
+            raise NotFoundError(
+                f"no repository has revision '{revision_pattern}'",
+                hint=("closest: " + ", ".join(near)) if near else None,
+            )
+        return out
+
+    def _select_repos(self, pattern: str) -> list[RepoEntry]:
+        entries = self._entries()
+        if not pattern:
+            return entries
+        if pattern.isdigit():
+            return [self._at(int(pattern))]
+        regex = compile_glob(pattern.strip("/"))
+        chosen = [e for e in entries if regex.match(e.identifier.strip("/"))]
+        if not chosen:
+            raise NotFoundError(
+                f"no repository matches '{pattern}'",
+                hint="repositories: " + (", ".join(e.identifier for e in entries) or "none"),
+            )
+        return chosen
+
+    def _listed_sources(
+        self, entry: RepoEntry, pattern: str, all_branches: bool, all_tags: bool
+    ) -> list[tuple[str, TemplateSource]]:
+        if entry.protocol == "directory":
+            if all_branches or all_tags or (pattern and not compile_glob(pattern).match(LOCAL_REVISION)):
+                return []
+            return [(LOCAL_REVISION, self.source(entry.identifier, LOCAL_REVISION))]
+        git = self.git(entry)
+        labels = select_revisions(
+            git, self._default_revision(entry), pattern, all_branches=all_branches, all_tags=all_tags
+        )
+        return [(label, self.source(entry.identifier, label)) for label in labels]
+
+    def _describe(
+        self, entry: RepoEntry, label: str, source: TemplateSource, all_workflows: bool, details: bool
+    ) -> list[WorkflowTemplateInfo]:
+        if isinstance(source, GitSource):
+            keys = source.blob_ids("workflows")
+        else:  # a plain directory: key by content
+            keys = {name: content_key(source.read("workflows", name).text) for name in source.names("workflows")}
+        out = []
+        for name, key in keys.items():
+
+            def read(name: str = name) -> tuple[str, str]:
+                file = source.read("workflows", name)
+                return file.text, file.origin
+
+            public = self.summaries.public(key, read)
+            if not public and not all_workflows:
+                continue
+            summary = self.summaries.details(key, read) if details else None
+            out.append(
+                WorkflowTemplateInfo(
+                    entry.identifier,
+                    label,
+                    name,
+                    public,
+                    summary.description if summary else "",
+                    summary.varspecs if summary else {},
+                )
+            )
+        return out

@@ -1,0 +1,45 @@
+"""Revision and repository patterns: the gobwas/glob syntax coconut users type."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_engine.errors import UsageError
+from ecs_engine.repos.globs import glob_match, is_glob
+
+
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("flp-suite-v*", "flp-suite-v1.45.0", True),
+        ("flp-suite-v*", "master", False),
+        ("*", "feature/with/slashes", True),
+        ("v?", "v1", True),
+        ("v?", "v10", False),
+        ("v[12]", "v2", True),
+        ("v[!12]", "v2", False),
+        ("v[0-9].0", "v7.0", True),
+        ("{master,main}", "main", True),
+        ("{master,main}", "mainline", False),
+        ("flp-suite-v{0.1,1.*}", "flp-suite-v1.45.0", True),
+        ("a.b", "aXb", False),
+        (r"v\*", "v*", True),
+        (r"v\*", "v1", False),
+        ("*AliceO2Group*", "github.com/AliceO2Group/ControlWorkflows", True),
+    ],
+)
+def test_matching(pattern, name, expected):
+    assert glob_match(pattern, name) is expected
+
+
+def test_is_glob():
+    assert is_glob("v*") and is_glob("{a,b}") and is_glob("v[12]")
+    assert not is_glob("flp-suite-v1.45.0")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"), [("v[12", "never closed"), ("{a,b", "never closed"), ("v\\", "trailing")]
+)
+def test_malformed(pattern, message):
+    with pytest.raises(UsageError, match=message):
+        glob_match(pattern, "x")

@@ -196,6 +196,10 @@ class Expander:
         self.env_vars = env_vars or EnvVars()
         self.role_user_vars = {k: dict(v) for k, v in (role_user_vars or {}).items()}
         self._objects = objects
+        #: how ``dpl`` objects are made: (stack, source, render) -> object; validation swaps in a dry one
+        self.dpl_class: Callable[..., Any] = Dpl
+        #: JIT workflows that are known not to exist offline: included as leaves, not loaded
+        self.opaque_includes: set[str] = set()
         self._static = static_objects()
         self.warnings: list[str] = []
         self._used_role_vars: set[str] = set()
@@ -207,7 +211,7 @@ class Expander:
         if self._objects is not None:
             objs.update(self._objects(stack))
         objs["util"] = Util(stack)
-        objs["dpl"] = Dpl(stack, ctx.source, lambda text: expr.render(text, Env(objs, stack)))
+        objs["dpl"] = self.dpl_class(stack, ctx.source, lambda text: expr.render(text, Env(objs, stack)))
         objs.update(role_functions(ctx.ancestors, this))
         return objs
 
@@ -427,6 +431,9 @@ class Expander:
             raise TemplateError("the include expression gave an empty workflow name", field="include", **where)
         if ctx.depth >= MAX_INCLUDE_DEPTH:
             raise TemplateError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} (a cycle?)", field="include", **where)
+        if target.strip() in self.opaque_includes:
+            role.include = target.strip()
+            return True
         try:
             ref = TemplateRef.parse(target, "workflows")
             source = ctx.source.resolve(ref)

@@ -1,0 +1,199 @@
+"""Offline validation of template repositories, for people and CI.
+
+Every task template is parsed; every workflow is expanded with the given variables plus samples for what
+a real installation provides (``hosts``, site-wide defaults). Sub-workflows (not ``!public``) are meant to be
+included, so names their includer would define are sampled too and reported as notes. JIT workflows that
+are not generated yet are checked up to their DPL command.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.errors import HandledError, NotFoundError, TemplateError
+
+from .jit import Dpl, jit_name
+from .load import make_expander
+from .roles import parse_workflow
+from .sources import DirectorySource, TemplateSource
+from .tasks import parse_task
+
+#: what an AliECS installation's configuration store usually provides (used only where missing)
+SAMPLE_DEFAULTS = {
+    "consul_endpoint": "localhost:8500",
+    "apricot_endpoint": "localhost:32101",
+    "modulepath": "",
+    "infologger_mode": "infoLogger",
+    "jit_env_vars": "",
+    "ctp_readout_host": "flp001",
+}
+SAMPLE_HOSTS = '["flp001"]'
+MAX_SAMPLED = 50
+_UNKNOWN = re.compile(r"unknown name '([^']+)'")
+
+
+@dataclass
+class Problem:
+    severity: str  # error | warning | note
+    message: str
+    file: str | None = None
+    line: int | None = None
+    rendered: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+@dataclass
+class FileResult:
+    kind: str  # workflow | task
+    name: str
+    file: str
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+
+@dataclass
+class ValidationReport:
+    results: list[FileResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results) and bool(self.results)
+
+
+def _warning(text: str) -> Problem:
+    match = re.match(r"^(.*?):(\d+): (.*)$", text)
+    if match:
+        return Problem("warning", match.group(3), match.group(1), int(match.group(2)))
+    return Problem("warning", text)
+
+
+def _error(exc: HandledError) -> Problem:
+    if isinstance(exc, TemplateError):
+        return Problem(
+            "error",
+            exc.message if not exc.where() else f"{exc.where()}: {exc.message}",
+            exc.file,
+            exc.line,
+            exc.render(),
+        )
+    return Problem("error", exc.render(), rendered=exc.render())
+
+
+class _DryDpl(Dpl):
+    """``dpl.*`` for validation: checks and renders the JIT command, does not run DPL."""
+
+    def __init__(self, stack, source, render, opaque: set[str]):
+        super().__init__(stack, source, render)
+        self._opaque = opaque
+
+    def Generate(self, command: str) -> str:
+        command = str(command).strip()
+        if not command or command == "none":
+            raise ValueError("dpl.Generate: the DPL command is empty or 'none'")
+        name = jit_name(command, self._stack)
+        if not self._source.exists("workflows", name):
+            self._opaque.add(name)
+        return name
+
+
+def validate_workflow(
+    source: TemplateSource, name: str, *, config: Any, user_vars: Mapping[str, str], public_only_strict: bool = True
+) -> FileResult:
+    tfile = source.read("workflows", name)
+    result = FileResult("workflow", name, tfile.origin)
+    try:
+        template = parse_workflow(tfile.text, tfile.origin)
+    except TemplateError as exc:
+        result.problems.append(_error(exc))
+        return result
+    sampled: dict[str, str] = {}
+    variables = {"hosts": SAMPLE_HOSTS, **user_vars}
+    for _ in range(MAX_SAMPLED):
+        opaque: set[str] = set()
+        expander = make_expander(source, config=config, user_vars={**sampled, **variables})
+        for key, value in SAMPLE_DEFAULTS.items():
+            expander.env_vars.defaults.setdefault(key, value)
+        expander.dpl_class = lambda stack, src, render, _o=opaque: _DryDpl(stack, src, render, _o)
+        expander.opaque_includes = opaque
+        try:
+            workflow = expander.expand(name)
+        except TemplateError as exc:
+            missing = _UNKNOWN.search(exc.message)
+            if missing and not template.public and missing.group(1) not in sampled:
+                sampled[missing.group(1)] = ""
+                continue
+            result.problems.append(_error(exc))
+            return result
+        except HandledError as exc:
+            result.problems.append(_error(exc))
+            return result
+        break
+    result.problems.extend(_warning(w) for w in workflow.warnings)
+    for key in sampled:
+        result.problems.append(
+            Problem(
+                "note",
+                f"'{key}' is not defined here (expected from the including workflow); checked with ''",
+                tfile.origin,
+            )
+        )
+    for jit in sorted(opaque):
+        result.problems.append(
+            Problem("note", f"JIT workflow {jit} is not generated offline; its roles were not checked", tfile.origin)
+        )
+    result.counts = {
+        "roles": sum(1 for _ in workflow.roles()),
+        "tasks": len(workflow.task_roles()),
+        "calls": len(workflow.call_roles()),
+    }
+    return result
+
+
+def validate_task(source: TemplateSource, name: str) -> FileResult:
+    tfile = source.read("tasks", name)
+    result = FileResult("task", name, tfile.origin)
+    try:
+        cls = parse_task(tfile.text, tfile.origin)
+    except TemplateError as exc:
+        result.problems.append(_error(exc))
+        return result
+    if cls.name != name:
+        result.problems.append(
+            Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)
+        )
+    result.problems.extend(_warning(w) for w in cls.warnings)
+    return result
+
+
+def validate_paths(paths: list[Path], *, config: Any, user_vars: Mapping[str, str]) -> ValidationReport:
+    report = ValidationReport()
+    for path in paths:
+        if path.is_dir():
+            if not (path / "workflows").is_dir() and not (path / "tasks").is_dir():
+                raise NotFoundError(f"{path} is not a template repository (no workflows/ or tasks/ folder)")
+            source = DirectorySource(path)
+            for task in source.names("tasks"):
+                report.results.append(validate_task(source, task))
+            for wf in source.names("workflows"):
+                report.results.append(validate_workflow(source, wf, config=config, user_vars=user_vars))
+        elif path.is_file() and path.parent.name in ("workflows", "tasks") and path.suffix == ".yaml":
+            source = DirectorySource(path.parent.parent)
+            if path.parent.name == "tasks":
+                report.results.append(validate_task(source, path.stem))
+            else:
+                report.results.append(validate_workflow(source, path.stem, config=config, user_vars=user_vars))
+        elif path.exists():
+            raise NotFoundError(f"{path}: expected a repository directory or a .yaml file in workflows/ or tasks/")
+        else:
+            raise NotFoundError(f"{path} does not exist")
+    return report

@@ -1,0 +1,220 @@
+"""``sqlite:///path``: the default store, one SQLite file in WAL mode, safe for several processes.
+
+Every write is a transaction (``BEGIN IMMEDIATE``) that updates the ``kv`` table and appends to the
+``changes`` log, whose AUTOINCREMENT id is the sequence number watchers resume from. Commits are
+synchronous (``synchronous=FULL``): a run number handed out is on disk. Watchers poll the log, and
+are woken at once by writes made through the same store object.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
+from ecs_engine.errors import ConfigurationError
+from ecs_engine.hookspecs import hookimpl
+
+SCHEME = "sqlite://"
+#: changes kept in the log for watchers that resume from an older sequence number
+HISTORY = 100_000
+#: seconds a writer waits for another process's transaction before giving up
+BUSY_TIMEOUT = 30.0
+#: seconds between log polls of a watcher (changes by other processes are seen this late at most)
+POLL_INTERVAL = 0.05
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT);
+"""
+
+
+def _prefix_end(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix`` (None: no bound)."""
+    while prefix:
+        last = ord(prefix[-1])
+        if last < 0x10FFFF:
+            return prefix[:-1] + chr(last + 1)
+        prefix = prefix[:-1]
+    return None
+
+
+class SqliteStore(KeyValueStore):
+    def __init__(self, path: Path, url: str):
+        self.url = url
+        self.path = path
+        self._lock = threading.RLock()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._writes = 0
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigurationError(f"cannot open configuration database {path}: {exc}") from None
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            self._check_open()
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise ConfigurationError(f"configuration database {self.path}: {exc}") from None
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._check_open()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise ConfigurationError(
+                    f"configuration database {self.path}: {exc} (waited {BUSY_TIMEOUT:.0f} s for other writers)"
+                ) from None
+            try:
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException as exc:
+                self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise ConfigurationError(f"configuration database {self.path}: {exc}") from None
+                raise
+        with self._wake:
+            self._wake.notify_all()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ConfigurationError(f"configuration store {self.url} is closed")
+
+    def _record(self, db: sqlite3.Connection, key: str, value: str | None) -> None:
+        """Apply one change inside a transaction and append it to the log."""
+        seq = db.execute("INSERT INTO changes (key, value) VALUES (?, ?)", (key, value)).lastrowid
+        if value is None:
+            db.execute("DELETE FROM kv WHERE key = ?", (key,))
+        else:
+            db.execute(
+                "INSERT INTO kv (key, value, seq) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, seq = excluded.seq",
+                (key, value, seq),
+            )
+        self._writes += 1
+        if self._writes % 1000 == 0:
+            db.execute("DELETE FROM changes WHERE seq <= ?", (seq - HISTORY,))
+
+    # --- KeyValueStore ------------------------------------------------------------------------------------
+
+    def get(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM kv WHERE key = ?", (check_key(key),))
+        return rows[0][0] if rows else None
+
+    def get_tree(self, prefix: str) -> dict[str, str]:
+        end = _prefix_end(prefix)
+        if end is None:
+            rows = self._query("SELECT key, value FROM kv ORDER BY key")
+        else:
+            rows = self._query("SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key", (prefix, end))
+        return dict(rows)
+
+    def put(self, key: str, value: str) -> None:
+        self.put_many({key: value})
+
+    def put_many(self, items: Mapping[str, str]) -> None:
+        for key, value in items.items():
+            check_value(check_key(key), value)
+        with self._transaction() as db:
+            for key, value in items.items():
+                self._record(db, key, value)
+
+    def delete(self, key: str, *, recursive: bool = False) -> None:
+        check_key(key)
+        with self._transaction() as db:
+            keys = [key]
+            if recursive:
+                below = subtree_prefix(key)
+                keys += [
+                    k
+                    for (k,) in db.execute("SELECT key FROM kv WHERE key > ? AND key < ?", (below, _prefix_end(below)))
+                ]
+            for k in keys:
+                if db.execute("SELECT 1 FROM kv WHERE key = ?", (k,)).fetchone():
+                    self._record(db, k, None)
+
+    def compare_and_set(self, key: str, expected: str | None, new: str) -> bool:
+        check_value(check_key(key), new)
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            if (row[0] if row else None) != expected:
+                return False
+            self._record(db, key, new)
+            return True
+
+    def revision(self) -> int:
+        rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
+        return rows[0][0] if rows else 0
+
+    def watch(self, prefix: str, since: int = 0) -> Watch:
+        position = [since or self.revision()]
+        if since:
+            oldest = self._query("SELECT min(seq) FROM changes")[0][0]
+            if oldest is not None and since + 1 < oldest:
+                raise ConfigurationError(
+                    f"cannot watch {self.url} from revision {since}: history before revision {oldest} was discarded"
+                )
+
+        def poll(timeout: float) -> list[Change] | None:
+            deadline = time.monotonic() + timeout
+            while not self._closed:
+                try:
+                    rows = self._query(
+                        "SELECT seq, key, value FROM changes WHERE seq > ? ORDER BY seq LIMIT 1000", (position[0],)
+                    )
+                except ConfigurationError:
+                    if self._closed:
+                        return None
+                    raise
+                if rows:
+                    position[0] = rows[-1][0]
+                    return [Change(*row) for row in rows if row[1].startswith(prefix)]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return []
+                with self._wake:
+                    self._wake.wait(min(POLL_INTERVAL, remaining))
+            return None
+
+        def wake() -> None:
+            with self._wake:
+                self._wake.notify_all()
+
+        return Watch(poll, wake)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+        with self._wake:
+            self._wake.notify_all()
+
+
+def path_of(url: str) -> Path:
+    rest = url[len(SCHEME) :]
+    if not rest.strip("/"):
+        raise ConfigurationError(f"bad configuration store URL {url!r}: expected sqlite:///PATH/config.sqlite")
+    return Path(rest).expanduser()
+
+
+@hookimpl
+def ecs_config_store(url: str) -> SqliteStore | None:
+    if not url.startswith(SCHEME):
+        return None
+    return SqliteStore(path_of(url), url)

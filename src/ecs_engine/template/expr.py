@@ -86,16 +86,14 @@ class Expression:
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def compile_expression(source: str) -> Expression:
     """Parse and compile ``source`` once; raises ExpressionError with the failing position."""
-    from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     try:
         tree = _parser().parse(source)
     except UnexpectedCharacters as error:
         raise _bad_character(source, error.pos_in_stream) from None
-    except UnexpectedToken as error:
+    except UnexpectedToken as error:  # LALR reports a premature end as the token $END
         raise _unexpected_token(source, error) from None
-    except UnexpectedInput as error:  # pragma: no cover - LALR reports the end as an UnexpectedToken
-        raise ExpressionError("cannot parse", expression=source, position=error.pos_in_stream) from None
     compiler = _Compiler(source)
     try:
         node = compiler.build(tree)
@@ -147,9 +145,9 @@ def _split(text: str) -> tuple[str | tuple[Expression, int], ...]:
         offset = opening + 2 + (len(span) - len(span.lstrip()))
         try:
             pieces.append((compile_expression(source), offset))
-        except ExpressionError as error:
+        except ExpressionError as error:  # an error at the end of the expression points at its '}}'
             error.expression = text
-            error.position = offset + (error.position or 0)
+            error.position = closing if error.position == len(source) else offset + (error.position or 0)
             raise
         start = closing + 2
     if start < len(text):
@@ -256,10 +254,9 @@ def _json_value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ",".join(_json_value(item) for item in value) + "]"
     if isinstance(value, Mapping):
-        items = sorted((key if isinstance(key, str) else to_text(key), item) for key, item in value.items())
-        return (
-            "{" + ",".join(json.dumps(key, ensure_ascii=False) + ":" + _json_value(item) for key, item in items) + "}"
-        )
+        keyed = {key if isinstance(key, str) else to_text(key): item for key, item in value.items()}
+        members = (json.dumps(key, ensure_ascii=False) + ":" + _json_value(keyed[key]) for key in sorted(keyed))
+        return "{" + ",".join(members) + "}"
     return json.dumps(to_text(value), ensure_ascii=False)
 
 
@@ -274,7 +271,18 @@ def _parser() -> Any:
 
 
 _OPERAND_TERMINALS = {"NAME", "INT", "STRING", "LPAR"}
-_CLOSERS = {"RPAR": "')'", "RSQB": "']'", "RBRACE": "'}'", "COLON": "':'", "COMMA": "','"}
+_EXPECTED = {
+    "RPAR": "')'",
+    "RSQB": "']'",
+    "RBRACE": "'}'",
+    "COLON": "':'",
+    "COMMA": "','",
+    "NAME": "a name",
+    "IN": "'in'",
+    "CONTAINS": "'contains'",
+    "STARTSWITH": "'startsWith'",
+    "ENDSWITH": "'endsWith'",
+}
 _CHARACTER_HINTS = {
     "=": "compare with '=='",
     "&": "use '&&' for 'and'",
@@ -301,8 +309,8 @@ def _unexpected_token(source: str, error: Any) -> ExpressionError:
         message = "expected an expression" if at_end else f"expected an expression, found {found}"
     else:
         message = f"unexpected {'end of expression' if at_end else found}"
-        if expected and expected <= _CLOSERS.keys():
-            message += ", expected " + " or ".join(sorted(_CLOSERS[name] for name in expected))
+        if expected and expected <= _EXPECTED.keys():
+            message += ", expected " + " or ".join(sorted(_EXPECTED[name] for name in expected))
     return ExpressionError(message, expression=source, position=position)
 
 
@@ -464,7 +472,7 @@ class _Compiler:
                     return False
                 if value is False:
                     return True
-                raise _not_boolean(f"operator '{symbol}' needs a bool", value, position)
+                raise _not_boolean(f"operator '{symbol}' needs a bool, got", value, position)
 
         else:
             sign = -1 if symbol == "-" else 1
@@ -540,7 +548,7 @@ class _Compiler:
                 return get_then(env)
             if value is False:
                 return get_otherwise(env)
-            raise _not_boolean("the condition of '?:' must be a bool", value, position)
+            raise _not_boolean("the condition of '?:' must be a bool, got", value, position)
 
         return _Node(evaluate, condition.start, otherwise.end, focus=position)
 

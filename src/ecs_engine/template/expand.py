@@ -200,6 +200,7 @@ class Expander:
         self.dpl_class: Callable[..., Any] = Dpl
         #: JIT workflows that are known not to exist offline: included as leaves, not loaded
         self.opaque_includes: set[str] = set()
+        self._task_classes: dict[tuple[int, str], TaskClass] = {}  # one read per class and expansion
         self._static = static_objects()
         self.warnings: list[str] = []
         self._used_role_vars: set[str] = set()
@@ -333,9 +334,12 @@ class Expander:
         role.constraints = [(c.attribute, render4(c.value, "constraints", c.line)) for c in raw.constraints]
         role.connect = [self._channel(ch, render4, "connect") for ch in raw.connect]
         role.bind = [self._channel(ch, render4, "bind") for ch in raw.bind]
-        if raw.kind in ("call", "include") and raw.enabled is not None:
-            if not is_enabled(render4(raw.enabled, "enabled", raw.enabled_line)):
-                return []
+        if (
+            raw.kind in ("call", "include")
+            and raw.enabled is not None
+            and not is_enabled(render4(raw.enabled, "enabled", raw.enabled_line))
+        ):
+            return []
         child_ctx = _Ctx(
             flat_defaults,
             {**flat_vars, **locals_} if locals_ else flat_vars,
@@ -483,20 +487,24 @@ class Expander:
         return bool(role.children)
 
     def _load_task(self, role: Role, source: TemplateSource, where: dict[str, Any]) -> None:
-        try:
-            ref = TemplateRef.parse(role.load, "tasks")
-            task_source = source.resolve(ref)
-            tfile = task_source.read("tasks", ref.name)
-        except (NotFoundError, TemplateError) as exc:
-            raise TemplateError(f"cannot load task '{role.load}': {exc.message}", field="task.load", **where) from None
-        cls = parse_task(tfile.text, tfile.origin)
-        if cls.name != ref.name:
-            self.warnings.append(
-                f"{tfile.origin}: task template name '{cls.name}' differs from its file name '{ref.name}'"
-            )
-        for w in cls.warnings:
-            if w not in self.warnings:
-                self.warnings.append(w)
+        key = (id(source), role.load)
+        cls = self._task_classes.get(key)
+        if cls is None:
+            try:
+                ref = TemplateRef.parse(role.load, "tasks")
+                task_source = source.resolve(ref)
+                tfile = task_source.read("tasks", ref.name)
+            except (NotFoundError, TemplateError) as exc:
+                raise TemplateError(
+                    f"cannot load task '{role.load}': {exc.message}", field="task.load", **where
+                ) from None
+            cls = parse_task(tfile.text, tfile.origin)
+            if cls.name != ref.name:
+                self.warnings.append(
+                    f"{tfile.origin}: task template name '{cls.name}' differs from its file name '{ref.name}'"
+                )
+            self.warnings.extend(w for w in cls.warnings if w not in self.warnings)
+            self._task_classes[key] = cls
         role.task_class = cls
 
 

@@ -17,6 +17,39 @@ from .expand import EnvVars, Expander, Workflow
 from .sources import TemplateSource
 
 
+class InventorySnapshot:
+    """The configuration as one expansion sees it: the detector inventory read once.
+
+    Like AliECS's configuration cache: an expansion asks for the detector of every host, and reading the
+    whole inventory for each would make expansion quadratic in the number of hosts.
+    """
+
+    def __init__(self, config: Any):
+        self._config = config
+        self._by_host: dict[str, str] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+    def _hosts(self) -> dict[str, str]:
+        if self._by_host is None:
+            by_host: dict[str, str] = {}
+            for detector, hosts in sorted(self._config.detectors_inventory().items()):
+                for host in hosts:
+                    by_host.setdefault(host, detector)
+            self._by_host = by_host
+        return self._by_host
+
+    def detector_for_host(self, host: str) -> str:
+        detector = self._hosts().get(host)
+        if detector is None:
+            return self._config.detector_for_host(host)  # raises the store's own error
+        return detector
+
+    def detectors_for_hosts(self, hosts: list[str]) -> list[str]:
+        return sorted({self.detector_for_host(h) for h in hosts})
+
+
 def environment_vars(config: Any, user_vars: Mapping[str, str], environment_id: str) -> EnvVars:
     """The outermost layers: store defaults and vars, then user vars with the environment's own values."""
     defaults = dict(config.global_defaults()) if config is not None else {}
@@ -70,6 +103,8 @@ def make_expander(
     extra_objects: Mapping[str, Any] | None = None,
 ) -> Expander:
     plain, per_role = split_role_vars(user_vars or {})
+    if config is not None:
+        config = InventorySnapshot(config)
     env_vars = environment_vars(config, plain, environment_id or new_id())
     return Expander(source, env_vars=env_vars, role_user_vars=per_role, objects=object_factory(config, extra_objects))
 

@@ -1,13 +1,15 @@
 """Fixtures: the same tests run against every configuration backend.
 
 ``make_config(tree)`` builds a Configuration holding ``tree`` (a nested map rooted at ``o2``) on the
-backend of the test's parameter; ``writable_store`` is an empty writable store per backend.
+backend of the test's parameter (memory, sqlite, file, etcd); ``writable_store`` is an empty writable
+store per backend. etcd is a real server started once per session on loopback.
 """
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,19 +18,54 @@ from ecs_engine.config import Configuration, KeyValueStore, open_store
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.tree import flatten
 
-WRITABLE = ["memory"]
+from .etcd_server import EtcdServer, start_etcd
+
+WRITABLE = ["memory", "sqlite", "etcd"]
 READABLE = [*WRITABLE, "file"]
 
 
-def _open(backend: str, tmp_path: Path) -> KeyValueStore:
+def _install_etcd() -> bool:
+    """Install Debian's etcd-server when running as root with apt (as CI does)."""
+    import os
+
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "etcd-server", "etcd-client"],
+    ):
+        if subprocess.run(command, env=env, capture_output=True).returncode != 0:
+            return False
+    return shutil.which("etcd") is not None
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory) -> Iterator[EtcdServer]:
+    if shutil.which("etcd") is None and not _install_etcd():
+        pytest.skip("etcd is not installed and cannot be installed here (needs root and apt: etcd-server)")
+    server = start_etcd(tmp_path_factory.mktemp("etcd"))
+    yield server
+    server.stop()
+
+
+def open_empty(backend: str, request: pytest.FixtureRequest, tmp_path) -> KeyValueStore:
+    """An empty store of ``backend`` (etcd: the session's server, emptied; tests do not run in parallel)."""
     if backend == "memory":
         return open_store("memory://")
+    if backend == "sqlite":
+        return open_store(f"sqlite:///{tmp_path / 'config.sqlite'}")
+    if backend == "etcd":
+        store = open_store(f"etcd://{request.getfixturevalue('etcd_server').endpoint}")
+        for key in store.get_tree(""):
+            store.delete(key)
+        return store
     raise AssertionError(backend)
 
 
 @pytest.fixture(params=WRITABLE)
 def writable_store(request, tmp_path) -> Iterator[KeyValueStore]:
-    store = _open(request.param, tmp_path)
+    store = open_empty(request.param, request, tmp_path)
     yield store
     store.close()
 
@@ -43,9 +80,8 @@ def make_config(request, tmp_path) -> Iterator[Callable[[dict], Configuration]]:
             path.write_text(yaml.safe_dump(tree))
             cfg = Configuration.open(f"file://{path}")
         else:
-            store = _open(request.param, tmp_path)
-            store.put_many(flatten(tree_root(tree, "test tree")))
-            cfg = Configuration(store)
+            cfg = Configuration(open_empty(request.param, request, tmp_path / str(len(opened))))
+            cfg.store.put_many(flatten(tree_root(tree, "test tree")))
         opened.append(cfg)
         return cfg
 

@@ -86,7 +86,11 @@ class EtcdStore(KeyValueStore):
         self._thread = threading.Thread(target=self._loop.run_forever, name=f"etcd-store {url}", daemon=True)
         self._thread.start()
         self._client = self._new_client()
-        self.revision()  # fail now, with a clear message, if no endpoint answers
+        try:
+            self.revision()  # fail now, with a clear message, if no endpoint answers
+        except Exception:
+            self.close()
+            raise
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
@@ -164,7 +168,11 @@ class EtcdStore(KeyValueStore):
         ops = [(self._key(k), check_value(k, v).encode()) for k, v in items.items()]
         for start in range(0, len(ops), MAX_TXN_OPS):
             batch = ops[start : start + MAX_TXN_OPS]
-            self._call(lambda c, b=batch: c.transaction(compare=[], success=[c.transactions.put(k, v) for k, v in b]))
+            self._call(
+                lambda c, b=batch: c.transaction(
+                    compare=[], success=[c.transactions.put(k, v) for k, v in b], failure=[]
+                )
+            )
 
     def delete(self, key: str, *, recursive: bool = False) -> None:
         full = self._key(key)
@@ -176,7 +184,7 @@ class EtcdStore(KeyValueStore):
                 out.append(c.transactions.delete(below, range_end=_range_end(below)))
             return out
 
-        self._call(lambda c: c.transaction(compare=[], success=ops(c)))
+        self._call(lambda c: c.transaction(compare=[], success=ops(c), failure=[]))
 
     def compare_and_set(self, key: str, expected: str | None, new: str) -> bool:
         full = self._key(key)
@@ -185,7 +193,7 @@ class EtcdStore(KeyValueStore):
         def txn(c: Any) -> Awaitable[tuple[bool, list]]:
             t = c.transactions
             compare = t.version(full) == 0 if expected is None else t.value(full) == expected.encode()
-            return c.transaction(compare=[compare], success=[t.put(full, new.encode())])
+            return c.transaction(compare=[compare], success=[t.put(full, new.encode())], failure=[])
 
         succeeded, _ = self._call(txn)
         return bool(succeeded)

@@ -1,0 +1,241 @@
+"""The raw KeyValueStore contract, the same on every writable backend (memory, sqlite, real etcd)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import yaml
+
+from ecs_engine.config import Change, KeyValueStore, Watch, open_store
+from ecs_engine.errors import ConfigurationError
+
+
+def collect(watch: Watch, count: int, deadline: float = 10.0) -> list[Change]:
+    """The first ``count`` changes of ``watch``, waiting at most ``deadline`` seconds."""
+    got: list[Change] = []
+
+    def consume() -> None:
+        for change in watch:
+            got.append(change)
+            if len(got) == count:
+                return
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    thread.join(deadline)
+    watch.cancel()
+    thread.join(deadline)
+    assert not thread.is_alive(), "the watch did not stop after cancel()"
+    return got
+
+
+def test_put_get_overwrite_and_missing(writable_store: KeyValueStore):
+    assert writable_store.get("components/x/ANY/any/e") is None
+    writable_store.put("components/x/ANY/any/e", "one")
+    writable_store.put("components/x/ANY/any/e", "two")
+    assert writable_store.get("components/x/ANY/any/e") == "two"
+    writable_store.put("runtime/empty", "")
+    assert writable_store.get("runtime/empty") == ""
+
+
+def test_values_keep_unicode_and_newlines(writable_store):
+    text = "line 1\n  ünïcødé ✓ {{ var }}\n"
+    writable_store.put("components/c/ANY/any/e", text)
+    assert writable_store.get("components/c/ANY/any/e") == text
+
+
+def test_get_tree_is_a_string_prefix_and_sorted(writable_store):
+    writable_store.put_many({"a/b": "1", "a/bc": "2", "a/b/c": "3", "b": "4"})
+    assert writable_store.get_tree("a/b") == {"a/b": "1", "a/b/c": "3", "a/bc": "2"}
+    assert list(writable_store.get_tree("a/")) == ["a/b", "a/b/c", "a/bc"]
+    assert writable_store.get_tree("zzz") == {}
+    assert set(writable_store.get_tree("")) == {"a/b", "a/bc", "a/b/c", "b"}
+
+
+def test_directory_markers(writable_store):
+    writable_store.put("hardware/detectors/TST/flps/flp001/", "")
+    assert writable_store.get_tree("hardware/") == {"hardware/detectors/TST/flps/flp001/": ""}
+    with pytest.raises(ConfigurationError, match="marks a directory: its value must be empty"):
+        writable_store.put("hardware/x/", "value")
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("", "empty"),
+        ("/o2/components", "no leading '/'"),
+        ("a//b", "empty path segment"),
+        ("a/../b", "'..' is not allowed"),
+        ("a/\x00b", "control characters"),
+    ],
+)
+def test_bad_keys_are_rejected_with_the_reason(writable_store, key, reason):
+    with pytest.raises(ConfigurationError, match=reason):
+        writable_store.put(key, "v")
+    with pytest.raises(ConfigurationError, match=reason):
+        writable_store.get(key)
+
+
+def test_delete_and_recursive_delete_stop_at_the_subtree(writable_store):
+    writable_store.put_many({"a/b": "1", "a/b/c": "2", "a/b/d/e": "3", "a/bc": "4"})
+    writable_store.delete("a/b")
+    assert writable_store.get("a/b") is None
+    assert writable_store.get("a/b/c") == "2"
+    writable_store.delete("a/b", recursive=True)
+    assert writable_store.get_tree("") == {"a/bc": "4"}
+    writable_store.delete("does/not/exist", recursive=True)  # no error
+
+
+def test_compare_and_set(writable_store):
+    assert writable_store.compare_and_set("runtime/run_number", None, "1")
+    assert not writable_store.compare_and_set("runtime/run_number", None, "2")
+    assert not writable_store.compare_and_set("runtime/run_number", "7", "8")
+    assert writable_store.get("runtime/run_number") == "1"
+    assert writable_store.compare_and_set("runtime/run_number", "1", "2")
+    assert writable_store.get("runtime/run_number") == "2"
+
+
+def test_revision_grows_with_every_write(writable_store):
+    first = writable_store.revision()
+    writable_store.put("k", "1")
+    second = writable_store.revision()
+    writable_store.delete("k")
+    assert first < second < writable_store.revision()
+    before = writable_store.revision()
+    assert not writable_store.compare_and_set("k", "nope", "x")
+    assert writable_store.revision() == before  # a failed CAS changes nothing
+
+
+def test_watch_delivers_every_change_under_the_prefix_in_order(writable_store):
+    watch = writable_store.watch("runtime/")
+    writable_store.put("runtime/a", "1")
+    writable_store.put("components/ignored", "x")
+    writable_store.put("runtime/a", "2")
+    writable_store.compare_and_set("runtime/b", None, "3")
+    writable_store.delete("runtime/a")
+    changes = collect(watch, 4)
+    assert [(c.key, c.value) for c in changes] == [
+        ("runtime/a", "1"),
+        ("runtime/a", "2"),
+        ("runtime/b", "3"),
+        ("runtime/a", None),
+    ]
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+    assert changes[-1].seq == writable_store.revision()
+
+
+def test_watch_from_now_skips_history_and_since_resumes(writable_store):
+    writable_store.put("w/old", "1")
+    mark = writable_store.revision()
+    writable_store.put("w/new", "2")
+    now = writable_store.watch("w/")
+    writable_store.put("w/newest", "3")
+    assert [c.key for c in collect(now, 1)] == ["w/newest"]
+    resumed = writable_store.watch("w/", since=mark)
+    assert [(c.key, c.value) for c in collect(resumed, 2)] == [("w/new", "2"), ("w/newest", "3")]
+
+
+def test_watch_sees_every_write_of_concurrent_writers(writable_store):
+    watch = writable_store.watch("load/")
+    writers, each = 4, 25
+
+    def write(n: int) -> None:
+        for i in range(each):
+            writable_store.put(f"load/{n}", str(i))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    changes = collect(watch, writers * each)
+    assert len(changes) == writers * each
+    for n in range(writers):
+        assert [c.value for c in changes if c.key == f"load/{n}"] == [str(i) for i in range(each)]
+
+
+def test_cancel_and_close_end_a_blocked_watch(writable_store):
+    watch = writable_store.watch("nothing/")
+    assert collect(watch, 1, deadline=0.5) == []
+    assert watch.cancelled
+    other = writable_store.watch("nothing/")
+    result: list[list[Change]] = []
+    thread = threading.Thread(target=lambda: result.append(list(other)), daemon=True)
+    thread.start()
+    writable_store.close()
+    thread.join(10)
+    assert not thread.is_alive() and result == [[]]
+
+
+def test_read_only_file_store_refuses_writes(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"o2": {"runtime": {"run_number": "3"}}}))
+    store = open_store(f"file://{path}")
+    assert store.read_only and store.get("runtime/run_number") == "3"
+    for write in (
+        lambda: store.put("runtime/x", "1"),
+        lambda: store.delete("runtime/run_number"),
+        lambda: store.compare_and_set("runtime/run_number", "3", "4"),
+    ):
+        with pytest.raises(ConfigurationError, match=f"configuration store file://{path} is read-only"):
+            write()
+    assert store.get("runtime/run_number") == "3"
+
+
+def test_sqlite_keeps_data_across_reopen(tmp_path):
+    url = f"sqlite:///{tmp_path / 'deep' / 'dir' / 'c.sqlite'}"
+    with open_store(url) as store:
+        store.put("runtime/aliecs/defaults/x", "1")
+        revision = store.revision()
+    with open_store(url) as store:
+        assert store.get("runtime/aliecs/defaults/x") == "1"
+        assert store.revision() == revision
+
+
+def test_etcd_prefix_from_the_url_isolates_trees(etcd_server):
+    with (
+        open_store(f"etcd://{etcd_server.endpoint}/lab-a/") as a,
+        open_store(f"etcd://{etcd_server.endpoint}/lab-b") as b,
+    ):
+        assert a.prefix == "lab-a/" and b.prefix == "lab-b/"
+        a.put("runtime/x", "from a")
+        assert b.get("runtime/x") is None
+        assert a.get_tree("") == {"runtime/x": "from a"}
+
+
+def test_etcd_unreachable_is_one_clear_error():
+    from ecs_engine.errors import UnreachableError
+
+    from .etcd_server import free_port
+
+    port = free_port()
+    with pytest.raises(UnreachableError, match=f"configuration store etcd://127.0.0.1:{port} is unreachable"):
+        open_store(f"etcd://127.0.0.1:{port}")
+
+
+def test_etcd_fails_over_to_the_next_endpoint(etcd_server):
+    from .etcd_server import free_port
+
+    with open_store(f"etcd://127.0.0.1:{free_port()},{etcd_server.endpoint}/failover/") as store:
+        store.put("k", "v")
+        assert store.get("k") == "v"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nosuch://x", "unknown configuration store scheme 'nosuch://'"),
+        ("no-scheme", "expected SCHEME://"),
+        ("sqlite://", "expected sqlite:///PATH"),
+        ("etcd://host:port", "bad etcd endpoint 'host:port'"),
+        ("etcd://127.0.0.1:2379?timeout=soon", "bad timeout 'soon'"),
+        ("file:///no/such/file.yaml", "configuration file /no/such/file.yaml does not exist"),
+        ("file:///etc/hostname", "expected a .yaml, .yml or .json file"),
+    ],
+)
+def test_bad_urls_are_one_clear_error(url, message):
+    from ecs_engine.errors import HandledError
+
+    with pytest.raises(HandledError, match=message):
+        open_store(url)

@@ -48,10 +48,12 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from .commands import template
+    from .commands import repo, template
 
     app.add_typer(template.app, name="template", help="Validate and plan workflow templates (offline).")
     app.add_typer(template.app, name="templ", hidden=True)
+    app.add_typer(repo.app, name="repo", help="Manage template repositories (git or plain directories).")
+    app.add_typer(repo.app, name="repository", hidden=True)
 
 
 _register_commands()

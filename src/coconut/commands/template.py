@@ -89,3 +89,42 @@ def plan(
         data = build_plan(expander, workflow_obj)
     print_plan(env, data, output)
     return ExitStatus.OK
+
+
+def list_templates(
+    ctx: typer.Context,
+    pattern: str = typer.Argument(None, metavar="[REPO[@REVISION]]", help="Repository and revision globs."),
+    repository: str = typer.Option("", "-r", "--repository", help="Repository glob or index."),
+    revision: str = typer.Option("", "-i", "--revision", help="Revision glob, branch, tag or hash."),
+    all_branches: bool = typer.Option(False, "-b", "--all-branches", help="Every branch."),
+    all_tags: bool = typer.Option(False, "-t", "--all-tags", help="Every tag."),
+    all_workflows: bool = typer.Option(False, "-a", "--all-workflows", help="Also workflows not marked !public."),
+    show_description: bool = typer.Option(False, "-d", "--show-description", help="Descriptions and variables."),
+    output: str = typer.Option("text", "-o", "--output", help="text, json or yaml."),
+) -> None:
+    """List workflow templates: repository -> [revision] -> templates (default: public ones, default revision)."""
+    from .repo import check_output, open_manager, print_templates
+
+    env = ctx.obj
+    check_output(output)
+    if pattern:
+        if pattern.count("@") > 1 or pattern.startswith("@") or pattern.endswith("@"):
+            raise UsageError(f"'{pattern}': expected [repo-pattern][@revision-pattern]")
+        repository, _, revision = pattern.partition("@")
+    if (all_branches or all_tags) and revision:
+        env.error("Ignoring --all-branches/--all-tags, as a revision has been specified")
+        all_branches = all_tags = False
+    with open_manager(env) as manager:
+        infos = manager.templates(
+            repository,
+            revision,
+            all_branches=all_branches,
+            all_tags=all_tags,
+            all_workflows=all_workflows,
+            details=show_description,
+        )
+    print_templates(env, infos, output, details=show_description, all_workflows=all_workflows)
+
+
+for _name in ("list", "ls", "l"):
+    app.command(_name, hidden=_name != "list")(list_templates)

@@ -52,11 +52,10 @@ def print_validation(env, report, output: str) -> None:
         for p in r.problems:
             style = {"error": "red", "warning": "yellow", "note": "dim"}[p.severity]
             text = p.rendered or (f"{p.file}:{p.line}: {p.message}" if p.line else p.message)
-            for i, line in enumerate(text.splitlines()):
-                prefix = f"    [{style}]{p.severity}[/{style}]: " if i == 0 else "      "
-                console.print(prefix + line, markup=(i == 0 and False) or False) if False else console.out(
-                    ("    " + p.severity + ": " if i == 0 else "      ") + line, style=style if i == 0 else None
-                )
+            first, *rest = text.splitlines()
+            console.out(f"    {p.severity}: {first}", style=style, highlight=False)
+            for line in rest:
+                console.out(f"      {line}", highlight=False)
     bad = sum(1 for r in report.results if not r.ok)
     console.print(f"{len(report.results) - bad} valid, {bad} invalid")
 
@@ -86,13 +85,13 @@ def print_plan(env, data: dict[str, Any], output: str) -> None:
     if output == "json":
         print_json(env, data)
         return
-    from rich.table import Table
+    from rich.markup import escape
     from rich.tree import Tree
 
     console = env.console
     counts = data["counts"]
     console.print(
-        f"[bold]{data['workflow']}[/bold] from {data['repository']}: {counts['roles']} roles, "
+        f"[bold]{data['workflow']}[/bold] from {escape(data['repository'])}: {counts['roles']} roles, "
         f"{counts['tasks']} tasks ({counts['hooks']} hooks), {counts['calls']} calls"
     )
     root = data["tree"]
@@ -101,39 +100,32 @@ def print_plan(env, data: dict[str, Any], output: str) -> None:
         _tree_node(tree, child)
     console.print(tree)
 
-    table = Table(title="Tasks", show_lines=False)
-    for col in ("path", "class", "mode", "host", "crit", "command"):
-        table.add_column(col, overflow="fold")
+    console.print("\n[bold]Tasks[/bold]")
     for t in data["tasks"]:
+        flags = [t["mode"], f"host={t['host'] or '-'}", "critical" if t["critical"] else "non-critical"]
+        if t["trigger"]:
+            flags.append(f"hook@{t['trigger']} timeout {t['timeout']}")
+        console.print(f"  [cyan]{t['path']}[/cyan]  {t['class']}  [dim]{'  '.join(flags)}[/dim]")
         cmd = t["command"]
-        text = " ".join([cmd["value"], *cmd["arguments"]])
-        table.add_row(t["path"], t["class"], t["mode"], t["host"], "yes" if t["critical"] else "no", text)
-    console.print(table)
-    chans = [(t["path"], "bind", c) for t in data["tasks"] for c in t["bind"]] + [
-        (t["path"], "connect", c) for t in data["tasks"] for c in t["connect"]
-    ]
-    if chans:
-        table = Table(title="Channels")
-        for col in ("task", "dir", "name", "type", "transport", "address / target", "matches"):
-            table.add_column(col, overflow="fold")
-        for path, direction, c in chans:
-            where = c.get("address", "") if direction == "bind" else c.get("target", "")
-            table.add_row(
-                path, direction, c["name"], c.get("type", ""), c.get("transport", ""), where, c.get("matches", "")
-            )
-        console.print(table)
+        console.out(f"      $ {' '.join([cmd['value'], *cmd['arguments']]).strip()}", highlight=False)
+        for c in t["bind"]:
+            console.out(f"      bind    {c['name']} {c.get('type', '')} {c.get('address', '')}", highlight=False)
+        for c in t["connect"]:
+            match = c["matches"] or "NO MATCH"
+            console.out(f"      connect {c['name']} {c.get('type', '')} -> {c.get('target', '')} [{match}]", highlight=False)
+
     for tl in data["timelines"]:
         rows = [(s["moment"], h) for s in tl["steps"] for h in s["hooks"]]
         if not rows:
             continue
-        table = Table(title=f"{tl['transition']}  {tl['from']} → {tl['to']}")
-        for col in ("moment", "weight", "role", "what", "await", "timeout", "critical"):
-            table.add_column(col, overflow="fold")
+        console.print(f"\n[bold]{tl['transition']}[/bold]  {tl['from']} → {tl['to']}")
         for moment, h in rows:
             what = f"{h['kind']} {h['action']}" + (" (await)" if h["phase"] == "await" else "")
-            table.add_row(
-                moment, str(h["weight"]), h["path"], what, h["await"], h["timeout"], "yes" if h["critical"] else "no"
+            extra = f"await {h['await']}  " if h["kind"] == "call" and h["phase"] == "run" else ""
+            crit = "critical" if h["critical"] else "non-critical"
+            console.out(
+                f"  {moment:<24} {h['weight']:+5d}  {what:<36} {h['path']}  [{extra}{h['timeout']} {crit}]",
+                highlight=False,
             )
-        console.print(table)
     for w in data["warnings"]:
-        console.print(f"[yellow]warning[/yellow]: {w}", markup=True, highlight=False)
+        console.print(f"[yellow]warning[/yellow]: {escape(w)}")

@@ -1,0 +1,91 @@
+"""``coconut template validate`` and ``plan`` as users and CI call them."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from tests.conftest import CW_079, CW_145, VMIN_TREE
+
+
+def write_vmin(tmp_path):
+    path = tmp_path / "vmin.yaml"
+    path.write_text(yaml.safe_dump(VMIN_TREE))
+    return f"file://{path}"
+
+
+def test_validate_the_corpus_passes(coconut, tmp_path):
+    result = coconut("template", "validate", str(CW_145), str(CW_079), "--config-endpoint", write_vmin(tmp_path))
+    assert result.status == 0, result.out + result.err
+    assert "21 valid, 0 invalid" in result.out
+
+
+def test_validate_reports_an_invalid_workflow_with_its_location(coconut, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'echo {{ msg }}'}\n")
+    repo.workflow("bad", "name: !public bad\ndefaults: {msg: m}\nroles:\n  - name: r\n    enabled: \"{{ nope == 'x' }}\"\n    task: {load: t}\n")
+    result = coconut("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    (line,) = [l for l in result.out.splitlines() if l.startswith("::error")]
+    assert f"file={repo.root / 'workflows' / 'bad.yaml'},line=5::" in line
+    assert "unknown name 'nope'" in line
+
+    result = coconut("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://")
+    data = json.loads(result.out)
+    assert data["ok"] is False
+    bad = next(r for r in data["results"] if r["name"] == "bad")
+    assert bad["problems"][0]["severity"] == "error" and bad["problems"][0]["line"] == 5
+
+
+def test_validate_warns_about_triggers_that_never_fire(coconut, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: w\nroles:\n  - {name: h, task: {load: t, trigger: before_NOTHING}}\n")
+    result = coconut("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://")
+    assert result.status == 0
+    problems = json.loads(result.out)["results"][1]["problems"]
+    assert any("never fires" in p["message"] for p in problems)
+
+
+def test_plan_json_of_readout_dataflow(coconut, tmp_path):
+    result = coconut(
+        "template",
+        "plan",
+        "-w",
+        "readout-dataflow",
+        "--repo",
+        str(CW_145),
+        "-e",
+        'hosts=["flp001","flp002"]',
+        "--config-endpoint",
+        write_vmin(tmp_path),
+        "-o",
+        "json",
+    )
+    assert result.status == 0, result.err
+    data = json.loads(result.out)
+    assert data["counts"]["tasks"] == 10 and data["counts"]["calls"] == 16
+    deploy = next(t for t in data["timelines"] if t["transition"] == "DEPLOY")
+    before = next(s for s in deploy["steps"] if s["moment"] == "before_DEPLOY")
+    kinds = [(h["path"], h["weight"]) for h in before["hooks"]]
+    assert ("readout-dataflow.bookkeeping.startenv", 0) in kinds
+    assert ("readout-dataflow.host-flp001.fairmq-shmcleanup", 0) in kinds
+
+
+def test_plan_text_shows_tree_tasks_and_timeline(coconut):
+    result = coconut("template", "plan", "-w", "dataflow-demo", "-e", 'hosts=["a","b"]', "--config-endpoint", "memory://")
+    assert result.status == 0, result.err
+    assert "dataflow-demo.host-b.consumer" in result.out.replace("\n", "") or "host-b" in result.out
+    assert "START_ACTIVITY" in result.out and "testplugin.Noop()" in result.out
+
+
+def test_bad_input_is_one_clear_error_without_traceback(coconut, tmp_path):
+    result = coconut("template", "plan", "-w", "nope", "--repo", str(tmp_path), "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert "workflow template 'nope' not found" in result.err
+    assert "Traceback" not in result.err
+
+    result = coconut("template", "plan", "-w", "dataflow-demo", "-e", "novalue", "--config-endpoint", "memory://")
+    assert result.status == 2 and "'novalue' is not KEY=VALUE" in result.err
+
+    result = coconut("template", "validate", "--bogus")
+    assert result.status == 2 and "No such option" in result.err

@@ -112,7 +112,9 @@ def print_plan(env, data: dict[str, Any], output: str) -> None:
             console.out(f"      bind    {c['name']} {c.get('type', '')} {c.get('address', '')}", highlight=False)
         for c in t["connect"]:
             match = c["matches"] or "NO MATCH"
-            console.out(f"      connect {c['name']} {c.get('type', '')} -> {c.get('target', '')} [{match}]", highlight=False)
+            console.out(
+                f"      connect {c['name']} {c.get('type', '')} -> {c.get('target', '')} [{match}]", highlight=False
+            )
 
     for tl in data["timelines"]:
         rows = [(s["moment"], h) for s in tl["steps"] for h in s["hooks"]]

@@ -23,10 +23,13 @@ def test_validate_the_corpus_passes(coconut, tmp_path):
 
 def test_validate_reports_an_invalid_workflow_with_its_location(coconut, repo):
     repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'echo {{ msg }}'}\n")
-    repo.workflow("bad", "name: !public bad\ndefaults: {msg: m}\nroles:\n  - name: r\n    enabled: \"{{ nope == 'x' }}\"\n    task: {load: t}\n")
+    repo.workflow(
+        "bad",
+        "name: !public bad\ndefaults: {msg: m}\nroles:\n  - name: r\n    enabled: \"{{ nope == 'x' }}\"\n    task: {load: t}\n",
+    )
     result = coconut("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
     assert result.status == 1
-    (line,) = [l for l in result.out.splitlines() if l.startswith("::error")]
+    (line,) = [text for text in result.out.splitlines() if text.startswith("::error")]
     assert f"file={repo.root / 'workflows' / 'bad.yaml'},line=5::" in line
     assert "unknown name 'nope'" in line
 
@@ -72,7 +75,9 @@ def test_plan_json_of_readout_dataflow(coconut, tmp_path):
 
 
 def test_plan_text_shows_tree_tasks_and_timeline(coconut):
-    result = coconut("template", "plan", "-w", "dataflow-demo", "-e", 'hosts=["a","b"]', "--config-endpoint", "memory://")
+    result = coconut(
+        "template", "plan", "-w", "dataflow-demo", "-e", 'hosts=["a","b"]', "--config-endpoint", "memory://"
+    )
     assert result.status == 0, result.err
     assert "dataflow-demo.host-b.consumer" in result.out.replace("\n", "") or "host-b" in result.out
     assert "START_ACTIVITY" in result.out and "testplugin.Noop()" in result.out

@@ -12,7 +12,9 @@ from tests.conftest import CW_079, VMIN_TREE, VMIN_VARS
 
 
 def expand_vmin(corpus, hosts=VMIN_VARS["hosts"]):
-    expander = make_expander(DirectorySource(corpus), config=Configuration.from_tree(VMIN_TREE), user_vars={"hosts": hosts})
+    expander = make_expander(
+        DirectorySource(corpus), config=Configuration.from_tree(VMIN_TREE), user_vars={"hosts": hosts}
+    )
     return expander, expander.expand("readout-dataflow")
 
 

@@ -94,7 +94,9 @@ def test_sibling_defaults_are_invisible_but_vars_see_own_defaults(repo):
     assert role(expand(repo), "w.r").vars["b"] == "1-seen"
 
 
-@pytest.mark.parametrize(("value", "enabled"), [("true", True), (" TRUE ", True), ("1", True), ("yes", False), ("0", False)])
+@pytest.mark.parametrize(
+    ("value", "enabled"), [("true", True), (" TRUE ", True), ("1", True), ("yes", False), ("0", False)]
+)
 def test_enabled_only_true_or_1(repo, value, enabled):
     repo.workflow(
         "w",
@@ -226,7 +228,9 @@ def test_parent_up_this_and_paths(repo):
 
 
 def test_role_path_user_vars_apply_to_that_role_only(repo):
-    repo.workflow("w", "name: w\ndefaults: {msg: m}\nroles:\n  - {name: a, task: {load: t}}\n  - {name: b, task: {load: t}}\n")
+    repo.workflow(
+        "w", "name: w\ndefaults: {msg: m}\nroles:\n  - {name: a, task: {load: t}}\n  - {name: b, task: {load: t}}\n"
+    )
     wf = expand(repo, user_vars={"w.a:msg": "only-a"})
     assert role(wf, "w.a").stack()["msg"] == "only-a"
     assert role(wf, "w.b").stack()["msg"] == "m"
@@ -344,7 +348,13 @@ def test_variable_maps_are_raw_text_and_odd_values_dropped(repo):
         """,
     )
     stack = role(expand(repo), "w.r").stack()
-    assert (stack["port"], stack["flag"], stack["ratio"], stack["empty"], stack["pub"]) == ("8500", "false", "1.50", "", "x")
+    assert (stack["port"], stack["flag"], stack["ratio"], stack["empty"], stack["pub"]) == (
+        "8500",
+        "false",
+        "1.50",
+        "",
+        "x",
+    )
     assert "listy" not in stack
 
 
@@ -391,5 +401,7 @@ def test_jit_reuses_a_generated_workflow_and_fails_clearly_offline(repo):
 
 def test_fallback_to_template_when_no_jit_command(repo):
     repo.workflow("sub", "name: sub\ndefaults: {msg: m}\nroles: [{name: x, task: {load: t}}]\n")
-    repo.workflow("w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.GenerateFromUriOrFallbackToTemplate('sub') }}\"}\n")
+    repo.workflow(
+        "w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.GenerateFromUriOrFallbackToTemplate('sub') }}\"}\n"
+    )
     assert [r.path for r in expand(repo).task_roles()] == ["w.d.x"]

@@ -94,3 +94,19 @@ def test_bad_input_is_one_clear_error_without_traceback(coconut, tmp_path):
 
     result = coconut("template", "validate", "--bogus")
     assert result.status == 2 and "No such option" in result.err
+
+
+def test_validate_warns_about_unused_defaults_in_inner_roles_and_tasks(coconut, repo):
+    repo.task(
+        "t", "name: t\ndefaults: {used: a, spare: b}\ncontrol: {mode: basic}\ncommand: {value: 'echo {{ used }}'}\n"
+    )
+    repo.workflow(
+        "w",
+        "name: w\ndefaults: {root_only: x}\nroles:\n  - name: g\n    defaults: {lonely: y}\n    roles: [{name: h, task: {load: t}}]\n",
+    )
+    result = coconut("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://")
+    assert result.status == 0
+    messages = [p["message"] for r in json.loads(result.out)["results"] for p in r.get("problems", [])]
+    assert "default 'spare' is never used" in messages
+    assert "default 'lonely' is never used" in messages
+    assert not any("root_only" in m for m in messages)

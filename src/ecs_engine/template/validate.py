@@ -106,6 +106,59 @@ class _DryDpl(Dpl):
         return name
 
 
+_SPAN = re.compile(r"\{\{(.*?)\}\}", re.S)
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LITERAL = re.compile(r"'([A-Za-z0-9_]+)'|\"([A-Za-z0-9_]+)\"")
+
+
+def used_names(source: TemplateSource) -> tuple[set[str], set[str]]:
+    """Identifiers and string literals inside ``{{ }}`` spans of every template of the repository."""
+    names: set[str] = set()
+    literals: set[str] = set()
+    for kind in ("workflows", "tasks", "jit"):
+        for name in source.names(kind):
+            try:
+                text = source.read(kind, name).text
+            except NotFoundError:
+                continue
+            for span in _SPAN.findall(text):
+                names.update(_IDENT.findall(span))
+                literals.update(a or b for a, b in _LITERAL.findall(span))
+    return names, literals
+
+
+def _is_used(name: str, names: set[str], literals: set[str]) -> bool:
+    # util.PrefixedOverride('dpl_workflow', det) reads '<det>_dpl_workflow' by name
+    return name in names or name in literals or any(name.endswith("_" + lit) for lit in literals)
+
+
+def unused_defaults(template, names: set[str], literals: set[str]) -> list[Problem]:
+    """Defaults of inner roles that no expression of the repository reads.
+
+    Not reported: root defaults (the workflow's interface, read by GUIs and plugins) and defaults of roles
+    with calls below them (integration plugins read their variables from the call's stack).
+    """
+
+    def has_calls(raw) -> bool:
+        return (
+            raw.kind == "call" or any(has_calls(r) for r in raw.roles) or (raw.body is not None and has_calls(raw.body))
+        )
+
+    out = []
+    stack = list(template.root.roles)
+    while stack:
+        raw = stack.pop()
+        if raw.body is not None:
+            stack.append(raw.body)
+        stack.extend(raw.roles)
+        if has_calls(raw):
+            continue
+        for key in raw.defaults.values:
+            if not _is_used(key, names, literals):
+                out.append(Problem("warning", f"default '{key}' is never used", raw.file, raw.defaults.lines.get(key)))
+    return out
+
+
 def validate_workflow(
     source: TemplateSource, name: str, *, config: Any, user_vars: Mapping[str, str], public_only_strict: bool = True
 ) -> FileResult:
@@ -139,6 +192,7 @@ def validate_workflow(
             return result
         break
     result.problems.extend(_warning(w) for w in workflow.warnings)
+    result.problems.extend(unused_defaults(template, *used_names(source)))
     for key in sampled:
         result.problems.append(
             Problem(
@@ -172,6 +226,13 @@ def validate_task(source: TemplateSource, name: str) -> FileResult:
             Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)
         )
     result.problems.extend(_warning(w) for w in cls.warnings)
+    names, literals = used_names(source)
+    for varmap in (cls.defaults, cls.vars):
+        for key in varmap.values:
+            if not _is_used(key, names, literals):
+                result.problems.append(
+                    Problem("warning", f"default '{key}' is never used", tfile.origin, varmap.lines.get(key))
+                )
     return result
 
 

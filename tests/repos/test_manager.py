@@ -214,3 +214,21 @@ def test_plain_directory_repository(manager, tmp_path):
     with pytest.raises(NotFoundError) as err:
         manager.resolve("w@v1")
     assert err.value.hint == "it is a plain directory: its only revision is 'local'"
+
+
+def test_without_pygit2_git_repositories_are_a_clear_error_and_directories_work(
+    manager, history, tmp_path, monkeypatch
+):
+    import ecs_engine.repos.gitrepo as gitrepo
+    from ecs_engine.errors import ConfigurationError
+
+    monkeypatch.setattr(gitrepo, "pygit2", None)
+    with pytest.raises(ConfigurationError) as err:
+        manager.add(str(history.path))
+    assert err.value.message == "git template repositories need the pygit2 package, which is not installed"
+    assert "coconut-ecs[git]" in err.value.hint
+    plain = tmp_path / "plain"
+    (plain / "workflows").mkdir(parents=True)
+    (plain / "workflows" / "w.yaml").write_text("name: !public w\n")
+    manager.add(str(plain))
+    assert [i.template for i in manager.templates()] == ["w"]

@@ -10,18 +10,22 @@ import difflib
 import re
 import shutil
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-import pygit2
+from ecs_engine.errors import ConfigurationError, NotFoundError, TemplateError, UnreachableError
 
-from ecs_engine.errors import NotFoundError, TemplateError, UnreachableError
+try:
+    import pygit2
+except ImportError:  # the 'git' extra is not installed: plain-directory repositories still work
+    pygit2 = None
 
 BRANCH_PREFIX = "refs/remotes/origin/"
 TAG_PREFIX = "refs/tags/"
 FETCH_REFSPECS = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
-MIN_ABBREV = 4
+TEXT_CACHE_SIZE = 512
 
 
 def closest(name: str, candidates: list[str], n: int = 3) -> list[str]:
@@ -33,15 +37,20 @@ class GitRepository:
     """A bare clone whose remote-tracking branches and tags are the revisions users name."""
 
     def __init__(self, path: Path, identifier: str):
+        require_pygit2()
         self.path = Path(path)
         self.identifier = identifier
         self._local = threading.local()
+        # decoded template texts by blob hash: delta-compressed blobs cost more to read than files
+        self._texts: OrderedDict[str, str] = OrderedDict()
+        self._texts_lock = threading.Lock()
         if not (self.path / "HEAD").is_file():
             raise NotFoundError(f"repository {identifier}: no git clone at {self.path}")
 
     @classmethod
     def create(cls, path: Path, url: str, identifier: str) -> GitRepository:
         """An empty bare repository whose ``origin`` maps branches to remote-tracking refs and tags to tags."""
+        require_pygit2()
         path.parent.mkdir(parents=True, exist_ok=True)
         repo = pygit2.init_repository(str(path), bare=True)
         repo.remotes.create("origin", url, FETCH_REFSPECS[0])
@@ -172,10 +181,21 @@ class GitRepository:
             return None
         if not isinstance(obj, pygit2.Blob):
             return None
+        blob_id = str(obj.id)
+        with self._texts_lock:
+            text = self._texts.get(blob_id)
+            if text is not None:
+                self._texts.move_to_end(blob_id)
+                return text, blob_id
         try:
-            return obj.data.decode("utf-8"), str(obj.id)
+            text = obj.data.decode("utf-8")
         except UnicodeDecodeError:
             raise TemplateError("not UTF-8 text", file=f"{self.identifier}@{commit[:8]}:{path}") from None
+        with self._texts_lock:
+            self._texts[blob_id] = text
+            while len(self._texts) > TEXT_CACHE_SIZE:
+                self._texts.popitem(last=False)
+        return text, blob_id
 
     def export(self, commit: str, dest: Path) -> None:
         """Write the tree at ``commit`` into ``dest`` (a temporary working copy, e.g. for JIT generators)."""
@@ -198,23 +218,29 @@ class GitRepository:
                             target.chmod(0o755)
 
 
-class _Credentials(pygit2.RemoteCallbacks):
-    """ssh: the configured key pair, else the ssh agent; the user comes from the URL (``git`` otherwise)."""
-
-    def __init__(self, ssh_key: Path | None):
-        super().__init__()
-        self.ssh_key = ssh_key
-
-    def credentials(self, url, username_from_url, allowed_types):
-        user = username_from_url or "git"
-        if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
-            if self.ssh_key is not None:
-                return pygit2.Keypair(user, f"{self.ssh_key}.pub", str(self.ssh_key), "")
-            return pygit2.KeypairFromAgent(user)
-        if allowed_types & pygit2.enums.CredentialType.USERNAME:
-            return pygit2.Username(user)
-        raise UnreachableError(f"{url} asks for credentials this installation cannot give (only ssh keys)")
+def require_pygit2() -> None:
+    if pygit2 is None:
+        raise ConfigurationError(
+            "git template repositories need the pygit2 package, which is not installed",
+            hint="pip install 'coconut-ecs[git]' (plain directories work without it)",
+        )
 
 
-def remote_callbacks(ssh_key: Path | None = None) -> pygit2.RemoteCallbacks:
-    return _Credentials(ssh_key)
+def remote_callbacks(ssh_key: Path | None, timeout: float) -> pygit2.RemoteCallbacks:
+    """Credentials for fetches: ssh with the configured key pair, else the ssh agent; network timeouts."""
+    require_pygit2()
+    pygit2.settings.server_connect_timeout = int(timeout * 1000)
+    pygit2.settings.server_timeout = int(timeout * 1000)
+
+    class Credentials(pygit2.RemoteCallbacks):
+        def credentials(self, url, username_from_url, allowed_types):
+            user = username_from_url or "git"
+            if allowed_types & pygit2.enums.CredentialType.SSH_KEY:
+                if ssh_key is not None:
+                    return pygit2.Keypair(user, f"{ssh_key}.pub", str(ssh_key), "")
+                return pygit2.KeypairFromAgent(user)
+            if allowed_types & pygit2.enums.CredentialType.USERNAME:
+                return pygit2.Username(user)
+            raise UnreachableError(f"{url} asks for credentials this installation cannot give (only ssh keys)")
+
+    return Credentials()

@@ -13,8 +13,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import pygit2
-
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.template.sources import DirectorySource, Kind, TemplateRef, TemplateSource
 
@@ -89,9 +87,7 @@ class RepoManager:
         self.summaries = SummaryCache()
         self._git: dict[str, GitRepository] = {}
         self._git_lock = threading.Lock()
-        timeout_ms = int(network_timeout * 1000)
-        pygit2.settings.server_connect_timeout = timeout_ms
-        pygit2.settings.server_timeout = timeout_ms
+        self.network_timeout = network_timeout
 
     # -- the list ------------------------------------------------------------------------------
 
@@ -237,8 +233,8 @@ class RepoManager:
             else "the repository has no branches or tags",
         )
 
-    def _callbacks(self) -> pygit2.RemoteCallbacks:
-        return remote_callbacks(self.ssh_key)
+    def _callbacks(self):
+        return remote_callbacks(self.ssh_key, self.network_timeout)
 
     def remove(self, index: int) -> str | None:
         """Forget the repository at ``index`` and delete its clone and JIT outputs; return the new default."""

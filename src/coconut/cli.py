@@ -54,6 +54,11 @@ def _register_commands() -> None:
     app.add_typer(template.app, name="templ", hidden=True)
     app.add_typer(repo.app, name="repo", help="Manage template repositories (git or plain directories).")
     app.add_typer(repo.app, name="repository", hidden=True)
+    from .commands import config
+
+    app.add_typer(config.app, name="config", help="The configuration store: components, inventory, runtime KV.")
+    for alias in ("configuration", "conf", "c"):
+        app.add_typer(config.app, name=alias, hidden=True)
 
 
 _register_commands()

@@ -80,3 +80,47 @@ def unflatten(items: Mapping[str, str], base: str = "") -> dict[str, Any]:
                     )
                 node = child
     return root
+
+
+FORMATS = ("json", "yaml", "toml")
+
+
+def serialize(tree: Any, fmt: str) -> str:
+    """A nested map as JSON, YAML or TOML text (keys in order, strings kept exactly)."""
+    if fmt == "json":
+        return json.dumps(tree, indent=4, ensure_ascii=False) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    if fmt == "toml":
+        return _toml(tree)
+    raise ConfigurationError(f"unknown format '{fmt}': expected one of {', '.join(FORMATS)}")
+
+
+def _toml_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_key(name: str) -> str:
+    return name if name and all(c.isascii() and (c.isalnum() or c in "_-") for c in name) else _toml_string(name)
+
+
+def _toml(tree: Mapping[str, Any]) -> str:
+    """TOML of a nested map of strings: leaves first, then one table per non-empty map."""
+    lines: list[str] = []
+
+    def emit(table: Mapping[str, Any], path: list[str]) -> None:
+        leaves = [(k, v) for k, v in table.items() if not isinstance(v, Mapping)]
+        tables = [(k, v) for k, v in table.items() if isinstance(v, Mapping)]
+        if path and (leaves or not tables):
+            lines.append("[" + ".".join(_toml_key(p) for p in path) + "]")
+        for key, value in leaves:
+            lines.append(f"{_toml_key(key)} = {_toml_string(leaf_text(value))}")
+        if leaves or (path and not tables):
+            lines.append("")
+        for key, value in tables:
+            emit(value, [*path, key])
+
+    emit(tree, [])
+    return "\n".join(lines).rstrip("\n") + "\n"

@@ -1,0 +1,232 @@
+"""``coconut config``: run in-process on a SQLite store in a temporary data dir (and etcd for migrate)."""
+
+from __future__ import annotations
+
+import io
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from coconut.cli import main
+from coconut.context import Environment
+from ecs_engine.config import Configuration, open_store
+
+
+class Run:
+    def __init__(self, tmp_path: Path):
+        self.tmp = tmp_path
+        self.url = f"sqlite:///{tmp_path / 'data' / 'config.sqlite'}"
+
+    def __call__(self, *args: str, stdin: str = "", endpoint: str | None = None) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        env = Environment(
+            stdout=out,
+            stderr=err,
+            stdin=io.StringIO(stdin),
+            environ={},
+            config_dir=self.tmp / "conf",
+            data_dir=self.tmp / "data",
+            state_dir=self.tmp / "state",
+        )
+        argv = ["--nocolor", *(["--config-endpoint", endpoint] if endpoint else []), *args]
+        code = main(argv, env=env)
+        return code, out.getvalue(), err.getvalue()
+
+    def config(self) -> Configuration:
+        return Configuration.open(self.url)
+
+
+@pytest.fixture
+def run(tmp_path) -> Run:
+    return Run(tmp_path)
+
+
+@pytest.fixture
+def seeded(run) -> Run:
+    with run.config() as cfg:
+        cfg.store.put_many(
+            {
+                "components/readout/ANY/any/readout-stfb-flp001": "[readout]\nhost={{ host|default:'none' }}\n",
+                "components/readout/PHYSICS/flp001/cfg": '{"a": 1}',
+                "components/qc/ANY/any/tpc/clusters": "qc",
+                "hardware/detectors/TST/flps/flp001/": "",
+                "hardware/detectors/TRG/flps/flp199/": "",
+                "hardware/flps/flp001/cards": json.dumps({"0": {"serial": "1041", "endpoint": "0"}}),
+                "runtime/aliecs/defaults/modulepath": "",
+                "runtime/run_number": "7",
+            }
+        )
+    return run
+
+
+def test_default_store_is_sqlite_in_the_data_dir(run, tmp_path):
+    code, out, err = run("config", "runtime", "set", "aliecs", "k", "v")
+    assert (code, out, err) == (0, "aliecs/k set\n", "")
+    assert (tmp_path / "data" / "config.sqlite").exists()
+
+
+def test_list_components_and_entries_in_every_output(seeded):
+    assert seeded("conf", "list") == (0, "qc\nreadout\n", "")
+    code, out, _ = seeded("c", "ls", "readout", "-o", "json")
+    assert json.loads(out) == ["ANY/any/readout-stfb-flp001", "PHYSICS/flp001/cfg"]
+    code, out, _ = seeded("configuration", "l", "qc", "-o", "yaml", "-t")
+    assert yaml.safe_load(out) == ["ANY/any/tpc/clusters"]
+    code, _, err = seeded("config", "list", "read/out")
+    assert code == 2 and "cannot contain `/` or `@`" in err
+
+
+def test_show_forms_and_simulation(seeded):
+    assert (
+        seeded("config", "show", "readout", "readout-stfb-flp001")[1] == "[readout]\nhost={{ host|default:'none' }}\n"
+    )
+    assert seeded("config", "show", "readout", "cfg", "-r", "PHYSICS", "-l", "flp001")[1] == '{"a": 1}\n'
+    assert seeded("config", "show", "readout/PHYSICS/flp001/cfg")[1] == '{"a": 1}\n'
+    code, out, _ = seeded("config", "show", "readout/ANY/any/readout-stfb-flp001", "-s", "-e", "host=flp001")
+    assert (code, out) == (0, "[readout]\nhost=flp001\n")
+    assert seeded("config", "s", "readout/ANY/any/readout-stfb-flp001", "-s")[1] == "[readout]\nhost=none\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["readout"], 2, "please provide entry name"),
+        (["readout/physics/any/x"], 2, "bad run type 'physics'"),
+        (["readout", "nope"], 1, "no payload at configuration path o2/components/readout/ANY/any/nope"),
+        (["readout/PHYSICS/any/readout-stfb-flp001"], 1, "no payload at configuration path"),
+        (["readout", "x", "-r", "PHYS"], 2, "bad run type 'PHYS'"),
+        (["readout", "readout-stfb-flp001", "-e", "a=1"], 2, "only applies with -s/--simulate"),
+    ],
+)
+def test_show_errors_are_one_line_with_the_reason(seeded, args, code, message):
+    result, out, err = seeded("config", "show", *args)
+    assert result == code
+    assert message in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_import_new_component_then_update(run, tmp_path):
+    payload = tmp_path / "readout.ini"
+    payload.write_text("[readout]\nrate=10\n")
+    code, out, err = run("config", "import", "readout", "ANY", "any", "main", str(payload))
+    assert code == 1 and "component readout does not exist" in err and "-n/--new-component" in err
+    code, out, _ = run("config", "import", "readout", "ANY", "any", "main", str(payload), "-n")
+    assert code == 0
+    assert (
+        out == "New component created: readout\nNew entry created: main\nConfiguration imported: readout/ANY/any/main\n"
+    )
+    code, out, _ = run("config", "i", "readout/ANY/any/main", str(payload))
+    assert out == "Entry updated: main\nConfiguration imported: readout/ANY/any/main\n"
+    code, out, _ = run("config", "imp", "readout", "other", "-", "-r", "PHYSICS", "-f", "json", stdin='{"x": 1}')
+    assert out.startswith("New entry created: other\n")
+    code, _, err = run("config", "import", "readout", "ANY", "any", "main", str(payload), "-n")
+    assert code == 2 and "component readout already exists" in err
+
+
+def test_import_rejects_unknown_extension_and_missing_file(run, tmp_path):
+    odd = tmp_path / "payload.txt"
+    odd.write_text("x")
+    code, _, err = run("config", "import", "readout/ANY/any/main", str(odd), "-n")
+    assert code == 2 and "supported file extensions: JSON, YAML, INI or TOML" in err
+    code, _, err = run("config", "import", "readout/ANY/any/main", str(tmp_path / "absent.json"), "-n")
+    assert code == 1 and "no such file" in err
+
+
+def test_import_dump_round_trip_in_every_format(run, tmp_path):
+    text = "# comment kept\nkey: value\nlist: [1, 2]\n"
+    (tmp_path / "p.yaml").write_text(text)
+    assert run("config", "import", "qc/PHYSICS/flp001/tpc/main", str(tmp_path / "p.yaml"), "-n")[0] == 0
+    assert run("config", "dump", "o2/components/qc/PHYSICS/flp001/tpc/main")[1] == text
+    assert run("config", "show", "qc/PHYSICS/flp001/tpc/main")[1] == text
+    expected = {"PHYSICS": {"flp001": {"tpc": {"main": text}}}}
+    assert json.loads(run("config", "dump", "o2/components/qc")[1]) == expected
+    assert yaml.safe_load(run("config", "d", "components/qc", "-f", "yaml")[1]) == expected
+    assert tomllib.loads(run("config", "dump", "o2/components/qc", "-f", "toml")[1]) == expected
+    code, _, err = run("config", "dump", "o2/nothing")
+    assert code == 1 and "no configuration at 'o2/nothing'" in err
+
+
+def test_inventory_commands(seeded):
+    code, out, _ = seeded("config", "inventory", "detectors")
+    assert code == 0 and "TST" in out and "flp001" in out and "TRG" not in out
+    assert json.loads(seeded("config", "inventory", "detectors", "-a", "-o", "json")[1]) == {
+        "TRG": ["flp199"],
+        "TST": ["flp001"],
+    }
+    assert seeded("config", "inventory", "hosts", "TST") == (0, "flp001\n", "")
+    code, out, _ = seeded("config", "inventory", "cards", "flp001")
+    assert out == "host: flp001\ndetector: TST\ncard 1041: endpoints 0\n"
+    code, _, err = seeded("config", "inventory", "cards", "flp404")
+    assert code == 1 and "detector not found for host flp404" in err
+
+
+def test_runtime_get_set_list(seeded):
+    assert seeded("config", "runtime", "set", "trg/ltu", "cfg", "payload")[0] == 0
+    assert seeded("config", "runtime", "get", "trg/ltu", "cfg") == (0, "payload\n", "")
+    assert seeded("config", "runtime", "list", "trg") == (0, "ltu/cfg: payload\n", "")
+    code, _, err = seeded("config", "runtime", "get", "aliecs", "absent")
+    assert code == 1 and "no runtime entry aliecs/absent" in err
+
+
+def test_config_endpoint_option_and_read_only_file(run, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("o2: {components: {readout: {ANY: {any: {e: from-file}}}}}\n")
+    url = f"file://{path}"
+    assert run("config", "show", "readout", "e", endpoint=url)[1] == "from-file\n"
+    code, _, err = run("config", "runtime", "set", "a", "b", "c", endpoint=url)
+    assert code == 1 and "is read-only" in err
+    code, _, err = run("config", "list", endpoint="consul://127.0.0.1:8500")
+    assert code == 1 and "unknown configuration store scheme 'consul://'" in err
+
+
+def test_migrate_file_into_sqlite_is_idempotent_and_keeps_higher_run_counter(run, tmp_path):
+    source = tmp_path / "site.yaml"
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "o2": {
+                    "components": {"readout": {"ANY": {"any": {"e": "payload"}}}},
+                    "hardware": {"detectors": {"TST": {"flps": {"flp001": {}}}}},
+                    "runtime": {"run_number": "5"},
+                }
+            }
+        )
+    )
+    with run.config() as cfg:
+        cfg.store.put("runtime/run_number", "40")
+    code, out, err = run("config", "migrate", "--from", f"file://{source}")
+    assert (code, out) == (0, "2 keys written, 0 unchanged\n")
+    assert "kept the target's run counter 40" in err
+    assert run("config", "migrate", "--from", f"file://{source}", "--to", run.url)[1] == "0 keys written, 2 unchanged\n"
+    with run.config() as cfg:
+        assert cfg.get_component("readout/ANY/any/e") == "payload"
+        assert cfg.detector_for_host("flp001") == "TST"
+        assert cfg.next_run_number() == 41
+
+
+def test_migrate_sqlite_to_etcd_and_export_back_to_a_file(run, tmp_path, etcd_server):
+    with run.config() as cfg:
+        cfg.store.put_many({"components/c/ANY/any/e": "x", "hardware/detectors/TST/flps/flp001/": ""})
+    etcd_url = f"etcd://{etcd_server.endpoint}/migrate-{tmp_path.name}/"
+    assert run("config", "migrate", "--to", etcd_url)[1] == "2 keys written, 0 unchanged\n"
+    assert run("config", "migrate", "--to", etcd_url)[1] == "0 keys written, 2 unchanged\n"
+    exported = tmp_path / "export.yaml"
+    assert run("config", "migrate", "--from", etcd_url, "--to", f"file://{exported}")[0] == 0
+    assert yaml.safe_load(exported.read_text()) == {
+        "o2": {
+            "components": {"c": {"ANY": {"any": {"e": "x"}}}},
+            "hardware": {"detectors": {"TST": {"flps": {"flp001": {}}}}},
+        }
+    }
+    assert (
+        run("config", "migrate", "--from", etcd_url, "--to", f"file://{exported}")[1] == "0 keys written, 2 unchanged\n"
+    )
+    with open_store(f"file://{exported}") as reread:
+        assert reread.get_tree("") == {"components/c/ANY/any/e": "x", "hardware/detectors/TST/flps/flp001/": ""}
+
+
+def test_migrate_needs_a_direction(run):
+    code, _, err = run("config", "migrate")
+    assert code == 2 and "give --from URL, --to URL or both" in err

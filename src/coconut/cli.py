@@ -48,7 +48,9 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from .commands import repo, template
+    from .commands import plugins, repo, template
+
+    app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
 
     app.add_typer(template.app, name="template", help="Validate and plan workflow templates (offline).")
     app.add_typer(template.app, name="templ", hidden=True)

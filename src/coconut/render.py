@@ -10,6 +10,16 @@ def print_json(env, data: Any) -> None:
     env.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
+def print_data(env, data: Any, output: str) -> None:
+    """Machine-readable output: ``json`` or ``yaml``."""
+    if output == "yaml":
+        import yaml
+
+        env.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False))
+    else:
+        print_json(env, data)
+
+
 def print_validation(env, report, output: str) -> None:
     if output == "json":
         print_json(

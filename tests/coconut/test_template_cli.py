@@ -110,3 +110,10 @@ def test_validate_warns_about_unused_defaults_in_inner_roles_and_tasks(coconut, 
     assert "default 'spare' is never used" in messages
     assert "default 'lonely' is never used" in messages
     assert not any("root_only" in m for m in messages)
+
+
+def test_plugins_lists_builtin_backends_with_their_hooks(coconut):
+    result = coconut("plugins", "-o", "json")
+    assert result.status == 0, result.err
+    rows = {r["name"]: r for r in json.loads(result.out)}
+    assert rows["config-sqlite"]["hooks"] == ["ecs_config_store"]

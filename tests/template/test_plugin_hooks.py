@@ -1,0 +1,71 @@
+"""Template hooks: plugin objects in expressions (ecs_template_objects) and JIT generation (ecs_dpl_generate)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_engine.config import Configuration
+from ecs_engine.hookspecs import hookimpl
+from ecs_engine.plugins import plugin_manager
+from ecs_engine.template.jit import jit_name
+from ecs_engine.template.load import make_expander
+from ecs_engine.template.sources import DirectorySource
+
+
+class Greeter:
+    def __init__(self, stack):
+        self._who = stack.get("who", "nobody")
+
+    def Hello(self) -> str:
+        return f"hello {self._who}"
+
+
+class GreeterPlugin:
+    @hookimpl
+    def ecs_template_objects(self, stack):
+        return {"greeter": Greeter(stack)}
+
+
+class FakeDpl:
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def ecs_dpl_generate(self, command, name, workdir):
+        self.calls.append((command, name))
+        return f"name: {name}\nroles:\n  - name: proc\n    call: {{func: x(), trigger: after_CONFIGURE}}\n"
+
+
+@pytest.fixture
+def registered():
+    pm = plugin_manager()
+    added = []
+
+    def register(plugin):
+        pm.register(plugin)
+        added.append(plugin)
+        return plugin
+
+    yield register
+    for plugin in added:
+        pm.unregister(plugin)
+
+
+def test_ecs_template_objects_reach_expressions(repo, registered):
+    registered(GreeterPlugin())
+    repo.workflow("w", 'name: w\ndefaults: {who: flp}\nroles:\n  - {name: c, call: {func: "{{ greeter.Hello() }}"}}\n')
+    wf = make_expander(DirectorySource(repo.root), config=Configuration.from_tree({})).expand("w")
+    assert wf.call_roles()[0].func == "hello flp"
+
+
+def test_ecs_dpl_generate_runs_once_and_the_result_is_cached(repo, registered):
+    dpl = registered(FakeDpl())
+    repo.workflow("w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.Generate('o2-run --x') }}\"}\n")
+    source = DirectorySource(repo.root)
+    wf = make_expander(source, config=Configuration.from_tree({})).expand("w")
+    assert [r.path for r in wf.call_roles()] == ["w.d.proc"]
+    name = jit_name("o2-run --x", {})
+    assert dpl.calls == [("o2-run --x", name)]
+    assert (repo.root / "workflows" / f"{name}.yaml").exists()
+    make_expander(source, config=Configuration.from_tree({})).expand("w")
+    assert len(dpl.calls) == 1

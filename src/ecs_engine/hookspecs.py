@@ -21,6 +21,8 @@ def ecs_config_store(url: str) -> Any:
     """Open the configuration store named by ``url`` (``sqlite://``, ``file://``, ``etcd://``...).
 
     Return a ``ecs_engine.config.KeyValueStore`` if this plugin handles the URL's scheme, else None.
+    A malformed URL of the plugin's own scheme, or a store that cannot be opened, raises one
+    ``ConfigurationError`` / ``UnreachableError`` naming the URL. ``memory://`` is built in.
     """
 
 

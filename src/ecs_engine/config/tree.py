@@ -40,7 +40,7 @@ def flatten(tree: Mapping[str, Any], base: str = "", *, origin: str = "tree") ->
             out[check_key(path + "/", what=f"key in {origin}")] = ""
             return
         for name, child in node.items():
-            name = str(name)
+            name = leaf_text(name)  # YAML turns keys like 'on' or '1' into booleans and numbers
             if not name.strip("/"):
                 where = f"under '{path}'" if path else "at the top level"
                 raise ConfigurationError(f"{origin}: bad key {name!r} {where}: names must not be empty")

@@ -120,3 +120,13 @@ def test_unreadable_workflow_is_listed_with_the_reason(manager, upstream_factory
     manager.add(str(up.path))
     [info] = manager.templates(details=True)
     assert info.template == "broken" and info.description.startswith("(cannot be read: ")
+
+
+def test_a_default_revision_deleted_upstream_is_reported(manager, mutable_history):
+    manager.add(str(mutable_history.path), "feature")
+    mutable_history.git("branch", "-D", "feature")
+    manager.refresh()
+    with pytest.raises(NotFoundError) as err:
+        manager.templates()
+    assert err.value.message == f"repository {mutable_history.path}: its default revision 'feature' does not exist"
+    assert rows(manager.templates(revision_pattern="master"))[0] == ("master", "b")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.errors import HandledError, NotFoundError, UsageError
 
 from .gitrepo import GitRepository
 from .globs import compile_glob, is_glob
@@ -125,7 +125,12 @@ def select_revisions(
             names |= set(repo.tags())
         return sorted(names)
     if not pattern:
-        return [default_revision] if repo.has_revision(default_revision) else []
+        if not repo.has_revision(default_revision):
+            raise NotFoundError(
+                f"repository {repo.identifier}: its default revision '{default_revision}' does not exist",
+                hint="choose another with 'coconut repo default-revision INDEX REVISION'",
+            )
+        return [default_revision]
     if _FULL_HASH.match(pattern):
         return [pattern] if repo.has_revision(pattern) else []
     if is_glob(pattern):

@@ -328,7 +328,8 @@ class RepoManager:
                 raise UsageError(f"{entry.identifier} is a plain directory: its only revision is '{LOCAL_REVISION}'")
             return entry.identifier
         self.git(entry).resolve(revision)
-        self.defaults.set_repo_revision(entry.identifier, revision)
+        with self.registry.locked():  # read-modify-write of the JSON key
+            self.defaults.set_repo_revision(entry.identifier, revision)
         return entry.identifier
 
     # -- templates -----------------------------------------------------------------------------

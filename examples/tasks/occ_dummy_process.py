@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""An OCC-controlled example process, like OCClib's dummy process, built on ecs_engine.occ.
+
+It logs every transition, prints the configuration pushed at CONFIGURE as a JSON tree (the way OCClib nests
+the arguments), and can be told to misbehave so that ERROR, RECOVER and the device events can be tried:
+
+    python examples/tasks/occ_dummy_process.py --control-port 47100
+        [--fail-on START]             the START hook raises: the process goes to ERROR
+        [--end-of-data-after 0.3]     0.3 s into each run, report END_OF_STREAM (the state stays RUNNING)
+        [--internal-error-after 0.3]  0.3 s into each run, fail on its own: ERROR + TASK_INTERNAL_ERROR
+        [--config-dump FILE]          also write the configuration tree to FILE
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from ecs_engine.occ.arguments import to_tree
+from ecs_engine.occ.process import ControlledProcess
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+class DummyProcess(ControlledProcess):
+    """OCC example process: logs transitions and prints the configuration it receives."""
+
+    @classmethod
+    def add_arguments(cls, parser):
+        parser.add_argument("--fail-on", action="append", default=[], metavar="EVENT", help="hook that raises")
+        parser.add_argument("--end-of-data-after", type=float, metavar="SECONDS")
+        parser.add_argument("--internal-error-after", type=float, metavar="SECONDS")
+        parser.add_argument("--config-dump", type=Path, metavar="FILE")
+
+    def _step(self, event: str, body=None) -> None:
+        name = f"execute{event.capitalize()}"
+        say(f"BEGIN function {name}")
+        if body is not None:
+            body()
+        if event in (e.upper() for e in self.options.extra.fail_on):
+            say(f"END function {name} (failing on purpose)")
+            raise RuntimeError(f"{event} fails on purpose (--fail-on {event})")
+        say(f"END function {name}")
+
+    def on_configure(self, arguments):
+        def show() -> None:
+            tree = to_tree(arguments)
+            say("received runtime configuration:")
+            say(json.dumps(tree, indent=4))
+            if self.options.extra.config_dump:
+                self.options.extra.config_dump.write_text(json.dumps(tree, indent=4))
+
+        self._step("CONFIGURE", show)
+
+    def on_start(self, arguments):
+        say(f"processing event start in state {self.state} with run number {self.run_number}")
+        self._step("START")
+
+    def on_stop(self, arguments):
+        self._step("STOP")
+
+    def on_reset(self, arguments):
+        self._step("RESET")
+
+    def on_recover(self, arguments):
+        self._step("RECOVER")
+
+    def on_exit(self, arguments):
+        self._step("EXIT")
+
+    async def running(self):
+        extra = self.options.extra
+        if extra.end_of_data_after is not None:
+            await asyncio.sleep(extra.end_of_data_after)
+            say("end of data")
+            return
+        if extra.internal_error_after is not None:
+            await asyncio.sleep(extra.internal_error_after)
+            raise RuntimeError("internal check failed")
+        await asyncio.Event().wait()  # runs until STOP
+
+
+if __name__ == "__main__":
+    sys.exit(DummyProcess.main())

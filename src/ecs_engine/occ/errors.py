@@ -1,0 +1,62 @@
+"""What a failed OCC call means for the user: gRPC status codes turned into the project's error family."""
+
+from __future__ import annotations
+
+import grpc
+
+from ecs_engine.errors import (
+    DeadlineError,
+    ExitStatus,
+    HandledError,
+    RefusedError,
+    UnreachableError,
+)
+
+DIRECT = "direct"  # OCC protobuf (occ_pb.Occ), OCClib processes
+FMQ = "fmq"  # OCClite JSON codec, FairMQ devices
+TRANSPORT_NAMES = {DIRECT: "OCC protobuf (-mode direct)", FMQ: "the FairMQ OCClite JSON codec (-mode fmq)"}
+
+
+class WrongModeError(HandledError):
+    """A process answers, but speaks the other OCC transport."""
+
+    exit_status = ExitStatus.WRONG_MODE
+
+    def __init__(self, message: str, *, suggested_mode: str | None = None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.suggested_mode = suggested_mode
+
+
+def other_mode(mode: str) -> str:
+    return FMQ if mode == DIRECT else DIRECT
+
+
+def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, timeout: float | None) -> HandledError:
+    """One clear error for a failed call ``what`` (e.g. "Transition STANDBY/CONFIGURE") to ``address``."""
+    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+    details = (exc.details() if hasattr(exc, "details") else "") or ""
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return UnreachableError(
+            f"{what}: nothing answers at {address} ({details or 'unavailable'})",
+            hint="is the process running and is its control port right?",
+        )
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineError(
+            f"{what}: no answer from {address} within {timeout:g} s" if timeout else f"{what}: deadline exceeded",
+            hint="raise the time limit with -timeout (e.g. -timeout 2m)",
+        )
+    if code == grpc.StatusCode.UNIMPLEMENTED:
+        return WrongModeError(
+            f"{what}: the process at {address} does not speak {TRANSPORT_NAMES[mode]}",
+            suggested_mode=other_mode(mode),
+            hint=f"try -mode {other_mode(mode)}",
+        )
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNKNOWN):
+        return RefusedError(f"{what} refused by {address}: {details or code.name}")
+    if code == grpc.StatusCode.CANCELLED and mode == FMQ:
+        return RefusedError(
+            f"{what} refused by the FairMQ device at {address}",
+            hint="OCClite gives no reason: the source state does not match, the event is unknown, "
+            "or it is not allowed in the current state",
+        )
+    return HandledError(f"{what} to {address} failed: {code.name}: {details}")

@@ -1,0 +1,211 @@
+"""Start a controlled process on a control port, wait until it answers, and stop it without leaving it behind.
+
+Used by ``peanut exec`` and by tests. Stopping follows the reference's kill escalation: walk the state
+machine down to DONE (EXIT, 5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to the process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ecs_engine.errors import HandledError, UsageError
+
+from . import fairmq, states
+from .client import MODES, OccClient
+from .errors import DIRECT, FMQ, WrongModeError
+from .options import PORT_ENV
+
+STEP_TIMEOUT = 5.0
+SIGNAL_STEPS = ((signal.SIGTERM, 2.0), (signal.SIGINT, 3.0), (signal.SIGKILL, 5.0))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def with_control_port(command: Sequence[str], port: int) -> list[str]:
+    """The command with ``--control-port PORT`` appended unless it already names one."""
+    command = list(command)
+    if any(arg == "--control-port" or arg.startswith("--control-port=") for arg in command):
+        return command
+    return [*command, "--control-port", str(port)]
+
+
+@dataclass
+class Child:
+    """A controlled process started by us, in its own process group."""
+
+    command: list[str]
+    port: int
+    process: subprocess.Popen
+    log_path: Path | None = None
+    mode: str | None = None
+    _log: IO | None = field(default=None, repr=False)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def output(self) -> str:
+        if self.log_path is None or not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")
+
+    async def wait_exit(self, timeout: float) -> int | None:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return self.process.poll()
+
+    def close_log(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def start(
+    command: Sequence[str],
+    *,
+    port: int | None = None,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> Child:
+    """Start ``command`` with ``OCC_CONTROL_PORT`` and ``--control-port`` set; output goes to ``log_path``."""
+    if not command:
+        raise UsageError("no command to run: give it after --, e.g. peanut exec -- ./my-process --flag")
+    port = port or free_port()
+    environment = dict(os.environ if env is None else env)
+    environment[PORT_ENV] = str(port)
+    argv = with_control_port(command, port)
+    log = open(log_path, "ab") if log_path is not None else None  # noqa: SIM115 - closed by Child.close_log
+    try:
+        process = subprocess.Popen(
+            argv,
+            env=environment,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log if log is not None else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if log is not None else subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        if log is not None:
+            log.close()
+        raise HandledError(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    return Child(argv, port, process, log_path, _log=log)
+
+
+async def wait_answering(child: Child, timeout: float, mode: str | None = None) -> str:
+    """Wait until the child answers GetState; returns the transport it speaks (probing both unless given)."""
+    deadline = time.monotonic() + timeout
+    for candidate in [mode] if mode else list(MODES):
+        async with OccClient(child.address, candidate, timeout=timeout) as client:
+            try:
+                await client.wait_reachable(max(deadline - time.monotonic(), 0.05), alive=child.alive)
+            except WrongModeError:
+                if mode:
+                    raise
+                continue
+            except HandledError:
+                if child.alive():
+                    raise
+                tail = "\n".join(child.output().splitlines()[-10:])
+                raise HandledError(
+                    f"{child.command[0]} exited with code {child.process.returncode} before answering"
+                    + (f"; its last output:\n{tail}" if tail else "")
+                ) from None
+        child.mode = candidate
+        return candidate
+    raise WrongModeError(f"the process at {child.address} answers neither OCC protobuf nor OCClite")
+
+
+_FMQ_DOWN = {
+    fairmq.RUNNING: fairmq.STOP,
+    fairmq.READY: fairmq.RESET_TASK,
+    fairmq.INITIALIZING_DEVICE: fairmq.COMPLETE_INIT,
+    **{state: fairmq.RESET_DEVICE for state in fairmq.ROLLBACK_FROM},
+}
+
+
+def step_down(mode: str, state: str) -> str | None:
+    """The next event on the way to DONE (direct) / EXITING (fmq); None once there."""
+    if mode == DIRECT:
+        if state == states.DONE:
+            return None
+        return states.STOP if state in (states.RUNNING, states.PAUSED) else states.EXIT
+    if state == fairmq.EXITING:
+        return None
+    return _FMQ_DOWN.get(state, fairmq.END)
+
+
+async def walk_to_done(address: str, mode: str, *, step_timeout: float = STEP_TIMEOUT) -> bool:
+    """Drive the process to DONE/EXITING with transitions; False if it cannot be done that way."""
+    async with OccClient(address, mode, timeout=step_timeout) as client:
+        try:
+            state = (await client.get_state()).state
+            for _ in range(8):
+                event = step_down(mode, state)
+                if event is None:
+                    return True
+                result = await client.transition(state, event)
+                if result.state == state:
+                    return False
+                state = result.state
+        except HandledError:
+            return False
+    return False
+
+
+async def stop(child: Child, *, use_occ: bool = True) -> int | None:
+    """Stop the child: OCC walk to DONE, then signals to its process group. Returns its exit code."""
+    try:
+        walked = child.alive() and use_occ and child.mode in (DIRECT, FMQ)
+        if walked and await walk_to_done(child.address, child.mode):
+            code = await child.wait_exit(STEP_TIMEOUT)
+            if code is not None:
+                return code
+        for signum, grace in SIGNAL_STEPS:
+            if not child.alive():
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.process.pid, signum)
+            await child.wait_exit(grace)
+        return child.process.poll()
+    finally:
+        child.close_log()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    command: Sequence[str],
+    *,
+    mode: str | None = None,
+    timeout: float = 30.0,
+    port: int | None = None,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> AsyncIterator[Child]:
+    """Start a controlled process, wait until it answers, and stop it (EXIT, then signals) on the way out."""
+    child = start(command, port=port, log_path=log_path, env=env)
+    try:
+        await wait_answering(child, timeout, mode)
+        yield child
+    finally:
+        await stop(child)

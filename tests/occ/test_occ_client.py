@@ -1,0 +1,121 @@
+"""OccClient against servers run in-process on loopback (real gRPC): shared streams, errors, hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from ecs_engine.errors import DeadlineError, UnreachableError, UsageError
+from ecs_engine.occ import launch
+from ecs_engine.occ.client import OccClient, probe_mode
+from ecs_engine.occ.device import FairMQDevice
+from ecs_engine.occ.errors import WrongModeError
+from ecs_engine.occ.options import ControlOptions
+from ecs_engine.occ.process import ControlledProcess
+
+
+class Recorder(ControlledProcess):
+    """Remembers what its hooks received; CONFIGURE with slow=SECONDS takes that long."""
+
+    def __init__(self, options):
+        super().__init__(options)
+        self.calls: list[tuple[str, dict]] = []
+
+    async def on_configure(self, arguments):
+        self.calls.append(("configure", arguments))
+        await asyncio.sleep(float(arguments.get("slow", 0)))
+
+    def on_start(self, arguments):
+        self.calls.append(("start", arguments))
+
+    def on_pause(self, arguments):
+        self.calls.append(("pause", arguments))
+
+    def on_resume(self, arguments):
+        self.calls.append(("resume", arguments))
+
+
+@contextlib.asynccontextmanager
+async def serving(cls):
+    server = cls(ControlOptions(port=launch.free_port()))
+    task = asyncio.create_task(server.serve())
+    async with OccClient(f"127.0.0.1:{server.options.port}", "fmq" if cls is FairMQDevice else "direct") as client:
+        await client.wait_reachable(10)
+        try:
+            yield server, client
+        finally:
+            server._finish(0)
+            await asyncio.wait_for(task, 10)
+
+
+async def test_hooks_receive_the_pushed_arguments_and_run_number():
+    async with serving(Recorder) as (process, client):
+        await client.transition("STANDBY", "CONFIGURE", [("a", "1"), ("a", "2"), ("chans.x.0.address", "tcp://h:1")])
+        await client.transition("CONFIGURED", "START", {"runNumber": "99"})
+        assert process.calls == [
+            ("configure", {"a": "2", "chans.x.0.address": "tcp://h:1"}),
+            ("start", {"runNumber": "99"}),
+        ]
+        assert process.run_number == 99 and process.arguments["a"] == "2"
+
+
+async def test_one_server_subscription_per_stream_however_many_local_readers():
+    async with serving(Recorder) as (process, client):
+        readers = [client.state_stream(), client.state_stream(), client.event_stream()]
+        assert await client.streams_ready()
+        assert len(process._state_queues) == 1 and len(process._event_queues) == 1
+        await client.transition("STANDBY", "CONFIGURE")
+        first, second = readers[0], readers[1]
+        assert (await anext(first)).state == (await anext(second)).state == "CONFIGURED"
+        process.end_of_stream()
+        assert await anext(readers[2]) == "END_OF_STREAM"
+        assert len(process._state_queues) == 1  # reading did not re-subscribe
+
+
+async def test_pause_and_resume_are_process_initiated_and_streamed():
+    async with serving(Recorder) as (process, client):
+        changes = client.state_stream()
+        assert await client.streams_ready()
+        await client.transition("STANDBY", "CONFIGURE")
+        await client.transition("CONFIGURED", "START")
+        assert await process.pause() == "PAUSED"
+        assert (await client.get_state()).state == "PAUSED"
+        assert await process.resume() == "RUNNING"
+        assert [(await anext(changes)).state for _ in range(4)] == ["CONFIGURED", "RUNNING", "PAUSED", "RUNNING"]
+        assert [name for name, _ in process.calls] == ["configure", "start", "pause", "resume"]
+
+
+async def test_errors_name_the_address_and_what_to_do():
+    port = launch.free_port()
+    with pytest.raises(UnreachableError, match=f"127.0.0.1:{port}") as unreachable:
+        async with OccClient(f"127.0.0.1:{port}", timeout=2) as client:
+            await client.get_state()
+    assert "control port" in unreachable.value.render()
+
+    async with serving(Recorder) as (_, client):
+        async with OccClient(client.address, "fmq") as wrong:
+            with pytest.raises(WrongModeError) as wrong_mode:
+                await wrong.get_state()
+        assert wrong_mode.value.suggested_mode == "direct" and "-mode direct" in wrong_mode.value.render()
+        assert await probe_mode(client.address) == "direct"
+        with pytest.raises(UsageError, match="no StateStream"):
+            OccClient(client.address, "fmq").state_stream()
+        with pytest.raises(DeadlineError, match=r"within 0\.2 s") as late:
+            await client.transition("STANDBY", "CONFIGURE", {"slow": "1"}, timeout=0.2)
+        assert "-timeout" in late.value.render()
+
+
+async def test_wait_reachable_gives_up_with_the_time_limit_in_the_message():
+    async with OccClient(f"127.0.0.1:{launch.free_port()}") as client:
+        with pytest.raises(DeadlineError, match=r"within 0\.3 s"):
+            await client.wait_reachable(0.3)
+
+
+async def test_probe_finds_a_fairmq_device():
+    async with serving(FairMQDevice) as (_, client):
+        assert await probe_mode(client.address) == "fmq"
+        with pytest.raises(WrongModeError, match="OCC protobuf"):
+            async with OccClient(client.address, "direct") as wrong:
+                await wrong.get_state()

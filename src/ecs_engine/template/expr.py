@@ -591,11 +591,10 @@ def _unquote(token: Any) -> str:
             out.append(_ESCAPES[code])
             index = slash + 2
         elif code in _HEX_ESCAPES:
-            digits = body[slash + 2 : slash + 2 + _HEX_ESCAPES[code]]
-            if len(digits) != _HEX_ESCAPES[code] or not all(c in "0123456789abcdefABCDEF" for c in digits):
-                raise ExpressionError(
-                    f"'\\{code}' needs {_HEX_ESCAPES[code]} hex digits", position=base + slash
-                )  # fmt: skip
+            width = _HEX_ESCAPES[code]
+            digits = body[slash + 2 : slash + 2 + width]
+            if len(digits) != width or not all(c in "0123456789abcdefABCDEF" for c in digits):
+                raise ExpressionError(f"'\\{code}' needs {width} hex digits", position=base + slash)
             try:
                 out.append(chr(int(digits, 16)))
             except ValueError:
@@ -670,10 +669,8 @@ def _equal(a: Any, b: Any) -> bool:
 
 
 def _add(a: Any, b: Any) -> Any:
-    if (a.__class__ is str and b.__class__ is str) or (_is_number(a) and _is_number(b)):
+    if (isinstance(a, str) and isinstance(b, str)) or (_is_number(a) and _is_number(b)):
         return a + b
-    if isinstance(a, str) and isinstance(b, str):
-        return str(a) + str(b)
     raise _Mismatch(f"operator '+' cannot add {_describe(a)} and {_describe(b)}")
 
 

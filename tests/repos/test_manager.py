@@ -141,6 +141,7 @@ def test_remove_moves_the_default_and_deletes_the_clone(manager, history, upstre
     assert manager.remove(0) is None
     assert manager.list().repos == []
     assert config.runtime_get("aliecs", "default_repo") == ""
+    assert not (tmp_path / "data" / "repos" / "_local").exists()  # no empty folders left behind
 
 
 def test_removing_a_non_default_keeps_the_default(manager, history, upstream_factory):

@@ -66,10 +66,6 @@ class GitRepository:
             handle = self._local.repo = pygit2.Repository(str(self.path))
         return handle
 
-    @property
-    def url(self) -> str:
-        return self.git.remotes["origin"].url or ""
-
     def fetch(self, callbacks: pygit2.RemoteCallbacks | None = None) -> None:
         """Fetch every branch and tag from ``origin``, pruning the ones deleted there."""
         remote = self.git.remotes["origin"]

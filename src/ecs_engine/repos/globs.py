@@ -60,7 +60,3 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
     if depth:
         raise UsageError(f"glob '{pattern}': '{{' is never closed")
     return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def glob_match(pattern: str, name: str) -> bool:
-    return compile_glob(pattern).match(name) is not None

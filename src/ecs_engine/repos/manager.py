@@ -244,11 +244,11 @@ class RepoManager:
             entries.pop(entry.identifier, None)
             self.registry.save(entries)
             if entry.protocol != "directory":
-                self.git(entry).remove()
-                shutil.rmtree(self.jit_dir / self._storage(entry), ignore_errors=True)
+                with self._git_lock:
+                    self._git.pop(entry.identifier, None)
+                for root in (self.repos_dir, self.jit_dir):
+                    _remove_tree(root, self._storage(entry))
                 self.defaults.set_repo_revision(entry.identifier, None)
-            with self._git_lock:
-                self._git.pop(entry.identifier, None)
             current = self.defaults.default_repo()
             if current and not same_repo(current, entry.identifier):
                 return None
@@ -344,8 +344,10 @@ class RepoManager:
                     hint=f"it is a plain directory: its only revision is '{LOCAL_REVISION}'",
                 )
             return ManagedDirectorySource(Path(entry.url), entry.identifier, self)
+        return self._git_source(entry, revision or self._default_revision(entry))
+
+    def _git_source(self, entry: RepoEntry, label: str) -> GitSource:
         git = self.git(entry)
-        label = revision or self._default_revision(entry)
         commit = git.resolve(label)
         return GitSource(git, commit, label=label, jit_root=self.jit_dir / self._storage(entry), resolver=self._resolve)
 
@@ -419,7 +421,7 @@ class RepoManager:
         labels = select_revisions(
             git, self._default_revision(entry), pattern, all_branches=all_branches, all_tags=all_tags
         )
-        return [(label, self.source(entry.identifier, label)) for label in labels]
+        return [(label, self._git_source(entry, label)) for label in labels]
 
     def _describe(
         self, entry: RepoEntry, label: str, source: TemplateSource, all_workflows: bool, details: bool
@@ -450,3 +452,15 @@ class RepoManager:
                 )
             )
         return out
+
+
+def _remove_tree(root: Path, relative: Path) -> None:
+    """Delete ``root/relative`` and the parent folders it leaves empty (up to ``root``)."""
+    shutil.rmtree(root / relative, ignore_errors=True)
+    for parent in (root / relative).parents:
+        if parent == root or root not in parent.parents:
+            break
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (another repository of the same host) or already gone
+            break

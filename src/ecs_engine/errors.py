@@ -118,9 +118,14 @@ class TemplateError(HandledError):
         where = self.where()
         text = f"{where}: {self.message}" if where else self.message
         if self.expression is not None:
-            text += f"\n    {self.expression}"
-            if self.position is not None:
-                text += "\n    " + " " * self.position + "^"
+            line, column = self.expression, self.position
+            if column is not None and "\n" in line:  # show only the line holding the position
+                start = line.rfind("\n", 0, column) + 1
+                end = line.find("\n", column)
+                line, column = line[start : end if end >= 0 else None], column - start
+            text += f"\n    {line}"
+            if column is not None:
+                text += "\n    " + " " * column + "^"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

@@ -405,3 +405,10 @@ def test_fallback_to_template_when_no_jit_command(repo):
         "w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.GenerateFromUriOrFallbackToTemplate('sub') }}\"}\n"
     )
     assert [r.path for r in expand(repo).task_roles()] == ["w.d.x"]
+
+
+def test_caret_points_into_the_right_line_of_a_multi_line_field():
+    from ecs_engine.errors import TemplateError
+
+    text = TemplateError("unknown name 'b'", expression="first line\nsecond {{ b }} line", position=21).render()
+    assert text.splitlines()[-2:] == ["    second {{ b }} line", "              ^"]

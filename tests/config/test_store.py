@@ -39,6 +39,14 @@ def test_put_get_overwrite_and_missing(writable_store: KeyValueStore):
     assert writable_store.get("runtime/empty") == ""
 
 
+def test_get_many_answers_every_key_in_order(writable_store):
+    writable_store.put_many({"a/1": "one", "a/3": "three"})
+    assert writable_store.get_many(["a/3", "a/2", "a/1"]) == {"a/3": "three", "a/2": None, "a/1": "one"}
+    assert writable_store.get_many([]) == {}
+    with pytest.raises(ConfigurationError, match="empty path segment"):
+        writable_store.get_many(["a//b"])
+
+
 def test_values_keep_unicode_and_newlines(writable_store):
     text = "line 1\n  ünïcødé ✓ {{ var }}\n"
     writable_store.put("components/c/ANY/any/e", text)

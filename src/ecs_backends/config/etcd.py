@@ -153,6 +153,13 @@ class EtcdStore(KeyValueStore):
         result = self._call(lambda c: c.get(full))
         return None if result is None else result.value.decode()
 
+    def get_many(self, keys: list[str]) -> dict[str, str | None]:
+        fulls = [self._key(k) for k in keys]
+        _, responses = self._call(
+            lambda c: c.transaction(compare=[], success=[c.transactions.get(f) for f in fulls], failure=[])
+        )
+        return {key: (found[0][0].decode() if found else None) for key, found in zip(keys, responses, strict=True)}
+
     def get_tree(self, prefix: str) -> dict[str, str]:
         start = self._bprefix + prefix.encode()
         end = _range_end(start)

@@ -116,6 +116,11 @@ class SqliteStore(KeyValueStore):
         rows = self._query("SELECT value FROM kv WHERE key = ?", (check_key(key),))
         return rows[0][0] if rows else None
 
+    def get_many(self, keys: list[str]) -> dict[str, str | None]:
+        marks = ",".join("?" * len(keys))
+        found = dict(self._query(f"SELECT key, value FROM kv WHERE key IN ({marks})", tuple(map(check_key, keys))))
+        return {key: found.get(key) for key in keys}
+
     def get_tree(self, prefix: str) -> dict[str, str]:
         end = _prefix_end(prefix)
         if end is None:

@@ -203,8 +203,10 @@ class Configuration:
         return self._resolve(ComponentQuery.parse(path)).with_query()
 
     def _resolve(self, query: ComponentQuery) -> ComponentQuery:
-        for candidate in query.candidates():
-            if self.store.get(candidate.key) is not None:
+        candidates = query.candidates()
+        found = self.store.get_many([c.key for c in candidates])
+        for candidate in candidates:
+            if found[candidate.key] is not None:
                 return candidate
         raise NotFoundError(f"could not resolve configuration path {self.store.prefix}{query.key}")
 
@@ -222,15 +224,15 @@ class Configuration:
         the query's ``k=v`` pairs on top, and ``objects`` (helper objects such as ``strings``, ``json``).
         """
         query = ComponentQuery.parse(path)
+        if query.process if query.process is not None else process:
+            bindings: dict[str, Any] = {k.strip(): v for k, v in (varstack or {}).items()}
+            bindings.update(query.vars)
+            bindings.update(objects or {})
+            return self.payloads.render(query, bindings)  # reads the payload itself, once
         payload = self.store.get(query.key)
         if payload is None:
             raise NotFoundError(f"no payload at configuration path {self.store.prefix}{query.key}")
-        if not (query.process if query.process is not None else process):
-            return payload
-        bindings: dict[str, Any] = {k.strip(): v for k, v in (varstack or {}).items()}
-        bindings.update(query.vars)
-        bindings.update(objects or {})
-        return self.payloads.render(query, bindings)
+        return payload
 
     @property
     def payloads(self):

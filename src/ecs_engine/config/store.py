@@ -106,6 +106,10 @@ class KeyValueStore(abc.ABC):
     def get(self, key: str) -> str | None:
         """The value of ``key``, or None if it does not exist."""
 
+    def get_many(self, keys: list[str]) -> dict[str, str | None]:
+        """The values of several keys (None for missing ones); remote backends answer in one round trip."""
+        return {key: self.get(key) for key in keys}
+
     @abc.abstractmethod
     def get_tree(self, prefix: str) -> dict[str, str]:
         """Every key starting with ``prefix`` (plain string prefix) with its value; full relative keys."""

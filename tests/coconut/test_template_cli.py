@@ -117,3 +117,39 @@ def test_plugins_lists_builtin_backends_with_their_hooks(coconut):
     assert result.status == 0, result.err
     rows = {r["name"]: r for r in json.loads(result.out)}
     assert rows["config-sqlite"]["hooks"] == ["ecs_config_store"]
+
+
+def test_plan_resolves_name_at_revision_through_managed_repositories(coconut, tmp_path):
+    import shutil
+    import subprocess
+
+    from ecs_engine.examples import examples_dir
+
+    src = tmp_path / "wf-repo"
+    shutil.copytree(examples_dir(), src)
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(src), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "master")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "empty")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "examples")
+    git("checkout", "-q", "-b", "faster")
+    wf = src / "workflows" / "dataflow-demo.yaml"
+    wf.write_text(wf.read_text().replace('value: "200"', 'value: "300"'))
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "faster")
+    assert coconut("repo", "add", str(src)).status == 0
+
+    def rate(expr):
+        result = coconut(
+            "template", "plan", "-w", expr, "-e", 'hosts=["h"]', "--config-endpoint", "memory://", "-o", "json"
+        )
+        assert result.status == 0, result.err
+        producer = next(t for t in json.loads(result.out)["tasks"] if t["class"] == "demo-producer")
+        return next(a for a in producer["command"]["arguments"] if a.startswith("--rate="))
+
+    assert rate("dataflow-demo") == "--rate=200"
+    assert rate("dataflow-demo@faster") == "--rate=300"
+    result = coconut("template", "plan", "-w", "dataflow-demo@nope", "--config-endpoint", "memory://")
+    assert result.status == 1 and "nope" in result.err

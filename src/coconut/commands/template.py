@@ -33,6 +33,20 @@ def _repo(env, repo: str | None) -> Path:
     return examples_dir()
 
 
+def _source(env, repo: str | None, workflow: str):
+    """Where ``workflow`` comes from: ``--repo DIR``, else the managed repositories (``coconut repo add``),
+    else the current directory or the built-in examples."""
+    from ecs_engine.template.sources import DirectorySource
+
+    if repo is None:
+        from .repo import open_manager
+
+        with open_manager(env) as manager:
+            if manager.list().repos:
+                return manager.resolve(workflow)
+    return DirectorySource(_repo(env, repo)), workflow
+
+
 @app.command("validate")
 def validate(
     ctx: typer.Context,
@@ -73,7 +87,6 @@ def plan(
     """Show what an environment of the workflow would be: roles, tasks with commands and channels, hook timelines."""
     from ecs_engine.template.load import make_expander
     from ecs_engine.template.plan import build_plan
-    from ecs_engine.template.sources import DirectorySource
     from ecs_engine.uservars import parse_vars
 
     from ..render import print_plan
@@ -81,11 +94,11 @@ def plan(
     env = ctx.obj
     if output not in ("text", "json"):
         raise UsageError(f"--output: expected text or json, got '{output}'")
-    source = DirectorySource(_repo(env, repo))
     user_vars = parse_vars(extra_vars or [])
+    source, name = _source(env, repo, workflow)
     with _config(env, config_endpoint or env.options.get("config_endpoint")) as config:
         expander = make_expander(source, config=config, user_vars=user_vars)
-        workflow_obj = expander.expand(workflow)
+        workflow_obj = expander.expand(name)
         data = build_plan(expander, workflow_obj)
     print_plan(env, data, output)
     return ExitStatus.OK

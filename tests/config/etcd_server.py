@@ -42,20 +42,21 @@ def start_etcd(workdir: Path, deadline_seconds: float = 20.0) -> EtcdServer:
         raise FileNotFoundError("etcd")
     client, peer = free_port(), free_port()
     log = workdir / "etcd.log"
-    process = subprocess.Popen(
-        [
-            binary,
-            "--name=test",
-            f"--data-dir={workdir / 'data'}",
-            f"--listen-client-urls=http://127.0.0.1:{client}",
-            f"--advertise-client-urls=http://127.0.0.1:{client}",
-            f"--listen-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
-            f"--initial-cluster=test=http://127.0.0.1:{peer}",
-        ],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("wb") as output:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [
+                binary,
+                "--name=test",
+                f"--data-dir={workdir / 'data'}",
+                f"--listen-client-urls=http://127.0.0.1:{client}",
+                f"--advertise-client-urls=http://127.0.0.1:{client}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=test=http://127.0.0.1:{peer}",
+            ],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     server = EtcdServer(process, client, log)
     deadline = time.monotonic() + deadline_seconds
     while time.monotonic() < deadline:

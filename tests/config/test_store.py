@@ -247,3 +247,16 @@ def test_bad_urls_are_one_clear_error(url, message):
 
     with pytest.raises(HandledError, match=message):
         open_store(url)
+
+
+def test_watch_sees_writes_made_through_another_connection(writable_store):
+    """Another process's writes: a second store object on the same database or server."""
+    if writable_store.url == "memory://":
+        pytest.skip("a memory store is private to its object")
+    watch = writable_store.watch("shared/")
+    with open_store(writable_store.url) as other:
+        other.put("shared/a", "1")
+        other.compare_and_set("shared/a", "1", "2")
+        other.delete("shared/a")
+    changes = collect(watch, 3)
+    assert [(c.key, c.value) for c in changes] == [("shared/a", "1"), ("shared/a", "2"), ("shared/a", None)]

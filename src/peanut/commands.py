@@ -1,0 +1,146 @@
+"""peanut's commands (CLI mode): each drives the process once, prints the result and returns an exit status.
+
+Text output follows upstream peanut (``ok  state=X trigger=Y``); ``-o json`` prints one JSON object per result
+(per message for the streams). Progress and notes go to stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from ecs_engine.errors import ExitStatus, RefusedError, UsageError
+from ecs_engine.occ import fairmq, states
+from ecs_engine.occ.client import TransitionResult
+from ecs_engine.occ.errors import DIRECT
+
+from .control import Outcome, ProcessControl
+
+
+@dataclass
+class Output:
+    stdout: TextIO
+    stderr: TextIO
+    format: str = "text"
+
+    def result(self, text: str, data: Mapping[str, Any]) -> None:
+        self.stdout.write((json.dumps(data) if self.format == "json" else text) + "\n")
+        self.stdout.flush()
+
+    def note(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def progress(self, source: str, event: str, result: TransitionResult | None) -> None:
+        if self.format != "text":
+            return
+        if result is None:
+            self.note(f"  fmq-step  {source!r} --{event}-->")
+        else:
+            self.note(f"            {result.state!r}  ok={str(result.ok).lower()}  trigger={result.trigger}")
+
+
+def _refused(outcome: Outcome, what: str) -> RefusedError:
+    return RefusedError(
+        f"{what}: the process is in {outcome.raw_state} (ok={str(outcome.ok).lower()}, trigger {outcome.trigger})"
+    )
+
+
+async def get_state(control: ProcessControl, out: Output) -> ExitStatus:
+    view = await control.state()
+    data = {"state": view.raw, "occState": view.shown if control.mode != DIRECT else view.raw, "pid": view.pid}
+    out.result(view.raw, data)
+    return ExitStatus.OK
+
+
+def _occ_event(source: str, target: str) -> str:
+    event = states.event_between(source, target)
+    if event is None:
+        possible = ", ".join(
+            f"{target_state} ({event})"
+            for (state, event), target_state in states.TRANSITIONS.items()
+            if state == source and event in states.EXPECTED_FINAL_STATE
+        )
+        raise UsageError(
+            f"transition {source} {target}: no OCC transition leads from {source} to {target}",
+            hint=f"from {source} peanut can go to {possible}" if possible else f"{source} is not an OCC state",
+        )
+    return event
+
+
+async def transition(
+    control: ProcessControl, source: str, target: str, arguments: Mapping[str, str], out: Output
+) -> ExitStatus:
+    """``transition FROM TO``: the matching OCC event (direct), or its FairMQ sequence (fmq)."""
+    source, target = source.upper(), target.upper()
+    event = _occ_event(source, target)
+    progress = out.progress if control.mode != DIRECT else None
+    outcome = await control.occ_transition(source, event, arguments, progress=progress)
+    word = "ok" if outcome.ok else "refused"
+    if control.mode == DIRECT:
+        text = f"{word}  state={outcome.state} trigger={outcome.trigger}"
+    else:
+        text = f"{word}  state={fairmq.occ_state(outcome.raw_state)}"
+    out.result(text, outcome.as_dict())
+    if not outcome.ok:
+        raise _refused(outcome, f"transition {source} -> {target} ({event})")
+    return ExitStatus.OK
+
+
+async def direct_step(
+    control: ProcessControl, source: str, event: str, arguments: Mapping[str, str], out: Output
+) -> ExitStatus:
+    outcome = await control.direct_step(source, event, arguments)
+    out.result(
+        f"{'ok' if outcome.ok else 'refused'}  state={outcome.state} trigger={outcome.trigger}", outcome.as_dict()
+    )
+    if not outcome.ok:
+        raise _refused(outcome, f"{event} from {source}")
+    return ExitStatus.OK
+
+
+async def fmq_step(
+    control: ProcessControl, source: str, event: str, arguments: Mapping[str, str], out: Output
+) -> ExitStatus:
+    outcome = await control.fmq_step(source, event, arguments, progress=out.progress)
+    occ_state = fairmq.occ_state(outcome.raw_state)
+    text = f"{'ok' if outcome.ok else 'refused'}  fmq-state={outcome.raw_state}  occ-state={occ_state}"
+    out.result(text, {**outcome.as_dict(), "occState": occ_state})
+    if not outcome.ok:
+        raise _refused(outcome, f"{event} from {source}")
+    return ExitStatus.OK
+
+
+async def _stream(messages, out: Output, stop: asyncio.Event, render) -> ExitStatus:
+    async def pump() -> None:
+        async for message in messages:
+            out.result(*render(message))
+
+    pumping = asyncio.create_task(pump())
+    stopping = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({pumping, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (pumping, stopping):
+        if task not in done:
+            task.cancel()
+    if pumping in done:
+        pumping.result()  # raises the stream's error, if any
+    return ExitStatus.OK
+
+
+async def state_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
+    """Print state changes until the process ends the stream (DONE) or ``stop`` is set (Ctrl-C)."""
+    messages = control.client().state_stream()
+    out.note(f"streaming state updates from {control.address}  (ctrl-c to stop)")
+    return await _stream(
+        messages, out, stop, lambda m: (f"type={m.type:<12}  state={m.state}", {"type": m.type, "state": m.state})
+    )
+
+
+async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
+    """Print device events until the process ends the stream or ``stop`` is set (Ctrl-C)."""
+    messages = control.client().event_stream()
+    out.note(f"streaming events from {control.address}  (ctrl-c to stop)")
+    return await _stream(messages, out, stop, lambda e: (f"event={e}", {"event": e}))

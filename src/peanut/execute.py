@@ -1,0 +1,114 @@
+"""``peanut exec -- CMD ARGS``: start a process on a control port, wait until it answers, control it, stop it.
+
+The process gets ``OCC_CONTROL_PORT`` and ``--control-port``; its output goes to a log file. Then the TUI
+opens, or the commands of ``--script FILE`` run one per line (for CI). At the end the process is stopped:
+walked down to DONE with OCC transitions, then SIGTERM, SIGINT, SIGKILL to its process group, unless
+``--detach`` leaves it running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from ecs_engine.errors import ExitStatus, HandledError, UsageError
+from ecs_engine.occ import launch
+
+from .commands import Output
+from .control import ProcessControl, transport
+
+
+def run_exec(options: argparse.Namespace, out: Output, config: Mapping[str, str], timeout: float, tui=None) -> int:
+    import asyncio
+
+    command = list(options.process)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("exec: no command to run", hint="peanut exec [--port P] -- CMD ARGS...")
+    return asyncio.run(
+        exec_async(
+            command,
+            port=options.port,
+            mode=options.mode,
+            timeout=timeout,
+            script=options.script,
+            detach=options.detach,
+            log=options.log,
+            out=out,
+            config=config,
+            tui=tui,
+        )
+    )
+
+
+async def exec_async(
+    command: list[str],
+    *,
+    port: int | None,
+    mode: str | None,
+    timeout: float,
+    script: str | None,
+    detach: bool,
+    log: str | None,
+    out: Output,
+    config: Mapping[str, str],
+    tui=None,
+) -> ExitStatus:
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"exec --port {port}: expected a port number from 1 to 65535")
+    port = port or launch.free_port()
+    name = Path(command[0]).name or "process"
+    log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"peanut-{name}-{port}.log"
+    child = launch.start(command, port=port, log_path=log_path)
+    out.note(f"peanut: started {shlex.join(child.command)} (pid {child.process.pid}); output in {log_path}")
+    try:
+        detected = await launch.wait_answering(child, timeout, transport(mode) if mode else None)
+        mode = mode or detected
+        out.note(f"peanut: {child.address} answers ({mode})")
+        if script:
+            return await run_script(Path(script), child.address, mode, timeout, out, config)
+        from .tui import PeanutTUI
+
+        return await PeanutTUI(child.address, mode, timeout, config=dict(config), io=tui).run()
+    finally:
+        if detach and child.alive():
+            child.close_log()
+            out.note(f"peanut: left running: pid {child.process.pid}, control port {port}")
+        else:
+            code = await launch.stop(child)
+            out.note(f"peanut: stopped the process (exit code {code})")
+
+
+async def run_script(
+    path: Path, address: str, mode: str, timeout: float, out: Output, config: Mapping[str, str]
+) -> ExitStatus:
+    """Run peanut commands from ``path`` in order; the first failure stops the script with its status."""
+    from .cli import build_parser, run_command
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"script {path}: {exc.strerror or exc}") from None
+    parser = build_parser()
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        where = f"{path}:{number}"
+        try:
+            words = shlex.split(text)
+            options = parser.parse_args(["-mode", mode, "-o", out.format, *words])
+            if options.command in (None, "exec"):
+                raise UsageError(f"expected a peanut command (get-state, transition, ...), got {text!r}")
+            out.note(f"peanut: {where}: {text}")
+            await run_command(ProcessControl(address, mode, timeout=timeout), options, out, config)
+        except ValueError as exc:  # shlex
+            raise UsageError(f"{where}: {exc}") from None
+        except HandledError as exc:
+            exc.message = f"{where}: {exc.message}"
+            raise
+    return ExitStatus.OK

@@ -1,0 +1,435 @@
+"""peanut's terminal UI: one process's state, its transitions as keys, its events as a log.
+
+A prompt_toolkit full-screen application. The state is polled with GetState (every 2 s) and followed through
+the process's streams (StateStream and EventStream in direct mode, EventStream over OCClite), each opened once
+per connection. Keys: CONFIGURE c, RESET r, START s (runNumber = MMDDhhmmss), STOP t, RECOVER v, EXIT x;
+in fmq-step mode 1..0 are the FairMQ steps; n reconnects, l loads a configuration file (pushed with the next
+CONFIGURE), q quits without any transition. A key whose transition is not possible in the current state, or
+before the connection is up, does nothing but say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from prompt_toolkit.application import Application
+from prompt_toolkit.completion import PathCompleter
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.key_binding import KeyBindings
+from prompt_toolkit.layout import (
+    ConditionalContainer,
+    Dimension,
+    Float,
+    FloatContainer,
+    FormattedTextControl,
+    HSplit,
+    Layout,
+    VSplit,
+    Window,
+)
+from prompt_toolkit.styles import Style
+from prompt_toolkit.widgets import Frame, TextArea
+
+from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UsageError
+from ecs_engine.occ import fairmq, states
+from ecs_engine.occ.errors import DIRECT, WrongModeError
+
+from .control import FMQ_STEP, ProcessControl
+from .inputs import load_config
+
+CONNECTING = "CONNECTING"
+CONNECTED = "CONNECTED"
+UNREACHABLE = "UNREACHABLE"
+WRONG_MODE = "WRONG MODE"
+ENDED = "ENDED"  # the process reached DONE/EXITING
+
+OCC_KEYS = (
+    ("c", states.CONFIGURE),
+    ("r", states.RESET),
+    ("s", states.START),
+    ("t", states.STOP),
+    ("v", states.RECOVER),
+    ("x", states.EXIT),
+)
+STEP_KEYS = tuple(zip("1234567890", fairmq.STEP_EVENTS, strict=True))
+LOG_LINES = 8
+
+STYLE = Style.from_dict(
+    {
+        "title": "reverse",
+        "state": "bold ansigreen",
+        "state.bad": "bold ansired",
+        "disabled": "ansibrightblack",
+        "key": "bold",
+        "modal": "bg:ansiblue ansiwhite",
+    }
+)
+
+
+@dataclass
+class TuiIO:
+    """Where the TUI reads keys and draws (tests pass a pipe input and a dummy output)."""
+
+    input: Any = None
+    output: Any = None
+    poll_interval: float = 2.0
+
+
+class PeanutTUI:
+    def __init__(
+        self,
+        address: str,
+        mode: str,
+        timeout: float,
+        *,
+        config: dict[str, str] | None = None,
+        config_path: str | None = None,
+        io: TuiIO | None = None,
+    ):
+        io = io or TuiIO()
+        self.address, self.mode, self.timeout = address, mode, timeout
+        self.poll_interval = io.poll_interval
+        self.control = ProcessControl(address, mode, timeout=timeout)
+        self.status = CONNECTING
+        self.view = None
+        self.busy: str | None = None
+        self.config = dict(config or {})
+        self.config_path = config_path
+        self.config_state = "NOT PUSHED" if self.config else "EMPTY"
+        self.log: collections.deque[str] = collections.deque(maxlen=200)
+        self.modal: str | None = None  # "error" or "load"
+        self.modal_text = ""
+        self._stream_tasks: list[asyncio.Task] = []
+        self.keys = STEP_KEYS if mode == FMQ_STEP else OCC_KEYS
+        self.path_input = TextArea(
+            multiline=False, completer=PathCompleter(expanduser=True), complete_while_typing=True, height=1
+        )
+        self.app = Application(
+            layout=self._layout(),
+            key_bindings=self._bindings(),
+            style=STYLE,
+            full_screen=True,
+            input=io.input,
+            output=io.output,
+        )
+
+    # -- what is shown --
+
+    def _title(self):
+        return [("class:title", f" peanut  {self.address}  mode {self.mode} ".ljust(200))]
+
+    def _state_text(self):
+        if self.status != CONNECTED and not (self.status == ENDED and self.view):
+            suffix = ""
+            if self.status == WRONG_MODE and self.modal_text:
+                suffix = "\n" + self.modal_text.splitlines()[-1]
+            return [("class:state.bad", f" {self.status}"), ("", suffix)]
+        view = self.view
+        style = "class:state.bad" if view.shown in (states.ERROR,) else "class:state"
+        lines = [(style, f" {view.shown}"), ("", f"\n {'STABLE' if view.stable else 'INTERMEDIATE'}")]
+        if self.mode != DIRECT and view.raw != view.shown:
+            lines.append(("", f"  ({view.raw})"))
+        detail = f"\n {self.busy}..." if self.busy else f"\n pid {view.pid}" if view.pid else ""
+        if self.status == ENDED:
+            detail = "\n process ended"
+        lines.append(("", detail))
+        return lines
+
+    def allowed(self, event: str) -> bool:
+        if self.status != CONNECTED or self.busy or self.view is None:
+            return False
+        raw = self.view.raw
+        if self.mode == DIRECT:
+            return event in states.allowed_events(raw)
+        if self.mode == FMQ_STEP:
+            return event in fairmq.allowed_events(raw)
+        return fairmq.steps_for(event, raw) is not None
+
+    def _controls_text(self):
+        fragments = []
+        for key, event in self.keys:
+            allowed = self.allowed(event)
+            fragments += [
+                ("class:key" if allowed else "class:disabled", f" [{key}] "),
+                ("" if allowed else "class:disabled", f"{event}\n"),
+            ]
+        fragments += [
+            ("class:key", " [n] "),
+            ("", "reconnect\n"),
+            ("class:key", " [l] "),
+            ("", "load configuration\n"),
+            ("class:key", " [q] "),
+            ("", "quit"),
+        ]
+        return fragments
+
+    def _config_title(self):
+        return f"runtime configuration ({self.config_state})"
+
+    def _config_text(self):
+        if not self.config:
+            return " press l to load a YAML or JSON file"
+        return "\n".join(f" {key}={value}" for key, value in sorted(self.config.items()))
+
+    def _log_text(self):
+        return "\n".join(list(self.log)[-LOG_LINES:])
+
+    def _modal_text(self):
+        return self.modal_text + "\n\n[Enter] close   [n] reconnect   [q] quit"
+
+    def _layout(self) -> Layout:
+        self.controls_window = Window(FormattedTextControl(self._controls_text, focusable=True), wrap_lines=False)
+        left = HSplit(
+            [
+                Frame(Window(FormattedTextControl(self._state_text), height=3), title="state"),
+                Frame(self.controls_window, title="control"),
+            ],
+            width=Dimension(weight=1),
+        )
+        right = Frame(Window(FormattedTextControl(self._config_text), wrap_lines=False), title=self._config_title)
+        body = HSplit(
+            [
+                Window(FormattedTextControl(self._title), height=1),
+                VSplit([left, HSplit([right], width=Dimension(weight=2))]),
+                Frame(Window(FormattedTextControl(self._log_text), height=LOG_LINES), title="events"),
+            ]
+        )
+        load_dialog = Frame(
+            HSplit([self.path_input, Window(FormattedTextControl(" [Tab] complete  [Enter] load  [Esc] cancel"))]),
+            title="file path for runtime configuration",
+            width=60,
+            style="class:modal",
+        )
+        error_dialog = Frame(
+            Window(FormattedTextControl(self._modal_text), wrap_lines=True),
+            title="peanut",
+            width=64,
+            style="class:modal",
+        )
+        floats = [
+            Float(ConditionalContainer(load_dialog, filter=Condition(lambda: self.modal == "load"))),
+            Float(ConditionalContainer(error_dialog, filter=Condition(lambda: self.modal == "error"))),
+        ]
+        return Layout(FloatContainer(body, floats=floats), focused_element=self.controls_window)
+
+    # -- keys --
+
+    def _bindings(self) -> KeyBindings:
+        kb = KeyBindings()
+        free = Condition(lambda: self.modal is None)
+        error = Condition(lambda: self.modal == "error")
+        loading = Condition(lambda: self.modal == "load")
+        not_loading = Condition(lambda: self.modal != "load")
+
+        for key, event in self.keys:
+            kb.add(key, filter=free)(lambda _, event=event: self.request(event))
+
+        @kb.add("q", filter=not_loading)
+        def _quit(_):
+            self.app.exit(result=ExitStatus.OK)
+
+        @kb.add("n", filter=not_loading)
+        def _reconnect(_):
+            self.modal = None
+            self.app.create_background_task(self.reconnect())
+
+        @kb.add("l", filter=free)
+        def _load(_):
+            self.modal = "load"
+            self.path_input.text = self.config_path or ""
+            self.path_input.buffer.cursor_position = len(self.path_input.text)
+            self.app.layout.focus(self.path_input)
+
+        @kb.add("enter", filter=error)
+        @kb.add("escape", filter=error)
+        def _close(_):
+            self.modal = None
+
+        @kb.add("escape", filter=loading)
+        def _cancel(_):
+            self._close_load()
+
+        @kb.add("enter", filter=loading)
+        def _accept(_):
+            path = self.path_input.text.strip()
+            self._close_load()
+            self.load(path)
+
+        @kb.add("tab", filter=loading)
+        def _complete(_):
+            buffer = self.path_input.buffer
+            if buffer.complete_state:
+                buffer.complete_next()
+            else:
+                buffer.start_completion(insert_common_part=True)
+
+        return kb
+
+    def _close_load(self) -> None:
+        self.modal = None
+        self.app.layout.focus(self.controls_window)
+
+    # -- actions --
+
+    def say(self, text: str) -> None:
+        self.log.append(f"{datetime.datetime.now():%H:%M:%S} {text}")
+        self.app.invalidate()
+
+    def error(self, text: str) -> None:
+        self.modal, self.modal_text = "error", text
+        self.say(text.splitlines()[0])
+
+    def load(self, path: str) -> None:
+        if not path:
+            self.error("Cannot open configuration file: path empty")
+            return
+        try:
+            self.config = load_config(path)
+        except HandledError as exc:
+            self.error(f"Cannot load configuration file:\n{exc.render()}")
+            return
+        self.config_path, self.config_state = path, "NOT PUSHED"
+        self.say(f"loaded {len(self.config)} entries from {path} (pushed with the next CONFIGURE)")
+
+    def request(self, event: str) -> None:
+        if not self.allowed(event):
+            why = "not connected" if self.status != CONNECTED else "busy" if self.busy else f"in {self.view.raw}"
+            self.say(f"{event} not possible: {why}")
+            return
+        self.busy = event
+        self.app.create_background_task(self._transition(event))
+
+    def _arguments(self, event: str) -> dict[str, str]:
+        if event in (states.CONFIGURE, fairmq.INIT_DEVICE):
+            return dict(self.config)
+        if event in (states.START, fairmq.RUN):
+            return {"runNumber": f"{datetime.datetime.now():%m%d%H%M%S}"}
+        return {}
+
+    async def _transition(self, event: str) -> None:
+        arguments = self._arguments(event)
+        try:
+            if self.mode == FMQ_STEP:
+                outcome = await self.control.fmq_step(self.view.raw, event, arguments)
+            else:
+                outcome = await self.control.occ_transition(self.view.shown, event, arguments, progress=self._progress)
+            self.view = self.control.view(outcome.raw_state, self.view.pid)
+            verdict = "ok" if outcome.ok else f"not ok, trigger {outcome.trigger}"
+            self.say(f"{event} -> {outcome.raw_state} ({verdict})")
+            if outcome.ok and event in (states.CONFIGURE, fairmq.INIT_DEVICE) and self.config:
+                self.config_state = "PUSHED"
+            if outcome.raw_state in (states.DONE, fairmq.EXITING):
+                self.status = ENDED
+        except RefusedError as exc:
+            self.say(f"{event} refused: {exc.message}")
+            await self.refresh()
+        except (HandledError, UsageError) as exc:
+            self._lost(exc)
+        finally:
+            self.busy = None
+            self.app.invalidate()
+
+    def _progress(self, source: str, event: str, result) -> None:
+        if result is not None and self.mode != DIRECT:
+            self.say(f"  {event}: {source} -> {result.state}")
+
+    def _lost(self, exc: HandledError) -> None:
+        if isinstance(exc, WrongModeError):
+            self.status = WRONG_MODE
+            self.error(
+                f"The process at {self.address} speaks another protocol.\n"
+                f"Restart peanut with -mode {exc.suggested_mode}"
+            )
+        else:
+            self.status = UNREACHABLE
+            self.error(f"{self.address} is unreachable:\n{exc.message}")
+
+    async def refresh(self) -> bool:
+        """One GetState; updates the view or the connection status."""
+        try:
+            self.view = await self.control.state(timeout=min(self.timeout, 5.0))
+        except HandledError as exc:
+            if self.status in (CONNECTED, CONNECTING):
+                self._lost(exc)
+            return False
+        if self.status != CONNECTED:
+            self.status = CONNECTED
+            self.say(f"connected to {self.address}: {self.view.raw}")
+        self.app.invalidate()
+        return True
+
+    async def reconnect(self) -> None:
+        """Keep a live connection and its streams; otherwise start over with a new one."""
+        if self.status == CONNECTED and all(not t.done() for t in self._stream_tasks) and await self.refresh():
+            self.say("still connected")
+            return
+        for task in self._stream_tasks:
+            task.cancel()
+        self._stream_tasks.clear()
+        await self.control.close()
+        self.control = ProcessControl(self.address, self.mode, timeout=self.timeout)
+        await self.connect()
+
+    async def connect(self) -> None:
+        self.status, self.view = CONNECTING, None
+        self.say(f"connecting to {self.address} ({self.mode})")
+        if await self.refresh():
+            self._open_streams()
+
+    def _open_streams(self) -> None:
+        client = self.control.client()
+        streams = [("EventStream", client.event_stream())]
+        if self.mode == DIRECT:
+            streams.insert(0, ("StateStream", client.state_stream()))
+        for name, messages in streams:
+            self._stream_tasks.append(self.app.create_background_task(self._follow(name, messages)))
+
+    async def _follow(self, name: str, messages) -> None:
+        try:
+            async for message in messages:
+                if name == "StateStream":
+                    self.say(f"{name}: {message.state} ({message.type})")
+                    if self.view is not None and not self.busy:
+                        self.view = self.control.view(message.state, self.view.pid)
+                else:
+                    self.say(f"{name}: {message}")
+            self.say(f"{name} ended")
+        except HandledError as exc:
+            self.say(f"{name} ended: {exc.message}")
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            if self.status == CONNECTED and not self.busy:
+                await self.refresh()
+
+    def _start(self) -> None:
+        self.app.create_background_task(self.connect())
+        self.app.create_background_task(self._poll())
+
+    async def run(self) -> ExitStatus:
+        try:
+            return await self.app.run_async(pre_run=self._start)
+        finally:
+            for task in self._stream_tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await self.control.close()
+
+
+def run_tui(
+    address: str,
+    mode: str,
+    timeout: float,
+    *,
+    config: dict[str, str] | None = None,
+    config_path: str | None = None,
+    io: TuiIO | None = None,
+) -> ExitStatus:
+    tui = PeanutTUI(address, mode, timeout, config=config, config_path=config_path, io=io)
+    return asyncio.run(tui.run())

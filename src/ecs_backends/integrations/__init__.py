@@ -1,0 +1,1 @@
+"""Integration plugins shipped with the project, registered as ``ecs_backends`` entry points."""

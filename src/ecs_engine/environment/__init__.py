@@ -1,0 +1,41 @@
+"""Environments: the state machine of a workflow's tasks, its hooks and calls, runs, and their durability.
+
+Public API: ``EnvironmentManager`` (create/control/destroy, detectors, reload), ``Environment``, the
+task-control interface (``TaskController`` and its records) that executors implement, the in-process
+``InProcessDriver``, and ``IntegrationPlugin`` for integration plugins.
+"""
+
+from .driver import InProcessDriver
+from .environment import Environment, TransitionError
+from .integrations import IntegrationPlugin, Integrations
+from .manager import CreateError, EngineSettings, EnvironmentManager, TeardownReport
+from .taskcontrol import (
+    Deployment,
+    DeployRequest,
+    HookResult,
+    KillReport,
+    Task,
+    TaskController,
+    TaskEvent,
+    TaskReply,
+)
+
+__all__ = [
+    "CreateError",
+    "DeployRequest",
+    "Deployment",
+    "EngineSettings",
+    "Environment",
+    "EnvironmentManager",
+    "HookResult",
+    "InProcessDriver",
+    "IntegrationPlugin",
+    "Integrations",
+    "KillReport",
+    "Task",
+    "TaskController",
+    "TaskEvent",
+    "TaskReply",
+    "TeardownReport",
+    "TransitionError",
+]

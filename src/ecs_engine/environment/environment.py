@@ -1,0 +1,687 @@
+"""One environment: its role tree, tasks, state machine, run, and the work of each transition step.
+
+A transition runs four steps (reference §2.1): ``before_EVENT``, ``leave_SRC`` (the tasks' work at its
+end), ``enter_DST`` and ``after_EVENT``, each with hooks of negative weight, then its own variable work,
+then hooks of non-negative weight. A failure in before/leave keeps the state, one in enter/after keeps the
+new state; either way the environment then goes to ERROR through GO_ERROR. One transition at a time: a
+second request is refused at once. The manager (``manager.py``) creates, controls and destroys these.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import json
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from ecs_engine import fsm
+from ecs_engine.durations import format_duration, parse_duration
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageError
+from ecs_engine.events import model
+from ecs_engine.protocols import common_pb2
+from ecs_engine.template.expand import EnvVars, Role, Workflow
+
+from . import runvars
+from .aggregation import ACTIVE, ERROR, INACTIVE, INVARIANT, UNDEPLOYABLE, RoleStates
+from .hooks import HookError, HookScheduler
+from .taskcontrol import TASK_EVENTS, DeployRequest, HookResult, Task, TaskEvent
+
+if TYPE_CHECKING:
+    from .manager import EnvironmentManager
+
+log = logging.getLogger(__name__)
+
+#: at most this many task errors are listed in a transition error
+MAX_LISTED_TASK_ERRORS = 5
+#: root role statuses that end the wait of DEPLOY (INVARIANT: no critical task at all)
+DEPLOYED_STATUSES = (ACTIVE, INVARIANT)
+
+
+class TransitionFailure(Exception):
+    """A step of a transition failed (internal: the caller turns it into GO_ERROR and a TransitionError)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TransitionError(HandledError):
+    """A transition failed; the environment went to ``state`` (ERROR unless GO_ERROR itself failed)."""
+
+    def __init__(self, environment_id: str, event: str, reason: str, state: str):
+        super().__init__(f"environment {environment_id}: {event} failed: {reason}; the environment is now {state}")
+        self.environment_id = environment_id
+        self.event = event
+        self.reason = reason
+        self.state = state
+
+
+class Environment:
+    """A running instance of a workflow; every method is called on the manager's event loop."""
+
+    def __init__(
+        self,
+        manager: EnvironmentManager,
+        *,
+        environment_id: str,
+        root: Role,
+        env_vars: EnvVars,
+        template: dict[str, Any],
+        request_vars: dict[str, str],
+        created_ms: int,
+        detectors: list[str],
+        public: bool,
+        auto: bool = False,
+        workflow: Workflow | None = None,
+        expander: Any = None,
+    ):
+        self.manager = manager
+        self.id = environment_id
+        self.root = root
+        self.env_vars = env_vars
+        self.template = template  # name, ref, description, public
+        self.request_vars = request_vars
+        self.created_ms = created_ms
+        self.detectors = detectors
+        self.public = public
+        self.auto = auto
+        self.workflow = workflow
+        self.expander = expander
+        self.state = "STANDBY"
+        self.current_run = 0
+        self.last_run = 0
+        self.current_transition = ""
+        self.last_request_user: common_pb2.User | None = None
+        self.tasks: dict[str, Task] = {}
+        self.tasks_by_role: dict[str, Task] = {}
+        self.warnings: list[str] = []
+        self.roles = RoleStates(root, on_change=self._role_changed)
+        self.hooks = HookScheduler(self, list(root.walk()))
+        self._busy: tuple[str, int] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._state_changed = asyncio.Event()
+        self._root_active = asyncio.Event()
+        self._auto_stop: asyncio.TimerHandle | None = None
+        self._watch_armed = False
+        self._watch_task: asyncio.Task | None = None
+        self._run_started = False
+
+    # -- plumbing ------------------------------------------------------------------------------------------
+
+    @property
+    def integrations(self):
+        return self.manager.integrations
+
+    @property
+    def controller(self):
+        return self.manager.controller
+
+    def publish(self, event: model.Event) -> None:
+        self.manager.bus.publish(event)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+        log.warning("environment %s: %s", self.id, message)
+
+    def env_event(self, **fields: Any) -> None:
+        fields.setdefault("state", self.state)
+        fields.setdefault("run_number", self.current_run)
+        fields.setdefault("request_user", self.last_request_user)
+        self.publish(model.environment_event(self.id, **fields))
+
+    def run_event(self, transition: str, status: int, error: str = "") -> None:
+        self.publish(
+            model.run_event(
+                self.id,
+                run_number=self.current_run,
+                state=self.state,
+                transition=transition,
+                status=status,
+                error=error,
+                request_user=self.last_request_user,
+            )
+        )
+
+    def stack(self) -> dict[str, str]:
+        """The consolidated variables of the root role (what ``GetEnvironment`` shows)."""
+        return self.root.stack()
+
+    @property
+    def busy(self) -> tuple[str, int] | None:
+        """(transition, start in Unix ms) while a transition or teardown runs, else None."""
+        return self._busy
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+    async def wait_state_change(self) -> str:
+        self._state_changed.clear()
+        await self._state_changed.wait()
+        return self.state
+
+    # -- admission -----------------------------------------------------------------------------------------
+
+    def _refuse_if_busy(self) -> None:
+        if self._busy is not None:
+            name, since = self._busy
+            when = datetime.datetime.fromtimestamp(since / 1000).astimezone().isoformat(timespec="milliseconds")
+            raise RefusedError(f"environment {self.id}: transition {name} in progress since {when}")
+
+    def check_event(self, event: str) -> None:
+        """Refuse, with the reason, an event that cannot run now; the state is left unchanged."""
+        self._refuse_if_busy()
+        if event not in fsm.TRANSITIONS:
+            raise UsageError(f"unknown event '{event}': expected one of {', '.join(fsm.EVENTS)}")
+        if fsm.destination(event, self.state) is None:
+            allowed = fsm.allowed_events(self.state)
+            raise RefusedError(
+                f"environment {self.id} is {self.state}: {event} is not allowed there "
+                f"(allowed: {', '.join(allowed) if allowed else 'none, destroy it'})"
+            )
+
+    @contextlib.contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        """Hold the environment's one transition slot (refused at once if taken)."""
+        self._refuse_if_busy()
+        self._busy = (name, model.now_ms())
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._busy = None
+            self._idle.set()
+
+    def _label(self, name: str) -> None:
+        if self._busy is not None:
+            self._busy = (name, self._busy[1])
+
+    # -- transitions ---------------------------------------------------------------------------------------
+
+    async def run(self, event: str) -> None:
+        """Run ``event`` (slot held by the caller); on failure go to ERROR and raise TransitionError."""
+        self._label(event)
+        try:
+            await self._transition(event)
+        except TransitionFailure as failure:
+            if event == "GO_ERROR":
+                self._force_state("ERROR", failure.message)
+            else:
+                await self.go_error(failure.message)
+            raise TransitionError(self.id, event, failure.message, self.state) from None
+        finally:
+            self.manager.persist(self)
+
+    async def go_error(self, reason: str) -> None:
+        """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""
+        self.env_event(error=reason, message="a critical error occurred, GO_ERROR transition imminent")
+        if fsm.destination("GO_ERROR", self.state) is None:
+            log.info("environment %s: GO_ERROR not possible in %s: %s", self.id, self.state, reason)
+            return
+        self._label("GO_ERROR")
+        try:
+            await self._transition("GO_ERROR")
+        except TransitionFailure as failure:
+            self._force_state("ERROR", failure.message)
+
+    def _force_state(self, state: str, reason: str) -> None:
+        self._set_state(state)
+        self.current_transition = ""
+        self.env_event(error=reason, message=f"state forced to {state}")
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self._state_changed.set()
+
+    async def _transition(self, event: str) -> None:
+        source = self.state
+        destination = fsm.destination(event, source)
+        assert destination is not None, (event, source)
+        self.current_transition = event
+        self.env_event(transition=event, status=model.STARTED, message="transition starting")
+        try:
+            await self._step(event, f"before_{event}", "before_event", self._before_work(event))
+            await self._step(event, f"leave_{source}", "leave_state", self._leave_work(source), self._task_work(event))
+            self._set_state(destination)
+            self.manager.persist(self)
+            await self._step(event, f"enter_{destination}", "enter_state", self._enter_work)
+            await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
+        except (HookError, TransitionFailure, HandledError) as exc:
+            message = exc.message
+            if event == "START_ACTIVITY" and self.current_run and not self._run_started:
+                self.run_event("START_ACTIVITY", model.DONE_ERROR, message)
+            self.env_event(transition=event, status=model.DONE_ERROR, error=message, message="transition error")
+            raise TransitionFailure(message) from None
+        finally:
+            self.current_transition = ""
+        self.env_event(transition=event, status=model.DONE_OK, message="transition completed successfully")
+
+    async def _step(self, event: str, moment: str, generic: str, work=None, tail=None) -> None:
+        self.env_event(transition=event, step=moment, status=model.STARTED, message="transition step starting")
+        try:
+            await self.hooks.run_moment(moment, generic, work)
+            if tail is not None:
+                await tail()
+        except (HookError, TransitionFailure, HandledError) as exc:
+            self.env_event(transition=event, step=moment, status=model.DONE_ERROR, error=exc.message)
+            raise
+        self.env_event(transition=event, step=moment, status=model.DONE_OK, message="transition step finished")
+
+    # -- built-in work of each step (reference §2.4) -------------------------------------------------------
+
+    def _before_work(self, event: str):
+        if event == "START_ACTIVITY":
+            return self._allocate_run
+        if event in ("STOP_ACTIVITY", "GO_ERROR") and self.current_run:
+
+            def end_of_run() -> None:
+                if self.root.user_vars.get("run_end_time_ms") == "":
+                    self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
+                self.run_event(event, model.STARTED)
+
+            return end_of_run
+        return None
+
+    async def _allocate_run(self) -> None:
+        self._run_started = False
+        number = await asyncio.to_thread(self.manager.config.next_run_number)
+        self.current_run = number
+        self.root.vars["run_number"] = self.root.vars["runNumber"] = str(number)
+        self.root.user_vars["run_start_time_ms"] = runvars.now_ms_text()
+        for key in runvars.RUN_TIME_KEYS:
+            self.root.user_vars[key] = ""
+        for key in runvars.COPIED_AT_START:
+            value = self.env_vars.vars.get(key, self.env_vars.defaults.get(key))
+            if value is not None:
+                self.root.vars[key] = value
+        self.manager.record_run_start(self, number)
+        self.run_event("START_ACTIVITY", model.STARTED)
+
+    def _leave_work(self, source: str):
+        if source != "RUNNING":
+            return None
+
+        def leaving_running() -> None:
+            if not self.root.user_vars.get("run_end_time_ms"):
+                self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
+
+        return leaving_running
+
+    def _enter_work(self) -> None:
+        self.env_vars.user["enter_state_time_ms"] = runvars.now_ms_text()
+
+    def _after_work(self, event: str):
+        if event == "START_ACTIVITY":
+
+            def run_started() -> None:
+                count = int(self.env_vars.vars.get("__fmq_cleanup_count", "0") or 0)
+                self.env_vars.vars["__fmq_cleanup_count"] = str(count + 1)
+                self._arm_auto_stop()
+                self.root.user_vars["run_start_completion_time_ms"] = runvars.now_ms_text()
+                self._run_started = True
+                self.run_event("START_ACTIVITY", model.DONE_OK)
+
+            return run_started
+        if event in ("STOP_ACTIVITY", "GO_ERROR"):
+
+            def run_stopped() -> None:
+                value = self.root.user_vars.get("run_end_completion_time_ms")
+                if event == "STOP_ACTIVITY" or value == "":
+                    self.root.user_vars["run_end_completion_time_ms"] = runvars.now_ms_text()
+                if self.current_run:
+                    self.run_event(event, model.DONE_OK)
+                self._cancel_auto_stop()
+
+            return run_stopped
+        if event == "CONFIGURE":
+            return self._arm_watch
+        return None
+
+    def _after_end(self, event: str):
+        if event not in ("STOP_ACTIVITY", "GO_ERROR"):
+            return None
+
+        async def forget_run() -> None:
+            if self.current_run:
+                self.manager.record_run_end(self, self.current_run)
+                self.root.vars["last_run_number"] = str(self.current_run)
+                self.last_run = self.current_run
+            self.root.vars.pop("run_number", None)
+            self.root.vars.pop("runNumber", None)
+            self.current_run = 0
+
+        return forget_run
+
+    # -- the tasks' work (end of leave_<state>) ------------------------------------------------------------
+
+    def _task_work(self, event: str):
+        if event == "DEPLOY":
+            return self._deploy
+        if event == "GO_ERROR":
+            return self._stop_for_error
+        if event == "RECOVER":
+            return self._recover_tasks
+
+        async def work() -> None:
+            occ_event = TASK_EVENTS[event]
+            args: dict[str, str] = {}
+            if event == "START_ACTIVITY":
+                args = runvars.start_arguments(self.stack(), self.current_run)
+            elif event == "STOP_ACTIVITY":
+                args = runvars.stop_arguments(self.stack())
+            elif event == "CONFIGURE":
+                args = {"environment_id": self.id}
+            await self.transition_tasks(self.controlled_tasks(), occ_event, args)
+
+        return work
+
+    def controlled_tasks(self, *states: str) -> list[Task]:
+        """Active, non-hook tasks (in one of ``states`` if given): the ones transitions address."""
+        return [
+            t for t in self.tasks.values() if t.status == ACTIVE and not t.is_hook and (not states or t.state in states)
+        ]
+
+    async def transition_tasks(
+        self, tasks: list[Task], occ_event: str, args: dict[str, str], *, ignore_errors: bool = False
+    ) -> None:
+        if not tasks:
+            return
+        settings = self.manager.settings
+        timeout, setting = (
+            (settings.configure_timeout, "configure_timeout")
+            if occ_event == "CONFIGURE"
+            else (settings.transition_timeout, "transition_timeout")
+        )
+        try:
+            replies = await asyncio.wait_for(self.controller.transition(tasks, occ_event, args), timeout)
+        except TimeoutError:
+            message = (
+                f"{occ_event} of {len(tasks)} tasks did not complete within {format_duration(timeout)} "
+                f"(engine setting {setting})"
+            )
+            if ignore_errors:
+                self.warn(message)
+                return
+            raise DeadlineError(message) from None
+        critical, other = [], []
+        for task in tasks:
+            reply = replies.get(task.id)
+            if reply is None:
+                error, state = "no reply from the task", task.state
+            else:
+                error, state = reply.error, reply.state
+            self.set_task_state(task, state)
+            if error:
+                (critical if task.critical else other).append(
+                    f"task {task.name} ({task.path}) on {task.hostname}: {error}"
+                )
+        for message in other:
+            self.warn(f"{occ_event}: {message}")
+        if critical and not ignore_errors:
+            listed = "; ".join(critical[:MAX_LISTED_TASK_ERRORS])
+            if len(critical) > MAX_LISTED_TASK_ERRORS:
+                listed += f"; and {len(critical) - MAX_LISTED_TASK_ERRORS} more"
+            raise TransitionFailure(f"{occ_event} could not complete for critical tasks, errors: {listed}")
+
+    async def _stop_for_error(self) -> None:
+        for task in self.tasks.values():
+            task.safe_to_stop = True
+        stack = self.stack()
+        await self.transition_tasks(
+            self.controlled_tasks("RUNNING"), "STOP", runvars.stop_arguments(stack, camel_too=False), ignore_errors=True
+        )
+
+    async def _recover_tasks(self) -> None:
+        await self.transition_tasks(self.controlled_tasks("RUNNING"), "STOP", {})
+        await self.transition_tasks(self.controlled_tasks("ERROR"), "RECOVER", {})
+        await self.transition_tasks(self.controlled_tasks("CONFIGURED"), "RESET", {})
+
+    async def _deploy(self) -> None:
+        settings = self.manager.settings
+        stack = self.stack()
+        timeout, setting = settings.deploy_timeout, "engine setting deploy_timeout"
+        if stack.get("deploy_timeout"):
+            try:
+                timeout, setting = parse_duration(stack["deploy_timeout"]), "variable deploy_timeout"
+            except ValueError as exc:
+                raise TransitionFailure(f"variable deploy_timeout: {exc}") from None
+        roles = [r for r in self.root.walk() if r.kind == "task" and r.path not in self.tasks_by_role]
+        try:
+            async with asyncio.timeout(timeout):
+                await self.deploy_roles(roles)
+                for role in self.root.walk():
+                    if role.kind == "call":
+                        self.roles.set(role, status=ACTIVE)
+                self._check_deployment()
+                while self.roles.status[self.root.path] not in DEPLOYED_STATUSES:
+                    self._root_active.clear()
+                    await self._root_active.wait()
+                    self._check_deployment()
+        except TimeoutError:
+            raise DeadlineError(
+                f"workflow deployment timed out after {format_duration(timeout)} "
+                f"(root role {self.roles.status[self.root.path]}; {setting})"
+            ) from None
+
+    async def deploy_roles(self, roles: list[Role]) -> list[Task]:
+        if not roles:
+            return []
+        request = DeployRequest(self.id, roles, self.workflow, self.expander)
+        deployment = await self.controller.deploy(request)
+        for task in deployment.tasks:
+            self.add_task(task)
+        by_path = {r.path: r for r in roles}
+        for path, reason in deployment.undeployable.items():
+            role = by_path[path]
+            if role.critical:
+                self.roles.set(role, status=UNDEPLOYABLE)
+                self.warn(f"critical role {path} cannot be deployed: {reason}")
+            else:
+                self.warn(f"non-critical role {path} left without a task: {reason}")
+                self.roles.set(role, status=INACTIVE)
+        return deployment.tasks
+
+    def _check_deployment(self) -> None:
+        status, state = self.roles.status[self.root.path], self.roles.state[self.root.path]
+        if status == UNDEPLOYABLE:
+            bad = [p for p, s in self.roles.status.items() if s == UNDEPLOYABLE and p != self.root.path]
+            raise TransitionFailure(f"workflow deployment failed: undeployable critical roles: {', '.join(bad)}")
+        if state == ERROR:
+            raise TransitionFailure("workflow deployment failed: the workflow is in ERROR")
+
+    def add_task(self, task: Task) -> None:
+        self.tasks[task.id] = task
+        self.tasks_by_role[task.path] = task
+        self.manager.task_index[task.id] = self
+        self.roles.set(task.role, status=task.status, state=task.state)
+        self._publish_task(task)
+
+    def _publish_task(self, task: Task) -> None:
+        traits = task.role.traits
+        self.publish(
+            model.task_event(
+                self.id,
+                name=task.name,
+                task_id=task.id,
+                state=task.state,
+                status=task.status,
+                hostname=task.hostname,
+                class_name=task.class_name,
+                path=task.path,
+                task_traits=model.traits(
+                    str(traits.trigger or ""), str(traits.await_ or ""), traits.timeout_text, traits.critical
+                )
+                if traits is not None
+                else None,
+            )
+        )
+
+    def set_task_state(self, task: Task, state: str | None = None, status: str | None = None) -> None:
+        changed = False
+        if state is not None and state != task.state:
+            task.state, changed = state, True
+        if status is not None and status != task.status:
+            task.status, changed = status, True
+        if changed:
+            self.roles.set(task.role, status=task.status, state=task.state)
+            self._publish_task(task)
+
+    def _role_changed(self, role: Role, status: str, state: str) -> None:
+        if role is self.root:
+            self._root_active.set()
+        self.publish(model.role_event(self.id, name=role.name, path=role.path, status=status, state=state))
+
+    # -- task hooks ----------------------------------------------------------------------------------------
+
+    async def run_task_hook(self, role: Role) -> str:
+        """Trigger the hook task of ``role`` and wait for it within the role's timeout; "" or the error."""
+        task = self.tasks_by_role.get(role.path)
+        if task is None:  # hooks that fire before DEPLOY (e.g. before_DEPLOY) are deployed on demand
+            tasks = await self.deploy_roles([role])
+            if not tasks:
+                return f"hook task {role.path} could not be deployed"
+            task = tasks[0]
+        if task.status != ACTIVE:
+            return f"hook task {task.name} ({role.path}) is {task.status}"
+        traits = role.traits
+        try:
+            if traits.timeout > 0:
+                result = await asyncio.wait_for(self.controller.trigger_hook(task), traits.timeout)
+            else:
+                result = await self.controller.trigger_hook(task)
+        except TimeoutError:
+            self.record_task_result(role, HookResult(exit_code=-1, voluntary=False, final_status="TIMEOUT"))
+            return f"hook task {task.name} ({role.path}) timed out after {traits.timeout_text}"
+        self.record_task_result(role, result)
+        if result.ok:
+            return ""
+        how = f"exit code {result.exit_code}" if result.voluntary else f"ended involuntarily ({result.final_status})"
+        detail = result.stderr.strip().splitlines()[-1:] if result.stderr.strip() else []
+        return f"hook task {task.name} ({role.path}) failed: {how}" + (f": {detail[0]}" if detail else "")
+
+    def record_task_result(self, role: Role, result: HookResult) -> None:
+        role.user_vars.update(
+            {
+                "taskResult.exitCode": str(result.exit_code),
+                "taskResult.stdout": result.stdout,
+                "taskResult.stderr": result.stderr,
+                "taskResult.finalStatus": result.final_status,
+                "taskResult.timestamp": runvars.now_ms_text(),
+            }
+        )
+
+    # -- events from tasks and automatic transitions (reference §1.5, §1.6) ---------------------------------
+
+    def on_task_event(self, event: TaskEvent) -> None:
+        task = self.tasks.get(event.task_id)
+        if task is None:
+            return
+        if event.kind == "state":
+            self.set_task_state(task, state=event.state)
+            if event.state == ERROR and task.critical and not task.is_hook:
+                self._watch_error(task)
+        elif event.kind == "status":
+            self.set_task_state(task, status=event.status)
+        elif event.kind == "end_of_stream":
+            self._mark_safe(task)
+        elif event.kind == "terminated":
+            if event.result is not None:
+                self.record_task_result(task.role, event.result)
+            if not task.is_hook:
+                self._mark_safe(task)
+        elif event.kind == "internal_error" and self.state == "RUNNING":
+            self.set_task_state(task, state=ERROR)
+            self.manager.spawn_automatic(self, "STOP_ACTIVITY", f"task {task.name} reported TASK_INTERNAL_ERROR")
+
+    def _mark_safe(self, task: Task) -> None:
+        if self.state != "RUNNING":
+            return
+        task.safe_to_stop = True
+        controlled = self.controlled_tasks()
+        if all((t.safe_to_stop if t.is_basic else t.state == "RUNNING") for t in controlled):
+            self.manager.spawn_automatic(self, "STOP_ACTIVITY", "all tasks are done (END_OF_STREAM or finished)")
+
+    def _arm_auto_stop(self) -> None:
+        stack = self.stack()
+        if stack.get("auto_stop_enabled") != "true":
+            return
+        try:
+            seconds = parse_duration(stack.get("auto_stop_timeout", ""))
+        except ValueError:
+            self.warn(f"auto_stop_timeout '{stack.get('auto_stop_timeout', '')}' is not a duration: no auto-stop")
+            return
+        self._cancel_auto_stop()
+        loop = asyncio.get_running_loop()
+        self._auto_stop = loop.call_later(
+            seconds,
+            lambda: self.manager.spawn_automatic(
+                self, "STOP_ACTIVITY", f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
+            ),
+        )
+
+    def _cancel_auto_stop(self) -> None:
+        if self._auto_stop is not None:
+            self._auto_stop.cancel()
+            self._auto_stop = None
+
+    def _arm_watch(self) -> None:
+        self._watch_armed = True
+
+    def _watch_error(self, task: Task) -> None:
+        if not self._watch_armed or self.state in ("ERROR", "DONE") or self._watch_task is not None:
+            return
+        if self.roles.state[self.root.path] != ERROR:
+            return
+        self._watch_armed = False
+        reason = f"critical task '{task.name}' on host '{task.hostname}' transitioned to ERROR"
+        self._watch_task = asyncio.ensure_future(self._error_after_delay(reason))
+
+    async def _error_after_delay(self, reason: str) -> None:
+        try:
+            await asyncio.sleep(self.manager.settings.error_watch_delay)
+            await self.wait_idle()
+            if self.state not in ("ERROR", "DONE") and self.id in self.manager.environments:
+                with self.slot("GO_ERROR"):
+                    await self.go_error(reason)
+                    self.manager.persist(self)
+        except HandledError as exc:
+            self.warn(f"GO_ERROR after a task error: {exc.message}")
+        finally:
+            self._watch_task = None
+
+    def stop_timers(self) -> None:
+        self._cancel_auto_stop()
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+
+    # -- description ---------------------------------------------------------------------------------------
+
+    def info(self) -> dict[str, Any]:
+        """Plain data for listings (``EnvironmentInfo``-shaped)."""
+        active = sum(1 for t in self.tasks.values() if t.status == ACTIVE)
+        return {
+            "id": self.id,
+            "createdWhen": self.created_ms,
+            "state": self.state,
+            "rootRole": self.root.name,
+            "currentRunNumber": self.current_run,
+            "currentTransition": self.current_transition,
+            "description": self.template.get("description", ""),
+            "includedDetectors": list(self.detectors),
+            "numberOfTasks": len(self.tasks),
+            "numberOfActiveTasks": active,
+            "numberOfInactiveTasks": len(self.tasks) - active,
+            "numberOfHosts": len({t.hostname for t in self.tasks.values()}),
+            "public": self.public,
+            "userVars": dict(self.env_vars.user),
+        }
+
+    def user_json(self) -> str:
+        if self.last_request_user is None:
+            return "{}"
+        from google.protobuf.json_format import MessageToDict
+
+        return json.dumps(MessageToDict(self.last_request_user), separators=(",", ":"))

@@ -1,0 +1,157 @@
+"""Integration plugins: the external services (DCS, ODC, trigger, bookkeeping...) that workflow calls reach.
+
+A plugin is a class found through the ``ecs_integration_plugins`` hook; the registry builds one instance
+per enabled plugin with its endpoint from the core settings, ``init``s them all in parallel, gives every
+call ``{plugin name: plugin.call_stack(call)}`` to evaluate its ``func`` against, and answers
+``GetIntegratedServices``. Template-time functions (AliECS ``ObjectStack``) go through the existing
+``ecs_template_objects`` hook, usually by returning ``{name: plugin.object_stack(stack)}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class IntegrationPlugin:
+    """Base of integration plugins; subclasses set the class attributes and override what they provide.
+
+    Call functions (the members of the object ``call_stack`` returns) take the call's arguments, return a
+    string, and report failure by setting ``call.var_stack["__call_error"]`` (and ``__call_error_reason``)
+    or by raising. They may be coroutine functions; a function that blocks must be one (or use a thread),
+    because calls run on the engine's event loop. They must honour ``__call_timeout``.
+    """
+
+    #: the name calls use (``odc`` in ``odc.Start()``)
+    name: str = ""
+    pretty_name: str = ""
+    #: the core setting that holds the endpoint (``odcEndpoint``)
+    endpoint_setting: str = ""
+
+    def __init__(self, endpoint: str = ""):
+        self.endpoint = endpoint
+
+    def init(self, framework_id: str) -> None:
+        """Connect to the service (called once, in a thread, when the manager starts)."""
+
+    def destroy(self) -> None:
+        """Disconnect (called once when the manager closes)."""
+
+    def connection_state(self) -> str:
+        """READY, CONNECTING, TRANSIENT_FAILURE, IDLE or SHUTDOWN."""
+        return "READY"
+
+    def data(self) -> Mapping[str, str]:
+        """What ``GetIntegratedServices`` shows about the service (a string map)."""
+        return {}
+
+    def environments_data(self, environment_ids: Iterable[str]) -> dict[str, str]:
+        """Per environment, the JSON text shown in ``EnvironmentInfo.integratedServicesData[name]``."""
+        return {}
+
+    def object_stack(self, stack: Mapping[str, str]) -> Any:
+        """Functions offered to templates under ``name`` (AliECS ``ObjectStack``); None if none."""
+        return None
+
+    def call_stack(self, call: Any) -> Any:
+        """The object whose members are the call functions for one ``Call``."""
+        raise NotImplementedError(f"integration plugin {self.name!r} offers no call functions")
+
+
+class Integrations:
+    """The loaded integration plugins of one manager, by name."""
+
+    def __init__(self, plugins: Iterable[IntegrationPlugin] = ()):
+        self.plugins: dict[str, IntegrationPlugin] = {}
+        for plugin in plugins:
+            if not plugin.name:
+                raise ValueError(f"integration plugin {plugin!r} has no name")
+            self.plugins[plugin.name] = plugin
+
+    @classmethod
+    def from_entry_points(cls, settings: Mapping[str, Any], enabled: Iterable[str] | None = None) -> Integrations:
+        """One instance of each installed plugin class (only those named in ``enabled`` if given)."""
+        from ecs_engine.plugins import plugin_manager
+
+        wanted = set(enabled) if enabled is not None else None
+        plugins = []
+        for contributed in plugin_manager().hook.ecs_integration_plugins():
+            for plugin_class in contributed or ():
+                if wanted is not None and plugin_class.name not in wanted:
+                    continue
+                plugins.append(plugin_class(endpoint=str(settings.get(plugin_class.endpoint_setting, ""))))
+        return cls(plugins)
+
+    async def init(self, framework_id: str) -> None:
+        """``init`` every plugin in parallel; a plugin that fails stays loaded and shows its error state."""
+
+        async def one(plugin: IntegrationPlugin) -> None:
+            try:
+                await asyncio.to_thread(plugin.init, framework_id)
+            except Exception:
+                log.exception("integration plugin %s failed to initialise", plugin.name)
+
+        await asyncio.gather(*(one(p) for p in self.plugins.values()))
+
+    def destroy(self) -> None:
+        for plugin in self.plugins.values():
+            try:
+                plugin.destroy()
+            except Exception:
+                log.exception("integration plugin %s failed to shut down", plugin.name)
+
+    def call_objects(self, call: Any) -> dict[str, Any]:
+        """``{name: call_stack(call)}`` for every plugin: the names a call's ``func`` can use."""
+        return {name: _CallStackProxy(plugin, call) for name, plugin in self.plugins.items()}
+
+    def services(self) -> dict[str, dict[str, Any]]:
+        """``GetIntegratedServices``: name, enabled, endpoint, connection state and data (JSON) per plugin."""
+        out = {}
+        for name, plugin in self.plugins.items():
+            try:
+                state, data = plugin.connection_state(), json.dumps(dict(plugin.data()), sort_keys=True)
+            except Exception as exc:
+                state, data = "TRANSIENT_FAILURE", json.dumps({"error": str(exc)})
+            out[name] = {
+                "name": plugin.pretty_name or name,
+                "enabled": True,
+                "endpoint": plugin.endpoint,
+                "connectionState": state,
+                "data": data,
+            }
+        return out
+
+    def environments_data(self, environment_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """environment id -> {plugin name -> JSON text}."""
+        ids = list(environment_ids)
+        out: dict[str, dict[str, str]] = {i: {} for i in ids}
+        for name, plugin in self.plugins.items():
+            for env_id, text in plugin.environments_data(ids).items():
+                out.setdefault(env_id, {})[name] = text
+        return out
+
+
+class _CallStackProxy:
+    """Builds a plugin's call stack only when the expression touches it (most calls use one plugin)."""
+
+    __slots__ = ("_call", "_plugin", "_stack")
+
+    def __init__(self, plugin: IntegrationPlugin, call: Any):
+        self._plugin = plugin
+        self._call = call
+        self._stack: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._stack is None:
+            self._stack = self._plugin.call_stack(self._call)
+        return getattr(self._stack, name)
+
+    def __dir__(self) -> list[str]:
+        if self._stack is None:
+            self._stack = self._plugin.call_stack(self._call)
+        return [n for n in dir(self._stack) if not n.startswith("_")]

@@ -1,0 +1,121 @@
+"""An environment as plain data: what the store keeps so a restarted manager can rebuild it.
+
+The role tree is kept with each role's own variable maps, traits and task class (name, file, control
+mode), so a reloaded environment runs its hooks and calls without reading its templates again; the tasks
+are kept with the executor's own ``data`` so the executor can find its processes (``reattach``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ecs_engine.template.expand import EnvVars, Role, Traits
+from ecs_engine.template.tasks import TaskClass
+from ecs_engine.template.triggers import parse_trigger
+
+from .taskcontrol import Task
+
+
+def role_to_data(role: Role) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": role.kind, "name": role.name, "file": role.file, "line": role.line}
+    for key in ("defaults", "vars", "user_vars"):
+        if getattr(role, key):
+            data[key] = dict(getattr(role, key))
+    for key in ("load", "func", "return_var", "include", "description"):
+        if getattr(role, key):
+            data[key] = getattr(role, key)
+    if role.constraints:
+        data["constraints"] = [list(c) for c in role.constraints]
+    for key in ("connect", "bind"):
+        if getattr(role, key):
+            data[key] = getattr(role, key)
+    if role.traits is not None:
+        t = role.traits
+        data["traits"] = {
+            "trigger": str(t.trigger) if t.trigger else "",
+            "await": str(t.await_) if t.await_ else "",
+            "timeout": t.timeout,
+            "timeout_text": t.timeout_text,
+            "critical": t.critical,
+        }
+    if role.task_class is not None:
+        cls = role.task_class
+        data["task_class"] = {"name": cls.name, "file": cls.file, "control_mode": cls.control_mode}
+    if role.children:
+        data["children"] = [role_to_data(c) for c in role.children]
+    return data
+
+
+def role_from_data(data: dict[str, Any], env_vars: EnvVars, parent: Role | None = None) -> Role:
+    path = f"{parent.path}.{data['name']}" if parent is not None else data["name"]
+    role = Role(
+        kind=data["kind"],
+        name=data["name"],
+        path=path,
+        parent=parent,
+        env_vars=env_vars,
+        file=data.get("file", ""),
+        line=data.get("line", 0),
+        defaults=dict(data.get("defaults", {})),
+        vars=dict(data.get("vars", {})),
+        user_vars=dict(data.get("user_vars", {})),
+        constraints=[tuple(c) for c in data.get("constraints", [])],
+        connect=list(data.get("connect", [])),
+        bind=list(data.get("bind", [])),
+        load=data.get("load", ""),
+        func=data.get("func", ""),
+        return_var=data.get("return_var", ""),
+        include=data.get("include", ""),
+        description=data.get("description", ""),
+    )
+    if "traits" in data:
+        t = data["traits"]
+        role.traits = Traits(
+            trigger=parse_trigger(t["trigger"])[0] if t["trigger"] else None,
+            await_=parse_trigger(t["await"])[0] if t["await"] else None,
+            timeout=t["timeout"],
+            timeout_text=t["timeout_text"],
+            critical=t["critical"],
+        )
+    if "task_class" in data:
+        c = data["task_class"]
+        role.task_class = TaskClass(name=c["name"], file=c["file"], control_mode=c["control_mode"])
+    role.children = [role_from_data(c, env_vars, role) for c in data.get("children", [])]
+    return role
+
+
+def task_to_data(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "path": task.path,
+        "class_name": task.class_name,
+        "hostname": task.hostname,
+        "state": task.state,
+        "status": task.status,
+        "locked": task.locked,
+        "safe_to_stop": task.safe_to_stop,
+        "data": task.data,
+    }
+
+
+def task_from_data(data: dict[str, Any], roles: dict[str, Role], environment_id: str) -> Task:
+    return Task(
+        id=data["id"],
+        role=roles[data["path"]],
+        environment_id=environment_id,
+        class_name=data["class_name"],
+        hostname=data["hostname"],
+        state=data["state"],
+        status=data["status"],
+        locked=data["locked"],
+        safe_to_stop=data["safe_to_stop"],
+        data=dict(data.get("data", {})),
+    )
+
+
+def env_vars_to_data(env_vars: EnvVars) -> dict[str, dict[str, str]]:
+    return {"defaults": dict(env_vars.defaults), "vars": dict(env_vars.vars), "user": dict(env_vars.user)}
+
+
+def env_vars_from_data(data: dict[str, dict[str, str]]) -> EnvVars:
+    return EnvVars(defaults=dict(data["defaults"]), vars=dict(data["vars"]), user=dict(data["user"]))

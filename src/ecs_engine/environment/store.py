@@ -1,0 +1,142 @@
+"""Durable environments: each environment's record and the runs it made, in SQLite (WAL).
+
+The manager writes an environment's record when it is created, after every state change and when it
+is destroyed, before it reports the operation as done. A new manager on the same data directory reads
+the records of the environments not destroyed and rebuilds them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.errors import ConfigurationError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS environments (
+    id TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    destroyed_ms INTEGER,
+    template TEXT NOT NULL,
+    state TEXT NOT NULL,
+    current_run INTEGER NOT NULL DEFAULT 0,
+    last_run INTEGER NOT NULL DEFAULT 0,
+    snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_number INTEGER PRIMARY KEY,
+    environment_id TEXT NOT NULL,
+    start_ms INTEGER NOT NULL,
+    end_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_environment ON runs (environment_id, run_number);
+"""
+
+
+@dataclass(frozen=True)
+class StoredEnvironment:
+    id: str
+    created_ms: int
+    updated_ms: int
+    destroyed_ms: int | None
+    template: str
+    state: str
+    current_run: int
+    last_run: int
+    snapshot: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Run:
+    run_number: int
+    environment_id: str
+    start_ms: int
+    end_ms: int | None
+
+
+class EnvironmentStore:
+    """The ``environments`` and ``runs`` tables of one SQLite file; thread-safe."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open the environment store {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def save(
+        self,
+        *,
+        environment_id: str,
+        created_ms: int,
+        updated_ms: int,
+        template: str,
+        state: str,
+        current_run: int,
+        last_run: int,
+        snapshot: dict[str, Any],
+        destroyed_ms: int | None = None,
+    ) -> None:
+        text = json.dumps(snapshot, separators=(",", ":"))
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO environments (id, created_ms, updated_ms, destroyed_ms, template, state, current_run,"
+                " last_run, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " updated_ms = excluded.updated_ms, destroyed_ms = excluded.destroyed_ms, state = excluded.state,"
+                " current_run = excluded.current_run, last_run = excluded.last_run, snapshot = excluded.snapshot",
+                (environment_id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, text),
+            )
+
+    def _row(self, row: tuple) -> StoredEnvironment:
+        return StoredEnvironment(*row[:8], snapshot=json.loads(row[8]))
+
+    def load(self, environment_id: str) -> StoredEnvironment | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot"
+                " FROM environments WHERE id = ?",
+                (environment_id,),
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def live(self) -> list[StoredEnvironment]:
+        """Environments not destroyed, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot"
+                " FROM environments WHERE destroyed_ms IS NULL ORDER BY created_ms, id"
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def run_started(self, run_number: int, environment_id: str, start_ms: int) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO runs (run_number, environment_id, start_ms) VALUES (?, ?, ?)",
+                (run_number, environment_id, start_ms),
+            )
+
+    def run_ended(self, run_number: int, end_ms: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE runs SET end_ms = ? WHERE run_number = ? AND end_ms IS NULL", (end_ms, run_number))
+
+    def runs(self, environment_id: str | None = None) -> list[Run]:
+        sql, args = "SELECT run_number, environment_id, start_ms, end_ms FROM runs", ()
+        if environment_id is not None:
+            sql, args = sql + " WHERE environment_id = ?", (environment_id,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY run_number", args).fetchall()
+        return [Run(*r) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,217 @@
+"""The event model: the messages of events.proto themselves, with builders that stamp them.
+
+The model classes *are* the protocol classes (``events_pb2.Event`` and its payloads), so what the bus
+carries, what the journal stores and what Subscribe or Kafka send are the same bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ecs_engine.protocols import common_pb2, events_pb2
+
+Event = events_pb2.Event
+OpStatus = events_pb2.OpStatus
+STARTED = events_pb2.STARTED
+ONGOING = events_pb2.ONGOING
+DONE_OK = events_pb2.DONE_OK
+DONE_ERROR = events_pb2.DONE_ERROR
+DONE_TIMEOUT = events_pb2.DONE_TIMEOUT
+
+#: the payload field of each kind, as ``Event.WhichOneof("Payload")`` names it
+PAYLOADS = (
+    "environmentEvent",
+    "taskEvent",
+    "roleEvent",
+    "callEvent",
+    "integratedServiceEvent",
+    "runEvent",
+    "frameworkEvent",
+    "mesosHeartbeatEvent",
+    "coreStartEvent",
+    "beamModeEvent",
+)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def status_name(status: int) -> str:
+    return events_pb2.OpStatus.Name(status)
+
+
+def traits(trigger: str = "", await_: str = "", timeout: str = "", critical: bool = True) -> events_pb2.Traits:
+    return events_pb2.Traits(trigger=trigger, timeout=timeout, critical=critical, **{"await": await_})
+
+
+def user(name: str = "", external_id: int | None = None, user_id: int | None = None) -> common_pb2.User:
+    msg = common_pb2.User(name=name)
+    if external_id is not None:
+        msg.externalId = external_id
+    if user_id is not None:
+        msg.id = user_id
+    return msg
+
+
+def special_user(kind: str) -> common_pb2.User:
+    """The user AliECS credits automated actions to: ``TIMER`` (65) or ``LHC`` (60)."""
+    return user(kind, external_id=common_pb2.SpecialUserId.Value(kind))
+
+
+def _stamp(**payload: Any) -> events_pb2.Event:
+    return events_pb2.Event(timestamp=now_ms(), **payload)
+
+
+def environment_event(
+    environment_id: str,
+    *,
+    state: str = "",
+    run_number: int = 0,
+    error: str = "",
+    message: str = "",
+    transition: str = "",
+    step: str = "",
+    status: int = events_pb2.NULL,
+    variables: Mapping[str, str] | None = None,
+    request_user: common_pb2.User | None = None,
+    template: common_pb2.WorkflowTemplateInfo | None = None,
+) -> events_pb2.Event:
+    ev = events_pb2.Ev_EnvironmentEvent(
+        environmentId=environment_id,
+        state=state,
+        runNumber=run_number,
+        error=error,
+        message=message,
+        transition=transition,
+        transitionStep=step,
+        transitionStatus=status,
+        vars=variables or {},
+        lastRequestUser=request_user,
+        workflowTemplateInfo=template,
+    )
+    return _stamp(environmentEvent=ev)
+
+
+def task_event(
+    environment_id: str,
+    *,
+    name: str,
+    task_id: str,
+    state: str,
+    status: str,
+    hostname: str = "",
+    class_name: str = "",
+    path: str = "",
+    task_traits: events_pb2.Traits | None = None,
+) -> events_pb2.Event:
+    ev = events_pb2.Ev_TaskEvent(
+        name=name,
+        taskid=task_id,
+        state=state,
+        status=status,
+        hostname=hostname,
+        className=class_name,
+        traits=task_traits,
+        environmentId=environment_id,
+        path=path,
+    )
+    return _stamp(taskEvent=ev)
+
+
+def role_event(environment_id: str, *, name: str, path: str, status: str, state: str) -> events_pb2.Event:
+    ev = events_pb2.Ev_RoleEvent(name=name, status=status, state=state, rolePath=path, environmentId=environment_id)
+    return _stamp(roleEvent=ev)
+
+
+def call_event(
+    environment_id: str,
+    *,
+    func: str,
+    path: str,
+    status: int,
+    call_traits: events_pb2.Traits | None = None,
+    output: str = "",
+    error: str = "",
+    returned: str = "",
+) -> events_pb2.Event:
+    ev = events_pb2.Ev_CallEvent(
+        func=func,
+        callStatus=status,
+        traits=call_traits,
+        output=output,
+        error=error,
+        environmentId=environment_id,
+        path=path,
+        **{"return": returned},
+    )
+    return _stamp(callEvent=ev)
+
+
+def run_event(
+    environment_id: str,
+    *,
+    run_number: int,
+    state: str,
+    transition: str,
+    status: int,
+    error: str = "",
+    request_user: common_pb2.User | None = None,
+) -> events_pb2.Event:
+    ev = events_pb2.Ev_RunEvent(
+        environmentId=environment_id,
+        runNumber=run_number,
+        state=state,
+        error=error,
+        transition=transition,
+        transitionStatus=status,
+        lastRequestUser=request_user,
+    )
+    return _stamp(runEvent=ev)
+
+
+def integrated_service_event(
+    environment_id: str,
+    *,
+    service: str,
+    operation: str,
+    status: int,
+    step: str = "",
+    step_status: int = events_pb2.NULL,
+    error: str = "",
+    payload: str = "",
+) -> events_pb2.Event:
+    """A plugin's operation progress; ``service`` is the calling role path, as upstream fills ``name``."""
+    ev = events_pb2.Ev_IntegratedServiceEvent(
+        name=service,
+        error=error,
+        operationName=operation,
+        operationStatus=status,
+        operationStep=step,
+        operationStepStatus=step_status,
+        environmentId=environment_id,
+        payload=payload,
+    )
+    return _stamp(integratedServiceEvent=ev)
+
+
+def kind_of(event: events_pb2.Event) -> str:
+    """The payload field set on ``event`` (``environmentEvent``, ``taskEvent``, ...), or ""."""
+    return event.WhichOneof("Payload") or ""
+
+
+def environment_id_of(event: events_pb2.Event) -> str:
+    """The environment an event belongs to ("" for core/meta events)."""
+    kind = event.WhichOneof("Payload")
+    if kind is None:
+        return ""
+    return getattr(getattr(event, kind), "environmentId", "")
+
+
+def to_dict(event: events_pb2.Event) -> dict[str, Any]:
+    """The event as a JSON-ready dict with protocol field names (for ``-o json`` and logs)."""
+    from google.protobuf.json_format import MessageToDict
+
+    return MessageToDict(event, preserving_proto_field_name=True)

@@ -41,3 +41,17 @@ def ecs_dpl_generate(command: str, name: str, workdir: str) -> str | None:
 
     Return the generated workflow YAML text, or None if this plugin does not generate workflows.
     """
+
+
+@hookspec
+def ecs_integration_plugins() -> list[Any] | None:
+    """Contribute integration plugin classes (AliECS ``integration.Plugin``): DCS, ODC, trigger, testplugin...
+
+    Return a list of ``ecs_engine.environment.IntegrationPlugin`` subclasses. Each has ``name`` (the name
+    workflow calls use: ``odc`` in ``odc.Start()``), ``pretty_name`` and ``endpoint_setting`` (the core
+    setting with its endpoint); the environment manager builds one instance per class with that endpoint,
+    calls ``init(framework_id)`` on all in parallel at start and ``destroy()`` at close, evaluates each
+    call's ``func`` with ``{name: plugin.call_stack(call)}``, and reports ``connection_state()``, ``data()``
+    and ``environments_data(ids)`` in ``GetIntegratedServices`` / ``EnvironmentInfo``. Template-time
+    functions (``object_stack``) are contributed through ``ecs_template_objects``.
+    """

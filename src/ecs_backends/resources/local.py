@@ -1,0 +1,271 @@
+"""The ``local`` resource manager: tasks are child processes of the core, on virtual nodes of this machine.
+
+Virtual nodes come from the settings (``core.nodes``), so a workflow whose roles are constrained to
+``machine_id=flp001`` and ``flp002`` runs here; every node is this machine, reached at 127.0.0.1. Without
+settings there is one node named after the host, whose ``machine_id`` also answers to ``localhost``.
+Each task gets its own process group, output files under ``<state dir>/tasks/<environment>/``, and ports
+that are really free on this machine (data from 9000, control from 30000). Processes are watched through
+pidfds, so a restarted core can re-attach to tasks it did not start itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.hookspecs import hookimpl
+from ecs_engine.ids import new_id
+from ecs_engine.tasks.model import Node
+from ecs_engine.tasks.resources import LaunchSpec, ProcessHandle, ResourceManager
+
+RESOURCE_MANAGER = "local"
+LOCAL_NAMES = ("localhost", "127.0.0.1")
+
+
+@hookimpl
+def ecs_resource_manager(name: str, settings: dict[str, Any], state_dir: str) -> ResourceManager | None:
+    if name != RESOURCE_MANAGER:
+        return None
+    return LocalResourceManager(nodes_from_settings(settings.get("nodes")), Path(state_dir))
+
+
+def nodes_from_settings(spec: Any) -> list[Node]:
+    """``nodes: [flp001, {name: flp002, attributes: {detector: TST}}]``; none -> one node named after the host."""
+    if spec in (None, "", []):
+        host = socket.gethostname()
+        return [Node(host, attributes=(("machine_id", ",".join([host, *LOCAL_NAMES])), ("hostname", host)))]
+    if isinstance(spec, str):
+        spec = [s for s in (p.strip() for p in spec.split(",")) if s]
+    if not isinstance(spec, list):
+        raise UsageError("setting core.nodes: expected a list of node names or {name, attributes} maps")
+    nodes: list[Node] = []
+    for i, item in enumerate(spec):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, Mapping) or not str(item.get("name", "")).strip():
+            raise UsageError(f"setting core.nodes[{i}]: expected a node name or a map with 'name'")
+        name = str(item["name"]).strip()
+        attributes = item.get("attributes") or {}
+        if not isinstance(attributes, Mapping):
+            raise UsageError(f"setting core.nodes[{i}].attributes: expected a map of attribute names to values")
+        merged = {"machine_id": name, "hostname": name, **{str(k): str(v) for k, v in attributes.items()}}
+        if any(n.name == name for n in nodes):
+            raise UsageError(f"setting core.nodes: node '{name}' is listed twice")
+        nodes.append(Node(name, str(item.get("address") or "127.0.0.1"), tuple(sorted(merged.items()))))
+    return nodes
+
+
+def _start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks (/proc/<pid>/stat field 22), None if gone or a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+class LocalProcess(ProcessHandle):
+    """A process group led by ``pid``; its end is seen through a pidfd (children are also reaped)."""
+
+    def __init__(self, pid: int, start_ticks: int | None, popen: subprocess.Popen | None = None):
+        self.pid = pid
+        self.start_ticks = start_ticks
+        self._popen = popen
+        self._pidfd: int | None = None
+        self._ended: asyncio.Future | None = None
+        self._code: int | None = None
+        self._done = False
+        with contextlib.suppress(OSError):
+            self._pidfd = os.pidfd_open(pid)
+
+    def alive(self) -> bool:
+        if self._done:
+            return False
+        if self._popen is not None:
+            if self._popen.returncode is not None:
+                return False
+            try:  # WNOWAIT: look without reaping, so the pidfd watcher still finds the exit code
+                return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+            except ChildProcessError:
+                return False
+        return _start_ticks(self.pid) == self.start_ticks
+
+    def _finish(self) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+        if self._popen is not None:
+            # the leader is a zombie until reaped, so its group id cannot have been reused: take the group along
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            self._code = self._popen.wait()
+        self._done = True
+        if self._ended is not None and not self._ended.done():
+            self._ended.set_result(self._code)
+
+    async def wait(self) -> int | None:
+        if self._done:
+            return self._code
+        if self._ended is None:
+            loop = asyncio.get_running_loop()
+            self._ended = loop.create_future()
+            if self._pidfd is None or not self.alive():
+                self._finish()
+            else:
+                loop.add_reader(self._pidfd, self._finish)
+        return await asyncio.shield(self._ended)
+
+    def signal(self, signum: int) -> None:
+        if self._done and self._popen is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signum)
+
+    def record(self) -> dict[str, Any]:
+        return {"pid": self.pid, "start_ticks": self.start_ticks}
+
+
+class LocalResourceManager(ResourceManager):
+    """Virtual nodes on this machine; processes started with ``subprocess`` in their own sessions."""
+
+    name = RESOURCE_MANAGER
+
+    def __init__(self, nodes: list[Node], state_dir: Path):
+        self._nodes = nodes
+        self.state_dir = state_dir
+        self._reserved: set[int] = set()
+        self._lock = threading.Lock()
+        self._load: dict[str, int] = {n.name: 0 for n in nodes}
+        self._base_env = dict(os.environ)
+        # tasks written as `python3 -m ...` find the core's own interpreter and packages first
+        bindir = str(Path(sys.executable).parent)
+        self._base_env["PATH"] = os.pathsep.join([bindir, self._base_env.get("PATH", os.defpath)])
+
+    def nodes(self) -> list[Node]:
+        return list(self._nodes)
+
+    def load(self, node: Node) -> int:
+        return self._load.get(node.name, 0)
+
+    def allocate_port(self, node: Node, base: int) -> int:
+        with self._lock:
+            port = base
+            while port < 65536:
+                if port not in self._reserved and _free(port):
+                    self._reserved.add(port)
+                    return port
+                port += 1
+        raise HandledError(f"no free port at or above {base} on {node.name}")
+
+    def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
+        with self._lock:
+            self._reserved.difference_update(ports)
+
+    def reserve_ports(self, ports: list[int] | tuple[int, ...]) -> None:
+        """Ports of re-attached tasks: in use, never handed out again while they live."""
+        with self._lock:
+            self._reserved.update(ports)
+
+    def ipc_address(self) -> str:
+        return f"ipc://@o2ipc-{new_id()}"
+
+    def log_dir(self, environment_id: str) -> Path:
+        return self.state_dir / "tasks" / (environment_id or "_unlocked")
+
+    async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
+        env = {**self._base_env, **spec.env}
+        kwargs: dict[str, Any] = {}
+        if spec.user and spec.user != _current_user():
+            if os.geteuid() != 0:
+                raise HandledError(
+                    f"task {spec.task_id}: cannot run as user '{spec.user}': the core runs as '{_current_user()}' "
+                    "and only root can start processes as another user"
+                )
+            kwargs["user"] = spec.user
+        cwd = spec.cwd or self.log_dir("")
+        cwd.mkdir(parents=True, exist_ok=True)
+        out = _open_output(spec.stdout_path)
+        err = out if spec.stderr_path is not None and spec.stderr_path == spec.stdout_path else None
+        if err is None:
+            err = _open_output(spec.stderr_path)
+        try:
+            popen = subprocess.Popen(
+                spec.argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                **kwargs,
+            )
+        except OSError as exc:
+            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
+        finally:
+            for stream in {out, err}:
+                if hasattr(stream, "close"):
+                    stream.close()
+        process = LocalProcess(popen.pid, _start_ticks(popen.pid), popen)
+        self._count(node, process)
+        return process
+
+    def _count(self, node: Node, process: LocalProcess) -> None:
+        self._load[node.name] = self._load.get(node.name, 0) + 1
+
+        def done(_: asyncio.Future) -> None:
+            self._load[node.name] -= 1
+
+        asyncio.ensure_future(process.wait()).add_done_callback(done)
+
+    def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
+        pid = int(record.get("pid") or 0)
+        ticks = record.get("start_ticks")
+        if pid <= 0 or _start_ticks(pid) is None or _start_ticks(pid) != ticks:
+            return None
+        process = LocalProcess(pid, ticks)
+        self._count(node, process)
+        return process
+
+
+def _current_user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def _open_output(path: Path | None):
+    if path is None:
+        return subprocess.DEVNULL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "ab")
+
+
+def _free(port: int) -> bool:
+    """Whether a server could listen on ``port`` (on every address) right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True

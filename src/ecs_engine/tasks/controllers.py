@@ -1,0 +1,319 @@
+"""How each control mode is driven: OCC processes (direct), FairMQ devices, basic and hook tasks.
+
+An OCC controller keeps one gRPC channel per process, opens its StateStream and EventStream once after the
+process reached STANDBY and keeps them until the process ends (OCClib breaks on re-subscription,
+occ-peer-behaviour.md §6.5). A transition counts only if the reply is ok, triggered by us and in the
+expected state (§8). Basic tasks are processes started at START and killed at STOP; hook tasks run once per
+trigger. Transitions of basic and hook tasks only move their bookkeeping state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ecs_engine.errors import HandledError
+from ecs_engine.occ import fairmq, states
+from ecs_engine.occ.client import OccClient, TransitionResult
+from ecs_engine.occ.errors import DIRECT
+from ecs_engine.occ.launch import step_down
+
+from .model import ERROR, HookResult, Task
+
+POLL_INTERVAL = 0.02  # seconds between connection attempts while a process starts
+STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
+OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
+SIGNAL_STEPS = ((signal.SIGTERM, 2.0), (signal.SIGINT, 3.0), (signal.SIGKILL, 5.0))
+
+Arguments = Sequence[tuple[str, str]]
+
+
+class TransitionFailed(HandledError):
+    """One task did not complete a transition; the message names the task, its host and what happened."""
+
+
+def describe(task: Task) -> str:
+    return f"task {task.request.role_path} ({task.id}) on {task.node.name}"
+
+
+def _tail(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - OUTPUT_LIMIT))
+            return handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+class Controller:
+    """Drives one task. Subclasses implement the mode; ``expect_exit`` marks ends we asked for."""
+
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
+        self.task = task
+        self.notify = notify  # (kind, task, detail): "state", "event", "ended"
+        self.expect_exit = False
+
+    async def started(self, timeout: float) -> None:
+        """Called once the process (if any) was launched; returns when the task is STANDBY."""
+
+    async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
+        """Apply OCC ``event`` (CONFIGURE, START, STOP, RESET, RECOVER, EXIT); raise TransitionFailed."""
+        self.set_state(states.EXPECTED_FINAL_STATE[event])
+
+    async def walk_to_done(self, step_timeout: float) -> bool:
+        """Take the task down to DONE by transitions; False if that is not possible."""
+        return False
+
+    async def close(self) -> None:
+        """Drop connections (never the process)."""
+
+    def set_state(self, state: str) -> None:
+        if state and state != self.task.state:
+            self.task.state = state
+            self.notify("state", self.task, state)
+
+
+class OccController(Controller):
+    """A process speaking OCC protobuf (``direct``) or, for FairMQ devices, the OCClite JSON codec."""
+
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
+        super().__init__(task, notify)
+        self.client = OccClient(f"127.0.0.1:{task.control_port}", task.transport or DIRECT)
+        self._pumps: list[asyncio.Task] = []
+
+    async def started(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        await self._wait_listening(deadline, timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                info = await self.client.get_state(timeout=max(remaining, 0.1), wait_for_ready=True)
+            except HandledError as exc:
+                raise self._startup_error(f"GetState failed: {exc.message}", timeout) from None
+            state = self.occ_state(info.state)
+            if state == states.STANDBY:
+                break
+            if state in (states.ERROR, states.DONE):
+                raise self._startup_error(f"it reported {info.state} instead of STANDBY", timeout)
+            if time.monotonic() + STATE_POLL > deadline:
+                raise self._startup_error(f"it is still {info.state}", timeout)
+            await asyncio.sleep(STATE_POLL)
+        self.task.pid = info.pid or self.task.pid
+        self.task.state = states.STANDBY
+        self.open_streams()
+
+    async def _wait_listening(self, deadline: float, timeout: float) -> None:
+        """Poll the control port with plain TCP connects: cheaper and quicker than gRPC reconnect backoff."""
+        while True:
+            process = self.task.process
+            if process is not None and not process.alive():
+                code = await process.wait()
+                tail = _tail(self.task.stderr_path) or _tail(self.task.stdout_path)
+                raise TransitionFailed(
+                    f"{describe(self.task)} exited with code {code} before answering on its control port "
+                    f"{self.task.control_port}" + (f"; its last output:\n{tail[-2000:]}" if tail else "")
+                )
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.task.control_port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise self._startup_error(
+                        f"nothing listens on its control port {self.task.control_port}", timeout
+                    ) from None
+                await asyncio.sleep(POLL_INTERVAL)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+
+    def _startup_error(self, what: str, timeout: float) -> TransitionFailed:
+        return TransitionFailed(
+            f"{describe(self.task)} did not reach STANDBY within {timeout:g} s: {what}",
+            hint="raise the setting core.startup_timeout, or check the task's output with 'coconut task logs'",
+        )
+
+    def occ_state(self, state: str) -> str:
+        return state
+
+    def open_streams(self) -> None:
+        """Open the process's streams, once; they stay open until the process ends them."""
+        if self._pumps:
+            return
+        loop = asyncio.get_running_loop()
+        if self.client.mode == DIRECT:
+            self._pumps.append(loop.create_task(self._pump_states()))
+        self._pumps.append(loop.create_task(self._pump_events()))
+
+    async def _pump_states(self) -> None:
+        with contextlib.suppress(HandledError):
+            async for update in self.client.state_stream():
+                if update.type == "STATE_STABLE":
+                    self.set_state(self.occ_state(update.state))
+
+    async def _pump_events(self) -> None:
+        with contextlib.suppress(HandledError):
+            async for event in self.client.event_stream():
+                if event == "NULL_DEVICE_EVENT":  # OCClite: the device is EXITING or in ERROR; stream ends
+                    continue
+                self.notify("event", self.task, event)
+
+    async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
+        target = states.EXPECTED_FINAL_STATE[event]
+        if event == states.EXIT:
+            self.expect_exit = True
+        result = await self._send(self.task.state, event, arguments, timeout)
+        self.set_state(result.state)
+        if not result.reached(target):
+            raise self._failed(event, result, target)
+
+    async def _send(self, source: str, event: str, arguments: Arguments | None, timeout: float) -> TransitionResult:
+        try:
+            return await self.client.transition(source, event, arguments, timeout=timeout)
+        except HandledError as exc:
+            raise TransitionFailed(f"{describe(self.task)}: {event} failed: {exc.message}") from None
+
+    def _failed(self, event: str, result: TransitionResult, target: str) -> TransitionFailed:
+        return TransitionFailed(
+            f"{describe(self.task)}: {event} ended in {result.state} (expected {target}, ok={result.ok}, "
+            f"trigger {result.trigger})"
+        )
+
+    async def walk_to_done(self, step_timeout: float) -> bool:
+        self.expect_exit = True
+        try:
+            state = (await self.client.get_state(timeout=step_timeout)).state
+            for _ in range(12):
+                event = step_down(self.client.mode, state)
+                if event is None:
+                    self.set_state(states.DONE)
+                    return True
+                result = await self.client.transition(state, event, timeout=step_timeout)
+                if result.state == state:
+                    return False
+                state = result.state
+                self.set_state(self.occ_state(state))
+        except HandledError:
+            return False
+        return False
+
+    async def close(self) -> None:
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        await self.client.close()
+
+
+class FairMQController(OccController):
+    """A FairMQ device: each OCC transition is a sequence of FairMQ events (reference §5.4)."""
+
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
+        super().__init__(task, notify)
+        self.fmq_state = fairmq.IDLE
+
+    def occ_state(self, state: str) -> str:
+        self.fmq_state = state
+        return fairmq.TO_OCC.get(state, state)
+
+    async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
+        steps = fairmq.steps_for(event, self.fmq_state)
+        if steps is None:
+            raise TransitionFailed(f"{describe(self.task)}: {event} is not possible from FairMQ state {self.fmq_state}")
+        if event == states.EXIT:
+            self.expect_exit = True
+        for step in steps:
+            result = await self._send(step.source, step.event, arguments if step.with_arguments else None, timeout)
+            self.set_state(self.occ_state(result.state))
+            expected = fairmq.EXPECTED_FINAL_STATE[step.event]
+            if not result.reached(expected):
+                if event == states.CONFIGURE and result.state in fairmq.ROLLBACK_FROM:
+                    with contextlib.suppress(TransitionFailed):
+                        back = await self._send(result.state, fairmq.RESET_DEVICE, None, timeout)
+                        self.set_state(self.occ_state(back.state))
+                raise TransitionFailed(
+                    f"{describe(self.task)}: {event} stopped at FairMQ {step.event}: the device is {result.state} "
+                    f"(expected {expected}, trigger {result.trigger})"
+                )
+
+
+class BasicController(Controller):
+    """A process started at START and killed (its process group, SIGKILL) at STOP."""
+
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], launch):
+        super().__init__(task, notify)
+        self._launch = launch  # async (task) -> ProcessHandle, also starts the exit watcher
+
+    async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
+        if event == states.START:
+            self.expect_exit = False
+            await self._launch(self.task)
+        elif event in (states.STOP, states.EXIT, states.RESET) and self.task.process is not None:
+            self.expect_exit = True
+            self.task.process.signal(signal.SIGKILL)
+            await self.task.process.wait()
+        await super().transition(event, arguments, timeout)
+
+
+class HookController(Controller):
+    """A process run to completion each time its trigger fires; transitions are bookkeeping only."""
+
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], launch):
+        super().__init__(task, notify)
+        self._launch = launch
+
+    async def trigger(self, timeout: float) -> HookResult:
+        self.expect_exit = False
+        for path in (self.task.stdout_path, self.task.stderr_path):
+            if path:
+                Path(path).unlink(missing_ok=True)
+        process = await self._launch(self.task)
+        timed_out = False
+        try:
+            if timeout > 0:
+                code = await asyncio.wait_for(asyncio.shield(process.wait()), timeout)
+            else:
+                code = await asyncio.shield(process.wait())
+        except TimeoutError:
+            timed_out = True
+            self.expect_exit = True
+            process.signal(signal.SIGKILL)
+            code = await process.wait()
+        except asyncio.CancelledError:  # the caller's own time limit: the run must not outlive it
+            self.expect_exit = True
+            process.signal(signal.SIGKILL)
+            raise
+        return hook_result(self.task, code, timed_out=timed_out, timeout=timeout)
+
+
+def hook_result(task: Task, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
+    """The ``taskResult.*`` of a finished hook or basic task run."""
+    if timed_out:
+        status, error = "KILLED", f"hook task {task.request.role_path} timed out after {timeout:g}s"
+    elif code == 0:
+        status, error = "FINISHED", ""
+    elif code is not None and code < 0:
+        status, error = "KILLED", f"killed by signal {-code}"
+    else:
+        status, error = "FAILED", f"exited with code {code}" if code is not None else "ended (exit code unknown)"
+    return HookResult(
+        exit_code=code,
+        stdout=_tail(task.stdout_path),
+        stderr=_tail(task.stderr_path),
+        final_status=status,
+        timestamp_ms=time.time_ns() // 1_000_000,
+        voluntary=not timed_out,
+        error=error,
+    )
+
+
+def state_after_unexpected_exit(task: Task) -> str:
+    """An OCC process that ends without being asked is in ERROR (a crash, or an exit nobody requested)."""
+    return ERROR if task.state != states.DONE else states.DONE

@@ -1,0 +1,456 @@
+"""The executor: deploys tasks through a resource manager and drives them, in parallel, over OCC.
+
+Deploy places each task on a node, allocates its ports, builds and launches its command, waits until OCC
+processes are STANDBY and keeps their streams open. Transitions go to many tasks at once; each task's
+outcome is reported separately so the engine can tell critical from non-critical failures. Kill follows
+the reference's escalation: OCC walk to DONE (5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to
+the process group. Every process end the executor did not ask for is reported to the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.errors import HandledError
+from ecs_engine.ids import new_id
+from ecs_engine.occ import states
+from ecs_engine.occ.errors import DIRECT, FMQ
+from ecs_engine.occ.options import PORT_ENV
+from ecs_engine.template.tasks import TaskCommand
+
+from .channels import bind_map, channel_arguments
+from .controllers import (
+    SIGNAL_STEPS,
+    BasicController,
+    Controller,
+    FairMQController,
+    HookController,
+    OccController,
+    TransitionFailed,
+    describe,
+    hook_result,
+    state_after_unexpected_exit,
+)
+from .model import (
+    ACTIVE,
+    BASIC,
+    DONE,
+    FAIRMQ,
+    HOOK,
+    INACTIVE,
+    HookResult,
+    Node,
+    Task,
+    TaskRequest,
+)
+from .registry import TaskRegistry
+from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, ProcessHandle, ResourceManager
+
+log = logging.getLogger(__name__)
+
+FMQ_PLUGIN = "OCClite"
+
+
+@dataclass
+class Timeouts:
+    """Waits of the executor, in seconds (settings ``core.*_timeout``)."""
+
+    startup: float = 30.0  # launch -> STANDBY
+    configure: float = 120.0
+    transition: float = 90.0
+    kill_step: float = 5.0  # each OCC step on the way to DONE
+
+    def for_event(self, event: str) -> float:
+        return self.configure if event == states.CONFIGURE else self.transition
+
+
+@dataclass
+class FairMQSettings:
+    plugin: str = FMQ_PLUGIN  # OCClite (JSON codec) or OCC (protobuf)
+    plugin_search_path: str = ""
+
+
+@dataclass
+class Deployment:
+    tasks: list[Task]
+    #: role path -> why its task could not be deployed (the caller decides what that means)
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+class TaskListener:
+    """What the executor tells its owner (the environment engine). Called in the event loop."""
+
+    def task_changed(self, task: Task) -> None:
+        """The task's state or status changed (a reply, a StateStream message, an exit)."""
+
+    def device_event(self, task: Task, event: str) -> None:
+        """A device event: END_OF_STREAM, TASK_INTERNAL_ERROR (OCC EventStream)."""
+
+    def task_ended(self, task: Task, result: HookResult, expected: bool) -> None:
+        """The task's process ended; ``expected`` if the executor caused it (STOP, kill, EXIT)."""
+
+
+class Executor:
+    """Runs the tasks of every environment of one core."""
+
+    def __init__(
+        self,
+        resources: ResourceManager,
+        *,
+        timeouts: Timeouts | None = None,
+        registry: TaskRegistry | None = None,
+        listener: TaskListener | None = None,
+        fairmq: FairMQSettings | None = None,
+    ):
+        self.resources = resources
+        self.timeouts = timeouts or Timeouts()
+        self.registry = registry
+        self.listener = listener or TaskListener()
+        self.fairmq = fairmq or FairMQSettings()
+        self.tasks: dict[str, Task] = {}
+        self._controllers: dict[str, Controller] = {}
+        self._watchers: dict[str, asyncio.Task] = {}
+
+    # -- queries ----------------------------------------------------------------------------------------------
+
+    def tasks_of(self, environment_id: str) -> list[Task]:
+        return [t for t in self.tasks.values() if t.environment_id == environment_id]
+
+    # -- deploy -----------------------------------------------------------------------------------------------
+
+    async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment:
+        """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
+        results = await asyncio.gather(*(self._deploy_one(r) for r in requests), return_exceptions=True)
+        deployment = Deployment([])
+        for request, result in zip(requests, results, strict=True):
+            if isinstance(result, Task):
+                deployment.tasks.append(result)
+            elif isinstance(result, HandledError):
+                deployment.failures[request.role_path] = result.render()
+            elif isinstance(result, BaseException):
+                raise result
+        if self.registry is not None:
+            self.registry.put_many([t.record() for t in deployment.tasks])
+        return deployment
+
+    async def _deploy_one(self, request: TaskRequest) -> Task:
+        node = self.resources.place(request.constraints, what=f"task role {request.role_path}")
+        task_id = new_id()
+        if request.build_command is None:
+            raise HandledError(f"task role {request.role_path}: no command")
+        command = request.build_command(node.name, task_id)
+        task = Task(id=task_id, request=request, node=node, command=command)
+        self.tasks[task_id] = task
+        try:
+            self._allocate(task)
+            if request.mode == FAIRMQ:
+                self._prepare_fairmq(task)
+            elif request.is_occ:
+                task.transport = DIRECT
+            controller = self._controller_for(task)
+            self._controllers[task_id] = controller
+            log_dir = self.resources.log_dir(task.environment_id)
+            if request.mode in (BASIC, HOOK) or command.stdout != "none":
+                task.stdout_path = str(log_dir / f"{task_id}.stdout.log")
+            if request.mode in (BASIC, HOOK) or command.stderr != "none":
+                task.stderr_path = str(log_dir / f"{task_id}.stderr.log")
+            if request.is_occ:
+                await self._launch(task)
+                await controller.started(self.timeouts.startup)
+            task.status = ACTIVE
+            self.listener.task_changed(task)
+            return task
+        except BaseException:
+            await self._forget(task, kill=True)
+            raise
+
+    def _allocate(self, task: Task) -> None:
+        ports: list[int] = []
+        for channel in task.request.bind:
+            target = channel.target.strip()
+            if target.startswith(("tcp://", "ipc://")):
+                task.bound[channel.name] = target
+                task.reachable[channel.name] = target.replace("*", task.node.address, 1)
+            elif target:
+                raise HandledError(
+                    f"task role {task.request.role_path}: inbound channel '{channel.name}' has target '{target}' "
+                    "(expected empty, tcp://... or ipc://...)"
+                )
+            elif channel.addressing == "ipc":
+                address = self.resources.ipc_address()
+                task.bound[channel.name] = task.reachable[channel.name] = address
+            else:
+                port = self.resources.allocate_port(task.node, DATA_PORT_BASE)
+                ports.append(port)
+                task.bound[channel.name] = f"tcp://*:{port}"
+                task.reachable[channel.name] = f"tcp://{task.node.address}:{port}"
+        if task.request.is_occ:
+            task.control_port = self.resources.allocate_port(task.node, CONTROL_PORT_BASE)
+            ports.append(task.control_port)
+        task.ports = tuple(ports)
+
+    def _controller_for(self, task: Task) -> Controller:
+        mode = task.request.mode
+        if mode == FAIRMQ:
+            return FairMQController(task, self._notify)
+        if mode == BASIC:
+            return BasicController(task, self._notify, self._launch)
+        if mode == HOOK:
+            return HookController(task, self._notify, self._launch)
+        return OccController(task, self._notify)
+
+    def _prepare_fairmq(self, task: Task) -> None:
+        """Add the FairMQ arguments the core passes (protocols.md §5) and pick the transport they imply."""
+        command = task.command
+        words = " ".join([command.value, *command.arguments]).split()
+        extra = [] if "--id" in words else ["--id", task.id]
+        if self.fairmq.plugin_search_path:
+            extra += ["-S", self.fairmq.plugin_search_path]
+        extra += ["-P", self.fairmq.plugin, "--color", "false", "--control-port", str(task.control_port)]
+        if command.shell:
+            extra = [shlex.quote(word) for word in extra]
+        task.command = TaskCommand(
+            value=command.value,
+            shell=command.shell,
+            user=command.user,
+            env=command.env,
+            arguments=[*command.arguments, *extra],
+            stdout=command.stdout,
+            stderr=command.stderr,
+        )
+        task.transport = FMQ if "-P OCClite" in " ".join(task.command.argv()) else DIRECT
+
+    async def _launch(self, task: Task) -> ProcessHandle:
+        env = dict(entry.partition("=")[::2] for entry in task.command.env)
+        if task.request.is_occ:
+            env[PORT_ENV] = str(task.control_port)
+        spec = LaunchSpec(
+            task_id=task.id,
+            argv=task.command.argv(),
+            env=env,
+            cwd=self.resources.log_dir(task.environment_id),
+            user=task.command.user,
+            stdout_path=Path(task.stdout_path) if task.stdout_path else None,
+            stderr_path=Path(task.stderr_path) if task.stderr_path else None,
+        )
+        process = await self.resources.launch(task.node, spec)
+        task.process = process
+        task.pid = process.pid
+        self._watch(task, process)
+        if self.registry is not None and task.id in self.tasks and task.status == ACTIVE:
+            self.registry.put(task.record())
+        return process
+
+    def _watch(self, task: Task, process: ProcessHandle) -> None:
+        previous = self._watchers.get(task.id)
+        if previous is not None and not previous.done():
+            previous.cancel()
+        self._watchers[task.id] = asyncio.get_running_loop().create_task(self._watch_exit(task, process))
+
+    async def _watch_exit(self, task: Task, process: ProcessHandle) -> None:
+        code = await process.wait()
+        if task.process is not process:
+            return
+        controller = self._controllers.get(task.id)
+        expected = controller is None or controller.expect_exit
+        if task.request.mode in (BASIC, HOOK):
+            result = hook_result(task, code)
+            task.last_result = result
+            if task.request.mode == BASIC:
+                task.process = None
+                self.listener.task_ended(task, result, expected)
+            return
+        result = hook_result(task, code)
+        task.last_result = result
+        task.status = INACTIVE
+        task.state = DONE if expected else state_after_unexpected_exit(task)
+        if not expected:
+            log.warning("%s ended by itself: %s", describe(task), result.error or result.final_status)
+        self.listener.task_changed(task)
+        self.listener.task_ended(task, result, expected)
+
+    def _notify(self, kind: str, task: Task, detail: object) -> None:
+        if kind == "state":
+            self.listener.task_changed(task)
+        elif kind == "event":
+            self.listener.device_event(task, str(detail))
+
+    # -- transitions ------------------------------------------------------------------------------------------
+
+    async def transition(
+        self,
+        tasks: Iterable[Task],
+        event: str,
+        arguments: Sequence[tuple[str, str]] | Callable[[Task], Sequence[tuple[str, str]]] = (),
+        *,
+        timeout: float | None = None,
+    ) -> dict[str, str]:
+        """Send OCC ``event`` to every task at once; returns task id -> error for those that failed.
+
+        CONFIGURE adds each task's property map and channel keys (reference §4.5) to ``arguments``.
+        """
+        tasks = list(tasks)
+        timeout = self.timeouts.for_event(event) if timeout is None else timeout
+        targets: dict[str, str] = {}
+        if event == states.CONFIGURE:
+            environments = {t.environment_id for t in tasks}
+            targets = bind_map(t for t in self.tasks.values() if t.environment_id in environments)
+
+        async def one(task: Task) -> None:
+            common = arguments(task) if callable(arguments) else arguments
+            pushed = list(common)
+            if event == states.CONFIGURE and task.request.is_occ:
+                pushed = [("environment_id", task.environment_id), *pushed]
+                if task.request.properties is not None:
+                    pushed += list(task.request.properties(task.node.name, task.id).items())
+                pushed += channel_arguments(task, targets)
+            controller = self._controllers[task.id]
+            try:
+                await asyncio.wait_for(controller.transition(event, pushed, timeout), timeout + 1.0)
+            except TimeoutError:
+                raise TransitionFailed(
+                    f"{describe(task)}: {event} got no answer within {timeout:g} s",
+                    hint="raise the setting core.configure_timeout / core.transition_timeout",
+                ) from None
+
+        results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)
+        errors: dict[str, str] = {}
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, HandledError):
+                errors[task.id] = result.message
+            elif isinstance(result, BaseException):
+                raise result
+        if self.registry is not None and tasks:
+            self.registry.put_many([t.record() for t in tasks if t.id in self.tasks])
+        return errors
+
+    async def trigger_hook(self, task: Task, timeout: float | None = None) -> HookResult:
+        """Run a hook task once and wait for it (``timeout``: the role's, 0 = none)."""
+        controller = self._controllers.get(task.id)
+        if not isinstance(controller, HookController):
+            raise HandledError(f"{describe(task)} is not a hook task")
+        result = await controller.trigger(task.request.hook_timeout if timeout is None else timeout)
+        task.last_result = result
+        return result
+
+    # -- kill -------------------------------------------------------------------------------------------------
+
+    async def kill(self, tasks: Iterable[Task]) -> list[Task]:
+        """Stop tasks for good (OCC walk to DONE, then signals); returns those that were killed."""
+        tasks = [t for t in tasks if t.id in self.tasks]
+        await asyncio.gather(*(self._kill_one(t) for t in tasks))
+        if self.registry is not None and tasks:
+            self.registry.remove([t.id for t in tasks])
+        return tasks
+
+    async def _kill_one(self, task: Task) -> None:
+        controller = self._controllers.get(task.id)
+        process = task.process
+        if controller is not None:
+            controller.expect_exit = True
+        if process is not None and process.alive():
+            if isinstance(controller, OccController) and await controller.walk_to_done(self.timeouts.kill_step):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(process.wait(), self.timeouts.kill_step)
+            await self._signal_down(process)
+        await self._forget(task, kill=False)
+        task.status = INACTIVE
+        task.state = DONE
+        self.listener.task_changed(task)
+
+    async def _signal_down(self, process: ProcessHandle) -> None:
+        for signum, grace in SIGNAL_STEPS:
+            if not process.alive():
+                return
+            process.signal(signum)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), grace)
+
+    async def _forget(self, task: Task, *, kill: bool) -> None:
+        if kill and task.process is not None and task.process.alive():
+            await self._signal_down(task.process)
+        controller = self._controllers.pop(task.id, None)
+        if controller is not None:
+            await controller.close()
+        watcher = self._watchers.pop(task.id, None)
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+        self.tasks.pop(task.id, None)
+        self.resources.release_ports(task.node, task.ports)
+
+    async def shutdown(self) -> None:
+        """Kill every task (the core is exiting: no child is left behind)."""
+        await self.kill(list(self.tasks.values()))
+
+    # -- re-attach --------------------------------------------------------------------------------------------
+
+    async def reattach(
+        self, record: Mapping[str, Any], request: TaskRequest | None = None, *, timeout: float = 5.0
+    ) -> Task:
+        """Take over a task a previous core started; raises HandledError (with the reason) if it is lost."""
+        node_data = record["node"]
+        node = Node(
+            node_data["name"], node_data.get("address", "127.0.0.1"), tuple(map(tuple, node_data["attributes"]))
+        )
+        request = request or TaskRequest(
+            role_path=record["role_path"],
+            class_name=record["class_name"],
+            mode=record["mode"],
+            critical=record.get("critical", True),
+            environment_id=record.get("environment_id", ""),
+        )
+        task = Task(
+            id=record["id"],
+            request=request,
+            node=node,
+            command=TaskCommand(**record["command"]),
+            control_port=record.get("control_port", 0),
+            bound=dict(record.get("bound", {})),
+            reachable=dict(record.get("reachable", {})),
+            ports=tuple(record.get("ports", ())),
+            transport=record.get("transport", ""),
+            state=record.get("state", states.STANDBY),
+            locked=record.get("locked", True),
+            stdout_path=record.get("stdout_path", ""),
+            stderr_path=record.get("stderr_path", ""),
+        )
+        process_record = record.get("process")
+        process = self.resources.attach(node, process_record) if process_record else None
+        if request.is_occ and process is None:
+            pid = (process_record or {}).get("pid", "?")
+            raise HandledError(f"{describe(task)} is lost: its process {pid} is gone")
+        reserve = getattr(self.resources, "reserve_ports", None)
+        if reserve is not None:
+            reserve(task.ports)
+        task.process = process
+        task.pid = process.pid if process is not None else 0
+        controller = self._controller_for(task)
+        self.tasks[task.id] = task
+        self._controllers[task.id] = controller
+        if isinstance(controller, OccController):
+            try:
+                info = await controller.client.get_state(timeout=timeout, wait_for_ready=True)
+            except HandledError as exc:
+                await self._forget(task, kill=False)
+                raise HandledError(
+                    f"{describe(task)} is lost: process {task.pid} does not answer on control port "
+                    f"{task.control_port} ({exc.message})"
+                ) from None
+            if info.pid and info.pid != task.pid:
+                await self._forget(task, kill=False)
+                raise HandledError(
+                    f"{describe(task)} is lost: control port {task.control_port} is now served by pid {info.pid}"
+                )
+            task.state = controller.occ_state(info.state)
+            controller.open_streams()
+        if process is not None:
+            self._watch(task, process)
+        task.status = ACTIVE
+        return task

@@ -1,0 +1,191 @@
+"""What a task is once the core has asked for it: its request, where it runs, how it is reached, its state.
+
+Plain data shared by the executor (which fills it), the environment engine (which reads states and
+statuses) and the gRPC service (which turns it into ``ShortTaskInfo``/``TaskInfo``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ecs_engine.template.tasks import TaskCommand
+
+# Control modes (reference §4.2); "hook" is a basic class used by a role with a trigger.
+DIRECT = "direct"
+FAIRMQ = "fairmq"
+BASIC = "basic"
+HOOK = "hook"
+OCC_MODES = (DIRECT, FAIRMQ)
+
+# Task statuses and states as AliECS reports them.
+ACTIVE = "ACTIVE"
+INACTIVE = "INACTIVE"
+UNDEPLOYABLE = "UNDEPLOYABLE"
+UNKNOWN = "UNKNOWN"
+STANDBY = "STANDBY"
+CONFIGURED = "CONFIGURED"
+RUNNING = "RUNNING"
+ERROR = "ERROR"
+DONE = "DONE"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A machine tasks can be placed on; ``address`` is how other tasks reach ports bound there."""
+
+    name: str
+    address: str = "127.0.0.1"
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, name: str) -> str | None:
+        if name == "hostname":
+            return dict(self.attributes).get(name, self.name)
+        return dict(self.attributes).get(name)
+
+    def matches(self, constraints: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bool:
+        """Equality constraints; a comma-separated node attribute matches any of its elements (as Mesos)."""
+        for name, wanted in constraints:
+            have = self.attribute(name)
+            if have is None or wanted.strip() not in [v.strip() for v in have.split(",")]:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One inbound (bind) or outbound (connect) channel of a task, after templating."""
+
+    name: str
+    type: str = ""
+    transport: str = "default"
+    target: str = ""
+    addressing: str = "tcp"
+    global_alias: str = ""
+    snd_buf_size: str = "1000"
+    rcv_buf_size: str = "1000"
+    rate_logging: str = "0"
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, str]) -> ChannelSpec:
+        return cls(
+            name=fields.get("name", ""),
+            type=fields.get("type", ""),
+            transport=fields.get("transport", "") or "default",
+            target=fields.get("target", ""),
+            addressing=fields.get("addressing", "") or "tcp",
+            global_alias=fields.get("global", ""),
+            snd_buf_size=fields.get("sndBufSize", "") or "1000",
+            rcv_buf_size=fields.get("rcvBufSize", "") or "1000",
+            rate_logging=fields.get("rateLogging", "") or "0",
+        )
+
+
+@dataclass
+class TaskRequest:
+    """What the engine asks to deploy for one task role; the command is built once the node is known."""
+
+    role_path: str
+    class_name: str  # <repoId>/tasks/<name>@<revision>
+    mode: str
+    critical: bool = True
+    constraints: tuple[tuple[str, str], ...] = ()
+    bind: tuple[ChannelSpec, ...] = ()
+    connect: tuple[ChannelSpec, ...] = ()
+    hook_timeout: float = 0.0  # hook and basic tasks: hard limit of one run (0: none)
+    environment_id: str = ""
+    #: (node name, task id) -> the final command, rendered with task_hostname etc.
+    build_command: Callable[[str, str], TaskCommand] | None = field(default=None, repr=False)
+    #: (node name, task id) -> the task's `properties`, rendered at CONFIGURE with the role's current variables
+    properties: Callable[[str, str], dict[str, str]] | None = field(default=None, repr=False)
+    #: the role's current variables (for START/STOP args and orbit-reset-time)
+    variables: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
+
+    @property
+    def is_occ(self) -> bool:
+        return self.mode in OCC_MODES
+
+
+@dataclass
+class HookResult:
+    """How a hook or basic task run ended (becomes ``taskResult.*`` on the parent role)."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    final_status: str  # FINISHED, FAILED, KILLED, TIMEOUT
+    timestamp_ms: int
+    voluntary: bool = True
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.error
+
+    def variables(self) -> dict[str, str]:
+        return {
+            "taskResult.exitCode": "" if self.exit_code is None else str(self.exit_code),
+            "taskResult.stdout": self.stdout,
+            "taskResult.stderr": self.stderr,
+            "taskResult.finalStatus": self.final_status,
+            "taskResult.timestamp": str(self.timestamp_ms),
+        }
+
+
+@dataclass
+class Task:
+    """A deployed task: where it runs, how it is controlled, and what it last reported."""
+
+    id: str
+    request: TaskRequest
+    node: Node
+    command: TaskCommand
+    control_port: int = 0
+    bound: dict[str, str] = field(default_factory=dict)  # inbound channel -> address pushed to the task
+    reachable: dict[str, str] = field(default_factory=dict)  # inbound channel -> address others connect to
+    ports: tuple[int, ...] = ()  # every port allocated for it, released at kill
+    pid: int = 0
+    state: str = STANDBY
+    status: str = INACTIVE
+    transport: str = ""  # "direct" (OCC protobuf) or "fmq" (OCClite JSON codec) for OCC tasks
+    stdout_path: str = ""
+    stderr_path: str = ""
+    process: Any = field(default=None, repr=False)  # the resource manager's ProcessHandle
+    locked: bool = True  # owned by its environment; released tasks stay alive, unlocked
+    last_result: HookResult | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.request.class_name}#{self.id}"
+
+    @property
+    def environment_id(self) -> str:
+        return self.request.environment_id
+
+    @property
+    def mode(self) -> str:
+        return self.request.mode
+
+    def record(self) -> dict[str, Any]:
+        """What survives a core restart (see ``registry``)."""
+        return {
+            "id": self.id,
+            "environment_id": self.request.environment_id,
+            "role_path": self.request.role_path,
+            "class_name": self.request.class_name,
+            "mode": self.request.mode,
+            "critical": self.request.critical,
+            "node": {"name": self.node.name, "address": self.node.address, "attributes": list(self.node.attributes)},
+            "command": self.command.as_dict(),
+            "control_port": self.control_port,
+            "bound": self.bound,
+            "reachable": self.reachable,
+            "ports": list(self.ports),
+            "transport": self.transport,
+            "state": self.state,
+            "locked": self.locked,
+            "stdout_path": self.stdout_path,
+            "stderr_path": self.stderr_path,
+            "process": self.process.record() if self.process is not None else None,
+        }

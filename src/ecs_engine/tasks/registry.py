@@ -1,0 +1,68 @@
+"""The core's record of live tasks (SQLite), read back after a restart to re-attach to them.
+
+One row per task that has a process or may get one (hook and basic tasks between runs): written when the
+task is deployed or its process changes, deleted when it is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    environment_id TEXT NOT NULL,
+    record TEXT NOT NULL
+)
+"""
+
+
+class TaskRegistry:
+    """Task records by id; safe to use from the core's threads."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(SCHEMA)
+
+    def put(self, record: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO tasks (id, environment_id, record) VALUES (?, ?, ?)",
+                (record["id"], record.get("environment_id", ""), json.dumps(record)),
+            )
+
+    def put_many(self, records: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT OR REPLACE INTO tasks (id, environment_id, record) VALUES (?, ?, ?)",
+                [(r["id"], r.get("environment_id", ""), json.dumps(r)) for r in records],
+            )
+            self._db.execute("COMMIT")
+
+    def remove(self, task_ids: list[str]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM tasks WHERE id = ?", [(i,) for i in task_ids])
+
+    def records(self, environment_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if environment_id is None:
+                rows = self._db.execute("SELECT record FROM tasks ORDER BY rowid").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT record FROM tasks WHERE environment_id = ? ORDER BY rowid", (environment_id,)
+                ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,131 @@
+"""The resource-manager interface: nodes, placement, ports, launching and watching processes.
+
+A resource manager is a backend (``ecs_backends.resources.local``; a batch-system one later) opened through
+the ``ecs_resource_manager`` hook. The executor only talks to this interface: it places a task on a node,
+asks for ports there, launches the command, and watches the process through its handle (the status
+stream of one process: ``wait()`` returns when it ends).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.errors import HandledError, UsageError
+
+from .model import Node
+
+DATA_PORT_BASE = 9000  # inbound data channels (reference §4.4)
+CONTROL_PORT_BASE = 30000  # OCC control ports
+
+
+class PlacementError(HandledError):
+    """No node satisfies a task's constraints."""
+
+
+@dataclass
+class LaunchSpec:
+    """One process to start: argv and environment are final; output files are None for "discard"."""
+
+    task_id: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)  # added to the manager's base environment
+    cwd: Path | None = None
+    user: str = ""
+    stdout_path: Path | None = None
+    stderr_path: Path | None = None
+
+
+class ProcessHandle(abc.ABC):
+    """A launched process (and its process group). Survives as a ``record()`` across core restarts."""
+
+    pid: int
+
+    @abc.abstractmethod
+    def alive(self) -> bool:
+        """Whether the process still exists."""
+
+    @abc.abstractmethod
+    async def wait(self) -> int | None:
+        """Wait until the process ends; its exit code (negative: killed by that signal), None if unknowable."""
+
+    @abc.abstractmethod
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the process group; a process that is already gone is not an error."""
+
+    @abc.abstractmethod
+    def record(self) -> dict[str, Any]:
+        """What ``ResourceManager.attach`` needs to find this process again after a restart."""
+
+
+class ResourceManager(abc.ABC):
+    """Nodes with attributes, placement by constraints, ports, process launch and re-attachment."""
+
+    name: str
+
+    @abc.abstractmethod
+    def nodes(self) -> list[Node]:
+        """The nodes tasks can be placed on."""
+
+    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]], *, what: str = "task") -> Node:
+        """The node for a task with these equality constraints: the least loaded of those that match."""
+        matching = [node for node in self.nodes() if node.matches(constraints)]
+        if not matching:
+            wanted = ", ".join(f"{k}={v}" for k, v in constraints) or "none"
+            names = ", ".join(f"{n.name} ({', '.join(f'{k}={v}' for k, v in n.attributes)})" for n in self.nodes())
+            raise PlacementError(
+                f"no node satisfies the constraints of {what} ({wanted}); nodes: {names or 'none'}",
+                hint="add a node with these attributes to the resource manager's settings (core.nodes)",
+            )
+        return min(matching, key=self.load)
+
+    def load(self, node: Node) -> int:
+        """How busy ``node`` is (placement prefers the lowest); by default, every node is equal."""
+        return 0
+
+    @abc.abstractmethod
+    def allocate_port(self, node: Node, base: int) -> int:
+        """The lowest port >= ``base`` that is free on ``node`` and not already handed out."""
+
+    @abc.abstractmethod
+    def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
+        """Return ports to the pool once their task is gone."""
+
+    @abc.abstractmethod
+    def ipc_address(self) -> str:
+        """A new unique IPC address (``ipc://@o2ipc-<id>``, an abstract unix socket)."""
+
+    @abc.abstractmethod
+    def log_dir(self, environment_id: str) -> Path:
+        """Where the output files and working directory of an environment's tasks are."""
+
+    @abc.abstractmethod
+    async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
+        """Start ``spec`` on ``node`` in its own process group; raise HandledError naming the command."""
+
+    @abc.abstractmethod
+    def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
+        """The process of a handle ``record`` if it still runs (the same process, not a reused pid), else None."""
+
+    async def close(self) -> None:
+        """Release what the manager holds (not the processes: the executor kills those)."""
+
+
+def open_resource_manager(name: str, settings: Mapping[str, Any], *, state_dir: Path) -> ResourceManager:
+    """The resource manager ``name`` from the installed backends (``ecs_resource_manager`` hook)."""
+    from ecs_engine.plugins import plugin_manager
+
+    manager = plugin_manager().hook.ecs_resource_manager(name=name, settings=dict(settings), state_dir=str(state_dir))
+    if manager is None:
+        known = sorted(
+            getattr(impl.plugin, "RESOURCE_MANAGER", "")
+            for impl in plugin_manager().hook.ecs_resource_manager.get_hookimpls()
+        )
+        raise UsageError(
+            f"unknown resource manager '{name}' (setting core.resource_manager)",
+            hint=f"installed: {', '.join(k for k in known if k) or 'none'}",
+        )
+    return manager

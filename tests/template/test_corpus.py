@@ -118,3 +118,31 @@ def test_minimal_dpl_included_keeps_the_include_role_name_and_pins_tasks(corpus,
         "host.dpl.internal-dpl-clock:from_internal-dpl-clock_to_readout-proxy"
     )
     assert targets["readout-proxy"] == ""  # ::readout-proxy-flp001 is bound by readout-dataflow, not here
+
+
+def test_config_payloads_see_template_helpers_and_legacy_expressions(repo):
+    tree = {
+        "o2": {
+            "components": {
+                "qc": {
+                    "ANY": {
+                        "any": {
+                            "modern": "det={{ strings.ToLower(det) }}",
+                            "legacy": "det={{ strings.ToUpper(det) }}",
+                        }
+                    }
+                }
+            }
+        }
+    }
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow(
+        "w",
+        "name: w\ndefaults: {det: Tpc}\nroles:\n  - name: r\n    vars:\n"
+        "      a: \"{{ config.Get('qc/ANY/any/modern') }}\"\n"
+        "      b: \"{{ config.GetLegacy('qc/ANY/any/legacy') }}\"\n"
+        "    task: {load: t}\n",
+    )
+    wf = make_expander(DirectorySource(repo.root), config=Configuration.from_tree(tree)).expand("w")
+    r = wf.task_roles()[0]
+    assert (r.vars["a"], r.vars["b"]) == ("det=tpc", "det=TPC")

@@ -13,7 +13,9 @@ from ecs_engine.errors import HandledError
 from ecs_engine.ids import new_id
 from ecs_engine.uservars import split_role_vars
 
-from .expand import EnvVars, Expander, Workflow
+from . import expr
+from .expand import Env, EnvVars, Expander, Workflow
+from .functions import Util, static_objects
 from .sources import TemplateSource
 
 
@@ -79,10 +81,21 @@ def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
     else:
         template_objects = None
 
+    static = static_objects()
+
     def objects(stack: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if template_objects is not None:
-            out.update(template_objects(config, stack))
+            # payloads see the same helpers as templates; GetLegacy payloads use the {{ }} engine
+            helpers = {**static, "util": Util(stack)}
+            out.update(
+                template_objects(
+                    config,
+                    stack,
+                    helpers=helpers,
+                    legacy=lambda text: expr.render(text, Env({**helpers, **out}, stack)),
+                )
+            )
         if has_plugins:
             for contributed in hook(stack=dict(stack)):
                 if contributed:

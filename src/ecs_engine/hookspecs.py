@@ -43,6 +43,18 @@ def ecs_dpl_generate(command: str, name: str, workdir: str) -> str | None:
     """
 
 
+@hookspec(firstresult=True)
+def ecs_resource_manager(name: str, settings: dict[str, Any], state_dir: str) -> Any:
+    """Open the resource manager ``name`` (setting ``core.resource_manager``: ``local``, ...).
+
+    Return an ``ecs_engine.tasks.resources.ResourceManager`` if this plugin provides ``name``, else None.
+    ``settings`` is the core's ``core`` settings section (e.g. ``nodes``); ``state_dir`` is where the
+    manager keeps task output files. The manager offers nodes with attributes, placement by constraints,
+    free ports, process launch and kill (through process handles, whose ``wait`` is the status stream of
+    one process), and re-attachment to processes after a core restart.
+    """
+
+
 @hookspec
 def ecs_integration_plugins() -> list[Any] | None:
     """Contribute integration plugin classes (AliECS ``integration.Plugin``): DCS, ODC, trigger, testplugin...

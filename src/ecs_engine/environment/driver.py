@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ecs_engine.ids import new_id
 from ecs_engine.occ import states as occ
+from ecs_engine.template.plan import effective_constraints
 
 from .taskcontrol import (
     ACTIVE,
@@ -125,7 +126,7 @@ class InProcessDriver(TaskController):
                 out.undeployable[role.path] = reason
                 continue
             cls = role.task_class
-            constraints = dict(role.constraints)
+            constraints = dict(effective_constraints(role))
             task = Task(
                 id=new_id(),
                 role=role,

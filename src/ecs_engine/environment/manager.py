@@ -216,18 +216,27 @@ class EnvironmentManager:
 
     # -- create --------------------------------------------------------------------------------------------
 
-    def _detectors_of(self, stack: Mapping[str, str], user_vars: Mapping[str, str]) -> list[str]:
-        """The detectors an environment uses: the user's ``detectors``, else those of its ``hosts``."""
-        if "detectors" not in user_vars and stack.get("hosts"):
+    def _detectors_of(self, stack: Mapping[str, str], user_vars: Mapping[str, str], env_vars) -> list[str]:
+        """The detectors an environment uses: the user's ``detectors``, else those of its ``hosts``.
+
+        Detectors found from ``hosts`` also become the weakest default ``detectors`` (as upstream).
+        """
+        if "detectors" in user_vars:
+            return self._detector_list(user_vars["detectors"])
+        if stack.get("hosts") and self.config is not None:
             try:
                 hosts = json.loads(stack["hosts"])
             except ValueError:
-                raise TemplateError(
-                    f"variable 'hosts' must be a JSON list of host names, got {stack['hosts']!r}"
-                ) from None
-            if isinstance(hosts, list) and self.config is not None:
-                self.config.detectors_for_hosts([str(h) for h in hosts])  # names an unknown host
-        text = stack.get("detectors", "[]") or "[]"
+                hosts = None
+            if not isinstance(hosts, list):
+                raise TemplateError(f"variable 'hosts' must be a JSON list of host names, got {stack['hosts']!r}")
+            detectors = self.config.detectors_for_hosts([str(h) for h in hosts])  # names an unknown host
+            env_vars.defaults.setdefault("detectors", json.dumps(detectors, separators=(",", ":")))
+            return sorted(set(detectors))
+        return self._detector_list(stack.get("detectors", "[]") or "[]")
+
+    @staticmethod
+    def _detector_list(text: str) -> list[str]:
         try:
             detectors = json.loads(text)
         except ValueError:
@@ -291,7 +300,7 @@ class EnvironmentManager:
             raise
         wf.env_vars.vars["__fmq_cleanup_count"] = "0"
         stack = wf.root.stack()
-        detectors = [] if auto else self._detectors_of(stack, vars_in)
+        detectors = [] if auto else self._detectors_of(stack, vars_in, wf.env_vars)
         env = Environment(
             self,
             environment_id=environment_id,

@@ -1,0 +1,179 @@
+"""Automatic transitions, the ERROR watcher, detector exclusivity and run numbers under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ecs_engine.config import Configuration
+from ecs_engine.environment import HookResult
+from ecs_engine.errors import NotFoundError, RefusedError
+from tests.environment.conftest import Harness, source_of, wait_for
+from tests.environment.workflows import SMALL
+
+BASIC = """
+name: basic
+roles:
+  - name: runner
+    task:
+      load: worker
+  - name: job-{{ it }}
+    for:
+      range: '["a","b"]'
+      var: it
+    task:
+      load: oneshot
+"""
+
+
+@pytest.fixture
+def small(small_repo):
+    small_repo.workflow("small", SMALL)
+    small_repo.workflow("basic", BASIC)
+    return source_of(small_repo)
+
+
+async def test_auto_stop_stops_the_run_as_the_timer_user(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(
+            small, "small", user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "200ms"}
+        )
+        await h.manager.control(env.id, "START_ACTIVITY")
+        assert env.state == "RUNNING"
+        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
+        assert env.last_run == 1
+        stop = [
+            e.runEvent
+            for e in h.manager.journal.events(environment_id=env.id, kinds=["runEvent"])
+            if e.runEvent.transition == "STOP_ACTIVITY"
+        ][0]
+        assert (stop.lastRequestUser.name, stop.lastRequestUser.externalId) == ("TIMER", 65)
+
+
+async def test_auto_stop_is_cancelled_by_a_manual_stop(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(
+            small, "small", user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "300ms"}
+        )
+        await h.manager.control(env.id, "START_ACTIVITY")
+        await h.manager.control(env.id, "STOP_ACTIVITY")
+        await h.manager.control(env.id, "START_ACTIVITY")  # a second run without auto-stop armed from the first
+        await asyncio.sleep(0.2)
+        assert env.state == "RUNNING" and env.current_run == 2
+        await wait_for(lambda: env.state == "CONFIGURED", what="the second run's own auto-stop")
+
+
+async def test_end_of_stream_stops_the_run(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        task = env.controlled_tasks()[0]
+        h.driver.end_of_stream(task)
+        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after END_OF_STREAM")
+
+
+async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "basic")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        jobs = [t for t in env.controlled_tasks() if t.is_basic]
+        assert len(jobs) == 2
+        h.driver.basic_exit(jobs[0], HookResult(stdout="done a"))
+        await asyncio.sleep(0.05)
+        assert env.state == "RUNNING"  # one basic task still working
+        assert jobs[0].role.user_vars["taskResult.stdout"] == "done a"
+        h.driver.basic_exit(jobs[1])
+        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after the basic tasks")
+
+
+async def test_task_internal_error_stops_the_run(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        h.driver.internal_error(env.controlled_tasks()[0])
+        await wait_for(lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error")
+        assert env.state in ("CONFIGURED", "ERROR")
+
+
+async def test_a_critical_task_in_error_sends_the_environment_to_error(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        spare = next(t for t in env.tasks.values() if t.path == "small.spare")
+        h.driver.set_state(spare, "ERROR")  # non-critical: stays local
+        await asyncio.sleep(0.15)
+        assert env.state == "CONFIGURED" and env.roles.state["small"] == "CONFIGURED"
+        worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
+        h.driver.set_state(worker, "ERROR")
+        await wait_for(lambda: env.state == "ERROR", what="GO_ERROR after a critical task error")
+        announce = [
+            e.environmentEvent
+            for e in h.manager.journal.events(environment_id=env.id, kinds=["environmentEvent"])
+            if e.environmentEvent.message.startswith("a critical error occurred")
+        ]
+        assert announce[0].error == f"critical task '{worker.name}' on host 'flp001' transitioned to ERROR"
+
+
+async def test_detectors_are_exclusive_between_environments(small, harness_factory):
+    async with harness_factory() as h:
+        first = await h.manager.create(small, "small")  # hosts flp001, flp002 -> TST
+        assert first.detectors == ["TST"] and h.manager.active_detectors() == ["TST"]
+        with pytest.raises(RefusedError, match=f"detector TST is already in use by environment {first.id}"):
+            await h.manager.create(small, "small", user_vars={"hosts": '["flp002"]'})
+        other = await h.manager.create(small, "small", user_vars={"hosts": '["flp101"]'})
+        assert other.detectors == ["ITS"]
+        assert h.manager.available_detectors() == []
+        await h.manager.destroy(first.id)
+        again = await h.manager.create(small, "small", user_vars={"detectors": '["TST"]'})
+        assert again.detectors == ["TST"]
+
+
+async def test_concurrent_creates_never_share_a_detector(small, harness_factory):
+    async with harness_factory() as h:
+        h.driver.delay("deploy", 0.05)
+        results = await asyncio.gather(*(h.manager.create(small, "small") for _ in range(4)), return_exceptions=True)
+        created = [r for r in results if not isinstance(r, BaseException)]
+        refused = [r for r in results if isinstance(r, RefusedError)]
+        assert len(created) == 1 and len(refused) == 3
+
+
+async def test_an_unknown_host_is_named(small, harness_factory):
+    async with harness_factory() as h:
+        with pytest.raises(NotFoundError, match="detector not found for host nohost"):
+            await h.manager.create(small, "small", user_vars={"hosts": '["nohost"]'})
+
+
+async def test_run_numbers_are_unique_under_eight_concurrent_environments(small, tmp_path):
+    config = Configuration.open(f"sqlite:///{tmp_path / 'config.sqlite'}")
+    config.store.put("hardware/detectors/TST/flps/flp001", "")
+    harness = Harness(tmp_path, config)
+    async with harness:
+        manager = harness.manager
+        envs = await asyncio.gather(
+            *(manager.create(small, "small", user_vars={"detectors": f'["D{i}"]'}) for i in range(8))
+        )
+
+        async def runs(env, count=3):
+            numbers = []
+            for _ in range(count):
+                await manager.control(env.id, "START_ACTIVITY")
+                numbers.append(env.current_run)
+                await manager.control(env.id, "STOP_ACTIVITY")
+            return numbers
+
+        per_env = await asyncio.gather(*(runs(env) for env in envs))
+    numbers = [n for ns in per_env for n in ns]
+    assert sorted(numbers) == list(range(1, 25))
+    assert all(ns == sorted(ns) for ns in per_env)
+    assert config.store.get("runtime/run_number") == "24"
+    config.close()
+
+
+async def test_auto_environment_runs_once_and_destroys_itself(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create_auto(
+            small, "small", user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "100ms"}
+        )
+        await wait_for(lambda: env.id not in h.manager.environments, what="the auto environment to end")
+        assert env.state == "DONE" and env.last_run == 1
+        assert not h.driver.tasks

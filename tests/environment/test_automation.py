@@ -43,11 +43,11 @@ async def test_auto_stop_stops_the_run_as_the_timer_user(small, harness_factory)
         assert env.state == "RUNNING"
         await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
         assert env.last_run == 1
-        stop = [
+        stop = next(
             e.runEvent
             for e in h.manager.journal.events(environment_id=env.id, kinds=["runEvent"])
             if e.runEvent.transition == "STOP_ACTIVITY"
-        ][0]
+        )
         assert (stop.lastRequestUser.name, stop.lastRequestUser.externalId) == ("TIMER", 65)
 
 

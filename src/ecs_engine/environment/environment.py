@@ -337,7 +337,7 @@ class Environment:
 
             return run_stopped
         if event == "CONFIGURE":
-            return self._arm_watch
+            return lambda: self.arm_error_watch(True)
         return None
 
     def _after_end(self, event: str):
@@ -582,7 +582,7 @@ class Environment:
         if event.kind == "state":
             self.set_task_state(task, state=event.state)
             if event.state == ERROR and task.critical and not task.is_hook:
-                self._watch_error(task)
+                self.watch_error(task)
         elif event.kind == "status":
             self.set_task_state(task, status=event.status)
         elif event.kind == "end_of_stream":
@@ -627,10 +627,11 @@ class Environment:
             self._auto_stop.cancel()
             self._auto_stop = None
 
-    def _arm_watch(self) -> None:
-        self._watch_armed = True
+    def arm_error_watch(self, armed: bool) -> None:
+        """Whether a critical task turning ERROR sends the environment to ERROR (from CONFIGURE on)."""
+        self._watch_armed = armed
 
-    def _watch_error(self, task: Task) -> None:
+    def watch_error(self, task: Task) -> None:
         if not self._watch_armed or self.state in ("ERROR", "DONE") or self._watch_task is not None:
             return
         if self.roles.state[self.root.path] != ERROR:

@@ -119,6 +119,7 @@ class EnvironmentManager:
         """Stop timers and background work; environments stay in the store (and their tasks alive)."""
         for env in self.environments.values():
             env.stop_timers()
+            self.persist(env)
         for task in list(self._background):
             task.cancel()
         if self._background:
@@ -199,16 +200,21 @@ class EnvironmentManager:
         roles = {r.path: r for r in root.walk()}
         tasks = [snapshot.task_from_data(t, roles, env.id) for t in data["tasks"]]
         alive = await self.controller.reattach(tasks) if tasks else set()
+        lost = []
         for task in tasks:
             if task.id not in alive:
                 task.status, task.state = INACTIVE, "ERROR"
                 env.warn(f"task {task.name} ({task.path}) was lost while the core was down")
+                lost.append(task)
             env.add_task(task)
         for role in root.walk():
             if role.kind == "call" and env.state not in ("STANDBY", "DONE"):
                 env.roles.set(role, status="ACTIVE")
-        env._watch_armed = env.state in ("CONFIGURED", "RUNNING")
         self.environments[env.id] = env
+        env.arm_error_watch(env.state in ("CONFIGURED", "RUNNING"))
+        for task in lost:
+            if task.critical and not task.is_hook:
+                env.watch_error(task)
         for detector in env.detectors:
             self._detectors.setdefault(detector, env.id)
         env.env_event(message="environment reloaded from the store")

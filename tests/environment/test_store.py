@@ -1,0 +1,97 @@
+"""Durability: environments, runs and events survive the manager; a new manager reloads them."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_engine.environment import InProcessDriver
+from tests.environment.conftest import source_of, wait_for
+from tests.environment.workflows import SMALL
+
+
+@pytest.fixture
+def small(small_repo):
+    small_repo.workflow("small", SMALL)
+    return source_of(small_repo)
+
+
+async def test_a_new_manager_reloads_environments_and_reattaches_live_tasks(small, harness_factory):
+    harness = harness_factory()
+    async with harness as h:
+        env = await h.manager.create(small, "small", user_vars={"run_type": "PHYSICS"})
+        await h.manager.control(env.id, "START_ACTIVITY")
+        env_id, task_ids = env.id, set(env.tasks)
+        spare = next(r for r in env.root.walk() if r.path == "small.spare")
+        spare.user_vars["note"] = "kept"
+    # the same executor (its tasks still alive) under a new manager on the same data directory
+    manager = harness.new_manager()
+    await manager.start()
+    try:
+        again = manager.get(env_id)
+        assert (again.state, again.current_run) == ("RUNNING", 1)
+        assert set(again.tasks) == task_ids and all(t.status == "ACTIVE" for t in again.tasks.values())
+        assert again.stack()["run_type"] == "PHYSICS" and again.stack()["run_number"] == "1"
+        assert next(r for r in again.root.walk() if r.path == "small.spare").user_vars["note"] == "kept"
+        assert manager.active_detectors() == ["TST"]
+        assert again.roles.state["small"] == "RUNNING"
+        # it works on: hooks and calls come from the stored tree
+        await manager.control(env_id, "STOP_ACTIVITY")
+        eor = [stack for _, stack in harness.plugins["rec"].seen if stack["__call_rolepath"] == "small.hooks.eor"]
+        assert eor and eor[-1]["run_number"] == "1"
+        await manager.control(env_id, "START_ACTIVITY")
+        assert again.current_run == 2  # the run counter lives in the configuration store
+        await manager.destroy(env_id, allow_in_running_state=True)
+        assert not harness.driver.tasks
+    finally:
+        await manager.close()
+    third = harness.new_manager()
+    await third.start()
+    try:
+        assert not third.environments  # destroyed environments are not reloaded
+        assert [r.run_number for r in third.store.runs(env_id)] == [1, 2]
+        transitions = [
+            e.environmentEvent.transition
+            for e in third.journal.events(environment_id=env_id, kinds=["environmentEvent"])
+            if e.environmentEvent.message == "transition completed successfully"
+        ]
+        assert transitions == ["DEPLOY", "CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY", "START_ACTIVITY"] + [
+            "STOP_ACTIVITY",
+            "RESET",
+        ]
+    finally:
+        await third.close()
+
+
+async def test_tasks_not_found_after_a_restart_are_marked_lost(small, harness_factory):
+    harness = harness_factory()
+    async with harness as h:
+        env = await h.manager.create(small, "small")
+        env_id = env.id
+    manager = harness.new_manager(InProcessDriver())  # an executor that knows none of them
+    await manager.start()
+    try:
+        again = manager.get(env_id)
+        assert all(t.status == "INACTIVE" and t.state == "ERROR" for t in again.tasks.values())
+        assert any("was lost while the core was down" in w for w in again.warnings)
+        await wait_for(lambda: again.state == "ERROR", what="GO_ERROR for the lost critical tasks")
+        await manager.destroy(env_id)
+    finally:
+        await manager.close()
+
+
+async def test_state_is_committed_before_a_transition_is_reported(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        assert h.manager.store.load(env.id).state == "CONFIGURED"
+        await h.manager.control(env.id, "START_ACTIVITY")
+        stored = h.manager.store.load(env.id)
+        assert (stored.state, stored.current_run) == ("RUNNING", 1)
+        # a second reader sees the events already (committed, not buffered)
+        from ecs_engine.events.journal import EventJournal
+
+        reader = EventJournal(h.manager.journal.path)
+        try:
+            kinds = {e.WhichOneof("Payload") for e in reader.events(environment_id=env.id)}
+        finally:
+            reader.close()
+        assert {"environmentEvent", "taskEvent", "roleEvent", "callEvent", "runEvent"} <= kinds

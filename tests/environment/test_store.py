@@ -54,7 +54,12 @@ async def test_a_new_manager_reloads_environments_and_reattaches_live_tasks(smal
             for e in third.journal.events(environment_id=env_id, kinds=["environmentEvent"])
             if e.environmentEvent.message == "transition completed successfully"
         ]
-        assert transitions == ["DEPLOY", "CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY", "START_ACTIVITY"] + [
+        assert transitions == [
+            "DEPLOY",
+            "CONFIGURE",
+            "START_ACTIVITY",
+            "STOP_ACTIVITY",
+            "START_ACTIVITY",
             "STOP_ACTIVITY",
             "RESET",
         ]

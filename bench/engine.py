@@ -1,0 +1,97 @@
+"""Engine-only cost of transitions and hook scheduling, with the in-process task driver (no processes).
+
+1. CONFIGURE and START_ACTIVITY of an environment of 1,000 tasks (median of 5): target < 0.5 s each.
+2. Hook scheduling: START_ACTIVITY with 1,000 calls (10 weights, a plugin that returns at once) minus
+   START_ACTIVITY without them, per call.
+Events are published and journalled and the environment is persisted as in production (SQLite, WAL).
+Prints each figure and its ratio to the target. Usage: python bench/engine.py [TASKS]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ecs_engine.config import Configuration
+from ecs_engine.environment import EnvironmentManager, InProcessDriver, IntegrationPlugin, Integrations
+from ecs_engine.template.sources import DirectorySource
+
+TARGET = 0.5
+REPEAT = 5
+
+TASK = "name: worker\ncontrol:\n  mode: direct\ncommand:\n  value: /bin/true\n"
+
+
+def workflow(name: str, tasks: int, calls: int) -> str:
+    items = json.dumps([f"{i:04d}" for i in range(tasks)])
+    text = f"name: {name}\nroles:\n  - name: t{{{{ it }}}}\n    for:\n      range: '{items}'\n      var: it\n"
+    text += "    task:\n      load: worker\n"
+    for i in range(calls):
+        text += f"  - name: c{i}\n    call:\n      func: bench.Fast()\n"
+        text += f"      trigger: before_START_ACTIVITY+{i % 10}\n      timeout: 5s\n"
+    return text
+
+
+class FastCalls:
+    def Fast(self) -> str:
+        return ""
+
+
+class BenchPlugin(IntegrationPlugin):
+    name = "bench"
+
+    def call_stack(self, call):
+        return FastCalls()
+
+
+async def time_transitions(root: Path, name: str, tasks: int, calls: int) -> dict[str, list[float]]:
+    manager = EnvironmentManager(
+        config=Configuration.from_tree({"o2": {}}),
+        controller=InProcessDriver(),
+        data_dir=root / f"data-{name}",
+        integrations=Integrations([BenchPlugin()]),
+    )
+    await manager.start()
+    times: dict[str, list[float]] = {"CONFIGURE": [], "START_ACTIVITY": []}
+    try:
+        env = await manager.create(DirectorySource(root), name)
+        assert len(env.tasks) == tasks, len(env.tasks)
+        for _ in range(REPEAT):
+            await manager.control(env.id, "RESET")
+            for event in ("CONFIGURE", "START_ACTIVITY"):
+                started = time.perf_counter()
+                await manager.control(env.id, event)
+                times[event].append(time.perf_counter() - started)
+            await manager.control(env.id, "STOP_ACTIVITY")
+        await manager.destroy(env.id)
+    finally:
+        await manager.close()
+    return times
+
+
+async def main(tasks: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for kind in ("workflows", "tasks"):
+            (root / kind).mkdir()
+        (root / "tasks" / "worker.yaml").write_text(TASK)
+        (root / "workflows" / "plain.yaml").write_text(workflow("plain", tasks, 0))
+        (root / "workflows" / "calls.yaml").write_text(workflow("calls", 10, 1000))
+        (root / "workflows" / "nocalls.yaml").write_text(workflow("nocalls", 10, 0))
+        plain = await time_transitions(root, "plain", tasks, 0)
+        with_calls = await time_transitions(root, "calls", 10, 1000)
+        without = await time_transitions(root, "nocalls", 10, 0)
+    for event in ("CONFIGURE", "START_ACTIVITY"):
+        median = statistics.median(plain[event])
+        print(f"{event} of {tasks} tasks: {median * 1000:.1f} ms (median of {REPEAT}); ratio to the 0.5 s target {median / TARGET:.2f}")
+    per_call = (statistics.median(with_calls["START_ACTIVITY"]) - statistics.median(without["START_ACTIVITY"])) / 1000
+    print(f"hook scheduling: {per_call * 1e6:.0f} us per call (1,000 calls over 10 weights at before_START_ACTIVITY)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))

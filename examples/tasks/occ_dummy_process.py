@@ -9,6 +9,7 @@ the arguments), and can be told to misbehave so that ERROR, RECOVER and the devi
         [--end-of-data-after 0.3]     0.3 s into each run, report END_OF_STREAM (the state stays RUNNING)
         [--internal-error-after 0.3]  0.3 s into each run, fail on its own: ERROR + TASK_INTERNAL_ERROR
         [--config-dump FILE]          also write the configuration tree to FILE
+        [--hook-delay 2]              every transition takes this long (to try time limits)
 """
 
 from __future__ import annotations
@@ -35,18 +36,20 @@ class DummyProcess(ControlledProcess):
         parser.add_argument("--end-of-data-after", type=float, metavar="SECONDS")
         parser.add_argument("--internal-error-after", type=float, metavar="SECONDS")
         parser.add_argument("--config-dump", type=Path, metavar="FILE")
+        parser.add_argument("--hook-delay", type=float, default=0.0, metavar="SECONDS")
 
-    def _step(self, event: str, body=None) -> None:
+    async def _step(self, event: str, body=None) -> None:
         name = f"execute{event.capitalize()}"
         say(f"BEGIN function {name}")
         if body is not None:
             body()
+        await asyncio.sleep(self.options.extra.hook_delay)
         if event in (e.upper() for e in self.options.extra.fail_on):
             say(f"END function {name} (failing on purpose)")
             raise RuntimeError(f"{event} fails on purpose (--fail-on {event})")
         say(f"END function {name}")
 
-    def on_configure(self, arguments):
+    async def on_configure(self, arguments):
         def show() -> None:
             tree = to_tree(arguments)
             say("received runtime configuration:")
@@ -54,23 +57,23 @@ class DummyProcess(ControlledProcess):
             if self.options.extra.config_dump:
                 self.options.extra.config_dump.write_text(json.dumps(tree, indent=4))
 
-        self._step("CONFIGURE", show)
+        await self._step("CONFIGURE", show)
 
-    def on_start(self, arguments):
+    async def on_start(self, arguments):
         say(f"processing event start in state {self.state} with run number {self.run_number}")
-        self._step("START")
+        await self._step("START")
 
-    def on_stop(self, arguments):
-        self._step("STOP")
+    async def on_stop(self, arguments):
+        await self._step("STOP")
 
-    def on_reset(self, arguments):
-        self._step("RESET")
+    async def on_reset(self, arguments):
+        await self._step("RESET")
 
-    def on_recover(self, arguments):
-        self._step("RECOVER")
+    async def on_recover(self, arguments):
+        await self._step("RECOVER")
 
-    def on_exit(self, arguments):
-        self._step("EXIT")
+    async def on_exit(self, arguments):
+        await self._step("EXIT")
 
     async def running(self):
         extra = self.options.extra

@@ -133,6 +133,7 @@ async def _stream(messages, out: Output, stop: asyncio.Event, render) -> ExitSta
 async def state_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
     """Print state changes until the process ends the stream (DONE) or ``stop`` is set (Ctrl-C)."""
     messages = control.client().state_stream()
+    await control.client().streams_ready(timeout=1.0)  # confirmed at once by our processes, not by OCClib
     out.note(f"streaming state updates from {control.address}  (ctrl-c to stop)")
     return await _stream(
         messages, out, stop, lambda m: (f"type={m.type:<12}  state={m.state}", {"type": m.type, "state": m.state})
@@ -142,5 +143,6 @@ async def state_stream(control: ProcessControl, out: Output, stop: asyncio.Event
 async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
     """Print device events until the process ends the stream or ``stop`` is set (Ctrl-C)."""
     messages = control.client().event_stream()
+    await control.client().streams_ready(timeout=1.0)
     out.note(f"streaming events from {control.address}  (ctrl-c to stop)")
     return await _stream(messages, out, stop, lambda e: (f"event={e}", {"event": e}))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from prompt_toolkit.application import Application
-from prompt_toolkit.completion import PathCompleter
+from prompt_toolkit.completion import CompleteEvent, PathCompleter, get_common_complete_suffix
 from prompt_toolkit.filters import Condition
 from prompt_toolkit.key_binding import KeyBindings
 from prompt_toolkit.layout import (
@@ -106,9 +106,9 @@ class PeanutTUI:
         self.modal_text = ""
         self._stream_tasks: list[asyncio.Task] = []
         self.keys = STEP_KEYS if mode == FMQ_STEP else OCC_KEYS
-        self.path_input = TextArea(
-            multiline=False, completer=PathCompleter(expanduser=True), complete_while_typing=True, height=1
-        )
+        self._path_completer = PathCompleter(expanduser=True)
+        self.path_input = TextArea(multiline=False, height=1)
+        self.path_candidates = ""
         self.app = Application(
             layout=self._layout(),
             key_bindings=self._bindings(),
@@ -200,7 +200,13 @@ class PeanutTUI:
             ]
         )
         load_dialog = Frame(
-            HSplit([self.path_input, Window(FormattedTextControl(" [Tab] complete  [Enter] load  [Esc] cancel"))]),
+            HSplit(
+                [
+                    self.path_input,
+                    Window(FormattedTextControl(lambda: self.path_candidates), height=1),
+                    Window(FormattedTextControl(" [Tab] complete  [Enter] load  [Esc] cancel"), height=1),
+                ]
+            ),
             title="file path for runtime configuration",
             width=60,
             style="class:modal",
@@ -243,6 +249,7 @@ class PeanutTUI:
             self.modal = "load"
             self.path_input.text = self.config_path or ""
             self.path_input.buffer.cursor_position = len(self.path_input.text)
+            self.path_candidates = ""
             self.app.layout.focus(self.path_input)
 
         @kb.add("enter", filter=error)
@@ -262,13 +269,21 @@ class PeanutTUI:
 
         @kb.add("tab", filter=loading)
         def _complete(_):
-            buffer = self.path_input.buffer
-            if buffer.complete_state:
-                buffer.complete_next()
-            else:
-                buffer.start_completion(insert_common_part=True)
+            self.complete_path()
 
         return kb
+
+    def complete_path(self) -> None:
+        """Tab: complete the path as far as it is unambiguous, and list the candidates if several remain."""
+        buffer = self.path_input.buffer
+        event = CompleteEvent(completion_requested=True)
+        candidates = list(self._path_completer.get_completions(buffer.document, event))
+        if len(candidates) == 1:
+            buffer.apply_completion(candidates[0])
+            self.path_candidates = ""
+        elif candidates:
+            buffer.insert_text(get_common_complete_suffix(buffer.document, candidates))
+            self.path_candidates = "  ".join(c.display_text for c in candidates[:8])
 
     def _close_load(self) -> None:
         self.modal = None

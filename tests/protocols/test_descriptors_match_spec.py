@@ -11,10 +11,10 @@ import importlib
 import pkgutil
 
 import pytest
-import spec_tables
 from google.protobuf import descriptor_pb2
 
 import ecs_engine.protocols
+from tests.protocols import spec_tables
 
 FDP = descriptor_pb2.FieldDescriptorProto
 SCALARS = {

@@ -1,0 +1,174 @@
+"""peanut in CLI mode against real processes: every command, both transports, and the exit statuses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import textwrap
+
+import pytest
+
+from ecs_engine.errors import ExitStatus
+from ecs_engine.occ import launch
+from tests.peanut.processes import DUMMY, peanut, started, state_of
+
+pytestmark = pytest.mark.slow
+
+
+def test_help_lists_commands_modes_and_exit_statuses():
+    result = peanut("--help")
+    assert result.status == 0
+    for word in ("get-state", "transition", "direct-step", "fmq-step", "state-stream", "event-stream", "exec"):
+        assert word in result.out
+    assert "fmq-step" in result.out and "6 wrong mode" in result.out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["-addr", "nowhere", "get-state"], "-addr 'nowhere': expected host:port"),
+        (["-timeout", "soon", "get-state"], "-timeout 'soon': expected a positive duration"),
+        (["-mode", "magic", "get-state"], "argument -mode/--mode: invalid choice"),
+        (["launch"], "invalid choice: 'launch'"),
+        (["transition", "STANDBY"], "the following arguments are required: TO"),
+        (
+            ["-addr", "localhost:1", "transition", "STANDBY", "CONFIGURED", "novalue"],
+            "argument 'novalue': expected key=value",
+        ),
+        (["-config", "/no/such.yaml", "get-state"], "configuration file /no/such.yaml"),
+        (["exec"], "exec: no command to run"),
+    ],
+)
+def test_bad_input_is_one_clear_usage_error(argv, message):
+    result = peanut(*argv)
+    assert result.status == ExitStatus.USAGE
+    assert message in result.err and result.err.startswith("peanut: error:")
+    assert "Traceback" not in result.err and result.out == ""
+
+
+def test_direct_mode_get_state_transitions_and_arguments(occ_process):
+    p = ["-addr", occ_process.address, "-mode", "direct"]
+    assert peanut(*p, "get-state").out == "STANDBY\n"
+
+    configured = peanut(*p, "transition", "STANDBY", "CONFIGURED", "key1=value1", "chans.x.0.address=tcp://h:1")
+    assert (configured.status, configured.out) == (0, "ok  state=CONFIGURED trigger=EXECUTOR\n")
+    assert json.loads(occ_process.dump.read_text()) == {
+        "key1": "value1",
+        "chans": {"x": {"0": {"address": "tcp://h:1"}}},
+    }
+
+    running = peanut(*p, "-o", "json", "transition", "configured", "running", "runNumber=4242")
+    data = json.loads(running.out)
+    assert (data["ok"], data["state"], data["trigger"], data["event"]) == (True, "RUNNING", "EXECUTOR", "START")
+    assert "run number 4242" in occ_process.output()
+
+    stopped = peanut(*p, "direct-step", "RUNNING", "STOP")
+    assert stopped.out == "ok  state=CONFIGURED trigger=EXECUTOR\n"
+    assert peanut(*p, "-o", "json", "get-state").out.strip() == json.dumps(
+        {"state": "CONFIGURED", "occState": "CONFIGURED", "pid": occ_process.process.pid}
+    )
+
+
+def test_refused_transitions_exit_with_refused(occ_process):
+    p = ["-addr", occ_process.address, "-mode", "direct"]
+    mismatch = peanut(*p, "transition", "CONFIGURED", "RUNNING")
+    assert mismatch.status == ExitStatus.REFUSED
+    assert "state mismatch: source: CONFIGURED current: STANDBY" in mismatch.err
+
+    illegal = peanut(*p, "direct-step", "STANDBY", "START")
+    assert illegal.status == ExitStatus.REFUSED
+    assert illegal.out == "refused  state=STANDBY trigger=DEVICE_INTENTIONAL\n"
+
+    unknown = peanut(*p, "direct-step", "STANDBY", "PAUSE")
+    assert unknown.status == ExitStatus.REFUSED and "unknown transition event 'PAUSE'" in unknown.err
+
+    impossible = peanut(*p, "transition", "STANDBY", "RUNNING")
+    assert impossible.status == ExitStatus.USAGE
+    assert (
+        "no OCC transition leads from STANDBY to RUNNING" in impossible.err
+        and "CONFIGURED (CONFIGURE)" in impossible.err
+    )
+    assert state_of(occ_process) == "STANDBY"
+
+
+def test_config_file_is_flattened_and_inline_arguments_win(occ_process, tmp_path):
+    config = tmp_path / "args.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            chans:
+              data:
+                numSockets: 1
+                0: {address: "ipc://@x", sndBufSize: 1000}
+            detector: TPC
+            """
+        )
+    )
+    p = ["-addr", occ_process.address, "-mode", "direct", "-config", str(config)]
+    assert peanut(*p, "transition", "STANDBY", "CONFIGURED", "detector=ITS").status == 0
+    assert json.loads(occ_process.dump.read_text()) == {
+        "chans": {"data": {"numSockets": "1", "0": {"address": "ipc://@x", "sndBufSize": "1000"}}},
+        "detector": "ITS",
+    }
+
+
+def test_fmq_mode_drives_the_fairmq_sequences(fmq_device):
+    p = ["-addr", fmq_device.address]  # fmq is the CLI's default mode
+    assert peanut(*p, "get-state").out == "IDLE\n"
+    configured = peanut(*p, "transition", "STANDBY", "CONFIGURED", "chans.data.0.address=tcp://127.0.0.1:5000")
+    assert (configured.status, configured.out) == (0, "ok  state=CONFIGURED\n")
+    assert [line.split("--")[1].rstrip(">-") for line in configured.err.splitlines() if "fmq-step" in line] == [
+        "INIT DEVICE",
+        "COMPLETE INIT",
+        "BIND",
+        "CONNECT",
+        "INIT TASK",
+    ]
+    assert '"chans.data.0.address": "tcp://127.0.0.1:5000"' in fmq_device.output()
+    run = peanut(*p, "fmq-step", "READY", "RUN")
+    assert run.out == "ok  fmq-state=RUNNING  occ-state=RUNNING\n"
+    assert json.loads(peanut(*p, "-o", "json", "get-state").out)["state"] == "RUNNING"
+    assert peanut(*p, "transition", "RUNNING", "CONFIGURED").out == "ok  state=CONFIGURED\n"
+    assert peanut(*p, "-mode", "fmq-step", "transition", "CONFIGURED", "STANDBY").out == "ok  state=STANDBY\n"
+
+    refused = peanut(*p, "fmq-step", "READY", "RUN")
+    assert refused.status == ExitStatus.REFUSED and "refused by the FairMQ device" in refused.err
+    assert state_of(fmq_device, "fmq") == "IDLE"
+
+
+def test_wrong_mode_is_reported_with_the_mode_to_use(occ_process, fmq_device):
+    direct_process = peanut("-addr", occ_process.address, "get-state")  # fmq by default
+    assert direct_process.status == ExitStatus.WRONG_MODE and "try -mode direct" in direct_process.err
+    device = peanut("-addr", fmq_device.address, "-mode", "direct", "transition", "STANDBY", "CONFIGURED")
+    assert device.status == ExitStatus.WRONG_MODE and "try -mode fmq" in device.err
+    no_streams = peanut("-addr", fmq_device.address, "state-stream")
+    assert no_streams.status == ExitStatus.USAGE and "no StateStream" in no_streams.err
+
+
+def test_unreachable_and_timeout(tmp_path):
+    nobody = peanut("-addr", f"127.0.0.1:{launch.free_port()}", "-mode", "direct", "get-state")
+    assert nobody.status == ExitStatus.UNREACHABLE and "nothing answers" in nobody.err
+
+    child = started([*DUMMY, "--hook-delay", "3"], tmp_path / "slow.log")
+    try:
+        slow = peanut(
+            "-addr", child.address, "-mode", "direct", "-timeout", "300ms", "transition", "STANDBY", "CONFIGURED"
+        )
+        assert slow.status == ExitStatus.TIMEOUT
+        assert "within 0.3 s" in slow.err and "-timeout" in slow.err
+    finally:
+        asyncio.run(launch.stop(child, use_occ=False))
+
+
+def test_a_killed_process_is_unreachable_until_restarted(occ_process, tmp_path):
+    p = ["-addr", occ_process.address, "-mode", "direct"]
+    assert peanut(*p, "get-state").status == 0
+    occ_process.process.kill()
+    occ_process.process.wait()
+    assert peanut(*p, "get-state").status == ExitStatus.UNREACHABLE
+
+    again = started(DUMMY, tmp_path / "again.log", port=occ_process.port)
+    try:
+        assert peanut(*p, "get-state").out == "STANDBY\n"
+    finally:
+        asyncio.run(launch.stop(again))

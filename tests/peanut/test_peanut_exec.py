@@ -1,0 +1,86 @@
+"""peanut exec: launch a process on a control port, run a command script against it, stop it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import pytest
+
+from ecs_engine.errors import ExitStatus
+from tests.peanut.processes import DEVICE, DUMMY, peanut
+
+pytestmark = pytest.mark.slow
+
+
+def script(tmp_path, text: str) -> str:
+    path = tmp_path / "steps.peanut"
+    path.write_text(text)
+    return str(path)
+
+
+def test_exec_runs_a_script_against_an_occ_process_and_stops_it(tmp_path):
+    steps = script(
+        tmp_path,
+        "# a CI check\nget-state\ntransition STANDBY CONFIGURED detector=TPC\n"
+        "transition CONFIGURED RUNNING runNumber=7\ndirect-step RUNNING STOP\nget-state\n",
+    )
+    log = tmp_path / "process.log"
+    result = peanut("exec", "--script", steps, "--log", str(log), "--", *DUMMY)
+    assert result.status == 0, result.err
+    assert result.out.splitlines() == [
+        "STANDBY",
+        "ok  state=CONFIGURED trigger=EXECUTOR",
+        "ok  state=RUNNING trigger=EXECUTOR",
+        "ok  state=CONFIGURED trigger=EXECUTOR",
+        "CONFIGURED",
+    ]
+    output = log.read_text()
+    assert '"detector": "TPC"' in output and "run number 7" in output
+    assert "executeExit" in output and "stopped the process (exit code 0)" in result.err
+
+
+def test_exec_finds_out_that_a_device_speaks_fmq(tmp_path):
+    steps = script(tmp_path, "transition STANDBY CONFIGURED\nfmq-step READY RUN\nget-state\n")
+    result = peanut("exec", "--script", steps, "--", *DEVICE)
+    assert result.status == 0, result.err
+    assert "answers (fmq)" in result.err
+    assert result.out.splitlines()[-1] == "RUNNING"
+    assert "stopped the process (exit code 0)" in result.err  # walked down from RUNNING to EXITING
+
+
+def test_the_first_failing_script_line_stops_with_its_status_and_location(tmp_path):
+    steps = script(tmp_path, "get-state\ndirect-step STANDBY START\nget-state\n")
+    result = peanut("-mode", "direct", "exec", "--script", steps, "--", *DUMMY)
+    assert result.status == ExitStatus.REFUSED
+    assert f"{steps}:2: START from STANDBY" in result.err
+    assert result.out.splitlines() == ["STANDBY", "refused  state=STANDBY trigger=DEVICE_INTENTIONAL"]
+
+
+def test_a_process_that_dies_at_start_is_reported(tmp_path):
+    result = peanut(
+        "exec", "--script", script(tmp_path, "get-state\n"), "--", sys.executable, "-c", "raise SystemExit(4)"
+    )
+    assert result.status == ExitStatus.FAILED
+    assert "exited with code 4 before answering" in result.err
+
+
+def test_detach_leaves_the_process_running(tmp_path):
+    result = peanut("exec", "--detach", "--script", script(tmp_path, "get-state\n"), "--", *DUMMY)
+    assert result.status == 0
+    line = next(line for line in result.err.splitlines() if "left running" in line)
+    pid = int(line.split("pid ")[1].split(",")[0])
+    try:
+        os.kill(pid, 0)  # still alive
+    finally:
+        os.killpg(pid, signal.SIGKILL)
+
+
+def test_script_errors_name_the_line(tmp_path):
+    steps = script(tmp_path, "get-state\nfly away\n")
+    result = peanut("exec", "--script", steps, "--", *DUMMY)
+    assert result.status == ExitStatus.USAGE
+    assert f"{steps}:2: argument COMMAND: invalid choice: 'fly'" in result.err
+    missing = peanut("exec", "--script", str(tmp_path / "none.peanut"), "--", *DUMMY)
+    assert missing.status == ExitStatus.USAGE and "none.peanut" in missing.err

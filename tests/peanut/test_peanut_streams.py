@@ -1,0 +1,65 @@
+"""peanut state-stream / event-stream as a user runs them: a real peanut process, stopped with Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+import pytest
+
+from ecs_engine.errors import ExitStatus
+from ecs_engine.occ import launch
+from ecs_engine.occ.client import OccClient
+from tests.peanut.processes import DEVICE, DUMMY
+
+pytestmark = pytest.mark.slow
+
+
+async def start_peanut(*argv: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "peanut", *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+
+
+async def line(stream: asyncio.StreamReader) -> str:
+    return (await asyncio.wait_for(stream.readline(), 10)).decode()
+
+
+async def test_state_stream_prints_each_change_and_stops_cleanly_on_ctrl_c():
+    async with launch.running(DUMMY) as child, OccClient(child.address) as client:
+        watcher = await start_peanut("-addr", child.address, "-mode", "direct", "state-stream")
+        assert "streaming state updates from" in await line(watcher.stderr)
+        await client.transition("STANDBY", "CONFIGURE")
+        await client.transition("CONFIGURED", "START")
+        assert await line(watcher.stdout) == "type=STATE_STABLE  state=CONFIGURED\n"
+        assert await line(watcher.stdout) == "type=STATE_STABLE  state=RUNNING\n"
+        watcher.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK
+        assert b"Traceback" not in await watcher.stderr.read()
+
+
+async def test_event_stream_in_json_ends_when_the_device_exits():
+    async with launch.running(DEVICE) as child, OccClient(child.address, "fmq") as client:
+        watcher = await start_peanut("-addr", child.address, "-o", "json", "event-stream")
+        assert "streaming events from" in await line(watcher.stderr)
+        await client.transition("IDLE", "END")
+        assert await line(watcher.stdout) == '{"event": "NULL_DEVICE_EVENT"}\n'
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK  # the stream ended by itself
+
+
+async def test_event_stream_reports_device_events_of_an_occ_process():
+    async with launch.running([*DUMMY, "--end-of-data-after", "0.05"]) as child, OccClient(child.address) as client:
+        watcher = await start_peanut("-addr", child.address, "-mode", "direct", "event-stream")
+        assert "streaming events from" in await line(watcher.stderr)
+        await client.transition("STANDBY", "CONFIGURE")
+        await client.transition("CONFIGURED", "START")
+        assert await line(watcher.stdout) == "event=END_OF_STREAM\n"
+        watcher.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK
+
+
+async def test_a_stream_from_nowhere_is_unreachable():
+    watcher = await start_peanut("-addr", f"127.0.0.1:{launch.free_port()}", "-mode", "direct", "state-stream")
+    assert await asyncio.wait_for(watcher.wait(), 20) == ExitStatus.UNREACHABLE
+    assert "nothing answers" in (await watcher.stderr.read()).decode()

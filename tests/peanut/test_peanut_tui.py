@@ -1,0 +1,264 @@
+"""peanut's TUI driven for real: keys through prompt_toolkit's pipe input, the screen read from the renderer,
+and the controlled process checked over its own connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import signal
+
+import pytest
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+
+from ecs_engine.errors import ExitStatus
+from ecs_engine.occ import launch
+from ecs_engine.occ.client import OccClient
+from peanut.cli import main
+from peanut.commands import Output
+from peanut.execute import exec_async
+from peanut.tui import PeanutTUI, TuiIO
+from tests.peanut.processes import DEVICE, DUMMY
+
+pytestmark = pytest.mark.slow
+POLL = 0.2  # GetState polling period in these tests (2 s by default)
+
+
+def screen(tui: PeanutTUI) -> str:
+    rendered = tui.app.renderer.last_rendered_screen
+    if rendered is None:
+        return ""
+    width = tui.app.output.get_size().columns
+    rows = (rendered.data_buffer[y] for y in range(rendered.height))
+    return "\n".join("".join(row[x].char for x in range(width)).rstrip() for row in rows)
+
+
+def style_of(tui: PeanutTUI, text: str) -> str:
+    """The style of the first character of ``text`` on the screen."""
+    rendered = tui.app.renderer.last_rendered_screen
+    for y, line in enumerate(screen(tui).splitlines()):
+        x = line.find(text)
+        if x >= 0:
+            return rendered.data_buffer[y][x].style
+    raise AssertionError(f"{text!r} is not on the screen:\n{screen(tui)}")
+
+
+async def until(condition, what: str, timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def shows(tui: PeanutTUI, text: str) -> None:
+    await until(lambda: text in screen(tui), f"{text!r} on the screen")
+
+
+async def shows_state(tui: PeanutTUI, state: str) -> None:
+    """``state`` in the state panel (the event log lines start with a time, not a space)."""
+    await until(lambda: f"│ {state} " in screen(tui) and not tui.busy, f"state {state} shown")
+
+
+async def state_of(address: str, mode: str = "direct") -> str:
+    async with OccClient(address, mode, timeout=5) as client:
+        return (await client.get_state()).state
+
+
+@contextlib.asynccontextmanager
+async def tui_on(address: str, mode: str = "direct", **kwargs):
+    with create_pipe_input() as keys:
+        tui = PeanutTUI(address, mode, 5.0, io=TuiIO(keys, DummyOutput(), POLL), **kwargs)
+        task = asyncio.create_task(tui.run())
+        try:
+            yield tui, keys
+            keys.send_text("q")
+            assert await asyncio.wait_for(task, 10) == ExitStatus.OK
+        finally:
+            task.cancel()
+
+
+async def test_direct_mode_full_cycle_with_keys(tmp_path):
+    async with launch.running(DUMMY, log_path=tmp_path / "out.log") as child, tui_on(child.address) as (tui, keys):
+        await shows_state(tui, "STANDBY")
+        assert "STABLE" in screen(tui) and f"pid {child.process.pid}" in screen(tui)
+        assert "disabled" not in style_of(tui, "[c] CONFIGURE")
+        assert "disabled" in style_of(tui, "[s] START")
+
+        keys.send_text("s")  # not possible in STANDBY: nothing is sent
+        await shows(tui, "START not possible: in STANDBY")
+        assert await state_of(child.address) == "STANDBY"
+
+        for key, state in (("c", "CONFIGURED"), ("s", "RUNNING"), ("t", "CONFIGURED"), ("r", "STANDBY")):
+            keys.send_text(key)
+            await shows_state(tui, state)
+            assert await state_of(child.address) == state
+        assert "StateStream: RUNNING (STATE_STABLE)" in screen(tui)
+        assert "run number" in child.output() and "with run number 0" not in child.output()  # START sent one
+
+        keys.send_text("x")
+        await shows(tui, "process ended")
+        assert await child.wait_exit(5) == 0
+
+
+async def test_loaded_configuration_is_pushed_with_configure(tmp_path):
+    config = tmp_path / "peanut-config.yaml"
+    config.write_text("chans:\n  data:\n    0:\n      address: ipc://@example\n      sndBufSize: 1000\n")
+    dump = tmp_path / "pushed.json"
+    async with launch.running([*DUMMY, "--config-dump", str(dump)]) as child, tui_on(child.address) as (tui, keys):
+        await shows_state(tui, "STANDBY")
+        assert "runtime configuration (EMPTY)" in screen(tui)
+        keys.send_text("l")
+        await shows(tui, "file path for runtime configuration")
+        keys.send_text(str(tmp_path / "peanut-con"))
+        keys.send_text("\t")  # path completion
+        await until(lambda: tui.path_input.text == str(config), "the path completed")
+        keys.send_text("\r")
+        await shows(tui, "runtime configuration (NOT PUSHED)")
+        assert "chans.data.0.address=ipc://@example" in screen(tui)
+        keys.send_text("c")
+        await shows(tui, "runtime configuration (PUSHED)")
+        assert '"sndBufSize": "1000"' in dump.read_text()
+
+
+async def test_a_bad_configuration_file_is_an_error_dialog(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [1, 2\n")
+    async with launch.running(DUMMY) as child, tui_on(child.address) as (tui, keys):
+        await shows_state(tui, "STANDBY")
+        keys.send_text("l")
+        await shows(tui, "file path for runtime configuration")
+        keys.send_text(str(broken) + "\r")
+        await shows(tui, "Cannot load configuration file")
+        assert "not valid YAML or JSON" in screen(tui)
+        keys.send_text("c")  # keys do nothing while the dialog is open
+        keys.send_text("\r")
+        await until(lambda: "Cannot load" not in screen(tui).split("events")[0], "the dialog closed")
+        assert await state_of(child.address) == "STANDBY"
+
+
+async def test_a_killed_process_shows_unreachable_and_n_reconnects_after_restart(tmp_path):
+    child = launch.start(DUMMY, log_path=tmp_path / "first.log")
+    await launch.wait_answering(child, 15)
+    try:
+        async with tui_on(child.address) as (tui, keys):
+            await shows_state(tui, "STANDBY")
+            keys.send_text("c")
+            await shows_state(tui, "CONFIGURED")
+            child.process.send_signal(signal.SIGKILL)
+            await shows(tui, "UNREACHABLE")
+            assert "is unreachable" in screen(tui)
+            assert all("disabled" in style_of(tui, f"[{k}]") for k in "crstvx")
+
+            restarted = launch.start(DUMMY, port=child.port, log_path=tmp_path / "second.log")
+            try:
+                await launch.wait_answering(restarted, 15)
+                keys.send_text("n")
+                await shows_state(tui, "STANDBY")  # the new process starts over
+                keys.send_text("c")
+                await shows_state(tui, "CONFIGURED")
+                assert await state_of(restarted.address) == "CONFIGURED"
+            finally:
+                await launch.stop(restarted)
+    finally:
+        await launch.stop(child)
+
+
+async def test_wrong_mode_is_shown_with_the_mode_to_use():
+    async with launch.running(DEVICE) as child, tui_on(child.address, "direct") as (tui, keys):
+        await shows(tui, "WRONG MODE")
+        assert "-mode fmq" in screen(tui)
+        keys.send_text("\rc")  # close the dialog, then try CONFIGURE
+        await shows(tui, "CONFIGURE not possible: not connected")
+        assert await state_of(child.address, "fmq") == "IDLE"
+
+
+async def test_fmq_mode_drives_sequences_and_shows_occ_states():
+    async with launch.running(DEVICE) as child, tui_on(child.address, "fmq") as (tui, keys):
+        await shows_state(tui, "STANDBY")
+        assert "(IDLE)" in screen(tui)
+        keys.send_text("c")
+        await shows_state(tui, "CONFIGURED")
+        assert await state_of(child.address, "fmq") == "READY"
+        assert "INIT TASK: DEVICE READY -> READY" in screen(tui)
+        keys.send_text("s")
+        await shows_state(tui, "RUNNING")
+        keys.send_text("t")
+        await shows(tui, "STOP -> READY (ok)")
+        keys.send_text("x")  # EXIT = RESET TASK, RESET DEVICE, END
+        await shows(tui, "process ended")
+        assert await child.wait_exit(5) == 0
+
+
+async def test_fmq_step_mode_one_key_per_fairmq_step():
+    async with launch.running(DEVICE) as child, tui_on(child.address, "fmq-step") as (tui, keys):
+        await shows_state(tui, "IDLE")
+        assert "INTERMEDIATE" not in screen(tui)
+        assert "disabled" in style_of(tui, "[6] RUN")
+        keys.send_text("1")
+        await shows_state(tui, "INITIALIZING DEVICE")
+        assert "INTERMEDIATE" in screen(tui)
+        for key, state in (
+            ("2", "INITIALIZED"),
+            ("3", "BOUND"),
+            ("4", "DEVICE READY"),
+            ("5", "READY"),
+            ("6", "RUNNING"),
+        ):
+            keys.send_text(key)
+            await shows_state(tui, state)
+        assert await state_of(child.address, "fmq") == "RUNNING"
+
+
+async def test_quit_sends_no_transition():
+    async with launch.running(DUMMY) as child:
+        async with tui_on(child.address) as (tui, keys):
+            await shows_state(tui, "STANDBY")
+            keys.send_text("c")
+            await shows_state(tui, "CONFIGURED")
+        assert await state_of(child.address) == "CONFIGURED"  # q left it as it was
+
+
+def test_without_a_command_peanut_opens_the_tui():
+    with create_pipe_input() as keys:
+        keys.send_text("q")
+        status = main(
+            ["-addr", f"127.0.0.1:{launch.free_port()}"], stdout=io.StringIO(), tui=TuiIO(keys, DummyOutput(), POLL)
+        )
+    assert status == ExitStatus.OK
+
+
+async def test_exec_launches_the_process_opens_the_tui_and_stops_the_process(tmp_path):
+    port = launch.free_port()
+    log = tmp_path / "exec.log"
+    notes = io.StringIO()
+    with create_pipe_input() as keys:
+        run = asyncio.create_task(
+            exec_async(
+                DUMMY,
+                port=port,
+                mode=None,
+                timeout=15,
+                script=None,
+                detach=False,
+                log=str(log),
+                out=Output(io.StringIO(), notes),
+                config={},
+                tui=TuiIO(keys, DummyOutput(), POLL),
+            )
+        )
+        address = f"127.0.0.1:{port}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while True:  # press c until the TUI is connected and the process configured
+            assert loop.time() < deadline and not run.done(), "the TUI never configured the process"
+            keys.send_text("c")
+            with contextlib.suppress(Exception):
+                if await state_of(address) == "CONFIGURED":
+                    break
+            await asyncio.sleep(0.05)
+        keys.send_text("q")
+        assert await asyncio.wait_for(run, 20) == ExitStatus.OK
+    assert "executeExit" in log.read_text()  # stopped with EXIT, not killed
+    assert "stopped the process (exit code 0)" in notes.getvalue()

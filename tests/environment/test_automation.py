@@ -177,3 +177,11 @@ async def test_auto_environment_runs_once_and_destroys_itself(small, harness_fac
         await wait_for(lambda: env.id not in h.manager.environments, what="the auto environment to end")
         assert env.state == "DONE" and env.last_run == 1
         assert not h.driver.tasks
+
+
+async def test_without_a_detector_inventory_hosts_take_no_detector(small, tmp_path):
+    harness = Harness(tmp_path, Configuration.from_tree({"o2": {}}))
+    async with harness as h:
+        first = await h.manager.create(small, "small")
+        second = await h.manager.create(small, "small")
+        assert first.detectors == second.detectors == [] and h.manager.active_detectors() == []

@@ -225,11 +225,12 @@ class EnvironmentManager:
     def _detectors_of(self, stack: Mapping[str, str], user_vars: Mapping[str, str], env_vars) -> list[str]:
         """The detectors an environment uses: the user's ``detectors``, else those of its ``hosts``.
 
-        Detectors found from ``hosts`` also become the weakest default ``detectors`` (as upstream).
+        Detectors found from ``hosts`` also become the weakest default ``detectors`` (as upstream). With no
+        detector inventory at all (a lab without one) hosts map to no detector and nothing is exclusive.
         """
         if "detectors" in user_vars:
             return self._detector_list(user_vars["detectors"])
-        if stack.get("hosts") and self.config is not None:
+        if stack.get("hosts") and self.config is not None and self.config.detectors_inventory():
             try:
                 hosts = json.loads(stack["hosts"])
             except ValueError:

@@ -26,6 +26,14 @@ async def test_create_configures_and_runs_get_increasing_numbers(small, harness_
         assert {t.state for t in env.controlled_tasks()} == {"CONFIGURED"}
         assert env.roles.state["small"] == "CONFIGURED"  # the non-critical spare counts not, hooks never
         assert env.roles.status["small"] == "ACTIVE"
+        info = env.info()
+        assert (info["state"], info["rootRole"], info["numberOfTasks"], info["numberOfActiveTasks"]) == (
+            "CONFIGURED",
+            "small",
+            4,
+            4,
+        )
+        assert (info["includedDetectors"], info["numberOfHosts"]) == (["TST"], 3)  # flp001, flp002, localhost
         sent = []
         original = driver.transition
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
-import json
 import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -679,10 +678,3 @@ class Environment:
             "public": self.public,
             "userVars": dict(self.env_vars.user),
         }
-
-    def user_json(self) -> str:
-        if self.last_request_user is None:
-            return "{}"
-        from google.protobuf.json_format import MessageToDict
-
-        return json.dumps(MessageToDict(self.last_request_user), separators=(",", ":"))

@@ -66,7 +66,6 @@ class HookScheduler:
                 continue
             self._by_moment[traits.trigger.moment].append(role)
         self._pending: dict[tuple[str, int], list[_Pending]] = defaultdict(list)
-        self.warnings: list[str] = []
 
     # -- gathering -----------------------------------------------------------------------------------------
 
@@ -135,7 +134,6 @@ class HookScheduler:
         if is_critical:
             critical.append(message)
         else:
-            self.warnings.append(message)
             self.env.warn(message)
 
     async def _run_call(self, call: Call) -> bool:

@@ -298,12 +298,21 @@ class EnvironmentManager:
                 "last_request_user": user_json,
             },
             environment_id=environment_id,
-            extra_objects=None,
         )
         try:
             wf = expander.expand(workflow)
         except TemplateError as exc:
             exc.message = f"cannot load workflow template: {exc.message}"
+            self.bus.publish(
+                model.environment_event(
+                    environment_id,
+                    state="PENDING",
+                    transition="CREATE",
+                    status=model.DONE_ERROR,
+                    error=exc.render(),
+                    message="cannot create new environment",
+                )
+            )
             raise
         wf.env_vars.vars["__fmq_cleanup_count"] = "0"
         stack = wf.root.stack()

@@ -203,3 +203,27 @@ async def test_user_variables_reach_the_environment_and_per_role_ones_the_role(s
         assert stack["__fmq_cleanup_count"] == "0" and stack["enter_state_time_ms"]
         spare = next(r for r in env.root.walk() if r.path == "small.spare")
         assert spare.stack()["level"] == "3" and "level" not in stack
+
+
+async def test_undeployable_roles_fail_deploy_only_when_critical(small, harness_factory):
+    async with harness_factory() as h:
+        h.driver.undeployable("small.spare", "no host offers the resources")
+        env = await h.manager.create(small, "small")
+        assert env.state == "CONFIGURED" and "small.spare" not in env.tasks_by_role
+        assert any("non-critical role small.spare left without a task" in w for w in env.warnings)
+        h.driver.undeployable("*flp002.worker", "no host offers the resources")
+        with pytest.raises(CreateError, match="undeployable critical roles: small.host-flp002.worker"):
+            await h.manager.create(small, "small", user_vars={"detectors": '["OTHER"]'})
+
+
+async def test_engine_waits_are_bounded_and_name_their_setting(small, harness_factory):
+    from ecs_engine.environment import EngineSettings
+
+    async with harness_factory(settings=EngineSettings(deploy_timeout=0.1, configure_timeout=0.1)) as h:
+        h.driver.delay("deploy", 1)
+        with pytest.raises(CreateError, match=r"workflow deployment timed out after 100ms .*deploy_timeout"):
+            await h.manager.create(small, "small")
+        h.driver.clear()
+        h.driver.delay("CONFIGURE", 1)
+        with pytest.raises(CreateError, match=r"CONFIGURE of 3 tasks did not complete within 100ms .*configure_timeout"):
+            await h.manager.create(small, "small")

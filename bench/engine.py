@@ -88,7 +88,9 @@ async def main(tasks: int) -> None:
         without = await time_transitions(root, "nocalls", 10, 0)
     for event in ("CONFIGURE", "START_ACTIVITY"):
         median = statistics.median(plain[event])
-        print(f"{event} of {tasks} tasks: {median * 1000:.1f} ms (median of {REPEAT}); ratio to the 0.5 s target {median / TARGET:.2f}")
+        print(
+            f"{event} of {tasks} tasks: {median * 1000:.1f} ms (median of {REPEAT}); ratio to the 0.5 s target {median / TARGET:.2f}"
+        )
     per_call = (statistics.median(with_calls["START_ACTIVITY"]) - statistics.median(without["START_ACTIVITY"])) / 1000
     print(f"hook scheduling: {per_call * 1e6:.0f} us per call (1,000 calls over 10 weights at before_START_ACTIVITY)")
 

@@ -212,7 +212,7 @@ async def test_undeployable_roles_fail_deploy_only_when_critical(small, harness_
         assert env.state == "CONFIGURED" and "small.spare" not in env.tasks_by_role
         assert any("non-critical role small.spare left without a task" in w for w in env.warnings)
         h.driver.undeployable("*flp002.worker", "no host offers the resources")
-        with pytest.raises(CreateError, match="undeployable critical roles: small.host-flp002.worker"):
+        with pytest.raises(CreateError, match=r"undeployable critical roles: small\.host-flp002\.worker"):
             await h.manager.create(small, "small", user_vars={"detectors": '["OTHER"]'})
 
 
@@ -225,5 +225,7 @@ async def test_engine_waits_are_bounded_and_name_their_setting(small, harness_fa
             await h.manager.create(small, "small")
         h.driver.clear()
         h.driver.delay("CONFIGURE", 1)
-        with pytest.raises(CreateError, match=r"CONFIGURE of 3 tasks did not complete within 100ms .*configure_timeout"):
+        with pytest.raises(
+            CreateError, match=r"CONFIGURE of 3 tasks did not complete within 100ms .*configure_timeout"
+        ):
             await h.manager.create(small, "small")

@@ -152,21 +152,24 @@ class PeanutTUI:
 
     def _controls_text(self):
         fragments = []
-        for key, event in self.keys:
+        for i, (key, event) in enumerate(self.keys):
             allowed = self.allowed(event)
             fragments += [
+                ("", "\n" if i else ""),
                 ("class:key" if allowed else "class:disabled", f" [{key}] "),
-                ("" if allowed else "class:disabled", f"{event}\n"),
+                ("" if allowed else "class:disabled", event),
             ]
-        fragments += [
+        return fragments
+
+    def _help_bar(self):
+        return [
             ("class:key", " [n] "),
-            ("", "reconnect\n"),
-            ("class:key", " [l] "),
-            ("", "load configuration\n"),
-            ("class:key", " [q] "),
+            ("", "reconnect   "),
+            ("class:key", "[l] "),
+            ("", "load configuration   "),
+            ("class:key", "[q] "),
             ("", "quit"),
         ]
-        return fragments
 
     def _config_title(self):
         return f"runtime configuration ({self.config_state})"
@@ -174,29 +177,44 @@ class PeanutTUI:
     def _config_text(self):
         if not self.config:
             return " press l to load a YAML or JSON file"
-        return "\n".join(f" {key}={value}" for key, value in sorted(self.config.items()))
+        lines = [f" {key}={value}" for key, value in sorted(self.config.items())]
+        info = self.config_window.render_info
+        if info is not None and len(lines) > info.window_height:
+            shown = max(info.window_height - 1, 0)
+            lines = [*lines[:shown], f" ... and {len(lines) - shown} more"]
+        return "\n".join(lines)
 
     def _log_text(self):
-        return "\n".join(list(self.log)[-LOG_LINES:])
+        info = self.log_window.render_info
+        lines = info.window_height if info is not None else LOG_LINES
+        return "\n".join(list(self.log)[-lines:])
 
     def _modal_text(self):
         return self.modal_text + "\n\n[Enter] close   [n] reconnect   [q] quit"
 
     def _layout(self) -> Layout:
-        self.controls_window = Window(FormattedTextControl(self._controls_text, focusable=True), wrap_lines=False)
+        rows = len(self.keys)
+        self.controls_window = Window(
+            FormattedTextControl(self._controls_text, focusable=True),
+            height=Dimension(min=rows, preferred=rows),
+            wrap_lines=False,
+        )
+        self.log_window = Window(FormattedTextControl(self._log_text), height=Dimension(min=2, weight=1))
         left = HSplit(
             [
                 Frame(Window(FormattedTextControl(self._state_text), height=3), title="state"),
                 Frame(self.controls_window, title="control"),
             ],
-            width=Dimension(weight=1),
+            width=Dimension(preferred=28, max=32),
         )
-        right = Frame(Window(FormattedTextControl(self._config_text), wrap_lines=False), title=self._config_title)
+        self.config_window = Window(FormattedTextControl(self._config_text), wrap_lines=False)
+        right = Frame(self.config_window, title=self._config_title)
         body = HSplit(
             [
                 Window(FormattedTextControl(self._title), height=1),
-                VSplit([left, HSplit([right], width=Dimension(weight=2))]),
-                Frame(Window(FormattedTextControl(self._log_text), height=LOG_LINES), title="events"),
+                VSplit([left, right], height=Dimension(min=len(self.keys) + 7, max=len(self.keys) + 7)),
+                Frame(self.log_window, title="events"),
+                Window(FormattedTextControl(self._help_bar), height=1),
             ]
         )
         load_dialog = Frame(

@@ -46,7 +46,7 @@ async def serving(cls):
         try:
             yield server, client
         finally:
-            server._finish(0)
+            server.stop()
             await asyncio.wait_for(task, 10)
 
 

@@ -191,6 +191,10 @@ class FairMQDevice:
         if state == fairmq.EXITING:
             self._finish(0)
 
+    def stop(self, exit_code: int = 0) -> None:
+        """Stop serving as SIGTERM does: end the streams, and let ``serve`` return ``exit_code``."""
+        self._finish(exit_code)
+
     def _finish(self, exit_code: int) -> None:
         self._stop_running()
         self._exit_code = exit_code

@@ -201,6 +201,10 @@ class ControlledProcess:
         for queue in self._event_queues:
             queue.put_nowait(occ_pb2.EventStreamReply(event=occ_pb2.DeviceEvent(type=kind)))
 
+    def stop(self, exit_code: int = 0) -> None:
+        """Stop serving as SIGTERM does: end the streams, and let ``serve`` return ``exit_code``."""
+        self._finish(exit_code)
+
     def _finish(self, exit_code: int) -> None:
         """End both streams and let ``serve`` stop the server and return ``exit_code``."""
         self._stop_running()

@@ -61,6 +61,17 @@ def _register_commands() -> None:
     app.add_typer(config.app, name="config", help="The configuration store: components, inventory, runtime KV.")
     for alias in ("configuration", "conf", "c"):
         app.add_typer(config.app, name=alias, hidden=True)
+    from .commands import core, env, info, role, task
+
+    info.register(app)
+    app.add_typer(core.app, name="core", help="Run the core: serve (foreground), start, stop, status.")
+    app.add_typer(env.app, name="environment", help="Create, control and destroy environments on the core.")
+    for alias in ("env", "e"):
+        app.add_typer(env.app, name=alias, hidden=True)
+    app.add_typer(task.app, name="task", help="The core's tasks: list, clean up unlocked ones, show output.")
+    app.add_typer(task.app, name="t", hidden=True)
+    app.add_typer(role.app, name="role", help="Query the roles of an environment.")
+    app.add_typer(role.app, name="r", hidden=True)
 
 
 _register_commands()

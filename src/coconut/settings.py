@@ -15,6 +15,7 @@ DEFAULTS: dict[str, Any] = {
     "endpoint": "127.0.0.1:32102",
     "config_endpoint": "",
     "embedded_core": True,
+    "timeout": "5m",
     "verbose": False,
     "nospinner": False,
     "nocolor": False,

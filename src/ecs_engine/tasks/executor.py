@@ -45,6 +45,7 @@ from .model import (
     FAIRMQ,
     HOOK,
     INACTIVE,
+    ChannelSpec,
     HookResult,
     Node,
     Task,
@@ -261,6 +262,7 @@ class Executor:
         controller = self._controllers.get(task.id)
         expected = controller is None or controller.expect_exit
         if task.request.mode in (BASIC, HOOK):
+            task.pid = 0
             result = hook_result(task, code)
             task.last_result = result
             if task.request.mode == BASIC:
@@ -404,6 +406,9 @@ class Executor:
             class_name=record["class_name"],
             mode=record["mode"],
             critical=record.get("critical", True),
+            bind=tuple(ChannelSpec(**c) for c in record.get("bind_channels", ())),
+            connect=tuple(ChannelSpec(**c) for c in record.get("connect_channels", ())),
+            hook_timeout=record.get("hook_timeout", 0.0),
             environment_id=record.get("environment_id", ""),
         )
         task = Task(

@@ -1,0 +1,41 @@
+"""``python -m ecs_engine.server``: run the core in the foreground (``coconut core start`` runs this detached)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from ecs_engine.errors import HandledError
+
+from .core import run
+from .settings import CoreSettings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecs_engine.server", description=__doc__)
+    parser.add_argument("--settings", type=Path, help="settings file (its 'core:' section and config_endpoint)")
+    parser.add_argument("--data-dir", type=Path, required=True, help="environments, tasks, configuration store")
+    parser.add_argument("--state-dir", type=Path, required=True, help="pid file, log, task output files")
+    parser.add_argument("--listen", help="host:port to serve on (default: the settings' endpoint)")
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        settings = CoreSettings.load(
+            args.settings, data_dir=args.data_dir, state_dir=args.state_dir, listen=args.listen
+        )
+        run(settings)
+    except HandledError as exc:
+        sys.stderr.write(f"core: error: {exc.render()}\n")
+        return int(exc.exit_status)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

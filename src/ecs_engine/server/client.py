@@ -1,0 +1,119 @@
+"""Talking to a core from a command line tool: blocking calls, errors turned back into the project's family.
+
+The core puts the error class in the trailing metadata, so a template error raised in the core is shown
+and exits like the same error found offline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from ecs_engine import errors
+from ecs_engine.errors import DeadlineError, HandledError, UnreachableError
+from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
+
+from .service import ERROR_CLASS_KEY, ERROR_REASON_KEY
+
+CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        errors.UsageError,
+        errors.TemplateError,
+        errors.NotFoundError,
+        errors.RefusedError,
+        errors.ConfigurationError,
+        errors.DeadlineError,
+        errors.UnreachableError,
+        errors.HandledError,
+    )
+}
+CHANNEL_OPTIONS = (
+    ("grpc.enable_http_proxy", 0),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+)
+
+
+class CoreClient:
+    """One channel to the core at ``endpoint``; ``timeout`` (seconds) bounds every call."""
+
+    def __init__(self, endpoint: str, *, timeout: float = 300.0, timeout_setting: str = "timeout", tls_ca: str = ""):
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self.timeout_setting = timeout_setting
+        if tls_ca:
+            with open(tls_ca, "rb") as handle:
+                credentials = grpc.ssl_channel_credentials(handle.read())
+            self._channel = grpc.secure_channel(endpoint, credentials, options=CHANNEL_OPTIONS)
+        else:
+            self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+        self.stub = pb_grpc.ControlStub(self._channel)
+        #: the reason the core gave for the last failed transition (ControlEnvironment answers OK then)
+        self.last_error = ""
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def __enter__(self) -> CoreClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, rpc: str, request: Any, *, timeout: float | None = None) -> Any:
+        """Call unary ``rpc``; raises a HandledError naming the core and what failed."""
+        timeout = self.timeout if timeout is None else timeout
+        self.last_error = ""
+        try:
+            reply, call = getattr(self.stub, rpc).with_call(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            raise self.error(exc, rpc, timeout) from None
+        self.last_error = dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, "")
+        return reply
+
+    def stream(self, rpc: str, request: Any):
+        """Open a server stream (no deadline) and wait until the core confirms it; iterate the result."""
+        call = getattr(self.stub, rpc)(request)
+        try:
+            call.initial_metadata()
+        except grpc.RpcError as exc:
+            raise self.error(exc, rpc, None) from None
+        return self._messages(call, rpc)
+
+    def _messages(self, call, rpc: str):
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise self.error(exc, rpc, None) from None
+
+    def answers(self, timeout: float = 1.0) -> bool:
+        """Whether a core answers at the endpoint now."""
+        from ecs_engine.protocols import o2control_pb2 as pb
+
+        try:
+            self.stub.GetFrameworkInfo(pb.GetFrameworkInfoRequest(), timeout=timeout)
+        except grpc.RpcError:
+            return False
+        return True
+
+    def error(self, exc: grpc.RpcError, rpc: str, timeout: float | None) -> HandledError:
+        code = exc.code()
+        details = exc.details() or code.name
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return UnreachableError(
+                f"no core answers at {self.endpoint} ({details})",
+                hint="start one with 'coconut core start', or point --endpoint at a running core",
+            )
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            return DeadlineError(
+                f"{rpc}: the core at {self.endpoint} did not answer within {timeout:g} s",
+                hint=f"raise the setting '{self.timeout_setting}' (e.g. 10m); the operation may still complete",
+            )
+        name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
+        cls = CLASSES.get(name or "", HandledError)
+        error = cls(details)
+        if code == grpc.StatusCode.UNIMPLEMENTED:
+            error = HandledError(f"{rpc}: {details}")
+        return error

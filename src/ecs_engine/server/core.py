@@ -1,0 +1,281 @@
+"""The core process: configuration store, executor, environment manager, repositories and the gRPC service.
+
+Starting reloads the environments of the data directory and re-attaches to their live tasks (pid and
+control port); an environment whose critical tasks were lost goes to ERROR with the reason. Stopping kills
+every task (no child outlives the core) but keeps the environments, which the next start then finds with
+their tasks lost. One core per data directory: a pid file in the state directory says which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.ids import new_id
+from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
+
+from .settings import CoreSettings
+
+log = logging.getLogger(__name__)
+
+PIDFILE = "core.pid"
+LOGFILE = "core.log"
+SERVER_OPTIONS = (
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5000),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+)
+#: the engine's own limits wait a little longer than the executor's, whose errors name the tasks
+ENGINE_MARGIN = 10.0
+
+
+def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
+    """The running core of this state directory ({pid, listen, data_dir, started_ms}), None if none runs."""
+    path = state_dir / PIDFILE
+    try:
+        data = json.loads(path.read_text())
+        pid = int(data["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rfind(")") + 2 :].startswith(("Z", "X")):  # exited, not reaped yet
+            return None
+    return data
+
+
+class Core:
+    """Everything one core owns; ``start()`` then ``stop()`` (or ``serve()`` until a signal)."""
+
+    def __init__(self, settings: CoreSettings):
+        self.settings = settings
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self._stopped = asyncio.Event()
+        self._pidfile_written = False
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        s.state_dir.mkdir(parents=True, exist_ok=True)
+        self._claim_pidfile()
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        from ecs_engine.config import Configuration
+        from ecs_engine.environment import EngineSettings, EnvironmentManager, Integrations
+        from ecs_engine.repos import RepoManager
+        from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
+        from ecs_engine.tasks.registry import TaskRegistry
+        from ecs_engine.tasks.resources import open_resource_manager
+
+        from .service import ControlService
+        from .sources import TemplateSources
+        from .taskcontrol import ExecutorControl
+
+        s = self.settings
+        self.config = Configuration.open(s.config_endpoint or None, data_dir=s.data_dir)
+        self.config_url = getattr(self.config.store, "url", "") or s.config_endpoint
+        resources = open_resource_manager(s.resource_manager, {**s.section, "nodes": s.nodes}, state_dir=s.state_dir)
+        self.registry = TaskRegistry(s.data_dir / "tasks.sqlite")
+        self.executor = Executor(
+            resources,
+            timeouts=Timeouts(
+                startup=s.startup_timeout, configure=s.configure_timeout, transition=s.transition_timeout
+            ),
+            registry=self.registry,
+            fairmq=FairMQSettings(s.fmq_plugin, s.fmq_plugin_search_path),
+        )
+        self.control = ExecutorControl(self.executor)
+        self.manager = EnvironmentManager(
+            config=self.config,
+            controller=self.control,
+            data_dir=s.data_dir,
+            integrations=Integrations.from_entry_points(s.section),
+            settings=EngineSettings(
+                deploy_timeout=s.deploy_timeout,
+                configure_timeout=s.configure_timeout + ENGINE_MARGIN,
+                transition_timeout=s.transition_timeout + ENGINE_MARGIN,
+            ),
+            framework_id=self._framework_id(),
+        )
+        await self.manager.start()
+        await self._after_reload()
+        ssh_key = Path(s.repos_ssh_key).expanduser() if s.repos_ssh_key else None
+        self.repos = RepoManager(
+            s.data_dir, self.config, global_default_revision=s.global_default_revision, ssh_key=ssh_key
+        )
+        self.sources = TemplateSources(self.repos, _examples())
+        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
+        self.port = self._bind(self.server)
+        await self.server.start()
+        self._write_pidfile()
+        log.info(
+            "core %s listening on %s (data %s, %d environments, %d tasks re-attached)",
+            self.manager.framework_id,
+            s.listen,
+            s.data_dir,
+            len(self.manager.environments),
+            len(self.executor.tasks),
+        )
+
+    def _bind(self, server: grpc.aio.Server) -> int:
+        s = self.settings
+        try:
+            if s.tls_cert and s.tls_key:
+                credentials = grpc.ssl_server_credentials(
+                    [(Path(s.tls_key).read_bytes(), Path(s.tls_cert).read_bytes())]
+                )
+                port = server.add_secure_port(s.listen, credentials)
+            else:
+                port = server.add_insecure_port(s.listen)
+        except (RuntimeError, OSError) as exc:
+            raise HandledError(f"the core cannot listen on {s.listen}: {exc}") from None
+        if not port:
+            raise HandledError(
+                f"the core cannot listen on {s.listen}: the port is in use",
+                hint="another core or program listens there; change the endpoint (--endpoint / core.listen)",
+            )
+        return port
+
+    def _framework_id(self) -> str:
+        path = self.settings.data_dir / "framework_id"
+        with contextlib.suppress(OSError):
+            text = path.read_text().strip()
+            if text:
+                return text
+        framework_id = new_id()
+        path.write_text(framework_id + "\n")
+        return framework_id
+
+    async def _after_reload(self) -> None:
+        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
+        for env in list(self.manager.environments.values()):
+            lost = [t for t in env.tasks.values() if t.status != "ACTIVE" and t.critical and not t.is_hook]
+            if not lost or env.state in ("ERROR", "DONE"):
+                continue
+            names = ", ".join(f"{t.path} ({t.id})" for t in lost[:5])
+            reason = f"{len(lost)} critical task(s) lost while the core was down: {names}"
+            try:
+                with env.slot("GO_ERROR"):
+                    await env.go_error(reason)
+            finally:
+                self.manager.persist(env)
+        for record in self.registry.records():
+            if record["id"] in self.executor.tasks:
+                continue
+            try:
+                await self.executor.reattach(record)
+            except HandledError as exc:
+                log.info("dropping task %s: %s", record["id"], exc.message)
+                self.registry.remove([record["id"]])
+
+    async def stop(self) -> None:
+        """Stop serving, kill every task, close the stores and release the pid file."""
+        if self.server is not None:
+            await self.server.stop(2.0)
+            self.server = None
+        executor = getattr(self, "executor", None)
+        if executor is not None:
+            await executor.shutdown()
+            await executor.resources.close()
+        manager = getattr(self, "manager", None)
+        if manager is not None:
+            await manager.close()
+            self.manager = None
+        for name in ("registry", "config"):
+            resource = getattr(self, name, None)
+            if resource is not None:
+                resource.close()
+                setattr(self, name, None)
+        self._release_pidfile()
+        self._stopped.set()
+
+    async def serve(self) -> None:
+        """Start, serve until SIGTERM or SIGINT, then stop (always: no task is left behind)."""
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("stopping: killing %d tasks", len(self.executor.tasks))
+        finally:
+            await self.stop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    # -- pid file -------------------------------------------------------------------------------------------
+
+    def _claim_pidfile(self) -> None:
+        other = read_pidfile(self.settings.state_dir)
+        if other is not None and int(other["pid"]) != os.getpid():
+            raise RefusedError(
+                f"a core is already running for this state directory (pid {other['pid']}, "
+                f"endpoint {other.get('listen', '?')}, data {other.get('data_dir', '?')})",
+                hint="stop it with 'coconut core stop', or use other --data-dir/--state-dir",
+            )
+
+    def _write_pidfile(self) -> None:
+        from .messages import now_ms
+
+        data = {
+            "pid": os.getpid(),
+            "listen": self.settings.listen,
+            "port": self.port,
+            "data_dir": str(self.settings.data_dir),
+            "started_ms": now_ms(),
+        }
+        path = self.settings.state_dir / PIDFILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+        self._pidfile_written = True
+
+    def _release_pidfile(self) -> None:
+        if not self._pidfile_written:
+            return
+        path = self.settings.state_dir / PIDFILE
+        with contextlib.suppress(OSError):
+            if json.loads(path.read_text()).get("pid") == os.getpid():
+                path.unlink()
+        self._pidfile_written = False
+
+
+def _examples() -> Path | None:
+    from ecs_engine.examples import examples_dir
+
+    try:
+        return examples_dir()
+    except HandledError:
+        return None
+
+
+def run(settings: CoreSettings) -> None:
+    """Serve in the foreground until SIGTERM/SIGINT (``coconut core serve``, ``python -m ecs_engine.server``)."""
+    asyncio.run(Core(settings).serve())

@@ -1,0 +1,120 @@
+"""Running the core in the background: start it detached, wait until it answers, stop it by its pid file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecs_engine.errors import DeadlineError, HandledError
+
+from .core import LOGFILE, read_pidfile
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 60.0  # the core kills its tasks first: up to ~15 s of escalation each, in parallel
+
+
+@dataclass
+class Started:
+    pid: int
+    endpoint: str
+    log_path: Path
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def start(
+    *,
+    endpoint: str,
+    data_dir: Path,
+    state_dir: Path,
+    settings_path: Path | None,
+    timeout: float = START_TIMEOUT,
+) -> Started:
+    """Start ``python -m ecs_engine.server`` detached and wait until it answers at ``endpoint``."""
+    from .client import CoreClient
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / LOGFILE
+    argv = [
+        sys.executable,
+        "-m",
+        "ecs_engine.server",
+        "--data-dir",
+        str(data_dir),
+        "--state-dir",
+        str(state_dir),
+        "--listen",
+        endpoint,
+    ]
+    if settings_path is not None:
+        argv += ["--settings", str(settings_path)]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
+        )
+    deadline = time.monotonic() + timeout
+    with CoreClient(endpoint, timeout=1.0) as client:
+        while True:
+            code = process.poll()
+            if code is not None:
+                tail = log_tail(log_path)
+                raise HandledError(
+                    f"the core exited with code {code} while starting"
+                    + (f"; its log ends with:\n{tail}" if tail else ""),
+                    hint=f"full log: {log_path}",
+                )
+            running = read_pidfile(state_dir)
+            if running is not None and running.get("pid") == process.pid and client.answers(0.5):
+                return Started(process.pid, endpoint, log_path)
+            if time.monotonic() > deadline:
+                process.terminate()
+                raise DeadlineError(
+                    f"the core did not answer at {endpoint} within {timeout:g} s of starting",
+                    hint=f"see its log: {log_path}",
+                )
+            time.sleep(0.05)
+
+
+def stop(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> dict | None:
+    """SIGTERM the core of ``state_dir`` and wait until it is gone; its pid-file data, None if none ran."""
+    running = read_pidfile(state_dir)
+    if running is None:
+        return None
+    pid = int(running["pid"])
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return running
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise DeadlineError(
+                f"the core (pid {pid}) did not stop within {timeout:g} s of SIGTERM",
+                hint=f"it may still be killing tasks; see {state_dir / LOGFILE}, or kill -9 {pid}",
+            )
+        time.sleep(0.05)
+    return running
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)  # our own child (a core started by this process)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

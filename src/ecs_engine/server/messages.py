@@ -1,0 +1,119 @@
+"""Engine and executor objects as o2control messages: EnvironmentInfo, ShortTaskInfo, TaskInfo, RoleInfo."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ecs_engine.protocols import o2control_pb2 as pb
+from ecs_engine.tasks import model
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def short_task(task: model.Task) -> pb.ShortTaskInfo:
+    return pb.ShortTaskInfo(
+        name=task.name,
+        locked=task.locked,
+        taskId=task.id,
+        status=task.status,
+        state=task.state or model.UNKNOWN,
+        className=task.request.class_name,
+        deploymentInfo=pb.TaskDeploymentInfo(
+            hostname=task.node.name, agentId=task.node.name, offerId="", executorId="local"
+        ),
+        pid=str(task.pid) if task.pid else "",
+        sandboxStdout=task.stdout_path,
+        claimable=not task.locked and task.status == model.ACTIVE and task.state == model.STANDBY,
+        critical=task.request.critical,
+    )
+
+
+def task_info(task: model.Task) -> pb.TaskInfo:
+    def channels(specs) -> list[pb.ChannelInfo]:
+        return [pb.ChannelInfo(name=c.name, type=c.type, target=c.target) for c in specs]
+
+    inbound = [
+        pb.ChannelInfo(name=c.name, type=c.type, target=task.reachable.get(c.name, c.target)) for c in task.request.bind
+    ]
+    command = task.command
+    return pb.TaskInfo(
+        shortInfo=short_task(task),
+        inboundChannels=inbound,
+        outboundChannels=channels(task.request.connect),
+        commandInfo=pb.CommandInfo(
+            env=list(command.env),
+            shell=command.shell,
+            value=command.value,
+            arguments=list(command.arguments),
+            user=command.user,
+        ),
+        taskPath=task.request.role_path,
+        envId=task.environment_id,
+        properties=_task_properties(task),
+    )
+
+
+def _task_properties(task: model.Task) -> dict[str, str]:
+    """How to reach the task and where its output goes (this core's additions; upstream: its properties)."""
+    out = {"stdoutLog": task.stdout_path, "stderrLog": task.stderr_path}
+    if task.control_port:
+        out.update(controlPort=str(task.control_port), transport=task.transport)
+    for name, address in task.bound.items():
+        out[f"chans.{name}.address"] = address
+    return {k: v for k, v in out.items() if v}
+
+
+def _hosts(stack: dict[str, str]) -> int:
+    try:
+        hosts = json.loads(stack.get("hosts", "[]") or "[]")
+    except ValueError:
+        return 0
+    return len(hosts) if isinstance(hosts, list) else 0
+
+
+def environment_info(env: Any, tasks: list[model.Task], *, with_tasks: bool, services: dict[str, str] | None = None):
+    """``env``: an ``ecs_engine.environment.Environment``; ``tasks``: its tasks as the executor knows them."""
+    stack = env.stack()
+    known = {t.id for t in tasks}
+    active = sum(1 for t in env.tasks.values() if t.status == model.ACTIVE)
+    return pb.EnvironmentInfo(
+        id=env.id,
+        createdWhen=env.created_ms,
+        state=env.state,
+        tasks=[short_task(t) for t in tasks] if with_tasks else [],
+        rootRole=env.root.name,
+        currentRunNumber=env.current_run,
+        defaults={**env.env_vars.defaults, **env.root.defaults},
+        vars={**env.env_vars.vars, **env.root.vars},
+        userVars={**env.env_vars.user, **env.root.user_vars},
+        numberOfFlps=_hosts(stack),
+        includedDetectors=list(env.detectors),
+        description=env.template.get("description", ""),
+        numberOfHosts=len({t.hostname for t in env.tasks.values()}),
+        integratedServicesData=services or {},
+        numberOfTasks=len(env.tasks) or len(known),
+        currentTransition=env.current_transition or (env.busy[0] if env.busy else ""),
+        numberOfActiveTasks=active,
+        numberOfInactiveTasks=len(env.tasks) - active,
+    )
+
+
+def role_info(env: Any, role: Any, *, recursive: bool = True) -> pb.RoleInfo:
+    task = env.tasks_by_role.get(role.path)
+    return pb.RoleInfo(
+        name=role.name,
+        status=env.roles.status.get(role.path, ""),
+        state=env.roles.state.get(role.path, ""),
+        fullPath=role.path,
+        taskIds=[task.id] if task is not None else [],
+        roles=[role_info(env, child) for child in role.children] if recursive else [],
+        defaults=dict(role.defaults),
+        vars=dict(role.vars),
+        userVars=dict(role.user_vars),
+        consolidatedStack=role.stack(),
+        description=getattr(role, "description", ""),
+    )

@@ -1,0 +1,489 @@
+"""The gRPC ``o2control.Control`` service over the environment manager, the executor and the repositories.
+
+Wire-compatible with AliECS (protocols.md §1): every RPC answers, those without a feature behind them with
+UNIMPLEMENTED and a sentence. Errors carry the project's error class in the trailing metadata
+(``ecs-error-class``), so coconut shows the same message and exit status as an offline command would.
+A failed ControlEnvironment returns OK with state ERROR, as upstream, and the reason in ``ecs-error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+from typing import Any
+
+import grpc
+
+from ecs_engine import __version__
+from ecs_engine.errors import (
+    DeadlineError,
+    HandledError,
+    NotFoundError,
+    RefusedError,
+    TemplateError,
+    UnreachableError,
+    UsageError,
+)
+from ecs_engine.events import model
+from ecs_engine.protocols import o2control_pb2 as pb
+from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
+
+from . import messages
+from .sources import EXAMPLES
+
+log = logging.getLogger(__name__)
+
+ERROR_CLASS_KEY = "ecs-error-class"
+ERROR_REASON_KEY = "ecs-error"
+#: ControlEnvironment optypes beyond upstream (design.md §3): EXIT and RECOVER
+OPTYPE_EXIT = 1000
+OPTYPE_RECOVER = 1001
+EVENTS = {
+    pb.ControlEnvironmentRequest.START_ACTIVITY: "START_ACTIVITY",
+    pb.ControlEnvironmentRequest.STOP_ACTIVITY: "STOP_ACTIVITY",
+    pb.ControlEnvironmentRequest.CONFIGURE: "CONFIGURE",
+    pb.ControlEnvironmentRequest.RESET: "RESET",
+    pb.ControlEnvironmentRequest.DEPLOY: "DEPLOY",
+    OPTYPE_EXIT: "EXIT",
+    OPTYPE_RECOVER: "RECOVER",
+}
+ID_CHARS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{1,20}$")  # base58
+STATUS_OF = (
+    (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
+    (TemplateError, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFoundError, grpc.StatusCode.NOT_FOUND),
+    (RefusedError, grpc.StatusCode.FAILED_PRECONDITION),
+    (DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (UnreachableError, grpc.StatusCode.UNAVAILABLE),
+)
+
+
+def status_of(exc: HandledError) -> grpc.StatusCode:
+    for cls, code in STATUS_OF:
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def rpc(method):
+    """Turn the project's errors into gRPC statuses (and unexpected ones into INTERNAL, logged)."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except HandledError as exc:
+            context.set_trailing_metadata(((ERROR_CLASS_KEY, type(exc).__name__),))
+            await context.abort(status_of(exc), exc.render())
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", method.__name__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+def role_glob(pattern: str) -> re.Pattern[str]:
+    """gobwas glob with ``.`` as separator: ``*`` stays within a path segment, ``**`` crosses segments."""
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append(r"[^.]*")
+        elif c == "?":
+            out.append(r"[^.]")
+        elif c == "{":
+            end = pattern.find("}", i)
+            if end < 0:
+                raise UsageError(f"role path pattern '{pattern}': '{{' without '}}'")
+            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
+            i = end + 1
+            continue
+        elif c == "[":
+            end = pattern.find("]", i)
+            if end < 0:
+                raise UsageError(f"role path pattern '{pattern}': '[' without ']'")
+            body = pattern[i + 1 : end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+            continue
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _check_id(environment_id: str) -> str:
+    if not ID_CHARS.match(environment_id or ""):
+        raise UsageError(f"received bad environment id '{environment_id}'")
+    return environment_id
+
+
+def _user(message) -> Any:
+    return message if message.ByteSize() else None
+
+
+class ControlService(pb_grpc.ControlServicer):
+    """``o2control.Control``; ``core`` is the running ``ecs_engine.server.core.Core``."""
+
+    def __init__(self, core):
+        self.core = core
+        self._auto_streams: dict[str, str] = {}  # Subscribe id -> environment id
+        self._auto_known = asyncio.Condition()
+
+    @property
+    def manager(self):
+        return self.core.manager
+
+    @property
+    def executor(self):
+        return self.core.executor
+
+    # -- framework ------------------------------------------------------------------------------------------
+
+    @rpc
+    async def GetFrameworkInfo(self, request, context):
+        major, minor, patch = (int(p) for p in ([*__version__.split("."), "0", "0"])[:3])
+        config = self.manager.config
+        return pb.GetFrameworkInfoReply(
+            frameworkId=self.manager.framework_id,
+            environmentsCount=len(self.manager.environments),
+            tasksCount=len(self.executor.tasks),
+            state="CONNECTED",
+            hostsCount=len(self.executor.resources.nodes()),
+            instanceName=self.core.settings.instance_name,
+            version=pb.Version(
+                major=major, minor=minor, patch=patch, build="", productName="coconut-ecs", versionStr=__version__
+            ),
+            configurationEndpoint=self.core.config_url,
+            detectorsInInstance=config.detectors(get_all=True),
+            activeDetectors=self.manager.active_detectors(),
+            availableDetectors=self.manager.available_detectors(),
+            timestamp=messages.now_ms(),
+        )
+
+    @rpc
+    async def GetIntegratedServices(self, request, context):
+        services = {name: pb.IntegratedServiceInfo(**info) for name, info in self.manager.integrated_services().items()}
+        return pb.ListIntegratedServicesReply(services=services, timestamp=messages.now_ms())
+
+    @rpc
+    async def GetActiveDetectors(self, request, context):
+        return pb.GetActiveDetectorsReply(detectors=self.manager.active_detectors(), timestamp=messages.now_ms())
+
+    @rpc
+    async def GetAvailableDetectors(self, request, context):
+        return pb.GetAvailableDetectorsReply(detectors=self.manager.available_detectors(), timestamp=messages.now_ms())
+
+    # -- environments ---------------------------------------------------------------------------------------
+
+    def _info(self, env, *, with_tasks: bool, services: bool = False) -> pb.EnvironmentInfo:
+        tasks = sorted(self.executor.tasks_of(env.id), key=lambda t: t.request.role_path)
+        data = self.manager.integrations.environments_data([env.id]).get(env.id, {}) if services else {}
+        return messages.environment_info(env, tasks, with_tasks=with_tasks, services=data)
+
+    @rpc
+    async def GetEnvironments(self, request, context):
+        envs = sorted(self.manager.environments.values(), key=lambda e: e.created_ms)
+        return pb.GetEnvironmentsReply(
+            frameworkId=self.manager.framework_id,
+            environments=[
+                self._info(e, with_tasks=request.showTaskInfos, services=request.showDetailedIntegratedServices)
+                for e in envs
+                if e.public or request.showAll
+            ],
+            timestamp=messages.now_ms(),
+        )
+
+    @rpc
+    async def GetEnvironment(self, request, context):
+        env = self._env(request.id)
+        return pb.GetEnvironmentReply(
+            environment=self._info(env, with_tasks=True, services=True),
+            workflow=messages.role_info(env, env.root) if request.showWorkflowTree else None,
+            public=env.public,
+            timestamp=messages.now_ms(),
+        )
+
+    def _env(self, environment_id: str):
+        _check_id(environment_id)
+        env = self.manager.environments.get(environment_id)
+        if env is None:
+            raise NotFoundError(f"environment not found: no environment with id {environment_id}")
+        return env
+
+    def _source(self, expression: str):
+        return self.core.sources.resolve(expression)
+
+    @rpc
+    async def NewEnvironment(self, request, context):
+        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        kwargs = {"user_vars": dict(request.vars), "request_user": _user(request.requestUser)}
+        public = True if request.public else None  # false = the template's own !public decides
+        if request.autoTransition:
+            env = await self.manager.create_auto(source, name, **kwargs)
+        else:
+            env = await self.manager.create(source, name, public=public, **kwargs)
+        return pb.NewEnvironmentReply(
+            environment=self._info(env, with_tasks=True), public=env.public, timestamp=messages.now_ms()
+        )
+
+    @rpc
+    async def NewEnvironmentAsync(self, request, context):
+        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        env = await self.manager.create_async(
+            source,
+            name,
+            user_vars=dict(request.vars),
+            request_user=_user(request.requestUser),
+            public=True if request.public else None,
+        )
+        return pb.NewEnvironmentReply(
+            environment=self._info(env, with_tasks=False), public=env.public, timestamp=messages.now_ms()
+        )
+
+    @rpc
+    async def NewAutoEnvironment(self, request, context):
+        if not request.id:
+            raise UsageError("NewAutoEnvironment: 'id' (the Subscribe stream id) is required")
+        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        env = await self.manager.create_auto(
+            source, name, user_vars=dict(request.vars), request_user=_user(request.requestUser)
+        )
+        async with self._auto_known:
+            self._auto_streams[request.id] = env.id
+            self._auto_known.notify_all()
+        return pb.NewAutoEnvironmentReply(timestamp=messages.now_ms())
+
+    @rpc
+    async def ControlEnvironment(self, request, context):
+        env = self._env(request.id)
+        event = EVENTS.get(request.type)
+        if event is None:
+            name = pb.ControlEnvironmentRequest.Optype.Name(request.type) if request.type in (0, 5) else request.type
+            raise UsageError(
+                f"cannot prepare invalid transition {name}",
+                hint="events: START_ACTIVITY, STOP_ACTIVITY, CONFIGURE, RESET, DEPLOY, EXIT (1000), RECOVER (1001)",
+            )
+        start = messages.now_ms()
+        from ecs_engine.environment import TransitionError
+
+        try:
+            await self.manager.control(env.id, event, user=_user(request.requestUser))
+        except TransitionError as exc:
+            context.set_trailing_metadata(((ERROR_REASON_KEY, exc.reason),))
+        end = messages.now_ms()
+        return pb.ControlEnvironmentReply(
+            id=env.id,
+            state=env.state,
+            currentRunNumber=env.current_run,
+            startOfTransition=start,
+            endOfTransition=end,
+            transitionDuration=end - start,
+            timestamp=end,
+        )
+
+    @rpc
+    async def DestroyEnvironment(self, request, context):
+        env = self._env(request.id)
+        before = {t.id: t for t in self.executor.tasks_of(env.id)}
+        report = await self.manager.destroy(
+            env.id,
+            keep_tasks=request.keepTasks,
+            allow_in_running_state=request.allowInRunningState,
+            force=request.force,
+            user=_user(request.requestUser),
+        )
+        killed = [messages.short_task(before[i]) for i in report.killed if i in before]
+        running = [messages.short_task(t) for t in self.executor.tasks.values()]
+        return pb.DestroyEnvironmentReply(
+            cleanupTasksReply=pb.CleanupTasksReply(killedTasks=killed, runningTasks=running),
+            timestamp=messages.now_ms(),
+        )
+
+    @rpc
+    async def Subscribe(self, request, context):
+        stream = self.manager.bus.stream()
+        await context.send_initial_metadata(())  # subscribed: the client may now create the environment
+        try:
+            async with self._auto_known:
+                await self._auto_known.wait_for(lambda: request.id in self._auto_streams)
+            environment_id = self._auto_streams[request.id]
+            async for event in stream:
+                if model.environment_id_of(event) != environment_id:
+                    continue
+                yield event
+                if (
+                    model.kind_of(event) == "environmentEvent"
+                    and event.environmentEvent.message == "environment destroyed"
+                ):
+                    return
+        finally:
+            stream.close()
+
+    # -- tasks and roles ------------------------------------------------------------------------------------
+
+    @rpc
+    async def GetTasks(self, request, context):
+        tasks = sorted(self.executor.tasks.values(), key=lambda t: (t.environment_id, t.request.role_path))
+        return pb.GetTasksReply(tasks=[messages.short_task(t) for t in tasks], timestamp=messages.now_ms())
+
+    @rpc
+    async def GetTask(self, request, context):
+        task = self.executor.tasks.get(request.taskId)
+        if task is None:
+            raise NotFoundError(f"task not found: {request.taskId}")
+        return pb.GetTaskReply(task=messages.task_info(task), timestamp=messages.now_ms())
+
+    @rpc
+    async def CleanupTasks(self, request, context):
+        unlocked = [t for t in self.executor.tasks.values() if not t.locked]
+        if request.taskIds:
+            wanted = set(request.taskIds)
+            unknown = wanted - set(self.executor.tasks)
+            if unknown:
+                raise NotFoundError(f"task not found: {', '.join(sorted(unknown))}")
+            locked = [t.id for t in self.executor.tasks.values() if t.id in wanted and t.locked]
+            if locked:
+                raise RefusedError(
+                    f"task(s) {', '.join(locked)} belong to an environment: destroy the environment instead"
+                )
+            unlocked = [t for t in unlocked if t.id in wanted]
+        killed = await self.executor.kill(unlocked)
+        return pb.CleanupTasksReply(
+            killedTasks=[messages.short_task(t) for t in killed],
+            runningTasks=[messages.short_task(t) for t in self.executor.tasks.values()],
+            timestamp=messages.now_ms(),
+        )
+
+    @rpc
+    async def GetRoles(self, request, context):
+        env = self._env(request.envId)
+        pattern = role_glob(request.pathSpec or "**")
+        roles = [messages.role_info(env, r) for r in env.root.walk() if pattern.match(r.path)]
+        return pb.GetRolesReply(roles=roles, timestamp=messages.now_ms())
+
+    # -- templates and repositories -------------------------------------------------------------------------
+
+    def _repos(self):
+        return self.core.repos
+
+    @rpc
+    async def GetWorkflowTemplates(self, request, context):
+        def listing():
+            if request.repoPattern == EXAMPLES:
+                return []
+            return self._repos().templates(
+                request.repoPattern,
+                request.revisionPattern,
+                all_branches=request.allBranches,
+                all_tags=request.allTags,
+                all_workflows=request.allWorkflows,
+                details=True,
+            )
+
+        infos = [vars(i) for i in await asyncio.to_thread(listing)]
+        infos += self.core.sources.example_templates(
+            request.repoPattern, request.revisionPattern, all_workflows=request.allWorkflows
+        )
+        out = [
+            pb.WorkflowTemplateInfo(
+                repo=i["repo"],
+                template=i["template"],
+                revision=i["revision"],
+                description=i["description"],
+                varSpecMap={k: _varspec(v) for k, v in i["varspecs"].items()},
+            )
+            for i in infos
+        ]
+        return pb.GetWorkflowTemplatesReply(workflowTemplates=out, timestamp=messages.now_ms())
+
+    @rpc
+    async def ListRepos(self, request, context):
+        listing = await asyncio.to_thread(self._repos().list, revisions=request.getRevisions)
+        return pb.ListReposReply(
+            repos=[
+                pb.RepoInfo(name=r.name, default=r.default, defaultRevision=r.default_revision, revisions=r.revisions)
+                for r in listing.repos
+            ],
+            globalDefaultRevision=listing.global_default_revision,
+            timestamp=messages.now_ms(),
+        )
+
+    @rpc
+    async def AddRepo(self, request, context):
+        result = await asyncio.to_thread(self._repos().add, request.name, request.defaultRevision or None)
+        return pb.AddRepoReply(
+            newDefaultRevision=result.repo.default_revision, info=result.info, timestamp=messages.now_ms()
+        )
+
+    @rpc
+    async def RemoveRepo(self, request, context):
+        new_default = await asyncio.to_thread(self._repos().remove, request.index)
+        return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=messages.now_ms())
+
+    @rpc
+    async def RefreshRepos(self, request, context):
+        index = None if request.index < 0 else request.index
+        await asyncio.to_thread(self._repos().refresh, index)
+        return pb.Empty()
+
+    @rpc
+    async def SetDefaultRepo(self, request, context):
+        await asyncio.to_thread(self._repos().set_default_repo, request.index)
+        return pb.Empty()
+
+    @rpc
+    async def SetGlobalDefaultRevision(self, request, context):
+        await asyncio.to_thread(self._repos().set_global_default_revision, request.revision)
+        return pb.Empty()
+
+    @rpc
+    async def SetRepoDefaultRevision(self, request, context):
+        try:
+            await asyncio.to_thread(self._repos().set_repo_default_revision, request.index, request.revision)
+        except NotFoundError as exc:  # upstream: OK, with what is valid in `info`
+            return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=messages.now_ms())
+        return pb.SetRepoDefaultRevisionReply(info="", timestamp=messages.now_ms())
+
+    # -- not implemented ------------------------------------------------------------------------------------
+
+    async def Teardown(self, request, context):
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "Teardown is not implemented (as in AliECS): destroy environments with DestroyEnvironment",
+        )
+
+    async def ModifyEnvironment(self, request, context):
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "ModifyEnvironment is not implemented (as in AliECS): destroy the environment and create a new one",
+        )
+
+
+def _varspec(spec: Any) -> pb.VarSpecMessage:
+    data = spec.as_dict()
+    widgets = pb.VarSpecMessage.UiWidget
+    types = pb.VarSpecMessage.Type
+    widget = str(data.get("widget", "editBox"))
+    kind = str(data.get("type", "string"))
+    return pb.VarSpecMessage(
+        defaultValue=str(data["value"] or ""),
+        type=types.Value(kind) if kind in types else types.Value("string"),
+        label=str(data.get("label", "") or ""),
+        description=str(data.get("description", "") or ""),
+        widget=widgets.Value(widget) if widget in widgets else widgets.Value("editBox"),
+        panel=str(data.get("panel", "") or ""),
+        allowedValues=[str(v) for v in data["values"]],
+        index=int(data["index"] or 0),
+        visibleIf=str(data["visibleif"] or ""),
+        enabledIf=str(data["enabledif"] or ""),
+        rows=int(data["rows"] or 0),
+    )

@@ -1,0 +1,126 @@
+"""The core's settings: where it listens and keeps its data, its resource manager, timeouts, plugins.
+
+Read from the same YAML file as coconut's settings (``~/.config/coconut/settings.yaml``): the top-level
+``config_endpoint``, ``repos_ssh_key`` and ``global_default_revision``, and the ``core:`` section:
+
+    core:
+      listen: 127.0.0.1:32102      # default: coconut's endpoint
+      resource_manager: local
+      nodes: [flp001, flp002]      # local virtual nodes (default: one named after this host)
+      startup_timeout: 30s         # a task's launch -> STANDBY
+      configure_timeout: 120s
+      transition_timeout: 90s
+      deploy_timeout: 90s
+      fmq_plugin: OCClite
+      instance_name: my-lab
+      tls_cert: /path/cert.pem     # needed to listen on anything but loopback
+      tls_key: /path/key.pem
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecs_engine.durations import parse_duration
+from ecs_engine.errors import UsageError
+
+DEFAULT_ENDPOINT = "127.0.0.1:32102"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def split_endpoint(endpoint: str, *, what: str = "endpoint") -> tuple[str, int]:
+    host, sep, port = endpoint.strip().rpartition(":")
+    if not sep or not host:
+        raise UsageError(f"{what} '{endpoint}': expected HOST:PORT, e.g. {DEFAULT_ENDPOINT}")
+    try:
+        number = int(port)
+    except ValueError:
+        raise UsageError(f"{what} '{endpoint}': the port is not a number") from None
+    if not 0 < number < 65536:
+        raise UsageError(f"{what} '{endpoint}': the port must be 1-65535")
+    return host, number
+
+
+@dataclass
+class CoreSettings:
+    listen: str = DEFAULT_ENDPOINT
+    data_dir: Path = Path(".")
+    state_dir: Path = Path(".")
+    config_endpoint: str = ""
+    resource_manager: str = "local"
+    nodes: Any = None
+    startup_timeout: float = 30.0
+    configure_timeout: float = 120.0
+    transition_timeout: float = 90.0
+    deploy_timeout: float = 90.0
+    fmq_plugin: str = "OCClite"
+    fmq_plugin_search_path: str = ""
+    instance_name: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    repos_ssh_key: str = ""
+    global_default_revision: str = "master"
+    section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any], *, data_dir: Path, state_dir: Path, listen: str | None = None):
+        """``values``: the settings file as a nested map (``core:`` section and top-level keys)."""
+        core = values.get("core") or {}
+        if not isinstance(core, dict):
+            raise UsageError("setting 'core': expected a map of core settings")
+        out = cls(data_dir=data_dir, state_dir=state_dir, section=dict(core))
+        out.listen = listen or str(core.get("listen") or values.get("endpoint") or DEFAULT_ENDPOINT)
+        out.config_endpoint = str(values.get("config_endpoint") or core.get("config_endpoint") or "")
+        out.repos_ssh_key = str(values.get("repos_ssh_key") or "")
+        out.global_default_revision = str(values.get("global_default_revision") or "master")
+        for name in (
+            "resource_manager",
+            "fmq_plugin",
+            "fmq_plugin_search_path",
+            "instance_name",
+            "tls_cert",
+            "tls_key",
+        ):
+            if core.get(name) not in (None, ""):
+                setattr(out, name, str(core[name]))
+        out.nodes = core.get("nodes")
+        for name in ("startup_timeout", "configure_timeout", "transition_timeout", "deploy_timeout"):
+            if core.get(name) not in (None, ""):
+                try:
+                    setattr(out, name, parse_duration(str(core[name])))
+                except ValueError as exc:
+                    raise UsageError(f"setting core.{name}: {exc}") from None
+        if out.fmq_plugin not in ("OCClite", "OCC"):
+            raise UsageError(f"setting core.fmq_plugin: expected OCClite or OCC, got '{out.fmq_plugin}'")
+        host, _ = split_endpoint(out.listen, what="setting core.listen")
+        if not is_loopback(host) and not (out.tls_cert and out.tls_key):
+            raise UsageError(
+                f"the core would listen on {out.listen}, which is not a loopback address, without TLS",
+                hint="set core.tls_cert and core.tls_key, or listen on 127.0.0.1",
+            )
+        return out
+
+    @classmethod
+    def load(cls, path: Path | None, *, data_dir: Path, state_dir: Path, listen: str | None = None) -> CoreSettings:
+        values: dict[str, Any] = {}
+        if path is not None and path.exists():
+            import yaml
+
+            try:
+                values = yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as exc:
+                raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
+            if not isinstance(values, dict):
+                raise UsageError(f"settings file {path}: expected a mapping of setting names to values")
+        return cls.from_values(values, data_dir=data_dir, state_dir=state_dir, listen=listen)

@@ -1,0 +1,86 @@
+"""Where the core finds the workflow a request names: a local directory, a repository, or the built-in examples.
+
+``NewEnvironment.workflowTemplate`` is ``[repo/workflows/]name[@revision]``. ``repo`` may be an absolute
+directory (coconut's ``--repo DIR`` sends ``/abs/DIR/workflows/name``), the identifier of a repository
+added with ``coconut repo add``, or ``examples`` (the built-in examples). Without a repository the
+default repository is used if it has the workflow, else the built-in examples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ecs_engine.errors import NotFoundError
+from ecs_engine.template.sources import DirectorySource, TemplateRef, TemplateSource
+
+EXAMPLES = "examples"
+
+
+class TemplateSources:
+    def __init__(self, repos, examples: Path | None):
+        self.repos = repos  # ecs_engine.repos.RepoManager (or None)
+        self.examples = examples
+
+    def _examples(self) -> TemplateSource:
+        if self.examples is None:
+            raise NotFoundError("the built-in examples are not installed")
+        return DirectorySource(self.examples)
+
+    def resolve(self, expression: str) -> tuple[TemplateSource, str]:
+        """The source holding the workflow and its name (raises NotFoundError/TemplateError naming what)."""
+        ref = TemplateRef.parse(expression, "workflows")
+        if ref.repo is not None and ref.repo.startswith("/"):
+            root = Path(ref.repo)
+            if not (root / "workflows").is_dir():
+                raise NotFoundError(f"template directory {root} has no workflows/ folder (from '{expression}')")
+            return DirectorySource(root), ref.name
+        if ref.repo == EXAMPLES:
+            return self._examples(), ref.name
+        if ref.repo is None and ref.revision is None:
+            source = self._default_with(ref.name)
+            if source is not None:
+                return source, ref.name
+            if self.examples is not None and (self.examples / "workflows" / f"{ref.name}.yaml").is_file():
+                return self._examples(), ref.name
+            raise NotFoundError(
+                f"workflow '{ref.name}' is neither in the default repository nor in the built-in examples",
+                hint="name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
+            )
+        if self.repos is None:
+            raise NotFoundError(f"workflow '{expression}': no template repositories are configured")
+        return self.repos.source(ref.repo, ref.revision), ref.name
+
+    def _default_with(self, name: str) -> TemplateSource | None:
+        if self.repos is None:
+            return None
+        try:
+            source = self.repos.source()
+        except NotFoundError:
+            return None  # no repository added
+        return source if source.exists("workflows", name) else None
+
+    def example_templates(self, repo_pattern: str, revision_pattern: str, *, all_workflows: bool) -> list[dict]:
+        """The built-in examples as ``GetWorkflowTemplates`` entries (repository ``examples``, revision local)."""
+        from ecs_engine.repos.globs import compile_glob
+        from ecs_engine.template.yamlload import inspect_workflow
+
+        if self.examples is None or (repo_pattern and not compile_glob(repo_pattern).match(EXAMPLES)):
+            return []
+        if revision_pattern and not compile_glob(revision_pattern).match("local"):
+            return []
+        source = self._examples()
+        out = []
+        for name in source.names("workflows"):
+            file = source.read("workflows", name)
+            info = inspect_workflow(file.text, file.origin)
+            if info.public or all_workflows:
+                out.append(
+                    {
+                        "repo": EXAMPLES,
+                        "template": name,
+                        "revision": "local",
+                        "description": info.description or "",
+                        "varspecs": dict(info.varspecs),
+                    }
+                )
+        return out

@@ -1,0 +1,171 @@
+"""The executor behind the engine's task-control interface: engine tasks <-> executor tasks, same ids.
+
+The engine (``ecs_engine.environment``) asks for deployments, transitions, hooks, releases and kills of
+its ``Task`` records; the executor (``ecs_engine.tasks``) does them with real processes. What the executor
+learns on its own (state changes, device events, exits) comes back as ``TaskEvent``s. Executor records
+of live tasks are kept in the task registry, from which a restarted core re-attaches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+from ecs_engine.environment.taskcontrol import (
+    Deployment,
+    DeployRequest,
+    HookResult,
+    KillReport,
+    Task,
+    TaskController,
+    TaskEvent,
+    TaskListener,
+    TaskReply,
+)
+from ecs_engine.errors import HandledError
+from ecs_engine.tasks import model
+from ecs_engine.tasks.executor import Executor
+from ecs_engine.tasks.requests import task_request
+
+DEVICE_EVENTS = {"END_OF_STREAM": "end_of_stream", "TASK_INTERNAL_ERROR": "internal_error"}
+
+
+class ExecutorControl(TaskController):
+    """A ``TaskController`` over an ``Executor``."""
+
+    def __init__(self, executor: Executor):
+        self.executor = executor
+        executor.listener = self  # type: ignore[assignment]  (duck-typed TaskListener)
+        self._listener: TaskListener | None = None
+        self._reported: dict[str, tuple[str, str]] = {}
+
+    # -- what the executor reports ----------------------------------------------------------------------------
+
+    def _emit(self, event: TaskEvent) -> None:
+        if self._listener is not None:
+            self._listener(event)
+
+    def task_changed(self, task: model.Task) -> None:
+        before = self._reported.get(task.id)
+        self._reported[task.id] = (task.state, task.status)
+        if before is None:
+            return
+        if task.status != before[1]:
+            self._emit(TaskEvent(task.id, "status", status=task.status))
+        if task.state != before[0]:
+            self._emit(TaskEvent(task.id, "state", state=task.state))
+
+    def device_event(self, task: model.Task, event: str) -> None:
+        kind = DEVICE_EVENTS.get(event)
+        if kind is not None:
+            self._emit(TaskEvent(task.id, kind, message=f"{event} from {task.request.role_path}"))
+
+    def task_ended(self, task: model.Task, result: model.HookResult, expected: bool) -> None:
+        if task.mode == model.BASIC and not expected:
+            self._emit(TaskEvent(task.id, "terminated", result=_engine_result(result)))
+
+    # -- TaskController ---------------------------------------------------------------------------------------
+
+    def bind(self, listener: TaskListener) -> None:
+        self._listener = listener
+
+    async def deploy(self, request: DeployRequest) -> Deployment:
+        out = Deployment([])
+        if request.expander is None or request.workflow is None:
+            for role in request.roles:
+                out.undeployable[role.path] = (
+                    "the environment was reloaded after a core restart: its templates are not loaded"
+                )
+            return out
+        requests = []
+        for role in request.roles:
+            try:
+                requests.append(task_request(request.expander, request.workflow, role, request.environment_id))
+            except HandledError as exc:
+                out.undeployable[role.path] = exc.render()
+        by_path = {r.path: r for r in request.roles}
+        deployment = await self.executor.deploy(requests)
+        out.undeployable.update(deployment.failures)
+        for task in deployment.tasks:
+            out.tasks.append(self._engine_task(task, by_path[task.request.role_path]))
+        return out
+
+    def _engine_task(self, task: model.Task, role) -> Task:
+        self._reported[task.id] = (task.state, task.status)
+        return Task(
+            id=task.id,
+            role=role,
+            environment_id=task.environment_id,
+            class_name=task.request.class_name,
+            hostname=task.node.name,
+            state=task.state,
+            status=task.status,
+            locked=task.locked,
+            data={"pid": task.pid, "control_port": task.control_port},
+        )
+
+    def _executor_tasks(self, tasks: list[Task]) -> list[model.Task]:
+        return [self.executor.tasks[t.id] for t in tasks if t.id in self.executor.tasks]
+
+    async def transition(self, tasks: list[Task], event: str, args: Mapping[str, str]) -> dict[str, TaskReply]:
+        mine = self._executor_tasks(tasks)
+        errors = await self.executor.transition(mine, event, list(args.items()))
+        replies = {}
+        for task in tasks:
+            own = self.executor.tasks.get(task.id)
+            if own is None:
+                replies[task.id] = TaskReply(task.state, "the task is gone")
+                continue
+            self._reported[own.id] = (own.state, own.status)
+            task.data.update(pid=own.pid)
+            replies[task.id] = TaskReply(own.state, errors.get(task.id, ""))
+        return replies
+
+    async def trigger_hook(self, task: Task) -> HookResult:
+        own = self.executor.tasks.get(task.id)
+        if own is None:
+            return HookResult(exit_code=-1, voluntary=False, final_status="LOST", stderr="the hook task is gone")
+        result = await self.executor.trigger_hook(own, timeout=0)  # the engine's own time limit cancels us
+        return _engine_result(result)
+
+    async def release(self, tasks: list[Task]) -> None:
+        for own in self._executor_tasks(tasks):
+            own.locked = False
+            task = next(t for t in tasks if t.id == own.id)
+            task.locked = False
+        if self.executor.registry is not None:
+            self.executor.registry.put_many([t.record() for t in self._executor_tasks(tasks)])
+
+    async def kill(self, tasks: list[Task]) -> KillReport:
+        mine = self._executor_tasks(tasks)
+        killed = await self.executor.kill(mine)
+        for task in killed:
+            self._reported.pop(task.id, None)
+        running = [t.id for t in mine if t.process is not None and t.process.alive()]
+        return KillReport(killed=[t.id for t in killed if t.id not in running], running=running)
+
+    async def reattach(self, tasks: list[Task]) -> set[str]:
+        registry = self.executor.registry
+        records = {r["id"]: r for r in registry.records()} if registry is not None else {}
+        alive: set[str] = set()
+        for task in tasks:
+            own = self.executor.tasks.get(task.id)
+            if own is None and task.id in records:
+                with contextlib.suppress(HandledError):
+                    own = await self.executor.reattach(records[task.id])
+            if own is None:
+                continue
+            task.state, task.status = own.state, own.status
+            self._reported[own.id] = (own.state, own.status)
+            alive.add(task.id)
+        return alive
+
+
+def _engine_result(result: model.HookResult) -> HookResult:
+    return HookResult(
+        exit_code=result.exit_code if result.exit_code is not None else -1,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        voluntary=result.voluntary and (result.exit_code is None or result.exit_code >= 0),
+        final_status=result.final_status,
+    )

@@ -311,11 +311,14 @@ def show(
     check_output(output)
     with connect(env) as core:
         reply = core.call("GetEnvironment", pb.GetEnvironmentRequest(id=environment_id, showWorkflowTree=workflow))
+        reason = core.last_error
     info = reply.environment
     if output != "text":
-        print_data(env, message_dict(reply), output)
+        print_data(env, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
         return
     _environment_text(env, info, show_vars=True)
+    if reason:
+        env.echo(f"{'error:':<19} {reason}")
     env.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     if tasks:
         env.echo("")

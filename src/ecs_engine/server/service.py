@@ -205,12 +205,24 @@ class ControlService(pb_grpc.ControlServicer):
     @rpc
     async def GetEnvironment(self, request, context):
         env = self._env(request.id)
+        if env.state == "ERROR":
+            reason = self._last_error(env.id)
+            if reason:
+                context.set_trailing_metadata(((ERROR_REASON_KEY, reason),))
         return pb.GetEnvironmentReply(
             environment=self._info(env, with_tasks=True, services=True),
             workflow=messages.role_info(env, env.root) if request.showWorkflowTree else None,
             public=env.public,
             timestamp=messages.now_ms(),
         )
+
+    def _last_error(self, environment_id: str) -> str:
+        """Why the environment went to ERROR: the error of its latest environment event that has one."""
+        reason = ""
+        for event in self.manager.journal.events(environment_id=environment_id, kinds=["environmentEvent"]):
+            if event.environmentEvent.error:
+                reason = event.environmentEvent.error
+        return reason
 
     def _env(self, environment_id: str):
         _check_id(environment_id)

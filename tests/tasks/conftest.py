@@ -1,0 +1,98 @@
+"""Real processes for the executor: a local resource manager in a temporary state dir, requests, a recorder."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ecs_engine.tasks.executor import Executor, TaskListener, Timeouts
+from ecs_engine.tasks.model import ChannelSpec, HookResult, Task, TaskRequest
+from ecs_engine.tasks.registry import TaskRegistry
+from ecs_engine.tasks.resources import open_resource_manager
+from ecs_engine.template.tasks import TaskCommand
+
+ROOT = Path(__file__).resolve().parents[2]
+DUMMY = ROOT / "examples" / "tasks" / "occ_dummy_process.py"
+DEVICE = ROOT / "examples" / "tasks" / "fairmq_example_device.py"
+PY = sys.executable
+
+
+async def eventually(condition, timeout: float = 10.0, what: str = "condition") -> None:
+    """Wait until ``condition()`` is true, failing after ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"{what} not met within {timeout} s"
+        await asyncio.sleep(0.02)
+
+
+def request(
+    role: str,
+    argv: list[str],
+    *,
+    mode: str = "direct",
+    shell: bool = False,
+    bind: tuple[ChannelSpec, ...] = (),
+    connect: tuple[ChannelSpec, ...] = (),
+    critical: bool = True,
+    constraints: tuple[tuple[str, str], ...] = (),
+    environment_id: str = "envtest",
+    stdout: str = "stdout",
+    stderr: str = "all",
+) -> TaskRequest:
+    command = TaskCommand(argv[0], shell, "", [], list(argv[1:]), stdout, stderr)
+    return TaskRequest(
+        role_path=role,
+        class_name=f"test/tasks/{role.rsplit('.', 1)[-1]}@local",
+        mode=mode,
+        critical=critical,
+        constraints=constraints,
+        bind=bind,
+        connect=connect,
+        environment_id=environment_id,
+        build_command=lambda node, task_id: command,
+    )
+
+
+@dataclass
+class Recorder(TaskListener):
+    """Everything the executor reports, in order."""
+
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (task id, state, status)
+    events: list[tuple[str, str]] = field(default_factory=list)
+    ended: list[tuple[str, HookResult, bool]] = field(default_factory=list)
+
+    def task_changed(self, task: Task) -> None:
+        self.changes.append((task.id, task.state, task.status))
+
+    def device_event(self, task: Task, event: str) -> None:
+        self.events.append((task.id, event))
+
+    def task_ended(self, task: Task, result: HookResult, expected: bool) -> None:
+        self.ended.append((task.id, result, expected))
+
+
+@pytest.fixture
+def resources(tmp_path):
+    return open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+async def executor(resources, recorder, tmp_path):
+    registry = TaskRegistry(tmp_path / "data" / "tasks.sqlite")
+    executor = Executor(resources, timeouts=Timeouts(startup=15.0), registry=registry, listener=recorder)
+    yield executor
+    await executor.shutdown()
+    registry.close()
+
+
+def output(task: Task) -> str:
+    return Path(task.stdout_path).read_text() if task.stdout_path and Path(task.stdout_path).exists() else ""

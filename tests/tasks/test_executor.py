@@ -1,0 +1,265 @@
+"""The executor with real processes on loopback: deploy, OCC transitions, data, hooks, basic tasks, kill, re-attach."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import time
+
+import pytest
+
+from ecs_engine.errors import HandledError
+from ecs_engine.tasks.executor import Executor, Timeouts
+from ecs_engine.tasks.model import ChannelSpec
+from ecs_engine.tasks.registry import TaskRegistry
+from ecs_engine.tasks.resources import open_resource_manager
+
+from .conftest import DEVICE, DUMMY, PY, eventually, output, request
+
+pytestmark = pytest.mark.slow
+
+PRODUCER = [PY, "-m", "ecs_engine.examples.producer", "--rate", "500", "--payload-bytes", "64"]
+CONSUMER = [PY, "-m", "ecs_engine.examples.consumer"]
+
+
+def dataflow(**producer_flags) -> list:
+    extra = [f"--{k.replace('_', '-')}={v}" for k, v in producer_flags.items()]
+    return [
+        request(
+            "demo.host-flp001.producer",
+            PRODUCER + extra,
+            bind=(ChannelSpec("data-out", type="push"),),
+            constraints=(("machine_id", "flp001"),),
+        ),
+        request(
+            "demo.host-flp001.consumer",
+            CONSUMER,
+            connect=(ChannelSpec("data-in", type="pull", target="demo.host-flp001.producer:data-out"),),
+            constraints=(("machine_id", "flp001"),),
+        ),
+    ]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_producer_and_consumer_move_data_through_a_run_and_exit_cleanly(executor, recorder):
+    deployment = await executor.deploy(dataflow())
+    assert deployment.failures == {}
+    producer, consumer = sorted(deployment.tasks, key=lambda t: t.request.role_path, reverse=True)
+    for task in (producer, consumer):
+        assert (task.state, task.status, task.node.name) == ("STANDBY", "ACTIVE", "flp001")
+        assert task.control_port >= 30000 and alive(task.pid)
+    port = int(producer.bound["data-out"].rsplit(":", 1)[1])
+    assert producer.bound["data-out"] == f"tcp://*:{port}" and port >= 9000
+    assert producer.reachable["data-out"] == f"tcp://127.0.0.1:{port}"
+
+    assert await executor.transition([producer, consumer], "CONFIGURE") == {}
+    assert f"connects to tcp://127.0.0.1:{port}" in output(consumer)
+    assert await executor.transition([producer, consumer], "START", [("runNumber", "7")]) == {}
+    assert (producer.state, consumer.state) == ("RUNNING", "RUNNING")
+    await eventually(lambda: re.search(r"run 7: received [1-9]\d* messages so far", output(consumer)), what="data")
+    assert await executor.transition([producer, consumer], "STOP") == {}
+    received = int(re.search(r"run 7: received (\d+) messages, \d+ bytes", output(consumer)).group(1))
+    sent = int(re.search(r"run 7: sent (\d+) messages", output(producer)).group(1))
+    assert 0 < received <= sent
+
+    pids = [producer.pid, consumer.pid]
+    processes = [producer.process, consumer.process]
+    killed = await executor.kill([producer, consumer])
+    assert {t.id for t in killed} == {producer.id, consumer.id}
+    assert [await p.wait() for p in processes] == [0, 0]  # walked to DONE: they exited by themselves
+    assert not any(alive(pid) for pid in pids)
+    assert executor.tasks == {}
+
+
+async def test_configure_fails_for_an_outbound_target_that_matches_nothing(executor):
+    requests = dataflow()
+    requests[1] = request(
+        "demo.host-flp001.consumer",
+        CONSUMER,
+        connect=(ChannelSpec("data-in", type="pull", target="demo.nowhere:data-out"),),
+    )
+    deployment = await executor.deploy(requests)
+    errors = await executor.transition(deployment.tasks, "CONFIGURE")
+    consumer = next(t for t in deployment.tasks if t.request.role_path.endswith("consumer"))
+    assert list(errors) == [consumer.id]
+    assert "could not match target for outbound channel 'data-in'" in errors[consumer.id]
+    assert "'demo.nowhere:data-out'" in errors[consumer.id]
+
+
+async def test_a_failing_transition_names_the_task_and_the_state_reached(executor):
+    deployment = await executor.deploy([request("demo.dummy", [PY, str(DUMMY), "--fail-on", "START"])])
+    (task,) = deployment.tasks
+    assert await executor.transition([task], "CONFIGURE") == {}
+    errors = await executor.transition([task], "START", [("runNumber", "1")])
+    assert task.state == "ERROR"
+    assert re.search(r"task demo\.dummy \(\w+\) on flp00\d: START ended in ERROR \(expected RUNNING", errors[task.id])
+
+
+async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources, recorder):
+    executor = Executor(resources, timeouts=Timeouts(startup=0.5), listener=recorder)
+    started = time.monotonic()
+    deployment = await executor.deploy([request("demo.silent", ["sleep", "30"])])
+    assert time.monotonic() - started < 5
+    (message,) = deployment.failures.values()
+    assert "did not reach STANDBY within 0.5 s: nothing listens on its control port" in message
+    assert "core.startup_timeout" in message
+    assert executor.tasks == {} and not deployment.tasks
+    assert not any("sleep 30" in _cmdline(p) for p in _pids())
+
+
+async def test_a_process_that_exits_before_answering_is_reported_with_its_output(executor):
+    deployment = await executor.deploy([request("demo.crash", ["echo boom >&2; exit 3"], shell=True)])
+    (message,) = deployment.failures.values()
+    assert "demo.crash" in message and "exited with code 3 before answering" in message and "boom" in message
+
+
+async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, recorder):
+    stubborn = request("demo.stubborn", ["trap '' TERM; while true; do sleep 0.1; done"], mode="basic", shell=True)
+    (task,) = (await executor.deploy([stubborn])).tasks
+    assert await executor.transition([task], "START") == {}
+    process = task.process
+    await eventually(process.alive)
+    started = time.monotonic()
+    await executor.kill([task])
+    elapsed = time.monotonic() - started
+    assert not process.alive()
+    assert 1.9 < elapsed < 4.5  # SIGTERM ignored for 2 s, then SIGINT ended it
+    assert (await process.wait()) == -signal.SIGINT
+
+
+async def test_hook_task_result_carries_exit_code_and_output(executor):
+    hook = request("demo.hook", ["echo out; echo err >&2; exit 3"], mode="hook", shell=True, stdout="none")
+    (task,) = (await executor.deploy([hook])).tasks
+    assert task.process is None  # hooks are deployed idle
+    result = await executor.trigger_hook(task, timeout=10)
+    assert (result.exit_code, result.stdout, result.stderr, result.final_status) == (3, "out\n", "err\n", "FAILED")
+    assert result.variables()["taskResult.exitCode"] == "3"
+    again = await executor.trigger_hook(task, timeout=10)
+    assert again.stdout == "out\n"  # each run's output, not the sum
+
+
+async def test_hook_task_timeout_and_cancellation_kill_the_process(executor):
+    (task,) = (await executor.deploy([request("demo.slow", ["sleep", "30"], mode="hook")])).tasks
+    result = await executor.trigger_hook(task, timeout=0.3)
+    assert result.final_status == "KILLED" and not result.voluntary
+    assert "timed out after 0.3s" in result.error
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(executor.trigger_hook(task, timeout=0), 0.3)
+    process = task.process
+    await eventually(lambda: not process.alive(), what="hook process killed after cancellation")
+
+
+async def test_basic_task_runs_from_start_to_stop(executor, recorder):
+    (task,) = (await executor.deploy([request("demo.monitor", ["sleep", "30"], mode="basic")])).tasks
+    assert task.process is None and task.state == "STANDBY"
+    assert await executor.transition([task], "CONFIGURE") == {}
+    assert await executor.transition([task], "START") == {}
+    process = task.process
+    assert task.state == "RUNNING" and process.alive()
+    assert await executor.transition([task], "STOP") == {}
+    assert task.state == "CONFIGURED" and not process.alive()
+    await eventually(lambda: recorder.ended, what="end reported")
+    assert recorder.ended[-1][0] == task.id and recorder.ended[-1][2] is True  # expected: we stopped it
+
+
+async def test_a_basic_task_ending_by_itself_is_reported_as_unexpected(executor, recorder):
+    (task,) = (await executor.deploy([request("demo.once", ["echo done"], mode="basic", shell=True)])).tasks
+    await executor.transition([task], "START")
+    await eventually(lambda: recorder.ended, what="end reported")
+    task_id, result, expected = recorder.ended[-1]
+    assert (task_id, expected, result.exit_code, result.stdout) == (task.id, False, 0, "done\n")
+
+
+async def test_a_process_killed_behind_our_back_goes_to_error(executor, recorder):
+    (task,) = (await executor.deploy([request("demo.dummy", [PY, str(DUMMY)])])).tasks
+    await executor.transition([task], "CONFIGURE")
+    os.kill(task.pid, signal.SIGKILL)
+    await eventually(lambda: (task.id, "ERROR", "INACTIVE") in recorder.changes, what="ERROR reported")
+    task_id, result, expected = recorder.ended[-1]
+    assert (task_id, expected, result.exit_code) == (task.id, False, -signal.SIGKILL)
+
+
+async def test_device_events_and_state_changes_come_from_the_streams(executor, recorder):
+    requests = dataflow(max_messages=5)
+    requests.append(request("demo.faulty", [PY, str(DUMMY), "--internal-error-after", "0.2"]))
+    tasks = (await executor.deploy(requests)).tasks
+    producer = next(t for t in tasks if t.request.role_path.endswith("producer"))
+    faulty = next(t for t in tasks if t.request.role_path.endswith("faulty"))
+    await executor.transition(tasks, "CONFIGURE")
+    await executor.transition(tasks, "START", [("runNumber", "3")])
+    await eventually(lambda: (producer.id, "END_OF_STREAM") in recorder.events, what="END_OF_STREAM")
+    await eventually(lambda: (faulty.id, "TASK_INTERNAL_ERROR") in recorder.events, what="TASK_INTERNAL_ERROR")
+    assert faulty.state == "ERROR"  # told by its StateStream, not by a reply
+    assert (faulty.id, "ERROR", "ACTIVE") in recorder.changes
+
+
+async def test_fairmq_device_is_driven_through_the_fairmq_sequences(executor):
+    device = request(
+        "demo.device",
+        [PY, str(DEVICE)],
+        mode="fairmq",
+        bind=(ChannelSpec("data", type="push"),),
+    )
+    (task,) = (await executor.deploy([device])).tasks
+    argv = task.command.argv()
+    assert argv[2:] == ["--id", task.id, "-P", "OCClite", "--color", "false", "--control-port", str(task.control_port)]
+    assert task.transport == "fmq" and task.state == "STANDBY"
+    assert await executor.transition([task], "CONFIGURE", [("detector", "TST")]) == {}
+    assert task.state == "CONFIGURED"
+    log = output(task)
+    assert '"detector": "TST"' in log and '"method": "bind"' in log
+    assert await executor.transition([task], "START", [("runNumber", "5")]) == {}
+    assert task.state == "RUNNING"
+    assert await executor.transition([task], "STOP") == {}
+    assert await executor.transition([task], "RESET") == {}
+    assert task.state == "STANDBY"
+    process = task.process
+    await executor.kill([task])
+    assert await process.wait() == 0  # END from IDLE: the device exited by itself
+
+
+async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp_path, resources, recorder):
+    registry = TaskRegistry(tmp_path / "registry.sqlite")
+    first = Executor(resources, registry=registry, listener=recorder)
+    tasks = (await first.deploy([request("a.one", [PY, str(DUMMY)]), request("a.two", [PY, str(DUMMY)])])).tasks
+    await first.transition(tasks, "CONFIGURE")
+    one, two = sorted(tasks, key=lambda t: t.request.role_path)
+    os.kill(two.pid, signal.SIGKILL)
+    await eventually(lambda: not two.process.alive())
+    records = {r["id"]: r for r in registry.records()}
+    for controller in list(first._controllers.values()):  # the old core goes away without killing anything
+        await controller.close()
+
+    fresh = open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+    second = Executor(fresh, registry=registry, listener=recorder)
+    back = await second.reattach(records[one.id])
+    assert (back.id, back.pid, back.state, back.status) == (one.id, one.pid, "CONFIGURED", "ACTIVE")
+    assert one.control_port not in [fresh.allocate_port(back.node, one.control_port) for _ in range(1)]
+    with pytest.raises(HandledError, match=rf"a\.two \({two.id}\) on flp00\d is lost: its process {two.pid} is gone"):
+        await second.reattach(records[two.id])
+    assert await second.transition([back], "START", [("runNumber", "9")]) == {}
+    assert back.state == "RUNNING"
+    await second.shutdown()
+    assert not alive(one.pid)
+    registry.close()
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -1,0 +1,142 @@
+"""The ``local`` resource manager: nodes from settings, placement, free ports, process groups, output, re-attach."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from ecs_backends.resources.local import nodes_from_settings
+from ecs_engine.errors import UsageError
+from ecs_engine.plugins import plugin_manager
+from ecs_engine.tasks.resources import DATA_PORT_BASE, LaunchSpec, PlacementError, open_resource_manager
+
+from .conftest import eventually
+
+
+def test_the_hook_opens_local_and_refuses_unknown_names(tmp_path):
+    manager = plugin_manager().hook.ecs_resource_manager(name="local", settings={}, state_dir=str(tmp_path))
+    assert manager.name == "local"
+    assert plugin_manager().hook.ecs_resource_manager(name="slurm-x", settings={}, state_dir=str(tmp_path)) is None
+    with pytest.raises(UsageError, match=r"unknown resource manager 'slurm-x' \(setting core.resource_manager\)"):
+        open_resource_manager("slurm-x", {}, state_dir=tmp_path)
+
+
+def test_without_settings_one_node_named_after_the_host_also_answers_to_localhost():
+    (node,) = nodes_from_settings(None)
+    assert node.name == socket.gethostname()
+    assert node.matches([("machine_id", socket.gethostname())])
+    assert node.matches([("machine_id", "localhost")])
+    assert not node.matches([("machine_id", "flp001")])
+
+
+def test_virtual_nodes_from_settings_with_attributes():
+    nodes = nodes_from_settings(["flp001", {"name": "flp002", "attributes": {"detector": "TST,ITS"}}])
+    assert [n.name for n in nodes] == ["flp001", "flp002"]
+    assert nodes[1].matches([("machine_id", "flp002"), ("detector", "ITS")])
+    assert nodes[1].attribute("hostname") == "flp002" and nodes[1].address == "127.0.0.1"
+    assert nodes_from_settings("flp001, flp002") == nodes_from_settings(["flp001", "flp002"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"nodes": 3}, r"setting core.nodes: expected a list"),
+        ([{"attributes": {}}], r"setting core.nodes\[0\]: expected a node name or a map with 'name'"),
+        ([{"name": "a", "attributes": ["x"]}], r"setting core.nodes\[0\].attributes: expected a map"),
+        (["a", "a"], r"node 'a' is listed twice"),
+    ],
+)
+def test_bad_node_settings_are_one_clear_error(spec, message):
+    with pytest.raises(UsageError, match=message):
+        nodes_from_settings(spec["nodes"] if isinstance(spec, dict) else spec)
+
+
+def test_placement_by_constraints_names_what_matched_nothing(resources):
+    assert resources.place([("machine_id", "flp002")]).name == "flp002"
+    assert resources.place([]).name in ("flp001", "flp002")
+    with pytest.raises(PlacementError) as caught:
+        resources.place([("machine_id", "flp009")], what="task role demo.x")
+    text = caught.value.render()
+    assert "no node satisfies the constraints of task role demo.x (machine_id=flp009)" in text
+    assert "flp001 (hostname=flp001, machine_id=flp001)" in text and "core.nodes" in text
+
+
+def test_ports_are_really_free_and_handed_out_once(resources):
+    node = resources.nodes()[0]
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        assert resources.allocate_port(node, taken) != taken
+    first = resources.allocate_port(node, DATA_PORT_BASE)
+    second = resources.allocate_port(node, DATA_PORT_BASE)
+    assert DATA_PORT_BASE <= first < second
+    resources.release_ports(node, [first])
+    assert resources.allocate_port(node, DATA_PORT_BASE) == first
+    assert resources.ipc_address().startswith("ipc://@o2ipc-")
+
+
+async def test_launch_gives_a_process_group_environment_and_output_files(resources, tmp_path):
+    node = resources.nodes()[0]
+    spec = LaunchSpec(
+        task_id="t1",
+        argv=["/bin/sh", "-c", 'echo "$GREETING from $(pwd)"; echo oops >&2; sleep 30 & sleep 30 & wait'],
+        env={"GREETING": "hello"},
+        cwd=tmp_path / "work",
+        stdout_path=tmp_path / "out.log",
+        stderr_path=None,
+    )
+    process = await resources.launch(node, spec)
+    assert os.getpgid(process.pid) == process.pid  # its own group
+    await eventually(lambda: (tmp_path / "out.log").exists() and "hello" in (tmp_path / "out.log").read_text())
+    assert (tmp_path / "out.log").read_text() == f"hello from {tmp_path / 'work'}\n"
+    members = [p for p in _pids() if _pgid(p) == process.pid]
+    assert len(members) == 3
+    process.signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGTERM
+    await eventually(lambda: not any(_pgid(p) == process.pid for p in _pids()), what="the whole group gone")
+
+
+async def test_when_the_leader_ends_its_group_goes_with_it(resources):
+    node = resources.nodes()[0]
+    process = await resources.launch(node, LaunchSpec("t2", ["/bin/sh", "-c", "sleep 30 & exit 0"]))
+    assert await asyncio.wait_for(process.wait(), 5) == 0
+    await eventually(lambda: not any(_pgid(p) == process.pid for p in _pids()), what="the background sleep killed")
+
+
+async def test_a_restarted_manager_attaches_by_pid_and_start_time(resources, tmp_path):
+    node = resources.nodes()[0]
+    process = await resources.launch(node, LaunchSpec("t3", ["sleep", "30"]))
+    record = process.record()
+    other = open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "other")
+    attached = other.attach(node, record)
+    assert attached is not None and attached.alive() and attached.pid == process.pid
+    assert other.attach(node, {**record, "start_ticks": record["start_ticks"] - 1}) is None  # a reused pid
+    attached.signal(signal.SIGKILL)
+    assert await asyncio.wait_for(attached.wait(), 5) is None  # not our child: no exit code
+    assert await process.wait() == -signal.SIGKILL
+    assert other.attach(node, record) is None
+
+
+def _pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid) if _state(pid) not in ("Z", "X") else None
+    except ProcessLookupError:
+        return None
+
+
+def _state(pid: int) -> str:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return "X"
+    return text[text.rfind(")") + 2]

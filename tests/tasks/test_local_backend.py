@@ -34,8 +34,9 @@ def test_without_settings_one_node_named_after_the_host_also_answers_to_localhos
     assert not node.matches([("machine_id", "flp001")])
 
 
-def test_virtual_nodes_from_settings_with_attributes():
-    nodes = nodes_from_settings(["flp001", {"name": "flp002", "attributes": {"detector": "TST,ITS"}}])
+def test_virtual_nodes_from_settings_come_after_the_hosts_own_node():
+    host, *nodes = nodes_from_settings(["flp001", {"name": "flp002", "attributes": {"detector": "TST,ITS"}}])
+    assert host.name == socket.gethostname() and host.matches([("machine_id", "localhost")])
     assert [n.name for n in nodes] == ["flp001", "flp002"]
     assert nodes[1].matches([("machine_id", "flp002"), ("detector", "ITS")])
     assert nodes[1].attribute("hostname") == "flp002" and nodes[1].address == "127.0.0.1"
@@ -49,6 +50,7 @@ def test_virtual_nodes_from_settings_with_attributes():
         ([{"attributes": {}}], r"setting core.nodes\[0\]: expected a node name or a map with 'name'"),
         ([{"name": "a", "attributes": ["x"]}], r"setting core.nodes\[0\].attributes: expected a map"),
         (["a", "a"], r"node 'a' is listed twice"),
+        ([socket.gethostname()], r"is listed twice \(the host's own node is implicit\)"),
     ],
 )
 def test_bad_node_settings_are_one_clear_error(spec, message):
@@ -58,7 +60,7 @@ def test_bad_node_settings_are_one_clear_error(spec, message):
 
 def test_placement_by_constraints_names_what_matched_nothing(resources):
     assert resources.place([("machine_id", "flp002")]).name == "flp002"
-    assert resources.place([]).name in ("flp001", "flp002")
+    assert resources.place([]).name in (socket.gethostname(), "flp001", "flp002")
     with pytest.raises(PlacementError) as caught:
         resources.place([("machine_id", "flp009")], what="task role demo.x")
     text = caught.value.render()

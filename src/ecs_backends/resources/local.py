@@ -41,16 +41,21 @@ def ecs_resource_manager(name: str, settings: dict[str, Any], state_dir: str) ->
     return LocalResourceManager(nodes_from_settings(settings.get("nodes")), Path(state_dir))
 
 
+def host_node() -> Node:
+    """This machine's own node: named after the host; its ``machine_id`` also answers to localhost."""
+    host = socket.gethostname()
+    return Node(host, attributes=(("hostname", host), ("machine_id", ",".join([host, *LOCAL_NAMES]))))
+
+
 def nodes_from_settings(spec: Any) -> list[Node]:
-    """``nodes: [flp001, {name: flp002, attributes: {detector: TST}}]``; none -> one node named after the host."""
+    """The host's node, then the virtual ones of ``nodes: [flp001, {name: flp002, attributes: {...}}]``."""
+    nodes = [host_node()]
     if spec in (None, "", []):
-        host = socket.gethostname()
-        return [Node(host, attributes=(("machine_id", ",".join([host, *LOCAL_NAMES])), ("hostname", host)))]
+        return nodes
     if isinstance(spec, str):
         spec = [s for s in (p.strip() for p in spec.split(",")) if s]
     if not isinstance(spec, list):
         raise UsageError("setting core.nodes: expected a list of node names or {name, attributes} maps")
-    nodes: list[Node] = []
     for i, item in enumerate(spec):
         if isinstance(item, str):
             item = {"name": item}
@@ -62,7 +67,7 @@ def nodes_from_settings(spec: Any) -> list[Node]:
             raise UsageError(f"setting core.nodes[{i}].attributes: expected a map of attribute names to values")
         merged = {"machine_id": name, "hostname": name, **{str(k): str(v) for k, v in attributes.items()}}
         if any(n.name == name for n in nodes):
-            raise UsageError(f"setting core.nodes: node '{name}' is listed twice")
+            raise UsageError(f"setting core.nodes: node '{name}' is listed twice (the host's own node is implicit)")
         nodes.append(Node(name, str(item.get("address") or "127.0.0.1"), tuple(sorted(merged.items()))))
     return nodes
 

@@ -28,12 +28,14 @@ class TemplateSources:
 
     def resolve(self, expression: str) -> tuple[TemplateSource, str]:
         """The source holding the workflow and its name (raises NotFoundError/TemplateError naming what)."""
-        ref = TemplateRef.parse(expression, "workflows")
-        if ref.repo is not None and ref.repo.startswith("/"):
-            root = Path(ref.repo)
-            if not (root / "workflows").is_dir():
-                raise NotFoundError(f"template directory {root} has no workflows/ folder (from '{expression}')")
-            return DirectorySource(root), ref.name
+        text = expression.strip()
+        if text.startswith("/"):  # a directory on the core's machine
+            head, marker, tail = text.rpartition("/workflows/")
+            root = Path(head)
+            if not marker or not (root / "workflows").is_dir():
+                raise NotFoundError(f"'{expression}': expected /DIRECTORY/workflows/NAME with a workflows/ folder")
+            return DirectorySource(root), TemplateRef.parse(tail, "workflows").name
+        ref = TemplateRef.parse(text, "workflows")
         if ref.repo == EXAMPLES:
             return self._examples(), ref.name
         if ref.repo is None and ref.revision is None:

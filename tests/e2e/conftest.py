@@ -1,0 +1,123 @@
+"""coconut in-process against a real core it starts itself (the embedded default) on a free loopback port.
+
+Each test gets its own directories, port and core; the core is stopped at the end and no task process may
+be left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from coconut.cli import main
+from coconut.context import Environment
+from ecs_engine.server.core import read_pidfile
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Coconut:
+    """Runs ``coconut --endpoint 127.0.0.1:<port> ...`` with this test's directories."""
+
+    def __init__(self, root: Path, settings: dict | None = None):
+        self.root = root
+        self.port = free_port()
+        for name in ("config", "data", "state", "work"):
+            (root / name).mkdir(parents=True, exist_ok=True)
+        (root / "config" / "settings.yaml").write_text(yaml.safe_dump(settings or {}))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state"
+
+    def __call__(self, *args: str, check: bool = True) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        env = Environment(
+            stdout=out,
+            stderr=err,
+            environ={},
+            config_dir=self.root / "config",
+            data_dir=self.root / "data",
+            state_dir=self.root / "state",
+            cwd=self.root / "work",
+        )
+        status = main(["--endpoint", f"127.0.0.1:{self.port}", "--nospinner", *args], env=env)
+        result = Result(status, out.getvalue(), err.getvalue())
+        if check:
+            assert status == 0, f"coconut {' '.join(args)} -> {status}\n{result.out}\n{result.err}"
+        return result
+
+    def core_pid(self) -> int:
+        running = read_pidfile(self.state_dir)
+        assert running is not None, "no core is running"
+        return int(running["pid"])
+
+    def tasks(self) -> list[dict]:
+        return self("task", "list", "-o", "json").json()["tasks"]
+
+    def state(self, environment_id: str) -> str:
+        return self("env", "show", environment_id, "-o", "json").json()["environment"]["state"]
+
+
+def eventually(condition, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        text = stat.read_text()
+    except OSError:
+        return False
+    return text[text.rfind(")") + 2] not in "ZX"
+
+
+@pytest.fixture
+def coconut(tmp_path):
+    runner = Coconut(tmp_path, {"core": {"nodes": ["flp001", "flp002"]}})
+    pids: set[int] = set()
+    runner.seen_pids = pids
+    yield runner
+    if read_pidfile(runner.state_dir) is not None:
+        runner("core", "stop")
+    leftovers = [pid for pid in pids if alive(pid)]
+    assert not leftovers, f"task processes left behind: {leftovers}"
+
+
+def remember(coconut: Coconut) -> list[dict]:
+    """The core's tasks now; their pids are checked to be gone when the test ends."""
+    tasks = coconut.tasks()
+    coconut.seen_pids.update(int(t["pid"]) for t in tasks if t.get("pid"))
+    return tasks

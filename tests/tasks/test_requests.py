@@ -50,6 +50,7 @@ def test_the_command_is_built_for_the_node_and_task_it_gets(demo):
         "ecs_engine.examples.producer",
         "--rate=200",
         "--payload-bytes=1024",
+        "--max-messages=0",
     ]
     assert "O2_ROLE=flp001" in command.env and (command.stdout, command.stderr) == ("stdout", "all")
     hook = demo["dataflow-demo.host-flp001.shm-cleanup"].build_command("flp001", "T2")

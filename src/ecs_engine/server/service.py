@@ -86,6 +86,21 @@ def rpc(method):
     return wrapper
 
 
+def rpc_stream(method):
+    """``rpc`` for server-streaming methods (async generators)."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            async for message in method(self, request, context):
+                yield message
+        except HandledError as exc:
+            context.set_trailing_metadata(((ERROR_CLASS_KEY, type(exc).__name__),))
+            await context.abort(status_of(exc), exc.render())
+
+    return wrapper
+
+
 def role_glob(pattern: str) -> re.Pattern[str]:
     """gobwas glob with ``.`` as separator: ``*`` stays within a path segment, ``**`` crosses segments."""
     out, i = [], 0
@@ -320,7 +335,7 @@ class ControlService(pb_grpc.ControlServicer):
             timestamp=messages.now_ms(),
         )
 
-    @rpc
+    @rpc_stream
     async def Subscribe(self, request, context):
         stream = self.manager.bus.stream()
         await context.send_initial_metadata(())  # subscribed: the client may now create the environment
@@ -461,7 +476,7 @@ class ControlService(pb_grpc.ControlServicer):
     async def SetRepoDefaultRevision(self, request, context):
         try:
             await asyncio.to_thread(self._repos().set_repo_default_revision, request.index, request.revision)
-        except NotFoundError as exc:  # upstream: OK, with what is valid in `info`
+        except HandledError as exc:  # upstream: OK, with what is valid in `info`
             return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=messages.now_ms())
         return pb.SetRepoDefaultRevisionReply(info="", timestamp=messages.now_ms())
 
@@ -488,10 +503,10 @@ def _varspec(spec: Any) -> pb.VarSpecMessage:
     kind = str(data.get("type", "string"))
     return pb.VarSpecMessage(
         defaultValue=str(data["value"] or ""),
-        type=types.Value(kind) if kind in types else types.Value("string"),
+        type=dict(types.items()).get(kind, types.Value("string")),
         label=str(data.get("label", "") or ""),
         description=str(data.get("description", "") or ""),
-        widget=widgets.Value(widget) if widget in widgets else widgets.Value("editBox"),
+        widget=dict(widgets.items()).get(widget, widgets.Value("editBox")),
         panel=str(data.get("panel", "") or ""),
         allowedValues=[str(v) for v in data["values"]],
         index=int(data["index"] or 0),

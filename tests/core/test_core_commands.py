@@ -1,0 +1,76 @@
+"""coconut core start|status|stop, the embedded default and its off switch, about/info, and core settings."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ecs_engine.errors import UsageError
+from ecs_engine.server.settings import CoreSettings
+
+from ..e2e.conftest import Coconut, alive
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def coconut(tmp_path):
+    runner = Coconut(tmp_path)
+    yield runner
+    runner("core", "stop")
+
+
+def test_start_status_stop_and_one_core_per_state_directory(coconut):
+    assert coconut("core", "status", check=False).status == 3
+    started = coconut("core", "start")
+    assert re.match(rf"core started \(pid \d+\) on 127\.0\.0\.1:{coconut.port}; log: .*core\.log", started.out)
+    status = coconut("core", "status", "-o", "json").json()
+    assert status["running"] and status["answering"] and status["environments"] == 0
+    again = coconut("core", "start", check=False)
+    assert again.status == 5 and "the core is already running" in again.err
+    pid = coconut.core_pid()
+    assert f"core stopped (pid {pid}" in coconut("core", "stop").out
+    assert not alive(pid)
+    assert coconut("core", "stop").out.strip() == "no core is running"
+
+
+def test_the_embedded_core_can_be_turned_off(tmp_path):
+    coconut = Coconut(tmp_path, {"embedded_core": False})
+    result = coconut("env", "list", check=False)
+    assert result.status == 3
+    assert f"no core answers at 127.0.0.1:{coconut.port}" in result.err and "coconut core start" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_stopping_the_core_kills_every_task_and_the_next_core_reports_them_lost(coconut):
+    created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+    pids = [int(t["pid"]) for t in coconut.tasks() if t["pid"]]
+    assert len(pids) == 2
+    coconut("core", "stop")
+    assert not any(alive(pid) for pid in pids)  # no child outlives the core
+    coconut("core", "start")
+    shown = coconut("env", "show", created["id"])
+    assert re.search(r"state:\s+ERROR", shown.out)
+    assert re.search(r"error:\s+2 critical task\(s\) lost while the core was down", shown.out)
+    coconut("env", "destroy", created["id"])
+
+
+def test_about_and_info(coconut):
+    about = coconut("about", "-o", "json").json()
+    assert about["endpoint"] == f"127.0.0.1:{coconut.port}" and about["settings"].endswith("settings.yaml")
+    info = coconut("info")
+    assert re.search(r"framework id:\s+\w+", info.out) and re.search(r"environments:\s+0", info.out)
+    assert "testplugin" in info.out
+
+
+def test_core_settings_are_checked(tmp_path):
+    base = {"data_dir": tmp_path, "state_dir": tmp_path}
+    settings = CoreSettings.from_values({"core": {"startup_timeout": "2s", "nodes": ["flp001"]}}, **base)
+    assert (settings.startup_timeout, settings.nodes, settings.listen) == (2.0, ["flp001"], "127.0.0.1:32102")
+    with pytest.raises(UsageError, match=r"setting core.startup_timeout: invalid duration 'soon'"):
+        CoreSettings.from_values({"core": {"startup_timeout": "soon"}}, **base)
+    with pytest.raises(UsageError, match=r"not a loopback address, without TLS"):
+        CoreSettings.from_values({}, listen="0.0.0.0:32102", **base)
+    with pytest.raises(UsageError, match=r"setting core.fmq_plugin: expected OCClite or OCC"):
+        CoreSettings.from_values({"core": {"fmq_plugin": "zmq"}}, **base)

@@ -1,0 +1,190 @@
+"""Every RPC of o2control.Control, called by a generic client built from spec/protocols.md alone.
+
+Requests are encoded and replies decoded with the spec's field numbers and types (``wire.Codec``), over
+raw gRPC method paths taken from the spec's service table, against a real core process on loopback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+
+from ecs_engine.server import daemon
+from tests.protocols import spec_tables
+
+from ..e2e.conftest import free_port
+from .wire import Codec
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not spec_tables.SPEC_PATH.exists(), reason=f"{spec_tables.SPEC_PATH} not present"),
+]
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return spec_tables.load()
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory):
+    root = tmp_path_factory.mktemp("core")
+    endpoint = f"127.0.0.1:{free_port()}"
+    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=None)
+    yield endpoint, root
+    daemon.stop(root / "state")
+
+
+class Client:
+    """Calls ``/o2control.Control/<Rpc>`` with spec-encoded bytes."""
+
+    def __init__(self, endpoint: str, spec: spec_tables.Spec):
+        self.channel = grpc.insecure_channel(endpoint)
+        self.codec = Codec(spec)
+        (service,) = [s for s in spec.services if s.package == "o2control" and s.name == "Control"]
+        self.rpcs = {r.name: r for r in service.rpcs}
+
+    def _method(self, name: str):
+        rpc = self.rpcs[name]
+        factory = self.channel.unary_stream if rpc.streaming == "server-stream" else self.channel.unary_unary
+        return rpc, factory(rpc.path, request_serializer=lambda b: b, response_deserializer=lambda b: b)
+
+    def _type(self, type_name: str) -> tuple[str, str]:
+        package, _, name = type_name.rpartition(".")
+        return (package, name) if package in ("events", "common") else ("o2control", type_name)
+
+    def __call__(self, rpc_name: str, /, **fields):
+        rpc, method = self._method(rpc_name)
+        request = self.codec.encode(*self._type(rpc.request), fields)
+        return self.codec.decode(*self._type(rpc.response), method(request, timeout=120.0))
+
+    def stream(self, rpc_name: str, /, **fields):
+        rpc, method = self._method(rpc_name)
+        call = method(self.codec.encode(*self._type(rpc.request), fields))
+        return call, (self.codec.decode(*self._type(rpc.response), data) for data in call)
+
+    def error(self, rpc_name: str, /, **fields) -> grpc.RpcError:
+        with pytest.raises(grpc.RpcError) as caught:
+            self(rpc_name, **fields)
+        return caught.value
+
+
+@pytest.fixture(scope="module")
+def client(core, spec):
+    client = Client(core[0], spec)
+    yield client
+    client.channel.close()
+
+
+def test_the_spec_lists_the_rpcs_the_core_serves(client):
+    assert len(client.rpcs) == 26
+
+
+def test_framework_detectors_and_services(client):
+    info = client("GetFrameworkInfo")
+    assert info["frameworkId"] and info["state"] == "CONNECTED" and info["timestamp"] > 0
+    assert info["version"]["productName"] == "coconut-ecs" and info["hostsCount"] >= 1
+    assert client("GetActiveDetectors").get("detectors", []) == []
+    assert "timestamp" in client("GetAvailableDetectors")
+    services = client("GetIntegratedServices")["services"]
+    assert services["testplugin"]["enabled"] is True
+
+
+def test_an_environment_through_its_life(client):
+    created = client("NewEnvironment", workflowTemplate="dataflow-demo", vars={"monitor_enabled": "false"}, public=True)
+    environment = created["environment"]
+    environment_id = environment["id"]
+    assert environment["state"] == "CONFIGURED" and created["public"] is True
+    assert {t["state"] for t in environment["tasks"]} == {"CONFIGURED", "STANDBY"}
+    assert environment["numberOfTasks"] == 3 and environment["vars"]["__fmq_cleanup_count"] == "0"
+
+    listed = client("GetEnvironments", showTaskInfos=True)["environments"]
+    assert [e["id"] for e in listed] == [environment_id]
+    shown = client("GetEnvironment", id=environment_id, showWorkflowTree=True)
+    assert shown["workflow"]["fullPath"] == "dataflow-demo"
+    assert shown["workflow"]["roles"][0]["roles"][0]["consolidatedStack"]["environment_id"] == environment_id
+
+    started = client("ControlEnvironment", id=environment_id, type=1)
+    assert started["state"] == "RUNNING" and started["currentRunNumber"] >= 1
+    assert started["endOfTransition"] >= started["startOfTransition"]
+    noop = client.error("ControlEnvironment", id=environment_id, type=0)
+    assert noop.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cannot prepare invalid transition NOOP" in noop.details()
+
+    roles = client("GetRoles", envId=environment_id, pathSpec="dataflow-demo.*.producer")["roles"]
+    assert [r["fullPath"] for r in roles] == ["dataflow-demo.host-localhost.producer"]
+    (task_id,) = roles[0]["taskIds"]
+    task = client("GetTask", taskId=task_id)["task"]
+    assert task["taskPath"] == "dataflow-demo.host-localhost.producer" and task["envId"] == environment_id
+    assert task["commandInfo"]["arguments"][:2] == ["-m", "ecs_engine.examples.producer"]
+    assert [c["name"] for c in task["inboundChannels"]] == ["data-out"]
+    assert len(client("GetTasks")["tasks"]) == 3
+    assert client.error("GetTask", taskId="nope").code() == grpc.StatusCode.NOT_FOUND
+    assert client("CleanupTasks").get("killedTasks", []) == []  # tasks of an environment are not touched
+
+    destroyed = client("DestroyEnvironment", id=environment_id, allowInRunningState=True)
+    assert len(destroyed["cleanupTasksReply"]["killedTasks"]) == 3
+    missing = client.error("GetEnvironment", id=environment_id)
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    assert f"environment not found: no environment with id {environment_id}" in missing.details()
+    assert client.error("GetEnvironment", id="not/an id").code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_async_creation_returns_at_once(client):
+    created = client("NewEnvironmentAsync", workflowTemplate="dataflow-demo", vars={"monitor_enabled": "false"})
+    environment_id = created["environment"]["id"]
+    deadline = time.monotonic() + 30
+    while client("GetEnvironment", id=environment_id)["environment"]["state"] != "CONFIGURED":
+        assert time.monotonic() < deadline, "the asynchronous creation did not finish"
+        time.sleep(0.05)
+    client("DestroyEnvironment", id=environment_id)
+
+
+def test_an_auto_environment_streams_its_events_until_it_is_gone(client):
+    call, events = client.stream("Subscribe", id="stream-1")
+    call.initial_metadata()
+    requested = threading.Thread(
+        target=client,
+        args=("NewAutoEnvironment",),
+        kwargs={
+            "workflowTemplate": "dataflow-demo",
+            "vars": {"monitor_enabled": "false", "max_messages": "20"},
+            "id": "stream-1",
+        },
+    )
+    requested.start()
+    received = list(events)  # ends when the environment is destroyed
+    requested.join()
+    steps = [e["environmentEvent"].get("transitionStep", "") for e in received if "environmentEvent" in e]
+    assert "after_CREATE" in steps and "before_START_ACTIVITY" in steps and "after_STOP_ACTIVITY" in steps
+    assert any("taskEvent" in e for e in received) and all(e["timestamp"] > 0 for e in received)
+    assert received[-1]["environmentEvent"]["message"] == "environment destroyed"
+
+
+def test_templates_and_repositories(client, core, tmp_path):
+    templates = client("GetWorkflowTemplates")["workflowTemplates"]
+    demo = next(t for t in templates if t["template"] == "dataflow-demo")
+    assert (demo["repo"], demo["revision"]) == ("examples", "local")
+    assert demo["varSpecMap"]["hosts"]["defaultValue"] == '["localhost"]'
+    assert client("ListRepos").get("repos", []) == []
+    (tmp_path / "workflows").mkdir()
+    added = client("AddRepo", name=str(tmp_path))
+    assert "timestamp" in added
+    (repo,) = client("ListRepos")["repos"]
+    assert repo["default"] is True
+    client("SetDefaultRepo", index=0)
+    client("SetGlobalDefaultRevision", revision="main")
+    assert client("ListRepos")["globalDefaultRevision"] == "main"
+    assert "local" in client("SetRepoDefaultRevision", index=0, revision="v1").get("info", "")
+    client("RefreshRepos", index=-1)
+    assert "timestamp" in client("RemoveRepo", index=0)
+
+
+@pytest.mark.parametrize("rpc", ["Teardown", "ModifyEnvironment"])
+def test_rpcs_without_a_feature_say_so(client, rpc):
+    error = client.error(rpc)
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert error.details().startswith(f"{rpc} is not implemented")

@@ -101,7 +101,7 @@ async def test_a_failing_transition_names_the_task_and_the_state_reached(executo
     assert await executor.transition([task], "CONFIGURE") == {}
     errors = await executor.transition([task], "START", [("runNumber", "1")])
     assert task.state == "ERROR"
-    assert re.search(r"task demo\.dummy \(\w+\) on flp00\d: START ended in ERROR \(expected RUNNING", errors[task.id])
+    assert re.search(r"task demo\.dummy \(\w+\) on \S+: START ended in ERROR \(expected RUNNING", errors[task.id])
 
 
 async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources, recorder):
@@ -244,7 +244,7 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     back = await second.reattach(records[one.id])
     assert (back.id, back.pid, back.state, back.status) == (one.id, one.pid, "CONFIGURED", "ACTIVE")
     assert one.control_port not in [fresh.allocate_port(back.node, one.control_port) for _ in range(1)]
-    with pytest.raises(HandledError, match=rf"a\.two \({two.id}\) on flp00\d is lost: its process {two.pid} is gone"):
+    with pytest.raises(HandledError, match=rf"a\.two \({two.id}\) on \S+ is lost: its process {two.pid} is gone"):
         await second.reattach(records[two.id])
     assert await second.transition([back], "START", [("runNumber", "9")]) == {}
     assert back.state == "RUNNING"

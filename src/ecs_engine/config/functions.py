@@ -12,16 +12,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_engine.errors import HandledError
+from ecs_engine.template.expr import go_json
 
 from .configuration import Configuration
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 def error_text(message: str) -> str:
-    return _json({"error": message})
+    return go_json({"error": message})
 
 
 def _reporting(method: Callable[..., str]) -> Callable[..., str]:
@@ -91,11 +88,11 @@ class InventoryFunctions:
             return error_text(f"DetectorsForHosts: hosts {hosts!r} is not a JSON list: {exc.msg}")
         if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
             return error_text(f"DetectorsForHosts: hosts {hosts!r} is not a JSON list of strings")
-        return _json(self._cfg.detectors_for_hosts(names))
+        return go_json(self._cfg.detectors_for_hosts(names))
 
     @_reporting
     def CRUCardsForHost(self, host: str) -> str:
-        return _json(self._cfg.cru_cards_for_host(str(host)))
+        return go_json(self._cfg.cru_cards_for_host(str(host)))
 
     @_reporting
     def EndpointsForCRUCard(self, host: str, serial: str) -> str:

@@ -172,7 +172,7 @@ def to_text(value: Any) -> str:
     if kind is float:
         return _go_float(value)
     if isinstance(value, list | tuple | Mapping):
-        return _go_json(value)
+        return go_json(value)
     return str(value)
 
 
@@ -232,7 +232,7 @@ def _fixed_form(digits: str, point: int) -> str:
 _JSON_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-def _go_json(value: Any) -> str:
+def go_json(value: Any) -> str:
     """Compact JSON as Go's json.Marshal: sorted keys, HTML characters escaped, non-ASCII kept."""
     text = _json_value(value)
     if any(char in text for char in _JSON_HTML_ESCAPES):

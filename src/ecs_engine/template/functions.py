@@ -13,18 +13,14 @@ from typing import Any
 
 from ecs_engine.ids import new_id
 
+from .expr import go_json
+
 FALSY = frozenset(("", "false", "no", "n", "0", "off", "none"))
 TRUTHY = frozenset(("true", "yes", "y", "1", "on", "ok"))
 
 
 def error_string(message: str) -> str:
     return go_json({"error": message})
-
-
-def go_json(value: Any) -> str:
-    """Compact JSON as Go's encoding/json writes it (sorted keys, HTML characters escaped)."""
-    text = _json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 class Strings:

@@ -263,3 +263,26 @@ def _cmdline(pid: int) -> str:
             return handle.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+SLOW_START = """
+import asyncio, sys
+from ecs_engine.occ.process import ControlledProcess
+
+class Slow(ControlledProcess):
+    async def on_start(self, arguments):
+        await asyncio.sleep(30)
+
+sys.exit(Slow.main())
+"""
+
+
+async def test_a_transition_without_answer_names_the_time_limit_and_its_setting(resources, recorder):
+    executor = Executor(resources, timeouts=Timeouts(transition=0.5), listener=recorder)
+    (task,) = (await executor.deploy([request("demo.slow", [PY, "-c", SLOW_START])])).tasks
+    assert await executor.transition([task], "CONFIGURE") == {}
+    started = time.monotonic()
+    errors = await executor.transition([task], "START")
+    assert time.monotonic() - started < 3
+    assert "START got no answer within 0.5 s (setting core.transition_timeout)" in errors[task.id]
+    await executor.shutdown()

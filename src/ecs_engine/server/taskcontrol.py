@@ -155,7 +155,11 @@ class ExecutorControl(TaskController):
                     own = await self.executor.reattach(records[task.id])
             if own is None:
                 continue
-            task.state, task.status = own.state, own.status
+            if own.request.is_occ:  # the process said where it is; others keep what the engine stored
+                task.state = own.state
+            else:
+                own.state = task.state
+            task.status = own.status
             self._reported[own.id] = (own.state, own.status)
             alive.add(task.id)
         return alive

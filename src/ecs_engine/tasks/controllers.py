@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ecs_engine.errors import HandledError
+from ecs_engine.errors import DeadlineError, HandledError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.client import OccClient, TransitionResult
 from ecs_engine.occ.errors import DIRECT
@@ -178,6 +178,15 @@ class OccController(Controller):
     async def _send(self, source: str, event: str, arguments: Arguments | None, timeout: float) -> TransitionResult:
         try:
             return await self.client.transition(source, event, arguments, timeout=timeout)
+        except DeadlineError:
+            setting = (
+                "core.configure_timeout"
+                if event in (states.CONFIGURE, fairmq.INIT_DEVICE)
+                else "core.transition_timeout"
+            )
+            raise TransitionFailed(
+                f"{describe(self.task)}: {event} got no answer within {timeout:g} s (setting {setting})"
+            ) from None
         except HandledError as exc:
             raise TransitionFailed(f"{describe(self.task)}: {event} failed: {exc.message}") from None
 

@@ -33,7 +33,6 @@ from .controllers import (
     FairMQController,
     HookController,
     OccController,
-    TransitionFailed,
     describe,
     hook_result,
     state_after_unexpected_exit,
@@ -313,14 +312,7 @@ class Executor:
                 if task.request.properties is not None:
                     pushed += list(task.request.properties(task.node.name, task.id).items())
                 pushed += channel_arguments(task, targets)
-            controller = self._controllers[task.id]
-            try:
-                await asyncio.wait_for(controller.transition(event, pushed, timeout), timeout + 1.0)
-            except TimeoutError:
-                raise TransitionFailed(
-                    f"{describe(task)}: {event} got no answer within {timeout:g} s",
-                    hint="raise the setting core.configure_timeout / core.transition_timeout",
-                ) from None
+            await self._controllers[task.id].transition(event, pushed, timeout)  # each RPC has the deadline
 
         results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)
         errors: dict[str, str] = {}
@@ -329,8 +321,6 @@ class Executor:
                 errors[task.id] = result.message
             elif isinstance(result, BaseException):
                 raise result
-        if self.registry is not None and tasks:
-            self.registry.put_many([t.record() for t in tasks if t.id in self.tasks])
         return errors
 
     async def trigger_hook(self, task: Task, timeout: float | None = None) -> HookResult:

@@ -6,7 +6,6 @@ statuses) and the gRPC service (which turns it into ``ShortTaskInfo``/``TaskInfo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,10 +177,10 @@ class Task:
             "mode": self.request.mode,
             "critical": self.request.critical,
             "hook_timeout": self.request.hook_timeout,
-            "bind_channels": [dataclasses.asdict(c) for c in self.request.bind],
-            "connect_channels": [dataclasses.asdict(c) for c in self.request.connect],
+            "bind_channels": [vars(c) for c in self.request.bind],
+            "connect_channels": [vars(c) for c in self.request.connect],
             "node": {"name": self.node.name, "address": self.node.address, "attributes": list(self.node.attributes)},
-            "command": self.command.as_dict(),
+            "command": vars(self.command),
             "control_port": self.control_port,
             "bound": self.bound,
             "reachable": self.reachable,

@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
 from ecs_engine.server.client import CoreClient
 
-PRODUCER = ["-m", "ecs_engine.examples.producer", "--rate=100", "--payload-bytes=256"]
+PRODUCER = ["-m", "ecs_engine.examples.producer", "--rate=20", "--payload-bytes=256"]
 CONSUMER = ["-m", "ecs_engine.examples.consumer"]
 TASK = """\
 name: {name}
@@ -167,8 +166,12 @@ async def _floor(n: int, processes: list[subprocess.Popen]) -> dict[str, float]:
             )
             clients.append(OccClient(f"127.0.0.1:{port}"))
             arguments.append([("environment_id", f"floor{i}"), *channel])
-    await asyncio.gather(*(_standby(c, int(c.address.rsplit(":", 1)[1]), p) for c, p in zip(clients, processes)))
-    replies = await asyncio.gather(*(c.transition("STANDBY", "CONFIGURE", a) for c, a in zip(clients, arguments)))
+    await asyncio.gather(
+        *(_standby(c, int(c.address.rsplit(":", 1)[1]), p) for c, p in zip(clients, processes, strict=True))
+    )
+    replies = await asyncio.gather(
+        *(c.transition("STANDBY", "CONFIGURE", a) for c, a in zip(clients, arguments, strict=True))
+    )
     out["create"] = time.perf_counter() - start
     assert all(r.reached("CONFIGURED") for r in replies)
     for name, source, event, target, args in (
@@ -195,7 +198,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_repo(root / "repo")

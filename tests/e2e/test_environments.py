@@ -207,3 +207,18 @@ def test_after_the_core_is_killed_a_new_core_finds_the_environment_and_its_tasks
 def _task_ids(coconut, environment_id: str, path: str) -> list[str]:
     roles = coconut("role", "query", environment_id, path, "-o", "json").json()["roles"]
     return [i for r in roles for i in r.get("taskIds", [])]
+
+
+def test_kept_tasks_stay_unlocked_until_cleaned(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo")
+    tasks = remember(coconut)
+    refused = coconut("task", "clean", tasks[0]["taskId"], check=False)
+    assert refused.status == 5 and "belong to an environment" in refused.err
+    coconut("env", "destroy", environment_id, "-k")
+    kept = coconut.tasks()
+    assert {t["taskId"] for t in kept} == {t["taskId"] for t in tasks}
+    assert not any(t.get("locked") for t in kept)
+    assert all(alive(int(t["pid"])) for t in kept if t["pid"])
+    cleaned = coconut("task", "clean")
+    assert "killed tasks:" in cleaned.out and "0 tasks running" in cleaned.out
+    assert coconut("task", "list").out.strip() == "no tasks running"

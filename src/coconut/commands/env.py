@@ -207,7 +207,13 @@ def create(
         "", "-c", "--configuration", help="A .json file or a COG-v1 configuration name (-w and -e win)."
     ),
     extra_vars: list[str] = typer.Option(None, "-e", "--extra-vars", help="Variables: k=v,k2=v2 or a JSON object."),
-    public: bool = typer.Option(True, "-p/-P", "--public/--private", help="Public environment (default)."),
+    public: bool = typer.Option(
+        True,
+        "-p/-P",
+        "--public/--private",
+        show_default=False,
+        help="Public (default) or not: -P leaves it to the template.",
+    ),
     auto: bool = typer.Option(False, "-a", "--auto", help="Run once (create, start, stop, destroy) and stream events."),
     asynchronous: bool = typer.Option(False, "-y", "--asynchronous", help="Return at once; creation goes on."),
     repo: str = typer.Option(None, "--repo", help="A local template directory with workflows/ and tasks/."),

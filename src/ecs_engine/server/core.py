@@ -48,17 +48,22 @@ def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
         pid = int(data["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return data if process_alive(pid) else None
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited but not reaped yet by its parent, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
         pass
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rfind(")") + 2 :].startswith(("Z", "X")):  # exited, not reaped yet
-            return None
-    return data
+        if stat[stat.rfind(")") + 2 :].startswith(("Z", "X")):
+            return False
+    return True
 
 
 class Core:

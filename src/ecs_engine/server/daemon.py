@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ecs_engine.errors import DeadlineError, HandledError
 
-from .core import LOGFILE, read_pidfile
+from .core import LOGFILE, process_alive, read_pidfile
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0  # the core kills its tasks first: up to ~15 s of escalation each, in parallel
@@ -113,8 +113,4 @@ def _alive(pid: int) -> bool:
             return False
     except ChildProcessError:
         pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    return process_alive(pid)

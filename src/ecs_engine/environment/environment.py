@@ -96,6 +96,7 @@ class Environment:
         self.last_request_user: common_pb2.User | None = None
         self.tasks: dict[str, Task] = {}
         self.tasks_by_role: dict[str, Task] = {}
+        self.undeployable: dict[str, str] = {}  # critical role path -> why it has no task
         self.warnings: list[str] = []
         self.roles = RoleStates(root, on_change=self._role_changed)
         self.hooks = HookScheduler(self, list(root.walk()))
@@ -476,6 +477,7 @@ class Environment:
         for path, reason in deployment.undeployable.items():
             role = by_path[path]
             if role.critical:
+                self.undeployable[path] = reason
                 self.roles.set(role, status=UNDEPLOYABLE)
                 self.warn(f"critical role {path} cannot be deployed: {reason}")
             else:
@@ -486,8 +488,11 @@ class Environment:
     def _check_deployment(self) -> None:
         status, state = self.roles.status[self.root.path], self.roles.state[self.root.path]
         if status == UNDEPLOYABLE:
-            bad = [p for p, s in self.roles.status.items() if s == UNDEPLOYABLE and p != self.root.path]
-            raise TransitionFailure(f"workflow deployment failed: undeployable critical roles: {', '.join(bad)}")
+            bad = [p for p, s in self.roles.status.items() if s == UNDEPLOYABLE and p in self.undeployable]
+            listed = "; ".join(f"{p} ({self.undeployable[p]})" for p in bad[:MAX_LISTED_TASK_ERRORS])
+            if len(bad) > MAX_LISTED_TASK_ERRORS:
+                listed += f"; and {len(bad) - MAX_LISTED_TASK_ERRORS} more"
+            raise TransitionFailure(f"workflow deployment failed: undeployable critical roles: {listed}")
         if state == ERROR:
             raise TransitionFailure("workflow deployment failed: the workflow is in ERROR")
 

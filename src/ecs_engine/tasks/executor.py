@@ -133,7 +133,8 @@ class Executor:
             if isinstance(result, Task):
                 deployment.tasks.append(result)
             elif isinstance(result, HandledError):
-                deployment.failures[request.role_path] = result.render()
+                hint = f"; {result.hint}" if result.hint else ""
+                deployment.failures[request.role_path] = result.message + hint
             elif isinstance(result, BaseException):
                 raise result
         if self.registry is not None:
@@ -141,7 +142,7 @@ class Executor:
         return deployment
 
     async def _deploy_one(self, request: TaskRequest) -> Task:
-        node = self.resources.place(request.constraints, what=f"task role {request.role_path}")
+        node = self.resources.place(request.constraints)
         task_id = new_id()
         if request.build_command is None:
             raise HandledError(f"task role {request.role_path}: no command")

@@ -70,15 +70,15 @@ class ResourceManager(abc.ABC):
     def nodes(self) -> list[Node]:
         """The nodes tasks can be placed on."""
 
-    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]], *, what: str = "task") -> Node:
+    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
         """The node for a task with these equality constraints: the least loaded of those that match."""
         matching = [node for node in self.nodes() if node.matches(constraints)]
         if not matching:
             wanted = ", ".join(f"{k}={v}" for k, v in constraints) or "none"
-            names = ", ".join(f"{n.name} ({', '.join(f'{k}={v}' for k, v in n.attributes)})" for n in self.nodes())
+            names = "; ".join(f"{n.name}: {', '.join(f'{k}={v}' for k, v in n.attributes)}" for n in self.nodes())
             raise PlacementError(
-                f"no node satisfies the constraints of {what} ({wanted}); nodes: {names or 'none'}",
-                hint="add a node with these attributes to the resource manager's settings (core.nodes)",
+                f"no node has {wanted} (nodes: {names or 'none'})",
+                hint="add such a node to the setting core.nodes",
             )
         return min(matching, key=self.load)
 

@@ -222,3 +222,17 @@ def test_kept_tasks_stay_unlocked_until_cleaned(coconut):
     cleaned = coconut("task", "clean")
     assert "killed tasks:" in cleaned.out and "0 tasks running" in cleaned.out
     assert coconut("task", "list").out.strip() == "no tasks running"
+
+
+def test_create_from_a_configuration_file_and_asynchronously(coconut):
+    (coconut.root / "work" / "demo.json").write_text(
+        '{"workflow": "dataflow-demo", "variables": {"monitor_enabled": false, "rate_hz": 50}}'
+    )
+    info = coconut("env", "create", "-c", "demo.json", "-o", "json").json()["environment"]
+    assert info["numberOfTasks"] == 3 and info["userVars"]["rate_hz"] == "50"  # non-string JSON values re-serialised
+    started = coconut("env", "create", "-w", "dataflow-demo", "-y")
+    pending = re.search(r"environment (\S+) is being created", started.out).group(1)
+    eventually(lambda: coconut.state(pending) == "CONFIGURED", what="asynchronous creation done")
+    remember(coconut)
+    for environment_id in (info["id"], pending):
+        coconut("env", "destroy", environment_id)

@@ -287,15 +287,37 @@ def _create_auto(env, expression: str, variables: dict[str, str], user) -> int:
         thread = threading.Thread(target=request, daemon=True)
         thread.start()
         for event in events:
-            data = to_dict(event)
-            kind = next(iter(k for k in data if k not in ("timestamp", "timestampNano")), "")
-            payload = data.get(kind, {})
-            text = payload.get("message") or payload.get("transitionStep") or payload.get("state", "")
-            env.echo(f"{kind:<18} {payload.get('state', ''):<11} {payload.get('transition', ''):<15} {text}")
+            env.echo(event_line(to_dict(event)))
         thread.join()
     if status["error"]:
         raise HandledError(status["error"])
     return ExitStatus.OK
+
+
+def event_line(data: dict[str, Any]) -> str:
+    """One line per event of ``env create -a``: time, kind, and what it says."""
+    clock = datetime.datetime.fromtimestamp(int(data.get("timestamp", 0)) / 1000).strftime("%H:%M:%S.%f")[:-3]
+    kind = next((k for k in data if k not in ("timestamp", "timestampNano")), "")
+    p = data.get(kind, {})
+    if kind == "environmentEvent":
+        text = " ".join(
+            x
+            for x in (p.get("state", ""), p.get("transition", ""), p.get("transitionStep", ""), p.get("message", ""))
+            if x
+        )
+        if p.get("error"):
+            text += f" error: {p['error']}"
+    elif kind == "taskEvent":
+        text = f"task {p.get('path', '')} {p.get('status', '')} {p.get('state', '')}"
+    elif kind == "roleEvent":
+        text = f"role {p.get('rolePath', '')} {p.get('status', '')} {p.get('state', '')}"
+    elif kind == "callEvent":
+        text = f"call {p.get('path', '')} {p.get('func', '')} {p.get('callStatus', '')} {p.get('error', '')}".rstrip()
+    elif kind == "runEvent":
+        text = f"run {p.get('runNumber', '')} {p.get('transition', '')} {p.get('transitionStatus', '')}"
+    else:
+        text = json.dumps(p, sort_keys=True)
+    return f"{clock} {kind.removesuffix('Event'):<12} {text}"
 
 
 # -- show ---------------------------------------------------------------------------------------------------

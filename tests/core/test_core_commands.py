@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from ecs_engine.errors import UsageError
+from ecs_engine.server.client import CoreClient
 from ecs_engine.server.settings import CoreSettings
 
-from ..e2e.conftest import Coconut, alive
+from ..e2e.conftest import Coconut, alive, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -74,3 +80,29 @@ def test_core_settings_are_checked(tmp_path):
         CoreSettings.from_values({}, listen="0.0.0.0:32102", **base)
     with pytest.raises(UsageError, match=r"setting core.fmq_plugin: expected OCClite or OCC"):
         CoreSettings.from_values({"core": {"fmq_plugin": "zmq"}}, **base)
+
+
+def test_serve_runs_in_the_foreground_until_interrupted(tmp_path):
+    endpoint = f"127.0.0.1:{free_port()}"
+    environ = {**os.environ, "HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path / "state")}
+    serving = subprocess.Popen(
+        [sys.executable, "-m", "coconut", "--endpoint", endpoint, "core", "serve"],
+        env=environ,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with CoreClient(endpoint) as client:
+            deadline = time.monotonic() + 30
+            while not client.answers(0.5):
+                assert serving.poll() is None and time.monotonic() < deadline, "the core did not come up"
+                time.sleep(0.05)
+        serving.send_signal(signal.SIGINT)
+        assert serving.wait(30) == 0
+        log = serving.stderr.read()
+        assert f"listening on {endpoint}" in log and "stopping: killing 0 tasks" in log
+        assert not (tmp_path / "state" / "coconut" / "core.pid").exists()
+    finally:
+        if serving.poll() is None:
+            serving.kill()
+            serving.wait()

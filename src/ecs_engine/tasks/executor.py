@@ -261,8 +261,8 @@ class Executor:
             return
         controller = self._controllers.get(task.id)
         expected = controller is None or controller.expect_exit
+        task.pid = 0
         if task.request.mode in (BASIC, HOOK):
-            task.pid = 0
             result = hook_result(task, code)
             task.last_result = result
             if task.request.mode == BASIC:

@@ -233,7 +233,8 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     tasks = (await first.deploy([request("a.one", [PY, str(DUMMY)]), request("a.two", [PY, str(DUMMY)])])).tasks
     await first.transition(tasks, "CONFIGURE")
     one, two = sorted(tasks, key=lambda t: t.request.role_path)
-    os.kill(two.pid, signal.SIGKILL)
+    two_pid = two.pid
+    os.kill(two_pid, signal.SIGKILL)
     await eventually(lambda: not two.process.alive())
     records = {r["id"]: r for r in registry.records()}
     for controller in list(first._controllers.values()):  # the old core goes away without killing anything
@@ -244,7 +245,7 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     back = await second.reattach(records[one.id])
     assert (back.id, back.pid, back.state, back.status) == (one.id, one.pid, "CONFIGURED", "ACTIVE")
     assert one.control_port not in [fresh.allocate_port(back.node, one.control_port) for _ in range(1)]
-    with pytest.raises(HandledError, match=rf"a\.two \({two.id}\) on \S+ is lost: its process {two.pid} is gone"):
+    with pytest.raises(HandledError, match=rf"a\.two \({two.id}\) on \S+ is lost: its process {two_pid} is gone"):
         await second.reattach(records[two.id])
     assert await second.transition([back], "START", [("runNumber", "9")]) == {}
     assert back.state == "RUNNING"

@@ -249,8 +249,9 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
         await second.reattach(records[two.id])
     assert await second.transition([back], "START", [("runNumber", "9")]) == {}
     assert back.state == "RUNNING"
+    one_pid = back.pid
     await second.shutdown()
-    assert not alive(one.pid)
+    assert not alive(one_pid)
     registry.close()
 
 

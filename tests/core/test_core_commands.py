@@ -47,6 +47,9 @@ def test_the_embedded_core_can_be_turned_off(tmp_path):
     assert result.status == 3
     assert f"no core answers at 127.0.0.1:{coconut.port}" in result.err and "coconut core start" in result.err
     assert "Traceback" not in result.err
+    for aliases in (("e", "ls"), ("environment", "l"), ("env", "get", "x"), ("t", "cl"), ("r", "q", "x", "*")):
+        assert coconut(*aliases, check=False).status == 3, aliases  # resolved, then the core is unreachable
+    assert coconut("env", "lst", check=False).status == 2
 
 
 def test_stopping_the_core_kills_every_task_and_the_next_core_reports_them_lost(coconut):

@@ -6,16 +6,41 @@ import datetime
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
+from typer.core import TyperGroup
 
 from ecs_engine.errors import ExitStatus, HandledError, NotFoundError, UsageError
 
 from .core import connect, spinner
 from .repo import check_output, print_data
 
-app = typer.Typer(no_args_is_help=True)
+
+def alias_group() -> type[TyperGroup]:
+    """A command group class that also answers to its commands' aliases (not listed, not built twice)."""
+
+    class AliasGroup(TyperGroup):
+        aliases: ClassVar[dict[str, str]] = {}
+
+        def get_command(self, ctx, cmd_name: str):
+            return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    return AliasGroup
+
+
+def aliased(group: typer.Typer, *names: str) -> Callable:
+    """Register a command of ``group`` (made with ``cls=alias_group()``) under its upstream name and aliases."""
+
+    def register(func: Callable) -> Callable:
+        group.command(names[0])(func)
+        group.info.cls.aliases.update(dict.fromkeys(names[1:], names[0]))
+        return func
+
+    return register
+
+
+app = typer.Typer(no_args_is_help=True, cls=alias_group())
 
 OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
 #: what ``-e/--event`` accepts, and the optype sent (EXIT and RECOVER are this project's extensions)
@@ -31,18 +56,6 @@ EVENTS = {
     "EXIT": 1000,
     "RECOVER": 1001,
 }
-
-
-def aliased(group: typer.Typer, *names: str) -> Callable:
-    """Register a command of ``group`` under its upstream name and (hidden) aliases."""
-
-    def register(func: Callable) -> Callable:
-        group.command(names[0])(func)
-        for alias in names[1:]:
-            group.command(alias, hidden=True)(func)
-        return func
-
-    return register
 
 
 def when(ms: int) -> str:

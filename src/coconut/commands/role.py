@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from .core import connect
-from .env import aliased, message_dict, vars_block
+from .env import alias_group, aliased, message_dict, vars_block
 from .repo import check_output, print_data
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, cls=alias_group())
 
 
 @aliased(app, "query", "q")

@@ -9,10 +9,10 @@ import typer
 from ecs_engine.errors import NotFoundError, UsageError
 
 from .core import connect, spinner
-from .env import aliased, message_dict, table
+from .env import alias_group, aliased, message_dict, table
 from .repo import check_output, print_data
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, cls=alias_group())
 
 OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
 COLUMNS = ["task id", "class", "host", "locked", "claimable", "critical", "status", "state", "PID"]

@@ -43,13 +43,23 @@ def spinner(env, text: str) -> Iterator[None]:
         yield
         return
     status = console.status(text)
-    timer = threading.Timer(SPINNER_DELAY, status.start)
+    lock = threading.Lock()
+    finished = False
+
+    def begin() -> None:
+        with lock:
+            if not finished:
+                status.start()
+
+    timer = threading.Timer(SPINNER_DELAY, begin)
     timer.start()
     try:
         yield
     finally:
         timer.cancel()
-        status.stop()
+        with lock:
+            finished = True
+            status.stop()
 
 
 @contextlib.contextmanager

@@ -22,11 +22,8 @@ OCC_MODES = (DIRECT, FAIRMQ)
 # Task statuses and states as AliECS reports them.
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
-UNDEPLOYABLE = "UNDEPLOYABLE"
 UNKNOWN = "UNKNOWN"
 STANDBY = "STANDBY"
-CONFIGURED = "CONFIGURED"
-RUNNING = "RUNNING"
 ERROR = "ERROR"
 DONE = "DONE"
 
@@ -99,8 +96,6 @@ class TaskRequest:
     build_command: Callable[[str, str], TaskCommand] | None = field(default=None, repr=False)
     #: (node name, task id) -> the task's `properties`, rendered at CONFIGURE with the role's current variables
     properties: Callable[[str, str], dict[str, str]] | None = field(default=None, repr=False)
-    #: the role's current variables (for START/STOP args and orbit-reset-time)
-    variables: Callable[[], dict[str, str]] | None = field(default=None, repr=False)
 
     @property
     def is_occ(self) -> bool:

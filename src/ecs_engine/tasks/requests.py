@@ -72,5 +72,4 @@ def task_request(expander: Expander, workflow: Workflow, role: Role, environment
         environment_id=environment_id,
         build_command=command,
         properties=properties,
-        variables=role.stack,
     )

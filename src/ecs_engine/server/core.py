@@ -36,6 +36,8 @@ SERVER_OPTIONS = (
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
 )
+#: signals that stop the core cleanly (SIGHUP: the terminal of a foreground core went away)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: the engine's own limits wait a little longer than the executor's, whose errors name the tasks
 ENGINE_MARGIN = 10.0
 
@@ -221,10 +223,10 @@ class Core:
         self._stopped.set()
 
     async def serve(self) -> None:
-        """Start, serve until SIGTERM or SIGINT, then stop (always: no task is left behind)."""
+        """Start, serve until SIGTERM, SIGINT or SIGHUP, then stop (always: no task is left behind)."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
         try:
             await self.start()
@@ -232,7 +234,7 @@ class Core:
             log.info("stopping: killing %d tasks", len(self.executor.tasks))
         finally:
             await self.stop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
 
     # -- pid file -------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import yaml
 
 from ecs_engine.config import Change, KeyValueStore, Watch, open_store
 from ecs_engine.errors import ConfigurationError
+from tests.config.conftest import open_empty
 
 
 def collect(watch: Watch, count: int, deadline: float = 10.0) -> list[Change]:
@@ -249,10 +250,11 @@ def test_bad_urls_are_one_clear_error(url, message):
         open_store(url)
 
 
-def test_watch_sees_writes_made_through_another_connection(writable_store):
+@pytest.mark.parametrize("backend", ["sqlite", "etcd"])  # a memory store is private to its object
+def test_watch_sees_writes_made_through_another_connection(backend, request, tmp_path):
     """Another process's writes: a second store object on the same database or server."""
-    if writable_store.url == "memory://":
-        pytest.skip("a memory store is private to its object")
+    writable_store = open_empty(backend, request, tmp_path)
+    request.addfinalizer(writable_store.close)
     watch = writable_store.watch("shared/")
     with open_store(writable_store.url) as other:
         other.put("shared/a", "1")

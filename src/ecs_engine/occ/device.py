@@ -18,21 +18,19 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import grpc
 import grpc.aio
 
-from ecs_engine.errors import HandledError
 from ecs_engine.protocols import occ_pb2
 
 from . import fairmq, jsoncodec
 from .arguments import PTREE_PREFIX, to_tree
-from .options import ControlOptions, control_parser, parse_control_options
-from .process import END_OF_MESSAGES, SHUTDOWN_GRACE, call_hook, drain_until_end
+from .options import ControlOptions
+from .process import END_OF_MESSAGES, call_hook, drain_until_end
+from .serving import run_control_main, serve_control
 
 log = logging.getLogger(__name__)
 
@@ -213,48 +211,21 @@ class FairMQDevice:
 
     async def serve(self) -> int:
         """Serve OCClite until END (returns 0) or SIGTERM/SIGINT (returns 128 + signal)."""
-        self._finished = asyncio.Event()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        server.add_generic_rpc_handlers([_OccLiteHandler(self)])
-        address = f"{self.options.host}:{self.options.port}"
-        try:
-            self.port = server.add_insecure_port(address)
-        except RuntimeError:
-            self.port = 0
-        if not self.port:
-            raise HandledError(f"cannot listen on {address}: the port is in use or the address is not local")
-        await server.start()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._finish, 128 + signum)
-        log.info(
-            "OCClite control listening on %s:%d (device %s, pid %d)", self.options.host, self.port, self.id, os.getpid()
+        return await serve_control(
+            self,
+            lambda server: server.add_generic_rpc_handlers([_OccLiteHandler(self)]),
+            f"OCClite control of device {self.id}",
         )
-        try:
-            await self._finished.wait()
-        finally:
-            await server.stop(SHUTDOWN_GRACE)
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
-        return self._exit_code
 
     @classmethod
     def main(cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-        prog = os.path.basename(sys.argv[0]) if argv is None else cls.__name__
-        doc = (cls.__doc__ or "").strip()
-        parser = control_parser(prog, cls.description or (doc.splitlines()[0] if doc else None))
-        parser.add_argument("--id", help="device id (the core passes the task id)")
-        cls.add_arguments(parser)
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-        try:
-            options = parse_control_options(
-                parser, sys.argv[1:] if argv is None else argv, environ, environment_first=True
-            )
-            return asyncio.run(cls(options).serve())
-        except HandledError as exc:
-            sys.stderr.write(f"{prog}: error: {exc.render()}\n")
-            return int(exc.exit_status)
+        return run_control_main(
+            cls,
+            argv,
+            environ,
+            extra_arguments=lambda parser: parser.add_argument("--id", help="device id (the core passes the task id)"),
+            environment_first=True,
+        )
 
 
 class _OccLiteHandler(grpc.GenericRpcHandler):

@@ -23,20 +23,18 @@ import asyncio
 import inspect
 import logging
 import os
-import signal
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import grpc
 import grpc.aio
 
-from ecs_engine.errors import HandledError
 from ecs_engine.protocols import occ_pb2, occ_pb2_grpc
 
 from . import states
 from .arguments import run_number
-from .options import ControlOptions, control_parser, parse_control_options
+from .options import ControlOptions
+from .serving import run_control_main, serve_control
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +48,6 @@ HOOKS = {
     states.PAUSE: "on_pause",
     states.RESUME: "on_resume",
 }
-SHUTDOWN_GRACE = 2.0  # seconds for in-flight replies (the EXIT reply) once the process is DONE
 END_OF_MESSAGES = object()  # ends a subscriber's queue
 
 
@@ -227,46 +224,16 @@ class ControlledProcess:
 
     async def serve(self) -> int:
         """Listen on the control port until EXIT (returns 0) or SIGTERM/SIGINT (returns 128 + signal)."""
-        self._finished = asyncio.Event()
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
-        occ_pb2_grpc.add_OccServicer_to_server(_OccService(self), server)
-        address = f"{self.options.host}:{self.options.port}"
-        try:
-            self.port = server.add_insecure_port(address)
-        except RuntimeError:
-            self.port = 0
-        if not self.port:
-            raise HandledError(f"cannot listen on {address}: the port is in use or the address is not local")
-        await server.start()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._finish, 128 + signum)
-        log.info(
-            "OCC control listening on %s:%d (role %s, pid %d)", self.options.host, self.port, self.role, os.getpid()
+        return await serve_control(
+            self,
+            lambda server: occ_pb2_grpc.add_OccServicer_to_server(_OccService(self), server),
+            f"OCC control of role {self.role}",
         )
-        try:
-            await self._finished.wait()
-        finally:
-            await server.stop(SHUTDOWN_GRACE)
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(signum)
-        return self._exit_code
 
     @classmethod
     def main(cls, argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
         """Parse the control flags, serve until EXIT, return the exit code. Errors are one line on stderr."""
-        prog = os.path.basename(sys.argv[0]) if argv is None else cls.__name__
-        doc = (cls.__doc__ or "").strip()
-        parser = control_parser(prog, cls.description or (doc.splitlines()[0] if doc else None))
-        cls.add_arguments(parser)
-        if not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
-        try:
-            options = parse_control_options(parser, sys.argv[1:] if argv is None else argv, environ)
-            return asyncio.run(cls(options).serve())
-        except HandledError as exc:
-            sys.stderr.write(f"{prog}: error: {exc.render()}\n")
-            return int(exc.exit_status)
+        return run_control_main(cls, argv, environ)
 
 
 async def drain_until_end(queue: asyncio.Queue, queues: set[asyncio.Queue]) -> AsyncIterator[Any]:

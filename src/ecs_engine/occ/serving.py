@@ -1,0 +1,78 @@
+"""Serving a control port until the process ends: shared by OCC processes and FairMQ-like devices."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import grpc.aio
+
+from ecs_engine.errors import HandledError
+
+from .options import control_parser, parse_control_options
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE = 2.0  # seconds for in-flight replies (the EXIT reply) once the process is DONE
+
+
+async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None], what: str) -> int:
+    """Listen on ``owner.options`` host/port until ``owner._finish(code)`` is called or SIGTERM/SIGINT
+    arrives (128 + signal); return the exit code. ``register`` adds the service to the server."""
+    owner._finished = asyncio.Event()
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    register(server)
+    address = f"{owner.options.host}:{owner.options.port}"
+    try:
+        owner.port = server.add_insecure_port(address)
+    except RuntimeError:
+        owner.port = 0
+    if not owner.port:
+        raise HandledError(f"cannot listen on {address}: the port is in use or the address is not local")
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, owner._finish, 128 + signum)
+    log.info("%s listening on %s:%d (pid %d)", what, owner.options.host, owner.port, os.getpid())
+    try:
+        await owner._finished.wait()
+    finally:
+        await server.stop(SHUTDOWN_GRACE)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return owner._exit_code
+
+
+def run_control_main(
+    cls: Any,
+    argv: Sequence[str] | None,
+    environ: Mapping[str, str] | None,
+    *,
+    extra_arguments: Callable[[Any], None] | None = None,
+    environment_first: bool = False,
+) -> int:
+    """Parse the control flags (and the class's own), serve until the end, return the exit code.
+
+    Errors are one line on stderr.
+    """
+    prog = os.path.basename(sys.argv[0]) if argv is None else cls.__name__
+    doc = (cls.__doc__ or "").strip()
+    parser = control_parser(prog, cls.description or (doc.splitlines()[0] if doc else None))
+    if extra_arguments is not None:
+        extra_arguments(parser)
+    cls.add_arguments(parser)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        options = parse_control_options(
+            parser, sys.argv[1:] if argv is None else argv, environ, environment_first=environment_first
+        )
+        return asyncio.run(cls(options).serve())
+    except HandledError as exc:
+        sys.stderr.write(f"{prog}: error: {exc.render()}\n")
+        return int(exc.exit_status)

@@ -18,6 +18,7 @@ from pathlib import Path
 from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
 from ecs_engine.errors import ConfigurationError
 from ecs_engine.hookspecs import hookimpl
+from ecs_engine.sqlitedb import open_database
 
 SCHEME = "sqlite://"
 #: changes kept in the log for watchers that resume from an older sequence number
@@ -51,14 +52,7 @@ class SqliteStore(KeyValueStore):
         self._wake = threading.Condition()
         self._closed = False
         self._writes = 0
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigurationError(f"cannot open configuration database {path}: {exc}") from None
+        self._db = open_database(path, SCHEMA, what="configuration database", synchronous="FULL", timeout=BUSY_TIMEOUT)
 
     # --- plumbing -----------------------------------------------------------------------------------------
 

@@ -8,13 +8,12 @@ the records of the environments not destroyed and rebuilds them.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.sqlitedb import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS environments (
@@ -64,14 +63,7 @@ class EnvironmentStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the environment store {self.path}: {exc}") from None
+        self._db = open_database(self.path, SCHEMA, what="the environment store")
         self._lock = threading.Lock()
 
     def save(

@@ -7,14 +7,13 @@ once it holds ``batch`` events or its oldest event is ``max_delay`` seconds old.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.sqlitedb import open_database
 
 from . import model
 
@@ -44,14 +43,7 @@ class EventJournal:
         self.path = Path(path)
         self.batch = batch
         self.max_delay = max_delay
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise ConfigurationError(f"cannot open the event journal {self.path}: {exc}") from None
+        self._db = open_database(self.path, SCHEMA, what="the event journal")
         self._lock = threading.Lock()
         self._buffer: list[tuple[int, str, str, bytes]] = []
         self._oldest = 0.0

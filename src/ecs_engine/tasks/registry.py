@@ -7,10 +7,11 @@ task is deployed or its process changes, deleted when it is killed.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
+
+from ecs_engine.sqlitedb import open_database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -25,13 +26,9 @@ class TaskRegistry:
     """Task records by id; safe to use from the core's threads."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(SCHEMA)
+        self._db = open_database(path, SCHEMA, what="the task registry")
 
     def put(self, record: dict[str, Any]) -> None:
         with self._lock:

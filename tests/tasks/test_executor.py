@@ -122,12 +122,14 @@ async def test_a_process_that_exits_before_answering_is_reported_with_its_output
     assert "demo.crash" in message and "exited with code 3 before answering" in message and "boom" in message
 
 
-async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, recorder):
-    stubborn = request("demo.stubborn", ["trap '' TERM; while true; do sleep 0.1; done"], mode="basic", shell=True)
+async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, recorder, tmp_path):
+    ready = tmp_path / "trap-installed"
+    script = f"trap '' TERM; touch {ready}; while true; do sleep 0.1; done"
+    stubborn = request("demo.stubborn", [script], mode="basic", shell=True)
     (task,) = (await executor.deploy([stubborn])).tasks
     assert await executor.transition([task], "START") == {}
     process = task.process
-    await eventually(process.alive)
+    await eventually(ready.exists)  # SIGTERM before the trap is installed would end the shell at once
     started = time.monotonic()
     await executor.kill([task])
     elapsed = time.monotonic() - started

@@ -13,12 +13,11 @@ from typing import Any
 
 from ecs_engine.errors import HandledError
 from ecs_engine.template.expr import go_json
+from ecs_engine.template.functions import error_string
 
 from .configuration import Configuration
 
-
-def error_text(message: str) -> str:
-    return go_json({"error": message})
+error_text = error_string  # AliECS helpers report failures as {"error":"..."} strings
 
 
 def _reporting(method: Callable[..., str]) -> Callable[..., str]:

@@ -160,7 +160,12 @@ def unused_defaults(template, names: set[str], literals: set[str]) -> list[Probl
 
 
 def validate_workflow(
-    source: TemplateSource, name: str, *, config: Any, user_vars: Mapping[str, str], public_only_strict: bool = True
+    source: TemplateSource,
+    name: str,
+    *,
+    config: Any,
+    user_vars: Mapping[str, str],
+    used: tuple[set[str], set[str]] | None = None,
 ) -> FileResult:
     tfile = source.read("workflows", name)
     result = FileResult("workflow", name, tfile.origin)
@@ -192,7 +197,7 @@ def validate_workflow(
             return result
         break
     result.problems.extend(_warning(w) for w in workflow.warnings)
-    result.problems.extend(unused_defaults(template, *used_names(source)))
+    result.problems.extend(unused_defaults(template, *(used or used_names(source))))
     for key in sampled:
         result.problems.append(
             Problem(
@@ -213,7 +218,7 @@ def validate_workflow(
     return result
 
 
-def validate_task(source: TemplateSource, name: str) -> FileResult:
+def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[str]] | None = None) -> FileResult:
     tfile = source.read("tasks", name)
     result = FileResult("task", name, tfile.origin)
     try:
@@ -226,7 +231,7 @@ def validate_task(source: TemplateSource, name: str) -> FileResult:
             Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)
         )
     result.problems.extend(_warning(w) for w in cls.warnings)
-    names, literals = used_names(source)
+    names, literals = used or used_names(source)
     for varmap in (cls.defaults, cls.vars):
         for key in varmap.values:
             if not _is_used(key, names, literals):
@@ -243,10 +248,11 @@ def validate_paths(paths: list[Path], *, config: Any, user_vars: Mapping[str, st
             if not (path / "workflows").is_dir() and not (path / "tasks").is_dir():
                 raise NotFoundError(f"{path} is not a template repository (no workflows/ or tasks/ folder)")
             source = DirectorySource(path)
+            used = used_names(source)  # one scan of the repository for all its files
             for task in source.names("tasks"):
-                report.results.append(validate_task(source, task))
+                report.results.append(validate_task(source, task, used))
             for wf in source.names("workflows"):
-                report.results.append(validate_workflow(source, wf, config=config, user_vars=user_vars))
+                report.results.append(validate_workflow(source, wf, config=config, user_vars=user_vars, used=used))
         elif path.is_file() and path.parent.name in ("workflows", "tasks") and path.suffix == ".yaml":
             source = DirectorySource(path.parent.parent)
             if path.parent.name == "tasks":

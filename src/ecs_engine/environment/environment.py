@@ -89,6 +89,7 @@ class Environment:
         self.auto = auto
         self.workflow = workflow
         self.expander = expander
+        self.record: Any = None  # the store's view of it (snapshot.EnvironmentRecord), made at the first save
         self.state = "STANDBY"
         self.current_run = 0
         self.last_run = 0

@@ -151,16 +151,9 @@ class EnvironmentManager:
     def persist(self, env: Environment, *, destroyed: bool = False) -> None:
         """Commit ``env``'s record and every event published so far (before anything is reported done)."""
         now = model.now_ms()
-        data = {
-            "root": snapshot.role_to_data(env.root),
-            "env_vars": snapshot.env_vars_to_data(env.env_vars),
-            "tasks": [snapshot.task_to_data(t) for t in env.tasks.values()],
-            "template": env.template,
-            "request_vars": env.request_vars,
-            "detectors": env.detectors,
-            "public": env.public,
-            "auto": env.auto,
-        }
+        record = env.record
+        if record is None:
+            record = env.record = snapshot.EnvironmentRecord(env)
         self.store.save(
             environment_id=env.id,
             created_ms=env.created_ms,
@@ -169,9 +162,11 @@ class EnvironmentManager:
             state=env.state,
             current_run=env.current_run,
             last_run=env.last_run,
-            snapshot=data,
+            snapshot=record.live(),
+            structure=None if record.structure_saved else record.structure,
             destroyed_ms=now if destroyed else None,
         )
+        record.structure_saved = True
         self.bus.flush()
 
     def record_run_start(self, env: Environment, run_number: int) -> None:
@@ -183,7 +178,7 @@ class EnvironmentManager:
     async def _reload(self, stored) -> None:
         data = stored.snapshot
         env_vars = snapshot.env_vars_from_data(data["env_vars"])
-        root = snapshot.role_from_data(data["root"], env_vars)
+        root = snapshot.role_from_data(data["root"], env_vars, role_vars=data.get("role_vars"))
         env = Environment(
             self,
             environment_id=stored.id,

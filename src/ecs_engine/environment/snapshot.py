@@ -7,13 +7,55 @@ are kept with the executor's own ``data`` so the executor can find its processes
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.template.expand import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
 from .taskcontrol import Task
+
+if TYPE_CHECKING:
+    from .environment import Environment
+
+VAR_MAPS = ("defaults", "vars", "user_vars")
+
+
+class EnvironmentRecord:
+    """An environment's stored record, built cheaply after the first time.
+
+    The role tree is serialised once (``structure``); every later record carries only what a transition
+    changes: the environment variables, the tasks, and the variable maps of the roles whose maps changed
+    since (a START sets a few root variables; it does not change the tree).
+    """
+
+    def __init__(self, env: Environment):
+        self.env = env
+        structure = {
+            "root": role_to_data(env.root),
+            "template": env.template,
+            "request_vars": env.request_vars,
+            "detectors": env.detectors,
+            "public": env.public,
+            "auto": env.auto,
+        }
+        self.structure = json.dumps(structure, separators=(",", ":"))
+        self.structure_saved = False
+        self._maps = [(role, [dict(getattr(role, key)) for key in VAR_MAPS]) for role in env.root.walk()]
+
+    def live(self) -> dict[str, Any]:
+        """What changed since the structure was written, as plain data."""
+        role_vars = {}
+        for role, maps in self._maps:
+            current = [getattr(role, key) for key in VAR_MAPS]
+            if current != maps:
+                role_vars[role.path] = {key: dict(value) for key, value in zip(VAR_MAPS, current, strict=True)}
+        return {
+            "env_vars": env_vars_to_data(self.env.env_vars),
+            "role_vars": role_vars,
+            "tasks": [task_to_data(t) for t in self.env.tasks.values()],
+        }
 
 
 def role_to_data(role: Role) -> dict[str, Any]:
@@ -46,8 +88,12 @@ def role_to_data(role: Role) -> dict[str, Any]:
     return data
 
 
-def role_from_data(data: dict[str, Any], env_vars: EnvVars, parent: Role | None = None) -> Role:
+def role_from_data(
+    data: dict[str, Any], env_vars: EnvVars, parent: Role | None = None, role_vars: dict[str, Any] | None = None
+) -> Role:
+    """Rebuild a role tree; ``role_vars`` (path -> var maps) replaces the maps of the roles it names."""
     path = f"{parent.path}.{data['name']}" if parent is not None else data["name"]
+    data = {**data, **(role_vars or {}).get(path, {})}
     role = Role(
         kind=data["kind"],
         name=data["name"],
@@ -80,7 +126,7 @@ def role_from_data(data: dict[str, Any], env_vars: EnvVars, parent: Role | None 
     if "task_class" in data:
         c = data["task_class"]
         role.task_class = TaskClass(name=c["name"], file=c["file"], control_mode=c["control_mode"])
-    role.children = [role_from_data(c, env_vars, role) for c in data.get("children", [])]
+    role.children = [role_from_data(c, env_vars, role, role_vars) for c in data.get("children", [])]
     return role
 
 

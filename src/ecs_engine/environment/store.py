@@ -1,7 +1,8 @@
 """Durable environments: each environment's record and the runs it made, in SQLite (WAL).
 
 The manager writes an environment's record when it is created, after every state change and when it
-is destroyed, before it reports the operation as done. A new manager on the same data directory reads
+is destroyed, before it reports the operation as done. The large part that does not change (the role
+tree) is written once, in its own table, so a transition writes only a small row. A new manager on the same data directory reads
 the records of the environments not destroyed and rebuilds them.
 """
 
@@ -26,6 +27,10 @@ CREATE TABLE IF NOT EXISTS environments (
     current_run INTEGER NOT NULL DEFAULT 0,
     last_run INTEGER NOT NULL DEFAULT 0,
     snapshot TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS structures (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
     run_number INTEGER PRIMARY KEY,
@@ -77,37 +82,62 @@ class EnvironmentStore:
         current_run: int,
         last_run: int,
         snapshot: dict[str, Any],
+        structure: str | None = None,
         destroyed_ms: int | None = None,
     ) -> None:
+        """Write the record; ``structure`` (JSON text of the unchanging part) only when it is new.
+
+        A loaded record's ``snapshot`` is the structure's keys updated with ``snapshot``'s.
+        """
         text = json.dumps(snapshot, separators=(",", ":"))
         with self._lock:
-            self._db.execute(
-                "INSERT INTO environments (id, created_ms, updated_ms, destroyed_ms, template, state, current_run,"
-                " last_run, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                " updated_ms = excluded.updated_ms, destroyed_ms = excluded.destroyed_ms, state = excluded.state,"
-                " current_run = excluded.current_run, last_run = excluded.last_run, snapshot = excluded.snapshot",
-                (environment_id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, text),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if structure is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO structures (id, data) VALUES (?, ?)", (environment_id, structure)
+                    )
+                self._db.execute(
+                    "INSERT INTO environments (id, created_ms, updated_ms, destroyed_ms, template, state, current_run,"
+                    " last_run, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                    " updated_ms = excluded.updated_ms, destroyed_ms = excluded.destroyed_ms, state = excluded.state,"
+                    " current_run = excluded.current_run, last_run = excluded.last_run, snapshot = excluded.snapshot",
+                    (
+                        environment_id,
+                        created_ms,
+                        updated_ms,
+                        destroyed_ms,
+                        template,
+                        state,
+                        current_run,
+                        last_run,
+                        text,
+                    ),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    _SELECT = (
+        "SELECT e.id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot, s.data"
+        " FROM environments e LEFT JOIN structures s ON s.id = e.id"
+    )
 
     def _row(self, row: tuple) -> StoredEnvironment:
-        return StoredEnvironment(*row[:8], snapshot=json.loads(row[8]))
+        snapshot = json.loads(row[9]) if row[9] else {}
+        snapshot.update(json.loads(row[8]))
+        return StoredEnvironment(*row[:8], snapshot=snapshot)
 
     def load(self, environment_id: str) -> StoredEnvironment | None:
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot"
-                " FROM environments WHERE id = ?",
-                (environment_id,),
-            ).fetchone()
+            row = self._db.execute(self._SELECT + " WHERE e.id = ?", (environment_id,)).fetchone()
         return self._row(row) if row else None
 
     def live(self) -> list[StoredEnvironment]:
         """Environments not destroyed, oldest first."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot"
-                " FROM environments WHERE destroyed_ms IS NULL ORDER BY created_ms, id"
-            ).fetchall()
+            rows = self._db.execute(self._SELECT + " WHERE destroyed_ms IS NULL ORDER BY created_ms, e.id").fetchall()
         return [self._row(r) for r in rows]
 
     def run_started(self, run_number: int, environment_id: str, start_ms: int) -> None:

@@ -11,6 +11,7 @@ once, on first use, keeps it until the process ends it, and shares it between an
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ CHANNEL_OPTIONS = (
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
 MODES = (DIRECT, FMQ)
+log = logging.getLogger(__name__)
 _NOT_ANSWERING_YET = (ExitStatus.UNREACHABLE, ExitStatus.TIMEOUT)
 
 
@@ -65,7 +67,11 @@ _END = object()
 
 
 class _SharedStream:
-    """One server stream read by a background task and fanned out to local subscribers; never reopened."""
+    """One server stream read by a background task and fanned out to local readers; never reopened.
+
+    Readers are callbacks (``listen``: the cheapest, for the executor's hundreds of streams) or async
+    iterators (``subscribe``: for peanut).
+    """
 
     def __init__(
         self, open_call: Callable[[], Any], convert: Callable[[Any], Any], describe: Callable[[Exception], Any]
@@ -74,6 +80,7 @@ class _SharedStream:
         self._convert = convert
         self._describe = describe
         self._queues: list[asyncio.Queue] = []
+        self._callbacks: list[Callable[[Any], None]] = []
         self._call: Any = None
         self._task: asyncio.Task | None = None
         self._error: HandledError | None = None
@@ -85,9 +92,15 @@ class _SharedStream:
             self._task = asyncio.get_running_loop().create_task(self._pump())
 
     async def _pump(self) -> None:
+        call = self._call
         try:
-            async for message in self._call:
+            while (message := await call.read()) is not grpc.aio.EOF:
                 item = self._convert(message)
+                for callback in self._callbacks:
+                    try:
+                        callback(item)
+                    except Exception:
+                        log.exception("a reader of a stream from %s failed", self._call.peer())
                 for queue in self._queues:
                     queue.put_nowait(item)
         except asyncio.CancelledError:
@@ -99,6 +112,11 @@ class _SharedStream:
             self.ended = True
             for queue in self._queues:
                 queue.put_nowait(_END)
+
+    def listen(self, callback: Callable[[Any], None]) -> None:
+        """Call ``callback(item)`` in the event loop for every message from now on."""
+        self._callbacks.append(callback)
+        self._start()
 
     def subscribe(self) -> AsyncIterator[Any]:
         """A local reader that receives every message from now on (registered at once, not at first read)."""
@@ -257,22 +275,34 @@ class OccClient:
 
     def state_stream(self) -> AsyncIterator[StateUpdate]:
         """State changes (no initial state). Ends when the process reaches DONE. Not available over OCClite."""
+        return self._state_shared().subscribe()
+
+    def event_stream(self) -> AsyncIterator[str]:
+        """Device events by DeviceEventType name (END_OF_STREAM, TASK_INTERNAL_ERROR, ...)."""
+        return self._event_shared().subscribe()
+
+    def on_state(self, callback: Callable[[StateUpdate], None]) -> None:
+        """``state_stream`` delivered to ``callback`` in the event loop (no task, no queue per message)."""
+        self._state_shared().listen(callback)
+
+    def on_event(self, callback: Callable[[str], None]) -> None:
+        """``event_stream`` delivered to ``callback`` in the event loop."""
+        self._event_shared().listen(callback)
+
+    def _state_shared(self) -> _SharedStream:
         if self.mode != DIRECT:
             raise UsageError(
                 "the FairMQ OCClite plugin has no StateStream",
                 hint="use -mode direct for OCClib processes, or poll get-state",
             )
-        stream = self._shared(
+        return self._shared(
             "StateStream",
             occ_pb2.StateStreamRequest,
             lambda m: StateUpdate(occ_pb2.StateType.Name(m.type), m.state),
         )
-        return stream.subscribe()
 
-    def event_stream(self) -> AsyncIterator[str]:
-        """Device events by DeviceEventType name (END_OF_STREAM, TASK_INTERNAL_ERROR, ...)."""
-        stream = self._shared("EventStream", occ_pb2.EventStreamRequest, _event_name)
-        return stream.subscribe()
+    def _event_shared(self) -> _SharedStream:
+        return self._shared("EventStream", occ_pb2.EventStreamRequest, _event_name)
 
     async def streams_ready(self, timeout: float = 2.0) -> bool:
         """Wait until the streams opened so far are confirmed by the process (see ``_SharedStream.confirmed``)."""

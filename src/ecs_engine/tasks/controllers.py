@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ecs_engine.errors import DeadlineError, HandledError
 from ecs_engine.occ import fairmq, states
-from ecs_engine.occ.client import OccClient, TransitionResult
+from ecs_engine.occ.client import OccClient, StateUpdate, TransitionResult
 from ecs_engine.occ.errors import DIRECT
 from ecs_engine.occ.launch import step_down
 
@@ -87,7 +87,7 @@ class OccController(Controller):
     def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
         super().__init__(task, notify)
         self.client = OccClient(f"127.0.0.1:{task.control_port}", task.transport or DIRECT)
-        self._pumps: list[asyncio.Task] = []
+        self._streams_open = False
 
     async def started(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -146,25 +146,20 @@ class OccController(Controller):
 
     def open_streams(self) -> None:
         """Open the process's streams, once; they stay open until the process ends them."""
-        if self._pumps:
+        if self._streams_open:
             return
-        loop = asyncio.get_running_loop()
+        self._streams_open = True
         if self.client.mode == DIRECT:
-            self._pumps.append(loop.create_task(self._pump_states()))
-        self._pumps.append(loop.create_task(self._pump_events()))
+            self.client.on_state(self._state_update)
+        self.client.on_event(self._device_event)
 
-    async def _pump_states(self) -> None:
-        with contextlib.suppress(HandledError):
-            async for update in self.client.state_stream():
-                if update.type == "STATE_STABLE":
-                    self.set_state(self.occ_state(update.state))
+    def _state_update(self, update: StateUpdate) -> None:
+        if update.type == "STATE_STABLE":
+            self.set_state(self.occ_state(update.state))
 
-    async def _pump_events(self) -> None:
-        with contextlib.suppress(HandledError):
-            async for event in self.client.event_stream():
-                if event == "NULL_DEVICE_EVENT":  # OCClite: the device is EXITING or in ERROR; stream ends
-                    continue
-                self.notify("event", self.task, event)
+    def _device_event(self, event: str) -> None:
+        if event != "NULL_DEVICE_EVENT":  # OCClite: the device is EXITING or in ERROR; the stream ends
+            self.notify("event", self.task, event)
 
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         target = states.EXPECTED_FINAL_STATE[event]
@@ -215,9 +210,6 @@ class OccController(Controller):
         return False
 
     async def close(self) -> None:
-        for pump in self._pumps:
-            pump.cancel()
-        await asyncio.gather(*self._pumps, return_exceptions=True)
         await self.client.close()
 
 

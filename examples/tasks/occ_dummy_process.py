@@ -35,6 +35,7 @@ class DummyProcess(ControlledProcess):
         parser.add_argument("--fail-on", action="append", default=[], metavar="EVENT", help="hook that raises")
         parser.add_argument("--end-of-data-after", type=float, metavar="SECONDS")
         parser.add_argument("--internal-error-after", type=float, metavar="SECONDS")
+        parser.add_argument("--pause-after", type=float, metavar="SECONDS", help="go to PAUSED on its own")
         parser.add_argument("--config-dump", type=Path, metavar="FILE")
         parser.add_argument("--hook-delay", type=float, default=0.0, metavar="SECONDS")
 
@@ -84,6 +85,9 @@ class DummyProcess(ControlledProcess):
         if extra.internal_error_after is not None:
             await asyncio.sleep(extra.internal_error_after)
             raise RuntimeError("internal check failed")
+        if extra.pause_after is not None:
+            await asyncio.sleep(extra.pause_after)
+            await self.pause()
         await asyncio.Event().wait()  # runs until STOP
 
 

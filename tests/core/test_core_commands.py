@@ -83,6 +83,10 @@ def test_core_settings_are_checked(tmp_path):
         CoreSettings.from_values({}, listen="0.0.0.0:32102", **base)
     with pytest.raises(UsageError, match=r"setting core.fmq_plugin: expected OCClite or OCC"):
         CoreSettings.from_values({"core": {"fmq_plugin": "zmq"}}, **base)
+    assert CoreSettings.from_values({"core": {"occ_state_stream": True}}, **base).occ_state_stream is True
+    assert CoreSettings.from_values({}, **base).occ_state_stream is False
+    with pytest.raises(UsageError, match=r"setting core.occ_state_stream: expected true or false, got 'yes please'"):
+        CoreSettings.from_values({"core": {"occ_state_stream": "yes please"}}, **base)
 
 
 def test_serve_runs_in_the_foreground_until_interrupted(tmp_path):

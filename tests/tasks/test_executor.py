@@ -200,8 +200,20 @@ async def test_device_events_and_state_changes_come_from_the_streams(executor, r
     await executor.transition(tasks, "START", [("runNumber", "3")])
     await eventually(lambda: (producer.id, "END_OF_STREAM") in recorder.events, what="END_OF_STREAM")
     await eventually(lambda: (faulty.id, "TASK_INTERNAL_ERROR") in recorder.events, what="TASK_INTERNAL_ERROR")
-    assert faulty.state == "ERROR"  # told by its StateStream, not by a reply
+    assert faulty.state == "ERROR"  # asked (GetState) on its TASK_INTERNAL_ERROR, before the event is passed on
     assert (faulty.id, "ERROR", "ACTIVE") in recorder.changes
+
+
+async def test_with_a_state_stream_a_change_the_process_makes_on_its_own_is_seen(resources, recorder):
+    executor = Executor(resources, timeouts=Timeouts(startup=15.0), listener=recorder, state_stream=True)
+    try:
+        (task,) = (await executor.deploy([request("demo.pausing", [PY, str(DUMMY), "--pause-after", "0.1"])])).tasks
+        await executor.transition([task], "CONFIGURE")
+        await executor.transition([task], "START", [("runNumber", "1")])
+        await eventually(lambda: task.state == "PAUSED", what="PAUSED told by the StateStream")
+        assert (task.id, "PAUSED", "ACTIVE") in recorder.changes and not recorder.events
+    finally:
+        await executor.shutdown()
 
 
 async def test_fairmq_device_is_driven_through_the_fairmq_sequences(executor):

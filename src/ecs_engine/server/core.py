@@ -115,6 +115,7 @@ class Core:
             ),
             registry=self.registry,
             fairmq=FairMQSettings(s.fmq_plugin, s.fmq_plugin_search_path),
+            state_stream=s.occ_state_stream,
         )
         self.control = ExecutorControl(self.executor)
         self.manager = EnvironmentManager(

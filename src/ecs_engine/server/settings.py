@@ -12,6 +12,7 @@ Read from the same YAML file as coconut's settings (``~/.config/coconut/settings
       transition_timeout: 90s
       deploy_timeout: 90s
       fmq_plugin: OCClite
+      occ_state_stream: false      # also keep a StateStream per OCC process (default: EventStream only)
       instance_name: my-lab
       tls_cert: /path/cert.pem     # needed to listen on anything but loopback
       tls_key: /path/key.pem
@@ -66,6 +67,7 @@ class CoreSettings:
     deploy_timeout: float = 90.0
     fmq_plugin: str = "OCClite"
     fmq_plugin_search_path: str = ""
+    occ_state_stream: bool = False
     instance_name: str = ""
     tls_cert: str = ""
     tls_key: str = ""
@@ -95,6 +97,10 @@ class CoreSettings:
             if core.get(name) not in (None, ""):
                 setattr(out, name, str(core[name]))
         out.nodes = core.get("nodes")
+        state_stream = core.get("occ_state_stream", False)
+        if not isinstance(state_stream, bool):
+            raise UsageError(f"setting core.occ_state_stream: expected true or false, got '{state_stream}'")
+        out.occ_state_stream = state_stream
         for name in ("startup_timeout", "configure_timeout", "transition_timeout", "deploy_timeout"):
             if core.get(name) not in (None, ""):
                 try:

@@ -26,6 +26,7 @@ from .model import ERROR, HookResult, Task
 
 POLL_INTERVAL = 0.02  # seconds between connection attempts while a process starts
 STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
+REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process may take 1 s to answer)
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
 SIGNAL_STEPS = ((signal.SIGTERM, 2.0), (signal.SIGINT, 3.0), (signal.SIGKILL, 5.0))
 
@@ -84,10 +85,12 @@ class Controller:
 class OccController(Controller):
     """A process speaking OCC protobuf (``direct``) or, for FairMQ devices, the OCClite JSON codec."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], *, state_stream: bool = False):
         super().__init__(task, notify)
         self.client = OccClient(f"127.0.0.1:{task.control_port}", task.transport or DIRECT)
+        self.state_stream = state_stream
         self._streams_open = False
+        self._reporting: asyncio.Task | None = None
 
     async def started(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -145,11 +148,13 @@ class OccController(Controller):
         return state
 
     def open_streams(self) -> None:
-        """Open the process's streams, once; they stay open until the process ends them."""
+        """Open the process's EventStream (and its StateStream if asked), once; they stay open until the
+        process ends them: a real OCClib process serves one subscriber of each, and a second one deafens the first.
+        """
         if self._streams_open:
             return
         self._streams_open = True
-        if self.client.mode == DIRECT:
+        if self.state_stream and self.client.mode == DIRECT:
             self.client.on_state(self._state_update)
         self.client.on_event(self._device_event)
 
@@ -158,8 +163,19 @@ class OccController(Controller):
             self.set_state(self.occ_state(update.state))
 
     def _device_event(self, event: str) -> None:
-        if event != "NULL_DEVICE_EVENT":  # OCClite: the device is EXITING or in ERROR; the stream ends
-            self.notify("event", self.task, event)
+        if event == "NULL_DEVICE_EVENT":  # OCClite: the device is EXITING or in ERROR; the stream ends
+            return
+        if event == "TASK_INTERNAL_ERROR" and not self.state_stream:
+            # the process went to ERROR on its own; with no StateStream, ask where it is before telling
+            self._reporting = asyncio.get_running_loop().create_task(self._refresh_then_report(event))
+            return
+        self.notify("event", self.task, event)
+
+    async def _refresh_then_report(self, event: str) -> None:
+        with contextlib.suppress(HandledError):
+            info = await self.client.get_state(timeout=REFRESH_TIMEOUT)
+            self.set_state(self.occ_state(info.state))
+        self.notify("event", self.task, event)
 
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         target = states.EXPECTED_FINAL_STATE[event]
@@ -210,14 +226,16 @@ class OccController(Controller):
         return False
 
     async def close(self) -> None:
+        if self._reporting is not None:
+            self._reporting.cancel()
         await self.client.close()
 
 
 class FairMQController(OccController):
     """A FairMQ device: each OCC transition is a sequence of FairMQ events (reference §5.4)."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
-        super().__init__(task, notify)
+    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], *, state_stream: bool = False):
+        super().__init__(task, notify, state_stream=state_stream)
         self.fmq_state = fairmq.IDLE
 
     def occ_state(self, state: str) -> str:

@@ -108,12 +108,15 @@ class Executor:
         registry: TaskRegistry | None = None,
         listener: TaskListener | None = None,
         fairmq: FairMQSettings | None = None,
+        state_stream: bool = False,
     ):
         self.resources = resources
         self.timeouts = timeouts or Timeouts()
         self.registry = registry
         self.listener = listener or TaskListener()
         self.fairmq = fairmq or FairMQSettings()
+        #: also keep a StateStream per OCC process (AliECS keeps only the EventStream; see docs/core.md)
+        self.state_stream = state_stream
         self.tasks: dict[str, Task] = {}
         self._controllers: dict[str, Controller] = {}
         self._watchers: dict[str, asyncio.Task] = {}
@@ -200,12 +203,12 @@ class Executor:
     def _controller_for(self, task: Task) -> Controller:
         mode = task.request.mode
         if mode == FAIRMQ:
-            return FairMQController(task, self._notify)
+            return FairMQController(task, self._notify, state_stream=self.state_stream)
         if mode == BASIC:
             return BasicController(task, self._notify, self._launch)
         if mode == HOOK:
             return HookController(task, self._notify, self._launch)
-        return OccController(task, self._notify)
+        return OccController(task, self._notify, state_stream=self.state_stream)
 
     def _prepare_fairmq(self, task: Task) -> None:
         """Add the FairMQ arguments the core passes (protocols.md §5) and pick the transport they imply."""

@@ -100,3 +100,18 @@ async def test_state_is_committed_before_a_transition_is_reported(small, harness
         finally:
             reader.close()
         assert {"environmentEvent", "taskEvent", "roleEvent", "callEvent", "runEvent"} <= kinds
+
+
+async def test_the_new_state_is_committed_before_hooks_after_it_run(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        seen = []
+
+        async def end_of_run(call):
+            seen.append(h.manager.store.load(env.id).state)  # a crash now must not lose the STOP
+            return "done"
+
+        h.plugins["rec"].behaviour["EndOfRun"] = end_of_run
+        await h.manager.control(env.id, "STOP_ACTIVITY")
+        assert seen == ["CONFIGURED"]

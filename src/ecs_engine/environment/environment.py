@@ -247,7 +247,10 @@ class Environment:
             await self._step(event, f"before_{event}", "before_event", self._before_work(event))
             await self._step(event, f"leave_{source}", "leave_state", self._leave_work(source), self._task_work(event))
             self._set_state(destination)
-            self.manager.persist(self)
+            if self.hooks.has_work(f"enter_{destination}", "enter_state") or self.hooks.has_work(
+                f"after_{event}", "after_event"
+            ):
+                self.manager.persist(self)  # hooks follow (they may take long): the new state is durable first
             await self._step(event, f"enter_{destination}", "enter_state", self._enter_work)
             await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
         except (HookError, TransitionFailure, HandledError) as exc:

@@ -75,6 +75,10 @@ class HookScheduler:
             roles.extend(self._by_moment.get(generic, ()))
         return roles
 
+    def has_work(self, moment: str, generic: str | None = None) -> bool:
+        """Whether any hook is triggered, or any call awaited, at ``moment`` (or its ``generic`` name)."""
+        return bool(self.triggered(moment, generic) or self._awaited_weights(moment, generic))
+
     def _awaited_weights(self, moment: str, generic: str | None) -> set[int]:
         return {w for (m, w), calls in self._pending.items() if calls and (m in (moment, generic))}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -244,7 +245,10 @@ async def test_fairmq_device_is_driven_through_the_fairmq_sequences(executor):
 async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp_path, resources, recorder):
     registry = TaskRegistry(tmp_path / "registry.sqlite")
     first = Executor(resources, registry=registry, listener=recorder)
-    tasks = (await first.deploy([request("a.one", [PY, str(DUMMY)]), request("a.two", [PY, str(DUMMY)])])).tasks
+    dump = tmp_path / "configured.json"
+    with_properties = request("a.one", [PY, str(DUMMY), "--config-dump", str(dump)])
+    with_properties.properties = lambda node, task_id: {"detector": "TST", "task": task_id}
+    tasks = (await first.deploy([with_properties, request("a.two", [PY, str(DUMMY)])])).tasks
     await first.transition(tasks, "CONFIGURE")
     one, two = sorted(tasks, key=lambda t: t.request.role_path)
     two_pid = two.pid
@@ -263,6 +267,10 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
         await second.reattach(records[two.id])
     assert await second.transition([back], "START", [("runNumber", "9")]) == {}
     assert back.state == "RUNNING"
+    dump.unlink()
+    for event in ("STOP", "RESET", "CONFIGURE"):  # the class properties are pushed again, templates or not
+        assert await second.transition([back], event) == {}
+    assert json.loads(dump.read_text())["detector"] == "TST" and json.loads(dump.read_text())["task"] == one.id
     one_pid = back.pid
     await second.shutdown()
     assert not alive(one_pid)

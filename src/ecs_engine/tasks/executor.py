@@ -313,12 +313,15 @@ class Executor:
             pushed = list(common)
             if event == states.CONFIGURE and task.request.is_occ:
                 pushed = [("environment_id", task.environment_id), *pushed]
-                if task.request.properties is not None:
-                    pushed += list(task.request.properties(task.node.name, task.id).items())
+                if task.request.properties is not None:  # not after a restart: the templates are not loaded
+                    task.properties = dict(task.request.properties(task.node.name, task.id))
+                pushed += list((task.properties or {}).items())
                 pushed += channel_arguments(task, targets)
             await self._controllers[task.id].transition(event, pushed, timeout)  # each RPC has the deadline
 
         results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)
+        if event == states.CONFIGURE and self.registry is not None:
+            self.registry.put_many([t.record() for t in tasks if t.id in self.tasks])
         errors: dict[str, str] = {}
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, HandledError):
@@ -419,6 +422,7 @@ class Executor:
             locked=record.get("locked", True),
             stdout_path=record.get("stdout_path", ""),
             stderr_path=record.get("stderr_path", ""),
+            properties=record.get("properties"),
         )
         process_record = record.get("process")
         process = self.resources.attach(node, process_record) if process_record else None

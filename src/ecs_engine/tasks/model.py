@@ -149,6 +149,8 @@ class Task:
     process: Any = field(default=None, repr=False)  # the resource manager's ProcessHandle
     locked: bool = True  # owned by its environment; released tasks stay alive, unlocked
     last_result: HookResult | None = None
+    #: the class properties pushed at its last CONFIGURE (kept, so a restarted core pushes them again)
+    properties: dict[str, str] | None = None
 
     @property
     def name(self) -> str:
@@ -186,4 +188,5 @@ class Task:
             "stdout_path": self.stdout_path,
             "stderr_path": self.stderr_path,
             "process": self.process.record() if self.process is not None else None,
+            "properties": self.properties,
         }

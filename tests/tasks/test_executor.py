@@ -117,6 +117,18 @@ async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources
     assert not any("sleep 30" in _cmdline(p) for p in _pids())
 
 
+async def test_a_control_port_answered_by_another_process_is_not_taken_for_the_task(executor, monkeypatch):
+    (other,) = (await executor.deploy([request("demo.other", [PY, str(DUMMY)])])).tasks  # e.g. another core's
+    monkeypatch.setattr(executor.resources, "allocate_port", lambda node, base: other.control_port)
+    deployment = await executor.deploy([request("demo.mine", ["sleep", "30"])])
+    (message,) = deployment.failures.values()
+    assert f"is answered by another process (pid {other.pid})" in message and not deployment.tasks
+    assert not any("sleep 30" in _cmdline(p) for p in _pids())
+    monkeypatch.undo()
+    (wrapped,) = (await executor.deploy([request("demo.wrapped", [f"{PY} {DUMMY}; true"], shell=True)])).tasks
+    assert wrapped.state == "STANDBY" and wrapped.pid != wrapped.process.pid  # what its shell started is its own
+
+
 async def test_a_process_that_exits_before_answering_is_reported_with_its_output(executor):
     deployment = await executor.deploy([request("demo.crash", ["echo boom >&2; exit 3"], shell=True)])
     (message,) = deployment.failures.values()

@@ -146,6 +146,12 @@ class LocalProcess(ProcessHandle):
     def record(self) -> dict[str, Any]:
         return {"pid": self.pid, "start_ticks": self.start_ticks}
 
+    def owns(self, pid: int) -> bool:
+        try:
+            return os.getpgid(pid) == self.pid  # the group it leads: a shell and what the shell started
+        except ProcessLookupError:
+            return False
+
 
 class LocalResourceManager(ResourceManager):
     """Virtual nodes on this machine; processes started with ``subprocess`` in their own sessions."""

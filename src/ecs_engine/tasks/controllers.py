@@ -109,6 +109,11 @@ class OccController(Controller):
             if time.monotonic() + STATE_POLL > deadline:
                 raise self._startup_error(f"it is still {info.state}", timeout)
             await asyncio.sleep(STATE_POLL)
+        process = self.task.process
+        if info.pid and process is not None and not process.owns(info.pid):
+            raise self._startup_error(
+                f"its control port {self.task.control_port} is answered by another process (pid {info.pid})", timeout
+            )
         self.task.pid = info.pid or self.task.pid
         self.task.state = states.STANDBY
         self.open_streams()

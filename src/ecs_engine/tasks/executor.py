@@ -446,7 +446,7 @@ class Executor:
                     f"{describe(task)} is lost: process {task.pid} does not answer on control port "
                     f"{task.control_port} ({exc.message})"
                 ) from None
-            if info.pid and info.pid != task.pid:
+            if info.pid and process is not None and not process.owns(info.pid):
                 await self._forget(task, kill=False)
                 raise HandledError(
                     f"{describe(task)} is lost: control port {task.control_port} is now served by pid {info.pid}"

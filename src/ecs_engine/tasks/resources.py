@@ -60,6 +60,10 @@ class ProcessHandle(abc.ABC):
     def record(self) -> dict[str, Any]:
         """What ``ResourceManager.attach`` needs to find this process again after a restart."""
 
+    def owns(self, pid: int) -> bool:
+        """Whether ``pid`` (what a control port's GetState reports) is this process or one it started."""
+        return pid == self.pid
+
 
 class ResourceManager(abc.ABC):
     """Nodes with attributes, placement by constraints, ports, process launch and re-attachment."""

@@ -73,6 +73,8 @@ def _range_end(prefix: bytes) -> bytes:
 
 
 class EtcdStore(KeyValueStore):
+    networked = True
+
     def __init__(self, url: str):
         import aetcd
 

@@ -98,6 +98,8 @@ class KeyValueStore(abc.ABC):
     """A configuration backend: string keys relative to ``prefix``, string values, CAS and watch."""
 
     read_only: bool = False
+    #: calls wait on a network round trip (the engine makes them from a worker thread, not its event loop)
+    networked: bool = False
     prefix: str = DEFAULT_PREFIX
     #: the URL the store was opened with (shown in messages)
     url: str = ""

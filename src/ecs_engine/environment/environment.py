@@ -291,7 +291,8 @@ class Environment:
 
     async def _allocate_run(self) -> None:
         self._run_started = False
-        number = await asyncio.to_thread(self.manager.config.next_run_number)
+        config = self.manager.config
+        number = await asyncio.to_thread(config.next_run_number) if config.store.networked else config.next_run_number()
         self.current_run = number
         self.root.vars["run_number"] = self.root.vars["runNumber"] = str(number)
         self.root.user_vars["run_start_time_ms"] = runvars.now_ms_text()

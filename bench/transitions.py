@@ -6,7 +6,9 @@ The floor: the same processes with the same arguments, spawned and driven by one
 the OCC client (spawn + wait for STANDBY + CONFIGURE in parallel; START and STOP in parallel).
 Prints each figure (median of the repeats), and the ratio to the floor; target (design.md §8): <= 1.3.
 
-Usage: python bench/transitions.py [--sizes 10,50,100] [--repeat 3]
+With --state-stream the core also keeps a StateStream per process (setting core.occ_state_stream).
+
+Usage: python bench/transitions.py [--sizes 10,50,100] [--repeat 3] [--state-stream]
 """
 
 from __future__ import annotations
@@ -196,6 +198,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,50,100")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--state-stream", action="store_true", help="set core.occ_state_stream: true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
@@ -205,7 +208,11 @@ def main() -> None:
         root = Path(tmp)
         write_repo(root / "repo")
         endpoint = f"127.0.0.1:{free_ports(1)[0]}"
-        daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=None)
+        settings = None
+        if args.state_stream:
+            settings = root / "settings.yaml"
+            settings.write_text("core:\n  occ_state_stream: true\n")
+        daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings)
         try:
             with CoreClient(endpoint, timeout=600) as core:
                 through_core(core, root / "repo", 4)  # warm-up: imports and caches of the core

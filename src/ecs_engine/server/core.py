@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -27,6 +28,7 @@ from .settings import CoreSettings
 
 log = logging.getLogger(__name__)
 
+
 PIDFILE = "core.pid"
 LOGFILE = "core.log"
 SERVER_OPTIONS = (
@@ -40,6 +42,7 @@ SERVER_OPTIONS = (
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: the engine's own limits wait a little longer than the executor's, whose errors name the tasks
 ENGINE_MARGIN = 10.0
+GC_THRESHOLDS = (10_000, 20, 20)  # Python's defaults: (700, 10, 10); see tune_garbage_collector
 
 
 def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
@@ -132,6 +135,7 @@ class Core:
         )
         await self.manager.start()
         await self._after_reload()
+        tune_garbage_collector()
         ssh_key = Path(s.repos_ssh_key).expanduser() if s.repos_ssh_key else None
         self.repos = RepoManager(
             s.data_dir, self.config, global_default_revision=s.global_default_revision, ssh_key=ssh_key
@@ -282,6 +286,19 @@ def _examples() -> Path | None:
         return examples_dir()
     except HandledError:
         return None
+
+
+def tune_garbage_collector() -> None:
+    """Keep Python's cycle collector off the transitions' critical path.
+
+    What exists once the core has started (modules, gRPC, protobuf descriptors, reloaded environments) lives
+    as long as the core: frozen, full collections no longer walk it. A transition of 100 tasks allocates
+    thousands of short-lived objects (events, calls, futures): a larger first generation collects them in
+    a few passes instead of dozens (measured: 250 ms of collections over 20 transitions of 100 tasks -> 45).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def run(settings: CoreSettings) -> None:

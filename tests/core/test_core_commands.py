@@ -65,6 +65,23 @@ def test_stopping_the_core_kills_every_task_and_the_next_core_reports_them_lost(
     coconut("env", "destroy", created["id"])
 
 
+def test_a_core_listening_with_tls_is_reached_with_its_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+    subprocess.run([*request, *names, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    tls = {"tls_ca": str(cert), "core": {"tls_cert": str(cert), "tls_key": str(key)}}
+    coconut = Coconut(tmp_path, tls)
+    try:
+        coconut("core", "start")
+        assert coconut("core", "status", "-o", "json").json()["answering"]
+        assert re.search(r"environments:\s+0", coconut("info").out)
+        with CoreClient(f"127.0.0.1:{coconut.port}", timeout=2.0) as plain:
+            assert not plain.answers(1.0)  # no TLS, no answer
+    finally:
+        coconut("core", "stop")
+
+
 def test_about_and_info(coconut):
     about = coconut("about", "-o", "json").json()
     assert about["endpoint"] == f"127.0.0.1:{coconut.port}" and about["settings"].endswith("settings.yaml")

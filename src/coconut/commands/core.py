@@ -62,6 +62,10 @@ def spinner(env, text: str) -> Iterator[None]:
             status.stop()
 
 
+def _tls_ca(env) -> str:
+    return str(env.settings.get("tls_ca") or "")
+
+
 @contextlib.contextmanager
 def connect(env) -> Iterator[Any]:
     """A ``CoreClient`` to the configured core, starting the local one if it is the embedded default."""
@@ -70,7 +74,7 @@ def connect(env) -> Iterator[Any]:
 
     endpoint = str(env.settings.get("endpoint"))
     host, _ = split_endpoint(endpoint, what="endpoint")
-    client = CoreClient(endpoint, timeout=_timeout(env), tls_ca=str(env.settings.get("tls_ca") or ""))
+    client = CoreClient(endpoint, timeout=_timeout(env), tls_ca=_tls_ca(env))
     try:
         if _flag(env.settings.get("embedded_core", True)) and is_loopback(host) and not client.answers(2.0):
             _start_embedded(env, endpoint)
@@ -91,7 +95,11 @@ def _start_embedded(env, endpoint: str) -> None:
         )
     with spinner(env, "Starting the local core..."):
         started = daemon.start(
-            endpoint=endpoint, data_dir=env.data_dir, state_dir=env.state_dir, settings_path=env.settings.path
+            endpoint=endpoint,
+            data_dir=env.data_dir,
+            state_dir=env.state_dir,
+            settings_path=env.settings.path,
+            tls_ca=_tls_ca(env),
         )
     env.error(
         f"coconut: no core answered at {endpoint}: started the local core (pid {started.pid}, log {started.log_path}); "
@@ -155,7 +163,11 @@ def start(
         )
     with spinner(env, "Starting the core..."):
         started = daemon.start(
-            endpoint=settings.listen, data_dir=env.data_dir, state_dir=env.state_dir, settings_path=env.settings.path
+            endpoint=settings.listen,
+            data_dir=env.data_dir,
+            state_dir=env.state_dir,
+            settings_path=env.settings.path,
+            tls_ca=_tls_ca(env),
         )
     env.echo(f"core started (pid {started.pid}) on {started.endpoint}; log: {started.log_path}")
 
@@ -193,7 +205,7 @@ def status(
     data: dict[str, Any] = {"running": running is not None}
     if running is not None:
         data.update(pid=running["pid"], endpoint=running.get("listen"), dataDir=running.get("data_dir"))
-        with CoreClient(str(running.get("listen")), timeout=5.0) as client:
+        with CoreClient(str(running.get("listen")), timeout=5.0, tls_ca=_tls_ca(env)) as client:
             try:
                 info = client.call("GetFrameworkInfo", pb.GetFrameworkInfoRequest())
                 data.update(answering=True, environments=info.environmentsCount, tasks=info.tasksCount)

@@ -39,8 +39,12 @@ def start(
     state_dir: Path,
     settings_path: Path | None,
     timeout: float = START_TIMEOUT,
+    tls_ca: str = "",
 ) -> Started:
-    """Start ``python -m ecs_engine.server`` detached and wait until it answers at ``endpoint``."""
+    """Start ``python -m ecs_engine.server`` detached and wait until it answers at ``endpoint``.
+
+    ``tls_ca``: the certificate to trust when the core listens with TLS (setting ``tls_ca``).
+    """
     from .client import CoreClient
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -63,7 +67,7 @@ def start(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
         )
     deadline = time.monotonic() + timeout
-    with CoreClient(endpoint, timeout=1.0) as client:
+    with CoreClient(endpoint, timeout=1.0, tls_ca=tls_ca) as client:
         while True:
             code = process.poll()
             if code is not None:

@@ -74,6 +74,24 @@ async def test_one_server_subscription_per_stream_however_many_local_readers():
         assert len(process._state_queues) == 1  # reading did not re-subscribe
 
 
+async def test_callback_readers_share_the_stream_and_a_failing_one_stops_nothing(caplog):
+    async with serving(Recorder) as (process, client):
+        seen: list[str] = []
+
+        def broken(update):
+            raise RuntimeError("reader bug")
+
+        client.on_state(broken)
+        client.on_state(lambda update: seen.append(update.state))
+        queued = client.state_stream()
+        assert await client.streams_ready()
+        await client.transition("STANDBY", "CONFIGURE")
+        await client.transition("CONFIGURED", "START")
+        assert [(await anext(queued)).state for _ in range(2)] == ["CONFIGURED", "RUNNING"]
+        assert seen == ["CONFIGURED", "RUNNING"] and len(process._state_queues) == 1
+        assert f"a reader of the StateStream of {client.address} failed" in caplog.text
+
+
 async def test_pause_and_resume_are_process_initiated_and_streamed():
     async with serving(Recorder) as (process, client):
         changes = client.state_stream()

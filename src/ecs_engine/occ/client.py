@@ -74,8 +74,13 @@ class _SharedStream:
     """
 
     def __init__(
-        self, open_call: Callable[[], Any], convert: Callable[[Any], Any], describe: Callable[[Exception], Any]
+        self,
+        what: str,
+        open_call: Callable[[], Any],
+        convert: Callable[[Any], Any],
+        describe: Callable[[Exception], Any],
     ):
+        self.what = what  # "<method> of <address>", for messages
         self._open_call = open_call
         self._convert = convert
         self._describe = describe
@@ -100,7 +105,7 @@ class _SharedStream:
                     try:
                         callback(item)
                     except Exception:
-                        log.exception("a reader of a stream from %s failed", self._call.peer())
+                        log.exception("a reader of the %s failed", self.what)
                 for queue in self._queues:
                     queue.put_nowait(item)
         except asyncio.CancelledError:
@@ -318,6 +323,7 @@ class OccClient:
         if name not in self._streams:
             method = self._method(name)
             self._streams[name] = _SharedStream(
+                f"{name} of {self.address}",
                 lambda: method(request_type()),
                 convert,
                 lambda exc: self._error(exc, name, None),

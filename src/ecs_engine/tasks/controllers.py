@@ -90,7 +90,7 @@ class OccController(Controller):
         self.client = OccClient(f"127.0.0.1:{task.control_port}", task.transport or DIRECT)
         self.state_stream = state_stream
         self._streams_open = False
-        self._reporting: asyncio.Task | None = None
+        self._reporting: set[asyncio.Task] = set()
 
     async def started(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -172,7 +172,9 @@ class OccController(Controller):
             return
         if event == "TASK_INTERNAL_ERROR" and not self.state_stream:
             # the process went to ERROR on its own; with no StateStream, ask where it is before telling
-            self._reporting = asyncio.get_running_loop().create_task(self._refresh_then_report(event))
+            reporting = asyncio.get_running_loop().create_task(self._refresh_then_report(event))
+            self._reporting.add(reporting)
+            reporting.add_done_callback(self._reporting.discard)
             return
         self.notify("event", self.task, event)
 
@@ -231,8 +233,8 @@ class OccController(Controller):
         return False
 
     async def close(self) -> None:
-        if self._reporting is not None:
-            self._reporting.cancel()
+        for reporting in list(self._reporting):
+            reporting.cancel()
         await self.client.close()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ecs_engine.errors import ConfigurationError
@@ -26,3 +28,15 @@ def open_database(
     except (OSError, sqlite3.Error) as exc:
         raise ConfigurationError(f"cannot open {what} {path}: {exc}") from None
     return db
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back if the block raises (the caller holds ``db``'s lock)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise

@@ -30,6 +30,7 @@ from .taskcontrol import TASK_EVENTS, DeployRequest, HookResult, Task, TaskEvent
 
 if TYPE_CHECKING:
     from .manager import EnvironmentManager
+    from .snapshot import EnvironmentRecord
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class Environment:
         self.auto = auto
         self.workflow = workflow
         self.expander = expander
-        self.record: Any = None  # the store's view of it (snapshot.EnvironmentRecord), made at the first save
+        self.record: EnvironmentRecord | None = None  # the store's view of it, made at the first save
         self.state = "STANDBY"
         self.current_run = 0
         self.last_run = 0

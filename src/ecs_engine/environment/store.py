@@ -2,8 +2,8 @@
 
 The manager writes an environment's record when it is created, after every state change and when it
 is destroyed, before it reports the operation as done. The large part that does not change (the role
-tree) is written once, in its own table, so a transition writes only a small row. A new manager on the same data directory reads
-the records of the environments not destroyed and rebuilds them.
+tree) is written once, in its own table, so a transition writes only a small row. A new manager on the
+same data directory reads the records of the environments not destroyed and rebuilds them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecs_engine.sqlitedb import open_database
+from ecs_engine.sqlitedb import open_database, write_transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS environments (
@@ -90,34 +90,26 @@ class EnvironmentStore:
         A loaded record's ``snapshot`` is the structure's keys updated with ``snapshot``'s.
         """
         text = json.dumps(snapshot, separators=(",", ":"))
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                if structure is not None:
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO structures (id, data) VALUES (?, ?)", (environment_id, structure)
-                    )
-                self._db.execute(
-                    "INSERT INTO environments (id, created_ms, updated_ms, destroyed_ms, template, state, current_run,"
-                    " last_run, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-                    " updated_ms = excluded.updated_ms, destroyed_ms = excluded.destroyed_ms, state = excluded.state,"
-                    " current_run = excluded.current_run, last_run = excluded.last_run, snapshot = excluded.snapshot",
-                    (
-                        environment_id,
-                        created_ms,
-                        updated_ms,
-                        destroyed_ms,
-                        template,
-                        state,
-                        current_run,
-                        last_run,
-                        text,
-                    ),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._lock, write_transaction(self._db) as db:
+            if structure is not None:
+                db.execute("INSERT OR REPLACE INTO structures (id, data) VALUES (?, ?)", (environment_id, structure))
+            db.execute(
+                "INSERT INTO environments (id, created_ms, updated_ms, destroyed_ms, template, state, current_run,"
+                " last_run, snapshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " updated_ms = excluded.updated_ms, destroyed_ms = excluded.destroyed_ms, state = excluded.state,"
+                " current_run = excluded.current_run, last_run = excluded.last_run, snapshot = excluded.snapshot",
+                (
+                    environment_id,
+                    created_ms,
+                    updated_ms,
+                    destroyed_ms,
+                    template,
+                    state,
+                    current_run,
+                    last_run,
+                    text,
+                ),
+            )
 
     _SELECT = (
         "SELECT e.id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot, s.data"

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecs_engine.sqlitedb import open_database
+from ecs_engine.sqlitedb import open_database, write_transaction
 
 from . import model
 
@@ -65,14 +65,12 @@ class EventJournal:
             rows, self._buffer = self._buffer, []
             if not rows:
                 return
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT INTO events (timestamp_ms, kind, environment_id, data) VALUES (?, ?, ?, ?)", rows
-                )
-                self._db.execute("COMMIT")
+                with write_transaction(self._db) as db:
+                    db.executemany(
+                        "INSERT INTO events (timestamp_ms, kind, environment_id, data) VALUES (?, ?, ?, ?)", rows
+                    )
             except BaseException:
-                self._db.execute("ROLLBACK")
                 self._buffer = rows + self._buffer
                 raise
 

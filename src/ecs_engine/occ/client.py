@@ -84,8 +84,7 @@ class _SharedStream:
         self._open_call = open_call
         self._convert = convert
         self._describe = describe
-        self._queues: list[asyncio.Queue] = []
-        self._callbacks: list[Callable[[Any], None]] = []
+        self._readers: list[Callable[[Any], Any]] = []  # each gets every item, then _END
         self._call: Any = None
         self._task: asyncio.Task | None = None
         self._error: HandledError | None = None
@@ -100,14 +99,7 @@ class _SharedStream:
         call = self._call
         try:
             while (message := await call.read()) is not grpc.aio.EOF:
-                item = self._convert(message)
-                for callback in self._callbacks:
-                    try:
-                        callback(item)
-                    except Exception:
-                        log.exception("a reader of the %s failed", self.what)
-                for queue in self._queues:
-                    queue.put_nowait(item)
+                self._deliver(self._convert(message))
         except asyncio.CancelledError:
             pass
         except grpc.RpcError as exc:
@@ -115,12 +107,23 @@ class _SharedStream:
                 self._error = self._describe(exc)
         finally:
             self.ended = True
-            for queue in self._queues:
-                queue.put_nowait(_END)
+            self._deliver(_END)
+
+    def _deliver(self, item: Any) -> None:
+        for reader in self._readers:
+            try:
+                reader(item)
+            except Exception:
+                log.exception("a reader of the %s failed", self.what)
 
     def listen(self, callback: Callable[[Any], None]) -> None:
         """Call ``callback(item)`` in the event loop for every message from now on."""
-        self._callbacks.append(callback)
+
+        def reader(item: Any) -> None:
+            if item is not _END:
+                callback(item)
+
+        self._readers.append(reader)
         self._start()
 
     def subscribe(self) -> AsyncIterator[Any]:
@@ -128,7 +131,7 @@ class _SharedStream:
         queue: asyncio.Queue = asyncio.Queue()
         if self.ended:
             queue.put_nowait(_END)
-        self._queues.append(queue)
+        self._readers.append(queue.put_nowait)
         self._start()
         return self._read(queue)
 
@@ -142,7 +145,7 @@ class _SharedStream:
                     return
                 yield item
         finally:
-            self._queues.remove(queue)
+            self._readers.remove(queue.put_nowait)
 
     async def confirmed(self, timeout: float) -> bool:
         """Whether the process confirmed the subscription (initial metadata) within ``timeout`` seconds.

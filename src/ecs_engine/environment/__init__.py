@@ -5,11 +5,11 @@ task-control interface (``TaskController`` and its records) that executors imple
 ``InProcessDriver``, and ``IntegrationPlugin`` for integration plugins.
 """
 
-from .driver import InProcessDriver
+from .fake_tasks import InProcessDriver
 from .environment import Environment, TransitionError
 from .integrations import IntegrationPlugin, Integrations
 from .manager import CreateError, EngineSettings, EnvironmentManager, TeardownReport
-from .taskcontrol import (
+from .taskport import (
     Deployment,
     DeployRequest,
     HookResult,

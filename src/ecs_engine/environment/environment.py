@@ -26,7 +26,7 @@ from ecs_engine.template.expand import EnvVars, Role, Workflow
 from . import runvars
 from .aggregation import ACTIVE, ERROR, INACTIVE, INVARIANT, UNDEPLOYABLE, RoleStates
 from .hooks import HookError, HookScheduler
-from .taskcontrol import TASK_EVENTS, DeployRequest, HookResult, Task, TaskEvent
+from .taskport import TASK_EVENTS, DeployRequest, HookResult, Task, TaskEvent
 
 if TYPE_CHECKING:
     from .manager import EnvironmentManager

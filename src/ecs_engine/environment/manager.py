@@ -32,7 +32,7 @@ from .environment import Environment, TransitionError
 from .hooks import HookError
 from .integrations import Integrations
 from .store import EnvironmentStore
-from .taskcontrol import KillReport, TaskController, TaskEvent
+from .taskport import KillReport, TaskController, TaskEvent
 
 log = logging.getLogger(__name__)
 

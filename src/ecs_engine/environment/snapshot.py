@@ -14,7 +14,7 @@ from ecs_engine.template.expand import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
-from .taskcontrol import Task
+from .taskport import Task
 
 if TYPE_CHECKING:
     from .environment import Environment

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
-from ecs_engine.environment.taskcontrol import (
+from ecs_engine.environment.taskport import (
     Deployment,
     DeployRequest,
     HookResult,

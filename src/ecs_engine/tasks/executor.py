@@ -26,7 +26,7 @@ from ecs_engine.occ.options import PORT_ENV
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
-from .controllers import (
+from .modes import (
     SIGNAL_STEPS,
     BasicController,
     Controller,

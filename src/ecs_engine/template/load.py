@@ -77,7 +77,7 @@ def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
     hook = pm.hook.ecs_template_objects
     has_plugins = bool(hook.get_hookimpls())
     if config is not None:
-        from ecs_engine.config.functions import template_objects
+        from .config_objects import template_objects
     else:
         template_objects = None
 

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_engine.errors import HandledError
-from ecs_engine.template.expr import go_json
-from ecs_engine.template.functions import error_string
+from .expr import go_json
+from .functions import error_string
 
-from .configuration import Configuration
+from ecs_engine.config.configuration import Configuration
 
 error_text = error_string  # AliECS helpers report failures as {"error":"..."} strings
 

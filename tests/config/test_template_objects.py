@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ecs_engine.config import Configuration
-from ecs_engine.config.functions import template_objects
+from ecs_engine.template.config_objects import template_objects
 
 TREE = {
     "o2": {

@@ -17,7 +17,7 @@ from ecs_engine.ids import new_id
 from ecs_engine.occ import states as occ
 from ecs_engine.template.plan import effective_constraints
 
-from .taskcontrol import (
+from .taskport import (
     ACTIVE,
     INACTIVE,
     Deployment,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from ecs_engine.environment.aggregation import RoleStates, state_product, status_product
-from ecs_engine.template.expand import EnvVars, Role, Traits
+from ecs_engine.template.model import EnvVars, Role, Traits
 
 
 def role(kind, name, parent=None, critical=True):

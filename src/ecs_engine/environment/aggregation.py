@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
-from ecs_engine.template.expand import Role
+from ecs_engine.template.model import Role
 
 UNDEFINED, INACTIVE, PARTIAL, ACTIVE, UNDEPLOYABLE, INVARIANT = (
     "UNDEFINED",

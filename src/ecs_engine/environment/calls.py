@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ecs_engine.errors import HandledError
 from ecs_engine.events import model
 from ecs_engine.template import expr
-from ecs_engine.template.expand import Env, Role
+from ecs_engine.template.model import Env, Role
 
 if TYPE_CHECKING:
     from .environment import Environment

@@ -21,7 +21,7 @@ from ecs_engine.durations import format_duration, parse_duration
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.protocols import common_pb2
-from ecs_engine.template.expand import EnvVars, Role, Workflow
+from ecs_engine.template.model import EnvVars, Role, Workflow
 
 from . import runvars
 from .aggregation import ACTIVE, ERROR, INACTIVE, INVARIANT, UNDEPLOYABLE, RoleStates

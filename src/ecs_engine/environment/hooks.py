@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ecs_engine.durations import format_duration
 from ecs_engine.events import model
-from ecs_engine.template.expand import Role
+from ecs_engine.template.model import Role
 from ecs_engine.template.triggers import Trigger
 
 from .calls import Call

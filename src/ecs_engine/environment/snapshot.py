@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ecs_engine.template.expand import EnvVars, Role, Traits
+from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 

@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_engine.template.expand import Role, Workflow
+from ecs_engine.template.model import Role, Workflow
 
 #: environment event -> the OCC event sent to the tasks at the end of leave_<state>
 TASK_EVENTS = {

@@ -4,7 +4,8 @@ command and properties rendered the way AliECS does (reference §4.3, §4.5), th
 
 from __future__ import annotations
 
-from ecs_engine.template.expand import Expander, Role, Workflow, role_renderer
+from ecs_engine.template.expand import Expander, role_renderer
+from ecs_engine.template.model import Role, Workflow
 from ecs_engine.template.plan import effective_channels, effective_constraints
 from ecs_engine.template.tasks import TaskCommand, build_command, task_stack
 

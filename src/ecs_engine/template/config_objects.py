@@ -11,11 +11,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ecs_engine.config.configuration import Configuration
 from ecs_engine.errors import HandledError
+
 from .expr import go_json
 from .functions import error_string
-
-from ecs_engine.config.configuration import Configuration
 
 error_text = error_string  # AliECS helpers report failures as {"error":"..."} strings
 

@@ -9,8 +9,8 @@ Precedence is class first (user vars > vars > defaults), then depth (deeper wins
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_engine.durations import parse_duration
@@ -19,13 +19,13 @@ from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 from . import expr
 from .functions import Util, role_functions, static_objects
 from .jit import Dpl
+from .model import Env, EnvVars, Role, Traits, Workflow
 from .roles import RawChannel, RawRole, WorkflowTemplate, parse_workflow
 from .sources import TemplateRef, TemplateSource
 from .tasks import TaskClass, parse_task
-from .triggers import Trigger, parse_trigger
+from .triggers import parse_trigger
 
 MAX_INCLUDE_DEPTH = 16
-DEFAULT_HOOK_TIMEOUT = 30.0
 
 ObjectFactory = Callable[[Mapping[str, str]], Mapping[str, Any]]
 
@@ -33,138 +33,6 @@ ObjectFactory = Callable[[Mapping[str, str]], Mapping[str, Any]]
 def is_enabled(text: str) -> bool:
     """AliECS: only a trimmed, lower-case ``true`` or ``1`` enables."""
     return text.strip().lower() in ("true", "1")
-
-
-class Env(Mapping[str, Any]):
-    """The expression environment: function objects over the variable stack (objects win, as in AliECS)."""
-
-    __slots__ = ("objects", "stack")
-
-    def __init__(self, objects: Mapping[str, Any], stack: Mapping[str, str]):
-        self.objects = objects
-        self.stack = stack
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self.objects:
-            return self.objects[key]
-        return self.stack[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.objects or key in self.stack
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self.objects
-        for key in self.stack:
-            if key not in self.objects:
-                yield key
-
-    def __len__(self) -> int:
-        return len(self.objects) + sum(1 for k in self.stack if k not in self.objects)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in self.objects:
-            return self.objects[key]
-        return self.stack.get(key, default)
-
-
-@dataclass
-class EnvVars:
-    """The environment-level (outermost) variable layers: configuration store defaults and vars, user vars."""
-
-    defaults: dict[str, str] = field(default_factory=dict)
-    vars: dict[str, str] = field(default_factory=dict)
-    user: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Traits:
-    """Hook and timing settings of a task or call role, after templating."""
-
-    trigger: Trigger | None = None
-    await_: Trigger | None = None
-    timeout: float = 0.0
-    timeout_text: str = "0s"
-    critical: bool = True
-
-
-@dataclass(eq=False)
-class Role:
-    """One role of an expanded workflow. Variables are the role's own maps; stacks are computed from the chain."""
-
-    kind: str  # aggregator | task | call | include (iterators leave their copies as aggregators etc.)
-    name: str
-    path: str
-    parent: Role | None
-    env_vars: EnvVars
-    file: str
-    line: int
-    defaults: dict[str, str] = field(default_factory=dict)
-    vars: dict[str, str] = field(default_factory=dict)
-    user_vars: dict[str, str] = field(default_factory=dict)
-    children: list[Role] = field(default_factory=list)
-    constraints: list[tuple[str, str]] = field(default_factory=list)
-    connect: list[dict[str, str]] = field(default_factory=list)
-    bind: list[dict[str, str]] = field(default_factory=list)
-    traits: Traits | None = None
-    load: str = ""  # task roles: the task template reference as written (rendered)
-    task_class: TaskClass | None = None
-    func: str = ""  # call roles
-    return_var: str = ""
-    include: str = ""  # include roles: the workflow that was included
-    source: TemplateSource | None = None
-    description: str = ""
-
-    def walk(self) -> Iterator[Role]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-    def ancestors(self) -> list[Role]:
-        out, role = [], self.parent
-        while role is not None:
-            out.append(role)
-            role = role.parent
-        return out
-
-    def stack(self) -> dict[str, str]:
-        """Consolidated variables seen from this role: user vars > vars > defaults, deeper wins."""
-        chain = [*reversed(self.ancestors()), self]
-        defaults = dict(self.env_vars.defaults)
-        variables = dict(self.env_vars.vars)
-        user = dict(self.env_vars.user)
-        for role in chain:
-            defaults.update(role.defaults)
-            variables.update(role.vars)
-            user.update(role.user_vars)
-        return {**defaults, **variables, **user}
-
-    @property
-    def critical(self) -> bool:
-        return self.traits.critical if self.traits else True
-
-    @property
-    def is_hook(self) -> bool:
-        return self.kind == "task" and self.traits is not None and self.traits.trigger is not None
-
-
-@dataclass
-class Workflow:
-    """An expanded workflow: the enabled role tree of one environment."""
-
-    template: WorkflowTemplate
-    root: Role
-    source: TemplateSource
-    env_vars: EnvVars
-    warnings: list[str]
-
-    def roles(self) -> Iterator[Role]:
-        return self.root.walk()
-
-    def task_roles(self) -> list[Role]:
-        return [r for r in self.root.walk() if r.kind == "task"]
-
-    def call_roles(self) -> list[Role]:
-        return [r for r in self.root.walk() if r.kind == "call"]
 
 
 @dataclass

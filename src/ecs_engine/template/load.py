@@ -14,8 +14,9 @@ from ecs_engine.ids import new_id
 from ecs_engine.uservars import split_role_vars
 
 from . import expr
-from .expand import Env, EnvVars, Expander, Workflow
+from .expand import Expander
 from .functions import Util, static_objects
+from .model import Env, EnvVars, Workflow
 from .sources import TemplateSource
 
 

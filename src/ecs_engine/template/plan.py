@@ -10,7 +10,8 @@ from typing import Any
 from ecs_engine import fsm
 from ecs_engine.ids import new_id
 
-from .expand import Expander, Role, Workflow, role_renderer
+from .expand import Expander, role_renderer
+from .model import Role, Workflow
 from .tasks import build_command, task_stack
 from .timeline import destroy_timeline, transition_timeline
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ecs_engine import fsm
 
-from .expand import Role
+from .model import Role
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ task-control interface (``TaskController`` and its records) that executors imple
 ``InProcessDriver``, and ``IntegrationPlugin`` for integration plugins.
 """
 
+from .environment import EngineSettings, Environment, EnvironmentServices, TeardownReport, TransitionError
 from .fake_tasks import InProcessDriver
-from .environment import Environment, TransitionError
 from .integrations import IntegrationPlugin, Integrations
-from .manager import CreateError, EngineSettings, EnvironmentManager, TeardownReport
+from .manager import CreateError, EnvironmentManager
 from .taskport import (
     Deployment,
     DeployRequest,
@@ -27,6 +27,7 @@ __all__ = [
     "EngineSettings",
     "Environment",
     "EnvironmentManager",
+    "EnvironmentServices",
     "HookResult",
     "InProcessDriver",
     "IntegrationPlugin",

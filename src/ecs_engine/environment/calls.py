@@ -9,21 +9,33 @@ is an evaluation error or a non-empty ``__call_error`` written by the plugin.
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ecs_engine.errors import HandledError
 from ecs_engine.events import model
+from ecs_engine.protocols import events_pb2
 from ecs_engine.template import expr
 from ecs_engine.template.model import Env, Role
 
-if TYPE_CHECKING:
-    from .environment import Environment
+
+class CallHost(Protocol):
+    """What a call needs of its environment: its id, where events go, the plugins' objects."""
+
+    @property
+    def id(self) -> str: ...
+
+    def publish(self, event: model.Event) -> None: ...
+
+    def call_objects(self, call: Call) -> Mapping[str, Any]:
+        """The objects ``func`` is evaluated against: each integration plugin's call stack by name."""
+        ...
 
 
 class Call:
     """A call in flight; plugins read ``var_stack`` and write ``__call_error`` / ``__call_error_reason`` in it."""
 
-    def __init__(self, env: Environment, role: Role):
+    def __init__(self, env: CallHost, role: Role):
         traits = role.traits
         assert traits is not None and traits.trigger is not None
         self.env = env
@@ -32,6 +44,7 @@ class Call:
         self.trigger = traits.trigger
         self.await_ = traits.await_ or traits.trigger
         self.timeout = traits.timeout
+        self.timeout_text = traits.timeout_text
         self.critical = traits.critical
         stack = role.stack()
         stack.update(
@@ -55,8 +68,8 @@ class Call:
     def path(self) -> str:
         return self.role.path
 
-    def traits_message(self):
-        return model.traits(str(self.trigger), str(self.await_), self.role.traits.timeout_text, self.critical)
+    def traits_message(self) -> events_pb2.Traits:
+        return model.traits(str(self.trigger), str(self.await_), self.timeout_text, self.critical)
 
     def publish(
         self, operation: str, status: int, *, step: str = "", step_status: int = 0, error: str = "", payload=""
@@ -83,9 +96,7 @@ class Call:
             )
         )
         try:
-            result: Any = expr.compile_expression(self.func).evaluate(
-                Env(self.env.integrations.call_objects(self), self.var_stack)
-            )
+            result: Any = expr.compile_expression(self.func).evaluate(Env(self.env.call_objects(self), self.var_stack))
             if inspect.isawaitable(result):
                 result = await result
             self.output = "" if result is None else expr.to_text(result)

@@ -4,7 +4,8 @@ A transition runs four steps (reference §2.1): ``before_EVENT``, ``leave_SRC`` 
 end), ``enter_DST`` and ``after_EVENT``, each with hooks of negative weight, then its own variable work,
 then hooks of non-negative weight. A failure in before/leave keeps the state, one in enter/after keeps the
 new state; either way the environment then goes to ERROR through GO_ERROR. One transition at a time: a
-second request is refused at once. The manager (``manager.py``) creates, controls and destroys these.
+second request is refused at once. The manager (``manager.py``) creates these, finds them and forgets
+them once torn down; an environment reaches the engine around it only through ``EnvironmentServices``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from ecs_engine import fsm
 from ecs_engine.durations import format_duration, parse_duration
@@ -22,15 +24,14 @@ from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageEr
 from ecs_engine.events import model
 from ecs_engine.protocols import common_pb2
 from ecs_engine.template.model import EnvVars, Role, Workflow
+from ecs_engine.template.timeline import HookEntry, destroy_timeline
 
 from . import runvars
 from .aggregation import ACTIVE, ERROR, INACTIVE, INVARIANT, UNDEPLOYABLE, RoleStates
-from .hooks import HookError, HookScheduler
-from .taskport import TASK_EVENTS, DeployRequest, HookResult, Task, TaskEvent
-
-if TYPE_CHECKING:
-    from .manager import EnvironmentManager
-    from .snapshot import EnvironmentRecord
+from .calls import Call
+from .hooks import HookError, HookScheduler, StepWork
+from .integrations import Integrations
+from .taskport import TASK_EVENTS, DeployRequest, HookResult, KillReport, Task, TaskController, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,53 @@ log = logging.getLogger(__name__)
 MAX_LISTED_TASK_ERRORS = 5
 #: root role statuses that end the wait of DEPLOY (INVARIANT: no critical task at all)
 DEPLOYED_STATUSES = (ACTIVE, INVARIANT)
+
+
+@dataclass
+class EngineSettings:
+    """Timeouts of the engine's own waits (each named in the error its expiry gives)."""
+
+    deploy_timeout: float = 90.0
+    configure_timeout: float = 120.0
+    transition_timeout: float = 90.0
+    error_watch_delay: float = 0.5
+
+
+@dataclass(frozen=True)
+class EnvironmentServices:
+    """What an environment needs from the engine around it, and nothing more (no way back to the manager).
+
+    One instance, made by the manager, serves all its environments.
+    """
+
+    controller: TaskController
+    integrations: Integrations
+    settings: EngineSettings
+    #: an event onto the bus (journal, subscribers)
+    publish: Callable[[model.Event], None]
+    #: commit the environment's record and the events published so far (``destroyed``: its last record)
+    persist: Callable[[Environment, bool], None]
+    #: a new run number, recorded as started by the environment of the given id
+    allocate_run: Callable[[str], Awaitable[int]]
+    #: the run of this number ended now
+    end_run: Callable[[int], None]
+    #: run a coroutine in the background (the manager cancels what is left when it closes)
+    spawn: Callable[[Coroutine[Any, Any, None]], object]
+    #: task id -> its environment, for the task events the controller reports
+    task_index: dict[str, Environment] = field(default_factory=dict)
+
+
+@dataclass
+class TeardownReport:
+    environment_id: str
+    killed: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+#: the tasks' part of a step, awaited after its hooks
+TaskWork = Callable[[], Awaitable[None]]
 
 
 class TransitionFailure(Exception):
@@ -64,7 +112,7 @@ class Environment:
 
     def __init__(
         self,
-        manager: EnvironmentManager,
+        services: EnvironmentServices,
         *,
         environment_id: str,
         root: Role,
@@ -78,7 +126,7 @@ class Environment:
         workflow: Workflow | None = None,
         expander: Any = None,
     ):
-        self.manager = manager
+        self.services = services
         self.id = environment_id
         self.root = root
         self.env_vars = env_vars
@@ -90,7 +138,6 @@ class Environment:
         self.auto = auto
         self.workflow = workflow
         self.expander = expander
-        self.record: EnvironmentRecord | None = None  # the store's view of it, made at the first save
         self.state = "STANDBY"
         self.current_run = 0
         self.last_run = 0
@@ -111,19 +158,23 @@ class Environment:
         self._watch_armed = False
         self._watch_task: asyncio.Task | None = None
         self._run_started = False
+        self.destroyed = False
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
     @property
-    def integrations(self):
-        return self.manager.integrations
-
-    @property
-    def controller(self):
-        return self.manager.controller
+    def controller(self) -> TaskController:
+        return self.services.controller
 
     def publish(self, event: model.Event) -> None:
-        self.manager.bus.publish(event)
+        self.services.publish(event)
+
+    def call_objects(self, call: Call) -> Mapping[str, Any]:
+        return self.services.integrations.call_objects(call)
+
+    def persist(self, *, destroyed: bool = False) -> None:
+        """Commit this environment's record and the events so far (before anything is reported done)."""
+        self.services.persist(self, destroyed)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -167,7 +218,7 @@ class Environment:
 
     # -- admission -----------------------------------------------------------------------------------------
 
-    def _refuse_if_busy(self) -> None:
+    def refuse_if_busy(self) -> None:
         if self._busy is not None:
             name, since = self._busy
             when = datetime.datetime.fromtimestamp(since / 1000).astimezone().isoformat(timespec="milliseconds")
@@ -175,7 +226,7 @@ class Environment:
 
     def check_event(self, event: str) -> None:
         """Refuse, with the reason, an event that cannot run now; the state is left unchanged."""
-        self._refuse_if_busy()
+        self.refuse_if_busy()
         if event not in fsm.TRANSITIONS:
             raise UsageError(f"unknown event '{event}': expected one of {', '.join(fsm.EVENTS)}")
         if fsm.destination(event, self.state) is None:
@@ -188,7 +239,7 @@ class Environment:
     @contextlib.contextmanager
     def slot(self, name: str) -> Iterator[None]:
         """Hold the environment's one transition slot (refused at once if taken)."""
-        self._refuse_if_busy()
+        self.refuse_if_busy()
         self._busy = (name, model.now_ms())
         self._idle.clear()
         try:
@@ -203,6 +254,30 @@ class Environment:
 
     # -- transitions ---------------------------------------------------------------------------------------
 
+    async def control(self, event: str, *, user: common_pb2.User | None = None) -> None:
+        """Run ``event``; an event not allowed now is refused (state unchanged); a failure ends in ERROR."""
+        self.check_event(event)
+        with self.slot(event):
+            self.last_request_user = user or self.last_request_user
+            await self.run(event)
+
+    def spawn_automatic(self, event: str, reason: str, *, user: common_pb2.User | None = None) -> None:
+        """Run an automatic transition in the background; failure sends the environment to ERROR."""
+
+        async def run() -> None:
+            if self.destroyed or self.busy is not None:
+                self.warn(f"automatic {event} skipped ({reason}): another transition is in progress")
+                return
+            if fsm.destination(event, self.state) is None:
+                return
+            self.env_event(message=f"automatic {event}: {reason}")
+            try:
+                await self.control(event, user=user)
+            except HandledError as exc:
+                self.warn(f"automatic {event} failed: {exc.message}")
+
+        self.services.spawn(run())
+
     async def run(self, event: str) -> None:
         """Run ``event`` (slot held by the caller); on failure go to ERROR and raise TransitionError."""
         self._label(event)
@@ -215,7 +290,7 @@ class Environment:
                 await self.go_error(failure.message)
             raise TransitionError(self.id, event, failure.message, self.state) from None
         finally:
-            self.manager.persist(self)
+            self.persist()
 
     async def go_error(self, reason: str) -> None:
         """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""
@@ -251,7 +326,7 @@ class Environment:
             if self.hooks.has_work(f"enter_{destination}", "enter_state") or self.hooks.has_work(
                 f"after_{event}", "after_event"
             ):
-                self.manager.persist(self)  # hooks follow (they may take long): the new state is durable first
+                self.persist()  # hooks follow (they may take long): the new state is durable first
             await self._step(event, f"enter_{destination}", "enter_state", self._enter_work)
             await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
         except (HookError, TransitionFailure, HandledError) as exc:
@@ -264,7 +339,9 @@ class Environment:
             self.current_transition = ""
         self.env_event(transition=event, status=model.DONE_OK, message="transition completed successfully")
 
-    async def _step(self, event: str, moment: str, generic: str, work=None, tail=None) -> None:
+    async def _step(
+        self, event: str, moment: str, generic: str, work: StepWork | None = None, tail: TaskWork | None = None
+    ) -> None:
         self.env_event(transition=event, step=moment, status=model.STARTED, message="transition step starting")
         try:
             await self.hooks.run_moment(moment, generic, work)
@@ -277,7 +354,7 @@ class Environment:
 
     # -- built-in work of each step (reference §2.4) -------------------------------------------------------
 
-    def _before_work(self, event: str):
+    def _before_work(self, event: str) -> StepWork | None:
         if event == "START_ACTIVITY":
             return self._allocate_run
         if event in ("STOP_ACTIVITY", "GO_ERROR") and self.current_run:
@@ -292,8 +369,7 @@ class Environment:
 
     async def _allocate_run(self) -> None:
         self._run_started = False
-        config = self.manager.config
-        number = await asyncio.to_thread(config.next_run_number) if config.store.networked else config.next_run_number()
+        number = await self.services.allocate_run(self.id)
         self.current_run = number
         self.root.vars["run_number"] = self.root.vars["runNumber"] = str(number)
         self.root.user_vars["run_start_time_ms"] = runvars.now_ms_text()
@@ -303,10 +379,9 @@ class Environment:
             value = self.env_vars.vars.get(key, self.env_vars.defaults.get(key))
             if value is not None:
                 self.root.vars[key] = value
-        self.manager.record_run_start(self, number)
         self.run_event("START_ACTIVITY", model.STARTED)
 
-    def _leave_work(self, source: str):
+    def _leave_work(self, source: str) -> StepWork | None:
         if source != "RUNNING":
             return None
 
@@ -319,7 +394,7 @@ class Environment:
     def _enter_work(self) -> None:
         self.env_vars.user["enter_state_time_ms"] = runvars.now_ms_text()
 
-    def _after_work(self, event: str):
+    def _after_work(self, event: str) -> StepWork | None:
         if event == "START_ACTIVITY":
 
             def run_started() -> None:
@@ -346,24 +421,27 @@ class Environment:
             return lambda: self.arm_error_watch(True)
         return None
 
-    def _after_end(self, event: str):
+    def _after_end(self, event: str) -> TaskWork | None:
         if event not in ("STOP_ACTIVITY", "GO_ERROR"):
             return None
 
         async def forget_run() -> None:
-            if self.current_run:
-                self.manager.record_run_end(self, self.current_run)
-                self.root.vars["last_run_number"] = str(self.current_run)
-                self.last_run = self.current_run
+            self._end_run()
             self.root.vars.pop("run_number", None)
             self.root.vars.pop("runNumber", None)
-            self.current_run = 0
 
         return forget_run
 
+    def _end_run(self) -> None:
+        """The current run is over: recorded as ended, remembered as the last run."""
+        if self.current_run:
+            self.services.end_run(self.current_run)
+            self.root.vars["last_run_number"] = str(self.current_run)
+            self.last_run, self.current_run = self.current_run, 0
+
     # -- the tasks' work (end of leave_<state>) ------------------------------------------------------------
 
-    def _task_work(self, event: str):
+    def _task_work(self, event: str) -> TaskWork:
         if event == "DEPLOY":
             return self._deploy
         if event == "GO_ERROR":
@@ -395,7 +473,7 @@ class Environment:
     ) -> None:
         if not tasks:
             return
-        settings = self.manager.settings
+        settings = self.services.settings
         timeout, setting = (
             (settings.configure_timeout, "configure_timeout")
             if occ_event == "CONFIGURE"
@@ -412,7 +490,8 @@ class Environment:
                 self.warn(message)
                 return
             raise DeadlineError(message) from None
-        critical, other = [], []
+        critical: list[str] = []
+        other: list[str] = []
         for task in tasks:
             reply = replies.get(task.id)
             if reply is None:
@@ -446,7 +525,7 @@ class Environment:
         await self.transition_tasks(self.controlled_tasks("CONFIGURED"), "RESET", {})
 
     async def _deploy(self) -> None:
-        settings = self.manager.settings
+        settings = self.services.settings
         stack = self.stack()
         timeout, setting = settings.deploy_timeout, "engine setting deploy_timeout"
         if stack.get("deploy_timeout"):
@@ -505,7 +584,7 @@ class Environment:
     def add_task(self, task: Task) -> None:
         self.tasks[task.id] = task
         self.tasks_by_role[task.path] = task
-        self.manager.task_index[task.id] = self
+        self.services.task_index[task.id] = self
         self.roles.set(task.role, status=task.status, state=task.state)
         self._publish_task(task)
 
@@ -557,6 +636,7 @@ class Environment:
         if task.status != ACTIVE:
             return f"hook task {task.name} ({role.path}) is {task.status}"
         traits = role.traits
+        assert traits is not None, role.path  # a hook role has a trigger, hence traits
         try:
             if traits.timeout > 0:
                 result = await asyncio.wait_for(self.controller.trigger_hook(task), traits.timeout)
@@ -604,7 +684,7 @@ class Environment:
                 self._mark_safe(task)
         elif event.kind == "internal_error" and self.state == "RUNNING":
             self.set_task_state(task, state=ERROR)
-            self.manager.spawn_automatic(self, "STOP_ACTIVITY", f"task {task.name} reported TASK_INTERNAL_ERROR")
+            self.spawn_automatic("STOP_ACTIVITY", f"task {task.name} reported TASK_INTERNAL_ERROR")
 
     def _mark_safe(self, task: Task) -> None:
         if self.state != "RUNNING":
@@ -612,7 +692,7 @@ class Environment:
         task.safe_to_stop = True
         controlled = self.controlled_tasks()
         if all((t.safe_to_stop if t.is_basic else t.state == "RUNNING") for t in controlled):
-            self.manager.spawn_automatic(self, "STOP_ACTIVITY", "all tasks are done (END_OF_STREAM or finished)")
+            self.spawn_automatic("STOP_ACTIVITY", "all tasks are done (END_OF_STREAM or finished)")
 
     def _arm_auto_stop(self) -> None:
         stack = self.stack()
@@ -627,8 +707,8 @@ class Environment:
         loop = asyncio.get_running_loop()
         self._auto_stop = loop.call_later(
             seconds,
-            lambda: self.manager.spawn_automatic(
-                self, "STOP_ACTIVITY", f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
+            lambda: self.spawn_automatic(
+                "STOP_ACTIVITY", f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
             ),
         )
 
@@ -652,12 +732,12 @@ class Environment:
 
     async def _error_after_delay(self, reason: str) -> None:
         try:
-            await asyncio.sleep(self.manager.settings.error_watch_delay)
+            await asyncio.sleep(self.services.settings.error_watch_delay)
             await self.wait_idle()
-            if self.state not in ("ERROR", "DONE") and self.id in self.manager.environments:
+            if self.state not in ("ERROR", "DONE") and not self.destroyed:
                 with self.slot("GO_ERROR"):
                     await self.go_error(reason)
-                    self.manager.persist(self)
+                    self.persist()
         except HandledError as exc:
             self.warn(f"GO_ERROR after a task error: {exc.message}")
         finally:
@@ -667,6 +747,112 @@ class Environment:
         self._cancel_auto_stop()
         if self._watch_task is not None:
             self._watch_task.cancel()
+
+    # -- teardown ------------------------------------------------------------------------------------------
+
+    async def destroy(
+        self,
+        *,
+        keep_tasks: bool = False,
+        allow_in_running_state: bool = False,
+        force: bool = False,
+        user: common_pb2.User | None = None,
+    ) -> TeardownReport:
+        """Tear down (design.md: RUNNING needs allow_in_running_state or force); STOP and RESET first unless forced."""
+        self.refuse_if_busy()
+        if user is not None:
+            self.last_request_user = user
+        if self.state == "RUNNING" and not (allow_in_running_state or force):
+            raise RefusedError(
+                f"environment {self.id} is RUNNING: stop it first, or destroy with allow_in_running_state "
+                "(STOP_ACTIVITY first) or force",
+            )
+        if not force:
+            try:
+                if self.state == "RUNNING":
+                    await self.control("STOP_ACTIVITY")
+                if self.state == "CONFIGURED":
+                    await self.control("RESET")
+            except TransitionError as exc:
+                self.warn(f"teardown: {exc.reason}; forcing")
+                force = True
+            if self.state not in ("STANDBY", "DEPLOYED", "DONE"):
+                self.warn(f"cannot tear down an environment in state {self.state}, forcing")
+                force, keep_tasks = True, False
+        if not force:
+            try:
+                return await self.teardown(force=False, keep_tasks=keep_tasks)
+            except HandledError as exc:
+                self.warn(f"teardown failed ({exc.message}), retrying forced")
+        return await self.teardown(force=True, keep_tasks=keep_tasks)
+
+    async def teardown(self, *, force: bool, keep_tasks: bool) -> TeardownReport:
+        """leave_<state> hooks, release the tasks, DESTROY hooks, kill (or keep) the tasks; the state is DONE.
+
+        Without ``force`` a failing leave hook refuses the teardown (nothing released yet); with it, it is a warning.
+        The last record is committed before this returns, with ``destroyed`` set.
+        """
+        report = TeardownReport(self.id)
+        with self.slot("DESTROY"):
+            self.stop_timers()
+            state = self.state
+            self.env_event(transition="DESTROY", step="before_DESTROY", status=model.STARTED)
+            (leave_moment, _), (_, destroy_entries) = destroy_timeline(list(self.root.walk()), state)
+            if state != "DONE":
+                try:
+                    await self.hooks.run_moment(leave_moment, "leave_state")
+                except (HandledError, HookError) as exc:
+                    if not force:
+                        raise RefusedError(f"teardown of {self.id}: {exc.message}") from None
+                    self.warn(f"teardown: {exc.message}")
+            if state == "RUNNING" and self.current_run:
+                for key in ("run_end_time_ms", "run_end_completion_time_ms"):
+                    if not self.root.user_vars.get(key):
+                        self.root.user_vars[key] = runvars.now_ms_text()
+                self.run_event("TEARDOWN", model.DONE_OK)
+                self._end_run()
+            self.env_event(transition="DESTROY", step="DESTROY", status=model.STARTED)
+            hook_roles = {e.role.path for e in destroy_entries if e.role.kind == "task"}
+            await self.controller.release([t for t in self.tasks.values() if t.path not in hook_roles])
+            for role in self.root.walk():
+                if role.kind == "call":
+                    self.roles.set(role, status=INACTIVE)
+            await self._run_destroy_hooks(destroy_entries)
+            await self.hooks.cancel_pending()
+            self.env_event(transition="DESTROY", step="after_DESTROY", status=model.DONE_OK)
+            self.state = "DONE"
+            tasks = list(self.tasks.values())
+            if keep_tasks:
+                report.kept = [t.id for t in tasks]
+            elif tasks:
+                killed: KillReport = await self.controller.kill(tasks)
+                report.killed, report.running = list(killed.killed), list(killed.running)
+            for task in tasks:
+                self.services.task_index.pop(task.id, None)
+            report.warnings = list(self.warnings)
+            self.destroyed = True
+            self.env_event(state="DONE", transition="DESTROY", status=model.DONE_OK, message="environment destroyed")
+            self.persist(destroyed=True)
+        return report
+
+    async def _run_destroy_hooks(self, entries: list[HookEntry]) -> None:
+        """The DESTROY moment's calls and task hooks, weight by weight; failures are warnings."""
+        by_weight: dict[int, list[Role]] = {}
+        for entry in entries:
+            if entry.phase == "run":
+                by_weight.setdefault(entry.weight, []).append(entry.role)
+        for weight in sorted(by_weight):
+            roles = by_weight[weight]
+            errors = await self.hooks.run_calls_now([r for r in roles if r.kind == "call"])
+            hooks = [r for r in roles if r.kind == "task" and self._hook_runnable(r)]
+            errors += [e for e in await asyncio.gather(*(self.run_task_hook(r) for r in hooks)) if e]
+            for error in errors:
+                self.warn(f"DESTROY: {error}")
+            await self.controller.release([self.tasks_by_role[r.path] for r in hooks if r.path in self.tasks_by_role])
+
+    def _hook_runnable(self, role: Role) -> bool:
+        task = self.tasks_by_role.get(role.path)
+        return task is not None and task.status == ACTIVE
 
     # -- description ---------------------------------------------------------------------------------------
 

@@ -14,17 +14,28 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from ecs_engine.durations import format_duration
 from ecs_engine.events import model
 from ecs_engine.template.model import Role
 from ecs_engine.template.triggers import Trigger
 
-from .calls import Call
+from .calls import Call, CallHost
 
-if TYPE_CHECKING:
-    from .environment import Environment
+
+class HookHost(CallHost, Protocol):
+    """What the hooks of a moment need of their environment besides what calls need."""
+
+    def warn(self, message: str) -> None: ...
+
+    async def run_task_hook(self, role: Role) -> str:
+        """Run the hook task of ``role`` to its end; "" or the error."""
+        ...
+
+
+#: the engine's own work inside a step, run between the negative and the non-negative weights
+StepWork = Callable[[], Awaitable[None] | None]
 
 #: a call must return within its timeout plus this margin (plugins honour ``__call_timeout`` themselves)
 CALL_GRACE = 2.0
@@ -57,19 +68,20 @@ class _Pending:
 class HookScheduler:
     """The hooks of one environment: an index of triggers and the calls pending await."""
 
-    def __init__(self, env: Environment, roles: list[Role]):
+    def __init__(self, env: HookHost, roles: list[Role]):
         self.env = env
-        self._by_moment: dict[str, list[Role]] = defaultdict(list)
+        self._by_moment: dict[str, list[tuple[int, Role]]] = defaultdict(list)  # moment -> (weight, role)
         for role in roles:
             traits = role.traits
             if traits is None or traits.trigger is None or role.kind not in ("task", "call"):
                 continue
-            self._by_moment[traits.trigger.moment].append(role)
+            self._by_moment[traits.trigger.moment].append((traits.trigger.weight, role))
         self._pending: dict[tuple[str, int], list[_Pending]] = defaultdict(list)
 
     # -- gathering -----------------------------------------------------------------------------------------
 
-    def triggered(self, moment: str, generic: str | None = None) -> list[Role]:
+    def triggered(self, moment: str, generic: str | None = None) -> list[tuple[int, Role]]:
+        """(weight, role) of the hooks triggered at ``moment`` (or its ``generic`` name)."""
         roles = list(self._by_moment.get(moment, ()))
         if generic:
             roles.extend(self._by_moment.get(generic, ()))
@@ -92,12 +104,12 @@ class HookScheduler:
         self,
         moment: str,
         generic: str | None = None,
-        work: Callable[[], Awaitable[None] | None] | None = None,
+        work: StepWork | None = None,
     ) -> None:
         """Hooks with weight < 0, then ``work``, then hooks with weight >= 0; raises HookError."""
         by_weight: dict[int, list[Role]] = defaultdict(list)
-        for role in self.triggered(moment, generic):
-            by_weight[role.traits.trigger.weight].append(role)
+        for weight, role in self.triggered(moment, generic):
+            by_weight[weight].append(role)
         weights = sorted(set(by_weight) | self._awaited_weights(moment, generic))
         for weight in (w for w in weights if w < 0):
             await self._run_weight(moment, generic, weight, by_weight.get(weight, []))

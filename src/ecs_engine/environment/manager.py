@@ -12,12 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
-from ecs_engine import fsm
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, TemplateError
 from ecs_engine.events import EventBus, model
 from ecs_engine.events.journal import EventJournal
@@ -27,12 +25,10 @@ from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import TemplateSource
 
 from . import runvars, snapshot
-from .aggregation import INACTIVE
-from .environment import Environment, TransitionError
-from .hooks import HookError
+from .environment import EngineSettings, Environment, EnvironmentServices, TeardownReport, TransitionError
 from .integrations import Integrations
-from .store import EnvironmentStore
-from .taskport import KillReport, TaskController, TaskEvent
+from .store import EnvironmentStore, StoredEnvironment
+from .taskport import TaskController, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +38,6 @@ BEAM_DUMP_MODES = ("BEAM_DUMP", "LOST_BEAMS", "NO_BEAM")
 MAX_CREATE_ERROR = 6000
 
 
-@dataclass
-class EngineSettings:
-    """Timeouts of the engine's own waits (each named in the error its expiry gives)."""
-
-    deploy_timeout: float = 90.0
-    configure_timeout: float = 120.0
-    transition_timeout: float = 90.0
-    error_watch_delay: float = 0.5
-
-
 class CreateError(HandledError):
     """Creating an environment failed; it was torn down. ``info`` is what it was when it failed."""
 
@@ -59,15 +45,6 @@ class CreateError(HandledError):
         super().__init__(f"cannot create new environment: {message[:MAX_CREATE_ERROR]}")
         self.reason = message
         self.info = info
-
-
-@dataclass
-class TeardownReport:
-    environment_id: str
-    killed: list[str] = field(default_factory=list)
-    running: list[str] = field(default_factory=list)
-    kept: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 class EnvironmentManager:
@@ -96,12 +73,22 @@ class EnvironmentManager:
         self.settings = settings or EngineSettings()
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}
-        self.task_index: dict[str, Environment] = {}
         self.store = EnvironmentStore(self.data_dir / "environments.sqlite")
         self.journal = EventJournal(self.data_dir / "events.sqlite")
         self.bus.add_sink(self.journal)
         self._detectors: dict[str, str] = {}  # detector -> environment id
         self._background: set[asyncio.Task] = set()
+        self._records: dict[str, snapshot.EnvironmentRecord] = {}
+        self.services = EnvironmentServices(
+            controller=controller,
+            integrations=self.integrations,
+            settings=self.settings,
+            publish=self.bus.publish,
+            persist=self._persist,
+            allocate_run=self._allocate_run,
+            end_run=self._end_run,
+            spawn=self._spawn,
+        )
         controller.bind(self._on_task_event)
 
     async def __aenter__(self) -> EnvironmentManager:
@@ -121,7 +108,7 @@ class EnvironmentManager:
         """Stop timers and background work; environments stay in the store (and their tasks alive)."""
         for env in self.environments.values():
             env.stop_timers()
-            self.persist(env)
+            env.persist()
         for task in list(self._background):
             task.cancel()
         if self._background:
@@ -148,12 +135,12 @@ class EnvironmentManager:
 
     # -- durability ----------------------------------------------------------------------------------------
 
-    def persist(self, env: Environment, *, destroyed: bool = False) -> None:
+    def _persist(self, env: Environment, destroyed: bool) -> None:
         """Commit ``env``'s record and every event published so far (before anything is reported done)."""
         now = model.now_ms()
-        record = env.record
+        record = self._records.get(env.id)
         if record is None:
-            record = env.record = snapshot.EnvironmentRecord(env)
+            record = self._records[env.id] = snapshot.EnvironmentRecord(env)
         self.store.save(
             environment_id=env.id,
             created_ms=env.created_ms,
@@ -167,55 +154,26 @@ class EnvironmentManager:
             destroyed_ms=now if destroyed else None,
         )
         record.structure_saved = True
+        if destroyed:
+            del self._records[env.id]
         self.bus.flush()
 
-    def record_run_start(self, env: Environment, run_number: int) -> None:
-        self.store.run_started(run_number, env.id, model.now_ms())
+    async def _allocate_run(self, environment_id: str) -> int:
+        """A new run number (a networked store answers from a worker thread), recorded as started."""
+        config = self.config
+        number = await asyncio.to_thread(config.next_run_number) if config.store.networked else config.next_run_number()
+        self.store.run_started(number, environment_id, model.now_ms())
+        return number
 
-    def record_run_end(self, env: Environment, run_number: int) -> None:
+    def _end_run(self, run_number: int) -> None:
         self.store.run_ended(run_number, model.now_ms())
 
-    async def _reload(self, stored) -> None:
-        data = stored.snapshot
-        env_vars = snapshot.env_vars_from_data(data["env_vars"])
-        root = snapshot.role_from_data(data["root"], env_vars, role_vars=data.get("role_vars"))
-        env = Environment(
-            self,
-            environment_id=stored.id,
-            root=root,
-            env_vars=env_vars,
-            template=data["template"],
-            request_vars=data["request_vars"],
-            created_ms=stored.created_ms,
-            detectors=data["detectors"],
-            public=data["public"],
-            auto=data["auto"],
-        )
-        env.state = stored.state
-        env.current_run = stored.current_run
-        env.last_run = stored.last_run
-        roles = {r.path: r for r in root.walk()}
-        tasks = [snapshot.task_from_data(t, roles, env.id) for t in data["tasks"]]
-        alive = await self.controller.reattach(tasks) if tasks else set()
-        lost = []
-        for task in tasks:
-            if task.id not in alive:
-                task.status, task.state = INACTIVE, "ERROR"
-                env.warn(f"task {task.name} ({task.path}) was lost while the core was down")
-                lost.append(task)
-            env.add_task(task)
-        for role in root.walk():
-            if role.kind == "call" and env.state not in ("STANDBY", "DONE"):
-                env.roles.set(role, status="ACTIVE")
+    async def _reload(self, stored: StoredEnvironment) -> None:
+        env = await snapshot.reload(stored, self.services)
         self.environments[env.id] = env
-        env.arm_error_watch(env.state in ("CONFIGURED", "RUNNING"))
-        for task in lost:
-            if task.critical and not task.is_hook:
-                env.watch_error(task)
         for detector in env.detectors:
             self._detectors.setdefault(detector, env.id)
-        env.env_event(message="environment reloaded from the store")
-        self.persist(env)
+        env.persist()
 
     # -- create --------------------------------------------------------------------------------------------
 
@@ -315,7 +273,7 @@ class EnvironmentManager:
         stack = wf.root.stack()
         detectors = [] if auto else self._detectors_of(stack, vars_in, wf.env_vars)
         env = Environment(
-            self,
+            self.services,
             environment_id=environment_id,
             root=wf.root,
             env_vars=wf.env_vars,
@@ -358,7 +316,7 @@ class EnvironmentManager:
             variables=env.stack(),
             template=self._template_info(env),
         )
-        self.persist(env)
+        env.persist()
 
     async def create(
         self,
@@ -411,8 +369,7 @@ class EnvironmentManager:
         async def lifecycle() -> None:
             try:
                 await self._deploy_and_configure(env)
-                with env.slot("START_ACTIVITY"):
-                    await env.run("START_ACTIVITY")
+                await env.control("START_ACTIVITY")
             except HandledError as exc:
                 log.info("auto environment %s: %s", env.id, exc)
             while env.id in self.environments:
@@ -437,39 +394,18 @@ class EnvironmentManager:
             reason = exc.reason if isinstance(exc, TransitionError) else exc.message
             info = env.info()
             env.env_event(error=reason, message="cannot create new environment")
-            await self._teardown(env, force=True, keep_tasks=False)
+            await env.teardown(force=True, keep_tasks=False)
+            self._forget(env)
             raise CreateError(reason, info) from None
         env.env_event(message="created new environment")
 
     # -- control -------------------------------------------------------------------------------------------
 
     async def control(self, environment_id: str, event: str, *, user: common_pb2.User | None = None) -> Environment:
-        """Run ``event``; an event not allowed now is refused (state unchanged); a failure ends in ERROR."""
+        """Run ``event`` on an environment (see ``Environment.control``)."""
         env = self.get(environment_id)
-        env.check_event(event)
-        with env.slot(event):
-            env.last_request_user = user or env.last_request_user
-            await env.run(event)
+        await env.control(event, user=user)
         return env
-
-    def spawn_automatic(
-        self, env: Environment, event: str, reason: str, *, user: common_pb2.User | None = None
-    ) -> None:
-        """Run an automatic transition in the background; failure sends the environment to ERROR."""
-
-        async def run() -> None:
-            if env.id not in self.environments or env.busy is not None:
-                env.warn(f"automatic {event} skipped ({reason}): another transition is in progress")
-                return
-            if fsm.destination(event, env.state) is None:
-                return
-            env.env_event(message=f"automatic {event}: {reason}")
-            try:
-                await self.control(env.id, event, user=user)
-            except HandledError as exc:
-                env.warn(f"automatic {event} failed: {exc.message}")
-
-        self._spawn(run())
 
     def beam_mode_changed(self, beam_mode: str) -> list[str]:
         """React to an LHC beam mode (``dip.lhc.beam_mode``): a dump stops the runs that asked for it.
@@ -482,18 +418,18 @@ class EnvironmentManager:
         stopping = []
         for env in list(self.environments.values()):
             if env.state == "RUNNING" and env.busy is None and env.stack().get("stop_at_beam_dump") == "true":
-                self.spawn_automatic(env, "STOP_ACTIVITY", f"beam mode {beam_mode}", user=model.special_user("LHC"))
+                env.spawn_automatic("STOP_ACTIVITY", f"beam mode {beam_mode}", user=model.special_user("LHC"))
                 stopping.append(env.id)
         return stopping
 
-    def _spawn(self, coro) -> asyncio.Task:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
 
     def _on_task_event(self, event: TaskEvent) -> None:
-        env = self.task_index.get(event.task_id)
+        env = self.services.task_index.get(event.task_id)
         if env is not None:
             env.on_task_event(event)
 
@@ -508,101 +444,20 @@ class EnvironmentManager:
         force: bool = False,
         user: common_pb2.User | None = None,
     ) -> TeardownReport:
-        """Tear an environment down (design.md: RUNNING needs allow_in_running_state or force)."""
+        """Tear an environment down (see ``Environment.destroy``) and forget it."""
         env = self.get(environment_id)
-        env._refuse_if_busy()
-        if user is not None:
-            env.last_request_user = user
-        if env.state == "RUNNING" and not (allow_in_running_state or force):
-            raise RefusedError(
-                f"environment {env.id} is RUNNING: stop it first, or destroy with allow_in_running_state "
-                "(STOP_ACTIVITY first) or force",
+        try:
+            return await env.destroy(
+                keep_tasks=keep_tasks, allow_in_running_state=allow_in_running_state, force=force, user=user
             )
-        if not force:
-            try:
-                if env.state == "RUNNING":
-                    await self.control(env.id, "STOP_ACTIVITY")
-                if env.state == "CONFIGURED":
-                    await self.control(env.id, "RESET")
-            except TransitionError as exc:
-                env.warn(f"teardown: {exc.reason}; forcing")
-                force = True
-            if env.state not in ("STANDBY", "DEPLOYED", "DONE"):
-                env.warn(f"cannot tear down an environment in state {env.state}, forcing")
-                force, keep_tasks = True, False
-        if not force:
-            try:
-                return await self._teardown(env, force=False, keep_tasks=keep_tasks)
-            except HandledError as exc:
-                env.warn(f"teardown failed ({exc.message}), retrying forced")
-        return await self._teardown(env, force=True, keep_tasks=keep_tasks)
+        finally:
+            if env.destroyed:
+                self._forget(env)
 
-    async def _teardown(self, env: Environment, *, force: bool, keep_tasks: bool) -> TeardownReport:
-        from ecs_engine.template.timeline import destroy_timeline
-
-        report = TeardownReport(env.id)
-        with env.slot("DESTROY"):
-            env.stop_timers()
-            state = env.state
-            env.env_event(transition="DESTROY", step="before_DESTROY", status=model.STARTED)
-            (leave_moment, _), (_, destroy_entries) = destroy_timeline(list(env.root.walk()), state)
-            if state != "DONE":
-                try:
-                    await env.hooks.run_moment(leave_moment, "leave_state")
-                except (HandledError, HookError) as exc:
-                    if not force:
-                        raise RefusedError(f"teardown of {env.id}: {exc.message}") from None
-                    env.warn(f"teardown: {exc.message}")
-            if state == "RUNNING" and env.current_run:
-                for key in ("run_end_time_ms", "run_end_completion_time_ms"):
-                    if not env.root.user_vars.get(key):
-                        env.root.user_vars[key] = runvars.now_ms_text()
-                env.run_event("TEARDOWN", model.DONE_OK)
-                self.record_run_end(env, env.current_run)
-                env.root.vars["last_run_number"] = str(env.current_run)
-                env.last_run, env.current_run = env.current_run, 0
-            env.env_event(transition="DESTROY", step="DESTROY", status=model.STARTED)
-            hook_roles = {e.role.path for e in destroy_entries if e.role.kind == "task"}
-            others = [t for t in env.tasks.values() if t.path not in hook_roles]
-            await self.controller.release(others)
-            for role in env.root.walk():
-                if role.kind == "call":
-                    env.roles.set(role, status=INACTIVE)
-            by_weight: dict[int, list] = {}
-            for entry in destroy_entries:
-                if entry.phase == "run":
-                    by_weight.setdefault(entry.weight, []).append(entry.role)
-            for weight in sorted(by_weight):
-                roles = by_weight[weight]
-                errors = await env.hooks.run_calls_now([r for r in roles if r.kind == "call"])
-                hooks = [r for r in roles if r.kind == "task" and self._hook_runnable(env, r)]
-                errors += [e for e in await asyncio.gather(*(env.run_task_hook(r) for r in hooks)) if e]
-                for error in errors:
-                    env.warn(f"DESTROY: {error}")
-                hook_tasks = [env.tasks_by_role[r.path] for r in hooks if r.path in env.tasks_by_role]
-                await self.controller.release(hook_tasks)
-            await env.hooks.cancel_pending()
-            env.env_event(transition="DESTROY", step="after_DESTROY", status=model.DONE_OK)
-            env.state = "DONE"
-            tasks = list(env.tasks.values())
-            if keep_tasks:
-                report.kept = [t.id for t in tasks]
-            elif tasks:
-                killed: KillReport = await self.controller.kill(tasks)
-                report.killed, report.running = list(killed.killed), list(killed.running)
-            for task in tasks:
-                self.task_index.pop(task.id, None)
-            report.warnings = list(env.warnings)
-            self.environments.pop(env.id, None)
-            self._release_detectors(env.id)
-            env.env_event(state="DONE", transition="DESTROY", status=model.DONE_OK, message="environment destroyed")
-            self.persist(env, destroyed=True)
-        return report
-
-    @staticmethod
-    def _hook_runnable(env: Environment, role) -> bool:
-        task = env.tasks_by_role.get(role.path)
-        return task is not None and task.status == "ACTIVE"
+    def _forget(self, env: Environment) -> None:
+        """A destroyed environment leaves the manager and frees its detectors."""
+        self.environments.pop(env.id, None)
+        self._release_detectors(env.id)
 
     # -- integrated services ---------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""An environment as plain data: what the store keeps so a restarted manager can rebuild it.
+"""An environment as plain data: what the store keeps, and ``reload`` to rebuild it in a restarted manager.
 
 The role tree is kept with each role's own variable maps, traits and task class (name, file, control
 mode), so a reloaded environment runs its hooks and calls without reading its templates again; the tasks
@@ -8,16 +8,16 @@ are kept with the executor's own ``data`` so the executor can find its processes
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
+from .aggregation import ACTIVE, INACTIVE
+from .environment import Environment, EnvironmentServices
+from .store import StoredEnvironment
 from .taskport import Task
-
-if TYPE_CHECKING:
-    from .environment import Environment
 
 VAR_MAPS = ("defaults", "vars", "user_vars")
 
@@ -165,3 +165,44 @@ def env_vars_to_data(env_vars: EnvVars) -> dict[str, dict[str, str]]:
 
 def env_vars_from_data(data: dict[str, dict[str, str]]) -> EnvVars:
     return EnvVars(defaults=dict(data["defaults"]), vars=dict(data["vars"]), user=dict(data["user"]))
+
+
+async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> Environment:
+    """Rebuild a stored environment; its tasks found alive are re-attached, the others marked lost."""
+    data = stored.snapshot
+    env_vars = env_vars_from_data(data["env_vars"])
+    root = role_from_data(data["root"], env_vars, role_vars=data.get("role_vars"))
+    env = Environment(
+        services,
+        environment_id=stored.id,
+        root=root,
+        env_vars=env_vars,
+        template=data["template"],
+        request_vars=data["request_vars"],
+        created_ms=stored.created_ms,
+        detectors=data["detectors"],
+        public=data["public"],
+        auto=data["auto"],
+    )
+    env.state = stored.state
+    env.current_run = stored.current_run
+    env.last_run = stored.last_run
+    roles = {r.path: r for r in root.walk()}
+    tasks = [task_from_data(t, roles, env.id) for t in data["tasks"]]
+    alive = await services.controller.reattach(tasks) if tasks else set()
+    lost = []
+    for task in tasks:
+        if task.id not in alive:
+            task.status, task.state = INACTIVE, "ERROR"
+            env.warn(f"task {task.name} ({task.path}) was lost while the core was down")
+            lost.append(task)
+        env.add_task(task)
+    for role in root.walk():
+        if role.kind == "call" and env.state not in ("STANDBY", "DONE"):
+            env.roles.set(role, status=ACTIVE)
+    env.arm_error_watch(env.state in ("CONFIGURED", "RUNNING"))
+    for task in lost:
+        if task.critical and not task.is_hook:
+            env.watch_error(task)
+    env.env_event(message="environment reloaded from the store")
+    return env

@@ -116,10 +116,13 @@ class EnvironmentStore:
         " FROM environments e LEFT JOIN structures s ON s.id = e.id"
     )
 
-    def _row(self, row: tuple) -> StoredEnvironment:
+    def _row(self, row: tuple[Any, ...]) -> StoredEnvironment:
         snapshot = json.loads(row[9]) if row[9] else {}
         snapshot.update(json.loads(row[8]))
-        return StoredEnvironment(*row[:8], snapshot=snapshot)
+        environment_id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run = row[:8]
+        return StoredEnvironment(
+            environment_id, created_ms, updated_ms, destroyed_ms, template, state, current_run, last_run, snapshot
+        )
 
     def load(self, environment_id: str) -> StoredEnvironment | None:
         with self._lock:
@@ -144,7 +147,7 @@ class EnvironmentStore:
             self._db.execute("UPDATE runs SET end_ms = ? WHERE run_number = ? AND end_ms IS NULL", (end_ms, run_number))
 
     def runs(self, environment_id: str | None = None) -> list[Run]:
-        sql, args = "SELECT run_number, environment_id, start_ms, end_ms FROM runs", ()
+        sql, args = "SELECT run_number, environment_id, start_ms, end_ms FROM runs", tuple[str, ...]()
         if environment_id is not None:
             sql, args = sql + " WHERE environment_id = ?", (environment_id,)
         with self._lock:

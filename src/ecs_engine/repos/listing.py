@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ecs_engine.errors import HandledError, NotFoundError, UsageError
+from ecs_engine.globs import compile_glob, is_glob
 
 from .gitrepo import GitRepository
-from .globs import compile_glob, is_glob
 
 _FULL_HASH = re.compile(r"^[0-9a-fA-F]{40}$")
 # The root mapping's `name:` key sits at column 0; block scalars never do, so this finds it without parsing.

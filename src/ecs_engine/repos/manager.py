@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
+from ecs_engine.globs import compile_glob, is_glob
 from ecs_engine.template.sources import DirectorySource, Kind, TemplateRef, TemplateSource
 
 from .defaults import FALLBACK_REVISIONS, RepoDefaults, RuntimeStore
 from .gitrepo import GitRepository, closest, remote_callbacks
 from .gitsource import GitSource, same_repo
-from .globs import compile_glob, is_glob
 from .listing import SummaryCache, WorkflowTemplateInfo, content_key, select_revisions
 from .locations import RepoLocation, parse_location
 from .registry import Registry, RepoEntry

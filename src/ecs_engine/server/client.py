@@ -10,29 +10,15 @@ from typing import Any
 
 import grpc
 
-from ecs_engine import errors
 from ecs_engine.errors import DeadlineError, HandledError, UnreachableError
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
-from .service import ERROR_CLASS_KEY, ERROR_REASON_KEY
+from .wire import ERROR_CLASS_KEY, ERROR_CLASSES, ERROR_REASON_KEY, MAX_MESSAGE_BYTES
 
-CLASSES = {
-    cls.__name__: cls
-    for cls in (
-        errors.UsageError,
-        errors.TemplateError,
-        errors.NotFoundError,
-        errors.RefusedError,
-        errors.ConfigurationError,
-        errors.DeadlineError,
-        errors.UnreachableError,
-        errors.HandledError,
-    )
-}
 CHANNEL_OPTIONS = (
     ("grpc.enable_http_proxy", 0),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 )
 
 
@@ -112,7 +98,7 @@ class CoreClient:
                 hint=f"raise the setting '{self.timeout_setting}' (e.g. 10m); the operation may still complete",
             )
         name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
-        cls = CLASSES.get(name or "", HandledError)
+        cls = ERROR_CLASSES.get(name or "", HandledError)
         error = cls(details)
         if code == grpc.StatusCode.UNIMPLEMENTED:
             error = HandledError(f"{rpc}: {details}")

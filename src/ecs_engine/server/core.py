@@ -25,6 +25,7 @@ from ecs_engine.ids import new_id
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .settings import CoreSettings
+from .wire import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ LOGFILE = "core.log"
 SERVER_OPTIONS = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.so_reuseport", 0),
 )
 #: signals that stop the core cleanly (SIGHUP: the terminal of a foreground core went away)
@@ -196,7 +197,7 @@ class Core:
                 with env.slot("GO_ERROR"):
                     await env.go_error(reason)
             finally:
-                self.manager.persist(env)
+                env.persist()
         for record in self.registry.records():
             if record["id"] in self.executor.tasks:
                 continue

@@ -27,19 +27,16 @@ from ecs_engine.errors import (
     UsageError,
 )
 from ecs_engine.events import model
+from ecs_engine.globs import compile_glob
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from . import messages
 from .sources import EXAMPLES
+from .wire import ERROR_CLASS_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
 log = logging.getLogger(__name__)
 
-ERROR_CLASS_KEY = "ecs-error-class"
-ERROR_REASON_KEY = "ecs-error"
-#: ControlEnvironment optypes beyond upstream (design.md §3): EXIT and RECOVER
-OPTYPE_EXIT = 1000
-OPTYPE_RECOVER = 1001
 EVENTS = {
     pb.ControlEnvironmentRequest.START_ACTIVITY: "START_ACTIVITY",
     pb.ControlEnvironmentRequest.STOP_ACTIVITY: "STOP_ACTIVITY",
@@ -99,40 +96,6 @@ def rpc_stream(method):
             await context.abort(status_of(exc), exc.render())
 
     return wrapper
-
-
-def role_glob(pattern: str) -> re.Pattern[str]:
-    """gobwas glob with ``.`` as separator: ``*`` stays within a path segment, ``**`` crosses segments."""
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append(r"[^.]*")
-        elif c == "?":
-            out.append(r"[^.]")
-        elif c == "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                raise UsageError(f"role path pattern '{pattern}': '{{' without '}}'")
-            out.append("(?:" + "|".join(re.escape(a) for a in pattern[i + 1 : end].split(",")) + ")")
-            i = end + 1
-            continue
-        elif c == "[":
-            end = pattern.find("]", i)
-            if end < 0:
-                raise UsageError(f"role path pattern '{pattern}': '[' without ']'")
-            body = pattern[i + 1 : end]
-            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
-            i = end + 1
-            continue
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
 
 
 def _check_id(environment_id: str) -> str:
@@ -393,7 +356,7 @@ class ControlService(pb_grpc.ControlServicer):
     @rpc
     async def GetRoles(self, request, context):
         env = self._env(request.envId)
-        pattern = role_glob(request.pathSpec or "**")
+        pattern = compile_glob(request.pathSpec or "**", separator=".")
         roles = [messages.role_info(env, r) for r in env.root.walk() if pattern.match(r.path)]
         return pb.GetRolesReply(roles=roles, timestamp=messages.now_ms())
 

@@ -63,7 +63,7 @@ class TemplateSources:
 
     def example_templates(self, repo_pattern: str, revision_pattern: str, *, all_workflows: bool) -> list[dict]:
         """The built-in examples as ``GetWorkflowTemplates`` entries (repository ``examples``, revision local)."""
-        from ecs_engine.repos.globs import compile_glob
+        from ecs_engine.globs import compile_glob
         from ecs_engine.template.yamlload import inspect_workflow
 
         if self.examples is None or (repo_pattern and not compile_glob(repo_pattern).match(EXAMPLES)):

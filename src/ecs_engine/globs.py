@@ -1,7 +1,9 @@
-"""Glob patterns for repository and revision names, with the syntax AliECS users know (gobwas/glob).
+"""Glob patterns with the syntax AliECS users know (gobwas/glob): repository, revision and role-path patterns.
 
-``*`` any run of characters (``/`` included), ``?`` one character, ``[abc]``/``[a-z]``/``[!x]`` classes,
-``{a,b}`` alternatives, ``\\`` escapes the next character.
+One compiler for every pattern a user types, so ``coconut repo``/``template`` patterns and ``role query``
+paths match alike. ``?`` one character, ``*`` any run of characters, ``[abc]``/``[a-z]``/``[!x]`` classes,
+``{a,b}`` alternatives, ``\\`` escapes the next character. With a ``separator`` (``.`` for role paths),
+``*`` and ``?`` stay within one segment and ``**`` crosses segments, as gobwas's ``Compile(p, '.')``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ def is_glob(pattern: str) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+def compile_glob(pattern: str, separator: str = "") -> re.Pattern[str]:
     """The anchored regular expression equivalent to ``pattern``; UsageError if it is malformed."""
+    within = f"[^{re.escape(separator)}]" if separator else "."
     out: list[str] = []
     depth = 0
     i = 0
@@ -33,10 +36,13 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
-        if c == "*":
+        if pattern.startswith("**", i):
             out.append(".*")
+            i += 1
+        elif c == "*":
+            out.append(within + "*")
         elif c == "?":
-            out.append(".")
+            out.append(within)
         elif c == "[":
             end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
             if end < 0:

@@ -1,11 +1,11 @@
-"""Revision and repository patterns: the gobwas/glob syntax coconut users type."""
+"""Glob patterns (ecs_engine.globs): repository and revision names, and role paths with "." as separator."""
 
 from __future__ import annotations
 
 import pytest
 
 from ecs_engine.errors import UsageError
-from ecs_engine.repos.globs import compile_glob, is_glob
+from ecs_engine.globs import compile_glob, is_glob
 
 
 @pytest.mark.parametrize(
@@ -43,3 +43,21 @@ def test_is_glob():
 def test_malformed(pattern, message):
     with pytest.raises(UsageError, match=message):
         compile_glob(pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "expected"),
+    [
+        ("dataflow-demo.*.producer", "dataflow-demo.flp001.producer", True),
+        ("dataflow-demo.*", "dataflow-demo.flp001.producer", False),
+        ("dataflow-demo.**", "dataflow-demo.flp001.producer", True),
+        ("**", "a.b.c", True),
+        ("a.?.c", "a.b.c", True),
+        ("a.?", "a..", False),
+        ("a.{b,c}.d", "a.c.d", True),
+        ("a.[!x].d", "a.y.d", True),
+    ],
+)
+def test_role_paths_use_the_dot_as_separator(pattern, path, expected):
+    """``*`` and ``?`` stay within a role path level, ``**`` crosses levels (gobwas Compile(p, '.'))."""
+    assert (compile_glob(pattern, separator=".").match(path) is not None) is expected

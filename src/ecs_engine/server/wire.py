@@ -1,0 +1,32 @@
+"""What the core's gRPC server and its clients agree on beyond the .proto: metadata keys, optypes, limits.
+
+The client imports this module, not the service, so a command line tool loads no server code.
+"""
+
+from __future__ import annotations
+
+from ecs_engine import errors
+
+#: trailing metadata: the class of the project's error behind a failed call, so clients raise the same one
+ERROR_CLASS_KEY = "ecs-error-class"
+#: trailing metadata: why a transition failed (ControlEnvironment answers OK with state ERROR, as upstream)
+ERROR_REASON_KEY = "ecs-error"
+#: ControlEnvironment optypes beyond upstream (design.md §3)
+OPTYPE_EXIT = 1000
+OPTYPE_RECOVER = 1001
+#: the largest message either side sends or accepts (large role trees and task lists)
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: the error classes ``ERROR_CLASS_KEY`` may name, by name
+ERROR_CLASSES: dict[str, type[errors.HandledError]] = {
+    cls.__name__: cls
+    for cls in (
+        errors.UsageError,
+        errors.TemplateError,
+        errors.NotFoundError,
+        errors.RefusedError,
+        errors.ConfigurationError,
+        errors.DeadlineError,
+        errors.UnreachableError,
+        errors.HandledError,
+    )
+}

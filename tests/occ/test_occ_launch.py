@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ async def test_stop_walks_a_running_process_down_to_done(tmp_path):
     assert output.index("executeStop") < output.index("executeExit")
 
 
-async def test_stop_escalates_to_signals_when_occ_does_not_work(tmp_path):
+async def test_stop_escalates_to_signals_when_occ_does_not_work(tmp_path, caplog):
     ignores_sigterm = (
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); time.sleep(60)"
     )
@@ -38,7 +39,12 @@ async def test_stop_escalates_to_signals_when_occ_does_not_work(tmp_path):
     while "ready" not in child.output():
         assert asyncio.get_running_loop().time() < deadline, "the child never got ready"
         await asyncio.sleep(0.01)
-    assert await launch.stop(child) == -signal.SIGINT  # SIGTERM ignored, SIGINT 2 s later ends it
+    with caplog.at_level(logging.INFO, logger="ecs_engine.occ.shutdown"):
+        assert await launch.stop(child) == -signal.SIGINT  # SIGTERM ignored, SIGINT 2 s later ends it
+    assert [r.getMessage() for r in caplog.records] == [
+        f"sending SIGTERM to pid {child.pid} (grace 2 s)",
+        f"sending SIGINT to pid {child.pid} (grace 3 s)",
+    ]
 
 
 async def test_a_process_that_dies_before_answering_is_reported_with_its_output(tmp_path):

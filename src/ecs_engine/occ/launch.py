@@ -1,15 +1,15 @@
 """Start a controlled process on a control port, wait until it answers, and stop it without leaving it behind.
 
-Used by ``peanut exec`` and by tests. Stopping follows the reference's kill escalation: walk the state
-machine down to DONE (EXIT, 5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to the process group.
+Used by ``peanut exec`` and by tests. Stopping is ``shutdown.stop``, the executor's sequence: walk the
+state machine down to DONE (5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to the process group.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -20,13 +20,10 @@ from typing import IO
 
 from ecs_engine.errors import HandledError, UsageError
 
-from . import fairmq, states
+from . import shutdown
 from .client import MODES, OccClient
 from .errors import DIRECT, FMQ, WrongModeError
 from .options import PORT_ENV
-
-STEP_TIMEOUT = 5.0
-SIGNAL_STEPS = ((signal.SIGTERM, 2.0), (signal.SIGINT, 3.0), (signal.SIGKILL, 5.0))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -59,8 +56,22 @@ class Child:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the child's process group (gone already: nothing to do)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)
+
+    async def wait(self) -> int | None:
+        while self.process.poll() is None:
+            await asyncio.sleep(0.02)
+        return self.process.returncode
 
     def output(self) -> str:
         if self.log_path is None or not self.log_path.exists():
@@ -68,9 +79,9 @@ class Child:
         return self.log_path.read_text(errors="replace")
 
     async def wait_exit(self, timeout: float) -> int | None:
-        deadline = time.monotonic() + timeout
-        while self.process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        """The exit code, or None if the child still runs after ``timeout`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait(), timeout)
         return self.process.poll()
 
     def close_log(self) -> None:
@@ -136,57 +147,16 @@ async def wait_answering(child: Child, timeout: float, mode: str | None = None) 
     raise WrongModeError(f"the process at {child.address} answers neither OCC protobuf nor OCClite")
 
 
-_FMQ_DOWN = {
-    fairmq.RUNNING: fairmq.STOP,
-    fairmq.READY: fairmq.RESET_TASK,
-    fairmq.INITIALIZING_DEVICE: fairmq.COMPLETE_INIT,
-    **{state: fairmq.RESET_DEVICE for state in fairmq.ROLLBACK_FROM},
-}
-
-
-def step_down(mode: str, state: str) -> str | None:
-    """The next event on the way to DONE (direct) / EXITING (fmq); None once there."""
-    if mode == DIRECT:
-        if state == states.DONE:
-            return None
-        return states.STOP if state in (states.RUNNING, states.PAUSED) else states.EXIT
-    if state == fairmq.EXITING:
-        return None
-    return _FMQ_DOWN.get(state, fairmq.END)
-
-
-async def walk_to_done(address: str, mode: str, *, step_timeout: float = STEP_TIMEOUT) -> bool:
-    """Drive the process to DONE/EXITING with transitions; False if it cannot be done that way."""
-    async with OccClient(address, mode, timeout=step_timeout) as client:
-        try:
-            state = (await client.get_state()).state
-            for _ in range(8):
-                event = step_down(mode, state)
-                if event is None:
-                    return True
-                result = await client.transition(state, event)
-                if result.state == state:
-                    return False
-                state = result.state
-        except HandledError:
-            return False
-    return False
+async def _walk_to_done(address: str, mode: str) -> bool:
+    async with OccClient(address, mode, timeout=shutdown.STEP_TIMEOUT) as client:
+        return await shutdown.walk_to_done(client)
 
 
 async def stop(child: Child, *, use_occ: bool = True) -> int | None:
-    """Stop the child: OCC walk to DONE, then signals to its process group. Returns its exit code."""
+    """Stop the child (``shutdown.stop``: OCC walk to DONE, then signals to its group); its exit code."""
     try:
-        walked = child.alive() and use_occ and child.mode in (DIRECT, FMQ)
-        if walked and await walk_to_done(child.address, child.mode):
-            code = await child.wait_exit(STEP_TIMEOUT)
-            if code is not None:
-                return code
-        for signum, grace in SIGNAL_STEPS:
-            if not child.alive():
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.process.pid, signum)
-            await child.wait_exit(grace)
+        mode = child.mode if use_occ and child.mode in (DIRECT, FMQ) else None
+        await shutdown.stop(child, functools.partial(_walk_to_done, child.address, mode) if mode else None)
         return child.process.poll()
     finally:
         child.close_log()

@@ -2,15 +2,16 @@
 
 Deploy places each task on a node, allocates its ports, builds and launches its command, waits until OCC
 processes are STANDBY and keeps their streams open. Transitions go to many tasks at once; each task's
-outcome is reported separately so the engine can tell critical from non-critical failures. Kill follows
-the reference's escalation: OCC walk to DONE (5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to
-the process group. Every process end the executor did not ask for is reported to the listener.
+outcome is reported separately so the engine can tell critical from non-critical failures. Kill is
+``occ.shutdown.stop``, the reference's escalation: OCC walk to DONE (5 s per step), then SIGTERM, 2 s,
+SIGINT, 3 s, SIGKILL to the process group. Every process end the executor did not ask for is reported to
+the listener.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -20,23 +21,12 @@ from typing import Any
 
 from ecs_engine.errors import HandledError
 from ecs_engine.ids import new_id
-from ecs_engine.occ import states
+from ecs_engine.occ import shutdown, states
 from ecs_engine.occ.errors import DIRECT, FMQ
 from ecs_engine.occ.options import PORT_ENV
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
-from .modes import (
-    SIGNAL_STEPS,
-    BasicController,
-    Controller,
-    FairMQController,
-    HookController,
-    OccController,
-    describe,
-    hook_result,
-    state_after_unexpected_exit,
-)
 from .model import (
     ACTIVE,
     BASIC,
@@ -49,6 +39,16 @@ from .model import (
     Node,
     Task,
     TaskRequest,
+)
+from .modes import (
+    BasicController,
+    Controller,
+    FairMQController,
+    HookController,
+    OccController,
+    describe,
+    hook_result,
+    state_after_unexpected_exit,
 )
 from .registry import TaskRegistry
 from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, ProcessHandle, ResourceManager
@@ -65,7 +65,7 @@ class Timeouts:
     startup: float = 30.0  # launch -> STANDBY
     configure: float = 120.0
     transition: float = 90.0
-    kill_step: float = 5.0  # each OCC step on the way to DONE
+    kill_step: float = shutdown.STEP_TIMEOUT  # each OCC step on the way to DONE
 
     def for_event(self, event: str) -> float:
         return self.configure if event == states.CONFIGURE else self.transition
@@ -354,27 +354,21 @@ class Executor:
         process = task.process
         if controller is not None:
             controller.expect_exit = True
-        if process is not None and process.alive():
-            if isinstance(controller, OccController) and await controller.walk_to_done(self.timeouts.kill_step):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(process.wait(), self.timeouts.kill_step)
-            await self._signal_down(process)
+        if process is not None:
+            walk = (
+                functools.partial(controller.walk_to_done, self.timeouts.kill_step)
+                if isinstance(controller, OccController)
+                else None
+            )
+            await shutdown.stop(process, walk, step_timeout=self.timeouts.kill_step)
         await self._forget(task, kill=False)
         task.status = INACTIVE
         task.state = DONE
         self.listener.task_changed(task)
 
-    async def _signal_down(self, process: ProcessHandle) -> None:
-        for signum, grace in SIGNAL_STEPS:
-            if not process.alive():
-                return
-            process.signal(signum)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), grace)
-
     async def _forget(self, task: Task, *, kill: bool) -> None:
         if kill and task.process is not None and task.process.alive():
-            await self._signal_down(task.process)
+            await shutdown.signal_down(task.process)
         controller = self._controllers.pop(task.id, None)
         if controller is not None:
             await controller.close()

@@ -17,10 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ecs_engine.errors import DeadlineError, HandledError
-from ecs_engine.occ import fairmq, states
+from ecs_engine.occ import fairmq, shutdown, states
 from ecs_engine.occ.client import OccClient, StateUpdate, TransitionResult
 from ecs_engine.occ.errors import DIRECT
-from ecs_engine.occ.launch import step_down
 
 from .model import ERROR, HookResult, Task
 
@@ -28,7 +27,6 @@ POLL_INTERVAL = 0.02  # seconds between connection attempts while a process star
 STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
 REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process may take 1 s to answer)
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
-SIGNAL_STEPS = ((signal.SIGTERM, 2.0), (signal.SIGINT, 3.0), (signal.SIGKILL, 5.0))
 
 Arguments = Sequence[tuple[str, str]]
 
@@ -216,21 +214,12 @@ class OccController(Controller):
 
     async def walk_to_done(self, step_timeout: float) -> bool:
         self.expect_exit = True
-        try:
-            state = (await self.client.get_state(timeout=step_timeout)).state
-            for _ in range(12):
-                event = step_down(self.client.mode, state)
-                if event is None:
-                    self.set_state(states.DONE)
-                    return True
-                result = await self.client.transition(state, event, timeout=step_timeout)
-                if result.state == state:
-                    return False
-                state = result.state
-                self.set_state(self.occ_state(state))
-        except HandledError:
-            return False
-        return False
+        walked = await shutdown.walk_to_done(
+            self.client, step_timeout=step_timeout, on_state=lambda state: self.set_state(self.occ_state(state))
+        )
+        if walked:
+            self.set_state(states.DONE)
+        return walked
 
     async def close(self) -> None:
         for reporting in list(self._reporting):

@@ -152,14 +152,14 @@ class FairMQDevice:
                     self._enter(fairmq.ERROR)
                     return fairmq.ERROR
             if target == fairmq.RUNNING and self.run is not None:
-                self._run_task = asyncio.get_running_loop().create_task(self._run())
+                self._run_task = asyncio.get_running_loop().create_task(self._run(self.run))
             if target not in fairmq.AUTOMATIC:
                 return target
             target = fairmq.AUTOMATIC[target]
 
-    async def _run(self) -> None:
+    async def _run(self, run: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self.run()
+            await run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -166,12 +166,12 @@ class ControlledProcess:
             return states.ERROR
         self._enter(target)
         if target == states.RUNNING and self.running is not None:
-            self._run_task = asyncio.get_running_loop().create_task(self._run())
+            self._run_task = asyncio.get_running_loop().create_task(self._run(self.running))
         return target
 
-    async def _run(self) -> None:
+    async def _run(self, running: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self.running()
+            await running()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -194,7 +194,7 @@ class ControlledProcess:
         if state == states.DONE:
             self._finish(0)
 
-    def _publish_event(self, kind: int) -> None:
+    def _publish_event(self, kind: occ_pb2.DeviceEventType) -> None:
         for queue in self._event_queues:
             queue.put_nowait(occ_pb2.EventStreamReply(event=occ_pb2.DeviceEvent(type=kind)))
 

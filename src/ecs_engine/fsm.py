@@ -5,31 +5,58 @@ Shared by the template planner (which shows hook timelines) and the environment 
 
 from __future__ import annotations
 
-STATES = ("STANDBY", "DEPLOYED", "CONFIGURED", "RUNNING", "ERROR", "DONE")
+import enum
+
+
+class State(enum.StrEnum):
+    """An environment's state (the strings AliECS reports)."""
+
+    STANDBY = "STANDBY"
+    DEPLOYED = "DEPLOYED"
+    CONFIGURED = "CONFIGURED"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    DONE = "DONE"
+
+
+class Event(enum.StrEnum):
+    """An environment's transition event (``ControlEnvironment``'s ``type``, by name)."""
+
+    DEPLOY = "DEPLOY"
+    CONFIGURE = "CONFIGURE"
+    RESET = "RESET"
+    START_ACTIVITY = "START_ACTIVITY"
+    STOP_ACTIVITY = "STOP_ACTIVITY"
+    EXIT = "EXIT"
+    GO_ERROR = "GO_ERROR"
+    RECOVER = "RECOVER"
+
+
+STATES = tuple(State)
 
 #: event -> (allowed source states, destination state)
-TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
-    "DEPLOY": (("STANDBY",), "DEPLOYED"),
-    "CONFIGURE": (("DEPLOYED",), "CONFIGURED"),
-    "RESET": (("CONFIGURED",), "DEPLOYED"),
-    "START_ACTIVITY": (("CONFIGURED",), "RUNNING"),
-    "STOP_ACTIVITY": (("RUNNING",), "CONFIGURED"),
-    "EXIT": (("CONFIGURED", "DEPLOYED", "STANDBY"), "DONE"),
-    "GO_ERROR": (("STANDBY", "CONFIGURED", "DEPLOYED", "RUNNING"), "ERROR"),
-    "RECOVER": (("ERROR",), "DEPLOYED"),
+TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
+    Event.DEPLOY: ((State.STANDBY,), State.DEPLOYED),
+    Event.CONFIGURE: ((State.DEPLOYED,), State.CONFIGURED),
+    Event.RESET: ((State.CONFIGURED,), State.DEPLOYED),
+    Event.START_ACTIVITY: ((State.CONFIGURED,), State.RUNNING),
+    Event.STOP_ACTIVITY: ((State.RUNNING,), State.CONFIGURED),
+    Event.EXIT: ((State.CONFIGURED, State.DEPLOYED, State.STANDBY), State.DONE),
+    Event.GO_ERROR: ((State.STANDBY, State.CONFIGURED, State.DEPLOYED, State.RUNNING), State.ERROR),
+    Event.RECOVER: ((State.ERROR,), State.DEPLOYED),
 }
-EVENTS = tuple(TRANSITIONS)
+EVENTS = tuple(Event)
 
 #: the usual life of an environment, for showing timelines in order
-LIFECYCLE: tuple[tuple[str, str], ...] = (
-    ("DEPLOY", "STANDBY"),
-    ("CONFIGURE", "DEPLOYED"),
-    ("START_ACTIVITY", "CONFIGURED"),
-    ("STOP_ACTIVITY", "RUNNING"),
-    ("RESET", "CONFIGURED"),
-    ("GO_ERROR", "RUNNING"),
-    ("RECOVER", "ERROR"),
-    ("EXIT", "DEPLOYED"),
+LIFECYCLE: tuple[tuple[Event, State], ...] = (
+    (Event.DEPLOY, State.STANDBY),
+    (Event.CONFIGURE, State.DEPLOYED),
+    (Event.START_ACTIVITY, State.CONFIGURED),
+    (Event.STOP_ACTIVITY, State.RUNNING),
+    (Event.RESET, State.CONFIGURED),
+    (Event.GO_ERROR, State.RUNNING),
+    (Event.RECOVER, State.ERROR),
+    (Event.EXIT, State.DEPLOYED),
 )
 
 #: teardown is outside the FSM: leave_<state>, then DESTROY merged with after_DESTROY
@@ -38,14 +65,14 @@ DESTROY_MOMENTS = ("DESTROY", "after_DESTROY")
 GENERIC_MOMENTS = ("before_event", "leave_state", "enter_state", "after_event")
 
 
-def destination(event: str, source: str) -> str | None:
+def destination(event: str, source: str) -> State | None:
     """The state ``event`` leads to from ``source``, or None if the event is not allowed there."""
-    sources, dst = TRANSITIONS.get(event, ((), ""))
-    return dst if source in sources else None
+    rule = TRANSITIONS.get(event)
+    return rule[1] if rule is not None and source in rule[0] else None
 
 
-def allowed_events(state: str) -> list[str]:
-    return [event for event, (sources, _) in TRANSITIONS.items() if state in sources]
+def allowed_events(state: str) -> list[Event]:
+    return [Event(event) for event, (sources, _) in TRANSITIONS.items() if state in sources]
 
 
 def transition_moments(event: str, source: str) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from ecs_engine import fsm
 from ecs_engine.durations import format_duration, parse_duration
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageError
 from ecs_engine.events import model
+from ecs_engine.fsm import Event, State
 from ecs_engine.protocols import common_pb2
 from ecs_engine.template.model import EnvVars, Role, Workflow
 from ecs_engine.template.timeline import HookEntry, destroy_timeline
@@ -138,7 +139,7 @@ class Environment:
         self.auto = auto
         self.workflow = workflow
         self.expander = expander
-        self.state = "STANDBY"
+        self.state: State = State.STANDBY
         self.current_run = 0
         self.last_run = 0
         self.current_transition = ""
@@ -284,8 +285,8 @@ class Environment:
         try:
             await self._transition(event)
         except TransitionFailure as failure:
-            if event == "GO_ERROR":
-                self._force_state("ERROR", failure.message)
+            if event == Event.GO_ERROR:
+                self._force_state(State.ERROR, failure.message)
             else:
                 await self.go_error(failure.message)
             raise TransitionError(self.id, event, failure.message, self.state) from None
@@ -295,21 +296,21 @@ class Environment:
     async def go_error(self, reason: str) -> None:
         """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""
         self.env_event(error=reason, message="a critical error occurred, GO_ERROR transition imminent")
-        if fsm.destination("GO_ERROR", self.state) is None:
+        if fsm.destination(Event.GO_ERROR, self.state) is None:
             log.info("environment %s: GO_ERROR not possible in %s: %s", self.id, self.state, reason)
             return
-        self._label("GO_ERROR")
+        self._label(Event.GO_ERROR)
         try:
-            await self._transition("GO_ERROR")
+            await self._transition(Event.GO_ERROR)
         except TransitionFailure as failure:
-            self._force_state("ERROR", failure.message)
+            self._force_state(State.ERROR, failure.message)
 
-    def _force_state(self, state: str, reason: str) -> None:
+    def _force_state(self, state: State, reason: str) -> None:
         self._set_state(state)
         self.current_transition = ""
         self.env_event(error=reason, message=f"state forced to {state}")
 
-    def _set_state(self, state: str) -> None:
+    def _set_state(self, state: State) -> None:
         self.state = state
         self._state_changed.set()
 
@@ -331,8 +332,8 @@ class Environment:
             await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
         except (HookError, TransitionFailure, HandledError) as exc:
             message = exc.message
-            if event == "START_ACTIVITY" and self.current_run and not self._run_started:
-                self.run_event("START_ACTIVITY", model.DONE_ERROR, message)
+            if event == Event.START_ACTIVITY and self.current_run and not self._run_started:
+                self.run_event(Event.START_ACTIVITY, model.DONE_ERROR, message)
             self.env_event(transition=event, status=model.DONE_ERROR, error=message, message="transition error")
             raise TransitionFailure(message) from None
         finally:
@@ -355,9 +356,9 @@ class Environment:
     # -- built-in work of each step (reference §2.4) -------------------------------------------------------
 
     def _before_work(self, event: str) -> StepWork | None:
-        if event == "START_ACTIVITY":
+        if event == Event.START_ACTIVITY:
             return self._allocate_run
-        if event in ("STOP_ACTIVITY", "GO_ERROR") and self.current_run:
+        if event in (Event.STOP_ACTIVITY, Event.GO_ERROR) and self.current_run:
 
             def end_of_run() -> None:
                 if self.root.user_vars.get("run_end_time_ms") == "":
@@ -379,10 +380,10 @@ class Environment:
             value = self.env_vars.vars.get(key, self.env_vars.defaults.get(key))
             if value is not None:
                 self.root.vars[key] = value
-        self.run_event("START_ACTIVITY", model.STARTED)
+        self.run_event(Event.START_ACTIVITY, model.STARTED)
 
     def _leave_work(self, source: str) -> StepWork | None:
-        if source != "RUNNING":
+        if source != State.RUNNING:
             return None
 
         def leaving_running() -> None:
@@ -395,7 +396,7 @@ class Environment:
         self.env_vars.user["enter_state_time_ms"] = runvars.now_ms_text()
 
     def _after_work(self, event: str) -> StepWork | None:
-        if event == "START_ACTIVITY":
+        if event == Event.START_ACTIVITY:
 
             def run_started() -> None:
                 count = int(self.env_vars.vars.get("__fmq_cleanup_count", "0") or 0)
@@ -403,26 +404,26 @@ class Environment:
                 self._arm_auto_stop()
                 self.root.user_vars["run_start_completion_time_ms"] = runvars.now_ms_text()
                 self._run_started = True
-                self.run_event("START_ACTIVITY", model.DONE_OK)
+                self.run_event(Event.START_ACTIVITY, model.DONE_OK)
 
             return run_started
-        if event in ("STOP_ACTIVITY", "GO_ERROR"):
+        if event in (Event.STOP_ACTIVITY, Event.GO_ERROR):
 
             def run_stopped() -> None:
                 value = self.root.user_vars.get("run_end_completion_time_ms")
-                if event == "STOP_ACTIVITY" or value == "":
+                if event == Event.STOP_ACTIVITY or value == "":
                     self.root.user_vars["run_end_completion_time_ms"] = runvars.now_ms_text()
                 if self.current_run:
                     self.run_event(event, model.DONE_OK)
                 self._cancel_auto_stop()
 
             return run_stopped
-        if event == "CONFIGURE":
+        if event == Event.CONFIGURE:
             return lambda: self.arm_error_watch(True)
         return None
 
     def _after_end(self, event: str) -> TaskWork | None:
-        if event not in ("STOP_ACTIVITY", "GO_ERROR"):
+        if event not in (Event.STOP_ACTIVITY, Event.GO_ERROR):
             return None
 
         async def forget_run() -> None:
@@ -442,21 +443,21 @@ class Environment:
     # -- the tasks' work (end of leave_<state>) ------------------------------------------------------------
 
     def _task_work(self, event: str) -> TaskWork:
-        if event == "DEPLOY":
+        if event == Event.DEPLOY:
             return self._deploy
-        if event == "GO_ERROR":
+        if event == Event.GO_ERROR:
             return self._stop_for_error
-        if event == "RECOVER":
+        if event == Event.RECOVER:
             return self._recover_tasks
 
         async def work() -> None:
             occ_event = TASK_EVENTS[event]
             args: dict[str, str] = {}
-            if event == "START_ACTIVITY":
+            if event == Event.START_ACTIVITY:
                 args = runvars.start_arguments(self.stack(), self.current_run)
-            elif event == "STOP_ACTIVITY":
+            elif event == Event.STOP_ACTIVITY:
                 args = runvars.stop_arguments(self.stack())
-            elif event == "CONFIGURE":
+            elif event == Event.CONFIGURE:
                 args = {"environment_id": self.id}
             await self.transition_tasks(self.controlled_tasks(), occ_event, args)
 
@@ -682,17 +683,17 @@ class Environment:
                 self.record_task_result(task.role, event.result)
             if not task.is_hook:
                 self._mark_safe(task)
-        elif event.kind == "internal_error" and self.state == "RUNNING":
+        elif event.kind == "internal_error" and self.state == State.RUNNING:
             self.set_task_state(task, state=ERROR)
-            self.spawn_automatic("STOP_ACTIVITY", f"task {task.name} reported TASK_INTERNAL_ERROR")
+            self.spawn_automatic(Event.STOP_ACTIVITY, f"task {task.name} reported TASK_INTERNAL_ERROR")
 
     def _mark_safe(self, task: Task) -> None:
-        if self.state != "RUNNING":
+        if self.state != State.RUNNING:
             return
         task.safe_to_stop = True
         controlled = self.controlled_tasks()
         if all((t.safe_to_stop if t.is_basic else t.state == "RUNNING") for t in controlled):
-            self.spawn_automatic("STOP_ACTIVITY", "all tasks are done (END_OF_STREAM or finished)")
+            self.spawn_automatic(Event.STOP_ACTIVITY, "all tasks are done (END_OF_STREAM or finished)")
 
     def _arm_auto_stop(self) -> None:
         stack = self.stack()
@@ -708,7 +709,7 @@ class Environment:
         self._auto_stop = loop.call_later(
             seconds,
             lambda: self.spawn_automatic(
-                "STOP_ACTIVITY", f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
+                Event.STOP_ACTIVITY, f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
             ),
         )
 
@@ -722,7 +723,7 @@ class Environment:
         self._watch_armed = armed
 
     def watch_error(self, task: Task) -> None:
-        if not self._watch_armed or self.state in ("ERROR", "DONE") or self._watch_task is not None:
+        if not self._watch_armed or self.state in (State.ERROR, State.DONE) or self._watch_task is not None:
             return
         if self.roles.state[self.root.path] != ERROR:
             return
@@ -734,8 +735,8 @@ class Environment:
         try:
             await asyncio.sleep(self.services.settings.error_watch_delay)
             await self.wait_idle()
-            if self.state not in ("ERROR", "DONE") and not self.destroyed:
-                with self.slot("GO_ERROR"):
+            if self.state not in (State.ERROR, State.DONE) and not self.destroyed:
+                with self.slot(Event.GO_ERROR):
                     await self.go_error(reason)
                     self.persist()
         except HandledError as exc:
@@ -762,21 +763,21 @@ class Environment:
         self.refuse_if_busy()
         if user is not None:
             self.last_request_user = user
-        if self.state == "RUNNING" and not (allow_in_running_state or force):
+        if self.state == State.RUNNING and not (allow_in_running_state or force):
             raise RefusedError(
                 f"environment {self.id} is RUNNING: stop it first, or destroy with allow_in_running_state "
                 "(STOP_ACTIVITY first) or force",
             )
         if not force:
             try:
-                if self.state == "RUNNING":
-                    await self.control("STOP_ACTIVITY")
-                if self.state == "CONFIGURED":
-                    await self.control("RESET")
+                if self.state == State.RUNNING:
+                    await self.control(Event.STOP_ACTIVITY)
+                if self.state == State.CONFIGURED:
+                    await self.control(Event.RESET)
             except TransitionError as exc:
                 self.warn(f"teardown: {exc.reason}; forcing")
                 force = True
-            if self.state not in ("STANDBY", "DEPLOYED", "DONE"):
+            if self.state not in (State.STANDBY, State.DEPLOYED, State.DONE):
                 self.warn(f"cannot tear down an environment in state {self.state}, forcing")
                 force, keep_tasks = True, False
         if not force:
@@ -798,14 +799,14 @@ class Environment:
             state = self.state
             self.env_event(transition="DESTROY", step="before_DESTROY", status=model.STARTED)
             (leave_moment, _), (_, destroy_entries) = destroy_timeline(list(self.root.walk()), state)
-            if state != "DONE":
+            if state != State.DONE:
                 try:
                     await self.hooks.run_moment(leave_moment, "leave_state")
                 except (HandledError, HookError) as exc:
                     if not force:
                         raise RefusedError(f"teardown of {self.id}: {exc.message}") from None
                     self.warn(f"teardown: {exc.message}")
-            if state == "RUNNING" and self.current_run:
+            if state == State.RUNNING and self.current_run:
                 for key in ("run_end_time_ms", "run_end_completion_time_ms"):
                     if not self.root.user_vars.get(key):
                         self.root.user_vars[key] = runvars.now_ms_text()
@@ -820,7 +821,7 @@ class Environment:
             await self._run_destroy_hooks(destroy_entries)
             await self.hooks.cancel_pending()
             self.env_event(transition="DESTROY", step="after_DESTROY", status=model.DONE_OK)
-            self.state = "DONE"
+            self.state = State.DONE
             tasks = list(self.tasks.values())
             if keep_tasks:
                 report.kept = [t.id for t in tasks]
@@ -831,7 +832,9 @@ class Environment:
                 self.services.task_index.pop(task.id, None)
             report.warnings = list(self.warnings)
             self.destroyed = True
-            self.env_event(state="DONE", transition="DESTROY", status=model.DONE_OK, message="environment destroyed")
+            self.env_event(
+                state=State.DONE, transition="DESTROY", status=model.DONE_OK, message="environment destroyed"
+            )
             self.persist(destroyed=True)
         return report
 

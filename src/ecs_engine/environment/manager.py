@@ -19,6 +19,7 @@ from typing import Any
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, TemplateError
 from ecs_engine.events import EventBus, model
 from ecs_engine.events.journal import EventJournal
+from ecs_engine.fsm import Event, State
 from ecs_engine.ids import new_id
 from ecs_engine.protocols import common_pb2
 from ecs_engine.template.load import make_expander
@@ -309,7 +310,7 @@ class EnvironmentManager:
             self._reserve(env.id, env.detectors)
         self.environments[env.id] = env
         env.env_event(
-            state="STANDBY",
+            state=State.STANDBY,
             transition="CREATE",
             step="after_CREATE",
             status=model.DONE_OK,
@@ -369,17 +370,17 @@ class EnvironmentManager:
         async def lifecycle() -> None:
             try:
                 await self._deploy_and_configure(env)
-                await env.control("START_ACTIVITY")
+                await env.control(Event.START_ACTIVITY)
             except HandledError as exc:
                 log.info("auto environment %s: %s", env.id, exc)
             while env.id in self.environments:
                 await env.wait_idle()
-                if env.state != "RUNNING":
+                if env.state != State.RUNNING:
                     break
                 await env.wait_state_change()
             if env.id in self.environments:
                 with contextlib.suppress(HandledError):
-                    await self.destroy(env.id, force=env.state != "CONFIGURED")
+                    await self.destroy(env.id, force=env.state != State.CONFIGURED)
 
         self._spawn(lifecycle())
         await asyncio.sleep(0)
@@ -387,8 +388,8 @@ class EnvironmentManager:
 
     async def _deploy_and_configure(self, env: Environment) -> None:
         try:
-            with env.slot("DEPLOY"):
-                for event in ("DEPLOY", "CONFIGURE"):
+            with env.slot(Event.DEPLOY):
+                for event in (Event.DEPLOY, Event.CONFIGURE):
                     await env.run(event)
         except (TransitionError, HandledError) as exc:
             reason = exc.reason if isinstance(exc, TransitionError) else exc.message
@@ -417,8 +418,8 @@ class EnvironmentManager:
             return []
         stopping = []
         for env in list(self.environments.values()):
-            if env.state == "RUNNING" and env.busy is None and env.stack().get("stop_at_beam_dump") == "true":
-                env.spawn_automatic("STOP_ACTIVITY", f"beam mode {beam_mode}", user=model.special_user("LHC"))
+            if env.state == State.RUNNING and env.busy is None and env.stack().get("stop_at_beam_dump") == "true":
+                env.spawn_automatic(Event.STOP_ACTIVITY, f"beam mode {beam_mode}", user=model.special_user("LHC"))
                 stopping.append(env.id)
         return stopping
 

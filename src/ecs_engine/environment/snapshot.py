@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ecs_engine.fsm import State
 from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
@@ -184,7 +185,7 @@ async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> En
         public=data["public"],
         auto=data["auto"],
     )
-    env.state = stored.state
+    env.state = State(stored.state)
     env.current_run = stored.current_run
     env.last_run = stored.last_run
     roles = {r.path: r for r in root.walk()}
@@ -198,9 +199,9 @@ async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> En
             lost.append(task)
         env.add_task(task)
     for role in root.walk():
-        if role.kind == "call" and env.state not in ("STANDBY", "DONE"):
+        if role.kind == "call" and env.state not in (State.STANDBY, State.DONE):
             env.roles.set(role, status=ACTIVE)
-    env.arm_error_watch(env.state in ("CONFIGURED", "RUNNING"))
+    env.arm_error_watch(env.state in (State.CONFIGURED, State.RUNNING))
     for task in lost:
         if task.critical and not task.is_hook:
             env.watch_error(task)

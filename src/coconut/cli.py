@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import typer
 
-from ecs_engine.errors import ExitStatus, HandledError
+from ecs_engine.errors import ExitStatus
 
-from .context import Environment
+from .aliases import add_group, command_group
+from .context import CliContext
+from .run_main import run_main
 
-app = typer.Typer(
+app = command_group(
     name="coconut",
     help="Control and configuration client of the experiment control system.",
-    no_args_is_help=True,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
@@ -38,58 +39,64 @@ def _global_options(
     nocolor: bool = typer.Option(False, "--nocolor", help="No colours."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
 ) -> None:
-    env: Environment = ctx.obj
-    env.options.update(config=config, endpoint=endpoint, config_endpoint=config_endpoint)
-    env.verbose = verbose
-    env.spinner = not nospinner
-    env.debug = debug or env.debug
+    cli: CliContext = ctx.obj
+    cli.settings_file = Path(config) if config else None
+    cli.options.update(endpoint=endpoint, config_endpoint=config_endpoint)
+    cli.verbose = verbose
+    cli.spinner = not nospinner
+    cli.debug = debug or cli.debug
     if nocolor:
-        env.color = False
+        cli.color = False
 
 
 def _register_commands() -> None:
-    from .commands import plugins, repo, template
+    from .commands import config, core, env, info, inventory, plugins, repo, role, runtime, task, template
 
     app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
-
-    app.add_typer(template.app, name="template", help="Validate and plan workflow templates (offline).")
-    app.add_typer(template.app, name="templ", hidden=True)
-    app.add_typer(repo.app, name="repo", help="Manage template repositories (git or plain directories).")
-    app.add_typer(repo.app, name="repository", hidden=True)
-    from .commands import config
-
-    app.add_typer(config.app, name="config", help="The configuration store: components, inventory, runtime KV.")
-    for alias in ("configuration", "conf", "c"):
-        app.add_typer(config.app, name=alias, hidden=True)
-    from .commands import core, env, info, role, task
-
+    add_group(app, template.app, "template", "templ", help="Validate and plan workflow templates (offline).")
+    add_group(app, repo.app, "repo", "repository", help="Manage template repositories (git or plain directories).")
+    add_group(
+        app,
+        config.app,
+        "config",
+        "configuration",
+        "conf",
+        "c",
+        help="The configuration store: components, inventory, runtime KV.",
+    )
+    add_group(
+        config.app,
+        inventory.app,
+        "inventory",
+        "inv",
+        help="The hardware inventory: detectors, FLP hosts, readout cards.",
+    )
+    add_group(
+        config.app, runtime.app, "runtime", "rt", help="Runtime key-value entries (o2/runtime/<component>/<key>)."
+    )
     info.register(app)
-    app.add_typer(core.app, name="core", help="Run the core: serve (foreground), start, stop, status.")
-    app.add_typer(env.app, name="environment", help="Create, control and destroy environments on the core.")
-    for alias in ("env", "e"):
-        app.add_typer(env.app, name=alias, hidden=True)
-    app.add_typer(task.app, name="task", help="The core's tasks: list, clean up unlocked ones, show output.")
-    app.add_typer(task.app, name="t", hidden=True)
-    app.add_typer(role.app, name="role", help="Query the roles of an environment.")
-    app.add_typer(role.app, name="r", hidden=True)
+    add_group(app, core.app, "core", help="Run the core: serve (foreground), start, stop, status.")
+    add_group(app, env.app, "environment", "env", "e", help="Create, control and destroy environments on the core.")
+    add_group(app, task.app, "task", "t", help="The core's tasks: list, clean up unlocked ones, show output.")
+    add_group(app, role.app, "role", "r", help="Query the roles of an environment.")
 
 
 _register_commands()
 
 
-def program(argv: Sequence[str], env: Environment) -> ExitStatus:
+def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
     """Run one command line; raises HandledError for user errors."""
     from typer.exceptions import Abort, Exit, TyperException
 
     command = typer.main.get_command(app)
     try:
-        result = command.main(args=list(argv), prog_name="coconut", standalone_mode=False, obj=env)
+        result = command.main(args=list(argv), prog_name="coconut", standalone_mode=False, obj=cli)
     except TyperException as exc:  # click-style usage errors (typer vendors click)
         ctx = getattr(exc, "ctx", None)
         if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
             return ExitStatus.OK
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        env.error(f"coconut: {exc.format_message()}{hint}")
+        cli.error(f"coconut: {exc.format_message()}{hint}")
         return ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.FAILED
     except Exit as exc:
         return ExitStatus(exc.exit_code)
@@ -100,22 +107,9 @@ def program(argv: Sequence[str], env: Environment) -> ExitStatus:
     return ExitStatus.OK
 
 
-def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
+def main(argv: Sequence[str] | None = None, cli: CliContext | None = None) -> int:
     """Run coconut; return the exit status. Handled errors are one message, never a traceback."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    env = env or Environment()
-    env.debug = env.debug or "--debug" in argv
-    try:
-        return int(program(argv, env))
-    except HandledError as exc:
-        env.error(f"coconut: error: {exc.render()}")
-        return int(exc.exit_status)
-    except KeyboardInterrupt:
-        env.error("coconut: interrupted")
-        return int(ExitStatus.INTERRUPTED)
-    except Exception as exc:
-        if env.debug:
-            env.error(traceback.format_exc())
-        else:
-            env.error(f"coconut: internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        return int(ExitStatus.FAILED)
+    args = list(sys.argv[1:] if argv is None else argv)
+    context = cli or CliContext()
+    context.debug = context.debug or "--debug" in args
+    return run_main("coconut", lambda: program(args, context), context.stderr, debug=context.debug)

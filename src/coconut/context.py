@@ -1,6 +1,6 @@
-"""The environment a command runs in: streams, directories, process environment, settings.
+"""What a coconut command runs with: streams, directories, process environment, global flags, settings.
 
-Injected, so tests run the CLI in-process with their own streams and directories.
+Injected (HTTPie style), so tests run the CLI in-process with their own streams and directories.
 """
 
 from __future__ import annotations
@@ -11,7 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 APP_NAME = "coconut"
 
@@ -35,7 +40,7 @@ def _state_dir() -> Path:
 
 
 @dataclass
-class Environment:
+class CliContext:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
@@ -49,19 +54,21 @@ class Environment:
     color: bool | None = None
     spinner: bool = True
     verbose: bool = False
-    options: dict[str, Any] = field(default_factory=dict)
+    settings_file: Path | None = None  # --config
+    options: dict[str, Any] = field(default_factory=dict)  # settings given as flags (None: not given)
 
     @cached_property
-    def console(self):
-        from rich.console import Console
-
-        return Console(file=self.stdout, no_color=self.color is False, highlight=False, soft_wrap=True)
+    def console(self) -> Console:
+        return self._console(self.stdout)
 
     @cached_property
-    def err_console(self):
+    def err_console(self) -> Console:
+        return self._console(self.stderr)
+
+    def _console(self, file: TextIO) -> Console:
         from rich.console import Console
 
-        return Console(file=self.stderr, no_color=self.color is False, highlight=False, soft_wrap=True)
+        return Console(file=file, no_color=self.color is False, highlight=False, soft_wrap=True)
 
     def echo(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -70,7 +77,5 @@ class Environment:
         self.stderr.write(text + "\n")
 
     @cached_property
-    def settings(self):
-        from .settings import Settings
-
-        return Settings.load(self)
+    def settings(self) -> Settings:
+        return Settings.load(self.config_dir, path=self.settings_file, environ=self.environ, options=self.options)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coconut.cli import main
-from coconut.context import Environment
+from coconut.context import CliContext
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Runner:
 
     def __call__(self, *args: str, cwd: Path | None = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        env = Environment(
+        cli = CliContext(
             stdout=out,
             stderr=err,
             environ={},
@@ -36,7 +36,7 @@ class Runner:
             state_dir=self.tmp / "state",
             cwd=cwd or self.tmp,
         )
-        status = main(list(args), env=env)
+        status = main(list(args), cli=cli)
         return Result(status, out.getvalue(), err.getvalue())
 
 

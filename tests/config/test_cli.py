@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from coconut.cli import main
-from coconut.context import Environment
+from coconut.context import CliContext
 from ecs_engine.config import Configuration, open_store
 
 
@@ -22,7 +22,7 @@ class Run:
 
     def __call__(self, *args: str, stdin: str = "", endpoint: str | None = None) -> tuple[int, str, str]:
         out, err = io.StringIO(), io.StringIO()
-        env = Environment(
+        cli = CliContext(
             stdout=out,
             stderr=err,
             stdin=io.StringIO(stdin),
@@ -32,7 +32,7 @@ class Run:
             state_dir=self.tmp / "state",
         )
         argv = ["--nocolor", *(["--config-endpoint", endpoint] if endpoint else []), *args]
-        code = main(argv, env=env)
+        code = main(argv, cli=cli)
         return code, out.getvalue(), err.getvalue()
 
     def config(self) -> Configuration:

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from coconut.cli import main
-from coconut.context import Environment
+from coconut.context import CliContext
 from ecs_engine.server.core import read_pidfile
 
 
@@ -54,7 +54,7 @@ class Coconut:
 
     def __call__(self, *args: str, check: bool = True) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        env = Environment(
+        cli = CliContext(
             stdout=out,
             stderr=err,
             environ={},
@@ -63,7 +63,7 @@ class Coconut:
             state_dir=self.root / "state",
             cwd=self.root / "work",
         )
-        status = main(["--endpoint", f"127.0.0.1:{self.port}", "--nospinner", *args], env=env)
+        status = main(["--endpoint", f"127.0.0.1:{self.port}", "--nospinner", *args], cli=cli)
         result = Result(status, out.getvalue(), err.getvalue())
         if check:
             assert status == 0, f"coconut {' '.join(args)} -> {status}\n{result.out}\n{result.err}"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from coconut.cli import main
-from coconut.context import Environment
+from coconut.context import CliContext
 
 
 @dataclass
@@ -27,8 +27,8 @@ def coconut(tmp_path):
 
     def run(*argv: str, cwd: Path = tmp_path) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        env = Environment(stdout=out, stderr=err, config_dir=data, data_dir=data, state_dir=data, cwd=cwd, environ={})
-        status = main(["--nocolor", *argv], env=env)
+        cli = CliContext(stdout=out, stderr=err, config_dir=data, data_dir=data, state_dir=data, cwd=cwd, environ={})
+        status = main(["--nocolor", *argv], cli=cli)
         return Result(status, out.getvalue(), err.getvalue())
 
     return run

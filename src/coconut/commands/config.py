@@ -1,4 +1,5 @@
-"""``coconut config``: the configuration store (components, inventory, runtime KV, migration).
+"""``coconut config``: the configuration store's components, dumps and migration (its inventory and runtime
+entries are ``coconut config inventory`` and ``coconut config runtime``).
 
 The store is the one named by ``--config-endpoint`` / setting ``config_endpoint`` (default: SQLite in
 the user data dir). Command names, aliases, flags and messages follow upstream coconut.
@@ -6,63 +7,27 @@ the user data dir). Command names, aliases, flags and messages follow upstream c
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from ecs_engine.errors import NotFoundError, UsageError
 
-app = typer.Typer(no_args_is_help=True)
-inventory_app = typer.Typer(no_args_is_help=True)
-runtime_app = typer.Typer(no_args_is_help=True)
+from ..aliases import command, command_group
+from ..context import CliContext
+from ..output import OUTPUT_OPTION, check_output, print_entries
+from ..stores import open_config
 
-OUTPUTS = ("text", "json", "yaml")
+if TYPE_CHECKING:
+    from ecs_engine.config import ComponentQuery
+
+app = command_group()
+
 IMPORT_FORMATS = ("json", "yaml", "yml", "ini", "toml")
-OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
 
 
-@contextlib.contextmanager
-def open_config(env) -> Iterator[Any]:
-    from ecs_engine.config import Configuration
-
-    with Configuration.open(env.settings.get("config_endpoint") or None, data_dir=env.data_dir) as config:
-        yield config
-
-
-def _command(typer_app: typer.Typer, *names: str) -> Callable:
-    """Register a command under its upstream name and (hidden) aliases."""
-
-    def register(func: Callable) -> Callable:
-        typer_app.command(names[0])(func)
-        for alias in names[1:]:
-            typer_app.command(alias, hidden=True)(func)
-        return func
-
-    return register
-
-
-def _check_output(output: str) -> str:
-    if output not in OUTPUTS:
-        raise UsageError(f"--output: expected one of {', '.join(OUTPUTS)}, got '{output}'")
-    return output
-
-
-def _print_data(env, data: Any, output: str) -> None:
-    """Lists and maps as text lines, JSON or YAML."""
-    from ecs_engine.config.tree import serialize
-
-    if output == "text":
-        items = data.items() if isinstance(data, dict) else ((item, None) for item in data)
-        for key, value in items:
-            env.echo(key if value is None else f"{key}: {value}")
-    else:
-        env.stdout.write(serialize(data, output))
-
-
-def _query(args: list[str], runtype: str | None, role: str | None, what: str):
+def _query(args: list[str], runtype: str | None, role: str | None, what: str) -> ComponentQuery:
     """A ComponentQuery from ``c/RT/r/e`` or ``component entry`` with -r/--runtype and -l/--role."""
     from ecs_engine.config import ComponentQuery
 
@@ -87,7 +52,7 @@ def _query(args: list[str], runtype: str | None, role: str | None, what: str):
     )
 
 
-@_command(app, "list", "l", "ls")
+@command(app, "list", "l", "ls")
 def list_components(
     ctx: typer.Context,
     component: str = typer.Argument(None, help="List this component's entries instead of the components."),
@@ -97,18 +62,18 @@ def list_components(
     ),
 ) -> None:
     """List the components, or the RUNTYPE/role/entry paths of one component."""
-    env = ctx.obj
-    _check_output(output)
+    cli: CliContext = ctx.obj
+    check_output(output)
     if component is not None and ("/" in component or "@" in component):
         raise UsageError("component and entry names cannot contain `/` or `@`")
-    with open_config(env) as config:
+    with open_config(cli) as config:
         items = config.component_entries(component) if component else config.components()
     if not items and output == "text":
         raise NotFoundError(f"no entries for component {component}" if component else "no components found")
-    _print_data(env, items, output)
+    print_entries(cli, items, output)
 
 
-@_command(app, "show", "s")
+@command(app, "show", "s")
 def show(
     ctx: typer.Context,
     args: list[str] = typer.Argument(..., help="component/RUNTYPE/role/entry, or: component entry"),
@@ -122,12 +87,12 @@ def show(
     """Print one payload (exact path, no ANY/any fallback); -s renders it as a template."""
     from ecs_engine.uservars import parse_vars
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     query = _query(args, runtype, role, "show")
     if extra_vars and not simulate:
         raise UsageError("-e/--extra-vars only applies with -s/--simulate")
     variables = parse_vars(extra_vars or [], argument="-e/--extra-vars")
-    with open_config(env) as config:
+    with open_config(cli) as config:
         if simulate:
             from ecs_engine.template.functions import Util, static_objects
 
@@ -137,10 +102,10 @@ def show(
             payload = config.get_component(query.path)
     if payload == "":
         raise NotFoundError("no data was found", hint=f"the entry {query.path} exists but is empty")
-    env.echo(payload.rstrip("\n"))
+    cli.echo(payload.rstrip("\n"))
 
 
-@_command(app, "import", "i", "imp")
+@command(app, "import", "i", "imp")
 def import_entry(
     ctx: typer.Context,
     args: list[str] = typer.Argument(
@@ -154,7 +119,7 @@ def import_entry(
     ),
 ) -> None:
     """Store a file (- reads stdin) as a component payload."""
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     if len(args) < 2:
         raise UsageError("import: expected the configuration path and then the file to import")
     query = _query(args[:-1], runtype, role, "import")
@@ -169,7 +134,7 @@ def import_entry(
             " To force a specific configuration format, see flag --format/-f"
         )
     if source == "-":
-        payload = env.stdin.read()
+        payload = cli.stdin.read()
     else:
         try:
             payload = Path(source).read_text()
@@ -177,11 +142,11 @@ def import_entry(
             raise NotFoundError(f"{source}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{source}: cannot read the file: {exc}") from None
-    with open_config(env) as config:
+    with open_config(cli) as config:
         component_existed, entry_existed = config.import_component(
             query.component, query.runtype, query.role, query.entry, payload, new_component=new_component
         )
-    console = env.console
+    console = cli.console
     if not component_existed:
         console.print(f"New component created: [bright_red]{query.component}[/]")
     console.print(f"{'Entry updated' if entry_existed else 'New entry created'}: [bright_blue]{query.entry}[/]")
@@ -191,7 +156,7 @@ def import_entry(
     )
 
 
-@_command(app, "dump", "d")
+@command(app, "dump", "d")
 def dump(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Key of the subtree, e.g. o2/components/readout (o2/ is optional)."),
@@ -200,18 +165,18 @@ def dump(
     """Print the subtree below a key as a nested map (a leaf key prints its value)."""
     from ecs_engine.config.tree import FORMATS, serialize
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     if fmt.lower() not in FORMATS:
         raise UsageError(f"-f/--format: expected one of {', '.join(FORMATS)}, got '{fmt}'")
-    with open_config(env) as config:
+    with open_config(cli) as config:
         tree = config.raw_tree(key)
     if isinstance(tree, str):
-        env.echo(tree.rstrip("\n"))
+        cli.echo(tree.rstrip("\n"))
     else:
-        env.stdout.write(serialize(tree, fmt.lower()))
+        cli.stdout.write(serialize(tree, fmt.lower()))
 
 
-@_command(app, "migrate")
+@command(app, "migrate")
 def migrate(
     ctx: typer.Context,
     from_url: str = typer.Option(None, "--from", help="Source store URL (default: the configured store)."),
@@ -221,137 +186,17 @@ def migrate(
     """Copy a whole tree between stores (e.g. a file into etcd); running it twice writes nothing."""
     from ecs_engine.config.migrate import migrate as copy
 
-    env = ctx.obj
-    configured = env.settings.get("config_endpoint") or ""
+    cli: CliContext = ctx.obj
+    configured = cli.settings.get("config_endpoint") or ""
     if from_url is None and to_url is None:
         raise UsageError("migrate: give --from URL, --to URL or both (the other is the configured store)")
     source, target = from_url or configured, to_url or configured
-    report = copy(source or None, target or None, data_dir=env.data_dir, dry_run=dry_run)
+    report = copy(source or None, target or None, data_dir=cli.data_dir, dry_run=dry_run)
     verb = "would write" if dry_run else "written"
-    env.echo(f"{len(report.written)} keys {verb}, {report.unchanged} unchanged")
-    if env.verbose:
+    cli.echo(f"{len(report.written)} keys {verb}, {report.unchanged} unchanged")
+    if cli.verbose:
         for key in report.written:
-            env.echo(f"  {key}")
+            cli.echo(f"  {key}")
     if report.kept_run_number:
         src, dst = report.kept_run_number
-        env.error(f"coconut: warning: kept the target's run counter {dst} (the source's {src} would reuse run numbers)")
-
-
-app.add_typer(inventory_app, name="inventory", help="The hardware inventory: detectors, FLP hosts, readout cards.")
-app.add_typer(inventory_app, name="inv", hidden=True)
-
-
-@_command(inventory_app, "detectors", "det")
-def inventory_detectors(
-    ctx: typer.Context,
-    get_all: bool = typer.Option(False, "-a", "--all", help="Include private detectors (TRG)."),
-    output: str = OUTPUT_OPTION,
-) -> None:
-    """Detectors with their FLP hosts."""
-    env = ctx.obj
-    _check_output(output)
-    with open_config(env) as config:
-        inventory = config.detectors_inventory()
-        shown = set(config.detectors(get_all=get_all))
-    data = {det: hosts for det, hosts in inventory.items() if det in shown}
-    if output != "text":
-        _print_data(env, data, output)
-        return
-    if not data:
-        raise NotFoundError("no detectors in the inventory", hint="hardware/detectors/<DET>/flps/<host> keys")
-    from rich.table import Table
-
-    table = Table(box=None)
-    table.add_column("detector", style="bold")
-    table.add_column("FLP hosts")
-    for det, hosts in data.items():
-        table.add_row(det, " ".join(hosts))
-    env.console.print(table)
-
-
-@_command(inventory_app, "hosts", "flps")
-def inventory_hosts(
-    ctx: typer.Context,
-    detector: str = typer.Argument("", help="Detector (default: every FLP of hardware/flps)."),
-    output: str = OUTPUT_OPTION,
-) -> None:
-    """FLP hosts of a detector."""
-    env = ctx.obj
-    _check_output(output)
-    with open_config(env) as config:
-        hosts = config.hosts_for_detector(detector)
-    if not hosts and output == "text":
-        raise NotFoundError(f"no hosts for detector {detector}" if detector else "no FLP hosts in the inventory")
-    _print_data(env, hosts, output)
-
-
-@_command(inventory_app, "cards", "cru")
-def inventory_cards(
-    ctx: typer.Context,
-    host: str = typer.Argument(..., help="FLP host name."),
-    output: str = OUTPUT_OPTION,
-) -> None:
-    """Detector, readout cards and their endpoints of one host."""
-    env = ctx.obj
-    _check_output(output)
-    with open_config(env) as config:
-        detector = config.detector_for_host(host)
-        cards = {serial: config.endpoints_for_cru_card(host, serial) for serial in config.cru_cards_for_host(host)}
-    if output != "text":
-        _print_data(env, {"host": host, "detector": detector, "cards": cards}, output)
-        return
-    env.echo(f"host: {host}")
-    env.echo(f"detector: {detector}")
-    if not cards:
-        env.echo("cards: none")
-    for serial, endpoints in cards.items():
-        env.echo(f"card {serial}: endpoints {' '.join(endpoints)}")
-
-
-app.add_typer(runtime_app, name="runtime", help="Runtime key-value entries (o2/runtime/<component>/<key>).")
-app.add_typer(runtime_app, name="rt", hidden=True)
-
-
-@_command(runtime_app, "get", "g")
-def runtime_get(
-    ctx: typer.Context,
-    component: str = typer.Argument(..., help="Component, e.g. aliecs or trg/ltu."),
-    key: str = typer.Argument(..., help="Key within the component."),
-) -> None:
-    """Print one runtime entry."""
-    env = ctx.obj
-    with open_config(env) as config:
-        value = config.runtime_get(component, key)
-    if value is None:
-        raise NotFoundError(f"no runtime entry {component}/{key}")
-    env.echo(value)
-
-
-@_command(runtime_app, "set", "s")
-def runtime_set(
-    ctx: typer.Context,
-    component: str = typer.Argument(..., help="Component, e.g. aliecs."),
-    key: str = typer.Argument(..., help="Key within the component."),
-    value: str = typer.Argument(..., help="Value to store."),
-) -> None:
-    """Set one runtime entry."""
-    env = ctx.obj
-    with open_config(env) as config:
-        config.runtime_set(component, key, value)
-    env.echo(f"{component}/{key} set")
-
-
-@_command(runtime_app, "list", "ls", "l")
-def runtime_list(
-    ctx: typer.Context,
-    component: str = typer.Argument(..., help="Component, e.g. aliecs."),
-    output: str = OUTPUT_OPTION,
-) -> None:
-    """Every runtime entry of a component."""
-    env = ctx.obj
-    _check_output(output)
-    with open_config(env) as config:
-        entries = config.runtime_entries(component)
-    if not entries and output == "text":
-        raise NotFoundError(f"no runtime entries for component {component}")
-    _print_data(env, entries, output)
+        cli.error(f"coconut: warning: kept the target's run counter {dst} (the source's {src} would reuse run numbers)")

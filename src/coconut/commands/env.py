@@ -4,45 +4,22 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, cast
 
 import typer
-from typer.core import TyperGroup
 
 from ecs_engine.errors import ExitStatus, HandledError, NotFoundError, UsageError
+from ecs_engine.server.wire import OPTYPE_EXIT, OPTYPE_RECOVER
 
-from .core import connect, spinner
-from .repo import check_output, print_data
+from ..aliases import command, command_group
+from ..context import CliContext
+from ..core_connection import connect
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table, vars_block
+from ..stores import open_config
 
+app = command_group()
 
-def alias_group() -> type[TyperGroup]:
-    """A command group class that also answers to its commands' aliases (not listed, not built twice)."""
-
-    class AliasGroup(TyperGroup):
-        aliases: ClassVar[dict[str, str]] = {}
-
-        def get_command(self, ctx, cmd_name: str):
-            return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
-
-    return AliasGroup
-
-
-def aliased(group: typer.Typer, *names: str) -> Callable:
-    """Register a command of ``group`` (made with ``cls=alias_group()``) under its upstream name and aliases."""
-
-    def register(func: Callable) -> Callable:
-        group.command(names[0])(func)
-        group.info.cls.aliases.update(dict.fromkeys(names[1:], names[0]))
-        return func
-
-    return register
-
-
-app = typer.Typer(no_args_is_help=True, cls=alias_group())
-
-OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
 #: what ``-e/--event`` accepts, and the optype sent (EXIT and RECOVER are this project's extensions)
 EVENTS = {
     "START_ACTIVITY": 1,
@@ -53,8 +30,8 @@ EVENTS = {
     "RESET": 4,
     "GO_ERROR": 5,
     "DEPLOY": 6,
-    "EXIT": 1000,
-    "RECOVER": 1001,
+    "EXIT": OPTYPE_EXIT,
+    "RECOVER": OPTYPE_RECOVER,
 }
 
 
@@ -62,40 +39,6 @@ def when(ms: int) -> str:
     if not ms:
         return ""
     return datetime.datetime.fromtimestamp(ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-
-
-def message_dict(message) -> dict[str, Any]:
-    from google.protobuf.json_format import MessageToDict
-
-    return MessageToDict(message, always_print_fields_with_no_presence=True)
-
-
-def table(env, columns: list[str], rows: list[list[str]]) -> None:
-    from rich.box import SIMPLE
-    from rich.table import Table
-
-    out = Table(box=SIMPLE, header_style="bold blue")
-    for column in columns:
-        out.add_column(column, overflow="fold")
-    for row in rows:
-        out.add_row(*row)
-    console = env.console
-    if not console.is_terminal:  # in a pipe there is no width to fit: rows as wide as their content
-        from rich.console import Console
-
-        console = Console(file=env.stdout, width=250, no_color=env.color is False, highlight=False)
-    console.print(out)
-
-
-def vars_block(env, title: str, values: dict[str, str]) -> None:
-    if not values:
-        return
-    from rich.markup import escape
-
-    env.console.print(f"[bold]{title}[/bold]")
-    width = max(len(k) for k in values)
-    for key in sorted(values):
-        env.console.print(f"  {escape(key):<{width}}  {escape(values[key])}", highlight=False)
 
 
 def _task_rows(tasks) -> list[list[str]]:
@@ -112,7 +55,7 @@ def _task_rows(tasks) -> list[list[str]]:
     ]
 
 
-def _environment_text(env, info, *, show_vars: bool) -> None:
+def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
     lines = [
         ("environment id", info.id),
         ("workflow template", info.rootRole),
@@ -127,17 +70,17 @@ def _environment_text(env, info, *, show_vars: bool) -> None:
     ]
     for label, value in lines:
         if value:
-            env.echo(f"{label + ':':<19} {value}")
+            cli.echo(f"{label + ':':<19} {value}")
     if show_vars:
-        vars_block(env, "global defaults and root defaults", dict(info.defaults))
-        vars_block(env, "global vars and root vars", dict(info.vars))
-        vars_block(env, "user vars", dict(info.userVars))
+        vars_block(cli, "global defaults and root defaults", dict(info.defaults))
+        vars_block(cli, "global vars and root vars", dict(info.vars))
+        vars_block(cli, "user vars", dict(info.userVars))
 
 
 # -- list ---------------------------------------------------------------------------------------------------
 
 
-@aliased(app, "list", "ls", "l")
+@command(app, "list", "ls", "l")
 def list_environments(
     ctx: typer.Context,
     show_all: bool = typer.Option(False, "-s", "--show-all", help="Also environments that are not public."),
@@ -146,31 +89,31 @@ def list_environments(
     """List the environments: id, workflow template, created, state, run number."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    with connect(env) as core:
+    with connect(cli) as core:
         reply = core.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=show_all))
     if output != "text":
-        print_data(env, {"environments": [message_dict(e) for e in reply.environments]}, output)
+        print_data(cli, {"environments": [message_dict(e) for e in reply.environments]}, output)
         return
     if not reply.environments:
-        env.echo("no environments running")
+        cli.echo("no environments running")
         return
     rows = [
         [e.id, e.rootRole, when(e.createdWhen), e.state, str(e.currentRunNumber) if e.currentRunNumber else ""]
         for e in reply.environments
     ]
-    table(env, ["id", "workflow template", "created", "state", "run"], rows)
+    table(cli, ["id", "workflow template", "created", "state", "run"], rows)
 
 
 # -- create -------------------------------------------------------------------------------------------------
 
 
-def _configuration(env, name: str) -> dict[str, Any]:
+def _configuration(cli: CliContext, name: str) -> dict[str, Any]:
     """``-c``: a local JSON file, or a COG-v1 entry of the configuration store (``o2/runtime/COG-v1/<name>``)."""
     path = Path(name).expanduser()
     if not path.is_absolute():
-        path = env.cwd / path
+        path = cli.cwd / path
     if name.endswith(".json") or path.is_file():
         try:
             data = json.loads(path.read_text())
@@ -179,9 +122,7 @@ def _configuration(env, name: str) -> dict[str, Any]:
         except ValueError as exc:
             raise UsageError(f"-c {name}: not valid JSON: {exc}") from None
     else:
-        from ecs_engine.config import Configuration
-
-        with Configuration.open(env.settings.get("config_endpoint") or None, data_dir=env.data_dir) as config:
+        with open_config(cli) as config:
             text = config.runtime_get("COG-v1", name)
         if text is None:
             raise NotFoundError(f"-c {name}: no such file and no configuration 'COG-v1/{name}' in the store")
@@ -194,7 +135,7 @@ def _configuration(env, name: str) -> dict[str, Any]:
     return data
 
 
-def _workflow_expression(env, workflow: str, repo: str | None, config: dict[str, Any]) -> str:
+def _workflow_expression(cli: CliContext, workflow: str, repo: str | None, config: dict[str, Any]) -> str:
     if not workflow:
         workflow = str(config.get("workflow", ""))
         if config.get("repository"):
@@ -205,14 +146,14 @@ def _workflow_expression(env, workflow: str, repo: str | None, config: dict[str,
         raise UsageError("no workflow template: give -w NAME (or -c with a 'workflow')")
     if repo:
         root = Path(repo).expanduser()
-        root = root if root.is_absolute() else env.cwd / root
+        root = root if root.is_absolute() else cli.cwd / root
         if not (root / "workflows").is_dir():
             raise UsageError(f"--repo {repo}: {root} has no workflows/ folder")
         workflow = f"{root.resolve()}/workflows/{workflow}"
     return workflow
 
 
-@aliased(app, "create", "new", "c", "n")
+@command(app, "create", "new", "c", "n")
 def create(
     ctx: typer.Context,
     workflow: str = typer.Option("", "-w", "--workflow-template", help="Workflow: [repo/workflows/]name[@rev]."),
@@ -237,43 +178,43 @@ def create(
     from ecs_engine.protocols import o2control_pb2 as pb
     from ecs_engine.uservars import parse_vars
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    config = _configuration(env, configuration) if configuration else {}
+    config = _configuration(cli, configuration) if configuration else {}
     variables = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (config.get("variables") or {}).items()}
     if config.get("detectors") and "detectors" not in variables:
         variables["detectors"] = json.dumps(config["detectors"])
     variables.update(parse_vars(extra_vars or []))
-    expression = _workflow_expression(env, workflow, repo, config)
-    user = common_pb2.User(name=_user_name(env))
+    expression = _workflow_expression(cli, workflow, repo, config)
+    user = common_pb2.User(name=_user_name(cli))
     if auto:
-        return _create_auto(env, expression, variables, user)
+        return _create_auto(cli, expression, variables, user)
     request = pb.NewEnvironmentRequest(workflowTemplate=expression, vars=variables, public=public, requestUser=user)
-    with connect(env) as core, spinner(env, f"Creating an environment of {expression}..."):
+    with connect(cli) as core, spinner(cli, f"Creating an environment of {expression}..."):
         reply = core.call("NewEnvironmentAsync" if asynchronous else "NewEnvironment", request)
     info = reply.environment
     if output != "text":
-        print_data(env, message_dict(reply), output)
+        print_data(cli, message_dict(reply), output)
         return ExitStatus.OK
     if asynchronous:
-        env.echo(f"environment {info.id} is being created (state {info.state}); see 'coconut env show {info.id}'")
+        cli.echo(f"environment {info.id} is being created (state {info.state}); see 'coconut env show {info.id}'")
         return ExitStatus.OK
-    env.echo(f"new environment created with {info.numberOfTasks} tasks")
-    _environment_text(env, info, show_vars=env.verbose)
-    env.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
+    cli.echo(f"new environment created with {info.numberOfTasks} tasks")
+    _environment_text(cli, info, show_vars=cli.verbose)
+    cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     return ExitStatus.OK
 
 
-def _user_name(env) -> str:
+def _user_name(cli: CliContext) -> str:
     import getpass
 
     try:
-        return env.environ.get("USER") or getpass.getuser()
+        return cli.environ.get("USER") or getpass.getuser()
     except (KeyError, OSError):
         return ""
 
 
-def _create_auto(env, expression: str, variables: dict[str, str], user) -> int:
+def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], user: Any) -> ExitStatus:
     """NewAutoEnvironment, then print its events (Subscribe) until it is gone."""
     import threading
 
@@ -283,7 +224,7 @@ def _create_auto(env, expression: str, variables: dict[str, str], user) -> int:
 
     stream_id = new_id()
     status = {"error": ""}
-    with connect(env) as core:
+    with connect(cli) as core:
         events = core.stream("Subscribe", pb.SubscribeRequest(id=stream_id))
 
         def request() -> None:
@@ -300,7 +241,7 @@ def _create_auto(env, expression: str, variables: dict[str, str], user) -> int:
         thread = threading.Thread(target=request, daemon=True)
         thread.start()
         for event in events:
-            env.echo(event_line(to_dict(event)))
+            cli.echo(event_line(to_dict(event)))
         thread.join()
     if status["error"]:
         raise HandledError(status["error"])
@@ -336,7 +277,7 @@ def event_line(data: dict[str, Any]) -> str:
 # -- show ---------------------------------------------------------------------------------------------------
 
 
-@aliased(app, "show", "get", "s", "g")
+@command(app, "show", "get", "s", "g")
 def show(
     ctx: typer.Context,
     environment_id: str = typer.Argument(..., metavar="ID", help="Environment id."),
@@ -348,22 +289,22 @@ def show(
     """Show one environment: state, run, variables; its tasks (-t), role tree (-w), services (-s)."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    with connect(env) as core:
+    with connect(cli) as core:
         reply = core.call("GetEnvironment", pb.GetEnvironmentRequest(id=environment_id, showWorkflowTree=workflow))
         reason = core.last_error
     info = reply.environment
     if output != "text":
-        print_data(env, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
+        print_data(cli, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
         return
-    _environment_text(env, info, show_vars=True)
+    _environment_text(cli, info, show_vars=True)
     if reason:
-        env.echo(f"{'error:':<19} {reason}")
-    env.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
+        cli.echo(f"{'error:':<19} {reason}")
+    cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     if tasks:
-        env.echo("")
-        table(env, ["task id", "class", "hostname", "critical", "status", "state"], _task_rows(info.tasks))
+        cli.echo("")
+        table(cli, ["task id", "class", "hostname", "critical", "status", "state"], _task_rows(info.tasks))
     if workflow:
         from rich.tree import Tree
 
@@ -375,15 +316,15 @@ def show(
         root = Tree(f"[bold]{reply.workflow.name}[/bold]  {reply.workflow.status}  {reply.workflow.state}")
         for child in reply.workflow.roles:
             add(root, child)
-        env.console.print(root)
+        cli.console.print(root)
     if services:
-        vars_block(env, "integrated services", dict(info.integratedServicesData))
+        vars_block(cli, "integrated services", dict(info.integratedServicesData))
 
 
 # -- control ------------------------------------------------------------------------------------------------
 
 
-@aliased(app, "control", "ctl", "ct", "t")
+@command(app, "control", "ctl", "ct", "t")
 def control(
     ctx: typer.Context,
     environment_id: str = typer.Argument(..., metavar="ID", help="Environment id."),
@@ -396,37 +337,40 @@ def control(
     from ecs_engine.protocols import common_pb2
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
     optype = EVENTS.get(event.strip().upper())
     if optype is None:
         raise UsageError(f"-e/--event: unknown event '{event}' (expected one of {', '.join(EVENTS)})")
+    # proto3 enums are open: the stub's Optype does not list EXIT and RECOVER, the wire takes them
     request = pb.ControlEnvironmentRequest(
-        id=environment_id, type=optype, requestUser=common_pb2.User(name=_user_name(env))
+        id=environment_id,
+        type=cast("pb.ControlEnvironmentRequest.Optype", optype),
+        requestUser=common_pb2.User(name=_user_name(cli)),
     )
-    with connect(env) as core, spinner(env, f"{event.upper()} of {environment_id}..."):
+    with connect(cli) as core, spinner(cli, f"{event.upper()} of {environment_id}..."):
         reply = core.call("ControlEnvironment", request)
         reason = core.last_error
     if output != "text":
-        print_data(env, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
+        print_data(cli, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
     if reason:
         raise HandledError(f"transition {event.upper()} failed: {reason}; the environment is now {reply.state}")
     if output == "text":
-        env.echo("transition complete")
-        env.echo(f"{'environment id:':<19} {reply.id}")
-        env.echo(f"{'state:':<19} {reply.state}")
+        cli.echo("transition complete")
+        cli.echo(f"{'environment id:':<19} {reply.id}")
+        cli.echo(f"{'state:':<19} {reply.state}")
         if reply.currentRunNumber:
-            env.echo(f"{'run number:':<19} {reply.currentRunNumber}")
-        env.echo(f"{'start:':<19} {when(reply.startOfTransition)}")
-        env.echo(f"{'end:':<19} {when(reply.endOfTransition)}")
-        env.echo(f"{'duration:':<19} {reply.transitionDuration / 1000:.3f} s")
+            cli.echo(f"{'run number:':<19} {reply.currentRunNumber}")
+        cli.echo(f"{'start:':<19} {when(reply.startOfTransition)}")
+        cli.echo(f"{'end:':<19} {when(reply.endOfTransition)}")
+        cli.echo(f"{'duration:':<19} {reply.transitionDuration / 1000:.3f} s")
     return ExitStatus.OK
 
 
 # -- destroy ------------------------------------------------------------------------------------------------
 
 
-@aliased(app, "destroy", "des", "d")
+@command(app, "destroy", "des", "d")
 def destroy(
     ctx: typer.Context,
     environment_id: str = typer.Argument(..., metavar="ID", help="Environment id."),
@@ -440,16 +384,16 @@ def destroy(
     """Tear an environment down and kill its tasks."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
     request = pb.DestroyEnvironmentRequest(
         id=environment_id, keepTasks=keep_tasks, allowInRunningState=allow_in_running_state, force=force
     )
-    with connect(env) as core, spinner(env, f"Destroying {environment_id}..."):
+    with connect(cli) as core, spinner(cli, f"Destroying {environment_id}..."):
         reply = core.call("DestroyEnvironment", request)
     if output != "text":
-        print_data(env, message_dict(reply), output)
+        print_data(cli, message_dict(reply), output)
         return
     killed = len(reply.cleanupTasksReply.killedTasks)
-    env.echo(f"teardown complete for environment {environment_id}")
-    env.echo(f"{killed} task(s) killed" + (", tasks kept running (unlocked)" if keep_tasks else ""))
+    cli.echo(f"teardown complete for environment {environment_id}")
+    cli.echo(f"{killed} task(s) killed" + (", tasks kept running (unlocked)" if keep_tasks else ""))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from .repo import check_output, print_data
-
-OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
+from ..context import CliContext
+from ..core_connection import connect
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data
 
 
 def register(app: typer.Typer) -> None:
@@ -14,37 +14,37 @@ def register(app: typer.Typer) -> None:
     app.command("info", help="The core: instance, version, environments, tasks, detectors, services.")(info)
 
 
-def _show(env, rows: list[tuple[str, str]]) -> None:
+def _show(cli: CliContext, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:
-        env.echo(f"{label + ':':<{width}} {value}")
+        cli.echo(f"{label + ':':<{width}} {value}")
 
 
 def about(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     """Version, settings file (or "builtin") and endpoints."""
     from ecs_engine import __version__
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    settings = env.settings
+    settings = cli.settings
     data = {
         "version": __version__,
         "settings": str(settings.path) if settings.path else "builtin",
         "endpoint": settings.get("endpoint"),
-        "configEndpoint": settings.get("config_endpoint") or f"sqlite:///{env.data_dir / 'config.sqlite'} (default)",
+        "configEndpoint": settings.get("config_endpoint") or f"sqlite:///{cli.data_dir / 'config.sqlite'} (default)",
         "embeddedCore": settings.get("embedded_core"),
     }
     if output != "text":
-        print_data(env, data, output)
+        print_data(cli, data, output)
         return
     _show(
-        env,
+        cli,
         [
             ("coconut", f"{data['version']} (experiment control system client, AliECS-compatible)"),
             ("settings", data["settings"]),
             ("core endpoint", str(data["endpoint"])),
             ("config endpoint", str(data["configEndpoint"])),
-            ("embedded core", "on" if str(data["embeddedCore"]).lower() not in ("0", "false", "no", "off") else "off"),
+            ("embedded core", "on" if settings.flag("embedded_core") else "off"),
         ],
     )
 
@@ -53,19 +53,16 @@ def info(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     """What the core reports about itself and its integrated services."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    from .core import connect
-    from .env import message_dict
-
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    with connect(env) as core:
+    with connect(cli) as core:
         framework = core.call("GetFrameworkInfo", pb.GetFrameworkInfoRequest())
         services = core.call("GetIntegratedServices", pb.Empty())
     if output != "text":
-        print_data(env, {"framework": message_dict(framework), "services": message_dict(services)}, output)
+        print_data(cli, {"framework": message_dict(framework), "services": message_dict(services)}, output)
         return
     _show(
-        env,
+        cli,
         [
             ("instance name", framework.instanceName or "(unnamed)"),
             ("core version", f"{framework.version.productName} {framework.version.versionStr}"),
@@ -82,8 +79,8 @@ def info(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
         ],
     )
     if services.services:
-        env.echo("integrated services:")
+        cli.echo("integrated services:")
         for name, service in sorted(services.services.items()):
             enabled = "enabled" if service.enabled else "disabled"
             endpoint = service.endpoint or "no endpoint"
-            env.echo(f"  {name:<12} {service.name} ({enabled}, {endpoint}): {service.connectionState}")
+            cli.echo(f"  {name:<12} {service.name} ({enabled}, {endpoint}): {service.connectionState}")

@@ -2,32 +2,30 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import typer
 
-from ecs_engine.errors import UsageError
+from ..context import CliContext
+from ..output import OUTPUT_OPTION, check_output, print_data
 
 
-def plugins(
-    ctx: typer.Context,
-    output: str = typer.Option("text", "-o", "--output", help="text, json or yaml."),
-) -> None:
+def plugins(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     """List installed plugins (entry-point group ecs_backends) and their hooks."""
     from ecs_engine.plugins import describe_plugins
 
-    from ..render import print_data
-
-    env = ctx.obj
+    cli: CliContext = ctx.obj
+    check_output(output)
     rows = [r for r in describe_plugins() if r["hooks"]]
-    if output in ("json", "yaml"):
-        print_data(env, rows, output)
-        return
     if output != "text":
-        raise UsageError(f"--output: expected text, json or yaml, got '{output}'")
+        print_data(cli, rows, output)
+        return
     from rich.table import Table
 
     table = Table()
     for col in ("plugin", "module", "hooks"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["name"]), str(r["module"]), ", ".join(r["hooks"]))
-    env.console.print(table)
+        hooks = cast("list[str]", r["hooks"])  # describe_plugins types its rows' values as object
+        table.add_row(str(r["name"]), str(r["module"]), ", ".join(hooks))
+    cli.console.print(table)

@@ -8,13 +8,13 @@ import typer
 
 from ecs_engine.errors import NotFoundError, UsageError
 
-from .core import connect, spinner
-from .env import alias_group, aliased, message_dict, table
-from .repo import check_output, print_data
+from ..aliases import command, command_group
+from ..context import CliContext
+from ..core_connection import connect
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table
 
-app = typer.Typer(no_args_is_help=True, cls=alias_group())
+app = command_group()
 
-OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
 COLUMNS = ["task id", "class", "host", "locked", "claimable", "critical", "status", "state", "PID"]
 
 
@@ -36,29 +36,29 @@ def _rows(tasks) -> list[list[str]]:
     ]
 
 
-def _table(env, rows) -> None:
-    table(env, COLUMNS, rows)
+def _table(cli: CliContext, rows: list[list[str]]) -> None:
+    table(cli, COLUMNS, rows)
 
 
-@aliased(app, "list", "ls", "l")
+@command(app, "list", "ls", "l")
 def list_tasks(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     """List every task the core runs, locked (in an environment) or not."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    with connect(env) as core:
+    with connect(cli) as core:
         reply = core.call("GetTasks", pb.GetTasksRequest())
     if output != "text":
-        print_data(env, {"tasks": [message_dict(t) for t in reply.tasks]}, output)
+        print_data(cli, {"tasks": [message_dict(t) for t in reply.tasks]}, output)
         return
     if not reply.tasks:
-        env.echo("no tasks running")
+        cli.echo("no tasks running")
         return
-    _table(env, _rows(reply.tasks))
+    _table(cli, _rows(reply.tasks))
 
 
-@aliased(app, "clean", "cleanup", "cl")
+@command(app, "clean", "cleanup", "cl")
 def clean(
     ctx: typer.Context,
     task_ids: list[str] = typer.Argument(None, metavar="[ID]...", help="Tasks to kill (default: every unlocked one)."),
@@ -67,22 +67,22 @@ def clean(
     """Kill unlocked tasks (left running by 'env destroy -k'); tasks of an environment are refused."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
-    with connect(env) as core, spinner(env, "Killing tasks..."):
+    with connect(cli) as core, spinner(cli, "Killing tasks..."):
         reply = core.call("CleanupTasks", pb.CleanupTasksRequest(taskIds=task_ids or []))
     if output != "text":
-        print_data(env, message_dict(reply), output)
+        print_data(cli, message_dict(reply), output)
         return
     if reply.killedTasks:
-        env.echo("killed tasks:")
-        _table(env, _rows(reply.killedTasks))
+        cli.echo("killed tasks:")
+        _table(cli, _rows(reply.killedTasks))
     else:
-        env.echo("no task killed")
-    env.echo(f"{len(reply.runningTasks)} tasks running")
+        cli.echo("no task killed")
+    cli.echo(f"{len(reply.runningTasks)} tasks running")
 
 
-@aliased(app, "logs", "log")
+@command(app, "logs", "log")
 def logs(
     ctx: typer.Context,
     task_id: str = typer.Argument(..., metavar="ID", help="Task id (see 'coconut task list')."),
@@ -92,10 +92,10 @@ def logs(
     """Print a task's output files (stdout/stderr of the task template set to 'stdout' or 'all')."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     if stream not in ("stdout", "stderr", "all"):
         raise UsageError(f"--stream: expected stdout, stderr or all, got '{stream}'")
-    with connect(env) as core:
+    with connect(cli) as core:
         task = core.call("GetTask", pb.GetTaskRequest(taskId=task_id)).task
     paths = {"stdout": task.properties.get("stdoutLog", ""), "stderr": task.properties.get("stderrLog", "")}
     wanted = ["stdout", "stderr"] if stream == "all" else [stream]
@@ -110,9 +110,9 @@ def logs(
             text = ""
         body = text.splitlines()[-lines:] if lines else text.splitlines()
         if stream == "all":
-            env.echo(f"==> {name}: {path} <==")
+            cli.echo(f"==> {name}: {path} <==")
         for line in body:
-            env.echo(line)
+            cli.echo(line)
         shown += 1
     if not shown:
         raise NotFoundError(

@@ -1,53 +1,53 @@
-"""``coconut template``: validate and plan workflow templates offline (no core needed)."""
+"""``coconut template``: validate, plan and list workflow templates offline (no core needed)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ecs_engine.errors import ExitStatus, UsageError
 
-app = typer.Typer(no_args_is_help=True)
+from ..aliases import command, command_group
+from ..context import CliContext
+from ..output import OUTPUT_OPTION, check_output
+from ..stores import open_config, open_repos
+from ..template_output import print_plan, print_templates, print_validation
 
-OUTPUTS = ("text", "json", "github")
+if TYPE_CHECKING:
+    from ecs_engine.template.sources import TemplateSource
+
+app = command_group()
+
 VARS_HELP = "Variables: k=v,k2=v2 or a JSON object (repeatable); role.path:key=v sets one role's variable."
 CONFIG_HELP = "Configuration store URL (file://PATH.yaml, sqlite://PATH, etcd://HOST:PORT)."
 
 
-def _config(env, url: str | None):
-    from ecs_engine.config import Configuration
-
-    url = url or env.settings.get("config_endpoint") or None
-    return Configuration.open(url, data_dir=env.data_dir)
-
-
-def _repo(env, repo: str | None) -> Path:
+def _repo(cli: CliContext, repo: str | None) -> Path:
     if repo:
         path = Path(repo)
-        return path if path.is_absolute() else env.cwd / path
-    if (env.cwd / "workflows").is_dir():
-        return env.cwd
+        return path if path.is_absolute() else cli.cwd / path
+    if (cli.cwd / "workflows").is_dir():
+        return cli.cwd
     from ecs_engine.examples import examples_dir
 
     return examples_dir()
 
 
-def _source(env, repo: str | None, workflow: str):
+def _source(cli: CliContext, repo: str | None, workflow: str) -> tuple[TemplateSource, str]:
     """Where ``workflow`` comes from: ``--repo DIR``, else the managed repositories (``coconut repo add``),
     else the current directory or the built-in examples."""
     from ecs_engine.template.sources import DirectorySource
 
     if repo is None:
-        from .repo import open_manager
-
-        with open_manager(env) as manager:
+        with open_repos(cli) as manager:
             if manager.list().repos:
                 return manager.resolve(workflow)
-    return DirectorySource(_repo(env, repo)), workflow
+    return DirectorySource(_repo(cli, repo)), workflow
 
 
-@app.command("validate")
+@command(app, "validate")
 def validate(
     ctx: typer.Context,
     paths: list[str] = typer.Argument(None, help="Workflow/task files or repository directories (default: .)."),
@@ -57,23 +57,19 @@ def validate(
 ) -> int:
     """Load every workflow (with the given or sample variables) and task template; exit 0 only if all are valid."""
     from ecs_engine.template.validate import validate_paths
-
-    from ..render import print_validation
-
-    env = ctx.obj
-    if output not in OUTPUTS:
-        raise UsageError(f"--output: expected one of {', '.join(OUTPUTS)}, got '{output}'")
     from ecs_engine.uservars import parse_vars
 
+    cli: CliContext = ctx.obj
+    check_output(output, ("text", "json", "github"))
     user_vars = parse_vars(extra_vars or [])
-    targets = [Path(p) if Path(p).is_absolute() else env.cwd / p for p in (paths or ["."])]
-    with _config(env, config_endpoint or env.options.get("config_endpoint")) as config:
+    targets = [Path(p) if Path(p).is_absolute() else cli.cwd / p for p in (paths or ["."])]
+    with open_config(cli, config_endpoint) as config:
         report = validate_paths(targets, config=config, user_vars=user_vars)
-    print_validation(env, report, output)
+    print_validation(cli, report, output)
     return ExitStatus.OK if report.ok else ExitStatus.FAILED
 
 
-@app.command("plan")
+@command(app, "plan")
 def plan(
     ctx: typer.Context,
     workflow: str = typer.Option(..., "-w", "--workflow-template", help="Workflow name ([repo/workflows/]name[@rev])."),
@@ -89,21 +85,19 @@ def plan(
     from ecs_engine.template.plan import build_plan
     from ecs_engine.uservars import parse_vars
 
-    from ..render import print_plan
-
-    env = ctx.obj
-    if output not in ("text", "json"):
-        raise UsageError(f"--output: expected text or json, got '{output}'")
+    cli: CliContext = ctx.obj
+    check_output(output, ("text", "json"))
     user_vars = parse_vars(extra_vars or [])
-    source, name = _source(env, repo, workflow)
-    with _config(env, config_endpoint or env.options.get("config_endpoint")) as config:
+    source, name = _source(cli, repo, workflow)
+    with open_config(cli, config_endpoint) as config:
         expander = make_expander(source, config=config, user_vars=user_vars)
         workflow_obj = expander.expand(name)
         data = build_plan(expander, workflow_obj)
-    print_plan(env, data, output)
+    print_plan(cli, data, output)
     return ExitStatus.OK
 
 
+@command(app, "list", "ls", "l")
 def list_templates(
     ctx: typer.Context,
     pattern: str = typer.Argument(None, metavar="[REPO[@REVISION]]", help="Repository and revision globs."),
@@ -113,21 +107,19 @@ def list_templates(
     all_tags: bool = typer.Option(False, "-t", "--all-tags", help="Every tag."),
     all_workflows: bool = typer.Option(False, "-a", "--all-workflows", help="Also workflows not marked !public."),
     show_description: bool = typer.Option(False, "-d", "--show-description", help="Descriptions and variables."),
-    output: str = typer.Option("text", "-o", "--output", help="text, json or yaml."),
+    output: str = OUTPUT_OPTION,
 ) -> None:
     """List workflow templates: repository -> [revision] -> templates (default: public ones, default revision)."""
-    from .repo import check_output, open_manager, print_templates
-
-    env = ctx.obj
+    cli: CliContext = ctx.obj
     check_output(output)
     if pattern:
         if pattern.count("@") > 1 or pattern.startswith("@") or pattern.endswith("@"):
             raise UsageError(f"'{pattern}': expected [repo-pattern][@revision-pattern]")
         repository, _, revision = pattern.partition("@")
     if (all_branches or all_tags) and revision:
-        env.error("Ignoring --all-branches/--all-tags, as a revision has been specified")
+        cli.error("Ignoring --all-branches/--all-tags, as a revision has been specified")
         all_branches = all_tags = False
-    with open_manager(env) as manager:
+    with open_repos(cli) as manager:
         infos = manager.templates(
             repository,
             revision,
@@ -136,8 +128,4 @@ def list_templates(
             all_workflows=all_workflows,
             details=show_description,
         )
-    print_templates(env, infos, output, details=show_description, all_workflows=all_workflows)
-
-
-for _name in ("list", "ls", "l"):
-    app.command(_name, hidden=_name != "list")(list_templates)
+    print_templates(cli, infos, output, details=show_description, all_workflows=all_workflows)

@@ -1,0 +1,61 @@
+"""How every core command reaches the core: the configured endpoint, timeout and TLS certificate.
+
+The embedded default: when the endpoint is on this machine and nothing answers there, the local core is
+started in the background first, and coconut says so (setting ``embedded_core: false`` turns that off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ecs_engine.errors import UnreachableError
+
+from .context import CliContext
+from .output import spinner
+
+if TYPE_CHECKING:
+    from ecs_engine.server.client import CoreClient
+
+
+@contextlib.contextmanager
+def connect(cli: CliContext) -> Iterator[CoreClient]:
+    """A ``CoreClient`` to the configured core, starting the local one if it is the embedded default."""
+    from ecs_engine.server.client import CoreClient
+    from ecs_engine.server.settings import is_loopback, split_endpoint
+
+    settings = cli.settings
+    endpoint = str(settings.get("endpoint"))
+    host, _ = split_endpoint(endpoint, what="endpoint")
+    client = CoreClient(endpoint, timeout=settings.timeout(), tls_ca=settings.tls_ca)
+    try:
+        if settings.flag("embedded_core") and is_loopback(host) and not client.answers(2.0):
+            _start_embedded(cli, endpoint)
+        yield client
+    finally:
+        client.close()
+
+
+def _start_embedded(cli: CliContext, endpoint: str) -> None:
+    from ecs_engine.server import daemon
+    from ecs_engine.server.core import read_pidfile
+
+    running = read_pidfile(cli.state_dir)
+    if running is not None:
+        raise UnreachableError(
+            f"no core answers at {endpoint}, but the local core (pid {running['pid']}) runs at {running.get('listen')}",
+            hint=f"use --endpoint {running.get('listen')}, or 'coconut core stop' it first",
+        )
+    with spinner(cli, "Starting the local core..."):
+        started = daemon.start(
+            endpoint=endpoint,
+            data_dir=cli.data_dir,
+            state_dir=cli.state_dir,
+            settings_path=cli.settings.path,
+            tls_ca=cli.settings.tls_ca,
+        )
+    cli.error(
+        f"coconut: no core answered at {endpoint}: started the local core (pid {started.pid}, log {started.log_path}); "
+        "stop it with 'coconut core stop'"
+    )

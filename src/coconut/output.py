@@ -1,0 +1,116 @@
+"""How every coconut command shows what it did: the ``-o/--output`` option, JSON/YAML for scripts, tables
+and variable blocks for people, and a spinner on stderr while a wait lasts.
+
+One place, so every command prints the same way and obeys ``--nocolor`` and ``--nospinner``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import typer
+
+from ecs_engine.errors import UsageError
+
+from .context import CliContext
+
+OUTPUTS = ("text", "json", "yaml")
+OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
+SPINNER_DELAY = 0.5  # seconds: a wait shorter than this shows no spinner
+
+
+def check_output(output: str, choices: Sequence[str] = OUTPUTS) -> str:
+    if output not in choices:
+        raise UsageError(f"--output: expected one of {', '.join(choices)}, got '{output}'")
+    return output
+
+
+def print_data(cli: CliContext, data: Any, output: str) -> None:
+    """Machine-readable output: ``json`` (2-space indent) or ``yaml``; what JSON cannot hold becomes text."""
+    if output == "yaml":
+        import yaml
+
+        cli.stdout.write(yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False))
+    else:
+        cli.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def message_dict(message: Any) -> dict[str, Any]:
+    """A protobuf message as the JSON object gRPC clients see (every field, default values too)."""
+    from google.protobuf.json_format import MessageToDict
+
+    return MessageToDict(message, always_print_fields_with_no_presence=True)
+
+
+def table(cli: CliContext, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    from rich.box import SIMPLE
+    from rich.table import Table
+
+    out = Table(box=SIMPLE, header_style="bold blue")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*row)
+    console = cli.console
+    if not console.is_terminal:  # in a pipe there is no width to fit: rows as wide as their content
+        from rich.console import Console
+
+        console = Console(file=cli.stdout, width=250, no_color=cli.color is False, highlight=False)
+    console.print(out)
+
+
+def vars_block(cli: CliContext, title: str, values: Mapping[str, str]) -> None:
+    """A titled block of ``key  value`` lines, keys sorted; nothing at all when there are no values."""
+    if not values:
+        return
+    from rich.markup import escape
+
+    cli.console.print(f"[bold]{title}[/bold]")
+    width = max(len(k) for k in values)
+    for key in sorted(values):
+        cli.console.print(f"  {escape(key):<{width}}  {escape(values[key])}", highlight=False)
+
+
+@contextlib.contextmanager
+def spinner(cli: CliContext, text: str) -> Iterator[None]:
+    """A spinner on stderr once the wait has lasted ``SPINNER_DELAY``; never with ``--nospinner`` or
+    when stderr is not a terminal."""
+    console = cli.err_console
+    if not cli.spinner or not console.is_terminal:
+        yield
+        return
+    status = console.status(text)
+    lock = threading.Lock()
+    finished = False
+
+    def begin() -> None:
+        with lock:
+            if not finished:
+                status.start()
+
+    timer = threading.Timer(SPINNER_DELAY, begin)
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        with lock:
+            finished = True
+            status.stop()
+
+
+def print_entries(cli: CliContext, data: Any, output: str) -> None:
+    """Configuration store entries: text lines (``key: value`` for a map), or serialised as ``config dump``
+    does (JSON with 4-space indent, unicode kept; YAML)."""
+    from ecs_engine.config.tree import serialize
+
+    if output == "text":
+        items = data.items() if isinstance(data, dict) else ((item, None) for item in data)
+        for key, value in items:
+            cli.echo(key if value is None else f"{key}: {value}")
+    else:
+        cli.stdout.write(serialize(data, output))

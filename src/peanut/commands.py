@@ -1,4 +1,5 @@
-"""peanut's commands (CLI mode): each drives the process once, prints the result and returns an exit status.
+"""peanut's commands (CLI mode) and their dispatcher: each drives the process once, prints the result and
+returns an exit status.
 
 Text output follows upstream peanut (``ok  state=X trigger=Y``); ``-o json`` prints one JSON object per result
 (per message for the streams). Progress and notes go to stderr.
@@ -6,41 +7,23 @@ Text output follows upstream peanut (``ok  state=X trigger=Y``); ``-o json`` pri
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TextIO
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from ecs_engine.errors import ExitStatus, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
-from ecs_engine.occ.client import TransitionResult
 from ecs_engine.occ.errors import DIRECT
 
 from .control import Outcome, ProcessControl
+from .inputs import parse_assignments
+from .output import Output
 
-
-@dataclass
-class Output:
-    stdout: TextIO
-    stderr: TextIO
-    format: str = "text"
-
-    def result(self, text: str, data: Mapping[str, Any]) -> None:
-        self.stdout.write((json.dumps(data) if self.format == "json" else text) + "\n")
-        self.stdout.flush()
-
-    def note(self, text: str) -> None:
-        self.stderr.write(text + "\n")
-        self.stderr.flush()
-
-    def progress(self, source: str, event: str, result: TransitionResult | None) -> None:
-        if self.format != "text":
-            return
-        if result is None:
-            self.note(f"  fmq-step  {source!r} --{event}-->")
-        else:
-            self.note(f"            {result.state!r}  ok={str(result.ok).lower()}  trigger={result.trigger}")
+M = TypeVar("M")
+StreamCommand = Callable[[ProcessControl, Output, asyncio.Event], Awaitable[ExitStatus]]
 
 
 def _refused(outcome: Outcome, what: str) -> RefusedError:
@@ -114,7 +97,9 @@ async def fmq_step(
     return ExitStatus.OK
 
 
-async def _stream(messages, out: Output, stop: asyncio.Event, render) -> ExitStatus:
+async def _stream(
+    messages: AsyncIterator[M], out: Output, stop: asyncio.Event, render: Callable[[M], tuple[str, dict[str, Any]]]
+) -> ExitStatus:
     async def pump() -> None:
         async for message in messages:
             out.result(*render(message))
@@ -146,3 +131,38 @@ async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event
     await control.client().streams_ready(timeout=1.0)
     out.note(f"streaming events from {control.address}  (ctrl-c to stop)")
     return await _stream(messages, out, stop, lambda e: (f"event={e}", {"event": e}))
+
+
+STREAMS: dict[str, StreamCommand] = {"state-stream": state_stream, "event-stream": event_stream}
+STEPS = {"transition": transition, "direct-step": direct_step, "fmq-step": fmq_step}
+
+
+async def run_command(
+    control: ProcessControl, options: argparse.Namespace, out: Output, config: Mapping[str, str]
+) -> ExitStatus:
+    """One CLI command against ``control`` (also used line by line by ``exec --script``); closes ``control``."""
+    try:
+        if options.command == "get-state":
+            return await get_state(control, out)
+        if options.command in STREAMS:
+            return await _until_interrupted(STREAMS[options.command], control, out)
+        arguments = {**config, **parse_assignments(options.assignments)}
+        return await STEPS[options.command](control, options.first, options.second, arguments, out)
+    finally:
+        await control.close()
+
+
+async def _until_interrupted(stream: StreamCommand, control: ProcessControl, out: Output) -> ExitStatus:
+    """Run a stream command; SIGINT/SIGTERM end it cleanly (exit 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
+    try:
+        return await stream(control, out, stop)
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)

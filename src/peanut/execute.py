@@ -13,15 +13,23 @@ import shlex
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecs_engine.errors import ExitStatus, HandledError, UsageError
 from ecs_engine.occ import launch
 
-from .commands import Output
+from .commands import run_command
 from .control import ProcessControl, transport
+from .output import Output
+from .parser import build_parser
+
+if TYPE_CHECKING:
+    from .tui import TuiIO
 
 
-def run_exec(options: argparse.Namespace, out: Output, config: Mapping[str, str], timeout: float, tui=None) -> int:
+def run_exec(
+    options: argparse.Namespace, out: Output, config: Mapping[str, str], timeout: float, tui: TuiIO | None = None
+) -> ExitStatus:
     import asyncio
 
     command = list(options.process)
@@ -56,7 +64,7 @@ async def exec_async(
     log: str | None,
     out: Output,
     config: Mapping[str, str],
-    tui=None,
+    tui: TuiIO | None = None,
 ) -> ExitStatus:
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"exec --port {port}: expected a port number from 1 to 65535")
@@ -87,8 +95,6 @@ async def run_script(
     path: Path, address: str, mode: str, timeout: float, out: Output, config: Mapping[str, str]
 ) -> ExitStatus:
     """Run peanut commands from ``path`` in order; the first failure stops the script with its status."""
-    from .cli import build_parser, run_command
-
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,7 @@ from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.errors import DIRECT, WrongModeError
 
-from .control import FMQ_STEP, ProcessControl
+from .control import FMQ_STEP, ProcessControl, StateView
 from .inputs import load_config
 
 CONNECTING = "CONNECTING"
@@ -96,7 +97,7 @@ class PeanutTUI:
         self.poll_interval = io.poll_interval
         self.control = ProcessControl(address, mode, timeout=timeout)
         self.status = CONNECTING
-        self.view = None
+        self.view: StateView | None = None
         self.busy: str | None = None
         self.config = dict(config or {})
         self.config_path = config_path
@@ -109,7 +110,7 @@ class PeanutTUI:
         self._path_completer = PathCompleter(expanduser=True)
         self.path_input = TextArea(multiline=False, height=1)
         self.path_candidates = ""
-        self.app = Application(
+        self.app: Application[ExitStatus] = Application(
             layout=self._layout(),
             key_bindings=self._bindings(),
             style=STYLE,
@@ -124,12 +125,12 @@ class PeanutTUI:
         return [("class:title", f" peanut  {self.address}  mode {self.mode} ".ljust(200))]
 
     def _state_text(self):
-        if self.status != CONNECTED and not (self.status == ENDED and self.view):
+        view = self.view
+        if view is None or self.status not in (CONNECTED, ENDED):
             suffix = ""
             if self.status == WRONG_MODE and self.modal_text:
                 suffix = "\n" + self.modal_text.splitlines()[-1]
             return [("class:state.bad", f" {self.status}"), ("", suffix)]
-        view = self.view
         style = "class:state.bad" if view.shown in (states.ERROR,) else "class:state"
         lines = [(style, f" {view.shown}"), ("", f"\n {'STABLE' if view.stable else 'INTERMEDIATE'}")]
         if self.mode != DIRECT and view.raw != view.shown:
@@ -330,12 +331,19 @@ class PeanutTUI:
         self.say(f"loaded {len(self.config)} entries from {path} (pushed with the next CONFIGURE)")
 
     def request(self, event: str) -> None:
-        if not self.allowed(event):
-            why = "not connected" if self.status != CONNECTED else "busy" if self.busy else f"in {self.view.raw}"
+        view = self.view
+        if view is None or not self.allowed(event):
+            why = (
+                "not connected"
+                if self.status != CONNECTED or view is None
+                else "busy"
+                if self.busy
+                else f"in {view.raw}"
+            )
             self.say(f"{event} not possible: {why}")
             return
         self.busy = event
-        self.app.create_background_task(self._transition(event))
+        self.app.create_background_task(self._transition(event, view))
 
     def _arguments(self, event: str) -> dict[str, str]:
         if event in (states.CONFIGURE, fairmq.INIT_DEVICE):
@@ -344,14 +352,15 @@ class PeanutTUI:
             return {"runNumber": f"{datetime.datetime.now():%m%d%H%M%S}"}
         return {}
 
-    async def _transition(self, event: str) -> None:
+    async def _transition(self, event: str, view: StateView) -> None:
+        """``event`` from ``view``, the state it was allowed in."""
         arguments = self._arguments(event)
         try:
             if self.mode == FMQ_STEP:
-                outcome = await self.control.fmq_step(self.view.raw, event, arguments)
+                outcome = await self.control.fmq_step(view.raw, event, arguments)
             else:
-                outcome = await self.control.occ_transition(self.view.shown, event, arguments, progress=self._progress)
-            self.view = self.control.view(outcome.raw_state, self.view.pid)
+                outcome = await self.control.occ_transition(view.shown, event, arguments, progress=self._progress)
+            self.view = self.control.view(outcome.raw_state, view.pid)
             verdict = "ok" if outcome.ok else f"not ok, trigger {outcome.trigger}"
             self.say(f"{event} -> {outcome.raw_state} ({verdict})")
             if outcome.ok and event in (states.CONFIGURE, fairmq.INIT_DEVICE) and self.config:
@@ -416,13 +425,13 @@ class PeanutTUI:
 
     def _open_streams(self) -> None:
         client = self.control.client()
-        streams = [("EventStream", client.event_stream())]
+        streams: list[tuple[str, AsyncIterator[Any]]] = [("EventStream", client.event_stream())]
         if self.mode == DIRECT:
             streams.insert(0, ("StateStream", client.state_stream()))
         for name, messages in streams:
             self._stream_tasks.append(self.app.create_background_task(self._follow(name, messages)))
 
-    async def _follow(self, name: str, messages) -> None:
+    async def _follow(self, name: str, messages: AsyncIterator[Any]) -> None:
         try:
             async for message in messages:
                 if name == "StateStream":

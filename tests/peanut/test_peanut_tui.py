@@ -16,8 +16,8 @@ from ecs_engine.errors import ExitStatus
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
 from peanut.cli import main
-from peanut.commands import Output
 from peanut.execute import exec_async
+from peanut.output import Output
 from peanut.tui import PeanutTUI, TuiIO
 from tests.peanut.processes import DEVICE, DUMMY
 

@@ -1,0 +1,83 @@
+"""peanut's command line: Go-style flags as upstream (``-addr``, ``-mode``, ``-timeout``, ``-config``), then a
+command (CLI mode), ``exec`` (launch a process and control it), or nothing (the TUI).
+
+Only argparse is needed here, so that ``peanut --help`` stays fast; ``exec --script`` reads its lines with it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import Sequence
+from typing import NoReturn, TextIO
+
+from ecs_engine.errors import UsageError
+
+DESCRIPTION = "Drive and debug one OCC-controlled process or FairMQ device."
+EPILOG = """\
+Without a command peanut opens its terminal UI (-addr defaults to localhost:$OCC_CONTROL_PORT there).
+
+modes (-mode):
+  direct    OCC protobuf, for OCClib processes (the TUI's default)
+  fmq       FairMQ OCClite JSON codec; each OCC transition is driven as its FairMQ sequence (CLI default)
+  fmq-step  FairMQ OCClite JSON codec; one FairMQ step at a time, raw FairMQ states
+
+TUI keys: c CONFIGURE, r RESET, s START (runNumber=MMDDhhmmss), t STOP, v RECOVER, x EXIT,
+  1-0 INIT DEVICE .. END (fmq-step), n reconnect, l load configuration, q quit (no transition)
+
+exit status: 0 ok, 1 failed, 2 usage, 3 unreachable, 4 timeout, 5 refused, 6 wrong mode, 130 interrupted
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one clear error instead of argparse's usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="peanut",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument("-addr", "--addr", metavar="HOST:PORT", help="process control address (localhost:47100)")
+    parser.add_argument("-mode", "--mode", choices=("direct", "fmq", "fmq-step"), help="control mode (see below)")
+    parser.add_argument("-timeout", "--timeout", default="30s", metavar="DURATION", help="per call (default 30s)")
+    parser.add_argument("-config", "--config", metavar="FILE", help="YAML/JSON arguments, flattened to dot keys")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
+    parser.add_argument("--debug", action="store_true", help="tracebacks for internal errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    commands.add_parser("get-state", help="print the current state")
+    for name, first, second, text in (
+        ("transition", "FROM", "TO", "OCC transition FROM -> TO (the FairMQ sequence in fmq mode)"),
+        ("direct-step", "SRC", "EVENT", "one OCC protobuf Transition, whatever -mode says"),
+        ("fmq-step", "SRC", "EVENT", "one FairMQ Transition over OCClite, whatever -mode says"),
+    ):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("first", metavar=first)
+        command.add_argument("second", metavar=second)
+        command.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="arguments pushed with it")
+    commands.add_parser("state-stream", help="print state changes until Ctrl-C")
+    commands.add_parser("event-stream", help="print device events until Ctrl-C")
+
+    run = commands.add_parser(
+        "exec",
+        help="start a process with a control port, then open the TUI (or run --script)",
+        description="Start CMD with OCC_CONTROL_PORT and --control-port, wait until it answers, then open the "
+        "TUI or run the commands of --script; stop the process (EXIT, then signals) when done.",
+    )
+    run.add_argument("--port", type=int, help="control port (default: a free one)")
+    run.add_argument("--script", metavar="FILE", help="peanut commands, one per line, instead of the TUI")
+    run.add_argument("--detach", action="store_true", help="leave the process running at the end")
+    run.add_argument("--log", metavar="FILE", help="the process's output (default: a file in the temp dir)")
+    run.add_argument("process", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the process to run")
+    return parser
+
+
+def parse(argv: Sequence[str], stdout: TextIO) -> argparse.Namespace:
+    """The options of ``argv``; ``--help`` is printed to ``stdout`` and raises SystemExit, as in argparse."""
+    with contextlib.redirect_stdout(stdout):
+        return build_parser().parse_args(list(argv))

@@ -1,1 +1,1 @@
-"""Built-in backends of the experiment control system, registered as pluggy plugins (entry points)."""
+"""Built-in backends of the experiment control system: pluggy plugins that ``ecs_engine.plugins`` registers by name."""

@@ -1,4 +1,4 @@
-"""The file:// layout (YAML and JSON, errors with file and line) and store selection through the hook."""
+"""The file:// layout (YAML and JSON, errors with file and line) and stores that plugins register by scheme."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config import Configuration, MemoryStore, open_store
 from ecs_engine.errors import ConfigurationError
 from ecs_engine.hookspecs import hookimpl
@@ -73,28 +74,27 @@ class LabStore:
     """A third-party backend for a scheme of its own, registered like any plugin."""
 
     @hookimpl
-    def ecs_config_store(self, url: str):
-        if url.startswith("lab://"):
-            return MemoryStore({"runtime/aliecs/vars/site": url[len("lab://") :]}, url=url)
-        return None
+    def ecs_register_backends(self, registry: BackendRegistry) -> None:
+        registry.add_config_store("lab", lambda url: MemoryStore({"runtime/aliecs/vars/site": url[6:]}, url=url))
 
 
-def test_a_plugin_adds_a_scheme_through_ecs_config_store():
+def test_a_plugin_adds_a_scheme_through_ecs_register_backends():
     pm = plugin_manager()
     plugin = LabStore()
     pm.register(plugin, name="lab-store")
     try:
         assert Configuration.open("lab://cern").global_vars() == {"site": "cern"}
-        assert pm.hook.ecs_config_store(url="nosuch://x") is None
+        with pytest.raises(ConfigurationError, match="unknown configuration store scheme 'nosuch://'"):
+            Configuration.open("nosuch://x")
     finally:
         pm.unregister(plugin)
     with pytest.raises(ConfigurationError, match="unknown configuration store scheme 'lab://'"):
         Configuration.open("lab://cern")
 
 
-def test_built_in_backends_are_entry_point_plugins():
+def test_built_in_backends_are_plugins_of_the_process_wide_manager():
     names = {name for name, _ in plugin_manager().list_name_plugin()}
-    assert {"config-sqlite", "config-file", "config-etcd"} <= names
+    assert {"config-memory", "config-sqlite", "config-file", "config-etcd"} <= names
 
 
 def test_default_url_is_sqlite_in_the_data_dir(tmp_path):

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from ecs_engine.plugins import backends
 from ecs_engine.tasks.executor import Executor, TaskListener, Timeouts
 from ecs_engine.tasks.model import ChannelSpec, HookResult, Task, TaskRequest
 from ecs_engine.tasks.registry import TaskRegistry
-from ecs_engine.tasks.resources import open_resource_manager
 from ecs_engine.template.tasks import TaskCommand
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,7 +77,7 @@ class Recorder(TaskListener):
 
 @pytest.fixture
 def resources(tmp_path):
-    return open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+    return backends().open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import time
 import pytest
 
 from ecs_engine.errors import HandledError
+from ecs_engine.plugins import backends
 from ecs_engine.tasks.executor import Executor, Timeouts
 from ecs_engine.tasks.model import ChannelSpec
 from ecs_engine.tasks.registry import TaskRegistry
-from ecs_engine.tasks.resources import open_resource_manager
 
 from .conftest import DEVICE, DUMMY, PY, eventually, output, request
 
@@ -270,7 +270,7 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     for controller in list(first._controllers.values()):  # the old core goes away without killing anything
         await controller.close()
 
-    fresh = open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+    fresh = backends().open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
     second = Executor(fresh, registry=registry, listener=recorder)
     back = await second.reattach(records[one.id])
     assert (back.id, back.pid, back.state, back.status) == (one.id, one.pid, "CONFIGURED", "ACTIVE")

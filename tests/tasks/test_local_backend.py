@@ -12,18 +12,17 @@ import pytest
 
 from ecs_backends.resources.local import nodes_from_settings
 from ecs_engine.errors import UsageError
-from ecs_engine.plugins import plugin_manager
-from ecs_engine.tasks.resources import DATA_PORT_BASE, LaunchSpec, PlacementError, open_resource_manager
+from ecs_engine.plugins import backends
+from ecs_engine.tasks.resources import DATA_PORT_BASE, LaunchSpec, PlacementError
 
 from .conftest import eventually
 
 
-def test_the_hook_opens_local_and_refuses_unknown_names(tmp_path):
-    manager = plugin_manager().hook.ecs_resource_manager(name="local", settings={}, state_dir=str(tmp_path))
-    assert manager.name == "local"
-    assert plugin_manager().hook.ecs_resource_manager(name="slurm-x", settings={}, state_dir=str(tmp_path)) is None
+def test_local_is_registered_and_unknown_names_are_refused(tmp_path):
+    assert "local" in backends().resource_manager_names
+    assert backends().open_resource_manager("local", {}, state_dir=tmp_path).name == "local"
     with pytest.raises(UsageError, match=r"unknown resource manager 'slurm-x' \(setting core.resource_manager\)"):
-        open_resource_manager("slurm-x", {}, state_dir=tmp_path)
+        backends().open_resource_manager("slurm-x", {}, state_dir=tmp_path)
 
 
 def test_without_settings_one_node_named_after_the_host_also_answers_to_localhost():
@@ -115,7 +114,7 @@ async def test_a_restarted_manager_attaches_by_pid_and_start_time(resources, tmp
     node = resources.nodes()[0]
     process = await resources.launch(node, LaunchSpec("t3", ["sleep", "30"]))
     record = process.record()
-    other = open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "other")
+    other = backends().open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "other")
     attached = other.attach(node, record)
     assert attached is not None and attached.alive() and attached.pid == process.pid
     assert other.attach(node, {**record, "start_ticks": record["start_ticks"] - 1}) is None  # a reused pid

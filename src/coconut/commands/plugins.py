@@ -1,4 +1,4 @@
-"""``coconut plugins``: the installed backends and the hooks each implements."""
+"""``coconut plugins``: the plugins (built-in and installed) and the hooks each implements."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from ..output import OUTPUT_OPTION, check_output, print_data
 
 
 def plugins(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
-    """List installed plugins (entry-point group ecs_backends) and their hooks."""
+    """List the plugins (built-in, and installed in the entry-point group ecs_backends) and their hooks."""
     from ecs_engine.plugins import describe_plugins
 
     cli: CliContext = ctx.obj

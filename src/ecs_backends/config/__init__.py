@@ -1,1 +1,1 @@
-"""Configuration store backends (``sqlite://``, ``file://``, ``etcd://``), each a pluggy plugin."""
+"""Configuration store backends (``sqlite://``, ``file://``, ``etcd://``, ``memory://``), each a pluggy plugin."""

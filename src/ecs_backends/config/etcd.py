@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
+from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.store import (
     DEFAULT_PREFIX,
     Change,
@@ -28,7 +29,7 @@ from ecs_engine.config.store import (
 from ecs_engine.errors import ConfigurationError, DeadlineError, UnreachableError
 from ecs_engine.hookspecs import hookimpl
 
-SCHEME = "etcd://"
+SCHEME = "etcd"
 DEFAULT_PORT = 2379
 DEFAULT_TIMEOUT = 10.0
 #: etcd's default --max-txn-ops: a multi-key write is atomic up to this many keys
@@ -293,7 +294,5 @@ class EtcdStore(KeyValueStore):
 
 
 @hookimpl
-def ecs_config_store(url: str) -> EtcdStore | None:
-    if not url.startswith(SCHEME):
-        return None
-    return EtcdStore(url)
+def ecs_register_backends(registry: BackendRegistry) -> None:
+    registry.add_config_store(SCHEME, EtcdStore)

@@ -10,18 +10,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.memory import MemoryStore
 from ecs_engine.config.tree import flatten
 from ecs_engine.errors import ConfigurationError, NotFoundError
 from ecs_engine.hookspecs import hookimpl
 
-SCHEME = "file://"
+SCHEME = "file"
 
 
 def path_of(url: str) -> Path:
     """The file named by ``file:///abs/path`` or ``file://relative/path``."""
-    rest = url[len(SCHEME) :]
+    rest = url.partition("://")[2]
     if not rest:
         raise ConfigurationError(f"bad configuration store URL {url!r}: expected file:///PATH.yaml or .json")
     return Path(rest)
@@ -64,7 +65,5 @@ class FileStore(MemoryStore):
 
 
 @hookimpl
-def ecs_config_store(url: str) -> FileStore | None:
-    if not url.startswith(SCHEME):
-        return None
-    return FileStore(path_of(url), url)
+def ecs_register_backends(registry: BackendRegistry) -> None:
+    registry.add_config_store(SCHEME, lambda url: FileStore(path_of(url), url))

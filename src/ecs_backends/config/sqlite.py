@@ -15,12 +15,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
 from ecs_engine.errors import ConfigurationError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.sqlitedb import open_database
 
-SCHEME = "sqlite://"
+SCHEME = "sqlite"
 #: changes kept in the log for watchers that resume from an older sequence number
 HISTORY = 100_000
 #: seconds a writer waits for another process's transaction before giving up
@@ -206,14 +207,13 @@ class SqliteStore(KeyValueStore):
 
 
 def path_of(url: str) -> Path:
-    rest = url[len(SCHEME) :]
+    """The database file of ``sqlite:///abs/path`` or ``sqlite://relative/path`` (``~`` expanded)."""
+    rest = url.partition("://")[2]
     if not rest.strip("/"):
         raise ConfigurationError(f"bad configuration store URL {url!r}: expected sqlite:///PATH/config.sqlite")
     return Path(rest).expanduser()
 
 
 @hookimpl
-def ecs_config_store(url: str) -> SqliteStore | None:
-    if not url.startswith(SCHEME):
-        return None
-    return SqliteStore(path_of(url), url)
+def ecs_register_backends(registry: BackendRegistry) -> None:
+    registry.add_config_store(SCHEME, lambda url: SqliteStore(path_of(url), url))

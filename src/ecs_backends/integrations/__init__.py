@@ -1,1 +1,1 @@
-"""Integration plugins shipped with the project, registered as ``ecs_backends`` entry points."""
+"""Integration plugins shipped with the project, registered by ``ecs_engine.plugins`` as built-in plugins."""

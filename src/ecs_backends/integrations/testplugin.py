@@ -10,7 +10,7 @@ import asyncio
 from typing import Any
 
 from ecs_engine.durations import parse_duration
-from ecs_engine.environment.integrations import IntegrationPlugin
+from ecs_engine.environment.integration_plugin import IntegrationPlugin
 from ecs_engine.hookspecs import hookimpl
 
 

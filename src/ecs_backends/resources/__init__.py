@@ -1,1 +1,1 @@
-"""Resource managers (``local``; batch systems later), each a pluggy plugin of ``ecs_resource_manager``."""
+"""Resource managers (``local``; batch systems later), each a pluggy plugin registering itself by name."""

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
@@ -35,10 +36,13 @@ LOCAL_NAMES = ("localhost", "127.0.0.1")
 
 
 @hookimpl
-def ecs_resource_manager(name: str, settings: dict[str, Any], state_dir: str) -> ResourceManager | None:
-    if name != RESOURCE_MANAGER:
-        return None
-    return LocalResourceManager(nodes_from_settings(settings.get("nodes")), Path(state_dir))
+def ecs_register_backends(registry: BackendRegistry) -> None:
+    registry.add_resource_manager(RESOURCE_MANAGER, open_local)
+
+
+def open_local(settings: Mapping[str, Any], state_dir: Path) -> LocalResourceManager:
+    """The ``local`` manager with the virtual nodes of the ``nodes`` setting."""
+    return LocalResourceManager(nodes_from_settings(settings.get("nodes")), state_dir)
 
 
 def host_node() -> Node:

@@ -366,32 +366,16 @@ def tree_root(tree: Any, origin: str) -> Mapping[str, Any]:
 
 
 def open_store(url: str | None, *, data_dir: Path | None = None) -> KeyValueStore:
-    """The store for ``url``: ``memory://`` here, every other scheme through the ``ecs_config_store`` hook."""
+    """The store for ``url`` (default: ``config.sqlite`` in the data directory) from the registered backends."""
     if not url:
         if data_dir is None:
             import platformdirs
 
             data_dir = platformdirs.user_data_path("coconut")
         url = f"sqlite:///{Path(data_dir) / 'config.sqlite'}"
-    scheme, sep, _ = url.partition("://")
-    if not sep or not scheme:
-        raise ConfigurationError(
-            f"bad configuration store URL {url!r}: expected SCHEME://...",
-            hint="e.g. sqlite:///path/config.sqlite, file:///path/config.yaml, etcd://127.0.0.1:2379",
-        )
-    if scheme == "memory":
-        from .memory import MemoryStore
+    from ecs_engine.plugins import backends
 
-        return MemoryStore(url=url)
-    from ecs_engine.plugins import plugin_manager
-
-    store = plugin_manager().hook.ecs_config_store(url=url)
-    if store is None:
-        raise ConfigurationError(
-            f"unknown configuration store scheme '{scheme}://' in {url}",
-            hint="installed backends handle sqlite://, file:// and etcd:// (memory:// for tests)",
-        )
-    return store
+    return backends().open_config_store(url)
 
 
 def _sections(text: str, where: str) -> dict[str, dict[str, Any]]:

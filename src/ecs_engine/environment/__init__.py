@@ -7,7 +7,8 @@ task-control interface (``TaskController`` and its records) that executors imple
 
 from .environment import EngineSettings, Environment, EnvironmentServices, TeardownReport, TransitionError
 from .fake_tasks import InProcessDriver
-from .integrations import IntegrationPlugin, Integrations
+from .integration_plugin import IntegrationPlugin
+from .integrations import Integrations
 from .manager import CreateError, EnvironmentManager
 from .taskport import (
     Deployment,

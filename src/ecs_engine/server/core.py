@@ -98,10 +98,10 @@ class Core:
     async def _start(self) -> None:
         from ecs_engine.config import Configuration
         from ecs_engine.environment import EngineSettings, EnvironmentManager, Integrations
+        from ecs_engine.plugins import backends
         from ecs_engine.repos import RepoManager
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
-        from ecs_engine.tasks.resources import open_resource_manager
 
         from .service import ControlService
         from .sources import TemplateSources
@@ -110,7 +110,9 @@ class Core:
         s = self.settings
         self.config = Configuration.open(s.config_endpoint or None, data_dir=s.data_dir)
         self.config_url = getattr(self.config.store, "url", "") or s.config_endpoint
-        resources = open_resource_manager(s.resource_manager, {**s.section, "nodes": s.nodes}, state_dir=s.state_dir)
+        resources = backends().open_resource_manager(
+            s.resource_manager, {**s.section, "nodes": s.nodes}, state_dir=s.state_dir
+        )
         self.registry = TaskRegistry(s.data_dir / "tasks.sqlite")
         self.executor = Executor(
             resources,

@@ -1,9 +1,9 @@
 """The resource-manager interface: nodes, placement, ports, launching and watching processes.
 
-A resource manager is a backend (``ecs_backends.resources.local``; a batch-system one later) opened through
-the ``ecs_resource_manager`` hook. The executor only talks to this interface: it places a task on a node,
-asks for ports there, launches the command, and watches the process through its handle (the status
-stream of one process: ``wait()`` returns when it ends).
+A resource manager is a backend (``ecs_backends.resources.local``; a batch-system one later) that a plugin
+registers by name (``ecs_engine.backend_registry``). The executor only talks to this interface: it places a
+task on a node, asks for ports there, launches the command, and watches the process through its handle
+(the status stream of one process: ``wait()`` returns when it ends).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.errors import HandledError
 
 from .model import Node
 
@@ -116,20 +116,3 @@ class ResourceManager(abc.ABC):
 
     async def close(self) -> None:
         """Release what the manager holds (not the processes: the executor kills those)."""
-
-
-def open_resource_manager(name: str, settings: Mapping[str, Any], *, state_dir: Path) -> ResourceManager:
-    """The resource manager ``name`` from the installed backends (``ecs_resource_manager`` hook)."""
-    from ecs_engine.plugins import plugin_manager
-
-    manager = plugin_manager().hook.ecs_resource_manager(name=name, settings=dict(settings), state_dir=str(state_dir))
-    if manager is None:
-        known = sorted(
-            getattr(impl.plugin, "RESOURCE_MANAGER", "")
-            for impl in plugin_manager().hook.ecs_resource_manager.get_hookimpls()
-        )
-        raise UsageError(
-            f"unknown resource manager '{name}' (setting core.resource_manager)",
-            hint=f"installed: {', '.join(k for k in known if k) or 'none'}",
-        )
-    return manager

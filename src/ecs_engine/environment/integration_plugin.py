@@ -1,0 +1,55 @@
+"""The base class of integration plugins (AliECS ``integration.Plugin``): what a plugin class provides.
+
+Apart from ``integrations.py``, which loads and drives them, so that the hook specs and the plugins can
+name this class without reaching the code that calls the hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class IntegrationPlugin:
+    """Base of integration plugins; subclasses set the class attributes and override what they provide.
+
+    Call functions (the members of the object ``call_stack`` returns) take the call's arguments, return a
+    string, and report failure by setting ``call.var_stack["__call_error"]`` (and ``__call_error_reason``)
+    or by raising. They may be coroutine functions; a function that blocks must be one (or use a thread),
+    because calls run on the engine's event loop. They must honour ``__call_timeout``.
+    """
+
+    #: the name calls use (``odc`` in ``odc.Start()``)
+    name: str = ""
+    pretty_name: str = ""
+    #: the core setting that holds the endpoint (``odcEndpoint``)
+    endpoint_setting: str = ""
+
+    def __init__(self, endpoint: str = ""):
+        self.endpoint = endpoint
+
+    def init(self, framework_id: str) -> None:
+        """Connect to the service (called once, in a thread, when the manager starts)."""
+
+    def destroy(self) -> None:
+        """Disconnect (called once when the manager closes)."""
+
+    def connection_state(self) -> str:
+        """READY, CONNECTING, TRANSIENT_FAILURE, IDLE or SHUTDOWN."""
+        return "READY"
+
+    def data(self) -> Mapping[str, str]:
+        """What ``GetIntegratedServices`` shows about the service (a string map)."""
+        return {}
+
+    def environments_data(self, environment_ids: Iterable[str]) -> dict[str, str]:
+        """Per environment, the JSON text shown in ``EnvironmentInfo.integratedServicesData[name]``."""
+        return {}
+
+    def object_stack(self, stack: Mapping[str, str]) -> Any:
+        """Functions offered to templates under ``name`` (AliECS ``ObjectStack``); None if none."""
+        return None
+
+    def call_stack(self, call: Any) -> Any:
+        """The object whose members are the call functions for one ``Call``."""
+        raise NotImplementedError(f"integration plugin {self.name!r} offers no call functions")

@@ -36,10 +36,6 @@ def _rows(tasks) -> list[list[str]]:
     ]
 
 
-def _table(cli: CliContext, rows: list[list[str]]) -> None:
-    table(cli, COLUMNS, rows)
-
-
 @command(app, "list", "ls", "l")
 def list_tasks(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     """List every task the core runs, locked (in an environment) or not."""
@@ -55,7 +51,7 @@ def list_tasks(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     if not reply.tasks:
         cli.echo("no tasks running")
         return
-    _table(cli, _rows(reply.tasks))
+    table(cli, COLUMNS, _rows(reply.tasks))
 
 
 @command(app, "clean", "cleanup", "cl")
@@ -76,7 +72,7 @@ def clean(
         return
     if reply.killedTasks:
         cli.echo("killed tasks:")
-        _table(cli, _rows(reply.killedTasks))
+        table(cli, COLUMNS, _rows(reply.killedTasks))
     else:
         cli.echo("no task killed")
     cli.echo(f"{len(reply.runningTasks)} tasks running")

@@ -116,7 +116,7 @@ def test_plugins_lists_builtin_backends_with_their_hooks(coconut):
     result = coconut("plugins", "-o", "json")
     assert result.status == 0, result.err
     rows = {r["name"]: r for r in json.loads(result.out)}
-    assert rows["config-sqlite"]["hooks"] == ["ecs_config_store"]
+    assert rows["config-sqlite"]["hooks"] == ["ecs_register_backends"]
 
 
 def test_plan_resolves_name_at_revision_through_managed_repositories(coconut, tmp_path):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ecs_engine.ids import new_id
 from ecs_engine.occ import states as occ
-from ecs_engine.template.plan import effective_constraints
+from ecs_engine.template.taskrender import effective_constraints
 
 from .taskport import (
     ACTIVE,

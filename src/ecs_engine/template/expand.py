@@ -3,15 +3,16 @@
 Each role goes through the AliECS templating stages in order (template-corpus.md §4): 0 ``enabled``
 (parent stack + locals), 1 own ``defaults`` (parent stack), 2 own ``vars`` (+ own defaults), 3 user vars,
 4 name and traits, 5 constraints, channel targets and globals (calls and includes re-check ``enabled``).
-Precedence is class first (user vars > vars > defaults), then depth (deeper wins), locals on top.
+Which variable wins is decided by ``precedence.VarLayers``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import HandledError, NotFoundError, TemplateError
@@ -20,14 +21,17 @@ from . import expr
 from .functions import Util, role_functions, static_objects
 from .jit import Dpl
 from .model import Env, EnvVars, Role, Traits, Workflow
+from .precedence import VarLayers
 from .roles import RawChannel, RawRole, WorkflowTemplate, parse_workflow
 from .sources import TemplateRef, TemplateSource
 from .tasks import TaskClass, parse_task
 from .triggers import parse_trigger
+from .yamlload import VarMap
 
 MAX_INCLUDE_DEPTH = 16
 
 ObjectFactory = Callable[[Mapping[str, str]], Mapping[str, Any]]
+RoleRef = tuple[str, str]  # (name, path)
 
 
 def is_enabled(text: str) -> bool:
@@ -35,18 +39,45 @@ def is_enabled(text: str) -> bool:
     return text.strip().lower() in ("true", "1")
 
 
-@dataclass
-class _Ctx:
-    """What a role passes to its children while expanding (flattened chains, cached for speed)."""
+def child_path(parent_path: str, name: str) -> str:
+    return f"{parent_path}.{name}" if parent_path else name
 
-    flat_defaults: dict[str, str]
-    flat_vars: dict[str, str]
-    flat_user: dict[str, str]
-    stack: dict[str, str]
-    ancestors: list[tuple[str, str]]  # (name, path), nearest first
+
+class Where(NamedTuple):
+    """Where a templated field is written, so an error can point at it."""
+
+    file: str
+    role_path: str
+    line: int | None = None
+    field: str | None = None
+
+    def at(self, line: int | None, field: str) -> Where:
+        return Where(self.file, self.role_path, line, field)
+
+    def error(self, message: str, *, expression: str | None = None) -> TemplateError:
+        return TemplateError(
+            message,
+            file=self.file,
+            line=self.line,
+            role_path=self.role_path,
+            field=self.field,
+            expression=expression,
+        )
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a role passes to its children while expanding: their variable layers and ancestry."""
+
+    layers: VarLayers
+    ancestors: list[RoleRef]  # nearest first
     role: Role | None
     source: TemplateSource
-    depth: int = 0
+    depth: int = 0  # of includes
+
+    @property
+    def path(self) -> str:
+        return self.ancestors[0][1] if self.ancestors else ""
 
 
 class Expander:
@@ -75,24 +106,26 @@ class Expander:
 
     # -- expression environments -------------------------------------------------------------------------
 
-    def objects(self, stack: Mapping[str, str], ctx: _Ctx, this: tuple[str, str] | None) -> dict[str, Any]:
+    def objects(self, stack: Mapping[str, str], scope: _Scope, this: RoleRef | None) -> dict[str, Any]:
         objs = dict(self._static)
         if self._objects is not None:
             objs.update(self._objects(stack))
         objs["util"] = Util(stack)
-        objs["dpl"] = self.dpl_class(stack, ctx.source, lambda text: expr.render(text, Env(objs, stack)))
-        objs.update(role_functions(ctx.ancestors, this))
+        objs["dpl"] = self.dpl_class(stack, scope.source, lambda text: expr.render(text, Env(objs, stack)))
+        objs.update(role_functions(scope.ancestors, this))
         return objs
 
-    def render(self, text: str, stack: Mapping[str, str], ctx: _Ctx, *, this=None, where: dict[str, Any]) -> str:
+    def render(
+        self, text: str, stack: Mapping[str, str], scope: _Scope, *, this: RoleRef | None = None, where: Where
+    ) -> str:
         if not expr.has_expressions(text):
             return text
         try:
-            return expr.render(text, Env(self.objects(stack, ctx, this), stack))
+            return expr.render(text, Env(self.objects(stack, scope, this), stack))
         except TemplateError as exc:
-            raise exc.located(**where) from None
+            raise exc.located(**where._asdict()) from None
         except HandledError as exc:
-            raise TemplateError(exc.message, **where) from None
+            raise where.error(exc.message) from None
 
     # -- entry points -----------------------------------------------------------------------------------------
 
@@ -117,10 +150,7 @@ class Expander:
         return Workflow(template, roles, source, self.env_vars, self.warnings)
 
     def _expand_root(self, template: WorkflowTemplate, source: TemplateSource) -> Role:
-        env = self.env_vars
-        stack = {**env.defaults, **env.vars, **env.user}
-        ctx = _Ctx(dict(env.defaults), dict(env.vars), dict(env.user), stack, [], None, source)
-        roles = self._role(template.root, ctx, {})
+        roles = self._role(template.root, _Scope(self.env_vars.layers(), [], None, source), {})
         if not roles:
             raise TemplateError("the root role is disabled", file=template.file, line=1, role_path=template.name)
         root = roles[0]
@@ -129,243 +159,193 @@ class Expander:
 
     # -- roles ------------------------------------------------------------------------------------------------
 
-    def _role(self, raw: RawRole, ctx: _Ctx, locals_: dict[str, str]) -> list[Role]:
+    def _role(self, raw: RawRole, scope: _Scope, locals_: Mapping[str, str]) -> list[Role]:
+        """``raw`` and its subtree through the stages of the module docstring; [] if it is disabled."""
         if raw.kind == "iterator":
-            return self._iterate(raw, ctx)
-        parent_path = ctx.ancestors[0][1] if ctx.ancestors else ""
-        hint = f"{parent_path}.{raw.name}" if parent_path else raw.name
-        where = {"file": raw.file, "role_path": hint}
-
-        base = {**ctx.stack, **locals_} if locals_ else ctx.stack
-        # stage 0: enabled
+            return self._iterate(raw, scope)
+        where = Where(raw.file, child_path(scope.path, raw.name))
+        layers = scope.layers.over(locals=locals_)
         if raw.enabled is not None:
-            value = self.render(raw.enabled, base, ctx, where={**where, "line": raw.enabled_line, "field": "enabled"})
-            if not is_enabled(value):
+            enabled = self.render(raw.enabled, layers.stack, scope, where=where.at(raw.enabled_line, "enabled"))
+            if not is_enabled(enabled):
                 return []
-        # stage 1: own defaults, against the parent stack (siblings invisible)
-        own_defaults = {
-            k: self.render(v, base, ctx, where={**where, "line": raw.defaults.lines.get(k), "field": f"defaults.{k}"})
-            for k, v in raw.defaults.values.items()
-        }
-        flat_defaults = {**ctx.flat_defaults, **own_defaults} if own_defaults else ctx.flat_defaults
-        # stage 2: own vars, seeing own defaults
-        own_vars: dict[str, str] = {}
-        if raw.vars.values:
-            stack2 = {**flat_defaults, **ctx.flat_vars, **ctx.flat_user, **locals_}
-            own_vars = {
-                k: self.render(v, stack2, ctx, where={**where, "line": raw.vars.lines.get(k), "field": f"vars.{k}"})
-                for k, v in raw.vars.values.items()
-            }
-        flat_vars = {**ctx.flat_vars, **own_vars} if own_vars else ctx.flat_vars
-        if own_defaults or own_vars or locals_:
-            stack = {**flat_defaults, **flat_vars, **ctx.flat_user, **locals_}
-        else:
-            stack = ctx.stack
-        # stage 4: name, then the role can see itself
-        name = self.render(raw.name, stack, ctx, where={**where, "line": raw.line, "field": "name"})
-        path = f"{parent_path}.{name}" if parent_path else name
-        where = {"file": raw.file, "role_path": path}
-        # stage 3: user variables addressed to this role ("role.path:key")
-        flat_user = ctx.flat_user
-        own_user = self.role_user_vars.get(path)
-        if own_user:
-            self._used_role_vars.add(path)
-            flat_user = {**flat_user, **own_user}
-            stack = {**flat_defaults, **flat_vars, **flat_user, **locals_}
+        own_defaults, own_vars, layers = self._own_variables(raw.defaults, raw.vars, layers, scope, where)
+        name = self.render(raw.name, layers.stack, scope, where=where.at(raw.line, "name"))
+        path = child_path(scope.path, name)
+        own_user = self._user_vars_of(path)
+        layers = layers.over(user=own_user)
         role = Role(
             kind=raw.kind,
             name=name,
             path=path,
-            parent=ctx.role,
+            parent=scope.role,
             env_vars=self.env_vars,
             file=raw.file,
             line=raw.line,
             defaults=own_defaults,
             vars={**own_vars, **locals_},
-            user_vars=dict(own_user or {}),
-            source=ctx.source,
+            user_vars=own_user,
+            source=scope.source,
         )
-        this = (name, path)
-
-        def render4(text: str, field_name: str, line: int | None = None) -> str:
-            return self.render(
-                text,
-                stack,
-                ctx,
-                this=this,
-                where={**where, "line": line or raw.lines.get(field_name.split(".")[0]), "field": field_name},
-            )
-
+        fields = _RoleFields(self, raw, layers.stack, scope, (name, path), Where(raw.file, path))
         if raw.traits is not None:
-            self._traits(role, raw, render4)
-        # stage 5: constraints, channel targets and globals; calls and includes re-check enabled
-        role.constraints = [(c.attribute, render4(c.value, "constraints", c.line)) for c in raw.constraints]
-        role.connect = [self._channel(ch, render4, "connect") for ch in raw.connect]
-        role.bind = [self._channel(ch, render4, "bind") for ch in raw.bind]
-        if (
-            raw.kind in ("call", "include")
-            and raw.enabled is not None
-            and not is_enabled(render4(raw.enabled, "enabled", raw.enabled_line))
-        ):
+            self._traits(role, raw, fields)
+        self._placement(role, raw, fields)
+        recheck = raw.kind in ("call", "include") and raw.enabled is not None
+        if recheck and not is_enabled(fields(raw.enabled or "", "enabled", raw.enabled_line)):
             return []
-        child_ctx = _Ctx(
-            flat_defaults,
-            {**flat_vars, **locals_} if locals_ else flat_vars,
-            flat_user,
-            {**flat_defaults, **flat_vars, **locals_, **flat_user} if locals_ else stack,
-            [this, *ctx.ancestors],
-            role,
-            ctx.source,
-            ctx.depth,
-        )
-        if raw.kind == "include":
-            target = render4(raw.include or "", "include")
-            if not self._include(role, target, child_ctx, where):
-                return []
-        elif raw.kind == "aggregator":
-            for child in raw.roles:
-                role.children.extend(self._role(child, child_ctx, {}))
-            if raw.roles and not role.children and ctx.role is not None:
-                return []  # an aggregator whose children are all disabled disables itself
-        elif raw.kind == "task":
-            self._load_task(role, child_ctx.source, where)
-        return [role]
+        children = _Scope(layers.for_children(), [(name, path), *scope.ancestors], role, scope.source, scope.depth)
+        return [role] if self._fill(role, raw, children, fields) else []
 
-    def _iterate(self, raw: RawRole, ctx: _Ctx) -> list[Role]:
+    def _own_variables(
+        self, defaults: VarMap, vars_: VarMap, layers: VarLayers, scope: _Scope, where: Where
+    ) -> tuple[dict[str, str], dict[str, str], VarLayers]:
+        """Stages 1 and 2: own defaults see the enclosing stack (not each other), own vars see them too."""
+        own_defaults = {
+            k: self.render(v, layers.stack, scope, where=where.at(defaults.lines.get(k), f"defaults.{k}"))
+            for k, v in defaults.values.items()
+        }
+        layers = layers.over(defaults=own_defaults)
+        own_vars = {
+            k: self.render(v, layers.stack, scope, where=where.at(vars_.lines.get(k), f"vars.{k}"))
+            for k, v in vars_.values.items()
+        }
+        return own_defaults, own_vars, layers.over(vars=own_vars)
+
+    def _user_vars_of(self, path: str) -> dict[str, str]:
+        """Stage 3: the user variables addressed to this role (``-e role.path:key=value``)."""
+        own = self.role_user_vars.get(path)
+        if not own:
+            return {}
+        self._used_role_vars.add(path)
+        return dict(own)
+
+    def _iterate(self, raw: RawRole, scope: _Scope) -> list[Role]:
         assert raw.for_ is not None and raw.body is not None
         loop = raw.for_
-        parent_path = ctx.ancestors[0][1] if ctx.ancestors else ""
-        where = {"file": raw.file, "line": raw.line, "role_path": f"{parent_path}.{raw.name}", "field": "for.range"}
+        stack = scope.layers.stack
+        where = Where(raw.file, f"{scope.path}.{raw.name}", raw.line, "for.range")
         if loop.range is not None:
-            text = self.render(loop.range, ctx.stack, ctx, where=where)
+            text = self.render(loop.range, stack, scope, where=where)
             try:
                 items = json.loads(text)
             except ValueError:
-                raise TemplateError(
-                    f"the range must be a JSON list of strings, got '{text}'", expression=loop.range, **where
+                raise where.error(
+                    f"the range must be a JSON list of strings, got '{text}'", expression=loop.range
                 ) from None
             if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                raise TemplateError(f"the range must be a JSON list of strings, got '{text}'", **where)
+                raise where.error(f"the range must be a JSON list of strings, got '{text}'")
         else:
             try:
-                begin = int(self.render(loop.begin or "", ctx.stack, ctx, where={**where, "field": "for.begin"}))
-                end = int(self.render(loop.end or "", ctx.stack, ctx, where={**where, "field": "for.end"}))
+                begin = int(self.render(loop.begin or "", stack, scope, where=where.at(raw.line, "for.begin")))
+                end = int(self.render(loop.end or "", stack, scope, where=where.at(raw.line, "for.end")))
             except ValueError:
-                raise TemplateError("'for.begin' and 'for.end' must be integers", **{**where, "field": "for"}) from None
+                raise where.at(raw.line, "for").error("'for.begin' and 'for.end' must be integers") from None
             items = [str(i) for i in range(begin, end + 1)]
         out: list[Role] = []
         for item in items:
-            out.extend(self._role(raw.body, ctx, {loop.var: item}))
+            out.extend(self._role(raw.body, scope, {loop.var: item}))
         return out
 
-    def _traits(self, role: Role, raw: RawRole, render4: Callable[..., str]) -> None:
+    def _traits(self, role: Role, raw: RawRole, fields: _RoleFields) -> None:
+        """Stage 4 of task and call roles: trigger, await, timeout, critical; the task class or the call."""
         t = raw.traits
         assert t is not None
         kind = raw.kind
         traits = Traits()
         if t.trigger:
-            trigger_text = render4(t.trigger, f"{kind}.trigger")
+            trigger_text = fields(t.trigger, f"{kind}.trigger")
             if trigger_text.strip():
                 traits.trigger, warning = parse_trigger(trigger_text)
                 if warning:
                     self.warnings.append(f"{raw.file}:{raw.line}: role {role.path}: {warning}")
         if t.await_:
-            await_text = render4(t.await_, f"{kind}.await")
+            await_text = fields(t.await_, f"{kind}.await")
             if await_text.strip():
                 traits.await_, warning = parse_trigger(await_text)
                 if warning:
                     self.warnings.append(f"{raw.file}:{raw.line}: role {role.path}: await {warning}")
         if traits.await_ is None:
             traits.await_ = traits.trigger
-        timeout_text = render4(t.timeout, f"{kind}.timeout") if t.timeout else ""
+        timeout_text = fields(t.timeout, f"{kind}.timeout") if t.timeout else ""
         if not timeout_text.strip():
             timeout_text = "30s" if traits.trigger is not None else "0s"
         try:
             traits.timeout = parse_duration(timeout_text)
         except ValueError as exc:
-            raise TemplateError(
-                str(exc), file=raw.file, line=raw.line, role_path=role.path, field=f"{kind}.timeout"
-            ) from None
+            raise fields.where.at(raw.line, f"{kind}.timeout").error(str(exc)) from None
         traits.timeout_text = timeout_text.strip()
         traits.critical = True if t.critical is None else t.critical
         role.traits = traits
         if kind == "task":
-            role.load = render4(t.load, "task.load")
+            role.load = fields(t.load, "task.load")
         else:
-            role.func = render4(t.func, "call.func")
-            role.return_var = render4(t.return_, "call.return") if t.return_ else ""
+            role.func = fields(t.func, "call.func")
+            role.return_var = fields(t.return_, "call.return") if t.return_ else ""
 
-    def _channel(self, ch: RawChannel, render4: Callable[..., str], section: str) -> dict[str, str]:
-        return {k: render4(v, f"{section}.{k}", ch.line) for k, v in ch.fields.items()}
+    def _placement(self, role: Role, raw: RawRole, fields: _RoleFields) -> None:
+        """Stage 5: constraint values and channels (the fields a deployment reads)."""
 
-    def _include(self, role: Role, target: str, ctx: _Ctx, where: dict[str, Any]) -> bool:
+        def channel(ch: RawChannel, section: str) -> dict[str, str]:
+            return {k: fields(v, f"{section}.{k}", ch.line) for k, v in ch.fields.items()}
+
+        role.constraints = [(c.attribute, fields(c.value, "constraints", c.line)) for c in raw.constraints]
+        role.connect = [channel(ch, "connect") for ch in raw.connect]
+        role.bind = [channel(ch, "bind") for ch in raw.bind]
+
+    def _fill(self, role: Role, raw: RawRole, children: _Scope, fields: _RoleFields) -> bool:
+        """What is below the role: children, the included workflow, the task class. False: it disables itself."""
+        if raw.kind == "include":
+            return self._include(role, fields(raw.include or "", "include"), children, fields.where)
+        if raw.kind == "aggregator":
+            for child in raw.roles:
+                role.children.extend(self._role(child, children, {}))
+            # an aggregator whose children are all disabled disables itself (the root stays)
+            return not raw.roles or bool(role.children) or role.parent is None
+        if raw.kind == "task":
+            role.task_class = self._task_class(role.load, children.source, fields.where)
+        return True
+
+    def _include(self, role: Role, target: str, scope: _Scope, where: Where) -> bool:
+        where = where.at(None, "include")
         if not target.strip():
-            raise TemplateError("the include expression gave an empty workflow name", field="include", **where)
-        if ctx.depth >= MAX_INCLUDE_DEPTH:
-            raise TemplateError(f"includes nested deeper than {MAX_INCLUDE_DEPTH} (a cycle?)", field="include", **where)
+            raise where.error("the include expression gave an empty workflow name")
+        if scope.depth >= MAX_INCLUDE_DEPTH:
+            raise where.error(f"includes nested deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
         if target.strip() in self.opaque_includes:
             role.include = target.strip()
             return True
         try:
             ref = TemplateRef.parse(target, "workflows")
-            source = ctx.source.resolve(ref)
+            source = scope.source.resolve(ref)
             tfile = source.read("workflows", ref.name)
         except (NotFoundError, TemplateError) as exc:
-            raise TemplateError(f"cannot include '{target}': {exc.message}", field="include", **where) from None
+            raise where.error(f"cannot include '{target}': {exc.message}") from None
         sub = parse_workflow(tfile.text, tfile.origin)
         self.warnings.extend(w for w in sub.warnings if w not in self.warnings)
         role.include = f"{ref.name}" if source.revision == "local" else f"{ref.name}@{source.revision}"
         # the sub-workflow root's defaults/vars form a layer below the include role
-        subctx = _Ctx(
-            ctx.flat_defaults, ctx.flat_vars, ctx.flat_user, ctx.stack, ctx.ancestors, role, source, ctx.depth + 1
+        scope = dataclasses.replace(scope, source=source, depth=scope.depth + 1)
+        sub_defaults, sub_vars, layers = self._own_variables(
+            sub.root.defaults, sub.root.vars, scope.layers, scope, Where(sub.file, role.path)
         )
-        swhere = {"file": sub.file, "role_path": role.path}
-        sub_defaults = {
-            k: self.render(
-                v,
-                subctx.stack,
-                subctx,
-                where={**swhere, "line": sub.root.defaults.lines.get(k), "field": f"defaults.{k}"},
-            )
-            for k, v in sub.root.defaults.values.items()
-        }
-        flat_defaults = {**ctx.flat_defaults, **sub_defaults}
-        stack2 = {**flat_defaults, **ctx.flat_vars, **ctx.flat_user}
-        sub_vars = {
-            k: self.render(
-                v, stack2, subctx, where={**swhere, "line": sub.root.vars.lines.get(k), "field": f"vars.{k}"}
-            )
-            for k, v in sub.root.vars.values.items()
-        }
-        flat_vars = {**ctx.flat_vars, **sub_vars}
         role.defaults.update(sub_defaults)
         role.vars.update(sub_vars)
-        subctx = _Ctx(
-            flat_defaults,
-            flat_vars,
-            ctx.flat_user,
-            {**flat_defaults, **flat_vars, **ctx.flat_user},
-            ctx.ancestors,
-            role,
-            source,
-            ctx.depth + 1,
-        )
+        scope = dataclasses.replace(scope, layers=layers)
         for child in sub.root.roles:
-            role.children.extend(self._role(child, subctx, {}))
+            role.children.extend(self._role(child, scope, {}))
         return bool(role.children)
 
-    def _load_task(self, role: Role, source: TemplateSource, where: dict[str, Any]) -> None:
-        key = (id(source), role.load)
+    def _task_class(self, load: str, source: TemplateSource, where: Where) -> TaskClass:
+        key = (id(source), load)
         cls = self._task_classes.get(key)
         if cls is None:
             try:
-                ref = TemplateRef.parse(role.load, "tasks")
+                ref = TemplateRef.parse(load, "tasks")
                 task_source = source.resolve(ref)
                 tfile = task_source.read("tasks", ref.name)
             except (NotFoundError, TemplateError) as exc:
-                raise TemplateError(
-                    f"cannot load task '{role.load}': {exc.message}", field="task.load", **where
-                ) from None
+                raise where.at(None, "task.load").error(f"cannot load task '{load}': {exc.message}") from None
             cls = parse_task(tfile.text, tfile.origin)
             if cls.name != ref.name:
                 self.warnings.append(
@@ -373,20 +353,34 @@ class Expander:
                 )
             self.warnings.extend(w for w in cls.warnings if w not in self.warnings)
             self._task_classes[key] = cls
-        role.task_class = cls
+        return cls
+
+
+@dataclass(frozen=True)
+class _RoleFields:
+    """Renders a role's stage 4 and 5 fields: with its whole stack, and seeing itself (``This()``)."""
+
+    expander: Expander
+    raw: RawRole
+    stack: Mapping[str, str]
+    scope: _Scope
+    this: RoleRef
+    where: Where
+
+    def __call__(self, text: str, field_name: str, line: int | None = None) -> str:
+        line = line or self.raw.lines.get(field_name.split(".")[0])
+        return self.expander.render(text, self.stack, self.scope, this=self.this, where=self.where.at(line, field_name))
 
 
 def role_renderer(
     expander: Expander, role: Role, *, file: str | None = None
 ) -> Callable[[str, Mapping[str, str], str], str]:
-    """A ``render(text, stack, field)`` for fields evaluated later for ``role`` (task commands, call funcs)."""
+    """A ``render(text, stack, field)`` for fields evaluated later for ``role`` (task commands, properties)."""
     ancestors = [(r.name, r.path) for r in [role, *role.ancestors()]]
-    ctx = _Ctx({}, {}, {}, {}, ancestors[1:], role, role.source or expander.source)
-    this = ancestors[0]
+    scope = _Scope(VarLayers(), ancestors[1:], role, role.source or expander.source)
+    where = Where(file or role.file, role.path)
 
     def render(text: str, stack: Mapping[str, str], field_name: str) -> str:
-        return expander.render(
-            text, stack, ctx, this=this, where={"file": file or role.file, "role_path": role.path, "field": field_name}
-        )
+        return expander.render(text, stack, scope, this=ancestors[0], where=where.at(None, field_name))
 
     return render

@@ -91,7 +91,7 @@ def compile_expression(source: str) -> Expression:
     try:
         tree = _parser().parse(source)
     except UnexpectedCharacters as error:
-        raise _bad_character(source, error.pos_in_stream) from None
+        raise _bad_character(source, error.pos_in_stream or 0) from None
     except UnexpectedToken as error:  # LALR reports a premature end as the token $END
         raise _unexpected_token(source, error) from None
     compiler = _Compiler(source)
@@ -114,7 +114,7 @@ def render(text: str, env: Env) -> str:
         return text
     out = []
     for piece in _split(text):
-        if piece.__class__ is str:
+        if isinstance(piece, str):
             out.append(piece)
             continue
         expression, offset = piece
@@ -229,14 +229,22 @@ def _fixed_form(digits: str, point: int) -> str:
     return digits[:point] + "." + digits[point:]
 
 
-_JSON_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+#: what Go's json.Marshal escapes (typed as str.maketrans takes it)
+_JSON_HTML_ESCAPES: dict[str, str | int | None] = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_JSON_HTML_TABLE = str.maketrans(_JSON_HTML_ESCAPES)
 
 
 def go_json(value: Any) -> str:
     """Compact JSON as Go's json.Marshal: sorted keys, HTML characters escaped, non-ASCII kept."""
     text = _json_value(value)
     if any(char in text for char in _JSON_HTML_ESCAPES):
-        text = text.translate(str.maketrans(_JSON_HTML_ESCAPES))
+        text = text.translate(_JSON_HTML_TABLE)
     return text
 
 

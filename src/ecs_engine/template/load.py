@@ -6,7 +6,7 @@ The one entry point used by the CLI (validate/plan) and by the environment engin
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_engine.errors import HandledError
@@ -77,20 +77,19 @@ def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
     pm = plugin_manager()
     hook = pm.hook.ecs_template_objects
     has_plugins = bool(hook.get_hookimpls())
+    config_objects: Callable[..., dict[str, object]] | None = None
     if config is not None:
-        from .config_objects import template_objects
-    else:
-        template_objects = None
+        from .config_objects import template_objects as config_objects
 
     static = static_objects()
 
     def objects(stack: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if template_objects is not None:
+        if config_objects is not None:
             # payloads see the same helpers as templates; GetLegacy payloads use the {{ }} engine
             helpers = {**static, "util": Util(stack)}
             out.update(
-                template_objects(
+                config_objects(
                     config,
                     stack,
                     helpers=helpers,

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .precedence import VarLayers
 from .roles import WorkflowTemplate
 from .sources import TemplateSource
 from .tasks import TaskClass
@@ -55,6 +56,9 @@ class EnvVars:
     defaults: dict[str, str] = field(default_factory=dict)
     vars: dict[str, str] = field(default_factory=dict)
     user: dict[str, str] = field(default_factory=dict)
+
+    def layers(self) -> VarLayers:
+        return VarLayers(defaults=self.defaults, vars=self.vars, user=self.user)
 
 
 @dataclass
@@ -107,17 +111,15 @@ class Role:
             role = role.parent
         return out
 
-    def stack(self) -> dict[str, str]:
-        """Consolidated variables seen from this role: user vars > vars > defaults, deeper wins."""
+    def layers(self) -> VarLayers:
+        """The variable layers seen from this role: the environment's, then each role's from the root down."""
         chain = [*reversed(self.ancestors()), self]
-        defaults = dict(self.env_vars.defaults)
-        variables = dict(self.env_vars.vars)
-        user = dict(self.env_vars.user)
-        for role in chain:
-            defaults.update(role.defaults)
-            variables.update(role.vars)
-            user.update(role.user_vars)
-        return {**defaults, **variables, **user}
+        own = (VarLayers(defaults=r.defaults, vars=r.vars, user=r.user_vars) for r in chain)
+        return VarLayers.nested([self.env_vars.layers(), *own])
+
+    def stack(self) -> dict[str, str]:
+        """Consolidated variables seen from this role (precedence.py)."""
+        return self.layers().stack
 
     @property
     def critical(self) -> bool:

@@ -10,36 +10,12 @@ from typing import Any
 from ecs_engine import fsm
 from ecs_engine.ids import new_id
 
-from .expand import Expander, role_renderer
+from .expand import Expander
 from .model import Role, Workflow
-from .tasks import build_command, task_stack
+from .taskrender import TaskRenderer
 from .timeline import destroy_timeline, transition_timeline
 
 URL_PREFIXES = ("tcp://", "ipc://", "inproc://")
-
-
-def effective_constraints(role: Role) -> list[tuple[str, str]]:
-    """A role's constraints merged with its ancestors' (nearest wins by attribute)."""
-    merged: dict[str, str] = {}
-    for r in [*reversed(role.ancestors()), role]:
-        merged.update(dict(r.constraints))
-    return sorted(merged.items())
-
-
-def effective_channels(role: Role, section: str) -> list[dict[str, str]]:
-    """Channels of a task role: merged with ancestors (nearest wins by name), then the class's (role wins)."""
-    merged: dict[str, dict[str, str]] = {}
-    for r in [*reversed(role.ancestors()), role]:
-        for ch in getattr(r, section):
-            merged[ch["name"]] = ch
-    if section == "bind" and role.task_class is not None:
-        for raw in role.task_class.bind:
-            merged.setdefault(raw.name, dict(raw.fields))
-    return list(merged.values())
-
-
-def task_host(role: Role) -> str:
-    return dict(effective_constraints(role)).get("machine_id", "")
 
 
 def role_tree(role: Role) -> dict[str, Any]:
@@ -61,58 +37,41 @@ def role_tree(role: Role) -> dict[str, Any]:
     return node
 
 
-def task_plan(expander: Expander, workflow: Workflow, role: Role, bind_map: dict[str, str]) -> dict[str, Any]:
-    cls = role.task_class
-    assert cls is not None
-    host = task_host(role)
-    task_id = new_id()
-    special = {
-        "task_name": f"{workflow.source.repo_id}/tasks/{cls.name}@{workflow.source.revision}#{task_id}",
-        "task_id": task_id,
-        "task_class_name": f"{workflow.source.repo_id}/tasks/{cls.name}@{workflow.source.revision}",
-        "task_hostname": host,
-        "environment_id": workflow.env_vars.user.get("environment_id", ""),
-        "task_parent_role": role.path,
-    }
-    render = role_renderer(expander, role, file=cls.file)
-    stack = task_stack(cls, role.stack(), special, render)
-    command = build_command(cls, stack, render, hostname=host)
-    binds = []
-    for ch in effective_channels(role, "bind"):
-        ch = {k: render(v, stack, f"bind.{k}") for k, v in ch.items()}
-        binds.append({**ch, "address": ch.get("target") or f"{ch.get('addressing', 'tcp')} (allocated at deploy)"})
+def task_plan(task: TaskRenderer, binds: list[dict[str, str]], bind_map: dict[str, str]) -> dict[str, Any]:
+    """One task as it would be deployed; the command with a fresh task id on the role's host."""
+    role, cls, host = task.role, task.cls, task.host
+    stack = task.stack(host, new_id())
+    command = task.command(stack, host)
     connects = []
-    for ch in effective_channels(role, "connect"):
-        ch = {k: render(v, stack, f"connect.{k}") for k, v in ch.items()}
+    for ch in task.channels("connect"):
         target = ch.get("target", "")
-        ch["matches"] = target if target.startswith(URL_PREFIXES) else bind_map.get(target, "")
-        connects.append(ch)
-    mode = cls.control_mode
-    if role.is_hook:
-        mode = "hook"
+        connects.append({**ch, "matches": target if target.startswith(URL_PREFIXES) else bind_map.get(target, "")})
     return {
         "path": role.path,
         "class": cls.name,
-        "mode": mode,
+        "mode": task.mode,
         "critical": role.critical,
         "trigger": str(role.traits.trigger) if role.is_hook and role.traits else "",
         "timeout": role.traits.timeout_text if role.traits else "0s",
         "host": host,
-        "constraints": dict(effective_constraints(role)),
+        "constraints": dict(task.constraints),
         "wants": {"cpu": cls.cpu, "memory": cls.memory, "ports": [list(p) for p in cls.ports]},
         "command": {**command.as_dict(), "argv": command.argv()},
-        "bind": binds,
+        "bind": [
+            {**ch, "address": ch.get("target") or f"{ch.get('addressing', 'tcp')} (allocated at deploy)"}
+            for ch in binds
+        ],
         "connect": connects,
-        "properties": {k: render(v, stack, f"properties.{k}") for k, v in cls.properties.items()},
+        "properties": task.properties(stack),
     }
 
 
-def bind_map_of(tasks: list[Role]) -> dict[str, str]:
+def bind_map_of(binds: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     """``<role.path>:<channel>`` and ``::<global>`` of every inbound channel -> the binding role and channel."""
     out: dict[str, str] = {}
-    for role in tasks:
-        for ch in effective_channels(role, "bind"):
-            key = f"{role.path}:{ch['name']}"
+    for path, channels in binds.items():
+        for ch in channels:
+            key = f"{path}:{ch['name']}"
             out[key] = key
             if ch.get("global"):
                 out[f"::{ch['global']}"] = key
@@ -122,8 +81,10 @@ def bind_map_of(tasks: list[Role]) -> dict[str, str]:
 def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
     tasks = workflow.task_roles()
     calls = workflow.call_roles()
-    bind_map = bind_map_of(tasks)
-    task_plans = [task_plan(expander, workflow, r, bind_map) for r in tasks]
+    rendered = [TaskRenderer(expander, workflow, r) for r in tasks]
+    binds = {t.role.path: t.channels("bind") for t in rendered}
+    bind_map = bind_map_of(binds)
+    task_plans = [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
     warnings = list(workflow.warnings)
     for t in task_plans:
         for ch in t["connect"]:

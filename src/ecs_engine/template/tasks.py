@@ -1,9 +1,11 @@
-"""Task templates (``tasks/<name>.yaml``): the class of a process, and building its command for one role."""
+"""Task templates (``tasks/<name>.yaml``): the class of a process, and the command it is started with.
+
+Rendering a class for one task role is ``taskrender.py``'s.
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,48 +215,3 @@ class TaskCommand:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-Renderer = Callable[[str, Mapping[str, str], str], str]
-
-
-def task_stack(
-    cls: TaskClass, role_stack: Mapping[str, str], special: Mapping[str, str], render: Renderer
-) -> dict[str, str]:
-    """The variables a task's command and properties see.
-
-    Class defaults are rendered against the role stack (siblings invisible), class vars see the defaults;
-    role values beat both, and (unlike AliECS, see docs/compat.md) class vars beat class defaults.
-    """
-    base = {**role_stack, **special}
-    defaults = {k: render(v, base, f"defaults.{k}") for k, v in cls.defaults.values.items()}
-    with_defaults = {**defaults, **base}
-    own_vars = {k: render(v, with_defaults, f"vars.{k}") for k, v in cls.vars.values.items()}
-    return {**defaults, **own_vars, **base}
-
-
-def build_command(cls: TaskClass, stack: Mapping[str, str], render: Renderer, *, hostname: str) -> TaskCommand:
-    raw = cls.command
-    env = [render(e, stack, f"command.env[{i}]") for i, e in enumerate(raw.env)]
-    names = {e.partition("=")[0] for e in env}
-    if "O2_ROLE" not in names:
-        env.append(f"O2_ROLE={hostname}")
-    if "O2_SYSTEM" not in names:
-        env.append("O2_SYSTEM=FLP")
-    command = TaskCommand(
-        value=render(raw.value, stack, "command.value"),
-        shell=raw.shell,
-        user=render(raw.user, stack, "command.user"),
-        env=env,
-        arguments=[render(a, stack, f"command.arguments[{i}]") for i, a in enumerate(raw.arguments)],
-        stdout=render(raw.stdout, stack, "command.stdout").strip() or "none",
-        stderr=render(raw.stderr, stack, "command.stderr").strip() or "none",
-    )
-    for name in ("stdout", "stderr"):
-        if getattr(command, name) not in OUTPUT_MODES:
-            raise TemplateError(
-                f"'{getattr(command, name)}' is not an output mode (expected none, stdout or all)",
-                file=cls.file,
-                field=f"command.{name}",
-            )
-    return command

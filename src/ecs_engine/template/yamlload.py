@@ -17,7 +17,7 @@ from ecs_engine.errors import TemplateError
 try:  # the C composer is several times faster
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - libyaml missing
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader
 
 PUBLIC_TAG = "!public"
 NULL_TAG = "tag:yaml.org,2002:null"

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.plugins import backends
-from ecs_engine.tasks.executor import Executor, TaskListener, Timeouts
-from ecs_engine.tasks.model import ChannelSpec, HookResult, Task, TaskRequest
+from ecs_engine.tasks.executor import Executor, Timeouts
+from ecs_engine.tasks.model import ChannelSpec, TaskProcess, TaskRequest
 from ecs_engine.tasks.registry import TaskRegistry
+from ecs_engine.tasks.reports import HookResult
 from ecs_engine.template.tasks import TaskCommand
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,20 +59,20 @@ def request(
 
 
 @dataclass
-class Recorder(TaskListener):
+class Recorder:
     """Everything the executor reports, in order."""
 
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (task id, state, status)
     events: list[tuple[str, str]] = field(default_factory=list)
     ended: list[tuple[str, HookResult, bool]] = field(default_factory=list)
 
-    def task_changed(self, task: Task) -> None:
+    def task_changed(self, task: TaskProcess) -> None:
         self.changes.append((task.id, task.state, task.status))
 
-    def device_event(self, task: Task, event: str) -> None:
+    def device_event(self, task: TaskProcess, event: str) -> None:
         self.events.append((task.id, event))
 
-    def task_ended(self, task: Task, result: HookResult, expected: bool) -> None:
+    def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
         self.ended.append((task.id, result, expected))
 
 
@@ -94,5 +95,5 @@ async def executor(resources, recorder, tmp_path):
     registry.close()
 
 
-def output(task: Task) -> str:
+def output(task: TaskProcess) -> str:
     return Path(task.stdout_path).read_text() if task.stdout_path and Path(task.stdout_path).exists() else ""

@@ -6,7 +6,7 @@ import pytest
 
 from ecs_engine.examples import examples_dir
 from ecs_engine.tasks.channels import ChannelError, bind_map, channel_arguments
-from ecs_engine.tasks.model import ChannelSpec, Node, Task, TaskRequest
+from ecs_engine.tasks.model import ChannelSpec, Node, TaskProcess, TaskRequest
 from ecs_engine.tasks.requests import task_request
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import DirectorySource
@@ -59,10 +59,12 @@ def test_the_command_is_built_for_the_node_and_task_it_gets(demo):
     assert properties == {"orbit-reset-time": "1234"}
 
 
-def _task(path: str, bind=(), connect=(), bound=None, reachable=None) -> Task:
+def _task(path: str, bind=(), connect=(), bound=None, reachable=None) -> TaskProcess:
     request = TaskRequest(role_path=path, class_name="c", mode="direct", bind=bind, connect=connect)
     command = TaskCommand("x", False, "", [], [], "none", "none")
-    return Task(id=path, request=request, node=Node("n"), command=command, bound=bound or {}, reachable=reachable or {})
+    return TaskProcess(
+        id=path, request=request, node=Node("n"), command=command, bound=bound or {}, reachable=reachable or {}
+    )
 
 
 def test_channel_keys_follow_the_fairmq_layout():

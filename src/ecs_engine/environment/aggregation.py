@@ -11,17 +11,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from ecs_engine.occ.states import ERROR
+from ecs_engine.tasks.reports import UNKNOWN
 from ecs_engine.template.model import Role
 
-UNDEFINED, INACTIVE, PARTIAL, ACTIVE, UNDEPLOYABLE, INVARIANT = (
-    "UNDEFINED",
-    "INACTIVE",
-    "PARTIAL",
-    "ACTIVE",
-    "UNDEPLOYABLE",
-    "INVARIANT",
-)
-ERROR, MIXED, UNKNOWN = "ERROR", "MIXED", "UNKNOWN"
+# Role statuses besides a task's own ACTIVE and INACTIVE (``tasks.reports``), which task roles show as is.
+UNDEFINED, PARTIAL, UNDEPLOYABLE, INVARIANT = "UNDEFINED", "PARTIAL", "UNDEPLOYABLE", "INVARIANT"
+MIXED = "MIXED"  # the state of an aggregator whose children are in different states
 
 
 def status_product(counts: Counter[str]) -> str:

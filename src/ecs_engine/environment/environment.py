@@ -24,11 +24,12 @@ from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageEr
 from ecs_engine.events import model
 from ecs_engine.fsm import Event, State
 from ecs_engine.protocols import common_pb2
+from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Workflow
 from ecs_engine.template.timeline import HookEntry, destroy_timeline
 
 from . import runvars
-from .aggregation import ACTIVE, ERROR, INACTIVE, INVARIANT, UNDEPLOYABLE, RoleStates
+from .aggregation import ERROR, INVARIANT, UNDEPLOYABLE, RoleStates
 from .calls import Call
 from .hooks import HookError, HookScheduler, StepWork
 from .integrations import Integrations

@@ -15,14 +15,11 @@ from dataclasses import dataclass
 
 from ecs_engine.ids import new_id
 from ecs_engine.occ import states as occ
+from ecs_engine.tasks.reports import ACTIVE, INACTIVE, Deployment, HookResult
 from ecs_engine.template.taskrender import effective_constraints
 
 from .taskport import (
-    ACTIVE,
-    INACTIVE,
-    Deployment,
     DeployRequest,
-    HookResult,
     KillReport,
     Task,
     TaskController,
@@ -116,10 +113,10 @@ class InProcessDriver(TaskController):
         if seconds:
             await asyncio.sleep(seconds)
 
-    async def deploy(self, request: DeployRequest) -> Deployment:
+    async def deploy(self, request: DeployRequest) -> Deployment[Task]:
         await self._pause("deploy")
         self.log.append(("deploy", *(r.path for r in request.roles)))
-        out = Deployment([])
+        out: Deployment[Task] = Deployment([])
         for role in request.roles:
             reason = next((why for pat, why in self._undeployable.items() if fnmatch.fnmatchcase(role.path, pat)), None)
             if reason is not None:

@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 from ecs_engine.fsm import State
+from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
-from .aggregation import ACTIVE, INACTIVE
 from .environment import Environment, EnvironmentServices
 from .store import StoredEnvironment
 from .taskport import Task

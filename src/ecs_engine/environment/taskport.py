@@ -22,6 +22,10 @@ Contract, per method:
 - ``reattach(tasks)``: after a restart of the core, find the tasks of a reloaded environment; return the
   ids found alive (their ``state``/``status`` updated in place). The others are marked lost.
 - ``bind(listener)``: the manager registers the callback that receives every ``TaskEvent``.
+
+What both sides of this port report, the executor included, is ``tasks.reports`` (task statuses,
+``HookResult``, ``Deployment``): the executor cannot import ``environment``. The records here (``Task``,
+``DeployRequest``, ``TaskReply``, ``KillReport``, ``TaskEvent``) are the engine's own.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ecs_engine.occ.states import STANDBY
+from ecs_engine.tasks.reports import ACTIVE, Deployment, HookResult
 from ecs_engine.template.model import Role, Workflow
 
 #: environment event -> the OCC event sent to the tasks at the end of leave_<state>
@@ -43,9 +49,6 @@ TASK_EVENTS = {
     "EXIT": "EXIT",
 }
 
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-
 
 @dataclass(eq=False)
 class Task:
@@ -56,7 +59,7 @@ class Task:
     environment_id: str
     class_name: str
     hostname: str = ""
-    state: str = "STANDBY"
+    state: str = STANDBY
     status: str = ACTIVE
     locked: bool = True
     safe_to_stop: bool = False
@@ -99,35 +102,18 @@ class DeployRequest:
     expander: Any = None
 
 
-@dataclass
-class Deployment:
-    tasks: list[Task]
-    undeployable: dict[str, str] = field(default_factory=dict)  # role path -> reason
-
-
 @dataclass(frozen=True)
 class TaskReply:
+    """Where one task is after a transition, and the error if that is not the event's state."""
+
     state: str
     error: str = ""
 
 
 @dataclass(frozen=True)
-class HookResult:
-    """How a hook or basic task ended: exit code, output, and whether it ended by itself."""
-
-    exit_code: int = 0
-    stdout: str = ""
-    stderr: str = ""
-    voluntary: bool = True
-    final_status: str = "FINISHED"
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and self.voluntary
-
-
-@dataclass(frozen=True)
 class KillReport:
+    """The ids of the tasks killed and of those whose process still runs."""
+
     killed: list[str] = field(default_factory=list)
     running: list[str] = field(default_factory=list)
 
@@ -158,7 +144,7 @@ class TaskController(abc.ABC):
     def bind(self, listener: TaskListener) -> None: ...
 
     @abc.abstractmethod
-    async def deploy(self, request: DeployRequest) -> Deployment: ...
+    async def deploy(self, request: DeployRequest) -> Deployment[Task]: ...
 
     @abc.abstractmethod
     async def transition(self, tasks: list[Task], event: str, args: Mapping[str, str]) -> dict[str, TaskReply]: ...

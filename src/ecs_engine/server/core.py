@@ -103,9 +103,9 @@ class Core:
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
 
+        from .executor_port import ExecutorTaskController
         from .service import ControlService
         from .sources import TemplateSources
-        from .taskcontrol import ExecutorControl
 
         s = self.settings
         self.config = Configuration.open(s.config_endpoint or None, data_dir=s.data_dir)
@@ -123,7 +123,7 @@ class Core:
             fairmq=FairMQSettings(s.fmq_plugin, s.fmq_plugin_search_path),
             state_stream=s.occ_state_stream,
         )
-        self.control = ExecutorControl(self.executor)
+        self.control = ExecutorTaskController(self.executor)
         self.manager = EnvironmentManager(
             config=self.config,
             controller=self.control,

@@ -6,33 +6,35 @@ import json
 import time
 from typing import Any
 
+from ecs_engine.occ.states import STANDBY
 from ecs_engine.protocols import o2control_pb2 as pb
-from ecs_engine.tasks import model
+from ecs_engine.tasks.model import TaskProcess
+from ecs_engine.tasks.reports import ACTIVE, UNKNOWN
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def short_task(task: model.Task) -> pb.ShortTaskInfo:
+def short_task(task: TaskProcess) -> pb.ShortTaskInfo:
     return pb.ShortTaskInfo(
         name=task.name,
         locked=task.locked,
         taskId=task.id,
         status=task.status,
-        state=task.state or model.UNKNOWN,
+        state=task.state or UNKNOWN,
         className=task.request.class_name,
         deploymentInfo=pb.TaskDeploymentInfo(
             hostname=task.node.name, agentId=task.node.name, offerId="", executorId="local"
         ),
         pid=str(task.pid) if task.pid else "",
         sandboxStdout=task.stdout_path,
-        claimable=not task.locked and task.status == model.ACTIVE and task.state == model.STANDBY,
+        claimable=not task.locked and task.status == ACTIVE and task.state == STANDBY,
         critical=task.request.critical,
     )
 
 
-def task_info(task: model.Task) -> pb.TaskInfo:
+def task_info(task: TaskProcess) -> pb.TaskInfo:
     def channels(specs) -> list[pb.ChannelInfo]:
         return [pb.ChannelInfo(name=c.name, type=c.type, target=c.target) for c in specs]
 
@@ -57,7 +59,7 @@ def task_info(task: model.Task) -> pb.TaskInfo:
     )
 
 
-def _task_properties(task: model.Task) -> dict[str, str]:
+def _task_properties(task: TaskProcess) -> dict[str, str]:
     """How to reach the task and where its output goes (this core's additions; upstream: its properties)."""
     out = {"stdoutLog": task.stdout_path, "stderrLog": task.stderr_path}
     if task.control_port:
@@ -75,11 +77,11 @@ def _hosts(stack: dict[str, str]) -> int:
     return len(hosts) if isinstance(hosts, list) else 0
 
 
-def environment_info(env: Any, tasks: list[model.Task], *, with_tasks: bool, services: dict[str, str] | None = None):
+def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, services: dict[str, str] | None = None):
     """``env``: an ``ecs_engine.environment.Environment``; ``tasks``: its tasks as the executor knows them."""
     stack = env.stack()
     known = {t.id for t in tasks}
-    active = sum(1 for t in env.tasks.values() if t.status == model.ACTIVE)
+    active = sum(1 for t in env.tasks.values() if t.status == ACTIVE)
     return pb.EnvironmentInfo(
         id=env.id,
         createdWhen=env.created_ms,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from ecs_engine.errors import HandledError
 
-from .model import ChannelSpec, Task
+from .model import ChannelSpec, TaskProcess
 
 URL_PREFIXES = ("tcp://", "ipc://", "inproc://")
 
@@ -20,7 +20,7 @@ class ChannelError(HandledError):
     """An outbound channel whose target matches nothing, or a global alias bound twice."""
 
 
-def bind_map(tasks: Iterable[Task]) -> dict[str, str]:
+def bind_map(tasks: Iterable[TaskProcess]) -> dict[str, str]:
     """``<parent role path>:<channel>`` and ``::<alias>`` -> the address to connect to."""
     out: dict[str, str] = {}
     owners: dict[str, str] = {}
@@ -42,7 +42,7 @@ def bind_map(tasks: Iterable[Task]) -> dict[str, str]:
     return out
 
 
-def connect_address(task: Task, channel: ChannelSpec, targets: dict[str, str]) -> str:
+def connect_address(task: TaskProcess, channel: ChannelSpec, targets: dict[str, str]) -> str:
     target = channel.target.strip()
     if target.startswith(URL_PREFIXES):
         return target
@@ -75,7 +75,7 @@ def _socket_keys(prefix: str, channel: ChannelSpec, address: str, method: str) -
     return keys
 
 
-def channel_arguments(task: Task, targets: dict[str, str]) -> list[tuple[str, str]]:
+def channel_arguments(task: TaskProcess, targets: dict[str, str]) -> list[tuple[str, str]]:
     """The FairMQ-style channel keys of one task (direct and fairmq modes both receive them)."""
     out: list[tuple[str, str]] = []
     for channel in task.request.bind:

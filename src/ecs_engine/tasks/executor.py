@@ -15,9 +15,9 @@ import functools
 import logging
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ecs_engine.errors import HandledError
 from ecs_engine.ids import new_id
@@ -27,30 +27,19 @@ from ecs_engine.occ.options import PORT_ENV
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
-from .model import (
-    ACTIVE,
-    BASIC,
-    DONE,
-    FAIRMQ,
-    HOOK,
-    INACTIVE,
-    ChannelSpec,
-    HookResult,
-    Node,
-    Task,
-    TaskRequest,
-)
+from .model import BASIC, FAIRMQ, HOOK, ChannelSpec, Node, TaskProcess, TaskRequest
 from .modes import (
-    BasicController,
-    Controller,
-    FairMQController,
-    HookController,
-    OccController,
+    BasicDriver,
+    FairMQDriver,
+    HookDriver,
+    ModeDriver,
+    OccDriver,
     describe,
     hook_result,
     state_after_unexpected_exit,
 )
 from .registry import TaskRegistry
+from .reports import ACTIVE, INACTIVE, Deployment, HookResult
 from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, ProcessHandle, ResourceManager
 
 log = logging.getLogger(__name__)
@@ -77,24 +66,30 @@ class FairMQSettings:
     plugin_search_path: str = ""
 
 
-@dataclass
-class Deployment:
-    tasks: list[Task]
-    #: role path -> why its task could not be deployed (the caller decides what that means)
-    failures: dict[str, str] = field(default_factory=dict)
+class ExecutorListener(Protocol):
+    """What the executor tells its owner (the core's ``ExecutorTaskController``). Called in the event loop."""
 
-
-class TaskListener:
-    """What the executor tells its owner (the environment engine). Called in the event loop."""
-
-    def task_changed(self, task: Task) -> None:
+    def task_changed(self, task: TaskProcess) -> None:
         """The task's state or status changed (a reply, a StateStream message, an exit)."""
 
-    def device_event(self, task: Task, event: str) -> None:
+    def device_event(self, task: TaskProcess, event: str) -> None:
         """A device event: END_OF_STREAM, TASK_INTERNAL_ERROR (OCC EventStream)."""
 
-    def task_ended(self, task: Task, result: HookResult, expected: bool) -> None:
+    def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
         """The task's process ended; ``expected`` if the executor caused it (STOP, kill, EXIT)."""
+
+
+class _NoListener:
+    """Until an owner listens, what the executor reports goes nowhere."""
+
+    def task_changed(self, task: TaskProcess) -> None:
+        pass
+
+    def device_event(self, task: TaskProcess, event: str) -> None:
+        pass
+
+    def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
+        pass
 
 
 class Executor:
@@ -106,51 +101,51 @@ class Executor:
         *,
         timeouts: Timeouts | None = None,
         registry: TaskRegistry | None = None,
-        listener: TaskListener | None = None,
+        listener: ExecutorListener | None = None,
         fairmq: FairMQSettings | None = None,
         state_stream: bool = False,
     ):
         self.resources = resources
         self.timeouts = timeouts or Timeouts()
         self.registry = registry
-        self.listener = listener or TaskListener()
+        self.listener: ExecutorListener = listener or _NoListener()
         self.fairmq = fairmq or FairMQSettings()
         #: also keep a StateStream per OCC process (AliECS keeps only the EventStream; see docs/core.md)
         self.state_stream = state_stream
-        self.tasks: dict[str, Task] = {}
-        self._controllers: dict[str, Controller] = {}
+        self.tasks: dict[str, TaskProcess] = {}
+        self._drivers: dict[str, ModeDriver] = {}
         self._watchers: dict[str, asyncio.Task] = {}
 
     # -- queries ----------------------------------------------------------------------------------------------
 
-    def tasks_of(self, environment_id: str) -> list[Task]:
+    def tasks_of(self, environment_id: str) -> list[TaskProcess]:
         return [t for t in self.tasks.values() if t.environment_id == environment_id]
 
     # -- deploy -----------------------------------------------------------------------------------------------
 
-    async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment:
+    async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment[TaskProcess]:
         """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
         results = await asyncio.gather(*(self._deploy_one(r) for r in requests), return_exceptions=True)
-        deployment = Deployment([])
+        deployment: Deployment[TaskProcess] = Deployment([])
         for request, result in zip(requests, results, strict=True):
-            if isinstance(result, Task):
+            if isinstance(result, TaskProcess):
                 deployment.tasks.append(result)
             elif isinstance(result, HandledError):
                 hint = f"; {result.hint}" if result.hint else ""
-                deployment.failures[request.role_path] = result.message + hint
+                deployment.undeployable[request.role_path] = result.message + hint
             elif isinstance(result, BaseException):
                 raise result
         if self.registry is not None:
             self.registry.put_many([t.record() for t in deployment.tasks])
         return deployment
 
-    async def _deploy_one(self, request: TaskRequest) -> Task:
+    async def _deploy_one(self, request: TaskRequest) -> TaskProcess:
         node = self.resources.place(request.constraints)
         task_id = new_id()
         if request.build_command is None:
             raise HandledError(f"task role {request.role_path}: no command")
         command = request.build_command(node.name, task_id)
-        task = Task(id=task_id, request=request, node=node, command=command)
+        task = TaskProcess(id=task_id, request=request, node=node, command=command)
         self.tasks[task_id] = task
         try:
             self._allocate(task)
@@ -158,8 +153,8 @@ class Executor:
                 self._prepare_fairmq(task)
             elif request.is_occ:
                 task.transport = DIRECT
-            controller = self._controller_for(task)
-            self._controllers[task_id] = controller
+            driver = self._driver_for(task)
+            self._drivers[task_id] = driver
             log_dir = self.resources.log_dir(task.environment_id)
             if request.mode in (BASIC, HOOK) or command.stdout != "none":
                 task.stdout_path = str(log_dir / f"{task_id}.stdout.log")
@@ -167,7 +162,7 @@ class Executor:
                 task.stderr_path = str(log_dir / f"{task_id}.stderr.log")
             if request.is_occ:
                 await self._launch(task)
-                await controller.started(self.timeouts.startup)
+                await driver.started(self.timeouts.startup)
             task.status = ACTIVE
             self.listener.task_changed(task)
             return task
@@ -175,7 +170,7 @@ class Executor:
             await self._forget(task, kill=True)
             raise
 
-    def _allocate(self, task: Task) -> None:
+    def _allocate(self, task: TaskProcess) -> None:
         ports: list[int] = []
         for channel in task.request.bind:
             target = channel.target.strip()
@@ -200,17 +195,17 @@ class Executor:
             ports.append(task.control_port)
         task.ports = tuple(ports)
 
-    def _controller_for(self, task: Task) -> Controller:
+    def _driver_for(self, task: TaskProcess) -> ModeDriver:
         mode = task.request.mode
         if mode == FAIRMQ:
-            return FairMQController(task, self._notify, state_stream=self.state_stream)
+            return FairMQDriver(task, self._notify, state_stream=self.state_stream)
         if mode == BASIC:
-            return BasicController(task, self._notify, self._launch)
+            return BasicDriver(task, self._notify, self._launch)
         if mode == HOOK:
-            return HookController(task, self._notify, self._launch)
-        return OccController(task, self._notify, state_stream=self.state_stream)
+            return HookDriver(task, self._notify, self._launch)
+        return OccDriver(task, self._notify, state_stream=self.state_stream)
 
-    def _prepare_fairmq(self, task: Task) -> None:
+    def _prepare_fairmq(self, task: TaskProcess) -> None:
         """Add the FairMQ arguments the core passes (protocols.md §5) and pick the transport they imply."""
         command = task.command
         words = " ".join([command.value, *command.arguments]).split()
@@ -231,7 +226,7 @@ class Executor:
         )
         task.transport = FMQ if "-P OCClite" in " ".join(task.command.argv()) else DIRECT
 
-    async def _launch(self, task: Task) -> ProcessHandle:
+    async def _launch(self, task: TaskProcess) -> ProcessHandle:
         env = dict(entry.partition("=")[::2] for entry in task.command.env)
         if task.request.is_occ:
             env[PORT_ENV] = str(task.control_port)
@@ -252,18 +247,18 @@ class Executor:
             self.registry.put(task.record())
         return process
 
-    def _watch(self, task: Task, process: ProcessHandle) -> None:
+    def _watch(self, task: TaskProcess, process: ProcessHandle) -> None:
         previous = self._watchers.get(task.id)
         if previous is not None and not previous.done():
             previous.cancel()
         self._watchers[task.id] = asyncio.get_running_loop().create_task(self._watch_exit(task, process))
 
-    async def _watch_exit(self, task: Task, process: ProcessHandle) -> None:
+    async def _watch_exit(self, task: TaskProcess, process: ProcessHandle) -> None:
         code = await process.wait()
         if task.process is not process:
             return
-        controller = self._controllers.get(task.id)
-        expected = controller is None or controller.expect_exit
+        driver = self._drivers.get(task.id)
+        expected = driver is None or driver.expect_exit
         task.pid = 0
         if task.request.mode in (BASIC, HOOK):
             result = hook_result(task, code)
@@ -275,13 +270,13 @@ class Executor:
         result = hook_result(task, code)
         task.last_result = result
         task.status = INACTIVE
-        task.state = DONE if expected else state_after_unexpected_exit(task)
+        task.state = states.DONE if expected else state_after_unexpected_exit(task)
         if not expected:
             log.warning("%s ended by itself: %s", describe(task), result.error or result.final_status)
         self.listener.task_changed(task)
         self.listener.task_ended(task, result, expected)
 
-    def _notify(self, kind: str, task: Task, detail: object) -> None:
+    def _notify(self, kind: str, task: TaskProcess, detail: object) -> None:
         if kind == "state":
             self.listener.task_changed(task)
         elif kind == "event":
@@ -291,9 +286,9 @@ class Executor:
 
     async def transition(
         self,
-        tasks: Iterable[Task],
+        tasks: Iterable[TaskProcess],
         event: str,
-        arguments: Sequence[tuple[str, str]] | Callable[[Task], Sequence[tuple[str, str]]] = (),
+        arguments: Sequence[tuple[str, str]] | Callable[[TaskProcess], Sequence[tuple[str, str]]] = (),
         *,
         timeout: float | None = None,
     ) -> dict[str, str]:
@@ -308,7 +303,7 @@ class Executor:
             environments = {t.environment_id for t in tasks}
             targets = bind_map(t for t in self.tasks.values() if t.environment_id in environments)
 
-        async def one(task: Task) -> None:
+        async def one(task: TaskProcess) -> None:
             common = arguments(task) if callable(arguments) else arguments
             pushed = list(common)
             if event == states.CONFIGURE and task.request.is_occ:
@@ -317,7 +312,7 @@ class Executor:
                     task.properties = dict(task.request.properties(task.node.name, task.id))
                 pushed += list((task.properties or {}).items())
                 pushed += channel_arguments(task, targets)
-            await self._controllers[task.id].transition(event, pushed, timeout)  # each RPC has the deadline
+            await self._drivers[task.id].transition(event, pushed, timeout)  # each RPC has the deadline
 
         results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)
         if event == states.CONFIGURE and self.registry is not None:
@@ -330,18 +325,18 @@ class Executor:
                 raise result
         return errors
 
-    async def trigger_hook(self, task: Task, timeout: float | None = None) -> HookResult:
+    async def trigger_hook(self, task: TaskProcess, timeout: float | None = None) -> HookResult:
         """Run a hook task once and wait for it (``timeout``: the role's, 0 = none)."""
-        controller = self._controllers.get(task.id)
-        if not isinstance(controller, HookController):
+        driver = self._drivers.get(task.id)
+        if not isinstance(driver, HookDriver):
             raise HandledError(f"{describe(task)} is not a hook task")
-        result = await controller.trigger(task.request.hook_timeout if timeout is None else timeout)
+        result = await driver.trigger(task.request.hook_timeout if timeout is None else timeout)
         task.last_result = result
         return result
 
     # -- kill -------------------------------------------------------------------------------------------------
 
-    async def kill(self, tasks: Iterable[Task]) -> list[Task]:
+    async def kill(self, tasks: Iterable[TaskProcess]) -> list[TaskProcess]:
         """Stop tasks for good (OCC walk to DONE, then signals); returns those that were killed."""
         tasks = [t for t in tasks if t.id in self.tasks]
         await asyncio.gather(*(self._kill_one(t) for t in tasks))
@@ -349,29 +344,29 @@ class Executor:
             self.registry.remove([t.id for t in tasks])
         return tasks
 
-    async def _kill_one(self, task: Task) -> None:
-        controller = self._controllers.get(task.id)
+    async def _kill_one(self, task: TaskProcess) -> None:
+        driver = self._drivers.get(task.id)
         process = task.process
-        if controller is not None:
-            controller.expect_exit = True
+        if driver is not None:
+            driver.expect_exit = True
         if process is not None:
             walk = (
-                functools.partial(controller.walk_to_done, self.timeouts.kill_step)
-                if isinstance(controller, OccController)
+                functools.partial(driver.walk_to_done, self.timeouts.kill_step)
+                if isinstance(driver, OccDriver)
                 else None
             )
             await shutdown.stop(process, walk, step_timeout=self.timeouts.kill_step)
         await self._forget(task, kill=False)
         task.status = INACTIVE
-        task.state = DONE
+        task.state = states.DONE
         self.listener.task_changed(task)
 
-    async def _forget(self, task: Task, *, kill: bool) -> None:
+    async def _forget(self, task: TaskProcess, *, kill: bool) -> None:
         if kill and task.process is not None and task.process.alive():
             await shutdown.signal_down(task.process)
-        controller = self._controllers.pop(task.id, None)
-        if controller is not None:
-            await controller.close()
+        driver = self._drivers.pop(task.id, None)
+        if driver is not None:
+            await driver.close()
         watcher = self._watchers.pop(task.id, None)
         if watcher is not None and not watcher.done():
             watcher.cancel()
@@ -386,7 +381,7 @@ class Executor:
 
     async def reattach(
         self, record: Mapping[str, Any], request: TaskRequest | None = None, *, timeout: float = 5.0
-    ) -> Task:
+    ) -> TaskProcess:
         """Take over a task a previous core started; raises HandledError (with the reason) if it is lost."""
         node_data = record["node"]
         node = Node(
@@ -402,7 +397,7 @@ class Executor:
             hook_timeout=record.get("hook_timeout", 0.0),
             environment_id=record.get("environment_id", ""),
         )
-        task = Task(
+        task = TaskProcess(
             id=record["id"],
             request=request,
             node=node,
@@ -428,12 +423,12 @@ class Executor:
             reserve(task.ports)
         task.process = process
         task.pid = process.pid if process is not None else 0
-        controller = self._controller_for(task)
+        driver = self._driver_for(task)
         self.tasks[task.id] = task
-        self._controllers[task.id] = controller
-        if isinstance(controller, OccController):
+        self._drivers[task.id] = driver
+        if isinstance(driver, OccDriver):
             try:
-                info = await controller.client.get_state(timeout=timeout, wait_for_ready=True)
+                info = await driver.client.get_state(timeout=timeout, wait_for_ready=True)
             except HandledError as exc:
                 await self._forget(task, kill=False)
                 raise HandledError(
@@ -445,8 +440,8 @@ class Executor:
                 raise HandledError(
                     f"{describe(task)} is lost: control port {task.control_port} is now served by pid {info.pid}"
                 )
-            task.state = controller.occ_state(info.state)
-            controller.open_streams()
+            task.state = driver.occ_state(info.state)
+            driver.open_streams()
         if process is not None:
             self._watch(task, process)
         task.status = ACTIVE

@@ -1,16 +1,23 @@
-"""What a task is once the core has asked for it: its request, where it runs, how it is reached, its state.
+"""The executor's records: what is asked for a task, the node it runs on, and its process once started.
 
-Plain data shared by the executor (which fills it), the environment engine (which reads states and
-statuses) and the gRPC service (which turns it into ``ShortTaskInfo``/``TaskInfo``).
+Plain data filled by the executor, kept in the task registry, and turned into ``ShortTaskInfo``/``TaskInfo``
+by the gRPC service. What the engine sees of a task is ``environment.taskport.Task``; what both sides
+report (statuses, hook results, deployments) is ``tasks.reports``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ecs_engine.occ.states import STANDBY
 from ecs_engine.template.tasks import TaskCommand
+
+from .reports import INACTIVE, HookResult
+
+if TYPE_CHECKING:
+    from .resources import ProcessHandle
 
 # Control modes (reference §4.2); "hook" is a basic class used by a role with a trigger.
 DIRECT = "direct"
@@ -18,14 +25,6 @@ FAIRMQ = "fairmq"
 BASIC = "basic"
 HOOK = "hook"
 OCC_MODES = (DIRECT, FAIRMQ)
-
-# Task statuses and states as AliECS reports them.
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-UNKNOWN = "UNKNOWN"
-STANDBY = "STANDBY"
-ERROR = "ERROR"
-DONE = "DONE"
 
 
 @dataclass(frozen=True)
@@ -103,34 +102,11 @@ class TaskRequest:
 
 
 @dataclass
-class HookResult:
-    """How a hook or basic task run ended (becomes ``taskResult.*`` on the parent role)."""
+class TaskProcess:
+    """One deployed task as the executor keeps it: placement, addresses, process, last reported state.
 
-    exit_code: int | None
-    stdout: str
-    stderr: str
-    final_status: str  # FINISHED, FAILED, KILLED, TIMEOUT
-    timestamp_ms: int
-    voluntary: bool = True
-    error: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.error
-
-    def variables(self) -> dict[str, str]:
-        return {
-            "taskResult.exitCode": "" if self.exit_code is None else str(self.exit_code),
-            "taskResult.stdout": self.stdout,
-            "taskResult.stderr": self.stderr,
-            "taskResult.finalStatus": self.final_status,
-            "taskResult.timestamp": str(self.timestamp_ms),
-        }
-
-
-@dataclass
-class Task:
-    """A deployed task: where it runs, how it is controlled, and what it last reported."""
+    Hook and basic tasks have a ``process`` only while they run.
+    """
 
     id: str
     request: TaskRequest
@@ -146,7 +122,7 @@ class Task:
     transport: str = ""  # "direct" (OCC protobuf) or "fmq" (OCClite JSON codec) for OCC tasks
     stdout_path: str = ""
     stderr_path: str = ""
-    process: Any = field(default=None, repr=False)  # the resource manager's ProcessHandle
+    process: ProcessHandle | None = field(default=None, repr=False)
     locked: bool = True  # owned by its environment; released tasks stay alive, unlocked
     last_result: HookResult | None = None
     #: the class properties pushed at its last CONFIGURE (kept, so a restarted core pushes them again)

@@ -1,6 +1,6 @@
-"""How each control mode is driven: OCC processes (direct), FairMQ devices, basic and hook tasks.
+"""The mode drivers: how one task of each control mode is driven (OCC, FairMQ, basic, hook).
 
-An OCC controller keeps one gRPC channel per process, opens its StateStream and EventStream once after the
+The executor gives each task the ``ModeDriver`` of its mode. An OCC driver keeps one gRPC channel per process, opens its StateStream and EventStream once after the
 process reached STANDBY and keeps them until the process ends (OCClib breaks on re-subscription,
 occ-peer-behaviour.md §6.5). A transition counts only if the reply is ok, triggered by us and in the
 expected state (§8). Basic tasks are processes started at START and killed at STOP; hook tasks run once per
@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from ecs_engine.errors import DeadlineError, HandledError
@@ -21,7 +21,9 @@ from ecs_engine.occ import fairmq, shutdown, states
 from ecs_engine.occ.client import OccClient, StateUpdate, TransitionResult
 from ecs_engine.occ.errors import DIRECT
 
-from .model import ERROR, HookResult, Task
+from .model import TaskProcess
+from .reports import HookResult
+from .resources import ProcessHandle
 
 POLL_INTERVAL = 0.02  # seconds between connection attempts while a process starts
 STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
@@ -29,13 +31,17 @@ REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
 
 Arguments = Sequence[tuple[str, str]]
+#: (kind, task, detail): "state" (the new state) or "event" (a device event's name)
+Notify = Callable[[str, TaskProcess, object], None]
+#: starts the task's process (and the executor's watch of its exit)
+Launch = Callable[[TaskProcess], Awaitable[ProcessHandle]]
 
 
 class TransitionFailed(HandledError):
     """One task did not complete a transition; the message names the task, its host and what happened."""
 
 
-def describe(task: Task) -> str:
+def describe(task: TaskProcess) -> str:
     return f"task {task.request.role_path} ({task.id}) on {task.node.name}"
 
 
@@ -52,12 +58,12 @@ def _tail(path: str) -> str:
         return ""
 
 
-class Controller:
-    """Drives one task. Subclasses implement the mode; ``expect_exit`` marks ends we asked for."""
+class ModeDriver:
+    """Drives one task; subclasses implement its mode. ``expect_exit`` marks process ends we asked for."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None]):
+    def __init__(self, task: TaskProcess, notify: Notify):
         self.task = task
-        self.notify = notify  # (kind, task, detail): "state", "event", "ended"
+        self.notify = notify
         self.expect_exit = False
 
     async def started(self, timeout: float) -> None:
@@ -80,10 +86,10 @@ class Controller:
             self.notify("state", self.task, state)
 
 
-class OccController(Controller):
+class OccDriver(ModeDriver):
     """A process speaking OCC protobuf (``direct``) or, for FairMQ devices, the OCClite JSON codec."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], *, state_stream: bool = False):
+    def __init__(self, task: TaskProcess, notify: Notify, *, state_stream: bool = False):
         super().__init__(task, notify)
         self.client = OccClient(f"127.0.0.1:{task.control_port}", task.transport or DIRECT)
         self.state_stream = state_stream
@@ -227,10 +233,10 @@ class OccController(Controller):
         await self.client.close()
 
 
-class FairMQController(OccController):
+class FairMQDriver(OccDriver):
     """A FairMQ device: each OCC transition is a sequence of FairMQ events (reference §5.4)."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], *, state_stream: bool = False):
+    def __init__(self, task: TaskProcess, notify: Notify, *, state_stream: bool = False):
         super().__init__(task, notify, state_stream=state_stream)
         self.fmq_state = fairmq.IDLE
 
@@ -259,12 +265,12 @@ class FairMQController(OccController):
                 )
 
 
-class BasicController(Controller):
+class BasicDriver(ModeDriver):
     """A process started at START and killed (its process group, SIGKILL) at STOP."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], launch):
+    def __init__(self, task: TaskProcess, notify: Notify, launch: Launch):
         super().__init__(task, notify)
-        self._launch = launch  # async (task) -> ProcessHandle, also starts the exit watcher
+        self._launch = launch
 
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         if event == states.START:
@@ -277,10 +283,10 @@ class BasicController(Controller):
         await super().transition(event, arguments, timeout)
 
 
-class HookController(Controller):
+class HookDriver(ModeDriver):
     """A process run to completion each time its trigger fires; transitions are bookkeeping only."""
 
-    def __init__(self, task: Task, notify: Callable[[str, Task, object], None], launch):
+    def __init__(self, task: TaskProcess, notify: Notify, launch: Launch):
         super().__init__(task, notify)
         self._launch = launch
 
@@ -308,7 +314,7 @@ class HookController(Controller):
         return hook_result(self.task, code, timed_out=timed_out, timeout=timeout)
 
 
-def hook_result(task: Task, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
+def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
     """The ``taskResult.*`` of a finished hook or basic task run."""
     if timed_out:
         status, error = "KILLED", f"hook task {task.request.role_path} timed out after {timeout:g}s"
@@ -319,16 +325,15 @@ def hook_result(task: Task, code: int | None, *, timed_out: bool = False, timeou
     else:
         status, error = "FAILED", f"exited with code {code}" if code is not None else "ended (exit code unknown)"
     return HookResult(
-        exit_code=code,
+        exit_code=-1 if code is None else code,
         stdout=_tail(task.stdout_path),
         stderr=_tail(task.stderr_path),
+        voluntary=not timed_out and (code is None or code >= 0),
         final_status=status,
-        timestamp_ms=time.time_ns() // 1_000_000,
-        voluntary=not timed_out,
         error=error,
     )
 
 
-def state_after_unexpected_exit(task: Task) -> str:
+def state_after_unexpected_exit(task: TaskProcess) -> str:
     """An OCC process that ends without being asked is in ERROR (a crash, or an exit nobody requested)."""
-    return ERROR if task.state != states.DONE else states.DONE
+    return states.ERROR if task.state != states.DONE else states.DONE

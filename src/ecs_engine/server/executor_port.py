@@ -1,9 +1,10 @@
-"""The executor behind the engine's task-control interface: engine tasks <-> executor tasks, same ids.
+"""The executor behind the engine's task port: engine tasks <-> the executor's task processes, same ids.
 
 The engine (``ecs_engine.environment``) asks for deployments, transitions, hooks, releases and kills of
 its ``Task`` records; the executor (``ecs_engine.tasks``) does them with real processes. What the executor
-learns on its own (state changes, device events, exits) comes back as ``TaskEvent``s. Executor records
-of live tasks are kept in the task registry, from which a restarted core re-attaches.
+learns on its own (state changes, device events, exits) it tells this adapter as its ``ExecutorListener``,
+which passes it on as ``TaskEvent``s. Executor records of live tasks are kept in the task registry, from
+which a restarted core re-attaches.
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import contextlib
 from collections.abc import Mapping
 
 from ecs_engine.environment.taskport import (
-    Deployment,
     DeployRequest,
-    HookResult,
     KillReport,
     Task,
     TaskController,
@@ -23,29 +22,31 @@ from ecs_engine.environment.taskport import (
     TaskReply,
 )
 from ecs_engine.errors import HandledError
-from ecs_engine.tasks import model
 from ecs_engine.tasks.executor import Executor
+from ecs_engine.tasks.model import BASIC, TaskProcess
+from ecs_engine.tasks.reports import Deployment, HookResult
 from ecs_engine.tasks.requests import task_request
+from ecs_engine.template.model import Role
 
 DEVICE_EVENTS = {"END_OF_STREAM": "end_of_stream", "TASK_INTERNAL_ERROR": "internal_error"}
 
 
-class ExecutorControl(TaskController):
-    """A ``TaskController`` over an ``Executor``."""
+class ExecutorTaskController(TaskController):
+    """A ``TaskController`` over an ``Executor``, and the executor's listener."""
 
     def __init__(self, executor: Executor):
         self.executor = executor
-        executor.listener = self  # type: ignore[assignment]  (duck-typed TaskListener)
+        executor.listener = self
         self._listener: TaskListener | None = None
         self._reported: dict[str, tuple[str, str]] = {}
 
-    # -- what the executor reports ----------------------------------------------------------------------------
+    # -- what the executor reports (ExecutorListener) --------------------------------------------------------
 
     def _emit(self, event: TaskEvent) -> None:
         if self._listener is not None:
             self._listener(event)
 
-    def task_changed(self, task: model.Task) -> None:
+    def task_changed(self, task: TaskProcess) -> None:
         before = self._reported.get(task.id)
         self._reported[task.id] = (task.state, task.status)
         if before is None:
@@ -55,22 +56,22 @@ class ExecutorControl(TaskController):
         if task.state != before[0]:
             self._emit(TaskEvent(task.id, "state", state=task.state))
 
-    def device_event(self, task: model.Task, event: str) -> None:
+    def device_event(self, task: TaskProcess, event: str) -> None:
         kind = DEVICE_EVENTS.get(event)
         if kind is not None:
             self._emit(TaskEvent(task.id, kind, message=f"{event} from {task.request.role_path}"))
 
-    def task_ended(self, task: model.Task, result: model.HookResult, expected: bool) -> None:
-        if task.mode == model.BASIC and not expected:
-            self._emit(TaskEvent(task.id, "terminated", result=_engine_result(result)))
+    def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
+        if task.mode == BASIC and not expected:
+            self._emit(TaskEvent(task.id, "terminated", result=result))
 
     # -- TaskController ---------------------------------------------------------------------------------------
 
     def bind(self, listener: TaskListener) -> None:
         self._listener = listener
 
-    async def deploy(self, request: DeployRequest) -> Deployment:
-        out = Deployment([])
+    async def deploy(self, request: DeployRequest) -> Deployment[Task]:
+        out: Deployment[Task] = Deployment([])
         if request.expander is None or request.workflow is None:
             for role in request.roles:
                 out.undeployable[role.path] = (
@@ -85,12 +86,12 @@ class ExecutorControl(TaskController):
                 out.undeployable[role.path] = exc.render()
         by_path = {r.path: r for r in request.roles}
         deployment = await self.executor.deploy(requests)
-        out.undeployable.update(deployment.failures)
+        out.undeployable.update(deployment.undeployable)
         for task in deployment.tasks:
             out.tasks.append(self._engine_task(task, by_path[task.request.role_path]))
         return out
 
-    def _engine_task(self, task: model.Task, role) -> Task:
+    def _engine_task(self, task: TaskProcess, role: Role) -> Task:
         self._reported[task.id] = (task.state, task.status)
         return Task(
             id=task.id,
@@ -104,7 +105,7 @@ class ExecutorControl(TaskController):
             data={"pid": task.pid, "control_port": task.control_port},
         )
 
-    def _executor_tasks(self, tasks: list[Task]) -> list[model.Task]:
+    def _executor_tasks(self, tasks: list[Task]) -> list[TaskProcess]:
         return [self.executor.tasks[t.id] for t in tasks if t.id in self.executor.tasks]
 
     async def transition(self, tasks: list[Task], event: str, args: Mapping[str, str]) -> dict[str, TaskReply]:
@@ -125,8 +126,7 @@ class ExecutorControl(TaskController):
         own = self.executor.tasks.get(task.id)
         if own is None:
             return HookResult(exit_code=-1, voluntary=False, final_status="LOST", stderr="the hook task is gone")
-        result = await self.executor.trigger_hook(own, timeout=0)  # the engine's own time limit cancels us
-        return _engine_result(result)
+        return await self.executor.trigger_hook(own, timeout=0)  # the engine's own time limit cancels us
 
     async def release(self, tasks: list[Task]) -> None:
         for own in self._executor_tasks(tasks):
@@ -163,13 +163,3 @@ class ExecutorControl(TaskController):
             self._reported[own.id] = (own.state, own.status)
             alive.add(task.id)
         return alive
-
-
-def _engine_result(result: model.HookResult) -> HookResult:
-    return HookResult(
-        exit_code=result.exit_code if result.exit_code is not None else -1,
-        stdout=result.stdout,
-        stderr=result.stderr,
-        voluntary=result.voluntary and (result.exit_code is None or result.exit_code >= 0),
-        final_status=result.final_status,
-    )

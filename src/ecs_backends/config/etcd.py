@@ -13,7 +13,7 @@ import asyncio
 import queue
 import threading
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from ecs_engine.backend_registry import BackendRegistry
@@ -110,11 +110,11 @@ class EtcdStore(KeyValueStore):
         host, port = self.endpoints[self._current]
         return f"{host}:{port}"
 
-    def _call(self, make: Callable[[Any], Awaitable[T]]) -> T:
+    def _call(self, make: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
         """Run ``make(client)`` on the store's loop; fail over to the next endpoint if unreachable."""
         if self._closed:
             raise ConfigurationError(f"configuration store {self.url} is closed")
-        errors = []
+        errors: list[str] = []
         for _ in self.endpoints:
             client = self._client
             future = asyncio.run_coroutine_threadsafe(make(client), self._loop)
@@ -178,11 +178,11 @@ class EtcdStore(KeyValueStore):
         ops = [(self._key(k), check_value(k, v).encode()) for k, v in items.items()]
         for start in range(0, len(ops), MAX_TXN_OPS):
             batch = ops[start : start + MAX_TXN_OPS]
-            self._call(
-                lambda c, b=batch: c.transaction(
-                    compare=[], success=[c.transactions.put(k, v) for k, v in b], failure=[]
-                )
-            )
+
+            def write(c: Any, batch: list[tuple[bytes, bytes]] = batch) -> Any:
+                return c.transaction(compare=[], success=[c.transactions.put(k, v) for k, v in batch], failure=[])
+
+            self._call(write)
 
     def delete(self, key: str, *, recursive: bool = False) -> None:
         full = self._key(key)
@@ -200,7 +200,7 @@ class EtcdStore(KeyValueStore):
         full = self._key(key)
         check_value(key, new)
 
-        def txn(c: Any) -> Awaitable[tuple[bool, list]]:
+        def txn(c: Any) -> Coroutine[Any, Any, tuple[bool, list[Any]]]:
             t = c.transactions
             compare = t.version(full) == 0 if expected is None else t.value(full) == expected.encode()
             return c.transaction(compare=[compare], success=[t.put(full, new.encode())], failure=[])
@@ -260,7 +260,7 @@ class EtcdStore(KeyValueStore):
                 item = events.get(timeout=timeout)
             except queue.Empty:
                 return []
-            batch = []
+            batch: list[Change] = []
             while True:
                 if item is None:
                     return batch or None

@@ -93,6 +93,7 @@ class SqliteStore(KeyValueStore):
     def _record(self, db: sqlite3.Connection, key: str, value: str | None) -> None:
         """Apply one change inside a transaction and append it to the log."""
         seq = db.execute("INSERT INTO changes (key, value) VALUES (?, ?)", (key, value)).lastrowid
+        assert seq is not None  # an INSERT into a rowid table always sets it
         if value is None:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
         else:

@@ -88,7 +88,8 @@ class EventJournal:
     ) -> Iterator[JournalEntry]:
         """Stored events in publication order (buffered ones are committed first)."""
         self.flush()
-        where, args = ["seq > ?"], [after_seq]
+        where: list[str] = ["seq > ?"]
+        args: list[int | str] = [after_seq]
         if environment_id is not None:
             where.append("environment_id = ?")
             args.append(environment_id)

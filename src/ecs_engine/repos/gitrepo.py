@@ -19,7 +19,7 @@ from ecs_engine.errors import ConfigurationError, NotFoundError, TemplateError, 
 try:
     import pygit2
 except ImportError:  # the 'git' extra is not installed: plain-directory repositories still work
-    pygit2 = None
+    pygit2 = None  # type: ignore[assignment]  # None marks the missing extra; require_pygit2() checks it first
 
 BRANCH_PREFIX = "refs/remotes/origin/"
 TAG_PREFIX = "refs/tags/"

@@ -12,12 +12,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError, NotFoundError, UsageError
 from ecs_engine.globs import compile_glob, is_glob
 
 from .gitrepo import GitRepository
+
+if TYPE_CHECKING:
+    from ecs_engine.template.yamlload import VarSpec
 
 _FULL_HASH = re.compile(r"^[0-9a-fA-F]{40}$")
 # The root mapping's `name:` key sits at column 0; block scalars never do, so this finds it without parsing.
@@ -33,14 +36,14 @@ class WorkflowTemplateInfo:
     template: str
     public: bool
     description: str = ""
-    varspecs: dict[str, Any] = field(default_factory=dict)  # name -> VarSpec (with details only)
+    varspecs: dict[str, VarSpec] = field(default_factory=dict)  # with details only
 
 
 @dataclass(frozen=True)
 class WorkflowSummary:
     public: bool
     description: str = ""
-    varspecs: dict[str, Any] = field(default_factory=dict)
+    varspecs: dict[str, VarSpec] = field(default_factory=dict)
 
 
 def content_key(text: str) -> str:

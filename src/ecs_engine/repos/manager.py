@@ -8,6 +8,7 @@ workflows). Default repository and revisions live in the configuration store (se
 
 from __future__ import annotations
 
+import builtins
 import shutil
 import threading
 from dataclasses import dataclass
@@ -129,6 +130,7 @@ class RepoManager:
             return LOCAL_REVISION
         return self.defaults.repo_revisions().get(entry.identifier) or self.defaults.global_revision()
 
+    # the method ``list`` shadows the builtin in this class body: annotations after it say ``builtins.list``
     def list(self, *, revisions: bool = False) -> RepoListing:
         """All repositories sorted by identifier, with their default revision (and revision names)."""
         entries = self._entries()
@@ -217,7 +219,7 @@ class RepoManager:
         if wanted:
             repo.resolve(wanted)  # raises with the closest names
             return wanted, f"default revision: {wanted}"
-        tried = []
+        tried: list[str] = []
         for candidate in (self.defaults.global_revision(), *FALLBACK_REVISIONS):
             if candidate in tried:
                 continue
@@ -256,7 +258,7 @@ class RepoManager:
             self.defaults.set_default_repo(new_default)
             return new_default
 
-    def refresh(self, index: int | None = None) -> list[str]:
+    def refresh(self, index: int | None = None) -> builtins.list[str]:
         """Fetch one repository (``index``) or all; drop JIT outputs of commits no ref reaches any more."""
         failures = []
         done = []
@@ -372,7 +374,7 @@ class RepoManager:
         all_tags: bool = False,
         all_workflows: bool = False,
         details: bool = False,
-    ) -> list[WorkflowTemplateInfo]:
+    ) -> builtins.list[WorkflowTemplateInfo]:
         """``GetWorkflowTemplates``: workflows per matching repository and revision, sorted.
 
         ``repo_pattern`` is a glob over identifiers or an index ('' = all); non-public workflows are
@@ -395,7 +397,7 @@ class RepoManager:
             )
         return out
 
-    def _select_repos(self, pattern: str) -> list[RepoEntry]:
+    def _select_repos(self, pattern: str) -> builtins.list[RepoEntry]:
         entries = self._entries()
         if not pattern:
             return entries
@@ -412,7 +414,7 @@ class RepoManager:
 
     def _listed_sources(
         self, entry: RepoEntry, pattern: str, all_branches: bool, all_tags: bool
-    ) -> list[tuple[str, TemplateSource]]:
+    ) -> builtins.list[tuple[str, TemplateSource]]:
         if entry.protocol == "directory":
             if all_branches or all_tags or (pattern and not compile_glob(pattern).match(LOCAL_REVISION)):
                 return []
@@ -425,7 +427,7 @@ class RepoManager:
 
     def _describe(
         self, entry: RepoEntry, label: str, source: TemplateSource, all_workflows: bool, details: bool
-    ) -> list[WorkflowTemplateInfo]:
+    ) -> builtins.list[WorkflowTemplateInfo]:
         if isinstance(source, GitSource):
             keys = source.blob_ids("workflows")
         else:  # a plain directory: key by content

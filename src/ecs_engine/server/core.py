@@ -218,15 +218,15 @@ class Core:
         if executor is not None:
             await executor.shutdown()
             await executor.resources.close()
-        manager = getattr(self, "manager", None)
+        manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()
-            self.manager = None
+            del self.manager
         for name in ("registry", "config"):
             resource = getattr(self, name, None)
             if resource is not None:
                 resource.close()
-                setattr(self, name, None)
+                delattr(self, name)
         self._release_pidfile()
         self._stopped.set()
 

@@ -9,33 +9,36 @@ A failed ControlEnvironment returns OK with state ERROR, as upstream, and the re
 from __future__ import annotations
 
 import asyncio
-import functools
-import logging
 import re
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
 from ecs_engine import __version__
-from ecs_engine.errors import (
-    DeadlineError,
-    HandledError,
-    NotFoundError,
-    RefusedError,
-    TemplateError,
-    UnreachableError,
-    UsageError,
-)
+from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.globs import compile_glob
+from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from . import messages
+from .rpc_errors import abort, rpc, rpc_stream
 from .sources import EXAMPLES
-from .wire import ERROR_CLASS_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
+from .wire import ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ecs_engine.environment.environment import Environment
+    from ecs_engine.environment.manager import EnvironmentManager
+    from ecs_engine.repos.listing import WorkflowTemplateInfo
+    from ecs_engine.repos.manager import RepoManager
+    from ecs_engine.tasks.executor import Executor
+    from ecs_engine.template.sources import TemplateSource
+    from ecs_engine.template.yamlload import VarSpec
+
+    from .settings import CoreSettings
+    from .sources import TemplateSources
 
 EVENTS = {
     pb.ControlEnvironmentRequest.START_ACTIVITY: "START_ACTIVITY",
@@ -47,55 +50,17 @@ EVENTS = {
     OPTYPE_RECOVER: "RECOVER",
 }
 ID_CHARS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{1,20}$")  # base58
-STATUS_OF = (
-    (UsageError, grpc.StatusCode.INVALID_ARGUMENT),
-    (TemplateError, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFoundError, grpc.StatusCode.NOT_FOUND),
-    (RefusedError, grpc.StatusCode.FAILED_PRECONDITION),
-    (DeadlineError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (UnreachableError, grpc.StatusCode.UNAVAILABLE),
-)
 
 
-def status_of(exc: HandledError) -> grpc.StatusCode:
-    for cls, code in STATUS_OF:
-        if isinstance(exc, cls):
-            return code
-    return grpc.StatusCode.INTERNAL
+class ServedCore(Protocol):
+    """What the service reads of the running core (``ecs_engine.server.core.Core``, which imports this module)."""
 
-
-def rpc(method):
-    """Turn the project's errors into gRPC statuses (and unexpected ones into INTERNAL, logged)."""
-
-    @functools.wraps(method)
-    async def wrapper(self, request, context):
-        try:
-            return await method(self, request, context)
-        except HandledError as exc:
-            context.set_trailing_metadata(((ERROR_CLASS_KEY, type(exc).__name__),))
-            await context.abort(status_of(exc), exc.render())
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:
-            log.exception("%s failed", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-
-    return wrapper
-
-
-def rpc_stream(method):
-    """``rpc`` for server-streaming methods (async generators)."""
-
-    @functools.wraps(method)
-    async def wrapper(self, request, context):
-        try:
-            async for message in method(self, request, context):
-                yield message
-        except HandledError as exc:
-            context.set_trailing_metadata(((ERROR_CLASS_KEY, type(exc).__name__),))
-            await context.abort(status_of(exc), exc.render())
-
-    return wrapper
+    settings: CoreSettings
+    config_url: str
+    manager: EnvironmentManager
+    executor: Executor
+    repos: RepoManager
+    sources: TemplateSources
 
 
 def _check_id(environment_id: str) -> str:
@@ -104,30 +69,32 @@ def _check_id(environment_id: str) -> str:
     return environment_id
 
 
-def _user(message) -> Any:
+def _user(message: common_pb2.User) -> common_pb2.User | None:
     return message if message.ByteSize() else None
 
 
 class ControlService(pb_grpc.ControlServicer):
     """``o2control.Control``; ``core`` is the running ``ecs_engine.server.core.Core``."""
 
-    def __init__(self, core):
+    def __init__(self, core: ServedCore) -> None:
         self.core = core
         self._auto_streams: dict[str, str] = {}  # Subscribe id -> environment id
         self._auto_known = asyncio.Condition()
 
     @property
-    def manager(self):
+    def manager(self) -> EnvironmentManager:
         return self.core.manager
 
     @property
-    def executor(self):
+    def executor(self) -> Executor:
         return self.core.executor
 
     # -- framework ------------------------------------------------------------------------------------------
 
     @rpc
-    async def GetFrameworkInfo(self, request, context):
+    async def GetFrameworkInfo(
+        self, request: pb.GetFrameworkInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetFrameworkInfoReply:
         major, minor, patch = (int(p) for p in ([*__version__.split("."), "0", "0"])[:3])
         config = self.manager.config
         return pb.GetFrameworkInfoReply(
@@ -148,27 +115,35 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def GetIntegratedServices(self, request, context):
+    async def GetIntegratedServices(
+        self, request: pb.Empty, context: grpc.aio.ServicerContext
+    ) -> pb.ListIntegratedServicesReply:
         services = {name: pb.IntegratedServiceInfo(**info) for name, info in self.manager.integrated_services().items()}
         return pb.ListIntegratedServicesReply(services=services, timestamp=messages.now_ms())
 
     @rpc
-    async def GetActiveDetectors(self, request, context):
+    async def GetActiveDetectors(
+        self, request: pb.Empty, context: grpc.aio.ServicerContext
+    ) -> pb.GetActiveDetectorsReply:
         return pb.GetActiveDetectorsReply(detectors=self.manager.active_detectors(), timestamp=messages.now_ms())
 
     @rpc
-    async def GetAvailableDetectors(self, request, context):
+    async def GetAvailableDetectors(
+        self, request: pb.Empty, context: grpc.aio.ServicerContext
+    ) -> pb.GetAvailableDetectorsReply:
         return pb.GetAvailableDetectorsReply(detectors=self.manager.available_detectors(), timestamp=messages.now_ms())
 
     # -- environments ---------------------------------------------------------------------------------------
 
-    def _info(self, env, *, with_tasks: bool, services: bool = False) -> pb.EnvironmentInfo:
+    def _info(self, env: Environment, *, with_tasks: bool, services: bool = False) -> pb.EnvironmentInfo:
         tasks = sorted(self.executor.tasks_of(env.id), key=lambda t: t.request.role_path)
         data = self.manager.integrations.environments_data([env.id]).get(env.id, {}) if services else {}
         return messages.environment_info(env, tasks, with_tasks=with_tasks, services=data)
 
     @rpc
-    async def GetEnvironments(self, request, context):
+    async def GetEnvironments(
+        self, request: pb.GetEnvironmentsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEnvironmentsReply:
         envs = sorted(self.manager.environments.values(), key=lambda e: e.created_ms)
         return pb.GetEnvironmentsReply(
             frameworkId=self.manager.framework_id,
@@ -181,7 +156,9 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def GetEnvironment(self, request, context):
+    async def GetEnvironment(
+        self, request: pb.GetEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetEnvironmentReply:
         env = self._env(request.id)
         if env.state == "ERROR":
             reason = self._last_error(env.id)
@@ -202,31 +179,35 @@ class ControlService(pb_grpc.ControlServicer):
                 reason = event.environmentEvent.error
         return reason
 
-    def _env(self, environment_id: str):
+    def _env(self, environment_id: str) -> Environment:
         _check_id(environment_id)
         env = self.manager.environments.get(environment_id)
         if env is None:
             raise NotFoundError(f"environment not found: no environment with id {environment_id}")
         return env
 
-    def _source(self, expression: str):
+    def _source(self, expression: str) -> tuple[TemplateSource, str]:
         return self.core.sources.resolve(expression)
 
     @rpc
-    async def NewEnvironment(self, request, context):
+    async def NewEnvironment(
+        self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NewEnvironmentReply:
         source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
-        kwargs = {"user_vars": dict(request.vars), "request_user": _user(request.requestUser)}
+        user_vars, user = dict(request.vars), _user(request.requestUser)
         public = True if request.public else None  # false = the template's own !public decides
         if request.autoTransition:
-            env = await self.manager.create_auto(source, name, **kwargs)
+            env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
         else:
-            env = await self.manager.create(source, name, public=public, **kwargs)
+            env = await self.manager.create(source, name, user_vars=user_vars, request_user=user, public=public)
         return pb.NewEnvironmentReply(
             environment=self._info(env, with_tasks=True), public=env.public, timestamp=messages.now_ms()
         )
 
     @rpc
-    async def NewEnvironmentAsync(self, request, context):
+    async def NewEnvironmentAsync(
+        self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NewEnvironmentReply:
         source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
         env = await self.manager.create_async(
             source,
@@ -240,7 +221,9 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def NewAutoEnvironment(self, request, context):
+    async def NewAutoEnvironment(
+        self, request: pb.NewAutoEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.NewAutoEnvironmentReply:
         if not request.id:
             raise UsageError("NewAutoEnvironment: 'id' (the Subscribe stream id) is required")
         source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
@@ -253,7 +236,9 @@ class ControlService(pb_grpc.ControlServicer):
         return pb.NewAutoEnvironmentReply(timestamp=messages.now_ms())
 
     @rpc
-    async def ControlEnvironment(self, request, context):
+    async def ControlEnvironment(
+        self, request: pb.ControlEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ControlEnvironmentReply:
         env = self._env(request.id)
         event = EVENTS.get(request.type)
         if event is None:
@@ -281,7 +266,9 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def DestroyEnvironment(self, request, context):
+    async def DestroyEnvironment(
+        self, request: pb.DestroyEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DestroyEnvironmentReply:
         env = self._env(request.id)
         before = {t.id: t for t in self.executor.tasks_of(env.id)}
         report = await self.manager.destroy(
@@ -299,7 +286,9 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc_stream
-    async def Subscribe(self, request, context):
+    async def Subscribe(
+        self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[events_pb2.Event]:
         stream = self.manager.bus.stream()
         await context.send_initial_metadata(())  # subscribed: the client may now create the environment
         try:
@@ -321,19 +310,21 @@ class ControlService(pb_grpc.ControlServicer):
     # -- tasks and roles ------------------------------------------------------------------------------------
 
     @rpc
-    async def GetTasks(self, request, context):
+    async def GetTasks(self, request: pb.GetTasksRequest, context: grpc.aio.ServicerContext) -> pb.GetTasksReply:
         tasks = sorted(self.executor.tasks.values(), key=lambda t: (t.environment_id, t.request.role_path))
         return pb.GetTasksReply(tasks=[messages.short_task(t) for t in tasks], timestamp=messages.now_ms())
 
     @rpc
-    async def GetTask(self, request, context):
+    async def GetTask(self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext) -> pb.GetTaskReply:
         task = self.executor.tasks.get(request.taskId)
         if task is None:
             raise NotFoundError(f"task not found: {request.taskId}")
         return pb.GetTaskReply(task=messages.task_info(task), timestamp=messages.now_ms())
 
     @rpc
-    async def CleanupTasks(self, request, context):
+    async def CleanupTasks(
+        self, request: pb.CleanupTasksRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CleanupTasksReply:
         unlocked = [t for t in self.executor.tasks.values() if not t.locked]
         if request.taskIds:
             wanted = set(request.taskIds)
@@ -354,7 +345,7 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def GetRoles(self, request, context):
+    async def GetRoles(self, request: pb.GetRolesRequest, context: grpc.aio.ServicerContext) -> pb.GetRolesReply:
         env = self._env(request.envId)
         pattern = compile_glob(request.pathSpec or "**", separator=".")
         roles = [messages.role_info(env, r) for r in env.root.walk() if pattern.match(r.path)]
@@ -362,12 +353,14 @@ class ControlService(pb_grpc.ControlServicer):
 
     # -- templates and repositories -------------------------------------------------------------------------
 
-    def _repos(self):
+    def _repos(self) -> RepoManager:
         return self.core.repos
 
     @rpc
-    async def GetWorkflowTemplates(self, request, context):
-        def listing():
+    async def GetWorkflowTemplates(
+        self, request: pb.GetWorkflowTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetWorkflowTemplatesReply:
+        def listing() -> list[WorkflowTemplateInfo]:
             if request.repoPattern == EXAMPLES:
                 return []
             return self._repos().templates(
@@ -379,24 +372,24 @@ class ControlService(pb_grpc.ControlServicer):
                 details=True,
             )
 
-        infos = [vars(i) for i in await asyncio.to_thread(listing)]
+        infos = await asyncio.to_thread(listing)
         infos += self.core.sources.example_templates(
             request.repoPattern, request.revisionPattern, all_workflows=request.allWorkflows
         )
         out = [
             pb.WorkflowTemplateInfo(
-                repo=i["repo"],
-                template=i["template"],
-                revision=i["revision"],
-                description=i["description"],
-                varSpecMap={k: _varspec(v) for k, v in i["varspecs"].items()},
+                repo=i.repo,
+                template=i.template,
+                revision=i.revision,
+                description=i.description,
+                varSpecMap={k: _varspec(v) for k, v in i.varspecs.items()},
             )
             for i in infos
         ]
         return pb.GetWorkflowTemplatesReply(workflowTemplates=out, timestamp=messages.now_ms())
 
     @rpc
-    async def ListRepos(self, request, context):
+    async def ListRepos(self, request: pb.ListReposRequest, context: grpc.aio.ServicerContext) -> pb.ListReposReply:
         listing = await asyncio.to_thread(self._repos().list, revisions=request.getRevisions)
         return pb.ListReposReply(
             repos=[
@@ -408,35 +401,39 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     @rpc
-    async def AddRepo(self, request, context):
+    async def AddRepo(self, request: pb.AddRepoRequest, context: grpc.aio.ServicerContext) -> pb.AddRepoReply:
         result = await asyncio.to_thread(self._repos().add, request.name, request.defaultRevision or None)
         return pb.AddRepoReply(
             newDefaultRevision=result.repo.default_revision, info=result.info, timestamp=messages.now_ms()
         )
 
     @rpc
-    async def RemoveRepo(self, request, context):
+    async def RemoveRepo(self, request: pb.RemoveRepoRequest, context: grpc.aio.ServicerContext) -> pb.RemoveRepoReply:
         new_default = await asyncio.to_thread(self._repos().remove, request.index)
         return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=messages.now_ms())
 
     @rpc
-    async def RefreshRepos(self, request, context):
+    async def RefreshRepos(self, request: pb.RefreshReposRequest, context: grpc.aio.ServicerContext) -> pb.Empty:
         index = None if request.index < 0 else request.index
         await asyncio.to_thread(self._repos().refresh, index)
         return pb.Empty()
 
     @rpc
-    async def SetDefaultRepo(self, request, context):
+    async def SetDefaultRepo(self, request: pb.SetDefaultRepoRequest, context: grpc.aio.ServicerContext) -> pb.Empty:
         await asyncio.to_thread(self._repos().set_default_repo, request.index)
         return pb.Empty()
 
     @rpc
-    async def SetGlobalDefaultRevision(self, request, context):
+    async def SetGlobalDefaultRevision(
+        self, request: pb.SetGlobalDefaultRevisionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Empty:
         await asyncio.to_thread(self._repos().set_global_default_revision, request.revision)
         return pb.Empty()
 
     @rpc
-    async def SetRepoDefaultRevision(self, request, context):
+    async def SetRepoDefaultRevision(
+        self, request: pb.SetRepoDefaultRevisionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SetRepoDefaultRevisionReply:
         try:
             await asyncio.to_thread(self._repos().set_repo_default_revision, request.index, request.revision)
         except HandledError as exc:  # upstream: OK, with what is valid in `info`
@@ -445,35 +442,37 @@ class ControlService(pb_grpc.ControlServicer):
 
     # -- not implemented ------------------------------------------------------------------------------------
 
-    async def Teardown(self, request, context):
-        await context.abort(
+    async def Teardown(self, request: pb.TeardownRequest, context: grpc.aio.ServicerContext) -> pb.TeardownReply:
+        await abort(
+            context,
             grpc.StatusCode.UNIMPLEMENTED,
             "Teardown is not implemented (as in AliECS): destroy environments with DestroyEnvironment",
         )
 
-    async def ModifyEnvironment(self, request, context):
-        await context.abort(
+    async def ModifyEnvironment(
+        self, request: pb.ModifyEnvironmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ModifyEnvironmentReply:
+        await abort(
+            context,
             grpc.StatusCode.UNIMPLEMENTED,
             "ModifyEnvironment is not implemented (as in AliECS): destroy the environment and create a new one",
         )
 
 
-def _varspec(spec: Any) -> pb.VarSpecMessage:
-    data = spec.as_dict()
+def _varspec(spec: VarSpec) -> pb.VarSpecMessage:
+    """A ``!public`` variable's VarSpec; its fields hold what the YAML had (a number stays a number)."""
     widgets = pb.VarSpecMessage.UiWidget
     types = pb.VarSpecMessage.Type
-    widget = str(data.get("widget", "editBox"))
-    kind = str(data.get("type", "string"))
     return pb.VarSpecMessage(
-        defaultValue=str(data["value"] or ""),
-        type=dict(types.items()).get(kind, types.Value("string")),
-        label=str(data.get("label", "") or ""),
-        description=str(data.get("description", "") or ""),
-        widget=dict(widgets.items()).get(widget, widgets.Value("editBox")),
-        panel=str(data.get("panel", "") or ""),
-        allowedValues=[str(v) for v in data["values"]],
-        index=int(data["index"] or 0),
-        visibleIf=str(data["visibleif"] or ""),
-        enabledIf=str(data["enabledif"] or ""),
-        rows=int(data["rows"] or 0),
+        defaultValue=str(spec.value or ""),
+        type=dict(types.items()).get(str(spec.type), types.Value("string")),
+        label=str(spec.label or ""),
+        description=str(spec.description or ""),
+        widget=dict(widgets.items()).get(str(spec.widget), widgets.Value("editBox")),
+        panel=str(spec.panel or ""),
+        allowedValues=[str(v) for v in spec.values],
+        index=int(spec.index or 0),
+        visibleIf=str(spec.visibleif or ""),
+        enabledIf=str(spec.enabledif or ""),
+        rows=int(spec.rows or 0),
     )

@@ -9,16 +9,21 @@ default repository is used if it has the workflow, else the built-in examples.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecs_engine.errors import NotFoundError
+from ecs_engine.repos.listing import WorkflowTemplateInfo
 from ecs_engine.template.sources import DirectorySource, TemplateRef, TemplateSource
+
+if TYPE_CHECKING:
+    from ecs_engine.repos.manager import RepoManager
 
 EXAMPLES = "examples"
 
 
 class TemplateSources:
-    def __init__(self, repos, examples: Path | None):
-        self.repos = repos  # ecs_engine.repos.RepoManager (or None)
+    def __init__(self, repos: RepoManager | None, examples: Path | None):
+        self.repos = repos
         self.examples = examples
 
     def _examples(self) -> TemplateSource:
@@ -61,7 +66,9 @@ class TemplateSources:
             return None  # no repository added
         return source if source.exists("workflows", name) else None
 
-    def example_templates(self, repo_pattern: str, revision_pattern: str, *, all_workflows: bool) -> list[dict]:
+    def example_templates(
+        self, repo_pattern: str, revision_pattern: str, *, all_workflows: bool
+    ) -> list[WorkflowTemplateInfo]:
         """The built-in examples as ``GetWorkflowTemplates`` entries (repository ``examples``, revision local)."""
         from ecs_engine.globs import compile_glob
         from ecs_engine.template.yamlload import inspect_workflow
@@ -77,12 +84,13 @@ class TemplateSources:
             info = inspect_workflow(file.text, file.origin)
             if info.public or all_workflows:
                 out.append(
-                    {
-                        "repo": EXAMPLES,
-                        "template": name,
-                        "revision": "local",
-                        "description": info.description or "",
-                        "varspecs": dict(info.varspecs),
-                    }
+                    WorkflowTemplateInfo(
+                        repo=EXAMPLES,
+                        revision="local",
+                        template=name,
+                        public=bool(info.public),
+                        description=info.description or "",
+                        varspecs=dict(info.varspecs),
+                    )
                 )
         return out

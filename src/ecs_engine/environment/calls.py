@@ -72,7 +72,14 @@ class Call:
         return model.traits(str(self.trigger), str(self.await_), self.timeout_text, self.critical)
 
     def publish(
-        self, operation: str, status: int, *, step: str = "", step_status: int = 0, error: str = "", payload=""
+        self,
+        operation: str,
+        status: model.OpStatus,
+        *,
+        step: str = "",
+        step_status: model.OpStatus = model.NULL,
+        error: str = "",
+        payload: str = "",
     ):
         """Let a plugin report its progress as an integrated-service event of this call's environment."""
         self.env.publish(

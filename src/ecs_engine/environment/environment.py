@@ -188,7 +188,7 @@ class Environment:
         fields.setdefault("request_user", self.last_request_user)
         self.publish(model.environment_event(self.id, **fields))
 
-    def run_event(self, transition: str, status: int, error: str = "") -> None:
+    def run_event(self, transition: str, status: model.OpStatus, error: str = "") -> None:
         self.publish(
             model.run_event(
                 self.id,

@@ -14,6 +14,7 @@ from ecs_engine.protocols import common_pb2, events_pb2
 
 Event = events_pb2.Event
 OpStatus = events_pb2.OpStatus
+NULL = events_pb2.NULL
 STARTED = events_pb2.STARTED
 ONGOING = events_pb2.ONGOING
 DONE_OK = events_pb2.DONE_OK
@@ -74,7 +75,7 @@ def environment_event(
     message: str = "",
     transition: str = "",
     step: str = "",
-    status: int = events_pb2.NULL,
+    status: OpStatus = NULL,
     variables: Mapping[str, str] | None = None,
     request_user: common_pb2.User | None = None,
     template: common_pb2.WorkflowTemplateInfo | None = None,
@@ -131,7 +132,7 @@ def call_event(
     *,
     func: str,
     path: str,
-    status: int,
+    status: OpStatus,
     call_traits: events_pb2.Traits | None = None,
     output: str = "",
     error: str = "",
@@ -156,7 +157,7 @@ def run_event(
     run_number: int,
     state: str,
     transition: str,
-    status: int,
+    status: OpStatus,
     error: str = "",
     request_user: common_pb2.User | None = None,
 ) -> events_pb2.Event:
@@ -177,9 +178,9 @@ def integrated_service_event(
     *,
     service: str,
     operation: str,
-    status: int,
+    status: OpStatus,
     step: str = "",
-    step_status: int = events_pb2.NULL,
+    step_status: OpStatus = NULL,
     error: str = "",
     payload: str = "",
 ) -> events_pb2.Event:

@@ -23,6 +23,7 @@ import grpc
 from ecs_engine.errors import HandledError, RefusedError
 from ecs_engine.ids import new_id
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
+from ecs_engine.tasks.reports import ACTIVE
 
 from .settings import CoreSettings
 from .wire import MAX_MESSAGE_BYTES
@@ -190,7 +191,7 @@ class Core:
     async def _after_reload(self) -> None:
         """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
         for env in list(self.manager.environments.values()):
-            lost = [t for t in env.tasks.values() if t.status != "ACTIVE" and t.critical and not t.is_hook]
+            lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
             if not lost or env.state in ("ERROR", "DONE"):
                 continue
             names = ", ".join(f"{t.path} ({t.id})" for t in lost[:5])

@@ -6,4 +6,5 @@
 - ``states`` / ``fairmq``: the two state machines and the OCC -> FairMQ sequences
 - ``arguments``: how pushed arguments are read (OCClib's tree) and how a config file is flattened into them
 - ``jsoncodec``: the OCClite JSON codec; ``errors``: gRPC status -> user errors; ``launch``: start/wait/stop
+- ``shutdown``: how a process is stopped for good (OCC walk to DONE, then signals), for the executor and ``launch``
 """

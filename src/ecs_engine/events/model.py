@@ -21,27 +21,10 @@ DONE_OK = events_pb2.DONE_OK
 DONE_ERROR = events_pb2.DONE_ERROR
 DONE_TIMEOUT = events_pb2.DONE_TIMEOUT
 
-#: the payload field of each kind, as ``Event.WhichOneof("Payload")`` names it
-PAYLOADS = (
-    "environmentEvent",
-    "taskEvent",
-    "roleEvent",
-    "callEvent",
-    "integratedServiceEvent",
-    "runEvent",
-    "frameworkEvent",
-    "mesosHeartbeatEvent",
-    "coreStartEvent",
-    "beamModeEvent",
-)
-
 
 def now_ms() -> int:
+    """Milliseconds since the epoch: the unit of every timestamp in events and o2control replies."""
     return time.time_ns() // 1_000_000
-
-
-def status_name(status: int) -> str:
-    return events_pb2.OpStatus.Name(status)
 
 
 def traits(trigger: str = "", await_: str = "", timeout: str = "", critical: bool = True) -> events_pb2.Traits:

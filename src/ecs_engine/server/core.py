@@ -258,7 +258,7 @@ class Core:
             )
 
     def _write_pidfile(self) -> None:
-        from .messages import now_ms
+        from ecs_engine.events.model import now_ms
 
         data = {
             "pid": os.getpid(),

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from ecs_engine.occ.states import STANDBY
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.tasks.model import TaskProcess
 from ecs_engine.tasks.reports import ACTIVE, UNKNOWN
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def short_task(task: TaskProcess) -> pb.ShortTaskInfo:

@@ -18,6 +18,7 @@ import grpc
 from ecs_engine import __version__
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
+from ecs_engine.events.model import now_ms
 from ecs_engine.globs import compile_glob
 from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.protocols import o2control_pb2 as pb
@@ -111,7 +112,7 @@ class ControlService(pb_grpc.ControlServicer):
             detectorsInInstance=config.detectors(get_all=True),
             activeDetectors=self.manager.active_detectors(),
             availableDetectors=self.manager.available_detectors(),
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     @rpc
@@ -119,19 +120,19 @@ class ControlService(pb_grpc.ControlServicer):
         self, request: pb.Empty, context: grpc.aio.ServicerContext
     ) -> pb.ListIntegratedServicesReply:
         services = {name: pb.IntegratedServiceInfo(**info) for name, info in self.manager.integrated_services().items()}
-        return pb.ListIntegratedServicesReply(services=services, timestamp=messages.now_ms())
+        return pb.ListIntegratedServicesReply(services=services, timestamp=now_ms())
 
     @rpc
     async def GetActiveDetectors(
         self, request: pb.Empty, context: grpc.aio.ServicerContext
     ) -> pb.GetActiveDetectorsReply:
-        return pb.GetActiveDetectorsReply(detectors=self.manager.active_detectors(), timestamp=messages.now_ms())
+        return pb.GetActiveDetectorsReply(detectors=self.manager.active_detectors(), timestamp=now_ms())
 
     @rpc
     async def GetAvailableDetectors(
         self, request: pb.Empty, context: grpc.aio.ServicerContext
     ) -> pb.GetAvailableDetectorsReply:
-        return pb.GetAvailableDetectorsReply(detectors=self.manager.available_detectors(), timestamp=messages.now_ms())
+        return pb.GetAvailableDetectorsReply(detectors=self.manager.available_detectors(), timestamp=now_ms())
 
     # -- environments ---------------------------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ class ControlService(pb_grpc.ControlServicer):
                 for e in envs
                 if e.public or request.showAll
             ],
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     @rpc
@@ -168,7 +169,7 @@ class ControlService(pb_grpc.ControlServicer):
             environment=self._info(env, with_tasks=True, services=True),
             workflow=messages.role_info(env, env.root) if request.showWorkflowTree else None,
             public=env.public,
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     def _last_error(self, environment_id: str) -> str:
@@ -201,7 +202,7 @@ class ControlService(pb_grpc.ControlServicer):
         else:
             env = await self.manager.create(source, name, user_vars=user_vars, request_user=user, public=public)
         return pb.NewEnvironmentReply(
-            environment=self._info(env, with_tasks=True), public=env.public, timestamp=messages.now_ms()
+            environment=self._info(env, with_tasks=True), public=env.public, timestamp=now_ms()
         )
 
     @rpc
@@ -217,7 +218,7 @@ class ControlService(pb_grpc.ControlServicer):
             public=True if request.public else None,
         )
         return pb.NewEnvironmentReply(
-            environment=self._info(env, with_tasks=False), public=env.public, timestamp=messages.now_ms()
+            environment=self._info(env, with_tasks=False), public=env.public, timestamp=now_ms()
         )
 
     @rpc
@@ -233,7 +234,7 @@ class ControlService(pb_grpc.ControlServicer):
         async with self._auto_known:
             self._auto_streams[request.id] = env.id
             self._auto_known.notify_all()
-        return pb.NewAutoEnvironmentReply(timestamp=messages.now_ms())
+        return pb.NewAutoEnvironmentReply(timestamp=now_ms())
 
     @rpc
     async def ControlEnvironment(
@@ -247,14 +248,14 @@ class ControlService(pb_grpc.ControlServicer):
                 f"cannot prepare invalid transition {name}",
                 hint="events: START_ACTIVITY, STOP_ACTIVITY, CONFIGURE, RESET, DEPLOY, EXIT (1000), RECOVER (1001)",
             )
-        start = messages.now_ms()
+        start = now_ms()
         from ecs_engine.environment import TransitionError
 
         try:
             await self.manager.control(env.id, event, user=_user(request.requestUser))
         except TransitionError as exc:
             context.set_trailing_metadata(((ERROR_REASON_KEY, exc.reason),))
-        end = messages.now_ms()
+        end = now_ms()
         return pb.ControlEnvironmentReply(
             id=env.id,
             state=env.state,
@@ -282,7 +283,7 @@ class ControlService(pb_grpc.ControlServicer):
         running = [messages.short_task(t) for t in self.executor.tasks.values()]
         return pb.DestroyEnvironmentReply(
             cleanupTasksReply=pb.CleanupTasksReply(killedTasks=killed, runningTasks=running),
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     @rpc_stream
@@ -312,14 +313,14 @@ class ControlService(pb_grpc.ControlServicer):
     @rpc
     async def GetTasks(self, request: pb.GetTasksRequest, context: grpc.aio.ServicerContext) -> pb.GetTasksReply:
         tasks = sorted(self.executor.tasks.values(), key=lambda t: (t.environment_id, t.request.role_path))
-        return pb.GetTasksReply(tasks=[messages.short_task(t) for t in tasks], timestamp=messages.now_ms())
+        return pb.GetTasksReply(tasks=[messages.short_task(t) for t in tasks], timestamp=now_ms())
 
     @rpc
     async def GetTask(self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext) -> pb.GetTaskReply:
         task = self.executor.tasks.get(request.taskId)
         if task is None:
             raise NotFoundError(f"task not found: {request.taskId}")
-        return pb.GetTaskReply(task=messages.task_info(task), timestamp=messages.now_ms())
+        return pb.GetTaskReply(task=messages.task_info(task), timestamp=now_ms())
 
     @rpc
     async def CleanupTasks(
@@ -341,7 +342,7 @@ class ControlService(pb_grpc.ControlServicer):
         return pb.CleanupTasksReply(
             killedTasks=[messages.short_task(t) for t in killed],
             runningTasks=[messages.short_task(t) for t in self.executor.tasks.values()],
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     @rpc
@@ -349,7 +350,7 @@ class ControlService(pb_grpc.ControlServicer):
         env = self._env(request.envId)
         pattern = compile_glob(request.pathSpec or "**", separator=".")
         roles = [messages.role_info(env, r) for r in env.root.walk() if pattern.match(r.path)]
-        return pb.GetRolesReply(roles=roles, timestamp=messages.now_ms())
+        return pb.GetRolesReply(roles=roles, timestamp=now_ms())
 
     # -- templates and repositories -------------------------------------------------------------------------
 
@@ -386,7 +387,7 @@ class ControlService(pb_grpc.ControlServicer):
             )
             for i in infos
         ]
-        return pb.GetWorkflowTemplatesReply(workflowTemplates=out, timestamp=messages.now_ms())
+        return pb.GetWorkflowTemplatesReply(workflowTemplates=out, timestamp=now_ms())
 
     @rpc
     async def ListRepos(self, request: pb.ListReposRequest, context: grpc.aio.ServicerContext) -> pb.ListReposReply:
@@ -397,20 +398,18 @@ class ControlService(pb_grpc.ControlServicer):
                 for r in listing.repos
             ],
             globalDefaultRevision=listing.global_default_revision,
-            timestamp=messages.now_ms(),
+            timestamp=now_ms(),
         )
 
     @rpc
     async def AddRepo(self, request: pb.AddRepoRequest, context: grpc.aio.ServicerContext) -> pb.AddRepoReply:
         result = await asyncio.to_thread(self._repos().add, request.name, request.defaultRevision or None)
-        return pb.AddRepoReply(
-            newDefaultRevision=result.repo.default_revision, info=result.info, timestamp=messages.now_ms()
-        )
+        return pb.AddRepoReply(newDefaultRevision=result.repo.default_revision, info=result.info, timestamp=now_ms())
 
     @rpc
     async def RemoveRepo(self, request: pb.RemoveRepoRequest, context: grpc.aio.ServicerContext) -> pb.RemoveRepoReply:
         new_default = await asyncio.to_thread(self._repos().remove, request.index)
-        return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=messages.now_ms())
+        return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=now_ms())
 
     @rpc
     async def RefreshRepos(self, request: pb.RefreshReposRequest, context: grpc.aio.ServicerContext) -> pb.Empty:
@@ -437,8 +436,8 @@ class ControlService(pb_grpc.ControlServicer):
         try:
             await asyncio.to_thread(self._repos().set_repo_default_revision, request.index, request.revision)
         except HandledError as exc:  # upstream: OK, with what is valid in `info`
-            return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=messages.now_ms())
-        return pb.SetRepoDefaultRevisionReply(info="", timestamp=messages.now_ms())
+            return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=now_ms())
+        return pb.SetRepoDefaultRevisionReply(info="", timestamp=now_ms())
 
     # -- not implemented ------------------------------------------------------------------------------------
 

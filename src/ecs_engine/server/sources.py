@@ -22,6 +22,8 @@ EXAMPLES = "examples"
 
 
 class TemplateSources:
+    """Resolves ``workflowTemplate`` expressions against the repositories and the built-in examples."""
+
     def __init__(self, repos: RepoManager | None, examples: Path | None):
         self.repos = repos
         self.examples = examples

@@ -6,8 +6,9 @@ import pytest
 
 from ecs_engine.examples import examples_dir
 from ecs_engine.tasks.channels import ChannelError, bind_map, channel_arguments
-from ecs_engine.tasks.model import ChannelSpec, Node, TaskProcess, TaskRequest
+from ecs_engine.tasks.model import ChannelSpec, TaskProcess, TaskRequest
 from ecs_engine.tasks.requests import task_request
+from ecs_engine.tasks.resources import Node
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import DirectorySource
 from ecs_engine.template.tasks import TaskCommand

@@ -28,8 +28,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
-from ecs_engine.tasks.model import Node
-from ecs_engine.tasks.resources import LaunchSpec, ProcessHandle, ResourceManager
+from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
 
 RESOURCE_MANAGER = "local"
 LOCAL_NAMES = ("localhost", "127.0.0.1")

@@ -27,7 +27,7 @@ from ecs_engine.occ.options import PORT_ENV
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
-from .model import BASIC, FAIRMQ, HOOK, ChannelSpec, Node, TaskProcess, TaskRequest
+from .model import BASIC, FAIRMQ, HOOK, ChannelSpec, TaskProcess, TaskRequest
 from .modes import (
     BasicDriver,
     FairMQDriver,
@@ -40,7 +40,7 @@ from .modes import (
 )
 from .registry import TaskRegistry
 from .reports import ACTIVE, INACTIVE, Deployment, HookResult
-from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, ProcessHandle, ResourceManager
+from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, ProcessHandle, ResourceManager
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The executor's records: what is asked for a task, the node it runs on, and its process once started.
+"""The executor's records: what is asked for a task (``TaskRequest``) and the task once deployed (``TaskProcess``).
 
 Plain data filled by the executor, kept in the task registry, and turned into ``ShortTaskInfo``/``TaskInfo``
 by the gRPC service. What the engine sees of a task is ``environment.taskport.Task``; what both sides
@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ecs_engine.occ.states import STANDBY
 from ecs_engine.template.tasks import TaskCommand
 
 from .reports import INACTIVE, HookResult
-
-if TYPE_CHECKING:
-    from .resources import ProcessHandle
+from .resources import Node, ProcessHandle
 
 # Control modes (reference §4.2); "hook" is a basic class used by a role with a trigger.
 DIRECT = "direct"
@@ -25,28 +23,6 @@ FAIRMQ = "fairmq"
 BASIC = "basic"
 HOOK = "hook"
 OCC_MODES = (DIRECT, FAIRMQ)
-
-
-@dataclass(frozen=True)
-class Node:
-    """A machine tasks can be placed on; ``address`` is how other tasks reach ports bound there."""
-
-    name: str
-    address: str = "127.0.0.1"
-    attributes: tuple[tuple[str, str], ...] = ()
-
-    def attribute(self, name: str) -> str | None:
-        if name == "hostname":
-            return dict(self.attributes).get(name, self.name)
-        return dict(self.attributes).get(name)
-
-    def matches(self, constraints: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bool:
-        """Equality constraints; a comma-separated node attribute matches any of its elements (as Mesos)."""
-        for name, wanted in constraints:
-            have = self.attribute(name)
-            if have is None or wanted.strip() not in [v.strip() for v in have.split(",")]:
-                return False
-        return True
 
 
 @dataclass(frozen=True)

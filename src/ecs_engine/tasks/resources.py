@@ -16,10 +16,30 @@ from typing import Any
 
 from ecs_engine.errors import HandledError
 
-from .model import Node
-
 DATA_PORT_BASE = 9000  # inbound data channels (reference §4.4)
 CONTROL_PORT_BASE = 30000  # OCC control ports
+
+
+@dataclass(frozen=True)
+class Node:
+    """A machine tasks can be placed on; ``address`` is how other tasks reach ports bound there."""
+
+    name: str
+    address: str = "127.0.0.1"
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def attribute(self, name: str) -> str | None:
+        if name == "hostname":
+            return dict(self.attributes).get(name, self.name)
+        return dict(self.attributes).get(name)
+
+    def matches(self, constraints: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bool:
+        """Equality constraints; a comma-separated node attribute matches any of its elements (as Mesos)."""
+        for name, wanted in constraints:
+            have = self.attribute(name)
+            if have is None or wanted.strip() not in [v.strip() for v in have.split(",")]:
+                return False
+        return True
 
 
 class PlacementError(HandledError):

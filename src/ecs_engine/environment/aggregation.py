@@ -8,6 +8,7 @@ transition costs 1,000 small updates, not 1,000 tree walks.
 
 from __future__ import annotations
 
+import enum
 from collections import Counter
 from collections.abc import Callable
 
@@ -15,9 +16,20 @@ from ecs_engine.occ.states import ERROR
 from ecs_engine.tasks.reports import UNKNOWN
 from ecs_engine.template.model import Role
 
-# Role statuses besides a task's own ACTIVE and INACTIVE (``tasks.reports``), which task roles show as is.
-UNDEFINED, PARTIAL, UNDEPLOYABLE, INVARIANT = "UNDEFINED", "PARTIAL", "UNDEPLOYABLE", "INVARIANT"
-MIXED = "MIXED"  # the state of an aggregator whose children are in different states
+
+class RoleStatus(enum.StrEnum):
+    """Role statuses besides a task's own ACTIVE and INACTIVE (``tasks.reports``), which task roles show as is."""
+
+    UNDEFINED = "UNDEFINED"
+    PARTIAL = "PARTIAL"
+    UNDEPLOYABLE = "UNDEPLOYABLE"
+    INVARIANT = "INVARIANT"
+
+
+UNDEFINED, PARTIAL = RoleStatus.UNDEFINED, RoleStatus.PARTIAL
+UNDEPLOYABLE, INVARIANT = RoleStatus.UNDEPLOYABLE, RoleStatus.INVARIANT
+#: the state of an aggregator whose children are in different states (beside the OCC states of tasks)
+MIXED = "MIXED"
 
 
 def status_product(counts: Counter[str]) -> str:
@@ -68,6 +80,7 @@ class RoleStates:
         self._init(root)
 
     def _init(self, role: Role) -> tuple[str, str]:
+        values: tuple[str, str]
         if _is_leaf(role):
             values = (UNDEFINED, INVARIANT if role.kind == "call" or role.is_hook else UNKNOWN)
         else:

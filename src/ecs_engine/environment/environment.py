@@ -23,6 +23,7 @@ from ecs_engine.durations import format_duration, parse_duration
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.fsm import Event, State
+from ecs_engine.occ import states as occ
 from ecs_engine.protocols import common_pb2
 from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Workflow
@@ -33,7 +34,7 @@ from .aggregation import ERROR, INVARIANT, UNDEPLOYABLE, RoleStates
 from .calls import Call
 from .hooks import HookError, HookScheduler, StepWork
 from .integrations import Integrations
-from .taskport import TASK_EVENTS, DeployRequest, HookResult, KillReport, Task, TaskController, TaskEvent
+from .taskport import TASK_EVENTS, DeployRequest, HookResult, KillReport, Task, TaskController, TaskEvent, TaskEventKind
 
 log = logging.getLogger(__name__)
 
@@ -518,13 +519,16 @@ class Environment:
             task.safe_to_stop = True
         stack = self.stack()
         await self.transition_tasks(
-            self.controlled_tasks("RUNNING"), "STOP", runvars.stop_arguments(stack, camel_too=False), ignore_errors=True
+            self.controlled_tasks(occ.RUNNING),
+            occ.STOP,
+            runvars.stop_arguments(stack, camel_too=False),
+            ignore_errors=True,
         )
 
     async def _recover_tasks(self) -> None:
-        await self.transition_tasks(self.controlled_tasks("RUNNING"), "STOP", {})
-        await self.transition_tasks(self.controlled_tasks("ERROR"), "RECOVER", {})
-        await self.transition_tasks(self.controlled_tasks("CONFIGURED"), "RESET", {})
+        await self.transition_tasks(self.controlled_tasks(occ.RUNNING), occ.STOP, {})
+        await self.transition_tasks(self.controlled_tasks(occ.ERROR), occ.RECOVER, {})
+        await self.transition_tasks(self.controlled_tasks(occ.CONFIGURED), occ.RESET, {})
 
     async def _deploy(self) -> None:
         settings = self.services.settings
@@ -671,20 +675,20 @@ class Environment:
         task = self.tasks.get(event.task_id)
         if task is None:
             return
-        if event.kind == "state":
+        if event.kind == TaskEventKind.STATE:
             self.set_task_state(task, state=event.state)
             if event.state == ERROR and task.critical and not task.is_hook:
                 self.watch_error(task)
-        elif event.kind == "status":
+        elif event.kind == TaskEventKind.STATUS:
             self.set_task_state(task, status=event.status)
-        elif event.kind == "end_of_stream":
+        elif event.kind == TaskEventKind.END_OF_STREAM:
             self._mark_safe(task)
-        elif event.kind == "terminated":
+        elif event.kind == TaskEventKind.TERMINATED:
             if event.result is not None:
                 self.record_task_result(task.role, event.result)
             if not task.is_hook:
                 self._mark_safe(task)
-        elif event.kind == "internal_error" and self.state == State.RUNNING:
+        elif event.kind == TaskEventKind.INTERNAL_ERROR and self.state == State.RUNNING:
             self.set_task_state(task, state=ERROR)
             self.spawn_automatic(Event.STOP_ACTIVITY, f"task {task.name} reported TASK_INTERNAL_ERROR")
 
@@ -693,7 +697,7 @@ class Environment:
             return
         task.safe_to_stop = True
         controlled = self.controlled_tasks()
-        if all((t.safe_to_stop if t.is_basic else t.state == "RUNNING") for t in controlled):
+        if all((t.safe_to_stop if t.is_basic else t.state == occ.RUNNING) for t in controlled):
             self.spawn_automatic(Event.STOP_ACTIVITY, "all tasks are done (END_OF_STREAM or finished)")
 
     def _arm_auto_stop(self) -> None:

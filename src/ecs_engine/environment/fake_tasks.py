@@ -24,6 +24,7 @@ from .taskport import (
     Task,
     TaskController,
     TaskEvent,
+    TaskEventKind,
     TaskListener,
     TaskReply,
 )
@@ -84,24 +85,24 @@ class InProcessDriver(TaskController):
             self._listener(event)
 
     def end_of_stream(self, task: Task) -> None:
-        self._emit(TaskEvent(task.id, "end_of_stream"))
+        self._emit(TaskEvent(task.id, TaskEventKind.END_OF_STREAM))
 
     def internal_error(self, task: Task, message: str = "device internal error") -> None:
-        self._emit(TaskEvent(task.id, "internal_error", message=message))
+        self._emit(TaskEvent(task.id, TaskEventKind.INTERNAL_ERROR, message=message))
 
     def basic_exit(self, task: Task, result: HookResult | None = None) -> None:
         """A basic task's process ends (by default successfully)."""
-        self._emit(TaskEvent(task.id, "terminated", result=result or HookResult()))
+        self._emit(TaskEvent(task.id, TaskEventKind.TERMINATED, result=result or HookResult()))
 
     def set_state(self, task: Task, state: str) -> None:
         """The task changes state on its own (e.g. the device goes to ERROR)."""
-        self._emit(TaskEvent(task.id, "state", state=state))
+        self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=state))
 
     def lose(self, task: Task) -> None:
         """The task's process vanishes: INACTIVE and ERROR, as for a lost executor."""
         self.tasks.pop(task.id, None)
-        self._emit(TaskEvent(task.id, "status", status=INACTIVE))
-        self._emit(TaskEvent(task.id, "state", state=occ.ERROR))
+        self._emit(TaskEvent(task.id, TaskEventKind.STATUS, status=INACTIVE))
+        self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=occ.ERROR))
 
     # -- TaskController ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from ecs_engine.fsm import State
+from ecs_engine.occ.states import OccState
 from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
@@ -194,7 +195,7 @@ async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> En
     lost = []
     for task in tasks:
         if task.id not in alive:
-            task.status, task.state = INACTIVE, "ERROR"
+            task.status, task.state = INACTIVE, OccState.ERROR
             env.warn(f"task {task.name} ({task.path}) was lost while the core was down")
             lost.append(task)
         env.add_task(task)

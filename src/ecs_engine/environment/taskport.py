@@ -31,6 +31,7 @@ What both sides of this port report, the executor included, is ``tasks.reports``
 from __future__ import annotations
 
 import abc
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,16 +119,22 @@ class KillReport:
     running: list[str] = field(default_factory=list)
 
 
+class TaskEventKind(enum.StrEnum):
+    """What a ``TaskEvent`` reports, and which of its fields carries it."""
+
+    STATE = "state"  # a new ``state``
+    STATUS = "status"  # a new ``status`` (ACTIVE/INACTIVE)
+    END_OF_STREAM = "end_of_stream"  # a device said its data ended
+    INTERNAL_ERROR = "internal_error"  # a device said TASK_INTERNAL_ERROR (``message``)
+    TERMINATED = "terminated"  # a basic task ended by itself (``result``)
+
+
 @dataclass(frozen=True)
 class TaskEvent:
-    """Something a task did on its own, reported by the controller.
-
-    kind: ``state`` (new ``state``), ``status`` (new ``status``: ACTIVE/INACTIVE), ``end_of_stream``,
-    ``internal_error`` (``message``), ``terminated`` (a basic task ended: ``result``).
-    """
+    """Something a task did on its own, reported by the controller."""
 
     task_id: str
-    kind: str
+    kind: TaskEventKind
     state: str = ""
     status: str = ""
     message: str = ""

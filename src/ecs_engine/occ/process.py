@@ -38,7 +38,7 @@ from .serving import run_control_main, serve_control
 
 log = logging.getLogger(__name__)
 
-HOOKS = {
+HOOKS: dict[str, str] = {
     states.CONFIGURE: "on_configure",
     states.START: "on_start",
     states.STOP: "on_stop",
@@ -69,7 +69,7 @@ class ControlledProcess:
         self.options = options or ControlOptions()
         self.role = self.options.role
         self.port = self.options.port
-        self.state = states.STANDBY
+        self.state: str = states.STANDBY
         self.run_number = 0
         self.arguments: dict[str, str] = {}  # those of the last CONFIGURE
         self._lock = asyncio.Lock()

@@ -6,22 +6,39 @@ States and events are the upper-case strings that travel on the wire.
 
 from __future__ import annotations
 
-STANDBY = "STANDBY"
-CONFIGURED = "CONFIGURED"
-RUNNING = "RUNNING"
-PAUSED = "PAUSED"
-ERROR = "ERROR"
-DONE = "DONE"
+import enum
 
-CONFIGURE = "CONFIGURE"
-RESET = "RESET"
-START = "START"
-STOP = "STOP"
-EXIT = "EXIT"
-GO_ERROR = "GO_ERROR"
-RECOVER = "RECOVER"
-PAUSE = "PAUSE"
-RESUME = "RESUME"
+
+class OccState(enum.StrEnum):
+    """A controlled process's state."""
+
+    STANDBY = "STANDBY"
+    CONFIGURED = "CONFIGURED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    ERROR = "ERROR"
+    DONE = "DONE"
+
+
+class OccEvent(enum.StrEnum):
+    """An event of a controlled process's state machine (the ``event`` of a Transition request)."""
+
+    CONFIGURE = "CONFIGURE"
+    RESET = "RESET"
+    START = "START"
+    STOP = "STOP"
+    EXIT = "EXIT"
+    GO_ERROR = "GO_ERROR"
+    RECOVER = "RECOVER"
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+
+
+# The members by their bare names, as the wire and the table below use them.
+STANDBY, CONFIGURED, RUNNING = OccState.STANDBY, OccState.CONFIGURED, OccState.RUNNING
+PAUSED, ERROR, DONE = OccState.PAUSED, OccState.ERROR, OccState.DONE
+CONFIGURE, RESET, START, STOP, EXIT = OccEvent.CONFIGURE, OccEvent.RESET, OccEvent.START, OccEvent.STOP, OccEvent.EXIT
+GO_ERROR, RECOVER, PAUSE, RESUME = OccEvent.GO_ERROR, OccEvent.RECOVER, OccEvent.PAUSE, OccEvent.RESUME
 
 # The only events a Transition request may carry, with the state each is expected to end in.
 # OCClib answers any other name (PAUSE and RESUME included) with gRPC UNKNOWN.

@@ -21,6 +21,7 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
@@ -99,7 +100,7 @@ class Core:
     async def _start(self) -> None:
         from ecs_engine.config import Configuration
         from ecs_engine.environment import EngineSettings, EnvironmentManager, Integrations
-        from ecs_engine.plugins import backends
+        from ecs_engine.plugins import backends, plugin_manager
         from ecs_engine.repos import RepoManager
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
@@ -109,9 +110,12 @@ class Core:
         from .sources import TemplateSources
 
         s = self.settings
-        self.config = Configuration.open(s.config_endpoint or None, data_dir=s.data_dir)
+        # the one plugin manager of the core: every part below gets its hooks or its backends from it
+        self.plugins = plugin_manager()
+        registry = backends(self.plugins)
+        self.config = Configuration.open(s.config_endpoint or None, registry, data_dir=s.data_dir)
         self.config_url = getattr(self.config.store, "url", "") or s.config_endpoint
-        resources = backends().open_resource_manager(
+        resources = registry.open_resource_manager(
             s.resource_manager, {**s.section, "nodes": s.nodes}, state_dir=s.state_dir
         )
         self.registry = TaskRegistry(s.data_dir / "tasks.sqlite")
@@ -128,8 +132,9 @@ class Core:
         self.manager = EnvironmentManager(
             config=self.config,
             controller=self.control,
+            plugins=self.plugins,
             data_dir=s.data_dir,
-            integrations=Integrations.from_entry_points(s.section),
+            integrations=Integrations.from_plugins(self.plugins, s.section),
             settings=EngineSettings(
                 deploy_timeout=s.deploy_timeout,
                 configure_timeout=s.configure_timeout + ENGINE_MARGIN,
@@ -192,7 +197,7 @@ class Core:
         """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
         for env in list(self.manager.environments.values()):
             lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
-            if not lost or env.state in ("ERROR", "DONE"):
+            if not lost or env.state in (State.ERROR, State.DONE):
                 continue
             names = ", ".join(f"{t.path} ({t.id})" for t in lost[:5])
             reason = f"{len(lost)} critical task(s) lost while the core was down: {names}"

@@ -18,6 +18,7 @@ from ecs_engine.environment.taskport import (
     Task,
     TaskController,
     TaskEvent,
+    TaskEventKind,
     TaskListener,
     TaskReply,
 )
@@ -28,7 +29,7 @@ from ecs_engine.tasks.reports import Deployment, HookResult
 from ecs_engine.tasks.requests import task_request
 from ecs_engine.template.model import Role
 
-DEVICE_EVENTS = {"END_OF_STREAM": "end_of_stream", "TASK_INTERNAL_ERROR": "internal_error"}
+DEVICE_EVENTS = {"END_OF_STREAM": TaskEventKind.END_OF_STREAM, "TASK_INTERNAL_ERROR": TaskEventKind.INTERNAL_ERROR}
 
 
 class ExecutorTaskController(TaskController):
@@ -52,9 +53,9 @@ class ExecutorTaskController(TaskController):
         if before is None:
             return
         if task.status != before[1]:
-            self._emit(TaskEvent(task.id, "status", status=task.status))
+            self._emit(TaskEvent(task.id, TaskEventKind.STATUS, status=task.status))
         if task.state != before[0]:
-            self._emit(TaskEvent(task.id, "state", state=task.state))
+            self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=task.state))
 
     def device_event(self, task: TaskProcess, event: str) -> None:
         kind = DEVICE_EVENTS.get(event)
@@ -63,7 +64,7 @@ class ExecutorTaskController(TaskController):
 
     def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
         if task.mode == BASIC and not expected:
-            self._emit(TaskEvent(task.id, "terminated", result=result))
+            self._emit(TaskEvent(task.id, TaskEventKind.TERMINATED, result=result))
 
     # -- TaskController ---------------------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from ecs_engine import __version__
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.model import now_ms
+from ecs_engine.fsm import State
 from ecs_engine.globs import compile_glob
 from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.protocols import o2control_pb2 as pb
@@ -161,7 +162,7 @@ class ControlService(pb_grpc.ControlServicer):
         self, request: pb.GetEnvironmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetEnvironmentReply:
         env = self._env(request.id)
-        if env.state == "ERROR":
+        if env.state == State.ERROR:
             reason = self._last_error(env.id)
             if reason:
                 context.set_trailing_metadata(((ERROR_REASON_KEY, reason),))

@@ -7,13 +7,20 @@ here, below the engine, because the executor must not import ``environment``.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-# Task statuses as AliECS reports them (a task role shows its task's); UNKNOWN: a state nobody reported.
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-UNKNOWN = "UNKNOWN"
+
+class TaskStatus(enum.StrEnum):
+    """A task's status as AliECS reports it (a task role shows its task's); UNKNOWN: a state nobody reported."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    UNKNOWN = "UNKNOWN"
+
+
+ACTIVE, INACTIVE, UNKNOWN = TaskStatus.ACTIVE, TaskStatus.INACTIVE, TaskStatus.UNKNOWN
 
 T = TypeVar("T")
 

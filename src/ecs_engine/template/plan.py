@@ -105,12 +105,12 @@ def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
                 "steps": [{"moment": m, "hooks": [e.describe() for e in entries]} for m, entries in steps],
             }
         )
-    steps = destroy_timeline(hook_roles, "CONFIGURED")
+    steps = destroy_timeline(hook_roles, fsm.State.CONFIGURED)
     timelines.append(
         {
             "transition": "DESTROY",
-            "from": "CONFIGURED",
-            "to": "DONE",
+            "from": fsm.State.CONFIGURED,
+            "to": fsm.State.DONE,
             "steps": [{"moment": m, "hooks": [e.describe() for e in entries]} for m, entries in steps],
         }
     )

@@ -25,9 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # for the test helper that starts etcd
 
 from ecs_engine.config import Configuration, open_store  # noqa: E402
+from ecs_engine.plugins import backends  # noqa: E402
 
 HOSTS = 200
 WRITERS = 8
+#: the backends of the one plugin manager of the benchmark: every store is opened with them
+BACKENDS = backends()
 
 
 def seed(cfg: Configuration) -> None:
@@ -120,9 +123,9 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-config-"))
     results: dict[str, dict[str, float]] = {}
-    with Configuration.open("memory://") as cfg:
+    with Configuration.open("memory://", BACKENDS) as cfg:
         results["memory"] = measure(cfg, args.seconds)
-    with Configuration.open(f"sqlite:///{work / 'config.sqlite'}") as cfg:
+    with Configuration.open(f"sqlite:///{work / 'config.sqlite'}", BACKENDS) as cfg:
         results["sqlite"] = measure(cfg, args.seconds)
     server = None
     if shutil.which("etcd"):
@@ -130,7 +133,7 @@ def main() -> None:
 
         server = start_etcd(work)
         try:
-            with Configuration(open_store(f"etcd://{server.endpoint}")) as cfg:
+            with Configuration(open_store(f"etcd://{server.endpoint}", BACKENDS)) as cfg:
                 results["etcd"] = measure(cfg, args.seconds)
             raw_get = raw_etcd_get_rate(server.client_port, args.seconds)
         finally:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ecs_engine.config import Configuration
 from ecs_engine.environment import EnvironmentManager, InProcessDriver, IntegrationPlugin, Integrations
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.sources import DirectorySource
 
 TARGET = 0.5
@@ -53,6 +54,7 @@ async def time_transitions(root: Path, name: str, tasks: int, calls: int) -> dic
     manager = EnvironmentManager(
         config=Configuration.from_tree({"o2": {}}),
         controller=InProcessDriver(),
+        plugins=plugin_manager(),
         data_dir=root / f"data-{name}",
         integrations=Integrations([BenchPlugin()]),
     )

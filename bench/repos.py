@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from ecs_engine.config import Configuration
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.repos import RepoManager
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import DirectorySource
@@ -40,6 +41,8 @@ TREE = {
     }
 }
 HOSTS = '["flp001","flp002"]'
+#: the one plugin manager of the benchmark, passed to every expansion
+PLUGINS = plugin_manager()
 
 
 def _data(payload: bytes) -> bytes:
@@ -146,7 +149,7 @@ def main() -> None:
         config = Configuration.from_tree(TREE)
 
         def expand(source, expr: str) -> None:
-            make_expander(source, config=config, user_vars={"hosts": HOSTS}).expand(expr)
+            make_expander(source, plugins=PLUGINS, config=config, user_vars={"hosts": HOSTS}).expand(expr)
 
         source, _ = manager.resolve(f"readout-dataflow@{branch}")
         expand(source, "readout-dataflow")  # warm the parse caches, as a running core has them

@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 from ecs_engine.config import Configuration
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.plan import build_plan
 from ecs_engine.template.sources import DirectorySource
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus" / "controlworkflows-v1.45.0"
 SIZES = (1, 10, 50, 200)
+#: the one plugin manager of the benchmark, passed to every expansion
+PLUGINS = plugin_manager()
 
 
 def config_for(hosts: list[str]) -> Configuration:
@@ -45,7 +48,7 @@ def run(n: int, with_plan: bool) -> tuple[float, int]:
     config = config_for(hosts)
     source = DirectorySource(CORPUS)
     start = time.perf_counter()
-    expander = make_expander(source, config=config, user_vars={"hosts": json.dumps(hosts)})
+    expander = make_expander(source, plugins=PLUGINS, config=config, user_vars={"hosts": json.dumps(hosts)})
     workflow = expander.expand("readout-dataflow")
     if with_plan:
         build_plan(expander, workflow)

@@ -120,3 +120,17 @@ def test_no_import_cycle_among_the_projects_modules():
     assert "ecs_engine.environment.environment" in graph  # the walk found the tree
     found = cycles(graph)
     assert not found, "import cycles:\n" + "\n".join(" -> ".join(c) for c in found)
+
+
+def test_lower_layers_take_the_plugin_manager_from_their_caller():
+    """config, template and environment get hooks and backends passed in; they never reach up to plugins.py."""
+    graph = import_graph()
+    lower = ("ecs_engine.config", "ecs_engine.template", "ecs_engine.environment")
+    for start in (m for m in graph if m.startswith(lower)):
+        seen, todo = {start}, [start]
+        while todo:
+            for target in graph[todo.pop()]:
+                assert target != "ecs_engine.plugins", f"{start} reaches ecs_engine.plugins"
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)

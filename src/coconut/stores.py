@@ -1,5 +1,6 @@
 """The stores offline commands work on, opened from the settings: the configuration store
-(``config_endpoint``, default SQLite in the user data directory) and the template repositories kept there."""
+(``config_endpoint``, default SQLite in the user data directory) and the template repositories kept there.
+Stores are opened by the backends of the process-wide plugin manager (``ecs_engine.plugins``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
 def open_config(cli: CliContext, url: str | None = None) -> Configuration:
     """The store at ``url``, else the configured one; use it as a context manager (it closes the store)."""
     from ecs_engine.config import Configuration
+    from ecs_engine.plugins import backends
 
-    return Configuration.open(url or cli.settings.get("config_endpoint") or None, data_dir=cli.data_dir)
+    return Configuration.open(url or cli.settings.get("config_endpoint") or None, backends(), data_dir=cli.data_dir)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import yaml
 from ecs_engine.config import Configuration, KeyValueStore, open_store
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.tree import flatten
+from ecs_engine.plugins import backends
 
 from .etcd_server import EtcdServer, start_etcd
 
@@ -52,11 +53,11 @@ def etcd_server(tmp_path_factory) -> Iterator[EtcdServer]:
 def open_empty(backend: str, request: pytest.FixtureRequest, tmp_path) -> KeyValueStore:
     """An empty store of ``backend`` (etcd: the session's server, emptied; tests do not run in parallel)."""
     if backend == "memory":
-        return open_store("memory://")
+        return open_store("memory://", backends())
     if backend == "sqlite":
-        return open_store(f"sqlite:///{tmp_path / 'config.sqlite'}")
+        return open_store(f"sqlite:///{tmp_path / 'config.sqlite'}", backends())
     if backend == "etcd":
-        store = open_store(f"etcd://{request.getfixturevalue('etcd_server').endpoint}")
+        store = open_store(f"etcd://{request.getfixturevalue('etcd_server').endpoint}", backends())
         for key in store.get_tree(""):
             store.delete(key)
         return store
@@ -78,7 +79,7 @@ def make_config(request, tmp_path) -> Iterator[Callable[[dict], Configuration]]:
         if request.param == "file":
             path = tmp_path / f"config{len(opened)}.yaml"
             path.write_text(yaml.safe_dump(tree))
-            cfg = Configuration.open(f"file://{path}")
+            cfg = Configuration.open(f"file://{path}", backends())
         else:
             cfg = Configuration(open_empty(request.param, request, tmp_path / str(len(opened))))
             cfg.store.put_many(flatten(tree_root(tree, "test tree")))

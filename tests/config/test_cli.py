@@ -13,6 +13,7 @@ import yaml
 from coconut.cli import main
 from coconut.context import CliContext
 from ecs_engine.config import Configuration, open_store
+from ecs_engine.plugins import backends
 
 
 class Run:
@@ -36,7 +37,7 @@ class Run:
         return code, out.getvalue(), err.getvalue()
 
     def config(self) -> Configuration:
-        return Configuration.open(self.url)
+        return Configuration.open(self.url, backends())
 
 
 @pytest.fixture
@@ -223,7 +224,7 @@ def test_migrate_sqlite_to_etcd_and_export_back_to_a_file(run, tmp_path, etcd_se
     assert (
         run("config", "migrate", "--from", etcd_url, "--to", f"file://{exported}")[1] == "0 keys written, 2 unchanged\n"
     )
-    with open_store(f"file://{exported}") as reread:
+    with open_store(f"file://{exported}", backends()) as reread:
         assert reread.get_tree("") == {"components/c/ANY/any/e": "x", "hardware/detectors/TST/flps/flp001/": ""}
 
 

@@ -10,7 +10,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config import Configuration, MemoryStore, open_store
 from ecs_engine.errors import ConfigurationError
 from ecs_engine.hookspecs import hookimpl
-from ecs_engine.plugins import plugin_manager
+from ecs_engine.plugins import backends, plugin_manager
 
 
 def test_yaml_scalars_become_strings_and_empty_maps_stay(tmp_path):
@@ -22,7 +22,7 @@ def test_yaml_scalars_become_strings_and_empty_maps_stay(tmp_path):
         "      defaults: {port: 8500, yes: on, 'no': false, ratio: 0.5, none: , list: [a, 1], 12: twelve}\n"
         "  hardware: {detectors: {TST: {flps: {flp001: {}}}}}\n"
     )
-    store = open_store(f"file://{path}")
+    store = open_store(f"file://{path}", backends())
     assert store.get_tree("runtime/") == {
         "runtime/aliecs/defaults/port": "8500",
         "runtime/aliecs/defaults/true": "true",  # YAML 1.1: 'yes' and 'on' are booleans
@@ -38,7 +38,7 @@ def test_yaml_scalars_become_strings_and_empty_maps_stay(tmp_path):
 def test_json_file_and_relative_url(tmp_path, monkeypatch):
     (tmp_path / "c.json").write_text(json.dumps({"o2": {"components": {"c": {"ANY": {"any": {"e": "v"}}}}}}))
     monkeypatch.chdir(tmp_path)
-    assert Configuration.open("file://c.json").get_component("c/ANY/any/e") == "v"
+    assert Configuration.open("file://c.json", backends()).get_component("c/ANY/any/e") == "v"
 
 
 def test_from_tree_is_the_same_layout():
@@ -62,12 +62,12 @@ def test_from_tree_is_the_same_layout():
 def test_bad_files_are_one_clear_error(tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
     with pytest.raises(ConfigurationError, match=message):
-        open_store(f"file://{tmp_path / name}")
+        open_store(f"file://{tmp_path / name}", backends())
 
 
 def test_an_empty_file_is_an_empty_store(tmp_path):
     (tmp_path / "empty.yaml").write_text("")
-    assert open_store(f"file://{tmp_path / 'empty.yaml'}").get_tree("") == {}
+    assert open_store(f"file://{tmp_path / 'empty.yaml'}", backends()).get_tree("") == {}
 
 
 class LabStore:
@@ -83,13 +83,13 @@ def test_a_plugin_adds_a_scheme_through_ecs_register_backends():
     plugin = LabStore()
     pm.register(plugin, name="lab-store")
     try:
-        assert Configuration.open("lab://cern").global_vars() == {"site": "cern"}
+        assert Configuration.open("lab://cern", backends()).global_vars() == {"site": "cern"}
         with pytest.raises(ConfigurationError, match="unknown configuration store scheme 'nosuch://'"):
-            Configuration.open("nosuch://x")
+            Configuration.open("nosuch://x", backends())
     finally:
         pm.unregister(plugin)
     with pytest.raises(ConfigurationError, match="unknown configuration store scheme 'lab://'"):
-        Configuration.open("lab://cern")
+        Configuration.open("lab://cern", backends())
 
 
 def test_built_in_backends_are_plugins_of_the_process_wide_manager():
@@ -98,7 +98,7 @@ def test_built_in_backends_are_plugins_of_the_process_wide_manager():
 
 
 def test_default_url_is_sqlite_in_the_data_dir(tmp_path):
-    with Configuration.open(None, data_dir=tmp_path) as cfg:
+    with Configuration.open(None, backends(), data_dir=tmp_path) as cfg:
         cfg.runtime_set("aliecs", "k", "v")
         assert cfg.store.url == f"sqlite:///{tmp_path / 'config.sqlite'}"
     assert (tmp_path / "config.sqlite").exists()

@@ -10,6 +10,7 @@ import pytest
 
 from ecs_engine.config import Configuration, open_store
 from ecs_engine.errors import ConfigurationError
+from ecs_engine.plugins import backends
 
 WRITERS = 8
 EACH = 25
@@ -45,7 +46,8 @@ def test_eight_threads_get_distinct_consecutive_numbers(writable_store):
 ALLOCATE = """
 import sys
 from ecs_engine.config import Configuration
-cfg = Configuration.open(sys.argv[1])
+from ecs_engine.plugins import backends
+cfg = Configuration.open(sys.argv[1], backends())
 print("ready", flush=True)
 sys.stdin.readline()  # start together
 print(" ".join(str(cfg.next_run_number()) for _ in range(int(sys.argv[2]))), flush=True)
@@ -59,7 +61,7 @@ def test_eight_processes_get_distinct_consecutive_numbers(backend, request, tmp_
         url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     else:
         url = f"etcd://{request.getfixturevalue('etcd_server').endpoint}/run-numbers-{tmp_path.name}/"
-    with open_store(url) as store:  # create the database / check the server before the race
+    with open_store(url, backends()) as store:  # create the database / check the server before the race
         assert store.get("runtime/run_number") is None
     processes = [
         subprocess.Popen(
@@ -81,7 +83,7 @@ def test_eight_processes_get_distinct_consecutive_numbers(backend, request, tmp_
         assert process.returncode == 0, err
     numbers = [int(n) for out, _ in outputs for n in out.split()]
     assert sorted(numbers) == list(range(1, WRITERS * EACH + 1))
-    with open_store(url) as store:
+    with open_store(url, backends()) as store:
         assert store.get("runtime/run_number") == str(WRITERS * EACH)
 
 
@@ -96,4 +98,4 @@ def test_read_only_store_refuses_run_numbers(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("o2: {runtime: {run_number: '5'}}\n")
     with pytest.raises(ConfigurationError, match="is read-only"):
-        Configuration.open(f"file://{path}").next_run_number()
+        Configuration.open(f"file://{path}", backends()).next_run_number()

@@ -9,6 +9,7 @@ import yaml
 
 from ecs_engine.config import Change, KeyValueStore, Watch, open_store
 from ecs_engine.errors import ConfigurationError
+from ecs_engine.plugins import backends
 from tests.config.conftest import open_empty
 
 
@@ -180,7 +181,7 @@ def test_cancel_and_close_end_a_blocked_watch(writable_store):
 def test_read_only_file_store_refuses_writes(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"o2": {"runtime": {"run_number": "3"}}}))
-    store = open_store(f"file://{path}")
+    store = open_store(f"file://{path}", backends())
     assert store.read_only and store.get("runtime/run_number") == "3"
     for write in (
         lambda: store.put("runtime/x", "1"),
@@ -194,18 +195,18 @@ def test_read_only_file_store_refuses_writes(tmp_path):
 
 def test_sqlite_keeps_data_across_reopen(tmp_path):
     url = f"sqlite:///{tmp_path / 'deep' / 'dir' / 'c.sqlite'}"
-    with open_store(url) as store:
+    with open_store(url, backends()) as store:
         store.put("runtime/aliecs/defaults/x", "1")
         revision = store.revision()
-    with open_store(url) as store:
+    with open_store(url, backends()) as store:
         assert store.get("runtime/aliecs/defaults/x") == "1"
         assert store.revision() == revision
 
 
 def test_etcd_prefix_from_the_url_isolates_trees(etcd_server):
     with (
-        open_store(f"etcd://{etcd_server.endpoint}/lab-a/") as a,
-        open_store(f"etcd://{etcd_server.endpoint}/lab-b") as b,
+        open_store(f"etcd://{etcd_server.endpoint}/lab-a/", backends()) as a,
+        open_store(f"etcd://{etcd_server.endpoint}/lab-b", backends()) as b,
     ):
         assert a.prefix == "lab-a/" and b.prefix == "lab-b/"
         a.put("runtime/x", "from a")
@@ -220,13 +221,13 @@ def test_etcd_unreachable_is_one_clear_error():
 
     port = free_port()
     with pytest.raises(UnreachableError, match=f"configuration store etcd://127.0.0.1:{port} is unreachable"):
-        open_store(f"etcd://127.0.0.1:{port}")
+        open_store(f"etcd://127.0.0.1:{port}", backends())
 
 
 def test_etcd_fails_over_to_the_next_endpoint(etcd_server):
     from .etcd_server import free_port
 
-    with open_store(f"etcd://127.0.0.1:{free_port()},{etcd_server.endpoint}/failover/") as store:
+    with open_store(f"etcd://127.0.0.1:{free_port()},{etcd_server.endpoint}/failover/", backends()) as store:
         store.put("k", "v")
         assert store.get("k") == "v"
 
@@ -247,7 +248,7 @@ def test_bad_urls_are_one_clear_error(url, message):
     from ecs_engine.errors import HandledError
 
     with pytest.raises(HandledError, match=message):
-        open_store(url)
+        open_store(url, backends())
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "etcd"])  # a memory store is private to its object
@@ -256,7 +257,7 @@ def test_watch_sees_writes_made_through_another_connection(backend, request, tmp
     writable_store = open_empty(backend, request, tmp_path)
     request.addfinalizer(writable_store.close)
     watch = writable_store.watch("shared/")
-    with open_store(writable_store.url) as other:
+    with open_store(writable_store.url, backends()) as other:
         other.put("shared/a", "1")
         other.compare_and_set("shared/a", "1", "2")
         other.delete("shared/a")

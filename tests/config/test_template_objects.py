@@ -97,9 +97,10 @@ def test_runtime_get_and_set(make_config):
 
 def test_functions_from_the_template_engine_use_the_store(tmp_path):
     """The template engine's expression environment gets these objects for every role."""
+    from ecs_engine.plugins import plugin_manager
     from ecs_engine.template.load import object_factory
 
     cfg = Configuration.from_tree(TREE)
-    objects = object_factory(cfg)({"host": "flp001"})
+    objects = object_factory(cfg, plugin_manager().hook.ecs_template_objects)({"host": "flp001"})
     assert objects["inventory"].DetectorForHost("flp001") == "TST"
     assert objects["config"].Get("readout/ANY/any/readout-stfb-flp001") == "host=flp001"

@@ -11,6 +11,7 @@ import pytest
 from ecs_backends.integrations.testplugin import TestPlugin
 from ecs_engine.config import Configuration
 from ecs_engine.environment import EngineSettings, EnvironmentManager, InProcessDriver, IntegrationPlugin, Integrations
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.sources import DirectorySource
 
 #: a small workflow: two critical tasks, a non-critical one, hooks and calls at chosen moments
@@ -88,6 +89,7 @@ class Harness:
         return EnvironmentManager(
             config=self.config,
             controller=driver or self.driver,
+            plugins=plugin_manager(),
             data_dir=self.tmp_path / "data",
             integrations=Integrations([*self.plugins.values(), TestPlugin()]),
             settings=self.settings,

@@ -9,6 +9,7 @@ import pytest
 from ecs_engine.config import Configuration
 from ecs_engine.environment import HookResult
 from ecs_engine.errors import NotFoundError, RefusedError
+from ecs_engine.plugins import backends
 from tests.environment.conftest import Harness, source_of, wait_for
 from tests.environment.workflows import SMALL
 
@@ -141,7 +142,7 @@ async def test_an_unknown_host_is_named(small, harness_factory):
 
 
 async def test_run_numbers_are_unique_under_eight_concurrent_environments(small, tmp_path):
-    config = Configuration.open(f"sqlite:///{tmp_path / 'config.sqlite'}")
+    config = Configuration.open(f"sqlite:///{tmp_path / 'config.sqlite'}", backends())
     config.store.put("hardware/detectors/TST/flps/flp001", "")
     harness = Harness(tmp_path, config)
     async with harness:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from ecs_backends.integrations.testplugin import TestPlugin
 from ecs_engine.environment import IntegrationPlugin, Integrations
+from ecs_engine.plugins import plugin_manager
 
 
 def test_testplugin_is_found_through_the_entry_point_hook():
-    integrations = Integrations.from_entry_points({"testPluginEndpoint": "test://here"})
+    integrations = Integrations.from_plugins(plugin_manager(), {"testPluginEndpoint": "test://here"})
     plugin = integrations.plugins["testplugin"]
     assert isinstance(plugin, TestPlugin) and plugin.endpoint == "test://here"
-    assert Integrations.from_entry_points({}, enabled=[]).plugins == {}
+    assert Integrations.from_plugins(plugin_manager(), {}, enabled=[]).plugins == {}
 
 
 async def test_services_describe_each_plugin_and_survive_a_broken_one():

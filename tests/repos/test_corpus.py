@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.config import Configuration
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
 
 CORPUS = Path(__file__).parents[2] / "../shared/corpus/controlworkflows-v1.45.0"
@@ -46,7 +47,7 @@ def corpus_repo(upstream_factory):
 def expand(manager, expr):
     source, name = manager.resolve(expr)
     config = Configuration.from_tree(TREE)
-    return make_expander(source, config=config, user_vars={"hosts": HOSTS}).expand(name)
+    return make_expander(source, plugins=plugin_manager(), config=config, user_vars={"hosts": HOSTS}).expand(name)
 
 
 def test_readout_dataflow_at_two_revisions_concurrently(manager, corpus_repo):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecs_engine.examples import examples_dir
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.tasks.channels import ChannelError, bind_map, channel_arguments
 from ecs_engine.tasks.model import ChannelSpec, TaskProcess, TaskRequest
 from ecs_engine.tasks.requests import task_request
@@ -18,6 +19,7 @@ from ecs_engine.template.tasks import TaskCommand
 def demo():
     expander = make_expander(
         DirectorySource(examples_dir()),
+        plugins=plugin_manager(),
         user_vars={"hosts": '["flp001","flp002"]', "pdp_override_run_start_time": "1234"},
         environment_id="envX",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ecs_engine.config import Configuration
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.plan import build_plan
 from ecs_engine.template.sources import DirectorySource
@@ -13,7 +14,10 @@ from tests.conftest import CW_079, VMIN_TREE, VMIN_VARS
 
 def expand_vmin(corpus, hosts=VMIN_VARS["hosts"]):
     expander = make_expander(
-        DirectorySource(corpus), config=Configuration.from_tree(VMIN_TREE), user_vars={"hosts": hosts}
+        DirectorySource(corpus),
+        plugins=plugin_manager(),
+        config=Configuration.from_tree(VMIN_TREE),
+        user_vars={"hosts": hosts},
     )
     return expander, expander.expand("readout-dataflow")
 
@@ -78,7 +82,7 @@ def test_detectors_and_inventory_reach_the_templates(corpus):
 
 def test_every_corpus_file_loads(corpus):
     config = Configuration.from_tree(VMIN_TREE)
-    report = validate_paths([corpus, CW_079], config=config, user_vars=VMIN_VARS)
+    report = validate_paths([corpus, CW_079], plugins=plugin_manager(), config=config, user_vars=VMIN_VARS)
     failures = [(r.file, [p.message for p in r.problems]) for r in report.results if not r.ok]
     assert failures == []
     kinds = {(r.kind, r.name) for r in report.results}
@@ -107,7 +111,7 @@ def test_minimal_dpl_included_keeps_the_include_role_name_and_pins_tasks(corpus,
         "  - name: dpl\n"
         "    include: minimal-dpl\n"
     )
-    expander = make_expander(DirectorySource(root), config=Configuration.from_tree(VMIN_TREE))
+    expander = make_expander(DirectorySource(root), plugins=plugin_manager(), config=Configuration.from_tree(VMIN_TREE))
     wf = expander.expand("host")
     paths = sorted(r.path for r in wf.task_roles())
     assert paths == ["host.dpl.dpl-output-proxy", "host.dpl.internal-dpl-clock", "host.dpl.readout-proxy"]
@@ -143,6 +147,8 @@ def test_config_payloads_see_template_helpers_and_legacy_expressions(repo):
         "      b: \"{{ config.GetLegacy('qc/ANY/any/legacy') }}\"\n"
         "    task: {load: t}\n",
     )
-    wf = make_expander(DirectorySource(repo.root), config=Configuration.from_tree(tree)).expand("w")
+    wf = make_expander(
+        DirectorySource(repo.root), plugins=plugin_manager(), config=Configuration.from_tree(tree)
+    ).expand("w")
     r = wf.task_roles()[0]
     assert (r.vars["a"], r.vars["b"]) == ("det=tpc", "det=TPC")

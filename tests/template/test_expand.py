@@ -6,6 +6,7 @@ import pytest
 
 from ecs_engine.config import Configuration
 from ecs_engine.errors import NotFoundError, TemplateError
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import DirectorySource
 from ecs_engine.template.triggers import Trigger, parse_trigger
@@ -20,7 +21,9 @@ command: {shell: true, value: "echo {{ msg }}"}
 def expand(repo, name="w", *, tree=None, user_vars=None):
     repo.task("t", TASK)
     config = Configuration.from_tree(tree or {})
-    return make_expander(DirectorySource(repo.root), config=config, user_vars=user_vars or {}).expand(name)
+    return make_expander(
+        DirectorySource(repo.root), plugins=plugin_manager(), config=config, user_vars=user_vars or {}
+    ).expand(name)
 
 
 def role(wf, path):

@@ -54,7 +54,9 @@ def registered():
 def test_ecs_template_objects_reach_expressions(repo, registered):
     registered(GreeterPlugin())
     repo.workflow("w", 'name: w\ndefaults: {who: flp}\nroles:\n  - {name: c, call: {func: "{{ greeter.Hello() }}"}}\n')
-    wf = make_expander(DirectorySource(repo.root), config=Configuration.from_tree({})).expand("w")
+    wf = make_expander(DirectorySource(repo.root), plugins=plugin_manager(), config=Configuration.from_tree({})).expand(
+        "w"
+    )
     assert wf.call_roles()[0].func == "hello flp"
 
 
@@ -62,10 +64,10 @@ def test_ecs_dpl_generate_runs_once_and_the_result_is_cached(repo, registered):
     dpl = registered(FakeDpl())
     repo.workflow("w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.Generate('o2-run --x') }}\"}\n")
     source = DirectorySource(repo.root)
-    wf = make_expander(source, config=Configuration.from_tree({})).expand("w")
+    wf = make_expander(source, plugins=plugin_manager(), config=Configuration.from_tree({})).expand("w")
     assert [r.path for r in wf.call_roles()] == ["w.d.proc"]
     name = jit_name("o2-run --x", {})
     assert dpl.calls == [("o2-run --x", name)]
     assert (repo.root / "workflows" / f"{name}.yaml").exists()
-    make_expander(source, config=Configuration.from_tree({})).expand("w")
+    make_expander(source, plugins=plugin_manager(), config=Configuration.from_tree({})).expand("w")
     assert len(dpl.calls) == 1

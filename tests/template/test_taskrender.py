@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.tasks.requests import task_request
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.plan import build_plan
@@ -31,7 +32,7 @@ def expand(repo, role_bind="[]"):
             task: {{load: sender}}
         """,
     )
-    expander = make_expander(DirectorySource(repo.root), environment_id="envX")
+    expander = make_expander(DirectorySource(repo.root), plugins=plugin_manager(), environment_id="envX")
     return expander, expander.expand("w")
 
 

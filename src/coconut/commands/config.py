@@ -185,13 +185,14 @@ def migrate(
 ) -> None:
     """Copy a whole tree between stores (e.g. a file into etcd); running it twice writes nothing."""
     from ecs_engine.config.migrate import migrate as copy
+    from ecs_engine.plugins import backends
 
     cli: CliContext = ctx.obj
     configured = cli.settings.get("config_endpoint") or ""
     if from_url is None and to_url is None:
         raise UsageError("migrate: give --from URL, --to URL or both (the other is the configured store)")
     source, target = from_url or configured, to_url or configured
-    report = copy(source or None, target or None, data_dir=cli.data_dir, dry_run=dry_run)
+    report = copy(source or None, target or None, backends(), data_dir=cli.data_dir, dry_run=dry_run)
     verb = "would write" if dry_run else "written"
     cli.echo(f"{len(report.written)} keys {verb}, {report.unchanged} unchanged")
     if cli.verbose:

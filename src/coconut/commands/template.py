@@ -56,6 +56,7 @@ def validate(
     output: str = typer.Option("text", "-o", "--output", help="text, json or github (annotations)."),
 ) -> int:
     """Load every workflow (with the given or sample variables) and task template; exit 0 only if all are valid."""
+    from ecs_engine.plugins import plugin_manager
     from ecs_engine.template.validate import validate_paths
     from ecs_engine.uservars import parse_vars
 
@@ -64,7 +65,7 @@ def validate(
     user_vars = parse_vars(extra_vars or [])
     targets = [Path(p) if Path(p).is_absolute() else cli.cwd / p for p in (paths or ["."])]
     with open_config(cli, config_endpoint) as config:
-        report = validate_paths(targets, config=config, user_vars=user_vars)
+        report = validate_paths(targets, plugins=plugin_manager(), config=config, user_vars=user_vars)
     print_validation(cli, report, output)
     return ExitStatus.OK if report.ok else ExitStatus.FAILED
 
@@ -81,6 +82,7 @@ def plan(
     output: str = typer.Option("text", "-o", "--output", help="text or json."),
 ) -> int:
     """Show what an environment of the workflow would be: roles, tasks with commands and channels, hook timelines."""
+    from ecs_engine.plugins import plugin_manager
     from ecs_engine.template.load import make_expander
     from ecs_engine.template.plan import build_plan
     from ecs_engine.uservars import parse_vars
@@ -90,7 +92,7 @@ def plan(
     user_vars = parse_vars(extra_vars or [])
     source, name = _source(cli, repo, workflow)
     with open_config(cli, config_endpoint) as config:
-        expander = make_expander(source, config=config, user_vars=user_vars)
+        expander = make_expander(source, plugins=plugin_manager(), config=config, user_vars=user_vars)
         workflow_obj = expander.expand(name)
         data = build_plan(expander, workflow_obj)
     print_plan(cli, data, output)

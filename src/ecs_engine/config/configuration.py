@@ -16,12 +16,15 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import ConfigurationError, NotFoundError, UsageError
 
 from .paths import COMPONENTS, ComponentQuery, check_component
 from .store import KeyValueStore, check_key
+
+if TYPE_CHECKING:
+    from ecs_engine.backend_registry import BackendRegistry
 
 RUN_NUMBER_KEY = "runtime/run_number"
 DEFAULTS_PREFIX = "runtime/aliecs/defaults/"
@@ -46,9 +49,9 @@ class Configuration:
     # --- opening -------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str | None, *, data_dir: Path | None = None) -> Configuration:
-        """Open the store named by ``url``; None/"" is ``sqlite:///<data_dir>/config.sqlite``."""
-        return cls(open_store(url, data_dir=data_dir))
+    def open(cls, url: str | None, backends: BackendRegistry, *, data_dir: Path | None = None) -> Configuration:
+        """Open the store named by ``url`` with ``backends``; None/"" is ``sqlite:///<data_dir>/config.sqlite``."""
+        return cls(open_store(url, backends, data_dir=data_dir))
 
     @classmethod
     def from_tree(cls, tree: Mapping[str, Any]) -> Configuration:
@@ -365,17 +368,18 @@ def tree_root(tree: Any, origin: str) -> Mapping[str, Any]:
     return root
 
 
-def open_store(url: str | None, *, data_dir: Path | None = None) -> KeyValueStore:
-    """The store for ``url`` (default: ``config.sqlite`` in the data directory) from the registered backends."""
+def open_store(url: str | None, backends: BackendRegistry, *, data_dir: Path | None = None) -> KeyValueStore:
+    """The store for ``url`` (default: ``config.sqlite`` in the data directory), opened by ``backends``.
+
+    ``backends`` is what the caller's plugin manager registered (``ecs_engine.plugins.backends(pm)``).
+    """
     if not url:
         if data_dir is None:
             import platformdirs
 
             data_dir = platformdirs.user_data_path("coconut")
         url = f"sqlite:///{Path(data_dir) / 'config.sqlite'}"
-    from ecs_engine.plugins import backends
-
-    return backends().open_config_store(url)
+    return backends.open_config_store(url)
 
 
 def _sections(text: str, where: str) -> dict[str, dict[str, Any]]:

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecs_engine.errors import ConfigurationError
 
 from .configuration import RUN_NUMBER_KEY, open_store
 from .store import KeyValueStore
 from .tree import serialize, unflatten
+
+if TYPE_CHECKING:
+    from ecs_engine.backend_registry import BackendRegistry
 
 
 @dataclass
@@ -69,13 +73,18 @@ def export_file(source: KeyValueStore, path: Path, *, dry_run: bool = False) -> 
 
 
 def migrate(
-    from_url: str | None, to_url: str | None, *, data_dir: Path | None = None, dry_run: bool = False
+    from_url: str | None,
+    to_url: str | None,
+    backends: BackendRegistry,
+    *,
+    data_dir: Path | None = None,
+    dry_run: bool = False,
 ) -> MigrationReport:
     """Copy the tree of the store at ``from_url`` into the store (or file) at ``to_url`` (None: default store)."""
     if from_url == to_url:
         raise ConfigurationError(f"--from and --to are the same store: {from_url or 'the default store'}")
-    with open_store(from_url, data_dir=data_dir) as source:
+    with open_store(from_url, backends, data_dir=data_dir) as source:
         if to_url and to_url.startswith("file://"):
             return export_file(source, Path(to_url[len("file://") :]), dry_run=dry_run)
-        with open_store(to_url, data_dir=data_dir) as target:
+        with open_store(to_url, backends, data_dir=data_dir) as target:
             return copy_tree(source, target, dry_run=dry_run)

@@ -1,6 +1,7 @@
 """Integration plugins: the external services (DCS, ODC, trigger, bookkeeping...) that workflow calls reach.
 
-A plugin is a class found through the ``ecs_integration_plugins`` hook; the registry builds one instance
+A plugin is a class found through the ``ecs_integration_plugins`` hook of the plugin manager the caller
+passes (``Integrations.from_plugins``); the registry builds one instance
 per enabled plugin with its endpoint from the core settings, ``init``s them all in parallel, gives every
 call ``{plugin name: plugin.call_stack(call)}`` to evaluate its ``func`` against, and answers
 ``GetIntegratedServices``. Template-time functions (AliECS ``ObjectStack``) go through the existing
@@ -13,9 +14,12 @@ import asyncio
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .integration_plugin import IntegrationPlugin
+
+if TYPE_CHECKING:
+    import pluggy
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +35,14 @@ class Integrations:
             self.plugins[plugin.name] = plugin
 
     @classmethod
-    def from_entry_points(cls, settings: Mapping[str, Any], enabled: Iterable[str] | None = None) -> Integrations:
-        """One instance of each installed plugin class (only those named in ``enabled`` if given)."""
-        from ecs_engine.plugins import plugin_manager
-
+    def from_plugins(
+        cls, pm: pluggy.PluginManager, settings: Mapping[str, Any], enabled: Iterable[str] | None = None
+    ) -> Integrations:
+        """One instance of each plugin class the plugins of ``pm`` contribute (only those named in ``enabled``
+        if given), with its endpoint from ``settings``."""
         wanted = set(enabled) if enabled is not None else None
         plugins = []
-        for contributed in plugin_manager().hook.ecs_integration_plugins():
+        for contributed in pm.hook.ecs_integration_plugins():
             for plugin_class in contributed or ():
                 if wanted is not None and plugin_class.name not in wanted:
                     continue

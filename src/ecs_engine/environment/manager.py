@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, TemplateError
 from ecs_engine.events import EventBus, model
@@ -30,6 +30,9 @@ from .environment import EngineSettings, Environment, EnvironmentServices, Teard
 from .integrations import Integrations
 from .store import EnvironmentStore, StoredEnvironment
 from .taskport import TaskController, TaskEvent
+
+if TYPE_CHECKING:
+    import pluggy
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class EnvironmentManager:
         *,
         config: Any,
         controller: TaskController,
+        plugins: pluggy.PluginManager,
         data_dir: str | Path | None = None,
         bus: EventBus | None = None,
         integrations: Integrations | None = None,
@@ -69,8 +73,10 @@ class EnvironmentManager:
         self.data_dir = Path(data_dir)
         self.config = config
         self.controller = controller
+        #: the plugin manager whose hooks expansion (template objects, JIT generation) and integrations use
+        self.plugins = plugins
         self.bus = bus or EventBus()
-        self.integrations = integrations if integrations is not None else Integrations.from_entry_points({})
+        self.integrations = integrations if integrations is not None else Integrations.from_plugins(plugins, {})
         self.settings = settings or EngineSettings()
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}
@@ -246,6 +252,7 @@ class EnvironmentManager:
             user_json = json.dumps(MessageToDict(request_user), separators=(",", ":"))
         expander = make_expander(
             source,
+            plugins=self.plugins,
             config=self.config,
             user_vars={
                 **vars_in,

@@ -9,6 +9,7 @@ Which variable wins is decided by ``precedence.VarLayers``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 
 from . import expr
 from .functions import Util, role_functions, static_objects
-from .jit import Dpl
+from .jit import Dpl, DplGenerator
 from .model import Env, EnvVars, Role, Traits, Workflow
 from .precedence import VarLayers
 from .roles import RawChannel, RawRole, WorkflowTemplate, parse_workflow
@@ -90,13 +91,15 @@ class Expander:
         env_vars: EnvVars | None = None,
         role_user_vars: Mapping[str, Mapping[str, str]] | None = None,
         objects: ObjectFactory | None = None,
+        dpl_generate: DplGenerator | None = None,
     ):
         self.source = source
         self.env_vars = env_vars or EnvVars()
         self.role_user_vars = {k: dict(v) for k, v in (role_user_vars or {}).items()}
         self._objects = objects
-        #: how ``dpl`` objects are made: (stack, source, render) -> object; validation swaps in a dry one
-        self.dpl_class: Callable[..., Any] = Dpl
+        #: how ``dpl`` objects are made: (stack, source, render) -> object; validation swaps in a dry one.
+        #: ``dpl_generate`` runs DPL for a JIT workflow the source lacks (None: none can be generated)
+        self.dpl_class: Callable[..., Any] = functools.partial(Dpl, generate=dpl_generate)
         #: JIT workflows that are known not to exist offline: included as leaves, not loaded
         self.opaque_includes: set[str] = set()
         self._task_classes: dict[tuple[int, str], TaskClass] = {}  # one read per class and expansion

@@ -1,7 +1,8 @@
 """``dpl.*``: just-in-time generated DPL sub-workflows (``workflows/jit-<sha1>.yaml``).
 
-A generated workflow is reused when the source already holds it; otherwise a plugin implementing the
-``ecs_dpl_generate`` hook runs the DPL command. Offline, with neither, the error says which file is missing.
+A generated workflow is reused when the source already holds it; otherwise the generator the expansion was
+given (the ``ecs_dpl_generate`` hook of the caller's plugin manager) runs the DPL command. Offline, with
+neither, the error says which file is missing.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from ecs_engine.errors import NotFoundError
 
 from .sources import TemplateSource
 
+#: generates a JIT workflow: ``generate(command=, name=, workdir=)`` -> its YAML text, or None when no plugin
+#: can (the ``ecs_dpl_generate`` hook caller of a plugin manager)
+DplGenerator = Callable[..., "str | None"]
+
 
 def jit_name(command: str, stack: Mapping[str, str]) -> str:
     """``jit-<sha1>`` of the rendered command and the environment variables it runs with."""
@@ -24,10 +29,17 @@ def jit_name(command: str, stack: Mapping[str, str]) -> str:
 class Dpl:
     """The ``dpl`` object of templates; one per role stack."""
 
-    def __init__(self, stack: Mapping[str, str], source: TemplateSource, render: Callable[[str], str]):
+    def __init__(
+        self,
+        stack: Mapping[str, str],
+        source: TemplateSource,
+        render: Callable[[str], str],
+        generate: DplGenerator | None = None,
+    ):
         self._stack = stack
         self._source = source
         self._render = render
+        self._generate = generate
 
     def Generate(self, command: str) -> str:
         command = str(command).strip()
@@ -36,10 +48,10 @@ class Dpl:
         name = jit_name(command, self._stack)
         if self._source.exists("workflows", name):
             return name
-        from ecs_engine.plugins import plugin_manager
-
-        with tempfile.TemporaryDirectory(prefix="ecs-jit-") as workdir:
-            text = plugin_manager().hook.ecs_dpl_generate(command=command, name=name, workdir=workdir)
+        text = None
+        if self._generate is not None:
+            with tempfile.TemporaryDirectory(prefix="ecs-jit-") as workdir:
+                text = self._generate(command=command, name=name, workdir=workdir)
         if text is None:
             raise ValueError(
                 f"dpl: workflow {name} is not generated yet in {self._source.display()} and no DPL generator "

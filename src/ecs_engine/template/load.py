@@ -1,13 +1,14 @@
 """Loading a workflow for an environment: variable layers, function objects, expansion.
 
-The one entry point used by the CLI (validate/plan) and by the environment engine.
+The one entry point used by the CLI (validate/plan) and by the environment engine. Plugin hooks
+(``ecs_template_objects``, ``ecs_dpl_generate``) are those of the plugin manager the caller passes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError
 from ecs_engine.ids import new_id
@@ -18,6 +19,9 @@ from .expand import Expander
 from .functions import Util, static_objects
 from .model import Env, EnvVars, Workflow
 from .sources import TemplateSource
+
+if TYPE_CHECKING:
+    import pluggy
 
 
 class InventorySnapshot:
@@ -70,12 +74,11 @@ def environment_vars(config: Any, user_vars: Mapping[str, str], environment_id: 
     return EnvVars(defaults=defaults, vars=variables, user=user)
 
 
-def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
-    """Objects for expressions: config/inventory/runtime from the store, plugin objects, caller's extras."""
-    from ecs_engine.plugins import plugin_manager
+def object_factory(config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any] | None = None):
+    """Objects for expressions: config/inventory/runtime from the store, plugin objects, caller's extras.
 
-    pm = plugin_manager()
-    hook = pm.hook.ecs_template_objects
+    ``hook`` is the ``ecs_template_objects`` hook of the caller's plugin manager.
+    """
     has_plugins = bool(hook.get_hookimpls())
     config_objects: Callable[..., dict[str, object]] | None = None
     if config is not None:
@@ -110,6 +113,7 @@ def object_factory(config: Any, extra: Mapping[str, Any] | None = None):
 def make_expander(
     source: TemplateSource,
     *,
+    plugins: pluggy.PluginManager,
     config: Any = None,
     user_vars: Mapping[str, str] | None = None,
     environment_id: str | None = None,
@@ -119,13 +123,20 @@ def make_expander(
     if config is not None:
         config = InventorySnapshot(config)
     env_vars = environment_vars(config, plain, environment_id or new_id())
-    return Expander(source, env_vars=env_vars, role_user_vars=per_role, objects=object_factory(config, extra_objects))
+    return Expander(
+        source,
+        env_vars=env_vars,
+        role_user_vars=per_role,
+        objects=object_factory(config, plugins.hook.ecs_template_objects, extra_objects),
+        dpl_generate=plugins.hook.ecs_dpl_generate,
+    )
 
 
 def load_workflow(
     source: TemplateSource,
     name: str,
     *,
+    plugins: pluggy.PluginManager,
     config: Any = None,
     user_vars: Mapping[str, str] | None = None,
     environment_id: str | None = None,
@@ -133,6 +144,11 @@ def load_workflow(
 ) -> Workflow:
     """Expand workflow ``name`` from ``source`` for one environment."""
     expander = make_expander(
-        source, config=config, user_vars=user_vars, environment_id=environment_id, extra_objects=extra_objects
+        source,
+        plugins=plugins,
+        config=config,
+        user_vars=user_vars,
+        environment_id=environment_id,
+        extra_objects=extra_objects,
     )
     return expander.expand(name)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 
@@ -21,6 +21,9 @@ from .load import make_expander
 from .roles import parse_workflow
 from .sources import DirectorySource, TemplateSource
 from .tasks import parse_task
+
+if TYPE_CHECKING:
+    import pluggy
 
 #: what an AliECS installation's configuration store usually provides (used only where missing)
 SAMPLE_DEFAULTS = {
@@ -163,6 +166,7 @@ def validate_workflow(
     source: TemplateSource,
     name: str,
     *,
+    plugins: pluggy.PluginManager,
     config: Any,
     user_vars: Mapping[str, str],
     used: tuple[set[str], set[str]] | None = None,
@@ -178,7 +182,7 @@ def validate_workflow(
     variables = {"hosts": SAMPLE_HOSTS, **user_vars}
     for _ in range(MAX_SAMPLED):
         opaque: set[str] = set()
-        expander = make_expander(source, config=config, user_vars={**sampled, **variables})
+        expander = make_expander(source, plugins=plugins, config=config, user_vars={**sampled, **variables})
         for key, value in SAMPLE_DEFAULTS.items():
             expander.env_vars.defaults.setdefault(key, value)
         expander.dpl_class = lambda stack, src, render, _o=opaque: _DryDpl(stack, src, render, _o)
@@ -241,7 +245,10 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
     return result
 
 
-def validate_paths(paths: list[Path], *, config: Any, user_vars: Mapping[str, str]) -> ValidationReport:
+def validate_paths(
+    paths: list[Path], *, plugins: pluggy.PluginManager, config: Any, user_vars: Mapping[str, str]
+) -> ValidationReport:
+    """Validate every task and workflow of ``paths``; template objects come from the hooks of ``plugins``."""
     report = ValidationReport()
     for path in paths:
         if path.is_dir():
@@ -252,13 +259,17 @@ def validate_paths(paths: list[Path], *, config: Any, user_vars: Mapping[str, st
             for task in source.names("tasks"):
                 report.results.append(validate_task(source, task, used))
             for wf in source.names("workflows"):
-                report.results.append(validate_workflow(source, wf, config=config, user_vars=user_vars, used=used))
+                report.results.append(
+                    validate_workflow(source, wf, plugins=plugins, config=config, user_vars=user_vars, used=used)
+                )
         elif path.is_file() and path.parent.name in ("workflows", "tasks") and path.suffix == ".yaml":
             source = DirectorySource(path.parent.parent)
             if path.parent.name == "tasks":
                 report.results.append(validate_task(source, path.stem))
             else:
-                report.results.append(validate_workflow(source, path.stem, config=config, user_vars=user_vars))
+                report.results.append(
+                    validate_workflow(source, path.stem, plugins=plugins, config=config, user_vars=user_vars)
+                )
         elif path.exists():
             raise NotFoundError(f"{path}: expected a repository directory or a .yaml file in workflows/ or tasks/")
         else:

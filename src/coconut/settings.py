@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_engine.errors import UsageError
+from ecs_engine.server.settings import read_settings_file
 
 DEFAULTS: dict[str, Any] = {
     "endpoint": "127.0.0.1:32102",
@@ -48,7 +49,7 @@ class Settings:
         file = path if path is not None else config_dir / FILE_NAME
         values = dict(DEFAULTS)
         if file.exists():
-            values.update(_flatten(_read(file)))
+            values.update(_flatten(read_settings_file(file)))
         elif path is not None:
             raise UsageError(f"settings file {file} does not exist")
         environ = environ or {}
@@ -80,18 +81,6 @@ class Settings:
     def tls_ca(self) -> str:
         """The CA certificate a core with TLS is checked against ("" for plain connections)."""
         return str(self.get("tls_ca") or "")
-
-
-def _read(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise UsageError(f"settings file {path}: expected a mapping of setting names to values")
-    return loaded
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -119,14 +119,18 @@ class CoreSettings:
 
     @classmethod
     def load(cls, path: Path | None, *, data_dir: Path, state_dir: Path, listen: str | None = None) -> CoreSettings:
-        values: dict[str, Any] = {}
-        if path is not None and path.exists():
-            import yaml
-
-            try:
-                values = yaml.safe_load(path.read_text()) or {}
-            except yaml.YAMLError as exc:
-                raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
-            if not isinstance(values, dict):
-                raise UsageError(f"settings file {path}: expected a mapping of setting names to values")
+        values = read_settings_file(path) if path is not None and path.exists() else {}
         return cls.from_values(values, data_dir=data_dir, state_dir=state_dir, listen=listen)
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """A settings file's mapping (coconut's and the core's are one file), or one clear error naming it."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise UsageError(f"settings file {path}: expected a mapping of setting names to values")
+    return loaded

@@ -16,6 +16,7 @@ from ecs_engine.server import daemon
 from tests.protocols import spec_tables
 
 from ..e2e.conftest import free_port
+from ..ports import own_port_range
 from .wire import Codec
 
 pytestmark = [
@@ -33,7 +34,9 @@ def spec():
 def core(tmp_path_factory):
     root = tmp_path_factory.mktemp("core")
     endpoint = f"127.0.0.1:{free_port()}"
-    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=None)
+    settings = root / "settings.yaml"
+    settings.write_text(f"core:\n  ports: {own_port_range()}\n")  # its tasks' ports: the session's own range
+    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings)
     yield endpoint, root
     daemon.stop(root / "state")
 

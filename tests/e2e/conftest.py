@@ -21,6 +21,8 @@ from coconut.cli import main
 from coconut.context import CliContext
 from ecs_engine.server.core import read_pidfile
 
+from ..ports import own_port_range
+
 
 @dataclass
 class Result:
@@ -39,14 +41,19 @@ def free_port() -> int:
 
 
 class Coconut:
-    """Runs ``coconut --endpoint 127.0.0.1:<port> ...`` with this test's directories."""
+    """Runs ``coconut --endpoint 127.0.0.1:<port> ...`` with this test's directories.
+
+    The core it starts takes its tasks' ports from the test session's own range (``core.ports``).
+    """
 
     def __init__(self, root: Path, settings: dict | None = None):
         self.root = root
         self.port = free_port()
         for name in ("config", "data", "state", "work"):
             (root / name).mkdir(parents=True, exist_ok=True)
-        (root / "config" / "settings.yaml").write_text(yaml.safe_dump(settings or {}))
+        settings = dict(settings or {})
+        settings["core"] = {"ports": own_port_range(), **(settings.get("core") or {})}
+        (root / "config" / "settings.yaml").write_text(yaml.safe_dump(settings))
 
     @property
     def state_dir(self) -> Path:

@@ -16,6 +16,8 @@ from ecs_engine.tasks.registry import TaskRegistry
 from ecs_engine.tasks.reports import HookResult
 from ecs_engine.template.tasks import TaskCommand
 
+from ..ports import own_port_range
+
 ROOT = Path(__file__).resolve().parents[2]
 DUMMY = ROOT / "examples" / "tasks" / "occ_dummy_process.py"
 DEVICE = ROOT / "examples" / "tasks" / "fairmq_example_device.py"
@@ -76,9 +78,38 @@ class Recorder:
         self.ended.append((task.id, result, expected))
 
 
+#: the local resource manager's settings in these tests: two virtual nodes, ports from the session's own range
+LOCAL_SETTINGS = {"nodes": ["flp001", "flp002"], "ports": own_port_range()}
+
+
 @pytest.fixture
 def resources(tmp_path):
-    return backends().open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+    """The local manager; ``resources.launched`` lists the pid of every process it started in this test."""
+    manager = backends().open_resource_manager("local", LOCAL_SETTINGS, state_dir=tmp_path / "state")
+    manager.launched = []
+    launch = manager.launch
+
+    async def recorded(node, spec):
+        process = await launch(node, spec)
+        manager.launched.append(process.pid)
+        return process
+
+    manager.launch = recorded
+    return manager
+
+
+def leftovers(leaders: list[int]) -> list[int]:
+    """Live processes in the sessions these leaders started (each task is its own session), none else."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            text = (entry / "stat").read_text()
+        except (OSError, NotADirectoryError):
+            continue
+        state, _ppid, _pgrp, session = text[text.rfind(")") + 2 :].split()[:4]
+        if int(session) in leaders and state not in "ZX":
+            found.append(int(entry.name))
+    return found
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from ecs_engine.tasks.executor import Executor, Timeouts
 from ecs_engine.tasks.model import ChannelSpec
 from ecs_engine.tasks.registry import TaskRegistry
 
-from .conftest import DEVICE, DUMMY, PY, eventually, output, request
+from ..ports import in_own_range
+from .conftest import DEVICE, DUMMY, LOCAL_SETTINGS, PY, eventually, leftovers, output, request
 
 pytestmark = pytest.mark.slow
 
@@ -57,9 +58,9 @@ async def test_producer_and_consumer_move_data_through_a_run_and_exit_cleanly(ex
     producer, consumer = sorted(deployment.tasks, key=lambda t: t.request.role_path, reverse=True)
     for task in (producer, consumer):
         assert (task.state, task.status, task.node.name) == ("STANDBY", "ACTIVE", "flp001")
-        assert task.control_port >= 30000 and alive(task.pid)
+        assert in_own_range(task.control_port) and alive(task.pid)
     port = int(producer.bound["data-out"].rsplit(":", 1)[1])
-    assert producer.bound["data-out"] == f"tcp://*:{port}" and port >= 9000
+    assert producer.bound["data-out"] == f"tcp://*:{port}" and in_own_range(port)
     assert producer.reachable["data-out"] == f"tcp://127.0.0.1:{port}"
 
     assert await executor.transition([producer, consumer], "CONFIGURE") == {}
@@ -114,7 +115,7 @@ async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources
     assert "did not reach STANDBY within 0.5 s: nothing listens on its control port" in message
     assert "core.startup_timeout" in message
     assert executor.tasks == {} and not deployment.tasks
-    assert not any("sleep 30" in _cmdline(p) for p in _pids())
+    assert resources.launched and not leftovers(resources.launched)
 
 
 async def test_a_control_port_answered_by_another_process_is_not_taken_for_the_task(executor, monkeypatch):
@@ -123,7 +124,8 @@ async def test_a_control_port_answered_by_another_process_is_not_taken_for_the_t
     deployment = await executor.deploy([request("demo.mine", ["sleep", "30"])])
     (message,) = deployment.undeployable.values()
     assert f"is answered by another process (pid {other.pid})" in message and not deployment.tasks
-    assert not any("sleep 30" in _cmdline(p) for p in _pids())
+    mine = [pid for pid in executor.resources.launched if pid != other.process.pid]
+    assert mine and not leftovers(mine)
     monkeypatch.undo()
     (wrapped,) = (await executor.deploy([request("demo.wrapped", [f"{PY} {DUMMY}; true"], shell=True)])).tasks
     assert wrapped.state == "STANDBY" and wrapped.pid != wrapped.process.pid  # what its shell started is its own
@@ -269,7 +271,7 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     for driver in list(first._drivers.values()):  # the old core goes away without killing anything
         await driver.close()
 
-    fresh = backends().open_resource_manager("local", {"nodes": ["flp001", "flp002"]}, state_dir=tmp_path / "state")
+    fresh = backends().open_resource_manager("local", LOCAL_SETTINGS, state_dir=tmp_path / "state")
     second = Executor(fresh, registry=registry, listener=recorder)
     back = await second.reattach(records[one.id])
     assert (back.id, back.pid, back.state, back.status) == (one.id, one.pid, "CONFIGURED", "ACTIVE")
@@ -286,18 +288,6 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     await second.shutdown()
     assert not alive(one_pid)
     registry.close()
-
-
-def _pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
 
 
 SLOW_START = """

@@ -13,8 +13,9 @@ import pytest
 from ecs_backends.resources.local import nodes_from_settings
 from ecs_engine.errors import UsageError
 from ecs_engine.plugins import backends
-from ecs_engine.tasks.resources import DATA_PORT_BASE, LaunchSpec, PlacementError
+from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, PlacementError
 
+from ..ports import in_own_range
 from .conftest import eventually
 
 
@@ -67,19 +68,28 @@ def test_placement_by_constraints_names_what_matched_nothing(resources):
     assert "flp001: hostname=flp001, machine_id=flp001" in text and "core.nodes" in text
 
 
-def test_ports_are_really_free_and_handed_out_once(resources):
+def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(resources):
     node = resources.nodes()[0]
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen()
-        taken = busy.getsockname()[1]
-        assert resources.allocate_port(node, taken) != taken
     first = resources.allocate_port(node, DATA_PORT_BASE)
-    second = resources.allocate_port(node, DATA_PORT_BASE)
-    assert DATA_PORT_BASE <= first < second
+    second = resources.allocate_port(node, CONTROL_PORT_BASE)
+    assert in_own_range(first) and in_own_range(second) and first < second  # the range, not the bases
     resources.release_ports(node, [first])
-    assert resources.allocate_port(node, DATA_PORT_BASE) == first
+    with socket.socket() as busy:  # taken by someone else meanwhile
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past connections may linger in TIME_WAIT
+        busy.bind(("127.0.0.1", first))
+        busy.listen()
+        third = resources.allocate_port(node, DATA_PORT_BASE)
+        assert third not in (first, second) and in_own_range(third)
+    assert resources.allocate_port(node, DATA_PORT_BASE) == first  # free again, and the lowest
     assert resources.ipc_address().startswith("ipc://@o2ipc-")
+
+
+@pytest.mark.parametrize("spec", ["20000", "2-1", "0-10", "20000-70000", "a-b"])
+def test_a_bad_ports_setting_is_one_clear_error(tmp_path, spec):
+    with pytest.raises(
+        UsageError, match=rf"setting core.ports: expected a port range LO-HI within 1-65535, got '{spec}'"
+    ):
+        backends().open_resource_manager("local", {"ports": spec}, state_dir=tmp_path)
 
 
 async def test_launch_gives_a_process_group_environment_and_output_files(resources, tmp_path):

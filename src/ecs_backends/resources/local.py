@@ -4,7 +4,8 @@ Virtual nodes come from the settings (``core.nodes``), so a workflow whose roles
 ``machine_id=flp001`` and ``flp002`` runs here; every node is this machine, reached at 127.0.0.1. Without
 settings there is one node named after the host, whose ``machine_id`` also answers to ``localhost``.
 Each task gets its own process group, output files under ``<state dir>/tasks/<environment>/``, and ports
-that are really free on this machine (data from 9000, control from 30000). Processes are watched through
+that are really free on this machine (data from 9000, control from 30000; all from the ``core.ports`` range
+``LO-HI`` when it is set, so cores of two users on one host, or tests, stay apart). Processes are watched through
 pidfds, so a restarted core can re-attach to tasks it did not start itself.
 """
 
@@ -40,8 +41,26 @@ def ecs_register_backends(registry: BackendRegistry) -> None:
 
 
 def open_local(settings: Mapping[str, Any], state_dir: Path) -> LocalResourceManager:
-    """The ``local`` manager with the virtual nodes of the ``nodes`` setting."""
-    return LocalResourceManager(nodes_from_settings(settings.get("nodes")), state_dir)
+    """The ``local`` manager with the virtual nodes of the ``nodes`` setting and its ``ports`` range."""
+    return LocalResourceManager(
+        nodes_from_settings(settings.get("nodes")),
+        state_dir,
+        port_range=port_range_from_settings(settings.get("ports")),
+    )
+
+
+def port_range_from_settings(spec: Any) -> tuple[int, int] | None:
+    """``ports: 20000-20999``: the inclusive range every port of this core's tasks comes from (None: the bases)."""
+    if spec in (None, ""):
+        return None
+    lo, sep, hi = str(spec).partition("-")
+    try:
+        first, last = int(lo), int(hi)
+    except ValueError:
+        first = last = 0
+    if not sep or not 0 < first <= last < 65536:
+        raise UsageError(f"setting core.ports: expected a port range LO-HI within 1-65535, got '{spec}'")
+    return first, last
 
 
 def host_node() -> Node:
@@ -161,9 +180,10 @@ class LocalResourceManager(ResourceManager):
 
     name = RESOURCE_MANAGER
 
-    def __init__(self, nodes: list[Node], state_dir: Path):
+    def __init__(self, nodes: list[Node], state_dir: Path, *, port_range: tuple[int, int] | None = None):
         self._nodes = nodes
         self.state_dir = state_dir
+        self.port_range = port_range
         self._reserved: set[int] = set()
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
@@ -179,14 +199,13 @@ class LocalResourceManager(ResourceManager):
         return self._load.get(node.name, 0)
 
     def allocate_port(self, node: Node, base: int) -> int:
+        first, last = self.port_range or (base, 65535)
         with self._lock:
-            port = base
-            while port < 65536:
+            for port in range(first, last + 1):
                 if port not in self._reserved and _free(port):
                     self._reserved.add(port)
                     return port
-                port += 1
-        raise HandledError(f"no free port at or above {base} on {node.name}")
+        raise HandledError(f"no free port in {first}-{last} on {node.name} (setting core.ports)")
 
     def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
         with self._lock:

@@ -2,13 +2,12 @@
 
 ``make_config(tree)`` builds a Configuration holding ``tree`` (a nested map rooted at ``o2``) on the
 backend of the test's parameter (memory, sqlite, file, etcd); ``writable_store`` is an empty writable
-store per backend. etcd is a real server started once per session on loopback.
+store per backend. etcd is a real server started once per session on loopback (not installed: skipped,
+or a failure with CI=true; see tests/servers.py).
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -19,32 +18,16 @@ from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.tree import flatten
 from ecs_engine.plugins import backends
 
+from ..servers import need_program
 from .etcd_server import EtcdServer, start_etcd
 
 WRITABLE = ["memory", "sqlite", "etcd"]
 READABLE = [*WRITABLE, "file"]
 
 
-def _install_etcd() -> bool:
-    """Install Debian's etcd-server when running as root with apt (as CI does)."""
-    import os
-
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        return False
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "etcd-server", "etcd-client"],
-    ):
-        if subprocess.run(command, env=env, capture_output=True).returncode != 0:
-            return False
-    return shutil.which("etcd") is not None
-
-
 @pytest.fixture(scope="session")
 def etcd_server(tmp_path_factory) -> Iterator[EtcdServer]:
-    if shutil.which("etcd") is None and not _install_etcd():
-        pytest.skip("etcd is not installed and cannot be installed here (needs root and apt: etcd-server)")
+    need_program("etcd", "etcd-server")
     server = start_etcd(tmp_path_factory.mktemp("etcd"))
     yield server
     server.stop()

@@ -12,9 +12,10 @@ import pytest
 
 from ecs_engine.errors import UnreachableError
 
+from ..servers import need_program
+
 GIT_EXEC = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=False).stdout.strip()
 BACKEND = Path(GIT_EXEC) / "git-http-backend"
-pytestmark = pytest.mark.skipif(not BACKEND.is_file(), reason="git-http-backend is not installed (package git)")
 
 
 def serve_git(root: Path) -> ThreadingHTTPServer:
@@ -65,6 +66,7 @@ def serve_git(root: Path) -> ThreadingHTTPServer:
 
 @pytest.fixture
 def http_remote(mutable_history, tmp_path):
+    need_program("git-http-backend", "git", path=str(BACKEND))
     served = tmp_path / "served"
     served.mkdir()
     subprocess.run(["git", "clone", "-q", "--bare", str(mutable_history.path), str(served / "cw.git")], check=True)

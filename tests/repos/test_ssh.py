@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-import shutil
 import socket
 import subprocess
 import time
@@ -14,10 +13,7 @@ import pytest
 from ecs_engine.errors import UnreachableError
 from ecs_engine.repos import RepoManager
 
-SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
-pytestmark = pytest.mark.skipif(
-    not Path(SSHD).is_file(), reason="sshd is not installed (apt-get install openssh-server)"
-)
+from ..servers import need_program
 
 
 def free_port() -> int:
@@ -34,6 +30,8 @@ def keypair(path: Path) -> Path:
 @pytest.fixture
 def sshd(tmp_path):
     """sshd on 127.0.0.1 accepting the returned client key for the current user."""
+    sshd_program = need_program("sshd", "openssh-server", path="/usr/sbin/sshd")
+    need_program("ssh", "openssh-client")
     root = tmp_path / "sshd"
     root.mkdir()
     client = keypair(root / "client")
@@ -47,7 +45,7 @@ def sshd(tmp_path):
     )
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
     log = (root / "log").open("w")
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(root / "sshd_config")], stdout=log, stderr=log)
+    proc = subprocess.Popen([sshd_program, "-D", "-e", "-f", str(root / "sshd_config")], stdout=log, stderr=log)
     deadline = time.monotonic() + 10
     while True:
         try:

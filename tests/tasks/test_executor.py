@@ -134,7 +134,7 @@ async def test_a_control_port_answered_by_another_process_is_not_taken_for_the_t
 async def test_a_process_that_exits_before_answering_is_reported_with_its_output(executor):
     deployment = await executor.deploy([request("demo.crash", ["echo boom >&2; exit 3"], shell=True)])
     (message,) = deployment.undeployable.values()
-    assert "demo.crash" in message and "exited with code 3 before answering" in message and "boom" in message
+    assert "demo.crash" in message and "exited with code 3 before reaching STANDBY" in message and "boom" in message
 
 
 async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, recorder, tmp_path):

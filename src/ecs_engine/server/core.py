@@ -194,7 +194,8 @@ class Core:
         return framework_id
 
     async def _after_reload(self) -> None:
-        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
+        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped;
+        locked tasks that no environment owns (a deploy cut short by a crash) are killed."""
         for env in list(self.manager.environments.values()):
             lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
             if not lost or env.state in (State.ERROR, State.DONE):
@@ -206,6 +207,11 @@ class Core:
                     await env.go_error(reason)
             finally:
                 env.persist()
+        owned = {task_id for env in self.manager.environments.values() for task_id in env.tasks}
+        leftovers = [r for r in self.registry.records() if r.get("locked", True) and r["id"] not in owned]
+        if leftovers:
+            log.info("killing %d task(s) of deployments the previous core did not finish", len(leftovers))
+            await self.executor.discard(leftovers)
         for record in self.registry.records():
             if record["id"] in self.executor.tasks:
                 continue

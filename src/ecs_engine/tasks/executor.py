@@ -34,6 +34,7 @@ from .modes import (
     HookDriver,
     ModeDriver,
     OccDriver,
+    PortTaken,
     describe,
     hook_result,
     state_after_unexpected_exit,
@@ -45,6 +46,7 @@ from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, Proc
 log = logging.getLogger(__name__)
 
 FMQ_PLUGIN = "OCClite"
+PORT_ATTEMPTS = 3  # control ports tried for one task when another process takes its port first
 
 
 @dataclass
@@ -135,8 +137,6 @@ class Executor:
                 deployment.undeployable[request.role_path] = result.message + hint
             elif isinstance(result, BaseException):
                 raise result
-        if self.registry is not None:
-            self.registry.put_many([t.record() for t in deployment.tasks])
         return deployment
 
     async def _deploy_one(self, request: TaskRequest) -> TaskProcess:
@@ -149,26 +149,56 @@ class Executor:
         self.tasks[task_id] = task
         try:
             self._allocate(task)
-            if request.mode == FAIRMQ:
-                self._prepare_fairmq(task)
-            elif request.is_occ:
-                task.transport = DIRECT
-            driver = self._driver_for(task)
-            self._drivers[task_id] = driver
             log_dir = self.resources.log_dir(task.environment_id)
             if request.mode in (BASIC, HOOK) or command.stdout != "none":
                 task.stdout_path = str(log_dir / f"{task_id}.stdout.log")
             if request.mode in (BASIC, HOOK) or command.stderr != "none":
                 task.stderr_path = str(log_dir / f"{task_id}.stderr.log")
+            self._drivers[task_id] = self._driver_for(task)
             if request.is_occ:
-                await self._launch(task)
-                await driver.started(self.timeouts.startup)
+                await self._start_occ(task, command)
             task.status = ACTIVE
+            self._record(task)
             self.listener.task_changed(task)
             return task
         except BaseException:
             await self._forget(task, kill=True)
             raise
+
+    async def _start_occ(self, task: TaskProcess, command: TaskCommand) -> None:
+        """Launch an OCC process and wait for STANDBY; a control port that another process took between its
+        allocation and the bind (another core, another user) is given up for a new one, up to PORT_ATTEMPTS times.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                await self._launch(task)
+                await self._drivers[task.id].started(self.timeouts.startup)
+                return
+            except PortTaken as exc:
+                if attempt == PORT_ATTEMPTS:
+                    raise
+                log.info("%s; retrying on another port", exc.message)
+                await self._forget_process(task)
+                taken = task.control_port
+                task.control_port = self.resources.allocate_port(task.node, CONTROL_PORT_BASE)
+                task.ports = (*(p for p in task.ports if p != taken), task.control_port)
+                self.resources.release_ports(task.node, [taken])
+                task.command, task.transport = command, ""
+                self._drivers[task.id] = self._driver_for(task)
+
+    async def _forget_process(self, task: TaskProcess) -> None:
+        """Kill a process that failed to start and drop its driver (the task keeps its id and record)."""
+        driver = self._drivers.pop(task.id)
+        driver.expect_exit = True
+        await driver.close()
+        if task.process is not None and task.process.alive():
+            await shutdown.signal_down(task.process)
+
+    def _record(self, task: TaskProcess) -> None:
+        """Write the task's record (write-ahead: before its process starts, again once it runs), so a core
+        killed at any moment finds, after its restart, every process it may have started."""
+        if self.registry is not None and task.id in self.tasks:
+            self.registry.put(task.record())
 
     def _allocate(self, task: TaskProcess) -> None:
         ports: list[int] = []
@@ -198,11 +228,14 @@ class Executor:
     def _driver_for(self, task: TaskProcess) -> ModeDriver:
         mode = task.request.mode
         if mode == FAIRMQ:
+            if not task.transport:  # deploy (re-attached tasks have theirs)
+                self._prepare_fairmq(task)
             return FairMQDriver(task, self._notify, state_stream=self.state_stream)
         if mode == BASIC:
             return BasicDriver(task, self._notify, self._launch)
         if mode == HOOK:
             return HookDriver(task, self._notify, self._launch)
+        task.transport = task.transport or DIRECT
         return OccDriver(task, self._notify, state_stream=self.state_stream)
 
     def _prepare_fairmq(self, task: TaskProcess) -> None:
@@ -239,12 +272,12 @@ class Executor:
             stdout_path=Path(task.stdout_path) if task.stdout_path else None,
             stderr_path=Path(task.stderr_path) if task.stderr_path else None,
         )
+        self._record(task)
         process = await self.resources.launch(task.node, spec)
         task.process = process
         task.pid = process.pid
+        self._record(task)
         self._watch(task, process)
-        if self.registry is not None and task.id in self.tasks and task.status == ACTIVE:
-            self.registry.put(task.record())
         return process
 
     def _watch(self, task: TaskProcess, process: ProcessHandle) -> None:
@@ -370,7 +403,8 @@ class Executor:
         watcher = self._watchers.pop(task.id, None)
         if watcher is not None and not watcher.done():
             watcher.cancel()
-        self.tasks.pop(task.id, None)
+        if self.tasks.pop(task.id, None) is not None and self.registry is not None:
+            self.registry.remove([task.id])
         self.resources.release_ports(task.node, task.ports)
 
     async def shutdown(self) -> None:
@@ -383,10 +417,7 @@ class Executor:
         self, record: Mapping[str, Any], request: TaskRequest | None = None, *, timeout: float = 5.0
     ) -> TaskProcess:
         """Take over a task a previous core started; raises HandledError (with the reason) if it is lost."""
-        node_data = record["node"]
-        node = Node(
-            node_data["name"], node_data.get("address", "127.0.0.1"), tuple(map(tuple, node_data["attributes"]))
-        )
+        node = _node_of(record)
         request = request or TaskRequest(
             role_path=record["role_path"],
             class_name=record["class_name"],
@@ -430,13 +461,13 @@ class Executor:
             try:
                 info = await driver.client.get_state(timeout=timeout, wait_for_ready=True)
             except HandledError as exc:
-                await self._forget(task, kill=False)
+                await self._forget(task, kill=True)  # alive but deaf: nobody could ever stop it otherwise
                 raise HandledError(
                     f"{describe(task)} is lost: process {task.pid} does not answer on control port "
                     f"{task.control_port} ({exc.message})"
                 ) from None
             if info.pid and process is not None and not process.owns(info.pid):
-                await self._forget(task, kill=False)
+                await self._forget(task, kill=True)
                 raise HandledError(
                     f"{describe(task)} is lost: control port {task.control_port} is now served by pid {info.pid}"
                 )
@@ -446,3 +477,16 @@ class Executor:
             self._watch(task, process)
         task.status = ACTIVE
         return task
+
+    async def discard(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Kill the processes of records that no environment owns: tasks of a deploy the previous core did not
+        live to finish. Their processes may not even answer OCC yet, so they get signals, not transitions."""
+        processes = [self.resources.attach(_node_of(r), r["process"]) for r in records if r.get("process") is not None]
+        await asyncio.gather(*(shutdown.signal_down(p) for p in processes if p is not None))
+        if self.registry is not None:
+            self.registry.remove([r["id"] for r in records])
+
+
+def _node_of(record: Mapping[str, Any]) -> Node:
+    data = record["node"]
+    return Node(data["name"], data.get("address", "127.0.0.1"), tuple(map(tuple, data["attributes"])))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -30,6 +31,8 @@ STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS 
 REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process may take 1 s to answer)
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
 
+log = logging.getLogger(__name__)
+
 Arguments = Sequence[tuple[str, str]]
 #: (kind, task, detail): "state" (the new state) or "event" (a device event's name)
 Notify = Callable[[str, TaskProcess, object], None]
@@ -39,6 +42,10 @@ Launch = Callable[[TaskProcess], Awaitable[ProcessHandle]]
 
 class TransitionFailed(HandledError):
     """One task did not complete a transition; the message names the task, its host and what happened."""
+
+
+class PortTaken(TransitionFailed):
+    """Another process took the task's control port between its allocation and the task's bind."""
 
 
 def describe(task: TaskProcess) -> str:
@@ -97,6 +104,33 @@ class OccDriver(ModeDriver):
         self._reporting: set[asyncio.Task] = set()
 
     async def started(self, timeout: float) -> None:
+        """STANDBY, or at once a failure saying how the process ended (exit status, last output) if it does."""
+        process = self.task.process
+        if process is None:
+            return await self._reach_standby(timeout)
+        reaching = asyncio.ensure_future(self._reach_standby(timeout))
+        ended = asyncio.ensure_future(process.wait())
+        try:
+            await asyncio.wait({reaching, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in (reaching, ended):
+                waiting.cancel()
+        if reaching.done() and not reaching.cancelled():
+            return reaching.result()
+        with contextlib.suppress(asyncio.CancelledError, HandledError):
+            await reaching
+        raise await self._ended_during_startup(ended.result())
+
+    async def _ended_during_startup(self, code: int | None) -> TransitionFailed:
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        tail = _tail(self.task.stderr_path) or _tail(self.task.stdout_path)
+        output = f"; its last output:\n{tail[-2000:]}" if tail else "; it wrote nothing"
+        port = self.task.control_port
+        if await _listening(port):  # the process died because someone else listens on its port
+            return PortTaken(f"{describe(self.task)} {how} during startup: its control port {port} is taken{output}")
+        return TransitionFailed(f"{describe(self.task)} {how} before reaching STANDBY{output}")
+
+    async def _reach_standby(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         await self._wait_listening(deadline, timeout)
         while True:
@@ -115,8 +149,9 @@ class OccDriver(ModeDriver):
             await asyncio.sleep(STATE_POLL)
         process = self.task.process
         if info.pid and process is not None and not process.owns(info.pid):
-            raise self._startup_error(
-                f"its control port {self.task.control_port} is answered by another process (pid {info.pid})", timeout
+            raise PortTaken(
+                f"{describe(self.task)}: its control port {self.task.control_port} is answered by another process "
+                f"(pid {info.pid})"
             )
         self.task.pid = info.pid or self.task.pid
         self.task.state = states.STANDBY
@@ -124,28 +159,10 @@ class OccDriver(ModeDriver):
 
     async def _wait_listening(self, deadline: float, timeout: float) -> None:
         """Poll the control port with plain TCP connects: cheaper and quicker than gRPC reconnect backoff."""
-        while True:
-            process = self.task.process
-            if process is not None and not process.alive():
-                code = await process.wait()
-                tail = _tail(self.task.stderr_path) or _tail(self.task.stdout_path)
-                raise TransitionFailed(
-                    f"{describe(self.task)} exited with code {code} before answering on its control port "
-                    f"{self.task.control_port}" + (f"; its last output:\n{tail[-2000:]}" if tail else "")
-                )
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.task.control_port)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise self._startup_error(
-                        f"nothing listens on its control port {self.task.control_port}", timeout
-                    ) from None
-                await asyncio.sleep(POLL_INTERVAL)
-                continue
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return
+        while not await _listening(self.task.control_port):
+            if time.monotonic() > deadline:
+                raise self._startup_error(f"nothing listens on its control port {self.task.control_port}", timeout)
+            await asyncio.sleep(POLL_INTERVAL)
 
     def _startup_error(self, what: str, timeout: float) -> TransitionFailed:
         return TransitionFailed(
@@ -275,7 +292,8 @@ class BasicDriver(ModeDriver):
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         if event == states.START:
             self.expect_exit = False
-            await self._launch(self.task)
+            if not _running(self.task):  # one that runs already (re-attached after a restart) is the task
+                await self._launch(self.task)
         elif event in (states.STOP, states.EXIT, states.RESET) and self.task.process is not None:
             self.expect_exit = True
             self.task.process.signal(signal.SIGKILL)
@@ -291,6 +309,14 @@ class HookDriver(ModeDriver):
         self._launch = launch
 
     async def trigger(self, timeout: float) -> HookResult:
+        earlier = self.task.process
+        if _running(self.task) and earlier is not None:
+            # a run started by a core that died mid-transition: its result is lost with it; one copy at a time
+            log.warning(
+                "%s: killing its earlier run (pid %d) before running it again", describe(self.task), earlier.pid
+            )
+            self.expect_exit = True
+            await shutdown.signal_down(earlier)
         self.expect_exit = False
         for path in (self.task.stdout_path, self.task.stderr_path):
             if path:
@@ -314,6 +340,18 @@ class HookDriver(ModeDriver):
         return hook_result(self.task, code, timed_out=timed_out, timeout=timeout)
 
 
+async def _listening(port: int) -> bool:
+    """Whether something accepts connections on ``port`` of the loopback address."""
+    try:
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
 def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
     """The ``taskResult.*`` of a finished hook or basic task run."""
     if timed_out:
@@ -332,6 +370,10 @@ def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False,
         final_status=status,
         error=error,
     )
+
+
+def _running(task: TaskProcess) -> bool:
+    return task.process is not None and task.process.alive()
 
 
 def state_after_unexpected_exit(task: TaskProcess) -> str:

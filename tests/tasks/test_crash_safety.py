@@ -1,0 +1,149 @@
+"""What a core killed at any moment leaves for the next one: every process it started is on record, a task that
+still runs is never started a second time, and a deploy that cannot bind its port says why at once.
+
+A "restart" here is a second executor with its own resource manager on the first one's registry, while the
+first one is dropped without killing anything, as a SIGKILLed core would be (tests/faults does it with real
+cores).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from ecs_engine.plugins import backends
+from ecs_engine.tasks.executor import Executor
+from ecs_engine.tasks.registry import TaskRegistry
+
+from .conftest import DUMMY, LOCAL_SETTINGS, PY, eventually, leftovers, request
+
+pytestmark = pytest.mark.slow
+
+
+async def drop(executor: Executor) -> None:
+    """The executor goes away as a killed core does: its connections close, its processes stay."""
+    for driver in list(executor._drivers.values()):
+        await driver.close()
+    for watcher in executor._watchers.values():
+        watcher.cancel()
+
+
+def restarted(tmp_path, registry: TaskRegistry) -> Executor:
+    fresh = backends().open_resource_manager("local", LOCAL_SETTINGS, state_dir=tmp_path / "state")
+    fresh.launched = []
+    launch = fresh.launch
+
+    async def recorded(node, spec):
+        process = await launch(node, spec)
+        fresh.launched.append(process.pid)
+        return process
+
+    fresh.launch = recorded
+    return Executor(fresh, registry=registry)
+
+
+async def test_a_task_is_on_record_while_it_starts_and_off_it_when_its_deploy_fails(executor):
+    deploying = asyncio.ensure_future(executor.deploy([request("demo.slow", ["sleep", "30"])]))
+    await eventually(lambda: executor.resources.launched, what="the process launched")
+    (pid,) = executor.resources.launched
+    await eventually(
+        lambda: [r["process"]["pid"] for r in executor.registry.records() if r["process"]] == [pid],
+        what="the starting task on record with its process",
+    )
+    deploying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await deploying
+    assert executor.registry.records() == [] and not leftovers([pid])
+
+
+async def test_the_next_core_kills_tasks_of_a_deploy_nobody_finished(executor, tmp_path):
+    deploying = asyncio.ensure_future(executor.deploy([request("demo.slow", ["sleep", "30"])]))
+    await eventually(lambda: executor.registry.records() and executor.registry.records()[0]["process"])
+    (pid,) = executor.resources.launched
+    await drop(executor)
+    deploying.cancel()  # (after drop: the dropped executor kills nothing)
+    second = restarted(tmp_path, executor.registry)
+    await second.discard(second.registry.records())
+    assert not leftovers([pid]) and second.registry.records() == []
+
+
+async def test_a_port_taken_between_allocation_and_bind_is_retried_on_another_port(executor):
+    allocate = executor.resources.allocate_port
+    squatter = socket.socket()  # another core's process, binding the port just handed to us
+    taken: list[int] = []
+
+    def allocate_then_lose(node, base):
+        port = allocate(node, base)
+        if not taken:
+            taken.append(port)
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+        return port
+
+    executor.resources.allocate_port = allocate_then_lose
+    started = time.monotonic()
+    with squatter:
+        deployment = await executor.deploy([request("demo.dummy", [PY, str(DUMMY)])])
+    assert deployment.undeployable == {}
+    (task,) = deployment.tasks
+    assert task.state == "STANDBY" and task.control_port != taken[0] and taken[0] not in task.ports
+    assert time.monotonic() - started < 10  # not the 15 s startup time limit
+    assert len(executor.resources.launched) == 2 and not leftovers(executor.resources.launched[:1])
+
+
+LISTENS_THEN_DIES = """
+import os, socket, sys, time
+server = socket.create_server(("127.0.0.1", int(os.environ["OCC_CONTROL_PORT"])))
+time.sleep(0.5)
+print("bad configuration", file=sys.stderr)
+sys.exit(7)
+"""
+
+
+async def test_a_process_that_dies_during_startup_is_reported_at_once_with_its_status(executor):
+    started = time.monotonic()
+    deployment = await executor.deploy([request("demo.dies", [PY, "-c", LISTENS_THEN_DIES])])
+    (message,) = deployment.undeployable.values()
+    assert "exited with code 7 before reaching STANDBY" in message and "bad configuration" in message
+    assert time.monotonic() - started < 5
+
+
+async def test_a_basic_task_running_across_a_restart_is_not_started_twice(executor, tmp_path):
+    (task,) = (await executor.deploy([request("demo.basic", ["sleep", "30"], mode="basic")])).tasks
+    await executor.transition([task], "CONFIGURE")
+    await executor.transition([task], "START")
+    pid = task.process.pid
+    await drop(executor)
+
+    second = restarted(tmp_path, executor.registry)
+    (record,) = second.registry.records()
+    back = await second.reattach(record)
+    back.state = "CONFIGURED"  # the engine's state: the core died before START was done
+    assert await second.transition([back], "START") == {}
+    assert back.process.pid == pid and second.resources.launched == []
+    await second.shutdown()
+    assert not leftovers([pid])
+
+
+async def test_a_hook_running_across_a_restart_is_killed_before_it_runs_again(executor, tmp_path):
+    flag = tmp_path / "flag"
+    hook = request("demo.hook", [f"test -e {flag} || sleep 30"], shell=True, mode="hook")
+    (task,) = (await executor.deploy([hook])).tasks
+    first_run = asyncio.ensure_future(executor.trigger_hook(task, timeout=0))
+    await eventually(lambda: task.process is not None)
+    earlier = task.process.pid
+    await eventually(lambda: executor.registry.records()[0]["process"], what="the run on record")
+    await drop(executor)
+
+    flag.touch()
+    second = restarted(tmp_path, executor.registry)
+    (record,) = second.registry.records()
+    back = await second.reattach(record)
+    result = await second.trigger_hook(back, timeout=10)
+    assert result.final_status == "FINISHED" and len(second.resources.launched) == 1
+    assert not leftovers([earlier])
+    await first_run
+    await second.shutdown()

@@ -29,6 +29,7 @@ from pathlib import Path
 from ecs_engine.occ.client import OccClient
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
+from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
 
 PRODUCER = ["-m", "ecs_engine.examples.producer", "--rate=20", "--payload-bytes=256"]
@@ -214,7 +215,7 @@ def main() -> None:
             settings.write_text("core:\n  occ_state_stream: true\n")
         daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings)
         try:
-            with CoreClient(endpoint, timeout=600) as core:
+            with CoreClient(endpoint, timeout=600, token=read_token(root / "state")) as core:
                 through_core(core, root / "repo", 4)  # warm-up: imports and caches of the core
                 print(f"{'N':>4} {'what':<7} {'core':>9} {'floor':>9} {'ratio':>6}")
                 for n in sizes:

@@ -1,4 +1,7 @@
-"""How every core command reaches the core: the configured endpoint, timeout and TLS certificate.
+"""How every core command reaches the core: the configured endpoint, timeout, TLS certificate and token.
+
+The token (what the core admits its owner by): the setting ``token`` if set, else, for a core on this
+machine, the one the core wrote in coconut's state directory (``core.token``), read after starting it.
 
 The embedded default: when the endpoint is on this machine and nothing answers there, the local core is
 started in the background first, and coconut says so (setting ``embedded_core: false`` turns that off).
@@ -28,13 +31,23 @@ def connect(cli: CliContext) -> Iterator[CoreClient]:
     settings = cli.settings
     endpoint = str(settings.get("endpoint"))
     host, _ = split_endpoint(endpoint, what="endpoint")
-    client = CoreClient(endpoint, timeout=settings.timeout(), tls_ca=settings.tls_ca)
+    local = is_loopback(host)
+    client = CoreClient(endpoint, timeout=settings.timeout(), tls_ca=settings.tls_ca, token=core_token(cli, local))
     try:
-        if settings.flag("embedded_core") and is_loopback(host) and not client.answers(2.0):
+        if settings.flag("embedded_core") and local and not client.answers(2.0):
             _start_embedded(cli, endpoint)
+            client.token = core_token(cli, local)
         yield client
     finally:
         client.close()
+
+
+def core_token(cli: CliContext, local: bool) -> str:
+    """The token to send: the setting ``token``, or the local core's (never sent to a core elsewhere)."""
+    from ecs_engine.server.auth import read_token
+
+    configured = str(cli.settings.get("token") or "")
+    return configured or (read_token(cli.state_dir) if local else "")
 
 
 def _start_embedded(cli: CliContext, endpoint: str) -> None:

@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "config_endpoint": "",
     "embedded_core": True,
     "timeout": "5m",
+    "token": "",  # the core's token (docs/security.md); default: the local core's, from the state directory
     "verbose": False,
     "nospinner": False,
     "nocolor": False,

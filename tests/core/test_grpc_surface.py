@@ -1,7 +1,8 @@
 """Every RPC of o2control.Control, called by a generic client built from spec/protocols.md alone.
 
 Requests are encoded and replies decoded with the spec's field numbers and types (``wire.Codec``), over
-raw gRPC method paths taken from the spec's service table, against a real core process on loopback.
+raw gRPC method paths taken from the spec's service table, against a real core process on loopback. As
+any client of the owner's, it sends the core's token (``authorization`` metadata).
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import grpc
 import pytest
 
 from ecs_engine.server import daemon
+from ecs_engine.server.auth import read_token, token_metadata
 from tests.protocols import spec_tables
 
 from ..e2e.conftest import free_port
-from ..ports import own_port_range
 from .wire import Codec
 
 pytestmark = [
@@ -34,9 +35,7 @@ def spec():
 def core(tmp_path_factory):
     root = tmp_path_factory.mktemp("core")
     endpoint = f"127.0.0.1:{free_port()}"
-    settings = root / "settings.yaml"
-    settings.write_text(f"core:\n  ports: {own_port_range()}\n")  # its tasks' ports: the session's own range
-    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings)
+    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=None)
     yield endpoint, root
     daemon.stop(root / "state")
 
@@ -44,8 +43,9 @@ def core(tmp_path_factory):
 class Client:
     """Calls ``/o2control.Control/<Rpc>`` with spec-encoded bytes."""
 
-    def __init__(self, endpoint: str, spec: spec_tables.Spec):
+    def __init__(self, endpoint: str, spec: spec_tables.Spec, token: str):
         self.channel = grpc.insecure_channel(endpoint)
+        self.metadata = token_metadata(token)
         self.codec = Codec(spec)
         (service,) = [s for s in spec.services if s.package == "o2control" and s.name == "Control"]
         self.rpcs = {r.name: r for r in service.rpcs}
@@ -62,11 +62,11 @@ class Client:
     def __call__(self, rpc_name: str, /, **fields):
         rpc, method = self._method(rpc_name)
         request = self.codec.encode(*self._type(rpc.request), fields)
-        return self.codec.decode(*self._type(rpc.response), method(request, timeout=120.0))
+        return self.codec.decode(*self._type(rpc.response), method(request, timeout=120.0, metadata=self.metadata))
 
     def stream(self, rpc_name: str, /, **fields):
         rpc, method = self._method(rpc_name)
-        call = method(self.codec.encode(*self._type(rpc.request), fields))
+        call = method(self.codec.encode(*self._type(rpc.request), fields), metadata=self.metadata)
         return call, (self.codec.decode(*self._type(rpc.response), data) for data in call)
 
     def error(self, rpc_name: str, /, **fields) -> grpc.RpcError:
@@ -77,7 +77,7 @@ class Client:
 
 @pytest.fixture(scope="module")
 def client(core, spec):
-    client = Client(core[0], spec)
+    client = Client(core[0], spec, read_token(core[1] / "state"))
     yield client
     client.channel.close()
 

@@ -107,13 +107,16 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
     from ecs_engine.server.client import CoreClient
     from ecs_engine.server.core import read_pidfile
 
+    from ..core_connection import core_token
+
     cli: CliContext = ctx.obj
     check_output(output)
     running = read_pidfile(cli.state_dir)
     data: dict[str, Any] = {"running": running is not None}
     if running is not None:
         data.update(pid=running["pid"], endpoint=running.get("listen"), dataDir=running.get("data_dir"))
-        with CoreClient(str(running.get("listen")), timeout=5.0, tls_ca=cli.settings.tls_ca) as client:
+        token = core_token(cli, local=True)
+        with CoreClient(str(running.get("listen")), timeout=5.0, tls_ca=cli.settings.tls_ca, token=token) as client:
             try:
                 info = client.call("GetFrameworkInfo", pb.GetFrameworkInfoRequest())
                 data.update(answering=True, environments=info.environmentsCount, tasks=info.tasksCount)

@@ -1,7 +1,7 @@
 """Talking to a core from a command line tool: blocking calls, errors turned back into the project's family.
 
 The core puts the error class in the trailing metadata, so a template error raised in the core is shown
-and exits like the same error found offline.
+and exits like the same error found offline. Every call carries the owner's token (``auth``), if given.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from typing import Any
 
 import grpc
 
-from ecs_engine.errors import DeadlineError, HandledError, UnreachableError
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
+from .auth import TOKEN_FILE, token_metadata
 from .wire import ERROR_CLASS_KEY, ERROR_CLASSES, ERROR_REASON_KEY, MAX_MESSAGE_BYTES
 
 CHANNEL_OPTIONS = (
@@ -23,10 +24,20 @@ CHANNEL_OPTIONS = (
 
 
 class CoreClient:
-    """One channel to the core at ``endpoint``; ``timeout`` (seconds) bounds every call."""
+    """One channel to the core at ``endpoint``; ``timeout`` (seconds) bounds every call; ``token``: the core's
+    (``auth.read_token`` of its state directory), sent with every call."""
 
-    def __init__(self, endpoint: str, *, timeout: float = 300.0, timeout_setting: str = "timeout", tls_ca: str = ""):
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float = 300.0,
+        timeout_setting: str = "timeout",
+        tls_ca: str = "",
+        token: str = "",
+    ):
         self.endpoint = endpoint
+        self.token = token
         self.timeout = timeout
         self.timeout_setting = timeout_setting
         if tls_ca:
@@ -53,7 +64,7 @@ class CoreClient:
         timeout = self.timeout if timeout is None else timeout
         self.last_error = ""
         try:
-            reply, call = getattr(self.stub, rpc).with_call(request, timeout=timeout)
+            reply, call = getattr(self.stub, rpc).with_call(request, timeout=timeout, metadata=self._metadata())
         except grpc.RpcError as exc:
             raise self.error(exc, rpc, timeout) from None
         self.last_error = dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, "")
@@ -61,7 +72,7 @@ class CoreClient:
 
     def stream(self, rpc: str, request: Any):
         """Open a server stream (no deadline) and wait until the core confirms it; iterate the result."""
-        call = getattr(self.stub, rpc)(request)
+        call = getattr(self.stub, rpc)(request, metadata=self._metadata())
         try:
             call.initial_metadata()
         except grpc.RpcError as exc:
@@ -74,14 +85,17 @@ class CoreClient:
         except grpc.RpcError as exc:
             raise self.error(exc, rpc, None) from None
 
+    def _metadata(self) -> tuple[tuple[str, str], ...]:
+        return token_metadata(self.token)
+
     def answers(self, timeout: float = 1.0) -> bool:
-        """Whether a core answers at the endpoint now."""
+        """Whether a core answers at the endpoint now (one that refuses this client's token answers too)."""
         from ecs_engine.protocols import o2control_pb2 as pb
 
         try:
-            self.stub.GetFrameworkInfo(pb.GetFrameworkInfoRequest(), timeout=timeout)
-        except grpc.RpcError:
-            return False
+            self.stub.GetFrameworkInfo(pb.GetFrameworkInfoRequest(), timeout=timeout, metadata=self._metadata())
+        except grpc.RpcError as exc:
+            return exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
         return True
 
     def error(self, exc: grpc.RpcError, rpc: str, timeout: float | None) -> HandledError:
@@ -96,6 +110,12 @@ class CoreClient:
             return DeadlineError(
                 f"{rpc}: the core at {self.endpoint} did not answer within {timeout:g} s",
                 hint=f"raise the setting '{self.timeout_setting}' (e.g. 10m); the operation may still complete",
+            )
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            return RefusedError(
+                f"the core at {self.endpoint} refused {rpc}: {details}",
+                hint=f"only the core's owner may control it: run coconut as the user the core runs as (who can "
+                f"read {TOKEN_FILE} in its state directory), or set the setting 'token' to that file's content",
             )
         name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
         cls = ERROR_CLASSES.get(name or "", HandledError)

@@ -3,13 +3,16 @@
 Starting reloads the environments of the data directory and re-attaches to their live tasks (pid and
 control port); an environment whose critical tasks were lost goes to ERROR with the reason. Stopping kills
 every task (no child outlives the core) but keeps the environments, which the next start then finds with
-their tasks lost. One core per data directory: a pid file in the state directory says which.
+their tasks lost. One core per data directory (an advisory lock held for the core's life) and per state
+directory (its pid file, trusted only while the pid is the same process: same start time). Both directories
+are the owner's alone (0700, files 0600); every RPC must carry the owner's token (``auth``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import gc
 import json
 import logging
@@ -23,9 +26,11 @@ import grpc
 from ecs_engine.errors import HandledError, RefusedError
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
+from ecs_engine.processes import start_ticks, started_before
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
+from .auth import TokenCheck, ensure_token
 from .settings import CoreSettings
 from .wire import MAX_MESSAGE_BYTES
 
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 
 PIDFILE = "core.pid"
 LOGFILE = "core.log"
+LOCKFILE = "core.lock"  # in the data directory: held (flock) by the core that uses it, names its pid
+PRIVATE_UMASK = 0o077  # what the core creates is its owner's alone: directories 0700, files 0600
 SERVER_OPTIONS = (
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.min_ping_interval_without_data_ms", 5000),
@@ -49,29 +56,53 @@ GC_THRESHOLDS = (10_000, 20, 20)  # Python's defaults: (700, 10, 10); see tune_g
 
 
 def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
-    """The running core of this state directory ({pid, listen, data_dir, started_ms}), None if none runs."""
+    """The running core of this state directory ({pid, start_ticks, listen, data_dir, started_ms}), None if none
+    runs: a pid that now names another process (reused after the core died) is not the core."""
     path = state_dir / PIDFILE
     try:
         data = json.loads(path.read_text())
         pid = int(data["pid"])
+        if "start_ticks" in data:
+            same = start_ticks(pid) == int(data["start_ticks"])
+        else:  # written before start_ticks was: the core started before it wrote the file
+            same = started_before(pid, int(data["started_ms"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return data if process_alive(pid) else None
+    return data if same else None
 
 
-def process_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie, exited but not reaped yet by its parent, does not)."""
+def lock_data_dir(data_dir: Path) -> int:
+    """Hold the data directory's lock for as long as the returned descriptor is open (closed with the process,
+    and not inherited by tasks, so a task surviving a crashed core does not keep it); refuse if a core holds it."""
+    fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    with contextlib.suppress(OSError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rfind(")") + 2 :].startswith(("Z", "X")):
-            return False
-    return True
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RefusedError(
+            f"the data directory {data_dir} is in use by another core (pid {holder})",
+            hint="stop that core first ('coconut core stop' with its --state-dir), or use another --data-dir",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def make_private(directory: Path) -> None:
+    """Create ``directory`` 0700, or take group and others' access away from one the core's user owns (not
+    from a shared sticky directory such as /tmp, which is refused)."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = directory.stat()
+    if not st.st_mode & 0o077:
+        return
+    if st.st_mode & 0o1000 or st.st_uid != os.geteuid():
+        raise RefusedError(
+            f"the directory {directory} is shared with other users; the core keeps its data in its own directories",
+            hint="point --data-dir / --state-dir at directories of the core's user",
+        )
+    log.info("%s was open to other users: now 0700", directory)
+    directory.chmod(0o700)
 
 
 class Core:
@@ -83,15 +114,17 @@ class Core:
         self.port = 0
         self._stopped = asyncio.Event()
         self._pidfile_written = False
+        self._data_lock: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
     async def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
-        s.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(s.data_dir)
+        make_private(s.state_dir)
         self._claim_pidfile()
         try:
+            self._data_lock = lock_data_dir(s.data_dir)
             await self._start()
         except BaseException:
             await self.stop()
@@ -150,7 +183,11 @@ class Core:
             s.data_dir, self.config, global_default_revision=s.global_default_revision, ssh_key=ssh_key
         )
         self.sources = TemplateSources(self.repos, _examples())
-        self.server = grpc.aio.server(options=SERVER_OPTIONS)
+        token = ensure_token(s.state_dir)
+        if not s.require_token:
+            log.warning("core.require_token is false: anyone who reaches %s controls this core", s.listen)
+        interceptors = [TokenCheck(token)] if s.require_token else []
+        self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
         self.port = self._bind(self.server)
         await self.server.start()
@@ -194,8 +231,7 @@ class Core:
         return framework_id
 
     async def _after_reload(self) -> None:
-        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped;
-        locked tasks that no environment owns (a deploy cut short by a crash) are killed."""
+        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
         for env in list(self.manager.environments.values()):
             lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
             if not lost or env.state in (State.ERROR, State.DONE):
@@ -207,11 +243,6 @@ class Core:
                     await env.go_error(reason)
             finally:
                 env.persist()
-        owned = {task_id for env in self.manager.environments.values() for task_id in env.tasks}
-        leftovers = [r for r in self.registry.records() if r.get("locked", True) and r["id"] not in owned]
-        if leftovers:
-            log.info("killing %d task(s) of deployments the previous core did not finish", len(leftovers))
-            await self.executor.discard(leftovers)
         for record in self.registry.records():
             if record["id"] in self.executor.tasks:
                 continue
@@ -240,6 +271,9 @@ class Core:
                 resource.close()
                 delattr(self, name)
         self._release_pidfile()
+        if self._data_lock is not None:
+            os.close(self._data_lock)
+            self._data_lock = None
         self._stopped.set()
 
     async def serve(self) -> None:
@@ -273,6 +307,7 @@ class Core:
 
         data = {
             "pid": os.getpid(),
+            "start_ticks": start_ticks(os.getpid()),
             "listen": self.settings.listen,
             "port": self.port,
             "data_dir": str(self.settings.data_dir),
@@ -318,4 +353,5 @@ def tune_garbage_collector() -> None:
 
 def run(settings: CoreSettings) -> None:
     """Serve in the foreground until SIGTERM/SIGINT (``coconut core serve``, ``python -m ecs_engine.server``)."""
+    os.umask(PRIVATE_UMASK)
     asyncio.run(Core(settings).serve())

@@ -1,8 +1,14 @@
-"""Running the core in the background: start it detached, wait until it answers, stop it by its pid file."""
+"""Running the core in the background: start it detached, wait until it answers, stop it by its pid file.
+
+Stopping signals the process the pid file names only while that pid is still the core (same start time), and
+through a pidfd, so neither a pid reused after the core died nor one reused meanwhile gets the signal.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -12,7 +18,7 @@ from pathlib import Path
 
 from ecs_engine.errors import DeadlineError, HandledError
 
-from .core import LOGFILE, process_alive, read_pidfile
+from .core import LOGFILE, read_pidfile
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0  # the core kills its tasks first: up to ~15 s of escalation each, in parallel
@@ -47,7 +53,7 @@ def start(
     """
     from .client import CoreClient
 
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = state_dir / LOGFILE
     argv = [
         sys.executable,
@@ -62,7 +68,7 @@ def start(
     ]
     if settings_path is not None:
         argv += ["--settings", str(settings_path)]
-    with open(log_path, "ab") as log:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
         )
@@ -96,25 +102,22 @@ def stop(state_dir: Path, *, timeout: float = STOP_TIMEOUT) -> dict | None:
         return None
     pid = int(running["pid"])
     try:
-        os.kill(pid, signal.SIGTERM)
+        pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
         return running
-    deadline = time.monotonic() + timeout
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            raise DeadlineError(
-                f"the core (pid {pid}) did not stop within {timeout:g} s of SIGTERM",
-                hint=f"it may still be killing tasks; see {state_dir / LOGFILE}, or kill -9 {pid}",
-            )
-        time.sleep(0.05)
-    return running
-
-
-def _alive(pid: int) -> bool:
     try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)  # our own child (a core started by this process)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    return process_alive(pid)
+        if read_pidfile(state_dir) is None:  # gone before the pidfd was opened: the pidfd is another process's
+            return running
+        with contextlib.suppress(ProcessLookupError):  # ended meanwhile
+            signal.pidfd_send_signal(pidfd, signal.SIGTERM)
+        ended, _, _ = select.select([pidfd], [], [], timeout)  # readable once the process has ended
+    finally:
+        os.close(pidfd)
+    if not ended:
+        raise DeadlineError(
+            f"the core (pid {pid}) did not stop within {timeout:g} s of SIGTERM",
+            hint=f"it may still be killing tasks; see {state_dir / LOGFILE}, or kill -9 {pid}",
+        )
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)  # our own child (a core started by this process): reap it
+    return running

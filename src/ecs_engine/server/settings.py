@@ -16,6 +16,7 @@ Read from the same YAML file as coconut's settings (``~/.config/coconut/settings
       instance_name: my-lab
       tls_cert: /path/cert.pem     # needed to listen on anything but loopback
       tls_key: /path/key.pem
+      require_token: true          # false admits clients without the owner's token (docs/security.md)
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class CoreSettings:
     instance_name: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    require_token: bool = True
     repos_ssh_key: str = ""
     global_default_revision: str = "master"
     section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
@@ -97,10 +99,8 @@ class CoreSettings:
             if core.get(name) not in (None, ""):
                 setattr(out, name, str(core[name]))
         out.nodes = core.get("nodes")
-        state_stream = core.get("occ_state_stream", False)
-        if not isinstance(state_stream, bool):
-            raise UsageError(f"setting core.occ_state_stream: expected true or false, got '{state_stream}'")
-        out.occ_state_stream = state_stream
+        out.occ_state_stream = _yes_no(core, "occ_state_stream", False)
+        out.require_token = _yes_no(core, "require_token", True)
         for name in ("startup_timeout", "configure_timeout", "transition_timeout", "deploy_timeout"):
             if core.get(name) not in (None, ""):
                 try:
@@ -121,6 +121,13 @@ class CoreSettings:
     def load(cls, path: Path | None, *, data_dir: Path, state_dir: Path, listen: str | None = None) -> CoreSettings:
         values = read_settings_file(path) if path is not None and path.exists() else {}
         return cls.from_values(values, data_dir=data_dir, state_dir=state_dir, listen=listen)
+
+
+def _yes_no(core: dict[str, Any], name: str, default: bool) -> bool:
+    value = core.get(name, default)
+    if not isinstance(value, bool):
+        raise UsageError(f"setting core.{name}: expected true or false, got '{value}'")
+    return value
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

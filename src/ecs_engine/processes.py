@@ -1,0 +1,35 @@
+"""Which process a pid is: its start time, so a pid that the kernel handed to another process is not mistaken
+for the one recorded (task re-attach, the core's pid file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if gone or a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def started_before(pid: int, wall_ms: int) -> bool:
+    """Whether ``pid`` runs and started no later than ``wall_ms`` (Unix time; the boot time is known to 1 s)."""
+    import os
+
+    ticks = start_ticks(pid)
+    if ticks is None:
+        return False
+    try:
+        boot = next(
+            int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+        )
+    except (OSError, StopIteration, ValueError):
+        return True  # no boot time: cannot tell, trust the pid
+    started_ms = (boot + ticks / os.sysconf("SC_CLK_TCK")) * 1000
+    return started_ms <= wall_ms + 1000

@@ -1,0 +1,90 @@
+"""Only the core's owner controls it: a secret token in a file only the owner can read, sent with every call.
+
+The core creates ``<state dir>/core.token`` (0600, in a 0700 directory) at its first start and keeps it;
+coconut reads it from the same state directory and sends it as gRPC metadata (``authorization: bearer
+<token>``), as Jupyter does with its server token. A server interceptor checks every RPC: a call without
+the token, or with another, is refused UNAUTHENTICATED. ``core.require_token: false`` admits clients that
+cannot send it (the AliECS GUI): whoever reaches the port then controls the core (docs/security.md).
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+TOKEN_FILE = "core.token"
+TOKEN_KEY = "authorization"
+SCHEME = "bearer "
+
+
+def read_token(state_dir: Path) -> str:
+    """The token of the core of ``state_dir``; "" if there is none or this user cannot read it."""
+    try:
+        return (state_dir / TOKEN_FILE).read_text().strip()
+    except OSError:
+        return ""
+
+
+def ensure_token(state_dir: Path) -> str:
+    """The core's token: the one of an earlier start (kept, so copies given to remote clients stay valid), or a
+    new one written 0600."""
+    path = state_dir / TOKEN_FILE
+    token = read_token(state_dir)
+    if token:
+        path.chmod(0o600)
+        return token
+    token = secrets.token_urlsafe(32)
+    tmp = path.with_name(TOKEN_FILE + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(fd, 0o600)
+        handle.write(token + "\n")
+        handle.flush()
+        os.fsync(fd)
+    tmp.replace(path)
+    return token
+
+
+def token_metadata(token: str) -> tuple[tuple[str, str], ...]:
+    """What a client sends with each call ("" token: nothing)."""
+    return ((TOKEN_KEY, SCHEME + token),) if token else ()
+
+
+class TokenCheck(grpc.aio.ServerInterceptor):
+    """Refuses every RPC that does not carry ``token`` (compared in constant time)."""
+
+    def __init__(self, token: str):
+        self._expected = (SCHEME + token).encode()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        sent = metadata.get(TOKEN_KEY, "")
+        if handler is None or hmac.compare_digest(str(sent).encode(), self._expected):
+            return handler
+        reason = "a wrong token" if sent else "no token"
+        return _refusal(handler, f"the core admits only its owner: this call carries {reason}")
+
+
+def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:
+    """A handler of ``handler``'s kind that answers UNAUTHENTICATED with ``message``."""
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+    make = grpc.unary_stream_rpc_method_handler if handler.response_streaming else grpc.unary_unary_rpc_method_handler
+    return make(
+        refuse,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

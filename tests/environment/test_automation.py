@@ -78,20 +78,44 @@ async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factor
         jobs = [t for t in env.controlled_tasks() if t.is_basic]
         assert len(jobs) == 2
         h.driver.basic_exit(jobs[0], HookResult(stdout="done a"))
-        await asyncio.sleep(0.05)
-        assert env.state == "RUNNING"  # one basic task still working
-        assert jobs[0].role.user_vars["taskResult.stdout"] == "done a"
+        done_a = jobs[0].role.user_vars
+        await wait_for(lambda: done_a.get("taskResult.stdout") == "done a", what="the first exit handled")
+        await asyncio.create_task(asyncio.sleep(0))  # runs after what the handler spawned has begun (FIFO)
+        assert env.state == "RUNNING" and env.busy is None and automatic(h, env.id) == []  # one still working
         h.driver.basic_exit(jobs[1])
         await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after the basic tasks")
+        assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
 
 
-async def test_task_internal_error_stops_the_run(small, harness_factory):
+def automatic(h: Harness, environment_id: str) -> list[str]:
+    """The environment's "automatic EVENT: reason" announcements, in order."""
+    return [
+        e.environmentEvent.message
+        for e in h.manager.journal.events(environment_id=environment_id, kinds=["environmentEvent"])
+        if e.environmentEvent.message.startswith("automatic ")
+    ]
+
+
+async def test_an_internal_error_of_a_non_critical_task_stops_the_run(small, harness_factory):
     async with harness_factory() as h:
         env = await h.manager.create(small, "small")
         await h.manager.control(env.id, "START_ACTIVITY")
-        h.driver.internal_error(env.controlled_tasks()[0])
+        spare = next(t for t in env.tasks.values() if t.path == "small.spare")
+        h.driver.internal_error(spare)
         await wait_for(lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error")
-        assert env.state in ("CONFIGURED", "ERROR")
+        assert env.state == "CONFIGURED"
+        assert automatic(h, env.id) == [f"automatic STOP_ACTIVITY: task {spare.name} reported TASK_INTERNAL_ERROR"]
+
+
+async def test_an_internal_error_of_a_critical_task_tries_to_stop_and_ends_in_error(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
+        h.driver.internal_error(worker)
+        await wait_for(lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error")
+        assert env.state == "ERROR"  # the STOP cannot complete for a critical task in ERROR
+        assert automatic(h, env.id) == [f"automatic STOP_ACTIVITY: task {worker.name} reported TASK_INTERNAL_ERROR"]
 
 
 async def test_a_critical_task_in_error_sends_the_environment_to_error(small, harness_factory):
@@ -99,7 +123,7 @@ async def test_a_critical_task_in_error_sends_the_environment_to_error(small, ha
         env = await h.manager.create(small, "small")
         spare = next(t for t in env.tasks.values() if t.path == "small.spare")
         h.driver.set_state(spare, "ERROR")  # non-critical: stays local
-        await asyncio.sleep(0.15)
+        await wait_for(lambda: spare.state == "ERROR", what="the spare's ERROR seen by the environment")
         assert env.state == "CONFIGURED" and env.roles.state["small"] == "CONFIGURED"
         worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
         h.driver.set_state(worker, "ERROR")
@@ -109,7 +133,8 @@ async def test_a_critical_task_in_error_sends_the_environment_to_error(small, ha
             for e in h.manager.journal.events(environment_id=env.id, kinds=["environmentEvent"])
             if e.environmentEvent.message.startswith("a critical error occurred")
         ]
-        assert announce[0].error == f"critical task '{worker.name}' on host 'flp001' transitioned to ERROR"
+        # one announcement, for the worker: the spare's ERROR armed nothing that fired meanwhile
+        assert [a.error for a in announce] == [f"critical task '{worker.name}' on host 'flp001' transitioned to ERROR"]
 
 
 async def test_detectors_are_exclusive_between_environments(small, harness_factory):

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from ecs_engine.environment import CreateError
-from ecs_engine.errors import RefusedError, UsageError
+from ecs_engine.errors import RefusedError, TemplateError, UsageError
 from tests.environment.conftest import source_of, wait_for
 from tests.environment.workflows import SMALL
 
@@ -173,9 +173,18 @@ async def test_failed_create_tears_down_and_says_why(small, harness_factory):
 async def test_a_workflow_that_does_not_load_is_one_clear_error(small_repo, harness_factory):
     small_repo.workflow("broken", "name: broken\nroles:\n  - name: x\n    task:\n      load: nosuchtask\n")
     async with harness_factory() as h:
-        with pytest.raises(Exception) as failed:
+        with pytest.raises(TemplateError) as failed:
             await h.manager.create(source_of(small_repo), "broken")
-        assert "cannot load workflow template" in str(failed.value) and "nosuchtask" in str(failed.value)
+        error = failed.value
+        assert (error.file, error.role_path, error.field) == (
+            str(small_repo.root / "workflows" / "broken.yaml"),
+            "broken.x",
+            "task.load",
+        )
+        assert error.message == (
+            "cannot load workflow template: cannot load task 'nosuchtask': task template 'nosuchtask' not found "
+            f"(looked for {small_repo.root / 'tasks' / 'nosuchtask.yaml'})"
+        )
         assert not h.manager.environments
 
 

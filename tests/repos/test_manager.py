@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ecs_engine.errors import NotFoundError, RefusedError, UsageError
+from ecs_engine.errors import NotFoundError, RefusedError, UnreachableError, UsageError
 from ecs_engine.repos import RepoManager
 
 
@@ -95,9 +95,11 @@ def test_no_fallback_revision_is_an_error(manager, upstream_factory):
 
 
 def test_unreachable_remote(manager):
-    with pytest.raises(Exception) as err:
+    with pytest.raises(UnreachableError) as err:
         manager.add("file:///nonexistent/repository")
-    assert "cannot fetch repository /nonexistent/repository" in str(err.value)
+    assert err.value.message.startswith(
+        "cannot fetch repository /nonexistent/repository from file:///nonexistent/repository: "
+    )
     assert manager.list().repos == []
 
 

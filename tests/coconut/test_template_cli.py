@@ -154,3 +154,21 @@ def test_plan_resolves_name_at_revision_through_managed_repositories(coconut, tm
     assert rate("dataflow-demo@faster") == "--rate=300"
     result = coconut("template", "plan", "-w", "dataflow-demo@nope", "--config-endpoint", "memory://")
     assert result.status == 1 and "nope" in result.err
+
+
+def test_validate_reports_an_unreadable_file_and_goes_on_and_plan_writes_nothing(coconut, repo, tmp_path):
+    dumped = tmp_path / "dumped"
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    (repo.root / "tasks" / "latin1.yaml").write_bytes(b"name: latin1\ndescription: caf\xe9\n")
+    repo.workflow(
+        "w",
+        f"name: w\nroles:\n  - {{name: r, enabled: \"{{{{ util.Dump('true', '{dumped}') }}}}\", task: {{load: t}}}}\n",
+    )
+    result = coconut("template", "validate", str(repo.root), "--config-endpoint", "memory://")
+    assert result.status == 1 and "internal error" not in result.err
+    assert f"{repo.root / 'tasks' / 'latin1.yaml'}:2: not UTF-8 text: byte 0xe9" in result.out
+    assert "2 valid, 1 invalid" in result.out
+
+    result = coconut("template", "plan", "-w", "w", "--repo", str(repo.root), "--config-endpoint", "memory://")
+    assert result.status == 0, result.err
+    assert not dumped.exists()

@@ -92,7 +92,7 @@ def plan(
     user_vars = parse_vars(extra_vars or [])
     source, name = _source(cli, repo, workflow)
     with open_config(cli, config_endpoint) as config:
-        expander = make_expander(source, plugins=plugin_manager(), config=config, user_vars=user_vars)
+        expander = make_expander(source, plugins=plugin_manager(), config=config, user_vars=user_vars, offline=True)
         workflow_obj = expander.expand(name)
         data = build_plan(expander, workflow_obj)
     print_plan(cli, data, output)

@@ -99,10 +99,11 @@ class InventoryFunctions:
 
 
 class RuntimeFunctions:
-    """``runtime.*``: the runtime KV (``o2/runtime/<component>/<key>``)."""
+    """``runtime.*``: the runtime KV (``o2/runtime/<component>/<key>``); ``offline``: Set writes nothing."""
 
-    def __init__(self, cfg: Configuration):
+    def __init__(self, cfg: Configuration, *, offline: bool = False):
         self._cfg = cfg
+        self._offline = offline
 
     @_reporting
     def Get(self, component: str, key: str) -> str:
@@ -111,7 +112,8 @@ class RuntimeFunctions:
 
     @_reporting
     def Set(self, component: str, key: str, value: str) -> str:
-        self._cfg.runtime_set(str(component), str(key), str(value))
+        if not self._offline:
+            self._cfg.runtime_set(str(component), str(key), str(value))
         return str(value)
 
 
@@ -121,14 +123,16 @@ def template_objects(
     *,
     helpers: Mapping[str, Any] | None = None,
     legacy: Callable[[str], str] | None = None,
+    offline: bool = False,
 ) -> dict[str, object]:
     """``config``, ``inventory`` and ``runtime`` for one role's stack.
 
     ``helpers`` are bound in rendered payloads next to the stack (AliECS binds ``strings``, ``json``,
-    ``uid``, ``util``); ``legacy`` expands ``{{ }}`` expressions for ``config.GetLegacy``.
+    ``uid``, ``util``); ``legacy`` expands ``{{ }}`` expressions for ``config.GetLegacy``; ``offline``
+    (validate, plan) keeps the store unchanged.
     """
     return {
         "config": ConfigFunctions(cfg, stack, helpers, legacy),
         "inventory": InventoryFunctions(cfg),
-        "runtime": RuntimeFunctions(cfg),
+        "runtime": RuntimeFunctions(cfg, offline=offline),
     }

@@ -92,8 +92,10 @@ class Expander:
         role_user_vars: Mapping[str, Mapping[str, str]] | None = None,
         objects: ObjectFactory | None = None,
         dpl_generate: DplGenerator | None = None,
+        offline: bool = False,
     ):
         self.source = source
+        self.offline = offline  # validate/plan: util.Dump writes nothing
         self.env_vars = env_vars or EnvVars()
         self.role_user_vars = {k: dict(v) for k, v in (role_user_vars or {}).items()}
         self._objects = objects
@@ -113,7 +115,7 @@ class Expander:
         objs = dict(self._static)
         if self._objects is not None:
             objs.update(self._objects(stack))
-        objs["util"] = Util(stack)
+        objs["util"] = Util(stack, offline=self.offline)
         objs["dpl"] = self.dpl_class(stack, scope.source, lambda text: expr.render(text, Env(objs, stack)))
         objs.update(role_functions(scope.ancestors, this))
         return objs

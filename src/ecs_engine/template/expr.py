@@ -9,7 +9,8 @@ only runs the closures. Semantics follow expr-lang with a Go map as env:
 - strict types: ``&&``, ``||``, ``!`` and ``?:`` want booleans, ``+`` adds numbers or joins strings,
   comparisons never convert ``'1'`` to ``1``. Template variables are strings, so this matters.
 
-One deliberate difference: division by zero is an error (Go gives ``+Inf``).
+Deliberate differences: division by zero is an error (Go gives ``+Inf``), so is an integer result outside
+64 bits (Go wraps around); expressions nest at most MAX_DEPTH levels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ Evaluator = Callable[[Env], Any]
 
 _CACHE_SIZE = 1 << 16
 _INT64 = 1 << 63
+#: how deep an expression may nest (brackets, operator chains); compiling and evaluating recurse per level
+MAX_DEPTH = 100
 
 
 class ExpressionError(TemplateError):
@@ -69,6 +72,8 @@ class Expression:
             if error.expression is None:
                 error.expression = self.source
             raise
+        except RecursionError:  # a value nested too deeply to compare (e.g. from json.Unmarshal)
+            raise ExpressionError("a value nests too deeply", expression=self.source, position=0) from None
 
     def _unknown_name(self, name: str, position: int, env: Env) -> ExpressionError:
         close = difflib.get_close_matches(name, [*env.keys(), *BUILTINS], n=1)
@@ -119,12 +124,18 @@ def render(text: str, env: Env) -> str:
             continue
         expression, offset = piece
         try:
-            out.append(to_text(expression.evaluate(env)))
+            out.append(_as_text(expression.evaluate(env)))
         except ExpressionError as error:
             error.expression = text
             error.position = offset + (error.position or 0)
             raise
     return "".join(out)
+
+
+def check_syntax(text: str) -> None:
+    """Compile every ``{{ }}`` of ``text`` without evaluating: raises ExpressionError at the first bad one."""
+    if "{{" in text:
+        _split(text)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -156,6 +167,13 @@ def _split(text: str) -> tuple[str | tuple[Expression, int], ...]:
 
 
 # --- rendering values as Go's fmt %v and encoding/json would -------------------------------------
+
+
+def _as_text(value: Any) -> str:
+    try:
+        return to_text(value)
+    except RecursionError:
+        raise ExpressionError("the value nests too deeply to write as text", position=0) from None
 
 
 def to_text(value: Any) -> str:
@@ -354,6 +372,13 @@ def _literal(value: Any, token: Any) -> _Node:
     return _Node(lambda env: value, token.start_pos, token.end_pos, constant=_Constant(value))
 
 
+def _first_position(tree: Any) -> int:
+    """Where the source of a parse (sub)tree starts: its first token."""
+    while not isinstance(tree, str):
+        tree = next(child for child in tree.children if child is not None)
+    return getattr(tree, "start_pos", 0) or 0
+
+
 def _nodes_of(children: list[Any]) -> list[_Node]:
     return [child for child in children if isinstance(child, _Node)]
 
@@ -365,8 +390,15 @@ class _Compiler:
         self.source = source
         self.names: dict[str, int] = {}  # free names and where each first appears
 
-    def build(self, tree: Any) -> Any:
-        children = [child if child is None or isinstance(child, str) else self.build(child) for child in tree.children]
+    def build(self, tree: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"the expression nests deeper than {MAX_DEPTH} levels", position=_first_position(tree)
+            )
+        children = [
+            child if child is None or isinstance(child, str) else self.build(child, depth + 1)
+            for child in tree.children
+        ]
         return getattr(self, tree.data)(children)
 
     def _label(self, node: _Node) -> str:
@@ -491,6 +523,8 @@ class _Compiler:
                     raise ExpressionError(
                         f"operator '{symbol}' needs a number, got {_describe(value)}", position=position
                     )
+                if isinstance(value, int) and not -_INT64 <= sign * value < _INT64:
+                    raise ExpressionError(f"operator '{symbol}': integer overflow", position=position)
                 return sign * value
 
         return _Node(evaluate, token.start_pos, operand.end, focus=position)
@@ -523,6 +557,8 @@ class _Compiler:
                 result = apply(get_left(env), get_right(env))
             except _Mismatch as error:
                 raise ExpressionError(str(error), position=position, hint=error.hint) from None
+            except (ArithmeticError, ValueError) as error:  # e.g. a number too large for a float
+                raise ExpressionError(f"operator '{symbol}': {error}", position=position) from None
             return not result if negate else result
 
         return _Node(evaluate, left.start, right.end, focus=position)
@@ -576,9 +612,13 @@ class _Compiler:
 
 def _parse_int(token: Any) -> int:
     text = token.replace("_", "").lower()
-    value = int(text, 0) if text[:2] in ("0x", "0o", "0b") else int(text, 10)
+    shown = token if len(token) <= 30 else f"{token[:20]}...({len(token)} characters)"
+    try:
+        value = int(text, 0) if text[:2] in ("0x", "0o", "0b") else int(text, 10)
+    except ValueError:  # Python refuses to convert more than 4300 decimal digits
+        value = _INT64
     if value >= _INT64:
-        raise ExpressionError(f"integer {token} does not fit in 64 bits", position=token.start_pos)
+        raise ExpressionError(f"integer {shown} does not fit in 64 bits", position=token.start_pos)
     return value
 
 
@@ -676,9 +716,18 @@ def _equal(a: Any, b: Any) -> bool:
     return a.__class__ is b.__class__ and a == b
 
 
+def _int64(symbol: str, value: Any) -> Any:
+    """Integer results stay in Go's int64 (Go wraps around silently; we say so instead)."""
+    if value.__class__ is int and not -_INT64 <= value < _INT64:
+        raise _Mismatch(f"operator '{symbol}': integer overflow (the result does not fit in 64 bits)")
+    return value
+
+
 def _add(a: Any, b: Any) -> Any:
-    if (isinstance(a, str) and isinstance(b, str)) or (_is_number(a) and _is_number(b)):
+    if isinstance(a, str) and isinstance(b, str):
         return a + b
+    if _is_number(a) and _is_number(b):
+        return _int64("+", a + b)
     raise _Mismatch(f"operator '+' cannot add {_describe(a)} and {_describe(b)}")
 
 
@@ -686,7 +735,7 @@ def _arithmetic(symbol: str, apply: Callable[[Any, Any], Any]) -> Callable[[Any,
     def operate(a: Any, b: Any) -> Any:
         if not (_is_number(a) and _is_number(b)):
             raise _Mismatch(f"operator '{symbol}' needs numbers, got {_describe(a)} and {_describe(b)}")
-        return apply(a, b)
+        return _int64(symbol, apply(a, b))
 
     return operate
 

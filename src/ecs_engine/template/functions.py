@@ -28,10 +28,14 @@ class Strings:
 
     @staticmethod
     def Atoi(s: str) -> Any:
+        text = str(s).strip()
         try:
-            return int(str(s).strip())
-        except ValueError:
+            value = int(text)
+        except ValueError:  # also more than 4300 digits
             return error_string(f'strconv.Atoi: parsing "{s}": invalid syntax')
+        if not -(1 << 63) <= value < 1 << 63:
+            return error_string(f'strconv.Atoi: parsing "{s}": value out of range')
+        return value
 
     @staticmethod
     def Itoa(i: Any) -> str:
@@ -99,10 +103,14 @@ class Uid:
 
 
 class Util:
-    """``util.*``: the helpers that need the variable stack."""
+    """``util.*``: the helpers that need the variable stack.
 
-    def __init__(self, stack: Mapping[str, str]):
+    ``offline`` (validate, plan): helpers with side effects do everything but the effect.
+    """
+
+    def __init__(self, stack: Mapping[str, str], *, offline: bool = False):
         self._stack = stack
+        self._offline = offline
 
     def _present(self, name: str) -> str | None:
         value = self._stack.get(name)
@@ -130,9 +138,9 @@ class Util:
             return "false"
         return "true" if lo <= number <= hi else "false"
 
-    @staticmethod
-    def Dump(text: str, file: str) -> str:
-        Path(file).write_text(str(text), encoding="utf-8")
+    def Dump(self, text: str, file: str) -> str:
+        if not self._offline:
+            Path(file).write_text(str(text), encoding="utf-8")
         return str(text)
 
     @staticmethod

@@ -74,10 +74,13 @@ def environment_vars(config: Any, user_vars: Mapping[str, str], environment_id: 
     return EnvVars(defaults=defaults, vars=variables, user=user)
 
 
-def object_factory(config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any] | None = None):
+def object_factory(
+    config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any] | None = None, *, offline: bool = False
+):
     """Objects for expressions: config/inventory/runtime from the store, plugin objects, caller's extras.
 
-    ``hook`` is the ``ecs_template_objects`` hook of the caller's plugin manager.
+    ``hook`` is the ``ecs_template_objects`` hook of the caller's plugin manager; ``offline`` makes the
+    functions with side effects (``util.Dump``, ``runtime.Set``) do without them.
     """
     has_plugins = bool(hook.get_hookimpls())
     config_objects: Callable[..., dict[str, object]] | None = None
@@ -90,13 +93,14 @@ def object_factory(config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any
         out: dict[str, Any] = {}
         if config_objects is not None:
             # payloads see the same helpers as templates; GetLegacy payloads use the {{ }} engine
-            helpers = {**static, "util": Util(stack)}
+            helpers = {**static, "util": Util(stack, offline=offline)}
             out.update(
                 config_objects(
                     config,
                     stack,
                     helpers=helpers,
                     legacy=lambda text: expr.render(text, Env({**helpers, **out}, stack)),
+                    offline=offline,
                 )
             )
         if has_plugins:
@@ -118,7 +122,9 @@ def make_expander(
     user_vars: Mapping[str, str] | None = None,
     environment_id: str | None = None,
     extra_objects: Mapping[str, Any] | None = None,
+    offline: bool = False,
 ) -> Expander:
+    """An expander for ``source``; ``offline`` (validate, plan): expressions change nothing outside it."""
     plain, per_role = split_role_vars(user_vars or {})
     if config is not None:
         config = InventorySnapshot(config)
@@ -127,8 +133,9 @@ def make_expander(
         source,
         env_vars=env_vars,
         role_user_vars=per_role,
-        objects=object_factory(config, plugins.hook.ecs_template_objects, extra_objects),
+        objects=object_factory(config, plugins.hook.ecs_template_objects, extra_objects, offline=offline),
         dpl_generate=plugins.hook.ecs_dpl_generate,
+        offline=offline,
     )
 
 

@@ -64,6 +64,17 @@ class TemplateRef:
         return cls(repo, kind, name, revision)
 
 
+def decode_text(data: bytes, origin: str) -> str:
+    """A template's bytes as text: UTF-8, else a TemplateError naming the file, line and byte."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise TemplateError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at offset {exc.start} ({exc.reason})", file=origin, line=line
+        ) from None
+
+
 class TemplateSource(abc.ABC):
     """One repository at one revision."""
 
@@ -123,10 +134,10 @@ class DirectorySource(TemplateSource):
     def read(self, kind: Kind, name: str) -> TemplateFile:
         path = self._path(kind, name)
         try:
-            text = path.read_text(encoding="utf-8")
+            data = path.read_bytes()
         except FileNotFoundError:
             raise NotFoundError(f"{kind[:-1]} template '{name}' not found (looked for {path})") from None
-        return TemplateFile(kind, name, text, str(path))
+        return TemplateFile(kind, name, decode_text(data, str(path)), str(path))
 
     def names(self, kind: Kind) -> list[str]:
         folder = self.root / kind

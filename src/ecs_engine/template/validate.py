@@ -16,11 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 
+from .expr import check_syntax
 from .jit import Dpl, jit_name
 from .load import make_expander
 from .roles import parse_workflow
 from .sources import DirectorySource, TemplateSource
 from .tasks import parse_task
+from .yamlload import YList, YMap, load_yaml
 
 if TYPE_CHECKING:
     import pluggy
@@ -80,6 +82,13 @@ def _warning(text: str) -> Problem:
     return Problem("warning", text)
 
 
+def _origin(exc: HandledError, source: TemplateSource, kind: str, name: str) -> str:
+    """The file a read failure is about, as the error names it, else as the repository would."""
+    if isinstance(exc, TemplateError) and exc.file:
+        return exc.file
+    return f"{source.display()}:{kind}/{name}.yaml"
+
+
 def _error(exc: HandledError) -> Problem:
     if isinstance(exc, TemplateError):
         return Problem(
@@ -114,6 +123,29 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LITERAL = re.compile(r"'([A-Za-z0-9_]+)'|\"([A-Za-z0-9_]+)\"")
 
 
+def syntax_problems(text: str, origin: str) -> list[Problem]:
+    """The expressions of every field of a template, rendered or not, that do not compile (one per field).
+
+    Expansion renders only the fields of the branches it takes, so this finds what it would miss.
+    """
+    out = []
+    stack: list[tuple[Any, str, int]] = [(load_yaml(text, origin), "", 1)]
+    while stack:
+        value, where, line = stack.pop()
+        if isinstance(value, str):
+            try:
+                check_syntax(value)
+            except TemplateError as exc:
+                out.append(_error(exc.located(file=origin, line=line, field=where or None)))
+        elif isinstance(value, YMap):  # pushed last first, so popped in document order
+            keys = reversed(value)
+            stack.extend((value[key], f"{where}.{key}" if where else key, value.line_of(key)) for key in keys)
+        elif isinstance(value, YList):
+            indexes = reversed(range(len(value)))
+            stack.extend((value[index], f"{where}[{index}]", value.line_of(index)) for index in indexes)
+    return out
+
+
 def used_names(source: TemplateSource) -> tuple[set[str], set[str]]:
     """Identifiers and string literals inside ``{{ }}`` spans of every template of the repository."""
     names: set[str] = set()
@@ -122,7 +154,7 @@ def used_names(source: TemplateSource) -> tuple[set[str], set[str]]:
         for name in source.names(kind):
             try:
                 text = source.read(kind, name).text
-            except NotFoundError:
+            except HandledError:  # unreadable: reported by the file's own validation
                 continue
             for span in _SPAN.findall(text):
                 names.update(_IDENT.findall(span))
@@ -171,18 +203,26 @@ def validate_workflow(
     user_vars: Mapping[str, str],
     used: tuple[set[str], set[str]] | None = None,
 ) -> FileResult:
-    tfile = source.read("workflows", name)
+    try:
+        tfile = source.read("workflows", name)
+    except HandledError as exc:
+        return FileResult("workflow", name, _origin(exc, source, "workflows", name), [_error(exc)])
     result = FileResult("workflow", name, tfile.origin)
     try:
         template = parse_workflow(tfile.text, tfile.origin)
     except TemplateError as exc:
         result.problems.append(_error(exc))
         return result
+    result.problems.extend(syntax_problems(tfile.text, tfile.origin))
+    if not result.ok:  # expanding would stop at the first of these
+        return result
     sampled: dict[str, str] = {}
     variables = {"hosts": SAMPLE_HOSTS, **user_vars}
     for _ in range(MAX_SAMPLED):
         opaque: set[str] = set()
-        expander = make_expander(source, plugins=plugins, config=config, user_vars={**sampled, **variables})
+        expander = make_expander(
+            source, plugins=plugins, config=config, user_vars={**sampled, **variables}, offline=True
+        )
         for key, value in SAMPLE_DEFAULTS.items():
             expander.env_vars.defaults.setdefault(key, value)
         expander.dpl_class = lambda stack, src, render, _o=opaque: _DryDpl(stack, src, render, _o)
@@ -223,13 +263,17 @@ def validate_workflow(
 
 
 def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[str]] | None = None) -> FileResult:
-    tfile = source.read("tasks", name)
+    try:
+        tfile = source.read("tasks", name)
+    except HandledError as exc:
+        return FileResult("task", name, _origin(exc, source, "tasks", name), [_error(exc)])
     result = FileResult("task", name, tfile.origin)
     try:
         cls = parse_task(tfile.text, tfile.origin)
     except TemplateError as exc:
         result.problems.append(_error(exc))
         return result
+    result.problems.extend(syntax_problems(tfile.text, tfile.origin))
     if cls.name != name:
         result.problems.append(
             Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)

@@ -67,43 +67,91 @@ class YList(list):
         return self.lines[index] if index < len(self.lines) else self.line
 
 
-def _convert(node: yaml.Node, origin: str) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        if node.tag == NULL_TAG and node.style is None:
-            return ""
-        return node.value
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.SequenceNode):
-        out = YList(line)
-        for item in node.value:
-            out.append(_convert(item, origin))
-            out.lines.append(item.start_mark.line + 1)
-        return out
-    if isinstance(node, yaml.MappingNode):
-        out_map = YMap(line)
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
+#: how deep maps and lists may nest (real templates stay under 15)
+MAX_DEPTH = 100
+#: how many nodes aliases may copy in all (an "alias bomb" of a few lines would expand to billions)
+MAX_ALIAS_NODES = 10_000
+
+
+class _Converter:
+    """Composed nodes to YMap/YList/str, refusing what would not end or not fit: deep nesting,
+    recursive aliases and aliases that expand to more than MAX_ALIAS_NODES nodes."""
+
+    def __init__(self, origin: str):
+        self.origin = origin
+        self.seen: set[int] = set()  # collection nodes converted once: meeting one again is an alias
+        self.open: set[int] = set()  # collection nodes being converted (on the current path)
+        self.alias_nodes = 0
+        self.in_alias = 0
+        self.alias_line = 0  # where the outermost alias being copied is used
+
+    def convert(self, node: yaml.Node, line: int, depth: int = 0) -> Any:
+        """``line`` is where the value is used (for an alias: where it is referred to, not its anchor)."""
+        if self.in_alias:
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
                 raise TemplateError(
-                    "a mapping key must be a plain string (an unquoted '{{' at the start of a value "
-                    "is read by YAML as a map: quote the value)",
-                    file=origin,
-                    line=key_node.start_mark.line + 1,
+                    f"YAML aliases expand to more than {MAX_ALIAS_NODES} values (an alias bomb?)",
+                    file=self.origin,
+                    line=self.alias_line,
                 )
-            key = key_node.value
-            if key == "<<":
-                raise TemplateError("YAML merge keys ('<<') are not supported", file=origin, line=line)
-            if key in out_map:
-                raise TemplateError(
-                    f"duplicate key '{key}' (first defined at line {out_map.key_lines[key]})",
-                    file=origin,
-                    line=key_node.start_mark.line + 1,
-                )
-            out_map[key] = _convert(value_node, origin)
-            out_map.key_lines[key] = value_node.start_mark.line + 1
-            if value_node.tag == PUBLIC_TAG:
-                out_map.public_keys.add(key)
-        return out_map
-    raise TemplateError(f"unsupported YAML node {node!r}", file=origin)  # pragma: no cover
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == NULL_TAG and node.style is None:
+                return ""
+            return node.value
+        if depth >= MAX_DEPTH:
+            raise TemplateError(f"maps and lists nest deeper than {MAX_DEPTH} levels", file=self.origin, line=line)
+        key = id(node)
+        if key in self.open:
+            raise TemplateError("a YAML alias refers to a value that contains it", file=self.origin, line=line)
+        alias = key in self.seen
+        if alias and not self.in_alias:
+            self.alias_line = line
+        self.seen.add(key)
+        self.open.add(key)
+        self.in_alias += alias
+        try:
+            return self._collection(node, depth)
+        finally:
+            self.in_alias -= alias
+            self.open.discard(key)
+
+    def _collection(self, node: yaml.Node, depth: int) -> Any:
+        origin = self.origin
+        line = node.start_mark.line + 1
+        if isinstance(node, yaml.SequenceNode):
+            out = YList(line)
+            for item in node.value:
+                item_line = line if id(item) in self.seen else item.start_mark.line + 1  # an alias: here
+                out.append(self.convert(item, item_line, depth + 1))
+                out.lines.append(item_line)
+            return out
+        if isinstance(node, yaml.MappingNode):
+            out_map = YMap(line)
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise TemplateError(
+                        "a mapping key must be a plain string (an unquoted '{{' at the start of a value "
+                        "is read by YAML as a map: quote the value)",
+                        file=origin,
+                        line=key_line,
+                    )
+                key = key_node.value
+                if key == "<<":
+                    raise TemplateError("YAML merge keys ('<<') are not supported", file=origin, line=line)
+                if key in out_map:
+                    raise TemplateError(
+                        f"duplicate key '{key}' (first defined at line {out_map.key_lines[key]})",
+                        file=origin,
+                        line=key_line,
+                    )
+                out_map[key] = self.convert(value_node, key_line, depth + 1)
+                out_map.key_lines[key] = value_node.start_mark.line + 1
+                if value_node.tag == PUBLIC_TAG:
+                    out_map.public_keys.add(key)
+            return out_map
+        raise TemplateError(f"unsupported YAML node {node!r}", file=origin)  # pragma: no cover
 
 
 @functools.lru_cache(maxsize=512)
@@ -126,9 +174,11 @@ def load_yaml(text: str, origin: str) -> Any:
         ) from None
     except yaml.YAMLError as exc:
         raise TemplateError(f"invalid YAML: {exc}", file=origin) from None
+    except RecursionError:  # the pure-Python composer recurses once per nesting level
+        raise TemplateError(f"maps and lists nest deeper than {MAX_DEPTH} levels", file=origin) from None
     if node is None:
         raise TemplateError("the file is empty", file=origin)
-    return _convert(node, origin)
+    return _Converter(origin).convert(node, 1)
 
 
 def as_bool(value: Any, *, file: str, line: int, field: str, role_path: str | None = None) -> bool:

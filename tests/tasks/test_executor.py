@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -44,6 +45,17 @@ def dataflow(**producer_flags) -> list:
     ]
 
 
+def listening(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at ``port`` (/proc/net/tcp: little-endian hex address, state 0A)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -60,11 +72,12 @@ async def test_producer_and_consumer_move_data_through_a_run_and_exit_cleanly(ex
         assert (task.state, task.status, task.node.name) == ("STANDBY", "ACTIVE", "flp001")
         assert in_own_range(task.control_port) and alive(task.pid)
     port = int(producer.bound["data-out"].rsplit(":", 1)[1])
-    assert producer.bound["data-out"] == f"tcp://*:{port}" and in_own_range(port)
+    assert producer.bound["data-out"] == f"tcp://127.0.0.1:{port}" and in_own_range(port)
     assert producer.reachable["data-out"] == f"tcp://127.0.0.1:{port}"
 
     assert await executor.transition([producer, consumer], "CONFIGURE") == {}
     assert f"connects to tcp://127.0.0.1:{port}" in output(consumer)
+    assert listening(port) == {"127.0.0.1"}  # a virtual node of this machine: not reachable from elsewhere
     assert await executor.transition([producer, consumer], "START", [("runNumber", "7")]) == {}
     assert (producer.state, consumer.state) == ("RUNNING", "RUNNING")
     await eventually(lambda: re.search(r"run 7: received [1-9]\d* messages so far", output(consumer)), what="data")

@@ -1,6 +1,6 @@
 """Channels at CONFIGURE: the bind map of an environment and the ``chans.*`` keys pushed to each task.
 
-Inbound channels got their addresses at deploy (``tcp://*:<port>`` for the task itself, ``tcp://<node>:<port>``
+Inbound channels got their addresses at deploy (``tcp://<bind host>:<port>`` for the task itself, ``tcp://<node>:<port>``
 for the others, or ``ipc://@o2ipc-<id>``). Outbound targets are a literal URL, ``<role.path>:<channel>``
 or ``::<global alias>``, matched exactly against the bind map (reference §4.4).
 """

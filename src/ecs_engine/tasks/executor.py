@@ -218,7 +218,7 @@ class Executor:
             else:
                 port = self.resources.allocate_port(task.node, DATA_PORT_BASE)
                 ports.append(port)
-                task.bound[channel.name] = f"tcp://*:{port}"
+                task.bound[channel.name] = f"tcp://{self.resources.bind_host(task.node)}:{port}"
                 task.reachable[channel.name] = f"tcp://{task.node.address}:{port}"
         if task.request.is_occ:
             task.control_port = self.resources.allocate_port(task.node, CONTROL_PORT_BASE)

@@ -9,6 +9,7 @@ task on a node, asks for ports there, launches the command, and watches the proc
 from __future__ import annotations
 
 import abc
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,14 @@ class ResourceManager(abc.ABC):
     @abc.abstractmethod
     def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
         """Return ports to the pool once their task is gone."""
+
+    def bind_host(self, node: Node) -> str:
+        """Where a task on ``node`` listens for its inbound TCP channels: the node's address if it is a loopback
+        one (a virtual node of this machine: nobody elsewhere reaches it, and no one should), else everywhere."""
+        try:
+            return node.address if ipaddress.ip_address(node.address).is_loopback else "*"
+        except ValueError:
+            return "*"
 
     @abc.abstractmethod
     def ipc_address(self) -> str:

@@ -71,3 +71,13 @@ def test_ecs_dpl_generate_runs_once_and_the_result_is_cached(repo, registered):
     assert (repo.root / "workflows" / f"{name}.yaml").exists()
     make_expander(source, plugins=plugin_manager(), config=Configuration.from_tree({})).expand("w")
     assert len(dpl.calls) == 1
+
+
+def test_an_offline_expansion_uses_a_generated_workflow_without_saving_it(repo, registered):
+    dpl = registered(FakeDpl())
+    repo.workflow("w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.Generate('o2-run --x') }}\"}\n")
+    source = DirectorySource(repo.root)
+    wf = make_expander(source, plugins=plugin_manager(), offline=True).expand("w")  # as `template plan`
+    assert [r.path for r in wf.call_roles()] == ["w.d.proc"] and len(dpl.calls) == 1
+    assert sorted(p.name for p in (repo.root / "workflows").iterdir()) == ["w.yaml"]
+    assert wf.source.display() == source.display()

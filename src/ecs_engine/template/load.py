@@ -18,7 +18,7 @@ from . import expr
 from .expand import Expander
 from .functions import Util, static_objects
 from .model import Env, EnvVars, Workflow
-from .sources import TemplateSource
+from .sources import ScratchSource, TemplateSource
 
 if TYPE_CHECKING:
     import pluggy
@@ -124,7 +124,10 @@ def make_expander(
     extra_objects: Mapping[str, Any] | None = None,
     offline: bool = False,
 ) -> Expander:
-    """An expander for ``source``; ``offline`` (validate, plan): expressions change nothing outside it."""
+    """An expander for ``source``; ``offline`` (validate, plan): expressions change nothing outside it and
+    generated JIT workflows are not saved in the repository."""
+    if offline:
+        source = ScratchSource(source)
     plain, per_role = split_role_vars(user_vars or {})
     if config is not None:
         config = InventorySnapshot(config)

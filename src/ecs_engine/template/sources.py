@@ -154,3 +154,33 @@ class DirectorySource(TemplateSource):
         path = self._path("workflows", name)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+class ScratchSource(TemplateSource):
+    """``inner`` with the JIT workflows generated meanwhile kept in memory, not written: offline expansions
+    (validate, plan) leave the repository as they found it."""
+
+    def __init__(self, inner: TemplateSource):
+        self.inner = inner
+        self.repo_id = inner.repo_id
+        self.revision = inner.revision
+        self._generated: dict[str, str] = {}
+
+    def read(self, kind: Kind, name: str) -> TemplateFile:
+        text = self._generated.get(name) if kind == "workflows" else None
+        if text is None:
+            return self.inner.read(kind, name)
+        return TemplateFile(kind, name, text, f"{self.inner.display()}:workflows/{name}.yaml (generated, not saved)")
+
+    def names(self, kind: Kind) -> list[str]:
+        return self.inner.names(kind)
+
+    def resolve(self, ref: TemplateRef) -> TemplateSource:
+        found = self.inner.resolve(ref)
+        return self if found is self.inner else found
+
+    def jit_cache_write(self, name: str, text: str) -> None:
+        self._generated[name] = text
+
+    def display(self) -> str:
+        return self.inner.display()

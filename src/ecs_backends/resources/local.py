@@ -29,6 +29,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
+from ecs_engine.processes import start_ticks
 from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
 
 RESOURCE_MANAGER = "local"
@@ -94,18 +95,6 @@ def nodes_from_settings(spec: Any) -> list[Node]:
     return nodes
 
 
-def _start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks (/proc/<pid>/stat field 22), None if gone or a zombie."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
-        return None
-    return int(fields[19])
-
-
 class LocalProcess(ProcessHandle):
     """A process group led by ``pid``; its end is seen through a pidfd (children are also reaped)."""
 
@@ -130,7 +119,7 @@ class LocalProcess(ProcessHandle):
                 return os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
             except ChildProcessError:
                 return False
-        return _start_ticks(self.pid) == self.start_ticks
+        return start_ticks(self.pid) == self.start_ticks
 
     def _finish(self) -> None:
         if self._pidfd is not None:
@@ -255,7 +244,7 @@ class LocalResourceManager(ResourceManager):
             for stream in {out, err}:
                 if hasattr(stream, "close"):
                     stream.close()
-        process = LocalProcess(popen.pid, _start_ticks(popen.pid), popen)
+        process = LocalProcess(popen.pid, start_ticks(popen.pid), popen)
         self._count(node, process)
         return process
 
@@ -270,7 +259,7 @@ class LocalResourceManager(ResourceManager):
     def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
         pid = int(record.get("pid") or 0)
         ticks = record.get("start_ticks")
-        if pid <= 0 or _start_ticks(pid) is None or _start_ticks(pid) != ticks:
+        if pid <= 0 or start_ticks(pid) is None or start_ticks(pid) != ticks:
             return None
         process = LocalProcess(pid, ticks)
         self._count(node, process)

@@ -56,6 +56,15 @@ def test_malformed(pattern, message):
         ("a.?", "a..", False),
         ("a.{b,c}.d", "a.c.d", True),
         ("a.[!x].d", "a.y.d", True),
+        ("a**", "a", True),  # ** is any run of characters, the empty one too
+        ("a**", "a.b.c", True),
+        ("a.**.d", "a.b.c.d", True),
+        ("a.**.d", "a.d", False),  # the dots around it are literal
+        ("**.d", "a.b.d", True),
+        ("*.d", "a.b.d", False),
+        ("a.*.**", "a.b", False),
+        ("a,b", "a,b", True),  # a comma outside braces is a plain character
+        ("a,b", "a", False),
     ],
 )
 def test_role_paths_use_the_dot_as_separator(pattern, path, expected):

@@ -18,6 +18,7 @@ from ecs_engine.server.auth import read_token, token_metadata
 from tests.protocols import spec_tables
 
 from ..e2e.conftest import free_port
+from ..ports import own_port_range
 from .wire import Codec
 
 pytestmark = [
@@ -35,7 +36,9 @@ def spec():
 def core(tmp_path_factory):
     root = tmp_path_factory.mktemp("core")
     endpoint = f"127.0.0.1:{free_port()}"
-    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=None)
+    settings = root / "settings.yaml"
+    settings.write_text(f"core:\n  ports: {own_port_range()}\n")  # its tasks' ports: the session's own range
+    daemon.start(endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings)
     yield endpoint, root
     daemon.stop(root / "state")
 
@@ -96,6 +99,11 @@ def test_framework_detectors_and_services(client):
     assert services["testplugin"]["enabled"] is True
 
 
+def role_paths(client: Client, environment_id: str, path_spec: str) -> list[str]:
+    """GetRoles's full paths for a glob (``*`` within one level, ``**`` across levels)."""
+    return [r["fullPath"] for r in client("GetRoles", envId=environment_id, pathSpec=path_spec).get("roles", [])]
+
+
 def test_an_environment_through_its_life(client):
     created = client("NewEnvironment", workflowTemplate="dataflow-demo", vars={"monitor_enabled": "false"}, public=True)
     environment = created["environment"]
@@ -119,6 +127,17 @@ def test_an_environment_through_its_life(client):
 
     roles = client("GetRoles", envId=environment_id, pathSpec="dataflow-demo.*.producer")["roles"]
     assert [r["fullPath"] for r in roles] == ["dataflow-demo.host-localhost.producer"]
+    host = "dataflow-demo.host-localhost"
+    tasks = [f"{host}.producer", f"{host}.consumer", f"{host}.shm-cleanup"]
+    every_role = ["dataflow-demo", host, *tasks, "dataflow-demo.announce"]
+    assert role_paths(client, environment_id, "") == every_role  # no pattern: every role
+    assert role_paths(client, environment_id, "**") == every_role
+    assert role_paths(client, environment_id, "dataflow-demo.**") == every_role[1:]  # not the root itself
+    assert role_paths(client, environment_id, "dataflow-demo.*") == [host, "dataflow-demo.announce"]
+    assert role_paths(client, environment_id, "dataflow-demo.**.*") == tasks
+    assert role_paths(client, environment_id, "**.producer") == [f"{host}.producer"]
+    assert role_paths(client, environment_id, "*.producer") == []  # one level only
+    assert role_paths(client, environment_id, "dataflow-demo.**.{consumer,announce}") == [f"{host}.consumer"]
     (task_id,) = roles[0]["taskIds"]
     task = client("GetTask", taskId=task_id)["task"]
     assert task["taskPath"] == "dataflow-demo.host-localhost.producer" and task["envId"] == environment_id

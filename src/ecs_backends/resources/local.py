@@ -29,6 +29,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
+from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks
 from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
 
@@ -227,8 +228,9 @@ class LocalResourceManager(ResourceManager):
         err = out if spec.stderr_path is not None and spec.stderr_path == spec.stdout_path else None
         if err is None:
             err = _open_output(spec.stderr_path)
-        try:
-            popen = subprocess.Popen(
+
+        def start() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
                 spec.argv,
                 env=env,
                 cwd=cwd,
@@ -238,6 +240,9 @@ class LocalResourceManager(ResourceManager):
                 start_new_session=True,
                 **kwargs,
             )
+
+        try:
+            popen = await offload(start)  # fork and exec of a large process: not on the event loop
         except OSError as exc:
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
         finally:

@@ -16,6 +16,8 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ecs_engine.offload import offload
+
 from .integration_plugin import IntegrationPlugin
 
 if TYPE_CHECKING:
@@ -54,7 +56,7 @@ class Integrations:
 
         async def one(plugin: IntegrationPlugin) -> None:
             try:
-                await asyncio.to_thread(plugin.init, framework_id)
+                await offload(plugin.init, framework_id)
             except Exception:
                 log.exception("integration plugin %s failed to initialise", plugin.name)
 

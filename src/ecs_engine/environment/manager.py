@@ -21,6 +21,7 @@ from ecs_engine.events import EventBus, model
 from ecs_engine.events.journal import EventJournal
 from ecs_engine.fsm import Event, State
 from ecs_engine.ids import new_id
+from ecs_engine.offload import SerialWriter, offload
 from ecs_engine.protocols import common_pb2
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import TemplateSource
@@ -33,6 +34,9 @@ from .taskport import TaskController, TaskEvent
 
 if TYPE_CHECKING:
     import pluggy
+
+    from ecs_engine.template.expand import Expander
+    from ecs_engine.template.model import Workflow
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,9 @@ class EnvironmentManager:
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}
         self.store = EnvironmentStore(self.data_dir / "environments.sqlite")
-        self.journal = EventJournal(self.data_dir / "events.sqlite")
+        #: the commits of records, runs and events, in order, off the event loop; awaited before replying
+        self.commits = SerialWriter("commits")
+        self.journal = EventJournal(self.data_dir / "events.sqlite", defer=self.commits.submit)
         self.bus.add_sink(self.journal)
         self._detectors: dict[str, str] = {}  # detector -> environment id
         self._background: set[asyncio.Task] = set()
@@ -108,8 +114,9 @@ class EnvironmentManager:
     async def start(self) -> None:
         """Initialise the integration plugins and reload the environments of the store."""
         await self.integrations.init(self.framework_id)
-        for stored in self.store.live():
+        for stored in await offload(self.store.live):
             await self._reload(stored)
+        await self.commits.committed()
 
     async def close(self) -> None:
         """Stop timers and background work; environments stay in the store (and their tasks alive)."""
@@ -120,7 +127,8 @@ class EnvironmentManager:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        self.bus.flush()
+        self.commits.submit(self.bus.flush)
+        self.commits.close()
         self.bus.remove_sink(self.journal)
         self.integrations.destroy()
         self.journal.close()
@@ -143,12 +151,20 @@ class EnvironmentManager:
     # -- durability ----------------------------------------------------------------------------------------
 
     def _persist(self, env: Environment, destroyed: bool) -> None:
-        """Commit ``env``'s record and every event published so far (before anything is reported done)."""
+        """Queue the commit of ``env``'s record and of every event published so far.
+
+        The record is taken now, on the loop; the commit runs on the commit thread, and every operation
+        that reports something done awaits ``committed()`` first (durable before reply).
+        """
         now = model.now_ms()
         record = self._records.get(env.id)
         if record is None:
             record = self._records[env.id] = snapshot.EnvironmentRecord(env)
-        self.store.save(
+        if destroyed:
+            del self._records[env.id]
+        self.commits.submit(
+            self._commit,
+            record,
             environment_id=env.id,
             created_ms=env.created_ms,
             updated_ms=now,
@@ -160,20 +176,25 @@ class EnvironmentManager:
             structure=None if record.structure_saved else record.structure,
             destroyed_ms=now if destroyed else None,
         )
+
+    def _commit(self, record: snapshot.EnvironmentRecord, **row: Any) -> None:
+        """On the commit thread: the environment's row (its structure until once saved), then the events."""
+        self.store.save(**row)
         record.structure_saved = True
-        if destroyed:
-            del self._records[env.id]
         self.bus.flush()
 
+    async def committed(self) -> None:
+        """Every record, run and event queued so far is on disk (raises the first commit that failed)."""
+        await self.commits.committed()
+
     async def _allocate_run(self, environment_id: str) -> int:
-        """A new run number (a networked store answers from a worker thread), recorded as started."""
-        config = self.config
-        number = await asyncio.to_thread(config.next_run_number) if config.store.networked else config.next_run_number()
-        self.store.run_started(number, environment_id, model.now_ms())
+        """A new run number from the configuration store (off the loop), recorded as started."""
+        number = await offload(self.config.next_run_number)
+        self.commits.submit(self.store.run_started, number, environment_id, model.now_ms())
         return number
 
     def _end_run(self, run_number: int) -> None:
-        self.store.run_ended(run_number, model.now_ms())
+        self.commits.submit(self.store.run_ended, run_number, model.now_ms())
 
     async def _reload(self, stored: StoredEnvironment) -> None:
         env = await snapshot.reload(stored, self.services)
@@ -227,7 +248,7 @@ class EnvironmentManager:
         for detector in [d for d, owner in self._detectors.items() if owner == environment_id]:
             del self._detectors[detector]
 
-    def _load(
+    async def _load(
         self,
         source: TemplateSource,
         workflow: str,
@@ -237,6 +258,7 @@ class EnvironmentManager:
         *,
         auto: bool = False,
     ) -> Environment:
+        """Expand ``workflow`` into a new environment; expansion reads stores and may run commands: offloaded."""
         environment_id = new_id()
         created = model.now_ms()
         vars_in = dict(user_vars or {})
@@ -250,20 +272,13 @@ class EnvironmentManager:
             from google.protobuf.json_format import MessageToDict
 
             user_json = json.dumps(MessageToDict(request_user), separators=(",", ":"))
-        expander = make_expander(
-            source,
-            plugins=self.plugins,
-            config=self.config,
-            user_vars={
-                **vars_in,
-                "environment_id": environment_id,
-                "enter_state_time_ms": runvars.now_ms_text(),
-                "last_request_user": user_json,
-            },
-            environment_id=environment_id,
-        )
+        run_vars = {
+            "environment_id": environment_id,
+            "enter_state_time_ms": runvars.now_ms_text(),
+            "last_request_user": user_json,
+        }
         try:
-            wf = expander.expand(workflow)
+            expander, wf, detectors = await offload(self._expand, source, workflow, vars_in, run_vars, auto)
         except TemplateError as exc:
             exc.message = f"cannot load workflow template: {exc.message}"
             self.bus.publish(
@@ -277,9 +292,6 @@ class EnvironmentManager:
                 )
             )
             raise
-        wf.env_vars.vars["__fmq_cleanup_count"] = "0"
-        stack = wf.root.stack()
-        detectors = [] if auto else self._detectors_of(stack, vars_in, wf.env_vars)
         env = Environment(
             self.services,
             environment_id=environment_id,
@@ -303,6 +315,22 @@ class EnvironmentManager:
         for warning in wf.warnings:
             env.warn(warning)
         return env
+
+    def _expand(
+        self, source: TemplateSource, workflow: str, vars_in: dict[str, str], run_vars: dict[str, str], auto: bool
+    ) -> tuple[Expander, Workflow, list[str]]:
+        """On a worker thread: the expander, the expanded workflow and the detectors it uses."""
+        expander = make_expander(
+            source,
+            plugins=self.plugins,
+            config=self.config,
+            user_vars={**vars_in, **run_vars},
+            environment_id=run_vars["environment_id"],
+        )
+        wf = expander.expand(workflow)
+        wf.env_vars.vars["__fmq_cleanup_count"] = "0"
+        detectors = [] if auto else self._detectors_of(wf.root.stack(), vars_in, wf.env_vars)
+        return expander, wf, detectors
 
     def _template_info(self, env: Environment) -> common_pb2.WorkflowTemplateInfo:
         return common_pb2.WorkflowTemplateInfo(
@@ -336,9 +364,12 @@ class EnvironmentManager:
         public: bool | None = None,
     ) -> Environment:
         """Load ``workflow``, then DEPLOY and CONFIGURE; on failure tear down and raise CreateError."""
-        env = self._load(source, workflow, user_vars, request_user, public)
+        env = await self._load(source, workflow, user_vars, request_user, public)
         self._admit(env)
-        await self._deploy_and_configure(env)
+        try:
+            await self._deploy_and_configure(env)
+        finally:
+            await self.committed()
         return env
 
     async def create_async(
@@ -351,7 +382,7 @@ class EnvironmentManager:
         public: bool | None = None,
     ) -> Environment:
         """Load and admit at once (state STANDBY, transition DEPLOY under way); the outcome comes as events."""
-        env = self._load(source, workflow, user_vars, request_user, public)
+        env = await self._load(source, workflow, user_vars, request_user, public)
         self._admit(env)
 
         async def finish() -> None:
@@ -360,6 +391,7 @@ class EnvironmentManager:
 
         self._spawn(finish())
         await asyncio.sleep(0)  # let it take the transition slot before the caller can ask for another
+        await self.committed()
         return env
 
     async def create_auto(
@@ -371,7 +403,7 @@ class EnvironmentManager:
         request_user: common_pb2.User | None = None,
     ) -> Environment:
         """An environment that runs once (DEPLOY, CONFIGURE, START) and destroys itself when the run ends."""
-        env = self._load(source, workflow, user_vars, request_user, None, auto=True)
+        env = await self._load(source, workflow, user_vars, request_user, None, auto=True)
         self._admit(env)
 
         async def lifecycle() -> None:
@@ -391,6 +423,7 @@ class EnvironmentManager:
 
         self._spawn(lifecycle())
         await asyncio.sleep(0)
+        await self.committed()
         return env
 
     async def _deploy_and_configure(self, env: Environment) -> None:
@@ -412,7 +445,10 @@ class EnvironmentManager:
     async def control(self, environment_id: str, event: str, *, user: common_pb2.User | None = None) -> Environment:
         """Run ``event`` on an environment (see ``Environment.control``)."""
         env = self.get(environment_id)
-        await env.control(event, user=user)
+        try:
+            await env.control(event, user=user)
+        finally:
+            await self.committed()
         return env
 
     def beam_mode_changed(self, beam_mode: str) -> list[str]:
@@ -461,6 +497,7 @@ class EnvironmentManager:
         finally:
             if env.destroyed:
                 self._forget(env)
+            await self.committed()
 
     def _forget(self, env: Environment) -> None:
         """A destroyed environment leaves the manager and frees its detectors."""

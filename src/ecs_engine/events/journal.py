@@ -2,14 +2,15 @@
 
 A bus sink: ``write`` buffers (so a 1,000-task transition does not pay a commit per event), ``flush``
 commits. The engine flushes before it reports a transition as done; the buffer also commits by itself
-once it holds ``batch`` events or its oldest event is ``max_delay`` seconds old.
+once it holds ``batch`` events or its oldest event is ``max_delay`` seconds old, through ``defer`` (the
+core passes its commit thread, so ``write`` on the event loop never waits for the disk).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,13 +40,23 @@ class JournalEntry:
 class EventJournal:
     """Events of every environment, append-only, readable by environment, time, kind and sequence number."""
 
-    def __init__(self, path: str | Path, *, batch: int = 512, max_delay: float = 0.2):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        batch: int = 512,
+        max_delay: float = 0.2,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ):
         self.path = Path(path)
         self.batch = batch
         self.max_delay = max_delay
+        self._defer = defer
         self._db = open_database(self.path, SCHEMA, what="the event journal")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the buffer: held for an append or a swap, never across a commit
+        self._db_lock = threading.Lock()  # the connection: commits in the order their rows left the buffer
         self._buffer: list[tuple[int, str, str, bytes]] = []
+        self._flush_deferred = False
         self._oldest = 0.0
 
     # -- sink ------------------------------------------------------------------------------------------------
@@ -56,13 +67,22 @@ class EventJournal:
             if not self._buffer:
                 self._oldest = time.monotonic()
             self._buffer.append(row)
-            due = len(self._buffer) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
-        if due:
+            due = not self._flush_deferred and (
+                len(self._buffer) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
+            )
+            self._flush_deferred = due and self._defer is not None
+        if not due:
+            return
+        if self._defer is None:
             self.flush()
+        else:
+            self._defer(self.flush)
 
     def flush(self) -> None:
-        with self._lock:
-            rows, self._buffer = self._buffer, []
+        with self._db_lock:
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+                self._flush_deferred = False
             if not rows:
                 return
             try:
@@ -71,7 +91,8 @@ class EventJournal:
                         "INSERT INTO events (timestamp_ms, kind, environment_id, data) VALUES (?, ?, ?, ?)", rows
                     )
             except BaseException:
-                self._buffer = rows + self._buffer
+                with self._lock:
+                    self._buffer = rows + self._buffer
                 raise
 
     # -- queries ---------------------------------------------------------------------------------------------
@@ -105,7 +126,7 @@ class EventJournal:
         sql = f"SELECT seq, data FROM events WHERE {' AND '.join(where)} ORDER BY seq"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        with self._lock:
+        with self._db_lock:
             rows = self._db.execute(sql, args).fetchall()
         for seq, data in rows:
             yield JournalEntry(seq, model.Event.FromString(data))
@@ -115,5 +136,5 @@ class EventJournal:
 
     def close(self) -> None:
         self.flush()
-        with self._lock:
+        with self._db_lock:
             self._db.close()

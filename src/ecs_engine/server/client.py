@@ -89,11 +89,15 @@ class CoreClient:
         return token_metadata(self.token)
 
     def answers(self, timeout: float = 1.0) -> bool:
-        """Whether a core answers at the endpoint now (one that refuses this client's token answers too)."""
+        """Whether a core answers at the endpoint now (one that refuses this client's token answers too).
+
+        Asks for what the core holds in memory (its active detectors), never for what needs the
+        configuration store: a core whose store is down still answers.
+        """
         from ecs_engine.protocols import o2control_pb2 as pb
 
         try:
-            self.stub.GetFrameworkInfo(pb.GetFrameworkInfoRequest(), timeout=timeout, metadata=self._metadata())
+            self.stub.GetActiveDetectors(pb.Empty(), timeout=timeout, metadata=self._metadata())
         except grpc.RpcError as exc:
             return exc.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
         return True

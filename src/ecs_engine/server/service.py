@@ -9,18 +9,21 @@ A failed ControlEnvironment returns OK with state ERROR, as upstream, and the re
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
 from ecs_engine import __version__
+from ecs_engine.config.configuration import PRIVATE_DETECTORS
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.model import now_ms
 from ecs_engine.fsm import State
 from ecs_engine.globs import compile_glob
+from ecs_engine.offload import offload
 from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
@@ -51,7 +54,11 @@ EVENTS = {
     OPTYPE_EXIT: "EXIT",
     OPTYPE_RECOVER: "RECOVER",
 }
+log = logging.getLogger(__name__)
+
 ID_CHARS = re.compile(r"^[1-9A-HJ-NP-Za-km-z]{1,20}$")  # base58
+#: how long GetFrameworkInfo waits for the configuration store's detector list before answering without it
+STORE_WAIT_SECONDS = 1.0
 
 
 class ServedCore(Protocol):
@@ -98,7 +105,8 @@ class ControlService(pb_grpc.ControlServicer):
         self, request: pb.GetFrameworkInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetFrameworkInfoReply:
         major, minor, patch = (int(p) for p in ([*__version__.split("."), "0", "0"])[:3])
-        config = self.manager.config
+        detectors = await self._instance_detectors()
+        active = self.manager.active_detectors()
         return pb.GetFrameworkInfoReply(
             frameworkId=self.manager.framework_id,
             environmentsCount=len(self.manager.environments),
@@ -110,17 +118,31 @@ class ControlService(pb_grpc.ControlServicer):
                 major=major, minor=minor, patch=patch, build="", productName="coconut-ecs", versionStr=__version__
             ),
             configurationEndpoint=self.core.config_url,
-            detectorsInInstance=config.detectors(get_all=True),
-            activeDetectors=self.manager.active_detectors(),
-            availableDetectors=self.manager.available_detectors(),
+            detectorsInInstance=detectors,
+            activeDetectors=active,
+            availableDetectors=[d for d in detectors if d not in active and d not in PRIVATE_DETECTORS],
             timestamp=now_ms(),
         )
+
+    async def _instance_detectors(self) -> list[str]:
+        """The inventory's detectors; none (and a warning) if the store does not answer within a second.
+
+        Framework information is what ``core status`` and clients' first look show: it must not wait on,
+        or fail with, the configuration store.
+        """
+        config = self.manager.config
+        try:
+            return await asyncio.wait_for(offload(config.detectors, get_all=True), STORE_WAIT_SECONDS)
+        except (TimeoutError, HandledError) as exc:
+            log.warning("framework info without detectors: the configuration store %s: %s", self.core.config_url, exc)
+            return []
 
     @rpc
     async def GetIntegratedServices(
         self, request: pb.Empty, context: grpc.aio.ServicerContext
     ) -> pb.ListIntegratedServicesReply:
-        services = {name: pb.IntegratedServiceInfo(**info) for name, info in self.manager.integrated_services().items()}
+        infos = await offload(self.manager.integrated_services)  # asks each plugin
+        services = {name: pb.IntegratedServiceInfo(**info) for name, info in infos.items()}
         return pb.ListIntegratedServicesReply(services=services, timestamp=now_ms())
 
     @rpc
@@ -133,27 +155,38 @@ class ControlService(pb_grpc.ControlServicer):
     async def GetAvailableDetectors(
         self, request: pb.Empty, context: grpc.aio.ServicerContext
     ) -> pb.GetAvailableDetectorsReply:
-        return pb.GetAvailableDetectorsReply(detectors=self.manager.available_detectors(), timestamp=now_ms())
+        detectors = await offload(self.manager.available_detectors)
+        return pb.GetAvailableDetectorsReply(detectors=detectors, timestamp=now_ms())
 
     # -- environments ---------------------------------------------------------------------------------------
 
-    def _info(self, env: Environment, *, with_tasks: bool, services: bool = False) -> pb.EnvironmentInfo:
+    def _info(
+        self, env: Environment, *, with_tasks: bool, services: Mapping[str, dict[str, str]] | None = None
+    ) -> pb.EnvironmentInfo:
+        """``services``: what ``_services_data`` answered for the environments shown."""
         tasks = sorted(self.executor.tasks_of(env.id), key=lambda t: t.request.role_path)
-        data = self.manager.integrations.environments_data([env.id]).get(env.id, {}) if services else {}
+        data = (services or {}).get(env.id, {})
         return messages.environment_info(env, tasks, with_tasks=with_tasks, services=data)
+
+    async def _services_data(self, envs: list[Environment]) -> dict[str, dict[str, str]]:
+        """What the integration plugins say about ``envs`` (synchronous plugin calls: offloaded)."""
+        if not self.manager.integrations.plugins:
+            return {}
+        return await offload(self.manager.integrations.environments_data, [e.id for e in envs])
 
     @rpc
     async def GetEnvironments(
         self, request: pb.GetEnvironmentsRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetEnvironmentsReply:
-        envs = sorted(self.manager.environments.values(), key=lambda e: e.created_ms)
+        envs = [
+            e
+            for e in sorted(self.manager.environments.values(), key=lambda e: e.created_ms)
+            if e.public or request.showAll
+        ]
+        services = await self._services_data(envs) if request.showDetailedIntegratedServices else None
         return pb.GetEnvironmentsReply(
             frameworkId=self.manager.framework_id,
-            environments=[
-                self._info(e, with_tasks=request.showTaskInfos, services=request.showDetailedIntegratedServices)
-                for e in envs
-                if e.public or request.showAll
-            ],
+            environments=[self._info(e, with_tasks=request.showTaskInfos, services=services) for e in envs],
             timestamp=now_ms(),
         )
 
@@ -163,11 +196,12 @@ class ControlService(pb_grpc.ControlServicer):
     ) -> pb.GetEnvironmentReply:
         env = self._env(request.id)
         if env.state == State.ERROR:
-            reason = self._last_error(env.id)
+            reason = await offload(self._last_error, env.id)  # a scan of the journal
             if reason:
                 context.set_trailing_metadata(((ERROR_REASON_KEY, reason),))
+        services = await self._services_data([env])
         return pb.GetEnvironmentReply(
-            environment=self._info(env, with_tasks=True, services=True),
+            environment=self._info(env, with_tasks=True, services=services),
             workflow=messages.role_info(env, env.root) if request.showWorkflowTree else None,
             public=env.public,
             timestamp=now_ms(),
@@ -195,7 +229,7 @@ class ControlService(pb_grpc.ControlServicer):
     async def NewEnvironment(
         self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.NewEnvironmentReply:
-        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        source, name = await offload(self._source, request.workflowTemplate)
         user_vars, user = dict(request.vars), _user(request.requestUser)
         public = True if request.public else None  # false = the template's own !public decides
         if request.autoTransition:
@@ -210,7 +244,7 @@ class ControlService(pb_grpc.ControlServicer):
     async def NewEnvironmentAsync(
         self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.NewEnvironmentReply:
-        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        source, name = await offload(self._source, request.workflowTemplate)
         env = await self.manager.create_async(
             source,
             name,
@@ -228,7 +262,7 @@ class ControlService(pb_grpc.ControlServicer):
     ) -> pb.NewAutoEnvironmentReply:
         if not request.id:
             raise UsageError("NewAutoEnvironment: 'id' (the Subscribe stream id) is required")
-        source, name = await asyncio.to_thread(self._source, request.workflowTemplate)
+        source, name = await offload(self._source, request.workflowTemplate)
         env = await self.manager.create_auto(
             source, name, user_vars=dict(request.vars), request_user=_user(request.requestUser)
         )
@@ -374,7 +408,7 @@ class ControlService(pb_grpc.ControlServicer):
                 details=True,
             )
 
-        infos = await asyncio.to_thread(listing)
+        infos = await offload(listing)
         infos += self.core.sources.example_templates(
             request.repoPattern, request.revisionPattern, all_workflows=request.allWorkflows
         )
@@ -392,7 +426,7 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def ListRepos(self, request: pb.ListReposRequest, context: grpc.aio.ServicerContext) -> pb.ListReposReply:
-        listing = await asyncio.to_thread(self._repos().list, revisions=request.getRevisions)
+        listing = await offload(self._repos().list, revisions=request.getRevisions)
         return pb.ListReposReply(
             repos=[
                 pb.RepoInfo(name=r.name, default=r.default, defaultRevision=r.default_revision, revisions=r.revisions)
@@ -404,30 +438,30 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def AddRepo(self, request: pb.AddRepoRequest, context: grpc.aio.ServicerContext) -> pb.AddRepoReply:
-        result = await asyncio.to_thread(self._repos().add, request.name, request.defaultRevision or None)
+        result = await offload(self._repos().add, request.name, request.defaultRevision or None)
         return pb.AddRepoReply(newDefaultRevision=result.repo.default_revision, info=result.info, timestamp=now_ms())
 
     @rpc
     async def RemoveRepo(self, request: pb.RemoveRepoRequest, context: grpc.aio.ServicerContext) -> pb.RemoveRepoReply:
-        new_default = await asyncio.to_thread(self._repos().remove, request.index)
+        new_default = await offload(self._repos().remove, request.index)
         return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=now_ms())
 
     @rpc
     async def RefreshRepos(self, request: pb.RefreshReposRequest, context: grpc.aio.ServicerContext) -> pb.Empty:
         index = None if request.index < 0 else request.index
-        await asyncio.to_thread(self._repos().refresh, index)
+        await offload(self._repos().refresh, index)
         return pb.Empty()
 
     @rpc
     async def SetDefaultRepo(self, request: pb.SetDefaultRepoRequest, context: grpc.aio.ServicerContext) -> pb.Empty:
-        await asyncio.to_thread(self._repos().set_default_repo, request.index)
+        await offload(self._repos().set_default_repo, request.index)
         return pb.Empty()
 
     @rpc
     async def SetGlobalDefaultRevision(
         self, request: pb.SetGlobalDefaultRevisionRequest, context: grpc.aio.ServicerContext
     ) -> pb.Empty:
-        await asyncio.to_thread(self._repos().set_global_default_revision, request.revision)
+        await offload(self._repos().set_global_default_revision, request.revision)
         return pb.Empty()
 
     @rpc
@@ -435,7 +469,7 @@ class ControlService(pb_grpc.ControlServicer):
         self, request: pb.SetRepoDefaultRevisionRequest, context: grpc.aio.ServicerContext
     ) -> pb.SetRepoDefaultRevisionReply:
         try:
-            await asyncio.to_thread(self._repos().set_repo_default_revision, request.index, request.revision)
+            await offload(self._repos().set_repo_default_revision, request.index, request.revision)
         except HandledError as exc:  # upstream: OK, with what is valid in `info`
             return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=now_ms())
         return pb.SetRepoDefaultRevisionReply(info="", timestamp=now_ms())

@@ -1,0 +1,85 @@
+"""The one boundary between the core's event loop and blocking work.
+
+The rule (docs/architecture.md): async code never calls anything that may wait on a disk, a network, a
+lock or a child process (store reads and writes, SQLite commits, template expansion, git, ``Popen``,
+synchronous plugin calls) directly; it awaits ``offload(fn, *args)``, which runs ``fn`` on the named
+thread pool ``ecs-offload``. Commits whose order matters (an environment's record, then its events) go
+through one ``SerialWriter``: its one thread runs them in submission order, and ``committed()`` is what
+an operation awaits before it replies (durable before reply). Only CPU-bound work stays on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: threads for blocking calls of every part of the core; a store that hangs holds one per waiting call
+POOL_THREADS = 32
+_pool = concurrent.futures.ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="ecs-offload")
+
+
+async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """``fn(*args, **kwargs)`` on the ``ecs-offload`` pool, awaited; the loop goes on meanwhile."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
+
+
+def offloaded(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
+    """Decorator: an awaitable version of the blocking ``fn`` that runs it through ``offload``."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return await offload(fn, *args, **kwargs)
+
+    return wrapper
+
+
+class SerialWriter:
+    """Blocking commits run one at a time, in the order submitted, on a thread named ``ecs-<name>``.
+
+    ``submit`` returns at once (callable from the loop's synchronous code); ``committed()`` waits until
+    everything submitted so far is done and raises the first failure among them. A caller that is
+    cancelled while waiting does not cancel the commits: they still happen.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"ecs-{name}")
+        self._pending: list[concurrent.futures.Future[None]] = []
+
+    def submit(self, fn: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        self._pending = [f for f in self._pending if not f.done()]
+        future = self._thread.submit(fn, *args, **kwargs)
+        future.add_done_callback(_log_failure)
+        self._pending.append(future)
+
+    async def committed(self) -> None:
+        """Everything submitted before this call is committed; a failure among them is raised here."""
+        pending = list(self._pending)
+        if pending:
+            await asyncio.shield(asyncio.gather(*(asyncio.wrap_future(f) for f in pending)))
+
+    def drain(self) -> None:
+        """Wait, blocking, for every submitted commit (at close, when the loop has nothing else to do)."""
+        pending, self._pending = self._pending, []
+        for future in pending:
+            with contextlib.suppress(Exception):  # logged by _log_failure
+                future.result()
+
+    def close(self) -> None:
+        self.drain()
+        self._thread.shutdown(wait=True)
+
+
+def _log_failure(future: concurrent.futures.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("a commit failed: %s", future.exception())

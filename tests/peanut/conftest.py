@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import tempfile
 
 import pytest
 
 from ecs_engine.occ import launch
 from tests.peanut.processes import DEVICE, DUMMY, started
+
+
+@pytest.fixture(autouse=True)
+def own_temporary_directory(tmp_path, monkeypatch):
+    """``peanut exec`` without ``--log`` writes its log to the temporary directory: this test's, not /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ A bus sink: ``write`` buffers (so a 1,000-task transition does not pay a commit 
 commits. The engine flushes before it reports a transition as done; the buffer also commits by itself
 once it holds ``batch`` events or its oldest event is ``max_delay`` seconds old, through ``defer`` (the
 core passes its commit thread, so ``write`` on the event loop never waits for the disk).
+
+``write`` numbers each event (``Event.sequence``, never repeated: SQLite's AUTOINCREMENT counter survives
+restarts and deletions) and keeps the run markers (``markers``) in the same commit as the events.
+``prune`` deletes whole days of the oldest events (``Retention``), so the journal does not grow forever.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from ecs_engine.sqlitedb import open_database, write_transaction
 
 from . import model
+from .markers import MarkerTracker, RunMarker
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -28,13 +33,30 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_environment ON events (environment_id, seq);
 CREATE INDEX IF NOT EXISTS events_by_time ON events (timestamp_ms);
+CREATE TABLE IF NOT EXISTS run_markers (
+    run_number INTEGER PRIMARY KEY,
+    environment_id TEXT NOT NULL,
+    begin_seq INTEGER NOT NULL,
+    end_seq INTEGER
+);
 """
+
+DAY_MS = 86_400_000  # a segment of the journal: the events of one UTC day, deleted as a whole
 
 
 @dataclass(frozen=True)
 class JournalEntry:
     seq: int
     event: model.Event
+    run_number: int = 0  # the run whose marker holds the event (0: none)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much the journal keeps: whole days, the newest first, at most ``days`` old and ``megabytes`` big."""
+
+    days: float | None = None
+    megabytes: float | None = None
 
 
 class EventJournal:
@@ -55,18 +77,33 @@ class EventJournal:
         self._db = open_database(self.path, SCHEMA, what="the event journal")
         self._lock = threading.Lock()  # the buffer: held for an append or a swap, never across a commit
         self._db_lock = threading.Lock()  # the connection: commits in the order their rows left the buffer
-        self._buffer: list[tuple[int, str, str, bytes]] = []
+        self._buffer: list[tuple[int, int, str, str, bytes]] = []
+        self._marker_buffer: list[RunMarker] = []
         self._flush_deferred = False
         self._oldest = 0.0
+        self._next_seq = (
+            1
+            + self._db.execute(
+                "SELECT COALESCE(MAX(seq), 0) FROM (SELECT seq FROM sqlite_sequence WHERE name = 'events'"
+                " UNION ALL SELECT MAX(seq) FROM events)"
+            ).fetchone()[0]
+        )
+        self._markers = MarkerTracker(self.markers())
 
     # -- sink ------------------------------------------------------------------------------------------------
 
     def write(self, event: model.Event) -> None:
-        row = (event.timestamp, model.kind_of(event), model.environment_id_of(event), event.SerializeToString())
+        """Number ``event`` (it carries its ``sequence`` from now on) and buffer it."""
+        kind, environment_id = model.kind_of(event), model.environment_id_of(event)
         with self._lock:
+            seq = event.sequence = self._next_seq
+            self._next_seq += 1
+            marker = self._markers.observe(seq, event)
+            if marker is not None:
+                self._marker_buffer.append(marker)
             if not self._buffer:
                 self._oldest = time.monotonic()
-            self._buffer.append(row)
+            self._buffer.append((seq, event.timestamp, kind, environment_id, event.SerializeToString()))
             due = not self._flush_deferred and (
                 len(self._buffer) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
             )
@@ -82,17 +119,25 @@ class EventJournal:
         with self._db_lock:
             with self._lock:
                 rows, self._buffer = self._buffer, []
+                markers, self._marker_buffer = self._marker_buffer, []
                 self._flush_deferred = False
             if not rows:
                 return
             try:
                 with write_transaction(self._db) as db:
                     db.executemany(
-                        "INSERT INTO events (timestamp_ms, kind, environment_id, data) VALUES (?, ?, ?, ?)", rows
+                        "INSERT INTO events (seq, timestamp_ms, kind, environment_id, data) VALUES (?, ?, ?, ?, ?)",
+                        rows,
+                    )
+                    db.executemany(
+                        "INSERT OR REPLACE INTO run_markers (run_number, environment_id, begin_seq, end_seq)"
+                        " VALUES (?, ?, ?, ?)",
+                        [(m.run_number, m.environment_id, m.begin_seq, m.end_seq) for m in markers],
                     )
             except BaseException:
                 with self._lock:
                     self._buffer = rows + self._buffer
+                    self._marker_buffer = markers + self._marker_buffer
                 raise
 
     # -- queries ---------------------------------------------------------------------------------------------
@@ -106,11 +151,23 @@ class EventJournal:
         since_ms: int | None = None,
         until_ms: int | None = None,
         limit: int | None = None,
+        run_number: int | None = None,
     ) -> Iterator[JournalEntry]:
-        """Stored events in publication order (buffered ones are committed first)."""
+        """Stored events in publication order (buffered ones are committed first); ``run_number``: only
+        the events its marker holds (none for a run the journal has no marker of)."""
         self.flush()
+        markers = self.markers()
         where: list[str] = ["seq > ?"]
         args: list[int | str] = [after_seq]
+        if run_number is not None:
+            run = next((m for m in markers if m.run_number == run_number), None)
+            if run is None:
+                return
+            where.append("environment_id = ? AND seq >= ?")
+            args.extend((run.environment_id, run.begin_seq))
+            if run.end_seq is not None:
+                where.append("seq <= ?")
+                args.append(run.end_seq)
         if environment_id is not None:
             where.append("environment_id = ?")
             args.append(environment_id)
@@ -128,8 +185,52 @@ class EventJournal:
             sql += f" LIMIT {int(limit)}"
         with self._db_lock:
             rows = self._db.execute(sql, args).fetchall()
+        runs_by_environment: dict[str, list[RunMarker]] = {}
+        for marker in markers:
+            runs_by_environment.setdefault(marker.environment_id, []).append(marker)
         for seq, data in rows:
-            yield JournalEntry(seq, model.Event.FromString(data))
+            event = model.Event.FromString(data)
+            event.sequence = seq
+            runs = runs_by_environment.get(model.environment_id_of(event), ())
+            yield JournalEntry(seq, event, next((m.run_number for m in runs if m.holds(seq)), 0))
+
+    def markers(self, run_number: int | None = None) -> list[RunMarker]:
+        """The runs' markers, by run number (committed ones; a run still going on has no ``end_seq``)."""
+        sql = "SELECT run_number, environment_id, begin_seq, end_seq FROM run_markers"
+        args: tuple[int, ...] = ()
+        if run_number is not None:
+            sql, args = sql + " WHERE run_number = ?", (run_number,)
+        with self._db_lock:
+            rows = self._db.execute(sql + " ORDER BY run_number", args).fetchall()
+        return [RunMarker(*row) for row in rows]
+
+    def last_seq(self) -> int:
+        """The number of the newest event written (0 if none)."""
+        with self._lock:
+            return self._next_seq - 1
+
+    def prune(self, retention: Retention, now_ms: int) -> int:
+        """Delete the oldest days beyond ``retention`` (never today's); return how many events went."""
+        self.flush()
+        with self._db_lock:
+            days = self._db.execute(
+                f"SELECT timestamp_ms / {DAY_MS} AS day, SUM(length(data)) FROM events GROUP BY day ORDER BY day"
+            ).fetchall()
+            total = sum(size for _, size in days)
+            oldest_kept = days[0][0] if days else 0
+            for day, size in days[:-1]:
+                too_old = retention.days is not None and (day + 1) * DAY_MS <= now_ms - retention.days * DAY_MS
+                too_big = retention.megabytes is not None and total > retention.megabytes * 1_000_000
+                if not (too_old or too_big):
+                    break
+                total -= size
+                oldest_kept = day + 1
+            with write_transaction(self._db) as db:
+                deleted = db.execute("DELETE FROM events WHERE timestamp_ms < ?", (oldest_kept * DAY_MS,)).rowcount
+                db.execute(
+                    "DELETE FROM run_markers WHERE end_seq IS NOT NULL AND end_seq < (SELECT MIN(seq) FROM events)"
+                )
+        return deleted
 
     def events(self, **query) -> list[model.Event]:
         return [entry.event for entry in self.entries(**query)]

@@ -194,6 +194,22 @@ def environment_id_of(event: events_pb2.Event) -> str:
     return getattr(getattr(event, kind), "environmentId", "")
 
 
+def severity_of(event: events_pb2.Event) -> str:
+    """``error`` for an event that reports a failure (an error text, a DONE_ERROR/DONE_TIMEOUT, an ERROR
+    state), else ``info``."""
+    kind = event.WhichOneof("Payload")
+    if kind is None:
+        return "info"
+    payload = getattr(event, kind)
+    failed = (DONE_ERROR, DONE_TIMEOUT)
+    for field in ("transitionStatus", "callStatus", "operationStatus", "operationStepStatus"):
+        if getattr(payload, field, NULL) in failed:
+            return "error"
+    if getattr(payload, "error", "") or getattr(payload, "state", "") == "ERROR":
+        return "error"
+    return "info"
+
+
 def to_dict(event: events_pb2.Event) -> dict[str, Any]:
     """The event as a JSON-ready dict with protocol field names (for ``-o json`` and logs)."""
     from google.protobuf.json_format import MessageToDict

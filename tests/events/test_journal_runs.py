@@ -1,0 +1,93 @@
+"""The journal numbers events for good, marks the stretch each run owns, and forgets whole old days."""
+
+from __future__ import annotations
+
+from ecs_engine.events import model
+from ecs_engine.events.journal import DAY_MS, EventJournal, Retention
+
+
+def _env(env: str, transition: str, status, *, run: int = 0, step: str = "", message: str = "") -> model.Event:
+    return model.environment_event(
+        env, run_number=run, transition=transition, step=step, status=status, message=message
+    )
+
+
+def _task(env: str, state: str) -> model.Event:
+    return model.task_event(env, name="t", task_id="t1", state=state, status="ACTIVE")
+
+
+def _run(journal: EventJournal, env: str, number: int) -> None:
+    """What an environment publishes for one START ... STOP cycle (numbers allocated in before_START)."""
+    journal.write(_env(env, "START_ACTIVITY", model.STARTED))  # the run's first event: no number yet
+    journal.write(
+        model.run_event(env, run_number=number, state="CONFIGURED", transition="START_ACTIVITY", status=model.STARTED)
+    )
+    journal.write(_task(env, "RUNNING"))
+    journal.write(_env(env, "START_ACTIVITY", model.DONE_OK, run=number))
+    journal.write(_env(env, "STOP_ACTIVITY", model.STARTED, run=number))
+    journal.write(_task(env, "CONFIGURED"))
+    journal.write(_env(env, "STOP_ACTIVITY", model.DONE_OK))  # the run is over: the number is gone
+
+
+def test_sequence_numbers_never_repeat_across_restarts_and_deletion(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    for _ in range(3):
+        journal.write(_task("a", "RUNNING"))
+    journal.prune(Retention(days=0), now_ms=model.now_ms() + 3 * DAY_MS)  # all but today's: nothing
+    journal.close()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    event = _task("a", "CONFIGURED")
+    journal.write(event)
+    assert event.sequence == 4  # stamped at write: what subscribers and Kafka see
+    assert [e.seq for e in journal.entries()] == [1, 2, 3, 4]
+    assert [e.event.sequence for e in journal.entries(after_seq=2)] == [3, 4]
+
+
+def test_a_run_owns_exactly_the_events_between_its_start_and_its_stop(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    journal.write(_env("a", "CONFIGURE", model.DONE_OK))
+    _run(journal, "a", 11)
+    journal.write(_task("b", "RUNNING"))  # another environment meanwhile: not run 11's
+    journal.write(_env("a", "RESET", model.DONE_OK))
+    _run(journal, "a", 12)
+    journal.close()
+    journal = EventJournal(tmp_path / "events.sqlite")
+
+    run11 = list(journal.entries(run_number=11))
+    assert [e.seq for e in run11] == [2, 3, 4, 5, 6, 7, 8]
+    assert {e.run_number for e in run11} == {11}
+    assert [m.run_number for m in journal.markers()] == [11, 12]
+    assert (journal.markers(12)[0].begin_seq, journal.markers(12)[0].end_seq) == (11, 17)
+    assert [e.run_number for e in journal.entries(environment_id="b")] == [0]
+    assert list(journal.entries(run_number=99)) == []
+
+
+def test_a_run_still_going_on_is_open_and_stays_open_across_a_restart(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    journal.write(_env("a", "START_ACTIVITY", model.STARTED))
+    journal.write(_env("a", "START_ACTIVITY", model.DONE_OK, run=5))
+    journal.close()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    journal.write(_task("a", "RUNNING"))
+    journal.write(_env("a", "STOP_ACTIVITY", model.DONE_OK))
+    assert [e.seq for e in journal.entries(run_number=5)] == [1, 2, 3, 4]
+    assert journal.markers(5)[0].end_seq == 4
+
+
+def test_retention_deletes_whole_old_days_and_keeps_today(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    today = model.now_ms() // DAY_MS * DAY_MS
+    for day in (3, 2, 0):
+        for _ in range(10):
+            event = _task("a", "RUNNING")
+            event.timestamp = today - day * DAY_MS + 1000
+            journal.write(event)
+    assert journal.prune(Retention(days=1.5), now_ms=today + 1000) == 10  # day -3 only: day -2 ends within 1.5 days
+    assert journal.prune(Retention(megabytes=0), now_ms=today + 1000) == 10  # over any size: all but today
+    assert [e.seq for e in journal.entries()] == list(range(21, 31))
+
+
+def test_severity_is_error_for_failures():
+    assert model.severity_of(_env("a", "STOP_ACTIVITY", model.DONE_ERROR)) == "error"
+    assert model.severity_of(_task("a", "ERROR")) == "error"
+    assert model.severity_of(_env("a", "STOP_ACTIVITY", model.DONE_OK)) == "info"

@@ -15,6 +15,8 @@ VARINT_TYPES = {"int32", "int64", "uint32", "uint64", "bool", "sint32", "sint64"
 FIXED64 = {"double", "fixed64", "sfixed64"}
 FIXED32 = {"float", "fixed32", "sfixed32"}
 LENGTH = {"string", "bytes"}
+#: field numbers from here on are this project's additions to the upstream messages (protocols.md is upstream's)
+OUR_ADDITIONS_START = 1000
 
 
 class Codec:
@@ -85,6 +87,8 @@ class Codec:
         out: dict[str, Any] = {}
         for number, wire, raw in _fields(data):
             spec_field = by_number.get(number)
+            if spec_field is None and number >= OUR_ADDITIONS_START:
+                continue  # this core's additions: an upstream client skips them as unknown fields
             assert spec_field is not None, f"{package}.{message_name}: field number {number} is not in the spec"
             if spec_field.label == "map":
                 assert wire == 2, f"{message_name}.{spec_field.name}: a map entry must be length-delimited"

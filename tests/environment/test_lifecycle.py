@@ -98,7 +98,7 @@ async def test_a_second_transition_is_refused_while_one_runs(small, harness_fact
         with pytest.raises(RefusedError, match=r"transition START_ACTIVITY in progress since \d{4}-"):
             await h.manager.control(env.id, "RESET")
         with pytest.raises(RefusedError, match="in progress"):
-            await h.manager.destroy(env.id, force=True)
+            await h.manager.destroy(env.id)
         await first
         assert env.state == "RUNNING"
 

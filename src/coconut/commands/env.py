@@ -10,7 +10,7 @@ from typing import Any, cast
 import typer
 
 from ecs_engine.errors import ExitStatus, HandledError, NotFoundError, UsageError
-from ecs_engine.server.wire import OPTYPE_EXIT, OPTYPE_RECOVER
+from ecs_engine.server.wire import ENVIRONMENT_ID_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
 from ..aliases import command, command_group
 from ..context import CliContext
@@ -62,7 +62,8 @@ def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
         ("description", info.description),
         ("created", when(info.createdWhen)),
         ("state", info.state),
-        ("transition", info.currentTransition),
+        ("transition", info.currentTransition and f"{info.currentTransition} in progress"),
+        ("last transition", _last_transition(info)),
         ("run number", str(info.currentRunNumber) if info.currentRunNumber else ""),
         ("FLPs", str(info.numberOfFlps)),
         ("detectors", ", ".join(info.includedDetectors)),
@@ -75,6 +76,14 @@ def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
         vars_block(cli, "global defaults and root defaults", dict(info.defaults))
         vars_block(cli, "global vars and root vars", dict(info.vars))
         vars_block(cli, "user vars", dict(info.userVars))
+
+
+def _last_transition(info: Any) -> str:
+    """How the last transition run to its end ended (a client that went away learns it here)."""
+    if not info.lastTransition:
+        return ""
+    outcome = f"failed: {info.lastTransitionError}" if info.lastTransitionError else "succeeded"
+    return f"{info.lastTransition} {outcome} ({when(info.lastTransitionEnd)})"
 
 
 # -- list ---------------------------------------------------------------------------------------------------
@@ -191,7 +200,10 @@ def create(
         return _create_auto(cli, expression, variables, user)
     request = pb.NewEnvironmentRequest(workflowTemplate=expression, vars=variables, public=public, requestUser=user)
     with connect(cli) as core, spinner(cli, f"Creating an environment of {expression}..."):
-        reply = core.call("NewEnvironmentAsync" if asynchronous else "NewEnvironment", request)
+        if asynchronous:
+            reply = core.call("NewEnvironmentAsync", request)
+        else:
+            reply = core.call("NewEnvironment", request, on_metadata=lambda metadata: _announce(cli, metadata))
     info = reply.environment
     if output != "text":
         print_data(cli, message_dict(reply), output)
@@ -203,6 +215,13 @@ def create(
     _environment_text(cli, info, show_vars=cli.verbose)
     cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     return ExitStatus.OK
+
+
+def _announce(cli: CliContext, metadata: dict[str, str]) -> None:
+    """The new environment's id, on stderr as soon as it exists: an interrupted create can be found."""
+    environment_id = metadata.get(ENVIRONMENT_ID_KEY)
+    if environment_id:
+        cli.error(f"coconut: environment {environment_id} exists, deploying and configuring it")
 
 
 def _user_name(cli: CliContext) -> str:

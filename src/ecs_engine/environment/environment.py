@@ -153,10 +153,14 @@ class Environment:
         self.roles = RoleStates(root, on_change=self._role_changed)
         self.hooks = HookScheduler(self, list(root.walk()))
         self._busy: tuple[str, int] | None = None
+        self._busy_task: asyncio.Task | None = None  # the task holding the slot: destroy --force cancels it
+        #: the last transition run to its end: (event, "" or why it failed, end in Unix ms)
+        self.last_transition: tuple[str, str, int] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
         self._state_changed = asyncio.Event()
         self._root_active = asyncio.Event()
+        self._task_changed = asyncio.Event()  # a task's state or status changed
         self._auto_stop: asyncio.TimerHandle | None = None
         self._watch_armed = False
         self._watch_task: asyncio.Task | None = None
@@ -244,11 +248,13 @@ class Environment:
         """Hold the environment's one transition slot (refused at once if taken)."""
         self.refuse_if_busy()
         self._busy = (name, model.now_ms())
+        self._busy_task = asyncio.current_task()
         self._idle.clear()
         try:
             yield
         finally:
             self._busy = None
+            self._busy_task = None
             self._idle.set()
 
     def _label(self, name: str) -> None:
@@ -260,6 +266,11 @@ class Environment:
     async def control(self, event: str, *, user: common_pb2.User | None = None) -> None:
         """Run ``event``; an event not allowed now is refused (state unchanged); a failure ends in ERROR."""
         self.check_event(event)
+        if event == Event.RECOVER and self.workflow is None and self.dead_critical_tasks():
+            raise RefusedError(
+                f"environment {self.id}: cannot RECOVER: critical tasks are dead ({self._dead_list()}) and cannot be "
+                "relaunched (the environment was reloaded without its templates): destroy it"
+            )
         with self.slot(event):
             self.last_request_user = user or self.last_request_user
             await self.run(event)
@@ -291,9 +302,14 @@ class Environment:
                 self._force_state(State.ERROR, failure.message)
             else:
                 await self.go_error(failure.message)
+            self.last_transition = (event, failure.message, model.now_ms())
             raise TransitionError(self.id, event, failure.message, self.state) from None
+        except asyncio.CancelledError:
+            self.last_transition = (event, "cancelled", model.now_ms())
+            raise
         finally:
             self.persist()
+        self.last_transition = (event, "", model.now_ms())
 
     async def go_error(self, reason: str) -> None:
         """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""
@@ -325,6 +341,8 @@ class Environment:
         try:
             await self._step(event, f"before_{event}", "before_event", self._before_work(event))
             await self._step(event, f"leave_{source}", "leave_state", self._leave_work(source), self._task_work(event))
+            if destination in (State.CONFIGURED, State.RUNNING) and self.dead_critical_tasks():
+                raise TransitionFailure(f"critical tasks are dead: {self._dead_list()}")
             self._set_state(destination)
             if self.hooks.has_work(f"enter_{destination}", "enter_state") or self.hooks.has_work(
                 f"after_{event}", "after_event"
@@ -529,6 +547,44 @@ class Environment:
         await self.transition_tasks(self.controlled_tasks(occ.RUNNING), occ.STOP, {})
         await self.transition_tasks(self.controlled_tasks(occ.ERROR), occ.RECOVER, {})
         await self.transition_tasks(self.controlled_tasks(occ.CONFIGURED), occ.RESET, {})
+        await self._relaunch_dead()
+
+    def dead_critical_tasks(self) -> list[Task]:
+        """Critical tasks whose process is gone (not ACTIVE): no transition may end as if they worked."""
+        return [t for t in self.tasks.values() if t.critical and not t.is_hook and t.status != ACTIVE]
+
+    def _dead_list(self) -> str:
+        dead = self.dead_critical_tasks()
+        listed = ", ".join(f"{t.name} ({t.path})" for t in dead[:MAX_LISTED_TASK_ERRORS])
+        return listed + (
+            f" and {len(dead) - MAX_LISTED_TASK_ERRORS} more" if len(dead) > MAX_LISTED_TASK_ERRORS else ""
+        )
+
+    async def _relaunch_dead(self) -> None:
+        """RECOVER's promise: every critical task alive in STANDBY. The dead are forgotten and deployed anew."""
+        dead = self.dead_critical_tasks()
+        if not dead:
+            return
+        self.warn(f"RECOVER: relaunching dead critical tasks: {self._dead_list()}")
+        await self.controller.kill(dead)  # forgets the executor's records of processes already gone
+        for task in dead:
+            del self.tasks[task.id]
+            self.tasks_by_role.pop(task.path, None)
+            self.services.task_index.pop(task.id, None)
+        timeout = self.services.settings.deploy_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                fresh = await self.deploy_roles([t.role for t in dead])
+                if len(fresh) < len(dead):
+                    missing = sorted({t.path for t in dead} - {t.path for t in fresh})
+                    raise TransitionFailure(f"RECOVER: dead critical tasks cannot be relaunched: {', '.join(missing)}")
+                while any(t.status != ACTIVE for t in fresh):
+                    self._task_changed.clear()
+                    await self._task_changed.wait()
+        except TimeoutError:
+            raise DeadlineError(
+                f"RECOVER: relaunched tasks not active after {format_duration(timeout)} (engine setting deploy_timeout)"
+            ) from None
 
     async def _deploy(self) -> None:
         settings = self.services.settings
@@ -623,6 +679,7 @@ class Environment:
         if changed:
             self.roles.set(task.role, status=task.status, state=task.state)
             self._publish_task(task)
+            self._task_changed.set()
 
     def _role_changed(self, role: Role, status: str, state: str) -> None:
         if role is self.root:
@@ -764,7 +821,12 @@ class Environment:
         force: bool = False,
         user: common_pb2.User | None = None,
     ) -> TeardownReport:
-        """Tear down (design.md: RUNNING needs allow_in_running_state or force); STOP and RESET first unless forced."""
+        """Tear down (design.md: RUNNING needs allow_in_running_state or force); STOP and RESET first unless forced.
+
+        ``force`` also cancels a transition in progress (its pending hooks and calls), then tears down.
+        """
+        if force:
+            await self._cancel_transition()
         self.refuse_if_busy()
         if user is not None:
             self.last_request_user = user
@@ -791,6 +853,15 @@ class Environment:
             except HandledError as exc:
                 self.warn(f"teardown failed ({exc.message}), retrying forced")
         return await self.teardown(force=True, keep_tasks=keep_tasks)
+
+    async def _cancel_transition(self) -> None:
+        """Cancel the transition holding the slot (not a teardown: that one is finished, not abandoned)."""
+        holder = self._busy_task
+        if self._busy is None or self._busy[0] == "DESTROY" or holder is None or holder is asyncio.current_task():
+            return
+        self.warn(f"destroy --force: transition {self._busy[0]} cancelled")
+        holder.cancel()
+        await self.wait_idle()
 
     async def teardown(self, *, force: bool, keep_tasks: bool) -> TeardownReport:
         """leave_<state> hooks, release the tasks, DESTROY hooks, kill (or keep) the tasks; the state is DONE.

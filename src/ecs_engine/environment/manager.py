@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, TemplateError
 from ecs_engine.events import EventBus, model
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from ecs_engine.template.model import Workflow
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: LHC beam modes that stop the runs of environments with ``stop_at_beam_dump``
 BEAM_DUMP_MODES = ("BEAM_DUMP", "LOST_BEAMS", "NO_BEAM")
@@ -362,15 +364,23 @@ class EnvironmentManager:
         user_vars: Mapping[str, str] | None = None,
         request_user: common_pb2.User | None = None,
         public: bool | None = None,
+        on_admitted: Callable[[Environment], None] | None = None,
     ) -> Environment:
-        """Load ``workflow``, then DEPLOY and CONFIGURE; on failure tear down and raise CreateError."""
-        env = await self._load(source, workflow, user_vars, request_user, public)
-        self._admit(env)
-        try:
+        """Load ``workflow``, then DEPLOY and CONFIGURE; on failure tear down and raise CreateError.
+
+        The work is the manager's own: it goes on to its end if the caller goes away. ``on_admitted`` is
+        told the environment as soon as it exists (so a client can learn its id before the end).
+        """
+
+        async def create() -> Environment:
+            env = await self._load(source, workflow, user_vars, request_user, public)
+            self._admit(env)
+            if on_admitted is not None:
+                on_admitted(env)
             await self._deploy_and_configure(env)
-        finally:
-            await self.committed()
-        return env
+            return env
+
+        return await self._owned(create(), "create")
 
     async def create_async(
         self,
@@ -445,10 +455,7 @@ class EnvironmentManager:
     async def control(self, environment_id: str, event: str, *, user: common_pb2.User | None = None) -> Environment:
         """Run ``event`` on an environment (see ``Environment.control``)."""
         env = self.get(environment_id)
-        try:
-            await env.control(event, user=user)
-        finally:
-            await self.committed()
+        await self._owned(env.control(event, user=user), f"{event} of {environment_id}")
         return env
 
     def beam_mode_changed(self, beam_mode: str) -> list[str]:
@@ -466,11 +473,34 @@ class EnvironmentManager:
                 stopping.append(env.id)
         return stopping
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return task
+
+    async def _durable(self, work: Coroutine[Any, Any, T]) -> T:
+        """``work``, then the commit of everything it queued (durable before the caller is answered)."""
+        try:
+            return await work
+        finally:
+            await self.committed()
+
+    async def _owned(self, work: Coroutine[Any, Any, T], what: str) -> T:
+        """Run ``work`` as the manager's own task and wait for it.
+
+        A caller that goes away (a client's Ctrl-C or deadline cancels its RPC) leaves the work running to
+        its end; what it ends with is logged then. Work cancelled by ``destroy --force`` is a RefusedError.
+        """
+        task = self._spawn(self._durable(work))
+        task.add_done_callback(lambda done: _log_outcome(done, what))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            caller = asyncio.current_task()
+            if task.cancelled() and not (caller is not None and caller.cancelling()):
+                raise RefusedError(f"{what} was cancelled: the environment was destroyed with force") from None
+            raise
 
     def _on_task_event(self, event: TaskEvent) -> None:
         env = self.services.task_index.get(event.task_id)
@@ -490,14 +520,17 @@ class EnvironmentManager:
     ) -> TeardownReport:
         """Tear an environment down (see ``Environment.destroy``) and forget it."""
         env = self.get(environment_id)
-        try:
-            return await env.destroy(
-                keep_tasks=keep_tasks, allow_in_running_state=allow_in_running_state, force=force, user=user
-            )
-        finally:
-            if env.destroyed:
-                self._forget(env)
-            await self.committed()
+
+        async def destroy() -> TeardownReport:
+            try:
+                return await env.destroy(
+                    keep_tasks=keep_tasks, allow_in_running_state=allow_in_running_state, force=force, user=user
+                )
+            finally:
+                if env.destroyed:
+                    self._forget(env)
+
+        return await self._owned(destroy(), f"destroy of {environment_id}")
 
     def _forget(self, env: Environment) -> None:
         """A destroyed environment leaves the manager and frees its detectors."""
@@ -508,3 +541,15 @@ class EnvironmentManager:
 
     def integrated_services(self) -> dict[str, dict[str, Any]]:
         return self.integrations.services()
+
+
+def _log_outcome(task: asyncio.Task, what: str) -> None:
+    """Retrieve the outcome of owned work (its caller may be gone): failures are logged, never lost silently."""
+    if task.cancelled():
+        log.info("%s: cancelled", what)
+        return
+    exc = task.exception()
+    if isinstance(exc, HandledError):
+        log.info("%s: %s", what, exc.message)
+    elif exc is not None:
+        log.error("%s failed", what, exc_info=exc)

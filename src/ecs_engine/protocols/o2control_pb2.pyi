@@ -113,7 +113,7 @@ class GetEnvironmentsReply(_message.Message):
     def __init__(self, frameworkId: _Optional[str] = ..., environments: _Optional[_Iterable[_Union[EnvironmentInfo, _Mapping]]] = ..., timestamp: _Optional[int] = ...) -> None: ...
 
 class EnvironmentInfo(_message.Message):
-    __slots__ = ("id", "createdWhen", "state", "tasks", "rootRole", "currentRunNumber", "defaults", "vars", "userVars", "numberOfFlps", "includedDetectors", "description", "numberOfHosts", "integratedServicesData", "numberOfTasks", "currentTransition", "numberOfActiveTasks", "numberOfInactiveTasks")
+    __slots__ = ("id", "createdWhen", "state", "tasks", "rootRole", "currentRunNumber", "defaults", "vars", "userVars", "numberOfFlps", "includedDetectors", "description", "numberOfHosts", "integratedServicesData", "numberOfTasks", "currentTransition", "numberOfActiveTasks", "numberOfInactiveTasks", "lastTransition", "lastTransitionError", "lastTransitionEnd")
     class DefaultsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -160,6 +160,9 @@ class EnvironmentInfo(_message.Message):
     CURRENTTRANSITION_FIELD_NUMBER: _ClassVar[int]
     NUMBEROFACTIVETASKS_FIELD_NUMBER: _ClassVar[int]
     NUMBEROFINACTIVETASKS_FIELD_NUMBER: _ClassVar[int]
+    LASTTRANSITION_FIELD_NUMBER: _ClassVar[int]
+    LASTTRANSITIONERROR_FIELD_NUMBER: _ClassVar[int]
+    LASTTRANSITIONEND_FIELD_NUMBER: _ClassVar[int]
     id: str
     createdWhen: int
     state: str
@@ -178,7 +181,10 @@ class EnvironmentInfo(_message.Message):
     currentTransition: str
     numberOfActiveTasks: int
     numberOfInactiveTasks: int
-    def __init__(self, id: _Optional[str] = ..., createdWhen: _Optional[int] = ..., state: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ShortTaskInfo, _Mapping]]] = ..., rootRole: _Optional[str] = ..., currentRunNumber: _Optional[int] = ..., defaults: _Optional[_Mapping[str, str]] = ..., vars: _Optional[_Mapping[str, str]] = ..., userVars: _Optional[_Mapping[str, str]] = ..., numberOfFlps: _Optional[int] = ..., includedDetectors: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., numberOfHosts: _Optional[int] = ..., integratedServicesData: _Optional[_Mapping[str, str]] = ..., numberOfTasks: _Optional[int] = ..., currentTransition: _Optional[str] = ..., numberOfActiveTasks: _Optional[int] = ..., numberOfInactiveTasks: _Optional[int] = ...) -> None: ...
+    lastTransition: str
+    lastTransitionError: str
+    lastTransitionEnd: int
+    def __init__(self, id: _Optional[str] = ..., createdWhen: _Optional[int] = ..., state: _Optional[str] = ..., tasks: _Optional[_Iterable[_Union[ShortTaskInfo, _Mapping]]] = ..., rootRole: _Optional[str] = ..., currentRunNumber: _Optional[int] = ..., defaults: _Optional[_Mapping[str, str]] = ..., vars: _Optional[_Mapping[str, str]] = ..., userVars: _Optional[_Mapping[str, str]] = ..., numberOfFlps: _Optional[int] = ..., includedDetectors: _Optional[_Iterable[str]] = ..., description: _Optional[str] = ..., numberOfHosts: _Optional[int] = ..., integratedServicesData: _Optional[_Mapping[str, str]] = ..., numberOfTasks: _Optional[int] = ..., currentTransition: _Optional[str] = ..., numberOfActiveTasks: _Optional[int] = ..., numberOfInactiveTasks: _Optional[int] = ..., lastTransition: _Optional[str] = ..., lastTransitionError: _Optional[str] = ..., lastTransitionEnd: _Optional[int] = ...) -> None: ...
 
 class NewEnvironmentRequest(_message.Message):
     __slots__ = ("workflowTemplate", "vars", "public", "autoTransition", "requestUser")

@@ -6,6 +6,7 @@ and exits like the same error found offline. Every call carries the owner's toke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -59,12 +60,31 @@ class CoreClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def call(self, rpc: str, request: Any, *, timeout: float | None = None) -> Any:
-        """Call unary ``rpc``; raises a HandledError naming the core and what failed."""
+    def call(
+        self,
+        rpc: str,
+        request: Any,
+        *,
+        timeout: float | None = None,
+        on_metadata: Callable[[dict[str, str]], None] | None = None,
+    ) -> Any:
+        """Call unary ``rpc``; raises a HandledError naming the core and what failed.
+
+        ``on_metadata`` is given the initial metadata as soon as the core sends it, before the reply.
+        """
         timeout = self.timeout if timeout is None else timeout
         self.last_error = ""
+        method = getattr(self.stub, rpc)
         try:
-            reply, call = getattr(self.stub, rpc).with_call(request, timeout=timeout, metadata=self._metadata())
+            if on_metadata is None:
+                reply, call = method.with_call(request, timeout=timeout, metadata=self._metadata())
+            else:
+                call = method.future(request, timeout=timeout, metadata=self._metadata())
+                try:
+                    on_metadata(dict(call.initial_metadata() or ()))
+                    reply = call.result()
+                finally:
+                    call.cancel()  # a no-op once done; on Ctrl-C the call ends here (the core's work goes on)
         except grpc.RpcError as exc:
             raise self.error(exc, rpc, timeout) from None
         self.last_error = dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, "")

@@ -77,6 +77,7 @@ def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, se
     stack = env.stack()
     known = {t.id for t in tasks}
     active = sum(1 for t in env.tasks.values() if t.status == ACTIVE)
+    last_event, last_error, last_end = env.last_transition or ("", "", 0)
     return pb.EnvironmentInfo(
         id=env.id,
         createdWhen=env.created_ms,
@@ -96,6 +97,9 @@ def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, se
         currentTransition=env.current_transition or (env.busy[0] if env.busy else ""),
         numberOfActiveTasks=active,
         numberOfInactiveTasks=len(env.tasks) - active,
+        lastTransition=last_event,
+        lastTransitionError=last_error,
+        lastTransitionEnd=last_end,
     )
 
 

@@ -31,7 +31,7 @@ from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from . import messages
 from .rpc_errors import abort, rpc, rpc_stream
 from .sources import EXAMPLES
-from .wire import ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
+from .wire import ENVIRONMENT_ID_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
 if TYPE_CHECKING:
     from ecs_engine.environment.environment import Environment
@@ -235,10 +235,41 @@ class ControlService(pb_grpc.ControlServicer):
         if request.autoTransition:
             env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
         else:
-            env = await self.manager.create(source, name, user_vars=user_vars, request_user=user, public=public)
+            env = await self._create_telling_id(context, source, name, user_vars, user, public)
         return pb.NewEnvironmentReply(
             environment=self._info(env, with_tasks=True), public=env.public, timestamp=now_ms()
         )
+
+    async def _create_telling_id(
+        self,
+        context: grpc.aio.ServicerContext,
+        source: TemplateSource,
+        name: str,
+        user_vars: dict[str, str],
+        user: common_pb2.User | None,
+        public: bool | None,
+    ) -> Environment:
+        """Create; the id goes to the client in the initial metadata as soon as the environment exists.
+
+        The creation is the manager's own work: a client that goes away (Ctrl-C) leaves it running, and
+        knows which environment to look at.
+        """
+        admitted: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def tell(env: Environment) -> None:
+            if not admitted.done():
+                admitted.set_result(env.id)
+
+        creating = asyncio.ensure_future(
+            self.manager.create(source, name, user_vars=user_vars, request_user=user, public=public, on_admitted=tell)
+        )
+        try:
+            await asyncio.wait((creating, admitted), return_when=asyncio.FIRST_COMPLETED)
+            if admitted.done():
+                await context.send_initial_metadata(((ENVIRONMENT_ID_KEY, admitted.result()),))
+            return await creating
+        finally:
+            creating.cancel()  # only this wait ends: the manager's own work goes on (see manager.create)
 
     @rpc
     async def NewEnvironmentAsync(

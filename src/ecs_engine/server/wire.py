@@ -11,6 +11,8 @@ from ecs_engine import errors
 ERROR_CLASS_KEY = "ecs-error-class"
 #: trailing metadata: why a transition failed (ControlEnvironment answers OK with state ERROR, as upstream)
 ERROR_REASON_KEY = "ecs-error"
+#: initial metadata of NewEnvironment: the new environment's id, sent as soon as it exists (before DEPLOY)
+ENVIRONMENT_ID_KEY = "ecs-environment-id"
 #: ControlEnvironment optypes beyond upstream (design.md §3)
 OPTYPE_EXIT = 1000
 OPTYPE_RECOVER = 1001

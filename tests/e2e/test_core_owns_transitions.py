@@ -1,0 +1,169 @@
+"""A transition or create, once accepted, is the core's: a client that goes away does not cut it short.
+
+Real core, real task processes, coconut in-process. The client "goes away" by its own deadline (the
+setting ``timeout``, as ``COCONUT_TIMEOUT=1s`` does), which cancels its call as Ctrl-C or a dropped
+connection do. Also: ``destroy --force`` during a transition, and RECOVER after a critical task was killed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import textwrap
+import time
+
+import pytest
+import yaml
+
+from .conftest import alive, eventually, remember
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def slow(tmp_path):
+    """A producer/consumer pair and two hooks that sleep at CONFIGURE and START for as long as asked."""
+    root = tmp_path / "slow-repo"
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    for name in ("producer", "consumer"):
+        bind = "bind: [{name: out, type: push}]" if name == "producer" else ""
+        (root / "tasks" / f"{name}.yaml").write_text(
+            f"name: {name}\ncontrol:\n  mode: direct\n{bind}\ncommand:\n  stdout: stdout\n  stderr: all\n"
+            f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
+        )
+    (root / "tasks" / "sleeper.yaml").write_text(
+        "name: sleeper\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  value: 'sleep {{ delay }}'\n"
+    )
+    (root / "workflows" / "slow.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: slow
+            defaults:
+              configure_delay: "0"
+              start_delay: "0"
+            roles:
+              - name: producer
+                task: {load: producer}
+              - name: consumer
+                connect: [{name: in, type: pull, target: "{{ Parent().Path }}.producer:out"}]
+                task: {load: consumer}
+              - name: slow-configure
+                vars: {delay: "{{ configure_delay }}"}
+                task: {load: sleeper, trigger: before_CONFIGURE, timeout: 60s}
+              - name: slow-start
+                vars: {delay: "{{ start_delay }}"}
+                task: {load: sleeper, trigger: before_START_ACTIVITY, timeout: 60s}
+            """
+        )
+    )
+    return root
+
+
+def impatient(coconut, seconds: int) -> list[str]:
+    """Global flags of a coconut that waits for the core at most ``seconds``, then gives up its call."""
+    path = coconut.root / "config" / f"impatient-{seconds}.yaml"
+    path.write_text(yaml.safe_dump({"timeout": f"{seconds}s", "core": {"nodes": ["flp001", "flp002"]}}))
+    return ["--config", str(path)]
+
+
+def shown(coconut, environment_id: str) -> dict:
+    return coconut("env", "show", environment_id, "-o", "json").json()["environment"]
+
+
+def test_a_start_whose_client_gives_up_still_reaches_running_with_the_run_number_it_allocated(coconut, slow):
+    created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=3", "-o", "json")
+    environment_id = created.json()["environment"]["id"]
+    remember(coconut)
+
+    gave_up = coconut(*impatient(coconut, 1), "env", "control", environment_id, "-e", "START", check=False)
+    assert gave_up.status != 0 and "did not answer within 1 s" in gave_up.err
+    during = shown(coconut, environment_id)
+    assert during["currentTransition"] == "START_ACTIVITY" and during["currentRunNumber"] > 0
+    run = during["currentRunNumber"]
+
+    eventually(lambda: shown(coconut, environment_id)["state"] == "RUNNING", timeout=30, what="START finished")
+    after = shown(coconut, environment_id)
+    assert after["currentRunNumber"] == run
+    assert after["lastTransition"] == "START_ACTIVITY" and not after.get("lastTransitionError")
+    text = coconut("env", "show", environment_id).out
+    assert re.search(r"last transition:\s+START_ACTIVITY succeeded", text)
+    producer = next(t for t in remember(coconut) if t["className"].split("/")[-1].startswith("producer"))
+    log = coconut("task", "logs", producer["taskId"], "-s", "stdout").out
+    assert f"run {run}: started" in log
+    coconut("env", "destroy", environment_id, "--allow-in-running-state")
+
+
+def test_a_create_whose_client_gives_up_still_ends_configured_and_its_id_was_printed(coconut, slow):
+    coconut("core", "start")
+    gave_up = coconut(
+        *impatient(coconut, 2),
+        "env",
+        "create",
+        "-w",
+        "slow",
+        "--repo",
+        str(slow),
+        "-e",
+        "configure_delay=4",
+        check=False,
+    )
+    assert gave_up.status != 0 and "did not answer within 2 s" in gave_up.err
+    announced = re.search(r"environment (\S+) exists, deploying and configuring it", gave_up.err)
+    assert announced, gave_up.err
+    environment_id = announced.group(1)
+    remember(coconut)
+    eventually(lambda: shown(coconut, environment_id)["state"] == "CONFIGURED", timeout=30, what="create finished")
+    assert shown(coconut, environment_id)["lastTransition"] == "CONFIGURE"
+    assert len(remember(coconut)) == 4
+    coconut("env", "destroy", environment_id)
+
+
+def test_destroy_with_force_during_a_transition_cancels_it_and_tears_down(coconut, slow):
+    created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=60", "-o", "json")
+    environment_id = created.json()["environment"]["id"]
+    coconut(*impatient(coconut, 1), "env", "control", environment_id, "-e", "START", check=False)
+    assert shown(coconut, environment_id)["currentTransition"] == "START_ACTIVITY"
+    pids = [int(t["pid"]) for t in remember(coconut) if t["pid"]]
+    assert len(pids) == 3  # producer, consumer and the sleeping hook
+
+    began = time.monotonic()
+    destroyed = coconut("env", "destroy", environment_id, "--force")
+    assert time.monotonic() - began < 20
+    assert f"teardown complete for environment {environment_id}" in destroyed.out
+    assert not any(alive(pid) for pid in pids)
+    assert coconut("env", "list").out.strip() == "no environments running"
+
+
+def test_recover_after_a_critical_task_was_killed_relaunches_it_and_the_next_run_has_data(coconut):
+    created = coconut("env", "create", "-w", "dataflow-demo", "-e", "monitor_enabled=false", "-o", "json")
+    environment_id = created.json()["environment"]["id"]
+    coconut("env", "control", environment_id, "-e", "START")
+    tasks = remember(coconut)
+    (producer,) = [t for t in tasks if t["className"].split("/")[-1].startswith("demo-producer")]
+    os.kill(int(producer["pid"]), signal.SIGKILL)
+    eventually(lambda: shown(coconut, environment_id)["state"] == "ERROR", what="environment in ERROR")
+
+    recovered = coconut("env", "control", environment_id, "-e", "RECOVER", "-o", "json").json()
+    assert recovered["state"] == "DEPLOYED"
+    now = remember(coconut)
+    assert producer["taskId"] not in {t["taskId"] for t in now}
+    critical = [t for t in now if t["critical"]]
+    assert critical and all(t["status"] == "ACTIVE" and t["state"] == "STANDBY" for t in critical)
+    assert all(alive(int(t["pid"])) for t in critical)
+
+    coconut("env", "control", environment_id, "-e", "CONFIGURE")
+    started = coconut("env", "control", environment_id, "-e", "START", "-o", "json").json()
+    assert started["state"] == "RUNNING"
+    run = started["currentRunNumber"]
+    running = remember(coconut)
+    assert all(t["state"] == "RUNNING" and alive(int(t["pid"])) for t in running if t["critical"])
+    (consumer,) = [t for t in running if t["className"].split("/")[-1].startswith("demo-consumer")]
+    eventually(
+        lambda: re.search(
+            rf"run {run}: received [1-9]\d* messages", coconut("task", "logs", consumer["taskId"], "-s", "stdout").out
+        ),
+        what="data flowing from the relaunched producer",
+    )
+    coconut("env", "destroy", environment_id, "--allow-in-running-state")

@@ -16,6 +16,7 @@ import contextlib
 import errno
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -34,6 +35,9 @@ from ecs_engine.processes import start_ticks
 from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
 
 RESOURCE_MANAGER = "local"
+#: every task starts as this shell, which runs the task's command only once the core says "go" on its stdin
+#: (after recording it): a core killed in between leaves a shell that reads end-of-file and exits
+GATED = ["/bin/sh", "-c", 'read -r _ || exit 111; exec "$@" </dev/null', "ecs-task"]
 LOCAL_NAMES = ("localhost", "127.0.0.1")
 
 
@@ -229,12 +233,17 @@ class LocalResourceManager(ResourceManager):
         if err is None:
             err = _open_output(spec.stderr_path)
 
+        missing = _missing_program(spec.argv[0], env, cwd)
+        if missing:
+            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {missing}")
+        gate, opener = os.pipe()
+
         def start() -> subprocess.Popen[bytes]:
             return subprocess.Popen(
-                spec.argv,
+                [*GATED, *spec.argv],
                 env=env,
                 cwd=cwd,
-                stdin=subprocess.DEVNULL,
+                stdin=gate,
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
@@ -244,12 +253,20 @@ class LocalResourceManager(ResourceManager):
         try:
             popen = await offload(start)  # fork and exec of a large process: not on the event loop
         except OSError as exc:
+            os.close(opener)
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
         finally:
+            os.close(gate)
             for stream in {out, err}:
                 if hasattr(stream, "close"):
                     stream.close()
         process = LocalProcess(popen.pid, start_ticks(popen.pid), popen)
+        try:
+            if spec.before_run is not None:
+                spec.before_run(process)  # the executor records it: before it can start anything
+            os.write(opener, b"go\n")
+        finally:
+            os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
         self._count(node, process)
         return process
 
@@ -276,6 +293,16 @@ def _current_user() -> str:
         return pwd.getpwuid(os.geteuid()).pw_name
     except KeyError:
         return str(os.geteuid())
+
+
+def _missing_program(program: str, env: Mapping[str, str], cwd: Path) -> str:
+    """Why ``program`` cannot be started (not found, not executable), or "" (the gate's shell cannot tell as clearly)."""
+    if "/" in program:
+        path = cwd / program
+        if not path.is_file():
+            return "No such file or directory"
+        return "" if os.access(path, os.X_OK) else "Permission denied"
+    return "" if shutil.which(program, path=env.get("PATH", os.defpath)) else "No such file or directory"
 
 
 def _open_output(path: Path | None):

@@ -24,9 +24,12 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
+from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks, started_before
+from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
@@ -115,6 +118,7 @@ class Core:
         self._stopped = asyncio.Event()
         self._pidfile_written = False
         self._data_lock: int | None = None
+        self.events: Outbox | None = None  # the Kafka event service, if kafkaEndpoints is set
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -138,7 +142,9 @@ class Core:
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
 
+        from .event_service import open_event_service
         from .executor_port import ExecutorTaskController
+        from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources
 
@@ -175,6 +181,7 @@ class Core:
             ),
             framework_id=self._framework_id(),
         )
+        self.events = await open_event_service(s, self.config, registry, self.manager.journal, self.manager.bus)
         await self.manager.start()
         await self._after_reload()
         tune_garbage_collector()
@@ -189,6 +196,7 @@ class Core:
         interceptors = [TokenCheck(token)] if s.require_token else []
         self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
+        journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
         self.port = self._bind(self.server)
         await self.server.start()
         self._write_pidfile()
@@ -231,7 +239,8 @@ class Core:
         return framework_id
 
     async def _after_reload(self) -> None:
-        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped."""
+        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped;
+        locked tasks that no environment owns (a deploy cut short by a crash) are killed."""
         for env in list(self.manager.environments.values()):
             lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
             if not lost or env.state in (State.ERROR, State.DONE):
@@ -243,6 +252,11 @@ class Core:
                     await env.go_error(reason)
             finally:
                 env.persist()
+        owned = {task_id for env in self.manager.environments.values() for task_id in env.tasks}
+        leftovers = [r for r in self.registry.records() if r.get("locked", True) and r["id"] not in owned]
+        if leftovers:
+            log.info("killing %d task(s) of deployments the previous core did not finish", len(leftovers))
+            await self.executor.discard(leftovers)
         for record in self.registry.records():
             if record["id"] in self.executor.tasks:
                 continue
@@ -261,6 +275,9 @@ class Core:
         if executor is not None:
             await executor.shutdown()
             await executor.resources.close()
+        if self.events is not None:
+            await offload(self.events.close)  # what it has not delivered goes out at the next start
+            self.events = None
         manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()

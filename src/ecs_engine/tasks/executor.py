@@ -271,14 +271,17 @@ class Executor:
             user=task.command.user,
             stdout_path=Path(task.stdout_path) if task.stdout_path else None,
             stderr_path=Path(task.stderr_path) if task.stderr_path else None,
+            before_run=functools.partial(self._started, task),
         )
         self._record(task)
         process = await self.resources.launch(task.node, spec)
+        self._watch(task, process)
+        return process
+
+    def _started(self, task: TaskProcess, process: ProcessHandle) -> None:
         task.process = process
         task.pid = process.pid
         self._record(task)
-        self._watch(task, process)
-        return process
 
     def _watch(self, task: TaskProcess, process: ProcessHandle) -> None:
         previous = self._watchers.get(task.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,9 @@ class LaunchSpec:
     user: str = ""
     stdout_path: Path | None = None
     stderr_path: Path | None = None
+    #: called with the started process before it runs the command (a manager that cannot hold it back calls it
+    #: right after the start): the executor records the process there, so a core killed at any moment knows it
+    before_run: Callable[[ProcessHandle], None] | None = None
 
 
 class ProcessHandle(abc.ABC):

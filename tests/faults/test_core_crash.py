@@ -1,0 +1,249 @@
+"""Acceptance: the core is SIGKILLed in each phase of an environment's life with real processes, then a new core
+starts on the same directories. The state is consistent, run numbers only grow, and no process of the test is
+orphaned (alive after destroy and ``core stop``) or duplicated (two processes for one task).
+
+Processes are found by ancestry only: the descendants of this test's own core, each known by pid and start time
+(so a reused pid is not mistaken for it); tasks are session leaders (each task is its own session).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from ..e2e.conftest import Coconut, alive, eventually
+
+pytestmark = pytest.mark.slow
+
+DUMMY = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "occ_dummy_process.py"
+PHASE_TIMEOUT = 30.0  # the longest wait for a phase to be reached or an operation to end
+
+
+def _stat(pid: int) -> tuple[int, int, int] | None:
+    """(parent pid, session, start ticks) of a live process, None if gone or a zombie."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return None if fields[0] in "ZX" else (int(fields[1]), int(fields[3]), int(fields[19]))
+
+
+def descendants(root: int) -> dict[int, tuple[int, int]]:
+    """Every live descendant of ``root``: pid -> (session, start ticks)."""
+    parents: dict[int, tuple[int, int, int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = stat
+    found: dict[int, tuple[int, int]] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, (ppid, session, ticks) in parents.items():
+            if ppid == parent and pid not in found:
+                found[pid] = (session, ticks)
+                frontier.append(pid)
+    return found
+
+
+def still_alive(seen: dict[int, tuple[int, int]]) -> list[int]:
+    """The processes of ``seen`` that still run (the same processes: same start time)."""
+    return [pid for pid, (_, ticks) in seen.items() if (stat := _stat(pid)) is not None and stat[2] == ticks]
+
+
+def leaders(seen: dict[int, tuple[int, int]]) -> set[int]:
+    """The task processes among ``seen``: session leaders."""
+    return {pid for pid, (session, _) in seen.items() if pid == session}
+
+
+class Crashes:
+    """One test's core, environment and every process its cores ever started."""
+
+    def __init__(self, coconut: Coconut, repo: Path):
+        self.coconut = coconut
+        self.repo = repo
+        self.seen: dict[int, tuple[int, int]] = {}
+        self.runs: list[int] = []
+
+    def observe(self) -> dict[int, tuple[int, int]]:
+        now = descendants(self.coconut.core_pid())
+        self.seen.update(now)
+        return now
+
+    def create(self, *variables: str, wait: bool = True) -> str:
+        args = ["env", "create", "-w", "faults", "--repo", str(self.repo)]
+        for variable in variables:
+            args += ["-e", variable]
+        if wait:
+            return self.coconut(*args, "-o", "json").json()["environment"]["id"]
+        started = self.coconut(*args, "-y")
+        return re.search(r"environment (\S+) is being created", started.out).group(1)
+
+    def in_background(self, *args: str) -> threading.Thread:
+        """A coconut command that the core's death will interrupt."""
+        thread = threading.Thread(target=lambda: self.coconut(*args, check=False), daemon=True)
+        thread.start()
+        return thread
+
+    def kill_core(self, *interrupted: threading.Thread) -> None:
+        core = self.coconut.core_pid()
+        self.observe()
+        os.kill(core, signal.SIGKILL)
+        eventually(lambda: not alive(core), what="the core gone")
+        for thread in interrupted:
+            thread.join(PHASE_TIMEOUT)
+            assert not thread.is_alive(), "a command still waits on a dead core"
+
+    def restart(self) -> None:
+        assert "started the local core" in self.coconut("env", "list").err
+
+    def show(self, environment_id: str) -> dict:
+        return self.coconut("env", "show", environment_id, "-o", "json").json()["environment"]
+
+    def note_run(self, environment_id: str) -> None:
+        """The environment's run number, if it has one, must be greater than every one seen before."""
+        run = int(self.show(environment_id).get("currentRunNumber") or 0)
+        if run and (not self.runs or run != self.runs[-1]):
+            assert not self.runs or run > self.runs[-1], f"run {run} after runs {self.runs}"
+            self.runs.append(run)
+
+    def check_no_duplicate(self) -> None:
+        """Every live task process (from any core of this test) is a task the core lists, once."""
+        self.observe()
+        listed = [int(t["pid"]) for t in self.coconut.tasks() if t.get("pid")]
+        assert len(listed) == len(set(listed))
+        running = leaders({pid: self.seen[pid] for pid in still_alive(self.seen)})
+        assert running == set(listed), f"task processes {sorted(running)}, listed {sorted(listed)}"
+
+    def log_of(self, environment_id: str, text: str) -> bool:
+        logs = (self.coconut.state_dir / "tasks" / environment_id).glob("*.stdout.log")
+        return any(text in path.read_text(errors="replace") for path in logs)
+
+    def destroy_and_stop(self, environment_id: str) -> None:
+        listed = {e["id"] for e in self.coconut("env", "list", "-o", "json").json()["environments"]}
+        if environment_id in listed:
+            self.coconut("env", "destroy", environment_id, "--force")
+        assert self.coconut.tasks() == []
+        self.coconut("core", "stop")
+        assert still_alive(self.seen) == [], "processes left behind"
+
+
+@pytest.fixture
+def crashes(coconut, tmp_path):
+    repo = tmp_path / "faults-repo"
+    (repo / "workflows").mkdir(parents=True)
+    (repo / "tasks").mkdir()
+    (repo / "tasks" / "occ.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            name: occ
+            control: {{mode: direct}}
+            command:
+              shell: true
+              stdout: stdout
+              stderr: all
+              value: "sleep {{{{ startup_delay }}}}; exec {sys.executable} {DUMMY} --hook-delay {{{{ hook_delay }}}}"
+            """
+        )
+    )
+    (repo / "tasks" / "basic.yaml").write_text(
+        "name: basic\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: 'sleep 300'\n"
+    )
+    (repo / "tasks" / "hook.yaml").write_text(
+        "name: hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ hook_command }}'\n"
+    )
+    (repo / "workflows" / "faults.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: faults
+            defaults:
+              startup_delay: "0"
+              hook_delay: "0"
+              hook_command: "true"
+            roles:
+              - name: occ
+                task: {load: occ}
+              - name: basic
+                task: {load: basic}
+              - name: hook
+                task: {load: hook, trigger: after_START_ACTIVITY, timeout: 300s}
+            """
+        )
+    )
+    return Crashes(coconut, repo)
+
+
+def test_a_core_killed_during_deploy_leaves_no_process_behind(crashes):
+    environment_id = crashes.create("startup_delay=300", wait=False)
+    eventually(lambda: leaders(crashes.observe()), PHASE_TIMEOUT, "a task process started")
+    crashes.kill_core()
+    crashes.restart()
+    crashes.check_no_duplicate()  # the starting task is killed or listed, never left running unknown
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_during_configure_restarts_consistent(crashes):
+    environment_id = crashes.create("hook_delay=3", wait=False)
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeConfigure"), PHASE_TIMEOUT, "CONFIGURE")
+    crashes.kill_core()
+    crashes.restart()
+    assert crashes.show(environment_id)["state"] in ("DEPLOYED", "CONFIGURED", "ERROR")
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_while_a_basic_task_and_a_hook_run_starts_neither_twice(crashes, tmp_path):
+    flag, hook_started = tmp_path / "hook-may-end", tmp_path / "hook-started"
+    environment_id = crashes.create(f"hook_command=touch {hook_started}; test -e {flag} || sleep 300")
+    start = crashes.in_background("env", "control", environment_id, "-e", "START")
+    eventually(hook_started.exists, PHASE_TIMEOUT, "the hook running")
+    crashes.note_run(environment_id)
+    crashes.kill_core(start)
+    flag.touch()
+    crashes.restart()
+    crashes.note_run(environment_id)
+    if crashes.show(environment_id)["state"] == "RUNNING":
+        crashes.coconut("env", "control", environment_id, "-e", "STOP")
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    assert crashes.show(environment_id)["state"] == "RUNNING"
+    crashes.note_run(environment_id)
+    assert len(crashes.runs) >= 2
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_during_stop_restarts_consistent(crashes):
+    environment_id = crashes.create("hook_delay=2")
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    crashes.note_run(environment_id)
+    stop = crashes.in_background("env", "control", environment_id, "-e", "STOP")
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStop"), PHASE_TIMEOUT, "STOP")
+    crashes.kill_core(stop)
+    crashes.restart()
+    assert crashes.show(environment_id)["state"] in ("RUNNING", "CONFIGURED", "ERROR")
+    crashes.check_no_duplicate()
+    if crashes.show(environment_id)["state"] == "RUNNING":
+        crashes.coconut("env", "control", environment_id, "-e", "STOP")
+    if crashes.show(environment_id)["state"] == "CONFIGURED":
+        crashes.coconut("env", "control", environment_id, "-e", "START")
+        crashes.note_run(environment_id)
+        assert len(crashes.runs) == 2
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_during_destroy_leaves_no_process_behind(crashes):
+    environment_id = crashes.create("hook_delay=2")
+    destroy = crashes.in_background("env", "destroy", environment_id)
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeReset"), PHASE_TIMEOUT, "RESET")
+    crashes.kill_core(destroy)
+    crashes.restart()
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)

@@ -24,12 +24,9 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import HandledError, RefusedError
-from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
-from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks, started_before
-from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
@@ -118,7 +115,6 @@ class Core:
         self._stopped = asyncio.Event()
         self._pidfile_written = False
         self._data_lock: int | None = None
-        self.events: Outbox | None = None  # the Kafka event service, if kafkaEndpoints is set
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -142,9 +138,7 @@ class Core:
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
 
-        from .event_service import open_event_service
         from .executor_port import ExecutorTaskController
-        from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources
 
@@ -181,7 +175,6 @@ class Core:
             ),
             framework_id=self._framework_id(),
         )
-        self.events = await open_event_service(s, self.config, registry, self.manager.journal, self.manager.bus)
         await self.manager.start()
         await self._after_reload()
         tune_garbage_collector()
@@ -196,7 +189,6 @@ class Core:
         interceptors = [TokenCheck(token)] if s.require_token else []
         self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
-        journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
         self.port = self._bind(self.server)
         await self.server.start()
         self._write_pidfile()
@@ -275,9 +267,6 @@ class Core:
         if executor is not None:
             await executor.shutdown()
             await executor.resources.close()
-        if self.events is not None:
-            await offload(self.events.close)  # what it has not delivered goes out at the next start
-            self.events = None
         manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,16 @@ async def test_a_hook_running_across_a_restart_is_killed_before_it_runs_again(ex
     assert not leftovers([earlier])
     await first_run
     await second.shutdown()
+
+
+def test_two_cores_on_one_host_search_ports_from_different_places():
+    first, second = (  # nothing is written to a state dir by allocation: two users' usual ones
+        backends().open_resource_manager("local", {}, state_dir=Path(f"/home/{user}/.local/state/ecs"))
+        for user in ("ana", "bob")
+    )
+    (node,) = first.nodes()
+    ports = [manager.allocate_port(node, 30000) for manager in (first, second)]
+    assert len(set(ports)) == 2 and all(port >= 30000 for port in ports)
+    with socket.socket() as taken:  # whatever the place, a port someone holds is never handed out
+        taken.bind(("0.0.0.0", ports[0] + 1))
+        assert first.allocate_port(node, 30000) not in (ports[0], ports[0] + 1)

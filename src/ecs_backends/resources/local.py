@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ RESOURCE_MANAGER = "local"
 #: (after recording it): a core killed in between leaves a shell that reads end-of-file and exits
 GATED = ["/bin/sh", "-c", 'read -r _ || exit 111; exec "$@" </dev/null', "ecs-task"]
 LOCAL_NAMES = ("localhost", "127.0.0.1")
+PORT_SPREAD = 4096  # without core.ports, a core's search starts up to this far above the base (per state dir)
 
 
 @hookimpl
@@ -178,6 +180,9 @@ class LocalResourceManager(ResourceManager):
         self._nodes = nodes
         self.state_dir = state_dir
         self.port_range = port_range
+        #: without a range, each core searches from its own place above the bases (one per state directory),
+        #: so two users' cores on one host rarely want the same port at once; binding decides anyway
+        self._spread = zlib.crc32(str(state_dir.absolute()).encode()) % (PORT_SPREAD // 16) * 16
         self._reserved: set[int] = set()
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
@@ -194,8 +199,9 @@ class LocalResourceManager(ResourceManager):
 
     def allocate_port(self, node: Node, base: int) -> int:
         first, last = self.port_range or (base, 65535)
+        start = first if self.port_range else min(first + self._spread, last)
         with self._lock:
-            for port in range(first, last + 1):
+            for port in [*range(start, last + 1), *range(first, start)]:
                 if port not in self._reserved and _free(port):
                     self._reserved.add(port)
                     return port

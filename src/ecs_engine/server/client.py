@@ -139,7 +139,8 @@ class CoreClient:
             return RefusedError(
                 f"the core at {self.endpoint} refused {rpc}: {details}",
                 hint=f"only the core's owner may control it: run coconut as the user the core runs as (who can "
-                f"read {TOKEN_FILE} in its state directory), or set the setting 'token' to that file's content",
+                f"read {TOKEN_FILE} in its state directory), set the setting 'token' to that file's content, or "
+                "use a core of your own on another --endpoint",
             )
         name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
         cls = ERROR_CLASSES.get(name or "", HandledError)

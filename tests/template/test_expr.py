@@ -142,8 +142,8 @@ CorpusLoader.add_multi_constructor(
 
 @pytest.mark.corpus
 def test_every_corpus_expression_compiles():
-    if not CORPUS.is_dir():
-        pytest.skip(f"no corpus at {CORPUS}")
+    if not CORPUS.is_dir():  # as the corpus fixture (tests/conftest.py): it is part of the checkout's surroundings
+        pytest.fail(f"the AliECS template corpus is missing at {CORPUS} (../shared/corpus beside the repository)")
     sources = set()
     for path in CORPUS.rglob("*.yaml"):
         for text in corpus_strings(yaml.load(path.read_text(), Loader=CorpusLoader)):

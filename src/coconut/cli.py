@@ -50,7 +50,7 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from .commands import config, core, env, info, inventory, plugins, repo, role, runtime, task, template
+    from .commands import config, core, env, events, info, inventory, plugins, repo, role, runs, runtime, task, template
 
     app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
     add_group(app, template.app, "template", "templ", help="Validate and plan workflow templates (offline).")
@@ -79,6 +79,8 @@ def _register_commands() -> None:
     add_group(app, env.app, "environment", "env", "e", help="Create, control and destroy environments on the core.")
     add_group(app, task.app, "task", "t", help="The core's tasks: list, clean up unlocked ones, show output.")
     add_group(app, role.app, "role", "r", help="Query the roles of an environment.")
+    add_group(app, events.app, "events", "ev", help="The core's event journal: query, follow, browse.")
+    add_group(app, runs.app, "runs", help="The runs in the core's event journal: list, show.")
 
 
 _register_commands()

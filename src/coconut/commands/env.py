@@ -416,3 +416,34 @@ def destroy(
     killed = len(reply.cleanupTasksReply.killedTasks)
     cli.echo(f"teardown complete for environment {environment_id}")
     cli.echo(f"{killed} task(s) killed" + (", tasks kept running (unlocked)" if keep_tasks else ""))
+
+
+# -- subscribe ----------------------------------------------------------------------------------------------
+
+
+@command(app, "subscribe", "sub")
+def subscribe(
+    ctx: typer.Context,
+    environment_id: str = typer.Argument(None, help="Environment id (default: every environment)."),
+    after: int = typer.Option(
+        None, "--after", help="First the journal's events after this sequence number (resume where you left)."
+    ),
+) -> ExitStatus:
+    """Print an environment's events as they happen, as 'env create -a' does, until it is destroyed or Ctrl-C."""
+    from ecs_engine.events.model import to_dict
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    cli: CliContext = ctx.obj
+    request = pb.SubscribeRequest(environmentId=environment_id or "")
+    if after is not None:
+        if after < 0:
+            raise UsageError(f"--after: expected a sequence number (0 or more), got {after}")
+        request.afterSeq = after
+    try:
+        with connect(cli) as core:
+            for event in core.stream("Subscribe", request):
+                cli.echo(event_line(to_dict(event)))
+                cli.stdout.flush()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how subscribing ends
+    return ExitStatus.OK

@@ -204,6 +204,11 @@ class EventJournal:
             rows = self._db.execute(sql + " ORDER BY run_number", args).fetchall()
         return [RunMarker(*row) for row in rows]
 
+    def current_run(self, environment_id: str) -> int:
+        """The run going on in ``environment_id`` as of the last event written, 0 if none."""
+        with self._lock:
+            return self._markers.open_run(environment_id)
+
     def last_seq(self) -> int:
         """The number of the newest event written (0 if none)."""
         with self._lock:

@@ -42,6 +42,11 @@ class MarkerTracker:
             if marker.end_seq is None:
                 self._open[env] = marker
 
+    def open_run(self, environment_id: str) -> int:
+        """The number of the run going on in ``environment_id``, 0 if none."""
+        marker = self._open.get(environment_id)
+        return marker.run_number if marker else 0
+
     def observe(self, seq: int, event: model.Event) -> RunMarker | None:
         """The marker ``event`` (numbered ``seq``) begins or ends, else None."""
         kind = model.kind_of(event)

@@ -29,10 +29,14 @@ DONE_ERROR: _events_pb2.OpStatus
 DONE_TIMEOUT: _events_pb2.OpStatus
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "environmentId", "afterSeq")
     ID_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENTID_FIELD_NUMBER: _ClassVar[int]
+    AFTERSEQ_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    environmentId: str
+    afterSeq: int
+    def __init__(self, id: _Optional[str] = ..., environmentId: _Optional[str] = ..., afterSeq: _Optional[int] = ...) -> None: ...
 
 class GetFrameworkInfoRequest(_message.Message):
     __slots__ = ()

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError
+from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .auth import TOKEN_FILE, token_metadata
@@ -48,6 +49,7 @@ class CoreClient:
         else:
             self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self.stub = pb_grpc.ControlStub(self._channel)
+        self.journal = journal_pb2_grpc.JournalStub(self._channel)  # this project's ecs.journal.Journal
         #: the reason the core gave for the last failed transition (ControlEnvironment answers OK then)
         self.last_error = ""
 
@@ -74,7 +76,7 @@ class CoreClient:
         """
         timeout = self.timeout if timeout is None else timeout
         self.last_error = ""
-        method = getattr(self.stub, rpc)
+        method = self._method(rpc)
         try:
             if on_metadata is None:
                 reply, call = method.with_call(request, timeout=timeout, metadata=self._metadata())
@@ -92,7 +94,7 @@ class CoreClient:
 
     def stream(self, rpc: str, request: Any):
         """Open a server stream (no deadline) and wait until the core confirms it; iterate the result."""
-        call = getattr(self.stub, rpc)(request, metadata=self._metadata())
+        call = self._method(rpc)(request, metadata=self._metadata())
         try:
             call.initial_metadata()
         except grpc.RpcError as exc:
@@ -104,6 +106,10 @@ class CoreClient:
             yield from call
         except grpc.RpcError as exc:
             raise self.error(exc, rpc, None) from None
+
+    def _method(self, rpc: str) -> Any:
+        """The callable of ``rpc``: o2control.Control's, else the journal service's."""
+        return getattr(self.stub, rpc, None) or getattr(self.journal, rpc)
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return token_metadata(self.token)

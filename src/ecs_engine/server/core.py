@@ -27,6 +27,7 @@ from ecs_engine.errors import HandledError, RefusedError
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
 from ecs_engine.processes import start_ticks, started_before
+from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
@@ -139,6 +140,7 @@ class Core:
         from ecs_engine.tasks.registry import TaskRegistry
 
         from .executor_port import ExecutorTaskController
+        from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources
 
@@ -189,6 +191,7 @@ class Core:
         interceptors = [TokenCheck(token)] if s.require_token else []
         self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
+        journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
         self.port = self._bind(self.server)
         await self.server.start()
         self._write_pidfile()

@@ -29,6 +29,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from . import messages
+from .journal_service import journal_then_live
 from .rpc_errors import abort, rpc, rpc_stream
 from .sources import EXAMPLES
 from .wire import ENVIRONMENT_ID_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
@@ -356,18 +357,30 @@ class ControlService(pb_grpc.ControlServicer):
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.Event]:
+        """Upstream: the events of the environment NewAutoEnvironment creates with this ``id``. Ours: with
+        ``environmentId``, an existing environment's; with neither, every environment's; with ``afterSeq``,
+        first the journal's events after that sequence number (a client that reconnects misses nothing)."""
         stream = self.manager.bus.stream()
         await context.send_initial_metadata(())  # subscribed: the client may now create the environment
         try:
-            async with self._auto_known:
-                await self._auto_known.wait_for(lambda: request.id in self._auto_streams)
-            environment_id = self._auto_streams[request.id]
-            async for event in stream:
-                if model.environment_id_of(event) != environment_id:
-                    continue
+            environment_id = request.environmentId or None
+            if request.id:
+                async with self._auto_known:
+                    await self._auto_known.wait_for(lambda: request.id in self._auto_streams)
+                environment_id = self._auto_streams[request.id]
+            elif (
+                environment_id
+                and environment_id not in self.manager.environments
+                and not await offload(self.manager.store.load, environment_id)
+            ):
+                raise NotFoundError(f"environment not found: no environment with id {environment_id}")
+            query = {"environment_id": environment_id, "run_number": None}
+            after = request.afterSeq if request.HasField("afterSeq") else None
+            async for event, _ in journal_then_live(self.manager, stream, query, after):
                 yield event
                 if (
-                    model.kind_of(event) == "environmentEvent"
+                    environment_id
+                    and model.kind_of(event) == "environmentEvent"
                     and event.environmentEvent.message == "environment destroyed"
                 ):
                     return

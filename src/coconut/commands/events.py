@@ -1,0 +1,131 @@
+"""``coconut events``: the core's event journal — query it, follow it live, browse it full-screen.
+
+The core owns the journal; these commands read it through the core's ``ecs.journal.Journal`` service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ecs_engine.errors import ExitStatus, UsageError
+
+from ..aliases import command, command_group
+from ..context import CliContext
+from ..core_connection import connect
+from ..event_output import event_data, event_text, kind_names
+from ..output import OUTPUT_OPTION, check_output, print_data
+from ..query_times import parse_time
+
+app = command_group()
+
+ENV_OPTION = typer.Option(None, "--env", help="Only this environment's events.")
+RUN_OPTION = typer.Option(None, "--run", help="Only the events of this run (the journal range it owns).")
+KIND_OPTION = typer.Option(
+    None, "--kind", help="Only this kind (environment, task, role, call, run, integratedService); repeatable."
+)
+SINCE_OPTION = typer.Option(None, "--since", help="From this time: ISO 8601, '1 hour ago', 30m, today.")
+UNTIL_OPTION = typer.Option(None, "--until", help="Up to this time (same forms as --since).")
+
+
+def event_query(
+    env: str | None,
+    run: int | None,
+    kinds: list[str] | None,
+    since: str | None,
+    until: str | None,
+    **fields: Any,
+) -> Any:
+    from ecs_engine.protocols import journal_pb2 as pb
+
+    if run is not None and run <= 0:
+        raise UsageError(f"--run: expected a run number (1 or more), got {run}")
+    since_ms = parse_time(since, "--since") if since else 0
+    until_ms = parse_time(until, "--until") if until else 0
+    if since_ms and until_ms and since_ms > until_ms:
+        raise UsageError(f"--since ({since}) is after --until ({until})")
+    return pb.EventQuery(
+        environmentId=env or "",
+        runNumber=run or 0,
+        kinds=kind_names(kinds),
+        sinceMs=since_ms,
+        untilMs=until_ms,
+        **fields,
+    )
+
+
+def fetch_events(cli: CliContext, query: Any) -> list[Any]:
+    with connect(cli) as core:
+        return list(core.call("QueryEvents", query).events)
+
+
+@command(app, "query", "q")
+def query(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    run: int = RUN_OPTION,
+    kind: list[str] = KIND_OPTION,
+    since: str = SINCE_OPTION,
+    until: str = UNTIL_OPTION,
+    limit: int = typer.Option(0, "--limit", help="At most this many events (0: all)."),
+    output: str = OUTPUT_OPTION,
+) -> None:
+    """Events of the journal, oldest first."""
+    cli: CliContext = ctx.obj
+    check_output(output)
+    if limit < 0:
+        raise UsageError(f"--limit: expected 0 or more, got {limit}")
+    events = fetch_events(cli, event_query(env, run, kind, since, until, limit=limit))
+    if output != "text":
+        print_data(cli, [event_data(e) for e in events], output)
+        return
+    if not events:
+        cli.echo("no events")
+    for entry in events:
+        cli.echo(event_text(entry))
+
+
+@command(app, "follow", "f")
+def follow(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    kind: list[str] = KIND_OPTION,
+    after: int = typer.Option(
+        None, "--after", help="Replay the events after this sequence number first (default: from now)."
+    ),
+    output: str = typer.Option("text", "-o", "--output", help="text, or json (one object per line)."),
+) -> ExitStatus:
+    """Events as they happen, until Ctrl-C."""
+    import json
+
+    cli: CliContext = ctx.obj
+    check_output(output, ("text", "json"))
+    if after is not None and after < 0:
+        raise UsageError(f"--after: expected a sequence number (0 or more), got {after}")
+    request = event_query(env, None, kind, None, None, afterSeq=after or 0, fromNow=after is None)
+    try:
+        with connect(cli) as core:
+            for entry in core.stream("FollowEvents", request):
+                cli.echo(event_text(entry) if output == "text" else json.dumps(event_data(entry)))
+                cli.stdout.flush()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how following ends
+    return ExitStatus.OK
+
+
+@command(app, "browse", "b")
+def browse(
+    ctx: typer.Context,
+    env: str = ENV_OPTION,
+    run: int = RUN_OPTION,
+    kind: list[str] = KIND_OPTION,
+    since: str = SINCE_OPTION,
+    until: str = UNTIL_OPTION,
+) -> None:
+    """A full-screen pager over the journal: scroll, search (/), filter (f), jump to a run (r), quit (q)."""
+    from ..events_browser import EventBrowser
+
+    cli: CliContext = ctx.obj
+    events = fetch_events(cli, event_query(env, run, kind, since, until))
+    EventBrowser(events).run()

@@ -1,0 +1,51 @@
+"""How coconut shows journal events (``events query/follow/browse``): one text line, or a JSON object each."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from ecs_engine.errors import UsageError
+
+
+def kind_names(kinds: list[str] | None) -> list[str]:
+    """``--kind`` values as payload names (``task`` or ``taskEvent`` -> ``taskEvent``)."""
+    from ecs_engine.protocols import events_pb2
+
+    known = [f.name for f in events_pb2.Event.DESCRIPTOR.oneofs_by_name["Payload"].fields]
+    names = []
+    for kind in kinds or ():
+        name = kind if kind in known else f"{kind}Event"
+        if name not in known:
+            short = ", ".join(k.removesuffix("Event") for k in known)
+            raise UsageError(f"--kind: unknown kind '{kind}' (expected one of {short})")
+        names.append(name)
+    return names
+
+
+def event_text(entry: Any) -> str:
+    """One line: sequence number, date and time, environment, run, severity, kind and what it says."""
+    from ecs_engine.events.model import environment_id_of, to_dict
+
+    from .commands.env import event_line
+
+    clock, said = event_line(to_dict(entry.event)).split(" ", 1)
+    day = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000).strftime("%Y-%m-%d")
+    env = environment_id_of(entry.event) or "-"
+    return f"{entry.seq:>7} {day} {clock} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<5} {said}"
+
+
+def event_data(entry: Any) -> dict[str, Any]:
+    """One event for ``-o json``: its number, time (ISO), environment, run, severity, kind, the event itself."""
+    from ecs_engine.events.model import environment_id_of, kind_of, to_dict
+
+    moment = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000, datetime.UTC)
+    return {
+        "seq": entry.seq,
+        "time": moment.isoformat(timespec="milliseconds"),
+        "environment_id": environment_id_of(entry.event),
+        "run_number": entry.runNumber,
+        "severity": entry.severity,
+        "kind": kind_of(entry.event),
+        "event": to_dict(entry.event),
+    }

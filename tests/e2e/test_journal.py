@@ -1,0 +1,125 @@
+"""Acceptance (issue 13): the journal through coconut — runs list/show, events query by run, follow, subscribe.
+
+A real core (the embedded default) runs dataflow-demo for two runs; everything is read back through the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from .conftest import eventually, remember
+
+pytestmark = pytest.mark.slow
+
+
+def two_runs(coconut) -> tuple[str, int]:
+    """create, START, STOP, START, STOP, destroy: the environment's id and its first run number."""
+    created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+    remember(coconut)
+    first = coconut("env", "control", created["id"], "-e", "START", "-o", "json").json()["currentRunNumber"]
+    coconut("env", "control", created["id"], "-e", "STOP")
+    coconut("env", "control", created["id"], "-e", "START")
+    coconut("env", "control", created["id"], "-e", "STOP")
+    coconut("env", "destroy", created["id"])
+    return created["id"], first
+
+
+def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(coconut):
+    environment_id, first = two_runs(coconut)
+
+    runs = coconut("runs", "list", "-o", "json").json()["runs"]
+    assert [(int(r["runNumber"]), r["environmentId"], r["outcome"]) for r in runs] == [
+        (first, environment_id, "ok"),
+        (first + 1, environment_id, "ok"),
+    ]
+    for run in runs:
+        assert int(run["endMs"]) > int(run["startMs"]) > 0 and run["startedBy"] and run["stoppedBy"]
+        assert [(t["transition"], t["status"]) for t in run["transitions"]] == [
+            ("START_ACTIVITY", "DONE_OK"),
+            ("STOP_ACTIVITY", "DONE_OK"),
+        ]
+    shown = coconut("runs", "show", str(first)).out
+    assert "outcome:     ok" in shown and "START_ACTIVITY" in shown and "STOP_ACTIVITY" in shown
+
+    everything = coconut("events", "query", "--env", environment_id, "-o", "json").json()
+    run = runs[0]
+    expected = [e["seq"] for e in everything if int(run["firstSeq"]) <= e["seq"] <= int(run["lastSeq"])]
+    events = coconut("events", "query", "--run", str(first), "-o", "json").json()
+    assert [e["seq"] for e in events] == expected
+    assert {(e["environment_id"], e["run_number"]) for e in events} == {(environment_id, first)}
+    starts, ends = events[0]["event"]["environmentEvent"], events[-1]["event"]["environmentEvent"]
+    assert (starts["transition"], starts["transitionStatus"]) == ("START_ACTIVITY", "STARTED")
+    assert (ends["transition"], ends["transitionStatus"]) == ("STOP_ACTIVITY", "DONE_OK")
+    assert any("runEvent" in e["event"] for e in events) and any("taskEvent" in e["event"] for e in events)
+
+    text = coconut("events", "query", "--run", str(first + 1), "--kind", "run").out.splitlines()
+    assert text and all(f" {first + 1} " in line and " run " in line for line in text)
+    assert coconut("events", "query", "--run", "999999").out.strip() == "no events"
+
+
+def test_bad_query_arguments_are_one_clear_error_naming_the_argument(coconut):
+    coconut("core", "start")
+    bad_time = coconut("events", "query", "--since", "the day before", check=False)
+    assert bad_time.status == 2 and "--since: cannot read 'the day before' as a time" in bad_time.err
+    bad_kind = coconut("events", "query", "--kind", "tsk", check=False)
+    assert bad_kind.status == 2 and "--kind: unknown kind 'tsk'" in bad_kind.err
+    missing = coconut("runs", "show", "424242", check=False)
+    assert missing.status != 0 and "run 424242 is not in the event journal" in missing.err
+
+
+def test_a_subscriber_that_reconnects_with_its_last_sequence_number_misses_nothing(coconut):
+    environment_id, _ = two_runs(coconut)
+    everything = coconut("events", "query", "--env", environment_id, "-o", "json").json()
+    middle = everything[len(everything) // 2]["seq"]
+    # the second half, as a client that saw up to `middle` gets it when it subscribes again
+    resumed = coconut("env", "subscribe", environment_id, "--after", str(middle)).out.splitlines()
+    assert len(resumed) == len([e for e in everything if e["seq"] > middle])
+    assert "environment destroyed" in resumed[-1]  # the stream ends with the environment, as upstream
+
+
+def test_follow_prints_events_as_they_happen_and_ctrl_c_ends_it_cleanly(coconut, tmp_path):
+    coconut("core", "start")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    (xdg / "coconut").symlink_to(coconut.state_dir)  # the follower finds the core's token where coconut keeps it
+    settings = coconut.root / "config" / "settings.yaml"
+    endpoint = f"127.0.0.1:{coconut.port}"
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "coconut",
+            "--endpoint",
+            endpoint,
+            "--config",
+            str(settings),
+            *("events", "follow", "--kind", "environment"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "XDG_STATE_HOME": str(xdg)},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: [lines.append(line) for line in follower.stdout], daemon=True)
+    reader.start()
+    try:
+        # following starts when the core confirms the stream; create environments until one is seen
+        def seen() -> bool:
+            if not any("environment destroyed" in line for line in lines):
+                environment_id = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+                coconut("env", "destroy", environment_id["id"])
+            return any("environment destroyed" in line for line in lines)
+
+        eventually(seen, timeout=60, what="the follower printing an environment's destruction")
+    finally:
+        follower.send_signal(signal.SIGINT)
+        status = follower.wait(timeout=15)
+    assert status == 0, follower.stderr.read()
+    assert all(" environment " in line for line in lines)

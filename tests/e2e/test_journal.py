@@ -12,6 +12,9 @@ import sys
 import threading
 
 import pytest
+from prompt_toolkit.application import create_app_session
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
 
 from .conftest import eventually, remember
 
@@ -61,6 +64,10 @@ def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(
     text = coconut("events", "query", "--run", str(first + 1), "--kind", "run").out.splitlines()
     assert text and all(f" {first + 1} " in line and " run " in line for line in text)
     assert coconut("events", "query", "--run", "999999").out.strip() == "no events"
+
+    with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
+        pipe.send_text("fkind=run\r" + "q")  # the pager over the run's events, filtered, then quit
+        assert coconut("events", "browse", "--run", str(first)).status == 0
 
 
 def test_bad_query_arguments_are_one_clear_error_naming_the_argument(coconut):

@@ -1,8 +1,8 @@
 """A transition or create, once accepted, is the core's: a client that goes away does not cut it short.
 
-Real core, real task processes, coconut in-process. The client "goes away" by its own deadline (the
-setting ``timeout``, as ``COCONUT_TIMEOUT=1s`` does), which cancels its call as Ctrl-C or a dropped
-connection do. Also: ``destroy --force`` during a transition, and RECOVER after a critical task was killed.
+Real core, real task processes, coconut in-process, or as a process of its own for a real Ctrl-C. The client
+"goes away" by its own deadline (the setting ``timeout``, as ``COCONUT_TIMEOUT=1s`` does) or by SIGINT; both
+cancel its call, as a dropped connection does. Also: ``destroy --force`` during a transition, and RECOVER after a critical task was killed.
 """
 
 from __future__ import annotations
@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 
 import pytest
 import yaml
+
+from ecs_engine.errors import ExitStatus
 
 from .conftest import alive, eventually, remember
 
@@ -95,24 +99,36 @@ def test_a_start_whose_client_gives_up_still_reaches_running_with_the_run_number
     coconut("env", "destroy", environment_id, "--allow-in-running-state")
 
 
-def test_a_create_whose_client_gives_up_still_ends_configured_and_its_id_was_printed(coconut, slow):
-    coconut("core", "start")
-    gave_up = coconut(
-        *impatient(coconut, 2),
-        "env",
-        "create",
-        "-w",
-        "slow",
-        "--repo",
-        str(slow),
-        "-e",
-        "configure_delay=4",
-        check=False,
+def interrupted_coconut(coconut, *args: str) -> subprocess.Popen:
+    """``coconut ARGS`` as a process of its own (with this test's directories), to be sent a real Ctrl-C."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from coconut.cli import main\n"
+        "from coconut.context import CliContext\n"
+        "root = Path(sys.argv[1])\n"
+        "cli = CliContext(environ={}, config_dir=root / 'config', data_dir=root / 'data', state_dir=root / 'state',"
+        " cwd=root / 'work')\n"
+        "sys.exit(main(sys.argv[2:], cli=cli))\n"
     )
-    assert gave_up.status != 0 and "did not answer within 2 s" in gave_up.err
-    announced = re.search(r"environment (\S+) exists, deploying and configuring it", gave_up.err)
-    assert announced, gave_up.err
-    environment_id = announced.group(1)
+    argv = [sys.executable, "-c", code, str(coconut.root), "--endpoint", f"127.0.0.1:{coconut.port}", "--nospinner"]
+    return subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_create_interrupted_with_ctrl_c_still_ends_configured_and_its_id_was_printed_at_once(coconut, slow):
+    coconut("core", "start")
+    create = interrupted_coconut(coconut, "env", "create", "-w", "slow", "--repo", str(slow), "-e", "configure_delay=4")
+    try:
+        line = create.stderr.readline()  # the first thing said, while CONFIGURE's hook still sleeps
+        announced = re.search(r"environment (\S+) exists, deploying and configuring it", line)
+        assert announced, line
+        environment_id = announced.group(1)
+        assert shown(coconut, environment_id)["state"] != "CONFIGURED"
+        create.send_signal(signal.SIGINT)
+        assert create.wait(timeout=30) == ExitStatus.INTERRUPTED
+    finally:
+        create.kill()
+        create.communicate()
     remember(coconut)
     eventually(lambda: shown(coconut, environment_id)["state"] == "CONFIGURED", timeout=30, what="create finished")
     assert shown(coconut, environment_id)["lastTransition"] == "CONFIGURE"

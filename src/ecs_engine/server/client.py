@@ -81,10 +81,10 @@ class CoreClient:
             if on_metadata is None:
                 reply, call = method.with_call(request, timeout=timeout, metadata=self._metadata())
             else:
-                call = method.future(request, timeout=timeout, metadata=self._metadata())
+                call = self._seeing_metadata(rpc)(request, timeout=timeout, metadata=self._metadata())
                 try:
                     on_metadata(dict(call.initial_metadata() or ()))
-                    reply = call.result()
+                    (reply,) = call
                 finally:
                     call.cancel()  # a no-op once done; on Ctrl-C the call ends here (the core's work goes on)
         except grpc.RpcError as exc:
@@ -110,6 +110,18 @@ class CoreClient:
     def _method(self, rpc: str) -> Any:
         """The callable of ``rpc``: o2control.Control's, else the journal service's."""
         return getattr(self.stub, rpc, None) or getattr(self.journal, rpc)
+
+    def _seeing_metadata(self, rpc: str) -> Any:
+        """Unary o2control ``rpc`` read as a one-message stream: the same bytes on the wire, but grpc's blocking
+        API hands a stream call's initial metadata over as soon as it arrives (a unary call's with its reply)."""
+        from ecs_engine.protocols import o2control_pb2 as pb
+
+        method = pb.DESCRIPTOR.services_by_name["Control"].methods_by_name[rpc]
+        return self._channel.unary_stream(
+            f"/{method.containing_service.full_name}/{rpc}",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=getattr(pb, method.output_type.name).FromString,
+        )
 
     def _metadata(self) -> tuple[tuple[str, str], ...]:
         return token_metadata(self.token)

@@ -9,6 +9,7 @@ cores).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 from pathlib import Path
@@ -161,3 +162,30 @@ def test_two_cores_on_one_host_search_ports_from_different_places():
     with socket.socket() as taken:  # whatever the place, a port someone holds is never handed out
         taken.bind(("0.0.0.0", ports[0] + 1))
         assert first.allocate_port(node, 30000) not in (ports[0], ports[0] + 1)
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "setsid sleep 300 & echo $! > {out}; exec sleep 300",  # a session of its own, a child of the task
+        "(setsid sleep 300 & echo $! > {out}); exec sleep 300",  # and an orphan: its parent is gone
+        "setsid sleep 300 & echo $! > {out}; while [ ! -e {out}.stop ]; do sleep 0.02; done",  # the task ends first
+    ],
+    ids=["child", "orphan", "outlives-the-task"],
+)
+async def test_what_a_task_started_outside_its_process_group_dies_with_it(executor, tmp_path, escape):
+    out = tmp_path / "escaped.pid"
+    (task,) = (
+        await executor.deploy([request("demo.escape", [escape.format(out=out)], shell=True, mode="basic")])
+    ).tasks
+    await executor.transition([task], "CONFIGURE")
+    await executor.transition([task], "START")
+    await eventually(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
+    escaped = int(out.read_text())
+    assert os.getsid(escaped) != task.process.pid  # not in the task's session or group
+    if "stop" in escape:
+        Path(f"{out}.stop").touch()
+        await eventually(lambda: task.process is None, what="the task ended by itself")
+    else:
+        await executor.transition([task], "STOP")
+    await eventually(lambda: not Path(f"/proc/{escaped}").exists(), what="the escaped process gone and reaped")

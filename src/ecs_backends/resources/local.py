@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import pwd
 import shutil
@@ -34,6 +35,10 @@ from ecs_engine.ids import new_id
 from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks
 from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
+
+from .escapes import TASK_MARK, become_subreaper, reap_later, signal_all, task_processes
+
+log = logging.getLogger(__name__)
 
 RESOURCE_MANAGER = "local"
 #: every task starts as this shell, which runs the task's command only once the core says "go" on its stdin
@@ -105,9 +110,10 @@ def nodes_from_settings(spec: Any) -> list[Node]:
 class LocalProcess(ProcessHandle):
     """A process group led by ``pid``; its end is seen through a pidfd (children are also reaped)."""
 
-    def __init__(self, pid: int, start_ticks: int | None, popen: subprocess.Popen | None = None):
+    def __init__(self, pid: int, start_ticks: int | None, popen: subprocess.Popen | None = None, task_id: str = ""):
         self.pid = pid
         self.start_ticks = start_ticks
+        self.task_id = task_id  # its mark: what it started carries it, wherever it went (escapes.py)
         self._popen = popen
         self._pidfd: int | None = None
         self._ended: asyncio.Future | None = None
@@ -135,9 +141,13 @@ class LocalProcess(ProcessHandle):
             os.close(self._pidfd)
             self._pidfd = None
         if self._popen is not None:
-            # the leader is a zombie until reaped, so its group id cannot have been reused: take the group along
+            # the leader is a zombie until reaped, so its group id cannot have been reused: take the group along,
+            # and what left the group
+            escaped = task_processes(self.pid, self.task_id)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            signal_all(escaped, signal.SIGKILL)
+            reap_later(escaped)
             self._code = self._popen.wait()
         self._done = True
         if self._ended is not None and not self._ended.done():
@@ -158,11 +168,14 @@ class LocalProcess(ProcessHandle):
     def signal(self, signum: int) -> None:
         if self._done and self._popen is None:
             return
+        escaped = task_processes(self.pid, self.task_id)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
+        signal_all(escaped, signum)
+        reap_later(escaped)
 
     def record(self) -> dict[str, Any]:
-        return {"pid": self.pid, "start_ticks": self.start_ticks}
+        return {"pid": self.pid, "start_ticks": self.start_ticks, "task_id": self.task_id}
 
     def owns(self, pid: int) -> bool:
         try:
@@ -190,6 +203,8 @@ class LocalResourceManager(ResourceManager):
         # tasks written as `python3 -m ...` find the core's own interpreter and packages first
         bindir = str(Path(sys.executable).parent)
         self._base_env["PATH"] = os.pathsep.join([bindir, self._base_env.get("PATH", os.defpath)])
+        if not become_subreaper():
+            log.info("not a child subreaper: a task's process that leaves its group and loses its parent is not found")
 
     def nodes(self) -> list[Node]:
         return list(self._nodes)
@@ -223,7 +238,7 @@ class LocalResourceManager(ResourceManager):
         return self.state_dir / "tasks" / (environment_id or "_unlocked")
 
     async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
-        env = {**self._base_env, **spec.env}
+        env = {**self._base_env, **spec.env, TASK_MARK: spec.task_id}
         kwargs: dict[str, Any] = {}
         if spec.user and spec.user != _current_user():
             if os.geteuid() != 0:
@@ -266,7 +281,7 @@ class LocalResourceManager(ResourceManager):
             for stream in {out, err}:
                 if hasattr(stream, "close"):
                     stream.close()
-        process = LocalProcess(popen.pid, start_ticks(popen.pid), popen)
+        process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
         try:
             if spec.before_run is not None:
                 spec.before_run(process)  # the executor records it: before it can start anything
@@ -289,7 +304,7 @@ class LocalResourceManager(ResourceManager):
         ticks = record.get("start_ticks")
         if pid <= 0 or start_ticks(pid) is None or start_ticks(pid) != ticks:
             return None
-        process = LocalProcess(pid, ticks)
+        process = LocalProcess(pid, ticks, task_id=str(record.get("task_id", "")))
         self._count(node, process)
         return process
 

@@ -154,7 +154,7 @@ def crashes(coconut, tmp_path):
         )
     )
     (repo / "tasks" / "basic.yaml").write_text(
-        "name: basic\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: 'sleep 300'\n"
+        "name: basic\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ basic_command }}'\n"
     )
     (repo / "tasks" / "hook.yaml").write_text(
         "name: hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ hook_command }}'\n"
@@ -167,6 +167,7 @@ def crashes(coconut, tmp_path):
               startup_delay: "0"
               hook_delay: "0"
               hook_command: "true"
+              basic_command: "sleep 300"
             roles:
               - name: occ
                 task: {load: occ}
@@ -246,4 +247,16 @@ def test_a_core_killed_during_destroy_leaves_no_process_behind(crashes):
     crashes.kill_core(destroy)
     crashes.restart()
     crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_what_a_basic_task_started_outside_its_group_dies_with_it(crashes, tmp_path):
+    escaped = tmp_path / "escaped.pid"
+    environment_id = crashes.create(f"basic_command=(setsid sleep 300 & echo $! > {escaped}); exec sleep 300")
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    eventually(lambda: escaped.exists() and escaped.read_text().strip(), PHASE_TIMEOUT, "the escape")
+    orphan = int(escaped.read_text())
+    assert orphan in crashes.observe()  # the core adopted it: its parent is gone
+    crashes.coconut("env", "control", environment_id, "-e", "STOP")
+    eventually(lambda: orphan not in still_alive(crashes.seen), PHASE_TIMEOUT, "the orphan killed at STOP")
     crashes.destroy_and_stop(environment_id)

@@ -68,6 +68,8 @@ class EnvironmentServices:
     publish: Callable[[model.Event], None]
     #: commit the environment's record and the events published so far (``destroyed``: its last record)
     persist: Callable[[Environment, bool], None]
+    #: wait until every record and event persisted so far is on disk (commits run off the event loop)
+    committed: Callable[[], Awaitable[None]]
     #: a new run number, recorded as started by the environment of the given id
     allocate_run: Callable[[str], Awaitable[int]]
     #: the run of this number ended now
@@ -348,6 +350,7 @@ class Environment:
                 f"after_{event}", "after_event"
             ):
                 self.persist()  # hooks follow (they may take long): the new state is durable first
+                await self.services.committed()
             await self._step(event, f"enter_{destination}", "enter_state", self._enter_work)
             await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
         except (HookError, TransitionFailure, HandledError) as exc:

@@ -100,6 +100,7 @@ class EnvironmentManager:
             settings=self.settings,
             publish=self.bus.publish,
             persist=self._persist,
+            committed=self.committed,
             allocate_run=self._allocate_run,
             end_run=self._end_run,
             spawn=self._spawn,

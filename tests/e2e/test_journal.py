@@ -16,7 +16,12 @@ from prompt_toolkit.application import create_app_session
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
-from .conftest import eventually, remember
+from ecs_engine.errors import UsageError
+from ecs_engine.events import model
+from ecs_engine.events.journal import DAY_MS, EventJournal, Retention
+from ecs_engine.server.journal_retention import journal_retention
+
+from .conftest import Coconut, eventually, remember
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +135,26 @@ def test_follow_prints_events_as_they_happen_and_ctrl_c_ends_it_cleanly(coconut,
         status = follower.wait(timeout=15)
     assert status == 0, follower.stderr.read()
     assert all(" environment " in line for line in lines)
+
+
+def test_the_core_deletes_whole_days_older_than_journal_keep_days(tmp_path):
+    runner = Coconut(tmp_path, {"core": {"journal_keep_days": 5}})
+    journal = EventJournal(runner.root / "data" / "events.sqlite")  # a journal of an earlier life of the core
+    for days_ago in (10, 9, 0):
+        event = model.task_event("old", name="t", task_id="t1", state="RUNNING", status="ACTIVE")
+        event.timestamp = model.now_ms() - days_ago * DAY_MS
+        journal.write(event)
+    journal.close()
+    try:
+        runner("core", "start")
+        # pruned at start: the two events of 9 and 10 days ago are gone, today's stays
+        eventually(lambda: [e["seq"] for e in runner("events", "query", "--env", "old", "-o", "json").json()] == [3])
+    finally:
+        runner("core", "stop")
+
+
+def test_journal_retention_settings_are_checked():
+    assert journal_retention({}) == Retention(days=90, megabytes=2000)
+    assert journal_retention({"journal_keep_days": 0, "journal_keep_mb": 50}) == Retention(None, 50)
+    with pytest.raises(UsageError, match=r"setting core.journal_keep_days: expected a number, 0 or more .* got 'lots'"):
+        journal_retention({"journal_keep_days": "lots"})

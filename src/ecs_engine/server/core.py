@@ -116,6 +116,7 @@ class Core:
         self._stopped = asyncio.Event()
         self._pidfile_written = False
         self._data_lock: int | None = None
+        self._journal_retention: asyncio.Task[None] | None = None  # pruning the event journal
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -140,11 +141,13 @@ class Core:
         from ecs_engine.tasks.registry import TaskRegistry
 
         from .executor_port import ExecutorTaskController
+        from .journal_retention import journal_retention, keep_journal_within
         from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources
 
         s = self.settings
+        retention = journal_retention(s.section)  # a bad setting fails the start before anything runs
         # the one plugin manager of the core: every part below gets its hooks or its backends from it
         self.plugins = plugin_manager()
         registry = backends(self.plugins)
@@ -178,6 +181,7 @@ class Core:
             framework_id=self._framework_id(),
         )
         await self.manager.start()
+        self._journal_retention = asyncio.create_task(keep_journal_within(self.manager.journal, retention))
         await self._after_reload()
         tune_garbage_collector()
         ssh_key = Path(s.repos_ssh_key).expanduser() if s.repos_ssh_key else None
@@ -270,6 +274,9 @@ class Core:
         if executor is not None:
             await executor.shutdown()
             await executor.resources.close()
+        if self._journal_retention is not None:
+            self._journal_retention.cancel()
+            self._journal_retention = None
         manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()

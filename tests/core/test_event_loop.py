@@ -3,7 +3,8 @@
 A real core (``coconut core start``) with a configuration store of its own: the plugin ``slowstore``,
 installed the way third-party backends are (an ``ecs_backends`` entry point, found on ``PYTHONPATH``),
 registers the scheme ``slow://<control dir>``. Its control directory says how long each call takes
-(file ``delay``) and whether the store is down (file ``down``: every call hangs, then fails naming the store).
+(file ``delay``) and whether the store is down (file ``down``: every call hangs, then fails as etcd's store does
+when no endpoint answers: UnreachableError naming the store).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 
 from ecs_engine.config.memory import MemoryStore
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.errors import UnreachableError
 from ecs_engine.hookspecs import hookimpl
 
 
@@ -42,7 +43,7 @@ class SlowStore(MemoryStore):
     def _wait(self):
         if (self.control / "down").exists():
             time.sleep(5.0)
-            raise ConfigurationError(f"the configuration store {self.url} does not answer")
+            raise UnreachableError(f"configuration store {self.url} is unreachable")  # as etcd's
         time.sleep(float((self.control / "delay").read_text()))
 
     def get(self, key):
@@ -151,5 +152,5 @@ def test_with_the_store_down_what_does_not_need_it_still_works(slow_core):
 
     refused = coconut("env", "create", "-w", "dataflow-demo", check=False)
     assert refused.status != 0
-    assert f"slow://{control}" in refused.err and "does not answer" in refused.err
+    assert f"configuration store slow://{control} is unreachable" in refused.err
     assert "no core answers" not in refused.err

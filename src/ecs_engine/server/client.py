@@ -143,12 +143,16 @@ class CoreClient:
     def error(self, exc: grpc.RpcError, rpc: str, timeout: float | None) -> HandledError:
         code = exc.code()
         details = exc.details() or code.name
-        if code == grpc.StatusCode.UNAVAILABLE:
+        name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
+        # no error class: gRPC's own status (no core there, no answer in time); with one, the core answered
+        # with its error (e.g. its configuration store is unreachable), which names what failed
+        transport = name is None
+        if transport and code == grpc.StatusCode.UNAVAILABLE:
             return UnreachableError(
                 f"no core answers at {self.endpoint} ({details})",
                 hint="start one with 'coconut core start', or point --endpoint at a running core",
             )
-        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        if transport and code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return DeadlineError(
                 f"{rpc}: the core at {self.endpoint} did not answer within {timeout:g} s",
                 hint=f"raise the setting '{self.timeout_setting}' (e.g. 10m); the operation may still complete",
@@ -160,7 +164,6 @@ class CoreClient:
                 f"read {TOKEN_FILE} in its state directory), set the setting 'token' to that file's content, or "
                 "use a core of your own on another --endpoint",
             )
-        name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
         cls = ERROR_CLASSES.get(name or "", HandledError)
         error = cls(details)
         if code == grpc.StatusCode.UNIMPLEMENTED:

@@ -95,6 +95,25 @@ def test_a_subscriber_that_reconnects_with_its_last_sequence_number_misses_nothi
     assert "environment destroyed" in resumed[-1]  # the stream ends with the environment, as upstream
 
 
+def test_env_subscribe_goes_from_the_journal_to_live_events_without_a_gap_or_a_repeat(coconut):
+    environment_id = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]["id"]
+    remember(coconut)
+    seen = coconut("events", "query", "--env", environment_id, "-o", "json").json()[-1]["seq"]
+    lines: list[str] = []
+    subscriber = threading.Thread(
+        target=lambda: lines.extend(coconut("env", "subscribe", environment_id, "--after", str(seen)).out.splitlines())
+    )
+    subscriber.start()  # replays what follows `seen`, then goes live: no wait for it to be subscribed is needed
+    coconut("env", "control", environment_id, "-e", "START")
+    coconut("env", "control", environment_id, "-e", "STOP")
+    coconut("env", "destroy", environment_id)
+    subscriber.join(timeout=30)
+    assert not subscriber.is_alive(), "env subscribe did not end with the environment"
+    stored = [e for e in coconut("events", "query", "--env", environment_id, "-o", "json").json() if e["seq"] > seen]
+    assert len(lines) == len(stored) and "environment destroyed" in lines[-1]
+    assert any("START_ACTIVITY transition completed successfully" in line for line in lines)
+
+
 def test_follow_prints_events_as_they_happen_and_ctrl_c_ends_it_cleanly(coconut, tmp_path):
     coconut("core", "start")
     xdg = tmp_path / "xdg"

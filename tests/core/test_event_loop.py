@@ -2,9 +2,10 @@
 
 A real core (``coconut core start``) with a configuration store of its own: the plugin ``slowstore``,
 installed the way third-party backends are (an ``ecs_backends`` entry point, found on ``PYTHONPATH``),
-registers the scheme ``slow://<control dir>``. Its control directory says how long each call takes
-(file ``delay``) and whether the store is down (file ``down``: every call hangs, then fails as etcd's store does
-when no endpoint answers: UnreachableError naming the store).
+registers the scheme ``slow://<control dir>``. Its control directory says how long each call takes (file
+``delay``) and whether the store is down (file ``down``: every call hangs, then fails as etcd's store does
+when no endpoint answers: UnreachableError naming the store); the store records in it which thread of the
+core made each call (file ``threads``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 PLUGIN = '''
 """slow://<dir>: an in-memory configuration store whose calls take <dir>/delay seconds; <dir>/down: down."""
 
+import threading
 import time
 from pathlib import Path
 
@@ -41,6 +43,8 @@ class SlowStore(MemoryStore):
         self.control = Path(url[len("slow://"):])
 
     def _wait(self):
+        with open(self.control / "threads", "a") as record:
+            record.write(threading.current_thread().name + chr(10))
         if (self.control / "down").exists():
             time.sleep(5.0)
             raise UnreachableError(f"configuration store {self.url} is unreachable")  # as etcd's
@@ -132,6 +136,8 @@ def test_an_unrelated_call_answers_at_once_while_a_create_waits_for_a_slow_store
     assert took > 1.0, f"the create took {took:.2f} s: it did not wait for the slow store"
     assert len(latencies) >= 10
     assert max(latencies) < 0.05, f"GetEnvironments took up to {max(latencies) * 1000:.0f} ms during a create"
+    threads = set((control / "threads").read_text().split())
+    assert threads and "MainThread" not in threads, f"the core called its store from its event loop: {threads}"
     environment_id = created["reply"].environment.id
     (control / "delay").write_text("0")
     coconut("env", "destroy", environment_id)

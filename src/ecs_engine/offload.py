@@ -15,7 +15,7 @@ import concurrent.futures
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 log = logging.getLogger(__name__)
@@ -34,22 +34,13 @@ async def offload(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     return await loop.run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
 
 
-def offloaded(fn: Callable[P, T]) -> Callable[P, Awaitable[T]]:
-    """Decorator: an awaitable version of the blocking ``fn`` that runs it through ``offload``."""
-
-    @functools.wraps(fn)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        return await offload(fn, *args, **kwargs)
-
-    return wrapper
-
-
 class SerialWriter:
     """Blocking commits run one at a time, in the order submitted, on a thread named ``ecs-<name>``.
 
     ``submit`` returns at once (callable from the loop's synchronous code); ``committed()`` waits until
-    everything submitted so far is done and raises the first failure among them. A caller that is
-    cancelled while waiting does not cancel the commits: they still happen.
+    everything submitted so far is done and raises the first failure among them (a failed commit is kept
+    until a ``committed()`` has raised it). A caller that is cancelled while waiting does not cancel the
+    commits: they still happen.
     """
 
     def __init__(self, name: str) -> None:
@@ -57,7 +48,7 @@ class SerialWriter:
         self._pending: list[concurrent.futures.Future[None]] = []
 
     def submit(self, fn: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
-        self._pending = [f for f in self._pending if not f.done()]
+        self._pending = [f for f in self._pending if not f.done() or _failed(f)]
         future = self._thread.submit(fn, *args, **kwargs)
         future.add_done_callback(_log_failure)
         self._pending.append(future)
@@ -65,8 +56,14 @@ class SerialWriter:
     async def committed(self) -> None:
         """Everything submitted before this call is committed; a failure among them is raised here."""
         pending = list(self._pending)
-        if pending:
+        if not pending:
+            return
+        try:
             await asyncio.shield(asyncio.gather(*(asyncio.wrap_future(f) for f in pending)))
+        except Exception:
+            failed = {f for f in pending if _failed(f)}
+            self._pending = [f for f in self._pending if f not in failed]
+            raise
 
     def drain(self) -> None:
         """Wait, blocking, for every submitted commit (at close, when the loop has nothing else to do)."""
@@ -80,6 +77,10 @@ class SerialWriter:
         self._thread.shutdown(wait=True)
 
 
+def _failed(future: concurrent.futures.Future[None]) -> bool:
+    return future.done() and not future.cancelled() and future.exception() is not None
+
+
 def _log_failure(future: concurrent.futures.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
+    if _failed(future):
         log.error("a commit failed: %s", future.exception())

@@ -7,7 +7,7 @@ unknown scheme or name is an error that lists what is registered, and two plugin
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,12 +17,15 @@ if TYPE_CHECKING:
     import pluggy
 
     from ecs_engine.config.store import KeyValueStore
+    from ecs_engine.events.outbox import Publisher
     from ecs_engine.tasks.resources import ResourceManager
 
 #: opens the store of a URL of its scheme (``sqlite:///path/config.sqlite``)
 ConfigStoreOpener = Callable[[str], "KeyValueStore"]
 #: opens a resource manager from the core's ``core`` settings section and the directory for task output
 ResourceManagerOpener = Callable[[Mapping[str, Any], Path], "ResourceManager"]
+#: opens the publisher of an external event service from its broker endpoints
+EventPublisherOpener = Callable[[Sequence[str]], "Publisher"]
 
 Opener = TypeVar("Opener")
 
@@ -33,6 +36,7 @@ class BackendRegistry:
     def __init__(self) -> None:
         self._config_stores: dict[str, ConfigStoreOpener] = {}
         self._resource_managers: dict[str, ResourceManagerOpener] = {}
+        self._event_publishers: dict[str, EventPublisherOpener] = {}
 
     @classmethod
     def from_plugins(cls, pm: pluggy.PluginManager) -> BackendRegistry:
@@ -48,6 +52,10 @@ class BackendRegistry:
     def add_resource_manager(self, name: str, opener: ResourceManagerOpener) -> None:
         """Open the resource manager ``name`` (setting ``core.resource_manager``) with ``opener(settings, state_dir)``."""
         _add(self._resource_managers, name, opener, "resource manager")
+
+    def add_event_publisher(self, name: str, opener: EventPublisherOpener) -> None:
+        """Publish the core's events to the service ``name`` (``kafka``) with ``opener(endpoints)``."""
+        _add(self._event_publishers, name, opener, "event publisher")
 
     @property
     def config_store_schemes(self) -> list[str]:
@@ -83,6 +91,16 @@ class BackendRegistry:
                 hint=f"installed: {', '.join(self.resource_manager_names) or 'none'}",
             )
         return opener(settings, state_dir)
+
+    def open_event_publisher(self, name: str, endpoints: Sequence[str]) -> Publisher:
+        """The publisher ``name`` for ``endpoints``; UsageError naming the installed ones if unknown."""
+        opener = self._event_publishers.get(name)
+        if opener is None:
+            raise UsageError(
+                f"no event publisher '{name}' is installed",
+                hint=f"installed: {', '.join(sorted(self._event_publishers)) or 'none'}",
+            )
+        return opener(endpoints)
 
 
 def _add(table: dict[str, Opener], key: str, opener: Opener, what: str) -> None:

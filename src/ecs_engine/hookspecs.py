@@ -32,6 +32,8 @@ def ecs_register_backends(registry: BackendRegistry) -> None:
     ``registry.add_resource_manager(name, opener)``: ``opener(settings, state_dir)`` opens the resource
     manager ``name`` (setting ``core.resource_manager``) from the core's ``core`` settings section and the
     directory for task output files, and returns an ``ecs_engine.tasks.resources.ResourceManager``.
+    ``registry.add_event_publisher(name, opener)``: ``opener(endpoints)`` returns the
+    ``ecs_engine.events.outbox.Publisher`` of an external event service (``kafka``: setting ``kafkaEndpoints``).
     A scheme or name registered by two plugins is an error.
     """
 

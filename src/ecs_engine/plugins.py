@@ -24,6 +24,8 @@ BUILTIN_PLUGINS = {
     "config-etcd": "ecs_backends.config.etcd",
     "resources-local": "ecs_backends.resources.local",
     "testplugin": "ecs_backends.integrations.testplugin",
+    "kafka": "ecs_backends.integrations.kafka",
+    "events-kafka": "ecs_backends.events.kafka",
 }
 
 

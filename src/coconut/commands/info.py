@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import typer
 
 from ..context import CliContext
 from ..core_connection import connect
 from ..output import OUTPUT_OPTION, check_output, message_dict, print_data
+
+#: the entry of GetIntegratedServices that is the core's own event service (Kafka), not an integrated service
+EVENT_SERVICE = "events"
 
 
 def register(app: typer.Typer) -> None:
@@ -78,9 +83,16 @@ def info(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
             ("available detectors", ", ".join(framework.availableDetectors) or "none"),
         ],
     )
-    if services.services:
+    events = services.services.get(EVENT_SERVICE)
+    if events is not None:
+        state = json.loads(events.data or "{}")
+        reach = "connected" if events.connectionState == "READY" else f"unreachable ({state.get('error', '')})"
+        delivered = f"delivered up to event {state.get('deliveredSeq', 0)}"
+        cli.echo(f"event service: {events.name} at {events.endpoint}: {reach}, lag {state.get('lag', 0)} ({delivered})")
+    others = {name: service for name, service in services.services.items() if name != EVENT_SERVICE}
+    if others:
         cli.echo("integrated services:")
-        for name, service in sorted(services.services.items()):
+        for name, service in sorted(others.items()):
             enabled = "enabled" if service.enabled else "disabled"
             endpoint = service.endpoint or "no endpoint"
             cli.echo(f"  {name:<12} {service.name} ({enabled}, {endpoint}): {service.connectionState}")

@@ -195,18 +195,21 @@ class Environment:
         fields.setdefault("request_user", self.last_request_user)
         self.publish(model.environment_event(self.id, **fields))
 
-    def run_event(self, transition: str, status: model.OpStatus, error: str = "") -> None:
-        self.publish(
-            model.run_event(
-                self.id,
-                run_number=self.current_run,
-                state=self.state,
-                transition=transition,
-                status=status,
-                error=error,
-                request_user=self.last_request_user,
-            )
+    def run_event(self, transition: str, status: model.OpStatus, error: str = "", *, at: str = "") -> None:
+        """``at``: the run variable (Unix ms text) the event is stamped with: SOR and EOR are stamped with
+        the run's start and end time (integrations.md §2.2), which consumers take as the run's times."""
+        event = model.run_event(
+            self.id,
+            run_number=self.current_run,
+            state=self.state,
+            transition=transition,
+            status=status,
+            error=error,
+            request_user=self.last_request_user,
         )
+        if at and self.root.user_vars.get(at, "").isdigit():
+            event.timestamp = int(self.root.user_vars[at])
+        self.publish(event)
 
     def stack(self) -> dict[str, str]:
         """The consolidated variables of the root role (what ``GetEnvironment`` shows)."""
@@ -384,9 +387,11 @@ class Environment:
         if event in (Event.STOP_ACTIVITY, Event.GO_ERROR) and self.current_run:
 
             def end_of_run() -> None:
-                if self.root.user_vars.get("run_end_time_ms") == "":
+                ending = self.root.user_vars.get("run_end_time_ms") == ""
+                if ending:
                     self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
-                self.run_event(event, model.STARTED)
+                if event == Event.STOP_ACTIVITY or ending:  # GO_ERROR: only if the run was not ending already
+                    self.run_event(event, model.STARTED, at="run_end_time_ms")
 
             return end_of_run
         return None
@@ -403,7 +408,7 @@ class Environment:
             value = self.env_vars.vars.get(key, self.env_vars.defaults.get(key))
             if value is not None:
                 self.root.vars[key] = value
-        self.run_event(Event.START_ACTIVITY, model.STARTED)
+        self.run_event(Event.START_ACTIVITY, model.STARTED, at="run_start_time_ms")
 
     def _leave_work(self, source: str) -> StepWork | None:
         if source != State.RUNNING:
@@ -434,9 +439,10 @@ class Environment:
 
             def run_stopped() -> None:
                 value = self.root.user_vars.get("run_end_completion_time_ms")
-                if event == Event.STOP_ACTIVITY or value == "":
+                ending = event == Event.STOP_ACTIVITY or value == ""
+                if ending:
                     self.root.user_vars["run_end_completion_time_ms"] = runvars.now_ms_text()
-                if self.current_run:
+                if self.current_run and ending:
                     self.run_event(event, model.DONE_OK)
                 self._cancel_auto_stop()
 
@@ -889,6 +895,7 @@ class Environment:
                 for key in ("run_end_time_ms", "run_end_completion_time_ms"):
                     if not self.root.user_vars.get(key):
                         self.root.user_vars[key] = runvars.now_ms_text()
+                self.run_event("TEARDOWN", model.STARTED, at="run_end_time_ms")  # QC's end of run
                 self.run_event("TEARDOWN", model.DONE_OK)
                 self._end_run()
             self.env_event(transition="DESTROY", step="DESTROY", status=model.STARTED)

@@ -24,8 +24,10 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
+from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks, started_before
 from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
@@ -117,6 +119,7 @@ class Core:
         self._pidfile_written = False
         self._data_lock: int | None = None
         self._journal_retention: asyncio.Task[None] | None = None  # pruning the event journal
+        self.events: Outbox | None = None  # the Kafka event service, if kafkaEndpoints is set
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -140,6 +143,7 @@ class Core:
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
 
+        from .event_service import open_event_service
         from .executor_port import ExecutorTaskController
         from .journal_retention import journal_retention, keep_journal_within
         from .journal_service import JournalService
@@ -180,6 +184,7 @@ class Core:
             ),
             framework_id=self._framework_id(),
         )
+        self.events = await open_event_service(s, self.config, registry, self.manager.journal, self.manager.bus)
         await self.manager.start()
         self._journal_retention = asyncio.create_task(keep_journal_within(self.manager.journal, retention))
         await self._after_reload()
@@ -274,6 +279,9 @@ class Core:
         if executor is not None:
             await executor.shutdown()
             await executor.resources.close()
+        if self.events is not None:
+            await offload(self.events.close)  # what it has not delivered goes out at the next start
+            self.events = None
         if self._journal_retention is not None:
             self._journal_retention.cancel()
             self._journal_retention = None

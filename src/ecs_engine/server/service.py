@@ -21,6 +21,7 @@ from ecs_engine.config.configuration import PRIVATE_DETECTORS
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.model import now_ms
+from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.globs import compile_glob
 from ecs_engine.offload import offload
@@ -29,6 +30,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from . import messages
+from .event_service import service_info
 from .journal_service import journal_then_live
 from .rpc_errors import abort, rpc, rpc_stream
 from .sources import EXAMPLES
@@ -71,6 +73,7 @@ class ServedCore(Protocol):
     executor: Executor
     repos: RepoManager
     sources: TemplateSources
+    events: Outbox | None
 
 
 def _check_id(environment_id: str) -> str:
@@ -144,6 +147,8 @@ class ControlService(pb_grpc.ControlServicer):
     ) -> pb.ListIntegratedServicesReply:
         infos = await offload(self.manager.integrated_services)  # asks each plugin
         services = {name: pb.IntegratedServiceInfo(**info) for name, info in infos.items()}
+        if self.core.events is not None:
+            services["events"] = pb.IntegratedServiceInfo(**service_info(self.core.events.status()))
         return pb.ListIntegratedServicesReply(services=services, timestamp=now_ms())
 
     @rpc

@@ -17,11 +17,14 @@ Read from the same YAML file as coconut's settings (``~/.config/coconut/settings
       tls_cert: /path/cert.pem     # needed to listen on anything but loopback
       tls_key: /path/key.pem
       require_token: true          # false admits clients without the owner's token (docs/security.md)
+      kafkaEndpoints: [127.0.0.1:9092]   # publish events to Kafka (docs/events.md); as upstream, also read
+                                   # from the store's components/aliecs/ANY/any/settings; enableKafka: false disables
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +79,7 @@ class CoreSettings:
     repos_ssh_key: str = ""
     global_default_revision: str = "master"
     section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
+    kafka_endpoints: list[str] | None = None  # None: not set here (the configuration store may set it)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], *, data_dir: Path, state_dir: Path, listen: str | None = None):
@@ -101,6 +105,7 @@ class CoreSettings:
         out.nodes = core.get("nodes")
         out.occ_state_stream = _yes_no(core, "occ_state_stream", False)
         out.require_token = _yes_no(core, "require_token", True)
+        out.kafka_endpoints = kafka_endpoints(core, "setting core")
         for name in ("startup_timeout", "configure_timeout", "transition_timeout", "deploy_timeout"):
             if core.get(name) not in (None, ""):
                 try:
@@ -128,6 +133,24 @@ def _yes_no(core: dict[str, Any], name: str, default: bool) -> bool:
     if not isinstance(value, bool):
         raise UsageError(f"setting core.{name}: expected true or false, got '{value}'")
     return value
+
+
+def kafka_endpoints(values: Mapping[str, Any], where: str) -> list[str] | None:
+    """Upstream's ``kafkaEndpoints`` (a list, or one comma-separated string) of a settings map; [] if
+    ``enableKafka`` is false, None if neither is set."""
+    enabled = values.get("enableKafka", True)
+    if enabled is False or str(enabled).lower() == "false":
+        return []
+    value = values.get("kafkaEndpoints")
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"{where} kafkaEndpoints: expected a list of HOST:PORT, got {value!r}")
+    endpoints = [i.strip() for i in items if i.strip()]
+    for endpoint in endpoints:
+        split_endpoint(endpoint, what=f"{where} kafkaEndpoints")
+    return endpoints
 
 
 def read_settings_file(path: Path) -> dict[str, Any]:

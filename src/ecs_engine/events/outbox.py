@@ -1,0 +1,181 @@
+"""The outbox: the journal's events delivered to an external event service (Kafka), in order, none lost.
+
+The journal is the outbox. A thread of its own (``ecs-outbox``) reads the events committed after the last
+delivered sequence number, hands them to a ``Publisher`` in batches, and only then moves its delivered
+position, which it keeps in a file: a broker that is down for minutes, or a core that restarts meanwhile,
+loses nothing; when the broker answers again every event goes out, in journal order. Delivery is at least
+once (a batch cut short is sent again); the sequence number travels with each message so consumers
+dedupe. The bus only wakes the thread: publishing an event, and so a transition, never waits for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from .bus import EventBus, Subscription
+from .journal import JournalEntry
+from .model import Event
+
+log = logging.getLogger(__name__)
+
+#: events handed to the publisher at once
+BATCH = 500
+#: first and longest pause between attempts while the service is unreachable (doubling in between)
+RETRY_FIRST = 0.2
+RETRY_LONGEST = 5.0
+#: the thread looks at the journal at least this often even if no event woke it
+IDLE_CHECK = 1.0
+
+
+class Publisher(Protocol):
+    """An external event service; the outbox calls it from its own thread only."""
+
+    #: what ``coconut info`` shows: the service's kind and address
+    name: str
+    endpoint: str
+
+    def prepare(self) -> None:
+        """Reach the service and create what publishing needs (topics); raise if it cannot be reached."""
+
+    def send(self, entries: Sequence[JournalEntry]) -> None:
+        """Deliver every entry, in order, or raise (the same entries are then sent again later)."""
+
+    def close(self) -> None: ...
+
+
+class JournalReader(Protocol):
+    def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterable[JournalEntry]: ...
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """A snapshot for ``coconut info``: reachable or not, what is delivered, how far behind the journal."""
+
+    service: str
+    endpoint: str
+    connected: bool
+    delivered_seq: int
+    lag: int
+    error: str
+
+
+class Outbox:
+    """Delivers the journal to ``publisher`` from the position kept in ``position_file``; ``start``/``close``."""
+
+    def __init__(self, journal: JournalReader, publisher: Publisher, position_file: Path, *, batch: int = BATCH):
+        self._journal = journal
+        self._publisher = publisher
+        self._position_file = position_file
+        self._batch = batch
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._subscription: Subscription | None = None
+        self._delivered = 0
+        # lag = events waiting at start + events published since - events delivered since (seq numbers may skip)
+        self._count_lock = threading.Lock()
+        self._waiting_at_start = 0
+        self._published = 0
+        self._sent = 0
+        self._connected = False
+        self._error = ""
+
+    def start(self, bus: EventBus) -> None:
+        """Find the delivered position and start delivering; every later event on ``bus`` wakes the thread.
+
+        Reads the journal (the first time, to its end): the core calls it through ``offload``."""
+        self._delivered = self._load_position()
+        self._waiting_at_start, _ = self._scan(self._delivered)
+        self._subscription = bus.subscribe(self._notify)
+        self._thread = threading.Thread(target=self._run, name="ecs-outbox", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop delivering (what is left goes out at the next start) and close the publisher."""
+        if self._subscription is not None:
+            self._subscription.close()
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._publisher.close()
+
+    def status(self) -> OutboxStatus:
+        return OutboxStatus(
+            service=self._publisher.name,
+            endpoint=self._publisher.endpoint,
+            connected=self._connected,
+            delivered_seq=self._delivered,
+            lag=max(self._waiting_at_start + self._published - self._sent, 0),
+            error=self._error,
+        )
+
+    # -- the thread ------------------------------------------------------------------------------------------
+
+    def _notify(self, event: Event) -> None:
+        with self._count_lock:
+            self._published += 1
+        self._wake.set()
+
+    def _run(self) -> None:
+        prepared = False
+        pause = RETRY_FIRST
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                batch = list(self._journal.entries(after_seq=self._delivered, limit=self._batch))
+                if not prepared:
+                    self._publisher.prepare()
+                    prepared = True
+                if not batch:
+                    self._connected = True
+                    self._wake.wait(IDLE_CHECK)
+                    continue
+                self._publisher.send(batch)
+            except Exception as exc:
+                if self._connected or str(exc) != self._error:
+                    log.warning("event service %s: %s (retrying)", self._publisher.endpoint, exc)
+                self._connected, self._error, prepared = False, str(exc), False
+                self._stopping.wait(pause)
+                pause = min(pause * 2, RETRY_LONGEST)
+                continue
+            self._delivered = batch[-1].seq
+            self._sent += len(batch)
+            self._save_position(self._delivered)
+            self._connected, self._error, pause = True, "", RETRY_FIRST
+
+    # -- the delivered position ------------------------------------------------------------------------------
+
+    def _load_position(self) -> int:
+        """The last delivered sequence number; the first time, the journal's end (history is not replayed)."""
+        try:
+            return int(json.loads(self._position_file.read_text())["delivered_seq"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("outbox position %s unreadable (%s): starting from the journal's end", self._position_file, exc)
+        _, end = self._scan(0)
+        self._save_position(end)
+        return end
+
+    def _scan(self, seq: int) -> tuple[int, int]:
+        """How many entries follow ``seq`` in the journal, and the last one's sequence number."""
+        count = 0
+        while page := list(self._journal.entries(after_seq=seq, limit=self._batch)):
+            count, seq = count + len(page), page[-1].seq
+        return count, seq
+
+    def _save_position(self, seq: int) -> None:
+        tmp = self._position_file.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"delivered_seq": seq}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._position_file)

@@ -1,0 +1,58 @@
+"""The legacy ``kafka`` integration plugin on a real broker, read as BKP-LHC-Client and Monitoring read it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from ecs_backends.integrations.kafka import KafkaPlugin
+from ecs_engine.protocols import kafka_pb2
+
+from .consumer import consume_raw
+
+
+def call(trigger: str, environment_id: str, detectors: str, run: str = "") -> SimpleNamespace:
+    stack = {
+        "__call_trigger": trigger,
+        "environment_id": environment_id,
+        "detectors": detectors,
+        "enter_state_time_ms": "1700000000123",
+        "run_number": run,
+        "run_type": "PHYSICS",
+    }
+    return SimpleNamespace(var_stack=stack)
+
+
+async def test_start_and_end_of_run_notifications_and_the_active_runs_list(kafka_broker):
+    plugin = KafkaPlugin(kafka_broker.endpoint)
+    plugin.init("framework")
+    try:
+        for environment_id, detectors, run in (("envTPC", '["TPC"]', "11"), ("envITS", '["TPC","ITS"]', "12")):
+            await plugin.call_stack(call("enter_RUNNING", environment_id, detectors, run)).PublishEnterStateUpdate()
+        await plugin.call_stack(call("leave_RUNNING", "envTPC", '["TPC"]', "11")).PublishLeaveStateUpdate()
+        no_detectors = call("enter_RUNNING", "envX", "")
+        await plugin.call_stack(no_detectors).PublishEnterStateUpdate()
+    finally:
+        plugin.destroy()
+    assert "detectors" in no_detectors.var_stack["__call_error"]  # nothing sent without them, as upstream
+
+    sor = [
+        kafka_pb2.NewStateNotification.FromString(v)
+        for v in consume_raw(kafka_broker.endpoint, "aliecs.env_state.RUNNING")
+    ]
+    assert [(n.envInfo.environmentId, n.envInfo.runNumber) for n in sor][-2:] == [("envTPC", 11), ("envITS", 12)]
+    assert all(n.timestamp > 0 and n.envInfo.enterStateTimestamp == 1700000000123 for n in sor)
+    eor = kafka_pb2.NewStateNotification.FromString(
+        consume_raw(kafka_broker.endpoint, "aliecs.env_leave_state.RUNNING")[-1]
+    )
+    assert (eor.envInfo.environmentId, eor.envInfo.runNumber, eor.envInfo.state) == ("envTPC", 11, "RUNNING")
+
+    lists = [
+        kafka_pb2.ActiveRunsList.FromString(v) for v in consume_raw(kafka_broker.endpoint, "aliecs.env_list.RUNNING")
+    ]
+    both, after_eor = lists[-2], lists[-1]
+    # two detectors beat one; detectors sorted within each environment
+    assert [(e.environmentId, list(e.detectors)) for e in both.activeRuns] == [
+        ("envITS", ["ITS", "TPC"]),
+        ("envTPC", ["TPC"]),
+    ]
+    assert [e.environmentId for e in after_eor.activeRuns] == ["envITS"]

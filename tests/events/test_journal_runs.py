@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ecs_engine.events import model
 from ecs_engine.events.journal import DAY_MS, EventJournal, Retention
+from ecs_engine.events.runs import run_record
 
 
 def _env(env: str, transition: str, status, *, run: int = 0, step: str = "", message: str = "") -> model.Event:
@@ -91,3 +92,30 @@ def test_severity_is_error_for_failures():
     assert model.severity_of(_env("a", "STOP_ACTIVITY", model.DONE_ERROR)) == "error"
     assert model.severity_of(_task("a", "ERROR")) == "error"
     assert model.severity_of(_env("a", "STOP_ACTIVITY", model.DONE_OK)) == "info"
+
+
+def test_the_run_record_takes_its_times_from_sor_and_eor_and_its_outcome_from_how_it_ended(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    alice, bob = model.user("alice"), model.user("bob")
+
+    def at(ms: int, event: model.Event) -> None:
+        event.timestamp = ms
+        journal.write(event)
+
+    def run_event(transition: str, status, **fields) -> model.Event:
+        return model.run_event("a", run_number=3, state="RUNNING", transition=transition, status=status, **fields)
+
+    at(1000, model.environment_event("a", transition="START_ACTIVITY", status=model.STARTED, request_user=alice))
+    at(1100, run_event("START_ACTIVITY", model.STARTED, request_user=alice))  # SOR, stamped with the start
+    at(1500, _env("a", "START_ACTIVITY", model.DONE_OK, run=3))
+    at(9000, _env("a", "GO_ERROR", model.STARTED, run=3))
+    at(8900, run_event("GO_ERROR", model.STARTED, request_user=bob, error="a critical task died"))  # EOR
+    at(9400, _env("a", "GO_ERROR", model.DONE_OK))
+    (marker,) = journal.markers()
+    record = run_record(marker, journal.entries(run_number=3), detectors=["TPC", "ITS"], run_type="PHYSICS")
+
+    assert (record.startMs, record.endMs, record.startedBy, record.stoppedBy) == (1100, 8900, "alice", "bob")
+    assert (record.outcome, record.error) == ("error", "a critical task died")
+    assert list(record.detectors) == ["ITS", "TPC"] and (record.firstSeq, record.lastSeq) == (1, 6)
+    spans = [(t.transition, t.endMs - t.startMs, t.status) for t in record.transitions]
+    assert spans == [("START_ACTIVITY", 500, "DONE_OK"), ("GO_ERROR", 400, "DONE_OK")]

@@ -195,7 +195,9 @@ class EventJournal:
             yield JournalEntry(seq, event, next((m.run_number for m in runs if m.holds(seq)), 0))
 
     def markers(self, run_number: int | None = None) -> list[RunMarker]:
-        """The runs' markers, by run number (committed ones; a run still going on has no ``end_seq``)."""
+        """The runs' markers, by run number (buffered events are committed first; a run still going on has
+        no ``end_seq``)."""
+        self.flush()
         sql = "SELECT run_number, environment_id, begin_seq, end_seq FROM run_markers"
         args: tuple[int, ...] = ()
         if run_number is not None:

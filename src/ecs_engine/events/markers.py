@@ -80,7 +80,7 @@ def _starts_start(payload) -> bool:
 
 def _ends_run(kind: str, payload) -> bool:
     if kind == "runEvent":
-        return payload.transition == "TEARDOWN"
+        return payload.transition == "TEARDOWN" and payload.transitionStatus in _FINISHED
     if payload.message == "environment destroyed":
         return True
     if payload.transitionStep or payload.transitionStatus not in _FINISHED:

@@ -1,7 +1,7 @@
 """The run registry, read from the journal: what ``coconut runs`` shows of each run.
 
-A run's record is derived from the events its marker holds: the run events give its start (SOR), its end
-(EOR done) and who asked for each; the environment events give each transition's start, end and outcome.
+A run's record is derived from the events its marker holds: the run events give its start (SOR, stamped
+with the run's start time) and end (EOR, stamped with its end time) and who asked for each; the environment events give each transition's start, end and outcome.
 Detectors and run type are the environment's, which the caller knows (the journal does not repeat them).
 """
 
@@ -51,10 +51,10 @@ def _run_event(record: journal_pb2.RunRecord, event: events_pb2.Event) -> None:
     run = event.runEvent
     if run.transition == "START_ACTIVITY" and run.transitionStatus == model.STARTED:
         record.startMs, record.startedBy = event.timestamp, run.lastRequestUser.name
-    elif run.transition in _ENDING and run.transitionStatus == model.STARTED:
-        record.stoppedBy = run.lastRequestUser.name
+    elif run.transition in _ENDING and run.transitionStatus == model.STARTED:  # EOR: stamped with the run's end
+        record.stoppedBy, record.endMs = run.lastRequestUser.name, event.timestamp
     elif run.transition in _ENDING and run.transitionStatus not in (model.NULL, model.ONGOING):
-        record.endMs = event.timestamp
+        record.endMs = record.endMs or event.timestamp
     if run.transitionStatus in _FAILED or run.transition == "GO_ERROR":
         record.outcome, record.error = "error", run.error or record.error
 

@@ -75,6 +75,18 @@ def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(
         assert coconut("events", "browse", "--run", str(first)).status == 0
 
 
+def test_a_query_is_asked_for_a_page_at_a_time_and_returns_every_event_once(coconut, monkeypatch):
+    from coconut.commands import events as events_command
+
+    environment_id, _ = two_runs(coconut)
+    whole = [e["seq"] for e in coconut("events", "query", "--env", environment_id, "-o", "json").json()]
+    monkeypatch.setattr(events_command, "PAGE", 7)
+    paged = [e["seq"] for e in coconut("events", "query", "--env", environment_id, "-o", "json").json()]
+    assert paged == whole and len(whole) > 7 * 3
+    limited = coconut("events", "query", "--env", environment_id, "--limit", "10", "-o", "json").json()
+    assert [e["seq"] for e in limited] == whole[:10]
+
+
 def test_bad_query_arguments_are_one_clear_error_naming_the_argument(coconut):
     coconut("core", "start")
     bad_time = coconut("events", "query", "--since", "the day before", check=False)

@@ -20,6 +20,9 @@ from ..query_times import parse_time
 
 app = command_group()
 
+#: events asked for per QueryEvents call (the core answers at most 10,000)
+PAGE = 5000
+
 ENV_OPTION = typer.Option(None, "--env", help="Only this environment's events.")
 RUN_OPTION = typer.Option(None, "--run", help="Only the events of this run (the journal range it owns).")
 KIND_OPTION = typer.Option(
@@ -56,8 +59,18 @@ def event_query(
 
 
 def fetch_events(cli: CliContext, query: Any) -> list[Any]:
+    """Every event ``query`` matches (at most its ``limit`` if set), asked for a page at a time."""
+    wanted = query.limit or None
+    events: list[Any] = []
     with connect(cli) as core:
-        return list(core.call("QueryEvents", query).events)
+        while wanted is None or len(events) < wanted:
+            query.limit = PAGE if wanted is None else min(PAGE, wanted - len(events))
+            page = core.call("QueryEvents", query).events
+            events.extend(page)
+            if len(page) < query.limit:
+                break
+            query.afterSeq = page[-1].seq
+    return events
 
 
 @command(app, "query", "q")

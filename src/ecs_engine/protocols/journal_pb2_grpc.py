@@ -55,7 +55,7 @@ class JournalServicer:
     """Missing associated documentation comment in .proto file."""
 
     def QueryEvents(self, request, context):
-        """Stored events matching the query, oldest first.
+        """Stored events matching the query, oldest first, a page at a time (see EventQuery.limit).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: events read from the journal per query while replaying
 REPLAY_PAGE = 1000
+#: the most events one QueryEvents reply holds (a reply stays far below the gRPC message limit)
+QUERY_PAGE = 10_000
 
 
 class JournalHost(Protocol):
@@ -94,7 +96,8 @@ class JournalService(pb_grpc.JournalServicer):
 
     @rpc
     async def QueryEvents(self, request: pb.EventQuery, context: grpc.aio.ServicerContext) -> pb.EventPage:
-        entries = await offload(read_journal, self.manager.journal, _query(request), request.limit or None)
+        limit = min(request.limit or QUERY_PAGE, QUERY_PAGE)
+        entries = await offload(read_journal, self.manager.journal, _query(request), limit)
         return pb.EventPage(events=[journal_event(e) for e in entries])
 
     @rpc_stream

@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from ecs_backends.events.kafka import START_TOPICS
 from ecs_engine.protocols import events_pb2
 
 from ..e2e.conftest import Coconut, alive, eventually, remember
@@ -82,7 +83,11 @@ def test_bookkeeping_qc_and_gui_consumers_see_the_environment_and_its_runs(tmp_p
     runs = [run_cycle(coconut, environment_id), run_cycle(coconut, environment_id)]
     coconut("env", "destroy", environment_id)
 
+    from confluent_kafka.admin import AdminClient
+
     messages = of(environment_id, consume(kafka_broker.endpoint, TOPICS, destroyed(environment_id)))
+    admin = AdminClient({"bootstrap.servers": kafka_broker.endpoint})
+    assert set(START_TOPICS) <= set(admin.list_topics(timeout=10).topics)  # created at start, dcs/odc/trg too
 
     # Bookkeeping (aliecs.environment): the environment is created from the one event that carries vars
     with_vars = [m.event for m in messages if m.topic == "aliecs.environment" and m.event.environmentEvent.vars]

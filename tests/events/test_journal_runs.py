@@ -119,3 +119,14 @@ def test_the_run_record_takes_its_times_from_sor_and_eor_and_its_outcome_from_ho
     assert list(record.detectors) == ["ITS", "TPC"] and (record.firstSeq, record.lastSeq) == (1, 6)
     spans = [(t.transition, t.endMs - t.startMs, t.status) for t in record.transitions]
     assert spans == [("START_ACTIVITY", 500, "DONE_OK"), ("GO_ERROR", 400, "DONE_OK")]
+
+
+def test_retention_never_deletes_what_the_outbox_has_not_delivered(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite")
+    today = model.now_ms() // DAY_MS * DAY_MS
+    for seq in range(1, 7):
+        event = _task("a", "RUNNING")
+        event.timestamp = today - (3 if seq <= 4 else 0) * DAY_MS  # 1-4 three days old, 5-6 today
+        journal.write(event)
+    assert journal.prune(Retention(days=1), now_ms=today, keep_after=2) == 2  # delivered up to 2
+    assert [e.seq for e in journal.entries()] == [3, 4, 5, 6]

@@ -216,8 +216,9 @@ class EventJournal:
         with self._lock:
             return self._next_seq - 1
 
-    def prune(self, retention: Retention, now_ms: int) -> int:
-        """Delete the oldest days beyond ``retention`` (never today's); return how many events went."""
+    def prune(self, retention: Retention, now_ms: int, *, keep_after: int | None = None) -> int:
+        """Delete the oldest days beyond ``retention`` (never today's, never an event numbered after
+        ``keep_after``: what the outbox has not delivered yet); return how many events went."""
         self.flush()
         with self._db_lock:
             days = self._db.execute(
@@ -233,7 +234,10 @@ class EventJournal:
                 total -= size
                 oldest_kept = day + 1
             with write_transaction(self._db) as db:
-                deleted = db.execute("DELETE FROM events WHERE timestamp_ms < ?", (oldest_kept * DAY_MS,)).rowcount
+                deleted = db.execute(
+                    "DELETE FROM events WHERE timestamp_ms < ? AND seq <= ?",
+                    (oldest_kept * DAY_MS, self._next_seq if keep_after is None else keep_after),
+                ).rowcount
                 db.execute(
                     "DELETE FROM run_markers WHERE end_seq IS NOT NULL AND end_seq < (SELECT MIN(seq) FROM events)"
                 )

@@ -186,7 +186,9 @@ class Core:
         )
         self.events = await open_event_service(s, self.config, registry, self.manager.journal, self.manager.bus)
         await self.manager.start()
-        self._journal_retention = asyncio.create_task(keep_journal_within(self.manager.journal, retention))
+        self._journal_retention = asyncio.create_task(
+            keep_journal_within(self.manager.journal, retention, self._delivered_seq)
+        )
         await self._after_reload()
         tune_garbage_collector()
         ssh_key = Path(s.repos_ssh_key).expanduser() if s.repos_ssh_key else None
@@ -241,6 +243,10 @@ class Core:
         framework_id = new_id()
         path.write_text(framework_id + "\n")
         return framework_id
+
+    def _delivered_seq(self) -> int | None:
+        """How far the Kafka outbox has delivered the journal (None: no outbox, nothing to wait for)."""
+        return self.events.status().delivered_seq if self.events is not None else None
 
     async def _after_reload(self) -> None:
         """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped;

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ecs_engine.errors import UsageError
@@ -35,11 +35,14 @@ def journal_retention(section: Mapping[str, Any]) -> Retention:
     return Retention(days=bounds[0], megabytes=bounds[1])
 
 
-async def keep_journal_within(journal: EventJournal, retention: Retention) -> None:
-    """Prune now and every ``PRUNE_INTERVAL`` until cancelled; a failed prune is logged and tried again later."""
+async def keep_journal_within(
+    journal: EventJournal, retention: Retention, delivered: Callable[[], int | None] = lambda: None
+) -> None:
+    """Prune now and every ``PRUNE_INTERVAL`` until cancelled, never past ``delivered()`` (the Kafka outbox's
+    position, None without one); a failed prune is logged and tried again later."""
     while True:
         try:
-            deleted = await offload(journal.prune, retention, now_ms())
+            deleted = await offload(journal.prune, retention, now_ms(), keep_after=delivered())
             if deleted:
                 log.info("event journal: deleted %d events beyond %s", deleted, retention)
         except Exception:

@@ -58,3 +58,22 @@ def test_trigger_events_reach_bookkeeping_and_a_restart_resumes_where_delivery_s
     ]
     assert {json.loads(e.payload)["trgRequest"]["runn"] for e in trg} == {7}
     assert sorted(m.seq for m in mine) == [1, 2, 3]  # each once: the restart resent nothing delivered
+
+
+def test_an_event_too_large_for_kafka_is_skipped_and_does_not_hold_back_the_next(tmp_path, kafka_broker):
+    bus = EventBus()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    bus.add_sink(journal)
+    outbox = open_outbox(tmp_path, kafka_broker, bus, journal)
+    try:
+        huge = model.integrated_service_event("envBIG", service="s", operation="odc.Configure()", status=model.DONE_OK)
+        huge.integratedServiceEvent.payload = "x" * 2_000_000  # over librdkafka's 1 MB message.max.bytes
+        bus.publish(huge)
+        bus.publish(trg_event("envBIG", "odc.Start()", 8))
+        got = consume(
+            kafka_broker.endpoint, ["aliecs.integrated_service.odc"], lambda got: any(m.seq == 2 for m in got)
+        )
+    finally:
+        outbox.close()
+        journal.close()
+    assert [m.seq for m in got if m.key == "envBIG"] == [2]

@@ -94,6 +94,8 @@ class KafkaPublisher:
         self._create(START_TOPICS)
 
     def send(self, entries: Sequence[JournalEntry]) -> None:
+        from confluent_kafka import KafkaError, KafkaException
+
         failures: list[str] = []
 
         def delivered(error: Any, message: Any) -> None:
@@ -109,13 +111,19 @@ class KafkaPublisher:
             event = entry.event
             if not event.timestampNano:
                 event.timestampNano = event.timestamp * 1_000_000
-            self._producer.produce(
-                topic,
-                value=event.SerializeToString(),
-                key=key.encode() if key else None,
-                headers={"seq": str(entry.seq)},
-                on_delivery=delivered,
-            )
+            try:
+                self._producer.produce(
+                    topic,
+                    value=event.SerializeToString(),
+                    key=key.encode() if key else None,
+                    headers={"seq": str(entry.seq)},
+                    on_delivery=delivered,
+                )
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                # sending it again would never succeed and would hold back every later event
+                log.error("event %d is larger than Kafka takes (%s): not published on %s", entry.seq, exc, topic)
         left = self._producer.flush(DELIVERY_TIMEOUT + 1)
         if left or failures:
             self._producer.purge()

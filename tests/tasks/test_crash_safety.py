@@ -75,6 +75,8 @@ async def test_the_next_core_kills_tasks_of_a_deploy_nobody_finished(executor, t
 async def test_a_port_taken_between_allocation_and_bind_is_retried_on_another_port(executor):
     allocate = executor.resources.allocate_port
     squatter = socket.socket()  # another core's process, binding the port just handed to us
+    # as servers do (gRPC, OCClib): a port an earlier test left in TIME_WAIT is still free for it
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     taken: list[int] = []
 
     def allocate_then_lose(node, base):

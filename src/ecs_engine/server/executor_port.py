@@ -23,6 +23,7 @@ from ecs_engine.environment.taskport import (
     TaskReply,
 )
 from ecs_engine.errors import HandledError
+from ecs_engine.offload import offload
 from ecs_engine.tasks.executor import Executor
 from ecs_engine.tasks.model import BASIC, TaskProcess
 from ecs_engine.tasks.reports import Deployment, HookResult
@@ -135,7 +136,7 @@ class ExecutorTaskController(TaskController):
             task = next(t for t in tasks if t.id == own.id)
             task.locked = False
         if self.executor.registry is not None:
-            self.executor.registry.put_many([t.record() for t in self._executor_tasks(tasks)])
+            await offload(self.executor.registry.put_many, [t.record() for t in self._executor_tasks(tasks)])
 
     async def kill(self, tasks: list[Task]) -> KillReport:
         mine = self._executor_tasks(tasks)
@@ -147,7 +148,7 @@ class ExecutorTaskController(TaskController):
 
     async def reattach(self, tasks: list[Task]) -> set[str]:
         registry = self.executor.registry
-        records = {r["id"]: r for r in registry.records()} if registry is not None else {}
+        records = {r["id"]: r for r in await offload(registry.records)} if registry is not None else {}
         alive: set[str] = set()
         for task in tasks:
             own = self.executor.tasks.get(task.id)

@@ -24,6 +24,7 @@ from ecs_engine.ids import new_id
 from ecs_engine.occ import shutdown, states
 from ecs_engine.occ.errors import DIRECT, FMQ
 from ecs_engine.occ.options import PORT_ENV
+from ecs_engine.offload import offload
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
@@ -352,7 +353,7 @@ class Executor:
 
         results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)
         if event == states.CONFIGURE and self.registry is not None:
-            self.registry.put_many([t.record() for t in tasks if t.id in self.tasks])
+            await offload(self.registry.put_many, [t.record() for t in tasks if t.id in self.tasks])
         errors: dict[str, str] = {}
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, HandledError):
@@ -377,7 +378,7 @@ class Executor:
         tasks = [t for t in tasks if t.id in self.tasks]
         await asyncio.gather(*(self._kill_one(t) for t in tasks))
         if self.registry is not None and tasks:
-            self.registry.remove([t.id for t in tasks])
+            await offload(self.registry.remove, [t.id for t in tasks])
         return tasks
 
     async def _kill_one(self, task: TaskProcess) -> None:
@@ -407,7 +408,7 @@ class Executor:
         if watcher is not None and not watcher.done():
             watcher.cancel()
         if self.tasks.pop(task.id, None) is not None and self.registry is not None:
-            self.registry.remove([task.id])
+            await offload(self.registry.remove, [task.id])
         self.resources.release_ports(task.node, task.ports)
 
     async def shutdown(self) -> None:

@@ -16,7 +16,7 @@ def write_vmin(tmp_path):
     return f"file://{path}"
 
 
-def test_validate_the_corpus_passes(coconut, tmp_path):
+def test_validate_the_corpus_passes(coconut, tmp_path, corpus):
     result = coconut("template", "validate", str(CW_145), str(CW_079), "--config-endpoint", write_vmin(tmp_path))
     assert result.status == 0, result.out + result.err
     assert "21 valid, 0 invalid" in result.out
@@ -50,7 +50,7 @@ def test_validate_warns_about_triggers_that_never_fire(coconut, repo):
     assert any("never fires" in p["message"] for p in problems)
 
 
-def test_plan_json_of_readout_dataflow(coconut, tmp_path):
+def test_plan_json_of_readout_dataflow(coconut, tmp_path, corpus):
     result = coconut(
         "template",
         "plan",

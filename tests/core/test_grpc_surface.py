@@ -23,7 +23,7 @@ from .wire import Codec
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not spec_tables.SPEC_PATH.exists(), reason=f"{spec_tables.SPEC_PATH} not present"),
+    pytest.mark.shared,
 ]
 
 

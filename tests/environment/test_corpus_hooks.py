@@ -9,7 +9,7 @@ from ecs_engine.template.sources import DirectorySource
 from tests.conftest import VMIN_TREE, VMIN_VARS
 from tests.environment.conftest import Harness
 
-pytestmark = pytest.mark.corpus
+pytestmark = pytest.mark.shared
 
 BK = "readout-dataflow.bookkeeping"
 HOSTS = ("flp001", "flp002")

@@ -42,7 +42,7 @@ STREAMING = {
 }
 OUR_ADDITIONS_START = 1000
 
-pytestmark = pytest.mark.skipif(not spec_tables.SPEC_PATH.exists(), reason=f"{spec_tables.SPEC_PATH} not present")
+pytestmark = pytest.mark.shared
 
 
 class Descriptors:

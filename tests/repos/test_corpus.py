@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
 from ecs_engine.config import Configuration
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
+from tests.conftest import CW_145 as CORPUS
+from tests.conftest import need_shared
 
-CORPUS = Path(__file__).parents[2] / "../shared/corpus/controlworkflows-v1.45.0"
 #: the variable set of the corpus README's reference expectation
 TREE = {
     "o2": {
@@ -29,8 +29,7 @@ HOSTS = '["flp001","flp002"]'
 
 @pytest.fixture
 def corpus_repo(upstream_factory):
-    if not CORPUS.is_dir():
-        pytest.fail(f"the AliECS template corpus is missing at {CORPUS.resolve()}")
+    need_shared()
     up = upstream_factory()
     for kind in ("workflows", "tasks", "jit"):
         shutil.copytree(CORPUS / kind, up.path / kind)

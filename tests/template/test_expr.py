@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -18,8 +17,7 @@ from ecs_engine.template.expr import (
     render,
     to_text,
 )
-
-CORPUS = Path(__file__).parents[2] / "../shared/corpus"
+from tests.conftest import CORPUS
 
 
 def evaluate(source: str, **env):
@@ -140,10 +138,8 @@ CorpusLoader.add_multi_constructor(
 )
 
 
-@pytest.mark.corpus
+@pytest.mark.shared
 def test_every_corpus_expression_compiles():
-    if not CORPUS.is_dir():  # as the corpus fixture (tests/conftest.py): it is part of the checkout's surroundings
-        pytest.fail(f"the AliECS template corpus is missing at {CORPUS} (../shared/corpus beside the repository)")
     sources = set()
     for path in CORPUS.rglob("*.yaml"):
         for text in corpus_strings(yaml.load(path.read_text(), Loader=CorpusLoader)):

@@ -12,6 +12,7 @@ from ecs_engine.errors import ExitStatus
 
 from .aliases import add_group, command_group
 from .context import CliContext
+from .help_text import plain_help
 from .run_main import run_main
 
 app = command_group(
@@ -21,6 +22,14 @@ app = command_group(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(ctx: typer.Context, asked: bool) -> None:
+    if asked:
+        from ecs_engine import __version__
+
+        ctx.obj.echo(f"coconut {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -38,6 +47,9 @@ def _global_options(
     nospinner: bool = typer.Option(False, "--nospinner", help="No spinner on slow operations."),
     nocolor: bool = typer.Option(False, "--nocolor", help="No colours."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks of internal errors."),
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, expose_value=False, callback=_print_version, help="Print the version."
+    ),
 ) -> None:
     cli: CliContext = ctx.obj
     cli.settings_file = Path(config) if config else None
@@ -90,7 +102,7 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
     """Run one command line; raises HandledError for user errors."""
     from typer.exceptions import Abort, Exit, TyperException
 
-    command = typer.main.get_command(app)
+    command = plain_help(typer.main.get_command(app))
     try:
         result = command.main(args=list(argv), prog_name="coconut", standalone_mode=False, obj=cli)
     except TyperException as exc:  # click-style usage errors (typer vendors click)

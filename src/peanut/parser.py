@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
+from ecs_engine import __version__
 from ecs_engine.errors import UsageError
 
 DESCRIPTION = "Drive and debug one OCC-controlled process or FairMQ device."
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-config", "--config", metavar="FILE", help="YAML/JSON arguments, flattened to dot keys")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--debug", action="store_true", help="tracebacks for internal errors")
+    parser.add_argument("--version", action="version", version=f"peanut {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     commands.add_parser("get-state", help="print the current state")

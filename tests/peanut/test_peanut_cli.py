@@ -23,6 +23,13 @@ def test_help_lists_commands_modes_and_exit_statuses():
     assert "fmq-step" in result.out and "6 wrong mode" in result.out
 
 
+def test_version():
+    from ecs_engine import __version__
+
+    result = peanut("--version")
+    assert (result.status, result.out) == (0, f"peanut {__version__}\n")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

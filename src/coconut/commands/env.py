@@ -28,7 +28,6 @@ EVENTS = {
     "STOP": 2,
     "CONFIGURE": 3,
     "RESET": 4,
-    "GO_ERROR": 5,
     "DEPLOY": 6,
     "EXIT": OPTYPE_EXIT,
     "RECOVER": OPTYPE_RECOVER,

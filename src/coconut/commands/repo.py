@@ -14,6 +14,16 @@ from ..stores import open_repos
 app = command_group()
 
 
+def _index(text: str) -> int:
+    """A repository index as typed; typer's own int check answers in pydantic's words."""
+    if not text.strip().isdigit():
+        raise typer.BadParameter(f"expected a number (the index shown by 'coconut repo list'), got '{text}'")
+    return int(text)
+
+
+INDEX_HELP = "Index shown by 'coconut repo list'."
+
+
 @command(app, "list", "l", "ls")
 def list_repos(
     ctx: typer.Context,
@@ -77,7 +87,7 @@ def add(
 
 
 @command(app, "remove", "r", "delete", "del", "d")
-def remove(ctx: typer.Context, index: int = typer.Argument(..., help="Index shown by 'coconut repo list'.")) -> None:
+def remove(ctx: typer.Context, index: int = typer.Argument(..., parser=_index, help=INDEX_HELP)) -> None:
     """Remove a repository (its clone and generated JIT workflows); the lowest index becomes default if needed."""
     cli: CliContext = ctx.obj
     with open_repos(cli) as manager:
@@ -90,7 +100,7 @@ def remove(ctx: typer.Context, index: int = typer.Argument(..., help="Index show
 @command(app, "refresh", "update", "u")
 def refresh(
     ctx: typer.Context,
-    index: int = typer.Argument(None, help="Index shown by 'coconut repo list' (default: all)."),
+    index: int = typer.Argument(None, parser=_index, help="Index shown by 'coconut repo list' (default: all)."),
 ) -> None:
     """Fetch new commits, branches and tags; drop generated JIT workflows of commits no longer reachable."""
     cli: CliContext = ctx.obj
@@ -100,7 +110,7 @@ def refresh(
 
 
 @command(app, "default")
-def default(ctx: typer.Context, index: int = typer.Argument(..., help="Index shown by 'coconut repo list'.")) -> None:
+def default(ctx: typer.Context, index: int = typer.Argument(..., parser=_index, help=INDEX_HELP)) -> None:
     """Make a repository the default one (used by workflow names without a repository)."""
     cli: CliContext = ctx.obj
     with open_repos(cli) as manager:
@@ -122,8 +132,10 @@ def default_revision(
         return
     if len(args) != 2:
         raise UsageError(f"expected REVISION or INDEX REVISION, got {len(args)} arguments")
-    if not args[0].isdigit():
-        raise UsageError(f"INDEX: expected the repository's index from 'coconut repo list', got '{args[0]}'")
+    try:
+        index = _index(args[0])
+    except typer.BadParameter as exc:
+        raise UsageError(f"INDEX: {exc}") from None
     with open_repos(cli) as manager:
-        name = manager.set_repo_default_revision(int(args[0]), args[1])
+        name = manager.set_repo_default_revision(index, args[1])
     cli.echo(f'The default revision for {name} has been successfully updated to "{args[1]}".')

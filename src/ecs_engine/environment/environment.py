@@ -242,7 +242,7 @@ class Environment:
         if event not in fsm.TRANSITIONS:
             raise UsageError(f"unknown event '{event}': expected one of {', '.join(fsm.EVENTS)}")
         if fsm.destination(event, self.state) is None:
-            allowed = fsm.allowed_events(self.state)
+            allowed = [e for e in fsm.allowed_events(self.state) if e != Event.GO_ERROR]  # the core's, not a user's
             raise RefusedError(
                 f"environment {self.id} is {self.state}: {event} is not allowed there "
                 f"(allowed: {', '.join(allowed) if allowed else 'none, destroy it'})"
@@ -841,8 +841,8 @@ class Environment:
             self.last_request_user = user
         if self.state == State.RUNNING and not (allow_in_running_state or force):
             raise RefusedError(
-                f"environment {self.id} is RUNNING: stop it first, or destroy with allow_in_running_state "
-                "(STOP_ACTIVITY first) or force",
+                f"environment {self.id} is RUNNING: stop it first, or destroy with -a/--allow-in-running-state "
+                "(STOP_ACTIVITY first) or -f/--force",
             )
         if not force:
             try:

@@ -44,4 +44,5 @@ def test_a_clone_without_shared_passes_and_skips_the_corpus_tests_with_one_reaso
     skipped = SKIPPED.findall(run.stdout)
     about_shared = [(int(count), why) for count, why in skipped if "shared" in why]
     assert {why for _, why in about_shared} == {reason}, tail
-    assert sum(count for count, _ in about_shared) >= 15, tail  # the corpus and spec tests not marked slow (19 when written)
+    # the corpus and spec tests not marked slow: 19 when written
+    assert sum(count for count, _ in about_shared) >= 15, tail

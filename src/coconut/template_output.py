@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .context import CliContext
@@ -17,8 +18,18 @@ if TYPE_CHECKING:
     from ecs_engine.template.validate import ValidationReport
 
 
+def annotation_path(file: str, cwd: Path) -> str:
+    """``file`` as GitHub annotations want it: relative to the top of the git work tree holding it (the
+    repository checked out in the workflow), else to the current directory, else as it is."""
+    path = (cwd / file).resolve()
+    for top in path.parents:
+        if (top / ".git").exists():
+            return path.relative_to(top).as_posix()
+    return path.relative_to(cwd.resolve()).as_posix() if path.is_relative_to(cwd.resolve()) else file
+
+
 def print_validation(cli: CliContext, report: ValidationReport, output: str) -> None:
-    if output == "json":
+    if output in ("json", "yaml"):
         print_data(
             cli,
             {
@@ -44,7 +55,7 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
                 if p.severity == "note":
                     continue
                 level = "error" if p.severity == "error" else "warning"
-                loc = f" file={p.file or r.file}" + (f",line={p.line}" if p.line else "")
+                loc = f" file={annotation_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
                 message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
                 cli.echo(f"::{level}{loc}::{message}")
         bad = sum(1 for r in report.results if not r.ok)
@@ -90,7 +101,7 @@ def _tree_node(tree: Any, node: dict[str, Any]) -> None:
 
 
 def print_plan(cli: CliContext, data: dict[str, Any], output: str) -> None:
-    if output == "json":
+    if output != "text":
         print_data(cli, data, output)
         return
     from rich.markup import escape

@@ -28,11 +28,15 @@ def test_validate_reports_an_invalid_workflow_with_its_location(coconut, repo):
         "bad",
         "name: !public bad\ndefaults: {msg: m}\nroles:\n  - name: r\n    enabled: \"{{ nope == 'x' }}\"\n    task: {load: t}\n",
     )
+    (repo.root / ".git").mkdir()  # a checkout: annotations name files relative to its top, as GitHub wants
     result = coconut("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
     assert result.status == 1
     (line,) = [text for text in result.out.splitlines() if text.startswith("::error")]
-    assert f"file={repo.root / 'workflows' / 'bad.yaml'},line=5::" in line
+    assert line.startswith("::error file=workflows/bad.yaml,line=5::")
     assert "unknown name 'nope'" in line
+
+    result = coconut("template", "validate", str(repo.root), "-o", "yaml", "--config-endpoint", "memory://")
+    assert result.status == 1 and yaml.safe_load(result.out)["ok"] is False
 
     result = coconut("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://")
     data = json.loads(result.out)
@@ -172,3 +176,28 @@ def test_validate_reports_an_unreadable_file_and_goes_on_and_plan_writes_nothing
     result = coconut("template", "plan", "-w", "w", "--repo", str(repo.root), "--config-endpoint", "memory://")
     assert result.status == 0, result.err
     assert not dumped.exists()
+
+
+def test_plan_warns_about_values_the_store_could_not_give_and_strict_fails(coconut, repo, tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text(yaml.safe_dump({"o2": {"hardware": {"detectors": {"TST": {"flps": {"flp001": {}}}}}}}))
+    repo.task(
+        "t",
+        "name: t\ncontrol: {mode: basic}\ncommand:\n  value: reader\n  arguments:\n"
+        "    - \"--detector={{ inventory.DetectorForHost('flp404') }}\"\n"
+        "    - \"{{ config.ResolvePath('readout/PHYSICS/any/nope') }}\"\n",
+    )
+    repo.workflow("w", "name: w\nroles:\n  - {name: r, task: {load: t}}\n")
+    args = ("template", "plan", "-w", "w", "--repo", str(repo.root), "--config-endpoint", f"file://{site}")
+
+    result = coconut(*args)
+    assert result.status == 0, result.err
+    assert "warning: role w.r: command.arguments[0]: detector not found for host flp404" in result.out
+    assert "warning: role w.r: command.arguments[1]: could not resolve configuration path" in result.out
+
+    result = coconut(*args, "-o", "json")
+    assert any("detector not found for host flp404" in w for w in json.loads(result.out)["warnings"])
+
+    result = coconut(*args, "--strict")
+    assert result.status == 1
+    assert "--strict: the plan has 2 warning(s)" in result.err

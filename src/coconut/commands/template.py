@@ -53,7 +53,9 @@ def validate(
     paths: list[str] = typer.Argument(None, help="Workflow/task files or repository directories (default: .)."),
     extra_vars: list[str] = typer.Option(None, "-e", "--extra-vars", help=VARS_HELP),
     config_endpoint: str = typer.Option(None, "--config-endpoint", "--config_endpoint", help=CONFIG_HELP),
-    output: str = typer.Option("text", "-o", "--output", help="text, json or github (annotations)."),
+    output: str = typer.Option(
+        "text", "-o", "--output", help="text, json, yaml or github (annotations, paths relative to the git work tree)."
+    ),
 ) -> int:
     """Load every workflow (with the given or sample variables) and task template; exit 0 only if all are valid."""
     from ecs_engine.plugins import plugin_manager
@@ -61,7 +63,7 @@ def validate(
     from ecs_engine.uservars import parse_vars
 
     cli: CliContext = ctx.obj
-    check_output(output, ("text", "json", "github"))
+    check_output(output, ("text", "json", "yaml", "github"))
     user_vars = parse_vars(extra_vars or [])
     targets = [Path(p) if Path(p).is_absolute() else cli.cwd / p for p in (paths or ["."])]
     with open_config(cli, config_endpoint) as config:
@@ -79,7 +81,10 @@ def plan(
     ),
     extra_vars: list[str] = typer.Option(None, "-e", "--extra-vars", help=VARS_HELP),
     config_endpoint: str = typer.Option(None, "--config-endpoint", "--config_endpoint", help=CONFIG_HELP),
-    output: str = typer.Option("text", "-o", "--output", help="text or json."),
+    output: str = typer.Option("text", "-o", "--output", help="text, json or yaml."),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 if the plan has warnings (values the store could not give, unmatched channels)."
+    ),
 ) -> int:
     """Show what an environment of the workflow would be: roles, tasks with commands and channels, hook timelines."""
     from ecs_engine.plugins import plugin_manager
@@ -88,7 +93,7 @@ def plan(
     from ecs_engine.uservars import parse_vars
 
     cli: CliContext = ctx.obj
-    check_output(output, ("text", "json"))
+    check_output(output)
     user_vars = parse_vars(extra_vars or [])
     source, name = _source(cli, repo, workflow)
     with open_config(cli, config_endpoint) as config:
@@ -96,6 +101,9 @@ def plan(
         workflow_obj = expander.expand(name)
         data = build_plan(expander, workflow_obj)
     print_plan(cli, data, output)
+    if strict and data["warnings"]:
+        cli.error(f"coconut: error: --strict: the plan has {len(data['warnings'])} warning(s)")
+        return ExitStatus.FAILED
     return ExitStatus.OK
 
 

@@ -5,6 +5,9 @@ Plain data (JSON-ready) so the CLI can print it as a tree/tables or as JSON.
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from typing import Any
 
 from ecs_engine import fsm
@@ -16,6 +19,8 @@ from .taskrender import TaskRenderer
 from .timeline import destroy_timeline, transition_timeline
 
 URL_PREFIXES = ("tcp://", "ipc://", "inproc://")
+#: what the config/inventory helpers put where a value would be when they fail (AliECS's ``{"error":"..."}``)
+_ERROR_VALUE = re.compile(r'\{"error":("(?:[^"\\]|\\.)*")\}')
 
 
 def role_tree(role: Role) -> dict[str, Any]:
@@ -66,6 +71,30 @@ def task_plan(task: TaskRenderer, binds: list[dict[str, str]], bind_map: dict[st
     }
 
 
+def _texts(where: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield where, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(f"{where}[{index}]", item)
+
+
+def unresolved_values(task: dict[str, Any]) -> list[str]:
+    """Warnings for the ``{"error":"..."}`` values in a task's command and properties: a configuration path
+    or a host's detector the store could not give; the process would receive the error text as its value."""
+    command = {k: v for k, v in task["command"].items() if k != "argv"}
+    found = []
+    for where, text in [*_texts("command", command), *_texts("properties", task["properties"])]:
+        for quoted in _ERROR_VALUE.findall(text):
+            warning = f"role {task['path']}: {where}: {json.loads(quoted)}"
+            if warning not in found:
+                found.append(warning)
+    return found
+
+
 def bind_map_of(binds: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     """``<role.path>:<channel>`` and ``::<global>`` of every inbound channel -> the binding role and channel."""
     out: dict[str, str] = {}
@@ -87,6 +116,7 @@ def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
     task_plans = [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
     warnings = list(workflow.warnings)
     for t in task_plans:
+        warnings.extend(unresolved_values(t))
         for ch in t["connect"]:
             if not ch["matches"]:
                 warnings.append(

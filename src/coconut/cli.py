@@ -62,7 +62,22 @@ def _global_options(
 
 
 def _register_commands() -> None:
-    from .commands import config, core, env, events, info, inventory, plugins, repo, role, runs, runtime, task, template
+    from .commands import (
+        apricot,
+        config,
+        core,
+        env,
+        events,
+        info,
+        inventory,
+        plugins,
+        repo,
+        role,
+        runs,
+        runtime,
+        task,
+        template,
+    )
 
     app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
     add_group(app, template.app, "template", "templ", help="Validate and plan workflow templates (offline).")
@@ -93,6 +108,7 @@ def _register_commands() -> None:
     add_group(app, role.app, "role", "r", help="Query the roles of an environment.")
     add_group(app, events.app, "events", "ev", help="The core's event journal: query, follow, browse.")
     add_group(app, runs.app, "runs", help="The runs in the core's event journal: list, show.")
+    add_group(app, apricot.app, "apricot", help="Serve AliECS's configuration service (apricot) from the store.")
 
 
 _register_commands()

@@ -180,6 +180,21 @@ class Configuration:
                     ids.append(name[4:])
         return sorted(ids, key=int)
 
+    def aliased_link_ids_for_detector(self, detector: str, *, only_enabled: bool) -> list[str]:
+        """The aliases of the links of ``detector``'s FLPs: each card's endpoints' link ids (as
+        ``link_ids_for_cru_endpoint``) named by ``hardware/detectors/<DET>/flps/<host>/cards/<serial>/links/<id>/alias``;
+        a link without an alias is left out (apricot GetAliasedLinkIDsForDetector, DCS's ``ddl_list``)."""
+        keys: list[str] = []
+        for host in self.hosts_for_detector(check_key(detector, what="detector name")):
+            for serial in self.cru_cards_for_host(host):
+                for endpoint in self.endpoints_for_cru_card(host, serial):
+                    for link in self.link_ids_for_cru_endpoint(host, serial, endpoint, only_enabled=only_enabled):
+                        keys.append(
+                            check_key(f"{DETECTORS_PREFIX}{detector}/flps/{host}/cards/{serial}/links/{link}/alias")
+                        )
+        found = self.store.get_many(keys)
+        return [alias.strip() for key in keys if (alias := found[key])]
+
     # --- components ------------------------------------------------------------------------------------------
 
     def components(self) -> list[str]:
@@ -196,6 +211,11 @@ class Configuration:
             if rest.count("/") >= 2 and not rest.endswith("/"):
                 out.append(rest)
         return sorted(out)
+
+    def entries_in(self, component: str, runtype: str, role: str) -> list[str]:
+        """Entry names below ``component/RUNTYPE/role/`` exactly (no ANY/any fallback), sorted."""
+        prefix = ComponentQuery.of(component, runtype, role, "x").key[:-1]
+        return sorted(k[len(prefix) :] for k in self.store.get_tree(prefix) if not k.endswith("/"))
 
     def resolve(self, component: str, runtype: str, role: str, entry: str) -> str:
         """The first existing of exact, ANY runtype, ``any`` role, ANY/any, as ``comp/RT/role/entry``."""

@@ -34,8 +34,8 @@ from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
 from .auth import TokenCheck, ensure_token
+from .listening import SERVER_OPTIONS, bind
 from .settings import CoreSettings
-from .wire import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +44,6 @@ PIDFILE = "core.pid"
 LOGFILE = "core.log"
 LOCKFILE = "core.lock"  # in the data directory: held (flock) by the core that uses it, names its pid
 PRIVATE_UMASK = 0o077  # what the core creates is its owner's alone: directories 0700, files 0600
-SERVER_OPTIONS = (
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.min_ping_interval_without_data_ms", 5000),
-    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.so_reuseport", 0),
-)
 #: signals that stop the core cleanly (SIGHUP: the terminal of a foreground core went away)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: the engine's own limits wait a little longer than the executor's, whose errors name the tasks
@@ -114,6 +107,7 @@ class Core:
     def __init__(self, settings: CoreSettings):
         self.settings = settings
         self.server: grpc.aio.Server | None = None
+        self.apricot: grpc.aio.Server | None = None  # the configuration service, if apricot.listen is set
         self.port = 0
         self._stopped = asyncio.Event()
         self._pidfile_written = False
@@ -203,8 +197,19 @@ class Core:
         self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
         journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
-        self.port = self._bind(self.server)
+        self.port = bind(
+            self.server,
+            s.listen,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            who="the core",
+            setting="the endpoint (--endpoint / core.listen)",
+        )
+        if s.apricot_listen:
+            self._serve_apricot(interceptors)
         await self.server.start()
+        if self.apricot is not None:
+            await self.apricot.start()
         self._write_pidfile()
         log.info(
             "core %s listening on %s (data %s, %d environments, %d tasks re-attached)",
@@ -215,24 +220,21 @@ class Core:
             len(self.executor.tasks),
         )
 
-    def _bind(self, server: grpc.aio.Server) -> int:
+    def _serve_apricot(self, interceptors: list[grpc.aio.ServerInterceptor]) -> None:
+        """The configuration service on ``apricot.listen`` (set: the AliECS GUI needs it), same rules as the core."""
+        from .apricot import ApricotService, add_apricot
+
         s = self.settings
-        try:
-            if s.tls_cert and s.tls_key:
-                credentials = grpc.ssl_server_credentials(
-                    [(Path(s.tls_key).read_bytes(), Path(s.tls_cert).read_bytes())]
-                )
-                port = server.add_secure_port(s.listen, credentials)
-            else:
-                port = server.add_insecure_port(s.listen)
-        except (RuntimeError, OSError) as exc:
-            raise HandledError(f"the core cannot listen on {s.listen}: {exc}") from None
-        if not port:
-            raise HandledError(
-                f"the core cannot listen on {s.listen}: the port is in use",
-                hint="another core or program listens there; change the endpoint (--endpoint / core.listen)",
-            )
-        return port
+        self.apricot = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
+        add_apricot(ApricotService(self.config), self.apricot)
+        bind(
+            self.apricot,
+            s.apricot_listen,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            who="apricot",
+            setting="apricot.listen",
+        )
 
     def _framework_id(self) -> str:
         path = self.settings.data_dir / "framework_id"
@@ -281,6 +283,9 @@ class Core:
         if self.server is not None:
             await self.server.stop(2.0)
             self.server = None
+        if self.apricot is not None:
+            await self.apricot.stop(2.0)
+            self.apricot = None
         executor = getattr(self, "executor", None)
         if executor is not None:
             await executor.shutdown()

@@ -19,6 +19,8 @@ Read from the same YAML file as coconut's settings (``~/.config/coconut/settings
       require_token: true          # false admits clients without the owner's token (docs/security.md)
       kafkaEndpoints: [127.0.0.1:9092]   # publish events to Kafka (docs/events.md); as upstream, also read
                                    # from the store's components/aliecs/ANY/any/settings; enableKafka: false disables
+    apricot:
+      listen: 127.0.0.1:32101      # also serve apricot.Apricot from the configuration store (default: off)
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class CoreSettings:
     global_default_revision: str = "master"
     section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
     kafka_endpoints: list[str] | None = None  # None: not set here (the configuration store may set it)
+    apricot_listen: str = ""  # apricot.listen: where the core also serves apricot.Apricot ("": it does not)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], *, data_dir: Path, state_dir: Path, listen: str | None = None):
@@ -114,13 +117,23 @@ class CoreSettings:
                     raise UsageError(f"setting core.{name}: {exc}") from None
         if out.fmq_plugin not in ("OCClite", "OCC"):
             raise UsageError(f"setting core.fmq_plugin: expected OCClite or OCC, got '{out.fmq_plugin}'")
-        host, _ = split_endpoint(out.listen, what="setting core.listen")
-        if not is_loopback(host) and not (out.tls_cert and out.tls_key):
+        out.check_listen(out.listen, "setting core.listen")
+        apricot = values.get("apricot") or {}
+        if not isinstance(apricot, dict):
+            raise UsageError("setting 'apricot': expected a map of apricot settings (listen)")
+        out.apricot_listen = str(apricot.get("listen") or "")
+        if out.apricot_listen:
+            out.check_listen(out.apricot_listen, "setting apricot.listen")
+        return out
+
+    def check_listen(self, listen: str, what: str) -> None:
+        """Refuse to listen beyond loopback without TLS (whoever reaches the port would see the traffic)."""
+        host, _ = split_endpoint(listen, what=what)
+        if not is_loopback(host) and not (self.tls_cert and self.tls_key):
             raise UsageError(
-                f"the core would listen on {out.listen}, which is not a loopback address, without TLS",
+                f"{what}: the core would listen on {listen}, which is not a loopback address, without TLS",
                 hint="set core.tls_cert and core.tls_key, or listen on 127.0.0.1",
             )
-        return out
 
     @classmethod
     def load(cls, path: Path | None, *, data_dir: Path, state_dir: Path, listen: str | None = None) -> CoreSettings:

@@ -46,6 +46,17 @@ def message_dict(message: Any) -> dict[str, Any]:
     return MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
+#: colours of the states an operator must see at a glance (rich markup; ``--nocolor`` drops them)
+STATE_COLOURS = {"RUNNING": "green", "ERROR": "red"}
+
+
+def state_cell(state: str, transition: str = "") -> str:
+    """A state for a table: coloured if it matters, marked while a transition is changing it."""
+    colour = STATE_COLOURS.get(state)
+    text = f"[{colour}]{state}[/{colour}]" if colour else state
+    return f"{text} ({transition}...)" if transition else text
+
+
 def table(cli: CliContext, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     from rich.box import SIMPLE
     from rich.table import Table

@@ -15,7 +15,7 @@ from ecs_engine.server.wire import ENVIRONMENT_ID_KEY, OPTYPE_EXIT, OPTYPE_RECOV
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table, vars_block
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, state_cell, table, vars_block
 from ..stores import open_config
 
 app = command_group()
@@ -104,14 +104,32 @@ def list_environments(
     if output != "text":
         print_data(cli, {"environments": [message_dict(e) for e in reply.environments]}, output)
         return
-    if not reply.environments:
+    hidden = 0 if show_all else len(_all_environments(cli)) - len(reply.environments)
+    if reply.environments:
+        rows = [
+            [
+                e.id,
+                e.rootRole,
+                when(e.createdWhen),
+                state_cell(e.state, e.currentTransition),
+                str(e.currentRunNumber) if e.currentRunNumber else "",
+            ]
+            for e in reply.environments
+        ]
+        table(cli, ["id", "workflow template", "created", "state", "run"], rows)
+    elif not hidden:
         cli.echo("no environments running")
-        return
-    rows = [
-        [e.id, e.rootRole, when(e.createdWhen), e.state, str(e.currentRunNumber) if e.currentRunNumber else ""]
-        for e in reply.environments
-    ]
-    table(cli, ["id", "workflow template", "created", "state", "run"], rows)
+    if hidden:
+        plural = "s" if hidden > 1 else ""
+        prefix = "" if reply.environments else "no public environments running; "
+        cli.echo(f"{prefix}{hidden} non-public environment{plural} hidden (show with -s/--show-all)")
+
+
+def _all_environments(cli: CliContext) -> list[Any]:
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    with connect(cli) as core:
+        return list(core.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=True)).environments)
 
 
 # -- create -------------------------------------------------------------------------------------------------
@@ -336,7 +354,10 @@ def show(
             add(root, child)
         cli.console.print(root)
     if services:
-        vars_block(cli, "integrated services", dict(info.integratedServicesData))
+        if info.integratedServicesData:
+            vars_block(cli, "integrated services", dict(info.integratedServicesData))
+        else:
+            cli.echo("integrated services: none (no integrated service holds data for this environment)")
 
 
 # -- control ------------------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""What an operator reads from coconut about environments: hidden ones, transitions under way, services, failures."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from .conftest import eventually
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def gated(tmp_path):
+    """A template directory whose workflow waits at before_CONFIGURE until its gate file exists."""
+    root = tmp_path / "gated-repo"
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    (root / "tasks" / "gate.yaml").write_text(
+        "name: gate\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  value: '{{ gate_command }}'\n"
+    )
+    (root / "workflows" / "gated.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            name: gated
+            defaults:
+              gate_command: "while [ ! -e {tmp_path / 'gate'} ]; do sleep 0.05; done"
+            roles:
+              - name: gate
+                task: {{load: gate, trigger: before_CONFIGURE, timeout: 60s}}
+            """
+        )
+    )
+    return root
+
+
+def test_env_list_tells_how_many_environments_it_hides(coconut, gated, tmp_path):
+    (tmp_path / "gate").touch()  # --private: the template decides, and its name is not !public
+    created = coconut("env", "create", "-w", "gated", "--repo", str(gated), "--private", "-o", "json").json()["environment"]
+    listed = coconut("env", "list").out
+    assert "no public environments running; 1 non-public environment hidden (show with -s/--show-all)" in listed
+    assert created["id"] in coconut("env", "list", "-s").out
+    shown = coconut("env", "show", created["id"], "-s").out
+    assert "integrated services: none" in shown
+    coconut("env", "destroy", created["id"])
+    assert coconut("env", "list").out.strip() == "no environments running"
+
+
+def test_env_list_marks_an_environment_in_a_transition(coconut, gated, tmp_path):
+    coconut("env", "create", "-w", "gated", "--repo", str(gated), "-y")
+    (environment,) = coconut("env", "list", "-o", "json").json()["environments"]
+    eventually(
+        lambda: re.search(r"\(CONFIGURE\.\.\.\)", coconut("env", "list").out),
+        what="env list shows the CONFIGURE under way",
+    )
+    (tmp_path / "gate").touch()
+    eventually(lambda: coconut.state(environment["id"]) == "CONFIGURED", what="configured")
+    assert "..." not in coconut("env", "list").out
+    coconut("env", "destroy", environment["id"])

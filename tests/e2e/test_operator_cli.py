@@ -26,7 +26,7 @@ def gated(tmp_path):
             f"""\
             name: gated
             defaults:
-              gate_command: "while [ ! -e {tmp_path / 'gate'} ]; do sleep 0.05; done"
+              gate_command: "while [ ! -e {tmp_path}/gate ]; do sleep 0.05; done"
             roles:
               - name: gate
                 task: {{load: gate, trigger: before_CONFIGURE, timeout: 60s}}
@@ -38,7 +38,8 @@ def gated(tmp_path):
 
 def test_env_list_tells_how_many_environments_it_hides(coconut, gated, tmp_path):
     (tmp_path / "gate").touch()  # --private: the template decides, and its name is not !public
-    created = coconut("env", "create", "-w", "gated", "--repo", str(gated), "--private", "-o", "json").json()["environment"]
+    created = coconut("env", "create", "-w", "gated", "--repo", str(gated), "--private", "-o", "json").json()
+    created = created["environment"]
     listed = coconut("env", "list").out
     assert "no public environments running; 1 non-public environment hidden (show with -s/--show-all)" in listed
     assert created["id"] in coconut("env", "list", "-s").out

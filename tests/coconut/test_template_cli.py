@@ -201,3 +201,41 @@ def test_plan_warns_about_values_the_store_could_not_give_and_strict_fails(cocon
     result = coconut(*args, "--strict")
     assert result.status == 1
     assert "--strict: the plan has 2 warning(s)" in result.err
+
+
+def test_config_init_writes_the_site_file_and_keeps_what_the_store_has(coconut, tmp_path):
+    result = coconut("config", "init")
+    assert result.status == 0, result.err
+    assert re.search(r"site\.yaml: \d+ keys written, 0 unchanged, 0 kept", result.out)
+    assert coconut("config", "runtime", "get", "aliecs", "defaults/consul_endpoint").out == "localhost:8500\n"
+    hosts = json.loads(coconut("config", "inventory", "detectors", "-o", "json").out)
+    assert hosts == {"TST": ["flp001", "flp002", "localhost"]}
+
+    assert coconut("config", "runtime", "set", "aliecs", "defaults/consul_endpoint", "consul.site:8500").status == 0
+    result = coconut("config", "init")
+    assert ": 0 keys written," in result.out and ", 1 kept" in result.out
+    assert "kept runtime/aliecs/defaults/consul_endpoint (the store's value differs; --force replaces it)" in result.out
+    assert coconut("config", "runtime", "get", "aliecs", "defaults/consul_endpoint").out == "consul.site:8500\n"
+    assert ": 1 keys written," in coconut("config", "init", "--force").out
+
+    result = coconut("config", "init", "nope.yaml")
+    assert result.status == 1 and "nope.yaml: no such file" in result.err
+
+
+def test_the_real_readout_dataflow_plans_without_warnings_of_the_store_after_config_init(coconut, corpus):
+    assert coconut("config", "init").status == 0
+    result = coconut(
+        "template",
+        "plan",
+        "-w",
+        "readout-dataflow",
+        "--repo",
+        str(corpus),
+        "-e",
+        'hosts=["flp001","flp002"]',
+        "-o",
+        "json",
+    )
+    assert result.status == 0, result.err
+    warnings = json.loads(result.out)["warnings"]
+    assert not [w for w in warnings if w.startswith("role ")], warnings  # every configuration path and detector found

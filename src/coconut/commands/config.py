@@ -176,6 +176,38 @@ def dump(
         cli.stdout.write(serialize(tree, fmt.lower()))
 
 
+@command(app, "init")
+def init(
+    ctx: typer.Context,
+    site: str = typer.Argument(None, metavar="[FILE]", help="A site file (default: the shipped examples/site.yaml)."),
+    force: bool = typer.Option(False, "--force", help="Also replace keys the store holds with another value."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report what would be written, write nothing."),
+) -> None:
+    """Write a site file's defaults, inventory and payloads (what the real templates read) into the store."""
+    from ecs_engine.config import open_store
+    from ecs_engine.examples import site_file
+    from ecs_engine.plugins import backends
+
+    cli: CliContext = ctx.obj
+    path = Path(site) if site else site_file()
+    path = path if path.is_absolute() else cli.cwd / path
+    if not path.is_file():
+        raise NotFoundError(f"{site}: no such file" if site else f"the shipped site file {path} is missing")
+    with open_store(f"file://{path}", backends()) as source, open_config(cli) as config:
+        wanted, present = source.get_tree(""), config.store.get_tree("")
+        differing = sorted(k for k, v in wanted.items() if k in present and present[k] != v)
+        changes = {k: v for k, v in wanted.items() if k not in present or (force and k in differing)}
+        if changes and not dry_run:
+            config.store.put_many(changes)
+    verb = "would write" if dry_run else "written"
+    kept = [] if force else differing
+    cli.echo(
+        f"{path}: {len(changes)} keys {verb}, {len(wanted) - len(changes) - len(kept)} unchanged, {len(kept)} kept"
+    )
+    for key in kept:
+        cli.echo(f"  kept {key} (the store's value differs; --force replaces it)")
+
+
 @command(app, "migrate")
 def migrate(
     ctx: typer.Context,

@@ -20,3 +20,9 @@ def examples_dir() -> Path:
         if (candidate / "workflows").is_dir():
             return candidate
     raise NotFoundError("the built-in examples are not installed; pass --repo DIR")
+
+
+def site_file() -> Path:
+    """The documented site file: the defaults, inventory and payloads the real AliECS templates read
+    (``coconut config init`` writes it into the configuration store)."""
+    return examples_dir() / "site.yaml"

@@ -94,7 +94,7 @@ def slow_core(tmp_path, monkeypatch):
     yield coconut, control
     (control / "down").unlink(missing_ok=True)
     (control / "delay").write_text("0")
-    coconut("core", "stop")
+    coconut("core", "stop", "--force")
 
 
 def cli_of(coconut: Coconut) -> CliContext:

@@ -118,7 +118,7 @@ def coconut(tmp_path):
     runner.seen_pids = pids
     yield runner
     if read_pidfile(runner.state_dir) is not None:
-        runner("core", "stop")
+        runner("core", "stop", "--force")  # a failed test may leave a run going
     leftovers = [pid for pid in pids if alive(pid)]
     assert not leftovers, f"task processes left behind: {leftovers}"
 

@@ -60,3 +60,13 @@ def test_env_list_marks_an_environment_in_a_transition(coconut, gated, tmp_path)
     eventually(lambda: coconut.state(environment["id"]) == "CONFIGURED", what="configured")
     assert "..." not in coconut("env", "list").out
     coconut("env", "destroy", environment["id"])
+
+
+def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
+    created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+    coconut("env", "control", created["id"], "-e", "START")
+    refused = coconut("core", "stop", check=False)
+    assert refused.status == 5
+    assert f"the core has 1 RUNNING environment ({created['id']})" in refused.err and "-f/--force" in refused.err
+    assert coconut.state(created["id"]) == "RUNNING"
+    assert "core stopped" in coconut("core", "stop", "--force").out

@@ -68,7 +68,7 @@ def stop_core():
     started: list[Coconut] = []
     yield started.append
     for coconut in started:
-        coconut("core", "stop", check=False)
+        coconut("core", "stop", "--force", check=False)
         pids = getattr(coconut, "seen_pids", set())
         assert not [pid for pid in pids if alive(pid)], "task processes left behind"
 

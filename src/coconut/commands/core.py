@@ -86,12 +86,42 @@ def start(
     cli.echo(f"core started (pid {started.pid}) on {started.endpoint}; log: {started.log_path}")
 
 
+def _running_environments(cli: CliContext) -> list[str]:
+    """The ids of the local core's RUNNING environments (none if it does not run or answer)."""
+    from ecs_engine.protocols import o2control_pb2 as pb
+    from ecs_engine.server.client import CoreClient
+    from ecs_engine.server.core import read_pidfile
+
+    from ..core_connection import core_token
+
+    running = read_pidfile(cli.state_dir)
+    if running is None:
+        return []
+    token = core_token(cli, local=True)
+    with CoreClient(str(running.get("listen")), timeout=5.0, tls_ca=cli.settings.tls_ca, token=token) as client:
+        try:
+            reply = client.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=True))
+        except UnreachableError:
+            return []
+    return [e.id for e in reply.environments if e.state == "RUNNING"]
+
+
 @app.command("stop")
-def stop(ctx: typer.Context) -> None:
+def stop(
+    ctx: typer.Context,
+    force: bool = typer.Option(False, "-f", "--force", help="Stop even while environments are RUNNING."),
+) -> None:
     """Stop the background core: it kills its tasks; environments are kept (their tasks then count as lost)."""
     from ecs_engine.server import daemon
 
     cli: CliContext = ctx.obj
+    running = [] if force else _running_environments(cli)
+    if running:
+        raise RefusedError(
+            f"the core has {len(running)} RUNNING environment{'s' if len(running) > 1 else ''} "
+            f"({', '.join(running)}): stopping it kills their tasks and ends the runs",
+            hint="stop them first ('coconut env control ID -e STOP'), or stop the core anyway with -f/--force",
+        )
     with spinner(cli, "Stopping the core..."):
         stopped = daemon.stop(cli.state_dir)
     if stopped is None:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from ecs_engine.errors import ExitStatus, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
-from ecs_engine.occ.errors import DIRECT
+from ecs_engine.occ.errors import DIRECT, WrongModeError
 
 from .control import Outcome, ProcessControl
 from .inputs import parse_assignments
@@ -148,8 +148,21 @@ async def run_command(
             return await _until_interrupted(STREAMS[options.command], control, out)
         arguments = {**config, **parse_assignments(options.assignments)}
         return await STEPS[options.command](control, options.first, options.second, arguments, out)
+    except WrongModeError as exc:
+        raise _in_user_terms(exc, options.command, control.mode) from None
     finally:
         await control.close()
+
+
+def _in_user_terms(exc: WrongModeError, command: str, mode: str) -> WrongModeError:
+    """Name what the user typed (``-mode fmq-step``, ``direct-step``) and the flag that would work."""
+    if command in ("direct-step", "fmq-step"):  # the command chose the transport, whatever -mode says
+        exc.message += f" ({command})"
+        exc.hint = f"use {exc.suggested_mode}-step"
+    else:
+        exc.message += f" (-mode {mode})"
+        exc.hint = f"try -mode {exc.suggested_mode}"
+    return exc
 
 
 async def _until_interrupted(stream: StreamCommand, control: ProcessControl, out: Output) -> ExitStatus:

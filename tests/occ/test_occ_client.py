@@ -116,7 +116,10 @@ async def test_errors_name_the_address_and_what_to_do():
         async with OccClient(client.address, "fmq") as wrong:
             with pytest.raises(WrongModeError) as wrong_mode:
                 await wrong.get_state()
-        assert wrong_mode.value.suggested_mode == "direct" and "-mode direct" in wrong_mode.value.render()
+        assert (
+            wrong_mode.value.suggested_mode == "direct"
+            and "it may speak OCC protobuf (direct)" in wrong_mode.value.render()
+        )
         assert await probe_mode(client.address) == "direct"
         with pytest.raises(UsageError, match="no StateStream"):
             OccClient(client.address, "fmq").state_stream()

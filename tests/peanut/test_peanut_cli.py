@@ -148,6 +148,11 @@ def test_wrong_mode_is_reported_with_the_mode_to_use(occ_process, fmq_device):
     assert direct_process.status == ExitStatus.WRONG_MODE and "try -mode direct" in direct_process.err
     device = peanut("-addr", fmq_device.address, "-mode", "direct", "transition", "STANDBY", "CONFIGURED")
     assert device.status == ExitStatus.WRONG_MODE and "try -mode fmq" in device.err
+    step_mode = peanut("-addr", occ_process.address, "-mode", "fmq-step", "get-state")
+    assert step_mode.status == ExitStatus.WRONG_MODE and "(-mode fmq-step)" in step_mode.err
+    assert "try -mode direct" in step_mode.err and "(-mode fmq)" not in step_mode.err
+    step = peanut("-addr", occ_process.address, "-mode", "direct", "fmq-step", "STANDBY", "CONFIGURE")
+    assert step.status == ExitStatus.WRONG_MODE and "(fmq-step)" in step.err and "use direct-step" in step.err
     no_streams = peanut("-addr", fmq_device.address, "state-stream")
     assert no_streams.status == ExitStatus.USAGE and "no StateStream" in no_streams.err
 

@@ -14,7 +14,7 @@ from ecs_engine.errors import (
 
 DIRECT = "direct"  # OCC protobuf (occ_pb.Occ), OCClib processes
 FMQ = "fmq"  # OCClite JSON codec, FairMQ devices
-TRANSPORT_NAMES = {DIRECT: "OCC protobuf (-mode direct)", FMQ: "the FairMQ OCClite JSON codec (-mode fmq)"}
+TRANSPORT_NAMES = {DIRECT: "OCC protobuf", FMQ: "the FairMQ OCClite JSON codec"}  # each client adds its own flags
 
 
 class WrongModeError(HandledError):
@@ -49,7 +49,7 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
         return WrongModeError(
             f"{what}: the process at {address} does not speak {TRANSPORT_NAMES[mode]}",
             suggested_mode=other_mode(mode),
-            hint=f"try -mode {other_mode(mode)}",
+            hint=f"it may speak {TRANSPORT_NAMES[other_mode(mode)]} ({other_mode(mode)})",
         )
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNKNOWN):
         return RefusedError(f"{what} refused by {address}: {details or code.name}")

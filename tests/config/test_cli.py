@@ -231,3 +231,54 @@ def test_migrate_sqlite_to_etcd_and_export_back_to_a_file(run, tmp_path, etcd_se
 def test_migrate_needs_a_direction(run):
     code, _, err = run("config", "migrate")
     assert code == 2 and "give --from URL, --to URL or both" in err
+
+
+def test_an_unknown_host_is_named_with_how_to_add_it_and_inventory_add_then_delete(seeded):
+    code, _, err = seeded("config", "inventory", "cards", "localhost")
+    assert code == 1 and "detector not found for host localhost" in err
+    assert (
+        "hint: the inventory lists no localhost: add it with 'coconut config inventory add DETECTOR localhost'" in err
+    )
+
+    assert seeded("config", "inventory", "add", "TST", "localhost", "flp002") == (
+        0,
+        "detector TST: localhost, flp002 added\n",
+        "",
+    )
+    assert seeded("config", "inventory", "hosts", "TST") == (0, "flp001\nflp002\nlocalhost\n", "")
+
+    assert seeded("config", "delete", "o2/hardware/detectors/TST/flps/localhost") == (
+        0,
+        "deleted o2/hardware/detectors/TST/flps/localhost\n",
+        "",
+    )
+    assert seeded("config", "inventory", "hosts", "TST") == (0, "flp001\nflp002\n", "")
+    code, _, err = seeded("config", "delete", "hardware/detectors/TST")
+    assert code == 2 and "'hardware/detectors/TST' has 2 key(s) below it; -r/--recursive removes them too" in err
+    assert seeded("config", "delete", "hardware/detectors/TST", "-r")[0] == 0
+    assert json.loads(seeded("config", "inventory", "detectors", "-a", "-o", "json")[1]) == {"TRG": ["flp199"]}
+    code, _, err = seeded("config", "delete", "components/nope")
+    assert code == 1 and "no configuration at 'o2/components/nope'" in err
+
+
+def test_history_lists_the_recorded_writes_of_a_key_and_its_subtree(seeded):
+    assert seeded("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/modules")[0] == 0
+    assert seeded("config", "delete", "runtime/aliecs/defaults/modulepath")[0] == 0
+    code, out, _ = seeded("config", "history", "o2/runtime/aliecs")
+    assert code == 0
+    lines = [line.split(None, 1)[1] for line in out.splitlines()]
+    assert lines == [
+        "o2/runtime/aliecs/defaults/modulepath:",
+        "o2/runtime/aliecs/defaults/modulepath: /opt/modules",
+        "o2/runtime/aliecs/defaults/modulepath: (deleted)",
+    ]
+    rows = json.loads(seeded("config", "history", "runtime/aliecs/defaults/modulepath", "-o", "json")[1])
+    assert [r["value"] for r in rows] == ["", "/opt/modules", None]
+    assert rows[0]["revision"] < rows[1]["revision"] < rows[2]["revision"]
+
+
+def test_history_of_a_store_that_keeps_none_says_so(run, tmp_path):
+    site = tmp_path / "site.yaml"
+    site.write_text("o2: {runtime: {aliecs: {defaults: {modulepath: ''}}}}\n")
+    code, _, err = run("config", "history", "runtime", endpoint=f"file://{site}")
+    assert code == 1 and "keeps no history of its writes" in err and "sqlite://" in err

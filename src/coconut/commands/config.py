@@ -16,7 +16,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
-from ..output import OUTPUT_OPTION, check_output, print_entries
+from ..output import OUTPUT_OPTION, check_output, print_data, print_entries
 from ..stores import open_config
 
 if TYPE_CHECKING:
@@ -174,6 +174,52 @@ def dump(
         cli.echo(tree.rstrip("\n"))
     else:
         cli.stdout.write(serialize(tree, fmt.lower()))
+
+
+@command(app, "delete", "del", "rm")
+def delete(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="The key, e.g. o2/hardware/detectors/TST/flps/localhost (o2/ is optional)."),
+    recursive: bool = typer.Option(False, "-r", "--recursive", help="Also every key below it."),
+) -> None:
+    """Remove a key (with -r, its subtree) from the configuration store."""
+    cli: CliContext = ctx.obj
+    with open_config(cli) as config:
+        rel = config.relative_key(key).rstrip("/")
+        if not rel:
+            raise UsageError(f"delete: '{key}' names the whole store; give a key below it")
+        marker = rel + "/"  # what an empty map (a host of the inventory: ``flp001: {}``) is stored as
+        below = [k for k in config.store.get_tree(marker) if k != marker]
+        if below and not recursive:
+            raise UsageError(f"delete: '{key}' has {len(below)} key(s) below it; -r/--recursive removes them too")
+        if config.store.get(rel) is None and config.store.get(marker) is None and not below:
+            raise NotFoundError(f"no configuration at '{config.store.prefix}{rel}'")
+        config.store.delete(rel, recursive=True)
+        config.store.delete(marker)
+    cli.echo(f"deleted {config.store.prefix}{rel}" + (f" and {len(below)} key(s) below it" if below else ""))
+
+
+@command(app, "history", "h")
+def history(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="A key or a subtree, e.g. components/readout (o2/ is optional)."),
+    output: str = OUTPUT_OPTION,
+) -> None:
+    """The recorded writes of a key and the keys below it, oldest first (SQLite: the store's last 100000)."""
+    cli: CliContext = ctx.obj
+    check_output(output)
+    with open_config(cli) as config:
+        rel = config.relative_key(key).rstrip("/")
+        changes = config.store.history(rel)
+        prefix = config.store.prefix
+    if not changes and output == "text":
+        raise NotFoundError(f"no recorded writes of '{prefix}{rel}'")
+    if output != "text":
+        print_data(cli, [{"revision": c.seq, "key": prefix + c.key, "value": c.value} for c in changes], output)
+        return
+    for c in changes:
+        shown = "(deleted)" if c.value is None else c.value.rstrip("\n").replace("\n", "\\n")
+        cli.echo(f"{c.seq:>8}  {prefix}{c.key}: {shown}".rstrip())
 
 
 @command(app, "init")

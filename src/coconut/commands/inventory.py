@@ -59,6 +59,24 @@ def inventory_hosts(
     print_entries(cli, hosts, output)
 
 
+@command(app, "add")
+def inventory_add(
+    ctx: typer.Context,
+    detector: str = typer.Argument(..., help="Detector, e.g. TST."),
+    hosts: list[str] = typer.Argument(..., help="FLP host names."),
+) -> None:
+    """Add FLP hosts to a detector (keys hardware/detectors/DET/flps/HOST/); remove one with 'config delete'."""
+    from ecs_engine.config.store import check_key
+
+    cli: CliContext = ctx.obj
+    keys = {
+        check_key(f"hardware/detectors/{detector}/flps/{host}/", what="detector or host name"): "" for host in hosts
+    }
+    with open_config(cli) as config:
+        config.store.put_many(keys)
+    cli.echo(f"detector {detector}: {', '.join(hosts)} added")
+
+
 @command(app, "cards", "cru")
 def inventory_cards(
     ctx: typer.Context,

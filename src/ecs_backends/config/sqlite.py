@@ -162,6 +162,15 @@ class SqliteStore(KeyValueStore):
         rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'changes'")
         return rows[0][0] if rows else 0
 
+    def history(self, key: str) -> list[Change]:
+        """From the ``changes`` log, which keeps the last ``HISTORY`` changes of the whole store."""
+        below = subtree_prefix(check_key(key))
+        rows = self._query(
+            "SELECT seq, key, value FROM changes WHERE key = ? OR (key >= ? AND key < ?) ORDER BY seq",
+            (key, below, _prefix_end(below)),
+        )
+        return [Change(*row) for row in rows]
+
     def watch(self, prefix: str, since: int = 0) -> Watch:
         position = [since or self.revision()]
         if since:

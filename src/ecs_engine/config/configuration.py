@@ -109,7 +109,7 @@ class Configuration:
         for detector, known in self._inventory():
             if known == host:
                 return detector
-        raise NotFoundError(f"detector not found for host {host}")
+        raise _unknown_host(host)
 
     def detectors_for_hosts(self, hosts: list[str]) -> list[str]:
         """The detectors of ``hosts``, sorted and unique; NotFoundError names the first unknown host."""
@@ -119,7 +119,7 @@ class Configuration:
         found = set()
         for host in hosts:
             if host not in by_host:
-                raise NotFoundError(f"detector not found for host {host}")
+                raise _unknown_host(host)
             found.add(by_host[host])
         return sorted(found)
 
@@ -368,6 +368,14 @@ class Configuration:
         if not items:
             raise NotFoundError(f"no configuration at '{self.store.prefix}{rel}'")
         return unflatten(items, rel)
+
+
+def _unknown_host(host: str) -> NotFoundError:
+    return NotFoundError(
+        f"detector not found for host {host}",
+        hint=f"the inventory lists no {host}: add it with 'coconut config inventory add DETECTOR {host}'"
+        " (the detectors: 'coconut config inventory detectors')",
+    )
 
 
 def tree_root(tree: Any, origin: str) -> Mapping[str, Any]:

@@ -146,6 +146,16 @@ class KeyValueStore(abc.ABC):
         stop it with ``Watch.cancel()`` or by closing the store.
         """
 
+    def history(self, key: str) -> list[Change]:
+        """The recorded changes of ``key`` and of every key below ``key/``, oldest first (value None: deleted).
+
+        A backend that keeps no record of its writes raises ConfigurationError (the default).
+        """
+        raise ConfigurationError(
+            f"the configuration store {self.url or type(self).__name__} keeps no history of its writes",
+            hint="the sqlite:// store (the default) keeps its last 100000 changes",
+        )
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections and end every watch of this store."""

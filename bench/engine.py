@@ -76,15 +76,19 @@ async def time_transitions(root: Path, name: str, tasks: int, calls: int) -> dic
     return times
 
 
+def write_repository(root: Path, **workflows: tuple[int, int]) -> None:
+    """A template directory with the worker task and ``name=(tasks, calls)`` workflows (shared by the benches)."""
+    for kind in ("workflows", "tasks"):
+        (root / kind).mkdir()
+    (root / "tasks" / "worker.yaml").write_text(TASK)
+    for name, (tasks, calls) in workflows.items():
+        (root / "workflows" / f"{name}.yaml").write_text(workflow(name, tasks, calls))
+
+
 async def main(tasks: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for kind in ("workflows", "tasks"):
-            (root / kind).mkdir()
-        (root / "tasks" / "worker.yaml").write_text(TASK)
-        (root / "workflows" / "plain.yaml").write_text(workflow("plain", tasks, 0))
-        (root / "workflows" / "calls.yaml").write_text(workflow("calls", 10, 1000))
-        (root / "workflows" / "nocalls.yaml").write_text(workflow("nocalls", 10, 0))
+        write_repository(root, plain=(tasks, 0), calls=(10, 1000), nocalls=(10, 0))
         plain = await time_transitions(root, "plain", tasks, 0)
         with_calls = await time_transitions(root, "calls", 10, 1000)
         without = await time_transitions(root, "nocalls", 10, 0)

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine import TASK, workflow  # bench/engine.py: the same 100-task workflow
+from engine import write_repository  # bench/engine.py: the same 100-task workflow
 
 from ecs_backends.events.kafka import KafkaPublisher
 from ecs_engine.config import Configuration
@@ -141,10 +141,7 @@ async def latencies(
 async def main(tasks: int, outage: float) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for kind in ("workflows", "tasks"):
-            (root / kind).mkdir()
-        (root / "tasks" / "worker.yaml").write_text(TASK)
-        (root / "workflows" / "plain.yaml").write_text(workflow("plain", tasks, 0))
+        write_repository(root, plain=(tasks, 0))
         broker = Broker(root / "tansu.log")
         broker.start()
         manager = EnvironmentManager(

@@ -22,7 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import grpc
-from engine import TASK, workflow  # bench/engine.py: the same 100-task workflow
+from engine import write_repository  # bench/engine.py: the same 100-task workflow
 
 from ecs_engine.config import Configuration
 from ecs_engine.environment import EnvironmentManager, InProcessDriver
@@ -106,10 +106,7 @@ def journal_throughput(root: Path) -> None:
 async def main(tasks: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for kind in ("workflows", "tasks"):
-            (root / kind).mkdir()
-        (root / "tasks" / "worker.yaml").write_text(TASK)
-        (root / "workflows" / "plain.yaml").write_text(workflow("plain", tasks, 0))
+        write_repository(root, plain=(tasks, 0))
         manager = EnvironmentManager(
             config=Configuration.from_tree({"o2": {}}),
             controller=InProcessDriver(),

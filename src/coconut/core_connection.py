@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from ecs_engine.errors import UnreachableError
+from ecs_engine.errors import UnreachableError, UsageError
 
 from .context import CliContext
 from .output import spinner
@@ -37,9 +37,25 @@ def connect(cli: CliContext) -> Iterator[CoreClient]:
         if settings.flag("embedded_core") and local and not client.answers(2.0):
             _start_embedded(cli, endpoint)
             client.token = core_token(cli, local)
+        if cli.options.get("config_endpoint"):
+            _check_config_endpoint(client, str(cli.options["config_endpoint"]))
         yield client
     finally:
         client.close()
+
+
+def _check_config_endpoint(client: CoreClient, wanted: str) -> None:
+    """``--config-endpoint`` with a core command: the core's commands use the store the core opened, so a
+    flag naming another one is refused rather than ignored (a core coconut starts opens the flag's store)."""
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    used = client.call("GetFrameworkInfo", pb.GetFrameworkInfoRequest()).configurationEndpoint
+    if used != wanted:
+        raise UsageError(
+            f"--config-endpoint {wanted}: the core at {client.endpoint} uses the configuration store {used}",
+            hint="leave --config-endpoint out, or restart the core with that store:"
+            f" coconut core stop, then coconut --config-endpoint {wanted} core start",
+        )
 
 
 def core_token(cli: CliContext, local: bool) -> str:
@@ -67,6 +83,7 @@ def _start_embedded(cli: CliContext, endpoint: str) -> None:
             state_dir=cli.state_dir,
             settings_path=cli.settings.path,
             tls_ca=cli.settings.tls_ca,
+            config_endpoint=cli.options.get("config_endpoint") or "",
         )
     cli.error(
         f"coconut: no core answered at {endpoint}: started the local core (pid {started.pid}, log {started.log_path}); "

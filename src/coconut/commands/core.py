@@ -82,6 +82,7 @@ def start(
             state_dir=cli.state_dir,
             settings_path=cli.settings.path,
             tls_ca=cli.settings.tls_ca,
+            config_endpoint=cli.options.get("config_endpoint") or "",
         )
     cli.echo(f"core started (pid {started.pid}) on {started.endpoint}; log: {started.log_path}")
 

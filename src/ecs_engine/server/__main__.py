@@ -19,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="environments, tasks, configuration store")
     parser.add_argument("--state-dir", type=Path, required=True, help="pid file, log, task output files")
     parser.add_argument("--listen", help="host:port to serve on (default: the settings' endpoint)")
+    parser.add_argument("--config-endpoint", help="configuration store URL (default: the settings' config_endpoint)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -30,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = CoreSettings.load(
             args.settings, data_dir=args.data_dir, state_dir=args.state_dir, listen=args.listen
         )
+        if args.config_endpoint:
+            settings.config_endpoint = args.config_endpoint
         run(settings)
     except HandledError as exc:
         sys.stderr.write(f"core: error: {exc.render()}\n")

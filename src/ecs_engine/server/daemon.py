@@ -46,10 +46,12 @@ def start(
     settings_path: Path | None,
     timeout: float = START_TIMEOUT,
     tls_ca: str = "",
+    config_endpoint: str = "",
 ) -> Started:
     """Start ``python -m ecs_engine.server`` detached and wait until it answers at ``endpoint``.
 
     ``tls_ca``: the certificate to trust when the core listens with TLS (setting ``tls_ca``).
+    ``config_endpoint``: the configuration store the core opens instead of its settings' (``--config-endpoint``).
     """
     from .client import CoreClient
 
@@ -68,6 +70,8 @@ def start(
     ]
     if settings_path is not None:
         argv += ["--settings", str(settings_path)]
+    if config_endpoint:
+        argv += ["--config-endpoint", config_endpoint]
     with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True

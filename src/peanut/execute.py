@@ -1,7 +1,8 @@
 """``peanut exec -- CMD ARGS``: start a process on a control port, wait until it answers, control it, stop it.
 
-The process gets ``OCC_CONTROL_PORT`` and ``--control-port``; its output goes to a log file. Then the TUI
-opens, or the commands of ``--script FILE`` run one per line (for CI). At the end the process is stopped:
+The process gets ``OCC_CONTROL_PORT`` and ``--control-port``; its output goes to a log file (``--log``, else
+one in peanut's state directory, which keeps the last ``LOGS_KEPT``). Then the TUI opens, or the commands of
+``--script FILE`` run one per line (for CI). At the end the process is stopped:
 walked down to DONE with OCC transitions, then SIGTERM, SIGINT, SIGKILL to its process group, unless
 ``--detach`` leaves it running.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,7 +70,7 @@ async def exec_async(
         raise UsageError(f"exec --port {port}: expected a port number from 1 to 65535")
     port = port or launch.free_port()
     name = Path(command[0]).name or "process"
-    log_path = Path(log) if log else Path(tempfile.gettempdir()) / f"peanut-{name}-{port}.log"
+    log_path = Path(log) if log else default_log(f"{name}-{port}.log")
     child = launch.start(command, port=port, log_path=log_path)
     out.note(f"peanut: started {shlex.join(child.command)} (pid {child.process.pid}); output in {log_path}")
     try:
@@ -89,6 +89,21 @@ async def exec_async(
         else:
             code = await launch.stop(child)
             out.note(f"peanut: stopped the process (exit code {code})")
+
+
+LOGS_KEPT = 20
+
+
+def default_log(name: str) -> Path:
+    """A log in peanut's state directory (not /tmp); the oldest go once more than ``LOGS_KEPT`` are there."""
+    import platformdirs
+
+    directory = platformdirs.user_state_path("peanut") / "exec"
+    directory.mkdir(parents=True, exist_ok=True)
+    logs = sorted(directory.glob("*.log"), key=lambda path: path.stat().st_mtime)
+    for old in logs[: max(len(logs) - LOGS_KEPT + 1, 0)]:
+        old.unlink(missing_ok=True)
+    return directory / name
 
 
 async def run_script(

@@ -74,7 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, help="control port (default: a free one)")
     run.add_argument("--script", metavar="FILE", help="peanut commands, one per line, instead of the TUI")
     run.add_argument("--detach", action="store_true", help="leave the process running at the end")
-    run.add_argument("--log", metavar="FILE", help="the process's output (default: a file in the temp dir)")
+    run.add_argument(
+        "--log",
+        metavar="FILE",
+        help="the process's output (default: a file in peanut's state directory, ~/.local/state/peanut/exec)",
+    )
     run.add_argument("process", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the process to run")
     return parser
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 
 import pytest
 
@@ -12,9 +11,9 @@ from tests.peanut.processes import DEVICE, DUMMY, started
 
 
 @pytest.fixture(autouse=True)
-def own_temporary_directory(tmp_path, monkeypatch):
-    """``peanut exec`` without ``--log`` writes its log to the temporary directory: this test's, not /tmp."""
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+def own_state_directory(tmp_path, monkeypatch):
+    """``peanut exec`` without ``--log`` writes its log to the state directory: this test's, not the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
 @pytest.fixture

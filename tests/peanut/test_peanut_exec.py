@@ -41,6 +41,26 @@ def test_exec_runs_a_script_against_an_occ_process_and_stops_it(tmp_path):
     assert "executeExit" in output and "stopped the process (exit code 0)" in result.err
 
 
+def test_a_process_the_script_took_to_done_exits_by_itself_unsignalled(tmp_path):
+    steps = script(tmp_path, "get-state\ndirect-step STANDBY EXIT\n")
+    result = peanut("exec", "--script", steps, "--", *DUMMY)
+    assert result.status == 0, result.err
+    assert result.out.splitlines() == ["STANDBY", "ok  state=DONE trigger=EXECUTOR"]
+    assert "stopped the process (exit code 0)" in result.err  # it used to be SIGTERMed: exit code -15
+
+
+def test_exec_logs_go_to_the_state_directory_and_the_oldest_are_removed(tmp_path, monkeypatch):
+    from peanut import execute
+
+    monkeypatch.setattr(execute, "LOGS_KEPT", 2)
+    steps = script(tmp_path, "get-state\n")
+    for _ in range(3):
+        assert peanut("exec", "--script", steps, "--", *DUMMY).status == 0
+    logs = sorted((tmp_path / "state" / "peanut" / "exec").glob("*.log"))
+    assert len(logs) == 2
+    assert not list(tmp_path.glob("peanut-*.log"))
+
+
 def test_exec_finds_out_that_a_device_speaks_fmq(tmp_path):
     steps = script(tmp_path, "transition STANDBY CONFIGURED\nfmq-step READY RUN\nget-state\n")
     result = peanut("exec", "--script", steps, "--", *DEVICE)

@@ -1,7 +1,8 @@
 """How a controlled process is stopped for good, written once for the core's executor and ``peanut exec``.
 
 The reference's escalation (the AliECS executor's): walk the OCC state machine down to DONE (FairMQ: down
-to EXITING), 5 s per step; wait up to 5 s for the process to exit; then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL
+to EXITING), 5 s per step; wait up to 5 s for the process to exit (also when the walk failed: a process
+already at DONE stops answering as it exits, and must not be signalled for it); then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL
 to its process group. Every step is logged, so a process that needed a signal shows in the log.
 """
 
@@ -103,11 +104,10 @@ async def stop(
         return
     if walk is not None:
         log.info("stopping pid %d: walking it down to DONE (%g s per step)", process.pid, step_timeout)
-        if await walk():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(process.wait(), step_timeout)
-            if process.alive():
-                log.info("pid %d did not exit within %g s of reaching DONE", process.pid, step_timeout)
-        else:
-            log.info("pid %d could not be walked down to DONE", process.pid)
+        if not await walk():  # often it is at DONE already and on its way out: no answer, but no signal due either
+            log.info("pid %d could not be walked down to DONE: waiting %g s for its exit", process.pid, step_timeout)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), step_timeout)
+        if process.alive():
+            log.info("pid %d did not exit within %g s of the walk", process.pid, step_timeout)
     await signal_down(process)

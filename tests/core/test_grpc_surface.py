@@ -12,6 +12,7 @@ import time
 
 import grpc
 import pytest
+from google.rpc import status_pb2
 
 from ecs_engine.server import daemon
 from ecs_engine.server.auth import read_token, token_metadata
@@ -153,6 +154,30 @@ def test_an_environment_through_its_life(client):
     assert missing.code() == grpc.StatusCode.NOT_FOUND
     assert f"environment not found: no environment with id {environment_id}" in missing.details()
     assert client.error("GetEnvironment", id="not/an id").code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def status_detail(error: grpc.RpcError, codec: Codec) -> dict:
+    """The o2control.EnvironmentInfo a failed NewEnvironment carries as its google.rpc.Status detail."""
+    status = status_pb2.Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])
+    assert status.code == grpc.StatusCode.INTERNAL.value[0] and status.message == error.details()
+    (detail,) = status.details
+    assert detail.type_url == "type.googleapis.com/o2control.EnvironmentInfo"
+    return codec.decode("o2control", "EnvironmentInfo", detail.value)
+
+
+def test_a_failed_creation_carries_the_environment_as_upstream(client):
+    """INTERNAL "cannot create new environment: ..." with the environment's id as the AliECS GUI decodes it."""
+    failed = client.error("NewEnvironment", workflowTemplate="dataflow-demo", vars={"hosts": '["nowhere"]'})
+    assert failed.code() == grpc.StatusCode.INTERNAL
+    assert failed.details().startswith("cannot create new environment: ")
+    info = status_detail(failed, client.codec)
+    assert info["id"] == dict(failed.initial_metadata())["ecs-environment-id"]
+    assert info["state"] == "ERROR" and info["createdWhen"] > 0
+
+    unknown = client.error("NewEnvironment", workflowTemplate="no-such-workflow")
+    assert unknown.code() == grpc.StatusCode.INTERNAL
+    assert unknown.details().startswith("cannot create new environment: ")
+    assert status_detail(unknown, client.codec)["state"] == "ERROR"  # a fresh id, as upstream's
 
 
 def test_async_creation_returns_at_once(client):

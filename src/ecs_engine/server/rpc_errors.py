@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import NoReturn, TypeVar
 
 import grpc
+from google.protobuf.message import Message
 
 from ecs_engine.errors import (
     DeadlineError,
@@ -26,6 +27,9 @@ from ecs_engine.errors import (
 from .wire import ERROR_CLASS_KEY
 
 log = logging.getLogger(__name__)
+
+#: trailing metadata of a status with details (a serialized google.rpc.Status), gRPC's convention
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 Service = TypeVar("Service")
 Request = TypeVar("Request")
@@ -54,10 +58,31 @@ async def abort(context: grpc.aio.ServicerContext, code: grpc.StatusCode, detail
     raise AssertionError("grpc.aio ServicerContext.abort returned")
 
 
-async def abort_with(context: grpc.aio.ServicerContext, exc: HandledError) -> NoReturn:
-    """End the call with the status of ``exc``, naming its class in the trailing metadata."""
-    context.set_trailing_metadata(((ERROR_CLASS_KEY, type(exc).__name__),))
-    await abort(context, status_of(exc), exc.render())
+async def abort_with(
+    context: grpc.aio.ServicerContext,
+    exc: HandledError,
+    *,
+    code: grpc.StatusCode | None = None,
+    detail: Message | None = None,
+) -> NoReturn:
+    """End the call with the status of ``exc`` (or ``code``), naming its class in the trailing metadata; a
+    ``detail`` goes with it as a ``google.rpc.Status`` detail (``grpc-status-details-bin``), as Go servers send."""
+    code = code or status_of(exc)
+    metadata: list[tuple[str, str | bytes]] = [(ERROR_CLASS_KEY, type(exc).__name__)]
+    if detail is not None:
+        metadata.append((STATUS_DETAILS_KEY, status_details(code, exc.render(), detail)))
+    context.set_trailing_metadata(tuple(metadata))
+    await abort(context, code, exc.render())
+
+
+def status_details(code: grpc.StatusCode, message: str, detail: Message) -> bytes:
+    """A serialized ``google.rpc.Status`` of ``code`` and ``message`` carrying ``detail`` (packed as Any)."""
+    from google.protobuf import any_pb2
+    from google.rpc import status_pb2
+
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return status_pb2.Status(code=code.value[0], message=message, details=[packed]).SerializeToString()
 
 
 def rpc(

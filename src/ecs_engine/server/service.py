@@ -9,21 +9,24 @@ A failed ControlEnvironment returns OK with state ERROR, as upstream, and the re
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import grpc
 
 from ecs_engine import __version__
 from ecs_engine.config.configuration import PRIVATE_DETECTORS
+from ecs_engine.environment.manager import CreateError
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.model import now_ms
 from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.globs import compile_glob
+from ecs_engine.ids import new_id
 from ecs_engine.offload import offload
 from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.protocols import o2control_pb2 as pb
@@ -32,7 +35,7 @@ from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from . import messages
 from .event_service import service_info
 from .journal_service import journal_then_live
-from .rpc_errors import abort, rpc, rpc_stream
+from .rpc_errors import abort, abort_with, rpc, rpc_stream
 from .sources import EXAMPLES
 from .wire import ENVIRONMENT_ID_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
@@ -80,6 +83,21 @@ def _check_id(environment_id: str) -> str:
     if not ID_CHARS.match(environment_id or ""):
         raise UsageError(f"received bad environment id '{environment_id}'")
     return environment_id
+
+
+async def _creation_failed(context: grpc.aio.ServicerContext, exc: HandledError) -> NoReturn:
+    """A failed NewEnvironment as upstream answers it (the AliECS GUI decodes it to show the failed environment):
+    INTERNAL "cannot create new environment: ...", with a google.rpc.Status detail EnvironmentInfo{id,
+    createdWhen, state ERROR}; an environment that never existed gets a fresh id, as upstream's. The
+    project's error class still goes in the metadata, so coconut keeps its exit status."""
+    if isinstance(exc, CreateError):
+        failed: HandledError = exc
+        info = pb.EnvironmentInfo(id=exc.info["id"], createdWhen=exc.info["createdWhen"], state=State.ERROR)
+    else:
+        failed = copy.copy(exc)
+        failed.message = f"cannot create new environment: {exc.message}"
+        info = pb.EnvironmentInfo(id=new_id(), createdWhen=now_ms(), state=State.ERROR)
+    await abort_with(context, failed, code=grpc.StatusCode.INTERNAL, detail=info)
 
 
 def _user(message: common_pb2.User) -> common_pb2.User | None:
@@ -235,13 +253,16 @@ class ControlService(pb_grpc.ControlServicer):
     async def NewEnvironment(
         self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.NewEnvironmentReply:
-        source, name = await offload(self._source, request.workflowTemplate)
-        user_vars, user = dict(request.vars), _user(request.requestUser)
-        public = True if request.public else None  # false = the template's own !public decides
-        if request.autoTransition:
-            env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
-        else:
-            env = await self._create_telling_id(context, source, name, user_vars, user, public)
+        try:
+            source, name = await offload(self._source, request.workflowTemplate)
+            user_vars, user = dict(request.vars), _user(request.requestUser)
+            public = True if request.public else None  # false = the template's own !public decides
+            if request.autoTransition:
+                env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
+            else:
+                env = await self._create_telling_id(context, source, name, user_vars, user, public)
+        except HandledError as exc:
+            await _creation_failed(context, exc)
         return pb.NewEnvironmentReply(
             environment=self._info(env, with_tasks=True), public=env.public, timestamp=now_ms()
         )

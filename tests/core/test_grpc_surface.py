@@ -216,12 +216,16 @@ def test_templates_and_repositories(client, core, tmp_path):
     demo = next(t for t in templates if t["template"] == "dataflow-demo")
     assert (demo["repo"], demo["revision"]) == ("examples", "local")
     assert demo["varSpecMap"]["hosts"]["defaultValue"] == '["localhost"]'
-    assert client("ListRepos").get("repos", []) == []
+    # a fresh core lists the built-in examples as its default repository (the AliECS GUI needs one)
+    (examples,) = client("ListRepos", getRevisions=True)["repos"]
+    assert examples == {"name": "examples", "default": True, "defaultRevision": "local", "revisions": ["local"]}
     (tmp_path / "workflows").mkdir()
     added = client("AddRepo", name=str(tmp_path))
     assert "timestamp" in added
-    (repo,) = client("ListRepos")["repos"]
-    assert repo["default"] is True
+    repo, examples = client("ListRepos")["repos"]
+    assert repo["default"] is True and examples == {"name": "examples", "defaultRevision": "local"}
+    refused = client.error("RemoveRepo", index=1)
+    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION and "built-in examples" in refused.details()
     client("SetDefaultRepo", index=0)
     client("SetGlobalDefaultRevision", revision="main")
     assert client("ListRepos")["globalDefaultRevision"] == "main"

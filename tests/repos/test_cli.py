@@ -111,6 +111,9 @@ def test_template_list_tree(coconut, history):
         "    ├── b\n"
         "    ├── feature\n"
         "    └── readout\n"
+        "examples\n"  # the built-in examples are a repository too, as the core lists them
+        "└── [revision] local\n"
+        "    └── dataflow-demo\n"
     )
     every = coconut("templ", "ls", "-a", "-i", "v1").out
     assert "[revision] v1" in every and "hidden\n" in every and "readout (public)" in every
@@ -122,7 +125,11 @@ def test_template_list_patterns_and_flags(coconut, history):
     assert {(r["revision"], r["template"]) for r in rows} >= {("flp-suite-v0.1", "old-only"), ("flp-suite-v0.2", "b")}
     assert all(set(r) == {"repo", "template", "revision", "public"} for r in rows)
     tags = json.loads(coconut("template", "list", "-t", "-o", "json").out)
-    assert {r["revision"] for r in tags} == {"v1", "v2"}
+    assert {(r["repo"], r["revision"]) for r in tags} == {
+        (str(history.path), "v1"),
+        (str(history.path), "v2"),
+        ("examples", "local"),
+    }
     branches = json.loads(coconut("template", "list", "-b", "-r", "0", "-o", "json").out)
     assert {r["revision"] for r in branches} == {"feature", "flp-suite-v0.1", "flp-suite-v0.2", "master"}
     both = coconut("template", "list", "-b", "-i", "v1", "-o", "json")
@@ -131,6 +138,14 @@ def test_template_list_patterns_and_flags(coconut, history):
     assert coconut("template", "list", "a@b@c").status == 2
     unknown = coconut("template", "list", "-i", "v9")
     assert unknown.status == 1 and "no repository has revision 'v9'" in unknown.err
+
+
+def test_a_fresh_install_lists_the_built_in_examples(coconut):
+    """With no repository added, the examples are the repository (the core's ListRepos says so too)."""
+    rows = json.loads(coconut("template", "list", "-o", "json").out)
+    assert {"repo": "examples", "revision": "local", "template": "dataflow-demo", "public": True} in rows
+    assert json.loads(coconut("template", "list", "exa*@local", "-o", "json").out) == rows
+    assert coconut("template", "list", "other*").status == 1
 
 
 def test_template_list_details(coconut, history):

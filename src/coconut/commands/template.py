@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ecs_engine.errors import ExitStatus, UsageError
+from ecs_engine.errors import ExitStatus, NotFoundError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
@@ -129,13 +129,24 @@ def list_templates(
     if (all_branches or all_tags) and revision:
         cli.error("Ignoring --all-branches/--all-tags, as a revision has been specified")
         all_branches = all_tags = False
+    from ecs_engine.server.sources import TemplateSources, installed_examples
+
+    # the built-in examples are a repository too, as the core lists them (the default while none is added)
+    examples = TemplateSources(None, installed_examples()).example_templates(
+        repository, revision, all_workflows=all_workflows
+    )
     with open_repos(cli) as manager:
-        infos = manager.templates(
-            repository,
-            revision,
-            all_branches=all_branches,
-            all_tags=all_tags,
-            all_workflows=all_workflows,
-            details=show_description,
-        )
-    print_templates(cli, infos, output, details=show_description, all_workflows=all_workflows)
+        try:
+            infos = manager.templates(
+                repository,
+                revision,
+                all_branches=all_branches,
+                all_tags=all_tags,
+                all_workflows=all_workflows,
+                details=show_description,
+            )
+        except NotFoundError:
+            if not examples:
+                raise
+            infos = []  # the patterns match only the examples
+    print_templates(cli, [*infos, *examples], output, details=show_description, all_workflows=all_workflows)

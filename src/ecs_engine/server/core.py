@@ -142,7 +142,7 @@ class Core:
         from .journal_retention import journal_retention, keep_journal_within
         from .journal_service import JournalService
         from .service import ControlService
-        from .sources import TemplateSources
+        from .sources import TemplateSources, installed_examples
 
         s = self.settings
         retention = journal_retention(s.section)  # a bad setting fails the start before anything runs
@@ -189,7 +189,7 @@ class Core:
         self.repos = RepoManager(
             s.data_dir, self.config, global_default_revision=s.global_default_revision, ssh_key=ssh_key
         )
-        self.sources = TemplateSources(self.repos, _examples())
+        self.sources = TemplateSources(self.repos, installed_examples())
         token = ensure_token(s.state_dir)
         if not s.require_token:
             log.warning("core.require_token is false: anyone who reaches %s controls this core", s.listen)
@@ -362,15 +362,6 @@ class Core:
             if json.loads(path.read_text()).get("pid") == os.getpid():
                 path.unlink()
         self._pidfile_written = False
-
-
-def _examples() -> Path | None:
-    from ecs_engine.examples import examples_dir
-
-    try:
-        return examples_dir()
-    except HandledError:
-        return None
 
 
 def tune_garbage_collector() -> None:

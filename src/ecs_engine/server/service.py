@@ -36,7 +36,7 @@ from . import messages
 from .event_service import service_info
 from .journal_service import journal_then_live
 from .rpc_errors import abort, abort_with, rpc, rpc_stream
-from .sources import EXAMPLES
+from .sources import EXAMPLES, EXAMPLES_REVISION
 from .wire import ENVIRONMENT_ID_KEY, ERROR_REASON_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
 if TYPE_CHECKING:
@@ -497,14 +497,18 @@ class ControlService(pb_grpc.ControlServicer):
     @rpc
     async def ListRepos(self, request: pb.ListReposRequest, context: grpc.aio.ServicerContext) -> pb.ListReposReply:
         listing = await offload(self._repos().list, revisions=request.getRevisions)
-        return pb.ListReposReply(
-            repos=[
-                pb.RepoInfo(name=r.name, default=r.default, defaultRevision=r.default_revision, revisions=r.revisions)
-                for r in listing.repos
-            ],
-            globalDefaultRevision=listing.global_default_revision,
-            timestamp=now_ms(),
-        )
+        repos = [
+            pb.RepoInfo(name=r.name, default=r.default, defaultRevision=r.default_revision, revisions=r.revisions)
+            for r in listing.repos
+        ]
+        if self.core.sources.examples is not None:  # always there, as upstream's default repository; listed
+            # last, so the indexes of the added repositories stay; the default while none is added
+            revisions = [EXAMPLES_REVISION] if request.getRevisions else []
+            default = not any(r.default for r in repos)
+            repos.append(
+                pb.RepoInfo(name=EXAMPLES, default=default, defaultRevision=EXAMPLES_REVISION, revisions=revisions)
+            )
+        return pb.ListReposReply(repos=repos, globalDefaultRevision=listing.global_default_revision, timestamp=now_ms())
 
     @rpc
     async def AddRepo(self, request: pb.AddRepoRequest, context: grpc.aio.ServicerContext) -> pb.AddRepoReply:
@@ -513,6 +517,8 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def RemoveRepo(self, request: pb.RemoveRepoRequest, context: grpc.aio.ServicerContext) -> pb.RemoveRepoReply:
+        if request.index == len((await offload(self._repos().list)).repos) and self.core.sources.examples is not None:
+            raise RefusedError(f"repository {request.index} is the built-in examples: they cannot be removed")
         new_default = await offload(self._repos().remove, request.index)
         return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=now_ms())
 

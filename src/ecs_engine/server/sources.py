@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecs_engine.errors import NotFoundError
+from ecs_engine.errors import HandledError, NotFoundError
 from ecs_engine.repos.listing import WorkflowTemplateInfo
 from ecs_engine.template.sources import DirectorySource, TemplateRef, TemplateSource
 
@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from ecs_engine.repos.manager import RepoManager
 
 EXAMPLES = "examples"
+#: the examples' one revision, as a plain directory's
+EXAMPLES_REVISION = "local"
+
+
+def installed_examples() -> Path | None:
+    """The built-in examples' directory, None if this installation has none."""
+    from ecs_engine.examples import examples_dir
+
+    try:
+        return examples_dir()
+    except HandledError:
+        return None
 
 
 class TemplateSources:
@@ -77,7 +89,7 @@ class TemplateSources:
 
         if self.examples is None or (repo_pattern and not compile_glob(repo_pattern).match(EXAMPLES)):
             return []
-        if revision_pattern and not compile_glob(revision_pattern).match("local"):
+        if revision_pattern and not compile_glob(revision_pattern).match(EXAMPLES_REVISION):
             return []
         source = self._examples()
         out = []
@@ -88,7 +100,7 @@ class TemplateSources:
                 out.append(
                     WorkflowTemplateInfo(
                         repo=EXAMPLES,
-                        revision="local",
+                        revision=EXAMPLES_REVISION,
                         template=name,
                         public=bool(info.public),
                         description=info.description or "",

@@ -26,12 +26,11 @@ PACKAGED = "ecs_engine/examples/data"
 
 
 def _example_files() -> dict[str, bytes]:
-    """``workflows/...`` and ``tasks/...`` of the checkout's examples, with their contents."""
+    """Every file of the checkout's examples (``workflows/``, ``tasks/``, the site file), with its contents."""
     return {
         path.relative_to(EXAMPLES).as_posix(): path.read_bytes()
-        for folder in ("workflows", "tasks")
-        for path in (EXAMPLES / folder).rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
+        for path in EXAMPLES.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
 
 

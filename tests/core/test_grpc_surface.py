@@ -190,6 +190,52 @@ def test_async_creation_returns_at_once(client):
     client("DestroyEnvironment", id=environment_id)
 
 
+def follow_async_creation(client: Client, until: str, **request) -> tuple[str, list[dict]]:
+    """As a newer GUI: subscribe (no id: every environment's events), NewEnvironmentAsync, then the created
+    environment's events up to the one whose message is ``until``; its id and those events."""
+    call, events = client.stream("Subscribe")
+    call.initial_metadata()  # subscribed
+    timer = threading.Timer(60, call.cancel)  # a creation that never gets there fails the test instead of hanging
+    timer.start()
+    seen: list[dict] = []
+    try:
+        created = client("NewEnvironmentAsync", **request)
+        environment_id = created["environment"]["id"]  # answered at once: DEPLOY under way (or already failed)
+        for event in events:
+            env_event = event.get("environmentEvent", {})
+            if env_event.get("environmentId") == environment_id:
+                seen.append(env_event)
+                if env_event.get("message") == until:
+                    return environment_id, seen
+    finally:
+        timer.cancel()
+        call.cancel()
+    raise AssertionError(f"the stream ended before '{until}': {seen}")
+
+
+def test_an_async_creation_is_followed_to_configured_through_subscribe(client):
+    vars = {"monitor_enabled": "false"}
+    environment_id, seen = follow_async_creation(
+        client, "created new environment", workflowTemplate="dataflow-demo", vars=vars
+    )
+    steps = [e.get("transitionStep", "") for e in seen]
+    assert seen[-1]["state"] == "CONFIGURED" and "before_DEPLOY" in steps and "after_CONFIGURE" in steps
+    client("DestroyEnvironment", id=environment_id)
+
+    failing = {"monitor_enabled": "false", "hosts": '["nowhere"]'}
+    _, seen = follow_async_creation(
+        client, "cannot create new environment", workflowTemplate="dataflow-demo", vars=failing
+    )
+    assert "nowhere" in seen[-1]["error"]
+
+    auto = {"monitor_enabled": "false", "max_messages": "20"}
+    _, seen = follow_async_creation(
+        client, "environment destroyed", workflowTemplate="dataflow-demo", vars=auto, autoTransition=True
+    )
+    steps = [e.get("transitionStep", "") for e in seen]
+    assert "before_START_ACTIVITY" in steps and "after_STOP_ACTIVITY" in steps  # autoTransition: a run, then gone
+
+
 def test_an_auto_environment_streams_its_events_until_it_is_gone(client):
     call, events = client.stream("Subscribe", id="stream-1")
     call.initial_metadata()

@@ -302,14 +302,18 @@ class ControlService(pb_grpc.ControlServicer):
     async def NewEnvironmentAsync(
         self, request: pb.NewEnvironmentRequest, context: grpc.aio.ServicerContext
     ) -> pb.NewEnvironmentReply:
-        source, name = await offload(self._source, request.workflowTemplate)
-        env = await self.manager.create_async(
-            source,
-            name,
-            user_vars=dict(request.vars),
-            request_user=_user(request.requestUser),
-            public=True if request.public else None,
-        )
+        try:
+            source, name = await offload(self._source, request.workflowTemplate)
+            user_vars, user = dict(request.vars), _user(request.requestUser)
+            if request.autoTransition:  # returns at once as well: the run goes on as events
+                env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
+            else:
+                public = True if request.public else None
+                env = await self.manager.create_async(
+                    source, name, user_vars=user_vars, request_user=user, public=public
+                )
+        except HandledError as exc:
+            await _creation_failed(context, exc)
         return pb.NewEnvironmentReply(
             environment=self._info(env, with_tasks=False), public=env.public, timestamp=now_ms()
         )

@@ -156,6 +156,18 @@ def test_an_environment_through_its_life(client):
     assert client.error("GetEnvironment", id="not/an id").code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_destroy_reports_only_its_own_running_tasks(client):
+    """``runningTasks``: this environment's tasks left running (all of them with keepTasks), not others'."""
+    vars = {"monitor_enabled": "false"}
+    first, second = (client("NewEnvironment", workflowTemplate="dataflow-demo", vars=vars) for _ in range(2))
+    destroyed = client("DestroyEnvironment", id=first["environment"]["id"])["cleanupTasksReply"]
+    assert len(destroyed["killedTasks"]) == 3 and destroyed.get("runningTasks", []) == []
+    kept = client("DestroyEnvironment", id=second["environment"]["id"], keepTasks=True)["cleanupTasksReply"]
+    second_tasks = {t["taskId"] for t in second["environment"]["tasks"]}
+    assert kept.get("killedTasks", []) == [] and {t["taskId"] for t in kept["runningTasks"]} == second_tasks
+    assert {t["taskId"] for t in client("CleanupTasks")["killedTasks"]} == second_tasks
+
+
 def status_detail(error: grpc.RpcError, codec: Codec) -> dict:
     """The o2control.EnvironmentInfo a failed NewEnvironment carries as its google.rpc.Status detail."""
     status = status_pb2.Status.FromString(dict(error.trailing_metadata())["grpc-status-details-bin"])

@@ -377,7 +377,8 @@ class ControlService(pb_grpc.ControlServicer):
             user=_user(request.requestUser),
         )
         killed = [messages.short_task(before[i]) for i in report.killed if i in before]
-        running = [messages.short_task(t) for t in self.executor.tasks.values()]
+        # what is left of this environment's tasks (with keepTasks: all of them), as upstream; not other environments'
+        running = [messages.short_task(t) for i, t in before.items() if i in self.executor.tasks]
         return pb.DestroyEnvironmentReply(
             cleanupTasksReply=pb.CleanupTasksReply(killedTasks=killed, runningTasks=running),
             timestamp=now_ms(),

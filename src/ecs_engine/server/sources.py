@@ -53,7 +53,14 @@ class TemplateSources:
             root = Path(head)
             if not marker or not (root / "workflows").is_dir():
                 raise NotFoundError(f"'{expression}': expected /DIRECTORY/workflows/NAME with a workflows/ folder")
-            return DirectorySource(root), TemplateRef.parse(tail, "workflows").name
+            ref = TemplateRef.parse(tail, "workflows")
+            if ref.revision in (None, EXAMPLES_REVISION):
+                return DirectorySource(root), ref.name  # the files as they are
+            if self.repos is None:
+                raise NotFoundError(
+                    f"'{expression}': no template repositories are configured to give revision {ref.revision}"
+                )
+            return self.repos.source(head, ref.revision), ref.name  # a repository added by its path, at that revision
         ref = TemplateRef.parse(text, "workflows")
         if ref.repo == EXAMPLES:
             return self._examples(), ref.name

@@ -70,3 +70,4 @@ def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
     assert f"the core has 1 RUNNING environment ({created['id']})" in refused.err and "-f/--force" in refused.err
     assert coconut.state(created["id"]) == "RUNNING"
     assert "core stopped" in coconut("core", "stop", "--force").out
+

@@ -71,3 +71,33 @@ def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
     assert coconut.state(created["id"]) == "RUNNING"
     assert "core stopped" in coconut("core", "stop", "--force").out
 
+
+def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
+    import threading
+
+    created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+    (consumer,) = [t for t in coconut.tasks() if "consumer" in t["className"]]
+    shown = coconut("task", "show", consumer["taskId"]).out
+    assert re.search(rf"task id:\s+{consumer['taskId']}", shown) and re.search(
+        rf"environment:\s+{created['id']}", shown
+    )
+    assert "command:" in shown and "consumer" in shown
+    assert coconut("task", "show", "nosuchtask", check=False).status == 1
+
+    coconut("env", "control", created["id"], "-e", "START")
+    followed: list = []
+    follower = threading.Thread(
+        target=lambda: followed.append(coconut("task", "logs", consumer["taskId"], "-s", "stdout", "-f")), daemon=True
+    )
+    follower.start()
+    eventually(lambda: "received" in logs_of(coconut, consumer["taskId"]), what="the consumer reports a run")
+    coconut("env", "destroy", created["id"], "-a")
+    follower.join(30)
+    assert not follower.is_alive(), "task logs -f did not end with its task"
+    (result,) = followed
+    assert result.status == 0 and "has ended" in result.err
+    assert re.search(r"run 1: received [1-9]\d* messages", result.out)
+
+
+def logs_of(coconut, task_id: str) -> str:
+    return coconut("task", "logs", task_id, "-s", "stdout").out

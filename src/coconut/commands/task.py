@@ -11,7 +11,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table, vars_block
 
 app = command_group()
 
@@ -78,12 +78,53 @@ def clean(
     cli.echo(f"{len(reply.runningTasks)} tasks running")
 
 
+@command(app, "show", "get", "s")
+def show(
+    ctx: typer.Context,
+    task_id: str = typer.Argument(..., metavar="ID", help="Task id (see 'coconut task list')."),
+    output: str = OUTPUT_OPTION,
+) -> None:
+    """Show one task: environment, role path, host, state, pid, command line, channels, properties."""
+    import shlex
+
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    cli: CliContext = ctx.obj
+    check_output(output)
+    with connect(cli) as core:
+        task = core.call("GetTask", pb.GetTaskRequest(taskId=task_id)).task
+    if output != "text":
+        print_data(cli, {"task": message_dict(task)}, output)
+        return
+    short, command_info = task.shortInfo, task.commandInfo
+    (row,) = _rows([short])
+    command_line = (
+        command_info.value if command_info.shell else shlex.join([command_info.value, *command_info.arguments])
+    )
+    fields = [
+        ("task id", short.taskId),
+        ("environment", task.envId),
+        ("role path", task.taskPath),
+        *zip(COLUMNS[1:], row[1:], strict=True),
+        ("command", command_line),
+        ("inbound", ", ".join(f"{c.name} ({c.type}) {c.target}".rstrip() for c in task.inboundChannels)),
+        ("outbound", ", ".join(f"{c.name} ({c.type}) {c.target}".rstrip() for c in task.outboundChannels)),
+    ]
+    for label, value in fields:
+        if value:
+            cli.echo(f"{label + ':':<13} {value}")
+    vars_block(cli, "properties", dict(task.properties))
+
+
 @command(app, "logs", "log")
 def logs(
     ctx: typer.Context,
     task_id: str = typer.Argument(..., metavar="ID", help="Task id (see 'coconut task list')."),
     stream: str = typer.Option("all", "-s", "--stream", help="stdout, stderr or all."),
     lines: int = typer.Option(0, "-n", "--lines", help="Only the last N lines of each (0: all)."),
+    follow: bool = typer.Option(
+        False, "-f", "--follow", help="Then print what is written, until the task ends or Ctrl-C."
+    ),
 ) -> None:
     """Print a task's output files (stdout/stderr of the task template set to 'stdout' or 'all')."""
     from ecs_engine.protocols import o2control_pb2 as pb
@@ -95,23 +136,67 @@ def logs(
         task = core.call("GetTask", pb.GetTaskRequest(taskId=task_id)).task
     paths = {"stdout": task.properties.get("stdoutLog", ""), "stderr": task.properties.get("stderrLog", "")}
     wanted = ["stdout", "stderr"] if stream == "all" else [stream]
-    shown = 0
+    read: dict[str, int] = {}  # bytes printed of each file, where following goes on
     for name in wanted:
         path = paths[name]
         if not path:
             continue
         try:
-            text = Path(path).read_text(errors="replace")
+            data = Path(path).read_bytes()
         except FileNotFoundError:
-            text = ""
+            data = b""
+        text = data.decode(errors="replace")
         body = text.splitlines()[-lines:] if lines else text.splitlines()
         if stream == "all":
             cli.echo(f"==> {name}: {path} <==")
         for line in body:
             cli.echo(line)
-        shown += 1
-    if not shown:
+        read[path] = len(data)
+    if not read:
         raise NotFoundError(
             f"task {task_id} keeps no {stream if stream != 'all' else 'output'} file",
             hint="its task template sends it to 'none'; set command.stdout/stderr to 'stdout' or 'all'",
         )
+    if follow:
+        try:
+            _follow(cli, task_id, read)
+        except KeyboardInterrupt:  # Ctrl-C ends following: not an error
+            pass
+
+
+def _follow(cli: CliContext, task_id: str, read: dict[str, int]) -> None:
+    """Print what is appended to the files in ``read`` until the core no longer knows the task."""
+    import time
+
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    with connect(cli) as core:
+        while True:
+            gone = not _task_known(core, pb, task_id)
+            for path, offset in read.items():
+                try:
+                    with open(path, "rb") as file:
+                        file.seek(offset)
+                        data = file.read()
+                except FileNotFoundError:
+                    continue
+                complete = data[: data.rfind(b"\n") + 1] if not gone else data  # whole lines while it runs
+                for line in complete.decode(errors="replace").splitlines():
+                    cli.echo(line)
+                read[path] = offset + len(complete)
+            cli.stdout.flush()
+            if gone:
+                cli.error(f"coconut: task {task_id} has ended")
+                return
+            time.sleep(FOLLOW_INTERVAL)
+
+
+FOLLOW_INTERVAL = 0.25  # seconds between looks at the files, as tail -f's default 1 s but livelier
+
+
+def _task_known(core, pb, task_id: str) -> bool:
+    try:
+        core.call("GetTask", pb.GetTaskRequest(taskId=task_id))
+    except NotFoundError:
+        return False
+    return True

@@ -101,3 +101,14 @@ def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
 
 def logs_of(coconut, task_id: str) -> str:
     return coconut("task", "logs", task_id, "-s", "stdout").out
+
+
+def test_an_asynchronous_create_that_fails_says_why_in_env_show(coconut, gated):
+    created = coconut(
+        "env", "create", "-w", "gated", "--repo", str(gated), "-y", "-e", "gate_command=exit 3", "-o", "json"
+    )
+    environment_id = created.json()["environment"]["id"]
+    eventually(lambda: coconut("env", "show", environment_id, check=False).status == 1, what="the creation failed")
+    shown = coconut("env", "show", environment_id, check=False)
+    assert f"environment {environment_id} was not created: " in shown.err and "exit" in shown.err, shown.err
+    assert "Traceback" not in shown.err

@@ -328,7 +328,13 @@ def show(
     cli: CliContext = ctx.obj
     check_output(output)
     with connect(cli) as core:
-        reply = core.call("GetEnvironment", pb.GetEnvironmentRequest(id=environment_id, showWorkflowTree=workflow))
+        try:
+            reply = core.call("GetEnvironment", pb.GetEnvironmentRequest(id=environment_id, showWorkflowTree=workflow))
+        except NotFoundError as exc:
+            failure = _creation_failure(cli, environment_id)
+            if failure is None:
+                raise
+            raise NotFoundError(f"environment {environment_id} was not created: {failure}", hint=exc.hint) from None
         reason = core.last_error
     info = reply.environment
     if output != "text":
@@ -358,6 +364,24 @@ def show(
             vars_block(cli, "integrated services", dict(info.integratedServicesData))
         else:
             cli.echo("integrated services: none (no integrated service holds data for this environment)")
+
+
+def _creation_failure(cli: CliContext, environment_id: str) -> str | None:
+    """Why an environment is gone that failed while it was created (``create -y`` answered before): the
+    error its creation left in the journal, or None if it left none."""
+    from ecs_engine.events.model import to_dict
+
+    from .events import event_query, fetch_events
+
+    errors = [
+        payload["error"]
+        for payload in (
+            to_dict(e.event).get("environmentEvent", {})
+            for e in fetch_events(cli, event_query(environment_id, None, ["environment"], None, None))
+        )
+        if payload.get("error") and payload.get("message") == "cannot create new environment"
+    ]
+    return errors[-1] if errors else None
 
 
 # -- control ------------------------------------------------------------------------------------------------

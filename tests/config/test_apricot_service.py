@@ -30,7 +30,7 @@ from ..e2e.conftest import free_port
 from ..ports import own_port_range
 from .conftest import open_empty
 
-pytestmark = pytest.mark.skipif(not spec_tables.SPEC_PATH.exists(), reason=f"{spec_tables.SPEC_PATH} not present")
+pytestmark = pytest.mark.shared  # reads ../shared/spec: skips without it, fails with CI=true (tests/conftest.py)
 
 PHYSICS, ANY = 1, 300
 TREE = {

@@ -239,3 +239,12 @@ def test_the_real_readout_dataflow_plans_without_warnings_of_the_store_after_con
     assert result.status == 0, result.err
     warnings = json.loads(result.out)["warnings"]
     assert not [w for w in warnings if w.startswith("role ")], warnings  # every configuration path and detector found
+
+
+def test_a_site_value_the_store_lacks_says_how_to_get_it(coconut, corpus):
+    result = coconut(
+        "template", "plan", "-w", "readout-dataflow", "--repo", str(corpus), "-e", 'hosts=["flp001","flp002"]'
+    )
+    assert result.status == 1
+    assert "unknown name 'consul_endpoint'" in result.err
+    assert "hint: 'consul_endpoint' is a site value the configuration store lacks: 'coconut config init'" in result.err

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ecs_engine.errors import ExitStatus, NotFoundError, UsageError
+from ecs_engine.errors import ExitStatus, NotFoundError, TemplateError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
@@ -98,13 +98,35 @@ def plan(
     source, name = _source(cli, repo, workflow)
     with open_config(cli, config_endpoint) as config:
         expander = make_expander(source, plugins=plugin_manager(), config=config, user_vars=user_vars, offline=True)
-        workflow_obj = expander.expand(name)
+        try:
+            workflow_obj = expander.expand(name)
+        except TemplateError as exc:
+            raise _with_site_hint(exc) from None
         data = build_plan(expander, workflow_obj)
     print_plan(cli, data, output)
     if strict and data["warnings"]:
         cli.error(f"coconut: error: --strict: the plan has {len(data['warnings'])} warning(s)")
         return ExitStatus.FAILED
     return ExitStatus.OK
+
+
+def _with_site_hint(exc: TemplateError) -> TemplateError:
+    """An unknown name that the shipped site file defines is a site value the store lacks: say where it comes from."""
+    import re
+
+    from ecs_engine.examples import site_file
+
+    unknown = re.search(r"unknown name '([^']+)'", exc.message)
+    if unknown and exc.hint is None:
+        import yaml
+
+        defaults = yaml.safe_load(site_file().read_text())["o2"]["runtime"]["aliecs"]["defaults"]
+        if unknown.group(1) in defaults:
+            exc.hint = (
+                f"'{unknown.group(1)}' is a site value the configuration store lacks: 'coconut config init' writes"
+                f" the site file's ({site_file()}), or give --config-endpoint file://{site_file()}"
+            )
+    return exc
 
 
 @command(app, "list", "ls", "l")

@@ -370,15 +370,14 @@ def _creation_failure(cli: CliContext, environment_id: str) -> str | None:
     """Why an environment is gone that failed while it was created (``create -y`` answered before): the
     error its creation left in the journal, or None if it left none."""
     from ecs_engine.events.model import to_dict
+    from ecs_engine.protocols import journal_pb2
 
-    from .events import event_query, fetch_events
-
+    query = journal_pb2.EventQuery(environmentId=environment_id, kinds=["environmentEvent"])
+    with connect(cli) as core:
+        events = core.call("QueryEvents", query).events  # a first page: a creation leaves few events
     errors = [
         payload["error"]
-        for payload in (
-            to_dict(e.event).get("environmentEvent", {})
-            for e in fetch_events(cli, event_query(environment_id, None, ["environment"], None, None))
-        )
+        for payload in (to_dict(e.event).get("environmentEvent", {}) for e in events)
         if payload.get("error") and payload.get("message") == "cannot create new environment"
     ]
     return errors[-1] if errors else None

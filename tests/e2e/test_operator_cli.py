@@ -112,3 +112,12 @@ def test_an_asynchronous_create_that_fails_says_why_in_env_show(coconut, gated):
     shown = coconut("env", "show", environment_id, check=False)
     assert f"environment {environment_id} was not created: " in shown.err and "exit" in shown.err, shown.err
     assert "Traceback" not in shown.err
+
+
+def test_env_create_auto_prints_the_environment_id_and_runs_it_once(coconut):
+    done = coconut("env", "create", "-w", "dataflow-demo", "-a", "-e", "monitor_enabled=false,max_messages=20")
+    (environment_id,) = re.findall(r"coconut: environment (\S+) exists, running it once", done.err)
+    assert "environment destroyed" in done.out
+    journal = coconut("events", "query", "--env", environment_id, "-o", "json").json()
+    messages = [e["event"].get("environmentEvent", {}).get("message", "") for e in journal]
+    assert "environment destroyed" in messages and any(e["run_number"] for e in journal)

@@ -276,8 +276,14 @@ def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], us
 
         thread = threading.Thread(target=request, daemon=True)
         thread.start()
+        announced = False
         for event in events:
-            cli.echo(event_line(to_dict(event)))
+            data = to_dict(event)
+            environment_id = next((v.get("environmentId", "") for v in data.values() if isinstance(v, dict)), "")
+            if environment_id and not announced:  # so an interrupted run can be found (env show, events query)
+                cli.error(f"coconut: environment {environment_id} exists, running it once")
+                announced = True
+            cli.echo(event_line(data))
         thread.join()
     if status["error"]:
         raise HandledError(status["error"])

@@ -166,8 +166,13 @@ async def test_failed_create_tears_down_and_says_why(small, harness_factory):
         assert message.startswith("cannot create new environment: CONFIGURE could not complete for critical tasks")
         assert "small.host-flp002.worker" in message and "bad configuration payload" in message
         assert failed.value.info["state"] == "ERROR"
-        assert not h.manager.environments and not h.driver.tasks  # torn down, tasks killed
-        assert h.manager.active_detectors() == []
+        assert not h.driver.tasks and h.manager.active_detectors() == []  # torn down, tasks killed
+        (kept,) = h.manager.environments.values()  # listed with its reason until destroyed
+        assert kept.state == "ERROR" and "bad configuration payload" in kept.failure
+        with pytest.raises(RefusedError, match=r"was not created .*: destroy it"):
+            await h.manager.control(kept.id, "RECOVER")
+        await h.manager.destroy(kept.id)
+        assert not h.manager.environments
 
 
 async def test_a_workflow_that_does_not_load_is_one_clear_error(small_repo, harness_factory):

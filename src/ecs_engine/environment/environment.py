@@ -168,6 +168,8 @@ class Environment:
         self._watch_task: asyncio.Task | None = None
         self._run_started = False
         self.destroyed = False
+        #: why the create failed, for an environment kept (in ERROR, torn down) so it can be inspected
+        self.failure = ""
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -239,6 +241,8 @@ class Environment:
     def check_event(self, event: str) -> None:
         """Refuse, with the reason, an event that cannot run now; the state is left unchanged."""
         self.refuse_if_busy()
+        if self.failure:
+            raise RefusedError(f"environment {self.id} was not created ({self.failure}): destroy it")
         if event not in fsm.TRANSITIONS:
             raise UsageError(f"unknown event '{event}': expected one of {', '.join(fsm.EVENTS)}")
         if fsm.destination(event, self.state) is None:
@@ -839,6 +843,10 @@ class Environment:
         self.refuse_if_busy()
         if user is not None:
             self.last_request_user = user
+        if self.destroyed:  # a failed create, torn down already: only its record goes
+            self._announce_destroyed()
+            self.persist(destroyed=True)
+            return TeardownReport(self.id, warnings=list(self.warnings))
         if self.state == State.RUNNING and not (allow_in_running_state or force):
             raise RefusedError(
                 f"environment {self.id} is RUNNING: stop it first, or destroy with -a/--allow-in-running-state "
@@ -872,8 +880,11 @@ class Environment:
         holder.cancel()
         await self.wait_idle()
 
-    async def teardown(self, *, force: bool, keep_tasks: bool) -> TeardownReport:
+    async def teardown(self, *, force: bool, keep_tasks: bool, failure: str = "") -> TeardownReport:
         """leave_<state> hooks, release the tasks, DESTROY hooks, kill (or keep) the tasks; the state is DONE.
+
+        With ``failure`` (a create that failed) the environment stays in ERROR, with the reason, until destroyed:
+        the GUI and ``env show`` can inspect it (it is not reloaded after a core restart).
 
         Without ``force`` a failing leave hook refuses the teardown (nothing released yet); with it, it is a warning.
         The last record is committed before this returns, with ``destroyed`` set.
@@ -918,11 +929,23 @@ class Environment:
                 self.services.task_index.pop(task.id, None)
             report.warnings = list(self.warnings)
             self.destroyed = True
-            self.env_event(
-                state=State.DONE, transition="DESTROY", status=model.DONE_OK, message="environment destroyed"
-            )
+            if failure:
+                self.state, self.failure = State.ERROR, failure
+                self.env_event(
+                    state=State.ERROR,
+                    transition="DESTROY",
+                    status=model.DONE_OK,
+                    error=failure,
+                    message="environment torn down after a failed create; destroy it to remove it",
+                )
+            else:
+                self._announce_destroyed()
             self.persist(destroyed=True)
         return report
+
+    def _announce_destroyed(self) -> None:
+        self.state = State.DONE
+        self.env_event(state=State.DONE, transition="DESTROY", status=model.DONE_OK, message="environment destroyed")
 
     async def _run_destroy_hooks(self, entries: list[HookEntry]) -> None:
         """The DESTROY moment's calls and task hooks, weight by weight; failures are warnings."""

@@ -446,8 +446,8 @@ class EnvironmentManager:
             reason = exc.reason if isinstance(exc, TransitionError) else exc.message
             info = env.info()
             env.env_event(error=reason, message="cannot create new environment")
-            await env.teardown(force=True, keep_tasks=False)
-            self._forget(env)
+            await env.teardown(force=True, keep_tasks=False, failure=reason)
+            self._release_detectors(env.id)  # listed, in ERROR, until destroyed; its detectors are free
             raise CreateError(reason, info) from None
         env.env_event(message="created new environment")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from ecs_engine.errors import UsageError
-from ecs_engine.server.settings import read_settings_file
 
 DEFAULTS: dict[str, Any] = {
     "endpoint": "127.0.0.1:32102",
@@ -50,6 +49,8 @@ class Settings:
         file = path if path is not None else config_dir / FILE_NAME
         values = dict(DEFAULTS)
         if file.exists():
+            from ecs_engine.server.settings import read_settings_file  # not at start-up: --help stays fast
+
             values.update(_flatten(read_settings_file(file)))
         elif path is not None:
             raise UsageError(f"settings file {file} does not exist")

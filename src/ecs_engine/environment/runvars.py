@@ -5,8 +5,9 @@ Each pushed key goes twice, snake_case and lowerCamelCase, as OCClib-based proce
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
+
+from ecs_engine.events.model import now_ms
 
 FILL_INFO_KEYS = (
     "fill_info_fill_number",
@@ -33,7 +34,7 @@ RUN_TIME_KEYS = ("run_start_completion_time_ms", "run_end_time_ms", "run_end_com
 
 
 def now_ms_text() -> str:
-    return str(time.time_ns() // 1_000_000)
+    return str(now_ms())
 
 
 def camel(key: str) -> str:

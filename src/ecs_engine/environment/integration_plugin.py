@@ -6,7 +6,8 @@ name this class without reaching the code that calls the hooks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 
@@ -24,9 +25,18 @@ class IntegrationPlugin:
     pretty_name: str = ""
     #: the core setting that holds the endpoint (``odcEndpoint``)
     endpoint_setting: str = ""
+    #: loaded when the setting ``integrationPlugins`` is absent (plugins of external services say False:
+    #: as upstream, they run only where the site names them)
+    enabled_by_default: bool = True
 
     def __init__(self, endpoint: str = ""):
         self.endpoint = endpoint
+        #: the core settings (endpoints and each plugin's own keys); filled by ``Integrations.from_plugins``
+        self.settings: Mapping[str, Any] = {}
+        #: a directory of this plugin's own for what must survive a core restart; None when the core keeps none
+        self.state_dir: Path | None = None
+        #: publishes an event of the core (an integrated-service event outside any call); bound by the manager
+        self.publish: Callable[[Any], None] = lambda event: None
 
     def init(self, framework_id: str) -> None:
         """Connect to the service (called once, in a thread, when the manager starts)."""

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_engine.offload import offload
@@ -40,16 +41,28 @@ class Integrations:
     def from_plugins(
         cls, pm: pluggy.PluginManager, settings: Mapping[str, Any], enabled: Iterable[str] | None = None
     ) -> Integrations:
-        """One instance of each plugin class the plugins of ``pm`` contribute (only those named in ``enabled``
-        if given), with its endpoint from ``settings``."""
+        """One instance of each plugin class the plugins of ``pm`` contribute, with its endpoint and the
+        settings from ``settings``: those named in ``enabled`` if given, else in the setting
+        ``integrationPlugins`` (as upstream), else those ``enabled_by_default``."""
+        if enabled is None and settings.get("integrationPlugins") is not None:
+            enabled = plugin_names(settings["integrationPlugins"])
         wanted = set(enabled) if enabled is not None else None
         plugins = []
         for contributed in pm.hook.ecs_integration_plugins():
             for plugin_class in contributed or ():
-                if wanted is not None and plugin_class.name not in wanted:
+                selected = plugin_class.name in wanted if wanted is not None else plugin_class.enabled_by_default
+                if not selected:
                     continue
-                plugins.append(plugin_class(endpoint=str(settings.get(plugin_class.endpoint_setting, ""))))
+                plugin = plugin_class(endpoint=str(settings.get(plugin_class.endpoint_setting, "")))
+                plugin.settings = settings
+                plugins.append(plugin)
         return cls(plugins)
+
+    def bind(self, publish: Callable[[Any], None], data_dir: Path | None) -> None:
+        """Give every plugin the core's event publisher and its own state directory (``data_dir/<name>``)."""
+        for name, plugin in self.plugins.items():
+            plugin.publish = publish
+            plugin.state_dir = data_dir / name if data_dir is not None else None
 
     async def init(self, framework_id: str) -> None:
         """``init`` every plugin in parallel; a plugin that fails stays loaded and shows its error state."""
@@ -98,6 +111,13 @@ class Integrations:
             for env_id, text in plugin.environments_data(ids).items():
                 out.setdefault(env_id, {})[name] = text
         return out
+
+
+def plugin_names(value: Any) -> list[str]:
+    """``integrationPlugins`` as a list of names: a YAML list, or a comma-separated text."""
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",") if name.strip()]
+    return [str(name) for name in value]
 
 
 class _CallStackProxy:

@@ -1,0 +1,74 @@
+"""The fast OCC peer (occ/multipeer.py): one hub process serves each task's control port as a full OCC endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+
+import pytest
+
+from ecs_engine.occ import launch
+from ecs_engine.occ.client import OccClient
+from ecs_engine.occ.multipeer import running_hub, task_argv
+from ecs_engine.occ.options import PORT_ENV
+
+pytestmark = pytest.mark.slow
+
+
+def start_task(fifo, port: int) -> subprocess.Popen:
+    return subprocess.Popen(task_argv(fifo), env={**os.environ, PORT_ENV: str(port)}, start_new_session=True)
+
+
+async def ended(process: subprocess.Popen, timeout: float = 10.0) -> int:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while process.poll() is None:
+        assert asyncio.get_running_loop().time() < deadline, f"pid {process.pid} still runs after {timeout} s"
+        await asyncio.sleep(0.02)
+    return process.returncode
+
+
+async def test_each_task_is_served_with_its_own_pid_and_exit_ends_it(tmp_path):
+    with running_hub(tmp_path / "hub.fifo") as fifo:
+        ports = [launch.free_port() for _ in range(2)]
+        tasks = [start_task(fifo, port) for port in ports]
+        clients = [OccClient(f"127.0.0.1:{port}") for port in ports]
+        try:
+            infos = [await client.wait_reachable(10) for client in clients]
+            assert [(i.state, i.pid) for i in infos] == [("STANDBY", t.pid) for t in tasks]
+            first = clients[0]
+            for source, event, target in (
+                ("STANDBY", "CONFIGURE", "CONFIGURED"),
+                ("CONFIGURED", "START", "RUNNING"),
+                ("RUNNING", "STOP", "CONFIGURED"),
+                ("CONFIGURED", "EXIT", "DONE"),
+            ):
+                assert (await first.transition(source, event)).reached(target)
+            assert await ended(tasks[0]) != 0  # ended by the hub, as a real process exits after DONE
+            assert (await clients[1].get_state()).state == "STANDBY"  # the other endpoint is untouched
+        finally:
+            for client in clients:
+                await client.close()
+            for task in tasks:
+                task.kill()
+                task.wait()
+
+
+async def test_a_task_that_ends_closes_its_endpoint(tmp_path):
+    with running_hub(tmp_path / "hub.fifo") as fifo:
+        port = launch.free_port()
+        task = start_task(fifo, port)
+        async with OccClient(f"127.0.0.1:{port}") as client:
+            await client.wait_reachable(10)
+        task.kill()
+        task.wait()
+        deadline = asyncio.get_running_loop().time() + 10
+        while _listening(port):
+            assert asyncio.get_running_loop().time() < deadline, f"port {port} still served after its task ended"
+            await asyncio.sleep(0.02)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0

@@ -41,6 +41,12 @@ class IntegrationPlugin:
     def init(self, framework_id: str) -> None:
         """Connect to the service (called once, in a thread, when the manager starts)."""
 
+    async def start(self) -> None:
+        """After ``init``, on the core's event loop: open channels, start background work (subscriptions)."""
+
+    async def stop(self) -> None:
+        """On the core's event loop when the manager closes, before ``destroy``: end what ``start`` began."""
+
     def destroy(self) -> None:
         """Disconnect (called once when the manager closes)."""
 

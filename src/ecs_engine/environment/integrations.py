@@ -1,9 +1,9 @@
 """Integration plugins: the external services (DCS, ODC, trigger, bookkeeping...) that workflow calls reach.
 
 A plugin is a class found through the ``ecs_integration_plugins`` hook of the plugin manager the caller
-passes (``Integrations.from_plugins``); the registry builds one instance
-per enabled plugin with its endpoint from the core settings, ``init``s them all in parallel, gives every
-call ``{plugin name: plugin.call_stack(call)}`` to evaluate its ``func`` against, and answers
+passes (``Integrations.from_plugins``); the registry builds one instance per enabled plugin with its
+endpoint from the core settings, ``init``s (in threads) and ``start``s (on the loop) them all in parallel,
+gives every call ``{plugin name: plugin.call_stack(call)}`` to evaluate its ``func`` against, and answers
 ``GetIntegratedServices``. Template-time functions (AliECS ``ObjectStack``) go through the existing
 ``ecs_template_objects`` hook, usually by returning ``{name: plugin.object_stack(stack)}``.
 """
@@ -70,8 +70,20 @@ class Integrations:
         async def one(plugin: IntegrationPlugin) -> None:
             try:
                 await offload(plugin.init, framework_id)
+                await plugin.start()
             except Exception:
                 log.exception("integration plugin %s failed to initialise", plugin.name)
+
+        await asyncio.gather(*(one(p) for p in self.plugins.values()))
+
+    async def stop(self) -> None:
+        """``stop`` every plugin (on the loop), before ``destroy``."""
+
+        async def one(plugin: IntegrationPlugin) -> None:
+            try:
+                await plugin.stop()
+            except Exception:
+                log.exception("integration plugin %s failed to stop", plugin.name)
 
         await asyncio.gather(*(one(p) for p in self.plugins.values()))
 

@@ -134,6 +134,7 @@ class EnvironmentManager:
         self.commits.submit(self.bus.flush)
         self.commits.close()
         self.bus.remove_sink(self.journal)
+        await self.integrations.stop()
         self.integrations.destroy()
         self.journal.close()
         self.store.close()

@@ -9,7 +9,7 @@ answered by one plugin. Each hook must be documented in docs/plugins.md and exer
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pluggy
 
@@ -38,13 +38,24 @@ def ecs_register_backends(registry: BackendRegistry) -> None:
     """
 
 
+class TemplateConfiguration(Protocol):
+    """What template-time functions may read of the configuration store (``ecs_engine.config.Configuration``)."""
+
+    def global_defaults(self) -> dict[str, str]: ...
+
+    def global_vars(self) -> dict[str, str]: ...
+
+    def runtime_get(self, component: str, key: str) -> str | None: ...
+
+
 @hookspec
-def ecs_template_objects(stack: dict[str, str]) -> Mapping[str, object] | None:
+def ecs_template_objects(stack: dict[str, str], config: TemplateConfiguration | None) -> Mapping[str, object] | None:
     """Contribute objects to the template expression environment (AliECS ``ObjectStack``).
 
-    ``stack`` is the flattened variable stack of the role being processed. Return a mapping of
-    top-level names to objects whose public methods templates may call (e.g.
-    ``{"odc": OdcTemplateFunctions(...)}``), or None.
+    ``stack`` is the flattened variable stack of the role being processed; ``config`` the configuration store
+    the expansion reads (None without one), e.g. for the store's own value of a variable the workflow sets
+    to ``default``. Return a mapping of top-level names to objects whose public methods templates may call
+    (e.g. ``{"odc": OdcTemplateFunctions(...)}``), or None. An implementation may take ``stack`` alone.
     """
 
 

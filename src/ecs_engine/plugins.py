@@ -25,6 +25,7 @@ BUILTIN_PLUGINS = {
     "resources-local": "ecs_backends.resources.local",
     "testplugin": "ecs_backends.integrations.testplugin",
     "kafka": "ecs_backends.integrations.kafka",
+    "odc": "ecs_backends.integrations.odc",
     "events-kafka": "ecs_backends.events.kafka",
 }
 

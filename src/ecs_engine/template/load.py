@@ -104,7 +104,7 @@ def object_factory(
                 )
             )
         if has_plugins:
-            for contributed in hook(stack=dict(stack)):
+            for contributed in hook(stack=dict(stack), config=config):
                 if contributed:
                     out.update(contributed)
         if extra:

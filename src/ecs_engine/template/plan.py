@@ -95,6 +95,17 @@ def unresolved_values(task: dict[str, Any]) -> list[str]:
     return found
 
 
+def unresolved_role_vars(role: Role) -> list[str]:
+    """Warnings for the ``{"error":"..."}`` values among the variables a call role or the parent of calls sets
+    itself (``odc_script`` from ``odc.GenerateEPNWorkflowScript()``...): what its calls would send."""
+    found = []
+    for kind, variables in (("defaults", role.defaults), ("vars", role.vars)):
+        for name, text in variables.items():
+            for quoted in _ERROR_VALUE.findall(text):
+                found.append(f"role {role.path}: {kind}.{name}: {json.loads(quoted)}")
+    return found
+
+
 def bind_map_of(binds: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     """``<role.path>:<channel>`` and ``::<global>`` of every inbound channel -> the binding role and channel."""
     out: dict[str, str] = {}
@@ -115,6 +126,9 @@ def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
     bind_map = bind_map_of(binds)
     task_plans = [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
     warnings = list(workflow.warnings)
+    for role in workflow.roles():
+        if role.kind == "call" or any(child.kind == "call" for child in role.children):
+            warnings.extend(unresolved_role_vars(role))
     for t in task_plans:
         warnings.extend(unresolved_values(t))
         for ch in t["connect"]:

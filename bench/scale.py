@@ -1,0 +1,266 @@
+"""create, START, STOP and destroy of N fast tasks through the core, against the floor, for N up to 5,000.
+
+The tasks are served by the fast OCC peer (ecs_engine/occ/multipeer.py: one hub process answers every task's
+control port, each task is a tiny process), so the figures measure the core, not Python example processes.
+N tasks over N/10 virtual hosts (setting core.nodes), 10 per host, in one environment, driven as a coconut
+user drives them: NewEnvironment (expand, deploy, STANDBY, CONFIGURE), ControlEnvironment START and STOP,
+DestroyEnvironment (RESET, then the walk down to DONE). The core runs in its own process on default settings
+(no timeout raised). The floor: the same task processes on the same hub, spawned and driven by one bare asyncio
+script with the OCC client (spawn, wait for the port, GetState, CONFIGURE; START; STOP; RESET and EXIT, then
+each process's end). Core and floor runs alternate; each figure is a median. Prints each figure, the ratio to
+the floor, (core - floor) / N, the core's RSS per task, and t(N)/t(first N) per transition.
+
+Targets (issue 19): at N=100 create <= 1.1x, START <= 1.2x, STOP <= 1.1x, destroy <= 1.2x; (core-floor)/N at
+5,000 within 1.5x of its value at 500; t(5000)/t(500) <= 10.5.
+
+Usage: python bench/scale.py [--sizes 100,500,1000,2000,5000] [--repeat 3] [--quick] [--cycles 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ecs_engine.occ.client import OccClient
+from ecs_engine.occ.multipeer import running_hub, task_argv
+from ecs_engine.occ.options import PORT_ENV
+from ecs_engine.protocols import o2control_pb2 as pb
+from ecs_engine.server import daemon
+from ecs_engine.server.auth import read_token
+from ecs_engine.server.client import CoreClient
+
+TASKS_PER_HOST = 10
+PHASES = ("create", "START", "STOP", "destroy")
+WORKFLOW = """\
+name: scale
+defaults:
+  hosts: '[]'
+roles:
+  - name: host-{{ it }}
+    for:
+      range: "{{ hosts }}"
+      var: it
+    constraints:
+      - attribute: machine_id
+        value: "{{ it }}"
+    roles:
+      - name: t{{ i }}
+        for:
+          range: '%s'
+          var: i
+        task:
+          load: peer
+"""
+TASK = """\
+name: peer
+control:
+  mode: direct
+command:
+  stdout: none
+  stderr: none
+  shell: false
+  value: %s
+  arguments: %s
+"""
+
+
+def hosts(n: int) -> list[str]:
+    return [f"h{i:04d}" for i in range(max(1, n // TASKS_PER_HOST))]
+
+
+def write_repo(root: Path, fifo: Path) -> None:
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    numbers = json.dumps([str(i) for i in range(TASKS_PER_HOST)])
+    (root / "workflows" / "scale.yaml").write_text(WORKFLOW % numbers)
+    program, *arguments = task_argv(fifo)
+    (root / "tasks" / "peer.yaml").write_text(TASK % (json.dumps(program), json.dumps(arguments)))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free now (held open together, so the kernel cannot hand one out twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+# -- through the core -------------------------------------------------------------------------------------
+
+
+def through_core(core: CoreClient, repo: Path, n: int, core_pid: int) -> dict[str, float]:
+    request = pb.NewEnvironmentRequest(workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(hosts(n))})
+    out = {"rss_before": rss_mb(core_pid)}
+    start = time.perf_counter()
+    reply = core.call("NewEnvironment", request)
+    out["create"] = time.perf_counter() - start
+    assert reply.environment.numberOfTasks == n, (reply.environment.numberOfTasks, core.last_error)
+    out["rss_created"] = rss_mb(core_pid)
+    environment_id = reply.environment.id
+    for name, optype, state in (("START", 1, "RUNNING"), ("STOP", 2, "CONFIGURED")):
+        start = time.perf_counter()
+        result = core.call("ControlEnvironment", pb.ControlEnvironmentRequest(id=environment_id, type=optype))
+        out[name] = time.perf_counter() - start
+        assert result.state == state, (result.state, core.last_error)
+    start = time.perf_counter()
+    core.call("DestroyEnvironment", pb.DestroyEnvironmentRequest(id=environment_id))
+    out["destroy"] = time.perf_counter() - start
+    out["rss_after"] = rss_mb(core_pid)
+    return out
+
+
+# -- the floor --------------------------------------------------------------------------------------------
+
+
+async def _standby(client: OccClient, port: int, process: subprocess.Popen) -> None:
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            assert process.poll() is None, "a floor process died"
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        break
+    while (await client.get_state(wait_for_ready=True)).state != "STANDBY":
+        await asyncio.sleep(0.5)
+
+
+async def _ended(process: subprocess.Popen) -> None:
+    while process.poll() is None:
+        await asyncio.sleep(0.01)
+
+
+async def floor(n: int, fifo: Path) -> dict[str, float]:
+    out = {}
+    argv = task_argv(fifo)
+    ports = free_ports(n)
+    start = time.perf_counter()
+    processes = [
+        subprocess.Popen(argv, env={**os.environ, PORT_ENV: str(port)}, start_new_session=True) for port in ports
+    ]
+    clients = [OccClient(f"127.0.0.1:{port}") for port in ports]
+    try:
+        await asyncio.gather(*(_standby(c, port, p) for c, port, p in zip(clients, ports, processes, strict=True)))
+        replies = await asyncio.gather(
+            *(c.transition("STANDBY", "CONFIGURE", [("environment_id", f"floor{n}")]) for c in clients)
+        )
+        out["create"] = time.perf_counter() - start
+        assert all(r.reached("CONFIGURED") for r in replies)
+        for name, steps in (
+            ("START", [("CONFIGURED", "START", "RUNNING", [("runNumber", "1")])]),
+            ("STOP", [("RUNNING", "STOP", "CONFIGURED", [])]),
+            ("destroy", [("CONFIGURED", "RESET", "STANDBY", []), ("STANDBY", "EXIT", "DONE", [])]),
+        ):
+            start = time.perf_counter()
+            for source, event, target, arguments in steps:
+                replies = await asyncio.gather(*(c.transition(source, event, arguments) for c in clients))
+                assert all(r.reached(target) for r in replies), event
+            if name == "destroy":
+                await asyncio.gather(*(c.close() for c in clients))
+                await asyncio.gather(*(_ended(p) for p in processes))
+            out[name] = time.perf_counter() - start
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+    return out
+
+
+# -- report -----------------------------------------------------------------------------------------------
+
+
+def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], medians: dict) -> None:
+    for what in PHASES:
+        a = statistics.median(s[what] for s in stack)
+        b = statistics.median(s[what] for s in bare)
+        medians[(n, what)] = (a, b)
+        extra = (a - b) / n * 1000
+        print(f"{n:>5} {what:<8} {a * 1000:>8.0f}ms {b * 1000:>8.0f}ms {a / b:>6.2f} {extra:>9.2f}ms", flush=True)
+    per_task = statistics.median((s["rss_created"] - s["rss_before"]) / n * 1024 for s in stack)
+    kept = statistics.median(s["rss_after"] - s["rss_before"] for s in stack)
+    print(f"{n:>5} core RSS {per_task:.0f} KB per task while created; {kept:+.1f} MB after destroy", flush=True)
+
+
+def cycles(core: CoreClient, repo: Path, n: int, count: int, core_pid: int) -> None:
+    """RSS of the core after each create/destroy cycle: a leak shows as a rising low point."""
+    lows = []
+    for _ in range(count):
+        through_core(core, repo, n, core_pid)
+        lows.append(rss_mb(core_pid))
+    print(f"RSS after each of {count} cycles of {n} tasks (MB): {' '.join(f'{r:.0f}' for r in lows)}")
+    half = count // 2
+    print(
+        f"  mean of the second half - mean of the first: {statistics.mean(lows[half:]) - statistics.mean(lows[:half]):+.1f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="100,500,1000,2000,5000")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side per size (median)")
+    parser.add_argument("--quick", action="store_true", help="sizes 100,500 and one run each")
+    parser.add_argument("--cycles", type=int, default=0, help="then this many create/destroy cycles of 100 tasks")
+    args = parser.parse_args()
+    sizes = [100, 500] if args.quick else [int(s) for s in args.sizes.split(",")]
+    repeat = 1 if args.quick else args.repeat
+    print(
+        f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
+    )
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo") as fifo:
+        root = Path(tmp)
+        write_repo(root / "repo", fifo)
+        settings = root / "settings.yaml"
+        settings.write_text(f"core:\n  nodes: {json.dumps(hosts(max(sizes)))}\n")
+        endpoint = f"127.0.0.1:{free_ports(1)[0]}"
+        started = daemon.start(
+            endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings
+        )
+        try:
+            with CoreClient(endpoint, timeout=3600, token=read_token(root / "state")) as core:
+                through_core(core, root / "repo", 10, started.pid)  # warm-up: imports and caches of the core
+                print(f"{'N':>5} {'what':<8} {'core':>10} {'floor':>10} {'ratio':>6} {'(c-f)/N':>11}")
+                medians: dict = {}
+                for n in sizes:
+                    stack, bare = [], []
+                    for _ in range(repeat):  # alternate, so load from elsewhere hits both alike
+                        stack.append(through_core(core, root / "repo", n, started.pid))
+                        gc.collect()
+                        bare.append(asyncio.run(floor(n, fifo)))
+                    report(n, stack, bare, medians)
+                first = sizes[0]
+                for n in sizes[1:]:
+                    growth = " ".join(
+                        f"{what} {medians[(n, what)][0] / medians[(first, what)][0]:.1f}" for what in PHASES
+                    )
+                    print(f"t({n})/t({first}) core: {growth} (linear: {n / first:.1f})")
+                if args.cycles:
+                    cycles(core, root / "repo", 100, args.cycles, started.pid)
+        finally:
+            daemon.stop(root / "state")
+
+
+if __name__ == "__main__":
+    main()

@@ -75,6 +75,7 @@ def _register_commands() -> None:
         role,
         runs,
         runtime,
+        settings,
         task,
         template,
     )
@@ -103,6 +104,7 @@ def _register_commands() -> None:
     )
     info.register(app)
     add_group(app, core.app, "core", help="Run the core: serve (foreground), start, stop, status.")
+    add_group(app, settings.app, "settings", help="The effective settings and where each came from.")
     add_group(app, env.app, "environment", "env", "e", help="Create, control and destroy environments on the core.")
     add_group(app, task.app, "task", "t", help="The core's tasks: list, clean up unlocked ones, show output.")
     add_group(app, role.app, "role", "r", help="Query the roles of an environment.")

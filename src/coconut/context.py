@@ -78,4 +78,9 @@ class CliContext:
 
     @cached_property
     def settings(self) -> Settings:
-        return Settings.load(self.config_dir, path=self.settings_file, environ=self.environ, options=self.options)
+        settings = Settings.load(
+            self.config_dir, path=self.settings_file, cwd=self.cwd, environ=self.environ, options=self.options
+        )
+        for warning in settings.layers.warnings:
+            self.error(f"coconut: warning: {warning}")
+        return settings

@@ -81,7 +81,7 @@ def _start_embedded(cli: CliContext, endpoint: str) -> None:
             endpoint=endpoint,
             data_dir=cli.data_dir,
             state_dir=cli.state_dir,
-            settings_path=cli.settings.path,
+            settings_path=cli.settings.user_file,
             tls_ca=cli.settings.tls_ca,
             config_endpoint=cli.options.get("config_endpoint") or "",
         )

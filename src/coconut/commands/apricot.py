@@ -25,7 +25,7 @@ def serve(
     from ecs_engine.server.settings import CoreSettings
 
     cli: CliContext = ctx.obj
-    settings = CoreSettings.load(cli.settings.path, data_dir=cli.data_dir, state_dir=cli.state_dir)
+    settings = CoreSettings.from_values(cli.settings.layers.nested(), data_dir=cli.data_dir, state_dir=cli.state_dir)
     listen = apart_listen(settings, port)
     handler = logging.StreamHandler(cli.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -24,8 +24,8 @@ app = command_group()
 def _core_settings(cli: CliContext, listen: str | None) -> CoreSettings:
     from ecs_engine.server.settings import CoreSettings
 
-    return CoreSettings.load(
-        cli.settings.path,
+    return CoreSettings.from_values(
+        cli.settings.layers.nested(),
         data_dir=cli.data_dir,
         state_dir=cli.state_dir,
         listen=listen or str(cli.settings.get("endpoint")),
@@ -80,7 +80,7 @@ def start(
             endpoint=settings.listen,
             data_dir=cli.data_dir,
             state_dir=cli.state_dir,
-            settings_path=cli.settings.path,
+            settings_path=cli.settings.user_file,
             tls_ca=cli.settings.tls_ca,
             config_endpoint=cli.options.get("config_endpoint") or "",
         )

@@ -15,7 +15,12 @@ from .settings import CoreSettings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecs_engine.server", description=__doc__)
-    parser.add_argument("--settings", type=Path, help="settings file (its 'core:' section and config_endpoint)")
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        help="the user's settings file (default ~/.config/coconut/settings.yaml), between /etc/coconut/settings.yaml "
+        "and ./coconut.yaml; COCONUT_* variables override them all",
+    )
     parser.add_argument("--data-dir", type=Path, required=True, help="environments, tasks, configuration store")
     parser.add_argument("--state-dir", type=Path, required=True, help="pid file, log, task output files")
     parser.add_argument("--listen", help="host:port to serve on (default: the settings' endpoint)")

@@ -16,10 +16,12 @@ from ecs_engine.events.journal import EventJournal, Retention
 from ecs_engine.events.model import now_ms
 from ecs_engine.offload import offload
 
+from .layered_settings import KNOWN
+
 log = logging.getLogger(__name__)
 
-DEFAULT_KEEP_DAYS = 90.0
-DEFAULT_KEEP_MB = 2000.0
+DEFAULT_KEEP_DAYS: float = KNOWN["core.journal_keep_days"]
+DEFAULT_KEEP_MB: float = KNOWN["core.journal_keep_mb"]
 #: seconds between two prunes
 PRUNE_INTERVAL = 3600.0
 

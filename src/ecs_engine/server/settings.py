@@ -1,6 +1,7 @@
 """The core's settings: where it listens and keeps its data, its resource manager, timeouts, plugins.
 
-Read from the same YAML file as coconut's settings (``~/.config/coconut/settings.yaml``): the top-level
+Read with coconut's, through the same layers (``layered_settings``: defaults < /etc/coconut/settings.yaml <
+~/.config/coconut/settings.yaml < ./coconut.yaml < COCONUT_* variables < flags): the top-level
 ``config_endpoint``, ``repos_ssh_key`` and ``global_default_revision``, and the ``core:`` section:
 
     core:
@@ -34,7 +35,9 @@ from typing import Any
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import UsageError
 
-DEFAULT_ENDPOINT = "127.0.0.1:32102"
+from .layered_settings import KNOWN, LayeredSettings
+
+DEFAULT_ENDPOINT: str = KNOWN["endpoint"]
 
 
 def is_loopback(host: str) -> bool:
@@ -65,21 +68,21 @@ class CoreSettings:
     data_dir: Path = Path(".")
     state_dir: Path = Path(".")
     config_endpoint: str = ""
-    resource_manager: str = "local"
+    resource_manager: str = KNOWN["core.resource_manager"]
     nodes: Any = None
-    startup_timeout: float = 30.0
-    configure_timeout: float = 120.0
-    transition_timeout: float = 90.0
-    deploy_timeout: float = 90.0
-    fmq_plugin: str = "OCClite"
+    startup_timeout: float = parse_duration(KNOWN["core.startup_timeout"])
+    configure_timeout: float = parse_duration(KNOWN["core.configure_timeout"])
+    transition_timeout: float = parse_duration(KNOWN["core.transition_timeout"])
+    deploy_timeout: float = parse_duration(KNOWN["core.deploy_timeout"])
+    fmq_plugin: str = KNOWN["core.fmq_plugin"]
     fmq_plugin_search_path: str = ""
-    occ_state_stream: bool = False
+    occ_state_stream: bool = KNOWN["core.occ_state_stream"]
     instance_name: str = ""
     tls_cert: str = ""
     tls_key: str = ""
-    require_token: bool = True
+    require_token: bool = KNOWN["core.require_token"]
     repos_ssh_key: str = ""
-    global_default_revision: str = "master"
+    global_default_revision: str = KNOWN["global_default_revision"]
     section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
     kafka_endpoints: list[str] | None = None  # None: not set here (the configuration store may set it)
     apricot_listen: str = ""  # apricot.listen: where the core also serves apricot.Apricot ("": it does not)
@@ -94,7 +97,7 @@ class CoreSettings:
         out.listen = listen or str(core.get("listen") or values.get("endpoint") or DEFAULT_ENDPOINT)
         out.config_endpoint = str(values.get("config_endpoint") or core.get("config_endpoint") or "")
         out.repos_ssh_key = str(values.get("repos_ssh_key") or "")
-        out.global_default_revision = str(values.get("global_default_revision") or "master")
+        out.global_default_revision = str(values.get("global_default_revision") or KNOWN["global_default_revision"])
         for name in (
             "resource_manager",
             "fmq_plugin",
@@ -106,8 +109,8 @@ class CoreSettings:
             if core.get(name) not in (None, ""):
                 setattr(out, name, str(core[name]))
         out.nodes = core.get("nodes")
-        out.occ_state_stream = _yes_no(core, "occ_state_stream", False)
-        out.require_token = _yes_no(core, "require_token", True)
+        out.occ_state_stream = _yes_no(core, "occ_state_stream", KNOWN["core.occ_state_stream"])
+        out.require_token = _yes_no(core, "require_token", KNOWN["core.require_token"])
         out.kafka_endpoints = kafka_endpoints(core, "setting core")
         for name in ("startup_timeout", "configure_timeout", "transition_timeout", "deploy_timeout"):
             if core.get(name) not in (None, ""):
@@ -136,9 +139,29 @@ class CoreSettings:
             )
 
     @classmethod
-    def load(cls, path: Path | None, *, data_dir: Path, state_dir: Path, listen: str | None = None) -> CoreSettings:
-        values = read_settings_file(path) if path is not None and path.exists() else {}
-        return cls.from_values(values, data_dir=data_dir, state_dir=state_dir, listen=listen)
+    def load(
+        cls,
+        path: Path | None,
+        *,
+        data_dir: Path,
+        state_dir: Path,
+        listen: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> CoreSettings:
+        """Every layer, ``path`` standing for the user's file (absent: skipped); the warnings are logged."""
+        import logging
+        import os
+
+        import platformdirs
+
+        layered = LayeredSettings.load(
+            user_file=path or platformdirs.user_config_path("coconut") / "settings.yaml",
+            cwd=Path.cwd(),
+            environ=os.environ if environ is None else environ,
+        )
+        for warning in layered.warnings:
+            logging.getLogger(__name__).warning("%s", warning)
+        return cls.from_values(layered.nested(), data_dir=data_dir, state_dir=state_dir, listen=listen)
 
 
 def _yes_no(core: dict[str, Any], name: str, default: bool) -> bool:
@@ -164,16 +187,3 @@ def kafka_endpoints(values: Mapping[str, Any], where: str) -> list[str] | None:
     for endpoint in endpoints:
         split_endpoint(endpoint, what=f"{where} kafkaEndpoints")
     return endpoints
-
-
-def read_settings_file(path: Path) -> dict[str, Any]:
-    """A settings file's mapping (coconut's and the core's are one file), or one clear error naming it."""
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
-    if not isinstance(loaded, dict):
-        raise UsageError(f"settings file {path}: expected a mapping of setting names to values")
-    return loaded

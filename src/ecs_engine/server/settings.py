@@ -22,6 +22,8 @@ Read with coconut's, through the same layers (``layered_settings``: defaults < /
                                    # from the store's components/aliecs/ANY/any/settings; enableKafka: false disables
     apricot:
       listen: 127.0.0.1:32101      # also serve apricot.Apricot from the configuration store (default: off)
+    watchdogs:                     # conditions that stop runs (docs/operations.md, environment/watchdog_rules.py)
+      magnet-trip: {runtime: lab/magnet_current, when: "< 100", grace: 10s, resume: true}
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ class CoreSettings:
     section: dict[str, Any] = field(default_factory=dict)  # the whole ``core`` section (plugin endpoints...)
     kafka_endpoints: list[str] | None = None  # None: not set here (the configuration store may set it)
     apricot_listen: str = ""  # apricot.listen: where the core also serves apricot.Apricot ("": it does not)
+    watchdogs: Any = None  # the top-level watchdogs: section (environment/watchdog_rules.py)
 
     @classmethod
     def from_values(cls, values: dict[str, Any], *, data_dir: Path, state_dir: Path, listen: str | None = None):
@@ -125,6 +128,7 @@ class CoreSettings:
         if not isinstance(apricot, dict):
             raise UsageError("setting 'apricot': expected a map of apricot settings (listen)")
         out.apricot_listen = str(apricot.get("listen") or "")
+        out.watchdogs = values.get("watchdogs")
         if out.apricot_listen:
             out.check_listen(out.apricot_listen, "setting apricot.listen")
         return out

@@ -8,7 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+
+class EnvironmentsView(Protocol):
+    """What a plugin may ask of the environment manager (bound by it; None in a plugin used alone)."""
+
+    def environment_ids(self) -> list[str]:
+        """The ids of the environments the core knows (ODC's cleanup spares their partitions)."""
+        ...
+
+    def service_error(self, environment_id: str, reason: str) -> bool:
+        """The environment's part of a service failed (an ODC partition in ERROR): a RUNNING environment
+        does STOP_ACTIVITY, then GO_ERROR. True when that was started."""
+        ...
 
 
 class IntegrationPlugin:
@@ -37,6 +50,10 @@ class IntegrationPlugin:
         self.state_dir: Path | None = None
         #: publishes an event of the core (an integrated-service event outside any call); bound by the manager
         self.publish: Callable[[Any], None] = lambda event: None
+        #: the configuration store (runtime KV, for plugins that read it); bound by the manager, None in tests
+        self.config: Any = None
+        #: the environment manager, for plugins that act on environments; bound by the manager
+        self.environments: EnvironmentsView | None = None
 
     def init(self, framework_id: str) -> None:
         """Connect to the service (called once, in a thread, when the manager starts)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ecs_engine.offload import offload
 
-from .integration_plugin import IntegrationPlugin
+from .integration_plugin import EnvironmentsView, IntegrationPlugin
 
 if TYPE_CHECKING:
     import pluggy
@@ -58,11 +58,15 @@ class Integrations:
                 plugins.append(plugin)
         return cls(plugins)
 
-    def bind(self, publish: Callable[[Any], None], data_dir: Path | None) -> None:
-        """Give every plugin the core's event publisher and its own state directory (``data_dir/<name>``)."""
+    def bind(
+        self, publish: Callable[[Any], None], data_dir: Path | None, environments: EnvironmentsView | None = None
+    ) -> None:
+        """Give every plugin the core's event publisher, its own state directory (``data_dir/<name>``) and the
+        environment manager."""
         for name, plugin in self.plugins.items():
             plugin.publish = publish
             plugin.state_dir = data_dir / name if data_dir is not None else None
+            plugin.environments = environments
 
     async def init(self, framework_id: str) -> None:
         """``init`` every plugin in parallel; a plugin that fails stays loaded and shows its error state."""

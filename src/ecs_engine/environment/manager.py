@@ -83,7 +83,7 @@ class EnvironmentManager:
         self.plugins = plugins
         self.bus = bus or EventBus()
         self.integrations = integrations if integrations is not None else Integrations.from_plugins(plugins, {})
-        self.integrations.bind(self.bus.publish, self.data_dir / "integrations")
+        self.integrations.bind(self.bus.publish, self.data_dir / "integrations", environments=self)
         self.settings = settings or EngineSettings()
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}
@@ -475,6 +475,29 @@ class EnvironmentManager:
                 env.spawn_automatic(Event.STOP_ACTIVITY, f"beam mode {beam_mode}", user=model.special_user("LHC"))
                 stopping.append(env.id)
         return stopping
+
+    def environment_ids(self) -> list[str]:
+        return list(self.environments)
+
+    def service_error(self, environment_id: str, reason: str) -> bool:
+        """An integrated service says the environment's part of it failed (an ODC partition in ERROR): a
+        RUNNING environment with no transition in progress does STOP_ACTIVITY, then GO_ERROR whatever the
+        stop gave (reference §1.6). True when that was started."""
+        env = self.environments.get(environment_id)
+        if env is None or env.state != State.RUNNING or env.busy is not None:
+            return False
+
+        async def stop_then_error() -> None:
+            for event in (Event.STOP_ACTIVITY, Event.GO_ERROR):
+                if env.destroyed or env.state == State.ERROR:
+                    return
+                env.env_event(message=f"automatic {event}: {reason}")
+                with contextlib.suppress(TransitionError, HandledError):
+                    await env.control(event)
+
+        task = self._spawn(self._durable(stop_then_error()))
+        task.add_done_callback(lambda done: _log_outcome(done, f"STOP then GO_ERROR of {environment_id}"))
+        return True
 
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.ensure_future(coro)

@@ -128,6 +128,7 @@ class Executor:
 
     async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment[TaskProcess]:
         """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
+        await self.resources.ready()
         results = await asyncio.gather(*(self._deploy_one(r) for r in requests), return_exceptions=True)
         deployment: Deployment[TaskProcess] = Deployment([])
         for request, result in zip(requests, results, strict=True):

@@ -98,6 +98,9 @@ class ResourceManager(abc.ABC):
     def nodes(self) -> list[Node]:
         """The nodes tasks can be placed on."""
 
+    async def ready(self) -> None:
+        """Wait until the nodes are known (a batch system is asked for them); a local manager knows them at once."""
+
     def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
         """The node for a task with these equality constraints: the least loaded of those that match."""
         matching = [node for node in self.nodes() if node.matches(constraints)]

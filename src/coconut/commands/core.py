@@ -1,15 +1,17 @@
-"""``coconut core``: run the core in the foreground, start and stop it in the background, ask how it is.
+"""``coconut core``: run the core in the foreground, start and stop it in the background, ask how it is, install
+it as a systemd service.
 
 How the other commands reach the core (and start the embedded one) is ``coconut.core_connection``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ecs_engine.errors import ExitStatus, RefusedError, UnreachableError, UsageError
+from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UnreachableError, UsageError
 
 from ..aliases import command_group
 from ..context import CliContext
@@ -164,3 +166,82 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
         cli.echo(f"the core is running (pid {data['pid']}) on {data['endpoint']}: {answering}")
         cli.echo(f"data directory: {data['dataDir']}")
     return ExitStatus.OK if running is not None else ExitStatus.UNREACHABLE
+
+
+def _unit_path(system: bool, unit_dir: str | None) -> tuple[Path, bool]:
+    """Where the unit goes, and whether systemd itself is told (not when ``--unit-dir`` names another place)."""
+    from ecs_engine.server import systemd
+
+    if unit_dir:
+        return Path(unit_dir) / systemd.UNIT_NAME, False
+    return (systemd.SYSTEM_UNIT_DIR if system else systemd.user_unit_dir()) / systemd.UNIT_NAME, True
+
+
+def _systemctl(system: bool, *args: str) -> None:
+    import subprocess
+
+    argv = ["systemctl", *([] if system else ["--user"]), *args]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise HandledError("systemctl not found: this machine does not run systemd") from None
+    if done.returncode != 0:
+        raise HandledError(f"'{' '.join(argv)}' failed: {done.stderr.strip() or done.returncode}")
+
+
+@app.command("install-service")
+def install_service(
+    ctx: typer.Context,
+    user: bool = typer.Option(True, "--user/--system", help="A service of your systemd user manager, or the system's."),
+    run_as: str = typer.Option(None, "--run-as", help="--system: the account the core runs as (default: you)."),
+    unit_dir: str = typer.Option(None, "--unit-dir", help="Write the unit into DIR only (systemd is not told)."),
+) -> None:
+    """Write a systemd unit that runs the core (Type=notify, Restart=on-failure, logs in journald)."""
+    import getpass
+
+    from ecs_engine.server import systemd
+
+    cli: CliContext = ctx.obj
+    if user and run_as:
+        raise UsageError("--run-as: only for a --system service (a --user service runs as you)")
+    listen = cli.options.get("endpoint") or ""
+    if user:
+        unit = systemd.Unit(cli.data_dir, cli.state_dir, settings_file=cli.settings.user_file, listen=listen)
+    else:
+        data_dir, state_dir = systemd.system_directories()
+        unit = systemd.Unit(data_dir, state_dir, system=True, user=run_as or getpass.getuser(), listen=listen)
+    path, tell_systemd = _unit_path(not user, unit_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(unit.render())
+    cli.echo(f"wrote {path}")
+    if not tell_systemd:
+        return
+    _systemctl(not user, "daemon-reload")
+    manager = "systemctl --user" if user else "systemctl"
+    cli.echo(f"start it now and at every boot: {manager} enable --now {systemd.UNIT_NAME}")
+    if user:
+        cli.echo(f"(to keep it running while you are logged out: loginctl enable-linger {getpass.getuser()})")
+    else:
+        cli.echo(f"its data: {unit.data_dir}, its state and token: {unit.state_dir}")
+
+
+@app.command("uninstall-service")
+def uninstall_service(
+    ctx: typer.Context,
+    user: bool = typer.Option(True, "--user/--system", help="The --user or --system service install-service wrote."),
+    unit_dir: str = typer.Option(None, "--unit-dir", help="Remove the unit from DIR only (systemd is not told)."),
+) -> None:
+    """Stop and disable the core's systemd service and remove its unit (its data directory is kept)."""
+    from ecs_engine.server import systemd
+
+    cli: CliContext = ctx.obj
+    path, tell_systemd = _unit_path(not user, unit_dir)
+    if not path.exists():
+        cli.echo(f"no unit at {path}: nothing to remove")
+        return
+    if tell_systemd:
+        _systemctl(not user, "disable", "--now", systemd.UNIT_NAME)
+    path.unlink()
+    if tell_systemd:
+        _systemctl(not user, "daemon-reload")
+    cli.echo(f"removed {path}")

@@ -33,6 +33,7 @@ from ecs_engine.protocols import journal_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
+from . import systemd
 from .auth import TokenCheck, ensure_token
 from .listening import SERVER_OPTIONS, bind
 from .settings import CoreSettings
@@ -319,7 +320,9 @@ class Core:
             loop.add_signal_handler(signum, stop.set)
         try:
             await self.start()
+            systemd.notify(f"READY=1\nSTATUS=listening on {self.settings.listen}")  # Type=notify units wait for it
             await stop.wait()
+            systemd.notify("STOPPING=1")
             log.info("stopping: killing %d tasks", len(self.executor.tasks))
         finally:
             await self.stop()

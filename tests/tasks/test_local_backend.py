@@ -84,6 +84,17 @@ def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(res
     assert resources.ipc_address().startswith("ipc://@o2ipc-")
 
 
+def test_without_a_ports_setting_thousands_of_control_ports_skip_the_kernels_ephemeral_range(tmp_path):
+    """The core's own connections to its tasks take ephemeral ports at any time: one handed to a task would
+    make the task fail to bind (issue 19: a 1,000-task environment failed so)."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    manager = backends().open_resource_manager("local", {}, state_dir=tmp_path)
+    node = manager.nodes()[0]
+    ports = [manager.allocate_port(node, CONTROL_PORT_BASE) for _ in range(low - CONTROL_PORT_BASE + 100)]
+    assert len(set(ports)) == len(ports) and not [p for p in ports if low <= p <= high]
+    assert max(ports) > high  # it went on above the range
+
+
 @pytest.mark.parametrize("spec", ["20000", "2-1", "0-10", "20000-70000", "a-b"])
 def test_a_bad_ports_setting_is_one_clear_error(tmp_path, spec):
     with pytest.raises(

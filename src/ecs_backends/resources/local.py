@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,7 @@ class LocalResourceManager(ResourceManager):
         #: so two users' cores on one host rarely want the same port at once; binding decides anyway
         self._spread = zlib.crc32(str(state_dir.absolute()).encode()) % (PORT_SPREAD // 16) * 16
         self._reserved: set[int] = set()
+        self._hints: dict[int, int] = {}  # search start -> no port from the start up to here is free
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
         self._base_env = dict(os.environ)
@@ -213,18 +214,31 @@ class LocalResourceManager(ResourceManager):
         return self._load.get(node.name, 0)
 
     def allocate_port(self, node: Node, base: int) -> int:
+        """The lowest free port from this core's start (wrapping to the range's first); without ``core.ports``,
+        never one of the kernel's ephemeral ports, which outgoing connections (the core's own) take at any time."""
         first, last = self.port_range or (base, 65535)
         start = first if self.port_range else min(first + self._spread, last)
+        avoid = None if self.port_range else _EPHEMERAL
         with self._lock:
-            for port in [*range(start, last + 1), *range(first, start)]:
-                if port not in self._reserved and _free(port):
-                    self._reserved.add(port)
-                    return port
+            # ports below the hint are all reserved: thousands of tasks do not rescan them (O(1), not O(tasks))
+            hint = _skip(max(start, self._hints.get(start, start)), avoid)
+            for segment in (range(hint, last + 1), range(first, start)):
+                for port in _outside(segment, avoid):
+                    if port in self._reserved:
+                        if port == hint:
+                            hint = _skip(hint + 1, avoid)
+                        continue
+                    if _free(port):
+                        self._reserved.add(port)
+                        self._hints[start] = hint + 1 if port == hint else hint
+                        return port
         raise HandledError(f"no free port in {first}-{last} on {node.name} (setting core.ports)")
 
     def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
         with self._lock:
             self._reserved.difference_update(ports)
+            for start, hint in self._hints.items():
+                self._hints[start] = min([hint, *(p for p in ports if p >= start)])
 
     def reserve_ports(self, ports: list[int] | tuple[int, ...]) -> None:
         """Ports of re-attached tasks: in use, never handed out again while they live."""
@@ -331,6 +345,31 @@ def _open_output(path: Path | None):
         return subprocess.DEVNULL
     path.parent.mkdir(parents=True, exist_ok=True)
     return open(path, "ab")
+
+
+def _ephemeral_range() -> range | None:
+    """The kernel's ports for outgoing connections (``ip_local_port_range``), None if it cannot be read."""
+    try:
+        low, high = (int(word) for word in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        return None
+    return range(low, high + 1)
+
+
+_EPHEMERAL = _ephemeral_range()
+
+
+def _outside(ports: range, avoid: range | None) -> Iterator[int]:
+    """``ports`` in order, less those in ``avoid``."""
+    if avoid is None:
+        yield from ports
+        return
+    yield from range(ports.start, min(ports.stop, avoid.start))
+    yield from range(max(ports.start, avoid.stop), ports.stop)
+
+
+def _skip(port: int, avoid: range | None) -> int:
+    return avoid.stop if avoid is not None and port in avoid else port
 
 
 def _free(port: int) -> bool:

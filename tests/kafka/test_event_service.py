@@ -174,3 +174,20 @@ def test_a_broker_down_during_a_run_loses_nothing_and_blocks_nothing(tmp_path, s
         assert re.search(r"event service: kafka at \S+: connected, lag 0", status), status
     finally:
         broker.kill()
+
+
+def test_each_core_start_is_announced_on_aliecs_core_and_in_the_journal(tmp_path, kafka_broker, stop_core):
+    coconut = kafka_coconut(tmp_path, kafka_broker)
+    stop_core(coconut)
+    framework_id = coconut("info", "-o", "json").json()["framework"]["frameworkId"]
+    coconut("core", "stop")
+    coconut("info")  # the second start
+
+    def this_core(messages: list[Received]) -> list[Received]:  # the broker is shared with other tests' cores
+        return [m for m in messages if m.event.coreStartEvent.frameworkId == framework_id]
+
+    starts = this_core(consume(kafka_broker.endpoint, ["aliecs.core"], lambda got: len(this_core(got)) >= 2))
+    assert [(m.key, m.event.WhichOneof("Payload")) for m in starts] == [("", "coreStartEvent")] * 2
+    journal = coconut("events", "query", "--kind", "coreStart", "-o", "json").json()
+    assert [e["event"]["coreStartEvent"]["frameworkId"] for e in journal] == [framework_id] * 2
+    assert [e["seq"] for e in journal] == [m.seq for m in starts]

@@ -181,6 +181,11 @@ def integrated_service_event(
     return _stamp(integratedServiceEvent=ev)
 
 
+def core_start_event(framework_id: str) -> events_pb2.Event:
+    """What the core publishes once each time it starts (topic ``aliecs.core``), as upstream's CoreStart."""
+    return _stamp(coreStartEvent=events_pb2.Ev_MetaEvent_CoreStart(frameworkId=framework_id))
+
+
 def kind_of(event: events_pb2.Event) -> str:
     """The payload field set on ``event`` (``environmentEvent``, ``taskEvent``, ...), or ""."""
     return event.WhichOneof("Payload") or ""

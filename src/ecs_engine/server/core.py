@@ -19,17 +19,18 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.events.model import core_start_event
 from ecs_engine.events.outbox import Outbox
 from ecs_engine.fsm import State
 from ecs_engine.ids import new_id
 from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks, started_before
-from ecs_engine.protocols import journal_pb2_grpc
+from ecs_engine.protocols import journal_pb2_grpc, watchdogs_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.tasks.reports import ACTIVE
 
@@ -37,6 +38,9 @@ from . import systemd
 from .auth import TokenCheck, ensure_token
 from .listening import SERVER_OPTIONS, bind
 from .settings import CoreSettings
+
+if TYPE_CHECKING:
+    from ecs_engine.environment.watchdogs import Watchdogs
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +119,7 @@ class Core:
         self._data_lock: int | None = None
         self._journal_retention: asyncio.Task[None] | None = None  # pruning the event journal
         self.events: Outbox | None = None  # the Kafka event service, if kafkaEndpoints is set
+        self.watchdogs: Watchdogs | None = None  # conditions that stop runs (environment/watchdogs.py)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
 
@@ -133,6 +138,8 @@ class Core:
     async def _start(self) -> None:
         from ecs_engine.config import Configuration
         from ecs_engine.environment import EngineSettings, EnvironmentManager, Integrations
+        from ecs_engine.environment.watchdog_rules import watchdog_rules
+        from ecs_engine.environment.watchdogs import Watchdogs
         from ecs_engine.plugins import backends, plugin_manager
         from ecs_engine.repos import RepoManager
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
@@ -144,6 +151,7 @@ class Core:
         from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources, installed_examples
+        from .watchdog_service import WatchdogService
 
         s = self.settings
         retention = journal_retention(s.section)  # a bad setting fails the start before anything runs
@@ -152,6 +160,7 @@ class Core:
         registry = backends(self.plugins)
         self.config = Configuration.open(s.config_endpoint or None, registry, data_dir=s.data_dir)
         self.config_url = getattr(self.config.store, "url", "") or s.config_endpoint
+        rules = watchdog_rules(s.watchdogs, await offload(self._stored_watchdogs))  # a bad one fails the start
         resources = registry.open_resource_manager(
             s.resource_manager, {**s.section, "nodes": s.nodes}, state_dir=s.state_dir
         )
@@ -180,7 +189,10 @@ class Core:
             framework_id=self._framework_id(),
         )
         self.events = await open_event_service(s, self.config, registry, self.manager.journal, self.manager.bus)
+        self.manager.bus.publish(core_start_event(self.manager.framework_id))  # after the outbox took its position
         await self.manager.start()
+        self.watchdogs = Watchdogs(self.manager, rules)
+        await self.watchdogs.start()
         self._journal_retention = asyncio.create_task(
             keep_journal_within(self.manager.journal, retention, self._delivered_seq)
         )
@@ -198,6 +210,7 @@ class Core:
         self.server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
         journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
+        watchdogs_pb2_grpc.add_WatchdogsServicer_to_server(WatchdogService(self), self.server)
         self.port = bind(
             self.server,
             s.listen,
@@ -236,6 +249,14 @@ class Core:
             who="apricot",
             setting="apricot.listen",
         )
+
+    def _stored_watchdogs(self) -> Any:
+        """The ``watchdogs`` of the store's core settings; none (logged) while the store cannot be read."""
+        try:
+            return self.config.core_settings().get("watchdogs")
+        except HandledError as exc:
+            log.warning("watchdogs of the configuration store not loaded: %s", exc.message)
+            return None
 
     def _framework_id(self) -> str:
         path = self.settings.data_dir / "framework_id"
@@ -297,6 +318,9 @@ class Core:
         if self._journal_retention is not None:
             self._journal_retention.cancel()
             self._journal_retention = None
+        if self.watchdogs is not None:
+            await self.watchdogs.close()
+            self.watchdogs = None
         manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()

@@ -12,7 +12,7 @@ from typing import Any
 import grpc
 
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError
-from ecs_engine.protocols import journal_pb2_grpc
+from ecs_engine.protocols import journal_pb2_grpc, watchdogs_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .auth import TOKEN_FILE, token_metadata
@@ -50,6 +50,7 @@ class CoreClient:
             self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self.stub = pb_grpc.ControlStub(self._channel)
         self.journal = journal_pb2_grpc.JournalStub(self._channel)  # this project's ecs.journal.Journal
+        self.watchdogs = watchdogs_pb2_grpc.WatchdogsStub(self._channel)  # this project's ecs.watchdogs.Watchdogs
         #: the reason the core gave for the last failed transition (ControlEnvironment answers OK then)
         self.last_error = ""
 
@@ -108,8 +109,8 @@ class CoreClient:
             raise self.error(exc, rpc, None) from None
 
     def _method(self, rpc: str) -> Any:
-        """The callable of ``rpc``: o2control.Control's, else the journal service's."""
-        return getattr(self.stub, rpc, None) or getattr(self.journal, rpc)
+        """The callable of ``rpc``: o2control.Control's, else the journal service's, else the watchdogs'."""
+        return getattr(self.stub, rpc, None) or getattr(self.journal, rpc, None) or getattr(self.watchdogs, rpc)
 
     def _seeing_metadata(self, rpc: str) -> Any:
         """Unary o2control ``rpc`` read as a one-message stream: the same bytes on the wire, but grpc's blocking

@@ -49,6 +49,7 @@ KNOWN: dict[str, Any] = {
     "core.resource_manager": "local",
     "core.nodes": None,
     "core.ports": None,
+    "core.slurm": None,  # the slurm resource manager's own map, checked by it (ecs_backends/resources/slurm.py)
     "core.startup_timeout": "30s",
     "core.configure_timeout": "120s",
     "core.transition_timeout": "90s",

@@ -63,6 +63,7 @@ def _global_options(
 
 def _register_commands() -> None:
     from .commands import (
+        agent,
         apricot,
         config,
         core,
@@ -81,6 +82,7 @@ def _register_commands() -> None:
     )
 
     app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
+    app.command("agent", help="The slurm resource manager's node agent (a Slurm job the core submits).")(agent.agent)
     add_group(app, template.app, "template", "templ", help="Validate and plan workflow templates (offline).")
     add_group(app, repo.app, "repo", "repository", help="Manage template repositories (git or plain directories).")
     add_group(

@@ -23,6 +23,7 @@ BUILTIN_PLUGINS = {
     "config-sqlite": "ecs_backends.config.sqlite",
     "config-etcd": "ecs_backends.config.etcd",
     "resources-local": "ecs_backends.resources.local",
+    "resources-slurm": "ecs_backends.resources.slurm",
     "testplugin": "ecs_backends.integrations.testplugin",
     "kafka": "ecs_backends.integrations.kafka",
     "odc": "ecs_backends.integrations.odc",

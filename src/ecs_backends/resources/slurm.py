@@ -1,0 +1,576 @@
+"""The ``slurm`` resource manager: tasks run on the nodes of a Slurm partition, through one agent per node.
+
+Nodes are the partition's (``sinfo``): a node's name is its ``machine_id`` and ``hostname``, its ``Features=``
+are the attribute ``features`` (any one matches, as a Mesos attribute list) and each feature is also an attribute
+of its own with the value ``true``; placement picks the least loaded node that matches and names the constraint
+when none does. The first task placed on a node submits that node's agent (``coconut agent``, ``sbatch
+--nodelist --constraint --no-kill --time=0``), which dials back to this manager's gRPC service
+(``ecs.agent.Agents``, its own token) and starts the task with the local manager's code there; the core keeps
+the OCC connection to the task and the kill escalation, whose signals the agent delivers. An agent whose job
+ends, or that stays away longer than ``lost_grace``, is lost: its tasks end unknown (critical ones send their
+environment to ERROR) and its job is cancelled. A node's agent is cancelled ``agent_linger`` seconds after its
+last task ended, and every agent when the core stops. A restarted core finds its agents' jobs by name
+(``ecs-agent-<core>-<node>``); they dial again and say which of its tasks still run.
+
+Settings (``core.slurm``): ``listen`` (where agents dial, default 127.0.0.1:0, any free port), ``dial`` (the
+address agents are given, default the listen address), ``partition``, ``agent_command``, ``agent_timeout``,
+``lost_grace``, ``agent_linger`` (seconds), ``cpus_per_agent``, ``memory_per_agent`` (sbatch's ``--mem``),
+``tls_cert``/``tls_key`` (the agent service's TLS) and ``tls_ca`` (what agents check it with), ``log_dir`` (task
+output, seen by the nodes and the core: a shared file system).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import shlex
+import sys
+import threading
+import zlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from ecs_engine.backend_registry import BackendRegistry
+from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.hookspecs import hookimpl
+from ecs_engine.ids import new_id
+from ecs_engine.protocols import agent_pb2 as pb
+from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
+from ecs_engine.server.auth import SCHEME, TOKEN_FILE, TOKEN_KEY, ensure_token
+from ecs_engine.server.listening import SERVER_OPTIONS, bind
+from ecs_engine.tasks.resources import LaunchSpec, Node, PlacementError, ProcessHandle, ResourceManager
+
+from .local import port_range_from_settings
+
+log = logging.getLogger(__name__)
+
+RESOURCE_MANAGER = "slurm"
+LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
+LOST_POLL = 0.5  # seconds between looks at a disconnected agent's job
+
+
+@hookimpl
+def ecs_register_backends(registry: BackendRegistry) -> None:
+    registry.add_resource_manager(RESOURCE_MANAGER, open_slurm)
+
+
+def open_slurm(settings: Mapping[str, Any], state_dir: Path) -> SlurmResourceManager:
+    return SlurmResourceManager(
+        SlurmSettings.from_section(settings.get("slurm")), state_dir, port_range_from_settings(settings.get("ports"))
+    )
+
+
+@dataclass
+class SlurmSettings:
+    """The ``core.slurm`` settings (module docstring)."""
+
+    listen: str = "127.0.0.1:0"
+    dial: str = ""
+    partition: str = ""
+    agent_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "coconut", "agent"])
+    agent_timeout: float = 30.0
+    lost_grace: float = 10.0
+    agent_linger: float = 5.0
+    cpus_per_agent: int = 0
+    memory_per_agent: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_ca: str = ""
+    log_dir: str = ""
+
+    @classmethod
+    def from_section(cls, section: Any) -> SlurmSettings:
+        if section in (None, ""):
+            return cls()
+        if not isinstance(section, Mapping):
+            raise UsageError("setting core.slurm: expected a map (listen, partition, agent_command, ...)")
+        out = cls()
+        for key, value in section.items():
+            if not hasattr(out, str(key)):
+                raise UsageError(f"setting core.slurm.{key}: unknown (known: {', '.join(out.__dataclass_fields__)})")
+            current = getattr(out, key)
+            try:
+                if key == "agent_command":
+                    value = shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+                elif isinstance(current, float):
+                    value = float(value)
+                elif isinstance(current, int):
+                    value = int(value)
+                else:
+                    value = str(value)
+            except (TypeError, ValueError):
+                raise UsageError(
+                    f"setting core.slurm.{key}: expected a {type(current).__name__}, got {value!r}"
+                ) from None
+            setattr(out, key, value)
+        return out
+
+
+class RemoteProcess(ProcessHandle):
+    """A task process on a node, as its agent reports it; signals go through the agent."""
+
+    def __init__(self, manager: SlurmResourceManager, node: str, task_id: str, pid: int):
+        self.manager = manager
+        self.node = node
+        self.task_id = task_id
+        self.pid = pid
+        self.code: int | None = None
+        self._ended = asyncio.get_running_loop().create_future()
+
+    def alive(self) -> bool:
+        return not self._ended.done()
+
+    async def wait(self) -> int | None:
+        return await asyncio.shield(self._ended)
+
+    def end(self, code: int | None) -> None:
+        if not self._ended.done():
+            self.code = code
+            self._ended.set_result(code)
+            self.manager.process_ended(self)
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            self.manager.send(self.node, pb.CoreMessage(signal=pb.Signal(taskId=self.task_id, signum=int(signum))))
+
+    def record(self) -> dict[str, Any]:
+        return {"pid": self.pid, "task_id": self.task_id, "node": self.node}
+
+
+@dataclass
+class AgentLink:
+    """One node's agent: its job, its stream (while connected) and what it runs for us."""
+
+    node: str
+    job_id: str = ""
+    outbox: asyncio.Queue[pb.CoreMessage | None] | None = None
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+    starting: dict[str, asyncio.Future[pb.Started]] = field(default_factory=dict)
+    users: int = 0  # launches in flight and live processes
+    submitting: asyncio.Lock = field(default_factory=asyncio.Lock)
+    watch: asyncio.Task | None = None  # the loss check or the release after the last task
+
+
+class SlurmResourceManager(ResourceManager):
+    """The nodes of a Slurm partition, each served by an agent job that dials back."""
+
+    name = RESOURCE_MANAGER
+
+    def __init__(self, settings: SlurmSettings, state_dir: Path, port_range: tuple[int, int] | None = None):
+        self.settings = settings
+        self.state_dir = state_dir
+        self.work_dir = state_dir / "slurm"
+        self.port_range = port_range
+        self.core_id = f"{zlib.crc32(str(state_dir.absolute()).encode()):08x}"
+        self._nodes: dict[str, Node] = {}
+        self._agents: dict[str, AgentLink] = {}
+        self._processes: dict[str, RemoteProcess] = {}
+        self._reserved: dict[str, set[int]] = {}
+        self._lock = threading.Lock()
+        self._boot: asyncio.Task | None = None
+        self._server: grpc.aio.Server | None = None
+        self.token = ""
+        self.dial = ""
+
+    # -- start-up ---------------------------------------------------------------------------------------------
+
+    async def ready(self) -> None:
+        await asyncio.shield(self._booting())
+
+    def _booting(self) -> asyncio.Task:
+        if self._boot is None:
+            self._boot = asyncio.get_running_loop().create_task(self._start())
+        return self._boot
+
+    async def _start(self) -> None:
+        s = self.settings
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.token = ensure_token(self.work_dir)
+        self._server = grpc.aio.server(options=SERVER_OPTIONS)
+        pb_grpc.add_AgentsServicer_to_server(AgentService(self), self._server)
+        port = bind(
+            self._server,
+            s.listen,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            who="the agent service",
+            setting="core.slurm.listen",
+        )
+        await self._server.start()
+        self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
+        self._nodes = await self._partition_nodes()
+        for job in await self._agent_jobs():  # a previous core's: they dial again
+            link = self._agents.setdefault(job["node"], AgentLink(job["node"]))
+            link.job_id = job["id"]
+            if not link.connected.is_set():
+                self._watch(link, self._expect(link, self.settings.lost_grace))
+        log.info("slurm: %d node(s), agents dial %s", len(self._nodes), self.dial)
+
+    async def _partition_nodes(self) -> dict[str, Node]:
+        argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T"]
+        if self.settings.partition:
+            argv.append(f"--partition={self.settings.partition}")
+        nodes: dict[str, Node] = {}
+        for line in (await slurm_command(*argv)).splitlines():
+            name, features, address, state = [*line.split("|"), "", "", ""][:4]
+            if not name or name in nodes or state.rstrip("*~#$@").startswith(("down", "drain", "fail")):
+                continue
+            listed = [f for f in features.split(",") if f and f != "(null)"]
+            attributes = {"hostname": name, "machine_id": name, "features": ",".join(listed)}
+            attributes.update({f: "true" for f in listed if f not in attributes})
+            nodes[name] = Node(name, address or name, tuple(sorted(attributes.items())))
+        return nodes
+
+    def _job_name(self, node: str) -> str:
+        return f"ecs-agent-{self.core_id}-{node}"
+
+    async def _agent_jobs(self) -> list[dict[str, str]]:
+        """This core's agent jobs that still live: ``{"id", "node"}``."""
+        prefix = self._job_name("")
+        data = json.loads(await slurm_command("squeue", "--json"))
+        jobs = []
+        for job in data.get("jobs", []):
+            name = str(job.get("name", ""))
+            if name.startswith(prefix) and str(job.get("job_state", "")) in LIVE_JOB_STATES:
+                jobs.append({"id": str(job["job_id"]), "node": name[len(prefix) :]})
+        return jobs
+
+    async def _job_state(self, job_id: str) -> str:
+        """The job's state ("" once Slurm forgot it)."""
+        data = json.loads(await slurm_command("squeue", "--json", f"--jobs={job_id}", check=False) or "{}")
+        return next((str(j.get("job_state", "")) for j in data.get("jobs", []) if str(j["job_id"]) == job_id), "")
+
+    # -- nodes and ports --------------------------------------------------------------------------------------
+
+    def nodes(self) -> list[Node]:
+        self._booting()
+        return list(self._nodes.values())
+
+    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
+        try:
+            return super().place(constraints)
+        except PlacementError as exc:
+            partition = f"partition {self.settings.partition}" if self.settings.partition else "the default partition"
+            raise PlacementError(
+                exc.message.replace("no node has", "no Slurm node has", 1),
+                hint=f"a node of {partition} (setting core.slurm.partition) needs it: NodeName or Features= in slurm.conf",
+            ) from None
+
+    def load(self, node: Node) -> int:
+        link = self._agents.get(node.name)
+        return link.users if link is not None else 0
+
+    def allocate_port(self, node: Node, base: int) -> int:
+        """Ports are handed out per node address (nodes sharing one address share the pool); whether a port is free
+        is the node's to know: a port taken there fails the task's start, and OCC ports are tried again."""
+        first, last = self.port_range or (base, 65535)
+        with self._lock:
+            taken = self._reserved.setdefault(node.address, set())
+            for port in range(first, last + 1):
+                if port not in taken:
+                    taken.add(port)
+                    return port
+        raise HandledError(f"no free port in {first}-{last} on {node.name} (setting core.ports)")
+
+    def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
+        with self._lock:
+            self._reserved.get(node.address, set()).difference_update(ports)
+
+    def reserve_ports(self, ports: list[int] | tuple[int, ...], node: Node | None = None) -> None:
+        """Ports of re-attached tasks (the executor calls this without the node: then every address keeps them)."""
+        with self._lock:
+            for address in [node.address] if node else {n.address for n in self._nodes.values()} | {"127.0.0.1"}:
+                self._reserved.setdefault(address, set()).update(ports)
+
+    def ipc_address(self) -> str:
+        return f"ipc://@o2ipc-{new_id()}"
+
+    def log_dir(self, environment_id: str) -> Path:
+        root = Path(self.settings.log_dir) if self.settings.log_dir else self.state_dir / "tasks"
+        return root / (environment_id or "_unlocked")
+
+    # -- processes --------------------------------------------------------------------------------------------
+
+    async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
+        await self.ready()
+        link = self._agents.setdefault(node.name, AgentLink(node.name))
+        link.users += 1
+        try:
+            await self._connected(link)
+            started: asyncio.Future[pb.Started] = asyncio.get_running_loop().create_future()
+            link.starting[spec.task_id] = started
+            self.send(node.name, pb.CoreMessage(launch=_launch_message(spec)))
+            try:
+                reply = await asyncio.wait_for(started, self.settings.agent_timeout)
+            except TimeoutError:
+                raise HandledError(
+                    f"task {spec.task_id}: the agent of node {node.name} did not start it within "
+                    f"{self.settings.agent_timeout:g} s"
+                ) from None
+            finally:
+                link.starting.pop(spec.task_id, None)
+            if reply.error:
+                raise HandledError(f"task {spec.task_id} on node {node.name}: {reply.error}")
+        except BaseException:
+            self._unuse(link)
+            raise
+        process = RemoteProcess(self, node.name, spec.task_id, reply.pid)
+        self._processes[spec.task_id] = process
+        if spec.before_run is not None:
+            spec.before_run(process)  # the agent cannot hold the process back: recorded right after its start
+        return process
+
+    def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
+        """A task of a previous core: believed alive until its node's agent says otherwise (it dials again)."""
+        task_id = str(record.get("task_id", ""))
+        if not task_id or int(record.get("pid") or 0) <= 0:
+            return None
+        if task_id in self._processes:
+            return self._processes[task_id]
+        self._booting()
+        link = self._agents.setdefault(node.name, AgentLink(node.name))
+        link.users += 1
+        process = RemoteProcess(self, node.name, task_id, int(record["pid"]))
+        self._processes[task_id] = process
+        if link.connected.is_set():
+            self._watch(link, self._release_when_idle(link))
+        elif link.watch is None:
+            self._watch(link, self._expect(link, self.settings.lost_grace))
+        return process
+
+    def process_ended(self, process: RemoteProcess) -> None:
+        if self._processes.get(process.task_id) is process:
+            del self._processes[process.task_id]
+            link = self._agents.get(process.node)
+            if link is not None:
+                self._unuse(link)
+
+    def _unuse(self, link: AgentLink) -> None:
+        link.users -= 1
+        if link.users <= 0 and link.connected.is_set() and self._agents.get(link.node) is link:
+            self._watch(link, self._release_when_idle(link))
+
+    def send(self, node: str, message: pb.CoreMessage) -> None:
+        link = self._agents.get(node)
+        if link is None or link.outbox is None:
+            log.warning("slurm: the agent of node %s is not connected: %s not sent", node, message.WhichOneof("kind"))
+            return
+        link.outbox.put_nowait(message)
+
+    # -- agents -----------------------------------------------------------------------------------------------
+
+    async def _connected(self, link: AgentLink) -> None:
+        """Wait for the node's agent, submitting its job first if it has none."""
+        async with link.submitting:
+            if not link.job_id:
+                link.job_id = await self._submit(link.node)
+                self._watch(link, self._expect(link, self.settings.agent_timeout))
+        if link.connected.is_set():
+            return
+        try:
+            await asyncio.wait_for(link.connected.wait(), self.settings.agent_timeout)
+        except TimeoutError:
+            raise HandledError(
+                f"the agent of node {link.node} (Slurm job {link.job_id}) did not connect within "
+                f"{self.settings.agent_timeout:g} s",
+                hint=f"its output: {self.work_dir / f'agent-{link.node}.log'}; squeue -j {link.job_id}",
+            ) from None
+
+    async def _submit(self, node_name: str) -> str:
+        s = self.settings
+        node = self._nodes[node_name]
+        features = [f for f in dict(node.attributes).get("features", "").split(",") if f]
+        argv = [*s.agent_command, "--core", self.dial, "--token-file", str(self.work_dir / TOKEN_FILE)]
+        argv += ["--node", node_name, "--work-dir", str(self.work_dir), "--features", ",".join(features)]
+        if s.tls_ca:
+            argv += ["--tls-ca", s.tls_ca]
+        sbatch = ["sbatch", "--parsable", f"--job-name={self._job_name(node_name)}", f"--nodelist={node_name}"]
+        sbatch += [
+            "--no-kill",
+            "--time=0",
+            f"--output={self.work_dir / f'agent-{node_name}.log'}",
+            "--open-mode=append",
+        ]
+        if features:
+            sbatch.append(f"--constraint={'&'.join(features)}")
+        if s.partition:
+            sbatch.append(f"--partition={s.partition}")
+        if s.cpus_per_agent:
+            sbatch.append(f"--cpus-per-task={s.cpus_per_agent}")
+        if s.memory_per_agent:
+            sbatch.append(f"--mem={s.memory_per_agent}")
+        out = await slurm_command(*sbatch, f"--wrap=exec {shlex.join(argv)}")
+        job_id = out.strip().split(";")[0]
+        log.info("slurm: submitted the agent of node %s as job %s", node_name, job_id)
+        return job_id
+
+    def _watch(self, link: AgentLink, coroutine: Any) -> None:
+        if link.watch is not None and not link.watch.done() and link.watch is not asyncio.current_task():
+            link.watch.cancel()
+        link.watch = asyncio.get_running_loop().create_task(coroutine)
+
+    async def _expect(self, link: AgentLink, grace: float) -> None:
+        """An agent that is not connected: lost if its job ends, or if it stays away ``grace`` seconds."""
+        await self._booting()
+        deadline = asyncio.get_running_loop().time() + grace
+        while not link.connected.is_set():
+            state = await self._job_state(link.job_id) if link.job_id else ""
+            if state not in LIVE_JOB_STATES:
+                return await self._lose(link, f"its job {link.job_id} ended ({state or 'gone'})")
+            if asyncio.get_running_loop().time() > deadline:
+                return await self._lose(link, f"it did not dial back within {grace:g} s")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.connected.wait(), LOST_POLL)
+
+    async def _lose(self, link: AgentLink, why: str) -> None:
+        log.warning("slurm: the agent of node %s (job %s) is lost: %s", link.node, link.job_id, why)
+        if self._agents.get(link.node) is link:
+            del self._agents[link.node]
+        for started in link.starting.values():
+            if not started.done():
+                started.set_result(pb.Started(error=f"the agent of node {link.node} is lost: {why}"))
+        for process in [p for p in self._processes.values() if p.node == link.node]:
+            process.end(None)
+        await slurm_command("scancel", link.job_id, check=False)
+
+    async def _release_when_idle(self, link: AgentLink) -> None:
+        await asyncio.sleep(self.settings.agent_linger)
+        if link.users <= 0 and self._agents.get(link.node) is link:
+            del self._agents[link.node]
+            log.info("slurm: node %s has no task left: cancelling its agent (job %s)", link.node, link.job_id)
+            await slurm_command("scancel", link.job_id, check=False)
+
+    def agent_connected(self, hello: pb.Hello, outbox: asyncio.Queue[pb.CoreMessage | None]) -> AgentLink:
+        link = self._agents.setdefault(hello.node, AgentLink(hello.node))
+        if link.outbox is not None:
+            link.outbox.put_nowait(None)  # an older stream of the same node
+        link.job_id = hello.jobId or link.job_id
+        link.outbox = outbox
+        link.connected.set()
+        running = {r.taskId for r in hello.running}
+        for process in [p for p in self._processes.values() if p.node == hello.node and p.task_id not in running]:
+            process.end(None)
+        log.info(
+            "slurm: the agent of node %s (job %s) is connected, %d task(s) running",
+            hello.node,
+            link.job_id,
+            len(running),
+        )
+        if link.users <= 0:
+            self._watch(link, self._release_when_idle(link))
+        elif link.watch is not None and not link.watch.done():
+            link.watch.cancel()
+        return link
+
+    def agent_message(self, link: AgentLink, message: pb.AgentMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "started":
+            started = link.starting.get(message.started.taskId)
+            if started is not None and not started.done():
+                started.set_result(message.started)
+            elif not message.started.error and message.started.taskId not in self._processes:
+                # a start the core gave up on (timeout): nobody owns it
+                self.send(link.node, pb.CoreMessage(signal=pb.Signal(taskId=message.started.taskId, signum=9)))
+        elif kind == "ended":
+            process = self._processes.get(message.ended.taskId)
+            if process is not None:
+                process.end(message.ended.code if message.ended.known else None)
+
+    def agent_disconnected(self, link: AgentLink, outbox: asyncio.Queue[pb.CoreMessage | None]) -> None:
+        if link.outbox is not outbox:
+            return  # replaced by a newer stream
+        link.outbox = None
+        link.connected.clear()
+        if self._agents.get(link.node) is link:
+            log.info("slurm: the agent of node %s (job %s) disconnected", link.node, link.job_id)
+            self._watch(link, self._expect(link, self.settings.lost_grace))
+
+    async def close(self) -> None:
+        """Cancel every agent of this core (the executor has stopped their tasks) and stop the agent service."""
+        if self._boot is None:
+            return
+        with contextlib.suppress(Exception):
+            await self._boot
+        jobs = {link.job_id for link in self._agents.values() if link.job_id}
+        with contextlib.suppress(HandledError):
+            jobs |= {job["id"] for job in await self._agent_jobs()}
+        for link in self._agents.values():
+            if link.watch is not None:
+                link.watch.cancel()
+        if jobs:
+            await slurm_command("scancel", *sorted(jobs), check=False)
+        if self._server is not None:
+            await self._server.stop(1.0)
+
+
+class AgentService(pb_grpc.AgentsServicer):
+    """``ecs.agent.Agents``: one stream per agent, admitted with the agents' token."""
+
+    def __init__(self, manager: SlurmResourceManager):
+        self.manager = manager
+
+    async def Connect(
+        self, request_iterator: AsyncIterator[pb.AgentMessage], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CoreMessage]:
+        sent = str(dict(context.invocation_metadata() or ()).get(TOKEN_KEY, ""))
+        if not hmac.compare_digest(sent.encode(), (SCHEME + self.manager.token).encode()):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "this core admits only its own agents (token)")
+        first = await anext(aiter(request_iterator), None)
+        if first is None or first.WhichOneof("kind") != "hello":
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an agent's first message is its Hello")
+            return
+        outbox: asyncio.Queue[pb.CoreMessage | None] = asyncio.Queue()
+        link = self.manager.agent_connected(first.hello, outbox)
+
+        async def read() -> None:
+            try:
+                async for message in request_iterator:
+                    self.manager.agent_message(link, message)
+            finally:
+                outbox.put_nowait(None)
+
+        reader = asyncio.get_running_loop().create_task(read())
+        try:
+            while (message := await outbox.get()) is not None:
+                yield message
+        finally:
+            reader.cancel()
+            self.manager.agent_disconnected(link, outbox)
+
+
+def _launch_message(spec: LaunchSpec) -> pb.Launch:
+    return pb.Launch(
+        taskId=spec.task_id,
+        argv=spec.argv,
+        env=spec.env,
+        cwd=str(spec.cwd or ""),
+        user=spec.user,
+        stdoutPath=str(spec.stdout_path or ""),
+        stderrPath=str(spec.stderr_path or ""),
+    )
+
+
+async def slurm_command(*argv: str, check: bool = True) -> str:
+    """Run a Slurm client command; its output. HandledError naming the command and what it said if it fails."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+    except OSError as exc:
+        if not check:
+            return ""
+        raise HandledError(
+            f"cannot run {argv[0]}: {exc.strerror or exc}", hint="install Slurm's clients (slurm-client)"
+        ) from None
+    out, err = await process.communicate()
+    if process.returncode != 0 and check:
+        said = err.decode(errors="replace").strip().splitlines()
+        raise HandledError(f"{argv[0]} failed ({process.returncode}): {said[-1] if said else 'no message'}")
+    return out.decode(errors="replace")

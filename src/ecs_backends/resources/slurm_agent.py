@@ -1,0 +1,169 @@
+"""The node agent (``coconut agent``): a Slurm job on its node that runs the core's tasks there.
+
+The agent dials the core (no inbound port on the nodes), says which node and job it is, then starts and
+signals processes as the core asks and reports each start and end. Processes are started by the ``local``
+resource manager's own code (gated start, own process group, output files, pidfd watch, escaped processes
+found by their mark), so a task behaves on a node as it does on the core's machine; the core keeps the OCC
+connection and the kill escalation. A lost connection is dialled again until it comes back (a restarted core
+re-attaches); what ended meanwhile is reported then. SIGTERM (``scancel``) stops every task, then the agent.
+Each task's leader gets SIGKILL if the agent itself dies (``setpriv --pdeathsig``), so a killed agent leaves
+no task behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from ecs_engine.occ.shutdown import signal_down
+from ecs_engine.protocols import agent_pb2 as pb
+from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
+from ecs_engine.server.auth import token_metadata
+from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle
+
+from .local import LocalResourceManager
+
+log = logging.getLogger(__name__)
+
+REDIAL_INTERVAL = 0.5  # seconds between attempts to reach the core
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+@dataclass
+class AgentOptions:
+    """Who the agent is and where it dials (``coconut agent``'s options)."""
+
+    core: str  # host:port of the core's agent service
+    token: str
+    node: str
+    job_id: str = ""
+    features: list[str] = field(default_factory=list)
+    work_dir: Path = Path("/tmp")
+    tls_ca: str = ""  # set: the core's certificate is checked against this CA file
+
+
+class Agent:
+    """The processes of one node and the one stream to the core they are reported on."""
+
+    def __init__(self, options: AgentOptions):
+        self.options = options
+        self.resources = LocalResourceManager([Node(options.node)], options.work_dir)
+        self.processes: dict[str, ProcessHandle] = {}
+        self._outbox: asyncio.Queue[pb.AgentMessage] = asyncio.Queue()
+        self._watchers: set[asyncio.Task] = set()
+        self._stopping = asyncio.Event()
+        self._pdeathsig = shutil.which("setpriv")
+
+    async def run(self) -> None:
+        """Serve the core until a stop signal; then stop every task."""
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stopping.set)
+        serving = asyncio.create_task(self._serve())
+        await self._stopping.wait()
+        log.info("stopping: %d task(s) to stop", len(self.processes))
+        await asyncio.gather(*(signal_down(p) for p in list(self.processes.values())))
+        with contextlib.suppress(TimeoutError):  # their ends reach the core while it listens
+            await asyncio.wait_for(self._drained(), 2.0)
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+    async def _drained(self) -> None:
+        while not self._outbox.empty() or self._watchers:
+            await asyncio.sleep(0.05)
+
+    async def _serve(self) -> None:
+        while True:
+            try:
+                async with self._channel() as channel:
+                    call = pb_grpc.AgentsStub(channel).Connect(
+                        self._messages(), metadata=token_metadata(self.options.token)
+                    )
+                    async for message in call:
+                        await self._handle(message)
+                log.info("the core closed the stream; dialling again")
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+                    log.error("the core refused this agent: %s", exc.details())
+                    self._stopping.set()
+                    return
+                log.info("core %s not reachable (%s); dialling again", self.options.core, exc.code().name)
+            await asyncio.sleep(REDIAL_INTERVAL)
+
+    def _channel(self) -> grpc.aio.Channel:
+        if self.options.tls_ca:
+            credentials = grpc.ssl_channel_credentials(Path(self.options.tls_ca).read_bytes())
+            return grpc.aio.secure_channel(self.options.core, credentials)
+        return grpc.aio.insecure_channel(self.options.core)
+
+    async def _messages(self) -> AsyncIterator[pb.AgentMessage]:
+        running = [pb.RunningTask(taskId=i, pid=p.pid) for i, p in self.processes.items() if p.alive()]
+        yield pb.AgentMessage(
+            hello=pb.Hello(
+                node=self.options.node, jobId=self.options.job_id, features=self.options.features, running=running
+            )
+        )
+        while True:
+            yield await self._outbox.get()
+
+    async def _handle(self, message: pb.CoreMessage) -> None:
+        kind = message.WhichOneof("kind")
+        if kind == "launch":
+            await self._launch(message.launch)
+        elif kind == "signal":
+            process = self.processes.get(message.signal.taskId)
+            if process is not None:
+                process.signal(message.signal.signum)
+
+    async def _launch(self, launch: pb.Launch) -> None:
+        argv = list(launch.argv)
+        if self._pdeathsig and _found(argv[0], dict(launch.env), launch.cwd):
+            # (a missing program is left unwrapped: the launch's own check names it)
+            argv = [self._pdeathsig, "--pdeathsig", "KILL", "--", *argv]
+        spec = LaunchSpec(
+            task_id=launch.taskId,
+            argv=argv,
+            env=dict(launch.env),
+            cwd=Path(launch.cwd) if launch.cwd else None,
+            user=launch.user,
+            stdout_path=Path(launch.stdoutPath) if launch.stdoutPath else None,
+            stderr_path=Path(launch.stderrPath) if launch.stderrPath else None,
+        )
+        try:
+            process = await self.resources.launch(Node(self.options.node), spec)
+        except Exception as exc:  # every failure is the task's: reported, the agent goes on
+            error = getattr(exc, "message", "") or str(exc)
+            self._outbox.put_nowait(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, error=error)))
+            return
+        self.processes[launch.taskId] = process
+        self._outbox.put_nowait(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, pid=process.pid)))
+        watcher = asyncio.create_task(self._watch(launch.taskId, process))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    async def _watch(self, task_id: str, process: ProcessHandle) -> None:
+        code = await process.wait()
+        self.processes.pop(task_id, None)
+        ended = pb.Ended(taskId=task_id, known=code is not None, code=code or 0)
+        self._outbox.put_nowait(pb.AgentMessage(ended=ended))
+
+
+def _found(program: str, env: dict[str, str], cwd: str) -> bool:
+    if "/" in program:
+        return Path(cwd or ".", program).is_file()
+    return shutil.which(program, path=env.get("PATH", os.environ.get("PATH", os.defpath))) is not None
+
+
+def run_agent(options: AgentOptions) -> None:
+    """Run the agent in the foreground until it is told to stop."""
+    asyncio.run(Agent(options).run())

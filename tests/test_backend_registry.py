@@ -43,7 +43,7 @@ def test_a_checkout_without_installed_metadata_has_every_builtin_and_says_so(mon
     assert {name for name, _ in pm.list_name_plugin()} == set(BUILTIN_PLUGINS)
     registry = backends(pm)
     assert registry.config_store_schemes == ["etcd", "file", "memory", "sqlite"]
-    assert registry.resource_manager_names == ["local"]
+    assert registry.resource_manager_names == ["local", "slurm"]
     with pytest.raises(ConfigurationError) as error:
         registry.open_config_store("gopher://nowhere")
     assert "unknown configuration store scheme 'gopher://'" in error.value.render()

@@ -48,8 +48,8 @@ def test_a_checkout_without_installed_metadata_has_every_builtin_and_says_so(mon
         registry.open_config_store("gopher://nowhere")
     assert "unknown configuration store scheme 'gopher://'" in error.value.render()
     assert "installed backends handle etcd://, file://, memory://, sqlite://" in error.value.render()
-    with pytest.raises(UsageError, match="installed: local"):
-        registry.open_resource_manager("slurm", {}, state_dir=Path("/nonexistent"))
+    with pytest.raises(UsageError, match="installed: local, slurm"):
+        registry.open_resource_manager("mesos", {}, state_dir=Path("/nonexistent"))
 
 
 def test_a_third_party_plugin_comes_from_its_entry_point(monkeypatch, tmp_path):

@@ -79,6 +79,7 @@ def _register_commands() -> None:
         settings,
         task,
         template,
+        watchdog,
     )
 
     app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
@@ -112,6 +113,7 @@ def _register_commands() -> None:
     add_group(app, role.app, "role", "r", help="Query the roles of an environment.")
     add_group(app, events.app, "events", "ev", help="The core's event journal: query, follow, browse.")
     add_group(app, runs.app, "runs", help="The runs in the core's event journal: list, show.")
+    add_group(app, watchdog.app, "watchdog", "wd", help="The core's watchdogs (conditions that stop runs): list, show.")
     add_group(app, apricot.app, "apricot", help="Serve AliECS's configuration service (apricot) from the store.")
 
 

@@ -71,6 +71,7 @@ def _register_commands() -> None:
         events,
         info,
         inventory,
+        mock,
         plugins,
         repo,
         role,
@@ -115,6 +116,7 @@ def _register_commands() -> None:
     add_group(app, runs.app, "runs", help="The runs in the core's event journal: list, show.")
     add_group(app, watchdog.app, "watchdog", "wd", help="The core's watchdogs (conditions that stop runs): list, show.")
     add_group(app, apricot.app, "apricot", help="Serve AliECS's configuration service (apricot) from the store.")
+    add_group(app, mock.app, "mock", help="Serve a stand-in of an external service (DCS, trigger...) on loopback.")
 
 
 _register_commands()

@@ -79,3 +79,24 @@ def ecs_integration_plugins() -> list[type[IntegrationPlugin]] | None:
     ``environments_data(ids)`` in ``GetIntegratedServices`` / ``EnvironmentInfo``. Template-time
     functions (``object_stack``) are contributed through ``ecs_template_objects``.
     """
+
+
+class MockServiceDescription(Protocol):
+    """What the engine knows of a mock service (``ecs_backends.mocks.framework.MockService`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
+@hookspec
+def ecs_mock_services() -> list[MockServiceDescription] | None:
+    """Contribute mock services (``ecs_backends.mocks.framework.MockService``): stand-ins of external services
+    that speak their wire protocol, served by ``coconut mock <name>``.
+
+    Return a list of ``MockService`` (name, summary, script help, and ``add_servicers(server, script,
+    recorder)`` for a gRPC mock or ``run(script, recorder, args)`` for a command), or None. A plugin module
+    registers the mock of its own integration; two mocks of one name are an error.
+    """

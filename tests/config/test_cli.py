@@ -277,6 +277,20 @@ def test_history_lists_the_recorded_writes_of_a_key_and_its_subtree(seeded):
     assert rows[0]["revision"] < rows[1]["revision"] < rows[2]["revision"]
 
 
+def test_history_on_etcd_lists_the_writes_etcd_keeps(run, tmp_path, etcd_server):
+    etcd_url = f"etcd://{etcd_server.endpoint}/history-{tmp_path.name}/"
+    assert run("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/a", endpoint=etcd_url)[0] == 0
+    assert run("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/b", endpoint=etcd_url)[0] == 0
+    assert run("config", "delete", "runtime/aliecs/defaults/modulepath", endpoint=etcd_url)[0] == 0
+    code, out, err = run("config", "history", "runtime/aliecs", endpoint=etcd_url)
+    assert code == 0, err
+    assert [line.split(None, 1)[1] for line in out.splitlines()] == [
+        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: /opt/a",
+        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: /opt/b",
+        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: (deleted)",
+    ]
+
+
 def test_history_of_a_store_that_keeps_none_says_so(run, tmp_path):
     site = tmp_path / "site.yaml"
     site.write_text("o2: {runtime: {aliecs: {defaults: {modulepath: ''}}}}\n")

@@ -11,6 +11,8 @@ from ecs_engine.config import Change, KeyValueStore, Watch, open_store
 from ecs_engine.errors import ConfigurationError
 from ecs_engine.plugins import backends
 from tests.config.conftest import open_empty
+from tests.config.etcd_server import start_etcd
+from tests.servers import need_program
 
 
 def collect(watch: Watch, count: int, deadline: float = 10.0) -> list[Change]:
@@ -263,3 +265,52 @@ def test_watch_sees_writes_made_through_another_connection(backend, request, tmp
         other.delete("shared/a")
     changes = collect(watch, 3)
     assert [(c.key, c.value) for c in changes] == [("shared/a", "1"), ("shared/a", "2"), ("shared/a", None)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "etcd"])
+def test_history_lists_the_changes_of_a_key_and_its_subtree_in_order(backend, request, tmp_path):
+    store = open_empty(backend, request, tmp_path)
+    try:
+        before = store.revision()  # the session's etcd keeps earlier tests' changes
+        store.put("hist/a", "1")
+        store.put_many({"hist/a/b": "2", "other/x": "3", "hist/ab": "4"})
+        store.put("hist/a", "5")
+        store.delete("hist/a", recursive=True)
+        changes = [c for c in store.history("hist/a") if c.seq > before]
+        assert [(c.key, c.value) for c in changes] == [
+            ("hist/a", "1"),
+            ("hist/a/b", "2"),
+            ("hist/a", "5"),
+            ("hist/a", None),
+            ("hist/a/b", None),
+        ]
+        assert [c.seq for c in changes] == sorted(c.seq for c in changes)
+        assert changes[-1].seq == store.revision()
+    finally:
+        store.close()
+
+
+def test_etcd_history_begins_at_the_oldest_revision_etcd_keeps(tmp_path):
+    import asyncio
+
+    import aetcd
+
+    need_program("etcd", "etcd-server")
+    server = start_etcd(tmp_path)
+    try:
+        store = open_store(f"etcd://{server.endpoint}", backends())
+        assert store.history("k") == []  # a fresh etcd
+        for value in ("1", "2", "3"):
+            store.put("k", value)
+            if value == "2":
+                kept = store.revision()
+
+        async def compact() -> None:
+            async with aetcd.Client(host="127.0.0.1", port=server.client_port) as client:
+                await client.compact(kept)
+
+        asyncio.run(compact())
+        assert [(c.key, c.value) for c in store.history("k")] == [("k", "2"), ("k", "3")]
+        store.close()
+    finally:
+        server.stop()

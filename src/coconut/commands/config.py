@@ -205,7 +205,7 @@ def history(
     key: str = typer.Argument(..., help="A key or a subtree, e.g. components/readout (o2/ is optional)."),
     output: str = OUTPUT_OPTION,
 ) -> None:
-    """The recorded writes of a key and the keys below it, oldest first (SQLite: the store's last 100000)."""
+    """The recorded writes of a key and the keys below it, oldest first (SQLite: its last 100000; etcd: its revisions)."""
     cli: CliContext = ctx.obj
     check_output(output)
     with open_config(cli) as config:

@@ -228,6 +228,45 @@ class EtcdStore(KeyValueStore):
 
         return self._call(current)
 
+    def history(self, key: str) -> list[Change]:
+        """etcd's own record: the changes of every revision it still keeps (until it is compacted).
+
+        A watch from the oldest kept revision replays them; it covers the whole key space, so the
+        revision current when the call began is known to come, and its reply ends the replay.
+        """
+        from aetcd import rpc
+
+        full = self._key(key)
+        below = self._bprefix + subtree_prefix(key).encode()
+        until = self.revision()  # a fresh etcd is at 1 and has no change yet
+
+        async def replay(c: Any) -> list[Change]:
+            await c.connect()
+            changes: list[Change] = []
+            first = 1
+            while until > 1:
+                call = rpc.WatchStub(c.channel).Watch(metadata=c.metadata)
+                create = rpc.WatchCreateRequest(key=b"\0", range_end=b"\0", start_revision=first)
+                try:
+                    await call.write(rpc.WatchRequest(create_request=create))
+                    async for reply in call:
+                        if reply.compact_revision:  # the oldest revisions are gone: from the oldest kept
+                            first = reply.compact_revision
+                            break
+                        for event in reply.events:
+                            if event.kv.key == full or event.kv.key.startswith(below):
+                                value = None if event.type == event.DELETE else event.kv.value.decode()
+                                changes.append(Change(event.kv.mod_revision, self._rel(event.kv.key), value))
+                        if reply.events and reply.events[-1].kv.mod_revision >= until:
+                            return [c for c in changes if c.seq <= until]
+                    else:
+                        raise UnreachableError(f"etcd at {self._endpoint()} ended the replay of its history")
+                finally:
+                    call.cancel()
+            return changes
+
+        return self._call(replay)
+
     def watch(self, prefix: str, since: int = 0) -> Watch:
         start = self._bprefix + prefix.encode()
         first = (since or self.revision()) + 1

@@ -153,7 +153,7 @@ class KeyValueStore(abc.ABC):
         """
         raise ConfigurationError(
             f"the configuration store {self.url or type(self).__name__} keeps no history of its writes",
-            hint="the sqlite:// store (the default) keeps its last 100000 changes",
+            hint="the sqlite:// store (the default) keeps its last 100000 changes, etcd:// its revisions",
         )
 
     @abc.abstractmethod

@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = {
     "resources-slurm": "ecs_backends.resources.slurm",
     "testplugin": "ecs_backends.integrations.testplugin",
     "kafka": "ecs_backends.integrations.kafka",
+    "lhc": "ecs_backends.integrations.lhc",
     "dcs": "ecs_backends.integrations.dcs",
     "odc": "ecs_backends.integrations.odc",
     "events-kafka": "ecs_backends.events.kafka",

@@ -73,8 +73,10 @@ def _mock_app(service: MockService) -> typer.Typer:
     script_option = typer.Option(None, "--script", "-s", help="YAML or JSON file: the mock's behaviour.")
     record_option = typer.Option(None, "--record", "-r", help="Write every request received, as JSON lines.")
     if service.add_servicers is None:
+        # the command's own options (``coconut mock lhc --broker HOST:PORT``) go to it with its arguments
+        passing = {"ignore_unknown_options": True, "allow_extra_args": True}
 
-        @single.command(service.name, help=help_text)
+        @single.command(service.name, help=help_text, context_settings=passing)
         def run(
             ctx: typer.Context,
             script: Path = script_option,

@@ -1,0 +1,296 @@
+"""The ``lhc`` integration (AliECS ``core/integration/lhc``, integrations.md §1.8): the LHC beam mode.
+
+The plugin follows the beam mode from a source and keeps the last one. ``lhc.UpdateFillInfo()`` copies it into
+the environment's ``fill_info_*`` variables (which START and STOP push to the tasks). Each change it reads is
+published as an ``events.Event`` with ``beamModeEvent`` on the core's bus (kept in the journal, never sent back
+to Kafka): the ``beam-dump`` watchdog (``ecs_engine.environment.watchdogs``) stops the runs that asked for it.
+What the source holds when the core starts is taken as the state without being published (upstream's replay).
+
+The source is the setting ``lhcEndpoint``:
+
+- ``kafka://HOST:PORT[,HOST:PORT]`` or ``HOST:PORT``: the topic ``dip.lhc.beam_mode`` (BKP-LHC-Client's
+  ``events.Event`` values, key = fill number); unset, the brokers of ``kafkaEndpoints`` (upstream's setting);
+- ``runtime://COMPONENT/KEY``: a runtime entry of the configuration store (``coconut config runtime set lhc
+  beam_mode BEAM_DUMP``), polled; it holds a beam mode name or a JSON ``common.BeamInfo``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format
+
+from ecs_backends.events.kafka import client_config, create_topics
+from ecs_engine.environment.integration_plugin import IntegrationPlugin
+from ecs_engine.environment.runvars import FILL_INFO_KEYS
+from ecs_engine.errors import UsageError
+from ecs_engine.events.model import now_ms
+from ecs_engine.hookspecs import MockServiceDescription, hookimpl
+from ecs_engine.protocols import common_pb2, events_pb2
+
+log = logging.getLogger(__name__)
+
+TOPIC = "dip.lhc.beam_mode"
+CONSUMER_GROUP = "o2-aliecs-core.lhc"
+#: how long the start waits for the last message of each partition
+REPLAY_TIMEOUT = 5.0
+#: how often a runtime entry is read, and how long a Kafka poll waits
+POLL_INTERVAL = 0.2
+BEAM_MODE_KEY = "fill_info_beam_mode"
+
+OnBeam = Callable[[common_pb2.BeamInfo], None]
+
+
+def beam_info(text: str, where: str) -> common_pb2.BeamInfo:
+    """A beam mode name (``BEAM_DUMP``) or a JSON ``common.BeamInfo`` as a message; UsageError naming ``where``."""
+    text = text.strip()
+    try:
+        if text.startswith("{"):
+            return json_format.Parse(text, common_pb2.BeamInfo())
+        return common_pb2.BeamInfo(beamMode=common_pb2.BeamMode.Value(text))
+    except (ValueError, json_format.ParseError) as exc:
+        raise UsageError(f"{where}: {text!r} is neither a beam mode name nor a JSON BeamInfo ({exc})") from None
+
+
+class KafkaBeamSource:
+    """``dip.lhc.beam_mode`` from its last message on (every partition, as upstream reads the newest)."""
+
+    def __init__(self, endpoints: list[str]):
+        self.endpoints = endpoints
+
+    def describe(self) -> str:
+        return f"kafka://{','.join(self.endpoints)} topic {TOPIC}"
+
+    def start(self, replayed: OnBeam, changed: OnBeam, stop: threading.Event) -> threading.Thread:
+        """Read each partition from its last message to its end (the newest of those goes to ``replayed``), then
+        follow new messages in a thread (``changed``).
+
+        The end is the partition's end-of-file event, not the high watermark: a broker may report the watermark
+        of its last batch's first message (Tansu does), and the messages of that batch are then all replayed.
+        """
+        from confluent_kafka import Consumer, KafkaError, TopicPartition
+        from confluent_kafka.admin import AdminClient
+
+        config = client_config(self.endpoints)
+        create_topics(AdminClient(config), [TOPIC], ",".join(self.endpoints))  # so the consumer can assign it
+        consumer = Consumer(
+            {
+                **config,
+                "group.id": CONSUMER_GROUP,
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        partitions = consumer.list_topics(TOPIC, timeout=REPLAY_TIMEOUT).topics[TOPIC].partitions
+        assignment = []
+        for partition in sorted(partitions):
+            low, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=REPLAY_TIMEOUT)
+            assignment.append(TopicPartition(TOPIC, partition, max(low, high - 1)))
+        consumer.assign(assignment)
+        starts = {tp.partition: tp.offset for tp in assignment}
+
+        def beam_of(message: Any) -> events_pb2.Event | None:
+            """The message's event, None for an error, end of file, a message before the start or not a beam mode."""
+            if message is None or message.error() or message.offset() < starts.get(message.partition(), 0):
+                return None  # (a broker may answer with the whole batch holding the start)
+            try:
+                event = events_pb2.Event.FromString(message.value())
+            except Exception:
+                log.warning("lhc: a message of %s is not an events.Event: ignored", TOPIC)
+                return None
+            if event.WhichOneof("Payload") != "beamModeEvent":
+                log.warning("lhc: a message of %s holds no beamModeEvent: ignored", TOPIC)
+                return None
+            return event
+
+        newest: events_pb2.Event | None = None
+        at_end: set[int] = set()
+        deadline = time.monotonic() + REPLAY_TIMEOUT
+        while len(at_end) < len(assignment) and time.monotonic() < deadline:
+            message = consumer.poll(POLL_INTERVAL)
+            error = message.error() if message is not None else None
+            if message is not None and error is not None and error.code() == KafkaError._PARTITION_EOF:
+                at_end.add(message.partition() or 0)
+            event = beam_of(message)
+            if event is not None and (newest is None or event.timestamp >= newest.timestamp):
+                newest = event
+        if newest is not None:
+            replayed(newest.beamModeEvent.beamInfo)
+
+        def read() -> None:
+            try:
+                while not stop.is_set():
+                    event = beam_of(consumer.poll(POLL_INTERVAL))
+                    if event is not None:
+                        changed(event.beamModeEvent.beamInfo)
+            finally:
+                consumer.close()
+
+        thread = threading.Thread(target=read, name="lhc-kafka", daemon=True)
+        thread.start()
+        return thread
+
+
+class RuntimeBeamSource:
+    """A runtime entry of the configuration store, read every ``POLL_INTERVAL``; a change is a new beam mode."""
+
+    def __init__(self, config: Any, component: str, key: str):
+        self.config = config
+        self.component = component
+        self.key = key
+
+    def describe(self) -> str:
+        return f"runtime://{self.component}/{self.key}"
+
+    def start(self, replayed: OnBeam, changed: OnBeam, stop: threading.Event) -> threading.Thread:
+        where = f"runtime entry {self.component}/{self.key}"
+        last = self.config.runtime_get(self.component, self.key)
+        if last is not None:
+            replayed(beam_info(last, where))
+
+        def read() -> None:
+            nonlocal last
+            while not stop.wait(POLL_INTERVAL):
+                try:
+                    text = self.config.runtime_get(self.component, self.key)
+                    if text is not None and text != last:
+                        last = text
+                        changed(beam_info(text, where))
+                except Exception as exc:
+                    log.warning("lhc: %s", getattr(exc, "message", exc))
+
+        thread = threading.Thread(target=read, name="lhc-runtime", daemon=True)
+        thread.start()
+        return thread
+
+
+class LhcCalls:
+    """The functions of one call."""
+
+    def __init__(self, plugin: LhcPlugin, call: Any):
+        self._plugin = plugin
+        self._call = call
+
+    def UpdateFillInfo(self) -> str:
+        """Set the environment's ``fill_info_*`` from the last beam mode (never fails, as upstream)."""
+        role = self._call.role
+        root = ([role, *role.ancestors()])[-1]
+        fill_info(root.user_vars, self._plugin.beam())
+        return ""
+
+
+def fill_info(variables: dict[str, str], beam: common_pb2.BeamInfo | None) -> None:
+    """Upstream's ``UpdateFillInfo`` on ``variables``: the beam mode always; with no beam (or none known) the
+    rest removed; otherwise the fill number, scheme and beam type, and the stable-beams times if set."""
+    mode = beam.beamMode if beam is not None else common_pb2.UNKNOWN
+    variables[BEAM_MODE_KEY] = common_pb2.BeamMode.Name(mode)
+    number, scheme, beam_type, start, end = FILL_INFO_KEYS
+    if beam is None or mode in (common_pb2.NO_BEAM, common_pb2.UNKNOWN):
+        for key in FILL_INFO_KEYS:
+            variables.pop(key, None)
+        return
+    variables.update({number: str(beam.fillNumber), scheme: beam.fillingSchemeName, beam_type: beam.beamType})
+    for key, ms in ((start, beam.stableBeamsStart), (end, beam.stableBeamsEnd)):
+        if ms > 0:
+            variables[key] = str(ms)
+        else:
+            variables.pop(key, None)
+
+
+class LhcPlugin(IntegrationPlugin):
+    name = "lhc"
+    pretty_name = "LHC beam mode"
+    endpoint_setting = "lhcEndpoint"
+    enabled_by_default = False  # as upstream: only where integrationPlugins names it
+
+    def __init__(self, endpoint: str = ""):
+        super().__init__(endpoint)
+        self._lock = threading.Lock()
+        self._beam: common_pb2.BeamInfo | None = None
+        self._changed_ms = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.source: KafkaBeamSource | RuntimeBeamSource | None = None
+
+    def _source(self) -> KafkaBeamSource | RuntimeBeamSource | None:
+        text = self.endpoint.strip()
+        if text.startswith("runtime://"):
+            component, _, key = text.removeprefix("runtime://").partition("/")
+            if not component or not key:
+                raise UsageError(f"setting lhcEndpoint '{text}': expected runtime://COMPONENT/KEY")
+            if self.config is None:
+                raise UsageError("setting lhcEndpoint: a runtime:// source needs the core's configuration store")
+            return RuntimeBeamSource(self.config, component, key)
+        brokers: Any = text.removeprefix("kafka://") if text else self.settings.get("kafkaEndpoints") or ""
+        endpoints = brokers.split(",") if isinstance(brokers, str) else [str(b) for b in brokers]
+        endpoints = [e.strip() for e in endpoints if e.strip()]
+        return KafkaBeamSource(endpoints) if endpoints else None
+
+    def init(self, framework_id: str) -> None:
+        """Read the source's current beam mode (not published), then follow it in a thread of its own."""
+        self.source = self._source()
+        if self.source is None:
+            log.info("lhc: no beam mode source (settings lhcEndpoint, kafkaEndpoints)")
+            return
+        self._thread = self.source.start(self._set, self._changed, self._stop)
+
+    def _set(self, beam: common_pb2.BeamInfo) -> None:
+        with self._lock:
+            self._beam = beam
+            self._changed_ms = now_ms()
+
+    def _changed(self, beam: common_pb2.BeamInfo) -> None:
+        self._set(beam)
+        log.info("lhc: beam mode %s (fill %d)", common_pb2.BeamMode.Name(beam.beamMode), beam.fillNumber)
+        stamp = now_ms()
+        self.publish(
+            events_pb2.Event(
+                timestamp=stamp,
+                timestampNano=stamp * 1_000_000,
+                beamModeEvent=events_pb2.Ev_BeamModeEvent(timestamp=stamp, beamInfo=beam),
+            )
+        )
+
+    def beam(self) -> common_pb2.BeamInfo | None:
+        """The last beam information read, None before the first."""
+        with self._lock:
+            return self._beam
+
+    def destroy(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)
+
+    def connection_state(self) -> str:
+        return "READY" if self._thread is not None and self._thread.is_alive() else "IDLE"
+
+    def data(self) -> dict[str, str]:
+        beam = self.beam()
+        return {
+            "source": self.source.describe() if self.source is not None else "(none: setting lhcEndpoint)",
+            "beamMode": common_pb2.BeamMode.Name(beam.beamMode) if beam is not None else "UNKNOWN",
+            "fillNumber": str(beam.fillNumber) if beam is not None else "",
+            "since": str(self._changed_ms or ""),
+            "beamInfo": json.dumps(json_format.MessageToDict(beam)) if beam is not None else "{}",
+        }
+
+    def call_stack(self, call: Any) -> LhcCalls:
+        return LhcCalls(self, call)
+
+
+@hookimpl
+def ecs_integration_plugins() -> list[type[IntegrationPlugin]]:
+    return [LhcPlugin]
+
+
+@hookimpl
+def ecs_mock_services() -> list[MockServiceDescription]:
+    from ecs_backends.mocks.lhc import MOCK
+
+    return [MOCK]

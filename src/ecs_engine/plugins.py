@@ -26,6 +26,7 @@ BUILTIN_PLUGINS = {
     "resources-slurm": "ecs_backends.resources.slurm",
     "testplugin": "ecs_backends.integrations.testplugin",
     "kafka": "ecs_backends.integrations.kafka",
+    "ccdb": "ecs_backends.integrations.ccdb",
     "lhc": "ecs_backends.integrations.lhc",
     "dcs": "ecs_backends.integrations.dcs",
     "odc": "ecs_backends.integrations.odc",

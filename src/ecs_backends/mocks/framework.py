@@ -120,7 +120,7 @@ class Script:
 
 class Recorder:
     """Every request a mock receives, one JSON object a line (``time_ms``, ``operation``, ``request``...),
-    flushed at once; without a file it keeps nothing."""
+    flushed at once, appended to the file (a command mock runs once per request); without a file it keeps nothing."""
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path) if path else None
@@ -128,7 +128,7 @@ class Recorder:
         self._lock = threading.Lock()
         if self.path is not None:
             try:
-                self._file = self.path.open("w", encoding="utf-8")
+                self._file = self.path.open("a", encoding="utf-8")
             except OSError as exc:
                 raise UsageError(f"--record {self.path}: cannot write: {exc.strerror}") from None
 

@@ -16,6 +16,7 @@ The source is the setting ``lhcEndpoint``:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -217,6 +218,7 @@ class LhcPlugin(IntegrationPlugin):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.source: KafkaBeamSource | RuntimeBeamSource | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _source(self) -> KafkaBeamSource | RuntimeBeamSource | None:
         text = self.endpoint.strip()
@@ -240,6 +242,9 @@ class LhcPlugin(IntegrationPlugin):
             return
         self._thread = self.source.start(self._set, self._changed, self._stop)
 
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
     def _set(self, beam: common_pb2.BeamInfo) -> None:
         with self._lock:
             self._beam = beam
@@ -249,13 +254,15 @@ class LhcPlugin(IntegrationPlugin):
         self._set(beam)
         log.info("lhc: beam mode %s (fill %d)", common_pb2.BeamMode.Name(beam.beamMode), beam.fillNumber)
         stamp = now_ms()
-        self.publish(
-            events_pb2.Event(
-                timestamp=stamp,
-                timestampNano=stamp * 1_000_000,
-                beamModeEvent=events_pb2.Ev_BeamModeEvent(timestamp=stamp, beamInfo=beam),
-            )
+        event = events_pb2.Event(
+            timestamp=stamp,
+            timestampNano=stamp * 1_000_000,
+            beamModeEvent=events_pb2.Ev_BeamModeEvent(timestamp=stamp, beamInfo=beam),
         )
+        if self._loop is not None:  # the core's events are published on its loop
+            self._loop.call_soon_threadsafe(self.publish, event)
+        else:
+            self.publish(event)
 
     def beam(self) -> common_pb2.BeamInfo | None:
         """The last beam information read, None before the first."""

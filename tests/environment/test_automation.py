@@ -210,24 +210,6 @@ async def test_without_a_detector_inventory_hosts_take_no_detector(small, tmp_pa
         assert first.detectors == second.detectors == [] and h.manager.active_detectors() == []
 
 
-async def test_a_beam_dump_stops_only_the_runs_that_asked_for_it(small, harness_factory):
-    async with harness_factory() as h:
-        stops = await h.manager.create(small, "small", user_vars={"stop_at_beam_dump": "true"})
-        keeps = await h.manager.create(small, "small", user_vars={"detectors": '["ITS"]'})
-        for env in (stops, keeps):
-            await h.manager.control(env.id, "START_ACTIVITY")
-        assert h.manager.beam_mode_changed("STABLE_BEAMS") == []
-        assert h.manager.beam_mode_changed("BEAM_DUMP") == [stops.id]
-        await wait_for(lambda: stops.state == "CONFIGURED" and stops.busy is None, what="the beam-dump stop")
-        assert keeps.state == "RUNNING"
-        users = [
-            e.runEvent.lastRequestUser.name
-            for e in h.manager.journal.events(environment_id=stops.id, kinds=["runEvent"])
-            if e.runEvent.transition == "STOP_ACTIVITY"
-        ]
-        assert users and set(users) == {"LHC"}
-
-
 async def test_plugins_report_progress_as_integrated_service_events(small, harness_factory):
     from ecs_engine.events import model
 

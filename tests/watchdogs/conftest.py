@@ -62,3 +62,9 @@ def core_with(tmp_path):
             runner("core", "stop", "--force")
         leftovers = [pid for pid in runner.seen_pids if alive(pid)]
         assert not leftovers, f"task processes left behind: {leftovers}"
+
+
+# the engine harness of tests/environment: a manager over in-process tasks
+from tests.environment.conftest import config, harness_factory, small_repo  # noqa: E402
+
+__all__ = ["config", "harness_factory", "small_repo"]

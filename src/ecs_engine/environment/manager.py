@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: LHC beam modes that stop the runs of environments with ``stop_at_beam_dump``
-BEAM_DUMP_MODES = ("BEAM_DUMP", "LOST_BEAMS", "NO_BEAM")
 #: the longest error text a failed create reports (as upstream)
 MAX_CREATE_ERROR = 6000
 
@@ -460,21 +458,6 @@ class EnvironmentManager:
         env = self.get(environment_id)
         await self._owned(env.control(event, user=user), f"{event} of {environment_id}")
         return env
-
-    def beam_mode_changed(self, beam_mode: str) -> list[str]:
-        """React to an LHC beam mode (``dip.lhc.beam_mode``): a dump stops the runs that asked for it.
-
-        Each RUNNING environment with ``stop_at_beam_dump`` true and no transition in progress gets
-        STOP_ACTIVITY as the special user LHC (60). Returns the ids of the environments being stopped.
-        """
-        if beam_mode not in BEAM_DUMP_MODES:
-            return []
-        stopping = []
-        for env in list(self.environments.values()):
-            if env.state == State.RUNNING and env.busy is None and env.stack().get("stop_at_beam_dump") == "true":
-                env.spawn_automatic(Event.STOP_ACTIVITY, f"beam mode {beam_mode}", user=model.special_user("LHC"))
-                stopping.append(env.id)
-        return stopping
 
     def environment_ids(self) -> list[str]:
         return list(self.environments)

@@ -1,0 +1,113 @@
+"""Watchdogs on the engine (in-process tasks): which environments they act on, grace, the event action, and
+definitions that are refused with the watchdog and the field named."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecs_engine.environment.watchdog_rules import BEAM_DUMP, parse_rule, watchdog_rules
+from ecs_engine.environment.watchdogs import Watchdogs
+from ecs_engine.errors import UsageError
+from ecs_engine.protocols import common_pb2, events_pb2
+from tests.environment.conftest import source_of, wait_for
+from tests.environment.workflows import SMALL
+
+
+@pytest.fixture
+def small(small_repo):
+    small_repo.workflow("small", SMALL)
+    return source_of(small_repo)
+
+
+def beam_mode(mode: str) -> events_pb2.Event:
+    info = common_pb2.BeamInfo(beamMode=common_pb2.BeamMode.Value(mode), fillNumber=7)
+    return events_pb2.Event(beamModeEvent=events_pb2.Ev_BeamModeEvent(beamInfo=info))
+
+
+def stop_users(h, environment_id: str) -> list[tuple[str, int]]:
+    return [
+        (e.runEvent.lastRequestUser.name, e.runEvent.lastRequestUser.externalId)
+        for e in h.manager.journal.events(environment_id=environment_id, kinds=["runEvent"])
+        if e.runEvent.transition == "STOP_ACTIVITY"
+    ]
+
+
+async def running(h, small, **user_vars: str):
+    env = await h.manager.create(small, "small", user_vars=user_vars)
+    await h.manager.control(env.id, "START_ACTIVITY")
+    return env
+
+
+async def test_a_beam_dump_stops_only_the_runs_that_asked_for_it_as_user_lhc(small, harness_factory):
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [BEAM_DUMP])
+        await watchdogs.start()
+        stops = await running(h, small, stop_at_beam_dump="true")
+        keeps = await running(h, small, detectors='["ITS"]')
+        h.manager.bus.publish(beam_mode("STABLE_BEAMS"))
+        h.manager.bus.publish(beam_mode("BEAM_DUMP"))
+        await wait_for(lambda: stops.state == "CONFIGURED" and stops.busy is None, what="the beam-dump stop")
+        assert keeps.state == "RUNNING"
+        assert stop_users(h, stops.id) and set(stop_users(h, stops.id)) == {("LHC", 60)}
+        await watchdogs.close()
+
+
+async def test_a_condition_that_clears_within_its_grace_time_does_nothing(small, harness_factory):
+    rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100", "grace": "300ms"}, "test")
+    async with harness_factory() as h:
+        h.config.runtime_set("lab", "current", "500")
+        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
+        await watchdogs.start()
+        env = await running(h, small)
+        h.config.runtime_set("lab", "current", "50")
+        await wait_for(lambda: watchdogs.dogs["magnet"].state == "holding", what="the condition to hold")
+        h.config.runtime_set("lab", "current", "150")
+        await wait_for(lambda: watchdogs.dogs["magnet"].state == "clear", what="the condition to clear")
+        await wait_for(lambda: any("cleared" in m for _, m in watchdogs.dogs["magnet"].history), what="history")
+        await watchdogs.close()
+        assert env.state == "RUNNING" and not stop_users(h, env.id)
+
+
+async def test_the_event_action_announces_to_the_environments_and_stops_nothing(small, harness_factory):
+    rule = parse_rule(
+        "notice", {"event": "beamModeEvent.beamInfo.beamMode", "when": "== ADJUST", "action": "event"}, "t"
+    )
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [rule])
+        await watchdogs.start()
+        env = await running(h, small)
+        h.manager.bus.publish(beam_mode("ADJUST"))
+        await wait_for(lambda: watchdogs.dogs["notice"].state == "tripped", what="the watchdog to act")
+        await watchdogs.close()
+        messages = [e.environmentEvent.message for e in h.manager.journal.events(environment_id=env.id)]
+        assert "watchdog notice: beamModeEvent.beamInfo.beamMode is ADJUST (== ADJUST)" in messages
+        assert env.state == "RUNNING"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            {"runtime": "lab/current", "when": "< lots"},
+            "watchdog w (settings): when: '< lots': '<' compares with a number",
+        ),
+        ({"runtime": "lab", "when": "< 1"}, "watchdog w (settings): runtime: 'lab': expected COMPONENT/KEY"),
+        ({"when": "< 1"}, "watchdog w (settings): expected exactly one of runtime, event, task"),
+        ({"event": "nope.field", "when": "== X"}, "watchdog w (settings): event: 'nope.field': expected PAYLOAD.FIELD"),
+        ({"runtime": "a/b", "when": "== 1", "action": "pause"}, "watchdog w (settings): action: 'pause'"),
+        ({"runtime": "a/b", "when": "== 1", "grace": "soon"}, "watchdog w (settings): grace:"),
+        ({"runtime": "a/b", "when": "== 1", "graec": "1s"}, "watchdog w (settings): unknown field 'graec'"),
+    ],
+)
+def test_a_bad_definition_names_the_watchdog_and_the_field(body, error):
+    with pytest.raises(UsageError) as raised:
+        watchdog_rules({"w": body}, None)
+    assert raised.value.message.startswith(error)
+
+
+def test_the_store_overrides_the_settings_file_which_can_disable_the_built_in_beam_dump():
+    rules = watchdog_rules(
+        {"beam-dump": {"enabled": False}, "m": {"runtime": "a/b", "when": "== 1"}},
+        {"m": {"runtime": "a/c", "when": "in [1, 2]", "resume": True}},
+    )
+    assert [(r.name, r.subject, r.origin, r.resume) for r in rules] == [("m", "a/c", "configuration store", True)]

@@ -111,3 +111,18 @@ def test_the_store_overrides_the_settings_file_which_can_disable_the_built_in_be
         {"m": {"runtime": "a/c", "when": "in [1, 2]", "resume": True}},
     )
     assert [(r.name, r.subject, r.origin, r.resume) for r in rules] == [("m", "a/c", "configuration store", True)]
+
+
+async def test_a_task_down_for_its_grace_time_stops_only_its_own_environment(small, harness_factory):
+    rule = parse_rule("spare-down", {"task": "*.spare", "when": "in [INACTIVE]", "grace": "100ms"}, "test")
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
+        await watchdogs.start()
+        lost = await running(h, small)
+        other = await running(h, small, detectors='["ITS"]')
+        spare = next(t for t in lost.tasks.values() if t.path.endswith(".spare"))
+        h.driver.lose(spare)  # a non-critical task: the environment stays RUNNING by itself
+        await wait_for(lambda: lost.state == "CONFIGURED" and lost.busy is None, what="the watchdog's stop")
+        assert set(stop_users(h, lost.id)) == {("spare-down", 0)}
+        assert other.state == "RUNNING"
+        await watchdogs.close()

@@ -125,3 +125,20 @@ def test_env_create_auto_prints_the_environment_id_and_runs_it_once(coconut):
     journal = coconut("events", "query", "--env", environment_id, "-o", "json").json()
     messages = [e["event"].get("environmentEvent", {}).get("message", "") for e in journal]
     assert "environment destroyed" in messages and any(e["run_number"] for e in journal)
+
+
+def test_a_failure_whose_reason_spans_lines_is_shown_by_env_show(coconut, tmp_path):
+    root = tmp_path / "noisy-repo"
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    (root / "tasks" / "noisy.yaml").write_text(
+        "name: noisy\ncontrol:\n  mode: direct\ncommand:\n  shell: true\n  stderr: all\n"
+        "  value: 'echo first line >&2; echo second line >&2; exit 1'\n"
+    )
+    (root / "workflows" / "noisy.yaml").write_text("name: noisy\nroles:\n  - name: noisy\n    task: {load: noisy}\n")
+    created = coconut("env", "create", "-w", "noisy", "--repo", str(root), "-y", "-o", "json").json()
+    environment_id = created["environment"]["id"]
+    eventually(lambda: coconut.state(environment_id) == "ERROR", what="the failed environment listed in ERROR")
+    shown = coconut("env", "show", environment_id)  # the reason holds the task's two last lines of output
+    assert re.search(r"error:.*exited with code 1 before reaching STANDBY.*\n.*first line\n.*second line", shown.out)
+    coconut("env", "destroy", environment_id)

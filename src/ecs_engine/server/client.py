@@ -90,7 +90,7 @@ class CoreClient:
                     call.cancel()  # a no-op once done; on Ctrl-C the call ends here (the core's work goes on)
         except grpc.RpcError as exc:
             raise self.error(exc, rpc, timeout) from None
-        self.last_error = dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, "")
+        self.last_error = bytes(dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, b"")).decode()
         return reply
 
     def stream(self, rpc: str, request: Any):

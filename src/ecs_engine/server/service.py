@@ -222,7 +222,7 @@ class ControlService(pb_grpc.ControlServicer):
         if env.state == State.ERROR:
             reason = await offload(self._last_error, env.id)  # a scan of the journal
             if reason:
-                context.set_trailing_metadata(((ERROR_REASON_KEY, reason),))
+                context.set_trailing_metadata(((ERROR_REASON_KEY, reason.encode()),))
         services = await self._services_data([env])
         return pb.GetEnvironmentReply(
             environment=self._info(env, with_tasks=True, services=services),
@@ -351,7 +351,7 @@ class ControlService(pb_grpc.ControlServicer):
         try:
             await self.manager.control(env.id, event, user=_user(request.requestUser))
         except TransitionError as exc:
-            context.set_trailing_metadata(((ERROR_REASON_KEY, exc.reason),))
+            context.set_trailing_metadata(((ERROR_REASON_KEY, exc.reason.encode()),))
         end = now_ms()
         return pb.ControlEnvironmentReply(
             id=env.id,

@@ -9,8 +9,9 @@ from ecs_engine import errors
 
 #: trailing metadata: the class of the project's error behind a failed call, so clients raise the same one
 ERROR_CLASS_KEY = "ecs-error-class"
-#: trailing metadata: why a transition failed (ControlEnvironment answers OK with state ERROR, as upstream)
-ERROR_REASON_KEY = "ecs-error"
+#: trailing metadata: why a transition failed (ControlEnvironment answers OK with state ERROR, as upstream);
+#: binary (UTF-8): a reason may hold a task's last lines of output, which a text header value may not
+ERROR_REASON_KEY = "ecs-error-bin"
 #: initial metadata of NewEnvironment: the new environment's id, sent as soon as it exists (before DEPLOY)
 ENVIRONMENT_ID_KEY = "ecs-environment-id"
 #: ControlEnvironment optypes beyond upstream (design.md §3)

@@ -191,3 +191,23 @@ async def test_what_a_task_started_outside_its_process_group_dies_with_it(execut
     else:
         await executor.transition([task], "STOP")
     await eventually(lambda: not Path(f"/proc/{escaped}").exists(), what="the escaped process gone and reaped")
+
+
+async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_last_run(executor, tmp_path):
+    """What a run left outside its group is killed after the run ended, off the event loop; a new run of the
+    same task (same mark) started meanwhile is the task, not a leftover."""
+    out = tmp_path / "escaped.pid"
+    escape = f"(setsid sleep 300 & echo $! >> {out}); exec sleep 300"
+    (task,) = (await executor.deploy([request("demo.again", [escape], shell=True, mode="basic")])).tasks
+    await executor.transition([task], "CONFIGURE")
+    await executor.transition([task], "START")
+    await eventually(lambda: out.exists() and len(out.read_text().split()) == 1, what="the first run's escapee")
+    await executor.transition([task], "STOP")
+    await executor.transition([task], "START")
+    second = task.process
+    await eventually(lambda: out.exists() and len(out.read_text().split()) == 2, what="the second run's escapee")
+    first_escapee, second_escapee = map(int, out.read_text().split())
+    await eventually(lambda: not Path(f"/proc/{first_escapee}").exists(), what="the first run's escapee gone")
+    assert second is not None and second.alive() and Path(f"/proc/{second_escapee}").exists()
+    await executor.transition([task], "STOP")
+    await eventually(lambda: not Path(f"/proc/{second_escapee}").exists(), what="the second run's escapee gone")

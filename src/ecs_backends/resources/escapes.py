@@ -16,7 +16,11 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
+
+from ecs_engine.offload import offload
 
 TASK_MARK = "ECS_TASK_ID"  # in every task's environment: the task id
 PR_SET_CHILD_SUBREAPER = 36
@@ -33,46 +37,116 @@ def become_subreaper() -> bool:
         return False
 
 
-def _parents() -> dict[int, int]:
-    """Every live process's parent: pid -> ppid (zombies excluded)."""
-    parents = {}
+def _processes() -> dict[int, tuple[int, int]]:
+    """Every live process: pid -> (its parent, its start in clock ticks since boot); zombies excluded."""
+    found = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
-            text = Path(entry.path, "stat").read_text()
+            with open(f"{entry.path}/stat", "rb") as handle:
+                text = handle.read()
         except OSError:
             continue
-        fields = text[text.rfind(")") + 2 :].split()
-        if fields[0] not in ("Z", "X"):
-            parents[int(entry.name)] = int(fields[1])
-    return parents
-
-
-def _marked(pid: int, task_id: str) -> bool:
-    try:
-        return f"{TASK_MARK}={task_id}".encode() in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except OSError:
-        return False
-
-
-def task_processes(leader: int, task_id: str) -> list[int]:
-    """The live processes of a task other than its leader: the leader's descendants, and the orphans of the
-    task that this process adopted (its children marked with ``task_id``) with their descendants."""
-    parents = _parents()
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    me = os.getpid()
-    roots = [leader, *(pid for pid in children.get(me, ()) if pid != leader and task_id and _marked(pid, task_id))]
-    found: list[int] = []
-    frontier = list(roots)
-    while frontier:
-        pid = frontier.pop()
-        if pid != leader:
-            found.append(pid)
-        frontier.extend(children.get(pid, ()))
+        fields = text[text.rfind(b")") + 2 :].split()
+        if fields[0] not in (b"Z", b"X"):
+            found[int(entry.name)] = (int(fields[1]), int(fields[19]))
     return found
+
+
+def now_ticks() -> int:
+    """Now, in the clock of /proc's start times (ticks since boot)."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _mark(pid: int) -> str:
+    """The task id in ``pid``'s environment, "" if none."""
+    prefix = f"{TASK_MARK}=".encode()
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            entries = handle.read().split(b"\0")
+    except OSError:
+        return ""
+    return next((e[len(prefix) :].decode() for e in entries if e.startswith(prefix)), "")
+
+
+#: leaders of the tasks this process started, while they live: its children that are not adopted orphans
+leaders: set[int] = set()
+#: task id -> now_ticks() before its launch began, until its leader is in ``leaders``
+launching: dict[str, int] = {}
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    leader: int  # 0: the leader has ended (its children were adopted): only the adopted orphans
+    task_id: str
+    signum: int
+    asked: int  # now_ticks() when asked: a process started since is no orphan of this end (a relaunch's)
+
+
+def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
+    """For each request, the live processes of its task other than its leader: the leader's descendants, and
+    the orphans of the task this process adopted (its children marked with the task id, started before the
+    request, not a live leader in ``known``) with theirs. One ``/proc`` scan for all: a thousand tasks ending
+    at once cost one scan, not a thousand."""
+    table = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    adopted: dict[str, list[int]] = {}
+    for pid in children.get(os.getpid(), ()):
+        if (mark := _mark(pid)) and not _new_leader(pid, mark, table[pid][1], known):
+            adopted.setdefault(mark, []).append(pid)
+    found: list[list[int]] = []
+    for request in wanted:
+        orphans = (
+            [p for p in adopted.get(request.task_id, []) if table[p][1] < request.asked] if request.task_id else []
+        )
+        frontier = [*orphans, *(children.get(request.leader, []) if request.leader else [])]
+        pids = []
+        while frontier:
+            pid = frontier.pop()
+            pids.append(pid)
+            frontier.extend(children.get(pid, ()))
+        found.append(pids)
+    return found
+
+
+def _new_leader(pid: int, task_id: str, started: int, known: set[int]) -> bool:
+    """Whether ``pid`` is a leader this process started (not an orphan). ``launching`` is looked at first: the
+    loop adds a leader to ``known`` before it drops the task from ``launching``, so no order of events misses it."""
+    return started >= launching.get(task_id, started + 1) or pid in known
+
+
+class _Sweeper:
+    """Signals what tasks left behind outside their groups: requests made meanwhile share one scan, run off
+    the event loop (reading ``/proc`` is I/O); each scan starts after the requests it serves."""
+
+    def __init__(self) -> None:
+        self._wanted: list[_Wanted] = []
+        self._running: asyncio.Task | None = None
+
+    def request(self, wanted: _Wanted) -> None:
+        self._wanted.append(wanted)
+        loop = asyncio.get_running_loop()
+        if self._running is None or self._running.done() or self._running.get_loop() is not loop:
+            self._running = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        while self._wanted:
+            wanted, self._wanted = self._wanted, []
+            for request, pids in zip(wanted, await offload(_scan, wanted, leaders), strict=True):
+                signal_all(pids, request.signum)
+                reap_later(pids)
+
+
+_sweeper = _Sweeper()
+
+
+def signal_escaped(leader: int, task_id: str, signum: int) -> None:
+    """Send ``signum``, soon (this returns at once), to the processes of the task led by ``leader`` (0 once it
+    has ended) that its process group may have lost: its descendants and its adopted orphans (``_scan``)."""
+    _sweeper.request(_Wanted(leader, task_id, signum, now_ticks()))
 
 
 def signal_all(pids: list[int], signum: int) -> None:

@@ -36,7 +36,8 @@ from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks
 from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager
 
-from .escapes import TASK_MARK, become_subreaper, reap_later, signal_all, task_processes
+from . import escapes
+from .escapes import TASK_MARK, become_subreaper, signal_escaped
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,12 @@ class LocalProcess(ProcessHandle):
             self._pidfd = None
         if self._popen is not None:
             # the leader is a zombie until reaped, so its group id cannot have been reused: take the group along,
-            # and what left the group
-            escaped = task_processes(self.pid, self.task_id)
+            # and what left the group (the leader's children were adopted when it ended)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
-            signal_all(escaped, signal.SIGKILL)
-            reap_later(escaped)
+            signal_escaped(0, self.task_id, signal.SIGKILL)
             self._code = self._popen.wait()
+            escapes.leaders.discard(self.pid)
         self._done = True
         if self._ended is not None and not self._ended.done():
             self._ended.set_result(self._code)
@@ -168,11 +168,9 @@ class LocalProcess(ProcessHandle):
     def signal(self, signum: int) -> None:
         if self._done and self._popen is None:
             return
-        escaped = task_processes(self.pid, self.task_id)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
-        signal_all(escaped, signum)
-        reap_later(escaped)
+        signal_escaped(0 if self._done else self.pid, self.task_id, signum)
 
     def record(self) -> dict[str, Any]:
         return {"pid": self.pid, "start_ticks": self.start_ticks, "task_id": self.task_id}
@@ -285,12 +283,16 @@ class LocalResourceManager(ResourceManager):
                 **kwargs,
             )
 
+        escapes.launching[spec.task_id] = escapes.now_ticks()
         try:
             popen = await offload(start)  # fork and exec of a large process: not on the event loop
         except OSError as exc:
             os.close(opener)
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
+        else:
+            escapes.leaders.add(popen.pid)
         finally:
+            escapes.launching.pop(spec.task_id, None)  # after the add: escapes._new_leader
             os.close(gate)
             for stream in {out, err}:
                 if hasattr(stream, "close"):

@@ -131,6 +131,26 @@ async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources
     assert resources.launched and not leftovers(resources.launched)
 
 
+async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(
+    resources, recorder, tmp_path
+):
+    broken = tmp_path / "broken.py"
+    broken.write_text(
+        "import sys\nfrom ecs_engine.occ.process import ControlledProcess\n"
+        "class Broken(ControlledProcess):\n"
+        "    def __init__(self, options=None):\n        super().__init__(options)\n        self.state = 'ERROR'\n"
+        "sys.exit(Broken.main())\n"
+    )
+    executor = Executor(resources, timeouts=Timeouts(startup=30), listener=recorder)
+    started = time.monotonic()
+    deployment = await executor.deploy([request("demo.broken", [PY, str(broken)])])
+    assert time.monotonic() - started < 10
+    (message,) = deployment.undeployable.values()
+    assert "did not reach STANDBY: it reported ERROR instead of STANDBY" in message
+    assert "within" not in message and "core.startup_timeout" not in message  # no time ran out
+    assert resources.launched and not leftovers(resources.launched)
+
+
 async def test_a_control_port_answered_by_another_process_is_not_taken_for_the_task(executor, monkeypatch):
     (other,) = (await executor.deploy([request("demo.other", [PY, str(DUMMY)])])).tasks  # e.g. another core's
     monkeypatch.setattr(executor.resources, "allocate_port", lambda node, base: other.control_port)

@@ -137,13 +137,15 @@ class OccDriver(ModeDriver):
             remaining = deadline - time.monotonic()
             try:
                 info = await self.client.get_state(timeout=max(remaining, 0.1), wait_for_ready=True)
-            except HandledError as exc:
+            except DeadlineError as exc:
                 raise self._startup_error(f"GetState failed: {exc.message}", timeout) from None
+            except HandledError as exc:
+                raise self._startup_error(f"GetState failed: {exc.message}") from None
             state = self.occ_state(info.state)
             if state == states.STANDBY:
                 break
             if state in (states.ERROR, states.DONE):
-                raise self._startup_error(f"it reported {info.state} instead of STANDBY", timeout)
+                raise self._startup_error(f"it reported {info.state} instead of STANDBY")
             if time.monotonic() + STATE_POLL > deadline:
                 raise self._startup_error(f"it is still {info.state}", timeout)
             await asyncio.sleep(STATE_POLL)
@@ -164,7 +166,13 @@ class OccDriver(ModeDriver):
                 raise self._startup_error(f"nothing listens on its control port {self.task.control_port}", timeout)
             await asyncio.sleep(POLL_INTERVAL)
 
-    def _startup_error(self, what: str, timeout: float) -> TransitionFailed:
+    def _startup_error(self, what: str, timeout: float | None = None) -> TransitionFailed:
+        """``timeout``: the time ran out (the message says how long it was); None: the task failed before."""
+        if timeout is None:
+            return TransitionFailed(
+                f"{describe(self.task)} did not reach STANDBY: {what}",
+                hint="check the task's output with 'coconut task logs'",
+            )
         return TransitionFailed(
             f"{describe(self.task)} did not reach STANDBY within {timeout:g} s: {what}",
             hint="raise the setting core.startup_timeout, or check the task's output with 'coconut task logs'",

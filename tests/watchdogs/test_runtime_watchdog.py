@@ -51,3 +51,10 @@ def test_a_runtime_condition_stops_the_run_after_its_grace_and_a_new_run_starts_
     assert shown["state"] == "clear" and shown["values"] == {"": "480"}
     assert any(f"resumed {environment_id}: run {resumed}" in h["message"] for h in shown["history"])
     coconut("env", "destroy", environment_id, "--allow-in-running-state")
+
+
+def test_a_core_with_a_bad_watchdog_does_not_start_and_says_which_and_why(core_with):
+    coconut = core_with({"watchdogs": {"magnet-trip": {"runtime": "lab/magnet_current", "when": "below 100"}}})
+    failed = coconut("core", "start", check=False)
+    assert failed.status != 0
+    assert "watchdog magnet-trip (settings): when: 'below 100': expected OP VALUE" in failed.err

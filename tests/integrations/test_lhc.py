@@ -101,3 +101,23 @@ def test_a_beam_dump_from_the_mock_lhc_stops_within_2_s_as_user_lhc_only_the_run
     assert any(f"stopping {stops[0]}" == h["message"] for h in history)
     for environment_id, _ in runs.values():
         coconut("env", "destroy", environment_id, "--allow-in-running-state")
+
+
+def test_a_broker_down_when_the_core_starts_is_followed_once_it_is_up(tmp_path):
+    tansu = TansuBroker(tmp_path)  # its port chosen, not started yet
+    published: queue.Queue[events_pb2.Event] = queue.Queue()
+    plugin = LhcPlugin(tansu.endpoint)
+    plugin.publish = published.put
+    plugin.init("framework")
+    try:
+        assert plugin.connection_state() == "TRANSIENT_FAILURE" and plugin.data()["error"]
+        tansu.start()
+        deadline = time.monotonic() + 30
+        while plugin.connection_state() != "READY":
+            assert time.monotonic() < deadline, f"not following the broker: {plugin.data()['error']}"
+            time.sleep(0.05)
+        send(tansu.endpoint, 8002, "BEAM_DUMP")
+        assert published.get(timeout=5).beamModeEvent.beamInfo.fillNumber == 8002
+    finally:
+        plugin.destroy()
+        tansu.kill()

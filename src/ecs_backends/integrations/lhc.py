@@ -42,6 +42,8 @@ CONSUMER_GROUP = "o2-aliecs-core.lhc"
 REPLAY_TIMEOUT = 5.0
 #: how often a runtime entry is read, and how long a Kafka poll waits
 POLL_INTERVAL = 0.2
+#: how often a source that could not be reached at start is tried again
+RETRY_INTERVAL = 2.0
 BEAM_MODE_KEY = "fill_info_beam_mode"
 
 OnBeam = Callable[[common_pb2.BeamInfo], None]
@@ -219,6 +221,8 @@ class LhcPlugin(IntegrationPlugin):
         self._thread: threading.Thread | None = None
         self.source: KafkaBeamSource | RuntimeBeamSource | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: why the source cannot be followed now ("" while it is)
+        self.error = ""
 
     def _source(self) -> KafkaBeamSource | RuntimeBeamSource | None:
         text = self.endpoint.strip()
@@ -240,7 +244,24 @@ class LhcPlugin(IntegrationPlugin):
         if self.source is None:
             log.info("lhc: no beam mode source (settings lhcEndpoint, kafkaEndpoints)")
             return
-        self._thread = self.source.start(self._set, self._changed, self._stop)
+        source = self.source
+        try:
+            self._thread = source.start(self._set, self._changed, self._stop)
+        except Exception as exc:  # the broker or the store is down: keep trying, as upstream's reader does
+            self.error = getattr(exc, "message", str(exc))
+            log.warning("lhc: cannot follow %s (%s): retrying every %gs", source.describe(), self.error, RETRY_INTERVAL)
+            threading.Thread(target=self._retry, args=(source,), name="lhc-retry", daemon=True).start()
+
+    def _retry(self, source: KafkaBeamSource | RuntimeBeamSource) -> None:
+        while not self._stop.wait(RETRY_INTERVAL):
+            try:
+                self._thread = source.start(self._set, self._changed, self._stop)
+            except Exception as exc:
+                self.error = getattr(exc, "message", str(exc))
+                continue
+            self.error = ""
+            log.info("lhc: following %s", source.describe())
+            return
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -275,12 +296,15 @@ class LhcPlugin(IntegrationPlugin):
             self._thread.join(2.0)
 
     def connection_state(self) -> str:
+        if self.error:
+            return "TRANSIENT_FAILURE"
         return "READY" if self._thread is not None and self._thread.is_alive() else "IDLE"
 
     def data(self) -> dict[str, str]:
         beam = self.beam()
         return {
             "source": self.source.describe() if self.source is not None else "(none: setting lhcEndpoint)",
+            "error": self.error,
             "beamMode": common_pb2.BeamMode.Name(beam.beamMode) if beam is not None else "UNKNOWN",
             "fillNumber": str(beam.fillNumber) if beam is not None else "",
             "since": str(self._changed_ms or ""),

@@ -121,3 +121,22 @@ def test_a_broker_down_when_the_core_starts_is_followed_once_it_is_up(tmp_path):
     finally:
         plugin.destroy()
         tansu.kill()
+
+
+def test_without_kafka_the_beam_mode_is_read_from_a_runtime_entry():
+    from ecs_engine.config import Configuration
+
+    config = Configuration.from_tree({"o2": {"runtime": {"lhc": {"beam_mode": "STABLE_BEAMS"}}}})
+    published: queue.Queue[events_pb2.Event] = queue.Queue()
+    plugin = LhcPlugin("runtime://lhc/beam_mode")
+    plugin.config, plugin.publish = config, published.put
+    plugin.init("framework")
+    try:
+        assert plugin.beam().beamMode == common_pb2.STABLE_BEAMS and published.empty()  # taken, not acted on
+        config.runtime_set("lhc", "beam_mode", '{"beamMode": "BEAM_DUMP", "fillNumber": 9003}')
+        dump = published.get(timeout=5).beamModeEvent.beamInfo
+        assert (dump.beamMode, dump.fillNumber) == (common_pb2.BEAM_DUMP, 9003)
+        config.runtime_set("lhc", "beam_mode", "NO_BEAM")
+        assert published.get(timeout=5).beamModeEvent.beamInfo.beamMode == common_pb2.NO_BEAM
+    finally:
+        plugin.destroy()

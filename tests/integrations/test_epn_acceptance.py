@@ -42,7 +42,8 @@ def properties(request: dict) -> dict[str, str]:
 
 
 async def test_readout_dataflow_with_epns_runs_through_odc_and_the_dd_scheduler(tmp_path):
-    with MockProcess("odc", tmp_path) as odc, MockProcess("ddsched", tmp_path) as ddsched:
+    orphan = {"partitions": [{"id": "2oDvieFrVTi", "state": "RUNNING"}]}  # left by a core that went away
+    with MockProcess("odc", tmp_path, script=orphan) as odc, MockProcess("ddsched", tmp_path) as ddsched:
         plugins = [OdcPlugin(odc.address), DdschedPlugin(ddsched.address)]
         for plugin in plugins:
             plugin.settings = {"odcPollingInterval": "100ms"}
@@ -68,6 +69,7 @@ async def test_readout_dataflow_with_epns_runs_through_odc_and_the_dd_scheduler(
     # destroy RESETs first (Reset; PartitionTerminate: Terminate, Shutdown); EnsureCleanup shuts the partition
     # down again in case, which ODC answers 'not found' (only warned, as upstream)
     assert operations == [
+        "Shutdown",  # PreDeploymentCleanup: the orphan partition
         *("Run", "SetProperties", "Configure", "SetProperties", "Start", "SetProperties", "Stop"),
         *("Reset", "Terminate", "Shutdown", "Shutdown"),
     ]
@@ -93,7 +95,7 @@ async def test_readout_dataflow_with_epns_runs_through_odc_and_the_dd_scheduler(
     assert "run_end_time_ms" in stop_props
     (stop,) = by_operation(odc_records, "Stop")
     assert stop["request"]["runnr"] == "1"
-    assert [r["partitionid"] for r in by_operation(odc_records, "Shutdown")] == [env.id, env.id]
+    assert [r["partitionid"] for r in by_operation(odc_records, "Shutdown")] == ["2oDvieFrVTi", env.id, env.id]
     assert all(55 <= r["request"]["timeout"] <= 57 for r in by_operation(odc_records, "Terminate"))
 
     dd_operations = [r["operation"] for r in dd_records if r["operation"] != "PartitionStatus"]

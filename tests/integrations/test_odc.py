@@ -6,6 +6,7 @@ An EPN partition that turns ERROR while the run goes on stops the run, then send
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -104,6 +105,13 @@ def test_a_partition_in_error_while_running_stops_the_run_then_errors_the_enviro
             # ODC cannot stop a partition in ERROR, so the STOP itself fails into ERROR (a successful STOP is
             # followed by GO_ERROR: tests/integrations/test_service_error.py)
             assert f"automatic STOP_ACTIVITY: ODC partition {environment_id} is in ERROR" in shown
+            changes = coconut("events", "query", "--env", environment_id, "--kind", "integratedService", "-o", "json")
+            states = [
+                json.loads(e["event"]["integratedServiceEvent"]["payload"])["state"]
+                for e in changes.json()
+                if e["event"]["integratedServiceEvent"]["name"] == "odc.partitionStateChanged"
+            ]
+            assert states[-1:] == ["ERROR"]  # as COG reads it
             coconut("env", "destroy", environment_id)
         finally:
             finish(coconut)

@@ -140,3 +140,21 @@ def test_without_kafka_the_beam_mode_is_read_from_a_runtime_entry():
         assert published.get(timeout=5).beamModeEvent.beamInfo.beamMode == common_pb2.NO_BEAM
     finally:
         plugin.destroy()
+
+
+def test_a_beam_dump_written_to_the_runtime_entry_stops_the_run_as_user_lhc(core_with, pair):
+    settings = {"integrationPlugins": ["lhc"], "lhcEndpoint": "runtime://lhc/beam_mode"}
+    coconut = core_with({"core": settings})
+    coconut("config", "runtime", "set", "lhc", "beam_mode", "STABLE_BEAMS")
+    args = ("env", "create", "-w", "pair", "--repo", str(pair), "-e", "stop_at_beam_dump=true", "-o", "json")
+    environment_id = coconut(*args).json()["environment"]["id"]
+    coconut("env", "control", environment_id, "-e", "START")
+    run = coconut("env", "show", environment_id, "-o", "json").json()["environment"]["currentRunNumber"]
+    remember(coconut)
+
+    coconut("config", "runtime", "set", "lhc", "beam_mode", "BEAM_DUMP")
+    eventually(lambda: coconut.state(environment_id) == "CONFIGURED", timeout=10, what="the beam-dump stop")
+    assert coconut("runs", "show", str(run), "-o", "json").json()["run"]["stoppedBy"] == "LHC"
+    beam = coconut("events", "query", "--kind", "beamMode", "-o", "json").out
+    assert "BEAM_DUMP" in beam and "STABLE_BEAMS" not in beam  # the value at start is not an event
+    coconut("env", "destroy", environment_id)

@@ -59,14 +59,19 @@ class Integrations:
         return cls(plugins)
 
     def bind(
-        self, publish: Callable[[Any], None], data_dir: Path | None, environments: EnvironmentsView | None = None
+        self,
+        publish: Callable[[Any], None],
+        data_dir: Path | None,
+        environments: EnvironmentsView | None = None,
+        config: Any = None,
     ) -> None:
-        """Give every plugin the core's event publisher, its own state directory (``data_dir/<name>``) and the
-        environment manager."""
+        """Give every plugin the core's event publisher, its own state directory (``data_dir/<name>``), the
+        environment manager and the configuration store."""
         for name, plugin in self.plugins.items():
             plugin.publish = publish
             plugin.state_dir = data_dir / name if data_dir is not None else None
             plugin.environments = environments
+            plugin.config = config
 
     async def init(self, framework_id: str) -> None:
         """``init`` every plugin in parallel; a plugin that fails stays loaded and shows its error state."""

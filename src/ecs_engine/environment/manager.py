@@ -81,7 +81,7 @@ class EnvironmentManager:
         self.plugins = plugins
         self.bus = bus or EventBus()
         self.integrations = integrations if integrations is not None else Integrations.from_plugins(plugins, {})
-        self.integrations.bind(self.bus.publish, self.data_dir / "integrations", environments=self)
+        self.integrations.bind(self.bus.publish, self.data_dir / "integrations", environments=self, config=config)
         self.settings = settings or EngineSettings()
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}

@@ -63,6 +63,7 @@ KNOWN: dict[str, Any] = {
     "core.require_token": True,
     "core.kafkaEndpoints": None,
     "core.enableKafka": True,
+    "core.integrationPlugins": None,  # the integration plugins to load (default: those enabled by default)
     "core.journal_keep_days": 90.0,
     "core.journal_keep_mb": 2000.0,
     "apricot.listen": "",

@@ -27,6 +27,7 @@ BUILTIN_PLUGINS = {
     "testplugin": "ecs_backends.integrations.testplugin",
     "kafka": "ecs_backends.integrations.kafka",
     "ccdb": "ecs_backends.integrations.ccdb",
+    "trg": "ecs_backends.integrations.trg",
     "lhc": "ecs_backends.integrations.lhc",
     "dcs": "ecs_backends.integrations.dcs",
     "odc": "ecs_backends.integrations.odc",

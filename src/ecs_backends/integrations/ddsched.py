@@ -156,10 +156,11 @@ class DdschedPlugin(GrpcServicePlugin):
         return DdschedCalls(self, call)
 
     def data(self) -> dict[str, str]:
-        return {env: info["state"] for env, info in self.states.items()}
+        return {env: info["state"] for env, info in list(self.states.items())}  # asked from a thread
 
     def environments_data(self, environment_ids: Iterable[str]) -> dict[str, str]:
-        return {i: json.dumps(self.states[i]) for i in environment_ids if i in self.states}
+        states = dict(self.states)
+        return {i: json.dumps(states[i]) for i in environment_ids if i in states}
 
     @staticmethod
     def left(deadline: float) -> float:

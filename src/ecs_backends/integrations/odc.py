@@ -33,7 +33,7 @@ from ecs_engine.occ import fairmq
 from ecs_engine.protocols import odc_pb2, odc_pb2_grpc
 
 from .grpc_service import GrpcServicePlugin, call_event, call_timeout, fail_call, rpc_error_text
-from .odc_topology import HASH, MANUAL_XML, PATH, EpnTopologyFunctions
+from .odc_topology import GO_BOOLS, HASH, MANUAL_XML, PATH, EpnTopologyFunctions
 
 log = logging.getLogger(__name__)
 
@@ -212,9 +212,9 @@ class OdcCalls:
         stack = odc.stack
         request = odc_pb2.RunRequest(partitionid=odc.environment_id)
         extract = stack.get("odc_extract_topology_resources", "")
-        if extract not in ("", "true", "false", "1", "0", "True", "False", "TRUE", "FALSE", "t", "f", "T", "F"):
+        if extract and extract not in GO_BOOLS:
             raise OdcError(f"odc_extract_topology_resources is not a boolean: {extract!r}")
-        request.extractTopoResources = extract in ("true", "1", "True", "TRUE", "t", "T")
+        request.extractTopoResources = GO_BOOLS.get(extract, False)
         option = stack.get("pdp_config_option")
         if option in (HASH, PATH):
             request.script = self._need(stack, "odc_script", "make sure odc.GenerateEPNWorkflowScript() sets it")

@@ -28,7 +28,11 @@ HASH, PATH, MANUAL_XML = "Repository hash", "Repository path", "Manual XML"
 #: FLP host prefixes whose suffixes are FLP ids (staging ids get an "S")
 FLP_PREFIXES = (("alio2-cr1-flp", ""), ("alio2-cr1-mvs", "S"))
 _GO_INT = re.compile(r"[+-]?[0-9]+")
-_GO_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+#: Go's ``strconv.ParseBool``
+GO_BOOLS = {
+    **dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
+    **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False),
+}
 
 
 class ScriptError(Exception):
@@ -55,11 +59,6 @@ def detector_list(text: str, name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(d, str) for d in value):
         raise ScriptError(f"{name} is not a JSON list of detectors: {text!r}")
     return value
-
-
-def go_bool(text: str) -> bool:
-    """Go's ``strconv.ParseBool``; anything else counts as false, as upstream does for the wipe flag."""
-    return text in _GO_TRUE
 
 
 class EpnTopologyFunctions:
@@ -137,7 +136,7 @@ class EpnTopologyFunctions:
         ]
         body = " ".join(parts)  # empty parts keep their spaces, as upstream: the cache hash is over this text
         digest = hashlib.md5(body.encode()).hexdigest()
-        wipe = 1 if go_bool(self._stack.get("pdp_wipe_workflow_cache", "false")) else 0
+        wipe = 1 if GO_BOOLS.get(self._stack.get("pdp_wipe_workflow_cache", "")) else 0  # unparsable: no wipe
         environment_id = self._stack.get("environment_id", "")
         return f"ECS_ENVIRONMENT_ID={environment_id} GEN_TOPO_WIPE_CACHE={wipe} GEN_TOPO_CACHE_HASH={digest} {body}"
 

@@ -31,6 +31,7 @@ BUILTIN_PLUGINS = {
     "lhc": "ecs_backends.integrations.lhc",
     "dcs": "ecs_backends.integrations.dcs",
     "odc": "ecs_backends.integrations.odc",
+    "ddsched": "ecs_backends.integrations.ddsched",
     "events-kafka": "ecs_backends.events.kafka",
 }
 

@@ -3,6 +3,8 @@ definitions that are refused with the watchdog and the field named."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ecs_engine.environment.watchdog_rules import BEAM_DUMP, parse_rule, watchdog_rules
@@ -126,3 +128,25 @@ async def test_a_task_down_for_its_grace_time_stops_only_its_own_environment(sma
         assert set(stop_users(h, lost.id)) == {("spare-down", 0)}
         assert other.state == "RUNNING"
         await watchdogs.close()
+
+
+async def test_a_store_that_cannot_be_read_leaves_the_last_value_and_says_so_once(small, harness_factory, monkeypatch):
+    from ecs_engine.errors import UnreachableError
+
+    rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100"}, "test")
+    async with harness_factory() as h:
+        h.config.runtime_set("lab", "current", "500")
+        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
+        await watchdogs.start()
+        dog = watchdogs.dogs["magnet"]
+        await wait_for(lambda: dog.scopes.get("", None) is not None, what="a first reading")
+
+        def down(component: str, key: str) -> str:
+            raise UnreachableError("the store at sqlite:///x is down")
+
+        monkeypatch.setattr(h.config, "runtime_get", down)
+        await wait_for(lambda: len(dog.history) > 0, what="the failure in the history")
+        await asyncio.sleep(0.05)  # more failed readings
+        await watchdogs.close()
+        assert [m for _, m in dog.history] == ["cannot read runtime lab/current: the store at sqlite:///x is down"]
+        assert dog.scopes[""].value == "500" and dog.state == "clear"

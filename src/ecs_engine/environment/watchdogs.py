@@ -148,10 +148,11 @@ class Watchdogs:
                     component, _, key = dog.rule.subject.partition("/")
                     try:
                         value = await offload(config.runtime_get, component, key)
-                    except HandledError as exc:  # the store is down: the last value stands
+                    except Exception as exc:  # the store is down: the last value stands
                         if dog.rule.name not in failing:
                             failing.add(dog.rule.name)
-                            self._record(dog, f"cannot read runtime {dog.rule.subject}: {exc.message}")
+                            why = exc.message if isinstance(exc, HandledError) else f"{type(exc).__name__}: {exc}"
+                            self._record(dog, f"cannot read runtime {dog.rule.subject}: {why}")
                         continue
                     failing.discard(dog.rule.name)
                     self.observe(dog, "", value)

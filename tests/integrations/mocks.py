@@ -11,6 +11,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from ..ports import own_port_range
 
 COCONUT = Path(sys.executable).parent / "coconut"
 #: how long a mock may take to say it listens (it must in under a second; the machine may be busy)
@@ -39,6 +42,7 @@ class MockProcess:
         self.port = port
         self.address = ""
         self.process: subprocess.Popen[str] | None = None
+        self.error_output = ""  # what it wrote on stderr (once stopped)
         self.started_in = 0.0  # seconds from the start to the listening line
         self.start_cpu = 0.0  # CPU seconds the mock used until then (what a busy machine does not change)
 
@@ -61,18 +65,12 @@ class MockProcess:
         line = read_line(self.process, START_TIMEOUT)
         if " listening on " not in line:
             self.stop()
-            raise AssertionError(f"mock {self.name} did not start: {line!r} {self.stderr()}")
+            raise AssertionError(f"mock {self.name} did not start: {line!r} {self.error_output}")
         self.started_in = time.monotonic() - begun
         self.start_cpu = cpu_seconds(self.process.pid)
         self.address = line.rsplit(" ", 1)[1]
         self.port = int(self.address.rsplit(":", 1)[1])
         return self
-
-    def stderr(self) -> str:
-        assert self.process is not None and self.process.stderr is not None
-        if self.process.poll() is None:
-            return ""
-        return self.process.stderr.read()
 
     def records(self) -> list[dict[str, Any]]:
         """The requests recorded so far, in order."""
@@ -112,9 +110,11 @@ class MockProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        assert self.process.stdout is not None and self.process.stderr is not None
+        if not self.process.stderr.closed:
+            self.error_output = self.process.stderr.read()
         for stream in (self.process.stdout, self.process.stderr):
-            if stream is not None:
-                stream.close()
+            stream.close()
         return self.process.returncode
 
     def __enter__(self) -> MockProcess:
@@ -122,6 +122,26 @@ class MockProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def reserved_port() -> int:
+    """A free port of this test session's own block (tests/ports.py), from its top (the core's task ports are
+    taken from its bottom): for a mock that must come back on the port it had, which a port the kernel chose
+    does not promise (another session's server may be given it as soon as it is free)."""
+    lo, _, hi = own_port_range().partition("-")
+    for port in range(int(hi), int(lo) - 1, -1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            if port not in _RESERVED:
+                _RESERVED.add(port)
+                return port
+    raise AssertionError(f"no free port left in this session's block {lo}-{hi}")
+
+
+_RESERVED: set[int] = set()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -187,14 +187,17 @@ class MockConfigurator(dcs_pb2_grpc.ConfiguratorServicer):
         self.recorder.record("GetStatus", request)
         return dcs_pb2.StatusReply(detectorMatrix=self.matrix(request.detector))
 
-    def PrepareForRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
-        return self._operation("PrepareForRun", request, context)
+    async def PrepareForRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
+        async for event in self._operation("PrepareForRun", request, context):  # gRPC serves async generators only
+            yield event
 
-    def StartOfRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
-        return self._operation("StartOfRun", request, context)
+    async def StartOfRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
+        async for event in self._operation("StartOfRun", request, context):  # gRPC serves async generators only
+            yield event
 
-    def EndOfRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
-        return self._operation("EndOfRun", request, context)
+    async def EndOfRun(self, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
+        async for event in self._operation("EndOfRun", request, context):  # gRPC serves async generators only
+            yield event
 
     async def _operation(self, operation: str, request: Any, context: Any) -> AsyncIterator[dcs_pb2.RunEvent]:
         """Each detector's sequence, interleaved in time; EOF after the last state of all."""

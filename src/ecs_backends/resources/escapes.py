@@ -95,7 +95,7 @@ def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
         children.setdefault(ppid, []).append(pid)
     adopted: dict[str, list[int]] = {}
     for pid in children.get(os.getpid(), ()):
-        if (mark := _mark(pid)) and not _new_leader(pid, mark, table[pid][1], known):
+        if pid not in known and (mark := _mark(pid)) and not _new_leader(pid, mark, table[pid][1], known):
             adopted.setdefault(mark, []).append(pid)
     found: list[list[int]] = []
     for request in wanted:
@@ -113,8 +113,9 @@ def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
 
 
 def _new_leader(pid: int, task_id: str, started: int, known: set[int]) -> bool:
-    """Whether ``pid`` is a leader this process started (not an orphan). ``launching`` is looked at first: the
-    loop adds a leader to ``known`` before it drops the task from ``launching``, so no order of events misses it."""
+    """Whether ``pid`` (not in ``known`` a moment ago) is a leader this process started, not an orphan.
+    ``launching`` is looked at before ``known`` again: the loop adds a leader to ``known`` before it drops the
+    task from ``launching``, so no order of events misses it."""
     return started >= launching.get(task_id, started + 1) or pid in known
 
 

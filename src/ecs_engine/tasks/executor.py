@@ -394,12 +394,12 @@ class Executor:
                 else None
             )
             await shutdown.stop(process, walk, step_timeout=self.timeouts.kill_step)
-        await self._forget(task, kill=False)
+        await self._forget(task, kill=False, unrecord=False)  # kill() removes the records of all at once
         task.status = INACTIVE
         task.state = states.DONE
         self.listener.task_changed(task)
 
-    async def _forget(self, task: TaskProcess, *, kill: bool) -> None:
+    async def _forget(self, task: TaskProcess, *, kill: bool, unrecord: bool = True) -> None:
         if kill and task.process is not None and task.process.alive():
             await shutdown.signal_down(task.process)
         driver = self._drivers.pop(task.id, None)
@@ -408,7 +408,7 @@ class Executor:
         watcher = self._watchers.pop(task.id, None)
         if watcher is not None and not watcher.done():
             watcher.cancel()
-        if self.tasks.pop(task.id, None) is not None and self.registry is not None:
+        if self.tasks.pop(task.id, None) is not None and self.registry is not None and unrecord:
             await offload(self.registry.remove, [task.id])
         self.resources.release_ports(task.node, task.ports)
 

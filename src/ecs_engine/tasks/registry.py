@@ -47,8 +47,10 @@ class TaskRegistry:
             self._db.execute("COMMIT")
 
     def remove(self, task_ids: list[str]) -> None:
-        with self._lock:
+        with self._lock:  # one transaction: a thousand deletes are one commit, not a thousand
+            self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM tasks WHERE id = ?", [(i,) for i in task_ids])
+            self._db.execute("COMMIT")
 
     def records(self, environment_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:

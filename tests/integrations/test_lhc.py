@@ -96,6 +96,13 @@ def test_a_beam_dump_from_the_mock_lhc_stops_within_2_s_as_user_lhc_only_the_run
     eventually(lambda: coconut.state(stops[0]) == "CONFIGURED", timeout=5, what="the beam-dump stop")
     assert time.monotonic() - sent < 2.0
     assert coconut("runs", "show", str(stops[1]), "-o", "json").json()["run"]["stoppedBy"] == "LHC"
+    run_events = [e["event"]["runEvent"] for e in coconut("events", "query", "--kind", "run", "-o", "json").json()]
+    stop_users = {
+        (e["lastRequestUser"]["name"], e["lastRequestUser"]["externalId"])
+        for e in run_events
+        if e["environmentId"] == stops[0] and e["transition"] == "STOP_ACTIVITY"
+    }
+    assert stop_users == {("LHC", 60)}  # what Bookkeeping reads as the EOR reason "Dump"
     assert coconut.state(keeps[0]) == "RUNNING"
     history = coconut("watchdog", "show", "beam-dump", "-o", "json").json()["watchdog"]["history"]
     assert any(f"stopping {stops[0]}" == h["message"] for h in history)

@@ -54,6 +54,18 @@ async def test_a_beam_dump_stops_only_the_runs_that_asked_for_it_as_user_lhc(sma
         await watchdogs.close()
 
 
+async def test_a_beam_dump_whose_stop_fails_leaves_the_environment_in_error(small, harness_factory):
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [BEAM_DUMP])
+        await watchdogs.start()
+        env = await running(h, small, stop_at_beam_dump="true")
+        h.driver.fail("*host-flp002.worker", "STOP", "the device does not stop")
+        h.manager.bus.publish(beam_mode("LOST_BEAMS"))
+        await wait_for(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR after the failed stop")
+        assert set(stop_users(h, env.id)) == {("LHC", 60)}
+        await watchdogs.close()
+
+
 async def test_a_condition_that_clears_within_its_grace_time_does_nothing(small, harness_factory):
     rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100", "grace": "300ms"}, "test")
     async with harness_factory() as h:

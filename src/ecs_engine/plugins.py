@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = {
     "kafka": "ecs_backends.integrations.kafka",
     "ccdb": "ecs_backends.integrations.ccdb",
     "trg": "ecs_backends.integrations.trg",
+    "bookkeeping": "ecs_backends.integrations.bookkeeping",
     "lhc": "ecs_backends.integrations.lhc",
     "dcs": "ecs_backends.integrations.dcs",
     "odc": "ecs_backends.integrations.odc",

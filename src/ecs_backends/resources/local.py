@@ -47,6 +47,9 @@ RESOURCE_MANAGER = "local"
 GATED = ["/bin/sh", "-c", 'read -r _ || exit 111; exec "$@" </dev/null', "ecs-task"]
 LOCAL_NAMES = ("localhost", "127.0.0.1")
 PORT_SPREAD = 4096  # without core.ports, a core's search starts up to this far above the base (per state dir)
+#: processes started at once (each a fork and exec on the offload pool): a thousand tasks neither fill the pool
+#: that the core's other blocking work shares nor starve the event loop that watches the started ones come up
+LAUNCHES_AT_ONCE = 4
 
 
 @hookimpl
@@ -198,6 +201,7 @@ class LocalResourceManager(ResourceManager):
         self._hints: dict[int, int] = {}  # search start -> no port from the start up to here is free
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
+        self._launches = asyncio.Semaphore(LAUNCHES_AT_ONCE)
         self._base_env = dict(os.environ)
         # tasks written as `python3 -m ...` find the core's own interpreter and packages first
         bindir = str(Path(sys.executable).parent)
@@ -250,6 +254,10 @@ class LocalResourceManager(ResourceManager):
         return self.state_dir / "tasks" / (environment_id or "_unlocked")
 
     async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
+        async with self._launches:  # its files and pipe are opened only when its turn comes, too
+            return await self._launch(node, spec)
+
+    async def _launch(self, node: Node, spec: LaunchSpec) -> LocalProcess:
         env = {**self._base_env, **spec.env, TASK_MARK: spec.task_id}
         kwargs: dict[str, Any] = {}
         if spec.user and spec.user != _current_user():

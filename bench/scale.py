@@ -32,59 +32,14 @@ import time
 from pathlib import Path
 
 from ecs_engine.occ.client import OccClient
-from ecs_engine.occ.multipeer import running_hub, task_argv
+from ecs_engine.occ.multipeer import host_names, running_hub, task_argv, write_repo
 from ecs_engine.occ.options import PORT_ENV
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
 
-TASKS_PER_HOST = 10
 PHASES = ("create", "START", "STOP", "destroy")
-WORKFLOW = """\
-name: scale
-defaults:
-  hosts: '[]'
-roles:
-  - name: host-{{ it }}
-    for:
-      range: "{{ hosts }}"
-      var: it
-    constraints:
-      - attribute: machine_id
-        value: "{{ it }}"
-    roles:
-      - name: t{{ i }}
-        for:
-          range: '%s'
-          var: i
-        task:
-          load: peer
-"""
-TASK = """\
-name: peer
-control:
-  mode: direct
-command:
-  stdout: none
-  stderr: none
-  shell: false
-  value: %s
-  arguments: %s
-"""
-
-
-def hosts(n: int) -> list[str]:
-    return [f"h{i:04d}" for i in range(max(1, n // TASKS_PER_HOST))]
-
-
-def write_repo(root: Path, fifo: Path) -> None:
-    (root / "workflows").mkdir(parents=True)
-    (root / "tasks").mkdir()
-    numbers = json.dumps([str(i) for i in range(TASKS_PER_HOST)])
-    (root / "workflows" / "scale.yaml").write_text(WORKFLOW % numbers)
-    program, *arguments = task_argv(fifo)
-    (root / "tasks" / "peer.yaml").write_text(TASK % (json.dumps(program), json.dumps(arguments)))
 
 
 def rss_mb(pid: int) -> float:
@@ -110,7 +65,9 @@ def free_ports(count: int) -> list[int]:
 
 
 def through_core(core: CoreClient, repo: Path, n: int, core_pid: int) -> dict[str, float]:
-    request = pb.NewEnvironmentRequest(workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(hosts(n))})
+    request = pb.NewEnvironmentRequest(
+        workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(n))}
+    )
     out = {"rss_before": rss_mb(core_pid)}
     start = time.perf_counter()
     reply = core.call("NewEnvironment", request)
@@ -233,7 +190,7 @@ def main() -> None:
         root = Path(tmp)
         write_repo(root / "repo", fifo)
         settings = root / "settings.yaml"
-        settings.write_text(f"core:\n  nodes: {json.dumps(hosts(max(sizes)))}\n")
+        settings.write_text(f"core:\n  nodes: {json.dumps(host_names(max(sizes)))}\n")
         endpoint = f"127.0.0.1:{free_ports(1)[0]}"
         started = daemon.start(
             endpoint=endpoint, data_dir=root / "data", state_dir=root / "state", settings_path=settings

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -44,9 +45,62 @@ REGISTER = f'printf "%s %s\\n" "${PORT_ENV}" "$$" > "$0" && exec sleep infinity'
 HUB_START_TIMEOUT = 30.0
 
 
+TASKS_PER_HOST = 10
+#: a workflow of TASKS_PER_HOST fast tasks on each of the hosts in its variable ``hosts`` (a JSON list)
+WORKFLOW = """\
+name: scale
+defaults:
+  hosts: '[]'
+roles:
+  - name: host-{{{{ it }}}}
+    for:
+      range: "{{{{ hosts }}}}"
+      var: it
+    constraints:
+      - attribute: machine_id
+        value: "{{{{ it }}}}"
+    roles:
+      - name: t{{{{ i }}}}
+        for:
+          range: '{numbers}'
+          var: i
+        task:
+          load: fast-peer
+"""
+TASK = """\
+name: fast-peer
+control:
+  mode: direct
+command:
+  stdout: none
+  stderr: none
+  shell: false
+  value: {program}
+  arguments: {arguments}
+"""
+
+
 def task_argv(fifo: Path | str) -> list[str]:
     """The command of a task served by the hub listening on ``fifo`` (its control port from the environment)."""
     return ["/bin/sh", "-c", REGISTER, str(fifo)]
+
+
+def host_names(tasks: int) -> list[str]:
+    """Virtual hosts for ``tasks`` tasks of the ``scale`` workflow (setting core.nodes, variable hosts)."""
+    return [f"h{i:04d}" for i in range(max(1, tasks // TASKS_PER_HOST))]
+
+
+def write_repo(root: Path, fifo: Path) -> Path:
+    """A template directory (``--repo``) with the workflow ``scale`` of fast tasks served on ``fifo``."""
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    numbers = json.dumps([str(i) for i in range(TASKS_PER_HOST)])
+    (root / "workflows" / "scale.yaml").write_text(WORKFLOW.format(numbers=numbers))
+    program, *arguments = task_argv(fifo)
+    (root / "tasks" / "fast-peer.yaml").write_text(
+        TASK.format(program=json.dumps(program), arguments=json.dumps(arguments))
+    )
+    return root
 
 
 class Endpoint(ControlledProcess):

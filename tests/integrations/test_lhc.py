@@ -51,6 +51,7 @@ def update_fill_info(plugin: LhcPlugin) -> dict[str, str]:
     return root.user_vars
 
 
+@pytest.mark.slow
 def test_the_last_beam_mode_is_taken_at_start_without_acting_and_each_new_one_is_published(broker):
     send(broker.endpoint, 8001, "INJECTION_PHYSICS_BEAM", "STABLE_BEAMS")
     published: queue.Queue[events_pb2.Event] = queue.Queue()
@@ -75,6 +76,7 @@ def test_the_last_beam_mode_is_taken_at_start_without_acting_and_each_new_one_is
         plugin.destroy()
 
 
+@pytest.mark.slow
 def test_a_beam_dump_from_the_mock_lhc_stops_within_2_s_as_user_lhc_only_the_runs_that_asked(
     broker, core_with, pair, tmp_path
 ):
@@ -110,6 +112,7 @@ def test_a_beam_dump_from_the_mock_lhc_stops_within_2_s_as_user_lhc_only_the_run
         coconut("env", "destroy", environment_id, "--allow-in-running-state")
 
 
+@pytest.mark.slow
 def test_a_broker_down_when_the_core_starts_is_followed_once_it_is_up(tmp_path):
     tansu = TansuBroker(tmp_path)  # its port chosen, not started yet
     published: queue.Queue[events_pb2.Event] = queue.Queue()
@@ -149,6 +152,7 @@ def test_without_kafka_the_beam_mode_is_read_from_a_runtime_entry():
         plugin.destroy()
 
 
+@pytest.mark.slow
 def test_a_beam_dump_written_to_the_runtime_entry_stops_the_run_as_user_lhc(core_with, pair):
     settings = {"integrationPlugins": ["lhc"], "lhcEndpoint": "runtime://lhc/beam_mode"}
     coconut = core_with({"core": settings})

@@ -145,7 +145,7 @@ class Core:
         from ecs_engine.tasks.executor import Executor, FairMQSettings, Timeouts
         from ecs_engine.tasks.registry import TaskRegistry
 
-        from .event_service import open_event_service
+        from .event_service import open_event_service, stored_core_settings
         from .executor_port import ExecutorTaskController
         from .journal_retention import journal_retention, keep_journal_within
         from .journal_service import JournalService
@@ -180,7 +180,11 @@ class Core:
             controller=self.control,
             plugins=self.plugins,
             data_dir=s.data_dir,
-            integrations=Integrations.from_plugins(self.plugins, s.section),
+            # the plugins' settings (integrationPlugins, endpoints): the store's, those our settings set over them
+            integrations=Integrations.from_plugins(
+                self.plugins,
+                {**await stored_core_settings(self.config), **{k: v for k, v in s.section.items() if v is not None}},
+            ),
             settings=EngineSettings(
                 deploy_timeout=s.deploy_timeout,
                 configure_timeout=s.configure_timeout + ENGINE_MARGIN,

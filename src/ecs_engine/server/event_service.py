@@ -28,17 +28,21 @@ POSITION_FILE = "kafka-outbox.json"
 STORE_WAIT_SECONDS = 2.0
 
 
+async def stored_core_settings(config: Any) -> dict[str, Any]:
+    """The core settings of the configuration store (``components/aliecs/ANY/any/settings``, as upstream reads
+    its settings), or {} when the store cannot answer within ``STORE_WAIT_SECONDS``."""
+    try:
+        return await asyncio.wait_for(offload(config.core_settings), STORE_WAIT_SECONDS)
+    except (HandledError, TimeoutError) as exc:
+        log.warning("the configuration store's core settings cannot be read (%s): going without them", exc)
+        return {}
+
+
 async def endpoints(settings: CoreSettings, config: Any) -> list[str]:
     """The settings file's ``kafkaEndpoints``, else the configuration store's, else none."""
     if settings.kafka_endpoints is not None:
         return settings.kafka_endpoints
-    where = "configuration store core settings"
-    try:
-        stored = await asyncio.wait_for(offload(config.core_settings), STORE_WAIT_SECONDS)
-    except (HandledError, TimeoutError) as exc:
-        log.warning("no Kafka settings: the %s cannot be read (%s)", where, exc)
-        return []
-    return kafka_endpoints(stored, where) or []
+    return kafka_endpoints(await stored_core_settings(config), "configuration store core settings") or []
 
 
 async def open_event_service(

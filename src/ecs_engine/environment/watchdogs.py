@@ -157,7 +157,10 @@ class Watchdogs:
                     failing.discard(dog.rule.name)
                     self.observe(dog, "", value)
                 elif dog.rule.source == "task":
-                    self._observe_tasks(dog)
+                    try:
+                        self._observe_tasks(dog)
+                    except Exception:  # a bug must not end the watching of every other watchdog
+                        log.exception("watchdog %s: cannot read the tasks' states", dog.rule.name)
             await asyncio.sleep(self.poll_interval)
 
     def _observe_tasks(self, dog: Watchdog) -> None:

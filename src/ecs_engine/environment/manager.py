@@ -456,6 +456,7 @@ class EnvironmentManager:
     async def control(self, environment_id: str, event: str, *, user: common_pb2.User | None = None) -> Environment:
         """Run ``event`` on an environment (see ``Environment.control``)."""
         env = self.get(environment_id)
+        await self.bus.catch_up()  # subscribers that fell behind get their turn first (events/bus.py)
         await self._owned(env.control(event, user=user), f"{event} of {environment_id}")
         return env
 

@@ -11,12 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from . import model
 
 log = logging.getLogger(__name__)
+
+#: a stream with more events than this queued holds the engine's next transition (``EventBus.catch_up``)
+CATCH_UP_BACKLOG = 10
+#: a stream that takes no event for this long (its client stopped reading) holds nothing
+CATCH_UP_STALL = 0.05
+#: the longest ``catch_up`` waits in all
+CATCH_UP_LIMIT = 0.25
 
 
 class Sink(Protocol):
@@ -94,6 +102,10 @@ class EventStream(Subscription):
         except TimeoutError:
             raise DeadlineError(f"no event within {timeout:g}s") from None
 
+    def backlog(self) -> int:
+        """How many events are queued and not read yet."""
+        return self._queue.qsize()
+
     def pending(self) -> list[model.Event]:
         """The events queued and not read yet (without waiting)."""
         out = []
@@ -164,6 +176,34 @@ class EventBus:
                     sub.deliver(event)
                 except Exception:
                     log.exception("event subscriber %r failed", sub.deliver)
+
+    async def catch_up(self) -> None:
+        """Wait while a stream of this loop is more than ``CATCH_UP_BACKLOG`` events behind and still reading.
+
+        The engine and the gRPC streams (Subscribe, FollowEvents) share one event loop, and a stream sends one
+        message per turn or two of it: transitions back to back, hundreds of events each, would leave a
+        subscriber ever further behind. The engine calls this before a transition, so a subscriber's lag stays
+        about one transition's events. A stream that reads nothing for ``CATCH_UP_STALL`` s (its client stopped
+        reading) holds nobody, and no wait lasts more than ``CATCH_UP_LIMIT`` s.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + CATCH_UP_LIMIT
+        seen: dict[EventStream, tuple[int, float]] = {}  # stream -> (backlog, when it last went down)
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            behind = False
+            for sub in self._subscribers:
+                if not isinstance(sub, EventStream) or sub._loop is not loop:
+                    continue
+                backlog = sub.backlog()
+                before, since = seen.get(sub, (backlog + 1, now))
+                if backlog < before:
+                    since = now
+                seen[sub] = (backlog, since)
+                behind = behind or (backlog > CATCH_UP_BACKLOG and now - since < CATCH_UP_STALL)
+            if not behind:
+                return
+            await asyncio.sleep(0.002)
 
     def flush(self) -> None:
         """Make every event published so far durable in every sink."""

@@ -148,6 +148,12 @@ def test_without_kafka_the_beam_mode_is_read_from_a_runtime_entry():
         assert (dump.beamMode, dump.fillNumber) == (common_pb2.BEAM_DUMP, 9003)
         config.runtime_set("lhc", "beam_mode", "NO_BEAM")
         assert published.get(timeout=5).beamModeEvent.beamInfo.beamMode == common_pb2.NO_BEAM
+        shown = plugin.data()  # GetIntegratedServices
+        assert (shown["source"], shown["beamMode"], plugin.connection_state()) == (
+            "runtime://lhc/beam_mode",
+            "NO_BEAM",
+            "READY",
+        )
     finally:
         plugin.destroy()
 

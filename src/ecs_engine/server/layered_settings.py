@@ -64,6 +64,12 @@ KNOWN: dict[str, Any] = {
     "core.kafkaEndpoints": None,
     "core.enableKafka": True,
     "core.integrationPlugins": None,  # the integration plugins to load (default: those enabled by default)
+    "core.bookkeepingBaseUri": None,  # the bookkeeping plugin's endpoint (upstream's name: no Endpoint suffix)
+    "core.ccdbGrpCreateCommand": None,  # the ccdb plugin's GRP command (default: o2-ecs-grp-create)
+    "core.trgPollingInterval": None,  # the trg plugin: RunList every 3s
+    "core.trgPollingTimeout": None,
+    "core.trgReconciliationTimeout": None,
+    "core.trgReconciliationEnabled": None,  # stop CTP runs no environment knows (default: off)
     "core.journal_keep_days": 90.0,
     "core.journal_keep_mb": 2000.0,
     "apricot.listen": "",

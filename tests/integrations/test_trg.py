@@ -3,9 +3,11 @@ RunStart event stamped at the call, a failing RunStart, and reconciliation (off 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from ecs_backends.integrations.trg import TrgPlugin, parse_run_list
+from ecs_backends.integrations.trg import PendingRun, TrgPlugin, parse_run_list
 from ecs_engine.environment import TransitionError
 from ecs_engine.events import model
 from ecs_engine.fsm import State
@@ -173,3 +175,29 @@ async def test_the_ctp_going_away_shows_in_the_connection_state_and_polling_resu
             with MockProcess("trg", again, script=stray, port=first.port):
                 await wait_for(lambda: "4242" in plugin.data()["ctpRuns"], timeout=30, what="RunList again")
                 assert plugin.connection_state() == "READY"
+
+
+async def test_a_restarted_core_still_stops_the_run_an_environment_started(tmp_path):
+    started = {"runs": [{"runn": 1234, "running": "true", "detectors": ["tpc"]}]}
+    with MockProcess("trg", tmp_path, script=started) as mock:
+        before = TrgPlugin(mock.address)
+        before.state_dir = tmp_path / "trg"
+        await before.remember("stop", "env1", PendingRun(1234, "tpc"))  # what its RunStart left
+        after = TrgPlugin(mock.address)  # the plugin of the next core, same state directory
+        after.state_dir, after.settings = before.state_dir, FAST_POLLING
+        after.init("framework")
+        await after.start()
+        try:
+            published: list[tuple] = []
+            call = SimpleNamespace(
+                var_stack={"environment_id": "env1", "__call_timeout": "5s"},
+                func="trg.EnsureRunStop()",
+                publish=lambda *args, **kwargs: published.append(args),
+            )
+            await after.call_stack(call).EnsureRunStop()
+        finally:
+            await after.stop()
+        assert "__call_error" not in call.var_stack
+        assert after.pending("stop", "env1") is None
+    (stop,) = [r["request"] for r in mock.records() if r["operation"] == "RunStop"]
+    assert stop == {"runn": 1234, "detector": "tpc"}

@@ -4,6 +4,7 @@ readout-dataflow (same functions, triggers, awaits and criticality) in a workflo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from ecs_engine.server.core import read_pidfile
 from tests.e2e.conftest import Coconut, alive, eventually, remember
 
-from .mocks import MockProcess
+from .mocks import MockProcess, reserved_port
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +119,8 @@ def site_factory(tmp_path: Path):
     sites: list[Site] = []
     mocks: list[MockProcess] = []
 
-    def make(script: dict | None = None, *, in_store: bool = False) -> Site:
-        mock = MockProcess("dcs", tmp_path, script=script).start()
+    def make(script: dict | None = None, *, in_store: bool = False, port: int = 0) -> Site:
+        mock = MockProcess("dcs", tmp_path, script=script, port=port).start()
         mocks.append(mock)
         site = Site(tmp_path, mock, in_store=in_store)
         sites.append(site)
@@ -149,6 +150,8 @@ def test_two_runs_tell_dcs_pfr_sor_and_eor_and_a_detector_not_ready_for_pfr_is_o
         run = int(coconut("env", "show", environment_id, "-o", "json").json()["environment"]["currentRunNumber"])
         runs.append(run)
         assert site.sent("StartOfRun")[-1]["runNumber"] == run  # before RUNNING: the call is at before_START
+        shown = coconut("env", "show", environment_id, "-o", "json").json()["environment"]
+        assert json.loads(shown["integratedServicesData"]["dcs"])["SorSuccessful"] is True
         coconut("env", "control", environment_id, "-e", "STOP")
         assert site.sent("EndOfRun")[-1]["runNumber"] == run
     services = coconut("info", "-o", "json").json()["services"]["services"]
@@ -165,6 +168,12 @@ def test_two_runs_tell_dcs_pfr_sor_and_eor_and_a_detector_not_ready_for_pfr_is_o
     sor = site.sent("StartOfRun")
     assert [detectors(r) for r in sor] == [["ITS", "TPC"], ["ITS", "TPC"]]  # SOR does ITS
     assert [r["runNumber"] for r in sor] == runs and runs[1] > runs[0]
+    # what the GUI keeps of DCS events: those of the role readout-dataflow.dcs.sor with a dcsEvent
+    journal = coconut("events", "query", "--env", environment_id, "--kind", "integratedService", "-o", "json").out
+    events = [entry["event"]["integratedServiceEvent"] for entry in json.loads(journal)]
+    sor_events = [e for e in events if e["name"] == "dcs-run.dcs.sor" and "dcsEvent" in e.get("payload", "")]
+    assert {e["operationName"] for e in sor_events} == {"dcs.StartOfRun()"}
+    assert {json.loads(e["payload"])["detector"] for e in sor_events} == {"ITS", "TPC"}
 
 
 def test_a_failed_sor_fails_start_and_the_owed_eor_is_sent_at_go_error(dcs_repo, site_factory):
@@ -202,3 +211,22 @@ def test_a_failed_eor_fails_stop_and_the_environment_goes_to_error(dcs_repo, sit
     eventually(lambda: site.coconut.state(environment_id) == "ERROR", what="environment in ERROR")
     site.coconut("env", "destroy", environment_id)
     assert len(site.sent("EndOfRun")) == 1  # DCS had it: the cleanups do not send it again
+
+
+def test_a_dcs_that_dies_mid_run_shows_in_the_core_and_is_used_again_once_back(dcs_repo, tmp_path, site_factory):
+    site = site_factory(port=reserved_port())  # it comes back on the same port
+    environment_id = site.create(dcs_repo)
+    site.coconut("env", "control", environment_id, "-e", "START")
+
+    def dcs_state() -> str:
+        return site.coconut("info", "-o", "json").json()["services"]["services"]["dcs"]["connectionState"]
+
+    site.mock.kill()
+    eventually(lambda: dcs_state() != "READY", what="the core saw DCS go")
+    (tmp_path / "back").mkdir()
+    with MockProcess("dcs", tmp_path / "back", port=site.mock.port) as back:
+        back.wait_for(lambda r: r["operation"] == "Subscribe", timeout=30.0)  # subscribed again by itself
+        eventually(lambda: dcs_state() == "READY", what="the core connected again")
+        site.coconut("env", "control", environment_id, "-e", "STOP")
+        assert back.operations() == ["Subscribe", "EndOfRun"]
+        site.coconut("env", "destroy", environment_id)

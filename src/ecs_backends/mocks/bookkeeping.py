@@ -89,12 +89,7 @@ def load_script(script: Script) -> BookkeepingScript:
         node = script.mapping(operations, operation)
         script.check_keys(node, ("delay", "fail"), f"operation {operation}")
         parsed = OperationScript(delay=script.seconds(node, "delay"))
-        if "fail" in node:
-            code, _, message = script.text(node, "fail").partition(":")
-            if code.strip() not in grpc.StatusCode.__members__:
-                known = ", ".join(c.name for c in grpc.StatusCode)
-                raise script.error(f"unknown gRPC status '{code.strip()}' (known: {known})", node.line_of("fail"))
-            parsed.fail = (grpc.StatusCode[code.strip()], message.strip() or f"{operation} fails (script)")
+        parsed.fail = script.grpc_status(node, "fail", operation)
         out.operations[operation] = parsed
     return out
 

@@ -117,6 +117,16 @@ class Script:
             raise self.error(f"'{key}' is '{value}', expected one of {', '.join(known)}", node.line_of(key))
         return value
 
+    def grpc_status(self, node: YMap, key: str, operation: str) -> tuple[grpc.StatusCode, str] | None:
+        """``CODE: message`` (``UNAVAILABLE: down``) as the status a mock answers ``operation`` with; None if absent."""
+        if key not in node:
+            return None
+        code, _, message = self.text(node, key).partition(":")
+        if code.strip() not in grpc.StatusCode.__members__:
+            known = ", ".join(c.name for c in grpc.StatusCode)
+            raise self.error(f"unknown gRPC status '{code.strip()}' (known: {known})", node.line_of(key))
+        return grpc.StatusCode[code.strip()], message.strip() or f"{operation} fails (script)"
+
 
 class Recorder:
     """Every request a mock receives, one JSON object a line (``time_ms``, ``operation``, ``request``...),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ecs_backends.integrations.dcs import DcsPlugin
+from ecs_engine.config import Configuration
 from ecs_engine.events import model
 from ecs_engine.offload import offload
 
@@ -200,3 +201,25 @@ async def test_a_dcs_that_dies_shows_in_the_connection_state_and_is_subscribed_t
                 assert plugin.connection_state() == "READY"
     finally:
         mock.stop()
+
+
+async def test_a_detector_that_sends_its_enabled_links_gets_their_aliases_as_ddl_list(tmp_path):
+    cards = json.dumps({"0": {"serial": "S1", "endpoint": "0"}})
+    links = json.dumps({"link0": {"enabled": "true"}, "link1": {"enabled": "false"}, "link2": {"enabled": "true"}})
+    aliases = {str(n): {"alias": f"TPC-L{n}"} for n in range(3)}
+    tpc_flp = {"flp001": {"cards": {"S1": {"links": aliases}}}}
+    inventory = {
+        "hardware": {"detectors": {"TPC": {"flps": tpc_flp}}, "flps": {"flp001": {"cards": cards}}},
+        "components": {"readoutcard": {"flp001": {"cru": {"S1": {"0": links}}}}},
+    }
+    with MockProcess("dcs", tmp_path) as mock:
+        async with dcs_plugin(mock, tmp_path / "state") as (plugin, _):
+            plugin.config = Configuration.from_tree({"o2": inventory})
+            sor = FakeCall("StartOfRun", run_number="12", tpc_dcs_send_enabled_links="true")
+            await plugin.call_stack(sor).StartOfRun()
+    assert sor.error == ""
+    (request,) = requests(mock, "StartOfRun")
+    assert {d["detector"]: d["extraParameters"].get("ddl_list") for d in request["detectors"]} == {
+        "ITS": None,
+        "TPC": "TPC-L0,TPC-L2",  # enabled links only
+    }

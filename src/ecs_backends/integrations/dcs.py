@@ -27,6 +27,7 @@ from google.protobuf.json_format import MessageToDict
 
 from ecs_engine.durations import parse_duration
 from ecs_engine.environment.integration_plugin import IntegrationPlugin
+from ecs_engine.errors import HandledError
 from ecs_engine.events import model
 from ecs_engine.hookspecs import MockServiceDescription, hookimpl
 from ecs_engine.offload import offload
@@ -130,10 +131,15 @@ def json_map(stack: Mapping[str, str], variable: str) -> dict[str, str]:
 
 
 def detector_requests(
-    stack: Mapping[str, str], detectors: Iterable[str], phase: str, kind: str
+    stack: Mapping[str, str],
+    detectors: Iterable[str],
+    phase: str,
+    kind: str,
+    ddl_lists: Mapping[str, str] | None = None,
 ) -> list[dcs_pb2.DetectorOperationRequest]:
     """Per detector: ``<det>_dcs_<kind>_parameters`` over ``dcs_<kind>_parameters`` (``kind``: sor, eor),
-    and ``STATE_SEQUENCE`` from ``dcs_<phase>_state_sequence`` when set (``phase``: pfr, sor, eor)."""
+    ``STATE_SEQUENCE`` from ``dcs_<phase>_state_sequence`` when set (``phase``: pfr, sor, eor), and its
+    ``ddl_list`` when ``ddl_lists`` has one."""
     common = json_map(stack, f"dcs_{kind}_parameters")
     sequence = stack.get(f"dcs_{phase}_state_sequence", "").strip()
     out = []
@@ -141,6 +147,8 @@ def detector_requests(
         parameters = {**common, **json_map(stack, f"{name.lower()}_dcs_{kind}_parameters")}
         if sequence:
             parameters["STATE_SEQUENCE"] = sequence
+        if ddl_lists and name in ddl_lists:
+            parameters["ddl_list"] = ddl_lists[name]
         out.append(dcs_pb2.DetectorOperationRequest(detector=dcs_detector(name), extraParameters=parameters))
     return out
 
@@ -323,9 +331,12 @@ class DcsPlugin(GrpcServicePlugin):
             return self._refuse(call, f"no detector is ready for PFR: {_listing(not_ok)}")
         if not_ok:
             log.warning("dcs: PFR of %s only; not ready: %s", ", ".join(ok), _listing(not_ok))
+        links = await self._ddl_lists(stack, ok)
         try:
             request = dcs_pb2.PfrRequest(
-                detectors=detector_requests(stack, ok, "pfr", "sor"), runType=kind, partitionId=call.environment_id
+                detectors=detector_requests(stack, ok, "pfr", "sor", links),
+                runType=kind,
+                partitionId=call.environment_id,
             )
         except RequestError as exc:
             return self._refuse(call, str(exc))
@@ -341,9 +352,8 @@ class DcsPlugin(GrpcServicePlugin):
             self.env_detectors[env_id] = detectors
             run = run_number(stack)
             grace = grace_period(stack, "dcs_sor_grace_period")
-            request = dcs_pb2.SorRequest(
-                detectors=detector_requests(stack, detectors, "sor", "sor"), runType=run_type(stack), runNumber=run
-            )
+            requests = detector_requests(stack, detectors, "sor", "sor", await self._ddl_lists(stack, detectors))
+            request = dcs_pb2.SorRequest(detectors=requests, runType=run_type(stack), runNumber=run)
         except RequestError as exc:
             return self._refuse(call, str(exc))
         self.sor_successful[env_id] = False
@@ -386,6 +396,25 @@ class DcsPlugin(GrpcServicePlugin):
             await self._paid_eor(env_id)
         self.sor_successful.pop(env_id, None)
         return ""
+
+    async def _ddl_lists(self, stack: Mapping[str, str], detectors: Iterable[str]) -> dict[str, str]:
+        """``ddl_list`` of each detector whose ``<det>_dcs_send_enabled_links`` is true: the aliases of its enabled
+        links in the inventory (apricot's ``GetAliasedLinkIDsForDetector``), comma-separated; a detector whose
+        links cannot be read goes without (logged)."""
+        out: dict[str, str] = {}
+        for name in detectors:
+            if stack.get(f"{name.lower()}_dcs_send_enabled_links", "").strip().lower() != "true":
+                continue
+            if self.config is None:
+                log.warning("dcs: no configuration store: %s goes without its ddl_list", name)
+                continue
+            try:
+                aliases = await offload(self.config.aliased_link_ids_for_detector, name, only_enabled=True)
+            except HandledError as exc:
+                log.warning("dcs: the links of %s cannot be read (%s): it goes without its ddl_list", name, exc)
+                continue
+            out[name] = ",".join(aliases)
+        return out
 
     def _refuse(self, call: Any, error: str, *, run: int = 0) -> str:
         call_event(call, model.DONE_ERROR, error=error, payload={"runNumber": run} if run else None)

@@ -15,7 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from ecs_engine.errors import HandledError
+from ecs_engine.errors import HandledError, RefusedError
 
 from . import fairmq, states
 from .client import OccClient
@@ -61,27 +61,43 @@ def step_down(mode: str, state: str) -> str | None:
 
 
 async def walk_to_done(
-    client: OccClient, *, step_timeout: float = STEP_TIMEOUT, on_state: Callable[[str], None] | None = None
+    client: OccClient,
+    *,
+    step_timeout: float = STEP_TIMEOUT,
+    on_state: Callable[[str], None] | None = None,
+    state: str | None = None,
 ) -> bool:
     """Drive the process to DONE/EXITING with transitions; False if it cannot be done that way.
 
     ``on_state`` sees each state the process reaches on the way (in its own words: FairMQ states for fmq).
+    ``state``: where the caller knows the process to be (the executor, from its last reply), which saves a
+    GetState per process; if the process refuses the first step from there, it is asked where it is.
     """
     try:
+        if state is not None:
+            try:
+                return await _walk(client, state, step_timeout, on_state)
+            except RefusedError as exc:
+                log.debug("%s: not in %s as believed (%s): asking it", client.address, state, exc.message)
         state = (await client.get_state(timeout=step_timeout)).state
-        for _ in range(MAX_STEPS):
-            event = step_down(client.mode, state)
-            if event is None:
-                return True
-            log.debug("%s is %s: sending %s (within %g s)", client.address, state, event, step_timeout)
-            result = await client.transition(state, event, timeout=step_timeout)
-            if result.state == state:
-                return False
-            state = result.state
-            if on_state is not None:
-                on_state(state)
+        return await _walk(client, state, step_timeout, on_state)
     except HandledError as exc:
         log.info("%s: the walk down to DONE stopped: %s", client.address, exc.message)
+    return False
+
+
+async def _walk(client: OccClient, state: str, step_timeout: float, on_state: Callable[[str], None] | None) -> bool:
+    for _ in range(MAX_STEPS):
+        event = step_down(client.mode, state)
+        if event is None:
+            return True
+        log.debug("%s is %s: sending %s (within %g s)", client.address, state, event, step_timeout)
+        result = await client.transition(state, event, timeout=step_timeout)
+        if result.state == state:
+            return False
+        state = result.state
+        if on_state is not None:
+            on_state(state)
     return False
 
 

@@ -187,6 +187,10 @@ class OccDriver(ModeDriver):
     def occ_state(self, state: str) -> str:
         return state
 
+    def wire_state(self) -> str | None:
+        """The state the process last told us, in its own words; None if we know none worth trusting."""
+        return self.task.state if self.task.state in states.EXPECTED_FINAL_STATE.values() else None
+
     def open_streams(self) -> None:
         """Open the process's EventStream (and its StateStream if asked), once; they stay open until the
         process ends them: a real OCClib process serves one subscriber of each, and a second one deafens the first.
@@ -252,7 +256,10 @@ class OccDriver(ModeDriver):
     async def walk_to_done(self, step_timeout: float) -> bool:
         self.expect_exit = True
         walked = await shutdown.walk_to_done(
-            self.client, step_timeout=step_timeout, on_state=lambda state: self.set_state(self.occ_state(state))
+            self.client,
+            step_timeout=step_timeout,
+            on_state=lambda state: self.set_state(self.occ_state(state)),
+            state=self.wire_state(),
         )
         if walked:
             self.set_state(states.DONE)
@@ -274,6 +281,9 @@ class FairMQDriver(OccDriver):
     def occ_state(self, state: str) -> str:
         self.fmq_state = state
         return fairmq.TO_OCC.get(state, state)
+
+    def wire_state(self) -> str | None:
+        return self.fmq_state if self.fmq_state != fairmq.IDLE else None
 
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         steps = fairmq.steps_for(event, self.fmq_state)

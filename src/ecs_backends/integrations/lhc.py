@@ -159,14 +159,18 @@ class RuntimeBeamSource:
 
         def read() -> None:
             nonlocal last
+            failure = ""  # logged once, not at every reading while the store is down
             while not stop.wait(POLL_INTERVAL):
                 try:
                     text = self.config.runtime_get(self.component, self.key)
                     if text is not None and text != last:
                         last = text
                         changed(beam_info(text, where))
+                    failure = ""
                 except Exception as exc:
-                    log.warning("lhc: %s", getattr(exc, "message", exc))
+                    if str(getattr(exc, "message", exc)) != failure:
+                        failure = str(getattr(exc, "message", exc))
+                        log.warning("lhc: %s", failure)
 
         thread = threading.Thread(target=read, name="lhc-runtime", daemon=True)
         thread.start()

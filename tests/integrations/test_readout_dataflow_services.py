@@ -11,6 +11,7 @@ the order of the calls' triggers.
 from __future__ import annotations
 
 import itertools
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -83,6 +84,13 @@ def in_order(*groups: list[dict]) -> None:
         )
 
 
+def while_running(coconut: Coconut, environment_id: str) -> tuple[dict, dict]:
+    """GetIntegratedServices by name, and the environment's ``integratedServicesData.trg``."""
+    services = coconut("info", "-o", "json").json()["services"]["services"]
+    shown = coconut("env", "show", environment_id, "-s", "-o", "json").json()["environment"]
+    return services, json.loads(shown["integratedServicesData"]["trg"])
+
+
 def test_readout_dataflow_runs_twice_through_dcs_trg_bookkeeping_and_ccdb(tmp_path):
     repo = stand_in_repository(tmp_path / "repo")
     grp_record = tmp_path / "ccdb-requests.jsonl"
@@ -111,9 +119,11 @@ def test_readout_dataflow_runs_twice_through_dcs_trg_bookkeeping_and_ccdb(tmp_pa
             environment_id = created.json()["environment"]["id"]
             remember(coconut)
             assert coconut.state(environment_id) == "CONFIGURED"
-            for _ in (1, 2):
+            for run in (1, 2):
                 coconut("env", "control", environment_id, "-e", "START")
                 assert coconut.state(environment_id) == "RUNNING"
+                if run == 1:
+                    services, ctp_view = while_running(coconut, environment_id)
                 coconut("env", "control", environment_id, "-e", "STOP")
                 assert coconut.state(environment_id) == "CONFIGURED"
             coconut("env", "destroy", environment_id)
@@ -123,6 +133,11 @@ def test_readout_dataflow_runs_twice_through_dcs_trg_bookkeeping_and_ccdb(tmp_pa
         leftovers = [pid for pid in coconut.seen_pids if alive(pid)]
         assert not leftovers, f"task processes left behind: {leftovers}"
         grp = [yaml.safe_load(line) for line in grp_record.read_text().splitlines()]
+
+    # what the core shows of its services, and of the environment's part of the CTP, while run 1 went on
+    assert {services[name]["connectionState"] for name in ("dcs", "trg", "bookkeeping")} == {"READY"}
+    assert services["ccdb"]["endpoint"] == "http://ccdb.test:8080"
+    assert ctp_view["runStarted"] == ctp_view["runLoaded"] == 1  # (the CTP lists no run below 1000)
 
     # DCS: one PFR at CONFIGURE, then a SOR and an EOR per run, for both detectors
     pfr = requests(dcs, "PrepareForRun")

@@ -133,20 +133,14 @@ def load_script(script: Script) -> DcsScript:
     for operation in operations:
         node = script.mapping(operations, operation)
         script.check_keys(node, OPERATION_KEYS, f"operation {operation}")
-        parsed_op = OperationScript(delay=script.seconds(node, "delay"))
-        try:
-            if "fail" in node:
-                line = node.line_of("fail")
-                code, _, message = script.text(node, "fail").partition(":")
-                parsed_op.fail = (grpc.StatusCode[code.strip()], message.strip() or f"{operation} fails (script)")
-            if "sequence" in node:
-                line = node.line_of("sequence")
+        parsed_op = OperationScript(
+            delay=script.seconds(node, "delay"), fail=script.grpc_status(node, "fail", operation)
+        )
+        if "sequence" in node:
+            try:
                 parsed_op.sequence = parse_sequence(script.text(node, "sequence"))
-        except KeyError as exc:
-            codes = ", ".join(c.name for c in grpc.StatusCode)
-            raise script.error(f"unknown gRPC status {exc} (known: {codes})", line) from None
-        except ValueError as exc:
-            raise script.error(str(exc), line) from None
+            except ValueError as exc:
+                raise script.error(str(exc), node.line_of("sequence")) from None
         out.operations[operation] = parsed_op
     return out
 

@@ -176,14 +176,19 @@ async def test_the_owed_eor_is_paid_once_by_end_of_run_or_by_cleanup_even_after_
             await plugin.call_stack(FakeCall("EndOfRun", run_number="10")).EndOfRun()
             await plugin.call_stack(FakeCall("Cleanup")).Cleanup()  # nothing owed any more
             await plugin.call_stack(FakeCall("StartOfRun", run_number="11")).StartOfRun()
+            assert json.loads(plugin.environments_data([ENV])[ENV])["SorSuccessful"] is True
         async with dcs_plugin(mock, state) as (restarted, _):  # a new core, the same state directory
             assert restarted.data()["partitions"] == {ENV: 11}
             cleanup = FakeCall("Cleanup")
             await restarted.call_stack(cleanup).Cleanup()
-            await restarted.call_stack(FakeCall("Cleanup")).Cleanup()
             assert restarted.data()["partitions"] == {}
+            await restarted.call_stack(FakeCall("StartOfRun", run_number="12")).StartOfRun()
+            await restarted.call_stack(FakeCall("EndOfRun", run_number="12")).EndOfRun()
+            assert ENV in restarted.environments_data([ENV])
+            await restarted.call_stack(FakeCall("Cleanup", __call_trigger="DESTROY")).Cleanup()
+            assert restarted.environments_data([ENV]) == {}  # DESTROY's cleanup forgot the environment
     assert cleanup.error == ""
-    assert [r["runNumber"] for r in requests(mock, "EndOfRun")] == [10, 11]
+    assert [r["runNumber"] for r in requests(mock, "EndOfRun")] == [10, 11, 12]
 
 
 async def test_a_dcs_that_dies_shows_in_the_connection_state_and_is_subscribed_to_again_when_back(tmp_path):

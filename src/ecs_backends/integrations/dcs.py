@@ -374,11 +374,14 @@ class DcsPlugin(GrpcServicePlugin):
         return await self._end_of_run(call, run)
 
     async def cleanup(self, call: Any) -> str:
-        """Send the EOR still owed for this environment, if any."""
+        """Send the EOR still owed for this environment, if any; at DESTROY, forget the environment."""
         run = self.pending_eors.get(call.environment_id)
-        if run is None:
-            return ""
-        return await self._end_of_run(call, run)
+        if run is not None:
+            await self._end_of_run(call, run)
+        if call.var_stack.get("__call_trigger") == "DESTROY":
+            self.env_detectors.pop(call.environment_id, None)
+            self.sor_successful.pop(call.environment_id, None)
+        return ""
 
     async def _end_of_run(self, call: Any, run: int) -> str:
         env_id = call.environment_id

@@ -193,17 +193,8 @@ class SlurmResourceManager(ResourceManager):
         s = self.settings
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.token = ensure_token(self.work_dir)
-        self._server = grpc.aio.server(options=SERVER_OPTIONS)
-        pb_grpc.add_AgentsServicer_to_server(AgentService(self), self._server)
-        port = bind(
-            self._server,
-            s.listen,
-            tls_cert=s.tls_cert,
-            tls_key=s.tls_key,
-            who="the agent service",
-            setting="core.slurm.listen",
-        )
-        await self._server.start()
+        server, port = self._serve_agents()
+        await server.start()
         self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
         self._nodes = await self._partition_nodes()
         for job in await self._agent_jobs():  # a previous core's: they dial again
@@ -212,6 +203,32 @@ class SlurmResourceManager(ResourceManager):
             if not link.connected.is_set():
                 self._watch(link, self._expect(link, self.settings.lost_grace))
         log.info("slurm: %d node(s), agents dial %s", len(self._nodes), self.dial)
+
+    def _serve_agents(self) -> tuple[grpc.aio.Server, int]:
+        """Bind the agent service; with an ephemeral ``listen`` port, the port of the previous start if it is free
+        (its agents dial that one), else any. The port bound is kept in ``<state dir>/slurm/agents.port``."""
+        kept = self.work_dir / "agents.port"
+        host, _, wanted = self.settings.listen.rpartition(":")
+        if wanted == "0" and kept.is_file():
+            with contextlib.suppress(HandledError):
+                return self._bind(f"{host}:{kept.read_text().strip()}", kept)
+        return self._bind(self.settings.listen, kept)
+
+    def _bind(self, listen: str, kept: Path) -> tuple[grpc.aio.Server, int]:
+        s = self.settings
+        server = grpc.aio.server(options=SERVER_OPTIONS)
+        pb_grpc.add_AgentsServicer_to_server(AgentService(self), server)
+        port = bind(
+            server,
+            listen,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            who="the agent service",
+            setting="core.slurm.listen",
+        )
+        kept.write_text(f"{port}\n")
+        self._server = server
+        return server, port
 
     async def _partition_nodes(self) -> dict[str, Node]:
         argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T"]
@@ -228,12 +245,13 @@ class SlurmResourceManager(ResourceManager):
             nodes[name] = Node(name, address or name, tuple(sorted(attributes.items())))
         return nodes
 
-    def _job_name(self, node: str) -> str:
+    def agent_job_name(self, node: str) -> str:
+        """The name of the agent job of ``node`` (a restarted core of the same state directory finds it by it)."""
         return f"ecs-agent-{self.core_id}-{node}"
 
     async def _agent_jobs(self) -> list[dict[str, str]]:
         """This core's agent jobs that still live: ``{"id", "node"}``."""
-        prefix = self._job_name("")
+        prefix = self.agent_job_name("")
         data = json.loads(await slurm_command("squeue", "--json"))
         jobs = []
         for job in data.get("jobs", []):
@@ -391,7 +409,7 @@ class SlurmResourceManager(ResourceManager):
         argv += ["--node", node_name, "--work-dir", str(self.work_dir), "--features", ",".join(features)]
         if s.tls_ca:
             argv += ["--tls-ca", s.tls_ca]
-        sbatch = ["sbatch", "--parsable", f"--job-name={self._job_name(node_name)}", f"--nodelist={node_name}"]
+        sbatch = ["sbatch", "--parsable", f"--job-name={self.agent_job_name(node_name)}", f"--nodelist={node_name}"]
         sbatch += [
             "--no-kill",
             "--time=0",
@@ -418,7 +436,7 @@ class SlurmResourceManager(ResourceManager):
 
     async def _expect(self, link: AgentLink, grace: float) -> None:
         """An agent that is not connected: lost if its job ends, or if it stays away ``grace`` seconds."""
-        await self._booting()
+        await self.ready()
         deadline = asyncio.get_running_loop().time() + grace
         while not link.connected.is_set():
             state = await self._job_state(link.job_id) if link.job_id else ""

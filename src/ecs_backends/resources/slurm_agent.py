@@ -13,12 +13,12 @@ no task behind.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import os
 import shutil
 import signal
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +58,9 @@ class Agent:
         self.options = options
         self.resources = LocalResourceManager([Node(options.node)], options.work_dir)
         self.processes: dict[str, ProcessHandle] = {}
-        self._outbox: asyncio.Queue[pb.AgentMessage] = asyncio.Queue()
+        #: what the core is to be told, in order; a message leaves only once written on a live stream
+        self._outbox: collections.deque[pb.AgentMessage] = collections.deque()
+        self._more = asyncio.Event()
         self._watchers: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         self._pdeathsig = shutil.which("setpriv")
@@ -79,18 +81,14 @@ class Agent:
             await serving
 
     async def _drained(self) -> None:
-        while not self._outbox.empty() or self._watchers:
+        while self._outbox or self._watchers:
             await asyncio.sleep(0.05)
 
     async def _serve(self) -> None:
         while True:
             try:
                 async with self._channel() as channel:
-                    call = pb_grpc.AgentsStub(channel).Connect(
-                        self._messages(), metadata=token_metadata(self.options.token)
-                    )
-                    async for message in call:
-                        await self._handle(message)
+                    await self._connection(pb_grpc.AgentsStub(channel))
                 log.info("the core closed the stream; dialling again")
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
@@ -106,15 +104,33 @@ class Agent:
             return grpc.aio.secure_channel(self.options.core, credentials)
         return grpc.aio.insecure_channel(self.options.core)
 
-    async def _messages(self) -> AsyncIterator[pb.AgentMessage]:
+    async def _connection(self, stub: pb_grpc.AgentsStub) -> None:
+        """One stream: the Hello, then the outbox is written while the core's messages are handled."""
+        call = stub.Connect(metadata=token_metadata(self.options.token))
         running = [pb.RunningTask(taskId=i, pid=p.pid) for i, p in self.processes.items() if p.alive()]
-        yield pb.AgentMessage(
-            hello=pb.Hello(
-                node=self.options.node, jobId=self.options.job_id, features=self.options.features, running=running
-            )
+        hello = pb.Hello(
+            node=self.options.node, jobId=self.options.job_id, features=self.options.features, running=running
         )
+        await call.write(pb.AgentMessage(hello=hello))
+        sender = asyncio.create_task(self._send(call))
+        try:
+            while (message := await call.read()) is not grpc.aio.EOF:
+                await self._handle(message)
+        finally:
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)  # its write failed with the stream, or it was cut
+
+    async def _send(self, call: grpc.aio.StreamStreamCall) -> None:
         while True:
-            yield await self._outbox.get()
+            while self._outbox:
+                await call.write(self._outbox[0])  # a failed write leaves it for the next stream
+                self._outbox.popleft()
+            self._more.clear()
+            await self._more.wait()
+
+    def _tell(self, message: pb.AgentMessage) -> None:
+        self._outbox.append(message)
+        self._more.set()
 
     async def _handle(self, message: pb.CoreMessage) -> None:
         kind = message.WhichOneof("kind")
@@ -143,10 +159,10 @@ class Agent:
             process = await self.resources.launch(Node(self.options.node), spec)
         except Exception as exc:  # every failure is the task's: reported, the agent goes on
             error = getattr(exc, "message", "") or str(exc)
-            self._outbox.put_nowait(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, error=error)))
+            self._tell(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, error=error)))
             return
         self.processes[launch.taskId] = process
-        self._outbox.put_nowait(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, pid=process.pid)))
+        self._tell(pb.AgentMessage(started=pb.Started(taskId=launch.taskId, pid=process.pid)))
         watcher = asyncio.create_task(self._watch(launch.taskId, process))
         self._watchers.add(watcher)
         watcher.add_done_callback(self._watchers.discard)
@@ -155,7 +171,7 @@ class Agent:
         code = await process.wait()
         self.processes.pop(task_id, None)
         ended = pb.Ended(taskId=task_id, known=code is not None, code=code or 0)
-        self._outbox.put_nowait(pb.AgentMessage(ended=ended))
+        self._tell(pb.AgentMessage(ended=ended))
 
 
 def _found(program: str, env: dict[str, str], cwd: str) -> bool:

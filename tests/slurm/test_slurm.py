@@ -1,0 +1,101 @@
+"""Environments on a real Slurm cluster: placement by node, agents as jobs, what a lost agent or task does."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+
+import pytest
+
+from ecs_engine.server.core import read_pidfile
+from tests.e2e.conftest import alive, eventually
+
+pytestmark = pytest.mark.slow
+
+HOSTS = 'hosts=["flp001","flp002"]'
+
+
+def create(coconut, *args: str) -> str:
+    info = coconut("env", "create", *args, "-o", "json").json()["environment"]
+    assert info["state"] == "CONFIGURED"
+    return info["id"]
+
+
+def by_role(tasks: list[dict], suffix: str) -> list[dict]:
+    return [t for t in tasks if t["className"].split("/")[-1].startswith(suffix)]
+
+
+def test_dataflow_demo_runs_across_two_slurm_nodes_and_destroy_leaves_nothing(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
+    tasks = coconut.tasks()
+    assert {t["deploymentInfo"]["hostname"] for t in tasks} == {"flp001", "flp002"}
+    assert set(coconut.agent_jobs()) == {"flp001", "flp002"}  # one agent job per node
+    started = coconut("env", "control", environment_id, "-e", "START")
+    run = int(re.search(r"run number:\s+(\d+)", started.out).group(1))
+    for consumer in by_role(coconut.tasks(), "demo-consumer"):
+        eventually(
+            lambda c=consumer: re.search(
+                rf"run {run}: received [1-9]\d* messages so far",
+                coconut("task", "logs", c["taskId"], "-s", "stdout").out,
+            ),
+            timeout=30,
+            what=f"data flowing into the consumer on {consumer['deploymentInfo']['hostname']}",
+        )
+    assert coconut("env", "control", environment_id, "-e", "STOP", "-o", "json").json()["state"] == "CONFIGURED"
+    pids = [int(t["pid"]) for t in coconut.tasks() if t.get("pid")]
+    coconut("env", "destroy", environment_id)
+    assert not [p for p in pids if alive(p)]
+    eventually(lambda: not coconut.agent_jobs(), timeout=30, what="the agents cancelled once their tasks are gone")
+
+
+def test_a_constraint_no_slurm_node_satisfies_fails_the_create_naming_it(coconut):
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", 'hosts=["epn999"]', check=False)
+    assert failed.status != 0
+    assert "no Slurm node has machine_id=epn999" in failed.err
+    assert "flp001" in failed.err and "Traceback" not in failed.err
+    assert not coconut.agent_jobs()
+
+
+def test_a_crashed_critical_task_sends_the_environment_to_error(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
+    coconut("env", "control", environment_id, "-e", "START")
+    producer = next(t for t in by_role(coconut.tasks(), "demo-producer") if t["deploymentInfo"]["hostname"] == "flp002")
+    os.kill(int(producer["pid"]), signal.SIGKILL)
+    eventually(lambda: coconut.state(environment_id) == "ERROR", timeout=30, what="the environment in ERROR")
+    shown = coconut("env", "show", environment_id).out
+    assert producer["taskId"] in shown
+    coconut("env", "destroy", environment_id, "--force")
+
+
+@pytest.mark.parametrize("how", ["agent killed", "scancel"])
+def test_a_lost_agent_loses_its_tasks_and_sends_the_environment_to_error(coconut, how):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
+    coconut("env", "control", environment_id, "-e", "START")
+    on_node = [int(t["pid"]) for t in coconut.tasks() if t["deploymentInfo"]["hostname"] == "flp001" and t["pid"]]
+    assert on_node
+    if how == "scancel":
+        coconut.cluster.run("scancel", coconut.agent_jobs()["flp001"])
+    else:
+        os.kill(coconut.agent_pid("flp001"), signal.SIGKILL)
+    eventually(lambda: coconut.state(environment_id) == "ERROR", timeout=30, what="the environment in ERROR")
+    eventually(lambda: not [p for p in on_node if alive(p)], timeout=15, what="the node's tasks gone with its agent")
+    assert "flp001" not in coconut.agent_jobs()
+    coconut("env", "destroy", environment_id, "--force")
+
+
+def test_a_restarted_core_reattaches_to_the_running_agents_and_their_tasks(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
+    coconut("env", "control", environment_id, "-e", "START")
+    before = {t["taskId"]: t["pid"] for t in coconut.tasks()}
+    jobs = coconut.agent_jobs()
+    old_core = int(read_pidfile(coconut.state_dir)["pid"])
+    os.kill(old_core, signal.SIGKILL)
+    eventually(lambda: not alive(old_core), what="the core gone")
+    listed = coconut("env", "list")
+    assert re.search(rf"{environment_id}\s+dataflow-demo\s+.*RUNNING", listed.out)
+    # the same processes, re-attached (a hook's ended process is known to have ended once its agent dialled back)
+    eventually(lambda: {t["taskId"]: t["pid"] for t in coconut.tasks()} == before, what="the same task processes")
+    assert coconut.agent_jobs() == jobs  # the same agents, dialled back
+    assert coconut("env", "control", environment_id, "-e", "STOP", "-o", "json").json()["state"] == "CONFIGURED"
+    coconut("env", "destroy", environment_id)

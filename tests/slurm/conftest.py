@@ -31,6 +31,7 @@ def cluster(tmp_path_factory) -> slurm_cluster.Cluster:
     for program in ("slurmctld", "slurmd", "sbatch"):
         need_program(program, "slurm-wlm", path=f"/usr/sbin/{program}")
     need_program("munged", "munge", path="/usr/sbin/munged")
+    need_program("ip", "iproute2", path="/usr/sbin/ip")
     if os.geteuid() != 0:
         reason = "the Slurm test cluster needs root (network namespace, slurmd)"
         if in_ci():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -98,4 +100,18 @@ def test_a_restarted_core_reattaches_to_the_running_agents_and_their_tasks(cocon
     eventually(lambda: {t["taskId"]: t["pid"] for t in coconut.tasks()} == before, what="the same task processes")
     assert coconut.agent_jobs() == jobs  # the same agents, dialled back
     assert coconut("env", "control", environment_id, "-e", "STOP", "-o", "json").json()["state"] == "CONFIGURED"
+    coconut("env", "destroy", environment_id)
+
+
+def test_an_agent_without_the_agents_token_is_refused(coconut, tmp_path):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", 'hosts=["flp001"]')
+    port = (coconut.state_dir / "slurm" / "agents.port").read_text().strip()
+    wrong = tmp_path / "wrong.token"
+    wrong.write_text("not-the-token\n")
+    argv = [*coconut.cluster.enter(), sys.executable, "-m", "coconut", "agent", "--core", f"127.0.0.1:{port}"]
+    argv += ["--token-file", str(wrong), "--node", "flp001"]
+    rogue = subprocess.run(argv, env=coconut.env, capture_output=True, text=True, timeout=60)
+    assert rogue.returncode != 0
+    assert "refused this agent: this core admits only its own agents (token)" in rogue.stderr
+    assert coconut.state(environment_id) == "CONFIGURED"  # its real agent serves on
     coconut("env", "destroy", environment_id)

@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import shlex
+import socket
 import sys
 import threading
 import zlib
@@ -168,7 +169,8 @@ class SlurmResourceManager(ResourceManager):
         self.state_dir = state_dir
         self.work_dir = state_dir / "slurm"
         self.port_range = port_range
-        self.core_id = f"{zlib.crc32(str(state_dir.absolute()).encode()):08x}"
+        #: this core among others of the cluster: its host and state directory (a restarted core has the same)
+        self.core_id = f"{zlib.crc32(f'{socket.gethostname()}:{state_dir.absolute()}'.encode()):08x}"
         self._nodes: dict[str, Node] = {}
         self._agents: dict[str, AgentLink] = {}
         self._processes: dict[str, RemoteProcess] = {}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import grpc
 
+from ecs_engine.errors import HandledError
 from ecs_engine.occ.shutdown import signal_down
 from ecs_engine.protocols import agent_pb2 as pb
 from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
@@ -64,9 +65,10 @@ class Agent:
         self._watchers: set[asyncio.Task] = set()
         self._stopping = asyncio.Event()
         self._pdeathsig = shutil.which("setpriv")
+        self.refused = ""  # why the core refused this agent (its token)
 
     async def run(self) -> None:
-        """Serve the core until a stop signal; then stop every task."""
+        """Serve the core until a stop signal, then stop every task; HandledError if the core refuses the agent."""
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self._stopping.set)
@@ -79,6 +81,8 @@ class Agent:
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+        if self.refused:
+            raise HandledError(f"the core at {self.options.core} refused this agent: {self.refused}")
 
     async def _drained(self) -> None:
         while self._outbox or self._watchers:
@@ -92,7 +96,7 @@ class Agent:
                 log.info("the core closed the stream; dialling again")
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
-                    log.error("the core refused this agent: %s", exc.details())
+                    self.refused = exc.details() or "no reason given"
                     self._stopping.set()
                     return
                 log.info("core %s not reachable (%s); dialling again", self.options.core, exc.code().name)

@@ -5,6 +5,8 @@ readout-dataflow (same functions, triggers, awaits and criticality) in a workflo
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,23 @@ def test_a_dcs_that_dies_mid_run_shows_in_the_core_and_is_used_again_once_back(d
         site.coconut("env", "control", environment_id, "-e", "STOP")
         assert back.operations() == ["Subscribe", "EndOfRun"]
         site.coconut("env", "destroy", environment_id)
+
+
+def test_an_eor_owed_when_the_core_dies_is_sent_by_the_next_core(dcs_repo, site_factory):
+    site = site_factory()
+    coconut = site.coconut
+    environment_id = site.create(dcs_repo)
+    coconut("env", "control", environment_id, "-e", "START")
+    (sor,) = site.sent("StartOfRun")
+    old_core = coconut.core_pid()
+    os.kill(old_core, signal.SIGKILL)  # the EOR is owed, and only the plugin's state directory knows it
+    eventually(lambda: not alive(old_core), what="the core gone")
+    tasks = remember(coconut)  # a new core, which re-attaches the tasks
+    assert coconut.core_pid() != old_core
+    (producer,) = [t for t in tasks if t["className"].split("/")[-1].startswith("producer")]
+    os.kill(int(producer["pid"]), signal.SIGKILL)  # a critical task dies: GO_ERROR, whose cleanup owes DCS an EOR
+    eor = site.mock.wait_for(lambda r: r["operation"] == "EndOfRun", timeout=30.0)["request"]
+    assert eor["runNumber"] == sor["runNumber"]
+    eventually(lambda: coconut.state(environment_id) == "ERROR", what="environment in ERROR")
+    coconut("env", "destroy", environment_id)
+    assert len(site.sent("EndOfRun")) == 1

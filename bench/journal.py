@@ -5,7 +5,8 @@
    127.0.0.1; a gRPC client in a process of its own subscribes to the environment. CONFIGURE/START/STOP/RESET
    cycles, first with PAUSE seconds between transitions, then back to back; for each event, its arrival
    time minus its timestamp (ms resolution). p50/p95 of transition-completed events (target p95 < 100 ms)
-   and of all events.
+   and of all events; and what a subscriber costs the engine: the mean time of a transition back to back
+   with and without one (the engine lets a subscriber that fell behind send first: ``EventBus.catch_up``).
 2. Journal write throughput: EVENTS task events written and committed, as the bus hands them over.
 Usage: python bench/journal.py [TASKS]   (default 100)
 """
@@ -79,13 +80,24 @@ async def latencies(manager: EnvironmentManager, environment_id: str, endpoint: 
     )
     client.start()
     await asyncio.to_thread(ready.wait, 10)
+    started = time.perf_counter()
     for _ in range(CYCLES):
         for event in CYCLE:
             await manager.control(environment_id, event)
             await asyncio.sleep(pause)
+    elapsed = time.perf_counter() - started
     measured = await asyncio.to_thread(results.get, True, 60)
     client.join()
-    return measured
+    return (*measured, elapsed / transitions - pause)
+
+
+async def transition_time(manager: EnvironmentManager, environment_id: str) -> float:
+    """Seconds a transition takes back to back with nobody subscribed."""
+    started = time.perf_counter()
+    for _ in range(CYCLES):
+        for event in CYCLE:
+            await manager.control(environment_id, event)
+    return (time.perf_counter() - started) / (CYCLES * len(CYCLE))
 
 
 def journal_throughput(root: Path) -> None:
@@ -122,7 +134,7 @@ async def main(tasks: int) -> None:
             env = await manager.create(DirectorySource(root), "plain")
             await manager.control(env.id, "RESET")
             for pause, label in ((PAUSE, f"{PAUSE:g} s between transitions"), (0.0, "back to back")):
-                state_changes, every = await latencies(manager, env.id, f"127.0.0.1:{port}", pause)
+                state_changes, every, each = await latencies(manager, env.id, f"127.0.0.1:{port}", pause)
                 print(
                     f"state change -> Subscribe client, {tasks} tasks, {CYCLES} cycles of {'/'.join(CYCLE)}, {label}:"
                 )
@@ -131,6 +143,9 @@ async def main(tasks: int) -> None:
                     f"  transition completed: {percentiles(state_changes)}; ratio to target {p95 / TARGET_P95_MS:.2f}"
                 )
                 print(f"  every environment and task event: {percentiles(every)}")
+                print(f"  a transition took {each * 1000:.1f} ms on average")
+            alone = await transition_time(manager, env.id)
+            print(f"back to back without a subscriber, a transition took {alone * 1000:.1f} ms on average")
             await manager.destroy(env.id)
         finally:
             await server.stop(1)

@@ -178,6 +178,7 @@ class SlurmResourceManager(ResourceManager):
         self._lock = threading.Lock()
         self._boot: asyncio.Task | None = None
         self._server: grpc.aio.Server | None = None
+        self._closing = False
         self.token = ""
         self.dial = ""
 
@@ -508,7 +509,7 @@ class SlurmResourceManager(ResourceManager):
             return  # replaced by a newer stream
         link.outbox = None
         link.connected.clear()
-        if self._agents.get(link.node) is link:
+        if self._agents.get(link.node) is link and not self._closing:
             log.info("slurm: the agent of node %s (job %s) disconnected", link.node, link.job_id)
             self._watch(link, self._expect(link, self.settings.lost_grace))
 
@@ -516,14 +517,16 @@ class SlurmResourceManager(ResourceManager):
         """Cancel every agent of this core (the executor has stopped their tasks) and stop the agent service."""
         if self._boot is None:
             return
+        self._closing = True
         with contextlib.suppress(Exception):
             await self._boot
         jobs = {link.job_id for link in self._agents.values() if link.job_id}
         with contextlib.suppress(HandledError):
             jobs |= {job["id"] for job in await self._agent_jobs()}
-        for link in self._agents.values():
-            if link.watch is not None:
-                link.watch.cancel()
+        watches = [link.watch for link in self._agents.values() if link.watch is not None]
+        for watch in watches:
+            watch.cancel()
+        await asyncio.gather(*watches, return_exceptions=True)
         if jobs:
             await slurm_command("scancel", *sorted(jobs), check=False)
         if self._server is not None:

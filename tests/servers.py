@@ -26,3 +26,15 @@ def need_program(program: str, package: str, *, path: str | None = None) -> str:
     if in_ci():
         pytest.fail(f"CI=true and {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def self_signed_certificate(directory) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and localhost and its key (files in ``directory``), made with openssl."""
+    import subprocess
+    from pathlib import Path
+
+    cert, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+    request = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+    names = ["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"]
+    subprocess.run([*request, *names, "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return str(cert), str(key)

@@ -12,6 +12,8 @@ import pytest
 
 from ecs_engine.server.core import read_pidfile
 from tests.e2e.conftest import alive, eventually
+from tests.servers import self_signed_certificate
+from tests.slurm.conftest import SlurmCoconut
 
 pytestmark = pytest.mark.slow
 
@@ -111,7 +113,19 @@ def test_an_agent_without_the_agents_token_is_refused(coconut, tmp_path):
     argv = [*coconut.cluster.enter(), sys.executable, "-m", "coconut", "agent", "--core", f"127.0.0.1:{port}"]
     argv += ["--token-file", str(wrong), "--node", "flp001"]
     rogue = subprocess.run(argv, env=coconut.env, capture_output=True, text=True, timeout=60)
-    assert rogue.returncode != 0
+    assert rogue.returncode == 5  # refused
     assert "refused this agent: this core admits only its own agents (token)" in rogue.stderr
     assert coconut.state(environment_id) == "CONFIGURED"  # its real agent serves on
     coconut("env", "destroy", environment_id)
+
+
+def test_agents_dial_the_core_over_tls(cluster, tmp_path):
+    cert, key = self_signed_certificate(tmp_path)
+    coconut = SlurmCoconut(cluster, tmp_path / "core", {"tls_cert": cert, "tls_key": key, "tls_ca": cert})
+    try:
+        environment_id = create(coconut, "-w", "dataflow-demo", "-e", 'hosts=["flp002"]')
+        assert {t["deploymentInfo"]["hostname"] for t in coconut.tasks()} == {"flp002"}
+        coconut("env", "destroy", environment_id)
+    finally:
+        coconut("core", "stop", "--force", check=False)
+    eventually(lambda: not coconut.agent_jobs(), timeout=30, what="no agent job left")

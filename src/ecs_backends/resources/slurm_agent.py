@@ -24,7 +24,7 @@ from pathlib import Path
 
 import grpc
 
-from ecs_engine.errors import HandledError
+from ecs_engine.errors import RefusedError
 from ecs_engine.occ.shutdown import signal_down
 from ecs_engine.protocols import agent_pb2 as pb
 from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
@@ -68,7 +68,7 @@ class Agent:
         self.refused = ""  # why the core refused this agent (its token)
 
     async def run(self) -> None:
-        """Serve the core until a stop signal, then stop every task; HandledError if the core refuses the agent."""
+        """Serve the core until a stop signal, then stop every task; RefusedError if the core refuses the agent."""
         loop = asyncio.get_running_loop()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self._stopping.set)
@@ -82,7 +82,7 @@ class Agent:
         with contextlib.suppress(asyncio.CancelledError):
             await serving
         if self.refused:
-            raise HandledError(f"the core at {self.options.core} refused this agent: {self.refused}")
+            raise RefusedError(f"the core at {self.options.core} refused this agent: {self.refused}")
 
     async def _drained(self) -> None:
         while self._outbox or self._watchers:

@@ -49,6 +49,7 @@ def _task_rows(tasks) -> list[list[str]]:
             "yes" if t.critical else "no",
             t.status,
             t.state,
+            str(t.restarts),
         ]
         for t in tasks
     ]
@@ -67,6 +68,7 @@ def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
         ("FLPs", str(info.numberOfFlps)),
         ("detectors", ", ".join(info.includedDetectors)),
         ("tasks", f"{info.numberOfTasks} ({info.numberOfActiveTasks} active, {info.numberOfInactiveTasks} inactive)"),
+        ("task restarts", _restarts(info.tasks)),
     ]
     for label, value in lines:
         if value:
@@ -75,6 +77,15 @@ def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
         vars_block(cli, "global defaults and root defaults", dict(info.defaults))
         vars_block(cli, "global vars and root vars", dict(info.vars))
         vars_block(cli, "user vars", dict(info.userVars))
+
+
+def _restarts(tasks) -> str:
+    """How many times tasks were restarted by their restart policy, in all and per task ("" if never)."""
+    restarted = [t for t in tasks if t.restarts]
+    if not restarted:
+        return ""
+    each = ", ".join(f"{t.taskId} {t.restarts}" for t in restarted)
+    return f"{sum(t.restarts for t in restarted)} ({each})"
 
 
 def _last_transition(info: Any) -> str:
@@ -352,7 +363,7 @@ def show(
     cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     if tasks:
         cli.echo("")
-        table(cli, ["task id", "class", "hostname", "critical", "status", "state"], _task_rows(info.tasks))
+        table(cli, ["task id", "class", "hostname", "critical", "status", "state", "restarts"], _task_rows(info.tasks))
     if workflow:
         from rich.tree import Tree
 

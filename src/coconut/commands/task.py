@@ -15,7 +15,7 @@ from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spin
 
 app = command_group()
 
-COLUMNS = ["task id", "class", "host", "locked", "claimable", "critical", "status", "state", "PID"]
+COLUMNS = ["task id", "class", "host", "locked", "claimable", "critical", "status", "state", "PID", "restarts"]
 
 
 def _rows(tasks) -> list[list[str]]:
@@ -31,6 +31,7 @@ def _rows(tasks) -> list[list[str]]:
             t.status,
             t.state,
             t.pid,
+            str(t.restarts),
         ]
         for t in tasks
     ]

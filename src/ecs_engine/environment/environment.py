@@ -34,6 +34,7 @@ from .aggregation import ERROR, INVARIANT, UNDEPLOYABLE, RoleStates
 from .calls import Call
 from .hooks import HookError, HookScheduler, StepWork
 from .integrations import Integrations
+from .restarts import TaskRestarts
 from .taskport import TASK_EVENTS, DeployRequest, HookResult, KillReport, Task, TaskController, TaskEvent, TaskEventKind
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class Environment:
         self.destroyed = False
         #: why the create failed, for an environment kept (in ERROR, torn down) so it can be inspected
         self.failure = ""
+        self.restarts = TaskRestarts(self, services.spawn, services.settings.deploy_timeout)
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -484,17 +486,19 @@ class Environment:
             return self._recover_tasks
 
         async def work() -> None:
-            occ_event = TASK_EVENTS[event]
-            args: dict[str, str] = {}
-            if event == Event.START_ACTIVITY:
-                args = runvars.start_arguments(self.stack(), self.current_run)
-            elif event == Event.STOP_ACTIVITY:
-                args = runvars.stop_arguments(self.stack())
-            elif event == Event.CONFIGURE:
-                args = {"environment_id": self.id}
-            await self.transition_tasks(self.controlled_tasks(), occ_event, args)
+            await self.transition_tasks(self.controlled_tasks(), TASK_EVENTS[event], self.task_arguments(event))
 
         return work
+
+    def task_arguments(self, event: str) -> dict[str, str]:
+        """The arguments the tasks get with ``event``'s OCC transition (START: the current run's)."""
+        if event == Event.START_ACTIVITY:
+            return runvars.start_arguments(self.stack(), self.current_run)
+        if event == Event.STOP_ACTIVITY:
+            return runvars.stop_arguments(self.stack())
+        if event == Event.CONFIGURE:
+            return {"environment_id": self.id}
+        return {}
 
     def controlled_tasks(self, *states: str) -> list[Task]:
         """Active, non-hook tasks (in one of ``states`` if given): the ones transitions address."""
@@ -579,11 +583,7 @@ class Environment:
         if not dead:
             return
         self.warn(f"RECOVER: relaunching dead critical tasks: {self._dead_list()}")
-        await self.controller.kill(dead)  # forgets the executor's records of processes already gone
-        for task in dead:
-            del self.tasks[task.id]
-            self.tasks_by_role.pop(task.path, None)
-            self.services.task_index.pop(task.id, None)
+        await self.forget_tasks(dead)
         timeout = self.services.settings.deploy_timeout
         try:
             async with asyncio.timeout(timeout):
@@ -598,6 +598,15 @@ class Environment:
             raise DeadlineError(
                 f"RECOVER: relaunched tasks not active after {format_duration(timeout)} (engine setting deploy_timeout)"
             ) from None
+
+    async def forget_tasks(self, tasks: list[Task]) -> None:
+        """Let go of dead tasks before their roles are deployed anew (the executor forgets their records too)."""
+        await self.controller.kill(tasks)
+        for task in tasks:
+            self.tasks.pop(task.id, None)
+            if self.tasks_by_role.get(task.path) is task:
+                del self.tasks_by_role[task.path]
+            self.services.task_index.pop(task.id, None)
 
     async def _deploy(self) -> None:
         settings = self.services.settings
@@ -756,8 +765,10 @@ class Environment:
         elif event.kind == TaskEventKind.TERMINATED:
             if event.result is not None:
                 self.record_task_result(task.role, event.result)
-            if not task.is_hook:
+            if not task.is_hook and not self.restarts.task_ended(task, event.result):
                 self._mark_safe(task)
+        elif event.kind == TaskEventKind.EXITED:
+            self.restarts.task_ended(task, event.result)
         elif event.kind == TaskEventKind.INTERNAL_ERROR and self.state == State.RUNNING:
             self.set_task_state(task, state=ERROR)
             self.spawn_automatic(Event.STOP_ACTIVITY, f"task {task.name} reported TASK_INTERNAL_ERROR")

@@ -143,6 +143,7 @@ def task_to_data(task: Task) -> dict[str, Any]:
         "locked": task.locked,
         "safe_to_stop": task.safe_to_stop,
         "data": task.data,
+        "restarts": task.restarts,
     }
 
 
@@ -158,6 +159,7 @@ def task_from_data(data: dict[str, Any], roles: dict[str, Role], environment_id:
         locked=data["locked"],
         safe_to_stop=data["safe_to_stop"],
         data=dict(data.get("data", {})),
+        restarts=int(data.get("restarts", 0)),
     )
 
 

@@ -65,6 +65,7 @@ class Task:
     locked: bool = True
     safe_to_stop: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    restarts: int = 0  # how many times its role's task was restarted (environment/restarts.py)
 
     @property
     def path(self) -> str:
@@ -127,6 +128,7 @@ class TaskEventKind(enum.StrEnum):
     END_OF_STREAM = "end_of_stream"  # a device said its data ended
     INTERNAL_ERROR = "internal_error"  # a device said TASK_INTERNAL_ERROR (``message``)
     TERMINATED = "terminated"  # a basic task ended by itself (``result``)
+    EXITED = "exited"  # another task's process ended by itself (``result``): its restart policy decides
 
 
 @dataclass(frozen=True)

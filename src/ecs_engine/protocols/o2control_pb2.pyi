@@ -427,7 +427,7 @@ class GetEnvironmentPropertiesReply(_message.Message):
     def __init__(self, properties: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ShortTaskInfo(_message.Message):
-    __slots__ = ("name", "locked", "taskId", "status", "state", "className", "deploymentInfo", "pid", "sandboxStdout", "claimable", "critical")
+    __slots__ = ("name", "locked", "taskId", "status", "state", "className", "deploymentInfo", "pid", "sandboxStdout", "claimable", "critical", "restarts")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LOCKED_FIELD_NUMBER: _ClassVar[int]
     TASKID_FIELD_NUMBER: _ClassVar[int]
@@ -439,6 +439,7 @@ class ShortTaskInfo(_message.Message):
     SANDBOXSTDOUT_FIELD_NUMBER: _ClassVar[int]
     CLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     CRITICAL_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     locked: bool
     taskId: str
@@ -450,7 +451,8 @@ class ShortTaskInfo(_message.Message):
     sandboxStdout: str
     claimable: bool
     critical: bool
-    def __init__(self, name: _Optional[str] = ..., locked: _Optional[bool] = ..., taskId: _Optional[str] = ..., status: _Optional[str] = ..., state: _Optional[str] = ..., className: _Optional[str] = ..., deploymentInfo: _Optional[_Union[TaskDeploymentInfo, _Mapping]] = ..., pid: _Optional[str] = ..., sandboxStdout: _Optional[str] = ..., claimable: _Optional[bool] = ..., critical: _Optional[bool] = ...) -> None: ...
+    restarts: int
+    def __init__(self, name: _Optional[str] = ..., locked: _Optional[bool] = ..., taskId: _Optional[str] = ..., status: _Optional[str] = ..., state: _Optional[str] = ..., className: _Optional[str] = ..., deploymentInfo: _Optional[_Union[TaskDeploymentInfo, _Mapping]] = ..., pid: _Optional[str] = ..., sandboxStdout: _Optional[str] = ..., claimable: _Optional[bool] = ..., critical: _Optional[bool] = ..., restarts: _Optional[int] = ...) -> None: ...
 
 class TaskDeploymentInfo(_message.Message):
     __slots__ = ("hostname", "agentId", "offerId", "executorId")

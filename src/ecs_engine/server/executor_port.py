@@ -64,8 +64,9 @@ class ExecutorTaskController(TaskController):
             self._emit(TaskEvent(task.id, kind, message=f"{event} from {task.request.role_path}"))
 
     def task_ended(self, task: TaskProcess, result: HookResult, expected: bool) -> None:
-        if task.mode == BASIC and not expected:
-            self._emit(TaskEvent(task.id, TaskEventKind.TERMINATED, result=result))
+        if not expected:
+            kind = TaskEventKind.TERMINATED if task.mode == BASIC else TaskEventKind.EXITED
+            self._emit(TaskEvent(task.id, kind, result=result))
 
     # -- TaskController ---------------------------------------------------------------------------------------
 

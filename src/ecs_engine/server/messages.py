@@ -11,7 +11,8 @@ from ecs_engine.tasks.model import TaskProcess
 from ecs_engine.tasks.reports import ACTIVE, UNKNOWN
 
 
-def short_task(task: TaskProcess) -> pb.ShortTaskInfo:
+def short_task(task: TaskProcess, restarts: int = 0) -> pb.ShortTaskInfo:
+    """``restarts``: the engine's count for its role (the executor does not know it)."""
     return pb.ShortTaskInfo(
         name=task.name,
         locked=task.locked,
@@ -26,6 +27,7 @@ def short_task(task: TaskProcess) -> pb.ShortTaskInfo:
         sandboxStdout=task.stdout_path,
         claimable=not task.locked and task.status == ACTIVE and task.state == STANDBY,
         critical=task.request.critical,
+        restarts=restarts,
     )
 
 
@@ -72,6 +74,12 @@ def _hosts(stack: dict[str, str]) -> int:
     return len(hosts) if isinstance(hosts, list) else 0
 
 
+def restarts_of(env: Any, task_id: str) -> int:
+    """How many times the task's role was restarted in ``env`` (an Environment, or None: 0)."""
+    task = env.tasks.get(task_id) if env is not None else None
+    return task.restarts if task is not None else 0
+
+
 def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, services: dict[str, str] | None = None):
     """``env``: an ``ecs_engine.environment.Environment``; ``tasks``: its tasks as the executor knows them."""
     stack = env.stack()
@@ -82,7 +90,7 @@ def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, se
         id=env.id,
         createdWhen=env.created_ms,
         state=env.state,
-        tasks=[short_task(t) for t in tasks] if with_tasks else [],
+        tasks=[short_task(t, restarts_of(env, t.id)) for t in tasks] if with_tasks else [],
         rootRole=env.root.name,
         currentRunNumber=env.current_run,
         defaults={**env.env_vars.defaults, **env.root.defaults},

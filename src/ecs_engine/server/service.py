@@ -423,7 +423,11 @@ class ControlService(pb_grpc.ControlServicer):
     @rpc
     async def GetTasks(self, request: pb.GetTasksRequest, context: grpc.aio.ServicerContext) -> pb.GetTasksReply:
         tasks = sorted(self.executor.tasks.values(), key=lambda t: (t.environment_id, t.request.role_path))
-        return pb.GetTasksReply(tasks=[messages.short_task(t) for t in tasks], timestamp=now_ms())
+        index = self.manager.services.task_index
+        return pb.GetTasksReply(
+            tasks=[messages.short_task(t, messages.restarts_of(index.get(t.id), t.id)) for t in tasks],
+            timestamp=now_ms(),
+        )
 
     @rpc
     async def GetTask(self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext) -> pb.GetTaskReply:

@@ -281,6 +281,9 @@ class Expander:
             raise fields.where.at(raw.line, f"{kind}.timeout").error(str(exc)) from None
         traits.timeout_text = timeout_text.strip()
         traits.critical = True if t.critical is None else t.critical
+        traits.restart = t.restart
+        if t.restart is not None and traits.critical:
+            self.warnings.append(f"{raw.file}:{raw.line}: role {role.path}: 'restart' is ignored for a critical task")
         role.traits = traits
         if kind == "task":
             role.load = fields(t.load, "task.load")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .precedence import VarLayers
+from .restart import RestartPolicy
 from .roles import WorkflowTemplate
 from .sources import TemplateSource
 from .tasks import TaskClass
@@ -70,6 +71,7 @@ class Traits:
     timeout: float = 0.0
     timeout_text: str = "0s"
     critical: bool = True
+    restart: RestartPolicy | None = None  # the role's own (restart_policy: the role's, else its class's)
 
 
 @dataclass(eq=False)
@@ -128,6 +130,12 @@ class Role:
     @property
     def is_hook(self) -> bool:
         return self.kind == "task" and self.traits is not None and self.traits.trigger is not None
+
+    @property
+    def restart_policy(self) -> RestartPolicy | None:
+        """How a task of this role is restarted: the role's ``task.restart``, else its task template's."""
+        own = self.traits.restart if self.traits is not None else None
+        return own or (self.task_class.restart if self.task_class is not None else None)
 
 
 @dataclass

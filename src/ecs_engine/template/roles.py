@@ -12,11 +12,12 @@ from typing import Any
 
 from ecs_engine.errors import TemplateError
 
+from .restart import RestartPolicy, parse_restart
 from .yamlload import EMPTY_VARMAP, VarMap, VarSpec, YList, YMap, as_bool, load_yaml, read_varmap
 
 COMMON_KEYS = frozenset(("name", "enabled", "defaults", "vars", "constraints", "connect", "bind"))
 KIND_KEYS = ("roles", "task", "call", "include")
-TASK_KEYS = ("load", "critical", "trigger", "await", "timeout")
+TASK_KEYS = ("load", "critical", "trigger", "await", "timeout", "restart")
 CALL_KEYS = ("func", "return", "trigger", "await", "timeout", "critical")
 CHANNEL_KEYS = (
     "name",
@@ -60,6 +61,7 @@ class RawTraits:
     await_: str = ""
     timeout: str = ""
     critical: bool | None = None
+    restart: RestartPolicy | None = None  # task roles (restart.py)
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,10 @@ class _Reader:
             if key == "critical":
                 values["critical"] = as_bool(
                     value, file=self.file, line=data.line_of(key), field=f"{kind}.critical", role_path=path
+                )
+            elif key == "restart":
+                values["restart"] = parse_restart(
+                    value, file=self.file, line=data.line_of(key), field=f"{kind}.restart", role_path=path
                 )
             else:
                 values[{"await": "await_", "return": "return_"}.get(key, key)] = self.scalar(

@@ -11,6 +11,7 @@ from typing import Any
 
 from ecs_engine.errors import TemplateError
 
+from .restart import RestartPolicy, parse_restart
 from .roles import RawChannel, RawConstraint, _Reader
 from .yamlload import EMPTY_VARMAP, VarMap, YList, YMap, as_bool, load_yaml, read_varmap
 
@@ -27,6 +28,7 @@ TASK_KEYS = frozenset(
         "properties",
         "constraints",
         "connect",
+        "restart",
     )
 )
 COMMAND_KEYS = frozenset(("env", "shell", "value", "user", "arguments", "stdout", "stderr", "log"))
@@ -70,6 +72,7 @@ class TaskClass:
     bind: tuple[RawChannel, ...] = ()
     properties: dict[str, str] = field(default_factory=dict)
     constraints: tuple[RawConstraint, ...] = ()
+    restart: RestartPolicy | None = None  # the role's ``task.restart`` beats it
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -165,6 +168,8 @@ def parse_task(text: str, origin: str) -> TaskClass:
             for i, c in enumerate(constraints)
             if isinstance(c, YMap)
         )
+    if data.get("restart") is not None:
+        out.restart = parse_restart(data["restart"], file=origin, line=data.line_of("restart"), field="restart")
     out.warnings.extend(reader.warnings)
     return out
 

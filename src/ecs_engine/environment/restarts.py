@@ -1,0 +1,165 @@
+"""Restarting a non-critical task whose process ended by itself, as its role's ``restart`` policy says
+(``template/restart.py``), and bringing the new process back to the environment's state.
+
+One ``TaskRestarts`` per environment. An end the core did not ask for is restarted if the policy wants it
+(``on-failure``: not exit code 0; ``always``) and the role had fewer than ``max`` restarts within ``window``;
+otherwise the task stays down and an environment event says why (a crash loop). The restart waits its back-off
+outside the environment's transition slot, then holds the slot (named ``RESTART``) while it replaces the
+process and walks the new one to the environment's state: DEPLOYED -> CONFIGURE -> START with the current run's
+arguments, so no transition or teardown runs meanwhile. A relaunch that fails counts as another end.
+Critical tasks and hooks are never restarted (a critical task's end still sends the environment to ERROR).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
+
+from ecs_engine.durations import format_duration
+from ecs_engine.errors import HandledError
+from ecs_engine.fsm import Event, State
+from ecs_engine.tasks.reports import ACTIVE, HookResult
+from ecs_engine.template.model import Role
+from ecs_engine.template.restart import RestartPolicy
+
+from .taskport import TASK_EVENTS, Task
+
+log = logging.getLogger(__name__)
+
+#: the environment's state -> the events that bring a freshly deployed task (STANDBY) there
+CATCH_UP = {
+    State.CONFIGURED: (Event.CONFIGURE,),
+    State.RUNNING: (Event.CONFIGURE, Event.START_ACTIVITY),
+}
+SLOT = "RESTART"
+
+
+class RestartHost(Protocol):
+    """What ``TaskRestarts`` needs of its environment (``Environment`` is one)."""
+
+    id: str
+    state: State
+    destroyed: bool
+
+    @property
+    def busy(self) -> tuple[str, int] | None: ...
+
+    def env_event(self, **fields: Any) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+    def persist(self, *, destroyed: bool = False) -> None: ...
+
+    async def wait_idle(self) -> None: ...
+
+    def slot(self, name: str) -> contextlib.AbstractContextManager[None]: ...
+
+    async def forget_tasks(self, tasks: list[Task]) -> None: ...
+
+    async def deploy_roles(self, roles: list[Role]) -> list[Task]: ...
+
+    def task_arguments(self, event: str) -> dict[str, str]: ...
+
+    async def transition_tasks(
+        self, tasks: list[Task], occ_event: str, args: dict[str, str], *, ignore_errors: bool = False
+    ) -> None: ...
+
+
+def how_it_ended(result: HookResult | None) -> str:
+    if result is None:
+        return "ended"
+    if result.exit_code < 0:
+        return f"was killed by signal {-result.exit_code}"
+    return f"exited with code {result.exit_code}"
+
+
+class TaskRestarts:
+    """The restart policy of one environment's tasks at work: back-off, crash-loop guard, catching up."""
+
+    def __init__(self, host: RestartHost, spawn: Callable[[Coroutine[Any, Any, None]], object], deploy_timeout: float):
+        self.host = host
+        self._spawn = spawn
+        self._deploy_timeout = deploy_timeout
+        self._recent: dict[str, list[float]] = {}  # role path -> when its restarts within the window were decided
+        self._pending: set[str] = set()  # ids of the ended tasks whose restart is under way
+
+    def task_ended(self, task: Task, result: HookResult | None) -> bool:
+        """``task``'s process ended by itself: restart it if its policy says so (True), else say why not."""
+        policy = task.role.restart_policy
+        host = self.host
+        if policy is None or task.critical or task.is_hook or task.id in self._pending:
+            return False
+        if host.destroyed or host.state in (State.ERROR, State.DONE):
+            return False
+        how = how_it_ended(result)
+        if not policy.restarts_after(result is None or not result.ok):
+            host.env_event(message=f"task {task.name} ({task.path}) {how}: not restarted (restart policy on-failure)")
+            return False
+        now = time.monotonic()
+        recent = [t for t in self._recent.get(task.path, []) if now - t < policy.window]
+        self._recent[task.path] = recent
+        if len(recent) >= policy.max:
+            reason = (
+                f"task {task.name} ({task.path}) {how}: not restarted, it stays down: crash loop "
+                f"({len(recent)} restarts within {policy.window_text}, restart max {policy.max})"
+            )
+            host.warn(reason)
+            host.env_event(message=reason)
+            return False
+        recent.append(now)
+        self._pending.add(task.id)
+        self._spawn(self._restart(task, policy, len(recent), how))
+        return True
+
+    async def _restart(self, task: Task, policy: RestartPolicy, attempt: int, how: str) -> None:
+        host = self.host
+        delay = policy.delay(attempt)
+        host.env_event(
+            message=f"task {task.name} ({task.path}) {how}: restarting in {format_duration(delay)} "
+            f"(restart {attempt} of at most {policy.max} within {policy.window_text})"
+        )
+        relaunched = False
+        try:
+            await asyncio.sleep(delay)
+            while True:  # the slot: no transition or teardown while the process is replaced
+                await host.wait_idle()
+                if host.busy is None:
+                    break
+            if host.destroyed or host.state in (State.ERROR, State.DONE):
+                return
+            with host.slot(SLOT):
+                relaunched = await self._relaunch(task)
+                host.persist()
+        except HandledError as exc:
+            host.warn(f"restart of task {task.name} ({task.path}) failed: {exc.message}")
+        finally:
+            self._pending.discard(task.id)
+        if not relaunched and not host.destroyed:
+            task.restarts += 1  # the attempt counts; the next end of this role is decided as usual
+            self.task_ended(task, None)
+
+    async def _relaunch(self, task: Task) -> bool:
+        """Replace ``task``'s process and walk the new one to the environment's state; False if it could not."""
+        host = self.host
+        await host.forget_tasks([task])
+        try:
+            async with asyncio.timeout(self._deploy_timeout):
+                fresh = await host.deploy_roles([task.role])
+        except TimeoutError:
+            fresh = []
+        if not fresh or fresh[0].status != ACTIVE:
+            host.env_event(message=f"restart of task {task.name} ({task.path}): the new process did not start")
+            return False
+        new = fresh[0]
+        new.restarts = task.restarts + 1
+        for event in CATCH_UP.get(host.state, ()):
+            await host.transition_tasks([new], TASK_EVENTS[event], host.task_arguments(event))
+        host.env_event(
+            message=f"task {task.path} restarted (restart {new.restarts}): {new.name} is {new.status} {new.state}"
+        )
+        log.info("environment %s: task %s restarted as %s (%s)", host.id, task.path, new.name, new.state)
+        return True

@@ -109,9 +109,9 @@ async def _ended(process: subprocess.Popen) -> None:
         await asyncio.sleep(0.01)
 
 
-async def floor(n: int, fifo: Path) -> dict[str, float]:
+async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
     out = {}
-    argv = task_argv(fifo)
+    argv = task_argv(fifo, hubs)
     ports = free_ports(n)
     start = time.perf_counter()
     processes = [
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,500,1000,2000,5000")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side per size (median)")
     parser.add_argument("--quick", action="store_true", help="sizes 100,500 and one run each")
+    parser.add_argument("--hubs", type=int, default=2, help="fast-peer hub processes (each serves 2,500 at most)")
     parser.add_argument("--cycles", type=int, default=0, help="then this many create/destroy cycles of 100 tasks")
     args = parser.parse_args()
     sizes = [100, 500] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -186,9 +187,9 @@ def main() -> None:
     print(
         f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
     )
-    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo") as fifo:
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo", hubs=args.hubs) as fifo:
         root = Path(tmp)
-        write_repo(root / "repo", fifo)
+        write_repo(root / "repo", fifo, args.hubs)
         settings = root / "settings.yaml"
         settings.write_text(f"core:\n  nodes: {json.dumps(host_names(max(sizes)))}\n")
         endpoint = f"127.0.0.1:{free_ports(1)[0]}"
@@ -205,7 +206,7 @@ def main() -> None:
                     for _ in range(repeat):  # alternate, so load from elsewhere hits both alike
                         stack.append(through_core(core, root / "repo", n, started.pid))
                         gc.collect()
-                        bare.append(asyncio.run(floor(n, fifo)))
+                        bare.append(asyncio.run(floor(n, fifo, args.hubs)))
                     report(n, stack, bare, medians)
                 first = sizes[0]
                 for n in sizes[1:]:

@@ -72,3 +72,19 @@ async def test_a_task_that_ends_closes_its_endpoint(tmp_path):
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_several_hubs_share_the_tasks_by_control_port(tmp_path):
+    with running_hub(tmp_path / "hub.fifo", hubs=2) as fifo:
+        ports: list[int] = []
+        while {p % 2 for p in ports} != {0, 1}:  # both hubs serve
+            ports.append(launch.free_port())
+        tasks = [subprocess.Popen(task_argv(fifo, 2), env={**os.environ, PORT_ENV: str(p)}) for p in ports]
+        try:
+            for port, task in zip(ports, tasks, strict=True):
+                async with OccClient(f"127.0.0.1:{port}") as client:
+                    assert (await client.wait_reachable(10)).pid == task.pid
+        finally:
+            for task in tasks:
+                task.kill()
+                task.wait()

@@ -40,8 +40,11 @@ from .serving import SHUTDOWN_GRACE
 
 log = logging.getLogger(__name__)
 
-#: a task: tell the hub (the FIFO, ``$0``) its control port and pid in one atomic line, then wait to be ended
-REGISTER = f'printf "%s %s\\n" "${PORT_ENV}" "$$" > "$0" && exec sleep infinity'
+#: a task: tell its hub (a FIFO) its control port and pid in one atomic line, then wait to be ended
+REGISTER = 'printf "%s %s\\n" "${port}" "$$" > {fifo} && exec sleep infinity'
+#: endpoints one hub serves at most: each holds 3 descriptors (listener, connection, pidfd), and a process's
+#: limit is often 20,000; more tasks take more hubs (``hubs``), each serving the ports of one residue
+ENDPOINTS_PER_HUB = 2500
 HUB_START_TIMEOUT = 30.0
 
 
@@ -80,9 +83,15 @@ command:
 """
 
 
-def task_argv(fifo: Path | str) -> list[str]:
-    """The command of a task served by the hub listening on ``fifo`` (its control port from the environment)."""
-    return ["/bin/sh", "-c", REGISTER, str(fifo)]
+def task_argv(fifo: Path | str, hubs: int = 1) -> list[str]:
+    """The command of a task served by the hub(s) of ``running_hub(fifo, hubs=...)``: with several hubs, the one
+    of ``fifo.<control port % hubs>`` (the control port from the environment)."""
+    target = '"$0"' if hubs == 1 else f'"$0.$(( ${PORT_ENV} % {hubs} ))"'
+    return ["/bin/sh", "-c", REGISTER.format(port=PORT_ENV, fifo=target), str(fifo)]
+
+
+def hubs_for(tasks: int) -> int:
+    return max(1, -(-tasks // ENDPOINTS_PER_HUB))
 
 
 def host_names(tasks: int) -> list[str]:
@@ -90,13 +99,13 @@ def host_names(tasks: int) -> list[str]:
     return [f"h{i:04d}" for i in range(max(1, tasks // TASKS_PER_HOST))]
 
 
-def write_repo(root: Path, fifo: Path) -> Path:
-    """A template directory (``--repo``) with the workflow ``scale`` of fast tasks served on ``fifo``."""
+def write_repo(root: Path, fifo: Path, hubs: int = 1) -> Path:
+    """A template directory (``--repo``) with the workflow ``scale`` of fast tasks served by the hub(s) of ``fifo``."""
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
     numbers = json.dumps([str(i) for i in range(TASKS_PER_HOST)])
     (root / "workflows" / "scale.yaml").write_text(WORKFLOW.format(numbers=numbers))
-    program, *arguments = task_argv(fifo)
+    program, *arguments = task_argv(fifo, hubs)
     (root / "tasks" / "fast-peer.yaml").write_text(
         TASK.format(program=json.dumps(program), arguments=json.dumps(arguments))
     )
@@ -205,21 +214,26 @@ def _end(pidfd: int) -> None:
 
 
 @contextlib.contextmanager
-def running_hub(fifo: Path, *, timeout: float = HUB_START_TIMEOUT) -> Iterator[Path]:
-    """A hub in its own process listening on ``fifo`` for as long as the block runs (for tests and benches)."""
-    process = subprocess.Popen([sys.executable, "-m", __name__, str(fifo)], stdin=subprocess.DEVNULL)
+def running_hub(fifo: Path, *, hubs: int = 1, timeout: float = HUB_START_TIMEOUT) -> Iterator[Path]:
+    """``hubs`` hub processes for as long as the block runs (for tests and benches): one listening on ``fifo``,
+    or several on ``fifo.0``, ``fifo.1``... (see ``task_argv``). Yields ``fifo``."""
+    fifos = [fifo] if hubs == 1 else [fifo.with_name(f"{fifo.name}.{i}") for i in range(hubs)]
+    processes = [subprocess.Popen([sys.executable, "-m", __name__, str(f)], stdin=subprocess.DEVNULL) for f in fifos]
     try:
         deadline = time.monotonic() + timeout
-        while not fifo.exists():
-            if process.poll() is not None:
-                raise HandledError(f"the fast OCC peer's hub exited with code {process.returncode} before serving")
-            if time.monotonic() > deadline:
-                raise HandledError(f"the fast OCC peer's hub did not create {fifo} within {timeout:g} s")
-            time.sleep(0.01)
+        for process, path in zip(processes, fifos, strict=True):
+            while not path.exists():
+                if process.poll() is not None:
+                    raise HandledError(f"the fast OCC peer's hub exited with code {process.returncode} before serving")
+                if time.monotonic() > deadline:
+                    raise HandledError(f"the fast OCC peer's hub did not create {path} within {timeout:g} s")
+                time.sleep(0.01)
         yield fifo
     finally:
-        process.terminate()
-        process.wait()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

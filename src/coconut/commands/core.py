@@ -168,6 +168,9 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
     return ExitStatus.OK if running is not None else ExitStatus.UNREACHABLE
 
 
+_ROOT_HINT = "a --system service is installed by root (sudo)"
+
+
 def _unit_path(system: bool, unit_dir: str | None) -> tuple[Path, bool]:
     """Where the unit goes, and whether systemd itself is told (not when ``--unit-dir`` names another place)."""
     from ecs_engine.server import systemd
@@ -211,8 +214,11 @@ def install_service(
         data_dir, state_dir = systemd.system_directories()
         unit = systemd.Unit(data_dir, state_dir, system=True, user=run_as or getpass.getuser(), listen=listen)
     path, tell_systemd = _unit_path(not user, unit_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(unit.render())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(unit.render())
+    except OSError as exc:
+        raise HandledError(f"cannot write {path}: {exc.strerror}", hint=_ROOT_HINT if not user else None) from None
     cli.echo(f"wrote {path}")
     if not tell_systemd:
         return
@@ -241,7 +247,10 @@ def uninstall_service(
         return
     if tell_systemd:
         _systemctl(not user, "disable", "--now", systemd.UNIT_NAME)
-    path.unlink()
+    try:
+        path.unlink()
+    except OSError as exc:
+        raise HandledError(f"cannot remove {path}: {exc.strerror}", hint=_ROOT_HINT if not user else None) from None
     if tell_systemd:
         _systemctl(not user, "daemon-reload")
     cli.echo(f"removed {path}")

@@ -70,11 +70,10 @@ class RestartHost(Protocol):
 
 
 def how_it_ended(result: HookResult | None) -> str:
+    """``killed by signal 9``, ``exited with code 1``... (the executor's words); None: a relaunch that failed."""
     if result is None:
-        return "ended"
-    if result.exit_code < 0:
-        return f"was killed by signal {-result.exit_code}"
-    return f"exited with code {result.exit_code}"
+        return "did not start again"
+    return result.error or "exited with code 0"
 
 
 class TaskRestarts:

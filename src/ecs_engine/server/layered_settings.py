@@ -175,15 +175,11 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and not is_known(name) and not _under_open_section(name):
+        if isinstance(value, Mapping) and not is_known(name):
             out.update(_flatten(value, name + "."))
         else:
             out[name] = value
     return out
-
-
-def _under_open_section(name: str) -> bool:
-    return name.split(".", 1)[0] in OPEN_SECTIONS
 
 
 def _from_text(text: str, below: Any, name: str) -> Any:

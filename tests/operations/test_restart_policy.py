@@ -126,6 +126,29 @@ def test_a_crash_loop_stops_after_max_restarts_with_an_event_saying_why(coconut,
     coconut("env", "destroy", env_id)
 
 
+def test_on_failure_leaves_a_task_that_exited_with_code_0_down(coconut, repo):
+    repo.task("done", FAILING.replace("failing", "done").replace('"false"', '"true"'))
+    repo.task("sleeper", SLEEPER)
+    repo.workflow(
+        "finishing",
+        workflow(
+            "finishing",
+            "  - name: once\n"
+            "    task: {load: done, critical: false, restart: {policy: on-failure, backoff: 50ms}}\n"
+            "  - name: steady\n"
+            "    task: {load: sleeper, critical: false}\n",
+        ),
+    )
+    env_id = running(coconut, repo, "finishing")
+    said = eventually(
+        lambda: [m for m in messages(coconut, env_id) if "not restarted" in m], timeout=30, what="the event"
+    )
+    assert said[0].endswith("exited with code 0: not restarted (restart policy on-failure)")
+    assert task_of(coconut, "done")["restarts"] == 0
+    coconut("env", "control", env_id, "-e", "STOP")
+    coconut("env", "destroy", env_id)
+
+
 def test_a_restarted_occ_task_is_running_with_the_current_run_number(coconut, repo):
     repo.task("producer", PRODUCER)
     repo.workflow("occ", workflow("occ", "  - name: producer\n    task: {load: producer, critical: false}\n"))

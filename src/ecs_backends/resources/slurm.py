@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -42,6 +43,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
+from ecs_engine.offload import offload
 from ecs_engine.protocols import agent_pb2 as pb
 from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
 from ecs_engine.server.auth import SCHEME, TOKEN_FILE, TOKEN_KEY, ensure_token
@@ -181,6 +183,9 @@ class SlurmResourceManager(ResourceManager):
         self._closing = False
         self.token = ""
         self.dial = ""
+        with contextlib.suppress(RuntimeError):  # opened by a running core: start now, so its agents dial back soon
+            asyncio.get_running_loop()
+            self._booting()
 
     # -- start-up ---------------------------------------------------------------------------------------------
 
@@ -188,17 +193,20 @@ class SlurmResourceManager(ResourceManager):
         await asyncio.shield(self._booting())
 
     def _booting(self) -> asyncio.Task:
-        if self._boot is None:
+        """The start-up (the agent service, the nodes, this core's agent jobs); begun again if it failed."""
+        if self._boot is None or (self._boot.done() and not self._boot.cancelled() and self._boot.exception()):
             self._boot = asyncio.get_running_loop().create_task(self._start())
+            self._boot.add_done_callback(_log_failure)
         return self._boot
 
     async def _start(self) -> None:
         s = self.settings
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.token = ensure_token(self.work_dir)
-        server, port = self._serve_agents()
-        await server.start()
-        self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
+        if self._server is None:
+            await offload(functools.partial(self.work_dir.mkdir, parents=True, exist_ok=True))
+            self.token = await offload(ensure_token, self.work_dir)
+            server, port = self._serve_agents()
+            await server.start()
+            self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
         self._nodes = await self._partition_nodes()
         for job in await self._agent_jobs():  # a previous core's: they dial again
             link = self._agents.setdefault(job["node"], AgentLink(job["node"]))
@@ -271,7 +279,6 @@ class SlurmResourceManager(ResourceManager):
     # -- nodes and ports --------------------------------------------------------------------------------------
 
     def nodes(self) -> list[Node]:
-        self._booting()
         return list(self._nodes.values())
 
     def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
@@ -566,6 +573,14 @@ class AgentService(pb_grpc.AgentsServicer):
         finally:
             reader.cancel()
             self.manager.agent_disconnected(link, outbox)
+
+
+def _log_failure(boot: asyncio.Task) -> None:
+    if not boot.cancelled() and boot.exception() is not None:
+        error = boot.exception()
+        log.error(
+            "slurm: the start-up failed (tried again at the next deployment): %s", getattr(error, "message", error)
+        )
 
 
 def _launch_message(spec: LaunchSpec) -> pb.Launch:

@@ -76,9 +76,7 @@ def _listening(port: int) -> bool:
 
 async def test_several_hubs_share_the_tasks_by_control_port(tmp_path):
     with running_hub(tmp_path / "hub.fifo", hubs=2) as fifo:
-        ports: list[int] = []
-        while {p % 2 for p in ports} != {0, 1}:  # both hubs serve
-            ports.append(launch.free_port())
+        ports = _neighbours()  # one even, one odd: both hubs serve
         tasks = [subprocess.Popen(task_argv(fifo, 2), env={**os.environ, PORT_ENV: str(p)}) for p in ports]
         try:
             for port, task in zip(ports, tasks, strict=True):
@@ -88,3 +86,15 @@ async def test_several_hubs_share_the_tasks_by_control_port(tmp_path):
             for task in tasks:
                 task.kill()
                 task.wait()
+
+
+def _neighbours() -> list[int]:
+    """Two adjacent free ports (the kernel hands out only even ones for bind(0))."""
+    while True:
+        port = launch.free_port()
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return [port, port + 1]

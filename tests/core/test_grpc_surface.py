@@ -275,7 +275,8 @@ def test_templates_and_repositories(client, core, tmp_path):
     assert (demo["repo"], demo["revision"]) == ("examples", "local")
     assert demo["varSpecMap"]["hosts"]["defaultValue"] == '["localhost"]'
     # the GUI's create page groups public variables by panel (and fails on one without)
-    assert {spec.get("panel") for spec in demo["varSpecMap"].values()} == {"General_Configuration"}
+    panels = {name: spec.get("panel") for name, spec in demo["varSpecMap"].items()}
+    assert panels == {"hosts": "General_Configuration", "rate_hz": "General_Configuration", "detectors": "Detectors"}
     # a fresh core lists the built-in examples as its default repository (the AliECS GUI needs one)
     (examples,) = client("ListRepos", getRevisions=True)["repos"]
     assert examples == {"name": "examples", "default": True, "defaultRevision": "local", "revisions": ["local"]}

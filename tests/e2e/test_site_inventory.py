@@ -19,3 +19,18 @@ def test_an_unlisted_host_is_named_with_the_fix_and_the_site_file_lists_the_demo
     environment_id = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]["id"]
     assert coconut.state(environment_id) == "CONFIGURED"
     coconut("env", "destroy", environment_id)
+
+
+def test_the_demo_given_detectors_runs_on_their_hosts_from_the_inventory(coconut):
+    coconut("config", "init")  # TST: localhost, flp001, flp002
+    created = coconut("env", "create", "-w", "dataflow-demo", "-e", 'detectors=["TST"]', "-o", "json").json()
+    environment_id = created["environment"]["id"]
+    hosts = coconut("env", "show", environment_id, "-o", "json").json()["environment"]["userVars"]
+    producers = [t for t in coconut.tasks() if t["className"].endswith("demo-producer@local")]
+    agents = sorted(t["deploymentInfo"]["agentId"] for t in producers)
+    assert len(agents) == 3 and agents[:2] == ["flp001", "flp002"], (agents, hosts)  # and the local machine
+    info = coconut("info", "-o", "json").json()["framework"]
+    assert info["activeDetectors"] == ["TST"]
+    refused = coconut("env", "create", "-w", "dataflow-demo", "-e", 'detectors=["XYZ"]', check=False)
+    assert refused.status != 0 and "detector 'XYZ' has no host in the inventory" in refused.err
+    coconut("env", "destroy", environment_id)

@@ -90,6 +90,24 @@ class InventoryFunctions:
         return go_json(self._cfg.detectors_for_hosts(names))
 
     @_reporting
+    def HostsForDetectors(self, detectors: str) -> str:
+        """``detectors`` is a JSON list of detector names; returns the JSON list of their FLP hosts (not in
+        AliECS: what the GUI's detector selection does, for workflows given detectors instead of hosts)."""
+        try:
+            names = json.loads(detectors) if isinstance(detectors, str) else list(detectors)
+        except json.JSONDecodeError as exc:
+            return error_text(f"HostsForDetectors: detectors {detectors!r} is not a JSON list: {exc.msg}")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            return error_text(f"HostsForDetectors: detectors {detectors!r} is not a JSON list of strings")
+        hosts: set[str] = set()
+        for name in names:
+            found = self._cfg.hosts_for_detector(name) if name else []
+            if not found:
+                return error_text(f"HostsForDetectors: detector {name!r} has no host in the inventory")
+            hosts.update(found)
+        return go_json(sorted(hosts))
+
+    @_reporting
     def CRUCardsForHost(self, host: str) -> str:
         return go_json(self._cfg.cru_cards_for_host(str(host)))
 

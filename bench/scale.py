@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import json
 import os
 import platform
@@ -50,15 +51,20 @@ def rss_mb(pid: int) -> float:
 
 
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct ports free now (held open together, so the kernel cannot hand one out twice)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """``count`` ports free now, consecutive where possible (both parities: the hubs share tasks by port) and
+    outside the kernel's ephemeral range (bind(0) hands out only even ones, and the clients' own connections
+    take ephemeral ones at any time)."""
+    ports = []
+    for port in itertools.chain(range(61000, 65536), range(20000, 32768)):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        ports.append(port)
+        if len(ports) == count:
+            return ports
+    raise RuntimeError(f"fewer than {count} free ports")
 
 
 # -- through the core -------------------------------------------------------------------------------------

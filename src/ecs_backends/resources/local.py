@@ -221,6 +221,8 @@ class LocalResourceManager(ResourceManager):
         first, last = self.port_range or (base, 65535)
         start = first if self.port_range else min(first + self._spread, last)
         avoid = None if self.port_range else _EPHEMERAL
+        if avoid is not None and start in avoid:  # past the range, as far from its end as it was from its start
+            start = min(avoid.stop + start - avoid.start, last)
         with self._lock:
             # ports below the hint are all reserved: thousands of tasks do not rescan them (O(1), not O(tasks))
             hint = _skip(max(start, self._hints.get(start, start)), avoid)

@@ -130,6 +130,9 @@ class Executor:
         """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
         await self.resources.ready()
         results = await asyncio.gather(*(self._deploy_one(r) for r in requests), return_exceptions=True)
+        deployed = [r for r in results if isinstance(r, TaskProcess) and r.id in self.tasks]
+        if self.registry is not None and deployed:  # one commit, not one per task on the loop
+            await offload(self.registry.put_many, [t.record() for t in deployed])
         deployment: Deployment[TaskProcess] = Deployment([])
         for request, result in zip(requests, results, strict=True):
             if isinstance(result, TaskProcess):
@@ -159,8 +162,7 @@ class Executor:
             self._drivers[task_id] = self._driver_for(task)
             if request.is_occ:
                 await self._start_occ(task, command)
-            task.status = ACTIVE
-            self._record(task)
+            task.status = ACTIVE  # recorded by deploy(), for all at once
             self.listener.task_changed(task)
             return task
         except BaseException:

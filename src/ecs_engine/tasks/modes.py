@@ -26,7 +26,8 @@ from .model import TaskProcess
 from .reports import HookResult
 from .resources import ProcessHandle
 
-POLL_INTERVAL = 0.02  # seconds between connection attempts while a process starts
+POLL_INTERVAL = 0.02  # seconds before the second connection attempt while a process starts; doubles each time
+POLL_INTERVAL_MAX = 0.16  # ... up to this: a thousand starting tasks polling every 20 ms cost the core much CPU
 STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
 REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process may take 1 s to answer)
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
@@ -164,13 +165,15 @@ class OccDriver(ModeDriver):
 
         Only a look that began after the deadline fails the task: with thousands of tasks starting, a look may
         wait its turn in the core's loop long past the deadline, and that wait is the core's, not the task's."""
+        interval = POLL_INTERVAL
         while True:
             began = time.monotonic()
             if await _listening(self.task.control_port):
                 return
             if began > deadline:
                 raise self._startup_error(f"nothing listens on its control port {self.task.control_port}", timeout)
-            await asyncio.sleep(POLL_INTERVAL)
+            await asyncio.sleep(interval)
+            interval = min(interval * 2, POLL_INTERVAL_MAX)
 
     def _startup_error(self, what: str, timeout: float | None = None) -> TransitionFailed:
         """``timeout``: the time ran out (the message says how long it was); None: the task failed before."""

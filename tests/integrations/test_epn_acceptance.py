@@ -1,9 +1,9 @@
 """Issue 15's acceptance: readout-dataflow of the corpus with EPNs (ODC and the DD scheduler) against the mocks.
 
 The mocks run as processes of their own; the engine drives the corpus's tasks in process (their O2 binaries
-do not exist here). First with the run-side services disabled, then with those that have a plugin (trigger,
-CCDB) against their mocks too. v1.45's Bookkeeping calls, enabled by default, fail non-critically without
-its plugin; DCS is left out until its plugin is in.
+do not exist here). First with the run-side services disabled, then with those that have a plugin (DCS,
+trigger, CCDB) against their mocks too. v1.45's Bookkeeping calls, enabled by default, fail non-critically
+without its plugin.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from ecs_backends.integrations.ccdb import CcdbPlugin
+from ecs_backends.integrations.dcs import DcsPlugin
 from ecs_backends.integrations.ddsched import DdschedPlugin
 from ecs_backends.integrations.odc import OdcPlugin
 from ecs_backends.integrations.trg import TrgPlugin
@@ -132,7 +133,7 @@ async def test_readout_dataflow_with_epns_runs_through_odc_and_the_dd_scheduler(
     check_ddsched(dd_records, environment_id)
 
 
-async def test_with_the_trigger_and_the_ccdb_too_each_service_is_asked_in_the_reference_order(tmp_path):
+async def test_with_dcs_the_trigger_and_the_ccdb_too_each_service_is_asked_in_the_reference_order(tmp_path):
     grp_record = tmp_path / "grp.jsonl"
     ccdb = CcdbPlugin("http://ccdb-test.cern.ch:8080")
     ccdb.settings = {"ccdbGrpCreateCommand": f"{shlex.quote(str(COCONUT))} mock ccdb --record {grp_record} --"}
@@ -140,16 +141,30 @@ async def test_with_the_trigger_and_the_ccdb_too_each_service_is_asked_in_the_re
         MockProcess("odc", tmp_path, script=ORPHAN) as odc,
         MockProcess("ddsched", tmp_path) as ddsched,
         MockProcess("trg", tmp_path) as trg,
+        MockProcess("dcs", tmp_path) as dcs,
     ):
-        plugins = [OdcPlugin(odc.address), DdschedPlugin(ddsched.address), TrgPlugin(trg.address), ccdb]
-        user_vars = {**EPN_VARS, "trg_enabled": "true", "ccdb_enabled": "true"}
+        plugins = [
+            *(OdcPlugin(odc.address), DdschedPlugin(ddsched.address)),
+            *(TrgPlugin(trg.address), ccdb, DcsPlugin(dcs.address)),
+        ]
+        user_vars = {**EPN_VARS, "trg_enabled": "true", "ccdb_enabled": "true", "dcs_enabled": "true"}
         environment_id = await create_start_stop_destroy(tmp_path, plugins, user_vars)
-        odc_records, dd_records, trg_records = odc.records(), ddsched.records(), trg.records()
+        odc_records, dd_records, trg_records, dcs_records = (
+            odc.records(),
+            ddsched.records(),
+            trg.records(),
+            dcs.records(),
+        )
     check_odc(odc_records, environment_id)
     check_ddsched(dd_records, environment_id)
     trg_at = {r["operation"]: r["time_ms"] for r in trg_records}  # each operation's last request
     odc_at = {r["operation"]: r["time_ms"] for r in odc_records}
     assert trg_at["RunLoad"] <= odc_at["Start"]  # before_START_ACTIVITY+10, then odc.Start's +100
     assert trg_at["RunStop"] <= odc_at["Stop"]  # before_STOP_ACTIVITY-10, then odc.Stop's weight 0
+    dcs_at = {r["operation"]: r["time_ms"] for r in dcs_records}
+    assert dcs_at["PrepareForRun"] <= odc_at["Configure"]  # before_CONFIGURE; odc.Configure at after_CONFIGURE-1
+    assert odc_at["Stop"] <= dcs_at["EndOfRun"]  # odc.Stop awaited at after_STOP-50 with dcs.EndOfRun
+    (sor,) = [r["request"] for r in dcs_records if r["operation"] == "StartOfRun"]
+    assert sor["runNumber"] == 1
     grp = [line for line in grp_record.read_text().splitlines() if line]
     assert len(grp) == 2  # one GRP object at the start of the run, one at its end

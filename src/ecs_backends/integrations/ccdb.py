@@ -120,16 +120,19 @@ def grp_arguments(stack: Mapping[str, str], run_number: int, server: str, *, ref
 
 def run_command(command: str, timeout: float) -> Outcome:
     """``bash -c command`` in the temporary directory; its whole process group is killed at ``timeout``."""
-    process = subprocess.Popen(
-        ["bash", "-c", command],
-        cwd=tempfile.gettempdir(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        text=True,
-        errors="replace",
-    )
+    try:
+        process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=tempfile.gettempdir(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:  # no bash, no temporary directory: a failed upload like any other
+        return Outcome(command, 127, f"cannot run bash: {exc.strerror}")
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -65,11 +65,7 @@ def load_script(script: Script) -> DdschedScript:
         script.check_keys(node, OPERATION_KEYS, f"operation {name}")
         op = OperationScript(delay=script.seconds(node, "delay"))
         if "fail" in node:
-            code, _, message = script.text(node, "fail").partition(":")
-            if code.strip() not in grpc.StatusCode.__members__:
-                codes = ", ".join(grpc.StatusCode.__members__)
-                raise script.error(f"unknown gRPC status '{code.strip()}' (known: {codes})", node.line_of("fail"))
-            op.fail = (grpc.StatusCode[code.strip()], message.strip() or f"{name} fails (script)")
+            op.fail = script.grpc_failure(node, "fail", name)
         for key in ("reply", "final"):
             if key in node:
                 setattr(op, key, S.Value(script.choice(node, key, S.keys())))  # a PartitionState

@@ -110,6 +110,14 @@ class Script:
         except ValueError as exc:
             raise self.error(f"'{key}': {exc}", node.line_of(key)) from None
 
+    def grpc_failure(self, node: YMap, key: str, operation: str) -> tuple[grpc.StatusCode, str]:
+        """``"CODE: details"`` (a gRPC status name, e.g. ``UNAVAILABLE: down``) as (code, details)."""
+        code, _, details = self.text(node, key).partition(":")
+        if code.strip() not in grpc.StatusCode.__members__:
+            codes = ", ".join(grpc.StatusCode.__members__)
+            raise self.error(f"unknown gRPC status '{code.strip()}' (known: {codes})", node.line_of(key))
+        return grpc.StatusCode[code.strip()], details.strip() or f"{operation} fails (script)"
+
     def choice(self, node: YMap, key: str, choices: Iterable[str], default: str = "") -> str:
         value = self.text(node, key, default)
         known = list(choices)

@@ -114,6 +114,8 @@ class DdschedCalls:
 
     async def EnsureTermination(self) -> str:
         deadline = self._deadline(TERMINATE_TIMEOUT)
+        if self._plugin.stub is None:
+            return fail_call(self._call, "DDsched EnsureTermination call failed", "the plugin did not start")
         try:
             reply = await self._plugin.stub.PartitionStatus(self._info(), timeout=self._plugin.left(deadline))
             if reply.partition_state in (S.PARTITION_UNKNOWN, S.PARTITION_TERMINATING, S.PARTITION_TERMINATED):
@@ -178,6 +180,8 @@ class DdschedPlugin(GrpcServicePlugin):
         target: int,
     ) -> None:
         """Send ``request``, then poll ``PartitionStatus`` every 100 ms until ``target``; DdschedError on failure."""
+        if self.stub is None:
+            raise DdschedError(f"no connection to the DD scheduler at {self.endpoint} (the plugin did not start)")
         step = f"perform DD scheduler call: {method}"
         payload: dict[str, Any] = {"ddschedRequest": MessageToDict(request)}
         call_event(call, model.ONGOING, step=step, step_status=model.STARTED, payload=payload)

@@ -147,6 +147,8 @@ class OdcCall:
         if "timeout" in inner.DESCRIPTOR.fields_by_name:
             inner.timeout = self.request_timeout()
         step = f"perform ODC call: {method}"
+        if self.plugin.stub is None:
+            raise OdcError(f"no connection to ODC at {self.plugin.endpoint} (the plugin did not start)")
         payload: dict[str, Any] = {"odcRequest": MessageToDict(request)}
         call_event(self.call, model.ONGOING, step=step, step_status=model.STARTED, payload=payload)
         try:

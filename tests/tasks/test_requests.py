@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ecs_engine.config import Configuration
 from ecs_engine.examples import examples_dir
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.tasks.channels import ChannelError, bind_map, channel_arguments
@@ -20,6 +21,7 @@ def demo():
     expander = make_expander(
         DirectorySource(examples_dir()),
         plugins=plugin_manager(),
+        config=Configuration.from_tree({"o2": {}}),  # the example's hosts may come from the inventory
         user_vars={"hosts": '["flp001","flp002"]', "pdp_override_run_start_time": "1234"},
         environment_id="envX",
     )

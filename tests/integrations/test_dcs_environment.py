@@ -135,6 +135,12 @@ def site_factory(tmp_path: Path):
         mock.stop()
 
 
+def in_error(coconut: Coconut, environment_id: str) -> bool:
+    """In ERROR and done with GO_ERROR (its after_GO_ERROR calls included): what destroy waits for."""
+    shown = coconut("env", "show", environment_id, "-o", "json").json()["environment"]
+    return shown["state"] == "ERROR" and not shown.get("currentTransition")
+
+
 def detectors(request: dict) -> list[str]:
     return [d["detector"] for d in request["detectors"]]
 
@@ -184,7 +190,7 @@ def test_a_failed_sor_fails_start_and_the_owed_eor_is_sent_at_go_error(dcs_repo,
     start = site.coconut("env", "control", environment_id, "-e", "START", check=False)
     assert start.status != 0
     assert "TPC (SOR_FAILURE)" in start.err
-    eventually(lambda: site.coconut.state(environment_id) == "ERROR", what="environment in ERROR")
+    eventually(lambda: in_error(site.coconut, environment_id), what="environment in ERROR, its transition over")
     (sor,) = site.sent("StartOfRun")
     eor = site.mock.wait_for(lambda r: r["operation"] == "EndOfRun")["request"]  # the error cleanup sent it
     assert eor["runNumber"] == sor["runNumber"] and detectors(eor) == ["ITS", "TPC"]
@@ -198,7 +204,7 @@ def test_a_sor_with_a_detector_not_ready_fails_start_without_asking_dcs(dcs_repo
     start = site.coconut("env", "control", environment_id, "-e", "START", check=False)
     assert start.status != 0
     assert "detectors not ready for SOR: TPC (SOR_UNAVAILABLE)" in start.err
-    eventually(lambda: site.coconut.state(environment_id) == "ERROR", what="environment in ERROR")
+    eventually(lambda: in_error(site.coconut, environment_id), what="environment in ERROR, its transition over")
     site.coconut("env", "destroy", environment_id)
     assert site.sent("StartOfRun") == [] and site.sent("EndOfRun") == []
 
@@ -210,7 +216,7 @@ def test_a_failed_eor_fails_stop_and_the_environment_goes_to_error(dcs_repo, sit
     stop = site.coconut("env", "control", environment_id, "-e", "STOP", check=False)
     assert stop.status != 0
     assert "EOR refused by the mock" in stop.err
-    eventually(lambda: site.coconut.state(environment_id) == "ERROR", what="environment in ERROR")
+    eventually(lambda: in_error(site.coconut, environment_id), what="environment in ERROR, its transition over")
     site.coconut("env", "destroy", environment_id)
     assert len(site.sent("EndOfRun")) == 1  # DCS had it: the cleanups do not send it again
 
@@ -249,6 +255,6 @@ def test_an_eor_owed_when_the_core_dies_is_sent_by_the_next_core(dcs_repo, site_
     os.kill(int(producer["pid"]), signal.SIGKILL)  # a critical task dies: GO_ERROR, whose cleanup owes DCS an EOR
     eor = site.mock.wait_for(lambda r: r["operation"] == "EndOfRun", timeout=30.0)["request"]
     assert eor["runNumber"] == sor["runNumber"]
-    eventually(lambda: coconut.state(environment_id) == "ERROR", what="environment in ERROR")
+    eventually(lambda: in_error(coconut, environment_id), what="environment in ERROR, its transition over")
     coconut("env", "destroy", environment_id)
     assert len(site.sent("EndOfRun")) == 1

@@ -184,7 +184,8 @@ async def test_what_a_task_started_outside_its_process_group_dies_with_it(execut
     await executor.transition([task], "START")
     await eventually(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
     escaped = int(out.read_text())
-    assert os.getsid(escaped) != task.process.pid  # not in the task's session or group
+    # not in the task's session or group once setsid has run (its pid is written before it runs)
+    await eventually(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
     if "stop" in escape:
         Path(f"{out}.stop").touch()
         await eventually(lambda: task.process is None, what="the task ended by itself")

@@ -43,8 +43,6 @@ class MockProcess:
         self.address = ""
         self.process: subprocess.Popen[str] | None = None
         self.error_output = ""  # what it wrote on stderr (once stopped)
-        self.started_in = 0.0  # seconds from the start to the listening line
-        self.start_cpu = 0.0  # CPU seconds the mock used until then (what a busy machine does not change)
 
     def command(self) -> list[str]:
         argv = [str(COCONUT), "mock", self.name, "--port", str(self.port), "--record", str(self.record_file)]
@@ -54,7 +52,6 @@ class MockProcess:
 
     def start(self) -> MockProcess:
         """Start the mock and wait for its 'listening on' line; fails with its stderr if it exits first."""
-        begun = time.monotonic()
         self.process = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -66,8 +63,6 @@ class MockProcess:
         if " listening on " not in line:
             self.stop()
             raise AssertionError(f"mock {self.name} did not start: {line!r} {self.error_output}")
-        self.started_in = time.monotonic() - begun
-        self.start_cpu = cpu_seconds(self.process.pid)
         self.address = line.rsplit(" ", 1)[1]
         self.port = int(self.address.rsplit(":", 1)[1])
         return self
@@ -142,12 +137,6 @@ def reserved_port() -> int:
 
 
 _RESERVED: set[int] = set()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of process ``pid`` so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def read_line(process: subprocess.Popen[str], timeout: float) -> str:

@@ -31,10 +31,9 @@ def test_a_mocks_help_says_what_its_script_may_say():
     assert "      StartOfRun: 200:SOR_PROGRESSING,300:SOR_FAILURE" in result.stdout  # kept as written
 
 
-def test_a_mock_says_where_it_listens_in_under_a_second(tmp_path: Path):
-    """Measured in CPU time, which the other work of a shared machine does not stretch."""
+def test_a_mock_says_where_it_listens_and_answers_there(tmp_path: Path):
+    """How fast it starts is bench/mocks.py's figure, not a timed test."""
     with MockProcess("dcs", tmp_path) as mock:
-        assert mock.start_cpu < 1.0, f"started in {mock.start_cpu:.2f}s of CPU ({mock.started_in:.2f}s)"
         with grpc.insecure_channel(mock.address) as channel:
             reply = dcs_pb2_grpc.ConfiguratorStub(channel).GetStatus(dcs_pb2.StatusRequest(), timeout=5)
         assert list(reply.detectorMatrix) == []

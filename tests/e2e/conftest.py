@@ -88,7 +88,8 @@ class Coconut:
         return self("env", "show", environment_id, "-o", "json").json()["environment"]["state"]
 
 
-def eventually(condition, timeout: float = 15.0, what: str = "condition"):
+# Each look runs the CLI in a new process (0.5-3 s on a loaded 2-core machine): a deadline of 30 s, not 15.
+def eventually(condition, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:
         value = condition()

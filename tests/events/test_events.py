@@ -107,3 +107,19 @@ def test_journal_commits_by_itself_when_the_batch_is_full(tmp_path):
     finally:
         journal.close()
         reader.close()
+
+
+def test_journal_queues_one_deferred_flush_until_it_runs(tmp_path):
+    """An overdue buffer hands one flush to the commit thread, not one per event while that thread is busy."""
+    queued: list = []
+    journal = EventJournal(tmp_path / "events.sqlite", batch=1000, max_delay=0, defer=queued.append)
+    try:
+        for i in range(50):
+            journal.write(model.environment_event("a", message=str(i)))
+        assert len(queued) == 1
+        queued.pop()()
+        journal.write(model.environment_event("a", message="after"))
+        assert len(queued) == 1  # the flush ran: the next overdue event queues the next one
+        assert len(journal.events()) == 51
+    finally:
+        journal.close()

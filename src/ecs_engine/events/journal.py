@@ -107,7 +107,8 @@ class EventJournal:
             due = not self._flush_deferred and (
                 len(self._buffer) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
             )
-            self._flush_deferred = due and self._defer is not None
+            if due and self._defer is not None:
+                self._flush_deferred = True  # until that flush runs: one queued flush at a time
         if not due:
             return
         if self._defer is None:

@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,3 +188,11 @@ def _found(program: str, env: dict[str, str], cwd: str) -> bool:
 def run_agent(options: AgentOptions) -> None:
     """Run the agent in the foreground until it is told to stop."""
     asyncio.run(Agent(options).run())
+
+
+def main() -> None:
+    """The ``ecs-agent`` command: ``coconut agent`` under a name of its own, for nodes that install only the agent's
+    entry point (the same options, output and exit statuses)."""
+    from coconut.cli import main as coconut
+
+    sys.exit(coconut(["agent", *sys.argv[1:]]))

@@ -1,10 +1,11 @@
 """Engine-only cost of transitions and hook scheduling, with the in-process task driver (no processes).
 
-1. CONFIGURE and START_ACTIVITY of an environment of 1,000 tasks (median of 5): target < 0.5 s each.
+1. CONFIGURE, START_ACTIVITY and STOP_ACTIVITY of an environment of 1,000 and of 10,000 tasks (median of
+   5): target 100 us per task (issue 19: CONFIGURE of 10,000 tasks < 1 s), and how the time grows with N.
 2. Hook scheduling: START_ACTIVITY with 1,000 calls (10 weights, a plugin that returns at once) minus
    START_ACTIVITY without them, per call.
 Events are published and journalled and the environment is persisted as in production (SQLite, WAL).
-Prints each figure and its ratio to the target. Usage: python bench/engine.py [TASKS]
+Prints each figure and its ratio to the target. Usage: python bench/engine.py [TASKS ...]
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from ecs_engine.environment import EnvironmentManager, InProcessDriver, Integrat
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.sources import DirectorySource
 
-TARGET = 0.5
+#: seconds per task of one transition (10,000 tasks in < 1 s)
+TARGET_PER_TASK = 1e-4
+TRANSITIONS = ("CONFIGURE", "START_ACTIVITY", "STOP_ACTIVITY")
 REPEAT = 5
 
 TASK = "name: worker\ncontrol:\n  mode: direct\ncommand:\n  value: /bin/true\n"
@@ -59,17 +62,16 @@ async def time_transitions(root: Path, name: str, tasks: int, calls: int) -> dic
         integrations=Integrations([BenchPlugin()]),
     )
     await manager.start()
-    times: dict[str, list[float]] = {"CONFIGURE": [], "START_ACTIVITY": []}
+    times: dict[str, list[float]] = {event: [] for event in TRANSITIONS}
     try:
         env = await manager.create(DirectorySource(root), name)
         assert len(env.tasks) == tasks, len(env.tasks)
         for _ in range(REPEAT):
             await manager.control(env.id, "RESET")
-            for event in ("CONFIGURE", "START_ACTIVITY"):
+            for event in TRANSITIONS:
                 started = time.perf_counter()
                 await manager.control(env.id, event)
                 times[event].append(time.perf_counter() - started)
-            await manager.control(env.id, "STOP_ACTIVITY")
         await manager.destroy(env.id)
     finally:
         await manager.close()
@@ -85,21 +87,30 @@ def write_repository(root: Path, **workflows: tuple[int, int]) -> None:
         (root / "workflows" / f"{name}.yaml").write_text(workflow(name, tasks, calls))
 
 
-async def main(tasks: int) -> None:
+async def main(sizes: list[int]) -> None:
+    medians: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        write_repository(root, plain=(tasks, 0), calls=(10, 1000), nocalls=(10, 0))
-        plain = await time_transitions(root, "plain", tasks, 0)
+        write_repository(root, calls=(10, 1000), nocalls=(10, 0), **{f"plain{n}": (n, 0) for n in sizes})
+        for n in sizes:
+            plain = await time_transitions(root, f"plain{n}", n, 0)
+            medians[n] = {event: statistics.median(plain[event]) for event in TRANSITIONS}
         with_calls = await time_transitions(root, "calls", 10, 1000)
         without = await time_transitions(root, "nocalls", 10, 0)
-    for event in ("CONFIGURE", "START_ACTIVITY"):
-        median = statistics.median(plain[event])
-        print(
-            f"{event} of {tasks} tasks: {median * 1000:.1f} ms (median of {REPEAT}); ratio to the 0.5 s target {median / TARGET:.2f}"
-        )
+    for n in sizes:
+        target = n * TARGET_PER_TASK
+        for event, median in medians[n].items():
+            print(
+                f"{event} of {n} tasks: {median * 1000:.1f} ms (median of {REPEAT}, {median / n * 1e6:.0f} us per task);"
+                f" ratio to the {target:g} s target {median / target:.2f}"
+            )
+    smallest, largest = min(sizes), max(sizes)
+    if largest > smallest:
+        growth = ", ".join(f"{e} {medians[largest][e] / medians[smallest][e]:.1f}" for e in TRANSITIONS)
+        print(f"t({largest})/t({smallest}) (linear: {largest / smallest:g}): {growth}")
     per_call = (statistics.median(with_calls["START_ACTIVITY"]) - statistics.median(without["START_ACTIVITY"])) / 1000
     print(f"hook scheduling: {per_call * 1e6:.0f} us per call (1,000 calls over 10 weights at before_START_ACTIVITY)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))
+    asyncio.run(main([int(a) for a in sys.argv[1:]] or [1000, 10000]))

@@ -126,14 +126,8 @@ class Script:
         return value
 
     def grpc_status(self, node: YMap, key: str, operation: str) -> tuple[grpc.StatusCode, str] | None:
-        """``CODE: message`` (``UNAVAILABLE: down``) as the status a mock answers ``operation`` with; None if absent."""
-        if key not in node:
-            return None
-        code, _, message = self.text(node, key).partition(":")
-        if code.strip() not in grpc.StatusCode.__members__:
-            known = ", ".join(c.name for c in grpc.StatusCode)
-            raise self.error(f"unknown gRPC status '{code.strip()}' (known: {known})", node.line_of(key))
-        return grpc.StatusCode[code.strip()], message.strip() or f"{operation} fails (script)"
+        """``grpc_failure`` of an optional key: None when the script does not give it."""
+        return self.grpc_failure(node, key, operation) if key in node else None
 
 
 class Recorder:

@@ -10,12 +10,85 @@ import typer
 
 from ecs_engine.errors import ExitStatus
 
-from .aliases import add_group, command_group
 from .context import CliContext
-from .help_text import plain_help
+from .lazy_group import LazyCommand, lazy_app
 from .run_main import run_main
 
-app = command_group(
+#: every command, imported only when it is run or listed (``lazy_group.py``); help shows them in this order
+COMMANDS = (
+    LazyCommand("plugins", "coconut.commands.plugins:plugins", "List installed plugins and the hooks they implement."),
+    LazyCommand(
+        "agent",
+        "coconut.commands.agent:agent",
+        "The slurm resource manager's node agent (a Slurm job the core submits).",
+    ),
+    LazyCommand(
+        "template",
+        "coconut.commands.template:app",
+        "Validate and plan workflow templates (offline).",
+        ("templ",),
+    ),
+    LazyCommand(
+        "repo",
+        "coconut.commands.repo:app",
+        "Manage template repositories (git or plain directories).",
+        ("repository",),
+    ),
+    LazyCommand(
+        "config",
+        "coconut.commands.config:app",
+        "The configuration store: components, inventory, runtime KV.",
+        ("configuration", "conf", "c"),
+        subgroups=(
+            LazyCommand(
+                "inventory",
+                "coconut.commands.inventory:app",
+                "The hardware inventory: detectors, FLP hosts, readout cards.",
+                ("inv",),
+            ),
+            LazyCommand(
+                "runtime",
+                "coconut.commands.runtime:app",
+                "Runtime key-value entries (o2/runtime/<component>/<key>).",
+                ("rt",),
+            ),
+        ),
+    ),
+    LazyCommand("about", "coconut.commands.info:about", "Version, settings file and endpoints (offline)."),
+    LazyCommand(
+        "info", "coconut.commands.info:info", "The core: instance, version, environments, tasks, detectors, services."
+    ),
+    LazyCommand("core", "coconut.commands.core:app", "Run the core: serve (foreground), start, stop, status."),
+    LazyCommand("settings", "coconut.commands.settings:app", "The effective settings and where each came from."),
+    LazyCommand(
+        "environment",
+        "coconut.commands.env:app",
+        "Create, control and destroy environments on the core.",
+        ("env", "e"),
+    ),
+    LazyCommand(
+        "task", "coconut.commands.task:app", "The core's tasks: list, clean up unlocked ones, show output.", ("t",)
+    ),
+    LazyCommand("role", "coconut.commands.role:app", "Query the roles of an environment.", ("r",)),
+    LazyCommand("events", "coconut.commands.events:app", "The core's event journal: query, follow, browse.", ("ev",)),
+    LazyCommand("runs", "coconut.commands.runs:app", "The runs in the core's event journal: list, show."),
+    LazyCommand(
+        "watchdog",
+        "coconut.commands.watchdog:app",
+        "The core's watchdogs (conditions that stop runs): list, show.",
+        ("wd",),
+    ),
+    LazyCommand(
+        "apricot", "coconut.commands.apricot:app", "Serve AliECS's configuration service (apricot) from the store."
+    ),
+    LazyCommand(
+        "mock", "coconut.commands.mock:app", "Serve a stand-in of an external service (DCS, trigger...) on loopback."
+    ),
+)
+
+
+app = lazy_app(
+    COMMANDS,
     name="coconut",
     help="Control and configuration client of the experiment control system.",
     add_completion=False,
@@ -61,72 +134,11 @@ def _global_options(
         cli.color = False
 
 
-def _register_commands() -> None:
-    from .commands import (
-        agent,
-        apricot,
-        config,
-        core,
-        env,
-        events,
-        info,
-        inventory,
-        mock,
-        plugins,
-        repo,
-        role,
-        runs,
-        runtime,
-        settings,
-        task,
-        template,
-        watchdog,
-    )
-
-    app.command("plugins", help="List installed plugins and the hooks they implement.")(plugins.plugins)
-    app.command("agent", help="The slurm resource manager's node agent (a Slurm job the core submits).")(agent.agent)
-    add_group(app, template.app, "template", "templ", help="Validate and plan workflow templates (offline).")
-    add_group(app, repo.app, "repo", "repository", help="Manage template repositories (git or plain directories).")
-    add_group(
-        app,
-        config.app,
-        "config",
-        "configuration",
-        "conf",
-        "c",
-        help="The configuration store: components, inventory, runtime KV.",
-    )
-    add_group(
-        config.app,
-        inventory.app,
-        "inventory",
-        "inv",
-        help="The hardware inventory: detectors, FLP hosts, readout cards.",
-    )
-    add_group(
-        config.app, runtime.app, "runtime", "rt", help="Runtime key-value entries (o2/runtime/<component>/<key>)."
-    )
-    info.register(app)
-    add_group(app, core.app, "core", help="Run the core: serve (foreground), start, stop, status.")
-    add_group(app, settings.app, "settings", help="The effective settings and where each came from.")
-    add_group(app, env.app, "environment", "env", "e", help="Create, control and destroy environments on the core.")
-    add_group(app, task.app, "task", "t", help="The core's tasks: list, clean up unlocked ones, show output.")
-    add_group(app, role.app, "role", "r", help="Query the roles of an environment.")
-    add_group(app, events.app, "events", "ev", help="The core's event journal: query, follow, browse.")
-    add_group(app, runs.app, "runs", help="The runs in the core's event journal: list, show.")
-    add_group(app, watchdog.app, "watchdog", "wd", help="The core's watchdogs (conditions that stop runs): list, show.")
-    add_group(app, apricot.app, "apricot", help="Serve AliECS's configuration service (apricot) from the store.")
-    add_group(app, mock.app, "mock", help="Serve a stand-in of an external service (DCS, trigger...) on loopback.")
-
-
-_register_commands()
-
-
 def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
     """Run one command line; raises HandledError for user errors."""
     from typer.exceptions import Abort, Exit, TyperException
 
-    command = plain_help(typer.main.get_command(app))
+    command = typer.main.get_command(app)
     try:
         result = command.main(args=list(argv), prog_name="coconut", standalone_mode=False, obj=cli)
     except TyperException as exc:  # click-style usage errors (typer vendors click)

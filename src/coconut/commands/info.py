@@ -14,11 +14,6 @@ from ..output import OUTPUT_OPTION, check_output, message_dict, print_data
 EVENT_SERVICE = "events"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("about", help="Version, settings file and endpoints (offline).")(about)
-    app.command("info", help="The core: instance, version, environments, tasks, detectors, services.")(info)
-
-
 def _show(cli: CliContext, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows) + 1
     for label, value in rows:

@@ -118,11 +118,18 @@ class RoleStates:
             parent = role.parent
             if parent is None or not counts_upward(role):
                 return
-            status_counts, state_counts = self._status_counts[parent.path], self._state_counts[parent.path]
-            status_counts[old_status] -= 1
-            status_counts[new_status] += 1
-            state_counts[old_state] -= 1
-            state_counts[new_state] += 1
+            # only the product whose counters moved is taken again (a transition moves states, not statuses)
             role = parent
-            old_status, old_state = self.status[role.path], self.state[role.path]
-            new_status, new_state = self._product(role)
+            status_now, state_now = self.status[role.path], self.state[role.path]
+            new_status = _moved(self._status_counts[role.path], old_status, new_status, status_product, status_now)
+            new_state = _moved(self._state_counts[role.path], old_state, new_state, state_product, state_now)
+            old_status, old_state = status_now, state_now
+
+
+def _moved(counts: Counter[str], old: str, new: str, product: Callable[[Counter[str]], str], current: str) -> str:
+    """Move one child from ``old`` to ``new`` in ``counts`` and take the product again (``current`` if none moved)."""
+    if old == new:
+        return current
+    counts[old] -= 1
+    counts[new] += 1
+    return product(counts)

@@ -1,5 +1,6 @@
-"""A coconut command that only asks the core something loads no server code: its cold start is the user's wait
-(issue 19: ``env list`` took 360-420 ms, of which importing the core's service module for two constants)."""
+"""A coconut command that only asks the core something loads no server code, no other command's module and no
+pydantic: its cold start is the user's wait (issue 19: ``env list`` took 360-440 ms, of which the core's service
+module for two constants, every command module up front, and typer's pydantic conversion of the options)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
 """
 
 
-def test_env_list_against_a_running_core_imports_no_server_module(tmp_path):
+@pytest.fixture(scope="module")
+def env_list_modules(tmp_path_factory):
+    """The modules a fresh interpreter holds after ``coconut env list -o json`` against a running core."""
+    tmp_path = tmp_path_factory.mktemp("cli-imports")
     directories = {name: tmp_path / name for name in ("config", "data", "state")}
     endpoint = f"127.0.0.1:{free_port()}"
     state = directories["state"] / "coconut"
@@ -50,7 +54,20 @@ def test_env_list_against_a_running_core_imports_no_server_module(tmp_path):
         *_, last = done.stdout.strip().splitlines()
         report = json.loads(last)
         assert report["status"] == 0, done.stderr
-        loaded = [m for m in report["modules"] if m.startswith(SERVER_SIDE)]
-        assert loaded == [], f"coconut env list imported server modules: {loaded}"
+        return report["modules"]
     finally:
         daemon.stop(state)
+
+
+def test_env_list_against_a_running_core_imports_no_server_module(env_list_modules):
+    loaded = [m for m in env_list_modules if m.startswith(SERVER_SIDE)]
+    assert loaded == [], f"coconut env list imported server modules: {loaded}"
+
+
+def test_env_list_imports_no_other_command_module(env_list_modules):
+    commands = [m for m in env_list_modules if m.startswith("coconut.commands.")]
+    assert commands == ["coconut.commands.env"]
+
+
+def test_env_list_converts_its_options_without_pydantic(env_list_modules):
+    assert [m for m in env_list_modules if m.startswith("pydantic")] == []

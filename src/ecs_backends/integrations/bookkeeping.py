@@ -192,7 +192,7 @@ class BookkeepingCalls:
                 fill = last.lhcFill if last.HasField("lhcFill") and in_stable_beams(last.lhcFill) else None
         except BookkeepingFailure as exc:
             return fail_call(self._call, "Bookkeeping RetrieveFillInfo failed", str(exc))
-        root = [self._call.role, *self._call.role.ancestors()][-1]
+        root = self._call.role.root()
         for key in FILL_INFO_KEYS:
             root.user_vars.pop(key, None)
         root.user_vars.update(fill_info(fill))

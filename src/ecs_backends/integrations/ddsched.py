@@ -67,7 +67,7 @@ def init_request(call: Any) -> ddsched_pb2.PartitionInitRequest:
     """The ``PartitionInitRequest`` of a ``ddsched.PartitionInitialize()`` call."""
     stack = call.var_stack
     environment_id = stack.get("environment_id", "")
-    root = [call.role, *call.role.ancestors()][-1]
+    root = call.role.root()
     stfb, stfs = host_id_maps(root)
     return ddsched_pb2.PartitionInitRequest(
         partition_info=ddsched_pb2.PartitionInfo(environment_id=environment_id, partition_id=environment_id),

@@ -187,7 +187,7 @@ class LhcCalls:
     def UpdateFillInfo(self) -> str:
         """Set the environment's ``fill_info_*`` from the last beam mode (never fails, as upstream)."""
         role = self._call.role
-        root = ([role, *role.ancestors()])[-1]
+        root = role.root()
         fill_info(root.user_vars, self._plugin.beam())
         return ""
 

@@ -229,7 +229,7 @@ class OdcCalls:
         if not request.extractTopoResources:
             request.plugin = self._need(stack, "odc_plugin", "the ODC resource plugin")
             request.resources = self._need(stack, "odc_resources", "the ODC resources")
-        root = ([self._call.role, *self._call.role.ancestors()])[-1]
+        root = self._call.role.root()
         root.user_vars[INITIALIZED_VAR] = "true"
         await odc.rpc("Run", request)
 

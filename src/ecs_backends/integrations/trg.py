@@ -93,7 +93,7 @@ def request_payload(request: Message, environment_id: str) -> dict[str, Any]:
 
 def set_run_variable(call: Any, key: str, value: str) -> None:
     """Set a variable on the environment's root role, where later calls and the tasks' START/STOP read it."""
-    [call.role, *call.role.ancestors()][-1].user_vars[key] = value
+    call.role.root().user_vars[key] = value
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,13 @@ class Role:
             role = role.parent
         return out
 
+    def root(self) -> Role:
+        """The workflow's root role: where a run's variables are set for later calls and the tasks to read."""
+        role = self
+        while role.parent is not None:
+            role = role.parent
+        return role
+
     def layers(self) -> VarLayers:
         """The variable layers seen from this role: the environment's, then each role's from the root down."""
         chain = [*reversed(self.ancestors()), self]

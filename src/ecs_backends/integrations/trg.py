@@ -302,28 +302,38 @@ class TrgPlugin(GrpcServicePlugin):
         return ctpecs_pb2_grpc.CTPdStub(self.channel)
 
     async def send(self, call: Any, operation: str, request: Message, *, stamp: int | None = None) -> None:
-        """One operation of a call, with its events (STARTED, then DONE_OK stamped ``stamp`` or DONE_ERROR)."""
+        """One operation of a call, with its events (STARTED, then DONE_OK stamped ``stamp`` or DONE_ERROR).
+
+        Each event's step is the TRG request and its step status the operation's: Bookkeeping takes
+        ``operationStepStatus`` DONE_OK of ``trg.RunStart()``/``RunStop()`` as the trigger's start and end."""
         payload = request_payload(request, call.var_stack.get("environment_id", ""))
-        call_event(call, model.STARTED, payload=payload)
+        step = f"TRG {operation} request"
+
+        def progress(status: model.OpStatus, error: str = "") -> None:
+            call_event(call, status, step=step, step_status=status, error=error, payload=payload)
+
+        progress(model.STARTED)
         try:
             reply = await getattr(self.stub, operation)(request, timeout=call_timeout(call, self.default_timeout))
             if reply.rc != 0:
                 raise TrgFailure(f"response code {reply.rc} from TRG: {reply.msg}")
         except grpc.aio.AioRpcError as exc:
             error = rpc_error_text(exc)
-            call_event(call, model.DONE_ERROR, error=error, payload=payload)
+            progress(model.DONE_ERROR, error)
             raise TrgFailure(error) from None
         except TrgFailure as exc:
-            call_event(call, model.DONE_ERROR, error=str(exc), payload=payload)
+            progress(model.DONE_ERROR, str(exc))
             raise
         if stamp is None:
-            call_event(call, model.DONE_OK, payload=payload)
+            progress(model.DONE_OK)
             return
         event = model.integrated_service_event(
             call.environment_id,
             service=call.path,
             operation=call.func,
             status=model.DONE_OK,
+            step=step,
+            step_status=model.DONE_OK,
             payload=json.dumps(payload),
         )
         event.timestamp = stamp  # the time of the call, which Bookkeeping takes as the trigger start

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 
 import pytest
+import yaml
 
+from ecs_engine.examples import examples_dir
 from ecs_engine.server.core import read_pidfile
 from tests.e2e.conftest import alive, eventually
 from tests.servers import self_signed_certificate
@@ -129,3 +133,47 @@ def test_agents_dial_the_core_over_tls(cluster, tmp_path):
     finally:
         coconut("core", "stop", "--force", check=False)
     eventually(lambda: not coconut.agent_jobs(), timeout=30, what="no agent job left")
+
+
+def examples_repo(tmp_path, **wants: dict) -> str:
+    """The example templates as a repository of their own, with some task classes' wants changed."""
+    src = tmp_path / "wants-repo"
+    shutil.copytree(examples_dir(), src)
+    for name, changed in wants.items():
+        path = src / "tasks" / f"{name}.yaml"
+        data = yaml.safe_load(path.read_text())
+        data["wants"] = {**data.get("wants", {}), **changed}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+    for args in (["init", "-q", "-b", "master"], ["add", "-A"], ["commit", "-q", "-m", "wants"]):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(src), *args], check=True)
+    return str(src)
+
+
+def class_wants(class_name: str) -> tuple[float, float]:
+    """(cpu, memory MB) that an example task class wants, from its template."""
+    name = class_name.split("/")[-1].split("@")[0]
+    wants = yaml.safe_load((examples_dir() / "tasks" / f"{name}.yaml").read_text()).get("wants", {})
+    return float(wants.get("cpu", 0)), float(wants.get("memory", 0))
+
+
+def test_a_task_wanting_more_cpus_than_any_node_has_is_refused_naming_it(coconut, tmp_path):
+    coconut("repo", "add", examples_repo(tmp_path, **{"demo-producer": {"cpu": 4}}))
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", 'hosts=["flp001"]', check=False)
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        r"task role \S*producer wants 4 CPU\(s\) \(wants\.cpu\): no Slurm node with machine_id=flp001", failed.err
+    )
+    assert "flp001: 1 CPU(s), 2000 MB" in failed.err  # what the node has, from sinfo
+    eventually(lambda: not coconut.agent_jobs(), timeout=30, what="no agent job left by the refused create")
+
+
+def test_an_agent_job_is_sized_by_the_wants_of_the_tasks_on_its_node(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
+    jobs = coconut.agent_jobs()
+    for node in ("flp001", "flp002"):
+        wants = [class_wants(t["className"]) for t in coconut.tasks() if t["deploymentInfo"]["hostname"] == node]
+        shown = coconut.cluster.run("scontrol", "show", "job", "-o", jobs[node]).stdout
+        fields = dict(f.split("=", 1) for f in shown.split() if "=" in f)
+        assert fields["MinMemoryNode"] == f"{math.ceil(sum(m for _, m in wants))}M", shown
+        assert fields["NumCPUs"] == str(math.ceil(sum(c for c, _ in wants))), shown
+    coconut("env", "destroy", environment_id)

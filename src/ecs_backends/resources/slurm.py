@@ -27,6 +27,7 @@ import functools
 import hmac
 import json
 import logging
+import math
 import shlex
 import socket
 import sys
@@ -48,7 +49,15 @@ from ecs_engine.protocols import agent_pb2 as pb
 from ecs_engine.protocols import agent_pb2_grpc as pb_grpc
 from ecs_engine.server.auth import SCHEME, TOKEN_FILE, TOKEN_KEY, ensure_token
 from ecs_engine.server.listening import SERVER_OPTIONS, bind
-from ecs_engine.tasks.resources import LaunchSpec, Node, PlacementError, ProcessHandle, ResourceManager
+from ecs_engine.tasks.resources import (
+    NO_WANTS,
+    LaunchSpec,
+    Node,
+    PlacementError,
+    ProcessHandle,
+    ResourceManager,
+    Wants,
+)
 
 from .local import port_range_from_settings
 
@@ -57,6 +66,7 @@ log = logging.getLogger(__name__)
 RESOURCE_MANAGER = "slurm"
 LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
 LOST_POLL = 0.5  # seconds between looks at a disconnected agent's job
+MEMORY_UNITS = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}  # sbatch --mem suffixes, in MB
 
 
 @hookimpl
@@ -102,6 +112,9 @@ class SlurmSettings:
             try:
                 if key == "agent_command":
                     value = shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+                elif key == "memory_per_agent":
+                    value = str(value)
+                    megabytes(value)
                 elif isinstance(current, float):
                     value = float(value)
                 elif isinstance(current, int):
@@ -153,6 +166,7 @@ class AgentLink:
 
     node: str
     job_id: str = ""
+    allocation: Wants | None = None  # the CPUs and MB its job asked for (None: a previous core's job)
     outbox: asyncio.Queue[pb.CoreMessage | None] | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     starting: dict[str, asyncio.Future[pb.Started]] = field(default_factory=dict)
@@ -174,6 +188,9 @@ class SlurmResourceManager(ResourceManager):
         #: this core among others of the cluster: its host and state directory (a restarted core has the same)
         self.core_id = f"{zlib.crc32(f'{socket.gethostname()}:{state_dir.absolute()}'.encode()):08x}"
         self._nodes: dict[str, Node] = {}
+        self._capacity: dict[str, Wants] = {}  # a node's CPUs and memory (MB), as sinfo reports them
+        self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want, with its agent's own share
+        self.replaced: set[str] = set()  # jobs of idle agents given up for bigger ones: they may not dial in
         self._agents: dict[str, AgentLink] = {}
         self._processes: dict[str, RemoteProcess] = {}
         self._reserved: dict[str, set[int]] = {}
@@ -207,7 +224,7 @@ class SlurmResourceManager(ResourceManager):
             server, port = self._serve_agents()
             await server.start()
             self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
-        self._nodes = await self._partition_nodes()
+        self._nodes, self._capacity = await self._partition_nodes()
         for job in await self._agent_jobs():  # a previous core's: they dial again
             link = self._agents.setdefault(job["node"], AgentLink(job["node"]))
             link.job_id = job["id"]
@@ -241,20 +258,23 @@ class SlurmResourceManager(ResourceManager):
         self._server = server
         return server, port
 
-    async def _partition_nodes(self) -> dict[str, Node]:
-        argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T"]
+    async def _partition_nodes(self) -> tuple[dict[str, Node], dict[str, Wants]]:
+        """The partition's usable nodes and their capacities."""
+        argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T|%c|%m"]
         if self.settings.partition:
             argv.append(f"--partition={self.settings.partition}")
         nodes: dict[str, Node] = {}
+        capacity: dict[str, Wants] = {}
         for line in (await slurm_command(*argv)).splitlines():
-            name, features, address, state = [*line.split("|"), "", "", ""][:4]
+            name, features, address, state, cpus, memory = [*line.split("|"), "", "", "", "", ""][:6]
             if not name or name in nodes or state.rstrip("*~#$@").startswith(("down", "drain", "fail")):
                 continue
             listed = [f for f in features.split(",") if f and f != "(null)"]
             attributes = {"hostname": name, "machine_id": name, "features": ",".join(listed)}
             attributes.update({f: "true" for f in listed if f not in attributes})
             nodes[name] = Node(name, address or name, tuple(sorted(attributes.items())))
-        return nodes
+            capacity[name] = Wants(_number(cpus), _number(memory))
+        return nodes, capacity
 
     def agent_job_name(self, node: str) -> str:
         """The name of the agent job of ``node`` (a restarted core of the same state directory finds it by it)."""
@@ -281,15 +301,55 @@ class SlurmResourceManager(ResourceManager):
     def nodes(self) -> list[Node]:
         return list(self._nodes.values())
 
-    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
-        try:
-            return super().place(constraints)
-        except PlacementError as exc:
-            partition = f"partition {self.settings.partition}" if self.settings.partition else "the default partition"
+    def place(
+        self,
+        constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+        wants: Wants = NO_WANTS,
+        task: str = "",
+    ) -> Node:
+        """The least loaded matching node that has ``wants`` left (CPUs, memory); they are reserved there."""
+        partition = f"partition {self.settings.partition}" if self.settings.partition else "the default partition"
+        matching = [n for n in self.nodes() if n.matches(constraints)]
+        if not matching:
+            try:
+                super().place(constraints)  # its error names the constraint and every node
+            except PlacementError as exc:
+                raise PlacementError(
+                    exc.message.replace("no node has", "no Slurm node has", 1),
+                    hint=f"a node of {partition} (setting core.slurm.partition) needs it: NodeName or Features= in "
+                    "slurm.conf",
+                ) from None
+        fitting = [n for n in matching if self._fits(n.name, wants)]
+        if not fitting:
+            short = "cpu" if not [n for n in matching if self._fits(n.name, Wants(wants.cpu, 0))] else "memory"
+            amount = f"{wants.cpu:g} CPU(s)" if short == "cpu" else f"{wants.memory:g} MB of memory"
+            where = ", ".join(f"{k}={v}" for k, v in constraints) or "no constraint"
+            nodes = "; ".join(self._describe(n.name) for n in matching)
             raise PlacementError(
-                exc.message.replace("no node has", "no Slurm node has", 1),
-                hint=f"a node of {partition} (setting core.slurm.partition) needs it: NodeName or Features= in slurm.conf",
-            ) from None
+                f"{task or 'a task'} wants {amount} (wants.{short}): no Slurm node with {where} has it free ({nodes})",
+                hint=f"lower its class's wants.{short}, or give a node of {partition} more (CPUs=, RealMemory= in "
+                "slurm.conf)",
+            )
+        node = min(fitting, key=self.load)
+        self._wanted[node.name] = self._wanted.get(node.name, self._agent_share()) + wants
+        return node
+
+    def unplace(self, node: Node, wants: Wants) -> None:
+        if node.name in self._wanted:
+            self._wanted[node.name] -= wants
+
+    def _fits(self, node: str, wants: Wants) -> bool:
+        have = self._capacity.get(node, NO_WANTS)
+        total = self._wanted.get(node, self._agent_share()) + wants
+        return total.cpu <= have.cpu + 1e-9 and total.memory <= have.memory + 1e-9
+
+    def _describe(self, node: str) -> str:
+        have, wanted = self._capacity.get(node, NO_WANTS), self._wanted.get(node, self._agent_share())
+        return f"{node}: {have.cpu:g} CPU(s), {have.memory:g} MB, of which {wanted.cpu:g} CPU(s), {wanted.memory:g} MB taken"
+
+    def _agent_share(self) -> Wants:
+        """What the agent itself is given on its node, besides its tasks' wants (cpus_per_agent, memory_per_agent)."""
+        return Wants(float(self.settings.cpus_per_agent), megabytes(self.settings.memory_per_agent))
 
     def load(self, node: Node) -> int:
         link = self._agents.get(node.name)
@@ -397,8 +457,10 @@ class SlurmResourceManager(ResourceManager):
     async def _connected(self, link: AgentLink) -> None:
         """Wait for the node's agent, submitting its job first if it has none."""
         async with link.submitting:
+            if link.job_id and self._outgrown(link):
+                await self._replace(link)
             if not link.job_id:
-                link.job_id = await self._submit(link.node)
+                link.job_id, link.allocation = await self._submit(link.node)
                 self._watch(link, self._expect(link, self.settings.agent_timeout))
         if link.connected.is_set():
             return
@@ -411,7 +473,26 @@ class SlurmResourceManager(ResourceManager):
                 hint=f"its output: {self.work_dir / f'agent-{link.node}.log'}; squeue -j {link.job_id}",
             ) from None
 
-    async def _submit(self, node_name: str) -> str:
+    def _outgrown(self, link: AgentLink) -> bool:
+        """Whether an agent that runs nothing is too small for what the tasks now placed on its node want (say, it
+        was submitted for a before_DEPLOY hook alone). An agent with tasks keeps them: a job cannot grow."""
+        if link.allocation is None or link.starting or any(p.node == link.node for p in self._processes.values()):
+            return False
+        wanted = _allocation(self._wanted.get(link.node, self._agent_share()))
+        return wanted.cpu > link.allocation.cpu or wanted.memory > link.allocation.memory
+
+    async def _replace(self, link: AgentLink) -> None:
+        log.info(
+            "slurm: the idle agent of node %s (job %s) is smaller than its tasks want: replacing it",
+            link.node,
+            link.job_id,
+        )
+        self.replaced.add(link.job_id)
+        old, link.job_id, link.allocation, link.outbox = link.job_id, "", None, None
+        link.connected.clear()  # its stream ends when its agent has stopped
+        await slurm_command("scancel", old, check=False)
+
+    async def _submit(self, node_name: str) -> tuple[str, Wants]:
         s = self.settings
         node = self._nodes[node_name]
         features = [f for f in dict(node.attributes).get("features", "").split(",") if f]
@@ -430,14 +511,23 @@ class SlurmResourceManager(ResourceManager):
             sbatch.append(f"--constraint={'&'.join(features)}")
         if s.partition:
             sbatch.append(f"--partition={s.partition}")
-        if s.cpus_per_agent:
-            sbatch.append(f"--cpus-per-task={s.cpus_per_agent}")
-        if s.memory_per_agent:
-            sbatch.append(f"--mem={s.memory_per_agent}")
+        # the allocation is what the node's tasks want, plus the agent's own share; the agent runs in the batch step
+        # itself (no srun, which since 22.05 would not inherit --cpus-per-task), so its children share all of it
+        allocation = _allocation(self._wanted.get(node_name, self._agent_share()))
+        if allocation.cpu:
+            sbatch.append(f"--cpus-per-task={allocation.cpu:g}")
+        if allocation.memory:
+            sbatch.append(f"--mem={allocation.memory:g}M")
         out = await slurm_command(*sbatch, f"--wrap=exec {shlex.join(argv)}")
         job_id = out.strip().split(";")[0]
-        log.info("slurm: submitted the agent of node %s as job %s", node_name, job_id)
-        return job_id
+        log.info(
+            "slurm: submitted the agent of node %s as job %s (%g CPU(s), %g MB; 0: Slurm's default)",
+            node_name,
+            job_id,
+            allocation.cpu,
+            allocation.memory,
+        )
+        return job_id, allocation
 
     def _watch(self, link: AgentLink, coroutine: Any) -> None:
         if link.watch is not None and not link.watch.done() and link.watch is not asyncio.current_task():
@@ -556,6 +646,9 @@ class AgentService(pb_grpc.AgentsServicer):
         if first is None or first.WhichOneof("kind") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an agent's first message is its Hello")
             return
+        if first.hello.jobId in self.manager.replaced:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "this agent's job was replaced by a bigger one")
+            return
         outbox: asyncio.Queue[pb.CoreMessage | None] = asyncio.Queue()
         link = self.manager.agent_connected(first.hello, outbox)
 
@@ -593,6 +686,31 @@ def _launch_message(spec: LaunchSpec) -> pb.Launch:
         stdoutPath=str(spec.stdout_path or ""),
         stderrPath=str(spec.stderr_path or ""),
     )
+
+
+def _allocation(wanted: Wants) -> Wants:
+    """Whole CPUs and MB for sbatch (``--cpus-per-task``, ``--mem``): the wants rounded up."""
+    return Wants(math.ceil(round(wanted.cpu, 6)), math.ceil(round(wanted.memory, 6)))
+
+
+def megabytes(size: str) -> float:
+    """An sbatch --mem size (``4096``, ``500M``, ``4G``) in MB; "" is 0. UsageError naming the setting otherwise."""
+    text = size.strip().upper()
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in MEMORY_UNITS else (text, "")
+    try:
+        return float(number or 0) * MEMORY_UNITS[unit]
+    except ValueError:
+        raise UsageError(
+            f"setting core.slurm.memory_per_agent: expected a size such as 4096, 500M or 4G, got {size!r}"
+        ) from None
+
+
+def _number(text: str) -> float:
+    """A count sinfo printed (CPUs, MB); 0 for what it could not say."""
+    try:
+        return float(text.strip().rstrip("+"))
+    except ValueError:
+        return 0.0
 
 
 async def slurm_command(*argv: str, check: bool = True) -> str:

@@ -129,7 +129,11 @@ class Executor:
     async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment[TaskProcess]:
         """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
         await self.resources.ready()
-        results = await asyncio.gather(*(self._deploy_one(r) for r in requests), return_exceptions=True)
+        # every task is placed before any is launched: a batch manager sizes a node's allocation by all of them
+        placements = [self._place(r) for r in requests]
+        results = await asyncio.gather(
+            *(self._deploy_one(r, p) for r, p in zip(requests, placements, strict=True)), return_exceptions=True
+        )
         deployed = [r for r in results if isinstance(r, TaskProcess) and r.id in self.tasks]
         if self.registry is not None and deployed:  # one commit, not one per task on the loop
             await offload(self.registry.put_many, [t.record() for t in deployed])
@@ -144,12 +148,24 @@ class Executor:
                 raise result
         return deployment
 
-    async def _deploy_one(self, request: TaskRequest) -> TaskProcess:
-        node = self.resources.place(request.constraints)
-        task_id = new_id()
+    def _place(self, request: TaskRequest) -> Node | HandledError:
         if request.build_command is None:
-            raise HandledError(f"task role {request.role_path}: no command")
-        command = request.build_command(node.name, task_id)
+            return HandledError(f"task role {request.role_path}: no command")
+        try:
+            return self.resources.place(request.constraints, request.wants, f"task role {request.role_path}")
+        except HandledError as exc:
+            return exc
+
+    async def _deploy_one(self, request: TaskRequest, node: Node | HandledError) -> TaskProcess:
+        if isinstance(node, HandledError):
+            raise node
+        assert request.build_command is not None  # _place refused it
+        task_id = new_id()
+        try:
+            command = request.build_command(node.name, task_id)
+        except BaseException:
+            self.resources.unplace(node, request.wants)
+            raise
         task = TaskProcess(id=task_id, request=request, node=node, command=command)
         self.tasks[task_id] = task
         try:
@@ -410,9 +426,12 @@ class Executor:
         watcher = self._watchers.pop(task.id, None)
         if watcher is not None and not watcher.done():
             watcher.cancel()
-        if self.tasks.pop(task.id, None) is not None and self.registry is not None and unrecord:
+        known = self.tasks.pop(task.id, None) is not None
+        if known and self.registry is not None and unrecord:
             await offload(self.registry.remove, [task.id])
         self.resources.release_ports(task.node, task.ports)
+        if known:
+            self.resources.unplace(task.node, task.request.wants)
 
     async def shutdown(self) -> None:
         """Kill every task (the core is exiting: no child is left behind)."""

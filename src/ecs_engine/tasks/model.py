@@ -15,7 +15,7 @@ from ecs_engine.occ.states import STANDBY
 from ecs_engine.template.tasks import TaskCommand
 
 from .reports import INACTIVE, HookResult
-from .resources import Node, ProcessHandle
+from .resources import NO_WANTS, Node, ProcessHandle, Wants
 
 # Control modes (reference §4.2); "hook" is a basic class used by a role with a trigger.
 DIRECT = "direct"
@@ -67,6 +67,7 @@ class TaskRequest:
     connect: tuple[ChannelSpec, ...] = ()
     hook_timeout: float = 0.0  # hook and basic tasks: hard limit of one run (0: none)
     environment_id: str = ""
+    wants: Wants = NO_WANTS  # the class's wants (cpu, memory MB): what a batch system's allocation is sized by
     #: (node name, task id) -> the final command, rendered with task_hostname etc.
     build_command: Callable[[str, str], TaskCommand] | None = field(default=None, repr=False)
     #: (node name, task id) -> the task's `properties`, rendered at CONFIGURE with the role's current variables

@@ -11,6 +11,7 @@ from ecs_engine.template.taskrender import TaskRenderer
 from ecs_engine.template.tasks import TaskCommand
 
 from .model import ChannelSpec, TaskRequest
+from .resources import Wants
 
 PDP_ORBIT_RESET = "pdp_override_run_start_time"
 
@@ -41,6 +42,7 @@ def task_request(expander: Expander, workflow: Workflow, role: Role, environment
         connect=tuple(ChannelSpec.from_fields(ch) for ch in task.channels("connect")),
         hook_timeout=traits.timeout if traits is not None else 0.0,
         environment_id=task.environment_id,
+        wants=Wants(task.cls.cpu or 0.0, task.cls.memory or 0.0),
         build_command=command,
         properties=properties,
     )

@@ -43,6 +43,23 @@ class Node:
         return True
 
 
+@dataclass(frozen=True)
+class Wants:
+    """What a task asks of its node (its class's ``wants``): CPUs (fractions allowed) and memory in MB."""
+
+    cpu: float = 0.0
+    memory: float = 0.0
+
+    def __add__(self, other: Wants) -> Wants:
+        return Wants(self.cpu + other.cpu, self.memory + other.memory)
+
+    def __sub__(self, other: Wants) -> Wants:
+        return Wants(max(0.0, self.cpu - other.cpu), max(0.0, self.memory - other.memory))
+
+
+NO_WANTS = Wants()
+
+
 class PlacementError(HandledError):
     """No node satisfies a task's constraints."""
 
@@ -101,8 +118,16 @@ class ResourceManager(abc.ABC):
     async def ready(self) -> None:
         """Wait until the nodes are known (a batch system is asked for them); a local manager knows them at once."""
 
-    def place(self, constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> Node:
-        """The node for a task with these equality constraints: the least loaded of those that match."""
+    def place(
+        self,
+        constraints: tuple[tuple[str, str], ...] | list[tuple[str, str]],
+        wants: Wants = NO_WANTS,
+        task: str = "",
+    ) -> Node:
+        """The node for a task with these equality constraints: the least loaded of those that match.
+
+        ``wants`` are the task's (named ``task`` in errors); a manager that sizes allocations reserves them on the
+        node until ``unplace``. This one runs everything on machines it does not divide, so it ignores them."""
         matching = [node for node in self.nodes() if node.matches(constraints)]
         if not matching:
             wanted = ", ".join(f"{k}={v}" for k, v in constraints) or "none"
@@ -112,6 +137,9 @@ class ResourceManager(abc.ABC):
                 hint="add such a node to the setting core.nodes",
             )
         return min(matching, key=self.load)
+
+    def unplace(self, node: Node, wants: Wants) -> None:
+        """Give back what ``place`` reserved for a task that is gone (or never started)."""
 
     def load(self, node: Node) -> int:
         """How busy ``node`` is (placement prefers the lowest); by default, every node is equal."""

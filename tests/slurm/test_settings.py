@@ -25,6 +25,7 @@ def test_slurm_settings_are_read_with_their_types():
         ({"agent_lingr": 1}, "setting core.slurm.agent_lingr: unknown"),
         ({"lost_grace": "soon"}, "setting core.slurm.lost_grace: expected a float, got 'soon'"),
         ("o2", "setting core.slurm: expected a map"),
+        ({"memory_per_agent": "lots"}, "setting core.slurm.memory_per_agent: expected a size such as 4096, 500M or 4G"),
     ],
 )
 def test_a_wrong_slurm_setting_is_one_error_naming_it(section, message):

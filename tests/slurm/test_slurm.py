@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -177,3 +178,42 @@ def test_an_agent_job_is_sized_by_the_wants_of_the_tasks_on_its_node(coconut):
         assert fields["MinMemoryNode"] == f"{math.ceil(sum(m for _, m in wants))}M", shown
         assert fields["NumCPUs"] == str(math.ceil(sum(c for c, _ in wants))), shown
     coconut("env", "destroy", environment_id)
+
+
+def test_tasks_whose_wants_together_exceed_their_node_are_refused(coconut, tmp_path):
+    # flp001 has 1 CPU: a producer and a consumer wanting 0.6 each do not both fit
+    coconut(
+        "repo", "add", examples_repo(tmp_path, **{name: {"cpu": 0.6} for name in ("demo-producer", "demo-consumer")})
+    )
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", 'hosts=["flp001"]', check=False)
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(r"task role \S*(producer|consumer) wants 0.6 CPU\(s\) \(wants\.cpu\)", failed.err)
+    assert re.search(r"flp001: 1 CPU\(s\), 2000 MB, of which 0.6\d* CPU\(s\), \d+ MB taken", failed.err)
+    eventually(lambda: not coconut.agent_jobs(), timeout=30, what="no agent job left by the refused create")
+
+
+def test_agents_run_with_the_ecs_agent_entry_point(cluster, tmp_path):
+    entry_point = shutil.which("ecs-agent", path=os.path.dirname(sys.executable))
+    assert entry_point, "the ecs-agent entry point is installed next to the interpreter"
+    coconut = SlurmCoconut(cluster, tmp_path / "core", {"agent_command": entry_point})
+    try:
+        environment_id = create(coconut, "-w", "dataflow-demo", "-e", 'hosts=["flp001"]')
+        assert {t["deploymentInfo"]["hostname"] for t in coconut.tasks()} == {"flp001"}
+        assert running_with(entry_point, str(coconut.state_dir / "slurm")), "the agent is the ecs-agent command"
+        coconut("env", "destroy", environment_id)
+    finally:
+        coconut("core", "stop", "--force", check=False)
+    eventually(lambda: not coconut.agent_jobs(), timeout=30, what="no agent job left")
+
+
+def running_with(*words: str) -> list[int]:
+    """The pids of the processes whose command line holds all of ``words``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().decode().split("\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if all(word in argv for word in words):
+            pids.append(int(entry.name))
+    return pids

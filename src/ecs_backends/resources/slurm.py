@@ -2,9 +2,10 @@
 
 Nodes are the partition's (``sinfo``): a node's name is its ``machine_id`` and ``hostname``, its ``Features=``
 are the attribute ``features`` (any one matches, as a Mesos attribute list) and each feature is also an attribute
-of its own with the value ``true``; placement picks the least loaded node that matches and names the constraint
-when none does. The first task placed on a node submits that node's agent (``coconut agent``, ``sbatch
---nodelist --constraint --no-kill --time=0``), which dials back to this manager's gRPC service
+of its own with the value ``true``; placement picks the least loaded node that matches and has the task's wants
+(cpu, memory) free of its CPUs and memory, and names the constraint or the want when none does. The first task
+placed on a node submits that node's agent (``coconut agent``, ``sbatch --nodelist --constraint --no-kill --time=0
+--cpus-per-task --mem``, sized by the wants of the tasks placed there), which dials back to this manager's gRPC service
 (``ecs.agent.Agents``, its own token) and starts the task with the local manager's code there; the core keeps
 the OCC connection to the task and the kill escalation, whose signals the agent delivers. An agent whose job
 ends, or that stays away longer than ``lost_grace``, is lost: its tasks end unknown (critical ones send their
@@ -14,7 +15,8 @@ last task ended, and every agent when the core stops. A restarted core finds its
 
 Settings (``core.slurm``): ``listen`` (where agents dial, default 127.0.0.1:0, any free port), ``dial`` (the
 address agents are given, default the listen address), ``partition``, ``agent_command``, ``agent_timeout``,
-``lost_grace``, ``agent_linger`` (seconds), ``cpus_per_agent``, ``memory_per_agent`` (sbatch's ``--mem``),
+``lost_grace``, ``agent_linger`` (seconds), ``cpus_per_agent``, ``memory_per_agent`` (the agent's own share,
+added to its tasks' wants; a ``--mem`` size),
 ``tls_cert``/``tls_key`` (the agent service's TLS) and ``tls_ca`` (what agents check it with), ``log_dir`` (task
 output, seen by the nodes and the core: a shared file system).
 """

@@ -191,8 +191,8 @@ def run_agent(options: AgentOptions) -> None:
 
 
 def main() -> None:
-    """The ``ecs-agent`` command: ``coconut agent`` under a name of its own, for nodes that install only the agent's
-    entry point (the same options, output and exit statuses)."""
+    """The ``ecs-agent`` command: ``coconut agent`` under a name of its own, for a site's ``agent_command`` (the
+    same options, output and exit statuses)."""
     from coconut.cli import main as coconut
 
     sys.exit(coconut(["agent", *sys.argv[1:]]))

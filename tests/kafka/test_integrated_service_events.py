@@ -34,7 +34,7 @@ command:
   arguments: ["-m", "ecs_engine.examples.{name}"]
 """
 
-#: readout-dataflow's name (COG matches the full role path) with its dcs, trg and odc calls
+#: readout-dataflow's name (COG matches the full role path) with its dcs, trg, odc and ddsched calls
 WORKFLOW = """\
 name: readout-dataflow
 defaults:
@@ -85,8 +85,14 @@ roles:
         call: {func: odc.Stop(), trigger: before_STOP_ACTIVITY, await: after_STOP_ACTIVITY-50, timeout: 20s}
       - name: cleanup
         call: {func: odc.EnsureCleanup(), trigger: DESTROY, timeout: 20s, critical: false}
+  - name: dd-scheduler
+    roles:
+      - name: initialize
+        call: {func: ddsched.PartitionInitialize(), trigger: before_CONFIGURE, await: after_CONFIGURE-1, timeout: 10s}
+      - name: cleanup
+        call: {func: ddsched.EnsureTermination(), trigger: DESTROY, timeout: 10s, critical: false}
 """
-SERVICES = ("dcs", "trg", "odc")
+SERVICES = ("dcs", "trg", "odc", "ddsched")
 TOPICS = [f"aliecs.integrated_service.{s}" for s in SERVICES]
 
 
@@ -103,7 +109,7 @@ def repo(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def site(tmp_path: Path, kafka_broker: TansuBroker):
-    """A core publishing to the broker, with the dcs, trg and odc plugins on their mocks."""
+    """A core publishing to the broker, with the dcs, trg, odc and ddsched plugins on their mocks."""
     mocks = {name: MockProcess(name, tmp_path).start() for name in SERVICES}
     core = {
         "nodes": ["flp001", "flp002"],
@@ -113,6 +119,7 @@ def site(tmp_path: Path, kafka_broker: TansuBroker):
         "trgServiceEndpoint": mocks["trg"].address,
         "odcEndpoint": mocks["odc"].address,
         "odcPollingInterval": "200ms",
+        "ddSchedulerEndpoint": mocks["ddsched"].address,
     }
     coconut = Coconut(tmp_path / "core", {"core": core})
     coconut.seen_pids = set()
@@ -169,6 +176,8 @@ def test_the_gui_and_bookkeeping_find_the_dcs_trigger_and_odc_events_of_a_run(re
         assert all(e.integratedServiceEvent.operationName.startswith(f"{service}.") for e in events), topic
         assert all(e.integratedServiceEvent.environmentId == environment_id for e in events), topic
         assert all(e.timestampNano // 1_000_000 == e.timestamp for e in events), topic
+        calls = [e.integratedServiceEvent for e in events if e.integratedServiceEvent.operationName.endswith("()")]
+        assert calls and all(c.name.startswith("readout-dataflow.") for c in calls), topic  # the call role path
 
     # the GUI keeps DCS events named 'readout-dataflow.dcs.sor' whose payload has dcsEvent: one a detector
     sor = [

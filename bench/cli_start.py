@@ -53,7 +53,7 @@ def wall_ms(command: list[str], env: dict[str, str]) -> float:
 
 def create(core: CoreClient, repo: Path, tasks: int) -> str:
     request = pb.NewEnvironmentRequest(
-        workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(tasks))}
+        workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(tasks))}, public=True
     )
     reply = core.call("NewEnvironment", request)
     assert reply.environment.numberOfTasks == tasks, (reply.environment.numberOfTasks, core.last_error)
@@ -87,6 +87,7 @@ def main() -> int:
                     f"{time.perf_counter() - start:.0f} s"
                 )
             env = {**os.environ, **{f"XDG_{name.upper()}_HOME": str(path) for name, path in dirs.items()}}
+            env.pop("PYTHONDONTWRITEBYTECODE", None)  # as a user runs it: from cached bytecode, not compiling
             ((key, value),) = token_metadata(read_token(state))
             coconut = [str(BIN / "coconut"), "--endpoint", endpoint]
             floor = [sys.executable, "-c", FLOOR, endpoint, key, value]

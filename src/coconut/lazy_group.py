@@ -46,7 +46,7 @@ def _imported(entry: LazyCommand) -> Any:
 def build(entry: LazyCommand, group: TyperGroup) -> Any:
     """The click command of ``entry``, with plain help and pydantic-free values, as a subcommand of ``group``."""
     target = _imported(entry)
-    command: Any
+    command: Any  # pretty_exceptions_short below: typer's default (coconut turns pretty exceptions off)
     if isinstance(target, typer.Typer):
         command = typer.main.get_group_from_info(
             TyperInfo(target, name=entry.name, help=entry.help),

@@ -46,7 +46,7 @@ def send(endpoint: str, fill: int, *modes: str) -> None:
 
 
 def update_fill_info(plugin: LhcPlugin) -> dict[str, str]:
-    root = SimpleNamespace(user_vars={"fill_info_fill_number": "stale"}, ancestors=lambda: [])
+    root = SimpleNamespace(user_vars={"fill_info_fill_number": "stale"}, root=lambda: root)
     plugin.call_stack(SimpleNamespace(role=root, var_stack={})).UpdateFillInfo()
     return root.user_vars
 

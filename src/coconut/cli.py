@@ -143,7 +143,10 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
         result = command.main(args=list(argv), prog_name="coconut", standalone_mode=False, obj=cli)
     except TyperException as exc:  # click-style usage errors (typer vendors click)
         ctx = getattr(exc, "ctx", None)
-        if type(exc).__name__ == "NoArgsIsHelpError":  # typer has printed the help already
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group run bare: its help (rich help prints itself)
+            text = ctx.get_help() if ctx is not None else ""
+            if text:
+                cli.echo(text)
             return ExitStatus.OK
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         cli.error(f"coconut: {exc.format_message()}{hint}")

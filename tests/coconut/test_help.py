@@ -42,6 +42,15 @@ def test_version(coconut: Runner):
     assert (result.status, result.out) == (0, f"coconut {__version__}\n")
 
 
+@pytest.mark.parametrize("path", [[], ["env"]], ids=["coconut", "env"])
+def test_a_group_run_bare_prints_its_help(coconut: Runner, monkeypatch, capsys, path: list[str]):
+    monkeypatch.setattr("typer.core.HAS_RICH", False)
+    capsys.readouterr()
+    result = coconut(*path)
+    printed = result.out + capsys.readouterr().out
+    assert result.status == 0 and "Usage: coconut" in printed and "Commands" in printed, printed
+
+
 @pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "coconut")
 def test_help_names_values_and_uses_one_usage_form(help_of, path: list[str]):
     text = help_of(*path)

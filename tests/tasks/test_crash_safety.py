@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ecs_backends.resources.escapes import now_ticks
 from ecs_engine.plugins import backends
 from ecs_engine.tasks.executor import Executor
 from ecs_engine.tasks.registry import TaskRegistry
@@ -166,6 +167,14 @@ def test_two_cores_on_one_host_search_ports_from_different_places():
         assert first.allocate_port(node, 30000) not in (ports[0], ports[0] + 1)
 
 
+async def past_its_start_tick(pid: int) -> None:
+    """Wait until the clock has left the tick ``pid`` started in. /proc gives start times in clock ticks
+    (10 ms): a process started in the very tick of a stop request is taken for a relaunch's, not an orphan
+    of the run that ended (the sweep's known limit), so the tests stop a task only after that tick."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    await eventually(lambda: now_ticks() > int(fields[19]), what=f"the tick after process {pid} started")
+
+
 @pytest.mark.parametrize(
     "escape",
     [
@@ -186,6 +195,7 @@ async def test_what_a_task_started_outside_its_process_group_dies_with_it(execut
     escaped = int(out.read_text())
     # not in the task's session or group once setsid has run (its pid is written before it runs)
     await eventually(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
+    await past_its_start_tick(escaped)
     if "stop" in escape:
         Path(f"{out}.stop").touch()
         await eventually(lambda: task.process is None, what="the task ended by itself")
@@ -203,6 +213,7 @@ async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_la
     await executor.transition([task], "CONFIGURE")
     await executor.transition([task], "START")
     await eventually(lambda: out.exists() and len(out.read_text().split()) == 1, what="the first run's escapee")
+    await past_its_start_tick(int(out.read_text()))
     await executor.transition([task], "STOP")
     await executor.transition([task], "START")
     second = task.process
@@ -210,5 +221,6 @@ async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_la
     first_escapee, second_escapee = map(int, out.read_text().split())
     await eventually(lambda: not Path(f"/proc/{first_escapee}").exists(), what="the first run's escapee gone")
     assert second is not None and second.alive() and Path(f"/proc/{second_escapee}").exists()
+    await past_its_start_tick(second_escapee)
     await executor.transition([task], "STOP")
     await eventually(lambda: not Path(f"/proc/{second_escapee}").exists(), what="the second run's escapee gone")

@@ -88,6 +88,17 @@ class Coconut:
         return self("env", "show", environment_id, "-o", "json").json()["environment"]["state"]
 
 
+def write_example_tasks(root: Path) -> None:
+    """Task templates ``producer`` and ``consumer`` under ``root/tasks``: ecs_engine.examples' OCC pair."""
+    (root / "tasks").mkdir(parents=True, exist_ok=True)
+    for name in ("producer", "consumer"):
+        bind = "bind: [{name: out, type: push}]\n" if name == "producer" else ""
+        (root / "tasks" / f"{name}.yaml").write_text(
+            f"name: {name}\ncontrol:\n  mode: direct\n{bind}command:\n  stdout: stdout\n  stderr: all\n"
+            f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
+        )
+
+
 # Each look runs the CLI in a new process (0.5-3 s on a loaded 2-core machine): a deadline of 30 s, not 15.
 def eventually(condition, timeout: float = 30.0, what: str = "condition"):
     deadline = time.monotonic() + timeout

@@ -20,7 +20,7 @@ import yaml
 
 from ecs_engine.errors import ExitStatus
 
-from .conftest import alive, eventually, remember
+from .conftest import alive, eventually, remember, write_example_tasks
 
 pytestmark = pytest.mark.slow
 
@@ -31,12 +31,7 @@ def slow(tmp_path):
     root = tmp_path / "slow-repo"
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
-    for name in ("producer", "consumer"):
-        bind = "bind: [{name: out, type: push}]" if name == "producer" else ""
-        (root / "tasks" / f"{name}.yaml").write_text(
-            f"name: {name}\ncontrol:\n  mode: direct\n{bind}\ncommand:\n  stdout: stdout\n  stderr: all\n"
-            f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
-        )
+    write_example_tasks(root)
     (root / "tasks" / "sleeper.yaml").write_text(
         "name: sleeper\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  value: 'sleep {{ delay }}'\n"
     )

@@ -12,23 +12,11 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Coconut, alive, eventually, remember
+from tests.e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
 
 from .mocks import MockProcess, reserved_port
 
 pytestmark = pytest.mark.slow
-
-TASK = """\
-name: {name}
-control:
-  mode: direct
-{bind}
-command:
-  stdout: stdout
-  stderr: all
-  value: python3
-  arguments: ["-m", "ecs_engine.examples.{name}"]
-"""
 
 WORKFLOW = """\
 name: dcs-run
@@ -79,8 +67,7 @@ def dcs_repo(tmp_path: Path) -> Path:
     root = tmp_path / "dcs-repo"
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
-    (root / "tasks" / "producer.yaml").write_text(TASK.format(name="producer", bind="bind: [{name: out, type: push}]"))
-    (root / "tasks" / "consumer.yaml").write_text(TASK.format(name="consumer", bind=""))
+    write_example_tasks(root)
     (root / "workflows" / "dcs-run.yaml").write_text(WORKFLOW)
     return root
 

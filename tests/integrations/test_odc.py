@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Coconut, alive, eventually, remember
+from tests.e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
 
 from .mocks import MockProcess
 
@@ -55,12 +55,7 @@ def epn_repo(tmp_path):
     root = tmp_path / "epn-repo"
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
-    for name in ("producer", "consumer"):
-        bind = "bind: [{name: out, type: push}]\n" if name == "producer" else ""
-        (root / "tasks" / f"{name}.yaml").write_text(
-            f"name: {name}\ncontrol:\n  mode: direct\n{bind}command:\n  stdout: stdout\n  stderr: all\n"
-            f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
-        )
+    write_example_tasks(root)
     (root / "workflows" / "epn.yaml").write_text(textwrap.dedent(EPN_WORKFLOW))
     return root
 

@@ -15,24 +15,12 @@ import pytest
 from ecs_engine.protocols import events_pb2
 from ecs_engine.server.core import read_pidfile
 
-from ..e2e.conftest import Coconut, alive, eventually, remember
+from ..e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
 from ..integrations.mocks import MockProcess
 from .broker import TansuBroker
 from .consumer import Received, consume
 
 pytestmark = pytest.mark.slow
-
-TASK = """\
-name: {name}
-control:
-  mode: direct
-{bind}
-command:
-  stdout: stdout
-  stderr: all
-  value: python3
-  arguments: ["-m", "ecs_engine.examples.{name}"]
-"""
 
 #: readout-dataflow's name (COG matches the full role path) with its dcs, trg, odc and ddsched calls
 WORKFLOW = """\
@@ -101,8 +89,7 @@ def repo(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
-    (root / "tasks" / "producer.yaml").write_text(TASK.format(name="producer", bind="bind: [{name: out, type: push}]"))
-    (root / "tasks" / "consumer.yaml").write_text(TASK.format(name="consumer", bind=""))
+    write_example_tasks(root)
     (root / "workflows" / "readout-dataflow.yaml").write_text(WORKFLOW)
     return root
 

@@ -7,19 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Coconut, alive, read_pidfile
+from tests.e2e.conftest import Coconut, alive, read_pidfile, write_example_tasks
 
 
 def pair_repo(root: Path) -> Path:
     """A repository whose workflow ``pair`` runs ecs_engine.examples' producer and consumer over OCC."""
     (root / "workflows").mkdir(parents=True)
     (root / "tasks").mkdir()
-    for name in ("producer", "consumer"):
-        bind = "bind: [{name: out, type: push}]" if name == "producer" else ""
-        (root / "tasks" / f"{name}.yaml").write_text(
-            f"name: {name}\ncontrol:\n  mode: direct\n{bind}\ncommand:\n  stdout: stdout\n  stderr: all\n"
-            f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
-        )
+    write_example_tasks(root)
     (root / "workflows" / "pair.yaml").write_text(
         textwrap.dedent(
             """\

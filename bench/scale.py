@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from transitions import standby  # bench/transitions.py: the floor's wait for STANDBY
+
 from ecs_engine.occ.client import OccClient
 from ecs_engine.occ.multipeer import host_names, running_hub, task_argv, write_repo
 from ecs_engine.occ.options import PORT_ENV
@@ -96,20 +98,6 @@ def through_core(core: CoreClient, repo: Path, n: int, core_pid: int) -> dict[st
 # -- the floor --------------------------------------------------------------------------------------------
 
 
-async def _standby(client: OccClient, port: int, process: subprocess.Popen) -> None:
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            assert process.poll() is None, "a floor process died"
-            await asyncio.sleep(0.02)
-            continue
-        writer.close()
-        break
-    while (await client.get_state(wait_for_ready=True)).state != "STANDBY":
-        await asyncio.sleep(0.5)
-
-
 async def _ended(process: subprocess.Popen) -> None:
     while process.poll() is None:
         await asyncio.sleep(0.01)
@@ -125,7 +113,7 @@ async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
     ]
     clients = [OccClient(f"127.0.0.1:{port}") for port in ports]
     try:
-        await asyncio.gather(*(_standby(c, port, p) for c, port, p in zip(clients, ports, processes, strict=True)))
+        await asyncio.gather(*(standby(c, port, p) for c, port, p in zip(clients, ports, processes, strict=True)))
         replies = await asyncio.gather(
             *(c.transition("STANDBY", "CONFIGURE", [("environment_id", f"floor{n}")]) for c in clients)
         )

@@ -119,7 +119,8 @@ def through_core(core: CoreClient, repo: Path, n: int) -> dict[str, float]:
 # -- the floor --------------------------------------------------------------------------------------------
 
 
-async def _standby(client: OccClient, port: int, process: subprocess.Popen) -> None:
+async def standby(client: OccClient, port: int, process: subprocess.Popen) -> None:
+    """Wait until the process listens on ``port`` and its OCC state is STANDBY (bench/scale.py shares it)."""
     while True:
         try:
             _, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -170,7 +171,7 @@ async def _floor(n: int, processes: list[subprocess.Popen]) -> dict[str, float]:
             clients.append(OccClient(f"127.0.0.1:{port}"))
             arguments.append([("environment_id", f"floor{i}"), *channel])
     await asyncio.gather(
-        *(_standby(c, int(c.address.rsplit(":", 1)[1]), p) for c, p in zip(clients, processes, strict=True))
+        *(standby(c, int(c.address.rsplit(":", 1)[1]), p) for c, p in zip(clients, processes, strict=True))
     )
     replies = await asyncio.gather(
         *(c.transition("STANDBY", "CONFIGURE", a) for c, a in zip(clients, arguments, strict=True))

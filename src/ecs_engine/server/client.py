@@ -6,13 +6,13 @@ and exits like the same error found offline. Every call carries the owner's toke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError
-from ecs_engine.protocols import journal_pb2_grpc, watchdogs_pb2_grpc
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .auth import TOKEN_FILE, token_metadata
@@ -49,10 +49,22 @@ class CoreClient:
         else:
             self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self.stub = pb_grpc.ControlStub(self._channel)
-        self.journal = journal_pb2_grpc.JournalStub(self._channel)  # this project's ecs.journal.Journal
-        self.watchdogs = watchdogs_pb2_grpc.WatchdogsStub(self._channel)  # this project's ecs.watchdogs.Watchdogs
         #: the reason the core gave for the last failed transition (ControlEnvironment answers OK then)
         self.last_error = ""
+
+    @functools.cached_property
+    def journal(self) -> Any:
+        """This project's ``ecs.journal.Journal``; imported when first used, not at every CLI start."""
+        from ecs_engine.protocols import journal_pb2_grpc
+
+        return journal_pb2_grpc.JournalStub(self._channel)
+
+    @functools.cached_property
+    def watchdogs(self) -> Any:
+        """This project's ``ecs.watchdogs.Watchdogs``; imported when first used."""
+        from ecs_engine.protocols import watchdogs_pb2_grpc
+
+        return watchdogs_pb2_grpc.WatchdogsStub(self._channel)
 
     def close(self) -> None:
         self._channel.close()

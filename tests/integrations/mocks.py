@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +29,22 @@ START_TIMEOUT = 10.0
 
 
 class MockProcess:
-    """One mock service process; use as a context manager (it is stopped at the end, killed if need be)."""
+    """One mock service process; use as a context manager (it is stopped at the end, killed if need be).
 
-    def __init__(self, name: str, directory: Path, *, script: dict[str, Any] | str | None = None, port: int = 0):
+    ``prefix`` goes before its command: ``nsenter --net=...`` serves it inside a network namespace (tests/slurm's
+    cluster), where a core in that namespace reaches it."""
+
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        *,
+        script: dict[str, Any] | str | None = None,
+        port: int = 0,
+        prefix: Sequence[str] = (),
+    ):
         self.name = name
+        self.prefix = list(prefix)
         self.directory = directory
         self.record_file = directory / f"{name}-requests.jsonl"
         self.script_file: Path | None = None
@@ -45,7 +57,8 @@ class MockProcess:
         self.error_output = ""  # what it wrote on stderr (once stopped)
 
     def command(self) -> list[str]:
-        argv = [str(COCONUT), "mock", self.name, "--port", str(self.port), "--record", str(self.record_file)]
+        argv = [*self.prefix, str(COCONUT), "mock", self.name, "--port", str(self.port)]
+        argv += ["--record", str(self.record_file)]
         if self.script_file is not None:
             argv += ["--script", str(self.script_file)]
         return argv

@@ -44,9 +44,10 @@ def cluster(tmp_path_factory) -> slurm_cluster.Cluster:
 
 
 class SlurmCoconut:
-    """``coconut --endpoint ...`` in the cluster's namespace, with this test's directories and settings."""
+    """``coconut --endpoint ...`` in the cluster's namespace, with this test's directories and settings (``slurm``:
+    more ``core.slurm`` settings; ``core``: more ``core`` settings, such as integrated services')."""
 
-    def __init__(self, cluster: slurm_cluster.Cluster, root: Path, slurm: dict | None = None):
+    def __init__(self, cluster: slurm_cluster.Cluster, root: Path, slurm: dict | None = None, core: dict | None = None):
         self.cluster = cluster
         self.root = root
         self.port = free_port()
@@ -56,6 +57,7 @@ class SlurmCoconut:
             "core": {
                 "resource_manager": "slurm",
                 "ports": own_port_range(),
+                **(core or {}),
                 "slurm": {"agent_linger": 1, "lost_grace": 5, **(slurm or {})},
             }
         }

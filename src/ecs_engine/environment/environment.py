@@ -635,10 +635,10 @@ class Environment:
                 f"(root role {self.roles.status[self.root.path]}; {setting})"
             ) from None
 
-    async def deploy_roles(self, roles: list[Role]) -> list[Task]:
+    async def deploy_roles(self, roles: list[Role], planned: list[Role] | None = None) -> list[Task]:
         if not roles:
             return []
-        request = DeployRequest(self.id, roles, self.workflow, self.expander)
+        request = DeployRequest(self.id, roles, self.workflow, self.expander, planned or [])
         deployment = await self.controller.deploy(request)
         for task in deployment.tasks:
             self.add_task(task)
@@ -714,7 +714,13 @@ class Environment:
         """Trigger the hook task of ``role`` and wait for it within the role's timeout; "" or the error."""
         task = self.tasks_by_role.get(role.path)
         if task is None:  # hooks that fire before DEPLOY (e.g. before_DEPLOY) are deployed on demand
-            tasks = await self.deploy_roles([role])
+            # during DEPLOY, with the task roles it deploys next planned: a node's allocation is sized for all
+            planned = (
+                [r for r in self.root.walk() if r.kind == "task" and r is not role and r.path not in self.tasks_by_role]
+                if self.current_transition == Event.DEPLOY
+                else []
+            )
+            tasks = await self.deploy_roles([role], planned)
             if not tasks:
                 return f"hook task {role.path} could not be deployed"
             task = tasks[0]

@@ -95,13 +95,16 @@ class DeployRequest:
     """What to deploy for one environment.
 
     ``expander`` (the template expander of the environment) builds the commands and stacks of these roles;
-    it is None for an environment reloaded from the store, whose roles come from its snapshot.
+    it is None for an environment reloaded from the store, whose roles come from its snapshot. ``planned`` are
+    roles the environment deploys next (a hook before DEPLOY is deployed before the rest): a controller may place
+    them now, so that a batch system sizes each node's allocation for all of them (the executor does).
     """
 
     environment_id: str
     roles: list[Role]
     workflow: Workflow | None = None
     expander: Any = None
+    planned: list[Role] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

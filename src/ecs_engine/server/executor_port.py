@@ -87,8 +87,12 @@ class ExecutorTaskController(TaskController):
                 requests.append(task_request(request.expander, request.workflow, role, request.environment_id))
             except HandledError as exc:
                 out.undeployable[role.path] = exc.render()
+        planned = []
+        for role in request.planned:
+            with contextlib.suppress(HandledError):  # its own deploy will say what is wrong with it
+                planned.append(task_request(request.expander, request.workflow, role, request.environment_id))
         by_path = {r.path: r for r in request.roles}
-        deployment = await self.executor.deploy(requests)
+        deployment = await self.executor.deploy(requests, planned)
         out.undeployable.update(deployment.undeployable)
         for task in deployment.tasks:
             out.tasks.append(self._engine_task(task, by_path[task.request.role_path]))

@@ -42,7 +42,7 @@ from .modes import (
 )
 from .registry import TaskRegistry
 from .reports import ACTIVE, INACTIVE, Deployment, HookResult
-from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, ProcessHandle, ResourceManager
+from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, ProcessHandle, ResourceManager, Wants
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,8 @@ class Executor:
         self.tasks: dict[str, TaskProcess] = {}
         self._drivers: dict[str, ModeDriver] = {}
         self._watchers: dict[str, asyncio.Task] = {}
+        #: (environment, role path) -> the node placed for a task its environment deploys later, and its wants
+        self._planned: dict[tuple[str, str], tuple[Node, Wants]] = {}
 
     # -- queries ----------------------------------------------------------------------------------------------
 
@@ -126,15 +128,27 @@ class Executor:
 
     # -- deploy -----------------------------------------------------------------------------------------------
 
-    async def deploy(self, requests: Sequence[TaskRequest]) -> Deployment[TaskProcess]:
-        """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why."""
+    async def deploy(
+        self, requests: Sequence[TaskRequest], planned: Sequence[TaskRequest] = ()
+    ) -> Deployment[TaskProcess]:
+        """Deploy tasks in parallel: ACTIVE (and STANDBY for OCC processes), or a failure naming why.
+
+        ``planned`` are tasks the same environment deploys later (those of its DEPLOY, when a hook before it is
+        deployed first): they are placed now too and keep their nodes for that deploy. A deploy without them gives
+        back what its environments left planned."""
         await self.resources.ready()
         # every task is placed before any is launched: a batch manager sizes a node's allocation by all of them
         placements = [self._place(r) for r in requests]
+        for request in planned:
+            key = (request.environment_id, request.role_path)
+            if key not in self._planned and isinstance(node := self._place(request), Node):
+                self._planned[key] = (node, request.wants)
         results = await asyncio.gather(
             *(self._deploy_one(r, p) for r, p in zip(requests, placements, strict=True)), return_exceptions=True
         )
         deployed = [r for r in results if isinstance(r, TaskProcess) and r.id in self.tasks]
+        if not planned or not deployed:
+            self._unplan({r.environment_id for r in [*requests, *planned]})
         if self.registry is not None and deployed:  # one commit, not one per task on the loop
             await offload(self.registry.put_many, [t.record() for t in deployed])
         deployment: Deployment[TaskProcess] = Deployment([])
@@ -151,10 +165,20 @@ class Executor:
     def _place(self, request: TaskRequest) -> Node | HandledError:
         if request.build_command is None:
             return HandledError(f"task role {request.role_path}: no command")
+        kept = self._planned.pop((request.environment_id, request.role_path), None)
+        if kept is not None:
+            if kept[1] == request.wants:
+                return kept[0]
+            self.resources.unplace(*kept)
         try:
             return self.resources.place(request.constraints, request.wants, f"task role {request.role_path}")
         except HandledError as exc:
             return exc
+
+    def _unplan(self, environments: set[str]) -> None:
+        """Give back the nodes planned for tasks of ``environments`` that were not deployed."""
+        for key in [k for k in self._planned if k[0] in environments]:
+            self.resources.unplace(*self._planned.pop(key))
 
     async def _deploy_one(self, request: TaskRequest, node: Node | HandledError) -> TaskProcess:
         if isinstance(node, HandledError):
@@ -291,6 +315,7 @@ class Executor:
             user=task.command.user,
             stdout_path=Path(task.stdout_path) if task.stdout_path else None,
             stderr_path=Path(task.stderr_path) if task.stderr_path else None,
+            wants=task.request.wants,
             before_run=functools.partial(self._started, task),
         )
         self._record(task)
@@ -395,6 +420,7 @@ class Executor:
     async def kill(self, tasks: Iterable[TaskProcess]) -> list[TaskProcess]:
         """Stop tasks for good (OCC walk to DONE, then signals); returns those that were killed."""
         tasks = [t for t in tasks if t.id in self.tasks]
+        self._unplan({t.environment_id for t in tasks})  # (a hook before DEPLOY failed: the rest is not deployed)
         await asyncio.gather(*(self._kill_one(t) for t in tasks))
         if self.registry is not None and tasks:
             await offload(self.registry.remove, [t.id for t in tasks])
@@ -453,6 +479,7 @@ class Executor:
             connect=tuple(ChannelSpec(**c) for c in record.get("connect_channels", ())),
             hook_timeout=record.get("hook_timeout", 0.0),
             environment_id=record.get("environment_id", ""),
+            wants=Wants(*record.get("wants", (0.0, 0.0))),
         )
         task = TaskProcess(
             id=record["id"],
@@ -482,6 +509,7 @@ class Executor:
         task.pid = process.pid if process is not None else 0
         driver = self._driver_for(task)
         self.tasks[task.id] = task
+        self.resources.keep(node, request.wants)  # given back when the task is forgotten, as placed ones
         self._drivers[task.id] = driver
         if isinstance(driver, OccDriver):
             try:

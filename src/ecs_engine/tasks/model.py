@@ -127,6 +127,7 @@ class TaskProcess:
             "mode": self.request.mode,
             "critical": self.request.critical,
             "hook_timeout": self.request.hook_timeout,
+            "wants": [self.request.wants.cpu, self.request.wants.memory],
             "bind_channels": [vars(c) for c in self.request.bind],
             "connect_channels": [vars(c) for c in self.request.connect],
             "node": {"name": self.node.name, "address": self.node.address, "attributes": list(self.node.attributes)},

@@ -75,6 +75,7 @@ class LaunchSpec:
     user: str = ""
     stdout_path: Path | None = None
     stderr_path: Path | None = None
+    wants: Wants = NO_WANTS  # the task's (placed with them): a batch manager runs it where they are allocated
     #: called with the started process before it runs the command (a manager that cannot hold it back calls it
     #: right after the start): the executor records the process there, so a core killed at any moment knows it
     before_run: Callable[[ProcessHandle], None] | None = None
@@ -140,6 +141,10 @@ class ResourceManager(abc.ABC):
 
     def unplace(self, node: Node, wants: Wants) -> None:
         """Give back what ``place`` reserved for a task that is gone (or never started)."""
+
+    def keep(self, node: Node, wants: Wants) -> None:
+        """Reserve ``wants`` on ``node`` for a task a previous core placed there (re-attached), as ``place`` did;
+        ``unplace`` gives them back."""
 
     def load(self, node: Node) -> int:
         """How busy ``node`` is (placement prefers the lowest); by default, every node is equal."""

@@ -212,7 +212,11 @@ class OccClient:
         return from_rpc_error(exc, what=what, address=self.address, mode=self.mode, timeout=timeout)
 
     async def close(self) -> None:
-        for stream in self._streams.values():
+        """Close the streams and the channel. The streams are dropped: each refers back to this client (its
+        errors name the address) and to its readers (the executor's driver, which holds this client), a cycle
+        that would keep a closed task's objects until a full collection."""
+        streams, self._streams = self._streams, {}
+        for stream in streams.values():
             await stream.close()
         if self._channel is not None:
             await self._channel.close()

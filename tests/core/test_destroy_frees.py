@@ -1,0 +1,111 @@
+"""A destroyed environment leaves nothing of itself in the core's memory (issue 19: RSS flat over cycles).
+
+A real core in this test's event loop (real gRPC on loopback, fast OCC peer tasks), with Python's automatic
+collections off: only reference counting and the core's own collection after a destroy free anything, so
+what a destroy leaves in reference cycles stays visible.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import time
+import weakref
+
+import grpc
+import pytest
+
+from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
+from ecs_engine.protocols import o2control_pb2 as pb
+from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
+from ecs_engine.server import gc_policy
+from ecs_engine.server.auth import read_token, token_metadata
+from ecs_engine.server.core import Core
+from ecs_engine.server.settings import CoreSettings
+
+from ..e2e.conftest import free_port
+from ..ports import own_port_range
+
+pytestmark = pytest.mark.slow
+
+TASKS = 20
+
+
+@pytest.fixture
+def no_automatic_collection():
+    """Python's collector off for the test; the core's start froze this process's objects: thawed after."""
+    thresholds = gc.get_threshold()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+        gc.enable()
+
+
+@pytest.fixture
+async def core(tmp_path, no_automatic_collection):
+    """A started core, a Control stub to it (with its token) and the fast peer's workflow repository."""
+    with running_hub(tmp_path / "hub.fifo") as fifo:
+        repo = write_repo(tmp_path / "repo", fifo)
+        settings = CoreSettings.from_values(
+            {"core": {"nodes": host_names(TASKS), "ports": own_port_range()}},
+            data_dir=tmp_path / "data",
+            state_dir=tmp_path / "state",
+            listen=f"127.0.0.1:{free_port()}",
+        )
+        served = Core(settings)
+        await served.start()
+        try:
+            async with grpc.aio.insecure_channel(settings.listen) as channel:
+                yield served, Stub(channel, read_token(tmp_path / "state")), repo
+        finally:
+            await served.stop()
+
+
+class Stub:
+    def __init__(self, channel: grpc.aio.Channel, token: str):
+        self._stub = pb_grpc.ControlStub(channel)
+        self._metadata = token_metadata(token)
+
+    async def create(self, repo) -> str:
+        request = pb.NewEnvironmentRequest(
+            workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(TASKS))}
+        )
+        reply = await self._stub.NewEnvironment(request, metadata=self._metadata, timeout=120)
+        assert reply.environment.numberOfTasks == TASKS
+        return reply.environment.id
+
+    async def destroy(self, environment_id: str) -> None:
+        request = pb.DestroyEnvironmentRequest(id=environment_id)
+        await self._stub.DestroyEnvironment(request, metadata=self._metadata, timeout=120)
+
+
+async def gone(refs: list[weakref.ref], timeout: float = 10.0) -> list[str]:
+    """Waits (on the loop: the core runs on it) until every referent is freed; the type names of those left."""
+    deadline = time.monotonic() + timeout
+    while (left := [type(r()).__name__ for r in refs if r() is not None]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return left
+
+
+async def test_a_destroyed_environments_task_processes_are_freed_without_a_collection(core, monkeypatch):
+    monkeypatch.setattr(gc_policy, "COLLECT_DELAY", 3600.0)  # the core's own collection does not come
+    served, stub, repo = core
+    environment_id = await stub.create(repo)
+    processes = [weakref.ref(t) for t in served.executor.tasks_of(environment_id)]
+    assert len(processes) == TASKS
+    await stub.destroy(environment_id)
+    assert await gone(processes) == []
+
+
+async def test_the_core_frees_a_destroyed_environment_by_a_collection_after_the_destroy(core):
+    served, stub, repo = core
+    environment_id = await stub.create(repo)
+    env = served.manager.environments[environment_id]
+    left = [weakref.ref(env), *(weakref.ref(t) for t in env.tasks.values()), weakref.ref(env.root)]
+    del env
+    await stub.destroy(environment_id)
+    assert await gone(left) == []

@@ -17,6 +17,7 @@ import typer
 from ecs_engine.errors import UsageError
 
 from .context import CliContext
+from .plain_render import Stream, StyledCell, block_text, stream, table_text
 
 OUTPUTS = ("text", "json", "yaml")
 OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
@@ -52,38 +53,67 @@ STATE_COLOURS = {"RUNNING": "green", "ERROR": "red"}
 
 def state_cell(state: str, transition: str = "") -> str:
     """A state for a table: coloured if it matters, marked while a transition is changing it."""
+    text = f"{state} ({transition}...)" if transition else state
     colour = STATE_COLOURS.get(state)
-    text = f"[{colour}]{state}[/{colour}]" if colour else state
-    return f"{text} ({transition}...)" if transition else text
+    return StyledCell(text, colour, len(state)) if colour else text
+
+
+HEADER_STYLE = "bold blue"
+PIPE_WIDTH = 250  # in a pipe there is no width to fit: rows as wide as their content, up to this
+
+
+def _stream(cli: CliContext) -> Stream | None:
+    return stream(cli.stdout, no_color=cli.color is False, made_console="console" in cli.__dict__)
 
 
 def table(cli: CliContext, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """A table (cells shown literally; a ``StyledCell`` styled), written directly where rich would write the same."""
+    out = _stream(cli)
+    text = out and table_text(out, columns, rows, HEADER_STYLE, PIPE_WIDTH)
+    if text:
+        cli.stdout.write(text)
+        return
     from rich.box import SIMPLE
     from rich.table import Table
 
-    out = Table(box=SIMPLE, header_style="bold blue")
+    grid = Table(box=SIMPLE, header_style=HEADER_STYLE)
     for column in columns:
-        out.add_column(column, overflow="fold")
+        grid.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*row)
+        grid.add_row(*(_rich_text(cell) for cell in row))
     console = cli.console
-    if not console.is_terminal:  # in a pipe there is no width to fit: rows as wide as their content
+    if not console.is_terminal:
         from rich.console import Console
 
-        console = Console(file=cli.stdout, width=250, no_color=cli.color is False, highlight=False)
-    console.print(out)
+        console = Console(file=cli.stdout, width=PIPE_WIDTH, no_color=cli.color is False, highlight=False)
+    console.print(grid)
+
+
+def _rich_text(cell: str) -> Any:
+    from rich.text import Text
+
+    text = Text(str(cell))
+    if isinstance(cell, StyledCell):
+        text.stylize(cell.style, 0, cell.length)
+    return text
 
 
 def vars_block(cli: CliContext, title: str, values: Mapping[str, str]) -> None:
     """A titled block of ``key  value`` lines, keys sorted; nothing at all when there are no values."""
     if not values:
         return
-    from rich.markup import escape
-
-    cli.console.print(f"[bold]{title}[/bold]")
     width = max(len(k) for k in values)
-    for key in sorted(values):
-        cli.console.print(f"  {escape(key):<{width}}  {escape(values[key])}", highlight=False)
+    lines = [f"  {key:<{width}}  {values[key]}" for key in sorted(values)]
+    out = _stream(cli)
+    text = out and block_text(out, title, lines)
+    if text:
+        cli.stdout.write(text)
+        return
+    from rich.text import Text
+
+    cli.console.print(Text(title, style="bold"))
+    for line in lines:
+        cli.console.print(Text(line))
 
 
 @contextlib.contextmanager

@@ -120,6 +120,7 @@ class Executor:
         self._watchers: dict[str, asyncio.Task] = {}
         #: (environment, role path) -> the node placed for a task its environment deploys later, and its wants
         self._planned: dict[tuple[str, str], tuple[Node, Wants]] = {}
+        self._deploying: set[tuple[str, str]] = set()  # (environment, role path) of the deploys under way
 
     # -- queries ----------------------------------------------------------------------------------------------
 
@@ -136,13 +137,23 @@ class Executor:
         ``planned`` are tasks the same environment deploys later (those of its DEPLOY, when a hook before it is
         deployed first): they are placed now too and keep their nodes for that deploy. A deploy without them gives
         back what its environments left planned."""
+        keys = {(r.environment_id, r.role_path) for r in requests}
+        self._deploying.update(keys)
+        try:
+            return await self._deploy(requests, planned)
+        finally:
+            self._deploying.difference_update(keys)
+
+    async def _deploy(self, requests: Sequence[TaskRequest], planned: Sequence[TaskRequest]) -> Deployment[TaskProcess]:
         await self.resources.ready()
         # every task is placed before any is launched: a batch manager sizes a node's allocation by all of them
         placements = [self._place(r) for r in requests]
-        for request in planned:
-            key = (request.environment_id, request.role_path)
-            if key not in self._planned and isinstance(node := self._place(request), Node):
-                self._planned[key] = (node, request.wants)
+        if planned:  # (hooks deploy at once: not the tasks that another deploy places or placed)
+            placed = self._deploying | {(t.environment_id, t.request.role_path) for t in self.tasks.values()}
+            for request in planned:
+                key = (request.environment_id, request.role_path)
+                if key not in self._planned and key not in placed and isinstance(node := self._place(request), Node):
+                    self._planned[key] = (node, request.wants)
         results = await asyncio.gather(
             *(self._deploy_one(r, p) for r, p in zip(requests, placements, strict=True)), return_exceptions=True
         )

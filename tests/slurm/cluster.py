@@ -7,6 +7,11 @@ address and every Slurm command fails; slurmd is entered with ``nsenter --net`` 
 remounts /sys and slurmd then finds no cgroup file system). Two nodes, ``flp001`` and ``flp002``, are two
 slurmd daemons of this host with different ``Features=``.
 
+Slurm confines each job to its allocation (``proctrack/cgroup``, ``task/cgroup``: its CPUs and its ``--mem``),
+in cgroups of the cluster's own (tests/slurm/cgroups.py), which ``down`` removes. On a machine without the
+cgroup v1 hierarchies this needs, the cluster falls back to ``proctrack/linuxproc`` (jobs unconfined) and
+says so: ``Cluster.unconfined`` holds the reason.
+
 Used by the tests' session fixture and by hand, as root::
 
     scripts/slurm-cluster up [ROOT]     # prints the environment to run commands in the cluster
@@ -24,6 +29,8 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import cgroups
 
 DEFAULT_ROOT = Path("/tmp/ecs-slurm")
 #: node name -> its Features= (comma-separated): both are FLPs, of different detectors
@@ -50,6 +57,16 @@ class Cluster:
     def conf(self) -> Path:
         return self.root / "slurm" / "slurm.conf"
 
+    def job_cgroup(self, controller: str, node: str, job_id: str, uid: int = 0) -> Path:
+        """Where Slurm keeps a job's cgroup of ``controller`` (only when the cluster confines its jobs)."""
+        return cgroups.made(self.root / "cgroups")[controller] / f"slurm_{node}" / f"uid_{uid}" / f"job_{job_id}"
+
+    @property
+    def unconfined(self) -> str | None:
+        """Why Slurm does not confine this cluster's jobs to their allocation; None when it does."""
+        reason = self.root / "unconfined"
+        return reason.read_text().strip() if reason.exists() else None
+
     def enter(self) -> list[str]:
         """The command prefix that runs a program in the cluster's network namespace."""
         return ["nsenter", f"--net=/run/netns/{self.namespace}"]
@@ -73,7 +90,7 @@ def _which(program: str) -> str:
     return shutil.which(program) or str(Path("/usr/sbin", program))
 
 
-def _slurm_conf(root: Path) -> str:
+def _slurm_conf(root: Path, confined: bool) -> str:
     host = socket.gethostname()
     slurm = root / "slurm"
     lines = [
@@ -90,8 +107,8 @@ def _slurm_conf(root: Path) -> str:
         f"SlurmdPidFile={slurm / 'slurmd-%n.pid'}",
         f"SlurmctldLogFile={slurm / 'log' / 'ctld.log'}",
         f"SlurmdLogFile={slurm / 'log' / '%n.log'}",
-        "ProctrackType=proctrack/linuxproc",
-        "TaskPlugin=task/none",
+        f"ProctrackType=proctrack/{'cgroup' if confined else 'linuxproc'}",
+        f"TaskPlugin=task/{'cgroup' if confined else 'none'}",
         "JobAcctGatherType=jobacct_gather/none",
         "AccountingStorageType=accounting_storage/none",
         "MpiDefault=none",
@@ -108,6 +125,31 @@ def _slurm_conf(root: Path) -> str:
             f"Features={features}"
         )
     lines.append(f"PartitionName=ecs Nodes={','.join(NODES)} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE")
+    return "\n".join(lines) + "\n"
+
+
+def _confine(root: Path, namespace: str) -> list[str]:
+    """The command prefix that starts a slurmd in the cluster's cgroups; [] where this machine has none to give
+    (the reason is then in ``root/unconfined``)."""
+    try:
+        found = cgroups.hierarchies()
+        made = cgroups.create(found, namespace, root / "cgroups")
+    except (cgroups.Unsupported, OSError) as exc:
+        cgroups.remove(root / "cgroups")
+        (root / "unconfined").write_text(f"{exc}\n")
+        return []
+    (root / "slurm" / "cgroup.conf").write_text(_cgroup_conf(root))
+    return cgroups.enter(found, made, root / "cgroup")
+
+
+def _cgroup_conf(root: Path) -> str:
+    """cgroup.conf (beside slurm.conf): the slurmd mount the cluster's cgroups at CgroupMountpoint (cgroups.py)."""
+    lines = [
+        "CgroupPlugin=cgroup/v1",
+        f"CgroupMountpoint={root / 'cgroup'}",
+        "ConstrainCores=yes",
+        "ConstrainRAMSpace=yes",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -174,17 +216,18 @@ def up(root: Path = DEFAULT_ROOT, namespace: str = "ecs-slurm") -> Cluster:
         munge / "log",
     )
     _wait("munged", (munge / "sock").is_socket, munge / "log")
-    cluster.conf.write_text(_slurm_conf(root))
+    enter = _confine(root, namespace)
+    cluster.conf.write_text(_slurm_conf(root, confined=bool(enter)))
     log = root / "slurm" / "log"
     _start(cluster, [_which("slurmctld"), "-D"], log / "ctld.out")
     for name in NODES:
-        _start(cluster, [_which("slurmd"), "-D", "-N", name], log / f"{name}.out")
+        _start(cluster, [*enter, _which("slurmd"), "-D", "-N", name], log / f"{name}.out")
     _wait(f"{len(NODES)} idle slurmd nodes", lambda: _idle_nodes(cluster) == len(NODES), log)
     return cluster
 
 
 def down(root: Path = DEFAULT_ROOT) -> None:
-    """Stop every process of the cluster (and of its jobs) and remove its namespace; the files stay."""
+    """Stop every process of the cluster (and of its jobs), remove its namespace and cgroups; the files stay."""
     cluster = Cluster(root)
     namespace = cluster.namespace if (root / "namespace").exists() else ""
     pids = [int(p) for p in (root / "pids").read_text().split()] if (root / "pids").exists() else []
@@ -215,6 +258,7 @@ def down(root: Path = DEFAULT_ROOT) -> None:
     for pid in pids:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+    cgroups.remove(root / "cgroups")
     (root / "pids").unlink(missing_ok=True)
 
 
@@ -244,6 +288,13 @@ def main(argv: list[str]) -> int:
         print(f"slurm-cluster: {exc}", file=sys.stderr)
         return 1
     print(cluster.run("sinfo", "-N", "-o", "%N %T %f").stdout, end="")
+    if cluster.unconfined:
+        print(
+            f"slurm-cluster: jobs are NOT confined to their allocation (proctrack/linuxproc): {cluster.unconfined}",
+            file=sys.stderr,
+        )
+    else:
+        print("jobs are confined to their allocation (proctrack/cgroup, task/cgroup: CPUs and --mem)")
     print(f"export SLURM_CONF={cluster.conf}  # and run commands with: {' '.join(cluster.enter())} COMMAND")
     return 0
 

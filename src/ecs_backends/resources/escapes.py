@@ -26,6 +26,7 @@ TASK_MARK = "ECS_TASK_ID"  # in every task's environment: the task id
 PR_SET_CHILD_SUBREAPER = 36
 REAP_INTERVAL = 0.02  # seconds between looks for the end of a killed adopted process
 REAP_PATIENCE = 5.0  # seconds a killed adopted process is waited for
+SCAN_REST = 2.0  # after a /proc scan, no other for this many times its duration (_Sweeper)
 
 
 def become_subreaper() -> bool:
@@ -38,19 +39,25 @@ def become_subreaper() -> bool:
 
 
 def _processes() -> dict[int, tuple[int, int]]:
-    """Every live process: pid -> (its parent, its start in clock ticks since boot); zombies excluded."""
+    """Every live process: pid -> (its parent, its start in clock ticks since boot); zombies excluded.
+    Raw descriptors, not file objects: a scan reads thousands of files (every process of the machine)."""
     found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            with open(f"{entry.path}/stat", "rb") as handle:
-                text = handle.read()
+            fd = os.open(f"/proc/{name}/stat", os.O_RDONLY)
         except OSError:
             continue
-        fields = text[text.rfind(b")") + 2 :].split()
+        try:
+            text = os.read(fd, 4096)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        fields = text[text.rfind(b")") + 2 :].split(maxsplit=20)
         if fields[0] not in (b"Z", b"X"):
-            found[int(entry.name)] = (int(fields[1]), int(fields[19]))
+            found[int(name)] = (int(fields[1]), int(fields[19]))
     return found
 
 
@@ -121,11 +128,15 @@ def _new_leader(pid: int, task_id: str, started: int, known: set[int]) -> bool:
 
 class _Sweeper:
     """Signals what tasks left behind outside their groups: requests made meanwhile share one scan, run off
-    the event loop (reading ``/proc`` is I/O); each scan starts after the requests it serves."""
+    the event loop (reading ``/proc`` is I/O); each scan starts after the requests it serves. A scan reads
+    every process of the machine and, while a thousand tasks end, requests keep coming: after each scan the
+    sweeper rests ``SCAN_REST`` times as long as it took, so scans take at most a third of a core (they were
+    back to back, a thread's worth of CPU, through a whole destroy) and the requests of the rest share one."""
 
     def __init__(self) -> None:
         self._wanted: list[_Wanted] = []
         self._running: asyncio.Task | None = None
+        self._rested = 0.0  # loop.time() before which no scan starts
 
     def request(self, wanted: _Wanted) -> None:
         self._wanted.append(wanted)
@@ -134,9 +145,15 @@ class _Sweeper:
             self._running = loop.create_task(self._run())
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._wanted:
+            if (rest := self._rested - loop.time()) > 0:
+                await asyncio.sleep(rest)
             wanted, self._wanted = self._wanted, []
-            for request, pids in zip(wanted, await offload(_scan, wanted, leaders), strict=True):
+            began = loop.time()
+            found = await offload(_scan, wanted, leaders)
+            self._rested = loop.time() + (loop.time() - began) * SCAN_REST
+            for request, pids in zip(wanted, found, strict=True):
                 signal_all(pids, request.signum)
                 reap_later(pids)
 

@@ -1,0 +1,61 @@
+"""The orphan sweep at scale: what many tasks ending together left outside their groups is all killed, by scans
+that share the requests and rest between them (each scan reads every process of the machine)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ecs_backends.resources import escapes
+
+from .conftest import eventually, request
+from .test_crash_safety import past_its_start_tick
+
+pytestmark = pytest.mark.slow
+
+TASKS = 6
+
+
+async def test_the_escapees_of_tasks_killed_together_all_die_and_scans_rest_between_them(
+    executor, tmp_path, monkeypatch
+):
+    scans: list[tuple[int, float, float]] = []  # (requests served, start, end)
+    real_scan = escapes._scan
+
+    def timed_scan(wanted, known):
+        start = time.monotonic()
+        try:
+            return real_scan(wanted, known)
+        finally:
+            scans.append((len(wanted), start, time.monotonic()))
+
+    monkeypatch.setattr(escapes, "_scan", timed_scan)
+    outs = [tmp_path / f"escaped{i}.pid" for i in range(TASKS)]
+    requests = [
+        request(f"demo.escape{i}", [f"(setsid sleep 300 & echo $! > {out}); exec sleep 300"], shell=True, mode="basic")
+        for i, out in enumerate(outs)
+    ]
+    tasks = (await executor.deploy(requests)).tasks
+    await executor.transition(tasks, "CONFIGURE")
+    await executor.transition(tasks, "START")
+    await eventually(lambda: all(o.exists() and o.read_text().strip() for o in outs), what="every escapee started")
+    escapees = [int(o.read_text()) for o in outs]
+    for pid, leader in zip(escapees, [t.process.pid for t in tasks], strict=True):
+        await eventually(lambda p=pid, s=leader: os.getsid(p) != s, what=f"escapee {pid} in a session of its own")
+        await past_its_start_tick(pid)
+    scans.clear()
+
+    await executor.kill(tasks)
+
+    await eventually(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in escapees), what="every escapee gone and reaped"
+    )
+    # each task asked twice (its SIGTERM, then its end); the SIGTERMs, sent in one pass of the loop, shared a scan
+    await eventually(lambda: sum(served for served, _, _ in scans) == 2 * TASKS, what="every request served")
+    assert scans[0][0] == TASKS
+    for (_, start, end), (_, next_start, _) in itertools.pairwise(scans):
+        assert next_start - end >= escapes.SCAN_REST * (end - start)  # a scan takes at most a third of the time

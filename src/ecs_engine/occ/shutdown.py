@@ -3,7 +3,9 @@
 The reference's escalation (the AliECS executor's): walk the OCC state machine down to DONE (FairMQ: down
 to EXITING), 5 s per step; wait up to 5 s for the process to exit (also when the walk failed: a process
 already at DONE stops answering as it exits, and must not be signalled for it); then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL
-to its process group. Every step is logged, so a process that needed a signal shows in the log.
+to its process group. Every step is logged, so a process that needed a signal shows in the log; the routine
+walk of a process that then exits is logged at debug level only (a destroy of thousands of tasks would write a
+line for each at info).
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ async def stop(
     if not process.alive():
         return
     if walk is not None:
-        log.info("stopping pid %d: walking it down to DONE (%g s per step)", process.pid, step_timeout)
+        log.debug("stopping pid %d: walking it down to DONE (%g s per step)", process.pid, step_timeout)
         if not await walk():  # often it is at DONE already and on its way out: no answer, but no signal due either
             log.info("pid %d could not be walked down to DONE: waiting %g s for its exit", process.pid, step_timeout)
         with contextlib.suppress(TimeoutError):

@@ -257,9 +257,21 @@ class LocalResourceManager(ResourceManager):
 
     async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
         async with self._launches:  # its files and pipe are opened only when its turn comes, too
-            return await self._launch(node, spec)
+            starting = asyncio.ensure_future(offload(self._start, spec))
+            try:
+                process = await asyncio.shield(starting)
+            except asyncio.CancelledError:
+                # the start goes on in its thread: wait it out, so that the caller's cleanup finds (and ends)
+                # the process it may have started and recorded
+                with contextlib.suppress(Exception):
+                    await starting
+                raise
+        self._count(node, process)
+        return process
 
-    async def _launch(self, node: Node, spec: LaunchSpec) -> LocalProcess:
+    def _start(self, spec: LaunchSpec) -> LocalProcess:
+        """On a worker thread, the whole start: files, pipe, fork and exec, the record (``before_run``), "go".
+        Nothing of it waits for a turn of the event loop, which a thousand starting tasks keep busy."""
         env = {**self._base_env, **spec.env, TASK_MARK: spec.task_id}
         kwargs: dict[str, Any] = {}
         if spec.user and spec.user != _current_user():
@@ -271,18 +283,17 @@ class LocalResourceManager(ResourceManager):
             kwargs["user"] = spec.user
         cwd = spec.cwd or self.log_dir("")
         cwd.mkdir(parents=True, exist_ok=True)
+        missing = _missing_program(spec.argv[0], env, cwd)
+        if missing:
+            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {missing}")
         out = _open_output(spec.stdout_path)
         err = out if spec.stderr_path is not None and spec.stderr_path == spec.stdout_path else None
         if err is None:
             err = _open_output(spec.stderr_path)
-
-        missing = _missing_program(spec.argv[0], env, cwd)
-        if missing:
-            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {missing}")
         gate, opener = os.pipe()
-
-        def start() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(
+        escapes.launching[spec.task_id] = escapes.now_ticks()
+        try:
+            popen = subprocess.Popen(
                 [*GATED, *spec.argv],
                 env=env,
                 cwd=cwd,
@@ -292,10 +303,6 @@ class LocalResourceManager(ResourceManager):
                 start_new_session=True,
                 **kwargs,
             )
-
-        escapes.launching[spec.task_id] = escapes.now_ticks()
-        try:
-            popen = await offload(start)  # fork and exec of a large process: not on the event loop
         except OSError as exc:
             os.close(opener)
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
@@ -307,14 +314,13 @@ class LocalResourceManager(ResourceManager):
             for stream in {out, err}:
                 if hasattr(stream, "close"):
                     stream.close()
-        process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
         try:
+            process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
             if spec.before_run is not None:
                 spec.before_run(process)  # the executor records it: before it can start anything
             os.write(opener, b"go\n")
         finally:
             os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
-        self._count(node, process)
         return process
 
     def _count(self, node: Node, process: LocalProcess) -> None:

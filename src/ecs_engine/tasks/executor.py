@@ -250,8 +250,9 @@ class Executor:
             await shutdown.signal_down(task.process)
 
     def _record(self, task: TaskProcess) -> None:
-        """Write the task's record (write-ahead: before its process starts, again once it runs), so a core
-        killed at any moment finds, after its restart, every process it may have started."""
+        """Write the task's record, so a core killed at any moment finds, after its restart, every process it may
+        have started: its process is recorded before it runs the command (``_started``; a process the core had no
+        time to record never runs it: the resource manager holds it back until then, or records it at once)."""
         if self.registry is not None and task.id in self.tasks:
             self.registry.put(task.record())
 
@@ -329,12 +330,12 @@ class Executor:
             wants=task.request.wants,
             before_run=functools.partial(self._started, task),
         )
-        self._record(task)
         process = await self.resources.launch(task.node, spec)
         self._watch(task, process)
         return process
 
     def _started(self, task: TaskProcess, process: ProcessHandle) -> None:
+        """``before_run``: may be called on the resource manager's worker thread (the registry is thread-safe)."""
         task.process = process
         task.pid = process.pid
         self._record(task)

@@ -77,7 +77,8 @@ class LaunchSpec:
     stderr_path: Path | None = None
     wants: Wants = NO_WANTS  # the task's (placed with them): a batch manager runs it where they are allocated
     #: called with the started process before it runs the command (a manager that cannot hold it back calls it
-    #: right after the start): the executor records the process there, so a core killed at any moment knows it
+    #: right after the start): the executor records the process there, so a core killed at any moment knows it.
+    #: It may be called on a worker thread (the local manager starts a process off the event loop)
     before_run: Callable[[ProcessHandle], None] | None = None
 
 

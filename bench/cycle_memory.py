@@ -2,12 +2,13 @@
 
 Runs the real core (``server/core.py``, real gRPC on loopback, fast OCC peer tasks) on an event loop in a thread
 of this process, drives it from the main thread with ``CoreClient`` as coconut does, and after each cycle
-collects and counts (the core's own collection after a destroy is put off, so that what a destroy leaves in
-reference cycles shows). Prints, per cycle: the reference cycles nothing else in the garbage refers to (the
+collects and counts. Prints, per cycle: the reference cycles nothing else in the garbage refers to (the
 roots: breaking them lets reference counting free the rest), by the types in them; the objects the collection
 freed (kept until a full collection) by type; the live objects the collector tracks and the types whose count
 grew since the first cycle; with --tracemalloc, the largest allocation growth by traceback.
+With --pause-at, then the time a full collection takes with an environment of each size live.
 Usage: python bench/cycle_memory.py [--cycles 6] [--tasks 100] [--show-cycle TYPE] [--referrers TYPE]
+[--pause-at 1000,5000]
 """
 
 from __future__ import annotations
@@ -16,20 +17,26 @@ import argparse
 import asyncio
 import collections
 import gc
+import json
+import linecache
 import os
+import statistics
 import tempfile
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
-from scale import free_ports, through_core  # bench/scale.py
+from scale import free_ports, rss_mb, through_core  # bench/scale.py
 
-from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
-from ecs_engine.server import gc_policy
+from ecs_engine.occ.multipeer import host_names, hubs_for, running_hub, write_repo
+from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
 from ecs_engine.server.core import Core
 from ecs_engine.server.settings import CoreSettings
+
+PAUSE_REPEAT = 5
 
 
 def name_of(o: object) -> str:
@@ -169,6 +176,33 @@ def holders(type_name: str, depth: int = 4) -> None:
     del objects
 
 
+def snapshot() -> tracemalloc.Snapshot:
+    """What Python has allocated, less this script's own reporting (tracemalloc's and linecache's)."""
+    ours = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, linecache.__file__)]
+    return tracemalloc.take_snapshot().filter_traces(ours)
+
+
+def collection_pauses(client: CoreClient, repo: Path, sizes: list[int]) -> None:
+    """How long a full collection holds the core's loop with an environment of N tasks live."""
+    for n in sizes:
+        request = pb.NewEnvironmentRequest(
+            workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(n))}
+        )
+        reply = client.call("NewEnvironment", request)
+        assert reply.environment.numberOfTasks == n, client.last_error
+        pauses = []
+        for _ in range(PAUSE_REPEAT):
+            started = time.perf_counter()
+            gc.collect()
+            pauses.append((time.perf_counter() - started) * 1000)
+        tracked = len(gc.get_objects())
+        client.call("DestroyEnvironment", pb.DestroyEnvironmentRequest(id=reply.environment.id))
+        print(
+            f"{n} tasks live ({tracked} objects tracked): full collection {statistics.median(pauses):.0f} ms"
+            f" median of {PAUSE_REPEAT} ({min(pauses):.0f}-{max(pauses):.0f}), load {os.getloadavg()[0]:.1f}"
+        )
+
+
 class CoreThread:
     """The core on its own event loop in a thread; ``stop()`` stops it and joins."""
 
@@ -192,25 +226,28 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=15, help="lines of each listing")
     parser.add_argument("--tracemalloc", action="store_true", help="also the largest allocation growth by line")
     parser.add_argument("--show-cycle", action="append", default=[], help="a type name: print a cycle through it")
+    parser.add_argument("--pause-at", default="", help="sizes (1000,5000): time a full collection with N tasks live")
     parser.add_argument("--referrers", default="", help="print what holds the live objects of this type name")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo", hubs=1) as fifo:
+    pause_sizes = [int(n) for n in args.pause_at.split(",") if n]
+    largest = max([args.tasks, *pause_sizes])
+    hubs = hubs_for(largest)
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo", hubs=hubs) as fifo:
         root = Path(tmp)
-        write_repo(root / "repo", fifo, 1)
-        values = {"core": {"nodes": host_names(args.tasks)}}
+        write_repo(root / "repo", fifo, hubs)
+        values = {"core": {"nodes": host_names(largest)}}
         settings = CoreSettings.from_values(
             values, data_dir=root / "data", state_dir=root / "state", listen=f"127.0.0.1:{free_ports(1)[0]}"
         )
-        gc_policy.COLLECT_DELAY = 3600.0  # this script collects, after looking at what a destroy leaves
         core = CoreThread(settings)
         pid = os.getpid()
         try:
             with CoreClient(settings.listen, timeout=600, token=read_token(root / "state")) as client:
-                through_core(client, root / "repo", 10, pid)  # warm-up: imports and caches
+                through_core(client, root / "repo", args.tasks, pid)  # warm-up: imports and caches
                 gc.collect()
                 if args.tracemalloc:
                     tracemalloc.start(12)
-                    base = tracemalloc.take_snapshot()
+                    base = snapshot()
                 first = type_counts()
                 for cycle in range(1, args.cycles + 1):
                     through_core(client, root / "repo", args.tasks, pid)
@@ -218,8 +255,9 @@ def main() -> None:
                     counts = type_counts()
                     grown = sorted(((n - first[k], k) for k, n in counts.items() if n > first[k]), reverse=True)
                     print(
-                        f"cycle {cycle}: {counts.total()} objects ({counts.total() - first.total():+d}),"
-                        f" {garbage.total()} freed by a collection; live growth by type:"
+                        f"cycle {cycle}: RSS {rss_mb(pid):.1f} MB, {counts.total()} objects"
+                        f" ({counts.total() - first.total():+d}), {garbage.total()} freed by a collection;"
+                        " live growth by type:"
                     )
                     for n, name in grown[: args.top]:
                         print(f"    {n:+7d} {name}")
@@ -227,11 +265,13 @@ def main() -> None:
                     for name, n in garbage.most_common(args.top):
                         print(f"    {n:7d} {name}")
                     if args.tracemalloc:
-                        for stat in tracemalloc.take_snapshot().compare_to(base, "traceback")[: args.top // 3]:
+                        print(f"  traced by tracemalloc: {tracemalloc.get_traced_memory()[0] / 1e6:.2f} MB")
+                        for stat in snapshot().compare_to(base, "traceback")[: args.top // 3]:
                             print(f"    {stat.size_diff / 1024:+8.0f} KB {stat.count_diff:+6d} objects")
                             print("\n".join("        " + line for line in stat.traceback.format()[-8:]))
                 if args.referrers:
                     holders(args.referrers)
+                collection_pauses(client, root / "repo", pause_sizes)
         finally:
             core.stop()
 

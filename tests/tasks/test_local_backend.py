@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,35 @@ async def test_a_restarted_manager_attaches_by_pid_and_start_time(resources, tmp
     assert await asyncio.wait_for(attached.wait(), 5) is None  # not our child: no exit code
     assert await process.wait() == -signal.SIGKILL
     assert other.attach(node, record) is None
+
+
+async def test_a_launch_cancelled_while_its_process_starts_hands_the_process_to_its_caller(resources, monkeypatch):
+    """The start runs on a worker thread and goes on when its caller is cancelled: the cancellation waits for it,
+    so the caller's cleanup finds the process, recorded (``before_run``), and ends it."""
+    from ecs_backends.resources import local
+
+    popen, entered, release = local.subprocess.Popen, threading.Event(), threading.Event()
+
+    def slow_popen(*args, **kwargs):
+        entered.set()
+        release.wait(10)
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(local.subprocess, "Popen", slow_popen)
+    recorded = []
+    spec = LaunchSpec("t4", ["sleep", "30"], before_run=recorded.append)
+    launching = asyncio.ensure_future(resources.launch(resources.nodes()[0], spec))
+    await eventually(entered.is_set, what="the start in its thread")
+    launching.cancel()
+    await asyncio.sleep(0.05)
+    assert not launching.done()  # waiting for the thread, not gone without the process
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await launching
+    (process,) = recorded
+    assert process.alive()
+    process.signal(signal.SIGKILL)
+    assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGKILL
 
 
 def _pids() -> list[int]:

@@ -149,6 +149,7 @@ def _cgroup_conf(root: Path) -> str:
         f"CgroupMountpoint={root / 'cgroup'}",
         "ConstrainCores=yes",
         "ConstrainRAMSpace=yes",
+        "ConstrainSwapSpace=yes",  # memory + swap within --mem too: where the machine has swap, a task cannot swap past it
     ]
     return "\n".join(lines) + "\n"
 

@@ -43,7 +43,6 @@ def test_readout_dataflow_runs_on_two_slurm_flps_through_the_services_and_destro
     repo = stand_in_repository(tmp_path / "repo")
     with Services(tmp_path, prefix=cluster.enter()) as services:
         coconut = SlurmCoconut(cluster, tmp_path / "core", core=services.core_settings())
-        coconut.seen_pids = set()
         try:
             environment_id = create(coconut, tmp_path, repo)
 
@@ -66,7 +65,6 @@ def test_readout_dataflow_runs_on_two_slurm_flps_through_the_services_and_destro
                 assert f"readout-dataflow.host-{node}.readout" in {paths[i] for i, t in tasks.items() if t["pid"]}
 
             seen = run_twice(coconut, environment_id)
-            coconut.tasks()  # remember the pids of tasks that ran
             coconut("env", "destroy", environment_id)
             assert not [pid for pid in coconut.seen_pids if alive(pid)], "task processes left after destroy"
             eventually(lambda: not coconut.agent_jobs(), timeout=30, what="the agent jobs ended after destroy")

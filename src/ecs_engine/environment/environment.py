@@ -761,7 +761,7 @@ class Environment:
         if task is None:
             return
         if event.kind == TaskEventKind.STATE:
-            self.set_task_state(task, state=event.state)
+            self.set_task_state(task, state=event.state, status=event.status or None)
             if event.state == ERROR and task.critical and not task.is_hook:
                 self.watch_error(task)
         elif event.kind == TaskEventKind.STATUS:

@@ -126,7 +126,7 @@ class KillReport:
 class TaskEventKind(enum.StrEnum):
     """What a ``TaskEvent`` reports, and which of its fields carries it."""
 
-    STATE = "state"  # a new ``state``
+    STATE = "state"  # a new ``state`` (and ``status``, when it changed with it: one change, one task event)
     STATUS = "status"  # a new ``status`` (ACTIVE/INACTIVE)
     END_OF_STREAM = "end_of_stream"  # a device said its data ended
     INTERNAL_ERROR = "internal_error"  # a device said TASK_INTERNAL_ERROR (``message``)

@@ -53,10 +53,11 @@ class ExecutorTaskController(TaskController):
         self._reported[task.id] = (task.state, task.status)
         if before is None:
             return
-        if task.status != before[1]:
-            self._emit(TaskEvent(task.id, TaskEventKind.STATUS, status=task.status))
-        if task.state != before[0]:
-            self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=task.state))
+        status = task.status if task.status != before[1] else ""
+        if task.state != before[0]:  # a process's end changes both: one event (a task event and role events less)
+            self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=task.state, status=status))
+        elif status:
+            self._emit(TaskEvent(task.id, TaskEventKind.STATUS, status=status))
 
     def device_event(self, task: TaskProcess, event: str) -> None:
         kind = DEVICE_EVENTS.get(event)

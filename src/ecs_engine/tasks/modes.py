@@ -257,15 +257,22 @@ class OccDriver(ModeDriver):
         )
 
     async def walk_to_done(self, step_timeout: float) -> bool:
+        """The states on the way are reported as they come; DONE only with the process's end (or the kill's),
+        together with INACTIVE: one change, not two (a destroy of N tasks published 2N task events for them)."""
         self.expect_exit = True
+
+        def reached(state: str) -> None:
+            state = self.occ_state(state)
+            if state == states.DONE:
+                self.task.state = state
+            else:
+                self.set_state(state)
+
         walked = await shutdown.walk_to_done(
-            self.client,
-            step_timeout=step_timeout,
-            on_state=lambda state: self.set_state(self.occ_state(state)),
-            state=self.wire_state(),
+            self.client, step_timeout=step_timeout, on_state=reached, state=self.wire_state()
         )
         if walked:
-            self.set_state(states.DONE)
+            self.task.state = states.DONE
         return walked
 
     async def close(self) -> None:

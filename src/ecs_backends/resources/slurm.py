@@ -1,17 +1,22 @@
-"""The ``slurm`` resource manager: tasks run on the nodes of a Slurm partition, through one agent per node.
+"""The ``slurm`` resource manager: tasks run on the nodes of a Slurm partition, through agents that are Slurm jobs.
 
 Nodes are the partition's (``sinfo``): a node's name is its ``machine_id`` and ``hostname``, its ``Features=``
 are the attribute ``features`` (any one matches, as a Mesos attribute list) and each feature is also an attribute
 of its own with the value ``true``; placement picks the least loaded node that matches and has the task's wants
-(cpu, memory) free of its CPUs and memory, and names the constraint or the want when none does. The first task
-placed on a node submits that node's agent (``coconut agent``, ``sbatch --nodelist --constraint --no-kill --time=0
---cpus-per-task --mem``, sized by the wants of the tasks placed there), which dials back to this manager's gRPC service
-(``ecs.agent.Agents``, its own token) and starts the task with the local manager's code there; the core keeps
-the OCC connection to the task and the kill escalation, whose signals the agent delivers. An agent whose job
-ends, or that stays away longer than ``lost_grace``, is lost: its tasks end unknown (critical ones send their
-environment to ERROR) and its job is cancelled. A node's agent is cancelled ``agent_linger`` seconds after its
-last task ended, and every agent when the core stops. A restarted core finds its agents' jobs by name
-(``ecs-agent-<core>-<node>``); they dial again and say which of its tasks still run.
+(cpu, memory) free of its CPUs and memory, counting what this core's agent jobs there hold, and names the
+constraint or the want when none does. A task is launched through an agent job of its node that has room left for
+its wants; without one, an agent job is submitted (``coconut agent``, ``sbatch --nodelist --constraint --no-kill
+--time=0 --cpus-per-task --mem``), sized for the wants placed on the node that run in no job. A running job cannot
+grow, so a node has a job per batch of tasks placed at once: the first for an environment's tasks (all placed
+before any starts, with those of its DEPLOY when a hook before it is deployed first), another for a second
+environment's. The agent dials back to this manager's gRPC service (``ecs.agent.Agents``, its own token) and starts
+the task with the local manager's code there; the core keeps the OCC connection to the task and the kill
+escalation, whose signals the agent delivers. An agent whose job ends, or that stays away longer than
+``lost_grace``, is lost: its tasks end unknown (critical ones send their environment to ERROR) and its job is
+cancelled. An agent job that runs nothing is cancelled after ``agent_linger`` seconds, unless tasks placed on its
+node that run nowhere need it, and every agent when the core stops. A restarted core finds its agents' jobs by name
+(``ecs-agent-<core>-<node>``) and their allocations by their comment; they dial again and say which of its tasks
+still run, whose records name their job and wants (the executor reserves the wants of re-attached tasks again).
 
 Settings (``core.slurm``): ``listen`` (where agents dial, default 127.0.0.1:0, any free port), ``dial`` (the
 address agents are given, default the listen address), ``partition``, ``agent_command``, ``agent_timeout``,
@@ -35,7 +40,7 @@ import socket
 import sys
 import threading
 import zlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,11 +139,13 @@ class SlurmSettings:
 class RemoteProcess(ProcessHandle):
     """A task process on a node, as its agent reports it; signals go through the agent."""
 
-    def __init__(self, manager: SlurmResourceManager, node: str, task_id: str, pid: int):
+    def __init__(self, manager: SlurmResourceManager, link: AgentLink, task_id: str, pid: int, wants: Wants):
         self.manager = manager
-        self.node = node
+        self.link = link  # the agent job it runs in
+        self.node = link.node
         self.task_id = task_id
         self.pid = pid
+        self.wants = wants
         self.code: int | None = None
         self._ended = asyncio.get_running_loop().create_future()
 
@@ -156,19 +163,21 @@ class RemoteProcess(ProcessHandle):
 
     def signal(self, signum: int) -> None:
         if self.alive():
-            self.manager.send(self.node, pb.CoreMessage(signal=pb.Signal(taskId=self.task_id, signum=int(signum))))
+            self.manager.send(self.link, pb.CoreMessage(signal=pb.Signal(taskId=self.task_id, signum=int(signum))))
 
     def record(self) -> dict[str, Any]:
-        return {"pid": self.pid, "task_id": self.task_id, "node": self.node}
+        wants = [self.wants.cpu, self.wants.memory]
+        return {"pid": self.pid, "task_id": self.task_id, "node": self.node, "job": self.link.job_id, "wants": wants}
 
 
-@dataclass
+@dataclass(eq=False)
 class AgentLink:
-    """One node's agent: its job, its stream (while connected) and what it runs for us."""
+    """One agent job on a node: its stream (while connected), its allocation and what it runs for us."""
 
     node: str
     job_id: str = ""
-    allocation: Wants | None = None  # the CPUs and MB its job asked for (None: a previous core's job)
+    allocation: Wants = NO_WANTS  # the whole CPUs and MB its job asked for (0: Slurm's default)
+    running: Wants = NO_WANTS  # the wants of the tasks launched through it that start or run
     outbox: asyncio.Queue[pb.CoreMessage | None] | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     starting: dict[str, asyncio.Future[pb.Started]] = field(default_factory=dict)
@@ -191,9 +200,9 @@ class SlurmResourceManager(ResourceManager):
         self.core_id = f"{zlib.crc32(f'{socket.gethostname()}:{state_dir.absolute()}'.encode()):08x}"
         self._nodes: dict[str, Node] = {}
         self._capacity: dict[str, Wants] = {}  # a node's CPUs and memory (MB), as sinfo reports them
-        self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want, with its agent's own share
-        self.replaced: set[str] = set()  # jobs of idle agents given up for bigger ones: they may not dial in
-        self._agents: dict[str, AgentLink] = {}
+        self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want
+        self._placed: dict[str, int] = {}  # how many tasks are placed on a node
+        self._agents: dict[str, list[AgentLink]] = {}  # a node's agent jobs, in the order they were submitted
         self._processes: dict[str, RemoteProcess] = {}
         self._reserved: dict[str, set[int]] = {}
         self._lock = threading.Lock()
@@ -228,8 +237,8 @@ class SlurmResourceManager(ResourceManager):
             self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
         self._nodes, self._capacity = await self._partition_nodes()
         for job in await self._agent_jobs():  # a previous core's: they dial again
-            link = self._agents.setdefault(job["node"], AgentLink(job["node"]))
-            link.job_id = job["id"]
+            link = self._link(job["node"], job["id"])
+            link.allocation = _allocation_of(job["comment"])
             if not link.connected.is_set():
                 self._watch(link, self._expect(link, self.settings.lost_grace))
         log.info("slurm: %d node(s), agents dial %s", len(self._nodes), self.dial)
@@ -283,14 +292,14 @@ class SlurmResourceManager(ResourceManager):
         return f"ecs-agent-{self.core_id}-{node}"
 
     async def _agent_jobs(self) -> list[dict[str, str]]:
-        """This core's agent jobs that still live: ``{"id", "node"}``."""
+        """This core's agent jobs that still live: ``{"id", "node", "comment"}`` (the comment: their allocation)."""
         prefix = self.agent_job_name("")
         data = json.loads(await slurm_command("squeue", "--json"))
         jobs = []
         for job in data.get("jobs", []):
             name = str(job.get("name", ""))
             if name.startswith(prefix) and str(job.get("job_state", "")) in LIVE_JOB_STATES:
-                jobs.append({"id": str(job["job_id"]), "node": name[len(prefix) :]})
+                jobs.append({"id": str(job["job_id"]), "node": name[len(prefix) :], "comment": str(job.get("comment"))})
         return jobs
 
     async def _job_state(self, job_id: str) -> str:
@@ -333,29 +342,46 @@ class SlurmResourceManager(ResourceManager):
                 "slurm.conf)",
             )
         node = min(fitting, key=self.load)
-        self._wanted[node.name] = self._wanted.get(node.name, self._agent_share()) + wants
+        self.keep(node, wants)
         return node
+
+    def keep(self, node: Node, wants: Wants) -> None:
+        self._wanted[node.name] = self._wanted.get(node.name, NO_WANTS) + wants
+        self._placed[node.name] = self._placed.get(node.name, 0) + 1
 
     def unplace(self, node: Node, wants: Wants) -> None:
         if node.name in self._wanted:
             self._wanted[node.name] -= wants
+            self._placed[node.name] -= 1
+        for link in self._links(node.name):  # idle agents kept for this task
+            if link.users <= 0 and link.connected.is_set():
+                self._watch(link, self._release_when_idle(link))
 
     def _fits(self, node: str, wants: Wants) -> bool:
-        have = self._capacity.get(node, NO_WANTS)
-        total = self._wanted.get(node, self._agent_share()) + wants
-        return total.cpu <= have.cpu + 1e-9 and total.memory <= have.memory + 1e-9
+        return _within(self._taken(node, wants), self._capacity.get(node, NO_WANTS))
+
+    def _taken(self, node: str, wants: Wants = NO_WANTS) -> Wants:
+        """What this core holds of ``node`` with ``wants`` placed there too: its agent jobs' allocations, and one more
+        job (the agent's share and the rest) for the wants placed there that run in none if the room left in the
+        jobs does not hold them."""
+        links = self._links(node)
+        held = _total(link.allocation for link in links)
+        room = _total(link.allocation - link.running for link in links)
+        outside = self._wanted.get(node, NO_WANTS) + wants - _total(link.running for link in links)
+        return held if _within(outside, room) else held + (outside - room) + self._agent_share()
 
     def _describe(self, node: str) -> str:
-        have, wanted = self._capacity.get(node, NO_WANTS), self._wanted.get(node, self._agent_share())
-        return f"{node}: {have.cpu:g} CPU(s), {have.memory:g} MB, of which {wanted.cpu:g} CPU(s), {wanted.memory:g} MB taken"
+        have, taken = self._capacity.get(node, NO_WANTS), self._taken(node)
+        return (
+            f"{node}: {have.cpu:g} CPU(s), {have.memory:g} MB, of which {taken.cpu:g} CPU(s), {taken.memory:g} MB taken"
+        )
 
     def _agent_share(self) -> Wants:
         """What the agent itself is given on its node, besides its tasks' wants (cpus_per_agent, memory_per_agent)."""
         return Wants(float(self.settings.cpus_per_agent), megabytes(self.settings.memory_per_agent))
 
     def load(self, node: Node) -> int:
-        link = self._agents.get(node.name)
-        return link.users if link is not None else 0
+        return sum(link.users for link in self._links(node.name))
 
     def allocate_port(self, node: Node, base: int) -> int:
         """Ports are handed out per node address (nodes sharing one address share the pool); whether a port is free
@@ -390,18 +416,19 @@ class SlurmResourceManager(ResourceManager):
 
     async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
         await self.ready()
-        link = self._agents.setdefault(node.name, AgentLink(node.name))
+        link = self._agent_for(node.name, spec.wants)
         link.users += 1
+        link.running += spec.wants
         try:
             await self._connected(link)
             started: asyncio.Future[pb.Started] = asyncio.get_running_loop().create_future()
             link.starting[spec.task_id] = started
-            self.send(node.name, pb.CoreMessage(launch=_launch_message(spec)))
+            self.send(link, pb.CoreMessage(launch=_launch_message(spec)))
             try:
                 reply = await asyncio.wait_for(started, self.settings.agent_timeout)
             except TimeoutError:
                 raise HandledError(
-                    f"task {spec.task_id}: the agent of node {node.name} did not start it within "
+                    f"task {spec.task_id}: the agent of node {node.name} (job {link.job_id}) did not start it within "
                     f"{self.settings.agent_timeout:g} s"
                 ) from None
             finally:
@@ -409,25 +436,27 @@ class SlurmResourceManager(ResourceManager):
             if reply.error:
                 raise HandledError(f"task {spec.task_id} on node {node.name}: {reply.error}")
         except BaseException:
-            self._unuse(link)
+            self._unuse(link, spec.wants)
             raise
-        process = RemoteProcess(self, node.name, spec.task_id, reply.pid)
+        process = RemoteProcess(self, link, spec.task_id, reply.pid, spec.wants)
         self._processes[spec.task_id] = process
         if spec.before_run is not None:
             spec.before_run(process)  # the agent cannot hold the process back: recorded right after its start
         return process
 
     def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
-        """A task of a previous core: believed alive until its node's agent says otherwise (it dials again)."""
+        """A task of a previous core: believed alive until its agent job's agent says otherwise (it dials again)."""
         task_id = str(record.get("task_id", ""))
         if not task_id or int(record.get("pid") or 0) <= 0:
             return None
         if task_id in self._processes:
             return self._processes[task_id]
         self._booting()
-        link = self._agents.setdefault(node.name, AgentLink(node.name))
+        link = self._link(node.name, str(record.get("job", "")))
+        wants = Wants(*record.get("wants", (0.0, 0.0)))
         link.users += 1
-        process = RemoteProcess(self, node.name, task_id, int(record["pid"]))
+        link.running += wants
+        process = RemoteProcess(self, link, task_id, int(record["pid"]), wants)
         self._processes[task_id] = process
         if link.connected.is_set():
             self._watch(link, self._release_when_idle(link))
@@ -438,31 +467,73 @@ class SlurmResourceManager(ResourceManager):
     def process_ended(self, process: RemoteProcess) -> None:
         if self._processes.get(process.task_id) is process:
             del self._processes[process.task_id]
-            link = self._agents.get(process.node)
-            if link is not None:
-                self._unuse(link)
+            self._unuse(process.link, process.wants)
 
-    def _unuse(self, link: AgentLink) -> None:
+    def _unuse(self, link: AgentLink, wants: Wants) -> None:
         link.users -= 1
-        if link.users <= 0 and link.connected.is_set() and self._agents.get(link.node) is link:
+        link.running -= wants
+        if link.users > 0 or not self._known(link):
+            return
+        if not link.job_id:  # its submission failed
+            self._drop(link)
+        elif link.connected.is_set():
             self._watch(link, self._release_when_idle(link))
 
-    def send(self, node: str, message: pb.CoreMessage) -> None:
-        link = self._agents.get(node)
-        if link is None or link.outbox is None:
-            log.warning("slurm: the agent of node %s is not connected: %s not sent", node, message.WhichOneof("kind"))
+    def send(self, link: AgentLink, message: pb.CoreMessage) -> None:
+        if link.outbox is None:
+            log.warning(
+                "slurm: the agent of node %s (job %s) is not connected: %s not sent",
+                link.node,
+                link.job_id,
+                message.WhichOneof("kind"),
+            )
             return
         link.outbox.put_nowait(message)
 
     # -- agents -----------------------------------------------------------------------------------------------
 
+    def _links(self, node: str) -> list[AgentLink]:
+        return self._agents.get(node, [])
+
+    def _link(self, node: str, job_id: str) -> AgentLink:
+        """The agent job ``job_id`` of ``node``, known from now on if it was not (a previous core's)."""
+        for link in self._links(node):
+            if link.job_id == job_id:
+                return link
+        link = AgentLink(node, job_id)
+        self._agents.setdefault(node, []).append(link)
+        return link
+
+    def _known(self, link: AgentLink) -> bool:
+        return link in self._links(link.node)
+
+    def _drop(self, link: AgentLink) -> bool:
+        """Forget the agent job; whether it was known."""
+        if not self._known(link):
+            return False
+        self._agents[link.node].remove(link)
+        return True
+
+    def _agent_for(self, node: str, wants: Wants) -> AgentLink:
+        """The first agent job of ``node`` with room left for ``wants``. A running job cannot grow, so without one
+        a new job is planned, sized for the wants placed on the node that run in no job and that the room left in
+        the others does not hold (a deployment's tasks are all placed before any is launched, and so are those a
+        hook before DEPLOY is deployed with), plus the agent's share."""
+        links = self._links(node)
+        for link in links:
+            if _within(link.running + wants, link.allocation):
+                return link
+        outside = self._wanted.get(node, NO_WANTS) - _total(link.running for link in links)
+        rest = outside - _total(link.allocation - link.running for link in links)
+        link = AgentLink(node, allocation=_allocation(self._agent_share() + _larger(rest, wants)))
+        self._agents.setdefault(node, []).append(link)
+        return link
+
     async def _connected(self, link: AgentLink) -> None:
-        """Wait for the node's agent, submitting its job first if it has none."""
+        """Wait for the agent of ``link``, submitting its job first if it has none."""
         async with link.submitting:
-            if link.job_id and self._outgrown(link):
-                await self._replace(link)
             if not link.job_id:
-                link.job_id, link.allocation = await self._submit(link.node)
+                link.job_id = await self._submit(link)
                 self._watch(link, self._expect(link, self.settings.agent_timeout))
         if link.connected.is_set():
             return
@@ -475,27 +546,9 @@ class SlurmResourceManager(ResourceManager):
                 hint=f"its output: {self.work_dir / f'agent-{link.node}.log'}; squeue -j {link.job_id}",
             ) from None
 
-    def _outgrown(self, link: AgentLink) -> bool:
-        """Whether an agent that runs nothing is too small for what the tasks now placed on its node want (say, it
-        was submitted for a before_DEPLOY hook alone). An agent with tasks keeps them: a job cannot grow."""
-        if link.allocation is None or link.starting or any(p.node == link.node for p in self._processes.values()):
-            return False
-        wanted = _allocation(self._wanted.get(link.node, self._agent_share()))
-        return wanted.cpu > link.allocation.cpu or wanted.memory > link.allocation.memory
-
-    async def _replace(self, link: AgentLink) -> None:
-        log.info(
-            "slurm: the idle agent of node %s (job %s) is smaller than its tasks want: replacing it",
-            link.node,
-            link.job_id,
-        )
-        self.replaced.add(link.job_id)
-        old, link.job_id, link.allocation, link.outbox = link.job_id, "", None, None
-        link.connected.clear()  # its stream ends when its agent has stopped
-        await slurm_command("scancel", old, check=False)
-
-    async def _submit(self, node_name: str) -> tuple[str, Wants]:
+    async def _submit(self, link: AgentLink) -> str:
         s = self.settings
+        node_name = link.node
         node = self._nodes[node_name]
         features = [f for f in dict(node.attributes).get("features", "").split(",") if f]
         argv = [*s.agent_command, "--core", self.dial, "--token-file", str(self.work_dir / TOKEN_FILE)]
@@ -513,23 +566,24 @@ class SlurmResourceManager(ResourceManager):
             sbatch.append(f"--constraint={'&'.join(features)}")
         if s.partition:
             sbatch.append(f"--partition={s.partition}")
-        # the allocation is what the node's tasks want, plus the agent's own share; the agent runs in the batch step
+        # the allocation is what the job's tasks want, plus the agent's own share; the agent runs in the batch step
         # itself (no srun, which since 22.05 would not inherit --cpus-per-task), so its children share all of it
-        allocation = _allocation(self._wanted.get(node_name, self._agent_share()))
+        allocation = link.allocation
         if allocation.cpu:
             sbatch.append(f"--cpus-per-task={allocation.cpu:g}")
         if allocation.memory:
             sbatch.append(f"--mem={allocation.memory:g}M")
+        sbatch.append(f"--comment={_allocation_comment(allocation)}")  # what a restarted core reads it from
         out = await slurm_command(*sbatch, f"--wrap=exec {shlex.join(argv)}")
         job_id = out.strip().split(";")[0]
         log.info(
-            "slurm: submitted the agent of node %s as job %s (%g CPU(s), %g MB; 0: Slurm's default)",
+            "slurm: submitted an agent of node %s as job %s (%g CPU(s), %g MB; 0: Slurm's default)",
             node_name,
             job_id,
             allocation.cpu,
             allocation.memory,
         )
-        return job_id, allocation
+        return job_id
 
     def _watch(self, link: AgentLink, coroutine: Any) -> None:
         if link.watch is not None and not link.watch.done() and link.watch is not asyncio.current_task():
@@ -551,31 +605,39 @@ class SlurmResourceManager(ResourceManager):
 
     async def _lose(self, link: AgentLink, why: str) -> None:
         log.warning("slurm: the agent of node %s (job %s) is lost: %s", link.node, link.job_id, why)
-        if self._agents.get(link.node) is link:
-            del self._agents[link.node]
+        self._drop(link)
         for started in link.starting.values():
             if not started.done():
                 started.set_result(pb.Started(error=f"the agent of node {link.node} is lost: {why}"))
-        for process in [p for p in self._processes.values() if p.node == link.node]:
+        for process in [p for p in self._processes.values() if p.link is link]:
             process.end(None)
         await slurm_command("scancel", link.job_id, check=False)
 
     async def _release_when_idle(self, link: AgentLink) -> None:
+        """Cancel an agent job that runs nothing after ``agent_linger``, unless it is kept for tasks placed on its
+        node that run nowhere (the DEPLOY after a hook, a task started at START, a hook run again, a relaunch): when
+        the node's other agent jobs have no room for them."""
         await asyncio.sleep(self.settings.agent_linger)
-        if link.users <= 0 and self._agents.get(link.node) is link:
-            del self._agents[link.node]
-            log.info("slurm: node %s has no task left: cancelling its agent (job %s)", link.node, link.job_id)
+        if link.users <= 0 and not self._kept(link) and self._drop(link):
+            log.info("slurm: the agent of node %s (job %s) has no task left: cancelling it", link.node, link.job_id)
             await slurm_command("scancel", link.job_id, check=False)
 
+    def _kept(self, link: AgentLink) -> bool:
+        links = self._links(link.node)
+        if self._placed.get(link.node, 0) <= sum(other.users for other in links):
+            return False  # every task placed there runs
+        others = [other for other in links if other is not link]
+        outside = self._wanted.get(link.node, NO_WANTS) - _total(other.running for other in links)
+        return not others or not _within(outside, _total(other.allocation - other.running for other in others))
+
     def agent_connected(self, hello: pb.Hello, outbox: asyncio.Queue[pb.CoreMessage | None]) -> AgentLink:
-        link = self._agents.setdefault(hello.node, AgentLink(hello.node))
+        link = self._link(hello.node, hello.jobId)
         if link.outbox is not None:
-            link.outbox.put_nowait(None)  # an older stream of the same node
-        link.job_id = hello.jobId or link.job_id
+            link.outbox.put_nowait(None)  # an older stream of the same agent
         link.outbox = outbox
         link.connected.set()
         running = {r.taskId for r in hello.running}
-        for process in [p for p in self._processes.values() if p.node == hello.node and p.task_id not in running]:
+        for process in [p for p in self._processes.values() if p.link is link and p.task_id not in running]:
             process.end(None)
         log.info(
             "slurm: the agent of node %s (job %s) is connected, %d task(s) running",
@@ -597,7 +659,7 @@ class SlurmResourceManager(ResourceManager):
                 started.set_result(message.started)
             elif not message.started.error and message.started.taskId not in self._processes:
                 # a start the core gave up on (timeout): nobody owns it
-                self.send(link.node, pb.CoreMessage(signal=pb.Signal(taskId=message.started.taskId, signum=9)))
+                self.send(link, pb.CoreMessage(signal=pb.Signal(taskId=message.started.taskId, signum=9)))
         elif kind == "ended":
             process = self._processes.get(message.ended.taskId)
             if process is not None:
@@ -608,7 +670,7 @@ class SlurmResourceManager(ResourceManager):
             return  # replaced by a newer stream
         link.outbox = None
         link.connected.clear()
-        if self._agents.get(link.node) is link and not self._closing:
+        if self._known(link) and not self._closing:
             log.info("slurm: the agent of node %s (job %s) disconnected", link.node, link.job_id)
             self._watch(link, self._expect(link, self.settings.lost_grace))
 
@@ -619,10 +681,11 @@ class SlurmResourceManager(ResourceManager):
         self._closing = True
         with contextlib.suppress(Exception):
             await self._boot
-        jobs = {link.job_id for link in self._agents.values() if link.job_id}
+        links = [link for links in self._agents.values() for link in links]
+        jobs = {link.job_id for link in links if link.job_id}
         with contextlib.suppress(HandledError):
             jobs |= {job["id"] for job in await self._agent_jobs()}
-        watches = [link.watch for link in self._agents.values() if link.watch is not None]
+        watches = [link.watch for link in links if link.watch is not None]
         for watch in watches:
             watch.cancel()
         await asyncio.gather(*watches, return_exceptions=True)
@@ -647,9 +710,6 @@ class AgentService(pb_grpc.AgentsServicer):
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("kind") != "hello":
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "an agent's first message is its Hello")
-            return
-        if first.hello.jobId in self.manager.replaced:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "this agent's job was replaced by a bigger one")
             return
         outbox: asyncio.Queue[pb.CoreMessage | None] = asyncio.Queue()
         link = self.manager.agent_connected(first.hello, outbox)
@@ -693,6 +753,29 @@ def _launch_message(spec: LaunchSpec) -> pb.Launch:
 def _allocation(wanted: Wants) -> Wants:
     """Whole CPUs and MB for sbatch (``--cpus-per-task``, ``--mem``): the wants rounded up."""
     return Wants(math.ceil(round(wanted.cpu, 6)), math.ceil(round(wanted.memory, 6)))
+
+
+def _allocation_comment(allocation: Wants) -> str:
+    """The agent job's ``--comment``: its allocation, as a restarted core reads it back (``_allocation_of``)."""
+    return f"ecs-agent cpu={allocation.cpu:g} memory={allocation.memory:g}"
+
+
+def _allocation_of(comment: str) -> Wants:
+    """The allocation an agent job's comment says (0, Slurm's default, for what it does not say)."""
+    fields = dict(word.split("=", 1) for word in comment.split() if "=" in word)
+    return Wants(_number(fields.get("cpu", "")), _number(fields.get("memory", "")))
+
+
+def _within(wants: Wants, limit: Wants) -> bool:
+    return wants.cpu <= limit.cpu + 1e-9 and wants.memory <= limit.memory + 1e-9
+
+
+def _larger(a: Wants, b: Wants) -> Wants:
+    return Wants(max(a.cpu, b.cpu), max(a.memory, b.memory))
+
+
+def _total(wants: Iterable[Wants]) -> Wants:
+    return sum(wants, NO_WANTS)
 
 
 def megabytes(size: str) -> float:

@@ -1,6 +1,7 @@
-"""A coconut command that only asks the core something loads no server code, no other command's module and no
-pydantic: its cold start is the user's wait (issue 19: ``env list`` took 360-440 ms, of which the core's service
-module for two constants, every command module up front, and typer's pydantic conversion of the options)."""
+"""A coconut command that only asks the core something loads no server code, no other command's module, no
+pydantic and no rich, and asks the core over one channel: its cold start is the user's wait (issue 19: ``env
+list`` took 360-440 ms, of which the core's service module for two constants, every command module up front,
+typer's pydantic conversion of the options, rich's import and table layout, and a second connection)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ import sys
 
 import pytest
 
+from ecs_engine.occ.multipeer import running_hub, write_repo
+from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
+from ecs_engine.server.auth import read_token
+from ecs_engine.server.client import CoreClient
 
 from ..e2e.conftest import free_port
+from ..ports import own_port_range
 
 pytestmark = pytest.mark.slow
 
@@ -26,48 +32,106 @@ SERVER_SIDE = (
     "ecs_engine.template",
     "ecs_backends",
 )
+#: what the command's own code does not need either: the plugin manager, pydantic, rich
+HEAVY = ("ecs_engine.plugins", "pluggy", "pydantic", "rich")
+#: runs one command line in a fresh interpreter, counting the channels it opens and the RPCs it makes
 PROGRAM = """
 import json, sys
+import grpc
+
+channels, rpcs = [], []
+
+class Recorder(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    def intercept_unary_unary(self, continuation, details, request):
+        rpcs.append(details.method.rsplit("/", 1)[-1])
+        return continuation(details, request)
+
+    intercept_unary_stream = intercept_unary_unary
+
+plain = grpc.insecure_channel
+def recorded(*args, **kwargs):
+    channels.append(args[0])
+    return grpc.intercept_channel(plain(*args, **kwargs), Recorder())
+grpc.insecure_channel = recorded
+
 from coconut.cli import main
 status = main(sys.argv[1:])
-print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+print(json.dumps({"status": status, "modules": sorted(sys.modules), "channels": channels, "rpcs": rpcs}))
 """
 
 
 @pytest.fixture(scope="module")
-def env_list_modules(tmp_path_factory):
-    """The modules a fresh interpreter holds after ``coconut env list -o json`` against a running core."""
+def run_coconut(tmp_path_factory):
+    """Runs a coconut command line in a fresh interpreter against a running core holding one public and one
+    private environment of ten fast tasks; returns what it loaded, the channels it opened and the RPCs it made."""
     tmp_path = tmp_path_factory.mktemp("cli-imports")
     directories = {name: tmp_path / name for name in ("config", "data", "state")}
     endpoint = f"127.0.0.1:{free_port()}"
     state = directories["state"] / "coconut"
-    daemon.start(endpoint=endpoint, data_dir=directories["data"] / "coconut", state_dir=state, settings_path=None)
-    try:
-        environ = {**os.environ, **{f"XDG_{name.upper()}_HOME": str(path) for name, path in directories.items()}}
-        done = subprocess.run(
-            [sys.executable, "-c", PROGRAM, "--endpoint", endpoint, "env", "list", "-o", "json"],
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=60,
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(f"core:\n  ports: {own_port_range()}\n  nodes: [h0000]\n")
+    with running_hub(tmp_path / "hub.fifo") as fifo:
+        repo = write_repo(tmp_path / "repo", fifo)
+        daemon.start(
+            endpoint=endpoint, data_dir=directories["data"] / "coconut", state_dir=state, settings_path=settings
         )
-        *_, last = done.stdout.strip().splitlines()
-        report = json.loads(last)
-        assert report["status"] == 0, done.stderr
-        return report["modules"]
-    finally:
-        daemon.stop(state)
+        try:
+            with CoreClient(endpoint, timeout=120, token=read_token(state)) as core:
+                for public in (True, False):
+                    request = pb.NewEnvironmentRequest(
+                        workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": '["h0000"]'}, public=public
+                    )
+                    core.call("NewEnvironment", request)
+            environ = {**os.environ, **{f"XDG_{name.upper()}_HOME": str(path) for name, path in directories.items()}}
+
+            def run(*args: str) -> dict:
+                done = subprocess.run(
+                    [sys.executable, "-c", PROGRAM, "--endpoint", endpoint, *args],
+                    env=environ,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                )
+                *shown, last = done.stdout.strip().splitlines()
+                report = json.loads(last)
+                assert report["status"] == 0, done.stderr
+                return {**report, "out": "\n".join(shown)}
+
+            yield run
+        finally:
+            daemon.stop(state)
 
 
-def test_env_list_against_a_running_core_imports_no_server_module(env_list_modules):
-    loaded = [m for m in env_list_modules if m.startswith(SERVER_SIDE)]
-    assert loaded == [], f"coconut env list imported server modules: {loaded}"
+@pytest.fixture(scope="module")
+def env_list(run_coconut):
+    return run_coconut("env", "list")
 
 
-def test_env_list_imports_no_other_command_module(env_list_modules):
-    commands = [m for m in env_list_modules if m.startswith("coconut.commands.")]
+@pytest.mark.parametrize("args", [("env", "list"), ("env", "list", "-o", "json")])
+def test_env_list_against_a_running_core_imports_no_server_module(run_coconut, args):
+    loaded = [m for m in run_coconut(*args)["modules"] if m.startswith(SERVER_SIDE)]
+    assert loaded == [], f"coconut {' '.join(args)} imported server modules: {loaded}"
+
+
+def test_env_list_imports_no_other_command_module(env_list):
+    commands = [m for m in env_list["modules"] if m.startswith("coconut.commands.")]
     assert commands == ["coconut.commands.env"]
 
 
-def test_env_list_converts_its_options_without_pydantic(env_list_modules):
-    assert [m for m in env_list_modules if m.startswith("pydantic")] == []
+def test_env_list_loads_neither_pydantic_nor_rich_nor_the_plugin_manager(env_list):
+    assert "scale" in env_list["out"]  # the table of the public environment was printed
+    assert [m for m in env_list["modules"] if m.startswith(HEAVY)] == []
+
+
+def test_env_list_asks_the_core_over_one_channel(env_list):
+    assert "1 non-public environment hidden" in env_list["out"]
+    assert len(env_list["channels"]) == 1
+    assert env_list["rpcs"] == ["GetActiveDetectors", "GetEnvironments", "GetEnvironments"]  # liveness, list, count
+
+
+def test_env_show_loads_neither_pydantic_nor_rich_nor_the_plugin_manager(run_coconut):
+    (environment,) = json.loads(run_coconut("env", "list", "-o", "json")["out"])["environments"]
+    shown = run_coconut("env", "show", environment["id"])
+    assert "tasks:" in shown["out"] and "global vars and root vars" in shown["out"]
+    assert [m for m in shown["modules"] if m.startswith(HEAVY)] == []
+    assert len(shown["channels"]) == 1

@@ -110,12 +110,15 @@ def list_environments(
 
     cli: CliContext = ctx.obj
     check_output(output)
+    requests = [pb.GetEnvironmentsRequest(showAll=show_all)]
+    if output == "text" and not show_all:
+        requests.append(pb.GetEnvironmentsRequest(showAll=True))  # to count the hidden ones
     with connect(cli) as core:
-        reply = core.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=show_all))
+        reply, *every = core.call_all([("GetEnvironments", request) for request in requests])
     if output != "text":
         print_data(cli, {"environments": [message_dict(e) for e in reply.environments]}, output)
         return
-    hidden = 0 if show_all else len(_all_environments(cli)) - len(reply.environments)
+    hidden = len(every[0].environments) - len(reply.environments) if every else 0
     if reply.environments:
         rows = [
             [
@@ -134,13 +137,6 @@ def list_environments(
         plural = "s" if hidden > 1 else ""
         prefix = "" if reply.environments else "no public environments running; "
         cli.echo(f"{prefix}{hidden} non-public environment{plural} hidden (show with -s/--show-all)")
-
-
-def _all_environments(cli: CliContext) -> list[Any]:
-    from ecs_engine.protocols import o2control_pb2 as pb
-
-    with connect(cli) as core:
-        return list(core.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=True)).environments)
 
 
 # -- create -------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ and exits like the same error found offline. Every call carries the owner's toke
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import grpc
@@ -104,6 +104,28 @@ class CoreClient:
             raise self.error(exc, rpc, timeout) from None
         self.last_error = bytes(dict(call.trailing_metadata() or ()).get(ERROR_REASON_KEY, b"")).decode()
         return reply
+
+    def call_all(self, calls: Sequence[tuple[str, Any]], *, timeout: float | None = None) -> list[Any]:
+        """Make the unary ``calls`` (rpc, request) at once on the one channel, so their round trips overlap (a
+        command that needs two replies waits for about one); their replies in order. Raises as ``call`` does, for
+        the first that failed; sets no ``last_error`` (for reads)."""
+        timeout = self.timeout if timeout is None else timeout
+        self.last_error = ""
+        metadata = self._metadata()
+        futures = [
+            (rpc, self._method(rpc).future(request, timeout=timeout, metadata=metadata)) for rpc, request in calls
+        ]
+        replies = []
+        try:
+            for rpc, future in futures:
+                try:
+                    replies.append(future.result())
+                except grpc.RpcError as exc:
+                    raise self.error(exc, rpc, timeout) from None
+        finally:
+            for _, future in futures:
+                future.cancel()  # a no-op once done
+        return replies
 
     def stream(self, rpc: str, request: Any):
         """Open a server stream (no deadline) and wait until the core confirms it; iterate the result."""

@@ -160,8 +160,10 @@ class Executor:
         deployed = [r for r in results if isinstance(r, TaskProcess) and r.id in self.tasks]
         if not planned or not deployed:
             self._unplan({r.environment_id for r in [*requests, *planned]})
-        if self.registry is not None and deployed:  # one commit, not one per task on the loop
-            await offload(self.registry.put_many, [t.record() for t in deployed])
+        # the tasks without a process yet (basic, hook): those with one were recorded as it started (``_started``)
+        unrecorded = [t for t in deployed if t.process is None]
+        if self.registry is not None and unrecorded:  # one commit, not one per task on the loop
+            await offload(self.registry.put_many, [t.record() for t in unrecorded])
         deployment: Deployment[TaskProcess] = Deployment([])
         for request, result in zip(requests, results, strict=True):
             if isinstance(result, TaskProcess):

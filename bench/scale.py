@@ -8,7 +8,9 @@ DestroyEnvironment (RESET, then the walk down to DONE). The core runs in its own
 (no timeout raised). The floor: the same task processes on the same hub, spawned and driven by one bare asyncio
 script with the OCC client (spawn, wait for the port, GetState, CONFIGURE; START; STOP; RESET and EXIT, then
 each process's end). Core and floor runs alternate; each figure is a median. Prints each figure, the ratio to
-the floor, (core - floor) / N, the core's RSS per task, and t(N)/t(first N) per transition.
+the floor, (core - floor) / N, the core's RSS per task, and t(N)/t(first N) per transition. With --cycles, then
+the core's RSS after each of that many create/destroy cycles of 100 tasks (a destroyed environment is freed by
+reference counting, at once: no collection is waited for; bench/cycle_memory.py shows what a cycle leaves).
 
 Targets (issue 19): at N=100 create <= 1.1x, START <= 1.2x, STOP <= 1.1x, destroy <= 1.2x; (core-floor)/N at
 5,000 within 1.5x of its value at 500; t(5000)/t(500) <= 10.5.
@@ -167,15 +169,11 @@ def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], 
 
 def cycles(core: CoreClient, repo: Path, n: int, count: int, core_pid: int) -> None:
     """RSS of the core after each create/destroy cycle: a leak shows as a rising low point."""
-    lows = []
-    for _ in range(count):
-        through_core(core, repo, n, core_pid)
-        lows.append(rss_mb(core_pid))
-    print(f"RSS after each of {count} cycles of {n} tasks (MB): {' '.join(f'{r:.0f}' for r in lows)}")
+    lows = [through_core(core, repo, n, core_pid)["rss_after"] for _ in range(count)]
     half = count // 2
-    print(
-        f"  mean of the second half - mean of the first: {statistics.mean(lows[half:]) - statistics.mean(lows[:half]):+.1f} MB"
-    )
+    drift = statistics.mean(lows[half:]) - statistics.mean(lows[:half])
+    print(f"RSS after each of {count} cycles of {n} tasks (MB): {' '.join(f'{r:.0f}' for r in lows)}")
+    print(f"  mean of the second half - mean of the first: {drift:+.1f} MB; first {lows[0]:.0f}, last {lows[-1]:.0f}")
 
 
 def main() -> None:

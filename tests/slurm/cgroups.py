@@ -4,8 +4,10 @@ Slurm's cgroup/v1 plugin keeps a job under ``<CgroupMountpoint>/<controller>/slu
 Several test clusters run at once on one machine, with the same node names and job ids counting from 1, so
 they must not share those paths. A cluster's slurmd therefore start in a cgroup of the cluster,
 ``<hierarchy>/<this process's cgroup>/<cluster>``, inside a cgroup namespace rooted there and a mount namespace
-in which they mount the hierarchies at ``CgroupMountpoint``: to Slurm, the cluster's cgroup is the root. Its
-processes stay inside this process's cgroups, so whatever limits the caller still limits them.
+in which they mount the hierarchies again where the machine has them: to Slurm and its jobs the cluster's cgroup
+is the root, and a job finds its cgroup, as /proc/self/cgroup names it, where it looks on any machine
+(/sys/fs/cgroup/<controller>/...). Its processes stay inside this process's cgroups, so whatever limits the
+caller still limits them.
 """
 
 from __future__ import annotations
@@ -19,20 +21,17 @@ from pathlib import Path
 #: proctrack/cgroup tracks a job's processes with freezer; task/cgroup confines them with cpuset and memory
 CONTROLLERS = ("cpuset", "memory", "freezer")
 
-#: ``sh -c ENTER sh MOUNTPOINT HIERARCHIES CGROUPS PROGRAM ARGS...`` joins CGROUPS, then, in new cgroup and mount
-#: namespaces, mounts each of HIERARCHIES (``name=controllers``) at MOUNTPOINT/name and runs PROGRAM.
+#: ``sh -c ENTER sh HIERARCHIES CGROUPS PROGRAM ARGS...`` joins CGROUPS, then, in new cgroup and mount namespaces,
+#: mounts each of HIERARCHIES (``mountpoint=controllers``) again at its mountpoint (in place of the machine's mount:
+#: the kernel refuses a hierarchy mounted on itself) and runs PROGRAM.
 ENTER = """set -e
-mountpoint=$1 hierarchies=$2 cgroups=$3
-shift 3
+hierarchies=$1 cgroups=$2
+shift 2
 for dir in $cgroups; do echo $$ > "$dir/cgroup.procs"; done
 exec unshare --cgroup --mount --propagation private -- sh -ec '
-mountpoint=$1 hierarchies=$2
-shift 2
-for h in $hierarchies; do
-  mkdir -p "$mountpoint/${h%%=*}"
-  mount -t cgroup -o "${h#*=}" cgroup "$mountpoint/${h%%=*}"
-done
-exec "$@"' sh "$mountpoint" "$hierarchies" "$@"
+for h in $1; do umount "${h%%=*}"; mount -t cgroup -o "${h#*=}" cgroup "${h%%=*}"; done
+shift
+exec "$@"' sh "$hierarchies" "$@"
 """
 
 
@@ -98,10 +97,17 @@ def create(found: dict[str, Hierarchy], cluster: str, record: Path) -> list[Path
     return made
 
 
-def enter(found: dict[str, Hierarchy], cgroups: list[Path], mountpoint: Path) -> list[str]:
-    """The command prefix that runs a program in ``cgroups``, seeing them as the roots mounted at ``mountpoint``."""
-    mounts = " ".join(f"{name}={hierarchy.controllers}" for name, hierarchy in found.items())
-    return ["sh", "-c", ENTER, "sh", str(mountpoint), mounts, " ".join(map(str, cgroups))]
+def enter(found: dict[str, Hierarchy], cgroups: list[Path]) -> list[str]:
+    """The command prefix that runs a program in ``cgroups``, which it sees as the roots of their hierarchies."""
+    mounts = " ".join(f"{hierarchy.mountpoint}={hierarchy.controllers}" for hierarchy in found.values())
+    return ["sh", "-c", ENTER, "sh", mounts, " ".join(map(str, cgroups))]
+
+
+def link(found: dict[str, Hierarchy], mountpoint: Path) -> None:
+    """``mountpoint/<controller>``, Slurm's ``CgroupMountpoint`` layout, as links to where the hierarchies are."""
+    mountpoint.mkdir()
+    for controller, hierarchy in found.items():
+        (mountpoint / controller).symlink_to(hierarchy.mountpoint)
 
 
 def remove(record: Path, timeout: float = 10.0) -> None:

@@ -138,12 +138,14 @@ def _confine(root: Path, namespace: str) -> list[str]:
         cgroups.remove(root / "cgroups")
         (root / "unconfined").write_text(f"{exc}\n")
         return []
+    cgroups.link(found, root / "cgroup")
     (root / "slurm" / "cgroup.conf").write_text(_cgroup_conf(root))
-    return cgroups.enter(found, made, root / "cgroup")
+    return cgroups.enter(found, made)
 
 
 def _cgroup_conf(root: Path) -> str:
-    """cgroup.conf (beside slurm.conf): the slurmd mount the cluster's cgroups at CgroupMountpoint (cgroups.py)."""
+    """cgroup.conf (beside slurm.conf): CgroupMountpoint links to the hierarchies, which the slurmd see rooted at
+    the cluster's cgroups (cgroups.py)."""
     lines = [
         "CgroupPlugin=cgroup/v1",
         f"CgroupMountpoint={root / 'cgroup'}",
@@ -197,8 +199,19 @@ def up(root: Path = DEFAULT_ROOT, namespace: str = "ecs-slurm") -> Cluster:
     for sub in ("munge", "slurm/state", "slurm/log"):
         (root / sub).mkdir(parents=True)
     (root / "munge").chmod(0o700)
-    (root / "namespace").write_text(namespace + "\n")
+    try:
+        _start_all(cluster, namespace)
+    except BaseException:
+        down(root)  # what started, stopped; the cgroups made, removed
+        raise
+    return cluster
+
+
+def _start_all(cluster: Cluster, namespace: str) -> None:
+    """The namespace, munged, slurmctld and the slurmd, each recorded under the root as it starts (for ``down``)."""
+    root = cluster.root
     subprocess.run(["ip", "netns", "add", namespace], check=True, capture_output=True)
+    (root / "namespace").write_text(namespace + "\n")  # ours only once made: down() deletes it
     for argv in (["ip", "link", "set", "lo", "up"], ["ip", "addr", "add", "127.0.0.2/8", "dev", "lo"]):
         subprocess.run(["ip", "netns", "exec", namespace, *argv], check=True, capture_output=True)
     munge = root / "munge"
@@ -224,7 +237,6 @@ def up(root: Path = DEFAULT_ROOT, namespace: str = "ecs-slurm") -> Cluster:
     for name in NODES:
         _start(cluster, [*enter, _which("slurmd"), "-D", "-N", name], log / f"{name}.out")
     _wait(f"{len(NODES)} idle slurmd nodes", lambda: _idle_nodes(cluster) == len(NODES), log)
-    return cluster
 
 
 def down(root: Path = DEFAULT_ROOT) -> None:

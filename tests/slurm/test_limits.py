@@ -14,10 +14,16 @@ from tests.slurm.test_slurm import create
 
 pytestmark = pytest.mark.slow
 
-#: the hook at START: it writes the CPUs it may run on and its cgroups to argv[1], then takes argv[2] MB of memory
+#: the hook at START: it writes the CPUs it may run on, its cgroups and its cpuset's CPUs (where any program looks
+#: for them) to argv[1], then takes argv[2] MB of memory
 PROBE = """\
 import json, os, sys
-seen = {"cpus": sorted(os.sched_getaffinity(0)), "cgroup": open("/proc/self/cgroup").read()}
+cgroups = dict(line.split(":")[1:] for line in open("/proc/self/cgroup").read().splitlines())
+seen = {
+    "cpus": sorted(os.sched_getaffinity(0)),
+    "cpuset": cgroups["cpuset"],
+    "cpuset.cpus": open(f"/sys/fs/cgroup/cpuset{cgroups['cpuset']}/cpuset.cpus").read().strip(),
+}
 with open(sys.argv[1], "w") as out:
     json.dump(seen, out)
 hog = bytearray(int(sys.argv[2]) * 2**20)
@@ -100,8 +106,8 @@ def test_a_task_sees_only_the_cpus_slurm_allocated_to_its_agent(coconut, limits,
     fields = job_fields(coconut, job_id)
     assert fields["NumCPUs"] == "1"
     allocated = cpu_list(fields["CPU_IDs"])
-    assert set(seen["cpus"]) == allocated, (seen, fields["CPU_IDs"], os.cpu_count())
-    assert f"/slurm_flp001/uid_0/job_{job_id}/" in seen["cgroup"]  # Slurm's cgroup of the agent's job
+    assert set(seen["cpus"]) == allocated == cpu_list(seen["cpuset.cpus"]), (seen, fields["CPU_IDs"], os.cpu_count())
+    assert seen["cpuset"].startswith(f"/slurm_flp001/uid_0/job_{job_id}/")  # Slurm's cgroup of the agent's job
     coconut("env", "destroy", environment_id, "--allow-in-running-state")
 
 

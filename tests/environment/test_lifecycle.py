@@ -135,6 +135,16 @@ async def test_keep_tasks_releases_instead_of_killing(small, harness_factory):
         assert len(h.driver.tasks) == 4  # still alive, claimable
 
 
+async def test_a_destroy_kills_its_tasks_without_releasing_them_first(small, harness_factory):
+    """Released tasks are unlocked and claimable; those a destroy kills never are (their records are not rewritten
+    just before they are deleted, and a CleanupTasks during the DESTROY hooks cannot take them)."""
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        report = await h.manager.destroy(env.id)
+        assert len(report.killed) == 4 and not report.kept and not h.driver.tasks
+        assert all(t.locked for t in env.tasks.values() if not t.is_hook)
+
+
 async def test_error_recover_and_exit(small, harness_factory):
     async with harness_factory() as h:
         manager = h.manager

@@ -928,7 +928,9 @@ class Environment:
                 self._end_run()
             self.env_event(transition="DESTROY", step="DESTROY", status=model.STARTED)
             hook_roles = {e.role.path for e in destroy_entries if e.role.kind == "task"}
-            await self.controller.release([t for t in self.tasks.values() if t.path not in hook_roles])
+            if keep_tasks:  # they outlive the environment: let go (unlocked, on record); the others are killed below,
+                # and releasing them first only rewrote every task's record to delete it a moment later
+                await self.controller.release([t for t in self.tasks.values() if t.path not in hook_roles])
             for role in self.root.walk():
                 if role.kind == "call":
                     self.roles.set(role, status=INACTIVE)

@@ -16,6 +16,7 @@ from ecs_engine.errors import HandledError
 from ecs_engine.plugins import backends
 from ecs_engine.tasks.executor import Executor, Timeouts
 from ecs_engine.tasks.model import ChannelSpec
+from ecs_engine.tasks.modes import POLL_INTERVAL, POLL_INTERVAL_MAX, POLLS_PER_SECOND, poll_interval
 from ecs_engine.tasks.registry import TaskRegistry
 
 from ..ports import in_own_range
@@ -129,6 +130,14 @@ async def test_startup_timeout_names_the_setting_and_leaves_no_process(resources
     assert "core.startup_timeout" in message
     assert executor.tasks == {} and not deployment.tasks
     assert resources.launched and not leftovers(resources.launched)
+
+
+def test_starting_tasks_share_a_rate_of_port_looks_and_the_last_few_are_looked_at_often():
+    """A few starting tasks (the tail of a deploy) are looked at every 20 ms; a thousand together at most
+    POLLS_PER_SECOND times a second, and each at least every 160 ms."""
+    assert poll_interval(1) == poll_interval(POLLS_PER_SECOND * POLL_INTERVAL) == POLL_INTERVAL == 0.02
+    assert poll_interval(50) == 50 / POLLS_PER_SECOND
+    assert poll_interval(1000) == poll_interval(10_000) == POLL_INTERVAL_MAX == 0.16
 
 
 async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(

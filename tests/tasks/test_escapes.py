@@ -59,3 +59,33 @@ async def test_the_escapees_of_tasks_killed_together_all_die_and_scans_rest_betw
     assert scans[0][0] == TASKS
     for (_, start, end), (_, next_start, _) in itertools.pairwise(scans):
         assert next_start - end >= escapes.SCAN_REST * (end - start)  # a scan takes at most a third of the time
+
+
+async def test_what_a_task_left_in_its_group_is_reaped_once_killed_with_it(executor):
+    """A process of the task's group whose parent ended is adopted by the core (its subreaper); killed with the
+    group, it was left a zombie child of the core for good (one per such task and kill)."""
+    (task,) = (
+        await executor.deploy([request("demo.adopted", ["(sleep 300 &); exec sleep 300"], shell=True, mode="basic")])
+    ).tasks
+    await executor.transition(tasks := [task], "CONFIGURE")
+    await executor.transition(tasks, "START")
+    leader = task.process.pid
+    await eventually(lambda: _children_in_group(leader), what="the task's background sleep adopted by the core")
+
+    await executor.kill(tasks)
+
+    await eventually(lambda: not _children_in_group(leader), what="the adopted member reaped, no zombie left")
+
+
+def _children_in_group(group: int) -> list[int]:
+    """This process's children (zombies too) in process group ``group``, the group's leader aside."""
+    found = []
+    for name in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            text = Path(f"/proc/{name}/stat").read_text()
+        except (OSError, NotADirectoryError):
+            continue
+        _state, ppid, pgrp = text[text.rfind(")") + 2 :].split()[:3]
+        if int(ppid) == os.getpid() and int(pgrp) == group and int(name) != group:
+            found.append(int(name))
+    return found

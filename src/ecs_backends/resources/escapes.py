@@ -38,10 +38,11 @@ def become_subreaper() -> bool:
         return False
 
 
-def _processes() -> dict[int, tuple[int, int]]:
-    """Every live process: pid -> (its parent, its start in clock ticks since boot); zombies excluded.
-    Raw descriptors, not file objects: a scan reads thousands of files (every process of the machine)."""
-    found = {}
+def _processes() -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """Every live process: pid -> (its parent, its start in clock ticks since boot); and this process's zombie
+    children: pid -> their process group. Raw descriptors, not file objects: a scan reads thousands of files
+    (every process of the machine)."""
+    found, zombies, me = {}, {}, os.getpid()
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -58,7 +59,9 @@ def _processes() -> dict[int, tuple[int, int]]:
         fields = text[text.rfind(b")") + 2 :].split(maxsplit=20)
         if fields[0] not in (b"Z", b"X"):
             found[int(name)] = (int(fields[1]), int(fields[19]))
-    return found
+        elif int(fields[1]) == me:
+            zombies[int(name)] = int(fields[2])
+    return found, zombies
 
 
 def now_ticks() -> int:
@@ -89,14 +92,16 @@ class _Wanted:
     task_id: str
     signum: int
     asked: int  # now_ticks() when asked: a process started since is no orphan of this end (a relaunch's)
+    group: int = 0  # the task's process group (its leader's pid): its members adopted by this process and killed
 
 
 def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
     """For each request, the live processes of its task other than its leader: the leader's descendants, and
     the orphans of the task this process adopted (its children marked with the task id, started before the
-    request, not a live leader in ``known``) with theirs. One ``/proc`` scan for all: a thousand tasks ending
-    at once cost one scan, not a thousand."""
-    table = _processes()
+    request, not a live leader in ``known``) with theirs; and the zombies of its group this process adopted
+    (killed with the group, theirs to reap by nobody else; never the leader, which ``subprocess`` reaps). One
+    ``/proc`` scan for all: a thousand tasks ending at once cost one scan, not a thousand."""
+    table, zombies = _processes()
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in table.items():
         children.setdefault(ppid, []).append(pid)
@@ -110,7 +115,7 @@ def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
             [p for p in adopted.get(request.task_id, []) if table[p][1] < request.asked] if request.task_id else []
         )
         frontier = [*orphans, *(children.get(request.leader, []) if request.leader else [])]
-        pids = []
+        pids = [z for z, group in zombies.items() if request.group and group == request.group != z]
         while frontier:
             pid = frontier.pop()
             pids.append(pid)
@@ -161,10 +166,11 @@ class _Sweeper:
 _sweeper = _Sweeper()
 
 
-def signal_escaped(leader: int, task_id: str, signum: int) -> None:
+def signal_escaped(leader: int, task_id: str, signum: int, group: int = 0) -> None:
     """Send ``signum``, soon (this returns at once), to the processes of the task led by ``leader`` (0 once it
-    has ended) that its process group may have lost: its descendants and its adopted orphans (``_scan``)."""
-    _sweeper.request(_Wanted(leader, task_id, signum, now_ticks()))
+    has ended) that its process ``group`` may have lost: its descendants and its adopted orphans; and reap the
+    members of the group this process adopted once they are killed (``_scan``)."""
+    _sweeper.request(_Wanted(leader, task_id, signum, now_ticks(), group))
 
 
 def signal_all(pids: list[int], signum: int) -> None:

@@ -149,7 +149,7 @@ class LocalProcess(ProcessHandle):
             # and what left the group (the leader's children were adopted when it ended)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
-            signal_escaped(0, self.task_id, signal.SIGKILL)
+            signal_escaped(0, self.task_id, signal.SIGKILL, group=self.pid)
             self._code = self._popen.wait()
             escapes.leaders.discard(self.pid)
         self._done = True
@@ -173,7 +173,7 @@ class LocalProcess(ProcessHandle):
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, signum)
-        signal_escaped(0 if self._done else self.pid, self.task_id, signum)
+        signal_escaped(0 if self._done else self.pid, self.task_id, signum, group=self.pid)
 
     def record(self) -> dict[str, Any]:
         return {"pid": self.pid, "start_ticks": self.start_ticks, "task_id": self.task_id}

@@ -116,7 +116,11 @@ class Expander:
         if self._objects is not None:
             objs.update(self._objects(stack))
         objs["util"] = Util(stack, offline=self.offline)
-        objs["dpl"] = self.dpl_class(stack, scope.source, lambda text: expr.render(text, Env(objs, stack)))
+        # dpl renders a JIT command with objects of its own: a closure over ``objs``, which holds dpl, would be a
+        # reference cycle per rendering, left for the cycle collector
+        objs["dpl"] = self.dpl_class(
+            stack, scope.source, lambda text: expr.render(text, Env(self.objects(stack, scope, this), stack))
+        )
         objs.update(role_functions(scope.ancestors, this))
         return objs
 

@@ -76,42 +76,54 @@ def environment_vars(config: Any, user_vars: Mapping[str, str], environment_id: 
 
 def object_factory(
     config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any] | None = None, *, offline: bool = False
-):
+) -> Callable[[Mapping[str, str]], dict[str, Any]]:
     """Objects for expressions: config/inventory/runtime from the store, plugin objects, caller's extras.
 
     ``hook`` is the ``ecs_template_objects`` hook of the caller's plugin manager; ``offline`` makes the
     functions with side effects (``util.Dump``, ``runtime.Set``) do without them.
     """
-    has_plugins = bool(hook.get_hookimpls())
-    config_objects: Callable[..., dict[str, object]] | None = None
-    if config is not None:
-        from .config_objects import template_objects as config_objects
+    return _Objects(config, hook, extra, offline)
 
-    static = static_objects()
 
-    def objects(stack: Mapping[str, str]) -> dict[str, Any]:
+class _Objects:
+    """``object_factory``'s objects for one role stack at each call. A class, not a closure: GetLegacy's renderer
+    makes them again, and a function reaching itself through its closure would be a reference cycle."""
+
+    def __init__(self, config: Any, hook: pluggy.HookCaller, extra: Mapping[str, Any] | None, offline: bool):
+        self._config = config
+        self._config_objects: Callable[..., dict[str, object]] | None = None
+        if config is not None:
+            from .config_objects import template_objects
+
+            self._config_objects = template_objects
+        self._hook = hook
+        self._has_plugins = bool(hook.get_hookimpls())
+        self._extra = extra
+        self._offline = offline
+        self._static = static_objects()
+
+    def __call__(self, stack: Mapping[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if config_objects is not None:
-            # payloads see the same helpers as templates; GetLegacy payloads use the {{ }} engine
-            helpers = {**static, "util": Util(stack, offline=offline)}
+        if self._config_objects is not None:
+            # payloads see the same helpers as templates; GetLegacy payloads use the {{ }} engine, with objects
+            # of their own (a closure over ``out``, which holds config, would be a reference cycle per stack)
+            helpers = {**self._static, "util": Util(stack, offline=self._offline)}
             out.update(
-                config_objects(
-                    config,
+                self._config_objects(
+                    self._config,
                     stack,
                     helpers=helpers,
-                    legacy=lambda text: expr.render(text, Env({**helpers, **out}, stack)),
-                    offline=offline,
+                    legacy=lambda text: expr.render(text, Env({**helpers, **self(stack)}, stack)),
+                    offline=self._offline,
                 )
             )
-        if has_plugins:
-            for contributed in hook(stack=dict(stack), config=config):
+        if self._has_plugins:
+            for contributed in self._hook(stack=dict(stack), config=self._config):
                 if contributed:
                     out.update(contributed)
-        if extra:
-            out.update(extra)
+        if self._extra:
+            out.update(self._extra)
         return out
-
-    return objects
 
 
 def make_expander(

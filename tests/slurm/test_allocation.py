@@ -56,7 +56,10 @@ def restart_core(coconut) -> None:
     old_core = int(read_pidfile(coconut.state_dir)["pid"])
     os.kill(old_core, signal.SIGKILL)
     eventually(lambda: not alive(old_core), what="the core gone")
-    eventually(lambda: {t["taskId"]: t["pid"] for t in coconut.tasks()} == before, what="the same task processes")
+    eventually(
+        lambda: {t["taskId"]: t["pid"] for t in coconut.tasks()} == before,
+        what=f"the same task processes as before the restart ({before})",
+    )
 
 
 def test_a_create_with_a_before_deploy_hook_submits_one_agent_job_per_node(coconut):

@@ -498,7 +498,7 @@ class SlurmResourceManager(ResourceManager):
     def _link(self, node: str, job_id: str) -> AgentLink:
         """The agent job ``job_id`` of ``node``, known from now on if it was not (a previous core's)."""
         for link in self._links(node):
-            if link.job_id == job_id:
+            if job_id and link.job_id == job_id:
                 return link
         link = AgentLink(node, job_id)
         self._agents.setdefault(node, []).append(link)

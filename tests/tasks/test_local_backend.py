@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from ecs_backends.resources import local
 from ecs_backends.resources.local import nodes_from_settings
 from ecs_engine.errors import UsageError
 from ecs_engine.plugins import backends
 from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, PlacementError
 
-from ..ports import in_own_range
+from ..ports import in_own_range, own_port_range
 from .conftest import eventually
 
 
@@ -69,7 +70,8 @@ def test_placement_by_constraints_names_what_matched_nothing(resources):
     assert "flp001: hostname=flp001, machine_id=flp001" in text and "core.nodes" in text
 
 
-def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(resources):
+def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(resources, monkeypatch):
+    monkeypatch.setattr(local, "TAKEN_RECHECK", 0)  # a port another process let go is handed out at once
     node = resources.nodes()[0]
     first = resources.allocate_port(node, DATA_PORT_BASE)
     second = resources.allocate_port(node, CONTROL_PORT_BASE)
@@ -83,6 +85,28 @@ def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(res
         assert third not in (first, second) and in_own_range(third)
     assert resources.allocate_port(node, DATA_PORT_BASE) == first  # free again, and the lowest
     assert resources.ipc_address().startswith("ipc://@o2ipc-")
+
+
+def test_a_deploys_port_search_looks_once_at_the_ports_other_processes_hold(resources, monkeypatch):
+    """On a shared host other programs hold thousands of ports: each allocation looked at every one of them
+    again (a deploy of 500 tasks spent 20 s so, on the event loop)."""
+    node = resources.nodes()[0]
+    lo = int(own_port_range().partition("-")[0])
+    looked: list[int] = []
+    free = local._free
+    monkeypatch.setattr(local, "_free", lambda port: looked.append(port) or free(port))
+    held = [socket.socket() for _ in range(100)]
+    try:
+        for offset, sock in enumerate(held, start=1):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", lo + offset))
+            sock.listen()
+        ports = [resources.allocate_port(node, DATA_PORT_BASE) for _ in range(50)]
+    finally:
+        for sock in held:
+            sock.close()
+    assert ports == list(range(lo + 101, lo + 151))
+    assert len(looked) <= 1 + 100 + 50  # the session's claim on its range, the held ports, the handed out ones
 
 
 def test_without_a_ports_setting_thousands_of_control_ports_skip_the_kernels_ephemeral_range(tmp_path):

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -50,6 +51,9 @@ PORT_SPREAD = 4096  # without core.ports, a core's search starts up to this far 
 #: processes started at once (each a fork and exec on the offload pool): a thousand tasks neither fill the pool
 #: that the core's other blocking work shares nor starve the event loop that watches the started ones come up
 LAUNCHES_AT_ONCE = 4
+#: seconds a port search skips the ports it found in use by other processes (a deploy of a thousand tasks on a
+#: host where other programs hold thousands of ports looked at each of those for each task: 20 s for 500 tasks)
+TAKEN_RECHECK = 1.0
 
 
 @hookimpl
@@ -198,7 +202,9 @@ class LocalResourceManager(ResourceManager):
         #: so two users' cores on one host rarely want the same port at once; binding decides anyway
         self._spread = zlib.crc32(str(state_dir.absolute()).encode()) % (PORT_SPREAD // 16) * 16
         self._reserved: set[int] = set()
-        self._hints: dict[int, int] = {}  # search start -> no port from the start up to here is free
+        self._hints: dict[int, int] = {}  # search start -> every port from the start up to here is reserved
+        #: search start -> (port, when): every port from the hint up to here was reserved or in use at that time
+        self._seen: dict[int, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
         self._launches = asyncio.Semaphore(LAUNCHES_AT_ONCE)
@@ -217,7 +223,8 @@ class LocalResourceManager(ResourceManager):
 
     def allocate_port(self, node: Node, base: int) -> int:
         """The lowest free port from this core's start (wrapping to the range's first); without ``core.ports``,
-        never one of the kernel's ephemeral ports, which outgoing connections (the core's own) take at any time."""
+        never one of the kernel's ephemeral ports, which outgoing connections (the core's own) take at any time.
+        A port found held by another process is looked at again only after ``TAKEN_RECHECK`` s (or a release)."""
         first, last = self.port_range or (base, 65535)
         start = first if self.port_range else min(first + self._spread, last)
         avoid = None if self.port_range else _EPHEMERAL
@@ -226,16 +233,23 @@ class LocalResourceManager(ResourceManager):
         with self._lock:
             # ports below the hint are all reserved: thousands of tasks do not rescan them (O(1), not O(tasks))
             hint = _skip(max(start, self._hints.get(start, start)), avoid)
-            for segment in (range(hint, last + 1), range(first, start)):
+            while hint <= last and hint in self._reserved:
+                hint = _skip(hint + 1, avoid)
+            self._hints[start] = hint
+            # nor, for TAKEN_RECHECK s, the ports other processes held beyond it (on a shared host, thousands)
+            now = time.monotonic()
+            begin, since = hint, now
+            seen = self._seen.get(start)
+            if seen is not None and seen[0] > hint and now - seen[1] < TAKEN_RECHECK:
+                begin, since = seen
+            for segment in (range(begin, last + 1), range(first, start)):
                 for port in _outside(segment, avoid):
-                    if port in self._reserved:
-                        if port == hint:
-                            hint = _skip(hint + 1, avoid)
+                    if port in self._reserved or not _free(port):
                         continue
-                    if _free(port):
-                        self._reserved.add(port)
-                        self._hints[start] = hint + 1 if port == hint else hint
-                        return port
+                    self._reserved.add(port)
+                    if segment.start == begin:
+                        self._seen[start] = (port + 1, since)
+                    return port
         raise HandledError(f"no free port in {first}-{last} on {node.name} (setting core.ports)")
 
     def release_ports(self, node: Node, ports: list[int] | tuple[int, ...]) -> None:
@@ -243,6 +257,7 @@ class LocalResourceManager(ResourceManager):
             self._reserved.difference_update(ports)
             for start, hint in self._hints.items():
                 self._hints[start] = min([hint, *(p for p in ports if p >= start)])
+            self._seen.clear()
 
     def reserve_ports(self, ports: list[int] | tuple[int, ...]) -> None:
         """Ports of re-attached tasks: in use, never handed out again while they live."""

@@ -84,7 +84,7 @@ class Stub:
 
 async def gone(refs: list[weakref.ref], timeout: float = 10.0) -> list[str]:
     """Waits (on the loop: the core runs on it) until every referent is freed; the type names of those left.
-    (The destroy's reply comes before every holder has let go: its last event and commit are a moment later.)"""
+    (The reply may come a loop turn before the destroy's own work has let go of the environment.)"""
     deadline = time.monotonic() + timeout
     while (left := [type(r()).__name__ for r in refs if r() is not None]) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

@@ -116,6 +116,8 @@ def _scan(wanted: list[_Wanted], known: set[int]) -> list[list[int]]:
         )
         frontier = [*orphans, *(children.get(request.leader, []) if request.leader else [])]
         pids = [z for z, group in zombies.items() if request.group and group == request.group != z]
+        for zombie in pids:  # one request reaps it (a second reaper could meet its pid reused)
+            del zombies[zombie]
         while frontier:
             pid = frontier.pop()
             pids.append(pid)

@@ -178,6 +178,7 @@ class AgentLink:
     job_id: str = ""
     allocation: Wants = NO_WANTS  # the whole CPUs and MB its job asked for (0: Slurm's default)
     running: Wants = NO_WANTS  # the wants of the tasks launched through it that start or run
+    listed: set[str] = field(default_factory=set)  # the tasks its agent said it runs when it last connected
     outbox: asyncio.Queue[pb.CoreMessage | None] | None = None
     connected: asyncio.Event = field(default_factory=asyncio.Event)
     starting: dict[str, asyncio.Future[pb.Started]] = field(default_factory=dict)
@@ -453,6 +454,8 @@ class SlurmResourceManager(ResourceManager):
             return self._processes[task_id]
         self._booting()
         link = self._link(node.name, str(record.get("job", "")))
+        if link.connected.is_set() and task_id not in link.listed:
+            return None  # its agent dialled in before this re-attach and did not list it: it ended
         wants = Wants(*record.get("wants", (0.0, 0.0)))
         link.users += 1
         link.running += wants
@@ -636,7 +639,7 @@ class SlurmResourceManager(ResourceManager):
             link.outbox.put_nowait(None)  # an older stream of the same agent
         link.outbox = outbox
         link.connected.set()
-        running = {r.taskId for r in hello.running}
+        running = link.listed = {r.taskId for r in hello.running}
         for process in [p for p in self._processes.values() if p.link is link and p.task_id not in running]:
             process.end(None)
         log.info(

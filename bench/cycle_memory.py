@@ -235,7 +235,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub.fifo", hubs=hubs) as fifo:
         root = Path(tmp)
         write_repo(root / "repo", fifo, hubs)
-        values = {"core": {"nodes": host_names(largest)}}
+        # a 5,000-task create may take longer than the default deploy_timeout (90 s) on a loaded machine
+        values = {"core": {"nodes": host_names(largest), "deploy_timeout": "600s"}}
         settings = CoreSettings.from_values(
             values, data_dir=root / "data", state_dir=root / "state", listen=f"127.0.0.1:{free_ports(1)[0]}"
         )

@@ -405,7 +405,7 @@ def tune_garbage_collector() -> None:
 
     No full collection is forced after a destroy: a destroyed environment is freed by reference counting (the
     manager breaks its cycles), and a full collection holds the loop for as long as it walks what is live
-    (bench/cycle_memory.py --pause-at: 0.3 s with 1,000 tasks live, 1.9 s with 5,000, at load 23-28).
+    (bench/cycle_memory.py --pause-at: 0.3-0.5 s with 1,000 tasks live, 0.8-1.9 s with 5,000, at load 11-34).
     """
     gc.collect()
     gc.freeze()

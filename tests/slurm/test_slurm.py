@@ -39,7 +39,13 @@ def test_dataflow_demo_runs_across_two_slurm_nodes_and_destroy_leaves_nothing(co
     environment_id = create(coconut, "-w", "dataflow-demo", "-e", HOSTS)
     tasks = coconut.tasks()
     assert {t["deploymentInfo"]["hostname"] for t in tasks} == {"flp001", "flp002"}
-    assert set(coconut.agent_jobs()) == {"flp001", "flp002"}  # one agent job per node
+    jobs = coconut.agent_jobs()
+    assert set(jobs) == {"flp001", "flp002"}  # one agent job per node
+    # as Mesos named its executor, a running task names the agent job it runs in (an idle hook runs in none)
+    running = [t for t in tasks if t.get("pid")]
+    assert {(t["deploymentInfo"]["hostname"], t["deploymentInfo"]["executorId"]) for t in running} == {
+        (node, f"slurm-job-{job}") for node, job in jobs.items()
+    }
     started = coconut("env", "control", environment_id, "-e", "START")
     run = int(re.search(r"run number:\s+(\d+)", started.out).group(1))
     for consumer in by_role(coconut.tasks(), "demo-consumer"):

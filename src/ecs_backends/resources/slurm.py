@@ -149,6 +149,10 @@ class RemoteProcess(ProcessHandle):
         self.code: int | None = None
         self._ended = asyncio.get_running_loop().create_future()
 
+    @property
+    def executor(self) -> str:  # type: ignore[override]
+        return f"slurm-job-{self.link.job_id}"
+
     def alive(self) -> bool:
         return not self._ended.done()
 

@@ -21,7 +21,7 @@ def short_task(task: TaskProcess, restarts: int = 0) -> pb.ShortTaskInfo:
         state=task.state or UNKNOWN,
         className=task.request.class_name,
         deploymentInfo=pb.TaskDeploymentInfo(
-            hostname=task.node.name, agentId=task.node.name, offerId="", executorId="local"
+            hostname=task.node.name, agentId=task.node.name, offerId="", executorId=_executor(task)
         ),
         pid=str(task.pid) if task.pid else "",
         sandboxStdout=task.stdout_path,
@@ -29,6 +29,11 @@ def short_task(task: TaskProcess, restarts: int = 0) -> pb.ShortTaskInfo:
         critical=task.request.critical,
         restarts=restarts,
     )
+
+
+def _executor(task: TaskProcess) -> str:
+    """The agent job (or ``local``) the task's process runs in; a hook or basic task between runs has none."""
+    return task.process.executor if task.process is not None else ""
 
 
 def task_info(task: TaskProcess) -> pb.TaskInfo:

@@ -86,6 +86,8 @@ class ProcessHandle(abc.ABC):
     """A launched process (and its process group). Survives as a ``record()`` across core restarts."""
 
     pid: int
+    #: what runs the process on its node, shown as a task's ``executorId`` (Mesos named its executor there)
+    executor: str = "local"
 
     @abc.abstractmethod
     def alive(self) -> bool:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def connect(cli: CliContext) -> Iterator[CoreClient]:
     """A ``CoreClient`` to the configured core, starting the local one if it is the embedded default."""
     from ecs_engine.server.client import CoreClient
-    from ecs_engine.server.settings import is_loopback, split_endpoint
+    from ecs_engine.server.endpoints import is_loopback, split_endpoint
 
     settings = cli.settings
     endpoint = str(settings.get("endpoint"))

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 SERVER_SIDE = (
     "ecs_engine.server.service",
     "ecs_engine.server.core",
+    "ecs_engine.server.settings",
     "ecs_engine.environment",
     "ecs_engine.tasks.executor",
     "ecs_engine.template",

@@ -28,7 +28,6 @@ Read with coconut's, through the same layers (``layered_settings``: defaults < /
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,31 +36,8 @@ from typing import Any
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import UsageError
 
+from .endpoints import DEFAULT_ENDPOINT, is_loopback, split_endpoint
 from .layered_settings import KNOWN, LayeredSettings
-
-DEFAULT_ENDPOINT: str = KNOWN["endpoint"]
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def split_endpoint(endpoint: str, *, what: str = "endpoint") -> tuple[str, int]:
-    host, sep, port = endpoint.strip().rpartition(":")
-    if not sep or not host:
-        raise UsageError(f"{what} '{endpoint}': expected HOST:PORT, e.g. {DEFAULT_ENDPOINT}")
-    try:
-        number = int(port)
-    except ValueError:
-        raise UsageError(f"{what} '{endpoint}': the port is not a number") from None
-    if not 0 < number < 65536:
-        raise UsageError(f"{what} '{endpoint}': the port must be 1-65535")
-    return host, number
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 A core runs with ``--envs`` environments of fast tasks (ecs_engine/occ/multipeer.py): one of ``--tasks``
 tasks, the others of 10. Each command is run as a user types it, in a fresh process (the installed
-``coconut`` script), against that core. The floor is the same RPC from a bare script that imports only
-gRPC and the generated messages (interpreter start, those imports and the call); runs alternate between
+``coconut`` script), against that core. The floor is the same RPCs from a bare script that imports only
+gRPC and the generated messages (interpreter start, those imports, the calls, the data printed plainly); runs
+alternate between
 coconut and the floor, and each figure is the median wall time (min beside it). Prints the ratio to the
 floor and to the 200 ms target of issue 19. ``python -c pass`` is shown as the interpreter's own start.
 
@@ -31,7 +32,9 @@ from ecs_engine.server.client import CoreClient
 
 TARGET_MS = 200.0
 BIN = Path(sys.executable).parent
-#: the floor: the same call from ten lines of gRPC (argv: endpoint, metadata key, value, "list" or an id)
+#: the floor: the same calls from a few lines of gRPC (argv: endpoint, metadata key, value, "list" or an id), and
+#: the same data printed plainly: env list's two GetEnvironments at once (the public ones, and all to count the
+#: hidden ones), env show's GetEnvironment
 FLOOR = """\
 import sys
 import grpc
@@ -39,9 +42,15 @@ from ecs_engine.protocols import o2control_pb2 as pb, o2control_pb2_grpc as rpc
 endpoint, key, value, what = sys.argv[1:]
 stub = rpc.ControlStub(grpc.insecure_channel(endpoint))
 if what == "list":
-    print(len(stub.GetEnvironments(pb.GetEnvironmentsRequest(), metadata=((key, value),)).environments))
+    calls = [stub.GetEnvironments.future(pb.GetEnvironmentsRequest(showAll=every), metadata=((key, value),))
+             for every in (False, True)]
+    shown, every = (call.result().environments for call in calls)
+    for e in shown:
+        print(e.id, e.rootRole, e.createdWhen, e.state, e.currentRunNumber)
+    print(len(every) - len(shown), "hidden")
 else:
-    print(len(stub.GetEnvironment(pb.GetEnvironmentRequest(id=what), metadata=((key, value),)).environment.tasks))
+    e = stub.GetEnvironment(pb.GetEnvironmentRequest(id=what), metadata=((key, value),)).environment
+    print(e.id, e.rootRole, e.state, len(e.tasks), dict(e.vars))
 """
 
 

@@ -4,9 +4,8 @@ A core runs with ``--envs`` environments of fast tasks (ecs_engine/occ/multipeer
 tasks, the others of 10. Each command is run as a user types it, in a fresh process (the installed
 ``coconut`` script), against that core. The floor is the same RPCs from a bare script that imports only
 gRPC and the generated messages (interpreter start, those imports, the calls, the data printed plainly); runs
-alternate between
-coconut and the floor, and each figure is the median wall time (min beside it). Prints the ratio to the
-floor and to the 200 ms target of issue 19. ``python -c pass`` is shown as the interpreter's own start.
+alternate between coconut and the floor, and each figure is the median wall time (min beside it). Prints the
+ratio to the floor and to the 200 ms target of issue 19. ``python -c pass`` is shown as the interpreter's own start.
 
 Run: .venv/bin/python bench/cli_start.py [--envs 50] [--tasks 1000] [--runs 7]
 """

@@ -21,29 +21,22 @@ if TYPE_CHECKING:
 APP_NAME = "coconut"
 
 
-#: coconut's directories of each kind: the XDG variable naming their base, and its default under the home
-_XDG = {
-    "config": ("XDG_CONFIG_HOME", "~/.config"),
-    "data": ("XDG_DATA_HOME", "~/.local/share"),
-    "state": ("XDG_STATE_HOME", "~/.local/state"),
-}
+def _config_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
 
 
-def user_dir(kind: str) -> Path:
-    """coconut's ``config``, ``data`` or ``state`` directory, as platformdirs names it (and the core reads it).
+def _data_dir() -> Path:
+    import platformdirs
 
-    On Linux read from the environment as platformdirs does there (importing it was ~4 ms of every command's
-    start, issue 19); elsewhere, or without an absolute home, platformdirs itself.
-    """
-    variable, default = _XDG[kind]
-    base = os.environ.get(variable, "")
-    if not os.path.isabs(base) and os.path.isabs(os.environ.get("HOME", "")):
-        base = os.path.expanduser(default)
-    if sys.platform != "linux" or not os.path.isabs(base):
-        import platformdirs
+    return platformdirs.user_data_path(APP_NAME)
 
-        return Path(getattr(platformdirs, f"user_{kind}_path")(APP_NAME))
-    return Path(base, APP_NAME)
+
+def _state_dir() -> Path:
+    import platformdirs
+
+    return platformdirs.user_state_path(APP_NAME)
 
 
 @dataclass
@@ -52,9 +45,9 @@ class CliContext:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     stdin: TextIO = field(default_factory=lambda: sys.stdin)
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
-    config_dir: Path = field(default_factory=lambda: user_dir("config"))
-    data_dir: Path = field(default_factory=lambda: user_dir("data"))
-    state_dir: Path = field(default_factory=lambda: user_dir("state"))
+    config_dir: Path = field(default_factory=_config_dir)
+    data_dir: Path = field(default_factory=_data_dir)
+    state_dir: Path = field(default_factory=_state_dir)
     cwd: Path = field(default_factory=Path.cwd)
     # Filled by the global options callback.
     debug: bool = False

@@ -120,7 +120,11 @@ def test_a_task_taking_more_memory_than_its_agents_job_is_killed_by_the_limit(co
     assert limit == int(allocated.removesuffix("M")) * 2**20 < 1000 * 2**20  # Slurm's limit, below what it takes
     failed = coconut("env", "control", environment_id, "-e", "START", check=False)
     assert failed.status != 0 and "transition START failed" in failed.err
-    assert "(limits.node.probe) failed: ended involuntarily (KILLED)" in failed.err, failed.err
+    # the agent saw the kernel's count rise: the error says why, not just that it was killed
+    assert (
+        "(limits.node.probe) failed: ended involuntarily (KILLED, out of memory at its Slurm job's limit (--mem))"
+        in failed.err
+    ), failed.err
     assert oom_kills(memory) >= 1  # the kernel killed it at the job's limit
     assert coconut.agent_jobs()["flp001"] == job_id  # the agent itself lives on
     coconut("env", "destroy", environment_id, "--force")

@@ -159,9 +159,10 @@ class RemoteProcess(ProcessHandle):
     async def wait(self) -> int | None:
         return await asyncio.shield(self._ended)
 
-    def end(self, code: int | None) -> None:
+    def end(self, code: int | None, reason: str = "") -> None:
         if not self._ended.done():
             self.code = code
+            self.end_reason = reason
             self._ended.set_result(code)
             self.manager.process_ended(self)
 
@@ -670,7 +671,7 @@ class SlurmResourceManager(ResourceManager):
         elif kind == "ended":
             process = self._processes.get(message.ended.taskId)
             if process is not None:
-                process.end(message.ended.code if message.ended.known else None)
+                process.end(message.ended.code if message.ended.known else None, message.ended.reason)
 
     def agent_disconnected(self, link: AgentLink, outbox: asyncio.Queue[pb.CoreMessage | None]) -> None:
         if link.outbox is not outbox:

@@ -67,6 +67,7 @@ class Agent:
         self._stopping = asyncio.Event()
         self._pdeathsig = shutil.which("setpriv")
         self.refused = ""  # why the core refused this agent (its token)
+        self._oom_kills = memory_kills()  # the kernel's counts when last looked at
 
     async def run(self) -> None:
         """Serve the core until a stop signal, then stop every task; RefusedError if the core refuses the agent."""
@@ -175,8 +176,40 @@ class Agent:
     async def _watch(self, task_id: str, process: ProcessHandle) -> None:
         code = await process.wait()
         self.processes.pop(task_id, None)
-        ended = pb.Ended(taskId=task_id, known=code is not None, code=code or 0)
+        reason = ""
+        if code == -signal.SIGKILL:
+            kills, self._oom_kills = self._oom_kills, await asyncio.to_thread(memory_kills)
+            if any(now > before for now, before in zip(self._oom_kills, kills, strict=False)):
+                reason = "out of memory at its Slurm job's limit (--mem)"
+        ended = pb.Ended(taskId=task_id, known=code is not None, code=code or 0, reason=reason)
         self._tell(pb.AgentMessage(ended=ended))
+
+
+def memory_kills(proc_cgroup: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> tuple[int, ...]:
+    """The kernel's out-of-memory kill counts of this process's memory cgroup and each of its parents (v1
+    ``memory.oom_control``, v2 ``memory.events``; whether a count includes the children's differs by kernel and
+    version, so each level is compared with itself): a task killed by SIGKILL while one rose met the job's limit.
+    Empty where there is no memory cgroup to read."""
+    try:
+        entries = [line.split(":", 2) for line in proc_cgroup.read_text().splitlines()]
+    except OSError:
+        return ()
+    v1 = next((path for _, controllers, path in entries if "memory" in controllers.split(",")), None)
+    if v1 is not None:
+        base, counts, path = root / "memory", "memory.oom_control", v1
+    else:
+        base, counts, path = root, "memory.events", next((p for _, controllers, p in entries if not controllers), "/")
+    directory = base / path.lstrip("/")
+    if directory != base and base not in directory.parents:
+        return ()
+    kills = []
+    for level in (directory, *directory.parents):
+        with contextlib.suppress(OSError, ValueError):
+            fields = dict(line.split() for line in (level / counts).read_text().splitlines())
+            kills.append(int(fields.get("oom_kill", 0)))
+        if level == base:
+            break
+    return tuple(kills)
 
 
 def _found(program: str, env: dict[str, str], cwd: str) -> bool:

@@ -739,7 +739,12 @@ class Environment:
         self.record_task_result(role, result)
         if result.ok:
             return ""
-        how = f"exit code {result.exit_code}" if result.voluntary else f"ended involuntarily ({result.final_status})"
+        cause = f", {result.cause}" if result.cause else ""
+        how = (
+            f"exit code {result.exit_code}"
+            if result.voluntary
+            else f"ended involuntarily ({result.final_status}{cause})"
+        )
         detail = result.stderr.strip().splitlines()[-1:] if result.stderr.strip() else []
         return f"hook task {task.name} ({role.path}) failed: {how}" + (f": {detail[0]}" if detail else "")
 

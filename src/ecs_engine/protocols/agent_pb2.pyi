@@ -49,14 +49,16 @@ class Started(_message.Message):
     def __init__(self, taskId: _Optional[str] = ..., pid: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
 
 class Ended(_message.Message):
-    __slots__ = ("taskId", "known", "code")
+    __slots__ = ("taskId", "known", "code", "reason")
     TASKID_FIELD_NUMBER: _ClassVar[int]
     KNOWN_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     taskId: str
     known: bool
     code: int
-    def __init__(self, taskId: _Optional[str] = ..., known: _Optional[bool] = ..., code: _Optional[int] = ...) -> None: ...
+    reason: str
+    def __init__(self, taskId: _Optional[str] = ..., known: _Optional[bool] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CoreMessage(_message.Message):
     __slots__ = ("launch", "signal")

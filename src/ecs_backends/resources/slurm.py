@@ -196,6 +196,7 @@ class SlurmResourceManager(ResourceManager):
     """The nodes of a Slurm partition, each served by an agent job that dials back."""
 
     name = RESOURCE_MANAGER
+    sizes_allocations = True
 
     def __init__(self, settings: SlurmSettings, state_dir: Path, port_range: tuple[int, int] | None = None):
         self.settings = settings

@@ -89,7 +89,7 @@ class ExecutorTaskController(TaskController):
             except HandledError as exc:
                 out.undeployable[role.path] = exc.render()
         planned = []
-        for role in request.planned:
+        for role in request.planned if self.executor.resources.sizes_allocations else ():
             with contextlib.suppress(HandledError):  # its own deploy will say what is wrong with it
                 planned.append(task_request(request.expander, request.workflow, role, request.environment_id))
         by_path = {r.path: r for r in request.roles}

@@ -116,6 +116,9 @@ class ResourceManager(abc.ABC):
     """Nodes with attributes, placement by constraints, ports, process launch and re-attachment."""
 
     name: str
+    #: whether it sizes each node's allocation by the wants of the tasks placed there, so that tasks deployed later
+    #: are best placed together with the first (``DeployRequest.planned``); one that does not divide machines need not
+    sizes_allocations: bool = False
 
     @abc.abstractmethod
     def nodes(self) -> list[Node]:

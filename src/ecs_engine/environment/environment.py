@@ -739,7 +739,7 @@ class Environment:
         self.record_task_result(role, result)
         if result.ok:
             return ""
-        cause = f", {result.cause}" if result.cause else ""
+        cause = f", {result.end_reason}" if result.end_reason else ""
         how = (
             f"exit code {result.exit_code}"
             if result.voluntary

@@ -403,15 +403,15 @@ async def _listening(port: int) -> bool:
 
 def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
     """The ``taskResult.*`` of a finished hook or basic task run."""
-    cause = ""
+    end_reason = ""
     if timed_out:
         status, error = "KILLED", f"hook task {task.request.role_path} timed out after {timeout:g}s"
     elif code == 0:
         status, error = "FINISHED", ""
     elif code is not None and code < 0:
         status, error = "KILLED", f"killed by signal {-code}"
-        cause = task.process.end_reason if task.process is not None else ""
-        error = f"{error}: {cause}" if cause else error
+        end_reason = task.process.end_reason if task.process is not None else ""
+        error = f"{error}: {end_reason}" if end_reason else error
     else:
         status, error = "FAILED", f"exited with code {code}" if code is not None else "ended (exit code unknown)"
     return HookResult(
@@ -421,7 +421,7 @@ def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False,
         voluntary=not timed_out and (code is None or code >= 0),
         final_status=status,
         error=error,
-        cause=cause,
+        end_reason=end_reason,
     )
 
 

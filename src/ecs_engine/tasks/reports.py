@@ -40,7 +40,7 @@ class HookResult:
     voluntary: bool = True
     final_status: str = "FINISHED"  # FINISHED, FAILED, KILLED, TIMEOUT, LOST
     error: str = ""
-    cause: str = ""  # what killed it beyond the signal, when known (its batch job's memory limit)
+    end_reason: str = ""  # what killed it beyond the signal, when known (its batch job's memory limit)
 
     @property
     def ok(self) -> bool:

@@ -63,6 +63,15 @@ def event_service(coconut: Coconut) -> dict:
     return coconut("info", "-o", "json").json()["services"]["services"]["events"]
 
 
+def settled(coconut: Coconut, broker: TansuBroker) -> list[Received] | None:
+    """What the broker holds, when that is every event the core delivered and the core delivered all it has."""
+    first = json.loads(event_service(coconut)["data"])
+    held = consume(broker.endpoint, TOPICS)
+    then = json.loads(event_service(coconut)["data"])
+    quiet = first["lag"] == then["lag"] == 0 and first["deliveredSeq"] == then["deliveredSeq"]
+    return held if quiet and held and max(m.seq for m in held) >= int(first["deliveredSeq"]) else None
+
+
 @pytest.fixture
 def stop_core():
     started: list[Coconut] = []
@@ -141,8 +150,9 @@ def test_a_broker_down_during_a_run_loses_nothing_and_blocks_nothing(tmp_path, s
         ]["id"]
         remember(coconut)
         coconut("env", "control", environment_id, "-e", "START_ACTIVITY")
-        eventually(lambda: json.loads(event_service(coconut)["data"])["lag"] == 0, what="the run's events delivered")
-        before = consume(broker.endpoint, TOPICS)  # all the broker has: it loses them when it is killed
+        # all the broker has (it loses them when it is killed), once it holds every event delivered and none is on
+        # its way: an event acked between this read and the kill would be the broker's loss, not the core's
+        before = eventually(lambda: settled(coconut, broker), what="the run's events delivered, none on the way")
 
         broker.kill()
         coconut("env", "control", environment_id, "-e", "STOP_ACTIVITY")  # transitions go on without the broker

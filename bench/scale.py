@@ -7,7 +7,12 @@ user drives them: NewEnvironment (expand, deploy, STANDBY, CONFIGURE), ControlEn
 DestroyEnvironment (RESET, then the walk down to DONE). The core runs in its own process on default settings
 (no timeout raised). The floor: the same task processes on the same hub, spawned and driven by one bare asyncio
 script with the OCC client (free ports, spawn, wait for the port, GetState, EventStream, CONFIGURE; START; STOP;
-RESET, EXIT, then each process's end). Core and floor runs alternate; each figure is a median. Prints each
+RESET, EXIT, then each process's end). The floor's START first takes a run number as the minimum any controller
+must: a counter in a file, written and fdatasync'd before the tasks are told (the core's START takes its number
+from the configuration store, committed with an fsync, and a number handed out must survive a crash of the
+machine; without it the floor's START was short of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this
+VM's disk). The core's record and events are committed without an fsync (SQLite WAL, synchronous=NORMAL), so
+the floor's STOP has none. Core and floor runs alternate; each figure is a median. Prints each
 figure, the ratio to the floor, (core - floor) / N, the core's RSS per task, and t(N)/t(first N) per transition.
 With --cycles, then the core's RSS after each of that many create/destroy cycles of 100 tasks (a destroyed
 environment is freed by reference counting, at once: no collection is waited for; bench/cycle_memory.py shows
@@ -121,8 +126,21 @@ def _ignore(event: str) -> None:
     pass
 
 
+def next_run_number(counter: Path) -> int:
+    """The floor's run number: the counter file incremented and on disk (fdatasync) before START is sent."""
+    number = int(counter.read_text() or "0") + 1 if counter.exists() else 1
+    fd = os.open(counter, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, str(number).encode())
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    return number
+
+
 async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
     out = {}
+    counter = fifo.with_name("floor-run-number")
     argv = task_argv(fifo, hubs)
     start = time.perf_counter()
     ports = free_ports(n)  # the core's create finds its ports too
@@ -140,12 +158,13 @@ async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
         out["create"] = time.perf_counter() - start
         assert all(r.reached("CONFIGURED") for r in replies)
         for name, steps in (
-            ("START", [("CONFIGURED", "START", "RUNNING", [("runNumber", "1")])]),
-            ("STOP", [("RUNNING", "STOP", "CONFIGURED", [])]),
-            ("destroy", [("CONFIGURED", "RESET", "STANDBY", []), ("STANDBY", "EXIT", "DONE", [])]),
+            ("START", [("CONFIGURED", "START", "RUNNING", lambda: [("runNumber", str(next_run_number(counter)))])]),
+            ("STOP", [("RUNNING", "STOP", "CONFIGURED", list)]),
+            ("destroy", [("CONFIGURED", "RESET", "STANDBY", list), ("STANDBY", "EXIT", "DONE", list)]),
         ):
             start = time.perf_counter()
-            for source, event, target, arguments in steps:
+            for source, event, target, arguments_now in steps:  # START's run number is taken inside the clock
+                arguments = arguments_now()
                 replies = await asyncio.gather(*(c.transition(source, event, arguments) for c in clients))
                 assert all(r.reached(target) for r in replies), event
             if name == "destroy":

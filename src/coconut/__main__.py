@@ -1,8 +1,11 @@
 """Entry point of the ``coconut`` command."""
 
+import atexit
 import gc
 import os
 import sys
+import threading
+from typing import NoReturn
 
 YOUNG_OBJECTS = 100_000  # Python's default: 700
 
@@ -15,7 +18,26 @@ def main() -> None:
     gc.set_threshold(YOUNG_OBJECTS)
     from .cli import main as run
 
-    sys.exit(run())
+    leave(run())
+
+
+def leave(status: int) -> NoReturn:
+    """Exit with ``status`` once what the command wrote is out, without the interpreter's teardown.
+
+    Freeing every module and object and shutting gRPC down took ~64M instructions (~20 ms) after the output of
+    ``env list`` (issue 19). At-exit handlers still run (logging, temporary directories) and the streams are
+    flushed; with a thread still running, or a stream that cannot be flushed, the exit is the usual one.
+    """
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: Python's own exit reports it as it does
+            pass
+        else:
+            os._exit(status)
+    sys.exit(status)
 
 
 if __name__ == "__main__":

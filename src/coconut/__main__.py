@@ -26,9 +26,11 @@ def leave(status: int) -> NoReturn:
 
     Freeing every module and object and shutting gRPC down took ~64M instructions (~20 ms) after the output of
     ``env list`` (issue 19). At-exit handlers still run (logging, temporary directories) and the streams are
-    flushed; with a thread still running, or a stream that cannot be flushed, the exit is the usual one.
+    flushed; while a thread the exit would wait for runs (not a daemon, as gRPC's are), or with a stream that cannot
+    be flushed, the exit is the usual one.
     """
-    if threading.active_count() == 1:
+    main_thread = threading.main_thread()
+    if not any(thread is not main_thread and not thread.daemon for thread in threading.enumerate()):
         atexit._run_exitfuncs()
         try:
             sys.stdout.flush()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 #: runs coconut's entry point with a command standing in for the CLI: it writes more than a pipe's buffer, sets
 #: an at-exit handler and an object whose finalizer only the interpreter's teardown would run, then ends as told
 PROGRAM = """
@@ -22,6 +24,8 @@ def command():
     atexit.register(lambda: sys.stderr.write(" at exit"))
     if "thread" in sys.argv:
         threading.Thread(target=lambda: (time.sleep(0.2), sys.stdout.write("late"))).start()
+    if "daemon" in sys.argv:  # as gRPC's channel threads: never waited for
+        threading.Thread(target=threading.Event().wait, daemon=True).start()
     return 4
 
 kept = TornDown()
@@ -36,8 +40,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_coconut_command_leaves_with_its_output_status_and_exit_handlers_but_no_teardown():
-    done = run()
+@pytest.mark.parametrize("threads", [(), ("daemon",)])
+def test_the_coconut_command_leaves_with_its_output_status_and_exit_handlers_but_no_teardown(threads):
+    done = run(*threads)
     assert (done.returncode, len(done.stdout)) == (4, 300_000)
     assert done.stderr == "partial line at exit"  # flushed, the handler ran, no module was torn down
 

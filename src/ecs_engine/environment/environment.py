@@ -24,7 +24,7 @@ from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageEr
 from ecs_engine.events import model
 from ecs_engine.fsm import Event, State
 from ecs_engine.occ import states as occ
-from ecs_engine.protocols import common_pb2
+from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Workflow
 from ecs_engine.template.timeline import HookEntry, destroy_timeline
@@ -172,6 +172,7 @@ class Environment:
         #: why the create failed, for an environment kept (in ERROR, torn down) so it can be inspected
         self.failure = ""
         self.restarts = TaskRestarts(self, services.spawn, services.settings.deploy_timeout)
+        self._traits_messages: dict[str, events_pb2.Traits] = {}  # role path -> its task events' traits
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -673,7 +674,6 @@ class Environment:
         self._publish_task(task)
 
     def _publish_task(self, task: Task) -> None:
-        traits = task.role.traits
         self.publish(
             model.task_event(
                 self.id,
@@ -684,13 +684,21 @@ class Environment:
                 hostname=task.hostname,
                 class_name=task.class_name,
                 path=task.path,
-                task_traits=model.traits(
-                    str(traits.trigger or ""), str(traits.await_ or ""), traits.timeout_text, traits.critical
-                )
-                if traits is not None
-                else None,
+                task_traits=self._task_traits(task.role),
             )
         )
+
+    def _task_traits(self, role: Role) -> events_pb2.Traits | None:
+        """The traits message of ``role``'s task events, made once per role (a task event per task per transition)."""
+        if role.traits is None:
+            return None
+        made = self._traits_messages.get(role.path)
+        if made is None:
+            traits = role.traits
+            made = self._traits_messages[role.path] = model.traits(
+                str(traits.trigger or ""), str(traits.await_ or ""), traits.timeout_text, traits.critical
+            )
+        return made
 
     def set_task_state(self, task: Task, state: str | None = None, status: str | None = None) -> None:
         changed = False

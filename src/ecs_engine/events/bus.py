@@ -168,8 +168,7 @@ class EventBus:
         subscribers = self._subscribers
         if not subscribers:
             return
-        kind = model.kind_of(event)
-        environment_id = model.environment_id_of(event)
+        kind, environment_id = model.kind_and_environment_id(event)
         for sub in subscribers:
             if sub.wants(event, kind, environment_id):
                 try:

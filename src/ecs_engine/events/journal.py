@@ -94,19 +94,18 @@ class EventJournal:
 
     def write(self, event: model.Event) -> None:
         """Number ``event`` (it carries its ``sequence`` from now on) and buffer it."""
-        kind, environment_id = model.kind_of(event), model.environment_id_of(event)
+        kind, environment_id = model.kind_and_environment_id(event)
+        now = time.monotonic()
         with self._lock:
             seq = event.sequence = self._next_seq
             self._next_seq += 1
-            marker = self._markers.observe(seq, event)
+            marker = self._markers.observe(seq, event, kind)
             if marker is not None:
                 self._marker_buffer.append(marker)
             if not self._buffer:
-                self._oldest = time.monotonic()
+                self._oldest = now
             self._buffer.append((seq, event.timestamp, kind, environment_id, event.SerializeToString()))
-            due = not self._flush_deferred and (
-                len(self._buffer) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
-            )
+            due = not self._flush_deferred and (len(self._buffer) >= self.batch or now - self._oldest >= self.max_delay)
             if due and self._defer is not None:
                 self._flush_deferred = True  # until that flush runs: one queued flush at a time
         if not due:

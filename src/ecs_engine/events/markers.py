@@ -47,9 +47,8 @@ class MarkerTracker:
         marker = self._open.get(environment_id)
         return marker.run_number if marker else 0
 
-    def observe(self, seq: int, event: model.Event) -> RunMarker | None:
-        """The marker ``event`` (numbered ``seq``) begins or ends, else None."""
-        kind = model.kind_of(event)
+    def observe(self, seq: int, event: model.Event, kind: str) -> RunMarker | None:
+        """The marker ``event`` (numbered ``seq``, its payload ``kind``) begins or ends, else None."""
         if kind not in ("environmentEvent", "runEvent"):
             return None
         payload = getattr(event, kind)

@@ -23,6 +23,9 @@ class AliasGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)  # names only: typer's own builds every command of a lazy group (lazy_group.py)
+
 
 def command_group(**options: Any) -> typer.Typer:
     """A typer app (help when called without a command) whose commands and subgroups may have aliases."""

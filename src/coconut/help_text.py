@@ -1,7 +1,8 @@
 """Help in the user's words: values are named (ENDPOINT, ID), never Python types (``<str>``, ``<list[str]>``).
 
-typer 0.29 labels every value with its annotation and puts required arguments in braces; ``plain_help`` walks
-the built command tree once and gives each parameter click's classic form, each command its whole first sentence.
+typer 0.29 labels every value with its annotation and puts required arguments in braces; ``plain_help`` gives
+each parameter of a built command click's classic form, and the command its whole first sentence (each command
+as ``lazy_group.py`` builds it).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _first_sentence(text: str) -> str:
 
 
 def plain_help(command: Any) -> Any:
-    """Give ``command`` and everything below it plain help; returns ``command``."""
+    """Give ``command`` plain help; returns ``command``."""
     for param in command.params:
         if type(param) is TyperArgument:
             param.__class__ = _NamedArgument
@@ -53,6 +54,4 @@ def plain_help(command: Any) -> Any:
             param.__class__ = _NamedOption
     if command.help and not command.short_help:
         command.short_help = _first_sentence(command.help)
-    for sub in getattr(command, "commands", {}).values():
-        plain_help(sub)
     return command

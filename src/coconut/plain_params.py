@@ -78,10 +78,9 @@ def _plain_help_option(command: Any) -> None:
 
 
 def plain_params(command: Any) -> Any:
-    """Give the str, int, bool and list[str] parameters of ``command`` and its subcommands the plain conversion."""
+    """Give the str, int, bool and list[str] parameters of ``command`` the plain conversion (each command as
+    ``lazy_group.py`` builds it)."""
     for param in command.params:
         _make_plain(param)
     _plain_help_option(command)
-    for sub in getattr(command, "commands", {}).values():
-        plain_params(sub)
     return command

@@ -1,0 +1,23 @@
+"""coconut builds only the command it runs, not its whole group (issue 19: typer builds every command of a group;
+the ``env`` group's six were ~15M of the ~535M instructions of ``env list``). Help still lists them all
+(test_help.py walks every command)."""
+
+from __future__ import annotations
+
+import typer
+
+from .conftest import Runner
+
+
+def test_a_command_builds_only_itself_of_its_group(coconut: Runner, monkeypatch, capsys):
+    monkeypatch.setattr("typer.core.HAS_RICH", False)
+    built = []
+    build = typer.main.get_command_from_info
+    monkeypatch.setattr(
+        typer.main,
+        "get_command_from_info",
+        lambda command_info, **kw: built.append(command_info.name) or build(command_info=command_info, **kw),
+    )
+    assert coconut("env", "ls", "--help").status == 0
+    assert "--show-all" in capsys.readouterr().out
+    assert built == ["list"]

@@ -12,8 +12,7 @@ import copy
 import functools
 import importlib
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperGroup
@@ -24,9 +23,9 @@ from .help_text import plain_help
 from .plain_params import plain_params
 
 
-@dataclass(frozen=True)
-class LazyCommand:
-    """A command of the table: ``target`` is ``module:attribute``, a typer app (a group) or a function."""
+class LazyCommand(NamedTuple):
+    """A command of the table: ``target`` is ``module:attribute``, a typer app (a group) or a function (a named
+    tuple: a dataclass compiles its methods at import, issue 19)."""
 
     name: str
     target: str

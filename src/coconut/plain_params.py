@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from typer._coercion import RuntimeParam, TypeDescriptor, build_runtime_param
@@ -47,12 +46,17 @@ def _str_list(value: Any) -> list[str]:
 _CONVERTERS: dict[Any, Callable[[Any], Any]] = {str: _str, int: _int, bool: _bool, list[str]: _str_list}
 
 
-@dataclass(frozen=True)
 class _PlainParam(RuntimeParam):
-    """Converts a plain value itself, and hands any other to typer's pydantic conversion."""
+    """Converts a plain value itself, and hands any other to typer's pydantic conversion (not a dataclass as its
+    base: that compiles its methods at import, issue 19)."""
 
-    convert: Callable[[Any], Any]
     descriptor: TypeDescriptor
+    convert: Callable[[Any], Any]
+
+    def __init__(self, descriptor: TypeDescriptor, convert: Callable[[Any], Any]):
+        super().__init__(descriptor.parameter_info, descriptor.annotation)
+        object.__setattr__(self, "descriptor", descriptor)  # the base is frozen
+        object.__setattr__(self, "convert", convert)
 
     def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
         try:
@@ -67,7 +71,7 @@ def _make_plain(param: Any) -> Any:
         return param
     convert = _CONVERTERS.get(descriptor.annotation)
     if convert and descriptor.parameter_info.parser is None and not descriptor.is_ranged:
-        param._runtime_param = _PlainParam(descriptor.parameter_info, descriptor.annotation, convert, descriptor)
+        param._runtime_param = _PlainParam(descriptor, convert)
     return param
 
 

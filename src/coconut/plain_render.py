@@ -19,8 +19,7 @@ import builtins
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 #: the SGR codes of the styles coconut's tables and blocks use (rich writes standard colours alike on every
 #: colour system); a style with another word is left to rich
@@ -45,9 +44,9 @@ class StyledCell(str):
         return cell
 
 
-@dataclass(frozen=True)
-class Stream:
-    """What rich would make of a stream: escape sequences or none, colours or not, the width to fit."""
+class Stream(NamedTuple):
+    """What rich would make of a stream: escape sequences or none, colours or not, the width to fit (a named
+    tuple: a dataclass compiles its methods at import, issue 19)."""
 
     ansi: bool
     no_color: bool

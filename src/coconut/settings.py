@@ -7,7 +7,6 @@ running command.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,15 @@ from ecs_engine.errors import UsageError
 from ecs_engine.server.layered_settings import FALSE, USER_FILE_NAME, LayeredSettings
 
 
-@dataclass
 class Settings:
-    path: Path | None  # the user's settings file read, if any
-    user_file: Path  # the user's settings file, read if it exists (what a core started from here reads too)
-    layers: LayeredSettings
+    """The settings of one command (a plain class: a dataclass compiles its methods at import, issue 19)."""
+
+    def __init__(self, path: Path | None, user_file: Path, layers: LayeredSettings):
+        self.path = path  # the user's settings file read, if any
+        self.user_file = (
+            user_file  # the user's settings file, read if it exists (what a core started from here reads too)
+        )
+        self.layers = layers
 
     @classmethod
     def load(

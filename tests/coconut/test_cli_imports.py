@@ -57,7 +57,14 @@ grpc.insecure_channel = recorded
 
 from coconut.cli import main
 status = main(sys.argv[1:])
-print(json.dumps({"status": status, "modules": sorted(sys.modules), "channels": channels, "rpcs": rpcs}))
+dataclasses = [
+    f"{name}.{attribute}"
+    for name, module in list(sys.modules.items()) if name.startswith("coconut")
+    for attribute, value in vars(module).items()
+    if isinstance(value, type) and value.__module__ == name and "__dataclass_fields__" in vars(value)
+]
+print(json.dumps({"status": status, "modules": sorted(sys.modules), "channels": channels, "rpcs": rpcs,
+                  "dataclasses": dataclasses}))
 """
 
 
@@ -122,6 +129,11 @@ def test_env_list_imports_no_other_command_module(env_list):
 def test_env_list_loads_neither_pydantic_nor_rich_nor_the_plugin_manager(env_list):
     assert "scale" in env_list["out"]  # the table of the public environment was printed
     assert [m for m in env_list["modules"] if m.startswith(HEAVY)] == []
+
+
+def test_env_list_defines_no_dataclass_of_coconut_s(env_list):
+    """A dataclass compiles its generated methods at import: ~2-4M instructions each."""
+    assert env_list["dataclasses"] == []
 
 
 def test_env_list_asks_the_core_over_one_channel(env_list):

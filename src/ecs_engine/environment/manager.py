@@ -86,9 +86,12 @@ class EnvironmentManager:
         self.framework_id = framework_id or new_id()
         self.environments: dict[str, Environment] = {}
         self.store = EnvironmentStore(self.data_dir / "environments.sqlite")
-        #: the commits of records, runs and events, in order, off the event loop; awaited before replying
+        #: the commits of records and runs, in order, off the event loop; awaited before replying
         self.commits = SerialWriter("commits")
-        self.journal = EventJournal(self.data_dir / "events.sqlite", defer=self.commits.submit)
+        #: the journal's commits, beside them (another file): the last ones of a transition take the time of the
+        #: longer of the two, not of both one after the other
+        self.journal_commits = SerialWriter("journal")
+        self.journal = EventJournal(self.data_dir / "events.sqlite", defer=self.journal_commits.submit)
         self.bus.add_sink(self.journal)
         self._detectors: dict[str, str] = {}  # detector -> environment id
         self._background: set[asyncio.Task] = set()
@@ -118,7 +121,7 @@ class EnvironmentManager:
         await self.integrations.init(self.framework_id)
         for stored in await offload(self.store.live):
             await self._reload(stored)
-        await self.commits.committed()
+        await self.committed()
 
     async def close(self) -> None:
         """Stop timers and background work; environments stay in the store (and their tasks alive)."""
@@ -129,8 +132,9 @@ class EnvironmentManager:
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        self.commits.submit(self.bus.flush)
+        self.journal_commits.submit(self.bus.flush)
         self.commits.close()
+        self.journal_commits.close()
         self.bus.remove_sink(self.journal)
         await self.integrations.stop()
         self.integrations.destroy()
@@ -156,7 +160,7 @@ class EnvironmentManager:
     def _persist(self, env: Environment, destroyed: bool) -> None:
         """Queue the commit of ``env``'s record and of every event published so far.
 
-        The record is taken now, on the loop; the commit runs on the commit thread, and every operation
+        The record is taken now, on the loop; the commits run on the commit threads, and every operation
         that reports something done awaits ``committed()`` first (durable before reply).
         """
         now = model.now_ms()
@@ -167,7 +171,7 @@ class EnvironmentManager:
             del self._records[env.id]
         self.commits.submit(
             self._commit,
-            record,
+            record.structure,
             environment_id=env.id,
             created_ms=env.created_ms,
             updated_ms=now,
@@ -176,19 +180,20 @@ class EnvironmentManager:
             current_run=env.current_run,
             last_run=env.last_run,
             snapshot=record.live(),
-            structure=None if record.structure_saved else record.structure,
+            structure=None if record.structure.saved else record.structure.text,
             destroyed_ms=now if destroyed else None,
         )
+        self.journal_commits.submit(self.bus.flush)
 
-    def _commit(self, record: snapshot.EnvironmentRecord, **row: Any) -> None:
-        """On the commit thread: the environment's row (its structure until once saved), then the events."""
+    def _commit(self, unchanging: snapshot.Structure, **row: Any) -> None:
+        """On the commit thread: the environment's row (its structure until once saved)."""
         self.store.save(**row)
-        record.structure_saved = True
-        self.bus.flush()
+        unchanging.saved = True
 
     async def committed(self) -> None:
         """Every record, run and event queued so far is on disk (raises the first commit that failed)."""
         await self.commits.committed()
+        await self.journal_commits.committed()
 
     async def _allocate_run(self, environment_id: str) -> int:
         """A new run number from the configuration store (off the loop), recorded as started."""

@@ -8,6 +8,7 @@ are kept with the executor's own ``data`` so the executor can find its processes
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ecs_engine.fsm import State
@@ -22,6 +23,15 @@ from .store import StoredEnvironment
 from .taskport import Task
 
 VAR_MAPS = ("defaults", "vars", "user_vars")
+
+
+@dataclass
+class Structure:
+    """The part of a record that does not change, as JSON text, and whether a commit has written it (the commit
+    thread is handed this, not the record: what it holds must not keep a destroyed environment alive)."""
+
+    text: str
+    saved: bool = False
 
 
 class EnvironmentRecord:
@@ -42,8 +52,7 @@ class EnvironmentRecord:
             "public": env.public,
             "auto": env.auto,
         }
-        self.structure = json.dumps(structure, separators=(",", ":"))
-        self.structure_saved = False
+        self.structure = Structure(json.dumps(structure, separators=(",", ":")))
         self._maps = [(role, [dict(getattr(role, key)) for key in VAR_MAPS]) for role in env.root.walk()]
 
     def live(self) -> dict[str, Any]:

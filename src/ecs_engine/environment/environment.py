@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 MAX_LISTED_TASK_ERRORS = 5
 #: root role statuses that end the wait of DEPLOY (INVARIANT: no critical task at all)
 DEPLOYED_STATUSES = (ACTIVE, INVARIANT)
+#: seconds a task's state change may wait while the tasks of a transition reply (``Environment.on_task_event``)
+TASK_CHANGES_BATCH = 0.01
+#: the task events that may wait for their batch; any other kind applies the waiting ones first
+BATCHED_TASK_EVENTS = (TaskEventKind.STATE, TaskEventKind.STATUS)
 
 
 @dataclass
@@ -173,6 +177,9 @@ class Environment:
         self.failure = ""
         self.restarts = TaskRestarts(self, services.spawn, services.settings.deploy_timeout)
         self._traits_messages: dict[str, events_pb2.Traits] = {}  # role path -> its task events' traits
+        self._replying: set[str] = set()  # ids of the tasks a transition waits for (their changes are batched)
+        self._batched: list[TaskEvent] = []
+        self._batch_due: asyncio.TimerHandle | None = None
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -518,6 +525,7 @@ class Environment:
             if occ_event == "CONFIGURE"
             else (settings.transition_timeout, "transition_timeout")
         )
+        self._replying.update(t.id for t in tasks)
         try:
             replies = await asyncio.wait_for(self.controller.transition(tasks, occ_event, args), timeout)
         except TimeoutError:
@@ -529,6 +537,9 @@ class Environment:
                 self.warn(message)
                 return
             raise DeadlineError(message) from None
+        finally:
+            self._replying.difference_update(t.id for t in tasks)
+            self._apply_batched()
         critical: list[str] = []
         other: list[str] = []
         for task in tasks:
@@ -770,6 +781,28 @@ class Environment:
     # -- events from tasks and automatic transitions (reference §1.5, §1.6) ---------------------------------
 
     def on_task_event(self, event: TaskEvent) -> None:
+        """Apply what a task reports. While a transition waits for the tasks' replies, their state changes are
+        applied in batches, every ``TASK_CHANGES_BATCH`` s and when the replies are in: one at a time, between
+        the replies' processing, a change cost the loop about three times as much (100 tasks: 10-12 ms of a
+        START of ~45 ms). The order of everything a task reports is kept (another kind applies the batch first).
+        """
+        if event.kind in BATCHED_TASK_EVENTS and event.task_id in self._replying:
+            self._batched.append(event)
+            if self._batch_due is None:
+                self._batch_due = asyncio.get_running_loop().call_later(TASK_CHANGES_BATCH, self._apply_batched)
+            return
+        self._apply_batched()
+        self._apply(event)
+
+    def _apply_batched(self) -> None:
+        if self._batch_due is not None:
+            self._batch_due.cancel()
+            self._batch_due = None
+        batch, self._batched = self._batched, []
+        for event in batch:
+            self._apply(event)
+
+    def _apply(self, event: TaskEvent) -> None:
         task = self.tasks.get(event.task_id)
         if task is None:
             return

@@ -1,0 +1,53 @@
+"""While a transition waits for its tasks' replies, what the tasks report is applied in batches (issue 19): each
+change is still published soon, long before the transition ends, and in the order the tasks reported it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ecs_engine.environment.environment import TASK_CHANGES_BATCH
+from tests.environment.conftest import source_of, wait_for
+from tests.environment.workflows import SMALL
+
+#: how long the tasks take to reply to START in these tests: far longer than a batch
+REPLY_DELAY = 2.0
+
+
+@pytest.fixture
+def small(small_repo):
+    small_repo.workflow("small", SMALL)
+    return source_of(small_repo)
+
+
+async def test_a_task_change_during_a_transition_is_published_before_the_transition_ends(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        spare = env.tasks_by_role["small.spare"]  # not critical: its reply to START fails, and that is all
+        published = asyncio.Event()
+        h.manager.bus.subscribe(
+            lambda e: e.taskEvent.state == "RUNNING" and published.set(), environment_id=env.id, kinds=["taskEvent"]
+        )
+        h.driver.delay("START", REPLY_DELAY)
+        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
+        await wait_for(lambda: env.busy is not None, what="START under way")
+        h.driver.set_state(spare, "RUNNING")  # the device says so before its reply
+        await asyncio.wait_for(published.wait(), REPLY_DELAY / 2)
+        assert not start.done()
+        await start
+        assert TASK_CHANGES_BATCH < REPLY_DELAY / 10
+
+
+async def test_another_kind_of_task_event_applies_the_waiting_changes_first(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        spare = env.tasks_by_role["small.spare"]  # not critical: its reply to START fails, and that is all
+        h.driver.delay("START", REPLY_DELAY)
+        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
+        await wait_for(lambda: env.busy is not None, what="START under way")
+        h.driver.set_state(spare, "ERROR")
+        assert spare.state == "CONFIGURED"  # waiting for its batch
+        h.driver.end_of_stream(spare)
+        assert spare.state == "ERROR"  # applied before the end of stream was
+        await start

@@ -9,9 +9,7 @@ cannot send it (the AliECS GUI): whoever reaches the port then controls the core
 
 from __future__ import annotations
 
-import hmac
 import os
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,8 @@ def ensure_token(state_dir: Path) -> str:
     if token:
         path.chmod(0o600)
         return token
+    import secrets  # here: a client reading the token does not load it (issue 19)
+
     token = secrets.token_urlsafe(32)
     tmp = path.with_name(TOKEN_FILE + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -60,7 +60,10 @@ class TokenCheck(grpc.aio.ServerInterceptor):
     """Refuses every RPC that does not carry ``token`` (compared in constant time)."""
 
     def __init__(self, token: str):
+        import hmac  # here: a client sending the token does not load it (issue 19)
+
         self._expected = (SCHEME + token).encode()
+        self._same = hmac.compare_digest
 
     async def intercept_service(
         self,
@@ -70,7 +73,7 @@ class TokenCheck(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
         sent = metadata.get(TOKEN_KEY, "")
-        if handler is None or hmac.compare_digest(str(sent).encode(), self._expected):
+        if handler is None or self._same(str(sent).encode(), self._expected):
             return handler
         reason = "a wrong token" if sent else "no token"
         return _refusal(handler, f"the core admits only its owner: this call carries {reason}")

@@ -7,7 +7,6 @@ One place, so every command prints the same way and obeys ``--nocolor`` and ``--
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -32,6 +31,8 @@ def check_output(output: str, choices: Sequence[str] = OUTPUTS) -> str:
 
 def print_data(cli: CliContext, data: Any, output: str) -> None:
     """Machine-readable output: ``json`` (2-space indent) or ``yaml``; what JSON cannot hold becomes text."""
+    import json  # here, not at the top: ~5M instructions of a command's start that prints text (issue 19)
+
     if output == "yaml":
         import yaml
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 from typing import Any, cast
 
@@ -144,6 +143,8 @@ def list_environments(
 
 def _configuration(cli: CliContext, name: str) -> dict[str, Any]:
     """``-c``: a local JSON file, or a COG-v1 entry of the configuration store (``o2/runtime/COG-v1/<name>``)."""
+    import json  # here, not at the top: ~5M instructions of each env command's start (issue 19)
+
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = cli.cwd / path
@@ -207,6 +208,8 @@ def create(
     output: str = OUTPUT_OPTION,
 ) -> int:
     """Create an environment: deploy and configure the workflow's tasks (ends CONFIGURED)."""
+    import json
+
     from ecs_engine.protocols import common_pb2
     from ecs_engine.protocols import o2control_pb2 as pb
     from ecs_engine.uservars import parse_vars
@@ -319,6 +322,8 @@ def event_line(data: dict[str, Any]) -> str:
     elif kind == "runEvent":
         text = f"run {p.get('runNumber', '')} {p.get('transition', '')} {p.get('transitionStatus', '')}"
     else:
+        import json
+
         text = json.dumps(p, sort_keys=True)
     return f"{clock} {kind.removesuffix('Event'):<12} {text}"
 

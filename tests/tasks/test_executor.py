@@ -7,13 +7,16 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from pathlib import Path
 
+import grpc.aio
 import pytest
 
 from ecs_engine.errors import HandledError
 from ecs_engine.plugins import backends
+from ecs_engine.tasks import modes
 from ecs_engine.tasks.executor import Executor, Timeouts
 from ecs_engine.tasks.model import ChannelSpec
 from ecs_engine.tasks.modes import POLL_INTERVAL, POLL_INTERVAL_MAX, POLLS_PER_SECOND, poll_interval
@@ -138,6 +141,32 @@ def test_starting_tasks_share_a_rate_of_port_looks_and_the_last_few_are_looked_a
     assert poll_interval(1) == poll_interval(POLLS_PER_SECOND * POLL_INTERVAL) == POLL_INTERVAL == 0.02
     assert poll_interval(50) == 50 / POLLS_PER_SECOND
     assert poll_interval(1000) == poll_interval(10_000) == POLL_INTERVAL_MAX == 0.16
+
+
+async def test_a_look_at_a_starting_tasks_port_sees_its_server_without_connecting_or_keeping_it_from_binding():
+    """A starting task's control port is looked at by binding it for a moment, not by connecting: its gRPC server
+    binds while a look holds the port, a look sees a server on the loopback or on every address, and looks leave
+    no connection in a listener's queue."""
+    held = socket.socket()  # bound as a look binds, for as long as the server takes to bind
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", 0))
+    port = held.getsockname()[1]
+    assert not modes.listening(port)  # bound, not listening
+    server = grpc.aio.server()
+    assert server.add_insecure_port(f"127.0.0.1:{port}") == port
+    await server.start()
+    held.close()
+    try:
+        assert modes.listening(port)
+    finally:
+        await server.stop(0)
+    with socket.socket() as everywhere:
+        everywhere.bind(("0.0.0.0", 0))
+        everywhere.listen()
+        everywhere.setblocking(False)
+        assert all(modes.listening(everywhere.getsockname()[1]) for _ in range(3))
+        with pytest.raises(BlockingIOError):
+            everywhere.accept()  # no look connected
 
 
 async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(

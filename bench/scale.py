@@ -7,16 +7,17 @@ user drives them: NewEnvironment (expand, deploy, STANDBY, CONFIGURE), ControlEn
 DestroyEnvironment (RESET, then the walk down to DONE). The core runs in its own process on default settings
 (no timeout raised). The floor: the same task processes on the same hub, spawned and driven by one bare asyncio
 script with the OCC client (free ports, spawn, wait for the port, GetState, EventStream, CONFIGURE; START; STOP;
-RESET, EXIT, then each process's end). The floor's START first takes a run number as the minimum any controller
-must: a counter in a file, written and fdatasync'd before the tasks are told (the core's START takes its number
-from the configuration store, committed with an fsync, and a number handed out must survive a crash of the
-machine; without it the floor's START was short of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this
-VM's disk). The core's record and events are committed without an fsync (SQLite WAL, synchronous=NORMAL), so
-the floor's STOP has none. Core and floor runs alternate; each figure is a median. Prints each
-figure, the ratio to the floor, (core - floor) / N, the core's RSS per task, and t(N)/t(first N) per transition.
-With --cycles, then the core's RSS after each of that many create/destroy cycles of 100 tasks (a destroyed
-environment is freed by reference counting, at once: no collection is waited for; bench/cycle_memory.py shows
-what a cycle leaves).
+RESET, EXIT, then each process's end). It looks at a starting task's port as the core does (a bind: since the core
+stopped connecting to look, a floor that connected paid 5-12 % more CPU per create than the core's way would). The
+floor's START first takes a run number as the minimum any controller must: a counter in a file, written and
+fdatasync'd before the tasks are told (the core's START takes its number from the configuration store, committed
+with an fsync, and a number handed out must survive a crash of the machine; without it the floor's START was short
+of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this VM's disk). The core's record and events are
+committed without an fsync (SQLite WAL, synchronous=NORMAL), so the floor's STOP has none. Core and floor runs
+alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the core's RSS
+per task, and t(N)/t(first N) per transition. With --cycles, then the core's RSS after each of that many
+create/destroy cycles of 100 tasks (a destroyed environment is freed by reference counting, at once: no collection
+is waited for; bench/cycle_memory.py shows what a cycle leaves).
 
 Targets (issue 19): at N=100 create <= 1.1x, START <= 1.2x, STOP <= 1.1x, destroy <= 1.2x; (core-floor)/N at
 5,000 within 1.5x of its value at 500; t(5000)/t(500) <= 10.5.

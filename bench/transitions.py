@@ -31,6 +31,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
+from ecs_engine.tasks.modes import listening
 
 PRODUCER = ["-m", "ecs_engine.examples.producer", "--rate=20", "--payload-bytes=256"]
 CONSUMER = ["-m", "ecs_engine.examples.consumer"]
@@ -120,16 +121,11 @@ def through_core(core: CoreClient, repo: Path, n: int) -> dict[str, float]:
 
 
 async def standby(client: OccClient, port: int, process: subprocess.Popen) -> None:
-    """Wait until the process listens on ``port`` and its OCC state is STANDBY (bench/scale.py shares it)."""
-    while True:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            assert process.poll() is None, "a floor process died"
-            await asyncio.sleep(0.02)
-            continue
-        writer.close()
-        break
+    """Wait until the process listens on ``port`` and its OCC state is STANDBY (bench/scale.py shares it). The port
+    is looked at every 20 ms as the core looks at it (``listening``: a bind, no connection)."""
+    while not listening(port):
+        assert process.poll() is None, "a floor process died"
+        await asyncio.sleep(0.02)
     while (await client.get_state(wait_for_ready=True)).state != "STANDBY":
         await asyncio.sleep(0.5)
 

@@ -61,7 +61,7 @@ status = main(sys.argv[1:])
 modules = sorted(sys.modules)
 dataclasses = [
     f"{name}.{attribute}"
-    for name, module in list(sys.modules.items()) if name.startswith("coconut")
+    for name, module in list(sys.modules.items()) if name.startswith(("coconut", "ecs_engine"))
     for attribute, value in vars(module).items()
     if isinstance(value, type) and value.__module__ == name and "__dataclass_fields__" in vars(value)
 ]
@@ -134,7 +134,7 @@ def test_env_list_loads_neither_pydantic_nor_rich_nor_the_plugin_manager(env_lis
     assert [m for m in env_list["modules"] if m.startswith(HEAVY)] == []
 
 
-def test_env_list_defines_no_dataclass_of_coconut_s(env_list):
+def test_env_list_defines_no_dataclass_of_the_project_s(env_list):
     """A dataclass compiles its generated methods at import: ~2-4M instructions each."""
     assert env_list["dataclasses"] == []
 

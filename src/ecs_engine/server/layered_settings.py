@@ -13,9 +13,8 @@ is one line in ``KNOWN``. Light on purpose (yaml and difflib only when needed): 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecs_engine.errors import UsageError
 
@@ -92,17 +91,19 @@ def env_name(key: str) -> str:
     return ENV_PREFIX + key.upper().replace(".", "_")
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
+    """A value and where it came from (a named tuple, not a dataclass: those compile their methods at import,
+    ~3M instructions of each coconut command's start, issue 19)."""
+
     value: Any
     origin: str  # "default", a file's path, "env COCONUT_X" or "flag --x"
 
 
-@dataclass
 class LayeredSettings:
-    settings: dict[str, Setting] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)  # the files read, lowest layer first
-    warnings: list[str] = field(default_factory=list)
+    def __init__(self, settings: dict[str, Setting]):
+        self.settings = settings
+        self.files: list[Path] = []  # the files read, lowest layer first
+        self.warnings: list[str] = []
 
     @classmethod
     def load(

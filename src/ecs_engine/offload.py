@@ -3,9 +3,10 @@
 The rule (docs/architecture.md): async code never calls anything that may wait on a disk, a network, a
 lock or a child process (store reads and writes, SQLite commits, template expansion, git, ``Popen``,
 synchronous plugin calls) directly; it awaits ``offload(fn, *args)``, which runs ``fn`` on the named
-thread pool ``ecs-offload``. Commits whose order matters (an environment's record, then its events) go
-through one ``SerialWriter``: its one thread runs them in submission order, and ``committed()`` is what
-an operation awaits before it replies (durable before reply). Only CPU-bound work stays on the loop.
+thread pool ``ecs-offload``. Commits whose order matters (an environment's records and runs; the event
+journal's batches) go through a ``SerialWriter`` each: its one thread runs them in submission order, and
+``committed()`` is what an operation awaits before it replies (durable before reply). Only CPU-bound work
+stays on the loop.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import resource
 import socket
 import statistics
@@ -65,9 +66,13 @@ def rss_mb(pid: int) -> float:
 def free_ports(count: int) -> list[int]:
     """``count`` ports free now, consecutive where possible (both parities: the hubs share tasks by port) and
     outside the kernel's ephemeral range (bind(0) hands out only even ones, and the clients' own connections
-    take ephemeral ones at any time)."""
+    take ephemeral ones at any time). The search starts at a random place: two benches that searched from the
+    same port at once (other sessions run this bench too) took the same ports, and the floor's tasks whose port
+    the other had bound ended."""
     ports = []
-    for port in itertools.chain(range(61000, 65536), range(20000, 32768)):
+    candidates = [*range(61000, 65536), *range(20000, 32768)]
+    first = random.randrange(len(candidates))
+    for port in itertools.chain(candidates[first:], candidates[:first]):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))

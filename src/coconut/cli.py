@@ -1,7 +1,7 @@
 """coconut's top level: ``main()`` owns errors and exit codes, ``program()`` owns the command tree."""
 
-from __future__ import annotations
-
+# Annotations are evaluated here, not kept as strings (no ``from __future__ import annotations``): typer reads
+# the commands' signatures at each run and would evaluate every string (issue 19).
 import sys
 from collections.abc import Sequence
 from pathlib import Path

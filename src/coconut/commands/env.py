@@ -1,7 +1,7 @@
 """``coconut environment`` (``env``, ``e``): list, create, show, control and destroy environments on the core."""
 
-from __future__ import annotations
-
+# Annotations are evaluated here, not kept as strings (no ``from __future__ import annotations``): typer reads
+# the commands' signatures at each run and would evaluate every string (issue 19).
 import datetime
 from pathlib import Path
 from typing import Any, cast

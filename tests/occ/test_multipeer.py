@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 import subprocess
+import weakref
 
 import pytest
 
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
-from ecs_engine.occ.multipeer import running_hub, task_argv
+from ecs_engine.occ.multipeer import Hub, running_hub, task_argv
 from ecs_engine.occ.options import PORT_ENV
 
 pytestmark = pytest.mark.slow
@@ -98,3 +100,38 @@ def _neighbours() -> list[int]:
             except OSError:
                 continue
         return [port, port + 1]
+
+
+async def test_an_ended_endpoint_is_freed_without_a_full_collection(tmp_path):
+    """The hub runs full collections rarely (GC_THRESHOLDS): what an endpoint held, long-lived by then, must go
+    when its task ends by reference counting and the young generations' collections (each call leaves a small
+    cycle in gRPC that refers to the service), or a hub serving thousands of tasks would keep them."""
+    hub = Hub(tmp_path / "hub.fifo")
+    enabled = gc.isenabled()
+    gc.disable()
+    serving = asyncio.create_task(hub.serve())
+    try:
+        port = launch.free_port()
+        while not hub.fifo.exists():
+            await asyncio.sleep(0.01)
+        task = start_task(hub.fifo, port)
+        async with OccClient(f"127.0.0.1:{port}") as client:
+            await client.wait_reachable(10)
+            assert (await client.transition("STANDBY", "CONFIGURE")).reached("CONFIGURED")
+            gc.collect()  # what the endpoint holds is now in the oldest generation, as in a hub that served a while
+            assert (await client.transition("CONFIGURED", "START")).reached("RUNNING")
+        endpoint = weakref.ref(hub.endpoints[port])
+        task.kill()
+        task.wait()
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            gc.collect(1)  # the young generations only
+            if endpoint() is None:
+                break
+            assert asyncio.get_running_loop().time() < deadline, f"port {port}'s endpoint is kept after its task ended"
+            await asyncio.sleep(0.02)
+    finally:
+        serving.cancel()
+        await asyncio.gather(serving, return_exceptions=True)
+        if enabled:
+            gc.enable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -167,6 +168,35 @@ async def test_a_look_at_a_starting_tasks_port_sees_its_server_without_connectin
         assert all(modes.listening(everywhere.getsockname()[1]) for _ in range(3))
         with pytest.raises(BlockingIOError):
             everywhere.accept()  # no look connected
+
+
+async def test_a_deploy_starts_its_first_processes_before_it_prepared_the_rest(resources, recorder, monkeypatch):
+    """Commands are rendered and ports given a few tasks ahead of the processes' starts (twice as many as the
+    resource manager starts at once), not all before the first start: the first tasks come up meanwhile."""
+    order: list[str] = []
+    launch = resources.launch
+
+    async def recorded_launch(node, spec):
+        process = await launch(node, spec)
+        order.append("started")
+        return process
+
+    def rendered(build):
+        def build_command(node, task_id):
+            order.append("rendered")
+            return build(node, task_id)
+
+        return build_command
+
+    monkeypatch.setattr(resources, "launch", recorded_launch)
+    requests = [request(f"demo.t{i}", ["sleep", "30"]) for i in range(20)]
+    requests = [dataclasses.replace(r, build_command=rendered(r.build_command)) for r in requests]
+    executor = Executor(resources, timeouts=Timeouts(startup=0.5), listener=recorder)
+    deployment = await executor.deploy(requests)
+    assert len(deployment.undeployable) == 20  # (nothing listens: only the order matters here)
+    assert order.count("started") == 20
+    assert order.index("started") <= 2 * resources.launches_at_once
+    assert resources.launched and not leftovers(resources.launched)
 
 
 async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(

@@ -193,6 +193,7 @@ class LocalResourceManager(ResourceManager):
     """Virtual nodes on this machine; processes started with ``subprocess`` in their own sessions."""
 
     name = RESOURCE_MANAGER
+    launches_at_once = LAUNCHES_AT_ONCE
 
     def __init__(self, nodes: list[Node], state_dir: Path, *, port_range: tuple[int, int] | None = None):
         self._nodes = nodes

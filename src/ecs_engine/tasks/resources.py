@@ -119,6 +119,9 @@ class ResourceManager(abc.ABC):
     #: whether it sizes each node's allocation by the wants of the tasks placed there, so that tasks deployed later
     #: are best placed together with the first (``DeployRequest.planned``); one that does not divide machines need not
     sizes_allocations: bool = False
+    #: processes it starts at once (0: no limit); a deploy prepares (renders, gives ports to) a few more than that
+    #: ahead of their start, not all at once, so that the first processes start while the rest are prepared
+    launches_at_once: int = 0
 
     @abc.abstractmethod
     def nodes(self) -> list[Node]:

@@ -52,6 +52,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
+from ecs_engine.server.core import tune_garbage_collector
 
 PHASES = ("create", "START", "STOP", "destroy")
 
@@ -230,6 +231,9 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=0, help="then this many create/destroy cycles of 100 tasks")
     args = parser.parse_args()
     more_descriptors()
+    # the floor collects cycles as the core does: with Python's defaults a burst of calls to every task ran full
+    # collections over all the tasks' clients (2,500 tasks: 405 -> 373 us of the floor's CPU per START/STOP call)
+    tune_garbage_collector()
     sizes = [100, 500] if args.quick else [int(s) for s in args.sizes.split(",")]
     repeat = 1 if args.quick else args.repeat
     print(

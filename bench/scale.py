@@ -64,6 +64,39 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) of process ``pid`` so far, from /proc: unlike wall time, little
+    moved by the other processes of a loaded machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def hub_pids() -> list[int]:
+    """This process's fast-peer hubs (children of its main thread)."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    return [int(p) for p in children if b"ecs_engine.occ.multipeer" in Path(f"/proc/{p}/cmdline").read_bytes()]
+
+
+class Clock:
+    """A phase's wall time, the CPU time of the process driving the tasks (the core, or the floor's own) and the
+    hubs' CPU time: ``out[name]``, ``out[name + " cpu"]``, ``out[name + " hubs"]``."""
+
+    def __init__(self, driver: int):
+        self.driver = driver
+        self.hubs = hub_pids()
+        self._started = (0.0, 0.0, 0.0)
+
+    def _now(self) -> tuple[float, float, float]:
+        return time.perf_counter(), cpu_seconds(self.driver), sum(cpu_seconds(h) for h in self.hubs)
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def stop(self, out: dict[str, float], name: str) -> None:
+        (wall, cpu, hubs), (wall0, cpu0, hubs0) = self._now(), self._started
+        out[name], out[f"{name} cpu"], out[f"{name} hubs"] = wall - wall0, cpu - cpu0, hubs - hubs0
+
+
 def free_ports(count: int) -> list[int]:
     """``count`` ports free now, consecutive where possible (both parities: the hubs share tasks by port) and
     outside the kernel's ephemeral range (bind(0) hands out only even ones, and the clients' own connections
@@ -89,24 +122,25 @@ def free_ports(count: int) -> list[int]:
 
 
 def through_core(core: CoreClient, repo: Path, n: int, core_pid: int) -> dict[str, float]:
+    clock = Clock(core_pid)
     request = pb.NewEnvironmentRequest(
         workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(n))}
     )
     out = {"rss_before": rss_mb(core_pid)}
-    start = time.perf_counter()
+    clock.start()
     reply = core.call("NewEnvironment", request)
-    out["create"] = time.perf_counter() - start
+    clock.stop(out, "create")
     assert reply.environment.numberOfTasks == n, (reply.environment.numberOfTasks, core.last_error)
     out["rss_created"] = rss_mb(core_pid)
     environment_id = reply.environment.id
     for name, optype, state in (("START", 1, "RUNNING"), ("STOP", 2, "CONFIGURED")):
-        start = time.perf_counter()
+        clock.start()
         result = core.call("ControlEnvironment", pb.ControlEnvironmentRequest(id=environment_id, type=optype))
-        out[name] = time.perf_counter() - start
+        clock.stop(out, name)
         assert result.state == state, (result.state, core.last_error)
-    start = time.perf_counter()
+    clock.start()
     core.call("DestroyEnvironment", pb.DestroyEnvironmentRequest(id=environment_id))
-    out["destroy"] = time.perf_counter() - start
+    clock.stop(out, "destroy")
     out["rss_after"] = rss_mb(core_pid)
     return out
 
@@ -149,7 +183,8 @@ async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
     out = {}
     counter = fifo.with_name("floor-run-number")
     argv = task_argv(fifo, hubs)
-    start = time.perf_counter()
+    clock = Clock(os.getpid())
+    clock.start()
     ports = free_ports(n)  # the core's create finds its ports too
     processes = [
         subprocess.Popen(argv, env={**os.environ, PORT_ENV: str(port)}, start_new_session=True) for port in ports
@@ -162,14 +197,14 @@ async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
         replies = await asyncio.gather(
             *(c.transition("STANDBY", "CONFIGURE", [("environment_id", f"floor{n}")]) for c in clients)
         )
-        out["create"] = time.perf_counter() - start
+        clock.stop(out, "create")
         assert all(r.reached("CONFIGURED") for r in replies)
         for name, steps in (
             ("START", [("CONFIGURED", "START", "RUNNING", lambda: [("runNumber", str(next_run_number(counter)))])]),
             ("STOP", [("RUNNING", "STOP", "CONFIGURED", list)]),
             ("destroy", [("CONFIGURED", "RESET", "STANDBY", list), ("STANDBY", "EXIT", "DONE", list)]),
         ):
-            start = time.perf_counter()
+            clock.start()
             for source, event, target, arguments_now in steps:  # START's run number is taken inside the clock
                 arguments = arguments_now()
                 replies = await asyncio.gather(*(c.transition(source, event, arguments) for c in clients))
@@ -177,7 +212,7 @@ async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
             if name == "destroy":
                 await asyncio.gather(*(c.close() for c in clients))
                 await asyncio.gather(*(_ended(p) for p in processes))
-            out[name] = time.perf_counter() - start
+            clock.stop(out, name)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -196,9 +231,21 @@ def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], 
         medians[(n, what)] = (a, b)
         extra = (a - b) / n * 1000
         print(f"{n:>5} {what:<8} {a * 1000:>8.0f}ms {b * 1000:>8.0f}ms {a / b:>6.2f} {extra:>9.2f}ms", flush=True)
+    cpu = " ".join(
+        f"{what} {_per_task(stack, what, ' cpu', n):.2f}/{_per_task(bare, what, ' cpu', n):.2f}"
+        f" (hubs {_per_task(stack, what, ' hubs', n):.2f}/{_per_task(bare, what, ' hubs', n):.2f})"
+        for what in PHASES
+    )
+    print(f"{n:>5} CPU ms per task, core/floor: {cpu}", flush=True)
+    for what in PHASES:
+        medians[(n, what, "cpu")] = _per_task(stack, what, " cpu", n)
     per_task = statistics.median((s["rss_created"] - s["rss_before"]) / n * 1024 for s in stack)
     kept = statistics.median(s["rss_after"] - s["rss_before"] for s in stack)
     print(f"{n:>5} core RSS {per_task:.0f} KB per task while created; {kept:+.1f} MB after destroy", flush=True)
+
+
+def _per_task(runs: list[dict[str, float]], what: str, clock: str, n: int) -> float:
+    return statistics.median(s[what + clock] for s in runs) / n * 1000
 
 
 def cycles(core: CoreClient, repo: Path, n: int, count: int, core_pid: int) -> None:
@@ -266,6 +313,10 @@ def main() -> None:
                         f"{what} {medians[(n, what)][0] / medians[(first, what)][0]:.1f}" for what in PHASES
                     )
                     print(f"t({n})/t({first}) core: {growth} (linear: {n / first:.1f})")
+                    per_task = " ".join(
+                        f"{what} {medians[(n, what, 'cpu')] / medians[(first, what, 'cpu')]:.2f}" for what in PHASES
+                    )
+                    print(f"core CPU per task at {n} / at {first}: {per_task} (linear: 1)")
                 if args.cycles:
                     cycles(core, root / "repo", 100, args.cycles, started.pid)
         finally:

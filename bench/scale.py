@@ -14,8 +14,9 @@ fdatasync'd before the tasks are told (the core's START takes its number from th
 with an fsync, and a number handed out must survive a crash of the machine; without it the floor's START was short
 of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this VM's disk). The core's record and events are
 committed without an fsync (SQLite WAL, synchronous=NORMAL), so the floor's STOP has none. Core and floor runs
-alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the core's RSS
-per task, and t(N)/t(first N) per transition. With --cycles, then the core's RSS after each of that many
+alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the CPU time
+per task of the core, of the floor's process and of the hubs (less moved by a loaded machine than wall time), the
+core's RSS per task, and t(N)/t(first N) per transition. With --cycles, then the core's RSS after each of that many
 create/destroy cycles of 100 tasks (a destroyed environment is freed by reference counting, at once: no collection
 is waited for; bench/cycle_memory.py shows what a cycle leaves).
 

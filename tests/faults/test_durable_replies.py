@@ -66,6 +66,7 @@ def _killed_right_after(coconut: Coconut, environment_id: str, optype: int) -> p
         os.kill(core_pid, signal.SIGKILL)
         assert not core.last_error, core.last_error
     eventually(lambda: not alive(core_pid), what="the core gone")
+    coconut("core", "start")  # a new core on the same directories
     return reply
 
 
@@ -89,7 +90,7 @@ def test_a_core_killed_right_after_its_reply_lost_nothing_it_reported(tmp_path):
             for name, optype, state in STEPS:
                 reply = _killed_right_after(coconut, environment_id, optype)
                 assert reply.state == state
-                shown = coconut("env", "show", environment_id, "-o", "json").json()["environment"]  # a new core
+                shown = coconut("env", "show", environment_id, "-o", "json").json()["environment"]
                 assert shown["state"] == state, name
                 assert int(shown.get("currentRunNumber") or 0) == reply.currentRunNumber, name
                 if name == "START":

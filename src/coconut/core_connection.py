@@ -3,8 +3,10 @@
 The token (what the core admits its owner by): the setting ``token`` if set, else, for a core on this
 machine, the one the core wrote in coconut's state directory (``core.token``), read after starting it.
 
-The embedded default: when the endpoint is on this machine and nothing answers there, the local core is
-started in the background first, and coconut says so (setting ``embedded_core: false`` turns that off).
+The embedded default: when the endpoint is on this machine and nothing listens there, the local core is
+started in the background first, and coconut says so (setting ``embedded_core: false`` turns that off). Whether
+anything listens is a TCP connect, not an RPC (issue 19: a liveness RPC before each command was a round trip
+through the core); a listener that is no core fails the command's first call, as with no core at all.
 """
 
 from __future__ import annotations
@@ -30,18 +32,32 @@ def connect(cli: CliContext) -> Iterator[CoreClient]:
 
     settings = cli.settings
     endpoint = str(settings.get("endpoint"))
-    host, _ = split_endpoint(endpoint, what="endpoint")
+    host, port = split_endpoint(endpoint, what="endpoint")
     local = is_loopback(host)
+    if settings.flag("embedded_core") and local and not _listening(host, port):
+        _start_embedded(cli, endpoint)
     client = CoreClient(endpoint, timeout=settings.timeout(), tls_ca=settings.tls_ca, token=core_token(cli, local))
     try:
-        if settings.flag("embedded_core") and local and not client.answers(2.0):
-            _start_embedded(cli, endpoint)
-            client.token = core_token(cli, local)
         if cli.options.get("config_endpoint"):
             _check_config_endpoint(client, str(cli.options["config_endpoint"]))
         yield client
     finally:
         client.close()
+
+
+def _listening(host: str, port: int) -> bool:
+    """Whether anything on this machine accepts connections at ``host:port`` (a socket of the address's family:
+    ``socket.create_connection`` asks the resolver even for an address, ~11M instructions)."""
+    import socket
+
+    address = host.strip("[]")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            probe.settimeout(2.0)
+            probe.connect((address, port))
+    except OSError:
+        return False
+    return True
 
 
 def _check_config_endpoint(client: CoreClient, wanted: str) -> None:

@@ -142,7 +142,7 @@ def test_env_list_defines_no_dataclass_of_the_project_s(env_list):
 def test_env_list_asks_the_core_over_one_channel(env_list):
     assert "1 non-public environment hidden" in env_list["out"]
     assert len(env_list["channels"]) == 1
-    assert env_list["rpcs"] == ["GetActiveDetectors", "GetEnvironments", "GetEnvironments"]  # liveness, list, count
+    assert env_list["rpcs"] == ["GetEnvironments", "GetEnvironments"]  # the list, the count: no liveness RPC
 
 
 def test_env_show_loads_neither_pydantic_nor_rich_nor_the_plugin_manager(run_coconut):

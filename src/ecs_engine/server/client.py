@@ -20,6 +20,10 @@ from .wire import ERROR_CLASS_KEY, ERROR_CLASSES, ERROR_REASON_KEY, MAX_MESSAGE_
 
 CHANNEL_OPTIONS = (
     ("grpc.enable_http_proxy", 0),
+    # a channel of its own connections: with gRPC's process-wide pool, a new client in a process that talked to a
+    # core which since died (a test, a long-lived tool) inherits the dead connection's failure and backoff, and
+    # its first call fails though a new core listens
+    ("grpc.use_local_subchannel_pool", 1),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
 )

@@ -15,7 +15,7 @@ from ecs_backends.resources import local
 from ecs_backends.resources.local import nodes_from_settings
 from ecs_engine.errors import UsageError
 from ecs_engine.plugins import backends
-from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, PlacementError
+from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, PlacementError
 
 from ..ports import in_own_range, own_port_range
 from .conftest import eventually
@@ -68,6 +68,14 @@ def test_placement_by_constraints_names_what_matched_nothing(resources):
     text = caught.value.render()
     assert "no node has machine_id=flp009 (nodes: " in text
     assert "flp001: hostname=flp001, machine_id=flp001" in text and "core.nodes" in text
+
+
+def test_placement_remembers_what_matched_only_while_the_nodes_stay_the_same(resources, monkeypatch):
+    with pytest.raises(PlacementError):
+        resources.place([("rack", "r1")])
+    joined = Node(name="flp003", attributes=(("machine_id", "flp003"), ("rack", "r1")))
+    monkeypatch.setattr(resources, "nodes", lambda: [*resources._nodes, joined])  # a node joins (as on Slurm)
+    assert resources.place([("rack", "r1")]) == joined
 
 
 def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(resources, monkeypatch):

@@ -327,7 +327,7 @@ class SlurmResourceManager(ResourceManager):
     ) -> Node:
         """The least loaded matching node that has ``wants`` left (CPUs, memory); they are reserved there."""
         partition = f"partition {self.settings.partition}" if self.settings.partition else "the default partition"
-        matching = [n for n in self.nodes() if n.matches(constraints)]
+        matching = self.matching(constraints)
         if not matching:
             try:
                 super().place(constraints)  # its error names the constraint and every node

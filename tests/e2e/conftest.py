@@ -110,6 +110,16 @@ def eventually(condition, timeout: float = 30.0, what: str = "condition"):
         time.sleep(0.05)
 
 
+def core_gone(coconut: Coconut, pid: int) -> bool:
+    """Whether the core ``pid`` has ended with all its threads: its leader shows as a zombie while the others end,
+    and until the last has, the core's port still accepts connections, so coconut takes the dying core for a
+    running one (its first call then fails with 'no core answers') instead of starting a new core."""
+    if alive(pid):
+        return False
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", coconut.port)) != 0
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

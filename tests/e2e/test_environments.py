@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from .conftest import alive, eventually, remember
+from .conftest import alive, core_gone, eventually, remember
 
 pytestmark = pytest.mark.slow
 
@@ -191,7 +191,7 @@ def test_after_the_core_is_killed_a_new_core_finds_the_environment_and_its_tasks
     before = {t["taskId"]: t["pid"] for t in remember(coconut)}
     old_core = coconut.core_pid()
     os.kill(old_core, signal.SIGKILL)
-    eventually(lambda: not alive(old_core), what="the core gone")
+    eventually(lambda: core_gone(coconut, old_core), what="the core gone")
 
     listed = coconut("env", "list")
     assert "started the local core" in listed.err

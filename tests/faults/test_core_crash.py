@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from ..e2e.conftest import Coconut, alive, eventually
+from ..e2e.conftest import Coconut, core_gone, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +96,7 @@ class Crashes:
         core = self.coconut.core_pid()
         self.observe()
         os.kill(core, signal.SIGKILL)
-        eventually(lambda: not alive(core), what="the core gone")
+        eventually(lambda: core_gone(self.coconut, core), what="the core gone")
         for thread in interrupted:
             thread.join(PHASE_TIMEOUT)
             assert not thread.is_alive(), "a command still waits on a dead core"

@@ -23,7 +23,7 @@ from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
 
-from ..e2e.conftest import Coconut, alive, eventually
+from ..e2e.conftest import Coconut, core_gone, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def _killed_right_after(coconut: Coconut, environment_id: str, optype: int) -> p
         reply = core.call("ControlEnvironment", pb.ControlEnvironmentRequest(id=environment_id, type=optype))
         os.kill(core_pid, signal.SIGKILL)
         assert not core.last_error, core.last_error
-    eventually(lambda: not alive(core_pid), what="the core gone")
+    eventually(lambda: core_gone(coconut, core_pid), what="the core gone")
     coconut("core", "start")  # a new core on the same directories
     return reply
 

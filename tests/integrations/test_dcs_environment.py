@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
+from tests.e2e.conftest import Coconut, alive, core_gone, eventually, remember, write_example_tasks
 
 from .mocks import MockProcess, reserved_port
 
@@ -235,7 +235,7 @@ def test_an_eor_owed_when_the_core_dies_is_sent_by_the_next_core(dcs_repo, site_
     (sor,) = site.sent("StartOfRun")
     old_core = coconut.core_pid()
     os.kill(old_core, signal.SIGKILL)  # the EOR is owed, and only the plugin's state directory knows it
-    eventually(lambda: not alive(old_core), what="the core gone")
+    eventually(lambda: core_gone(coconut, old_core), what="the core gone")
     tasks = remember(coconut)  # a new core, which re-attaches the tasks
     assert coconut.core_pid() != old_core
     (producer,) = [t for t in tasks if t["className"].split("/")[-1].startswith("producer")]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.server.core import LOGFILE, read_pidfile
-from tests.e2e.conftest import alive, eventually
+from tests.e2e.conftest import core_gone, eventually
 from tests.slurm.conftest import _core_prefix
 from tests.slurm.test_slurm import HOSTS, class_wants, create, examples_repo
 
@@ -55,7 +55,7 @@ def restart_core(coconut) -> None:
     before = {t["taskId"]: t["pid"] for t in coconut.tasks()}
     old_core = int(read_pidfile(coconut.state_dir)["pid"])
     os.kill(old_core, signal.SIGKILL)
-    eventually(lambda: not alive(old_core), what="the core gone")
+    eventually(lambda: core_gone(coconut, old_core), what="the core gone")
     eventually(
         lambda: {t["taskId"]: t["pid"] for t in coconut.tasks()} == before,
         what=f"the same task processes as before the restart ({before})",

@@ -16,7 +16,7 @@ import yaml
 
 from ecs_engine.examples import examples_dir
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import alive, eventually
+from tests.e2e.conftest import alive, core_gone, eventually
 from tests.servers import self_signed_certificate
 from tests.slurm.conftest import SlurmCoconut
 
@@ -106,7 +106,7 @@ def test_a_restarted_core_reattaches_to_the_running_agents_and_their_tasks(cocon
     jobs = coconut.agent_jobs()
     old_core = int(read_pidfile(coconut.state_dir)["pid"])
     os.kill(old_core, signal.SIGKILL)
-    eventually(lambda: not alive(old_core), what="the core gone")
+    eventually(lambda: core_gone(coconut, old_core), what="the core gone")
     listed = coconut("env", "list")
     assert re.search(rf"{environment_id}\s+dataflow-demo\s+.*RUNNING", listed.out)
     # the same processes, re-attached (a hook's ended process is known to have ended once its agent dialled back)

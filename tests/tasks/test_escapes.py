@@ -56,7 +56,8 @@ async def test_the_escapees_of_tasks_killed_together_all_die_and_scans_rest_betw
         lambda: not any(Path(f"/proc/{pid}").exists() for pid in escapees), what="every escapee gone and reaped"
     )
     # each task asked twice (its SIGTERM, then its end); the SIGTERMs, sent in one pass of the loop, shared a scan
-    await eventually(lambda: sum(served for served, _, _ in scans) == 2 * TASKS, what="every request served")
+    await eventually(lambda: sum(served for served, _, _ in scans) >= 2 * TASKS, what="every request served")
+    assert sum(served for served, _, _ in scans) == 2 * TASKS, scans  # none more (a failure shows which scans)
     assert scans[0][0] == TASKS
     for (_, start, end), (_, next_start, _) in itertools.pairwise(scans):
         assert next_start - end >= escapes.SCAN_REST * (end - start)  # a scan takes at most a third of the time

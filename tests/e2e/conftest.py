@@ -6,9 +6,11 @@ be left behind.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -142,6 +144,9 @@ def coconut(tmp_path):
     if read_pidfile(runner.state_dir) is not None:
         runner("core", "stop", "--force")  # a failed test may leave a run going
     leftovers = [pid for pid in pids if alive(pid)]
+    for pid in leftovers:  # the test fails; its processes must not outlive it (they hold ports others use)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
     assert not leftovers, f"task processes left behind: {leftovers}"
 
 

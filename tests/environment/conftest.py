@@ -14,6 +14,8 @@ from ecs_engine.environment import EngineSettings, EnvironmentManager, InProcess
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.sources import DirectorySource
 
+from .workflows import SMALL
+
 #: a small workflow: two critical tasks, a non-critical one, hooks and calls at chosen moments
 TASK_DIRECT = """
 name: worker
@@ -147,3 +149,10 @@ def small_repo(repo):
 
 def source_of(repo) -> DirectorySource:
     return DirectorySource(repo.root)
+
+
+@pytest.fixture
+def small(small_repo) -> DirectorySource:
+    """A repository with the ``small`` workflow (tests/environment/workflows.py), as a template source."""
+    small_repo.workflow("small", SMALL)
+    return source_of(small_repo)

@@ -9,13 +9,6 @@ import pytest
 from ecs_engine.environment import CreateError
 from ecs_engine.errors import RefusedError, TemplateError, UsageError
 from tests.environment.conftest import source_of, wait_for
-from tests.environment.workflows import SMALL
-
-
-@pytest.fixture
-def small(small_repo):
-    small_repo.workflow("small", SMALL)
-    return source_of(small_repo)
 
 
 async def test_create_configures_and_runs_get_increasing_numbers(small, harness_factory):

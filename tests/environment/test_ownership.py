@@ -12,14 +12,7 @@ import pytest
 
 from ecs_engine.environment import TransitionError
 from ecs_engine.errors import RefusedError
-from tests.environment.conftest import source_of, wait_for
-from tests.environment.workflows import SMALL
-
-
-@pytest.fixture
-def small(small_repo):
-    small_repo.workflow("small", SMALL)
-    return source_of(small_repo)
+from tests.environment.conftest import wait_for
 
 
 async def test_a_caller_cancelled_mid_start_leaves_the_start_running_to_its_end(small, harness_factory):

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from ecs_engine.environment import InProcessDriver
-from tests.environment.conftest import source_of, wait_for
-from tests.environment.workflows import SMALL
-
-
-@pytest.fixture
-def small(small_repo):
-    small_repo.workflow("small", SMALL)
-    return source_of(small_repo)
+from tests.environment.conftest import wait_for
 
 
 async def test_a_new_manager_reloads_environments_and_reattaches_live_tasks(small, harness_factory):

@@ -5,20 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from ecs_engine.environment.environment import TASK_CHANGES_BATCH
-from tests.environment.conftest import source_of, wait_for
-from tests.environment.workflows import SMALL
+from tests.environment.conftest import wait_for
 
 #: how long the tasks take to reply to START in these tests: far longer than a batch
 REPLY_DELAY = 2.0
-
-
-@pytest.fixture
-def small(small_repo):
-    small_repo.workflow("small", SMALL)
-    return source_of(small_repo)
 
 
 async def test_a_task_change_during_a_transition_is_published_before_the_transition_ends(small, harness_factory):

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,6 +180,20 @@ async def past_its_start_tick(pid: int) -> None:
     await eventually(lambda: now_ticks() > int(fields[19]), what=f"the tick after process {pid} started")
 
 
+async def started_escapee(executor, command: str, out: Path) -> tuple[Any, int]:
+    """A basic task running shell ``command``, which writes to ``out`` the pid of a process it starts in a
+    session of its own; the task and that pid once the escapee is out of the task's session and past its start tick."""
+    (task,) = (await executor.deploy([request("demo.escape", [command], shell=True, mode="basic")])).tasks
+    await executor.transition([task], "CONFIGURE")
+    await executor.transition([task], "START")
+    await eventually(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
+    escaped = int(out.read_text())
+    # not in the task's session or group once setsid has run (its pid is written before it runs)
+    await eventually(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
+    await past_its_start_tick(escaped)
+    return task, escaped
+
+
 @pytest.mark.parametrize(
     "escape",
     [
@@ -190,16 +205,7 @@ async def past_its_start_tick(pid: int) -> None:
 )
 async def test_what_a_task_started_outside_its_process_group_dies_with_it(executor, tmp_path, escape):
     out = tmp_path / "escaped.pid"
-    (task,) = (
-        await executor.deploy([request("demo.escape", [escape.format(out=out)], shell=True, mode="basic")])
-    ).tasks
-    await executor.transition([task], "CONFIGURE")
-    await executor.transition([task], "START")
-    await eventually(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
-    escaped = int(out.read_text())
-    # not in the task's session or group once setsid has run (its pid is written before it runs)
-    await eventually(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
-    await past_its_start_tick(escaped)
+    task, escaped = await started_escapee(executor, escape.format(out=out), out)
     if "stop" in escape:
         Path(f"{out}.stop").touch()
         await eventually(lambda: task.process is None, what="the task ended by itself")

@@ -14,7 +14,7 @@ import pytest
 from ecs_backends.resources import escapes
 
 from .conftest import eventually, request
-from .test_crash_safety import past_its_start_tick
+from .test_crash_safety import past_its_start_tick, started_escapee
 
 pytestmark = pytest.mark.slow
 
@@ -118,21 +118,7 @@ async def test_an_orphan_is_found_where_the_kernel_lists_no_children(executor, t
     """Without /proc/<pid>/task/<tid>/children (a kernel built without them) a scan reads every process."""
     monkeypatch.setattr(escapes, "_children_files", lambda pid: None)
     out = tmp_path / "escaped.pid"
-    (task,) = (
-        await executor.deploy(
-            [
-                request(
-                    "demo.escape", [f"(setsid sleep 300 & echo $! > {out}); exec sleep 300"], shell=True, mode="basic"
-                )
-            ]
-        )
-    ).tasks
-    await executor.transition([task], "CONFIGURE")
-    await executor.transition([task], "START")
-    await eventually(lambda: out.exists() and out.read_text().strip(), what="the escapee started")
-    escapee = int(out.read_text())
-    await eventually(lambda: os.getsid(escapee) != task.process.pid, what="the escapee in a session of its own")
-    await past_its_start_tick(escapee)
+    task, escapee = await started_escapee(executor, f"(setsid sleep 300 & echo $! > {out}); exec sleep 300", out)
 
     await executor.kill([task])
 

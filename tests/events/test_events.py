@@ -38,6 +38,39 @@ def test_builders_make_the_protocol_messages_with_python_keyword_fields():
     assert model.environment_id_of(events_pb2.Event()) == ""
 
 
+def test_task_and_role_events_carry_every_field_given_and_their_kind_even_when_empty():
+    traits = model.traits("before_START_ACTIVITY", "", "10s", False)
+    task = model.task_event(
+        "env1",
+        name="t",
+        task_id="1",
+        state="RUNNING",
+        status="ACTIVE",
+        hostname="h",
+        class_name="c/t",
+        path="r.t",
+        task_traits=traits,
+    )
+    expected = events_pb2.Ev_TaskEvent(
+        name="t",
+        taskid="1",
+        state="RUNNING",
+        status="ACTIVE",
+        hostname="h",
+        className="c/t",
+        traits=traits,
+        environmentId="env1",
+        path="r.t",
+    )
+    assert events_pb2.Event.FromString(task.SerializeToString()).taskEvent == expected
+    role = model.role_event("env1", name="r", path="a.r", status="ACTIVE", state="MIXED")
+    assert role.roleEvent == events_pb2.Ev_RoleEvent(
+        name="r", status="ACTIVE", state="MIXED", rolePath="a.r", environmentId="env1"
+    )
+    empty = events_pb2.Event.FromString(model.role_event("", name="", path="", status="", state="").SerializeToString())
+    assert model.kind_of(empty) == "roleEvent"
+
+
 def test_bus_filters_by_environment_and_kind_and_survives_a_failing_subscriber():
     bus = EventBus()
     got, all_events = [], []

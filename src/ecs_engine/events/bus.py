@@ -30,7 +30,8 @@ CATCH_UP_LIMIT = 0.25
 class Sink(Protocol):
     """A durable subscriber: ``write`` may buffer, ``flush`` must make everything written so far durable."""
 
-    def write(self, event: model.Event) -> None: ...
+    def write(self, event: model.Event, kind: str, environment_id: str) -> None:
+        """``kind`` and ``environment_id``: ``model.kind_and_environment_id(event)``, looked up once by the bus."""
 
     def flush(self) -> None: ...
 
@@ -160,15 +161,15 @@ class EventBus:
         """Deliver ``event`` to every sink and matching subscriber (stamping it if it has no timestamp)."""
         if not event.timestamp:
             event.timestamp = model.now_ms()
+        kind, environment_id = model.kind_and_environment_id(event)
         for sink in self._sinks:
             try:
-                sink.write(event)
+                sink.write(event, kind, environment_id)
             except Exception:
                 log.exception("event sink %r failed", sink)
         subscribers = self._subscribers
         if not subscribers:
             return
-        kind, environment_id = model.kind_and_environment_id(event)
         for sub in subscribers:
             if sub.wants(event, kind, environment_id):
                 try:

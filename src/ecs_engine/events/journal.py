@@ -92,9 +92,11 @@ class EventJournal:
 
     # -- sink ------------------------------------------------------------------------------------------------
 
-    def write(self, event: model.Event) -> None:
-        """Number ``event`` (it carries its ``sequence`` from now on) and buffer it."""
-        kind, environment_id = model.kind_and_environment_id(event)
+    def write(self, event: model.Event, kind: str | None = None, environment_id: str = "") -> None:
+        """Number ``event`` (it carries its ``sequence`` from now on) and buffer it. ``kind`` and
+        ``environment_id``: the bus's look at the payload (None: looked up here)."""
+        if kind is None:
+            kind, environment_id = model.kind_and_environment_id(event)
         now = time.monotonic()
         with self._lock:
             seq = event.sequence = self._next_seq

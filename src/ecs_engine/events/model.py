@@ -93,23 +93,30 @@ def task_event(
     path: str = "",
     task_traits: events_pb2.Traits | None = None,
 ) -> events_pb2.Event:
-    ev = {
-        "name": name,
-        "taskid": task_id,
-        "state": state,
-        "status": status,
-        "hostname": hostname,
-        "className": class_name,
-        "traits": task_traits,
-        "environmentId": environment_id,
-        "path": path,
-    }
-    return _stamp(taskEvent=ev)
+    event = events_pb2.Event(timestamp=now_ms())
+    ev = event.taskEvent  # fields set one by one: a dict of them took 1.5x the CPU (upb), per task per transition
+    ev.name = name
+    ev.taskid = task_id
+    ev.state = state
+    ev.status = status
+    ev.hostname = hostname
+    ev.className = class_name
+    if task_traits is not None:
+        ev.traits.CopyFrom(task_traits)
+    ev.environmentId = environment_id
+    ev.path = path
+    return event
 
 
 def role_event(environment_id: str, *, name: str, path: str, status: str, state: str) -> events_pb2.Event:
-    ev = {"name": name, "status": status, "state": state, "rolePath": path, "environmentId": environment_id}
-    return _stamp(roleEvent=ev)
+    event = events_pb2.Event(timestamp=now_ms())
+    ev = event.roleEvent
+    ev.name = name
+    ev.status = status
+    ev.state = state
+    ev.rolePath = path
+    ev.environmentId = environment_id
+    return event
 
 
 def call_event(

@@ -6,9 +6,12 @@ collects and counts. Prints, per cycle: the reference cycles nothing else in the
 roots: breaking them lets reference counting free the rest), by the types in them; the objects the collection
 freed (kept until a full collection) by type; the live objects the collector tracks and the types whose count
 grew since the first cycle; with --tracemalloc, the largest allocation growth by traceback.
-With --pause-at, then the time a full collection takes with an environment of each size live.
+With --pause-at, then the time a full collection takes with an environment of each size live. With --allocator,
+per cycle Python's live memory blocks and the RSS before and after glibc's ``malloc_trim``, then the state of
+Python's small-object allocator (its arenas and what they hold): whether RSS kept after a destroy is memory the
+core still uses or memory the allocators keep (``--tasks 5000 --cycles 4 --allocator``).
 Usage: python bench/cycle_memory.py [--cycles 6] [--tasks 100] [--show-cycle TYPE] [--referrers TYPE]
-[--pause-at 1000,5000]
+[--pause-at 1000,5000] [--allocator]
 """
 
 from __future__ import annotations
@@ -16,11 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import ctypes
 import gc
 import json
 import linecache
 import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -182,6 +187,34 @@ def snapshot() -> tracemalloc.Snapshot:
     return tracemalloc.take_snapshot().filter_traces(ours)
 
 
+def allocators(cycle: int, pid: int) -> None:
+    """Python's live blocks, and the RSS before and after glibc gives back the free memory it can."""
+    rss = rss_mb(pid)
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    print(
+        f"cycle {cycle}: {sys.getallocatedblocks()} Python blocks live; RSS {rss:.1f} MB,"
+        f" {rss_mb(pid):.1f} MB after malloc_trim"
+    )
+
+
+def small_object_arenas() -> None:
+    """The summary lines of ``sys._debugmallocstats()`` (written to the C stderr, so taken through a file)."""
+    with tempfile.TemporaryFile("w+") as out:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(out.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        wanted = ("# arenas allocated current", "bytes/arena", "# bytes in allocated blocks", "unused pools")
+        lines = [line.rstrip() for line in out if any(w in line for w in wanted)]
+    print("Python's small-object allocator:")
+    print("\n".join(f"  {line}" for line in lines))
+
+
 def collection_pauses(client: CoreClient, repo: Path, sizes: list[int]) -> None:
     """How long a full collection holds the core's loop with an environment of N tasks live."""
     for n in sizes:
@@ -228,6 +261,7 @@ def main() -> None:
     parser.add_argument("--show-cycle", action="append", default=[], help="a type name: print a cycle through it")
     parser.add_argument("--pause-at", default="", help="sizes (1000,5000): time a full collection with N tasks live")
     parser.add_argument("--referrers", default="", help="print what holds the live objects of this type name")
+    parser.add_argument("--allocator", action="store_true", help="also live blocks, RSS after malloc_trim, arenas")
     args = parser.parse_args()
     pause_sizes = [int(n) for n in args.pause_at.split(",") if n]
     largest = max([args.tasks, *pause_sizes])
@@ -253,6 +287,8 @@ def main() -> None:
                 for cycle in range(1, args.cycles + 1):
                     through_core(client, root / "repo", args.tasks, pid)
                     garbage = cyclic_garbage(args.show_cycle)
+                    if args.allocator:
+                        allocators(cycle, pid)
                     counts = type_counts()
                     grown = sorted(((n - first[k], k) for k, n in counts.items() if n > first[k]), reverse=True)
                     print(
@@ -270,6 +306,8 @@ def main() -> None:
                         for stat in snapshot().compare_to(base, "traceback")[: args.top // 3]:
                             print(f"    {stat.size_diff / 1024:+8.0f} KB {stat.count_diff:+6d} objects")
                             print("\n".join("        " + line for line in stat.traceback.format()[-8:]))
+                if args.allocator:
+                    small_object_arenas()
                 if args.referrers:
                     holders(args.referrers)
                 collection_pauses(client, root / "repo", pause_sizes)

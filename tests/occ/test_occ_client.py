@@ -61,6 +61,23 @@ async def test_hooks_receive_the_pushed_arguments_and_run_number():
         assert process.run_number == 99 and process.arguments["a"] == "2"
 
 
+async def test_each_process_gets_the_arguments_of_its_own_transition_when_others_send_the_same_event():
+    async with serving(Recorder) as (first, one), serving(Recorder) as (second, two):
+        for client in (one, two):
+            await client.transition("STANDBY", "CONFIGURE", [])
+        await asyncio.gather(
+            one.transition("CONFIGURED", "START", {"runNumber": "7", "x": "a"}),
+            two.transition("CONFIGURED", "START", [("runNumber", "8")]),
+        )
+        await one.transition("RUNNING", "STOP", [])
+        await one.transition("CONFIGURED", "START", {"runNumber": "8"})
+        assert [c for c in first.calls if c[0] == "start"] == [
+            ("start", {"runNumber": "7", "x": "a"}),
+            ("start", {"runNumber": "8"}),
+        ]
+        assert [c for c in second.calls if c[0] == "start"] == [("start", {"runNumber": "8"})]
+
+
 async def test_one_server_subscription_per_stream_however_many_local_readers():
     async with serving(Recorder) as (process, client):
         readers = [client.state_stream(), client.state_stream(), client.event_stream()]

@@ -11,6 +11,7 @@ once, on first use, keeps it until the process ends it, and shares it between an
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -168,6 +169,18 @@ class _SharedStream:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _transition_request(source: str, event: str, arguments: tuple[tuple[str, str], ...]) -> occ_pb2.TransitionRequest:
+    """One request message per distinct transition, shared read-only by its calls (each call serializes it):
+    START and STOP send the same arguments to every task, and building the message with its ConfigEntries for
+    each task cost the core's loop 0.5-1 ms per transition of 100 tasks (START pushes ~8 run variables)."""
+    return occ_pb2.TransitionRequest(
+        srcState=source,
+        transitionEvent=event,
+        arguments=[occ_pb2.ConfigEntry(key=k, value=v) for k, v in arguments],
+    )
+
+
 def _json_method(channel: grpc.aio.Channel, name: str, reply_type: type, *, stream: bool = False):
     factory = channel.unary_stream if stream else channel.unary_unary
     return factory(
@@ -250,11 +263,7 @@ class OccClient:
     ) -> TransitionResult:
         """Send one Transition; gRPC-level refusals raise, an answered request returns its reply as is."""
         timeout = self.timeout if timeout is None else timeout
-        request = occ_pb2.TransitionRequest(
-            srcState=source,
-            transitionEvent=event,
-            arguments=[occ_pb2.ConfigEntry(key=k, value=v) for k, v in as_pairs(arguments)],
-        )
+        request = _transition_request(source, event, tuple(as_pairs(arguments)))
         try:
             reply = await self._method("Transition")(request, timeout=timeout)
         except grpc.RpcError as exc:

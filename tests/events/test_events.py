@@ -142,6 +142,23 @@ def test_journal_commits_by_itself_when_the_batch_is_full(tmp_path):
         reader.close()
 
 
+def test_journal_commits_a_flush_of_hundreds_of_events_whole_and_in_order(tmp_path):
+    journal = EventJournal(tmp_path / "events.sqlite", batch=10_000, max_delay=60)
+    try:
+        for count in (1, 100, 101, 250):
+            first = journal.last_seq() + 1
+            for i in range(count):
+                journal.write(model.task_event("a", name=f"t{i}", task_id=str(i), state="RUNNING", status="ACTIVE"))
+            journal.flush()
+            stored = list(journal.entries(after_seq=first - 1))
+            assert [(e.seq, e.event.taskEvent.taskid) for e in stored] == [(first + i, str(i)) for i in range(count)], (
+                count
+            )
+            assert all(e.event.sequence == e.seq for e in stored)
+    finally:
+        journal.close()
+
+
 def test_journal_queues_one_deferred_flush_until_it_runs(tmp_path):
     """An overdue buffer hands one flush to the commit thread, not one per event while that thread is busy."""
     queued: list = []

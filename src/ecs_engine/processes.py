@@ -3,25 +3,33 @@ for the one recorded (task re-attach, the core's pid file)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
 def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if gone or a zombie."""
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if gone or a zombie.
+
+    Read with a raw descriptor: each launch reads it on a worker thread, and ``Path.read_text`` (a text file
+    object, its decoder) cost 40 us against 8."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
-    fields = text[text.rfind(")") + 2 :].split()
-    if fields[0] in ("Z", "X"):
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    fields = data[data.rfind(b")") + 2 :].split()
+    if not fields or fields[0] in (b"Z", b"X"):
         return None
     return int(fields[19])
 
 
 def started_before(pid: int, wall_ms: int) -> bool:
     """Whether ``pid`` runs and started no later than ``wall_ms`` (Unix time; the boot time is known to 1 s)."""
-    import os
-
     ticks = start_ticks(pid)
     if ticks is None:
         return False

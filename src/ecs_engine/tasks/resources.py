@@ -9,6 +9,7 @@ task on a node, asks for ports there, launches the command, and watches the proc
 from __future__ import annotations
 
 import abc
+import asyncio
 import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,11 @@ class ProcessHandle(abc.ABC):
     @abc.abstractmethod
     async def wait(self) -> int | None:
         """Wait until the process ends; its exit code (negative: killed by that signal), None if unknowable."""
+
+    def ended(self) -> asyncio.Future[int | None]:
+        """A future of ``wait()``'s result, for callbacks; not to be cancelled. This one is a task per call: a
+        manager that watches its processes anyway returns the future it sets."""
+        return asyncio.ensure_future(self.wait())
 
     @abc.abstractmethod
     def signal(self, signum: int) -> None:

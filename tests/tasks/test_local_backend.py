@@ -13,7 +13,7 @@ import pytest
 
 from ecs_backends.resources import local
 from ecs_backends.resources.local import nodes_from_settings
-from ecs_engine.errors import UsageError
+from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.plugins import backends
 from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, PlacementError
 
@@ -224,3 +224,40 @@ def _state(pid: int) -> str:
     except OSError:
         return "X"
     return text[text.rfind(")") + 2]
+
+
+async def test_a_node_is_as_busy_as_its_live_processes(resources, tmp_path):
+    """Placement prefers the least busy node: a process counts from its launch until its end (watched without a
+    task of its own: a callback on the end's future)."""
+    node = resources.nodes()[0]
+    spec = LaunchSpec(task_id="t1", argv=["/bin/sh", "-c", "sleep 30"], env={}, cwd=tmp_path)
+    process = await resources.launch(node, spec)
+    assert resources.load(node) == 1
+    process.signal(signal.SIGKILL)
+    assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGKILL
+    await eventually(lambda: resources.load(node) == 0, what="the ended process no longer counted")
+
+
+async def test_a_program_that_is_not_there_is_one_clear_error(resources, tmp_path):
+    spec = LaunchSpec("t5", [str(tmp_path / "no-such-program")], cwd=tmp_path)
+    with pytest.raises(HandledError, match=r"task t5: cannot start '.*no-such-program': No such file or directory"):
+        await resources.launch(resources.nodes()[0], spec)
+
+
+async def test_a_program_found_is_looked_up_again_only_after_found_recheck(resources, tmp_path, monkeypatch):
+    """A thousand launches of one program looked it up a thousand times (system calls on a launch thread): a program
+    found is taken as there for FOUND_RECHECK s; one not found is looked up at each launch."""
+    lookups = []
+    look = local._missing_program
+    monkeypatch.setattr(local, "_missing_program", lambda *args: lookups.append(args[0]) or look(*args))
+    node = resources.nodes()[0]
+    for task_id in ("t6", "t7"):
+        process = await resources.launch(node, LaunchSpec(task_id, ["sleep", "30"], cwd=tmp_path))
+        process.signal(signal.SIGKILL)
+        await asyncio.wait_for(process.wait(), 5)
+    assert lookups == ["sleep"]
+    monkeypatch.setattr(local, "FOUND_RECHECK", 0.0)
+    process = await resources.launch(node, LaunchSpec("t8", ["sleep", "30"], cwd=tmp_path))
+    process.signal(signal.SIGKILL)
+    await asyncio.wait_for(process.wait(), 5)
+    assert lookups == ["sleep", "sleep"]

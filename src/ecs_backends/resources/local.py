@@ -54,6 +54,10 @@ LAUNCHES_AT_ONCE = 4
 #: seconds a port search skips the ports it found in use by other processes (a deploy of a thousand tasks on a
 #: host where other programs hold thousands of ports looked at each of those for each task: 20 s for 500 tasks)
 TAKEN_RECHECK = 1.0
+#: seconds a program found by a launch is taken as there by the next ones (a thousand launches of one program looked
+#: it up a thousand times, each a few system calls on a launch thread; one that went since fails in its gate: 127)
+FOUND_RECHECK = 1.0
+FOUND_KEPT = 256
 
 
 @hookimpl
@@ -163,6 +167,11 @@ class LocalProcess(ProcessHandle):
     async def wait(self) -> int | None:
         if self._done:
             return self._code
+        return await asyncio.shield(self.ended())
+
+    def ended(self) -> asyncio.Future:
+        """The future of the process's end (its exit code), watched from the first call on: for callbacks, which
+        cost no task per process as a ``wait()`` does. Not to be cancelled (``wait`` shields it)."""
         if self._ended is None:
             loop = asyncio.get_running_loop()
             self._ended = loop.create_future()
@@ -170,7 +179,7 @@ class LocalProcess(ProcessHandle):
                 self._finish()
             else:
                 loop.add_reader(self._pidfd, self._finish)
-        return await asyncio.shield(self._ended)
+        return self._ended
 
     def signal(self, signum: int) -> None:
         if self._done and self._popen is None:
@@ -209,6 +218,7 @@ class LocalResourceManager(ResourceManager):
         self._lock = threading.Lock()
         self._load: dict[str, int] = {n.name: 0 for n in nodes}
         self._launches = asyncio.Semaphore(LAUNCHES_AT_ONCE)
+        self._found: dict[tuple[str, str, Path], float] = {}  # (program, PATH, cwd) -> when a launch found it
         self._base_env = dict(os.environ)
         # tasks written as `python3 -m ...` find the core's own interpreter and packages first
         bindir = str(Path(sys.executable).parent)
@@ -299,9 +309,14 @@ class LocalResourceManager(ResourceManager):
             kwargs["user"] = spec.user
         cwd = spec.cwd or self.log_dir("")
         cwd.mkdir(parents=True, exist_ok=True)
-        missing = _missing_program(spec.argv[0], env, cwd)
-        if missing:
-            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {missing}")
+        found = (spec.argv[0], env.get("PATH", os.defpath), cwd)
+        if time.monotonic() - self._found.get(found, -FOUND_RECHECK) >= FOUND_RECHECK:
+            missing = _missing_program(spec.argv[0], env, cwd)
+            if missing:
+                raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {missing}")
+            if len(self._found) >= FOUND_KEPT:  # (one per program and environment: forget the old ones at times)
+                self._found.clear()
+            self._found[found] = time.monotonic()
         out = _open_output(spec.stdout_path)
         err = out if spec.stderr_path is not None and spec.stderr_path == spec.stdout_path else None
         if err is None:
@@ -345,7 +360,7 @@ class LocalResourceManager(ResourceManager):
         def done(_: asyncio.Future) -> None:
             self._load[node.name] -= 1
 
-        asyncio.ensure_future(process.wait()).add_done_callback(done)
+        process.ended().add_done_callback(done)
 
     def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
         pid = int(record.get("pid") or 0)
@@ -376,9 +391,19 @@ def _missing_program(program: str, env: Mapping[str, str], cwd: Path) -> str:
 
 def _open_output(path: Path | None):
     if path is None:
-        return subprocess.DEVNULL
+        return _devnull()
     path.parent.mkdir(parents=True, exist_ok=True)
     return open(path, "ab")
+
+
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """/dev/null, opened once for the process (``subprocess.DEVNULL`` opens and closes it at each launch)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
+    return _DEVNULL[0]
 
 
 def _ephemeral_range() -> range | None:

@@ -111,7 +111,7 @@ def cli_of(coconut: Coconut) -> CliContext:
 
 def test_an_unrelated_call_answers_at_once_while_a_create_waits_for_a_slow_store(slow_core):
     coconut, control = slow_core
-    delay = 0.5  # each store call of the core takes this long
+    delay = 1.5  # each store call of the core takes this long
     (control / "delay").write_text(str(delay))
     cli = cli_of(coconut)
     created: dict[str, object] = {}
@@ -134,10 +134,10 @@ def test_an_unrelated_call_answers_at_once_while_a_create_waits_for_a_slow_store
         creator.join()
         took = time.monotonic() - started
     assert "reply" in created, "the create failed"
-    assert took > 1.0, f"the create took {took:.2f} s: it did not wait for the slow store"
+    assert took > delay, f"the create took {took:.2f} s: it did not wait for the slow store"
     assert len(latencies) >= 10
     # a loop that waited for its store would hold a call for a store call's time; the loop's own work on the
-    # create (expansion, records) may hold one for tens of ms on a loaded machine (50 ms failed there at load 9+)
+    # create (expansion, records) and the machine's load may hold one too: 60-390 ms were seen at load 9-60
     assert max(latencies) < delay / 2, f"GetEnvironments took up to {max(latencies) * 1000:.0f} ms during a create"
     threads = set((control / "threads").read_text().split())
     assert threads and "MainThread" not in threads, f"the core called its store from its event loop: {threads}"

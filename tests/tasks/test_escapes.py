@@ -3,8 +3,10 @@ that share the requests and rest between them (each scan reads every process of 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -61,6 +63,35 @@ async def test_the_escapees_of_tasks_killed_together_all_die_and_scans_rest_betw
     assert scans[0][0] == TASKS
     for (_, start, end), (_, next_start, _) in itertools.pairwise(scans):
         assert next_start - end >= escapes.SCAN_REST * (end - start)  # a scan takes at most a third of the time
+
+
+async def test_the_sweeper_rests_for_its_scans_work_not_for_its_wait_for_a_thread(monkeypatch):
+    """The offload pool is shared with the core's other blocking work; a scan that waited 1 s for a thread made the
+    sweeper rest twice that before its next scan, for no work of its own."""
+    waited = 1.0
+    scans: list[tuple[float, float]] = []
+    real_scan, real_offload = escapes._scan, escapes.offload
+
+    def timed_scan(wanted, known):
+        start = time.monotonic()
+        try:
+            return real_scan(wanted, known)
+        finally:
+            scans.append((start, time.monotonic()))
+
+    async def busy_pool(fn, *args):
+        await asyncio.sleep(waited)  # every thread of the pool busy with other work meanwhile
+        return await real_offload(fn, *args)
+
+    monkeypatch.setattr(escapes, "_scan", timed_scan)
+    monkeypatch.setattr(escapes, "offload", busy_pool)
+    sweeper = escapes._Sweeper()
+    for count in (1, 2):
+        sweeper.request(escapes._Wanted(0, "demo.gone", signal.SIGKILL, escapes.now_ticks()))
+        await eventually(lambda c=count: len(scans) == c, what=f"scan {count} done")
+    (first_start, first_end), (second_start, _) = scans
+    # the second scan waits its own second for a thread and rests SCAN_REST x the first's work, not x (1 s + work)
+    assert second_start - first_end < waited + escapes.SCAN_REST * (first_end - first_start) + 0.5
 
 
 async def test_what_a_task_left_in_its_group_is_reaped_once_killed_with_it(executor):

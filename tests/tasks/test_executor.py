@@ -238,20 +238,6 @@ async def test_a_process_that_exits_before_answering_is_reported_with_its_output
     assert "demo.crash" in message and "exited with code 3 before reaching STANDBY" in message and "boom" in message
 
 
-async def test_a_deploy_cancelled_while_its_process_starts_ends_the_process(executor):
-    """The wait for STANDBY runs in the deploy's own task, which the process's end may also cancel: a cancellation
-    from outside (the environment's deploy_timeout) is not taken for the process's end; the deploy ends, and the
-    process with it."""
-    deploying = asyncio.ensure_future(executor.deploy([request("demo.deaf", ["sleep", "30"])]))
-    await eventually(lambda: executor.resources.launched, what="the process launched")
-    await asyncio.sleep(0.1)  # waiting for its control port
-    deploying.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(deploying, 10)
-    await eventually(lambda: not leftovers(executor.resources.launched), what="the process ended")
-    assert not executor.tasks
-
-
 async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, recorder, tmp_path):
     ready = tmp_path / "trap-installed"
     script = f"trap '' TERM; touch {ready}; while true; do sleep 0.1; done"

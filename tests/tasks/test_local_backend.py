@@ -261,3 +261,23 @@ async def test_a_program_found_is_looked_up_again_only_after_found_recheck(resou
     process.signal(signal.SIGKILL)
     await asyncio.wait_for(process.wait(), 5)
     assert lookups == ["sleep", "sleep"]
+
+
+@pytest.mark.parametrize("shell", [False, True], ids=["command", "shell-script"])
+async def test_a_process_the_core_could_not_record_never_runs_its_command(resources, tmp_path, shell):
+    """Every task waits behind its gate for the core's "go", sent once its record is written; a ``/bin/sh -c`` script
+    waits in its own shell (one exec less), a command in the gate's shell."""
+    marker = tmp_path / "ran"
+    argv = ["/bin/sh", "-c", f"touch {marker}"] if shell else ["touch", str(marker)]
+    started = []
+
+    def unrecorded(process):
+        started.append(process)
+        raise RuntimeError("the record could not be written")
+
+    with pytest.raises(RuntimeError, match="could not be written"):
+        await resources.launch(resources.nodes()[0], LaunchSpec("t9", argv, cwd=tmp_path, before_run=unrecorded))
+    (process,) = started
+    assert await asyncio.wait_for(process.wait(), 5) == 111
+    assert not marker.exists()
+    assert len(local.gated(argv)) == len(argv) + (0 if shell else len(local.GATED))

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -261,6 +262,18 @@ async def test_a_program_found_is_looked_up_again_only_after_found_recheck(resou
     process.signal(signal.SIGKILL)
     await asyncio.wait_for(process.wait(), 5)
     assert lookups == ["sleep", "sleep"]
+
+
+async def test_a_shell_task_whose_script_fails_before_its_go_is_launched_and_ends_with_its_error(resources, tmp_path):
+    """A ``/bin/sh -c`` script waits for "go" in its own shell; one whose first line does not parse ends before the
+    core, busy recording it, says "go": the launch returns it all the same, and it ends with the shell's error."""
+
+    def slow_record(process):
+        time.sleep(0.3)  # the record's commit; the shell has found its syntax error meanwhile
+
+    argv = ["/bin/sh", "-c", "if then ("]
+    process = await resources.launch(resources.nodes()[0], LaunchSpec("t9", argv, cwd=tmp_path, before_run=slow_record))
+    assert await asyncio.wait_for(process.wait(), 5) == 2  # the shell's code for a syntax error
 
 
 @pytest.mark.parametrize("shell", [False, True], ids=["command", "shell-script"])

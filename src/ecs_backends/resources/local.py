@@ -350,7 +350,8 @@ class LocalResourceManager(ResourceManager):
             process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
             if spec.before_run is not None:
                 spec.before_run(process)  # the executor records it: before it can start anything
-            os.write(opener, b"go\n")
+            with contextlib.suppress(BrokenPipeError):  # it ended before its "go" (its own script's first line
+                os.write(opener, b"go\n")  # failed, a signal): its end is seen as any other's, with its output
         finally:
             os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
         return process

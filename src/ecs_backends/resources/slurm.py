@@ -159,6 +159,9 @@ class RemoteProcess(ProcessHandle):
     async def wait(self) -> int | None:
         return await asyncio.shield(self._ended)
 
+    def ended(self) -> asyncio.Future[int | None]:
+        return self._ended
+
     def end(self, code: int | None, reason: str = "") -> None:
         if not self._ended.done():
             self.code = code

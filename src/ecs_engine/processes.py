@@ -7,11 +7,10 @@ import os
 from pathlib import Path
 
 
-def start_ticks(pid: int) -> int | None:
-    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if gone or a zombie.
-
-    Read with a raw descriptor: each launch reads it on a worker thread, and ``Path.read_text`` (a text file
-    object, its decoder) cost 40 us against 8."""
+def proc_stat(pid: int) -> tuple[bytes, int, int] | None:
+    """``pid``'s state letter, process group and start time (clock ticks since boot), from /proc/<pid>/stat; None
+    once it is gone. Read with a raw descriptor: launches and orphan scans read it on worker threads, many at a
+    time, and ``Path.read_text`` (a text file object, its decoder) cost 40 us against 8."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
@@ -22,10 +21,18 @@ def start_ticks(pid: int) -> int | None:
         return None
     finally:
         os.close(fd)
-    fields = data[data.rfind(b")") + 2 :].split()
-    if not fields or fields[0] in (b"Z", b"X"):
+    fields = data[data.rfind(b")") + 2 :].split(maxsplit=20)
+    if len(fields) < 20:
         return None
-    return int(fields[19])
+    return fields[0], int(fields[2]), int(fields[19])
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), None if gone or a zombie."""
+    stat = proc_stat(pid)
+    if stat is None or stat[0] in (b"Z", b"X"):
+        return None
+    return stat[2]
 
 
 def started_before(pid: int, wall_ms: int) -> bool:

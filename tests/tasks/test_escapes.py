@@ -129,8 +129,8 @@ async def test_a_scan_looks_only_below_this_process_not_at_every_process_of_the_
     scan, several per destroy): it reads no live leader's stat, and no stat of a process that is not this one's
     child (this test process may have others, from earlier tests)."""
     looked: list[int] = []
-    real_stat = escapes._stat
-    monkeypatch.setattr(escapes, "_stat", lambda pid: looked.append(pid) or real_stat(pid))
+    real_stat = escapes.proc_stat
+    monkeypatch.setattr(escapes, "proc_stat", lambda pid: looked.append(pid) or real_stat(pid))
     leaders = [subprocess.Popen(["sleep", "300"]) for _ in range(20)]
     try:
         found = escapes._scan(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecs_engine.offload import offload
+from ecs_engine.processes import proc_stat
 
 TASK_MARK = "ECS_TASK_ID"  # in every task's environment: the task id
 PR_SET_CHILD_SUBREAPER = 36
@@ -36,23 +37,6 @@ def become_subreaper() -> bool:
         return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-def _stat(pid: int) -> tuple[bytes, int, int] | None:
-    """``pid``'s state letter, process group and start (clock ticks since boot); None once it is gone. Raw
-    descriptors, not file objects (a scan may read many)."""
-    try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        text = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    fields = text[text.rfind(b")") + 2 :].split(maxsplit=20)
-    return fields[0], int(fields[2]), int(fields[19])
 
 
 def _children_files(pid: int) -> list[int] | None:
@@ -113,7 +97,7 @@ class _Tree:
 
     def stat(self, pid: int) -> tuple[bytes, int, int] | None:
         if pid not in self._stats:
-            self._stats[pid] = _stat(pid)
+            self._stats[pid] = proc_stat(pid)
         return self._stats[pid]
 
     def live(self, pid: int) -> bool:

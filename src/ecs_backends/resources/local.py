@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import pwd
@@ -407,14 +408,10 @@ def _open_output(path: Path | None):
     return open(path, "ab")
 
 
-_DEVNULL: list[int] = []
-
-
+@functools.cache
 def _devnull() -> int:
     """/dev/null, opened once for the process (``subprocess.DEVNULL`` opens and closes it at each launch)."""
-    if not _DEVNULL:
-        _DEVNULL.append(os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC))
-    return _DEVNULL[0]
+    return os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
 
 
 def _ephemeral_range() -> range | None:

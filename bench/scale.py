@@ -16,7 +16,10 @@ of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this VM's disk). The 
 committed without an fsync (SQLite WAL, synchronous=NORMAL), so the floor's STOP has none. Core and floor runs
 alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the CPU time
 per task of the core, of the floor's process and of the hubs (less moved by a loaded machine than wall time), the
-core's RSS per task, and t(N)/t(first N) per transition. With --cycles, then the core's RSS after each of that many
+whole machine's CPU per task and the share of its cores busy (every process: driver, hubs, the tasks themselves;
+near all of them busy, a phase's wall time follows the machine's CPU, so each ms of CPU the core saves shortens it
+by about 1/cores ms), the core's RSS per task, and t(N)/t(first N) per transition, for the core and for the floor
+(a machine that does not scale linearly shows in the floor's figure too). With --cycles, then the core's RSS after each of that many
 create/destroy cycles of 100 tasks (a destroyed environment is freed by reference counting, at once: no collection
 is waited for; bench/cycle_memory.py shows what a cycle leaves).
 
@@ -79,23 +82,32 @@ def hub_pids() -> list[int]:
 
 
 class Clock:
-    """A phase's wall time, the CPU time of the process driving the tasks (the core, or the floor's own) and the
-    hubs' CPU time: ``out[name]``, ``out[name + " cpu"]``, ``out[name + " hubs"]``."""
+    """A phase's wall time, the CPU time of the process driving the tasks (the core, or the floor's own), the
+    hubs' CPU time and the whole machine's (every process, from /proc/stat): ``out[name]``, ``out[name + " cpu"]``,
+    ``out[name + " hubs"]``, ``out[name + " machine"]``."""
 
     def __init__(self, driver: int):
         self.driver = driver
         self.hubs = hub_pids()
-        self._started = (0.0, 0.0, 0.0)
+        self._started = (0.0, 0.0, 0.0, 0.0)
 
-    def _now(self) -> tuple[float, float, float]:
-        return time.perf_counter(), cpu_seconds(self.driver), sum(cpu_seconds(h) for h in self.hubs)
+    def _now(self) -> tuple[float, float, float, float]:
+        hubs = sum(cpu_seconds(h) for h in self.hubs)
+        return time.perf_counter(), cpu_seconds(self.driver), hubs, machine_cpu_seconds()
 
     def start(self) -> None:
         self._started = self._now()
 
     def stop(self, out: dict[str, float], name: str) -> None:
-        (wall, cpu, hubs), (wall0, cpu0, hubs0) = self._now(), self._started
+        (wall, cpu, hubs, machine), (wall0, cpu0, hubs0, machine0) = self._now(), self._started
         out[name], out[f"{name} cpu"], out[f"{name} hubs"] = wall - wall0, cpu - cpu0, hubs - hubs0
+        out[f"{name} machine"] = machine - machine0
+
+
+def machine_cpu_seconds() -> float:
+    """The CPU time every core of the machine spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def free_ports(count: int) -> list[int]:
@@ -238,11 +250,22 @@ def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], 
         for what in PHASES
     )
     print(f"{n:>5} CPU ms per task, core/floor: {cpu}", flush=True)
+    busy = " ".join(
+        f"{what} {_per_task(stack, what, ' machine', n):.1f}/{_per_task(bare, what, ' machine', n):.1f}"
+        f" ({_busy(stack, what):.0%}/{_busy(bare, what):.0%})"
+        for what in PHASES
+    )
+    print(f"{n:>5} machine CPU ms per task, core/floor (share of its {os.cpu_count()} cores busy): {busy}", flush=True)
     for what in PHASES:
         medians[(n, what, "cpu")] = _per_task(stack, what, " cpu", n)
     per_task = statistics.median((s["rss_created"] - s["rss_before"]) / n * 1024 for s in stack)
     kept = statistics.median(s["rss_after"] - s["rss_before"] for s in stack)
     print(f"{n:>5} core RSS {per_task:.0f} KB per task while created; {kept:+.1f} MB after destroy", flush=True)
+
+
+def _busy(runs: list[dict[str, float]], what: str) -> float:
+    """The median share of the machine's cores that were busy during the phase (anything running, not only us)."""
+    return statistics.median(s[what + " machine"] / s[what] for s in runs) / (os.cpu_count() or 1)
 
 
 def _per_task(runs: list[dict[str, float]], what: str, clock: str, n: int) -> float:
@@ -314,6 +337,10 @@ def main() -> None:
                         f"{what} {medians[(n, what)][0] / medians[(first, what)][0]:.1f}" for what in PHASES
                     )
                     print(f"t({n})/t({first}) core: {growth} (linear: {n / first:.1f})")
+                    growth = " ".join(
+                        f"{what} {medians[(n, what)][1] / medians[(first, what)][1]:.1f}" for what in PHASES
+                    )
+                    print(f"t({n})/t({first}) floor: {growth}")
                     per_task = " ".join(
                         f"{what} {medians[(n, what, 'cpu')] / medians[(first, what, 'cpu')]:.2f}" for what in PHASES
                     )

@@ -199,6 +199,56 @@ async def test_a_deploy_starts_its_first_processes_before_it_prepared_the_rest(r
     assert resources.launched and not leftovers(resources.launched)
 
 
+async def test_a_deploy_starts_every_process_before_it_looks_at_any(resources, recorder, monkeypatch):
+    """All the deploy's processes are started before the first look at a control port: the first tasks' checks
+    and calls do not compete with the others' starts for the loop, and go out together."""
+    order: list[str] = []
+    launch, look = resources.launch, modes.listening
+
+    async def recorded_launch(node, spec):
+        process = await launch(node, spec)
+        order.append("started")
+        return process
+
+    def recorded_look(port):
+        order.append("look")
+        return look(port)
+
+    monkeypatch.setattr(resources, "launch", recorded_launch)
+    monkeypatch.setattr(modes, "listening", recorded_look)
+    executor = Executor(resources, timeouts=Timeouts(startup=0.3), listener=recorder)
+    deployment = await executor.deploy([request(f"demo.t{i}", ["sleep", "30"]) for i in range(12)])
+    assert len(deployment.undeployable) == 12  # (nothing listens: only the order matters here)
+    assert order.count("started") == 12 and "look" in order
+    assert order.index("look") == 12, order[:14]
+    assert not leftovers(resources.launched)
+
+
+async def test_a_deploy_cancelled_while_it_starts_processes_leaves_none_behind(resources, recorder, monkeypatch):
+    """A deploy cancelled (a destroy with force) after some of its processes started and while others start: the
+    started ones, which no task waits on yet, are killed and forgotten as the one being started."""
+    launch = resources.launch
+    three_started = asyncio.Event()
+
+    async def slow_after_three(node, spec):
+        process = await launch(node, spec)
+        if len(resources.launched) >= 3:
+            three_started.set()
+            await asyncio.sleep(30)  # the cancel comes here
+        return process
+
+    monkeypatch.setattr(resources, "launch", slow_after_three)
+    executor = Executor(resources, timeouts=Timeouts(startup=30.0), listener=recorder)
+    deploying = asyncio.ensure_future(executor.deploy([request(f"demo.t{i}", ["sleep", "30"]) for i in range(8)]))
+    await asyncio.wait_for(three_started.wait(), 10)
+    deploying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await deploying
+    assert len(resources.launched) >= 3
+    assert executor.tasks == {}
+    await eventually(lambda: not leftovers(resources.launched), what="no process of the cancelled deploy left")
+
+
 async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(
     resources, recorder, tmp_path
 ):

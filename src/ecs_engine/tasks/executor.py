@@ -161,9 +161,7 @@ class Executor:
                 key = (request.environment_id, request.role_path)
                 if key not in self._planned and key not in placed and isinstance(node := self._place(request), Node):
                     self._planned[key] = (node, request.wants)
-        results = await asyncio.gather(
-            *(self._deploy_one(r, p) for r, p in zip(requests, placements, strict=True)), return_exceptions=True
-        )
+        results = await self._launch_then_start(requests, placements)
         deployed = [r for r in results if isinstance(r, TaskProcess) and r.id in self.tasks]
         if not planned or not deployed:
             self._unplan({r.environment_id for r in [*requests, *planned]})
@@ -200,7 +198,35 @@ class Executor:
         for key in [k for k in self._planned if k[0] in environments]:
             self.resources.unplace(*self._planned.pop(key))
 
-    async def _deploy_one(self, request: TaskRequest, node: Node | HandledError) -> TaskProcess:
+    async def _launch_then_start(
+        self, requests: Sequence[TaskRequest], placements: Sequence[Node | HandledError]
+    ) -> list[TaskProcess | BaseException]:
+        """Every task's process is started before any is waited for (its STANDBY), as a bare client does: the
+        first ones' checks and calls do not compete with the others' starts for the loop and the GIL, and their
+        calls go out together. Interleaved, the starts spread over the whole deploy and each reply woke the loop
+        on its own: 3.8 against 3.15 ms of the core's CPU per created task (docs/performance.md, H-LAUNCHFIRST).
+        A task's startup deadline runs from its own wait, so it does not pay for the others' starts."""
+        launched: list[tuple[TaskProcess, TaskCommand]] = []
+        try:
+            first = await asyncio.gather(
+                *(self._launch_one(r, p, launched) for r, p in zip(requests, placements, strict=True)),
+                return_exceptions=True,
+            )
+        except BaseException:  # cancelled: the launched ones are killed (a launch that failed cleaned up itself)
+            for task, _ in launched:
+                await self._forget(task, kill=True)
+            raise
+        started = iter(
+            await asyncio.gather(
+                *(self._start_one(*item) for item in first if isinstance(item, tuple)), return_exceptions=True
+            )
+        )
+        return [next(started) if isinstance(item, tuple) else item for item in first]
+
+    async def _launch_one(
+        self, request: TaskRequest, node: Node | HandledError, launched: list[tuple[TaskProcess, TaskCommand]]
+    ) -> tuple[TaskProcess, TaskCommand]:
+        """The task made, its ports given and its process (OCC tasks) started; on failure, nothing is left."""
         if isinstance(node, HandledError):
             raise node
         assert request.build_command is not None  # _place refused it
@@ -226,8 +252,13 @@ class Executor:
             except BaseException:
                 await self._forget(task, kill=True)
                 raise
+        launched.append((task, command))
+        return task, command
+
+    async def _start_one(self, task: TaskProcess, command: TaskCommand) -> TaskProcess:
+        """The launched task ACTIVE (OCC tasks: in STANDBY); on failure, its process is killed and it is forgotten."""
         try:
-            if request.is_occ:
+            if task.request.is_occ:
                 await self._start_occ(task, command)
             task.status = ACTIVE  # recorded by deploy(), for all at once
             self.listener.task_changed(task)

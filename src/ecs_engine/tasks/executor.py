@@ -1,7 +1,7 @@
 """The executor: deploys tasks through a resource manager and drives them, in parallel, over OCC.
 
-Deploy places each task on a node, allocates its ports, builds and launches its command, waits until OCC
-processes are STANDBY and keeps their streams open. Transitions go to many tasks at once; each task's
+Deploy places each task on a node, allocates its ports, builds and launches its command (every process of a
+deploy started before any is waited for), waits until OCC processes are STANDBY and keeps their streams open. Transitions go to many tasks at once; each task's
 outcome is reported separately so the engine can tell critical from non-critical failures. Kill is
 ``occ.shutdown.stop``, the reference's escalation: OCC walk to DONE (5 s per step), then SIGTERM, 2 s,
 SIGINT, 3 s, SIGKILL to the process group. Every process end the executor did not ask for is reported to

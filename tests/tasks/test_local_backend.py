@@ -6,6 +6,9 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -294,3 +297,67 @@ async def test_a_process_the_core_could_not_record_never_runs_its_command(resour
     assert await asyncio.wait_for(process.wait(), 5) == 111
     assert not marker.exists()
     assert len(local.gated(argv)) == len(argv) + (0 if shell else len(local.GATED))
+
+
+@pytest.mark.parametrize("shell", [True, False])
+def test_the_manager_raises_its_limit_of_open_files_and_its_tasks_start_with_the_one_it_had(tmp_path, shell):
+    """A core holds a few descriptors per live task: with the common soft limit of 1,024 a 1,000-task environment
+    failed. The manager raises its process's soft limit to the hard one; a task (a shell script or not) still
+    starts with the soft limit the core was given, as from the user's shell."""
+    argv = ["/bin/sh", "-c", "ulimit -Sn"] if shell else ["sh", "-c", "ulimit -Sn"]
+    script = textwrap.dedent(
+        f"""
+        import asyncio, resource
+        from pathlib import Path
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        from ecs_engine.plugins import backends
+        from ecs_engine.tasks.resources import LaunchSpec
+        manager = backends().open_resource_manager("local", {{}}, state_dir=Path({str(tmp_path)!r}))
+        print(resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(hard, 1 << 20))
+        async def main():
+            spec = LaunchSpec("t1", {argv!r}, stdout_path=Path({str(tmp_path / "out")!r}))
+            process = await manager.launch(manager.nodes()[0], spec)
+            print(await process.wait())
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split() == ["True", "0"], done.stderr
+    assert (tmp_path / "out").read_text().strip() == "256"
+
+
+def test_a_deploy_past_the_limit_of_open_files_names_it_and_leaves_no_process(tmp_path):
+    """A core at its hard limit of open files: the tasks it cannot start are undeployable with one clear
+    message naming the limit (not an internal error), and nothing is left running."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, resource, sys
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        from pathlib import Path
+        from ecs_engine.plugins import backends
+        from ecs_engine.tasks.executor import Executor, Timeouts
+        sys.path.insert(0, {str(Path(__file__).parents[2])!r})
+        from tests.tasks.conftest import request, leftovers
+        manager = backends().open_resource_manager("local", {{"ports": {own_port_range()!r}}}, state_dir=Path({str(tmp_path)!r}))
+        launched = []
+        launch = manager.launch
+        async def recorded(node, spec):
+            process = await launch(node, spec)
+            launched.append(process.pid)
+            return process
+        manager.launch = recorded
+        async def main():
+            executor = Executor(manager, timeouts=Timeouts(startup=1.0))
+            deployment = await executor.deploy([request(f"demo.t{{i}}", ["sleep", "30"]) for i in range(80)])
+            for message in sorted(set(deployment.undeployable.values()))[:3]:
+                print(message)
+            print("left", len(leftovers(launched)))
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "no descriptor left to start the task (its limit is 64 open files" in done.stdout, (
+        done.stdout + done.stderr
+    )
+    assert done.stdout.strip().endswith("left 0"), done.stdout + done.stderr

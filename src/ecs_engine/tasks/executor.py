@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 import shlex
@@ -43,7 +44,16 @@ from .modes import (
 )
 from .registry import TaskRegistry
 from .reports import ACTIVE, INACTIVE, Deployment, HookResult
-from .resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, ProcessHandle, ResourceManager, Wants
+from .resources import (
+    CONTROL_PORT_BASE,
+    DATA_PORT_BASE,
+    LaunchSpec,
+    Node,
+    ProcessHandle,
+    ResourceManager,
+    Wants,
+    out_of_descriptors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -176,6 +186,8 @@ class Executor:
             elif isinstance(result, HandledError):
                 hint = f"; {result.hint}" if result.hint else ""
                 deployment.undeployable[request.role_path] = result.message + hint
+            elif isinstance(result, OSError) and result.errno in (errno.EMFILE, errno.ENFILE):
+                deployment.undeployable[request.role_path] = out_of_descriptors(result)
             elif isinstance(result, BaseException):
                 raise result
         return deployment

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import errno
 import ipaddress
+import resource
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,3 +219,15 @@ class ResourceManager(abc.ABC):
 
     async def close(self) -> None:
         """Release what the manager holds (not the processes: the executor kills those)."""
+
+
+def out_of_descriptors(exc: OSError) -> str:
+    """Why a task could not be started when the core (or the system) had no descriptor left (``EMFILE``,
+    ``ENFILE``): one message naming the limit, from the executor and the resource managers alike."""
+    if exc.errno == errno.ENFILE:
+        return "the system's table of open files is full (ENFILE): the core could not start the task"
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return (
+        f"the core has no descriptor left to start the task (its limit is {soft} open files, about 4 per live "
+        "task): raise the hard limit of open files of the core's service (ulimit -Hn, systemd LimitNOFILE=)"
+    )

@@ -48,7 +48,6 @@ RESOURCE_MANAGER = "local"
 #: every task starts as this shell, which runs the task's command only once the core says "go" on its stdin
 #: (after recording it): a core killed in between leaves a shell that reads end-of-file and exits
 GATE = "read -r _ || exit 111"
-GATED = ["/bin/sh", "-c", f'{GATE}; exec "$@" </dev/null', "ecs-task"]
 #: descriptors this process may hold at least, else it raises its soft limit (``more_descriptors``)
 DESCRIPTORS_WANTED = 1 << 20
 LOCAL_NAMES = ("localhost", "127.0.0.1")
@@ -383,21 +382,29 @@ class LocalResourceManager(ResourceManager):
         return process
 
 
+def gate_shell(gate: str = GATE) -> list[str]:
+    """The shell a task's command (its arguments follow) waits in behind ``gate``, then becomes."""
+    return ["/bin/sh", "-c", f'{gate}; exec "$@" </dev/null', "ecs-task"]
+
+
+GATED = gate_shell()
+
+
 def gated(argv: list[str], gate: str = GATE) -> list[str]:
     """``argv`` behind its ``gate`` (``GATED``). A command that is itself ``/bin/sh -c SCRIPT ...`` (a shell task, or
     a template's own) waits in its own shell, the gate put before its script on the same line: one exec less, 0.75 ms
     of this machine's CPU per task (a shell's start), the same process, arguments, stdin and line numbers."""
     if len(argv) >= 3 and argv[0] == "/bin/sh" and argv[1] == "-c":
         return [argv[0], "-c", f"{gate}; exec </dev/null; {argv[2]}", *argv[3:]]
-    return [GATED[0], GATED[1], GATED[2].replace(GATE, gate, 1), *GATED[3:], *argv]
+    return [*gate_shell(gate), *argv]
 
 
 @functools.cache
 def more_descriptors() -> int | None:
     """Raise this process's soft limit of open descriptors to its hard limit (at most ``DESCRIPTORS_WANTED``),
     once; returns the soft limit it had, for its tasks to start with, or None if it was not raised. A core holds
-    about three descriptors per live task (its control connection, the pidfd its end is watched through, a
-    stream's): the usual soft limit of 1,024 stopped it near 350 tasks, and 20,000 near 7,000."""
+    three to four descriptors per live task (its control connection, the pidfd its end is watched through, ...):
+    with the usual soft limit of 1,024 a 1,000-task create failed (docs/performance.md, Open files)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = DESCRIPTORS_WANTED if hard == resource.RLIM_INFINITY else min(hard, DESCRIPTORS_WANTED)
     if soft == resource.RLIM_INFINITY or soft >= wanted:

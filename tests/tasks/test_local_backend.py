@@ -357,7 +357,5 @@ def test_a_deploy_past_the_limit_of_open_files_names_it_and_leaves_no_process(tm
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert "no descriptor left to start the task (its limit is 64 open files" in done.stdout, (
-        done.stdout + done.stderr
-    )
+    assert "no descriptor left to start the task (its limit is 64 open files" in done.stdout, done.stdout + done.stderr
     assert done.stdout.strip().endswith("left 0"), done.stdout + done.stderr

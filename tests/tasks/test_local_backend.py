@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import socket
@@ -15,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from ecs_backends.resources import local
+from ecs_backends.resources import escapes, local
 from ecs_backends.resources.local import nodes_from_settings
 from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.plugins import backends
+from ecs_engine.processes import proc_stat
 from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, PlacementError
 
 from ..ports import in_own_range, own_port_range
@@ -299,6 +301,26 @@ async def test_a_process_the_core_could_not_record_never_runs_its_command(resour
     assert len(local.gated(argv)) == len(argv) + (0 if shell else len(local.GATED))
 
 
+async def test_a_process_the_core_has_no_descriptor_to_watch_never_runs_and_is_reaped(resources, tmp_path, monkeypatch):
+    """Out of descriptors for the pidfd that would watch a started process: the launch fails with the error (for
+    the deploy to name the limit), the process never runs its command and is reaped, and is no leader."""
+    marker = tmp_path / "ran"
+    started: list[int] = []
+
+    def no_descriptor(pid: int) -> int:
+        started.append(pid)
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(local.os, "pidfd_open", no_descriptor)
+    with pytest.raises(OSError) as raised:
+        await resources.launch(resources.nodes()[0], LaunchSpec("t8", ["touch", str(marker)], cwd=tmp_path))
+    monkeypatch.undo()
+    (pid,) = started
+    assert raised.value.errno == errno.EMFILE
+    assert pid not in escapes.leaders and not marker.exists()
+    assert proc_stat(pid) is None  # reaped (not a zombie child)
+
+
 @pytest.mark.parametrize("shell", [True, False])
 def test_the_manager_raises_its_limit_of_open_files_and_its_tasks_start_with_the_one_it_had(tmp_path, shell):
     """A core holds a few descriptors per live task: with the common soft limit of 1,024 a 1,000-task environment
@@ -350,12 +372,15 @@ def test_a_deploy_past_the_limit_of_open_files_names_it_and_leaves_no_process(tm
         async def main():
             executor = Executor(manager, timeouts=Timeouts(startup=1.0))
             deployment = await executor.deploy([request(f"demo.t{{i}}", ["sleep", "30"]) for i in range(80)])
-            for message in sorted(set(deployment.undeployable.values()))[:3]:
-                print(message)
+            limited = [m for m in deployment.undeployable.values() if "no descriptor left" in m]
+            print(limited[0] if limited else "none limited", len(deployment.tasks) + len(deployment.undeployable))
             print("left", len(leftovers(launched)))
         asyncio.run(main())
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert "no descriptor left to start the task (its limit is 64 open files" in done.stdout, done.stdout + done.stderr
+    assert "no descriptor left to start the task (its limit is 64 open files, about 4 per live task): raise" in (
+        done.stdout
+    ), done.stdout + done.stderr
+    assert " 80\nleft" in done.stdout, done.stdout  # every task accounted for: deployed or undeployable
     assert done.stdout.strip().endswith("left 0"), done.stdout + done.stderr

@@ -135,8 +135,11 @@ class LocalProcess(ProcessHandle):
         self._ended: asyncio.Future | None = None
         self._code: int | None = None
         self._done = False
-        with contextlib.suppress(OSError):
+        try:
             self._pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # gone already (its end is seen at once), or no pidfds here; not for want of one
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                raise
 
     def alive(self) -> bool:
         if self._done:
@@ -355,13 +358,21 @@ class LocalResourceManager(ResourceManager):
                 if hasattr(stream, "close"):
                     stream.close()
         try:
-            process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
+            try:
+                process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
+            except OSError:  # no descriptor left to watch it: it never runs its command, and is reaped here
+                os.close(opener)
+                opener = -1
+                popen.wait()
+                escapes.leaders.discard(popen.pid)
+                raise
             if spec.before_run is not None:
                 spec.before_run(process)  # the executor records it: before it can start anything
             with contextlib.suppress(BrokenPipeError):  # it ended before its "go" (its own script's first line
                 os.write(opener, b"go\n")  # failed, a signal): its end is seen as any other's, with its output
         finally:
-            os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
+            if opener >= 0:  # closed without a line (the core died, before_run failed): the process exits at once
+                os.close(opener)
         return process
 
     def _count(self, node: Node, process: LocalProcess) -> None:

@@ -19,9 +19,9 @@ per task of the core, of the floor's process and of the hubs (less moved by a lo
 whole machine's CPU per task and the share of its cores busy (every process: driver, hubs, the tasks themselves;
 near all of them busy, a phase's wall time follows the machine's CPU, so each ms of CPU the core saves shortens it
 by about 1/cores ms), the core's RSS per task, and t(N)/t(first N) per transition, for the core and for the floor
-(a machine that does not scale linearly shows in the floor's figure too). With --cycles, then the core's RSS after each of that many
-create/destroy cycles of 100 tasks (a destroyed environment is freed by reference counting, at once: no collection
-is waited for; bench/cycle_memory.py shows what a cycle leaves).
+(a machine that does not scale linearly shows in the floor's figure too). With --cycles, then the core's RSS after
+each of that many create/destroy cycles of 100 tasks (a destroyed environment is freed by reference counting, at
+once: no collection is waited for; bench/cycle_memory.py shows what a cycle leaves).
 
 Targets (issue 19): at N=100 create <= 1.1x, START <= 1.2x, STOP <= 1.1x, destroy <= 1.2x; (core-floor)/N at
 5,000 within 1.5x of its value at 500; t(5000)/t(500) <= 10.5.

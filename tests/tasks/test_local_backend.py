@@ -298,7 +298,7 @@ async def test_a_process_the_core_could_not_record_never_runs_its_command(resour
     (process,) = started
     assert await asyncio.wait_for(process.wait(), 5) == 111
     assert not marker.exists()
-    assert len(local.gated(argv)) == len(argv) + (0 if shell else len(local.GATED))
+    assert len(local.gated(argv)) == len(argv) + (0 if shell else len(local.gate_shell()))
 
 
 async def test_a_process_the_core_has_no_descriptor_to_watch_never_runs_and_is_reaped(resources, tmp_path, monkeypatch):

@@ -37,7 +37,14 @@ from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
 from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks
-from ecs_engine.tasks.resources import LaunchSpec, Node, ProcessHandle, ResourceManager, out_of_descriptors
+from ecs_engine.tasks.resources import (
+    NO_DESCRIPTOR,
+    LaunchSpec,
+    Node,
+    ProcessHandle,
+    ResourceManager,
+    out_of_descriptors,
+)
 
 from . import escapes
 from .escapes import TASK_MARK, become_subreaper, signal_escaped
@@ -138,7 +145,7 @@ class LocalProcess(ProcessHandle):
         try:
             self._pidfd = os.pidfd_open(pid)
         except OSError as exc:  # gone already (its end is seen at once), or no pidfds here; not for want of one
-            if exc.errno in (errno.EMFILE, errno.ENFILE):
+            if exc.errno in NO_DESCRIPTOR:
                 raise
 
     def alive(self) -> bool:
@@ -346,7 +353,7 @@ class LocalResourceManager(ResourceManager):
             )
         except OSError as exc:
             os.close(opener)
-            if exc.errno in (errno.EMFILE, errno.ENFILE):
+            if exc.errno in NO_DESCRIPTOR:
                 raise HandledError(f"task {spec.task_id}: {out_of_descriptors(exc)}") from None
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
         else:
@@ -358,21 +365,19 @@ class LocalResourceManager(ResourceManager):
                 if hasattr(stream, "close"):
                     stream.close()
         try:
-            try:
-                process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
-            except OSError:  # no descriptor left to watch it: it never runs its command, and is reaped here
-                os.close(opener)
-                opener = -1
-                popen.wait()
-                escapes.leaders.discard(popen.pid)
-                raise
+            process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
+        except OSError:  # no descriptor left to watch it: it never runs its command, and is reaped here
+            os.close(opener)
+            popen.wait()
+            escapes.leaders.discard(popen.pid)
+            raise
+        try:
             if spec.before_run is not None:
                 spec.before_run(process)  # the executor records it: before it can start anything
             with contextlib.suppress(BrokenPipeError):  # it ended before its "go" (its own script's first line
                 os.write(opener, b"go\n")  # failed, a signal): its end is seen as any other's, with its output
         finally:
-            if opener >= 0:  # closed without a line (the core died, before_run failed): the process exits at once
-                os.close(opener)
+            os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
         return process
 
     def _count(self, node: Node, process: LocalProcess) -> None:
@@ -398,11 +403,8 @@ def gate_shell(gate: str = GATE) -> list[str]:
     return ["/bin/sh", "-c", f'{gate}; exec "$@" </dev/null', "ecs-task"]
 
 
-GATED = gate_shell()
-
-
 def gated(argv: list[str], gate: str = GATE) -> list[str]:
-    """``argv`` behind its ``gate`` (``GATED``). A command that is itself ``/bin/sh -c SCRIPT ...`` (a shell task, or
+    """``argv`` behind its ``gate`` (in ``gate_shell``). A command that is itself ``/bin/sh -c SCRIPT ...`` (a shell task, or
     a template's own) waits in its own shell, the gate put before its script on the same line: one exec less, 0.75 ms
     of this machine's CPU per task (a shell's start), the same process, arguments, stdin and line numbers."""
     if len(argv) >= 3 and argv[0] == "/bin/sh" and argv[1] == "-c":

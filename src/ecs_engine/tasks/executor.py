@@ -4,15 +4,14 @@ Deploy places each task on a node, allocates its ports, builds and launches its 
 deploy started before any is waited for), waits until OCC processes are STANDBY and keeps their streams open.
 Transitions go to many tasks at once; each task's outcome is reported separately so the engine can tell
 critical from non-critical failures. Kill is ``occ.shutdown.stop``, the reference's escalation: OCC walk to
-DONE (5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to the process group. Every process end the executor did not ask for is reported to
-the listener.
+DONE (5 s per step), then SIGTERM, 2 s, SIGINT, 3 s, SIGKILL to the process group. Every process end the
+executor did not ask for is reported to the listener.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import functools
 import logging
 import shlex
@@ -47,6 +46,7 @@ from .reports import ACTIVE, INACTIVE, Deployment, HookResult
 from .resources import (
     CONTROL_PORT_BASE,
     DATA_PORT_BASE,
+    NO_DESCRIPTOR,
     LaunchSpec,
     Node,
     ProcessHandle,
@@ -186,7 +186,7 @@ class Executor:
             elif isinstance(result, HandledError):
                 hint = f"; {result.hint}" if result.hint else ""
                 deployment.undeployable[request.role_path] = result.message + hint
-            elif isinstance(result, OSError) and result.errno in (errno.EMFILE, errno.ENFILE):
+            elif isinstance(result, OSError) and result.errno in NO_DESCRIPTOR:
                 deployment.undeployable[request.role_path] = out_of_descriptors(result)
             elif isinstance(result, BaseException):
                 raise result

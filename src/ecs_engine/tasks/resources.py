@@ -221,6 +221,10 @@ class ResourceManager(abc.ABC):
         """Release what the manager holds (not the processes: the executor kills those)."""
 
 
+#: the errors of a process (EMFILE) or a system (ENFILE) with no descriptor left
+NO_DESCRIPTOR = (errno.EMFILE, errno.ENFILE)
+
+
 def out_of_descriptors(exc: OSError) -> str:
     """Why a task could not be started when the core (or the system) had no descriptor left (``EMFILE``,
     ``ENFILE``): one message naming the limit, from the executor and the resource managers alike."""

@@ -504,16 +504,20 @@ class Executor:
         if driver is not None:
             driver.expect_exit = True
         if process is not None:
-            walk = (
-                functools.partial(driver.walk_to_done, self.timeouts.kill_step)
-                if isinstance(driver, OccDriver)
-                else None
-            )
+            walk = functools.partial(self._walk_down, driver) if isinstance(driver, OccDriver) else None
             await shutdown.stop(process, walk, step_timeout=self.timeouts.kill_step)
         await self._forget(task, kill=False, unrecord=False)  # kill() removes the records of all at once
         task.status = INACTIVE
         task.state = states.DONE
         self.listener.task_changed(task)
+
+    async def _walk_down(self, driver: OccDriver) -> bool:
+        """The walk to DONE, then the control connection closed before the process's end is waited for: nothing
+        more is asked of it, and a gRPC server that stops with its client still connected lets its process end
+        later (the fast peer's hubs: 10-25 ms more CPU per destroy of 100)."""
+        walked = await driver.walk_to_done(self.timeouts.kill_step)
+        await driver.close()
+        return walked
 
     async def _forget(self, task: TaskProcess, *, kill: bool, unrecord: bool = True) -> None:
         if kill and task.process is not None and task.process.alive():

@@ -351,6 +351,41 @@ async def test_a_kill_hangs_up_the_control_connection_before_it_waits_for_the_pr
     assert time.monotonic() - started < 4 and await process.wait() == 0
 
 
+#: an OCC process that writes the keys of the CONFIGURE it receives, in order, as sent (a process's own code sees
+#: them as a map, where a key sent twice shows once)
+RECORDING = """
+import json, sys
+from pathlib import Path
+from ecs_engine.occ.process import ControlledProcess, _OccService
+from ecs_engine.occ.serving import serve_control
+from ecs_engine.protocols import occ_pb2_grpc
+
+class Recording(_OccService):
+    async def Transition(self, request, context):
+        if request.transitionEvent == "CONFIGURE":
+            Path(sys.argv[1]).write_text(json.dumps([entry.key for entry in request.arguments]))
+        return await super().Transition(request, context)
+
+class Recorded(ControlledProcess):
+    async def serve(self):
+        register = lambda server: occ_pb2_grpc.add_OccServicer_to_server(Recording(self), server)
+        return await serve_control(self, register, "recorded")
+
+sys.exit(Recorded.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("given", [[], [("environment_id", "envtest"), ("detector", "TST")]])
+async def test_configure_sends_the_environment_id_once(executor, tmp_path, given):
+    script, keys = tmp_path / "recorded.py", tmp_path / "keys.json"
+    script.write_text(RECORDING)
+    (task,) = (await executor.deploy([request("demo.recorded", [PY, str(script), str(keys)])])).tasks
+    assert await executor.transition([task], "CONFIGURE", given) == {}
+    sent = json.loads(keys.read_text())
+    assert sent.count("environment_id") == 1 and all(key in sent for key, _ in given)
+    await executor.kill([task])
+
+
 async def test_hook_task_result_carries_exit_code_and_output(executor):
     hook = request("demo.hook", ["echo out; echo err >&2; exit 3"], mode="hook", shell=True, stdout="none")
     (task,) = (await executor.deploy([hook])).tasks

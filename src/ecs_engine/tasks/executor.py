@@ -460,7 +460,8 @@ class Executor:
             common = arguments(task) if callable(arguments) else arguments
             pushed = list(common)
             if event == states.CONFIGURE and task.request.is_occ:
-                pushed = [("environment_id", task.environment_id), *pushed]
+                if all(key != "environment_id" for key, _ in pushed):  # the environment's CONFIGURE gives it
+                    pushed.insert(0, ("environment_id", task.environment_id))
                 if task.request.properties is not None:  # not after a restart: the templates are not loaded
                     task.properties = dict(task.request.properties(task.node.name, task.id))
                 pushed += list((task.properties or {}).items())

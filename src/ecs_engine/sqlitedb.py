@@ -108,21 +108,17 @@ class Checkpoints:
 
     def look(self) -> None:
         """Checkpoint every file one of the watched connections wrote to since the last look."""
-        with self._lock:
-            watched = list(self._watched.items())
         due: set[Path] = set()
-        for db, (path, seen) in watched:
-            try:
-                changes = db.total_changes
-            except sqlite3.ProgrammingError:  # closed by its owner
-                with self._lock:
-                    self._watched.pop(db, None)
-                continue
-            if changes != seen:
-                with self._lock:
-                    if db in self._watched:
-                        self._watched[db] = (path, changes)
-                due.add(path)
+        with self._lock:
+            for db, (path, seen) in list(self._watched.items()):
+                try:
+                    changes = db.total_changes
+                except sqlite3.ProgrammingError:  # closed by its owner
+                    del self._watched[db]
+                    continue
+                if changes != seen:
+                    self._watched[db] = (path, changes)
+                    due.add(path)
         for path in due:
             try:
                 checkpoint(path)

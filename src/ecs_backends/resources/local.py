@@ -37,14 +37,7 @@ from ecs_engine.hookspecs import hookimpl
 from ecs_engine.ids import new_id
 from ecs_engine.offload import offload
 from ecs_engine.processes import start_ticks
-from ecs_engine.tasks.resources import (
-    NO_DESCRIPTOR,
-    LaunchSpec,
-    Node,
-    ProcessHandle,
-    ResourceManager,
-    out_of_descriptors,
-)
+from ecs_engine.tasks.resources import NO_DESCRIPTOR, LaunchSpec, Node, ProcessHandle, ResourceManager
 
 from . import escapes
 from .escapes import TASK_MARK, become_subreaper, signal_escaped
@@ -353,8 +346,8 @@ class LocalResourceManager(ResourceManager):
             )
         except OSError as exc:
             os.close(opener)
-            if exc.errno in NO_DESCRIPTOR:
-                raise HandledError(f"task {spec.task_id}: {out_of_descriptors(exc)}") from None
+            if exc.errno in NO_DESCRIPTOR:  # as a pidfd below: the deploy names the limit (out_of_descriptors)
+                raise
             raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
         else:
             escapes.leaders.add(popen.pid)

@@ -460,12 +460,11 @@ class Executor:
             common = arguments(task) if callable(arguments) else arguments
             pushed = list(common)
             if event == states.CONFIGURE and task.request.is_occ:
-                if all(key != "environment_id" for key, _ in pushed):  # the environment's CONFIGURE gives it
-                    pushed.insert(0, ("environment_id", task.environment_id))
                 if task.request.properties is not None:  # not after a restart: the templates are not loaded
                     task.properties = dict(task.request.properties(task.node.name, task.id))
-                pushed += list((task.properties or {}).items())
-                pushed += channel_arguments(task, targets)
+                # each key once, the last given winning (as a process that reads them into a map sees them)
+                keyed = {"environment_id": task.environment_id, **dict(pushed), **(task.properties or {})}
+                pushed = [*keyed.items(), *channel_arguments(task, targets)]
             await self._drivers[task.id].transition(event, pushed, timeout)  # each RPC has the deadline
 
         results = await asyncio.gather(*(one(t) for t in tasks), return_exceptions=True)

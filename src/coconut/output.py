@@ -23,6 +23,11 @@ OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.
 SPINNER_DELAY = 0.5  # seconds: a wait shorter than this shows no spinner
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """``1 task``, ``2 tasks`` (``plural`` where adding an s is wrong)."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def check_output(output: str, choices: Sequence[str] = OUTPUTS) -> str:
     if output not in choices:
         raise UsageError(f"--output: expected one of {', '.join(choices)}, got '{output}'")

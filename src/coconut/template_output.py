@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .context import CliContext
-from .output import print_data
+from .output import counted, print_data
 
 if TYPE_CHECKING:
     from rich.tree import Tree
@@ -110,8 +110,8 @@ def print_plan(cli: CliContext, data: dict[str, Any], output: str) -> None:
     console = cli.console
     counts = data["counts"]
     console.print(
-        f"[bold]{data['workflow']}[/bold] from {escape(data['repository'])}: {counts['roles']} roles, "
-        f"{counts['tasks']} tasks ({counts['hooks']} hooks), {counts['calls']} calls"
+        f"[bold]{data['workflow']}[/bold] from {escape(data['repository'])}: {counted(counts['roles'], 'role')}, "
+        f"{counted(counts['tasks'], 'task')} ({counted(counts['hooks'], 'hook')}), {counted(counts['calls'], 'call')}"
     )
     root = data["tree"]
     tree = Tree(f"[bold]{root['name']}[/bold]")

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from coconut.context import CliContext
-from coconut.output import state_cell, table
+from coconut.output import counted, state_cell, table
 
 
 def _rendered(color: bool | None, *cells: str) -> str:
@@ -32,3 +32,8 @@ def test_nocolor_prints_states_without_colour():
 def test_a_transition_under_way_is_marked():
     assert state_cell("CONFIGURED", "START_ACTIVITY") == "CONFIGURED (START_ACTIVITY...)"
     assert state_cell("CONFIGURED") == "CONFIGURED"
+
+
+def test_counts_are_singular_for_one():
+    assert [counted(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
+    assert counted(1, "process", "processes") == "1 process" and counted(3, "process", "processes") == "3 processes"

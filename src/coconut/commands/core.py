@@ -15,7 +15,7 @@ from ecs_engine.errors import ExitStatus, HandledError, RefusedError, Unreachabl
 
 from ..aliases import command_group
 from ..context import CliContext
-from ..output import OUTPUT_OPTION, check_output, print_data, spinner
+from ..output import OUTPUT_OPTION, check_output, counted, print_data, spinner
 
 if TYPE_CHECKING:
     from ecs_engine.server.settings import CoreSettings
@@ -161,7 +161,9 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
         cli.echo("the core is not running")
     else:
         answering = (
-            f"{data['environments']} environments, {data['tasks']} tasks" if data.get("answering") else "not answering"
+            f"{counted(data['environments'], 'environment')}, {counted(data['tasks'], 'task')}"
+            if data.get("answering")
+            else "not answering"
         )
         cli.echo(f"the core is running (pid {data['pid']}) on {data['endpoint']}: {answering}")
         cli.echo(f"data directory: {data['dataDir']}")

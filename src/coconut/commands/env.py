@@ -14,7 +14,17 @@ from ecs_engine.server.wire import ENVIRONMENT_ID_KEY, OPTYPE_EXIT, OPTYPE_RECOV
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, state_cell, table, vars_block
+from ..output import (
+    OUTPUT_OPTION,
+    check_output,
+    counted,
+    message_dict,
+    print_data,
+    spinner,
+    state_cell,
+    table,
+    vars_block,
+)
 from ..stores import open_config
 
 app = command_group()
@@ -238,7 +248,7 @@ def create(
     if asynchronous:
         cli.echo(f"environment {info.id} is being created (state {info.state}); see 'coconut env show {info.id}'")
         return ExitStatus.OK
-    cli.echo(f"new environment created with {info.numberOfTasks} tasks")
+    cli.echo(f"new environment created with {counted(info.numberOfTasks, 'task')}")
     _environment_text(cli, info, show_vars=cli.verbose)
     cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
     return ExitStatus.OK
@@ -476,7 +486,7 @@ def destroy(
         return
     killed = len(reply.cleanupTasksReply.killedTasks)
     cli.echo(f"teardown complete for environment {environment_id}")
-    cli.echo(f"{killed} task(s) killed" + (", tasks kept running (unlocked)" if keep_tasks else ""))
+    cli.echo(f"{counted(killed, 'task')} killed" + (", tasks kept running (unlocked)" if keep_tasks else ""))
 
 
 # -- subscribe ----------------------------------------------------------------------------------------------

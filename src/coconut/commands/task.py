@@ -11,7 +11,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, spinner, table, vars_block
+from ..output import OUTPUT_OPTION, check_output, counted, message_dict, print_data, spinner, table, vars_block
 
 app = command_group()
 
@@ -76,7 +76,7 @@ def clean(
         table(cli, COLUMNS, _rows(reply.killedTasks))
     else:
         cli.echo("no task killed")
-    cli.echo(f"{len(reply.runningTasks)} tasks running")
+    cli.echo(f"{counted(len(reply.runningTasks), 'task')} running")
 
 
 @command(app, "show", "get", "s")

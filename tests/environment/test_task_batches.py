@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ecs_engine.environment import environment as environment_module
 from ecs_engine.environment.environment import TASK_CHANGES_BATCH
 from tests.environment.conftest import wait_for
 
@@ -41,4 +42,23 @@ async def test_another_kind_of_task_event_applies_the_waiting_changes_first(smal
         assert spare.state == "CONFIGURED"  # waiting for its batch
         h.driver.end_of_stream(spare)
         assert spare.state == "ERROR"  # applied before the end of stream was
+        await start
+
+
+async def test_a_full_batch_is_applied_at_once(small, harness_factory, monkeypatch):
+    """A burst of replies leaves at most one batch's worth of changes to apply after the last reply."""
+    monkeypatch.setattr(environment_module, "TASK_CHANGES_AT_MOST", 2)
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        spare = env.tasks_by_role["small.spare"]  # not critical: its reply to START fails, and that is all
+        h.driver.delay("START", REPLY_DELAY)
+        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
+        await wait_for(lambda: env.busy is not None, what="START under way")
+        states: list[str] = []
+        h.manager.bus.subscribe(lambda e: states.append(e.taskEvent.state), environment_id=env.id, kinds=["taskEvent"])
+        h.driver.set_state(spare, "RUNNING")
+        assert spare.state == "CONFIGURED"  # one change waits for its batch
+        h.driver.set_state(spare, "ERROR")
+        assert spare.state == "ERROR"  # the second fills the batch: both applied now, in order, with no timer
+        await wait_for(lambda: states[:2] == ["RUNNING", "ERROR"], what="both changes published in order")
         await start

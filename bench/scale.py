@@ -14,7 +14,8 @@ fdatasync'd before the tasks are told (the core's START takes its number from th
 with an fsync, and a number handed out must survive a crash of the machine; without it the floor's START was short
 of one fsync the core cannot skip: 2-5 ms, up to 50 ms, on this VM's disk). The core's record and events are
 committed without an fsync (SQLite WAL, synchronous=NORMAL), so the floor's STOP has none. Core and floor runs
-alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the CPU time
+alternate; each figure is a median. Prints each figure, the ratio to the floor, (core - floor) / N, the middle half
+of the paired ratios (each core run over the floor run beside it: how much one run's ratio moves), the CPU time
 per task of the core, of the floor's process and of the hubs (less moved by a loaded machine than wall time), the
 whole machine's CPU per task and the share of its cores busy (every process: driver, hubs, the tasks themselves;
 near all of them busy, a phase's wall time follows the machine's CPU, so each ms of CPU the core saves shortens it
@@ -243,7 +244,12 @@ def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], 
         b = statistics.median(s[what] for s in bare)
         medians[(n, what)] = (a, b)
         extra = (a - b) / n * 1000
-        print(f"{n:>5} {what:<8} {a * 1000:>8.0f}ms {b * 1000:>8.0f}ms {a / b:>6.2f} {extra:>9.2f}ms", flush=True)
+        low, high = _spread([s[what] / f[what] for s, f in zip(stack, bare, strict=True)])
+        print(
+            f"{n:>5} {what:<8} {a * 1000:>8.0f}ms {b * 1000:>8.0f}ms {a / b:>6.2f} {extra:>9.2f}ms"
+            f" {low:>6.2f}-{high:.2f}",
+            flush=True,
+        )
     cpu = " ".join(
         f"{what} {_per_task(stack, what, ' cpu', n):.2f}/{_per_task(bare, what, ' cpu', n):.2f}"
         f" (hubs {_per_task(stack, what, ' hubs', n):.2f}/{_per_task(bare, what, ' hubs', n):.2f})"
@@ -261,6 +267,15 @@ def report(n: int, stack: list[dict[str, float]], bare: list[dict[str, float]], 
     per_task = statistics.median((s["rss_created"] - s["rss_before"]) / n * 1024 for s in stack)
     kept = statistics.median(s["rss_after"] - s["rss_before"] for s in stack)
     print(f"{n:>5} core RSS {per_task:.0f} KB per task while created; {kept:+.1f} MB after destroy", flush=True)
+
+
+def _spread(ratios: list[float]) -> tuple[float, float]:
+    """The middle half of the paired ratios (each core run over the floor run beside it; the whole range below
+    four): how far one run's ratio may be from the next on this machine at this moment."""
+    if len(ratios) < 4:
+        return min(ratios), max(ratios)
+    quartiles = statistics.quantiles(ratios, n=4)
+    return quartiles[0], quartiles[2]
 
 
 def _busy(runs: list[dict[str, float]], what: str) -> float:
@@ -322,7 +337,7 @@ def main() -> None:
         try:
             with CoreClient(endpoint, timeout=3600, token=read_token(root / "state")) as core:
                 through_core(core, root / "repo", 10, started.pid)  # warm-up: imports and caches of the core
-                print(f"{'N':>5} {'what':<8} {'core':>10} {'floor':>10} {'ratio':>6} {'(c-f)/N':>11}")
+                print(f"{'N':>5} {'what':<8} {'core':>10} {'floor':>10} {'ratio':>6} {'(c-f)/N':>11} {'paired':>11}")
                 medians: dict = {}
                 for n in sizes:
                     stack, bare = [], []

@@ -163,6 +163,28 @@ async def test_launch_gives_a_process_group_environment_and_output_files(resourc
     await eventually(lambda: not any(_pgid(p) == process.pid for p in _pids()), what="the whole group gone")
 
 
+async def test_a_working_or_output_directory_removed_since_a_launch_is_made_again(resources, tmp_path):
+    """Launches make their directories once and remember them: one that went (a cleanup, an operator) must not
+    fail the next launch."""
+    node = resources.nodes()[0]
+
+    async def run(task_id: str) -> None:
+        spec = LaunchSpec(
+            task_id, ["/bin/sh", "-c", "echo $ECS_TASK_ID"], cwd=tmp_path / "work", stdout_path=tmp_path / "logs/out"
+        )
+        assert await asyncio.wait_for((await resources.launch(node, spec)).wait(), 5) == 0
+
+    await run("first")
+    await run("appended")
+    assert (tmp_path / "logs/out").read_text() == "first\nappended\n"
+    for directory in ("work", "logs"):
+        (tmp_path / directory / "out").unlink(missing_ok=True)
+        (tmp_path / directory).rmdir()
+    await run("again")
+    assert (tmp_path / "logs/out").read_text() == "again\n"
+    assert (tmp_path / "work").is_dir()
+
+
 async def test_when_the_leader_ends_its_group_goes_with_it(resources):
     node = resources.nodes()[0]
     process = await resources.launch(node, LaunchSpec("t2", ["/bin/sh", "-c", "sleep 30 & exit 0"]))

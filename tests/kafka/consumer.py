@@ -3,6 +3,7 @@ values decoded with the project's own ``events_pb2``."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -40,16 +41,29 @@ def read(
     consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING) for topic in topics])
     messages: list[Any] = []
     at_end: set[str] = set()
+    errors: list[str] = []
     deadline = time.monotonic() + timeout
     try:
         while not (at_end == set(topics) and (done is None or done(messages))):
-            assert time.monotonic() < deadline, f"not all expected messages within {timeout} s: got {len(messages)}"
+            if time.monotonic() >= deadline:
+                counts = {t: sum(1 for m in messages if m.topic() == t) for t in topics}
+                with contextlib.suppress(Exception):
+                    counts = {
+                        t: (n, consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=2))
+                        for t, n in counts.items()
+                    }
+                raise AssertionError(
+                    f"not all expected messages within {timeout} s: got {len(messages)} ({counts}; read to the end: "
+                    f"{sorted(at_end)}; errors: {errors[-5:]})"
+                )
             message = consumer.poll(0.1)
             if message is None:
                 continue
             if message.error():
                 if message.error().code() == KafkaError._PARTITION_EOF:
                     at_end.add(message.topic())
+                else:
+                    errors.append(f"{message.topic()}: {message.error()}")
                 continue
             at_end.discard(message.topic())
             messages.append(message)

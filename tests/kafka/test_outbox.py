@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-from ecs_backends.events.kafka import KafkaPublisher
+from ecs_backends.events.kafka import START_TOPICS, KafkaPublisher
 from ecs_engine.events import EventBus, model
-from ecs_engine.events.journal import EventJournal
+from ecs_engine.events.journal import EventJournal, JournalEntry
 from ecs_engine.events.outbox import Outbox
 
 from ..e2e.conftest import eventually
+from .broker import TansuBroker
 from .consumer import consume
 
 
@@ -77,3 +78,28 @@ def test_an_event_too_large_for_kafka_is_skipped_and_does_not_hold_back_the_next
         outbox.close()
         journal.close()
     assert [m.seq for m in got if m.key == "envBIG"] == [2]
+
+
+def test_topics_made_again_after_a_broker_came_back_empty_have_one_partition(tmp_path):
+    """Each topic is one ordered stream (docs/events.md). A broker that came back empty is asked about the topics by
+    the producer's reconnection before the publisher makes them again; that question must not make them (with the
+    broker's own partition count: 4 on Tansu, and an environment's events then left partition 0 unread by whoever
+    reads the one partition the topic has)."""
+    from confluent_kafka.admin import AdminClient
+
+    broker = TansuBroker(tmp_path).start()
+    publisher = KafkaPublisher([broker.endpoint])
+    try:
+        publisher.prepare()
+        publisher.send([JournalEntry(1, model.environment_event("envP", state="STANDBY"))])
+        broker.kill()
+        broker.restart()  # empty: its storage was in memory
+        publisher._producer.list_topics("aliecs.environment", timeout=5)  # what the reconnection asks first
+        publisher.prepare()
+        publisher.send([JournalEntry(2, model.environment_event("envP", state="CONFIGURED"))])
+        topics = AdminClient({"bootstrap.servers": broker.endpoint}).list_topics(timeout=5).topics
+        assert {t: len(topics[t].partitions) for t in START_TOPICS} == dict.fromkeys(START_TOPICS, 1)
+        assert [m.seq for m in consume(broker.endpoint, ["aliecs.environment"])] == [2]
+    finally:
+        publisher.close()
+        broker.kill()

@@ -56,11 +56,15 @@ def route(event: Event) -> tuple[str, str] | None:
 
 
 def client_config(endpoints: Iterable[str]) -> dict[str, Any]:
-    """What every client of ours sets: the brokers, quick failure and reconnection, librdkafka logs to ``log``."""
+    """What every client of ours sets: the brokers, quick failure and reconnection, librdkafka logs to ``log``; and
+    topics made only by ``create_topics``, with one partition. A producer's metadata request otherwise has the broker
+    make a topic it names (librdkafka's default for producers), with the broker's partition count: after a broker
+    came back empty, the producer's reconnection made them before ``prepare`` did (4 partitions on Tansu)."""
     return {
         "bootstrap.servers": ",".join(endpoints),
         "socket.connection.setup.timeout.ms": int(DELIVERY_TIMEOUT * 1000),
         "reconnect.backoff.max.ms": 1000,
+        "allow.auto.create.topics": False,
         "logger": log,
     }
 

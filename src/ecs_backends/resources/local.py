@@ -331,35 +331,35 @@ class LocalResourceManager(ResourceManager):
             if len(self._found) >= FOUND_KEPT:  # (one per program and environment: forget the old ones at times)
                 self._found.clear()
             self._found[found] = time.monotonic()
-        out = self._open_output(spec.stdout_path)
-        err = out if spec.stderr_path is not None and spec.stderr_path == spec.stdout_path else None
-        if err is None:
-            err = self._open_output(spec.stderr_path)
-        gate, opener = os.pipe()
-        escapes.launching[spec.task_id] = escapes.now_ticks()
-        try:
-            popen = self._popen(
-                gated(spec.argv, self._gate),
-                cwd,
-                env=env,
-                stdin=gate,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,
-                **kwargs,
-            )
-        except OSError as exc:
-            os.close(opener)
-            if exc.errno in NO_DESCRIPTOR:  # as a pidfd below: the deploy names the limit (out_of_descriptors)
-                raise
-            raise HandledError(f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}") from None
-        else:
-            escapes.leaders.add(popen.pid)
-        finally:
-            escapes.launching.pop(spec.task_id, None)  # after the add: escapes._new_leader
-            os.close(gate)
-            for stream in {out, err} - {_devnull()}:
-                os.close(stream)
+        with contextlib.ExitStack() as opened:  # the process's output files and gate, closed here once it has them
+            out = self._open_output(spec.stdout_path, opened)
+            same = spec.stderr_path is not None and spec.stderr_path == spec.stdout_path
+            err = out if same else self._open_output(spec.stderr_path, opened)
+            gate, opener = os.pipe()
+            opened.callback(os.close, gate)
+            escapes.launching[spec.task_id] = escapes.now_ticks()
+            try:
+                popen = self._popen(
+                    gated(spec.argv, self._gate),
+                    cwd,
+                    env=env,
+                    stdin=gate,
+                    stdout=out,
+                    stderr=err,
+                    start_new_session=True,
+                    **kwargs,
+                )
+            except OSError as exc:
+                os.close(opener)
+                if exc.errno in NO_DESCRIPTOR:  # as a pidfd below: the deploy names the limit (out_of_descriptors)
+                    raise
+                raise HandledError(
+                    f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}"
+                ) from None
+            else:
+                escapes.leaders.add(popen.pid)
+            finally:
+                escapes.launching.pop(spec.task_id, None)  # after the add: escapes._new_leader
         try:
             process = LocalProcess(popen.pid, start_ticks(popen.pid), popen, spec.task_id)
         except OSError:  # no descriptor left to watch it: it never runs its command, and is reaped here
@@ -392,18 +392,20 @@ class LocalResourceManager(ResourceManager):
             directory.mkdir(parents=True, exist_ok=True)
             self._dirs.add(directory)
 
-    def _open_output(self, path: Path | None) -> int:
-        """A descriptor the process writes ``path`` through (appended; /dev/null for None). A raw descriptor: a
-        file object (``open``) cost 30-45 us more per file, in a buffer, a seek and a stat the launch never uses."""
+    def _open_output(self, path: Path | None, opened: contextlib.ExitStack) -> int:
+        """A descriptor the process writes ``path`` through (appended; /dev/null for None), closed with ``opened``.
+        A raw descriptor: a file object (``open``) cost 30-45 us more per file, in a buffer, a seek and a stat."""
         if path is None:
             return _devnull()
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         try:
-            return os.open(path, flags, 0o666)
+            fd = os.open(path, flags, 0o666)
         except FileNotFoundError:  # its directory is new, or was removed since it was made
             self._dirs.discard(path.parent)
             self._made(path.parent)
-            return os.open(path, flags, 0o666)
+            fd = os.open(path, flags, 0o666)
+        opened.callback(os.close, fd)
+        return fd
 
     def _count(self, node: Node, process: LocalProcess) -> None:
         self._load[node.name] = self._load.get(node.name, 0) + 1

@@ -272,19 +272,25 @@ async def test_a_program_that_is_not_there_is_one_clear_error(resources, tmp_pat
         await resources.launch(resources.nodes()[0], spec)
 
 
-async def test_a_launch_that_fails_leaves_no_descriptor_open(resources, tmp_path):
+async def test_a_launch_that_fails_leaves_no_descriptor_open(resources, tmp_path, monkeypatch):
     """A launch opens the process's output files and gate before it starts it: whichever step fails, they are closed
     (a core that deploys thousands of tasks, some failing, must not run out of descriptors)."""
     (tmp_path / "file").write_text("")
-    failing = [
-        LaunchSpec("t6", ["/bin/sh", "-c", "true"], stdout_path=tmp_path / "out", stderr_path=tmp_path / "file/err"),
-        LaunchSpec("t7", [str(tmp_path / "no-such-program")], cwd=tmp_path, stdout_path=tmp_path / "out"),
-    ]
-    for spec in failing:
-        before = set(os.listdir("/proc/self/fd"))
-        with pytest.raises((HandledError, OSError)):
-            await resources.launch(resources.nodes()[0], spec)
-        assert set(os.listdir("/proc/self/fd")) <= before, spec.task_id
+    node, output = resources.nodes()[0], {"stdout_path": tmp_path / "out", "stderr_path": tmp_path / "err"}
+    before = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(HandledError, match=r"task t6: cannot open its output file .*/file/e: Not a directory"):
+        await resources.launch(
+            node, LaunchSpec("t6", ["true"], stdout_path=tmp_path / "out", stderr_path=tmp_path / "file/e")
+        )
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+    def no_fork(*args, **kwargs):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(local.subprocess, "Popen", no_fork)
+    with pytest.raises(HandledError, match="task t7: cannot start 'true': Resource temporarily unavailable"):
+        await resources.launch(node, LaunchSpec("t7", ["true"], **output))  # its files and gate are open by then
+    assert set(os.listdir("/proc/self/fd")) <= before
 
 
 async def test_a_program_found_is_looked_up_again_only_after_found_recheck(resources, tmp_path, monkeypatch):

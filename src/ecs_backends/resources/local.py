@@ -332,9 +332,16 @@ class LocalResourceManager(ResourceManager):
                 self._found.clear()
             self._found[found] = time.monotonic()
         with contextlib.ExitStack() as opened:  # the process's output files and gate, closed here once it has them
-            out = self._open_output(spec.stdout_path, opened)
-            same = spec.stderr_path is not None and spec.stderr_path == spec.stdout_path
-            err = out if same else self._open_output(spec.stderr_path, opened)
+            try:
+                out = self._open_output(spec.stdout_path, opened)
+                same = spec.stderr_path is not None and spec.stderr_path == spec.stdout_path
+                err = out if same else self._open_output(spec.stderr_path, opened)
+            except OSError as exc:
+                if exc.errno in NO_DESCRIPTOR:
+                    raise
+                raise HandledError(
+                    f"task {spec.task_id}: cannot open its output file {exc.filename}: {exc.strerror or exc}"
+                ) from None
             gate, opener = os.pipe()
             opened.callback(os.close, gate)
             escapes.launching[spec.task_id] = escapes.now_ticks()

@@ -3,7 +3,6 @@ values decoded with the project's own ``events_pb2``."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -46,15 +45,10 @@ def read(
     try:
         while not (at_end == set(topics) and (done is None or done(messages))):
             if time.monotonic() >= deadline:
-                counts = {t: sum(1 for m in messages if m.topic() == t) for t in topics}
-                with contextlib.suppress(Exception):
-                    counts = {
-                        t: (n, consumer.get_watermark_offsets(TopicPartition(t, 0), timeout=2))
-                        for t, n in counts.items()
-                    }
+                read_ = {t: (sum(1 for m in messages if m.topic() == t), _watermarks(consumer, t)) for t in topics}
                 raise AssertionError(
-                    f"not all expected messages within {timeout} s: got {len(messages)} ({counts}; read to the end: "
-                    f"{sorted(at_end)}; errors: {errors[-5:]})"
+                    f"not all expected messages within {timeout} s: got {len(messages)} (per topic, read and the "
+                    f"partition's watermarks: {read_}; read to the end: {sorted(at_end)}; errors: {errors[-5:]})"
                 )
             message = consumer.poll(0.1)
             if message is None:
@@ -70,6 +64,16 @@ def read(
     finally:
         consumer.close()
     return messages
+
+
+def _watermarks(consumer: Any, topic: str) -> tuple[int, int] | str:
+    """The low and high offsets of ``topic``'s partition 0 as the broker gives them now (for a failure's message)."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    try:
+        return consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=2)
+    except KafkaException as exc:
+        return str(exc)
 
 
 def consume(

@@ -27,9 +27,9 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.errors import HandledError, UsageError
@@ -43,6 +43,7 @@ from . import escapes
 from .escapes import TASK_MARK, become_subreaper, signal_escaped
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RESOURCE_MANAGER = "local"
 #: every task starts as this shell, which runs the task's command only once the core says "go" on its stdin
@@ -232,7 +233,6 @@ class LocalResourceManager(ResourceManager):
         self._base_env["PATH"] = os.pathsep.join([bindir, self._base_env.get("PATH", os.defpath)])
         #: the same, encoded once: ``Popen`` encodes a str environment anew at each launch (80 calls, ~100 us)
         self._base_env_bytes = _encoded(self._base_env)
-        self._dirs: set[Path] = set()  # directories made for launches (made again if a launch finds one gone)
         tasks_limit = more_descriptors()
         #: a task starts with the descriptor limit this process started with, not the one it raised for itself
         self._gate = GATE if tasks_limit is None else f"{GATE}; ulimit -Sn {tasks_limit} 2>/dev/null"
@@ -321,8 +321,7 @@ class LocalResourceManager(ResourceManager):
                 )
             kwargs["user"] = spec.user
         cwd = spec.cwd or self.log_dir("")
-        self._made(cwd)
-        search = spec.env["PATH"] if "PATH" in spec.env else self._base_env.get("PATH", os.defpath)
+        search = spec.env.get("PATH", self._base_env.get("PATH", os.defpath))
         found = (spec.argv[0], search, cwd)
         if time.monotonic() - self._found.get(found, -FOUND_RECHECK) >= FOUND_RECHECK:
             missing = _missing_program(spec.argv[0], search, cwd)
@@ -344,17 +343,14 @@ class LocalResourceManager(ResourceManager):
                 ) from None
             gate, opener = os.pipe()
             opened.callback(os.close, gate)
+            argv = gated(spec.argv, self._gate)
             escapes.launching[spec.task_id] = escapes.now_ticks()
             try:
-                popen = self._popen(
-                    gated(spec.argv, self._gate),
+                popen = self._in_directory(
                     cwd,
-                    env=env,
-                    stdin=gate,
-                    stdout=out,
-                    stderr=err,
-                    start_new_session=True,
-                    **kwargs,
+                    lambda: subprocess.Popen(
+                        argv, cwd=cwd, env=env, stdin=gate, stdout=out, stderr=err, start_new_session=True, **kwargs
+                    ),
                 )
             except OSError as exc:
                 os.close(opener)
@@ -383,34 +379,24 @@ class LocalResourceManager(ResourceManager):
             os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
         return process
 
-    def _popen(self, argv: list[str], cwd: Path, **kwargs: Any) -> subprocess.Popen:
+    def _in_directory(self, directory: Path, work: Callable[[], T]) -> T:
+        """``work()``, which needs ``directory``: made only when ``work`` finds something missing (the first launch
+        of an environment, or after a cleanup), not looked at by every launch (a mkdir per launch cost ~30 us). Then
+        ``work`` is tried again, whatever was missing: another launch may have made the directory meanwhile."""
         try:
-            return subprocess.Popen(argv, cwd=cwd, **kwargs)
+            return work()
         except FileNotFoundError:
-            if cwd.is_dir():
-                raise
-            self._dirs.discard(cwd)  # removed since it was made
-            self._made(cwd)
-            return subprocess.Popen(argv, cwd=cwd, **kwargs)
-
-    def _made(self, directory: Path) -> None:
-        """``directory`` exists: made at its first launch; a mkdir per launch cost ~30 us of the launch's thread."""
-        if directory not in self._dirs:
             directory.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(directory)
+            return work()
 
     def _open_output(self, path: Path | None, opened: contextlib.ExitStack) -> int:
         """A descriptor the process writes ``path`` through (appended; /dev/null for None), closed with ``opened``.
         A raw descriptor: a file object (``open``) cost 30-45 us more per file, in a buffer, a seek and a stat."""
         if path is None:
             return _devnull()
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        try:
-            fd = os.open(path, flags, 0o666)
-        except FileNotFoundError:  # its directory is new, or was removed since it was made
-            self._dirs.discard(path.parent)
-            self._made(path.parent)
-            fd = os.open(path, flags, 0o666)
+        fd = self._in_directory(
+            path.parent, lambda: os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        )
         opened.callback(os.close, fd)
         return fd
 

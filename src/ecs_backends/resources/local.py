@@ -437,7 +437,7 @@ def more_descriptors() -> int | None:
     """Raise this process's soft limit of open descriptors to its hard limit (at most ``DESCRIPTORS_WANTED``),
     once; returns the soft limit it had, for its tasks to start with, or None if it was not raised. A core holds
     three to four descriptors per live task (its control connection, the pidfd its end is watched through, ...):
-    with the usual soft limit of 1,024 a 1,000-task create failed (docs/performance.md, Open files)."""
+    with the usual soft limit of 1,024 a 1,000-task create failed (docs/scale-log.md, Open files)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = DESCRIPTORS_WANTED if hard == resource.RLIM_INFINITY else min(hard, DESCRIPTORS_WANTED)
     if soft == resource.RLIM_INFINITY or soft >= wanted:

@@ -216,7 +216,7 @@ class Executor:
         """Every task's process is started before any is waited for (its STANDBY), as a bare client does: the
         first ones' checks and calls do not compete with the others' starts for the loop and the GIL, and their
         calls go out together. Interleaved, the starts spread over the whole deploy and each reply woke the loop
-        on its own: 3.3 against 2.7 ms of the core's CPU per created task (docs/performance.md, H-LAUNCHFIRST).
+        on its own: 3.3 against 2.7 ms of the core's CPU per created task (docs/scale-log.md, H-LAUNCHFIRST).
         A task's startup deadline runs from its own wait, so it does not pay for the others' starts."""
         launched: list[tuple[TaskProcess, TaskCommand]] = []
         try:

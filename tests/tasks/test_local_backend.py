@@ -164,8 +164,8 @@ async def test_launch_gives_a_process_group_environment_and_output_files(resourc
 
 
 async def test_a_working_or_output_directory_removed_since_a_launch_is_made_again(resources, tmp_path):
-    """Launches make their directories once and remember them: one that went (a cleanup, an operator) must not
-    fail the next launch."""
+    """Launches make their directories only when they find one missing: one that went since (a cleanup, an
+    operator) must not fail the next launch."""
     node = resources.nodes()[0]
 
     async def run(task_id: str) -> None:

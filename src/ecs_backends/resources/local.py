@@ -321,7 +321,7 @@ class LocalResourceManager(ResourceManager):
                 )
             kwargs["user"] = spec.user
         cwd = spec.cwd or self.log_dir("")
-        search = spec.env.get("PATH", self._base_env.get("PATH", os.defpath))
+        search = spec.env.get("PATH", self._base_env["PATH"])
         found = (spec.argv[0], search, cwd)
         if time.monotonic() - self._found.get(found, -FOUND_RECHECK) >= FOUND_RECHECK:
             missing = _missing_program(spec.argv[0], search, cwd)
@@ -332,9 +332,9 @@ class LocalResourceManager(ResourceManager):
             self._found[found] = time.monotonic()
         with contextlib.ExitStack() as opened:  # the process's output files and gate, closed here once it has them
             try:
-                out = self._open_output(spec.stdout_path, opened)
+                out = _open_output(spec.stdout_path, opened)
                 same = spec.stderr_path is not None and spec.stderr_path == spec.stdout_path
-                err = out if same else self._open_output(spec.stderr_path, opened)
+                err = out if same else _open_output(spec.stderr_path, opened)
             except OSError as exc:
                 if exc.errno in NO_DESCRIPTOR:
                     raise
@@ -346,7 +346,7 @@ class LocalResourceManager(ResourceManager):
             argv = gated(spec.argv, self._gate)
             escapes.launching[spec.task_id] = escapes.now_ticks()
             try:
-                popen = self._in_directory(
+                popen = _in_directory(
                     cwd,
                     lambda: subprocess.Popen(
                         argv, cwd=cwd, env=env, stdin=gate, stdout=out, stderr=err, start_new_session=True, **kwargs
@@ -378,27 +378,6 @@ class LocalResourceManager(ResourceManager):
         finally:
             os.close(opener)  # closed without a line (the core died, before_run failed): the process exits at once
         return process
-
-    def _in_directory(self, directory: Path, work: Callable[[], T]) -> T:
-        """``work()``, which needs ``directory``: made only when ``work`` finds something missing (the first launch
-        of an environment, or after a cleanup), not looked at by every launch (a mkdir per launch cost ~30 us). Then
-        ``work`` is tried again, whatever was missing: another launch may have made the directory meanwhile."""
-        try:
-            return work()
-        except FileNotFoundError:
-            directory.mkdir(parents=True, exist_ok=True)
-            return work()
-
-    def _open_output(self, path: Path | None, opened: contextlib.ExitStack) -> int:
-        """A descriptor the process writes ``path`` through (appended; /dev/null for None), closed with ``opened``.
-        A raw descriptor: a file object (``open``) cost 30-45 us more per file, in a buffer, a seek and a stat."""
-        if path is None:
-            return _devnull()
-        fd = self._in_directory(
-            path.parent, lambda: os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        )
-        opened.callback(os.close, fd)
-        return fd
 
     def _count(self, node: Node, process: LocalProcess) -> None:
         self._load[node.name] = self._load.get(node.name, 0) + 1
@@ -466,6 +445,27 @@ def _missing_program(program: str, search: str, cwd: Path) -> str:
             return "No such file or directory"
         return "" if os.access(path, os.X_OK) else "Permission denied"
     return "" if shutil.which(program, path=search) else "No such file or directory"
+
+
+def _in_directory(directory: Path, work: Callable[[], T]) -> T:
+    """``work()``, which needs ``directory``: made only when ``work`` finds something missing (the first launch of an
+    environment, or after a cleanup), not looked at by every launch (a mkdir per launch cost ~30 us). Then ``work``
+    is tried again, whatever was missing: another launch may have made the directory meanwhile."""
+    try:
+        return work()
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        return work()
+
+
+def _open_output(path: Path | None, opened: contextlib.ExitStack) -> int:
+    """A descriptor the process writes ``path`` through (appended; /dev/null for None), closed with ``opened``.
+    A raw descriptor: a file object (``open``) cost 30-45 us more per file, in a buffer, a seek and a stat."""
+    if path is None:
+        return _devnull()
+    fd = _in_directory(path.parent, lambda: os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666))
+    opened.callback(os.close, fd)
+    return fd
 
 
 def _encoded(env: Mapping[str, str]) -> dict[bytes, bytes]:

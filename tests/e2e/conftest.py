@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,17 +98,6 @@ def write_example_tasks(root: Path) -> None:
             f"name: {name}\ncontrol:\n  mode: direct\n{bind}command:\n  stdout: stdout\n  stderr: all\n"
             f"  value: python3\n  arguments: ['-m', 'ecs_engine.examples.{name}']\n"
         )
-
-
-# Each look runs the CLI in a new process (0.5-3 s on a loaded 2-core machine): a deadline of 30 s, not 15.
-def eventually(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
-        time.sleep(0.05)
 
 
 def core_gone(coconut: Coconut, pid: int) -> bool:

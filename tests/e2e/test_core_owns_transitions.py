@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from ecs_engine.errors import ExitStatus
+from tests.waiting import eventually
 
-from .conftest import alive, eventually, remember, write_example_tasks
+from .conftest import alive, remember, write_example_tasks
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,9 @@ import textwrap
 
 import pytest
 
-from .conftest import alive, core_gone, eventually, remember
+from tests.waiting import eventually
+
+from .conftest import alive, core_gone, remember
 
 pytestmark = pytest.mark.slow
 

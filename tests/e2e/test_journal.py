@@ -20,8 +20,9 @@ from ecs_engine.errors import UsageError
 from ecs_engine.events import model
 from ecs_engine.events.journal import DAY_MS, EventJournal, Retention
 from ecs_engine.server.journal_retention import journal_retention
+from tests.waiting import eventually
 
-from .conftest import Coconut, eventually, remember
+from .conftest import Coconut, remember
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from .conftest import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

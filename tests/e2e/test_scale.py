@@ -11,8 +11,9 @@ import json
 import pytest
 
 from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
+from tests.waiting import eventually
 
-from .conftest import Coconut, alive, eventually
+from .conftest import Coconut, alive
 
 pytestmark = pytest.mark.slow
 

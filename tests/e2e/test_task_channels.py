@@ -6,7 +6,9 @@ import re
 
 import pytest
 
-from .conftest import eventually, remember
+from tests.waiting import eventually
+
+from .conftest import remember
 
 pytestmark = pytest.mark.slow
 

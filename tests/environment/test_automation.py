@@ -10,8 +10,9 @@ from ecs_engine.config import Configuration
 from ecs_engine.environment import HookResult
 from ecs_engine.errors import NotFoundError, RefusedError
 from ecs_engine.plugins import backends
-from tests.environment.conftest import Harness, source_of, wait_for
+from tests.environment.conftest import Harness, source_of
 from tests.environment.workflows import SMALL
+from tests.waiting import eventually_async
 
 BASIC = """
 name: basic
@@ -42,7 +43,7 @@ async def test_auto_stop_stops_the_run_as_the_timer_user(small, harness_factory)
         )
         await h.manager.control(env.id, "START_ACTIVITY")
         assert env.state == "RUNNING"
-        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
         assert env.last_run == 1
         stop = next(
             e.runEvent
@@ -68,7 +69,7 @@ async def test_end_of_stream_stops_the_run(small, harness_factory):
         await h.manager.control(env.id, "START_ACTIVITY")
         task = env.controlled_tasks()[0]
         h.driver.end_of_stream(task)
-        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after END_OF_STREAM")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after END_OF_STREAM")
 
 
 async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factory):
@@ -79,11 +80,13 @@ async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factor
         assert len(jobs) == 2
         h.driver.basic_exit(jobs[0], HookResult(stdout="done a"))
         done_a = jobs[0].role.user_vars
-        await wait_for(lambda: done_a.get("taskResult.stdout") == "done a", what="the first exit handled")
+        await eventually_async(lambda: done_a.get("taskResult.stdout") == "done a", what="the first exit handled")
         await asyncio.create_task(asyncio.sleep(0))  # runs after what the handler spawned has begun (FIFO)
         assert env.state == "RUNNING" and env.busy is None and automatic(h, env.id) == []  # one still working
         h.driver.basic_exit(jobs[1])
-        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after the basic tasks")
+        await eventually_async(
+            lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after the basic tasks"
+        )
         assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
 
 
@@ -102,7 +105,9 @@ async def test_an_internal_error_of_a_non_critical_task_stops_the_run(small, har
         await h.manager.control(env.id, "START_ACTIVITY")
         spare = next(t for t in env.tasks.values() if t.path == "small.spare")
         h.driver.internal_error(spare)
-        await wait_for(lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error")
+        await eventually_async(
+            lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error"
+        )
         assert env.state == "CONFIGURED"
         assert automatic(h, env.id) == [f"automatic STOP_ACTIVITY: task {spare.name} reported TASK_INTERNAL_ERROR"]
 
@@ -113,7 +118,9 @@ async def test_an_internal_error_of_a_critical_task_tries_to_stop_and_ends_in_er
         await h.manager.control(env.id, "START_ACTIVITY")
         worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
         h.driver.internal_error(worker)
-        await wait_for(lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error")
+        await eventually_async(
+            lambda: env.busy is None and env.state != "RUNNING", what="the reaction to the internal error"
+        )
         assert env.state == "ERROR"  # the STOP cannot complete for a critical task in ERROR
         assert automatic(h, env.id) == [f"automatic STOP_ACTIVITY: task {worker.name} reported TASK_INTERNAL_ERROR"]
 
@@ -123,11 +130,11 @@ async def test_a_critical_task_in_error_sends_the_environment_to_error(small, ha
         env = await h.manager.create(small, "small")
         spare = next(t for t in env.tasks.values() if t.path == "small.spare")
         h.driver.set_state(spare, "ERROR")  # non-critical: stays local
-        await wait_for(lambda: spare.state == "ERROR", what="the spare's ERROR seen by the environment")
+        await eventually_async(lambda: spare.state == "ERROR", what="the spare's ERROR seen by the environment")
         assert env.state == "CONFIGURED" and env.roles.state["small"] == "CONFIGURED"
         worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
         h.driver.set_state(worker, "ERROR")
-        await wait_for(lambda: env.state == "ERROR", what="GO_ERROR after a critical task error")
+        await eventually_async(lambda: env.state == "ERROR", what="GO_ERROR after a critical task error")
         announce = [
             e.environmentEvent
             for e in h.manager.journal.events(environment_id=env.id, kinds=["environmentEvent"])
@@ -197,7 +204,7 @@ async def test_auto_environment_runs_once_and_destroys_itself(small, harness_fac
         env = await h.manager.create_auto(
             small, "small", user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "100ms"}
         )
-        await wait_for(lambda: env.id not in h.manager.environments, what="the auto environment to end")
+        await eventually_async(lambda: env.id not in h.manager.environments, what="the auto environment to end")
         assert env.state == "DONE" and env.last_run == 1
         assert not h.driver.tasks
 

@@ -10,7 +10,8 @@ import pytest
 from ecs_engine.environment import HookResult, TransitionError
 from ecs_engine.environment.hooks import aggregate_failures
 from ecs_engine.template.triggers import Trigger
-from tests.environment.conftest import source_of, wait_for
+from tests.environment.conftest import source_of
+from tests.waiting import eventually_async
 
 
 def workflow(repo, calls: str, name: str = "w", extra_roles: str = ""):
@@ -52,7 +53,7 @@ async def test_a_call_started_in_one_transition_is_awaited_in_a_later_one(small_
         h.plugins["rec"].behaviour["Slow"] = slow
         h.plugins["rec"].behaviour["Marker"] = lambda c: asyncio.sleep(0, result=finished.append("marker"))
         creating = asyncio.ensure_future(h.manager.create(source, "w"))
-        await wait_for(
+        await eventually_async(
             lambda: h.manager.environments and next(iter(h.manager.environments.values())).state == "CONFIGURED"
         )
         env = next(iter(h.manager.environments.values()))

@@ -8,7 +8,8 @@ import pytest
 
 from ecs_engine.environment import CreateError
 from ecs_engine.errors import RefusedError, TemplateError, UsageError
-from tests.environment.conftest import source_of, wait_for
+from tests.environment.conftest import source_of
+from tests.waiting import eventually_async
 
 
 async def test_create_configures_and_runs_get_increasing_numbers(small, harness_factory):
@@ -87,7 +88,7 @@ async def test_a_second_transition_is_refused_while_one_runs(small, harness_fact
         env = await h.manager.create(small, "small")
         h.driver.delay("START", 0.3)
         first = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-        await wait_for(lambda: env.busy is not None, what="START to begin")
+        await eventually_async(lambda: env.busy is not None, what="START to begin")
         with pytest.raises(RefusedError, match=r"transition START_ACTIVITY in progress since \d{4}-"):
             await h.manager.control(env.id, "RESET")
         with pytest.raises(RefusedError, match="in progress"):

@@ -12,7 +12,7 @@ import pytest
 
 from ecs_engine.environment import TransitionError
 from ecs_engine.errors import RefusedError
-from tests.environment.conftest import wait_for
+from tests.waiting import eventually_async
 
 
 async def test_a_caller_cancelled_mid_start_leaves_the_start_running_to_its_end(small, harness_factory):
@@ -20,12 +20,12 @@ async def test_a_caller_cancelled_mid_start_leaves_the_start_running_to_its_end(
         env = await h.manager.create(small, "small")
         h.driver.delay("START", 0.3)
         caller = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-        await wait_for(lambda: env.current_run != 0, what="START to allocate its run")
+        await eventually_async(lambda: env.current_run != 0, what="START to allocate its run")
         run = env.current_run
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
-        await wait_for(lambda: env.busy is None, what="START to end")
+        await eventually_async(lambda: env.busy is None, what="START to end")
         assert (env.state, env.current_run) == ("RUNNING", run)
         assert env.last_transition is not None and env.last_transition[:2] == ("START_ACTIVITY", "")
 
@@ -35,12 +35,12 @@ async def test_a_caller_cancelled_mid_create_leaves_a_configured_environment(sma
         h.driver.delay("CONFIGURE", 0.3)
         admitted = []
         caller = asyncio.ensure_future(h.manager.create(small, "small", on_admitted=admitted.append))
-        await wait_for(lambda: bool(admitted), what="the environment to exist")
+        await eventually_async(lambda: bool(admitted), what="the environment to exist")
         caller.cancel()
         with pytest.raises(asyncio.CancelledError):
             await caller
         (env,) = admitted
-        await wait_for(lambda: env.state == "CONFIGURED" and env.busy is None, what="create to end")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="create to end")
         assert h.manager.get(env.id) is env
 
 
@@ -49,7 +49,7 @@ async def test_destroy_with_force_cancels_a_running_transition_and_tears_down(sm
         env = await h.manager.create(small, "small")
         h.driver.delay("START", 30)
         start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-        await wait_for(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
+        await eventually_async(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
         report = await asyncio.wait_for(h.manager.destroy(env.id, force=True), 5)
         assert report.killed and not h.driver.tasks  # every task of the environment is gone
         assert any("transition START_ACTIVITY cancelled" in w for w in report.warnings)
@@ -64,7 +64,7 @@ async def test_no_transition_ends_configured_while_a_critical_task_is_dead(small
         await h.manager.control(env.id, "RESET")
         dead = env.tasks_by_role["small.host-flp001.worker"]
         h.driver.lose(dead)
-        await wait_for(lambda: dead.status == "INACTIVE", what="the loss seen")
+        await eventually_async(lambda: dead.status == "INACTIVE", what="the loss seen")
         with pytest.raises(TransitionError, match=rf"CONFIGURE failed: critical tasks are dead: {dead.name} "):
             await h.manager.control(env.id, "CONFIGURE")
         assert env.state == "ERROR"
@@ -77,7 +77,7 @@ async def test_recover_relaunches_a_dead_critical_task_and_the_next_run_has_ever
         await h.manager.control(env.id, "START_ACTIVITY")
         dead = env.tasks_by_role["small.host-flp001.worker"]
         h.driver.lose(dead)
-        await wait_for(lambda: env.state == "ERROR" and env.busy is None, what="ERROR after the loss")
+        await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="ERROR after the loss")
         await h.manager.control(env.id, "RECOVER")
         assert env.state == "DEPLOYED"
         fresh = env.tasks_by_role["small.host-flp001.worker"]
@@ -96,7 +96,7 @@ async def test_recover_is_refused_naming_the_dead_task_when_its_templates_are_no
         await h.manager.control(env.id, "START_ACTIVITY")
         dead = env.tasks_by_role["small.host-flp001.worker"]
         h.driver.lose(dead)
-        await wait_for(lambda: env.state == "ERROR" and env.busy is None, what="ERROR after the loss")
+        await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="ERROR after the loss")
         env.workflow = None  # as after a core restart: the role tree is stored, the templates are not
         with pytest.raises(RefusedError, match=rf"cannot RECOVER: critical tasks are dead \({dead.name} "):
             await h.manager.control(env.id, "RECOVER")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ecs_engine.environment import InProcessDriver
-from tests.environment.conftest import wait_for
+from tests.waiting import eventually_async
 
 
 async def test_a_new_manager_reloads_environments_and_reattaches_live_tasks(small, harness_factory):
@@ -69,7 +69,7 @@ async def test_tasks_not_found_after_a_restart_are_marked_lost(small, harness_fa
         again = manager.get(env_id)
         assert all(t.status == "INACTIVE" and t.state == "ERROR" for t in again.tasks.values())
         assert any("was lost while the core was down" in w for w in again.warnings)
-        await wait_for(lambda: again.state == "ERROR", what="GO_ERROR for the lost critical tasks")
+        await eventually_async(lambda: again.state == "ERROR", what="GO_ERROR for the lost critical tasks")
         await manager.destroy(env_id)
     finally:
         await manager.close()

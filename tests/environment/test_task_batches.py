@@ -8,7 +8,7 @@ from typing import Any
 
 from ecs_engine.environment import environment as environment_module
 from ecs_engine.environment.environment import TASK_CHANGES_BATCH
-from tests.environment.conftest import wait_for
+from tests.waiting import eventually_async
 
 #: how long the tasks take to reply to START in these tests: far longer than a batch
 REPLY_DELAY = 2.0
@@ -20,7 +20,7 @@ async def start_under_way(h: Any, small: Any) -> tuple[Any, Any, asyncio.Future]
     env = await h.manager.create(small, "small")
     h.driver.delay("START", REPLY_DELAY)
     start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-    await wait_for(lambda: env.busy is not None, what="START under way")
+    await eventually_async(lambda: env.busy is not None, what="START under way")
     return env, env.tasks_by_role["small.spare"], start
 
 
@@ -59,5 +59,5 @@ async def test_a_full_batch_is_applied_at_once(small, harness_factory, monkeypat
         assert spare.state == "CONFIGURED"  # one change waits for its batch
         h.driver.set_state(spare, "ERROR")
         assert spare.state == "ERROR"  # the second fills the batch: both applied now, in order, with no timer
-        await wait_for(lambda: states[:2] == ["RUNNING", "ERROR"], what="both changes published in order")
+        await eventually_async(lambda: states[:2] == ["RUNNING", "ERROR"], what="both changes published in order")
         await start

@@ -13,6 +13,7 @@ from ecs_engine.events import EventBus, model
 from ecs_engine.events import outbox as outbox_module
 from ecs_engine.events.journal import EventJournal, JournalEntry
 from ecs_engine.events.outbox import Outbox
+from tests.waiting import eventually
 
 
 class Recording:
@@ -35,13 +36,6 @@ class Recording:
 
     def close(self) -> None:
         pass
-
-
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def test_the_position_is_written_at_most_twice_a_second_while_events_flow_and_exactly_when_idle(tmp_path, monkeypatch):
@@ -70,8 +64,8 @@ def test_the_position_is_written_at_most_twice_a_second_while_events_flow_and_ex
             time.sleep(0.01)
         flowing = time.monotonic() - started
         last = journal.last_seq()
-        wait_until(lambda: outbox.status().delivered_seq == last)
-        wait_until(lambda: writes and writes[-1] == last)  # idle: the file holds the last delivered event
+        eventually(lambda: outbox.status().delivered_seq == last)
+        eventually(lambda: writes and writes[-1] == last)  # idle: the file holds the last delivered event
         assert publisher.seqs == list(range(publisher.seqs[0], last + 1))
         assert publisher.batches > 50
         assert len(writes) <= flowing / outbox_module.SAVE_EVERY + 3, (len(writes), publisher.batches)

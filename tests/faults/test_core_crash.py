@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from ..e2e.conftest import Coconut, core_gone, eventually
+from tests.waiting import eventually
+
+from ..e2e.conftest import Coconut, core_gone
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,9 @@ from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
+from tests.waiting import eventually
 
-from ..e2e.conftest import Coconut, core_gone, eventually
+from ..e2e.conftest import Coconut, core_gone
 
 pytestmark = pytest.mark.slow
 

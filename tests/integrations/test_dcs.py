@@ -3,11 +3,10 @@ stream endings, owed EORs (kept across a restart), and a DCS that dies and comes
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from ecs_backends.integrations.dcs import DcsPlugin
 from ecs_engine.config import Configuration
 from ecs_engine.events import model
 from ecs_engine.offload import offload
+from tests.waiting import eventually_async
 
 from .mocks import MockProcess, reserved_port
 
@@ -39,14 +39,6 @@ class FakeCall:
         return self.var_stack.get("__call_error", "")
 
 
-async def eventually(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} not met within {timeout}s"
-        await asyncio.sleep(0.02)
-    return value
-
-
 @contextlib.asynccontextmanager
 async def dcs_plugin(mock: MockProcess, state_dir: Path) -> AsyncIterator[tuple[DcsPlugin, list]]:
     """The plugin as the manager runs it (init in a thread, start on the loop), subscribed to ``mock``."""
@@ -57,7 +49,7 @@ async def dcs_plugin(mock: MockProcess, state_dir: Path) -> AsyncIterator[tuple[
     await offload(plugin.init, FRAMEWORK_ID)
     await plugin.start()
     try:
-        await eventually(lambda: plugin.subscribed, what="subscribed")
+        await eventually_async(lambda: plugin.subscribed, what="subscribed")
         yield plugin, published
     finally:
         await plugin.stop()
@@ -197,11 +189,11 @@ async def test_a_dcs_that_dies_shows_in_the_connection_state_and_is_subscribed_t
         async with dcs_plugin(mock, tmp_path / "state") as (plugin, _):
             mock.kill()
             print("KILLED", mock.process.pid, mock.process.returncode)
-            await eventually(lambda: plugin.connection_state() != "READY", what="the channel saw DCS go")
+            await eventually_async(lambda: plugin.connection_state() != "READY", what="the channel saw DCS go")
             assert not plugin.subscribed
             (tmp_path / "again").mkdir()
             with MockProcess("dcs", tmp_path / "again", port=mock.port) as again:
-                await eventually(lambda: plugin.subscribed, timeout=30.0, what="subscribed again")
+                await eventually_async(lambda: plugin.subscribed, timeout=30.0, what="subscribed again")
                 assert requests(again, "Subscribe") == [{"instanceId": FRAMEWORK_ID}]
                 assert plugin.connection_state() == "READY"
     finally:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Coconut, alive, core_gone, eventually, remember, write_example_tasks
+from tests.e2e.conftest import Coconut, alive, core_gone, remember, write_example_tasks
+from tests.waiting import eventually
 
 from .mocks import MockProcess, reserved_port
 

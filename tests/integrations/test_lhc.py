@@ -14,8 +14,9 @@ import pytest
 from ecs_backends.events.kafka import client_config, create_topics
 from ecs_backends.integrations.lhc import TOPIC, LhcPlugin
 from ecs_engine.protocols import common_pb2, events_pb2
-from tests.e2e.conftest import eventually, remember
+from tests.e2e.conftest import remember
 from tests.kafka.broker import TansuBroker
+from tests.waiting import eventually
 from tests.watchdogs.conftest import core_with, pair
 
 __all__ = ["core_with", "pair"]  # fixtures

@@ -12,7 +12,8 @@ import textwrap
 import pytest
 
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
+from tests.e2e.conftest import Coconut, alive, remember, write_example_tasks
+from tests.waiting import eventually
 
 from .mocks import MockProcess
 

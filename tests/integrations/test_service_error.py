@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from ecs_engine.events import model
 from ecs_engine.fsm import State
-from tests.environment.conftest import source_of, wait_for
+from tests.environment.conftest import source_of
 from tests.environment.workflows import SMALL
+from tests.waiting import eventually_async
 
 
 async def test_a_running_environment_stops_then_goes_to_error(small_repo, harness_factory):
@@ -15,7 +16,7 @@ async def test_a_running_environment_stops_then_goes_to_error(small_repo, harnes
         assert h.manager.service_error(env.id, "ODC partition in ERROR") is False  # not running: nothing to do
         await h.manager.control(env.id, "START_ACTIVITY")
         assert h.manager.service_error(env.id, "ODC partition in ERROR") is True
-        await wait_for(lambda: env.state == State.ERROR and env.busy is None, what="STOP then GO_ERROR")
+        await eventually_async(lambda: env.state == State.ERROR and env.busy is None, what="STOP then GO_ERROR")
         transitions = [
             (e.runEvent.transition, e.runEvent.transitionStatus)
             for e in h.manager.journal.events(environment_id=env.id, kinds=["runEvent"])

@@ -11,9 +11,10 @@ from ecs_backends.integrations.trg import PendingRun, TrgPlugin, parse_run_list
 from ecs_engine.environment import TransitionError
 from ecs_engine.events import model
 from ecs_engine.fsm import State
-from tests.environment.conftest import source_of, wait_for
+from tests.environment.conftest import source_of
 from tests.integrations.mocks import MockProcess, run_mock
 from tests.integrations.service_harness import ServiceHarness, integrated_service_events
+from tests.waiting import eventually_async
 
 #: readout-dataflow's trg roles (v1.45 and master), on FLPs of TPC and ITS
 WORKFLOW = """
@@ -104,7 +105,7 @@ async def test_a_failing_run_start_puts_the_environment_in_error_and_the_ctp_run
             env = await h.manager.create(ctp, "ctp", user_vars=TPC_AND_ITS)
             with pytest.raises(TransitionError, match="response code 5 from TRG: detector busy"):
                 await h.manager.control(env.id, "START_ACTIVITY")
-            await wait_for(lambda: env.state == State.ERROR and env.busy is None, what="GO_ERROR")
+            await eventually_async(lambda: env.state == State.ERROR and env.busy is None, what="GO_ERROR")
             run = env.last_run
             unloaded = mock.wait_for(lambda r: r["operation"] == "RunUnload")
             await h.manager.destroy(env.id)
@@ -118,9 +119,9 @@ async def test_reconciliation_is_off_by_default(tmp_path):
         async with ServiceHarness(tmp_path, TrgPlugin(mock.address), settings=FAST_POLLING) as h:
             plugin = h.services[0]
             mock.wait_for(lambda r: r["operation"] == "RunList")
-            await wait_for(lambda: '"number": 9999' in plugin.data()["ctpRuns"], what="the CTP's runs listed")
+            await eventually_async(lambda: '"number": 9999' in plugin.data()["ctpRuns"], what="the CTP's runs listed")
             listed = len(mock.records())
-            await wait_for(lambda: len(mock.records()) >= listed + 2, what="two more polls")
+            await eventually_async(lambda: len(mock.records()) >= listed + 2, what="two more polls")
             assert plugin.data()["reconciliation"] == "off"
     assert {r["operation"] for r in mock.records()} == {"RunList"}  # the other system's run is left alone
 
@@ -135,7 +136,7 @@ async def test_reconciliation_when_enabled_stops_and_unloads_a_run_no_environmen
             stopped = mock.wait_for(lambda r: r["operation"] == "RunStop")
             unloaded = mock.wait_for(lambda r: r["operation"] == "RunUnload")
             listed = len(mock.records())
-            await wait_for(lambda: len(mock.records()) >= listed + 2, what="two more polls")
+            await eventually_async(lambda: len(mock.records()) >= listed + 2, what="two more polls")
             assert env.state == State.RUNNING  # its own run is known: left running
             await h.manager.control(env.id, "STOP_ACTIVITY")
             await h.manager.destroy(env.id)
@@ -166,14 +167,16 @@ async def test_the_ctp_going_away_shows_in_the_connection_state_and_polling_resu
     with MockProcess("trg", tmp_path) as first:
         async with ServiceHarness(tmp_path, TrgPlugin(first.address), settings=FAST_POLLING) as h:
             plugin = h.services[0]
-            await wait_for(lambda: plugin.data()["ctpRuns"] == "[]", what="the first RunList")
+            await eventually_async(lambda: plugin.data()["ctpRuns"] == "[]", what="the first RunList")
             first.kill()
-            await wait_for(lambda: plugin.connection_state() != "READY", timeout=10, what="the state to leave READY")
+            await eventually_async(
+                lambda: plugin.connection_state() != "READY", timeout=10, what="the state to leave READY"
+            )
             again = tmp_path / "again"
             again.mkdir()
             stray = {"runs": [{"runn": 4242, "detectors": ["hmp"]}]}
             with MockProcess("trg", again, script=stray, port=first.port):
-                await wait_for(lambda: "4242" in plugin.data()["ctpRuns"], timeout=30, what="RunList again")
+                await eventually_async(lambda: "4242" in plugin.data()["ctpRuns"], timeout=30, what="RunList again")
                 assert plugin.connection_state() == "READY"
 
 

@@ -13,8 +13,9 @@ import pytest
 
 from ecs_backends.events.kafka import START_TOPICS
 from ecs_engine.protocols import events_pb2
+from tests.waiting import eventually
 
-from ..e2e.conftest import Coconut, alive, eventually, remember
+from ..e2e.conftest import Coconut, alive, remember
 from .broker import TansuBroker
 from .consumer import Received, consume
 

@@ -14,8 +14,9 @@ import pytest
 
 from ecs_engine.protocols import events_pb2
 from ecs_engine.server.core import read_pidfile
+from tests.waiting import eventually
 
-from ..e2e.conftest import Coconut, alive, eventually, remember, write_example_tasks
+from ..e2e.conftest import Coconut, alive, remember, write_example_tasks
 from ..integrations.mocks import MockProcess
 from .broker import TansuBroker
 from .consumer import Received, consume

@@ -9,8 +9,8 @@ from ecs_backends.events.kafka import START_TOPICS, KafkaPublisher
 from ecs_engine.events import EventBus, model
 from ecs_engine.events.journal import EventJournal, JournalEntry
 from ecs_engine.events.outbox import Outbox
+from tests.waiting import eventually
 
-from ..e2e.conftest import eventually
 from .broker import TansuBroker
 from .consumer import consume
 

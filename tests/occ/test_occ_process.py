@@ -20,6 +20,7 @@ from ecs_engine.errors import ExitStatus, RefusedError, UnreachableError
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
 from ecs_engine.protocols import occ_pb2, occ_pb2_grpc
+from tests.waiting import eventually_async
 
 DUMMY = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "occ_dummy_process.py"
 pytestmark = pytest.mark.slow
@@ -30,13 +31,6 @@ async def collect(iterator, into: list, until: str | None = None) -> None:
         into.append(item)
         if until is not None and getattr(item, "state", item) == until:
             return
-
-
-async def eventually(condition, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_main_path_and_illegal_requests_like_occlib(tmp_path):
@@ -143,7 +137,7 @@ async def test_device_events_end_of_stream_and_internal_error():
         await client.transition("STANDBY", "CONFIGURE")
         for run in (1, 2):
             await client.transition("CONFIGURED", "START", {"runNumber": str(run)})
-            await eventually(lambda run=run: len(events) == run)
+            await eventually_async(lambda run=run: len(events) == run)
             assert (await client.get_state()).state == "RUNNING"  # end of data does not change the state
             await client.transition("RUNNING", "STOP")
         assert events == ["END_OF_STREAM", "END_OF_STREAM"]  # once per run (OCClib: once per process life)
@@ -159,7 +153,7 @@ async def test_device_events_end_of_stream_and_internal_error():
         assert await client.streams_ready()
         await client.transition("STANDBY", "CONFIGURE")
         await client.transition("CONFIGURED", "START")
-        await eventually(lambda: "TASK_INTERNAL_ERROR" in order)
+        await eventually_async(lambda: "TASK_INTERNAL_ERROR" in order)
         assert [getattr(x, "state", x) for x in order] == ["CONFIGURED", "RUNNING", "ERROR", "TASK_INTERNAL_ERROR"]
         with pytest.raises(RefusedError, match="source: RUNNING current: ERROR"):
             await client.transition("RUNNING", "STOP")

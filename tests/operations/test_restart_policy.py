@@ -17,7 +17,8 @@ from ecs_engine.errors import TemplateError
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import DirectorySource
-from tests.e2e.conftest import eventually, remember
+from tests.e2e.conftest import remember
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -20,6 +20,7 @@ from peanut.execute import exec_async
 from peanut.output import Output
 from peanut.tui import PeanutTUI, TuiIO
 from tests.peanut.processes import DEVICE, DUMMY
+from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.slow
 POLL = 0.2  # GetState polling period in these tests (2 s by default)
@@ -44,21 +45,13 @@ def style_of(tui: PeanutTUI, text: str) -> str:
     raise AssertionError(f"{text!r} is not on the screen:\n{screen(tui)}")
 
 
-async def until(condition, what: str, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.02)
-
-
 async def shows(tui: PeanutTUI, text: str) -> None:
-    await until(lambda: text in screen(tui), f"{text!r} on the screen")
+    await eventually_async(lambda: text in screen(tui), what=f"{text!r} on the screen")
 
 
 async def shows_state(tui: PeanutTUI, state: str) -> None:
     """``state`` in the state panel (the event log lines start with a time, not a space)."""
-    await until(lambda: f"│ {state} " in screen(tui) and not tui.busy, f"state {state} shown")
+    await eventually_async(lambda: f"│ {state} " in screen(tui) and not tui.busy, what=f"state {state} shown")
 
 
 async def state_of(address: str, mode: str = "direct") -> str:
@@ -113,7 +106,7 @@ async def test_loaded_configuration_is_pushed_with_configure(tmp_path):
         await shows(tui, "file path for runtime configuration")
         keys.send_text(str(tmp_path / "peanut-con"))
         keys.send_text("\t")  # path completion
-        await until(lambda: tui.path_input.text == str(config), "the path completed")
+        await eventually_async(lambda: tui.path_input.text == str(config), what="the path completed")
         keys.send_text("\r")
         await shows(tui, "runtime configuration (NOT PUSHED)")
         assert "chans.data.0.address=ipc://@example" in screen(tui)
@@ -134,7 +127,7 @@ async def test_a_bad_configuration_file_is_an_error_dialog(tmp_path):
         assert "not valid YAML or JSON" in screen(tui)
         keys.send_text("c")  # keys do nothing while the dialog is open
         keys.send_text("\r")
-        await until(lambda: "Cannot load" not in screen(tui).split("events")[0], "the dialog closed")
+        await eventually_async(lambda: "Cannot load" not in screen(tui).split("events")[0], what="the dialog closed")
         assert await state_of(child.address) == "STANDBY"
 
 

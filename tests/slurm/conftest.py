@@ -19,9 +19,10 @@ import yaml
 
 from ecs_backends.resources.slurm import SlurmResourceManager, SlurmSettings
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import Result, alive, eventually, free_port
+from tests.e2e.conftest import Result, alive, free_port
 from tests.ports import own_port_range
 from tests.servers import in_ci, need_program
+from tests.waiting import eventually
 
 from . import cluster as slurm_cluster
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from ecs_engine.server.core import LOGFILE, read_pidfile
-from tests.e2e.conftest import core_gone, eventually
+from tests.e2e.conftest import core_gone
 from tests.slurm.conftest import _core_prefix
 from tests.slurm.test_slurm import HOSTS, class_wants, create, examples_repo
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import alive, eventually
+from tests.e2e.conftest import alive
 from tests.integrations.readout_dataflow import FLPS, Services, check_records, create, run_twice, stand_in_repository
 from tests.slurm.conftest import SlurmCoconut
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 

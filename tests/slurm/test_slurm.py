@@ -16,9 +16,10 @@ import yaml
 
 from ecs_engine.examples import examples_dir
 from ecs_engine.server.core import read_pidfile
-from tests.e2e.conftest import alive, core_gone, eventually
+from tests.e2e.conftest import alive, core_gone
 from tests.servers import self_signed_certificate
 from tests.slurm.conftest import SlurmCoconut
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

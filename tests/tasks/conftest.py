@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +21,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DUMMY = ROOT / "examples" / "tasks" / "occ_dummy_process.py"
 DEVICE = ROOT / "examples" / "tasks" / "fairmq_example_device.py"
 PY = sys.executable
-
-
-async def eventually(condition, timeout: float = 10.0, what: str = "condition") -> None:
-    """Wait until ``condition()`` is true, failing after ``timeout`` seconds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"{what} not met within {timeout} s"
-        await asyncio.sleep(0.02)
 
 
 def request(

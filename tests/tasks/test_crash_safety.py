@@ -22,8 +22,9 @@ from ecs_backends.resources.escapes import now_ticks
 from ecs_engine.plugins import backends
 from ecs_engine.tasks.executor import Executor
 from ecs_engine.tasks.registry import TaskRegistry
+from tests.waiting import eventually_async
 
-from .conftest import DUMMY, LOCAL_SETTINGS, PY, eventually, leftovers, request
+from .conftest import DUMMY, LOCAL_SETTINGS, PY, leftovers, request
 
 pytestmark = pytest.mark.slow
 
@@ -52,9 +53,9 @@ def restarted(tmp_path, registry: TaskRegistry) -> Executor:
 
 async def test_a_task_is_on_record_while_it_starts_and_off_it_when_its_deploy_fails(executor):
     deploying = asyncio.ensure_future(executor.deploy([request("demo.slow", ["sleep", "30"])]))
-    await eventually(lambda: executor.resources.launched, what="the process launched")
+    await eventually_async(lambda: executor.resources.launched, what="the process launched")
     (pid,) = executor.resources.launched
-    await eventually(
+    await eventually_async(
         lambda: [r["process"]["pid"] for r in executor.registry.records() if r["process"]] == [pid],
         what="the starting task on record with its process",
     )
@@ -66,7 +67,7 @@ async def test_a_task_is_on_record_while_it_starts_and_off_it_when_its_deploy_fa
 
 async def test_the_next_core_kills_tasks_of_a_deploy_nobody_finished(executor, tmp_path):
     deploying = asyncio.ensure_future(executor.deploy([request("demo.slow", ["sleep", "30"])]))
-    await eventually(lambda: executor.registry.records() and executor.registry.records()[0]["process"])
+    await eventually_async(lambda: executor.registry.records() and executor.registry.records()[0]["process"])
     (pid,) = executor.resources.launched
     await drop(executor)
     deploying.cancel()  # (after drop: the dropped executor kills nothing)
@@ -140,9 +141,9 @@ async def test_a_hook_running_across_a_restart_is_killed_before_it_runs_again(ex
     hook = request("demo.hook", [f"test -e {flag} || sleep 30"], shell=True, mode="hook")
     (task,) = (await executor.deploy([hook])).tasks
     first_run = asyncio.ensure_future(executor.trigger_hook(task, timeout=0))
-    await eventually(lambda: task.process is not None)
+    await eventually_async(lambda: task.process is not None)
     earlier = task.process.pid
-    await eventually(lambda: executor.registry.records()[0]["process"], what="the run on record")
+    await eventually_async(lambda: executor.registry.records()[0]["process"], what="the run on record")
     await drop(executor)
 
     flag.touch()
@@ -177,7 +178,7 @@ async def past_its_start_tick(pid: int) -> None:
     (10 ms): a process started in the very tick of a stop request is taken for a relaunch's, not an orphan
     of the run that ended (the sweep's known limit), so the tests stop a task only after that tick."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    await eventually(lambda: now_ticks() > int(fields[19]), what=f"the tick after process {pid} started")
+    await eventually_async(lambda: now_ticks() > int(fields[19]), what=f"the tick after process {pid} started")
 
 
 async def started_escapee(executor, command: str, out: Path) -> tuple[Any, int]:
@@ -186,10 +187,10 @@ async def started_escapee(executor, command: str, out: Path) -> tuple[Any, int]:
     (task,) = (await executor.deploy([request("demo.escape", [command], shell=True, mode="basic")])).tasks
     await executor.transition([task], "CONFIGURE")
     await executor.transition([task], "START")
-    await eventually(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
+    await eventually_async(lambda: out.exists() and out.read_text().strip(), what="the escaped process started")
     escaped = int(out.read_text())
     # not in the task's session or group once setsid has run (its pid is written before it runs)
-    await eventually(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
+    await eventually_async(lambda: os.getsid(escaped) != task.process.pid, what="the escapee in a session of its own")
     await past_its_start_tick(escaped)
     return task, escaped
 
@@ -208,10 +209,10 @@ async def test_what_a_task_started_outside_its_process_group_dies_with_it(execut
     task, escaped = await started_escapee(executor, escape.format(out=out), out)
     if "stop" in escape:
         Path(f"{out}.stop").touch()
-        await eventually(lambda: task.process is None, what="the task ended by itself")
+        await eventually_async(lambda: task.process is None, what="the task ended by itself")
     else:
         await executor.transition([task], "STOP")
-    await eventually(lambda: not Path(f"/proc/{escaped}").exists(), what="the escaped process gone and reaped")
+    await eventually_async(lambda: not Path(f"/proc/{escaped}").exists(), what="the escaped process gone and reaped")
 
 
 async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_last_run(executor, tmp_path):
@@ -222,15 +223,15 @@ async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_la
     (task,) = (await executor.deploy([request("demo.again", [escape], shell=True, mode="basic")])).tasks
     await executor.transition([task], "CONFIGURE")
     await executor.transition([task], "START")
-    await eventually(lambda: out.exists() and len(out.read_text().split()) == 1, what="the first run's escapee")
+    await eventually_async(lambda: out.exists() and len(out.read_text().split()) == 1, what="the first run's escapee")
     await past_its_start_tick(int(out.read_text()))
     await executor.transition([task], "STOP")
     await executor.transition([task], "START")
     second = task.process
-    await eventually(lambda: out.exists() and len(out.read_text().split()) == 2, what="the second run's escapee")
+    await eventually_async(lambda: out.exists() and len(out.read_text().split()) == 2, what="the second run's escapee")
     first_escapee, second_escapee = map(int, out.read_text().split())
-    await eventually(lambda: not Path(f"/proc/{first_escapee}").exists(), what="the first run's escapee gone")
+    await eventually_async(lambda: not Path(f"/proc/{first_escapee}").exists(), what="the first run's escapee gone")
     assert second is not None and second.alive() and Path(f"/proc/{second_escapee}").exists()
     await past_its_start_tick(second_escapee)
     await executor.transition([task], "STOP")
-    await eventually(lambda: not Path(f"/proc/{second_escapee}").exists(), what="the second run's escapee gone")
+    await eventually_async(lambda: not Path(f"/proc/{second_escapee}").exists(), what="the second run's escapee gone")

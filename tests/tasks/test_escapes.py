@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from ecs_backends.resources import escapes
+from tests.waiting import eventually_async
 
-from .conftest import eventually, request
+from .conftest import request
 from .test_crash_safety import past_its_start_tick, started_escapee
 
 pytestmark = pytest.mark.slow
@@ -48,20 +49,22 @@ async def test_the_escapees_of_tasks_killed_together_all_die_and_scans_rest_betw
     tasks = (await executor.deploy(requests)).tasks
     await executor.transition(tasks, "CONFIGURE")
     await executor.transition(tasks, "START")
-    await eventually(lambda: all(o.exists() and o.read_text().strip() for o in outs), what="every escapee started")
+    await eventually_async(
+        lambda: all(o.exists() and o.read_text().strip() for o in outs), what="every escapee started"
+    )
     escapees = [int(o.read_text()) for o in outs]
     for pid, leader in zip(escapees, [t.process.pid for t in tasks], strict=True):
-        await eventually(lambda p=pid, s=leader: os.getsid(p) != s, what=f"escapee {pid} in a session of its own")
+        await eventually_async(lambda p=pid, s=leader: os.getsid(p) != s, what=f"escapee {pid} in a session of its own")
         await past_its_start_tick(pid)
     scans.clear()
 
     await executor.kill(tasks)
 
-    await eventually(
+    await eventually_async(
         lambda: not any(Path(f"/proc/{pid}").exists() for pid in escapees), what="every escapee gone and reaped"
     )
     # each task asked twice (its SIGTERM, then its end); the SIGTERMs, sent in one pass of the loop, shared a scan
-    await eventually(lambda: sum(served for served, _, _ in scans) >= 2 * TASKS, what="every request served")
+    await eventually_async(lambda: sum(served for served, _, _ in scans) >= 2 * TASKS, what="every request served")
     assert sum(served for served, _, _ in scans) == 2 * TASKS, scans  # none more (a failure shows which scans)
     assert scans[0][0] == TASKS
     for (_, start, end), (_, next_start, _) in itertools.pairwise(scans):
@@ -91,7 +94,7 @@ async def test_the_sweeper_rests_for_its_scans_work_not_for_its_wait_for_a_threa
     sweeper = escapes._Sweeper()
     for count in (1, 2):
         sweeper.request(escapes._Wanted(0, "demo.gone", signal.SIGKILL, escapes.now_ticks()))
-        await eventually(lambda c=count: len(scans) == c, what=f"scan {count} done")
+        await eventually_async(lambda c=count: len(scans) == c, what=f"scan {count} done")
     (first_start, first_end), (second_start, _) = scans
     # the second scan waits its own second for a thread and rests SCAN_REST x the first's work, not x (1 s + work)
     assert second_start - first_end < waited + escapes.SCAN_REST * (first_end - first_start) + 0.5
@@ -106,11 +109,11 @@ async def test_what_a_task_left_in_its_group_is_reaped_once_killed_with_it(execu
     await executor.transition(tasks := [task], "CONFIGURE")
     await executor.transition(tasks, "START")
     leader = task.process.pid
-    await eventually(lambda: _children_in_group(leader), what="the task's background sleep adopted by the core")
+    await eventually_async(lambda: _children_in_group(leader), what="the task's background sleep adopted by the core")
 
     await executor.kill(tasks)
 
-    await eventually(lambda: not _children_in_group(leader), what="the adopted member reaped, no zombie left")
+    await eventually_async(lambda: not _children_in_group(leader), what="the adopted member reaped, no zombie left")
 
 
 def _children_in_group(group: int) -> list[int]:
@@ -156,4 +159,4 @@ async def test_an_orphan_is_found_where_the_kernel_lists_no_children(executor, t
 
     await executor.kill([task])
 
-    await eventually(lambda: not Path(f"/proc/{escapee}").exists(), what="the escapee gone and reaped")
+    await eventually_async(lambda: not Path(f"/proc/{escapee}").exists(), what="the escapee gone and reaped")

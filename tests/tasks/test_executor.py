@@ -22,9 +22,10 @@ from ecs_engine.tasks.executor import Executor, Timeouts
 from ecs_engine.tasks.model import ChannelSpec
 from ecs_engine.tasks.modes import POLL_INTERVAL, POLL_INTERVAL_MAX, POLLS_PER_SECOND, poll_interval
 from ecs_engine.tasks.registry import TaskRegistry
+from tests.waiting import eventually_async
 
 from ..ports import in_own_range
-from .conftest import DEVICE, DUMMY, LOCAL_SETTINGS, PY, eventually, leftovers, output, request
+from .conftest import DEVICE, DUMMY, LOCAL_SETTINGS, PY, leftovers, output, request
 
 pytestmark = pytest.mark.slow
 
@@ -85,7 +86,9 @@ async def test_producer_and_consumer_move_data_through_a_run_and_exit_cleanly(ex
     assert listening(port) == {"127.0.0.1"}  # a virtual node of this machine: not reachable from elsewhere
     assert await executor.transition([producer, consumer], "START", [("runNumber", "7")]) == {}
     assert (producer.state, consumer.state) == ("RUNNING", "RUNNING")
-    await eventually(lambda: re.search(r"run 7: received [1-9]\d* messages so far", output(consumer)), what="data")
+    await eventually_async(
+        lambda: re.search(r"run 7: received [1-9]\d* messages so far", output(consumer)), what="data"
+    )
     assert await executor.transition([producer, consumer], "STOP") == {}
     received = int(re.search(r"run 7: received (\d+) messages, \d+ bytes", output(consumer)).group(1))
     sent = int(re.search(r"run 7: sent (\d+) messages", output(producer)).group(1))
@@ -246,7 +249,7 @@ async def test_a_deploy_cancelled_while_it_starts_processes_leaves_none_behind(r
         await deploying
     assert len(resources.launched) >= 3
     assert executor.tasks == {}
-    await eventually(lambda: not leftovers(resources.launched), what="no process of the cancelled deploy left")
+    await eventually_async(lambda: not leftovers(resources.launched), what="no process of the cancelled deploy left")
 
 
 async def test_a_task_that_reports_error_at_startup_is_reported_at_once_without_a_time_limit(
@@ -295,7 +298,7 @@ async def test_kill_escalates_to_sigint_when_sigterm_is_ignored(executor, record
     (task,) = (await executor.deploy([stubborn])).tasks
     assert await executor.transition([task], "START") == {}
     process = task.process
-    await eventually(ready.exists)  # SIGTERM before the trap is installed would end the shell at once
+    await eventually_async(ready.exists)  # SIGTERM before the trap is installed would end the shell at once
     started = time.monotonic()
     await executor.kill([task])
     elapsed = time.monotonic() - started
@@ -404,7 +407,7 @@ async def test_hook_task_timeout_and_cancellation_kill_the_process(executor):
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(executor.trigger_hook(task, timeout=0), 0.3)
     process = task.process
-    await eventually(lambda: not process.alive(), what="hook process killed after cancellation")
+    await eventually_async(lambda: not process.alive(), what="hook process killed after cancellation")
 
 
 async def test_basic_task_runs_from_start_to_stop(executor, recorder):
@@ -416,14 +419,14 @@ async def test_basic_task_runs_from_start_to_stop(executor, recorder):
     assert task.state == "RUNNING" and process.alive()
     assert await executor.transition([task], "STOP") == {}
     assert task.state == "CONFIGURED" and not process.alive()
-    await eventually(lambda: recorder.ended, what="end reported")
+    await eventually_async(lambda: recorder.ended, what="end reported")
     assert recorder.ended[-1][0] == task.id and recorder.ended[-1][2] is True  # expected: we stopped it
 
 
 async def test_a_basic_task_ending_by_itself_is_reported_as_unexpected(executor, recorder):
     (task,) = (await executor.deploy([request("demo.once", ["echo done"], mode="basic", shell=True)])).tasks
     await executor.transition([task], "START")
-    await eventually(lambda: recorder.ended, what="end reported")
+    await eventually_async(lambda: recorder.ended, what="end reported")
     task_id, result, expected = recorder.ended[-1]
     assert (task_id, expected, result.exit_code, result.stdout) == (task.id, False, 0, "done\n")
 
@@ -432,7 +435,7 @@ async def test_a_process_killed_behind_our_back_goes_to_error(executor, recorder
     (task,) = (await executor.deploy([request("demo.dummy", [PY, str(DUMMY)])])).tasks
     await executor.transition([task], "CONFIGURE")
     os.kill(task.pid, signal.SIGKILL)
-    await eventually(lambda: (task.id, "ERROR", "INACTIVE") in recorder.changes, what="ERROR reported")
+    await eventually_async(lambda: (task.id, "ERROR", "INACTIVE") in recorder.changes, what="ERROR reported")
     task_id, result, expected = recorder.ended[-1]
     assert (task_id, expected, result.exit_code) == (task.id, False, -signal.SIGKILL)
 
@@ -445,8 +448,8 @@ async def test_device_events_and_state_changes_come_from_the_streams(executor, r
     faulty = next(t for t in tasks if t.request.role_path.endswith("faulty"))
     await executor.transition(tasks, "CONFIGURE")
     await executor.transition(tasks, "START", [("runNumber", "3")])
-    await eventually(lambda: (producer.id, "END_OF_STREAM") in recorder.events, what="END_OF_STREAM")
-    await eventually(lambda: (faulty.id, "TASK_INTERNAL_ERROR") in recorder.events, what="TASK_INTERNAL_ERROR")
+    await eventually_async(lambda: (producer.id, "END_OF_STREAM") in recorder.events, what="END_OF_STREAM")
+    await eventually_async(lambda: (faulty.id, "TASK_INTERNAL_ERROR") in recorder.events, what="TASK_INTERNAL_ERROR")
     assert faulty.state == "ERROR"  # asked (GetState) on its TASK_INTERNAL_ERROR, before the event is passed on
     assert (faulty.id, "ERROR", "ACTIVE") in recorder.changes
 
@@ -457,7 +460,7 @@ async def test_with_a_state_stream_a_change_the_process_makes_on_its_own_is_seen
         (task,) = (await executor.deploy([request("demo.pausing", [PY, str(DUMMY), "--pause-after", "0.1"])])).tasks
         await executor.transition([task], "CONFIGURE")
         await executor.transition([task], "START", [("runNumber", "1")])
-        await eventually(lambda: task.state == "PAUSED", what="PAUSED told by the StateStream")
+        await eventually_async(lambda: task.state == "PAUSED", what="PAUSED told by the StateStream")
         assert (task.id, "PAUSED", "ACTIVE") in recorder.changes and not recorder.events
     finally:
         await executor.shutdown()
@@ -499,7 +502,7 @@ async def test_a_new_executor_reattaches_to_live_tasks_and_reports_lost_ones(tmp
     one, two = sorted(tasks, key=lambda t: t.request.role_path)
     two_pid = two.pid
     os.kill(two_pid, signal.SIGKILL)
-    await eventually(lambda: not two.process.alive())
+    await eventually_async(lambda: not two.process.alive())
     records = {r["id"]: r for r in registry.records()}
     for driver in list(first._drivers.values()):  # the old core goes away without killing anything
         await driver.close()

@@ -22,9 +22,9 @@ from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.plugins import backends
 from ecs_engine.processes import proc_stat
 from ecs_engine.tasks.resources import CONTROL_PORT_BASE, DATA_PORT_BASE, LaunchSpec, Node, PlacementError
+from tests.waiting import eventually_async
 
 from ..ports import in_own_range, own_port_range
-from .conftest import eventually
 
 
 def test_local_is_registered_and_unknown_names_are_refused(tmp_path):
@@ -154,13 +154,13 @@ async def test_launch_gives_a_process_group_environment_and_output_files(resourc
     )
     process = await resources.launch(node, spec)
     assert os.getpgid(process.pid) == process.pid  # its own group
-    await eventually(lambda: (tmp_path / "out.log").exists() and "hello" in (tmp_path / "out.log").read_text())
+    await eventually_async(lambda: (tmp_path / "out.log").exists() and "hello" in (tmp_path / "out.log").read_text())
     assert (tmp_path / "out.log").read_text() == f"hello from {tmp_path / 'work'}\n"
-    members = [p for p in _pids() if _pgid(p) == process.pid]
-    assert len(members) == 3
+    # The output comes before the shell forks the two sleeps: wait for them, then the group is the shell and both.
+    await eventually_async(lambda: len(_members(process.pid)) == 3, what="the shell and its two sleeps in its group")
     process.signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGTERM
-    await eventually(lambda: not any(_pgid(p) == process.pid for p in _pids()), what="the whole group gone")
+    await eventually_async(lambda: not _members(process.pid), what="the whole group gone")
 
 
 async def test_a_working_or_output_directory_removed_since_a_launch_is_made_again(resources, tmp_path):
@@ -189,7 +189,7 @@ async def test_when_the_leader_ends_its_group_goes_with_it(resources):
     node = resources.nodes()[0]
     process = await resources.launch(node, LaunchSpec("t2", ["/bin/sh", "-c", "sleep 30 & exit 0"]))
     assert await asyncio.wait_for(process.wait(), 5) == 0
-    await eventually(lambda: not any(_pgid(p) == process.pid for p in _pids()), what="the background sleep killed")
+    await eventually_async(lambda: not _members(process.pid), what="the background sleep killed")
 
 
 async def test_a_restarted_manager_attaches_by_pid_and_start_time(resources, tmp_path):
@@ -222,7 +222,7 @@ async def test_a_launch_cancelled_while_its_process_starts_hands_the_process_to_
     recorded = []
     spec = LaunchSpec("t4", ["sleep", "30"], before_run=recorded.append)
     launching = asyncio.ensure_future(resources.launch(resources.nodes()[0], spec))
-    await eventually(entered.is_set, what="the start in its thread")
+    await eventually_async(entered.is_set, what="the start in its thread")
     launching.cancel()
     await asyncio.sleep(0.05)
     assert not launching.done()  # waiting for the thread, not gone without the process
@@ -235,8 +235,9 @@ async def test_a_launch_cancelled_while_its_process_starts_hands_the_process_to_
     assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGKILL
 
 
-def _pids() -> list[int]:
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+def _members(group: int) -> list[int]:
+    """The live processes of process group ``group``."""
+    return [pid for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()) if _pgid(pid) == group]
 
 
 def _pgid(pid: int) -> int | None:
@@ -263,7 +264,7 @@ async def test_a_node_is_as_busy_as_its_live_processes(resources, tmp_path):
     assert resources.load(node) == 1
     process.signal(signal.SIGKILL)
     assert await asyncio.wait_for(process.wait(), 5) == -signal.SIGKILL
-    await eventually(lambda: resources.load(node) == 0, what="the ended process no longer counted")
+    await eventually_async(lambda: resources.load(node) == 0, what="the ended process no longer counted")
 
 
 async def test_a_program_that_is_not_there_is_one_clear_error(resources, tmp_path):

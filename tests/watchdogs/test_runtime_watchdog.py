@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import eventually, remember
+from tests.e2e.conftest import remember
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,9 @@ from ecs_engine.environment.watchdog_rules import BEAM_DUMP, parse_rule, watchdo
 from ecs_engine.environment.watchdogs import Watchdogs
 from ecs_engine.errors import UsageError
 from ecs_engine.protocols import common_pb2, events_pb2
-from tests.environment.conftest import source_of, wait_for
+from tests.environment.conftest import source_of
 from tests.environment.workflows import SMALL
+from tests.waiting import eventually_async
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ async def test_a_beam_dump_stops_only_the_runs_that_asked_for_it_as_user_lhc(sma
         keeps = await running(h, small, detectors='["ITS"]')
         h.manager.bus.publish(beam_mode("STABLE_BEAMS"))
         h.manager.bus.publish(beam_mode("BEAM_DUMP"))
-        await wait_for(lambda: stops.state == "CONFIGURED" and stops.busy is None, what="the beam-dump stop")
+        await eventually_async(lambda: stops.state == "CONFIGURED" and stops.busy is None, what="the beam-dump stop")
         assert keeps.state == "RUNNING"
         assert stop_users(h, stops.id) and set(stop_users(h, stops.id)) == {("LHC", 60)}
         await watchdogs.close()
@@ -61,7 +62,7 @@ async def test_a_beam_dump_whose_stop_fails_leaves_the_environment_in_error(smal
         env = await running(h, small, stop_at_beam_dump="true")
         h.driver.fail("*host-flp002.worker", "STOP", "the device does not stop")
         h.manager.bus.publish(beam_mode("LOST_BEAMS"))
-        await wait_for(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR after the failed stop")
+        await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR after the failed stop")
         assert set(stop_users(h, env.id)) == {("LHC", 60)}
         await watchdogs.close()
 
@@ -74,10 +75,10 @@ async def test_a_condition_that_clears_within_its_grace_time_does_nothing(small,
         await watchdogs.start()
         env = await running(h, small)
         h.config.runtime_set("lab", "current", "50")
-        await wait_for(lambda: watchdogs.dogs["magnet"].state == "holding", what="the condition to hold")
+        await eventually_async(lambda: watchdogs.dogs["magnet"].state == "holding", what="the condition to hold")
         h.config.runtime_set("lab", "current", "150")
-        await wait_for(lambda: watchdogs.dogs["magnet"].state == "clear", what="the condition to clear")
-        await wait_for(lambda: any("cleared" in m for _, m in watchdogs.dogs["magnet"].history), what="history")
+        await eventually_async(lambda: watchdogs.dogs["magnet"].state == "clear", what="the condition to clear")
+        await eventually_async(lambda: any("cleared" in m for _, m in watchdogs.dogs["magnet"].history), what="history")
         await watchdogs.close()
         assert env.state == "RUNNING" and not stop_users(h, env.id)
 
@@ -91,7 +92,7 @@ async def test_the_event_action_announces_to_the_environments_and_stops_nothing(
         await watchdogs.start()
         env = await running(h, small)
         h.manager.bus.publish(beam_mode("ADJUST"))
-        await wait_for(lambda: watchdogs.dogs["notice"].state == "tripped", what="the watchdog to act")
+        await eventually_async(lambda: watchdogs.dogs["notice"].state == "tripped", what="the watchdog to act")
         await watchdogs.close()
         messages = [e.environmentEvent.message for e in h.manager.journal.events(environment_id=env.id)]
         assert "watchdog notice: beamModeEvent.beamInfo.beamMode is ADJUST (== ADJUST)" in messages
@@ -136,7 +137,7 @@ async def test_a_task_down_for_its_grace_time_stops_only_its_own_environment(sma
         other = await running(h, small, detectors='["ITS"]')
         spare = next(t for t in lost.tasks.values() if t.path.endswith(".spare"))
         h.driver.lose(spare)  # a non-critical task: the environment stays RUNNING by itself
-        await wait_for(lambda: lost.state == "CONFIGURED" and lost.busy is None, what="the watchdog's stop")
+        await eventually_async(lambda: lost.state == "CONFIGURED" and lost.busy is None, what="the watchdog's stop")
         assert set(stop_users(h, lost.id)) == {("spare-down", 0)}
         assert other.state == "RUNNING"
         await watchdogs.close()
@@ -151,13 +152,13 @@ async def test_a_store_that_cannot_be_read_leaves_the_last_value_and_says_so_onc
         watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
         await watchdogs.start()
         dog = watchdogs.dogs["magnet"]
-        await wait_for(lambda: dog.scopes.get("", None) is not None, what="a first reading")
+        await eventually_async(lambda: dog.scopes.get("", None) is not None, what="a first reading")
 
         def down(component: str, key: str) -> str:
             raise UnreachableError("the store at sqlite:///x is down")
 
         monkeypatch.setattr(h.config, "runtime_get", down)
-        await wait_for(lambda: len(dog.history) > 0, what="the failure in the history")
+        await eventually_async(lambda: len(dog.history) > 0, what="the failure in the history")
         await asyncio.sleep(0.05)  # more failed readings
         await watchdogs.close()
         assert [m for _, m in dog.history] == ["cannot read runtime lab/current: the store at sqlite:///x is down"]

@@ -336,11 +336,7 @@ class LocalResourceManager(ResourceManager):
                 same = spec.stderr_path is not None and spec.stderr_path == spec.stdout_path
                 err = out if same else _open_output(spec.stderr_path, opened)
             except OSError as exc:
-                if exc.errno in NO_DESCRIPTOR:
-                    raise
-                raise HandledError(
-                    f"task {spec.task_id}: cannot open its output file {exc.filename}: {exc.strerror or exc}"
-                ) from None
+                raise _launch_error(exc, f"task {spec.task_id}: cannot open its output file {exc.filename}") from None
             gate, opener = os.pipe()
             opened.callback(os.close, gate)
             argv = gated(spec.argv, self._gate)
@@ -354,11 +350,7 @@ class LocalResourceManager(ResourceManager):
                 )
             except OSError as exc:
                 os.close(opener)
-                if exc.errno in NO_DESCRIPTOR:  # as a pidfd below: the deploy names the limit (out_of_descriptors)
-                    raise
-                raise HandledError(
-                    f"task {spec.task_id}: cannot start {spec.argv[0]!r}: {exc.strerror or exc}"
-                ) from None
+                raise _launch_error(exc, f"task {spec.task_id}: cannot start {spec.argv[0]!r}") from None
             else:
                 escapes.leaders.add(popen.pid)
             finally:
@@ -445,6 +437,14 @@ def _missing_program(program: str, search: str, cwd: Path) -> str:
             return "No such file or directory"
         return "" if os.access(path, os.X_OK) else "Permission denied"
     return "" if shutil.which(program, path=search) else "No such file or directory"
+
+
+def _launch_error(exc: OSError, what: str) -> Exception:
+    """What a step of a launch that failed with ``exc`` raises: ``exc`` itself when no descriptor was left (the
+    deploy names the limit: the executor's ``out_of_descriptors``), otherwise ``what`` and the system's reason."""
+    if exc.errno in NO_DESCRIPTOR:
+        return exc
+    return HandledError(f"{what}: {exc.strerror or exc}")
 
 
 def _in_directory(directory: Path, work: Callable[[], T]) -> T:

@@ -60,6 +60,36 @@ def test_ecs_template_objects_reach_expressions(repo, registered):
     assert wf.call_roles()[0].func == "hello flp"
 
 
+class CountingGreeterPlugin:
+    def __init__(self):
+        self.calls = 0
+
+    @hookimpl
+    def ecs_template_objects(self, stack):
+        self.calls += 1
+        return {"greeter": Greeter(stack)}
+
+
+def test_ecs_template_objects_are_asked_once_per_stack_not_per_field(repo, registered):
+    """A role's vars render over one stack: four templated ones ask the plugins as often as one does (asking per
+    field was a third of rendering a real template). Each role still gets the objects of its own stack."""
+
+    def calls_and_values(fields: int) -> tuple[int, list[str]]:
+        plugin = registered(CountingGreeterPlugin())
+        own = ", ".join(f'v{i}: "{{{{ greeter.Hello() }}}}"' for i in range(fields))
+        roles = "".join(
+            f"  - {{name: r{who}, defaults: {{who: {who}}}, vars: {{{own}}}, call: {{func: x()}}}}\n" for who in "ab"
+        )
+        repo.workflow("w", f"name: w\nroles:\n{roles}")
+        workflow = make_expander(DirectorySource(repo.root), plugins=plugin_manager()).expand("w")
+        return plugin.calls, [role.vars["v0"] for role in workflow.call_roles()]
+
+    one, values = calls_and_values(1)
+    four, _ = calls_and_values(4)
+    assert four == one
+    assert values == ["hello a", "hello b"]
+
+
 def test_ecs_dpl_generate_runs_once_and_the_result_is_cached(repo, registered):
     dpl = registered(FakeDpl())
     repo.workflow("w", "name: w\nroles:\n  - {name: d, include: \"{{ dpl.Generate('o2-run --x') }}\"}\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -106,22 +107,34 @@ class Expander:
         self.opaque_includes: set[str] = set()
         self._task_classes: dict[tuple[int, str], TaskClass] = {}  # one read per class and expansion
         self._static = static_objects()
+        #: the last ``objects``: (stack, scope, this, objects); a stack is not changed once rendered with
+        self._made_objects: tuple[Mapping[str, str], _Scope, RoleRef | None, dict[str, Any]] | None = None
         self.warnings: list[str] = []
         self._used_role_vars: set[str] = set()
 
     # -- expression environments -------------------------------------------------------------------------
 
     def objects(self, stack: Mapping[str, str], scope: _Scope, this: RoleRef | None) -> dict[str, Any]:
+        """The functions an expression sees over ``stack``: made once for the fields rendered in a row with the same
+        stack (a task's command is a dozen fields, a role's defaults and vars as many), not once per field: making
+        them (the configuration's, each plugin's, ``util``, ``dpl``) was a third of rendering a real template."""
+        made = self._made_objects
+        if made is not None and made[0] is stack and made[1] is scope and made[2] == this:
+            return made[3]
         objs = dict(self._static)
         if self._objects is not None:
             objs.update(self._objects(stack))
         objs["util"] = Util(stack, offline=self.offline)
-        # dpl renders a JIT command with objects of its own: a closure over ``objs``, which holds dpl, would be a
-        # reference cycle per rendering, left for the cycle collector
+        # dpl renders a JIT command with objects of its own; it reaches this expander weakly: the objects are kept
+        # here, and a strong reference back would be a cycle, left for the cycle collector
+        expander = weakref.ref(self)
         objs["dpl"] = self.dpl_class(
-            stack, scope.source, lambda text: expr.render(text, Env(self.objects(stack, scope, this), stack))
+            stack,
+            scope.source,
+            lambda text: expr.render(text, Env(_alive(expander).objects(stack, scope, this), stack)),
         )
         objs.update(role_functions(scope.ancestors, this))
+        self._made_objects = (stack, scope, this, objs)
         return objs
 
     def render(
@@ -382,6 +395,12 @@ class _RoleFields:
     def __call__(self, text: str, field_name: str, line: int | None = None) -> str:
         line = line or self.raw.lines.get(field_name.split(".")[0])
         return self.expander.render(text, self.stack, self.scope, this=self.this, where=self.where.at(line, field_name))
+
+
+def _alive(expander: weakref.ref[Expander]) -> Expander:
+    alive = expander()
+    assert alive is not None, "objects used after their expander"  # they are made and used within its renders
+    return alive
 
 
 def role_renderer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import os
 import signal
@@ -82,6 +83,31 @@ def test_placement_remembers_what_matched_only_while_the_nodes_stay_the_same(res
     joined = Node(name="flp003", attributes=(("machine_id", "flp003"), ("rack", "r1")))
     monkeypatch.setattr(resources, "nodes", lambda: [*resources._nodes, joined])  # a node joins (as on Slurm)
     assert resources.place([("rack", "r1")]) == joined
+
+
+def test_placement_looks_up_each_hosts_nodes_without_matching_every_node(resources, monkeypatch):
+    """One constraint per host, as AliECS templates place an FLP's tasks, over 500 hosts: each node's attributes
+    are read once, when the nodes are indexed, not once per host placed (that grew as hosts x hosts)."""
+    nodes = [
+        Node(f"flp{i:03d}", attributes=(("machine_id", f"flp{i:03d}"), ("detector", " TST , ITS" if i % 2 else "TPC")))
+        for i in range(500)
+    ]
+    monkeypatch.setattr(resources, "nodes", lambda: nodes)
+    read: collections.Counter[str] = collections.Counter()
+    attribute = Node.attribute
+    monkeypatch.setattr(Node, "attribute", lambda node, name: read.update([node.name]) or attribute(node, name))
+    assert all(resources.place([("machine_id", node.name)]) is node for node in nodes)
+    assert max(read.values()) == 3  # hostname, machine_id, detector
+    monkeypatch.setattr(Node, "attribute", attribute)
+    for constraints in (
+        [],
+        [("detector", "ITS ")],
+        [("detector", "TPC"), ("hostname", "flp002")],
+        [("detector", "ITS"), ("hostname", "flp002")],
+        [("rack", "r1")],
+        [("detector", "")],
+    ):
+        assert resources.matching(constraints) == [n for n in nodes if n.matches(constraints)], constraints
 
 
 def test_ports_are_really_free_handed_out_once_and_from_the_core_ports_range(resources, monkeypatch):

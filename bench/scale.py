@@ -193,11 +193,12 @@ def next_run_number(counter: Path) -> int:
     return number
 
 
-async def floor(n: int, fifo: Path, hubs: int) -> dict[str, float]:
-    out = {}
+async def floor(n: int, fifo: Path, hubs: int, clock: Clock | None = None) -> dict[str, float]:
+    """The floor's phases, each timed by ``clock`` (bench/core_cpu.py passes one that also counts its CPU)."""
+    out: dict[str, float] = {}
     counter = fifo.with_name("floor-run-number")
     argv = task_argv(fifo, hubs)
-    clock = Clock(os.getpid())
+    clock = clock or Clock(os.getpid())
     clock.start()
     ports = free_ports(n)  # the core's create finds its ports too
     processes = [

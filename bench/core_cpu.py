@@ -26,13 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import cpu_accounting  # bench/: the counting
-from scale import PHASES, Clock, floor, free_ports, more_descriptors  # bench/scale.py: the same runs
+from scale import PHASES, Clock, floor, free_ports, more_descriptors, through_core  # bench/scale.py: the runs
 
 from ecs_engine.occ.multipeer import host_names, hubs_for, running_hub, write_repo
-from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server import daemon
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
@@ -46,7 +46,7 @@ START_TIMEOUT, DUMP_TIMEOUT = 60.0, 10.0
 Counts = dict[str, dict[str, list[float]]]
 
 
-def add(counts: Counts, phase: str, taken: dict[str, tuple[float, int]] | dict[str, list[float]]) -> None:
+def add(counts: Counts, phase: str, taken: Mapping[str, Sequence[float]]) -> None:
     items = counts.setdefault(phase, {})
     for item, (ms, count) in taken.items():
         entry = items.setdefault(item, [0.0, 0.0])
@@ -55,26 +55,27 @@ def add(counts: Counts, phase: str, taken: dict[str, tuple[float, int]] | dict[s
 
 
 class CountingClock(Clock):
-    """scale.Clock that also takes, at each phase's end, the floor's counted CPU of that phase."""
+    """scale.Clock that also adds to ``counts``, at each phase's end, what ``take()`` counted during the phase (in
+    the floor's process, or in the core)."""
 
-    def __init__(self, counts: Counts):
-        super().__init__(os.getpid())
-        self.counts = counts
+    def __init__(self, driver: int, take: Callable[[], Mapping[str, Sequence[float]]], counts: Counts):
+        super().__init__(driver)
+        self.take, self.counts = take, counts
 
     def start(self) -> None:
-        cpu_accounting.take()  # what came before the phase is not its
+        self.take()  # what came before the phase is not its
         super().start()
 
     def stop(self, out: dict[str, float], name: str) -> None:
         super().stop(out, name)
-        add(self.counts, name, cpu_accounting.take())
+        add(self.counts, name, self.take())
 
 
 class CountingCore:
-    """A core of its own, counting (``cpu_accounting.serve_core``); ``take(phase)`` adds what it counted since."""
+    """A core of its own, counting (``cpu_accounting.serve_core``); ``take()``: what it counted since the last."""
 
-    def __init__(self, root: Path, settings: Path, counts: Counts):
-        self.state, self.counts = root / "state", counts
+    def __init__(self, root: Path, settings: Path):
+        self.state = root / "state"
         self.endpoint = f"127.0.0.1:{free_ports(1)[0]}"
         self.dump = root / "counted.json"
         launcher = "import sys, cpu_accounting; sys.exit(cpu_accounting.serve_core(sys.argv[1:]))"
@@ -90,7 +91,7 @@ class CountingCore:
                     raise SystemExit(f"the counting core did not start (exit code {self.process.poll()})")
                 time.sleep(0.05)
 
-    def take(self, phase: str | None) -> None:
+    def take(self) -> dict[str, list[float]]:
         self.dump.unlink(missing_ok=True)
         self.process.send_signal(signal.SIGUSR2)
         deadline = time.monotonic() + DUMP_TIMEOUT
@@ -98,29 +99,11 @@ class CountingCore:
             if time.monotonic() > deadline:
                 raise SystemExit("the counting core did not write what it counted")
             time.sleep(0.005)
-        taken = json.loads(self.dump.read_text())
-        if phase is not None:
-            add(self.counts, phase, taken)
+        return json.loads(self.dump.read_text())
 
     def stop(self) -> None:
         daemon.stop(self.state)
         self.process.wait()
-
-
-def through_core(core: CountingCore, client: CoreClient, repo: Path, n: int) -> None:
-    """One cycle, as bench/scale.py's ``through_core``, with the core's counts taken at each phase's end."""
-    request = pb.NewEnvironmentRequest(
-        workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(n))}
-    )
-    core.take(None)
-    reply = client.call("NewEnvironment", request)
-    core.take("create")
-    assert reply.environment.numberOfTasks == n, (reply.environment.numberOfTasks, client.last_error)
-    for name, optype in (("START", 1), ("STOP", 2)):
-        client.call("ControlEnvironment", pb.ControlEnvironmentRequest(id=reply.environment.id, type=optype))
-        core.take(name)
-    client.call("DestroyEnvironment", pb.DestroyEnvironmentRequest(id=reply.environment.id))
-    core.take("destroy")
 
 
 def measure(n: int, cycles: int) -> tuple[Counts, Counts]:
@@ -133,15 +116,15 @@ def measure(n: int, cycles: int) -> tuple[Counts, Counts]:
         write_repo(root / "repo", fifo, hubs)
         settings = root / "settings.yaml"
         settings.write_text(f"core:\n  nodes: {json.dumps(host_names(max(n, 100)))}\n")
-        core = CountingCore(root, settings, core_counts)
+        core = CountingCore(root, settings)
+        pid = core.process.pid
         try:
             with CoreClient(core.endpoint, timeout=3600, token=read_token(core.state)) as client:
-                through_core(core, client, root / "repo", 10)  # warm-up, not counted
-                core_counts.clear()
-                asyncio.run(floor(10, fifo, hubs, CountingClock({})))
+                through_core(client, root / "repo", 10, pid)  # warm-ups, not counted
+                asyncio.run(floor(10, fifo, hubs))
                 for _ in range(cycles):
-                    through_core(core, client, root / "repo", n)
-                    asyncio.run(floor(n, fifo, hubs, CountingClock(floor_counts)))
+                    through_core(client, root / "repo", n, pid, CountingClock(pid, core.take, core_counts))
+                    asyncio.run(floor(n, fifo, hubs, CountingClock(os.getpid(), cpu_accounting.take, floor_counts)))
         finally:
             core.stop()
     return core_counts, floor_counts

@@ -135,8 +135,9 @@ def free_ports(count: int) -> list[int]:
 # -- through the core -------------------------------------------------------------------------------------
 
 
-def through_core(core: CoreClient, repo: Path, n: int, core_pid: int) -> dict[str, float]:
-    clock = Clock(core_pid)
+def through_core(core: CoreClient, repo: Path, n: int, core_pid: int, clock: Clock | None = None) -> dict[str, float]:
+    """One cycle through the core, each phase timed by ``clock`` (bench/core_cpu.py passes one that also counts)."""
+    clock = clock or Clock(core_pid)
     request = pb.NewEnvironmentRequest(
         workflowTemplate=f"{repo}/workflows/scale", vars={"hosts": json.dumps(host_names(n))}
     )
@@ -194,7 +195,7 @@ def next_run_number(counter: Path) -> int:
 
 
 async def floor(n: int, fifo: Path, hubs: int, clock: Clock | None = None) -> dict[str, float]:
-    """The floor's phases, each timed by ``clock`` (bench/core_cpu.py passes one that also counts its CPU)."""
+    """The floor's cycle, each phase timed by ``clock`` (bench/core_cpu.py passes one that also counts)."""
     out: dict[str, float] = {}
     counter = fifo.with_name("floor-run-number")
     argv = task_argv(fifo, hubs)

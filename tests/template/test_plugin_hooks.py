@@ -21,8 +21,12 @@ class Greeter:
 
 
 class GreeterPlugin:
+    def __init__(self):
+        self.calls = 0
+
     @hookimpl
     def ecs_template_objects(self, stack):
+        self.calls += 1
         return {"greeter": Greeter(stack)}
 
 
@@ -60,22 +64,12 @@ def test_ecs_template_objects_reach_expressions(repo, registered):
     assert wf.call_roles()[0].func == "hello flp"
 
 
-class CountingGreeterPlugin:
-    def __init__(self):
-        self.calls = 0
-
-    @hookimpl
-    def ecs_template_objects(self, stack):
-        self.calls += 1
-        return {"greeter": Greeter(stack)}
-
-
 def test_ecs_template_objects_are_asked_once_per_stack_not_per_field(repo, registered):
     """A role's vars render over one stack: four templated ones ask the plugins as often as one does (asking per
     field was a third of rendering a real template). Each role still gets the objects of its own stack."""
 
     def calls_and_values(fields: int) -> tuple[int, list[str]]:
-        plugin = registered(CountingGreeterPlugin())
+        plugin = registered(GreeterPlugin())
         own = ", ".join(f'v{i}: "{{{{ greeter.Hello() }}}}"' for i in range(fields))
         roles = "".join(
             f"  - {{name: r{who}, defaults: {{who: {who}}}, vars: {{{own}}}, call: {{func: x()}}}}\n" for who in "ab"

@@ -43,7 +43,8 @@ class Node:
         return () if have is None else tuple(v.strip() for v in have.split(","))
 
     def matches(self, constraints: list[tuple[str, str]] | tuple[tuple[str, str], ...]) -> bool:
-        """Equality constraints; a comma-separated node attribute matches any of its elements (as Mesos)."""
+        """Equality constraints; a comma-separated node attribute matches any of its elements (as Mesos). The
+        definition: placement looks nodes up in a ``NodeIndex``, which finds the same ones."""
         return all(wanted.strip() in self.values(name) for name, wanted in constraints)
 
 

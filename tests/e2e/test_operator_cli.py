@@ -127,6 +127,17 @@ def test_env_create_auto_prints_the_environment_id_and_runs_it_once(coconut):
     assert "environment destroyed" in messages and any(e["run_number"] for e in journal)
 
 
+def test_env_create_auto_whose_create_fails_exits_1_with_the_reason(coconut, gated):
+    failed = coconut(
+        "env", "create", "-w", "gated", "--repo", str(gated), "-a", "-e", "gate_command=exit 3", check=False
+    )
+    assert failed.status == 1, failed.out
+    (last,) = failed.err.strip().splitlines()[-1:]
+    assert re.match(r"coconut: error: environment \S+: .*exit code 3", last), failed.err
+    assert "environment destroyed" in failed.out and "destroy it to remove it" not in failed.out
+    assert "Traceback" not in failed.err
+
+
 def test_a_failure_whose_reason_spans_lines_is_shown_by_env_show(coconut, tmp_path):
     root = tmp_path / "noisy-repo"
     (root / "workflows").mkdir(parents=True)

@@ -279,7 +279,7 @@ def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], us
     from ecs_engine.protocols import o2control_pb2 as pb
 
     stream_id = new_id()
-    status = {"error": ""}
+    status = {"error": "", "failure": ""}
     with connect(cli) as core:
         events = core.stream("Subscribe", pb.SubscribeRequest(id=stream_id))
 
@@ -303,10 +303,13 @@ def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], us
             if environment_id and not announced:  # so an interrupted run can be found (env show, events query)
                 cli.error(f"coconut: environment {environment_id} exists, running it once")
                 announced = True
+            failure = data.get("environmentEvent", {}).get("error", "")
+            if failure and not status["failure"]:  # the first is the cause (a teardown repeats it)
+                status["failure"] = f"environment {environment_id}: {failure}"
             cli.echo(event_line(data))
         thread.join()
-    if status["error"]:
-        raise HandledError(status["error"])
+    if status["error"] or status["failure"]:  # the run failed: a script sees it in the exit status
+        raise HandledError(status["error"] or status["failure"])
     return ExitStatus.OK
 
 

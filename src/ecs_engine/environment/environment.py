@@ -1007,7 +1007,8 @@ class Environment:
                     transition="DESTROY",
                     status=model.DONE_OK,
                     error=failure,
-                    message="environment torn down after a failed create; destroy it to remove it",
+                    message="environment torn down after a failed create"
+                    + ("" if self.auto else "; destroy it to remove it"),  # (one of NewAutoEnvironment goes itself)
                 )
             else:
                 self._announce_destroyed()

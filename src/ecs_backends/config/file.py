@@ -13,7 +13,7 @@ from pathlib import Path
 from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.memory import MemoryStore
-from ecs_engine.config.tree import flatten
+from ecs_engine.config.tree import flatten, yaml_error
 from ecs_engine.errors import ConfigurationError, NotFoundError
 from ecs_engine.hookspecs import hookimpl
 
@@ -49,10 +49,7 @@ def load_tree(path: Path) -> dict[str, str]:
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            problem = getattr(exc, "problem", None) or exc
-            raise ConfigurationError(f"configuration file {where}: not valid YAML: {problem}") from None
+            raise ConfigurationError(yaml_error(f"configuration file {path}", exc)) from None
     return flatten(tree_root(data, f"configuration file {path}"), origin=f"configuration file {path}")
 
 

@@ -337,7 +337,9 @@ class Configuration:
         try:
             settings = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigurationError(f"core settings '{where}' are not valid YAML: {exc}") from None
+            from .tree import yaml_error
+
+            raise ConfigurationError(yaml_error(f"core settings '{where}'", exc)) from None
         if settings is None:
             return {}
         if not isinstance(settings, dict):

@@ -31,6 +31,15 @@ def leaf_text(value: Any) -> str:
     return str(value)
 
 
+def yaml_error(what: str, exc: Exception) -> str:
+    """One line for a YAML syntax error, ``WHAT:LINE: not valid YAML: PROBLEM``: PyYAML's own text is ~8 lines
+    quoting the source twice. Every file a user writes (site files, settings) is reported this way."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{what}:{mark.line + 1}" if mark else what
+    problem = getattr(exc, "problem", None) or exc
+    return f"{where}: not valid YAML: {problem}"
+
+
 def flatten(tree: Mapping[str, Any], base: str = "", *, origin: str = "tree") -> dict[str, str]:
     """Flat ``key -> value`` pairs of a nested map; ``base`` is prepended to every key."""
     out: dict[str, str] = {}

@@ -163,7 +163,9 @@ def read_settings_file(path: Path) -> dict[str, Any]:
     try:
         loaded = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise UsageError(f"settings file {path} is not valid YAML: {exc}") from None
+        from ecs_engine.config.tree import yaml_error
+
+        raise UsageError(yaml_error(f"settings file {path}", exc)) from None
     except OSError as exc:
         raise UsageError(f"settings file {path} cannot be read: {exc.strerror}") from None
     if not isinstance(loaded, dict):

@@ -22,3 +22,33 @@ def test_a_settings_file_with_a_yaml_syntax_error_is_one_line_with_its_line_numb
         one_error(result)
         == f"coconut: error: settings file {bad}:2: not valid YAML: expected ',' or ']', but got '<stream end>'"
     )
+
+
+def test_a_section_given_a_value_is_an_error_naming_it(coconut):
+    bad = coconut.tmp / "bad.yaml"
+    bad.write_text("core: [a]\n")
+    result = coconut("--config", str(bad), "about")
+    assert result.status == ExitStatus.USAGE
+    assert (
+        one_error(result)
+        == f"coconut: error: settings file {bad}: 'core' must be a map of settings (core.NAME: VALUE), got list ['a']"
+    )
+
+
+def test_a_yes_no_setting_is_true_or_false(coconut):
+    bad = coconut.tmp / "bad.yaml"
+    bad.write_text("embedded_core: maybe\n")
+    result = coconut("--config", str(bad), "about")
+    assert result.status == ExitStatus.USAGE
+    assert (
+        one_error(result) == f"coconut: error: settings file {bad}: embedded_core: expected true or false, got 'maybe'"
+    )
+
+
+def test_settings_of_the_right_type_and_an_empty_section_are_taken(coconut):
+    good = coconut.tmp / "good.yaml"
+    good.write_text("embedded_core: 'no'\nverbose: yes\napricot:\ncore:\n  journal_keep_days: '3'\n")
+    result = coconut("--config", str(good), "settings", "show", "-o", "json")
+    assert result.status == ExitStatus.OK, result.err
+    assert '"embedded_core": false' in result.out and '"verbose": true' in result.out
+    assert '"core.journal_keep_days": 3.0' in result.out

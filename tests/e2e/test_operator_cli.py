@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import threading
 
 import pytest
 
@@ -73,8 +74,6 @@ def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
 
 
 def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
-    import threading
-
     created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
     (consumer,) = [t for t in coconut.tasks() if "consumer" in t["className"]]
     shown = coconut("task", "show", consumer["taskId"]).out
@@ -97,6 +96,39 @@ def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
     (result,) = followed
     assert result.status == 0 and "has ended" in result.err
     assert re.search(r"run 1: received [1-9]\d* messages", result.out)
+
+
+def test_task_logs_follow_of_a_basic_task_that_already_ended_returns_with_how(coconut, tmp_path):
+    root = tmp_path / "short-repo"
+    (root / "workflows").mkdir(parents=True)
+    (root / "tasks").mkdir()
+    (root / "tasks" / "short.yaml").write_text(
+        "name: short\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  stderr: all\n  value: 'echo bye >&2; exit 3'\n"
+    )
+    (root / "tasks" / "long.yaml").write_text(
+        "name: long\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  value: 'sleep 60'\n"
+    )
+    (root / "workflows" / "short.yaml").write_text(
+        "name: short\nroles:\n  - name: short\n    task: {load: short}\n  - name: long\n    task: {load: long}\n"
+    )
+    created = coconut("env", "create", "-w", "short", "--repo", str(root), "-o", "json").json()["environment"]
+    coconut("env", "control", created["id"], "-e", "START")
+    (short,) = [t for t in coconut.tasks() if t["className"].endswith("short@local")]
+    eventually(lambda: "exited with code 3" in coconut("task", "show", short["taskId"]).out, what="its end known")
+    results: list = []
+    follower = threading.Thread(target=lambda: results.append(coconut("task", "logs", short["taskId"], "-f")))
+    follower.daemon = True
+    follower.start()
+    follower.join(30)
+    assert not follower.is_alive(), "task logs -f went on after the task's process had ended"
+    (followed,) = results
+    assert "bye" in followed.out
+    assert f"task {short['taskId']} has ended: exited with code 3" in followed.err
+    journal = coconut("events", "query", "--env", created["id"], "-o", "json").json()
+    said = [e["event"].get("environmentEvent", {}).get("message", "") for e in journal]
+    assert any(m.endswith("(short.short) exited with code 3") for m in said), said
+    coconut("env", "control", created["id"], "-e", "STOP")
+    coconut("env", "destroy", created["id"])
 
 
 def logs_of(coconut, task_id: str) -> str:

@@ -90,13 +90,30 @@ async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factor
         assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
 
 
-def automatic(h: Harness, environment_id: str) -> list[str]:
-    """The environment's "automatic EVENT: reason" announcements, in order."""
+async def test_a_basic_task_that_fails_during_the_run_is_said_in_an_event_and_the_run_goes_on(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "basic")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        failed, fine = [t for t in env.controlled_tasks() if t.is_basic]
+        h.driver.basic_exit(failed, HookResult(exit_code=127, final_status="FAILED", error="exited with code 127"))
+        said = f"task {failed.name} ({failed.path}) exited with code 127"
+        await eventually_async(lambda: said in messages(h, env.id), what="the failed end said")
+        h.driver.basic_exit(fine)  # a basic task's end, failed or not, is done (AliECS): the run stops, no ERROR
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after both")
+        assert [m for m in messages(h, env.id) if fine.path in m] == []  # exit code 0: nothing to say
+
+
+def messages(h: Harness, environment_id: str) -> list[str]:
+    """The messages of the environment's events, in order."""
     return [
         e.environmentEvent.message
         for e in h.manager.journal.events(environment_id=environment_id, kinds=["environmentEvent"])
-        if e.environmentEvent.message.startswith("automatic ")
     ]
+
+
+def automatic(h: Harness, environment_id: str) -> list[str]:
+    """The environment's "automatic EVENT: reason" announcements, in order."""
+    return [m for m in messages(h, environment_id) if m.startswith("automatic ")]
 
 
 async def test_an_internal_error_of_a_non_critical_task_stops_the_run(small, harness_factory):

@@ -166,14 +166,16 @@ def logs(
 
 
 def _follow(cli: CliContext, task_id: str, read: dict[str, int]) -> None:
-    """Print what is appended to the files in ``read`` until the core no longer knows the task."""
+    """Print what is appended to the files in ``read`` until the task's process has ended or the core no longer
+    knows the task."""
     import time
 
     from ecs_engine.protocols import o2control_pb2 as pb
 
     with connect(cli) as core:
         while True:
-            gone = not _task_known(core, pb, task_id)
+            end = _task_end(core, pb, task_id)
+            gone = end is not None
             for path, offset in read.items():
                 try:
                     with open(path, "rb") as file:
@@ -187,7 +189,7 @@ def _follow(cli: CliContext, task_id: str, read: dict[str, int]) -> None:
                 read[path] = offset + len(complete)
             cli.stdout.flush()
             if gone:
-                cli.error(f"coconut: task {task_id} has ended")
+                cli.error(f"coconut: task {task_id} has ended{end}")
                 return
             time.sleep(FOLLOW_INTERVAL)
 
@@ -195,9 +197,12 @@ def _follow(cli: CliContext, task_id: str, read: dict[str, int]) -> None:
 FOLLOW_INTERVAL = 0.25  # seconds between looks at the files, as tail -f's default 1 s but livelier
 
 
-def _task_known(core, pb, task_id: str) -> bool:
+def _task_end(core, pb, task_id: str) -> str | None:
+    """None while the task may still write: known to the core and its process running, or not started yet (a
+    basic task before START); else how it ended (``: exited with code 127``), "" if the core forgot it."""
     try:
-        core.call("GetTask", pb.GetTaskRequest(taskId=task_id))
+        task = core.call("GetTask", pb.GetTaskRequest(taskId=task_id)).task
     except NotFoundError:
-        return False
-    return True
+        return ""
+    ended = task.properties.get("ended", "")
+    return f": {ended}" if ended and not task.shortInfo.pid else None

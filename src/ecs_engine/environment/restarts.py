@@ -87,14 +87,20 @@ class TaskRestarts:
         self._pending: set[str] = set()  # ids of the ended tasks whose restart is under way
 
     def task_ended(self, task: Task, result: HookResult | None) -> bool:
-        """``task``'s process ended by itself: restart it if its policy says so (True), else say why not."""
+        """``task``'s process ended by itself: restart it if its policy says so (True), else say why not. A
+        task that is not restarted and failed is said in an event: its exit code, or signal, is otherwise only in
+        its role's ``taskResult`` (a basic task that fails at once is done, as in AliECS, not an error)."""
         policy = task.role.restart_policy
         host = self.host
-        if policy is None or task.critical or task.is_hook or task.id in self._pending:
+        if task.is_hook or task.id in self._pending:
+            return False
+        how = how_it_ended(result)
+        if policy is None or task.critical:
+            if result is not None and not result.ok and not host.destroyed:
+                host.env_event(message=f"task {task.name} ({task.path}) {how}")
             return False
         if host.destroyed or host.state in (State.ERROR, State.DONE):
             return False
-        how = how_it_ended(result)
         if not policy.restarts_after(result is None or not result.ok):
             host.env_event(message=f"task {task.name} ({task.path}) {how}: not restarted (restart policy on-failure)")
             return False

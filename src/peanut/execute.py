@@ -10,13 +10,15 @@ walked down to DONE with OCC transitions, then SIGTERM, SIGINT, SIGKILL to its p
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecs_engine.errors import ExitStatus, HandledError, UsageError
+from ecs_engine.errors import ExitStatus, HandledError, UnreachableError, UsageError
 from ecs_engine.occ import launch
+from ecs_engine.occ.client import OccClient
 
 from .commands import run_command
 from .control import ProcessControl, transport
@@ -73,8 +75,11 @@ async def exec_async(
     log_path = Path(log) if log else default_log(f"{name}-{port}.log")
     child = launch.start(command, port=port, log_path=log_path)
     out.note(f"peanut: started {shlex.join(child.command)} (pid {child.process.pid}); output in {log_path}")
+    ours = False  # only the started process may be walked down to DONE at the end
     try:
         detected = await launch.wait_answering(child, timeout, transport(mode) if mode else None)
+        await _check_answered_by(child, detected, timeout)
+        ours = True
         mode = mode or detected
         out.note(f"peanut: {child.address} answers ({mode})")
         if script:
@@ -87,8 +92,27 @@ async def exec_async(
             child.close_log()
             out.note(f"peanut: left running: pid {child.process.pid}, control port {port}")
         else:
-            code = await launch.stop(child)
+            code = await launch.stop(child, use_occ=ours)
             out.note(f"peanut: stopped the process (exit code {code})")
+
+
+async def _check_answered_by(child: launch.Child, mode: str, timeout: float) -> None:
+    """Refuse a port answered by another process (one that listened there first): peanut would drive it."""
+    async with OccClient(child.address, mode, timeout=timeout) as client:
+        pid = (await client.get_state()).pid
+    if pid and not _descends_from(pid, child.pid):
+        raise UnreachableError(
+            f"port {child.port} is answered by pid {pid}, not the started process (pid {child.pid}): "
+            "is another process on that port?"
+        )
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor`` or one of its descendants (it started in the session peanut made)."""
+    try:
+        return pid == ancestor or os.getsid(pid) == ancestor
+    except OSError:  # no such process here (another host, another pid namespace)
+        return False
 
 
 LOGS_KEPT = 20

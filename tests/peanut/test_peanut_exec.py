@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ecs_engine.errors import ExitStatus
-from tests.peanut.processes import DEVICE, DUMMY, peanut
+from tests.peanut.processes import DEVICE, DUMMY, peanut, state_of
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +104,16 @@ def test_script_errors_name_the_line(tmp_path):
     assert f"{steps}:2: argument COMMAND: invalid choice: 'fly'" in result.err
     missing = peanut("exec", "--script", str(tmp_path / "none.peanut"), "--", *DUMMY)
     assert missing.status == ExitStatus.USAGE and "none.peanut" in missing.err
+
+
+def test_exec_refuses_a_port_another_process_answers_and_leaves_that_process_alone(occ_process, tmp_path):
+    result = peanut("exec", "--port", str(occ_process.port), "--script", script(tmp_path, "get-state\n"), "--", *DUMMY)
+    assert result.status == ExitStatus.UNREACHABLE, result.err
+    started_pid = int(result.err.split("(pid ")[1].split(")")[0])
+    assert (
+        f"peanut: error: port {occ_process.port} is answered by pid {occ_process.pid}, not the started process "
+        f"(pid {started_pid}): is another process on that port?"
+    ) in result.err
+    assert result.out == "" and occ_process.alive() and state_of(occ_process) == "STANDBY"
+    with pytest.raises(ProcessLookupError):
+        os.kill(started_pid, 0)  # its own child was stopped

@@ -3,6 +3,8 @@ of ``ExitStatus`` (2 for a malformed argument or setting), never a traceback."""
 
 from __future__ import annotations
 
+import pytest
+
 from ecs_engine.errors import ExitStatus
 
 
@@ -52,3 +54,17 @@ def test_settings_of_the_right_type_and_an_empty_section_are_taken(coconut):
     assert result.status == ExitStatus.OK, result.err
     assert '"embedded_core": false' in result.out and '"verbose": true' in result.out
     assert '"core.journal_keep_days": 3.0' in result.out
+
+
+@pytest.mark.parametrize(
+    ("command", "port", "expected"),
+    [
+        (("mock", "dcs", "-p"), "99999", "0-65535"),
+        (("mock", "dcs", "-p"), "-1", "0-65535"),
+        (("apricot", "serve", "--port"), "99999", "1-65535"),
+    ],
+)
+def test_every_port_option_is_checked_before_anything_binds(coconut, command, port, expected):
+    result = coconut(*command, port)
+    assert result.status == ExitStatus.USAGE
+    assert one_error(result) == f"coconut: error: --port {port}: the port must be {expected}"

@@ -22,8 +22,11 @@ def serve(
     import logging
 
     from ecs_engine.server.apricot import apart_listen, run_apart
+    from ecs_engine.server.endpoints import check_port
     from ecs_engine.server.settings import CoreSettings
 
+    if port is not None:
+        check_port(port, f"--port {port}")
     cli: CliContext = ctx.obj
     settings = CoreSettings.from_values(cli.settings.layers.nested(), data_dir=cli.data_dir, state_dir=cli.state_dir)
     listen = apart_listen(settings, port)

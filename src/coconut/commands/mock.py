@@ -97,6 +97,10 @@ def _mock_app(service: MockService) -> typer.Typer:
         script: Path = script_option,
         record: Path = record_option,
     ) -> None:
+        from ecs_engine.server.endpoints import check_port
+
+        if port is not None:
+            check_port(port, f"--port {port}", lowest=0)
         _serve(ctx.obj, service, port=port, script=script, record=record)
 
     return single

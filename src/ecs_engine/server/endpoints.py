@@ -32,6 +32,12 @@ def split_endpoint(endpoint: str, *, what: str = "endpoint") -> tuple[str, int]:
         number = int(port)
     except ValueError:
         raise UsageError(f"{what} '{endpoint}': the port is not a number") from None
-    if not 0 < number < 65536:
-        raise UsageError(f"{what} '{endpoint}': the port must be 1-65535")
-    return host, number
+    return host, check_port(number, f"{what} '{endpoint}'")
+
+
+def check_port(port: int, what: str, *, lowest: int = 1) -> int:
+    """``port`` if it is a TCP port (``lowest`` 0: 0 too, any free port), else one UsageError naming ``what``:
+    the one check of every port an endpoint or an option (``--port``) gives, before a bind fails obscurely."""
+    if not lowest <= port <= 65535:
+        raise UsageError(f"{what}: the port must be {lowest}-65535")
+    return port

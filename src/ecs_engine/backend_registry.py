@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ecs_engine.errors import ConfigurationError, UsageError
+from ecs_engine.errors import StoreUrlError, UsageError
 
 if TYPE_CHECKING:
     import pluggy
@@ -66,17 +66,17 @@ class BackendRegistry:
         return sorted(self._resource_managers)
 
     def open_config_store(self, url: str) -> KeyValueStore:
-        """The store named by ``url``; ConfigurationError if the URL is malformed or its scheme unknown."""
+        """The store named by ``url``; StoreUrlError if the URL is malformed or its scheme unknown."""
         scheme, sep, _ = url.partition("://")
         if not sep or not scheme:
-            raise ConfigurationError(
+            raise StoreUrlError(
                 f"bad configuration store URL {url!r}: expected SCHEME://...",
                 hint="e.g. sqlite:///path/config.sqlite, file:///path/config.yaml, etcd://127.0.0.1:2379",
             )
         opener = self._config_stores.get(scheme)
         if opener is None:
             schemes = ", ".join(f"{s}://" for s in self.config_store_schemes) or "none"
-            raise ConfigurationError(
+            raise StoreUrlError(
                 f"unknown configuration store scheme '{scheme}://' in {url}",
                 hint=f"installed backends handle {schemes}",
             )

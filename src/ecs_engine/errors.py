@@ -70,6 +70,11 @@ class ConfigurationError(HandledError):
     """The configuration store refused or could not answer a request."""
 
 
+class StoreUrlError(ConfigurationError, UsageError):
+    """A configuration store URL of the wrong form or of no installed scheme: a malformed argument or setting (exit
+    2, as a bad ``--endpoint``), still a ConfigurationError to whoever catches the store's errors."""
+
+
 class TemplateError(HandledError):
     """A workflow or task template is invalid.
 

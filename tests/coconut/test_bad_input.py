@@ -68,3 +68,30 @@ def test_every_port_option_is_checked_before_anything_binds(coconut, command, po
     result = coconut(*command, port)
     assert result.status == ExitStatus.USAGE
     assert one_error(result) == f"coconut: error: --port {port}: the port must be {expected}"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("--config-endpoint", "foo://bar", "config", "list"),
+            "unknown configuration store scheme 'foo://' in foo://bar",
+        ),
+        (
+            ("--config-endpoint", "notaurl", "config", "list"),
+            "bad configuration store URL 'notaurl': expected SCHEME://",
+        ),
+        (("--config-endpoint", "etcd://h:p", "config", "list"), "bad etcd endpoint 'h:p' in etcd://h:p"),
+        (("config", "migrate", "--to", "foo://x"), "unknown configuration store scheme 'foo://' in foo://x"),
+    ],
+)
+def test_a_malformed_store_url_is_a_usage_error(coconut, args, expected):
+    result = coconut(*args)
+    assert result.status == ExitStatus.USAGE
+    assert result.err.startswith(f"coconut: error: {expected}"), result.err
+
+
+def test_a_malformed_broker_is_a_usage_error_before_kafka_is_tried(coconut):
+    result = coconut("mock", "lhc", "--broker", "nonsense")
+    assert result.status == ExitStatus.USAGE
+    assert one_error(result) == "coconut: error: --broker 'nonsense': expected HOST:PORT, e.g. 127.0.0.1:9092"

@@ -179,7 +179,7 @@ def test_config_endpoint_option_and_read_only_file(run, tmp_path):
     code, _, err = run("config", "runtime", "set", "a", "b", "c", endpoint=url)
     assert code == 1 and "is read-only" in err
     code, _, err = run("config", "list", endpoint="consul://127.0.0.1:8500")
-    assert code == 1 and "unknown configuration store scheme 'consul://'" in err
+    assert code == 2 and "unknown configuration store scheme 'consul://'" in err
 
 
 def test_migrate_file_into_sqlite_is_idempotent_and_keeps_higher_run_counter(run, tmp_path):

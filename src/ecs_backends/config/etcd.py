@@ -26,7 +26,7 @@ from ecs_engine.config.store import (
     check_value,
     subtree_prefix,
 )
-from ecs_engine.errors import ConfigurationError, DeadlineError, UnreachableError
+from ecs_engine.errors import ConfigurationError, DeadlineError, StoreUrlError, UnreachableError
 from ecs_engine.hookspecs import hookimpl
 
 SCHEME = "etcd"
@@ -49,20 +49,20 @@ def parse_url(url: str) -> tuple[list[tuple[str, int]], str, float]:
         if not sep:
             host, port = item.strip(), str(DEFAULT_PORT)
         if not host or not port.isdigit():
-            raise ConfigurationError(f"bad etcd endpoint {item!r} in {url}: expected HOST:PORT")
+            raise StoreUrlError(f"bad etcd endpoint {item!r} in {url}: expected HOST:PORT")
         endpoints.append((host.strip("[]"), int(port)))
     prefix = parsed.path.strip("/")
     prefix = prefix + "/" if prefix else DEFAULT_PREFIX
     timeout = DEFAULT_TIMEOUT
     for name, value in urllib.parse.parse_qsl(parsed.query, keep_blank_values=True):
         if name != "timeout":
-            raise ConfigurationError(f"unknown option '{name}' in {url}: only ?timeout=SECONDS is understood")
+            raise StoreUrlError(f"unknown option '{name}' in {url}: only ?timeout=SECONDS is understood")
         try:
             timeout = float(value)
         except ValueError:
-            raise ConfigurationError(f"bad timeout {value!r} in {url}: expected seconds") from None
+            raise StoreUrlError(f"bad timeout {value!r} in {url}: expected seconds") from None
         if timeout <= 0:
-            raise ConfigurationError(f"bad timeout {value!r} in {url}: must be positive")
+            raise StoreUrlError(f"bad timeout {value!r} in {url}: must be positive")
     return endpoints, prefix, timeout
 
 

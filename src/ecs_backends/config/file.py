@@ -14,7 +14,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.memory import MemoryStore
 from ecs_engine.config.tree import flatten, yaml_error
-from ecs_engine.errors import ConfigurationError, NotFoundError
+from ecs_engine.errors import ConfigurationError, NotFoundError, StoreUrlError
 from ecs_engine.hookspecs import hookimpl
 
 SCHEME = "file"
@@ -24,14 +24,14 @@ def path_of(url: str) -> Path:
     """The file named by ``file:///abs/path`` or ``file://relative/path``."""
     rest = url.partition("://")[2]
     if not rest:
-        raise ConfigurationError(f"bad configuration store URL {url!r}: expected file:///PATH.yaml or .json")
+        raise StoreUrlError(f"bad configuration store URL {url!r}: expected file:///PATH.yaml or .json")
     return Path(rest)
 
 
 def load_tree(path: Path) -> dict[str, str]:
     """Flat keys of the file at ``path``; one ConfigurationError naming the file and what is wrong."""
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-        raise ConfigurationError(f"configuration file {path}: expected a .yaml, .yml or .json file")
+        raise StoreUrlError(f"configuration file {path}: expected a .yaml, .yml or .json file")
     try:
         text = path.read_text()
     except FileNotFoundError:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.errors import ConfigurationError, StoreUrlError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.sqlitedb import open_database
 
@@ -220,7 +220,7 @@ def path_of(url: str) -> Path:
     """The database file of ``sqlite:///abs/path`` or ``sqlite://relative/path`` (``~`` expanded)."""
     rest = url.partition("://")[2]
     if not rest.strip("/"):
-        raise ConfigurationError(f"bad configuration store URL {url!r}: expected sqlite:///PATH/config.sqlite")
+        raise StoreUrlError(f"bad configuration store URL {url!r}: expected sqlite:///PATH/config.sqlite")
     return Path(rest).expanduser()
 
 

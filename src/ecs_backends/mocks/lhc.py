@@ -15,6 +15,7 @@ from typing import Any
 
 from ecs_engine.errors import UnreachableError
 from ecs_engine.protocols import common_pb2, events_pb2
+from ecs_engine.server.endpoints import split_endpoint
 from ecs_engine.template.yamlload import YMap
 
 from .framework import MockService, Recorder, Script
@@ -81,14 +82,17 @@ def message(fill: dict[str, Any], mode: str, stable: list[int]) -> events_pb2.Ev
 
 def publish(script: Script, recorder: Recorder, args: list[str]) -> int:
     """Send the script's steps to ``--broker``; 0 once the broker has them all."""
+    parser = argparse.ArgumentParser(prog="coconut mock lhc", description="Publish a beam-mode sequence.")
+    parser.add_argument("--broker", required=True, help="Kafka bootstrap HOST:PORT")
+    options = parser.parse_args(args)
+    # checked at once: Kafka's client would try the name for seconds before giving up
+    split_endpoint(options.broker, what="--broker", example="127.0.0.1:9092")
+
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
 
     from ecs_backends.events.kafka import client_config, create_topics
 
-    parser = argparse.ArgumentParser(prog="coconut mock lhc", description="Publish a beam-mode sequence.")
-    parser.add_argument("--broker", required=True, help="Kafka bootstrap HOST:PORT")
-    options = parser.parse_args(args)
     fill, steps = steps_of(script)
     config = client_config([options.broker])
     create_topics(AdminClient(config), [TOPIC], options.broker)  # a first message to a new topic may be lost

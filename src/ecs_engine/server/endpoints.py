@@ -24,10 +24,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def split_endpoint(endpoint: str, *, what: str = "endpoint") -> tuple[str, int]:
+def split_endpoint(endpoint: str, *, what: str = "endpoint", example: str = DEFAULT_ENDPOINT) -> tuple[str, int]:
     host, sep, port = endpoint.strip().rpartition(":")
     if not sep or not host:
-        raise UsageError(f"{what} '{endpoint}': expected HOST:PORT, e.g. {DEFAULT_ENDPOINT}")
+        raise UsageError(f"{what} '{endpoint}': expected HOST:PORT, e.g. {example}")
     try:
         number = int(port)
     except ValueError:

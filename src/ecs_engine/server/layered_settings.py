@@ -73,6 +73,8 @@ KNOWN: dict[str, Any] = {
     "core.journal_keep_mb": 2000.0,
     "apricot.listen": "",
 }
+#: sections of known keys (``core``, ``apricot``, ``log``): a map in a settings file, never a value
+SECTIONS = frozenset(key.split(".", 1)[0] for key in KNOWN if "." in key)
 #: sections whose keys belong to their readers (plugins, watchdogs): taken whole, never warned about
 OPEN_SECTIONS = ("watchdogs", "plugins")
 #: ``core.<name>Endpoint(s)``: an integration plugin's endpoint (its ``endpoint_setting``)
@@ -127,7 +129,8 @@ class LayeredSettings:
         for key in list(out.settings):
             name = env_name(key)
             if name in environ:
-                out.settings[key] = Setting(_from_text(environ[name], out.settings[key].value, name), f"env {name}")
+                value = _typed(environ[name], out.settings[key].value, f"environment variable {name}")
+                out.settings[key] = Setting(value, f"env {name}")
         for key, value in (flags or {}).items():
             if value is not None:
                 out.settings[key] = Setting(value, "flag --" + key.replace("_", "-").replace(".", "-"))
@@ -136,7 +139,16 @@ class LayeredSettings:
     def _read(self, path: Path) -> None:
         self.files.append(path)
         for key, value in _flatten(read_settings_file(path)).items():
-            if not is_known(key):
+            if key in SECTIONS and value is None:  # ``core:`` with every entry commented out
+                continue
+            if key in SECTIONS:
+                raise UsageError(
+                    f"settings file {path}: '{key}' must be a map of settings ({key}.NAME: VALUE),"
+                    f" got {type(value).__name__} {value!r}"
+                )
+            if key in KNOWN:
+                value = _typed(value, KNOWN[key], f"settings file {path}: {key}")
+            elif not is_known(key):
                 self.warnings.append(f"settings file {path}: unknown setting '{key}'{_closest(key, KNOWN)}")
             self.settings[key] = Setting(value, str(path))
 
@@ -185,21 +197,26 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _from_text(text: str, below: Any, name: str) -> Any:
-    """An environment variable's text as the type of the value it replaces (a bool, a number, a list)."""
+def _typed(value: Any, below: Any, where: str) -> Any:
+    """A file's value or an environment variable's text as the type of the value it replaces (a bool, a number,
+    a list), or one UsageError naming ``where``: ``embedded_core: maybe`` is a mistake, not a yes."""
     if isinstance(below, bool):
-        lowered = text.strip().lower()
+        if isinstance(value, bool):
+            return value
+        lowered = str(value).strip().lower()
         if lowered in TRUE or lowered in FALSE:
             return lowered in TRUE
-        raise UsageError(f"environment variable {name}: expected true or false, got '{text}'")
+        raise UsageError(f"{where}: expected true or false, got '{value}'")
     if isinstance(below, int | float):
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
         try:
-            return float(text)
+            return float(str(value))
         except ValueError:
-            raise UsageError(f"environment variable {name}: expected a number, got '{text}'") from None
-    if isinstance(below, list):
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return text
+            raise UsageError(f"{where}: expected a number, got '{value}'") from None
+    if isinstance(below, list) and isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
 
 
 def _closest(key: str, known: Iterable[str]) -> str:

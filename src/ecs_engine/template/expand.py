@@ -323,8 +323,7 @@ class Expander:
         if raw.kind == "include":
             return self._include(role, fields(raw.include or "", "include"), children, fields.where)
         if raw.kind == "aggregator":
-            for child in raw.roles:
-                role.children.extend(self._role(child, children, {}))
+            self._add_children(role, raw.roles, children)
             # an aggregator whose children are all disabled disables itself (the root stays)
             return not raw.roles or bool(role.children) or role.parent is None
         if raw.kind == "task":
@@ -357,9 +356,30 @@ class Expander:
         role.defaults.update(sub_defaults)
         role.vars.update(sub_vars)
         scope = dataclasses.replace(scope, layers=layers)
-        for child in sub.root.roles:
-            role.children.extend(self._role(child, scope, {}))
+        self._add_children(role, sub.root.roles, scope)
         return bool(role.children)
+
+    def _add_children(self, role: Role, raws: tuple[RawRole, ...], scope: _Scope) -> None:
+        """The enabled children of ``role``, each path once: two roles of one path would be one task or call to
+        whatever addresses it (channel targets, ``-e role.path:key``, hooks) and one would silently vanish."""
+        seen: dict[str, tuple[Role, RawRole]] = {}
+        for raw in raws:
+            for child in self._role(raw, scope, {}):
+                first, first_raw = seen.setdefault(child.path, (child, raw))
+                if first is not child:
+                    if first_raw is raw:
+                        why = f"the iterator '{raw.name}' gives it twice (its items must give distinct names)"
+                    else:
+                        at = f"line {first.line}" if first.file == child.file else f"{first.file}:{first.line}"
+                        why = f"the role at {at} has it too (sibling roles need distinct names)"
+                    raise TemplateError(
+                        f"two enabled roles have this path: {why}",
+                        file=child.file,
+                        line=child.line,
+                        role_path=child.path,
+                        field="name",
+                    )
+                role.children.append(child)
 
     def _task_class(self, load: str, source: TemplateSource, where: Where) -> TaskClass:
         key = (id(source), load)

@@ -95,3 +95,9 @@ def test_a_malformed_broker_is_a_usage_error_before_kafka_is_tried(coconut):
     result = coconut("mock", "lhc", "--broker", "nonsense")
     assert result.status == ExitStatus.USAGE
     assert one_error(result) == "coconut: error: --broker 'nonsense': expected HOST:PORT, e.g. 127.0.0.1:9092"
+
+
+def test_a_negative_line_count_is_a_usage_error(coconut):
+    result = coconut("task", "logs", "some-task", "-n", "-3")
+    assert result.status == ExitStatus.USAGE
+    assert one_error(result) == "coconut: error: --lines: expected 0 (all) or a positive number, got -3"

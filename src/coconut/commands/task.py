@@ -133,6 +133,8 @@ def logs(
     cli: CliContext = ctx.obj
     if stream not in ("stdout", "stderr", "all"):
         raise UsageError(f"--stream: expected stdout, stderr or all, got '{stream}'")
+    if lines < 0:
+        raise UsageError(f"--lines: expected 0 (all) or a positive number, got {lines}")
     with connect(cli) as core:
         task = core.call("GetTask", pb.GetTaskRequest(taskId=task_id)).task
     paths = {"stdout": task.properties.get("stdoutLog", ""), "stderr": task.properties.get("stderrLog", "")}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from ecs_engine.errors import ExitStatus
+from ecs_engine.errors import ExitStatus, HandledError, UsageError
 
 from .context import CliContext
 from .lazy_group import LazyCommand, lazy_app
@@ -149,8 +149,8 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
                 cli.echo(text)
             return ExitStatus.OK
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-        cli.error(f"coconut: {exc.format_message()}{hint}")
-        return ExitStatus.USAGE if exc.exit_code == 2 else ExitStatus.FAILED
+        # one line through run_main, as every other error: ``coconut: error: No such option: --bogus ...``
+        raise (UsageError if exc.exit_code == 2 else HandledError)(f"{exc.format_message()}{hint}") from None
     except Exit as exc:
         return ExitStatus(exc.exit_code)
     except Abort:

@@ -101,3 +101,19 @@ def test_a_negative_line_count_is_a_usage_error(coconut):
     result = coconut("task", "logs", "some-task", "-n", "-3")
     assert result.status == ExitStatus.USAGE
     assert one_error(result) == "coconut: error: --lines: expected 0 (all) or a positive number, got -3"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--bogus",), "No such option: --bogus"),
+        (("env", "list", "--outpt", "json"), "No such option: --outpt (Possible options: --output)"),
+        (("env", "lst"), "No such command 'lst'. Did you mean 'list'?"),
+        (("template", "plan"), "Missing option '-w' / '--workflow-template'."),
+        (("events", "query", "--limit", "x"), "Invalid value for '--limit': "),
+    ],
+)
+def test_the_parser_s_errors_are_one_error_line_with_its_suggestion(coconut, args, expected):
+    result = coconut(*args)
+    assert result.status == ExitStatus.USAGE
+    assert one_error(result).startswith(f"coconut: error: {expected}")

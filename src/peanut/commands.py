@@ -14,11 +14,11 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from ecs_engine.errors import ExitStatus, RefusedError, UsageError
+from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.errors import DIRECT, WrongModeError
 
-from .control import Outcome, ProcessControl
+from .control import Outcome, ProcessControl, StepRefused
 from .inputs import parse_assignments
 from .output import Output
 
@@ -26,10 +26,35 @@ M = TypeVar("M")
 StreamCommand = Callable[[ProcessControl, Output, asyncio.Event], Awaitable[ExitStatus]]
 
 
-def _refused(outcome: Outcome, what: str) -> RefusedError:
-    return RefusedError(
-        f"{what}: the process is in {outcome.raw_state} (ok={str(outcome.ok).lower()}, trigger {outcome.trigger})"
-    )
+def _not_done(outcome: Outcome, what: str) -> HandledError:
+    """Exit 1 if the process tried and failed (ERROR), 5 if it refused; both say where it is now."""
+    text = f"{what}: the process is in {outcome.raw_state} (ok={str(outcome.ok).lower()}, trigger {outcome.trigger})"
+    return HandledError(text) if outcome.failed else RefusedError(text)
+
+
+async def _step(
+    out: Output, what: str, render: Callable[[Outcome], tuple[str, dict[str, Any]]], drive: Awaitable[Outcome]
+) -> ExitStatus:
+    """Drive one transition and print its result line, also for a refusal (scripts get one line per answer)."""
+    error: HandledError | None
+    try:
+        outcome = await drive
+    except StepRefused as exc:
+        outcome, error = exc.outcome, exc
+    else:
+        error = None if outcome.ok else _not_done(outcome, what)
+    text, data = render(outcome)
+    if error is not None:
+        data["error"] = error.message
+    out.result(text, data)
+    if error is not None:
+        raise error
+    return ExitStatus.OK
+
+
+def _with_trigger(outcome: Outcome) -> tuple[str, dict[str, Any]]:
+    trigger = f" trigger={outcome.trigger}" if outcome.trigger else ""  # a refused call has none
+    return f"{outcome.verdict}  state={outcome.state}{trigger}", outcome.as_dict()
 
 
 async def get_state(control: ProcessControl, out: Output) -> ExitStatus:
@@ -61,40 +86,38 @@ async def transition(
     source, target = source.upper(), target.upper()
     event = _occ_event(source, target)
     progress = out.progress if control.mode != DIRECT else None
-    outcome = await control.occ_transition(source, event, arguments, progress=progress)
-    word = "ok" if outcome.ok else "refused"
-    if control.mode == DIRECT:
-        text = f"{word}  state={outcome.state} trigger={outcome.trigger}"
-    else:
-        text = f"{word}  state={fairmq.occ_state(outcome.raw_state)}"
-    out.result(text, outcome.as_dict())
-    if not outcome.ok:
-        raise _refused(outcome, f"transition {source} -> {target} ({event})")
-    return ExitStatus.OK
+    drive = control.occ_transition(source, event, arguments, progress=progress, say=_indented(out))
+    render = _with_trigger if control.mode == DIRECT else _occ_state_only
+    return await _step(out, f"transition {source} -> {target} ({event})", render, drive)
+
+
+def _indented(out: Output) -> Callable[[str], None]:
+    return lambda text: out.note(f"  {text}")
+
+
+def _occ_state_only(outcome: Outcome) -> tuple[str, dict[str, Any]]:
+    return f"{outcome.verdict}  state={fairmq.occ_state(outcome.raw_state)}", outcome.as_dict()
 
 
 async def direct_step(
     control: ProcessControl, source: str, event: str, arguments: Mapping[str, str], out: Output
 ) -> ExitStatus:
-    outcome = await control.direct_step(source, event, arguments)
-    out.result(
-        f"{'ok' if outcome.ok else 'refused'}  state={outcome.state} trigger={outcome.trigger}", outcome.as_dict()
-    )
-    if not outcome.ok:
-        raise _refused(outcome, f"{event} from {source}")
-    return ExitStatus.OK
+    return await _step(out, f"{event} from {source}", _with_trigger, control.direct_step(source, event, arguments))
 
 
 async def fmq_step(
     control: ProcessControl, source: str, event: str, arguments: Mapping[str, str], out: Output
 ) -> ExitStatus:
-    outcome = await control.fmq_step(source, event, arguments, progress=out.progress)
+    drive = control.fmq_step(source, event, arguments, progress=out.progress)
+    return await _step(out, f"{event} from {source}", _fmq_states, drive)
+
+
+def _fmq_states(outcome: Outcome) -> tuple[str, dict[str, Any]]:
     occ_state = fairmq.occ_state(outcome.raw_state)
-    text = f"{'ok' if outcome.ok else 'refused'}  fmq-state={outcome.raw_state}  occ-state={occ_state}"
-    out.result(text, {**outcome.as_dict(), "occState": occ_state})
-    if not outcome.ok:
-        raise _refused(outcome, f"{event} from {source}")
-    return ExitStatus.OK
+    return f"{outcome.verdict}  fmq-state={outcome.raw_state}  occ-state={occ_state}", {
+        **outcome.as_dict(),
+        "occState": occ_state,
+    }
 
 
 async def _stream(

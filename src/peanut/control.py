@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.errors import HandledError, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.client import OccClient, TransitionResult
 from ecs_engine.occ.errors import DIRECT, FMQ
@@ -51,11 +51,31 @@ class Outcome:
     trigger: str
     steps: list[Step] = field(default_factory=list)
 
+    @property
+    def failed(self) -> bool:
+        """The process tried and went to ERROR (exit 1), rather than refusing without trying (exit 5; OCClib's
+        trigger is DEVICE_ERROR for any answer in ERROR, so it is the move into ERROR that counts)."""
+        return any(step.trigger and step.source != states.ERROR == step.state for step in self.steps)
+
+    @property
+    def verdict(self) -> str:
+        return "ok" if self.ok else "failed" if self.failed else "refused"
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "result": self.verdict}
+
+
+class StepRefused(RefusedError):
+    """A Transition refused without an answer (state mismatch, unknown event, OCClite's CANCELLED); ``outcome``
+    says where the process is now, so that the refusal has a result line like an ``ok=false`` answer."""
+
+    def __init__(self, exc: RefusedError, outcome: Outcome):
+        super().__init__(exc.message, hint=exc.hint)
+        self.outcome = outcome
 
 
 Progress = Callable[[str, str, TransitionResult | None], None]
+Say = Callable[[str], None]
 
 
 class ProcessControl:
@@ -91,7 +111,12 @@ class ProcessControl:
         return self.view(info.state, info.pid)
 
     async def occ_transition(
-        self, source: str, event: str, arguments: Mapping[str, str] | None = None, progress: Progress | None = None
+        self,
+        source: str,
+        event: str,
+        arguments: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+        say: Say | None = None,
     ) -> Outcome:
         """OCC ``event`` from OCC state ``source``: one Transition (direct) or its FairMQ sequence (fmq)."""
         target = states.EXPECTED_FINAL_STATE.get(event)
@@ -112,24 +137,41 @@ class ProcessControl:
                 done.extend(outcome.steps)
                 if not outcome.ok:
                     break
-        except HandledError:
-            if event == states.CONFIGURE:
-                await self._roll_back(progress)
+        except StepRefused as exc:
+            done.extend(exc.outcome.steps)
+            done.extend(await self._roll_back(event, done, exc.message, progress, say))
+            exc.outcome = self._outcome(event, done, ok=False)
+            raise
+        except HandledError as exc:
+            await self._roll_back(event, done, exc.message, progress, say)
             raise
         last = done[-1]
-        if not last.ok and event == states.CONFIGURE and last.state in fairmq.ROLLBACK_FROM:
-            await self._roll_back(progress)
         ok = last.ok and last.state == fairmq.FROM_OCC[target]
-        return Outcome(event, self.view(last.state).shown, last.state, ok, last.trigger, done)
+        if not ok:
+            why = f"{last.event} left the device in {last.state} (ok={str(last.ok).lower()}, trigger {last.trigger})"
+            done.extend(await self._roll_back(event, done, why, progress, say))
+        return self._outcome(event, done, ok=ok)
 
-    async def _roll_back(self, progress: Progress | None) -> None:
-        """A configure stuck between IDLE and READY goes back to IDLE, as the executor does."""
+    def _outcome(self, event: str, steps: list[Step], *, ok: bool) -> Outcome:
+        last = steps[-1]
+        return Outcome(event, self.view(last.state).shown, last.state, ok, last.trigger, steps)
+
+    async def _roll_back(
+        self, event: str, taken: list[Step], why: str, progress: Progress | None, say: Say | None
+    ) -> list[Step]:
+        """A configure stuck between IDLE and READY goes back to IDLE, as the executor does; only when it took
+        a step (a refused first step changed nothing). ``say`` hears why before the rollback's progress."""
+        if event != states.CONFIGURE or not any(step.ok for step in taken):
+            return []
         try:
             state = (await self.client(FMQ).get_state()).state
-            if state in fairmq.ROLLBACK_FROM:
-                await self.fmq_step(state, fairmq.RESET_DEVICE, None, progress=progress)
+            if state not in fairmq.ROLLBACK_FROM:
+                return []
+            if say:
+                say(f"{why}; rolling back with {fairmq.RESET_DEVICE}")
+            return (await self.fmq_step(state, fairmq.RESET_DEVICE, None, progress=progress)).steps
         except HandledError:
-            pass
+            return []
 
     async def direct_step(
         self, source: str, event: str, arguments: Mapping[str, str] | None = None, progress: Progress | None = None
@@ -137,7 +179,7 @@ class ProcessControl:
         """One OCC protobuf Transition, whatever the mode."""
         if progress:
             progress(source, event, None)
-        result = await self.client(DIRECT).transition(source, event, arguments)
+        result = await self._transition(DIRECT, source, event, arguments)
         if progress:
             progress(source, event, result)
         target = states.EXPECTED_FINAL_STATE.get(event, result.state)
@@ -151,10 +193,29 @@ class ProcessControl:
         """One OCClite Transition with a FairMQ event, whatever the mode."""
         if progress:
             progress(source, event, None)
-        result = await self.client(FMQ).transition(source, event, arguments)
+        result = await self._transition(FMQ, source, event, arguments)
         if progress:
             progress(source, event, result)
         target = fairmq.EXPECTED_FINAL_STATE.get(event)
         ok = result.ok and result.state == target and result.trigger == states.EXECUTOR
         step = Step(source, event, result.state, ok, result.trigger)
         return Outcome(event, self.view(result.state).shown, result.state, ok, result.trigger, [step])
+
+    async def _transition(
+        self, kind: str, source: str, event: str, arguments: Mapping[str, str] | None
+    ) -> TransitionResult:
+        """One Transition; a refusal says where the process is (OCClite gives no reason, and a script wants a
+        result line for it)."""
+        client = self.client(kind)
+        try:
+            return await client.transition(source, event, arguments)
+        except RefusedError as exc:
+            try:
+                raw = (await client.get_state()).state
+            except HandledError:
+                raise exc from None
+            view = self.view(raw)
+            where = f"the device is in {raw} ({fairmq.occ_state(raw)})" if kind == FMQ else f"the process is in {raw}"
+            exc.message += f"; {where}"
+            step = Step(source, event, raw, False, "")
+            raise StepRefused(exc, Outcome(event, view.shown, raw, False, "", [step])) from None

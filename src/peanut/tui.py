@@ -359,7 +359,9 @@ class PeanutTUI:
             if self.mode == FMQ_STEP:
                 outcome = await self.control.fmq_step(view.raw, event, arguments)
             else:
-                outcome = await self.control.occ_transition(view.shown, event, arguments, progress=self._progress)
+                outcome = await self.control.occ_transition(
+                    view.shown, event, arguments, progress=self._progress, say=self.say
+                )
             self.view = self.control.view(outcome.raw_state, view.pid)
             verdict = "ok" if outcome.ok else f"not ok, trigger {outcome.trigger}"
             self.say(f"{event} -> {outcome.raw_state} ({verdict})")

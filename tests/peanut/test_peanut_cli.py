@@ -10,7 +10,7 @@ import pytest
 
 from ecs_engine.errors import ExitStatus
 from ecs_engine.occ import launch
-from tests.peanut.processes import DUMMY, peanut, started, state_of
+from tests.peanut.processes import DEVICE, DUMMY, peanut, started, state_of
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +184,53 @@ def test_a_killed_process_is_unreachable_until_restarted(occ_process, tmp_path):
         assert peanut(*p, "get-state").out == "STANDBY\n"
     finally:
         asyncio.run(launch.stop(again))
+
+
+def test_a_refused_first_fmq_step_is_not_rolled_back_and_says_where_the_device_is(fmq_device):
+    p = ["-addr", fmq_device.address]
+    for source, event in (("IDLE", "INIT DEVICE"), ("INITIALIZING DEVICE", "COMPLETE INIT"), ("INITIALIZED", "BIND")):
+        assert peanut(*p, "fmq-step", source, event).status == 0
+    refused = peanut(*p, "transition", "STANDBY", "CONFIGURED")
+    assert (refused.status, refused.out) == (ExitStatus.REFUSED, "refused  state=STANDBY\n")
+    assert "the device is in BOUND (STANDBY)" in refused.err and "RESET DEVICE" not in refused.err
+    assert state_of(fmq_device, "fmq") == "BOUND"  # nothing had started: nothing is undone
+
+
+def test_an_fmq_refusal_names_the_state_the_device_is_in(fmq_device):
+    p = ["-addr", fmq_device.address]
+    assert peanut(*p, "transition", "STANDBY", "CONFIGURED").status == 0
+    refused = peanut(*p, "transition", "RUNNING", "CONFIGURED")
+    assert refused.status == ExitStatus.REFUSED
+    assert "Transition RUNNING/STOP refused by the FairMQ device" in refused.err
+    assert "the device is in READY (CONFIGURED)" in refused.err
+
+
+def test_a_refused_call_has_a_result_line_in_text_and_json(occ_process):
+    p = ["-addr", occ_process.address, "-mode", "direct"]
+    assert peanut(*p, "transition", "CONFIGURED", "RUNNING").out == "refused  state=STANDBY\n"
+    refused = peanut(*p, "-o", "json", "transition", "CONFIGURED", "RUNNING")
+    assert refused.status == ExitStatus.REFUSED
+    data = json.loads(refused.out)
+    assert (data["result"], data["ok"], data["state"], data["event"]) == ("refused", False, "STANDBY", "START")
+    assert "state mismatch" in data["error"]
+    unknown = json.loads(peanut(*p, "-o", "json", "direct-step", "STANDBY", "PAUSE").out)
+    assert (unknown["result"], unknown["state"]) == ("refused", "STANDBY")
+    illegal = json.loads(peanut(*p, "-o", "json", "direct-step", "STANDBY", "START").out)
+    assert (illegal["result"], illegal["trigger"]) == ("refused", "DEVICE_INTENTIONAL")
+
+
+def test_a_transition_that_was_tried_and_failed_exits_failed_not_refused(tmp_path):
+    direct = started([*DUMMY, "--fail-on", "CONFIGURE"], tmp_path / "occ.log")
+    device = started([*DEVICE, "--fail-in", "init_task"], tmp_path / "device.log")
+    try:
+        p = ["-addr", direct.address, "-mode", "direct"]
+        failed = peanut(*p, "transition", "STANDBY", "CONFIGURED")
+        assert (failed.status, failed.out) == (ExitStatus.FAILED, "failed  state=ERROR trigger=DEVICE_ERROR\n")
+        in_error = peanut(*p, "direct-step", "ERROR", "RESET")  # OCClib says DEVICE_ERROR, but nothing was tried
+        assert in_error.status == ExitStatus.REFUSED and in_error.out.startswith("refused  state=ERROR")
+        fmq = peanut("-addr", device.address, "-o", "json", "transition", "STANDBY", "CONFIGURED")
+        assert fmq.status == ExitStatus.FAILED
+        assert (json.loads(fmq.out)["result"], json.loads(fmq.out)["state"]) == ("failed", "ERROR")
+    finally:
+        for child in (direct, device):
+            asyncio.run(launch.stop(child, use_occ=False))

@@ -8,6 +8,7 @@ import pytest
 from ecs_engine.errors import TemplateError
 from ecs_engine.plugins import plugin_manager
 from ecs_engine.template.load import make_expander
+from ecs_engine.template.plan import build_plan
 from ecs_engine.template.sources import DirectorySource
 from ecs_engine.template.validate import validate_paths
 
@@ -75,3 +76,55 @@ def test_an_iterator_whose_range_repeats_an_item_is_an_error(repo):
     error = expansion_error(repo, user_vars={"hosts": '["a","b","a"]'})
     assert (error.line, error.role_path) == (3, "w.host-a")
     assert "the iterator 'host-{{ it }}' gives it twice" in error.message
+
+
+def test_plan_locates_an_expression_error_on_its_own_line_and_field_as_validate_does(repo):
+    repo.task(
+        "t",
+        """\
+        name: t
+        control: {mode: basic}
+        command:
+          value: 'true'
+          env:
+            - A=1
+            - "B={{ nope }}"
+        """,
+    )
+    path = repo.workflow(
+        "w",
+        """\
+        name: w
+        roles:
+          - name: r
+            constraints:
+              - attribute: machine_id
+                value: "{{ foo( }}"
+            connect:
+              - name: in
+                type: pull
+                target: "{{ Parent( }}"
+            task:
+              load: t
+              timeout: "{{ 'ten seconds' }}"
+        """,
+    )
+
+    def mend(old, new):
+        path.write_text(path.read_text().replace(old, new))
+
+    error = expansion_error(repo)
+    assert (error.line, error.role_path, error.field) == (13, "w.r", "task.timeout")
+    mend("'ten seconds'", "'10s'")
+    error = expansion_error(repo)
+    assert (error.line, error.role_path, error.field) == (6, "w.r", "constraints[0].value")
+    (problem, *_) = validation_errors(repo)
+    assert problem.line == 6 and "field roles[0].constraints[0].value: expected an expression" in problem.message
+    mend("foo(", "'x'")
+    error = expansion_error(repo)
+    assert (error.line, error.field) == (10, "connect[0].target")
+    mend("Parent(", "'x'")
+    workflow = expand(repo)
+    with pytest.raises(TemplateError) as err:
+        build_plan(make_expander(DirectorySource(repo.root), plugins=plugin_manager(), offline=True), workflow)
+    assert (err.value.file, err.value.line, err.value.field) == (str(repo.root / "tasks/t.yaml"), 7, "command.env[1]")

@@ -295,7 +295,7 @@ class Expander:
         try:
             traits.timeout = parse_duration(timeout_text)
         except ValueError as exc:
-            raise fields.where.at(raw.line, f"{kind}.timeout").error(str(exc)) from None
+            raise fields.at(f"{kind}.timeout").error(str(exc)) from None
         traits.timeout_text = timeout_text.strip()
         traits.critical = True if t.critical is None else t.critical
         traits.restart = t.restart
@@ -311,27 +311,28 @@ class Expander:
     def _placement(self, role: Role, raw: RawRole, fields: _RoleFields) -> None:
         """Stage 5: constraint values and channels (the fields a deployment reads)."""
 
-        def channel(ch: RawChannel, section: str) -> dict[str, str]:
-            return {k: fields(v, f"{section}.{k}", ch.line) for k, v in ch.fields.items()}
+        def channel(ch: RawChannel, field_name: str) -> dict[str, str]:
+            return {k: fields(v, f"{field_name}.{k}") for k, v in ch.fields.items()}
 
-        role.constraints = [(c.attribute, fields(c.value, "constraints", c.line)) for c in raw.constraints]
-        role.connect = [channel(ch, "connect") for ch in raw.connect]
-        role.bind = [channel(ch, "bind") for ch in raw.bind]
+        role.constraints = [
+            (c.attribute, fields(c.value, f"constraints[{i}].value")) for i, c in enumerate(raw.constraints)
+        ]
+        role.connect = [channel(ch, f"connect[{i}]") for i, ch in enumerate(raw.connect)]
+        role.bind = [channel(ch, f"bind[{i}]") for i, ch in enumerate(raw.bind)]
 
     def _fill(self, role: Role, raw: RawRole, children: _Scope, fields: _RoleFields) -> bool:
         """What is below the role: children, the included workflow, the task class. False: it disables itself."""
         if raw.kind == "include":
-            return self._include(role, fields(raw.include or "", "include"), children, fields.where)
+            return self._include(role, fields(raw.include or "", "include"), children, fields.at("include"))
         if raw.kind == "aggregator":
             self._add_children(role, raw.roles, children)
             # an aggregator whose children are all disabled disables itself (the root stays)
             return not raw.roles or bool(role.children) or role.parent is None
         if raw.kind == "task":
-            role.task_class = self._task_class(role.load, children.source, fields.where)
+            role.task_class = self._task_class(role.load, children.source, fields.at("task.load"))
         return True
 
     def _include(self, role: Role, target: str, scope: _Scope, where: Where) -> bool:
-        where = where.at(None, "include")
         if not target.strip():
             raise where.error("the include expression gave an empty workflow name")
         if scope.depth >= MAX_INCLUDE_DEPTH:
@@ -390,7 +391,7 @@ class Expander:
                 task_source = source.resolve(ref)
                 tfile = task_source.read("tasks", ref.name)
             except (NotFoundError, TemplateError) as exc:
-                raise where.at(None, "task.load").error(f"cannot load task '{load}': {exc.message}") from None
+                raise where.error(f"cannot load task '{load}': {exc.message}") from None
             cls = parse_task(tfile.text, tfile.origin)
             if cls.name != ref.name:
                 self.warnings.append(
@@ -413,8 +414,13 @@ class _RoleFields:
     where: Where
 
     def __call__(self, text: str, field_name: str, line: int | None = None) -> str:
-        line = line or self.raw.lines.get(field_name.split(".")[0])
-        return self.expander.render(text, self.stack, self.scope, this=self.this, where=self.where.at(line, field_name))
+        return self.expander.render(text, self.stack, self.scope, this=self.this, where=self.at(field_name, line))
+
+    def at(self, field_name: str, line: int | None = None) -> Where:
+        """Where ``field_name`` is written: its own line as the reader recorded it, else its section's."""
+        lines = self.raw.lines
+        line = line or lines.get(field_name) or lines.get(field_name.split(".")[0].split("[")[0])
+        return self.where.at(line, field_name)
 
 
 def _alive(expander: weakref.ref[Expander]) -> Expander:
@@ -424,14 +430,16 @@ def _alive(expander: weakref.ref[Expander]) -> Expander:
 
 
 def role_renderer(
-    expander: Expander, role: Role, *, file: str | None = None
+    expander: Expander, role: Role, *, file: str | None = None, lines: Mapping[str, int] | None = None
 ) -> Callable[[str, Mapping[str, str], str], str]:
-    """A ``render(text, stack, field)`` for fields evaluated later for ``role`` (task commands, properties)."""
+    """A ``render(text, stack, field)`` for fields evaluated later for ``role`` (task commands, properties) written
+    in ``file``, on the ``lines`` of their field names."""
     ancestors = [(r.name, r.path) for r in [role, *role.ancestors()]]
     scope = _Scope(VarLayers(), ancestors[1:], role, role.source or expander.source)
     where = Where(file or role.file, role.path)
 
     def render(text: str, stack: Mapping[str, str], field_name: str) -> str:
-        return expander.render(text, stack, scope, this=ancestors[0], where=where.at(None, field_name))
+        line = lines.get(field_name) if lines else None
+        return expander.render(text, stack, scope, this=ancestors[0], where=where.at(line, field_name))
 
     return render

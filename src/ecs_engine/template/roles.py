@@ -90,6 +90,7 @@ class RawRole:
     include: str | None = None
     for_: RawFor | None = None
     body: RawRole | None = None  # iterators: the role copied for each item
+    #: the line of each field, by the name errors give it (``task.timeout``, ``constraints[0].value``, ...)
     lines: dict[str, int] = field(default_factory=dict)
 
 
@@ -144,6 +145,9 @@ class _Reader:
             if key not in allowed:
                 self.warnings.append(f"{self.file}:{data.line_of(key)}: role {path}: unknown key '{key}' ignored")
         common = self._common(data, path)
+        body = data[present[0]]
+        if kind in ("task", "call") and isinstance(body, YMap):
+            common["lines"].update({f"{kind}.{key}": body.line_of(key) for key in body})
         if kind == "aggregator":
             roles = data["roles"]
             if roles in ("", None):
@@ -155,7 +159,7 @@ class _Reader:
         if kind == "include":
             include = self.scalar(data["include"], data.line_of("include"), "include", path)
             return RawRole(kind, name, self.file, data.line, include=include, **common)
-        traits = self._traits(data[present[0]], data.line_of(present[0]), kind, path)
+        traits = self._traits(body, data.line_of(present[0]), kind, path)
         return RawRole(kind, name, self.file, data.line, traits=traits, **common)
 
     def _iterator(self, data: YMap, name: str, path: str) -> RawRole:
@@ -171,6 +175,7 @@ class _Reader:
         var = spec.get("var")
         if not var or not isinstance(var, str):
             raise self.error("'for' needs 'var': the name of the loop variable", line, role_path=path, field="for.var")
+        lines = {f"for.{key}": spec.line_of(key) for key in spec}
         if "range" in spec:
             loop = RawFor(var=var, range=self.scalar(spec["range"], spec.line_of("range"), "for.range", path))
         elif "begin" in spec and "end" in spec:
@@ -187,7 +192,7 @@ class _Reader:
         body = self.role(body_data, data.line, path.rpartition(".")[0])
         if body.kind == "iterator":  # pragma: no cover - 'for' was removed above
             raise self.error("nested 'for' in one role", line, role_path=path)
-        return RawRole("iterator", name, self.file, data.line, for_=loop, body=body)
+        return RawRole("iterator", name, self.file, data.line, for_=loop, body=body, lines=lines)
 
     def _common(self, data: YMap, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {"lines": dict(data.key_lines)}
@@ -214,12 +219,14 @@ class _Reader:
                         "a constraint needs 'attribute' and 'value'", cline, role_path=path, field="constraints"
                     )
                 items.append(RawConstraint(str(item["attribute"]), str(item.get("value", "")), cline))
+                out["lines"].update({f"constraints[{i}].{key}": item.line_of(key) for key in item})
             out["constraints"] = tuple(items)
         for section in ("connect", "bind"):
-            out[section] = self.channels(data.get(section), data.line_of(section), section, path)
+            out[section] = self.channels(data.get(section), data.line_of(section), section, path, out["lines"])
         return out
 
-    def channels(self, data: Any, line: int, section: str, path: str) -> tuple[RawChannel, ...]:
+    def channels(self, data: Any, line: int, section: str, path: str, lines: dict[str, int]) -> tuple[RawChannel, ...]:
+        """The channels of ``section``; the line of each field goes into ``lines`` as ``<section>[i].<key>``."""
         if data in (None, ""):
             return ()
         if not isinstance(data, YList):
@@ -237,6 +244,7 @@ class _Reader:
                     )
                     continue
                 fields[key] = self.scalar(value, item.line_of(key), f"{section}.{key}", path)
+                lines[f"{section}[{i}].{key}"] = item.line_of(key)
             out.append(RawChannel(fields, cline))
         return tuple(out)
 

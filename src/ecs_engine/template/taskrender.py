@@ -55,7 +55,7 @@ class TaskRenderer:
         self.mode = HOOK_MODE if role.is_hook else self.cls.control_mode
         self.constraints = effective_constraints(role)
         self.host = dict(self.constraints).get("machine_id", "")  # where plan shows it; deploy picks a node
-        self._render = role_renderer(expander, role, file=self.cls.file)
+        self._render = role_renderer(expander, role, file=self.cls.file, lines=self.cls.lines)
 
     def stack(self, hostname: str, task_id: str) -> dict[str, str]:
         """What the task's own fields see: class defaults < class vars < the role's stack < task variables."""
@@ -112,9 +112,9 @@ class TaskRenderer:
         """
         merged = role_channels(self.role, section)
         if section == "bind":
-            missing = [ch for ch in self.cls.bind if ch.name not in merged]
-            templated = any(expr.has_expressions(v) for ch in missing for v in ch.fields.values())
+            missing = [(i, ch) for i, ch in enumerate(self.cls.bind) if ch.name not in merged]
+            templated = any(expr.has_expressions(v) for _, ch in missing for v in ch.fields.values())
             stack = self.stack(self.host, "") if templated else {}
-            for ch in missing:
-                merged[ch.name] = {k: self._render(v, stack, f"bind.{k}") for k, v in ch.fields.items()}
+            for i, ch in missing:
+                merged[ch.name] = {k: self._render(v, stack, f"bind[{i}].{k}") for k, v in ch.fields.items()}
         return list(merged.values())

@@ -74,6 +74,8 @@ class TaskClass:
     constraints: tuple[RawConstraint, ...] = ()
     restart: RestartPolicy | None = None  # the role's ``task.restart`` beats it
     warnings: list[str] = field(default_factory=list)
+    #: the line of each field, by the name errors give it (``command.stdout``, ``bind[0].target``, ...)
+    lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_basic(self) -> bool:
@@ -126,6 +128,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
     for section in ("defaults", "vars"):
         varmap = read_varmap(data.get(section), file=origin, line=data.line_of(section), field=section)
         out.warnings.extend(varmap.warnings)
+        out.lines.update({f"{section}.{key}": line for key, line in varmap.lines.items()})
         setattr(out, section, varmap)
     control = data.get("control")
     if isinstance(control, YMap):
@@ -136,7 +139,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
         out.control_mode = mode
     elif control not in (None, ""):
         raise TemplateError("'control' must be a map with 'mode'", file=origin, line=data.line_of("control"))
-    out.command = _command(data.get("command"), origin, data.line_of("command"), out.warnings)
+    out.command = _command(data.get("command"), origin, data.line_of("command"), out.warnings, out.lines)
     for section, prefix in (("wants", ""), ("limits", "limit_")):
         spec = data.get(section)
         if spec in (None, ""):
@@ -151,7 +154,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
                 out.ports = parse_ports(value, file=origin, line=line)
             else:
                 out.warnings.append(f"{origin}:{line}: unknown key '{section}.{key}' ignored")
-    out.bind = reader.channels(data.get("bind"), data.line_of("bind"), "bind", out.name)
+    out.bind = reader.channels(data.get("bind"), data.line_of("bind"), "bind", out.name, out.lines)
     if data.get("connect") not in (None, ""):
         out.warnings.append(
             f"{origin}:{data.line_of('connect')}: 'connect' in a task template is ignored (targets are set by workflow roles)"
@@ -159,6 +162,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
     props = data.get("properties")
     if isinstance(props, YMap):
         out.properties = {k: v for k, v in props.items() if not isinstance(v, (dict, list))}
+        out.lines.update({f"properties.{key}": props.line_of(key) for key in out.properties})
     elif props not in (None, ""):
         raise TemplateError("'properties' must be a map", file=origin, line=data.line_of("properties"))
     constraints = data.get("constraints")
@@ -174,7 +178,8 @@ def parse_task(text: str, origin: str) -> TaskClass:
     return out
 
 
-def _command(data: Any, origin: str, line: int, warnings: list[str]) -> RawCommand:
+def _command(data: Any, origin: str, line: int, warnings: list[str], lines: dict[str, int]) -> RawCommand:
+    """``command``; the line of each field goes into ``lines`` (``command.value``, ``command.env[0]``, ...)."""
     if data in (None, ""):
         return RawCommand()
     if not isinstance(data, YMap):
@@ -189,15 +194,18 @@ def _command(data: Any, origin: str, line: int, warnings: list[str]) -> RawComma
         elif key in ("env", "arguments"):
             if value in (None, ""):
                 continue
-            if not isinstance(value, list):
+            if not isinstance(value, YList):
                 raise TemplateError(f"'command.{key}' must be a list of strings", file=origin, line=kline)
             values[key] = tuple("" if isinstance(v, (dict, list)) else v for v in value)
+            lines.update({f"command.{key}[{i}]": value.line_of(i) for i in range(len(value))})
         elif key == "log":
             values.setdefault("stdout", value)
+            lines.setdefault("command.stdout", kline)
         elif isinstance(value, (dict, list)):
             raise TemplateError(f"'command.{key}' must be a string", file=origin, line=kline)
         else:
             values[key] = value
+            lines[f"command.{key}"] = kline
     return RawCommand(**values)
 
 

@@ -13,6 +13,7 @@ import argparse
 import os
 import shlex
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,9 +71,18 @@ async def exec_async(
 ) -> ExitStatus:
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"exec --port {port}: expected a port number from 1 to 65535")
+    lines = read_script(Path(script)) if script else None  # bad input is found before anything is started
+    if lines is None:
+        from .tui import require_terminal
+
+        require_terminal(tui)
     port = port or launch.free_port()
     name = Path(command[0]).name or "process"
     log_path = Path(log) if log else default_log(f"{name}-{port}.log")
+    try:
+        log_path.open("ab").close()
+    except OSError as exc:
+        raise UsageError(f"exec --log {log}: {exc.strerror or exc}") from None
     child = launch.start(command, port=port, log_path=log_path)
     out.note(f"peanut: started {shlex.join(child.command)} (pid {child.process.pid}); output in {log_path}")
     ours = False  # only the started process may be walked down to DONE at the end
@@ -82,8 +92,8 @@ async def exec_async(
         ours = True
         mode = mode or detected
         out.note(f"peanut: {child.address} answers ({mode})")
-        if script:
-            return await run_script(Path(script), child.address, mode, timeout, out, config)
+        if lines is not None:
+            return await run_script(lines, child.address, mode, timeout, out, config)
         from .tui import PeanutTUI
 
         return await PeanutTUI(child.address, mode, timeout, config=dict(config), io=tui).run()
@@ -130,15 +140,21 @@ def default_log(name: str) -> Path:
     return directory / name
 
 
-async def run_script(
-    path: Path, address: str, mode: str, timeout: float, out: Output, config: Mapping[str, str]
-) -> ExitStatus:
-    """Run peanut commands from ``path`` in order; the first failure stops the script with its status."""
+@dataclass(frozen=True)
+class ScriptLine:
+    where: str  # file:line, for messages
+    text: str
+    options: argparse.Namespace
+
+
+def read_script(path: Path) -> list[ScriptLine]:
+    """The commands of a script, one per line (``#`` comments); any bad line is a usage error naming file:line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise UsageError(f"script {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"exec --script {path}: {exc.strerror or exc}") from None
     parser = build_parser()
+    commands = []
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -146,14 +162,29 @@ async def run_script(
         where = f"{path}:{number}"
         try:
             words = shlex.split(text)
-            options = parser.parse_args(["-mode", mode, "-o", out.format, *words])
-            if options.command in (None, "exec"):
+            if words[0].startswith("-"):  # they would be parsed and then ignored: the script's flags are exec's
+                raise UsageError(f"{words[0]}: flags go on peanut's command line before exec, not in a script")
+            options = parser.parse_args(words)
+            if options.command == "exec":
                 raise UsageError(f"expected a peanut command (get-state, transition, ...), got {text!r}")
-            out.note(f"peanut: {where}: {text}")
-            await run_command(ProcessControl(address, mode, timeout=timeout), options, out, config)
         except ValueError as exc:  # shlex
             raise UsageError(f"{where}: {exc}") from None
         except HandledError as exc:
             exc.message = f"{where}: {exc.message}"
+            raise
+        commands.append(ScriptLine(where, text, options))
+    return commands
+
+
+async def run_script(
+    lines: list[ScriptLine], address: str, mode: str, timeout: float, out: Output, config: Mapping[str, str]
+) -> ExitStatus:
+    """Run the script's commands in order; the first failure stops the script with its status."""
+    for line in lines:
+        out.note(f"peanut: {line.where}: {line.text}")
+        try:
+            await run_command(ProcessControl(address, mode, timeout=timeout), line.options, out, config)
+        except HandledError as exc:
+            exc.message = f"{line.where}: {exc.message}"
             raise
     return ExitStatus.OK

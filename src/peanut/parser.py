@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("first", metavar=first)
         command.add_argument("second", metavar=second)
-        command.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="arguments pushed with it")
+        command.add_argument(  # default=[]: else argparse names it among the missing when FROM/TO are
+            "assignments", nargs="*", default=[], metavar="KEY=VALUE", help="arguments pushed with it"
+        )
     commands.add_parser("state-stream", help="print state changes until Ctrl-C")
     commands.add_parser("event-stream", help="print device events until Ctrl-C")
 

@@ -14,6 +14,7 @@ import asyncio
 import collections
 import contextlib
 import datetime
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -466,6 +467,12 @@ class PeanutTUI:
                 await self.control.close()
 
 
+def require_terminal(io: TuiIO | None) -> None:
+    """Without a terminal prompt_toolkit only warns and then fails on EOF; say what to do instead."""
+    if io is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the TUI needs a terminal; give a command (see peanut --help)")
+
+
 def run_tui(
     address: str,
     mode: str,
@@ -475,5 +482,6 @@ def run_tui(
     config_path: str | None = None,
     io: TuiIO | None = None,
 ) -> ExitStatus:
+    require_terminal(io)
     tui = PeanutTUI(address, mode, timeout, config=config, config_path=config_path, io=io)
     return asyncio.run(tui.run())

@@ -37,7 +37,8 @@ def test_version():
         (["-timeout", "soon", "get-state"], "-timeout 'soon': expected a positive duration"),
         (["-mode", "magic", "get-state"], "argument -mode/--mode: invalid choice"),
         (["launch"], "invalid choice: 'launch'"),
-        (["transition", "STANDBY"], "the following arguments are required: TO"),
+        (["transition", "STANDBY"], "the following arguments are required: TO (see"),  # KEY=VALUE is optional
+        (["fmq-step", "IDLE"], "the following arguments are required: EVENT (see"),
         (
             ["-addr", "localhost:1", "transition", "STANDBY", "CONFIGURED", "novalue"],
             "argument 'novalue': expected key=value",

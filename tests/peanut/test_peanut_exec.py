@@ -97,13 +97,34 @@ def test_detach_leaves_the_process_running(tmp_path):
         os.killpg(pid, signal.SIGKILL)
 
 
-def test_script_errors_name_the_line(tmp_path):
-    steps = script(tmp_path, "get-state\nfly away\n")
-    result = peanut("exec", "--script", steps, "--", *DUMMY)
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ("get-state\nfly away\n", "{steps}:2: argument COMMAND: invalid choice: 'fly'"),
+        ("get-state\nexec -- true\n", "{steps}:2: expected a peanut command (get-state, transition, ...)"),
+        ("-o json get-state\n", "{steps}:1: -o: flags go on peanut's command line before exec, not in a script"),
+        ("-addr localhost:1 get-state\n", "{steps}:1: -addr: flags go on peanut's command line"),
+        ("get-state -o json\n", "{steps}:1: unrecognized arguments: -o json"),
+        (None, "exec --script {steps}: No such file or directory"),
+    ],
+)
+def test_a_bad_script_is_a_usage_error_before_the_process_starts(tmp_path, lines, message):
+    steps = script(tmp_path, lines) if lines is not None else str(tmp_path / "none.peanut")
+    marker = tmp_path / "started"
+    result = peanut("exec", "--script", steps, "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')")
     assert result.status == ExitStatus.USAGE
-    assert f"{steps}:2: argument COMMAND: invalid choice: 'fly'" in result.err
-    missing = peanut("exec", "--script", str(tmp_path / "none.peanut"), "--", *DUMMY)
-    assert missing.status == ExitStatus.USAGE and "none.peanut" in missing.err
+    assert result.err.startswith("peanut: error: " + message.format(steps=steps)), result.err
+    assert result.out == "" and "started" not in result.err and not marker.exists()
+
+
+def test_an_unusable_log_file_is_a_usage_error_before_the_process_starts(tmp_path):
+    marker = tmp_path / "started"
+    log = tmp_path / "no" / "such" / "dir" / "x.log"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    result = peanut("exec", "--log", str(log), "--script", script(tmp_path, "get-state\n"), "--", *command)
+    assert result.status == ExitStatus.USAGE
+    assert result.err == f"peanut: error: exec --log {log}: No such file or directory\n"
+    assert not marker.exists()
 
 
 def test_exec_refuses_a_port_another_process_answers_and_leaves_that_process_alone(occ_process, tmp_path):

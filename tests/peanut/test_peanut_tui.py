@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import io
 import signal
+import subprocess
+import sys
 
 import pytest
 from prompt_toolkit.input import create_pipe_input
@@ -255,3 +257,19 @@ async def test_exec_launches_the_process_opens_the_tui_and_stops_the_process(tmp
         assert await asyncio.wait_for(run, 20) == ExitStatus.OK
     assert "executeExit" in log.read_text()  # stopped with EXIT, not killed
     assert "stopped the process (exit code 0)" in notes.getvalue()
+
+
+@pytest.mark.parametrize("command", [[], ["exec", "--"]])
+def test_without_a_terminal_the_tui_is_a_usage_error(tmp_path, command):
+    marker = tmp_path / "started"
+    argv = [*command, sys.executable, "-c", f"open({str(marker)!r}, 'w')"] if command else []
+    result = subprocess.run(
+        [sys.executable, "-m", "peanut", "-addr", f"127.0.0.1:{launch.free_port()}", "-mode", "direct", *argv],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == ExitStatus.USAGE
+    assert result.stderr == "peanut: error: the TUI needs a terminal; give a command (see peanut --help)\n"
+    assert not marker.exists()

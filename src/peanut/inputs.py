@@ -24,8 +24,10 @@ def parse_duration(text: str, what: str = "-timeout") -> float:
 def parse_address(text: str) -> str:
     """``host:port`` (or ``:port`` for localhost) with a port from 1 to 65535."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit():
         raise UsageError(f"-addr {text!r}: expected host:port, e.g. localhost:47100")
+    if not 0 < int(port) < 65536:
+        raise UsageError(f"-addr {text!r}: the port must be 1-65535")
     return f"{host or 'localhost'}:{int(port)}"
 
 

@@ -34,6 +34,7 @@ def test_version():
     ("argv", "message"),
     [
         (["-addr", "nowhere", "get-state"], "-addr 'nowhere': expected host:port"),
+        (["-addr", "localhost:99999", "get-state"], "-addr 'localhost:99999': the port must be 1-65535"),
         (["-timeout", "soon", "get-state"], "-timeout 'soon': expected a positive duration"),
         (["-mode", "magic", "get-state"], "argument -mode/--mode: invalid choice"),
         (["launch"], "invalid choice: 'launch'"),
@@ -161,6 +162,10 @@ def test_wrong_mode_is_reported_with_the_mode_to_use(occ_process, fmq_device):
 def test_unreachable_and_timeout(tmp_path):
     nobody = peanut("-addr", f"127.0.0.1:{launch.free_port()}", "-mode", "direct", "get-state")
     assert nobody.status == ExitStatus.UNREACHABLE and "nothing answers" in nobody.err
+    unknown_host = peanut("-addr", "nosuchhost.invalid:47100", "-mode", "direct", "-timeout", "10s", "get-state")
+    assert unknown_host.status == ExitStatus.UNREACHABLE
+    assert "cannot resolve the host name 'nosuchhost.invalid'" in unknown_host.err
+    assert "is the process running" not in unknown_host.err
 
     child = started([*DUMMY, "--hook-delay", "3"], tmp_path / "slow.log")
     try:

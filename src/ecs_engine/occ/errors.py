@@ -35,6 +35,11 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
     """One clear error for a failed call ``what`` (e.g. "Transition STANDBY/CONFIGURE") to ``address``."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
     details = (exc.details() if hasattr(exc, "details") else "") or ""
+    if code == grpc.StatusCode.UNAVAILABLE and "resol" in details.lower():  # gRPC's name resolver failed
+        host = address.rpartition(":")[0]
+        return UnreachableError(
+            f"{what}: cannot resolve the host name {host!r} of {address}", hint="check the host name in the address"
+        )
     if code == grpc.StatusCode.UNAVAILABLE:
         return UnreachableError(
             f"{what}: nothing answers at {address} ({details or 'unavailable'})",

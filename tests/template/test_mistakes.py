@@ -128,3 +128,26 @@ def test_plan_locates_an_expression_error_on_its_own_line_and_field_as_validate_
     with pytest.raises(TemplateError) as err:
         build_plan(make_expander(DirectorySource(repo.root), plugins=plugin_manager(), offline=True), workflow)
     assert (err.value.file, err.value.line, err.value.field) == (str(repo.root / "tasks/t.yaml"), 7, "command.env[1]")
+
+
+def test_an_unknown_control_mode_is_an_error_naming_the_task_file_and_the_role_loading_it(repo):
+    repo.task("t", "name: t\ncontrol:\n  mode: turbo\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: w\nroles:\n  - name: r\n    task: {load: t}\n")
+    error = expansion_error(repo)
+    assert (error.file, error.line, error.role_path, error.field) == (
+        str(repo.root / "tasks/t.yaml"),
+        3,
+        "w.r",
+        "control.mode",
+    )
+    assert error.message.startswith("unknown control mode 'turbo' (expected one of direct, fairmq, basic")
+    task, workflow = validation_errors(repo)
+    assert (task.line, workflow.line) == (3, 3)
+
+
+def test_a_negative_timeout_is_an_error(repo):
+    repo.task("t", TASK)
+    repo.workflow("w", "name: w\nroles:\n  - name: p\n    task: {load: t, trigger: before_DEPLOY, timeout: -5s}\n")
+    error = expansion_error(repo)
+    assert (error.line, error.role_path, error.field) == (4, "w.p", "task.timeout")
+    assert error.message == "a timeout cannot be negative, got '-5s'"

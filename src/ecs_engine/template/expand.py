@@ -41,6 +41,15 @@ def is_enabled(text: str) -> bool:
     return text.strip().lower() in ("true", "1")
 
 
+def parse_timeout(text: str) -> float:
+    """A task or call role's timeout in seconds: a Go duration that is not negative (AliECS would time a hook
+    out at once)."""
+    seconds = parse_duration(text)
+    if seconds < 0:
+        raise ValueError(f"a timeout cannot be negative, got '{text.strip()}'")
+    return seconds
+
+
 def child_path(parent_path: str, name: str) -> str:
     return f"{parent_path}.{name}" if parent_path else name
 
@@ -293,7 +302,7 @@ class Expander:
         if not timeout_text.strip():
             timeout_text = "30s" if traits.trigger is not None else "0s"
         try:
-            traits.timeout = parse_duration(timeout_text)
+            traits.timeout = parse_timeout(timeout_text)
         except ValueError as exc:
             raise fields.at(f"{kind}.timeout").error(str(exc)) from None
         traits.timeout_text = timeout_text.strip()
@@ -392,7 +401,10 @@ class Expander:
                 tfile = task_source.read("tasks", ref.name)
             except (NotFoundError, TemplateError) as exc:
                 raise where.error(f"cannot load task '{load}': {exc.message}") from None
-            cls = parse_task(tfile.text, tfile.origin)
+            try:
+                cls = parse_task(tfile.text, tfile.origin)
+            except TemplateError as exc:  # the role loading it too: a task template may serve several
+                raise exc.located(role_path=where.role_path) from None
             if cls.name != ref.name:
                 self.warnings.append(
                     f"{tfile.origin}: task template name '{cls.name}' differs from its file name '{ref.name}'"

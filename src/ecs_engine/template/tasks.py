@@ -133,9 +133,13 @@ def parse_task(text: str, origin: str) -> TaskClass:
     control = data.get("control")
     if isinstance(control, YMap):
         mode = str(control.get("mode", "direct") or "direct")
-        if mode not in CONTROL_MODES:
-            out.warnings.append(f"{origin}:{control.line_of('mode')}: unknown control mode '{mode}', using direct")
-            mode = "direct"
+        if mode not in CONTROL_MODES:  # AliECS runs it as direct: a typo would be driven the wrong way
+            raise TemplateError(
+                f"unknown control mode '{mode}' (expected one of {', '.join(CONTROL_MODES)})",
+                file=origin,
+                line=control.line_of("mode"),
+                field="control.mode",
+            )
         out.control_mode = mode
     elif control not in (None, ""):
         raise TemplateError("'control' must be a map with 'mode'", file=origin, line=data.line_of("control"))

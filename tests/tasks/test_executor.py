@@ -227,6 +227,26 @@ async def test_a_deploy_starts_every_process_before_it_looks_at_any(resources, r
     assert not leftovers(resources.launched)
 
 
+async def test_a_resource_managers_bug_fails_its_task_not_the_deploy(resources, recorder, monkeypatch):
+    """An unexpected exception from a launch (a bug in a resource manager plugin) makes that task undeployable
+    with what it was, so the environment's create fails and is torn down as for any other failure (it escaped the
+    deploy before: the environment stayed half made, holding its detectors)."""
+    launch = resources.launch
+
+    async def broken_for_one(node, spec):
+        if spec.argv[-1] == "31":
+            raise KeyError("getpwnam(): name not found: 'flp'")
+        return await launch(node, spec)
+
+    monkeypatch.setattr(resources, "launch", broken_for_one)
+    executor = Executor(resources, timeouts=Timeouts(startup=0.3), listener=recorder)
+    deployment = await executor.deploy([request("demo.ok", ["sleep", "30"]), request("demo.bug", ["sleep", "31"])])
+    assert deployment.undeployable["demo.bug"] == "internal error: KeyError: \"getpwnam(): name not found: 'flp'\""
+    assert "demo.ok" in deployment.undeployable  # (nothing listens there: a startup failure of its own)
+    assert executor.tasks == {}
+    assert not leftovers(resources.launched)
+
+
 async def test_a_deploy_cancelled_while_it_starts_processes_leaves_none_behind(resources, recorder, monkeypatch):
     """A deploy cancelled (a destroy with force) after some of its processes started and while others start: the
     started ones, which no task waits on yet, are killed and forgotten as the one being started."""

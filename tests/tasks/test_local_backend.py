@@ -300,6 +300,13 @@ async def test_a_program_that_is_not_there_is_one_clear_error(resources, tmp_pat
         await resources.launch(resources.nodes()[0], spec)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root starts processes as another user (CI runs as root)")
+async def test_a_task_user_that_does_not_exist_here_is_one_clear_error(resources, tmp_path):
+    spec = LaunchSpec("t6", ["/bin/true"], cwd=tmp_path, user="no-such-user-x9")  # AliECS templates say user: flp
+    with pytest.raises(HandledError, match=r"task t6: cannot run as user 'no-such-user-x9': there is no such user"):
+        await resources.launch(resources.nodes()[0], spec)
+
+
 async def test_a_launch_that_fails_leaves_no_descriptor_open(resources, tmp_path, monkeypatch):
     """A launch opens the process's output files and gate before it starts it: whichever step fails, they are closed
     (a core that deploys thousands of tasks, some failing, must not run out of descriptors)."""

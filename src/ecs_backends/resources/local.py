@@ -319,6 +319,13 @@ class LocalResourceManager(ResourceManager):
                     f"task {spec.task_id}: cannot run as user '{spec.user}': the core runs as '{_current_user()}' "
                     "and only root can start processes as another user"
                 )
+            try:
+                pwd.getpwnam(spec.user)
+            except KeyError:
+                raise HandledError(
+                    f"task {spec.task_id}: cannot run as user '{spec.user}': there is no such user on this machine",
+                    hint="the task template's command.user names it; create the user or set the task's user",
+                ) from None
             kwargs["user"] = spec.user
         cwd = spec.cwd or self.log_dir("")
         search = spec.env.get("PATH", self._base_env["PATH"])

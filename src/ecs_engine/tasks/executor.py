@@ -188,6 +188,10 @@ class Executor:
                 deployment.undeployable[request.role_path] = result.message + hint
             elif isinstance(result, OSError) and result.errno in NO_DESCRIPTOR:
                 deployment.undeployable[request.role_path] = out_of_descriptors(result)
+            elif isinstance(result, Exception):  # a bug (a resource manager's, a plugin's): this task's failure,
+                # so the environment's create fails and is torn down as for any other, not left half made
+                log.error("task role %s: unexpected error while deploying it", request.role_path, exc_info=result)
+                deployment.undeployable[request.role_path] = f"internal error: {type(result).__name__}: {result}"
             elif isinstance(result, BaseException):
                 raise result
         return deployment

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 
-from ecs_engine.errors import HandledError, RefusedError, UsageError
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.client import OccClient, TransitionResult
 from ecs_engine.occ.errors import DIRECT, FMQ
@@ -205,10 +205,13 @@ class ProcessControl:
         self, kind: str, source: str, event: str, arguments: Mapping[str, str] | None
     ) -> TransitionResult:
         """One Transition; a refusal says where the process is (OCClite gives no reason, and a script wants a
-        result line for it)."""
+        result line for it); a timeout, that it may have happened anyway."""
         client = self.client(kind)
         try:
             return await client.transition(source, event, arguments)
+        except DeadlineError as exc:  # only the answer is missing: the process may have done it
+            exc.message += "; the transition may still have happened (check with get-state)"
+            raise
         except RefusedError as exc:
             try:
                 raw = (await client.get_state()).state

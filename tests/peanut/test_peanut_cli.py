@@ -174,6 +174,7 @@ def test_unreachable_and_timeout(tmp_path):
         )
         assert slow.status == ExitStatus.TIMEOUT
         assert "within 0.3 s" in slow.err and "-timeout" in slow.err
+        assert "the transition may still have happened (check with get-state)" in slow.err
     finally:
         asyncio.run(launch.stop(child, use_occ=False))
 

@@ -138,3 +138,10 @@ def test_exec_refuses_a_port_another_process_answers_and_leaves_that_process_alo
     assert result.out == "" and occ_process.alive() and state_of(occ_process) == "STANDBY"
     with pytest.raises(ProcessLookupError):
         os.kill(started_pid, 0)  # its own child was stopped
+
+
+def test_a_process_that_never_answers_times_out_with_the_limit_as_given(tmp_path):
+    silent = [sys.executable, "-c", "import time; time.sleep(60)"]
+    result = peanut("-timeout", "1s", "exec", "--script", script(tmp_path, "get-state\n"), "--", *silent)
+    assert result.status == ExitStatus.TIMEOUT
+    assert "within 1 s" in result.err  # not what was left of the deadline (0.99998 s)

@@ -26,7 +26,7 @@ from ecs_engine.protocols import occ_pb2, occ_pb2_grpc
 
 from . import jsoncodec
 from .arguments import as_pairs
-from .errors import DIRECT, FMQ, WrongModeError, from_rpc_error
+from .errors import DIRECT, FMQ, WrongModeError, from_rpc_error, seconds
 
 DEFAULT_TIMEOUT = 30.0  # RUNNING OCClib processes can take over 1 s to answer anything
 CHANNEL_OPTIONS = (
@@ -282,7 +282,7 @@ class OccClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise DeadlineError(
-                    f"nothing answered GetState at {self.address} within {timeout:g} s",
+                    f"nothing answered GetState at {self.address} within {seconds(timeout)} s",
                     hint="raise the time limit (-timeout), or check that the process uses this control port",
                 )
             try:

@@ -31,6 +31,11 @@ def other_mode(mode: str) -> str:
     return FMQ if mode == DIRECT else DIRECT
 
 
+def seconds(value: float) -> str:
+    """A time limit as the user gave it: what is left of a deadline (2.99998) reads as 3."""
+    return f"{round(value, 3):g}"
+
+
 def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, timeout: float | None) -> HandledError:
     """One clear error for a failed call ``what`` (e.g. "Transition STANDBY/CONFIGURE") to ``address``."""
     code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
@@ -47,7 +52,9 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
         )
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return DeadlineError(
-            f"{what}: no answer from {address} within {timeout:g} s" if timeout else f"{what}: deadline exceeded",
+            f"{what}: no answer from {address} within {seconds(timeout)} s"
+            if timeout
+            else f"{what}: deadline exceeded",
             hint="raise the time limit with -timeout (e.g. -timeout 2m)",
         )
     if code == grpc.StatusCode.UNIMPLEMENTED:

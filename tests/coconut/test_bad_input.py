@@ -117,3 +117,16 @@ def test_the_parser_s_errors_are_one_error_line_with_its_suggestion(coconut, arg
     result = coconut(*args)
     assert result.status == ExitStatus.USAGE
     assert one_error(result).startswith(f"coconut: error: {expected}")
+
+
+@pytest.mark.parametrize("command", [("config", "list"), ("config", "init")])
+def test_a_sqlite_store_in_a_missing_directory_is_refused_and_nothing_is_created(coconut, command):
+    missing = coconut.tmp / "no" / "such"
+    result = coconut("--config-endpoint", f"sqlite:///{missing / 'x.sqlite'}", *command)
+    assert result.status == ExitStatus.FAILED
+    first = result.err.splitlines()[0]
+    assert (
+        first
+        == f"coconut: error: configuration database {missing / 'x.sqlite'}: the directory {missing} does not exist"
+    )
+    assert not (coconut.tmp / "no").exists()

@@ -38,6 +38,7 @@ def open_empty(backend: str, request: pytest.FixtureRequest, tmp_path) -> KeyVal
     if backend == "memory":
         return open_store("memory://", backends())
     if backend == "sqlite":
+        tmp_path.mkdir(parents=True, exist_ok=True)  # a store's directory must exist (it is not made for it)
         return open_store(f"sqlite:///{tmp_path / 'config.sqlite'}", backends())
     if backend == "etcd":
         store = open_store(f"etcd://{request.getfixturevalue('etcd_server').endpoint}", backends())

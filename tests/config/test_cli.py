@@ -19,6 +19,7 @@ from ecs_engine.plugins import backends
 class Run:
     def __init__(self, tmp_path: Path):
         self.tmp = tmp_path
+        (tmp_path / "data").mkdir()  # the data directory coconut's default store is in (it makes it when it opens it)
         self.url = f"sqlite:///{tmp_path / 'data' / 'config.sqlite'}"
 
     def __call__(self, *args: str, stdin: str = "", endpoint: str | None = None) -> tuple[int, str, str]:

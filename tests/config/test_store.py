@@ -196,7 +196,7 @@ def test_read_only_file_store_refuses_writes(tmp_path):
 
 
 def test_sqlite_keeps_data_across_reopen(tmp_path):
-    url = f"sqlite:///{tmp_path / 'deep' / 'dir' / 'c.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     with open_store(url, backends()) as store:
         store.put("runtime/aliecs/defaults/x", "1")
         revision = store.revision()
@@ -314,3 +314,10 @@ def test_etcd_history_begins_at_the_oldest_revision_etcd_keeps(tmp_path):
         store.close()
     finally:
         server.stop()
+
+
+def test_the_default_store_is_made_with_its_directory(tmp_path):
+    data_dir = tmp_path / "new" / "data"
+    with open_store(None, backends(), data_dir=data_dir) as store:
+        store.put("runtime/aliecs/defaults/x", "1")
+    assert (data_dir / "config.sqlite").is_file()

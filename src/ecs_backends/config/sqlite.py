@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
-from ecs_engine.errors import ConfigurationError, StoreUrlError
+from ecs_engine.errors import ConfigurationError, NotFoundError, StoreUrlError
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.sqlitedb import open_database
 
@@ -53,6 +53,11 @@ class SqliteStore(KeyValueStore):
         self._wake = threading.Condition()
         self._closed = False
         self._writes = 0
+        if not path.parent.is_dir():  # a mistyped path is not a new store in new directories (docs/configuration.md)
+            raise NotFoundError(
+                f"configuration database {path}: the directory {path.parent} does not exist",
+                hint="correct the URL, or create the directory first",
+            )
         self._db = open_database(path, SCHEMA, what="configuration database", synchronous="FULL", timeout=BUSY_TIMEOUT)
 
     # --- plumbing -----------------------------------------------------------------------------------------
@@ -217,11 +222,12 @@ class SqliteStore(KeyValueStore):
 
 
 def path_of(url: str) -> Path:
-    """The database file of ``sqlite:///abs/path`` or ``sqlite://relative/path`` (``~`` expanded)."""
+    """The database file of ``sqlite:///abs/path`` or ``sqlite://relative/path`` (``~`` expanded; ``sqlite:////abs``,
+    an absolute path after ``sqlite:///``, is ``/abs``, not POSIX's ``//abs``)."""
     rest = url.partition("://")[2]
     if not rest.strip("/"):
         raise StoreUrlError(f"bad configuration store URL {url!r}: expected sqlite:///PATH/config.sqlite")
-    return Path(rest).expanduser()
+    return Path("/" + rest.lstrip("/") if rest.startswith("/") else rest).expanduser()
 
 
 @hookimpl

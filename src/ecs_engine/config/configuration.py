@@ -408,6 +408,10 @@ def open_store(url: str | None, backends: BackendRegistry, *, data_dir: Path | N
             import platformdirs
 
             data_dir = platformdirs.user_data_path("coconut")
+        try:  # the default store's directory is ours to make; a store a URL names must have its own
+            Path(data_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(f"cannot create the data directory {data_dir}: {exc.strerror}") from None
         url = f"sqlite:///{Path(data_dir) / 'config.sqlite'}"
     return backends.open_config_store(url)
 

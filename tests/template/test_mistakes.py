@@ -151,3 +151,40 @@ def test_a_negative_timeout_is_an_error(repo):
     error = expansion_error(repo)
     assert (error.line, error.role_path, error.field) == (4, "w.p", "task.timeout")
     assert error.message == "a timeout cannot be negative, got '-5s'"
+
+
+def test_validate_refuses_literal_values_plan_would_refuse_also_where_expansion_does_not_go(repo):
+    repo.task(
+        "t", "name: t\ncontrol: {mode: basic}\ncommand:\n  value: 'true'\n  stdout: sometimes\n  stderr: '{{ x }}'\n"
+    )
+    repo.task("u", TASK.replace("name: t", "name: u"))
+    repo.workflow(
+        "w",
+        """\
+        name: w
+        roles:
+          - name: off
+            enabled: "false"
+            roles:
+              - name: h
+                task: {load: u, trigger: before_DEPLOY, timeout: ten seconds}
+              - name: n-{{ it }}
+                for: {begin: 1, end: x, var: it}
+                call: {func: testplugin.Noop(), trigger: DESTROY, timeout: "{{ t }}"}
+          - name: r
+            task: {load: u}
+        """,
+    )
+    task, timeout, end = validation_errors(repo)
+    assert (task.file, task.line) == (str(repo.root / "tasks/t.yaml"), 5)
+    assert task.message.endswith(
+        "field command.stdout: 'sometimes' is not an output mode (expected none, stdout or all)"
+    )
+    assert timeout.line == 7 and "field task.timeout: invalid duration 'ten seconds'" in timeout.message
+    assert end.line == 9 and end.message.endswith("field for.end: expected an integer, got 'x'")
+
+    repo.workflow("p", "name: p\nroles:\n  - name: r\n    task: {load: t}\n")
+    with pytest.raises(TemplateError) as err:  # plan's own check, from the same definition
+        build_plan(make_expander(DirectorySource(repo.root), plugins=plugin_manager(), offline=True), expand(repo, "p"))
+    assert (err.value.line, err.value.role_path, err.value.field) == (5, "p.r", "command.stdout")
+    assert err.value.message == "'sometimes' is not an output mode (expected none, stdout or all)"

@@ -50,6 +50,25 @@ def parse_timeout(text: str) -> float:
     return seconds
 
 
+def parse_range(text: str) -> list[str]:
+    """An iterator's ``for.range`` once rendered: a JSON list of strings (AliECS refuses numbers too)."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise ValueError(f"the range must be a JSON list of strings, got '{text}'")
+    return items
+
+
+def parse_bound(text: str) -> int:
+    """An iterator's ``for.begin`` or ``for.end`` once rendered: an integer (both inclusive)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected an integer, got '{text}'") from None
+
+
 def child_path(parent_path: str, name: str) -> str:
     return f"{parent_path}.{name}" if parent_path else name
 
@@ -252,26 +271,25 @@ class Expander:
         return dict(own)
 
     def _iterate(self, raw: RawRole, scope: _Scope) -> list[Role]:
+        """One copy of the iterator's body per item, each straight under the iterator's parent."""
         assert raw.for_ is not None and raw.body is not None
         loop = raw.for_
-        stack = scope.layers.stack
-        where = Where(raw.file, f"{scope.path}.{raw.name}", raw.line, "for.range")
+        where = Where(raw.file, child_path(scope.path, raw.name))
+
+        def value(field_name: str, text: str, parse: Callable[[str], Any]) -> Any:
+            at = where.at(raw.lines.get(field_name, raw.line), field_name)
+            try:
+                return parse(self.render(text, scope.layers.stack, scope, where=at))
+            except ValueError as exc:
+                raise at.error(str(exc)) from None
+
         if loop.range is not None:
-            text = self.render(loop.range, stack, scope, where=where)
-            try:
-                items = json.loads(text)
-            except ValueError:
-                raise where.error(
-                    f"the range must be a JSON list of strings, got '{text}'", expression=loop.range
-                ) from None
-            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                raise where.error(f"the range must be a JSON list of strings, got '{text}'")
+            items = value("for.range", loop.range, parse_range)
         else:
-            try:
-                begin = int(self.render(loop.begin or "", stack, scope, where=where.at(raw.line, "for.begin")))
-                end = int(self.render(loop.end or "", stack, scope, where=where.at(raw.line, "for.end")))
-            except ValueError:
-                raise where.at(raw.line, "for").error("'for.begin' and 'for.end' must be integers") from None
+            begin, end = (
+                value("for.begin", loop.begin or "", parse_bound),
+                value("for.end", loop.end or "", parse_bound),
+            )
             items = [str(i) for i in range(begin, end + 1)]
         out: list[Role] = []
         for item in items:

@@ -14,7 +14,7 @@ from ecs_engine.errors import TemplateError
 from . import expr
 from .expand import Expander, role_renderer
 from .model import Role, Workflow
-from .tasks import OUTPUT_MODES, TaskClass, TaskCommand
+from .tasks import TaskClass, TaskCommand, output_mode
 
 HOOK_MODE = "hook"  # a basic class used by a role with a trigger (§4.2)
 
@@ -82,23 +82,27 @@ class TaskRenderer:
             env.append(f"O2_ROLE={hostname}")
         if "O2_SYSTEM" not in names:
             env.append("O2_SYSTEM=FLP")
-        command = TaskCommand(
+        return TaskCommand(
             value=self._render(raw.value, stack, "command.value"),
             shell=raw.shell,
             user=self._render(raw.user, stack, "command.user"),
             env=env,
             arguments=[self._render(a, stack, f"command.arguments[{i}]") for i, a in enumerate(raw.arguments)],
-            stdout=self._render(raw.stdout, stack, "command.stdout").strip() or "none",
-            stderr=self._render(raw.stderr, stack, "command.stderr").strip() or "none",
+            stdout=self._output_mode(raw.stdout, stack, "command.stdout"),
+            stderr=self._output_mode(raw.stderr, stack, "command.stderr"),
         )
-        for name in ("stdout", "stderr"):
-            if getattr(command, name) not in OUTPUT_MODES:
-                raise TemplateError(
-                    f"'{getattr(command, name)}' is not an output mode (expected none, stdout or all)",
-                    file=self.cls.file,
-                    field=f"command.{name}",
-                )
-        return command
+
+    def _output_mode(self, text: str, stack: Mapping[str, str], field_name: str) -> str:
+        try:
+            return output_mode(self._render(text, stack, field_name))
+        except ValueError as exc:
+            raise TemplateError(
+                str(exc),
+                file=self.cls.file,
+                line=self.cls.lines.get(field_name),
+                role_path=self.role.path,
+                field=field_name,
+            ) from None
 
     def properties(self, stack: Mapping[str, str]) -> dict[str, str]:
         """The class's ``properties``, rendered with a ``stack(...)`` (§4.5)."""

@@ -82,6 +82,14 @@ class TaskClass:
         return self.control_mode == "basic"
 
 
+def output_mode(text: str) -> str:
+    """What ``command.stdout``/``stderr`` once rendered say to do with a task's output (blank: none)."""
+    mode = text.strip() or "none"
+    if mode not in OUTPUT_MODES:
+        raise ValueError(f"'{mode}' is not an output mode (expected none, stdout or all)")
+    return mode
+
+
 def parse_ports(text: str, *, file: str, line: int) -> tuple[tuple[int, int], ...]:
     """``"9000,9100-9110"`` as inclusive ranges (the upstream parser drops range ends; we do not)."""
     out = []

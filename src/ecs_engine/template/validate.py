@@ -9,19 +9,20 @@ are not generated yet are checked up to their DPL command.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 
-from .expr import check_syntax
+from .expand import child_path, parse_bound, parse_range, parse_timeout
+from .expr import check_syntax, has_expressions
 from .jit import Dpl, jit_name
 from .load import make_expander
-from .roles import parse_workflow
+from .roles import RawRole, WorkflowTemplate, parse_workflow
 from .sources import DirectorySource, TemplateSource
-from .tasks import parse_task
+from .tasks import TaskClass, output_mode, parse_task
 from .yamlload import YList, YMap, load_yaml
 
 if TYPE_CHECKING:
@@ -146,6 +147,54 @@ def syntax_problems(text: str, origin: str) -> list[Problem]:
     return out
 
 
+def _literal_problem(check: Callable[[str], object], text: str, **where: Any) -> list[Problem]:
+    """``check`` (what expansion or a task's rendering runs on the field) on ``text`` if it has no ``{{ }}``."""
+    if has_expressions(text):
+        return []  # its value depends on variables: expansion checks the branches it takes
+    try:
+        check(text)
+    except ValueError as exc:
+        return [_error(TemplateError(str(exc), **where))]
+    return []
+
+
+def literal_role_problems(template: WorkflowTemplate) -> list[Problem]:
+    """Fields written without ``{{ }}`` that expansion would refuse, in every role: also in those it skips
+    (disabled, in a branch not taken), by the checks it runs."""
+    out: list[Problem] = []
+
+    def visit(raw: RawRole, parent: str) -> None:
+        path = child_path(parent, raw.name)
+        checks: list[tuple[str, str | None, Callable[[str], object]]] = []
+        if raw.traits is not None:
+            checks.append((f"{raw.kind}.timeout", raw.traits.timeout or None, parse_timeout))
+        if raw.for_ is not None:
+            loop = raw.for_
+            checks += [("for.range", loop.range, parse_range), ("for.begin", loop.begin, parse_bound)]
+            checks.append(("for.end", loop.end, parse_bound))
+        for field_name, text, check in checks:
+            if text is not None:
+                line = raw.lines.get(field_name, raw.line)
+                out.extend(_literal_problem(check, text, file=raw.file, line=line, role_path=path, field=field_name))
+        if raw.body is not None:
+            visit(raw.body, parent)  # the copies sit under the iterator's parent
+        for child in raw.roles:
+            visit(child, path)
+
+    visit(template.root, "")
+    return out
+
+
+def literal_task_problems(cls: TaskClass) -> list[Problem]:
+    """``command.stdout``/``stderr`` written without ``{{ }}`` that rendering the task would refuse."""
+    out: list[Problem] = []
+    for field_name in ("command.stdout", "command.stderr"):
+        text = getattr(cls.command, field_name.partition(".")[2])
+        line = cls.lines.get(field_name)
+        out.extend(_literal_problem(output_mode, text, file=cls.file, line=line, field=field_name))
+    return out
+
+
 def used_names(source: TemplateSource) -> tuple[set[str], set[str]]:
     """Identifiers and string literals inside ``{{ }}`` spans of every template of the repository."""
     names: set[str] = set()
@@ -214,6 +263,7 @@ def validate_workflow(
         result.problems.append(_error(exc))
         return result
     result.problems.extend(syntax_problems(tfile.text, tfile.origin))
+    result.problems.extend(literal_role_problems(template))
     if not result.ok:  # expanding would stop at the first of these
         return result
     sampled: dict[str, str] = {}
@@ -274,6 +324,7 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
         result.problems.append(_error(exc))
         return result
     result.problems.extend(syntax_problems(tfile.text, tfile.origin))
+    result.problems.extend(literal_task_problems(cls))
     if cls.name != name:
         result.problems.append(
             Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)

@@ -18,8 +18,16 @@ from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from .auth import TOKEN_FILE, token_metadata
 from .wire import ERROR_CLASS_KEY, ERROR_CLASSES, ERROR_REASON_KEY, MAX_MESSAGE_BYTES
 
+#: seconds a connection may take to become a gRPC one (TCP, TLS, HTTP/2's SETTINGS frame): gRPC's default, 20 s,
+#: left a command hanging that long at a port that accepts but never speaks HTTP/2. Only connecting is bounded: a
+#: call keeps its own deadline (``timeout``; a create may take minutes), and a core answers this within
+#: milliseconds, even a busy one (its transport is gRPC's own threads, not its event loop).
+CONNECT_TIMEOUT = 3.0
+
 CHANNEL_OPTIONS = (
     ("grpc.enable_http_proxy", 0),
+    # gRPC's MIN_CONNECT_TIMEOUT (doc/connection-backoff.md): the time a connection attempt is given
+    ("grpc.min_reconnect_backoff_ms", int(CONNECT_TIMEOUT * 1000)),
     # a channel of its own connections: with gRPC's process-wide pool, a new client in a process that talked to a
     # core which since died (a test, a long-lived tool) inherits the dead connection's failure and backoff, and
     # its first call fails though a new core listens

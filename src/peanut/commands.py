@@ -14,7 +14,7 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UsageError
+from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UnreachableError, UsageError
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.errors import DIRECT, WrongModeError
 
@@ -121,8 +121,18 @@ def _fmq_states(outcome: Outcome) -> tuple[str, dict[str, Any]]:
 
 
 async def _stream(
-    messages: AsyncIterator[M], out: Output, stop: asyncio.Event, render: Callable[[M], tuple[str, dict[str, Any]]]
+    control: ProcessControl,
+    name: str,
+    messages: AsyncIterator[M],
+    out: Output,
+    stop: asyncio.Event,
+    render: Callable[[M], tuple[str, dict[str, Any]]],
 ) -> ExitStatus:
+    """Print ``messages`` until the process ends the stream (a note, exit 0), goes away (exit 3) or ``stop``."""
+    await control.state()  # an address where nothing answers fails here, as any command does, before the note
+    await control.client().streams_ready(timeout=1.0)  # confirmed at once by our processes, not by OCClib
+    out.note(f"streaming the {name} of {control.address}  (ctrl-c to stop)")
+
     async def pump() -> None:
         async for message in messages:
             out.result(*render(message))
@@ -134,26 +144,36 @@ async def _stream(
         if task not in done:
             task.cancel()
     if pumping in done:
-        pumping.result()  # raises the stream's error, if any
+        try:
+            pumping.result()
+        except UnreachableError:
+            raise UnreachableError(f"the {name} of {control.address} broke off: the process went away") from None
+        out.note(f"peanut: the process ended the {name}")
     return ExitStatus.OK
 
 
 async def state_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
     """Print state changes until the process ends the stream (DONE) or ``stop`` is set (Ctrl-C)."""
-    messages = control.client().state_stream()
-    await control.client().streams_ready(timeout=1.0)  # confirmed at once by our processes, not by OCClib
-    out.note(f"streaming state updates from {control.address}  (ctrl-c to stop)")
     return await _stream(
-        messages, out, stop, lambda m: (f"type={m.type:<12}  state={m.state}", {"type": m.type, "state": m.state})
+        control,
+        "StateStream",
+        control.client().state_stream(),
+        out,
+        stop,
+        lambda m: (f"type={m.type:<12}  state={m.state}", {"type": m.type, "state": m.state}),
     )
+
+
+NULL_EVENT_MEANS = "  (OCClite: the device reached EXITING or ERROR; the stream ends)"
 
 
 async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
     """Print device events until the process ends the stream or ``stop`` is set (Ctrl-C)."""
-    messages = control.client().event_stream()
-    await control.client().streams_ready(timeout=1.0)
-    out.note(f"streaming events from {control.address}  (ctrl-c to stop)")
-    return await _stream(messages, out, stop, lambda e: (f"event={e}", {"event": e}))
+
+    def render(event: str) -> tuple[str, dict[str, Any]]:
+        return f"event={event}" + (NULL_EVENT_MEANS if event == "NULL_DEVICE_EVENT" else ""), {"event": event}
+
+    return await _stream(control, "EventStream", control.client().event_stream(), out, stop, render)
 
 
 STREAMS: dict[str, StreamCommand] = {"state-stream": state_stream, "event-stream": event_stream}

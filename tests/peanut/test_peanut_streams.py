@@ -29,7 +29,7 @@ async def line(stream: asyncio.StreamReader) -> str:
 async def test_state_stream_prints_each_change_and_stops_cleanly_on_ctrl_c():
     async with launch.running(DUMMY) as child, OccClient(child.address) as client:
         watcher = await start_peanut("-addr", child.address, "-mode", "direct", "state-stream")
-        assert "streaming state updates from" in await line(watcher.stderr)
+        assert "streaming the StateStream of" in await line(watcher.stderr)
         await client.transition("STANDBY", "CONFIGURE")
         await client.transition("CONFIGURED", "START")
         assert await line(watcher.stdout) == "type=STATE_STABLE  state=CONFIGURED\n"
@@ -42,16 +42,38 @@ async def test_state_stream_prints_each_change_and_stops_cleanly_on_ctrl_c():
 async def test_event_stream_in_json_ends_when_the_device_exits():
     async with launch.running(DEVICE) as child, OccClient(child.address, "fmq") as client:
         watcher = await start_peanut("-addr", child.address, "-o", "json", "event-stream")
-        assert "streaming events from" in await line(watcher.stderr)
+        assert "streaming the EventStream of" in await line(watcher.stderr)
         await client.transition("IDLE", "END")
         assert await line(watcher.stdout) == '{"event": "NULL_DEVICE_EVENT"}\n'
         assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK  # the stream ended by itself
+        assert await line(watcher.stderr) == "peanut: the process ended the EventStream\n"
+
+
+async def test_a_null_device_event_is_explained_in_text():
+    async with launch.running(DEVICE) as child, OccClient(child.address, "fmq") as client:
+        watcher = await start_peanut("-addr", child.address, "event-stream")
+        assert "streaming the EventStream of" in await line(watcher.stderr)
+        await client.transition("IDLE", "END")
+        assert await line(watcher.stdout) == (
+            "event=NULL_DEVICE_EVENT  (OCClite: the device reached EXITING or ERROR; the stream ends)\n"
+        )
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK
+
+
+async def test_a_stream_whose_process_dies_says_it_went_away():
+    async with launch.running(DUMMY) as child:
+        watcher = await start_peanut("-addr", child.address, "-mode", "direct", "state-stream")
+        assert "streaming the StateStream of" in await line(watcher.stderr)
+        child.signal(signal.SIGKILL)
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.UNREACHABLE
+        error = (await watcher.stderr.read()).decode()
+        assert error == f"peanut: error: the StateStream of {child.address} broke off: the process went away\n"
 
 
 async def test_event_stream_reports_device_events_of_an_occ_process():
     async with launch.running([*DUMMY, "--end-of-data-after", "0.05"]) as child, OccClient(child.address) as client:
         watcher = await start_peanut("-addr", child.address, "-mode", "direct", "event-stream")
-        assert "streaming events from" in await line(watcher.stderr)
+        assert "streaming the EventStream of" in await line(watcher.stderr)
         await client.transition("STANDBY", "CONFIGURE")
         await client.transition("CONFIGURED", "START")
         assert await line(watcher.stdout) == "event=END_OF_STREAM\n"
@@ -62,4 +84,5 @@ async def test_event_stream_reports_device_events_of_an_occ_process():
 async def test_a_stream_from_nowhere_is_unreachable():
     watcher = await start_peanut("-addr", f"127.0.0.1:{launch.free_port()}", "-mode", "direct", "state-stream")
     assert await asyncio.wait_for(watcher.wait(), 20) == ExitStatus.UNREACHABLE
-    assert "nothing answers" in (await watcher.stderr.read()).decode()
+    error = (await watcher.stderr.read()).decode()
+    assert "nothing answers" in error and "streaming" not in error  # no "streaming ..." before it fails

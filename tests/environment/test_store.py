@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ecs_engine.environment import InProcessDriver
+from ecs_engine.errors import HandledError, RefusedError
 from tests.waiting import eventually_async
 
 
@@ -71,6 +74,34 @@ async def test_tasks_not_found_after_a_restart_are_marked_lost(small, harness_fa
         assert any("was lost while the core was down" in w for w in again.warnings)
         await eventually_async(lambda: again.state == "ERROR", what="GO_ERROR for the lost critical tasks")
         await manager.destroy(env_id)
+    finally:
+        await manager.close()
+
+
+async def test_a_failed_create_stays_torn_down_after_a_restart_and_an_error_owner_is_named(small, harness_factory):
+    harness = harness_factory()
+    async with harness as h:
+        h.driver.fail("*worker", "CONFIGURE", times=1)
+        with pytest.raises(HandledError):
+            await h.manager.create(small, "small")
+        (failed,) = h.manager.environments.values()  # listed in ERROR until destroyed, its detectors free
+        assert failed.state == "ERROR" and h.manager.active_detectors() == []
+        kept = await h.manager.create(small, "small")  # CONFIGURED, holding TST
+        failed_id, kept_id = failed.id, kept.id
+    manager = harness.new_manager(InProcessDriver())  # the tasks were killed with the core: lost
+    await manager.start()
+    try:
+        assert failed_id not in manager.environments  # (the core's record at its stop brought it back, with TST)
+        again = manager.get(kept_id)
+        await eventually_async(lambda: again.state == "ERROR", what="GO_ERROR for the lost critical tasks")
+        with pytest.raises(RefusedError) as refused:
+            await manager.create(small, "small")
+        assert refused.value.message == f"detector TST is already in use by environment {kept_id}"
+        assert refused.value.hint == (
+            f"environment {kept_id} is in ERROR and holds it until destroyed: coconut env destroy {kept_id}"
+        )
+        await manager.destroy(kept_id)
+        await manager.destroy((await manager.create(small, "small")).id)
     finally:
         await manager.close()
 

@@ -164,6 +164,8 @@ class EnvironmentManager:
         that reports something done awaits ``committed()`` first (durable before reply).
         """
         now = model.now_ms()
+        destroyed = destroyed or env.destroyed  # (a failed create, torn down, stays torn down in the store: a
+        # later record, the core's at its stop, brought it back after a restart holding its detectors again)
         record = self._records.get(env.id)
         if record is None:
             record = self._records[env.id] = snapshot.EnvironmentRecord(env)
@@ -248,7 +250,13 @@ class EnvironmentManager:
         for detector in detectors:
             owner = self._detectors.get(detector)
             if owner is not None and owner != environment_id:
-                raise RefusedError(f"detector {detector} is already in use by environment {owner}")
+                held = self.environments.get(owner)
+                hint = (  # (one kept across a core's stop: its tasks were killed with the core)
+                    f"environment {owner} is in ERROR and holds it until destroyed: coconut env destroy {owner}"
+                    if held is not None and held.state == State.ERROR
+                    else None
+                )
+                raise RefusedError(f"detector {detector} is already in use by environment {owner}", hint=hint)
         for detector in detectors:
             self._detectors[detector] = environment_id
 

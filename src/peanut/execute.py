@@ -10,8 +10,10 @@ walked down to DONE with OCC transitions, then SIGTERM, SIGINT, SIGKILL to its p
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shlex
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING
 from ecs_engine.errors import ExitStatus, HandledError, UnreachableError, UsageError
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
+from ecs_engine.occ.errors import seconds
 
 from .commands import run_command
 from .control import ProcessControl, transport
@@ -33,8 +36,6 @@ if TYPE_CHECKING:
 def run_exec(
     options: argparse.Namespace, out: Output, config: Mapping[str, str], timeout: float, tui: TuiIO | None = None
 ) -> ExitStatus:
-    import asyncio
-
     command = list(options.process)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -87,7 +88,10 @@ async def exec_async(
     out.note(f"peanut: started {shlex.join(child.command)} (pid {child.process.pid}); output in {log_path}")
     ours = False  # only the started process may be walked down to DONE at the end
     try:
-        detected = await launch.wait_answering(child, timeout, transport(mode) if mode else None)
+        waiting = asyncio.ensure_future(launch.wait_answering(child, timeout, transport(mode) if mode else None))
+        if not (await asyncio.wait({waiting}, timeout=WAITING_NOTE_AFTER))[0]:
+            out.note(f"peanut: waiting for {name} to answer on port {port} (up to {seconds(timeout)} s)")
+        detected = await waiting
         await _check_answered_by(child, detected, timeout)
         ours = True
         mode = mode or detected
@@ -103,7 +107,7 @@ async def exec_async(
             out.note(f"peanut: left running: pid {child.process.pid}, control port {port}")
         else:
             code = await launch.stop(child, use_occ=ours)
-            out.note(f"peanut: stopped the process (exit code {code})")
+            out.note(f"peanut: stopped the process ({exit_text(code)})")
 
 
 async def _check_answered_by(child: launch.Child, mode: str, timeout: float) -> None:
@@ -125,7 +129,17 @@ def _descends_from(pid: int, ancestor: int) -> bool:
         return False
 
 
+def exit_text(code: int | None) -> str:
+    """The shell's form for a signalled process (143, not Popen's -15), so it reads like one exiting itself."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        return f"exit code {128 - code}, {signal.Signals(-code).name}"
+    return f"exit code {code}"
+
+
 LOGS_KEPT = 20
+WAITING_NOTE_AFTER = 2.0  # seconds of silence before exec says what it waits for
 
 
 def default_log(name: str) -> Path:

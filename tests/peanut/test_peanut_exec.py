@@ -39,6 +39,7 @@ def test_exec_runs_a_script_against_an_occ_process_and_stops_it(tmp_path):
     output = log.read_text()
     assert '"detector": "TPC"' in output and "run number 7" in output
     assert "executeExit" in output and "stopped the process (exit code 0)" in result.err
+    assert "waiting for" not in result.err  # it answered at once
 
 
 def test_a_process_the_script_took_to_done_exits_by_itself_unsignalled(tmp_path):
@@ -145,3 +146,14 @@ def test_a_process_that_never_answers_times_out_with_the_limit_as_given(tmp_path
     result = peanut("-timeout", "1s", "exec", "--script", script(tmp_path, "get-state\n"), "--", *silent)
     assert result.status == ExitStatus.TIMEOUT
     assert "within 1 s" in result.err  # not what was left of the deadline (0.99998 s)
+    assert "stopped the process (exit code 143, SIGTERM)" in result.err  # the shell's form, not Popen's -15
+
+
+def test_exec_says_what_it_waits_for_when_the_process_is_slow_to_answer(tmp_path, monkeypatch):
+    from peanut import execute
+
+    monkeypatch.setattr(execute, "WAITING_NOTE_AFTER", 0.2)
+    command = [sys.executable, "-c", "import os, sys, time; time.sleep(1); os.execv(sys.argv[1], sys.argv[1:])", *DUMMY]
+    result = peanut("exec", "--script", script(tmp_path, "get-state\n"), "--", *command)
+    assert result.status == 0, result.err
+    assert "peanut: waiting for python" in result.err and "to answer on port" in result.err

@@ -168,6 +168,8 @@ def test_env_create_auto_whose_create_fails_exits_1_with_the_reason(coconut, gat
     assert re.match(r"coconut: error: environment \S+: .*exit code 3", last), failed.err
     assert "environment destroyed" in failed.out and "destroy it to remove it" not in failed.out
     assert "Traceback" not in failed.err
+    both = coconut("env", "create", "-w", "gated", "--repo", str(gated), "-a", "-y", check=False)  # -y did nothing
+    assert both.status == 2 and "cannot be combined with -y/--asynchronous" in both.err
 
 
 def test_a_failure_whose_reason_spans_lines_is_shown_by_env_show(coconut, tmp_path):

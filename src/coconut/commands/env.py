@@ -212,7 +212,13 @@ def create(
         show_default=False,
         help="Public (default) or not: -P leaves it to the template.",
     ),
-    auto: bool = typer.Option(False, "-a", "--auto", help="Run once (create, start, stop, destroy) and stream events."),
+    auto: bool = typer.Option(
+        False,
+        "-a",
+        "--auto",
+        help="Run once, streaming its events: create, START, and once the run ends (every task done, or the"
+        " auto_stop_timeout variable), STOP and destroy. Exits 1 if it fails.",
+    ),
     asynchronous: bool = typer.Option(False, "-y", "--asynchronous", help="Return at once; creation goes on."),
     repo: str = typer.Option(None, "--repo", help="A local template directory with workflows/ and tasks/."),
     output: str = OUTPUT_OPTION,
@@ -234,6 +240,8 @@ def create(
     expression = _workflow_expression(cli, workflow, repo, config)
     user = common_pb2.User(name=_user_name(cli))
     if auto:
+        if asynchronous:
+            raise UsageError("-a/--auto follows the run to its end: it cannot be combined with -y/--asynchronous")
         return _create_auto(cli, expression, variables, user)
     request = pb.NewEnvironmentRequest(workflowTemplate=expression, vars=variables, public=public, requestUser=user)
     with connect(cli) as core, spinner(cli, f"Creating an environment of {expression}..."):
@@ -271,15 +279,14 @@ def _user_name(cli: CliContext) -> str:
 
 
 def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], user: Any) -> ExitStatus:
-    """NewAutoEnvironment, then print its events (Subscribe) until it is gone."""
+    """NewAutoEnvironment, then print its events (Subscribe) until it is gone; 1 if it failed on the way."""
     import threading
 
-    from ecs_engine.events.model import to_dict
     from ecs_engine.ids import new_id
     from ecs_engine.protocols import o2control_pb2 as pb
 
     stream_id = new_id()
-    status = {"error": "", "failure": ""}
+    status = {"error": "", "failure": "", "environment": ""}
     with connect(cli) as core:
         events = core.stream("Subscribe", pb.SubscribeRequest(id=stream_id))
 
@@ -296,21 +303,36 @@ def _create_auto(cli: CliContext, expression: str, variables: dict[str, str], us
 
         thread = threading.Thread(target=request, daemon=True)
         thread.start()
-        announced = False
-        for event in events:
-            data = to_dict(event)
-            environment_id = next((v.get("environmentId", "") for v in data.values() if isinstance(v, dict)), "")
-            if environment_id and not announced:  # so an interrupted run can be found (env show, events query)
-                cli.error(f"coconut: environment {environment_id} exists, running it once")
-                announced = True
-            failure = data.get("environmentEvent", {}).get("error", "")
-            if failure and not status["failure"]:  # the first is the cause (a teardown repeats it)
-                status["failure"] = f"environment {environment_id}: {failure}"
-            cli.echo(event_line(data))
+        try:
+            _follow_auto(cli, events, status)
+        except KeyboardInterrupt:
+            if status["environment"]:  # Ctrl-C stops the following, not the run
+                cli.error(
+                    f"coconut: environment {status['environment']} goes on; to end it: "
+                    f"coconut env destroy {status['environment']} -a"
+                )
+            raise
         thread.join()
     if status["error"] or status["failure"]:  # the run failed: a script sees it in the exit status
         raise HandledError(status["error"] or status["failure"])
     return ExitStatus.OK
+
+
+def _follow_auto(cli: CliContext, events: Any, status: dict[str, str]) -> None:
+    """Print each event of the auto environment; keep its id and the first error (the cause: a teardown repeats
+    it) in ``status``."""
+    from ecs_engine.events.model import to_dict
+
+    for event in events:
+        data = to_dict(event)
+        environment_id = next((v.get("environmentId", "") for v in data.values() if isinstance(v, dict)), "")
+        if environment_id and not status["environment"]:  # so an interrupted run can be found (env show, events)
+            cli.error(f"coconut: environment {environment_id} exists, running it once")
+            status["environment"] = environment_id
+        failure = data.get("environmentEvent", {}).get("error", "")
+        if failure and not status["failure"]:
+            status["failure"] = f"environment {environment_id}: {failure}"
+        cli.echo(event_line(data))
 
 
 def event_line(data: dict[str, Any]) -> str:

@@ -188,3 +188,28 @@ def test_validate_refuses_literal_values_plan_would_refuse_also_where_expansion_
         build_plan(make_expander(DirectorySource(repo.root), plugins=plugin_manager(), offline=True), expand(repo, "p"))
     assert (err.value.line, err.value.role_path, err.value.field) == (5, "p.r", "command.stdout")
     assert err.value.message == "'sometimes' is not an output mode (expected none, stdout or all)"
+
+
+def test_a_call_to_an_unknown_object_is_a_plan_warning_and_a_validation_error(repo):
+    repo.workflow(
+        "w",
+        """\
+        name: w
+        roles:
+          - name: p
+            call: {func: testplugn.Noop(), trigger: before_START_ACTIVITY}
+          - name: q
+            call: {func: testplugin.Noop(__call_rolepath), trigger: DESTROY}
+          - name: never
+            call: {func: nosuch.Thing()}
+        """,
+    )
+    expander = make_expander(DirectorySource(repo.root), plugins=plugin_manager(), offline=True)
+    warnings = build_plan(expander, expander.expand("w"))["warnings"]
+    assert warnings == [
+        f"{repo.root / 'workflows/w.yaml'}:4, role w.p, field call.func: unknown name 'testplugn' (the call would fail "
+        "when its trigger fires) (did you mean 'testplugin'?)"
+    ]
+    (error,) = validation_errors(repo)
+    assert error.line == 4 and "role w.p, field call.func: unknown name 'testplugn'" in error.message
+    assert error.rendered.splitlines()[1:] == ["    testplugn.Noop()", "    ^", "  hint: did you mean 'testplugin'?"]

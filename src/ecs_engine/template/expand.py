@@ -22,7 +22,7 @@ from ecs_engine.errors import HandledError, NotFoundError, TemplateError
 from . import expr
 from .functions import Util, role_functions, static_objects
 from .jit import Dpl, DplGenerator
-from .model import Env, EnvVars, Role, Traits, Workflow
+from .model import CALL_VARIABLES, Env, EnvVars, Role, Traits, Workflow
 from .precedence import VarLayers
 from .roles import RawChannel, RawRole, WorkflowTemplate, parse_workflow
 from .sources import TemplateRef, TemplateSource
@@ -122,6 +122,7 @@ class Expander:
         objects: ObjectFactory | None = None,
         dpl_generate: DplGenerator | None = None,
         offline: bool = False,
+        call_objects: frozenset[str] | None = None,
     ):
         self.source = source
         self.offline = offline  # validate/plan: util.Dump writes nothing
@@ -138,6 +139,11 @@ class Expander:
         #: the last ``objects``: (stack, scope, this, objects); a stack is not changed once rendered with
         self._made_objects: tuple[Mapping[str, str], _Scope, RoleRef | None, dict[str, Any]] | None = None
         self.warnings: list[str] = []
+        #: the names a call's ``func`` may use besides its variables: the integration plugins' (None: not known)
+        self.call_objects = call_objects
+        #: calls whose ``func`` would fail when their trigger fires (unknown names, bad syntax); found with
+        #: ``call_objects``, reported by plan and validate
+        self.call_errors: list[TemplateError] = []
         self._used_role_vars: set[str] = set()
 
     # -- expression environments -------------------------------------------------------------------------
@@ -193,6 +199,7 @@ class Expander:
                 field="name",
             )
         self.warnings = list(template.warnings)
+        self.call_errors = []
         roles = self._expand_root(template, source)
         for key in self.role_user_vars:
             if key not in self._used_role_vars:
@@ -334,6 +341,20 @@ class Expander:
         else:
             role.func = fields(t.func, "call.func")
             role.return_var = fields(t.return_, "call.return") if t.return_ else ""
+            if traits.trigger is not None and self.call_objects is not None:
+                self._check_call(role.func, fields)
+
+    def _check_call(self, func: str, fields: _RoleFields) -> None:
+        """A call's ``func`` is evaluated only when its trigger fires, over the integration plugins' objects and
+        the call's variables: what would make it fail then is known now."""
+        assert self.call_objects is not None
+        variables = {**fields.stack, **dict.fromkeys(CALL_VARIABLES, "")}
+        try:
+            expr.compile_expression(func).check_names(Env(dict.fromkeys(self.call_objects), variables))
+        except TemplateError as exc:
+            where = fields.at("call.func")
+            exc.message += " (the call would fail when its trigger fires)"
+            self.call_errors.append(exc.located(**where._asdict()))
 
     def _placement(self, role: Role, raw: RawRole, fields: _RoleFields) -> None:
         """Stage 5: constraint values and channels (the fields a deployment reads)."""

@@ -63,9 +63,7 @@ class Expression:
         self._evaluate = evaluate
 
     def evaluate(self, env: Env) -> Any:
-        for name, position in self._checks:
-            if name not in env:
-                raise self._unknown_name(name, position, env)
+        self.check_names(env)
         try:
             return self._evaluate(env)
         except ExpressionError as error:
@@ -74,6 +72,12 @@ class Expression:
             raise
         except RecursionError:  # a value nested too deeply to compare (e.g. from json.Unmarshal)
             raise ExpressionError("a value nests too deeply", expression=self.source, position=0) from None
+
+    def check_names(self, env: Env) -> None:
+        """Raise the error evaluating over ``env`` would give for the first name it lacks, without evaluating."""
+        for name, position in self._checks:
+            if name not in env:
+                raise self._unknown_name(name, position, env)
 
     def _unknown_name(self, name: str, position: int, env: Env) -> ExpressionError:
         close = difflib.get_close_matches(name, [*env.keys(), *BUILTINS], n=1)

@@ -151,6 +151,9 @@ def make_expander(
         objects=object_factory(config, plugins.hook.ecs_template_objects, extra_objects, offline=offline),
         dpl_generate=plugins.hook.ecs_dpl_generate,
         offline=offline,
+        call_objects=frozenset(
+            plugin.name for contributed in plugins.hook.ecs_integration_plugins() for plugin in contributed or ()
+        ),
     )
 
 

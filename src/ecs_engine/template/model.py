@@ -17,6 +17,16 @@ from .sources import TemplateSource
 from .tasks import TaskClass
 from .triggers import Trigger
 
+#: what a call adds to its role's stack when its trigger fires (reference §2.3; ``environment/calls.py`` sets them)
+CALL_VARIABLES = (
+    "__call_func",
+    "__call_timeout",
+    "__call_trigger",
+    "__call_await",
+    "__call_critical",
+    "__call_rolepath",
+)
+
 
 class Env(Mapping[str, Any]):
     """The expression environment: function objects over the variable stack (objects win, as in AliECS)."""

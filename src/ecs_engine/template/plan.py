@@ -126,6 +126,8 @@ def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
     bind_map = bind_map_of(binds)
     task_plans = [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
     warnings = list(workflow.warnings)
+    for error in expander.call_errors:  # a create would succeed: the call fails only when its trigger fires
+        warnings.append(f"{error.where()}: {error.message}" + (f" ({error.hint})" if error.hint else ""))
     for role in workflow.roles():
         if role.kind == "call" or any(child.kind == "call" for child in role.children):
             warnings.extend(unresolved_role_vars(role))

@@ -290,6 +290,7 @@ def validate_workflow(
             result.problems.append(_error(exc))
             return result
         break
+    result.problems.extend(_error(e) for e in expander.call_errors)
     result.problems.extend(_warning(w) for w in workflow.warnings)
     result.problems.extend(unused_defaults(template, *(used or used_names(source))))
     for key in sampled:

@@ -91,6 +91,18 @@ def test_show_forms_and_simulation(seeded):
     assert seeded("config", "s", "readout/ANY/any/readout-stfb-flp001", "-s")[1] == "[readout]\nhost=none\n"
 
 
+def test_show_takes_the_entries_config_list_prints(seeded):
+    """``config list COMPONENT`` prints RUNTYPE/role/entry: ``config show COMPONENT`` that must find it."""
+    entries = seeded("config", "list", "readout")[1].split()
+    for entry in entries:
+        code, out, err = seeded("config", "show", "readout", entry)
+        assert (code, err) == (0, "") and out == seeded("config", "show", f"readout/{entry}")[1]
+    code, out, err = seeded("config", "show", "readout", "a/b")
+    assert code == 2 and "RUNTYPE/role/entry (as `coconut config list COMPONENT` prints it)" in err
+    code, _, err = seeded("config", "show", "readout", "PHYSICS/flp001/cfg", "-r", "ANY")
+    assert code == 2 and "cannot be combined with an entry's RUNTYPE/role" in err
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [

@@ -38,10 +38,17 @@ def _query(args: list[str], runtype: str | None, role: str | None, what: str) ->
             raise UsageError(f"{what}: please provide entry name (expected component/RUNTYPE/role/entry)")
         return ComponentQuery.parse(args[0])
     if len(args) == 2:
-        for arg in args:
-            if "/" in arg or "@" in arg:
-                raise UsageError(f"{what}: component and entry names cannot contain `/` or `@` in this form")
-        return ComponentQuery.of(args[0], runtype or "ANY", role or "any", args[1])
+        component, entry = args
+        if "/" in component or "@" in component or "@" in entry or entry.count("/") not in (0, 2):
+            raise UsageError(
+                f"{what}: expected 'component entry' with the entry's name or RUNTYPE/role/entry"
+                " (as `coconut config list COMPONENT` prints it), or component/RUNTYPE/role/entry"
+            )
+        if "/" in entry:  # RUNTYPE/role/entry, as ``config list COMPONENT`` prints it
+            if runtype or role:
+                raise UsageError(f"{what}: -r/--runtype and -l/--role cannot be combined with an entry's RUNTYPE/role")
+            return ComponentQuery.of(component, *entry.split("/"))
+        return ComponentQuery.of(component, runtype or "ANY", role or "any", entry)
     if len(args) == 4:
         if runtype or role:
             raise UsageError(f"{what}: -r/--runtype and -l/--role cannot be combined with RUNTYPE and role arguments")

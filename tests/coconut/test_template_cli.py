@@ -124,6 +124,15 @@ def test_plugins_lists_builtin_backends_with_their_hooks(coconut):
     assert rows["config-sqlite"]["hooks"] == ["ecs_register_backends"]
 
 
+def test_plugins_text_is_the_common_table_with_whole_module_names(coconut):
+    """Not on a terminal, the module column once ended in '…' at 80 columns, in a box of its own."""
+    result = coconut("plugins")
+    assert result.status == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[1].split() == ["plugin", "module", "hooks"] and set(lines[2].strip()) == {"─"}
+    assert "ecs_backends.integrations.bookkeeping" in result.out and "…" not in result.out
+
+
 def test_plan_resolves_name_at_revision_through_managed_repositories(coconut, tmp_path):
     import shutil
     import subprocess

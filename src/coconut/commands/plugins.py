@@ -7,7 +7,7 @@ from typing import cast
 import typer
 
 from ..context import CliContext
-from ..output import OUTPUT_OPTION, check_output, print_data
+from ..output import OUTPUT_OPTION, check_output, print_data, table
 
 
 def plugins(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
@@ -20,12 +20,6 @@ def plugins(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     if output != "text":
         print_data(cli, rows, output)
         return
-    from rich.table import Table
-
-    table = Table()
-    for col in ("plugin", "module", "hooks"):
-        table.add_column(col)
-    for r in rows:
-        hooks = cast("list[str]", r["hooks"])  # describe_plugins types its rows' values as object
-        table.add_row(str(r["name"]), str(r["module"]), ", ".join(hooks))
-    cli.console.print(table)
+    # describe_plugins types its rows' values as object
+    rows_text = [[str(r["name"]), str(r["module"]), ", ".join(cast("list[str]", r["hooks"]))] for r in rows]
+    table(cli, ("plugin", "module", "hooks"), rows_text)

@@ -75,6 +75,11 @@ class StoreUrlError(ConfigurationError, UsageError):
     2, as a bad ``--endpoint``), still a ConfigurationError to whoever catches the store's errors."""
 
 
+def role_label(path: str) -> str:
+    """``role <path>``; a path still holding ``{{ }}`` is a template's as written (``w.host-{{ it }}``), not a role's."""
+    return f"role template {path}" if "{{" in path else f"role {path}"
+
+
 class TemplateError(HandledError):
     """A workflow or task template is invalid.
 
@@ -114,7 +119,7 @@ class TemplateError(HandledError):
         if self.file:
             parts.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.role_path:
-            parts.append(f"role {self.role_path}")
+            parts.append(role_label(self.role_path))
         if self.field:
             parts.append(f"field {self.field}")
         return ", ".join(parts)

@@ -213,3 +213,31 @@ def test_a_call_to_an_unknown_object_is_a_plan_warning_and_a_validation_error(re
     (error,) = validation_errors(repo)
     assert error.line == 4 and "role w.p, field call.func: unknown name 'testplugn'" in error.message
     assert error.rendered.splitlines()[1:] == ["    testplugn.Noop()", "    ^", "  hint: did you mean 'testplugin'?"]
+
+
+def test_a_bad_user_value_is_said_to_be_the_users_and_a_templated_path_is_labelled_a_template(repo):
+    repo.task("t", TASK)
+    repo.workflow(
+        "w",
+        """\
+        name: w
+        defaults: {hosts: '["a"]', t: 5s}
+        roles:
+          - name: host-{{ it }}
+            for:
+              range: "{{ hosts }}"
+              var: it
+            task: {load: t, trigger: DESTROY, timeout: "{{ t }}"}
+        """,
+    )
+    error = expansion_error(repo, user_vars={"hosts": '["a",'})
+    assert (error.line, error.field) == (6, "for.range")
+    assert error.render() == (
+        f"{repo.root / 'workflows/w.yaml'}:6, role template w.host-{{{{ it }}}}, field for.range: the range must be a "
+        """JSON list of strings, got '["a",' from the user variable 'hosts' (-e)"""
+    )
+    error = expansion_error(repo, user_vars={"t": "soon"})
+    assert (error.role_path, error.field) == ("w.host-a", "task.timeout")
+    assert error.message.endswith("(expected a Go duration such as 30s, 1m30s, 500ms) from the user variable 't' (-e)")
+    repo.workflow("w", repo.root.joinpath("workflows/w.yaml").read_text().replace("'[\"a\"]'", "'[1]'"))
+    assert "from the user variable" not in expansion_error(repo).message  # the template's own default

@@ -69,6 +69,15 @@ def parse_bound(text: str) -> int:
         raise ValueError(f"expected an integer, got '{text}'") from None
 
 
+def given_by_user(text: str, layers: VarLayers) -> str:
+    """`` from the user variable 'x' (-e)`` when ``text`` reads a variable the user gave: a bad value is theirs,
+    not the template's."""
+    given = sorted(name for name in expr.names_in(text) if layers.layer_of(name) == "user")
+    if not given:
+        return ""
+    return " from the user variable" + ("s " if len(given) > 1 else " ") + ", ".join(f"'{n}'" for n in given) + " (-e)"
+
+
 def child_path(parent_path: str, name: str) -> str:
     return f"{parent_path}.{name}" if parent_path else name
 
@@ -244,7 +253,7 @@ class Expander:
             user_vars=own_user,
             source=scope.source,
         )
-        fields = _RoleFields(self, raw, layers.stack, scope, (name, path), Where(raw.file, path))
+        fields = _RoleFields(self, raw, layers, scope, (name, path), Where(raw.file, path))
         if raw.traits is not None:
             self._traits(role, raw, fields)
         self._placement(role, raw, fields)
@@ -288,7 +297,7 @@ class Expander:
             try:
                 return parse(self.render(text, scope.layers.stack, scope, where=at))
             except ValueError as exc:
-                raise at.error(str(exc)) from None
+                raise at.error(f"{exc}{given_by_user(text, scope.layers)}") from None
 
         if loop.range is not None:
             items = value("for.range", loop.range, parse_range)
@@ -329,7 +338,7 @@ class Expander:
         try:
             traits.timeout = parse_timeout(timeout_text)
         except ValueError as exc:
-            raise fields.at(f"{kind}.timeout").error(str(exc)) from None
+            raise fields.at(f"{kind}.timeout").error(f"{exc}{given_by_user(t.timeout, fields.layers)}") from None
         traits.timeout_text = timeout_text.strip()
         traits.critical = True if t.critical is None else t.critical
         traits.restart = t.restart
@@ -459,10 +468,14 @@ class _RoleFields:
 
     expander: Expander
     raw: RawRole
-    stack: Mapping[str, str]
+    layers: VarLayers
     scope: _Scope
     this: RoleRef
     where: Where
+
+    @property
+    def stack(self) -> Mapping[str, str]:
+        return self.layers.stack
 
     def __call__(self, text: str, field_name: str, line: int | None = None) -> str:
         return self.expander.render(text, self.stack, self.scope, this=self.this, where=self.at(field_name, line))

@@ -136,6 +136,11 @@ def render(text: str, env: Env) -> str:
     return "".join(out)
 
 
+def names_in(text: str) -> frozenset[str]:
+    """The variables and objects the ``{{ }}`` of ``text`` read."""
+    return frozenset().union(*(piece[0].names for piece in _split(text) if isinstance(piece, tuple)))
+
+
 def check_syntax(text: str) -> None:
     """Compile every ``{{ }}`` of ``text`` without evaluating: raises ExpressionError at the first bad one."""
     if "{{" in text:

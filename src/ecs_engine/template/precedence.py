@@ -59,6 +59,10 @@ class VarLayers:
                     self._stack.update(layer)
         return self._stack
 
+    def layer_of(self, name: str) -> str | None:
+        """The layer ``name``'s value comes from (the strongest holding it), so an error can say who gave it."""
+        return next((layer for layer in reversed(self.ORDER) if name in getattr(self, layer)), None)
+
     def over(self, **layers: Mapping[str, str]) -> VarLayers:
         """These layers with a deeper scope's: within each layer the deeper value wins."""
         changed = {name: {**getattr(self, name), **values} for name, values in layers.items() if values}

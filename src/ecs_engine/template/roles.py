@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from ecs_engine.errors import TemplateError
+from ecs_engine.errors import TemplateError, role_label
 
 from .restart import RestartPolicy, parse_restart
 from .yamlload import EMPTY_VARMAP, VarMap, VarSpec, YList, YMap, as_bool, load_yaml, read_varmap
@@ -143,7 +143,9 @@ class _Reader:
         allowed = COMMON_KEYS | {present[0]} | ({"description"} if top else set())
         for key in data:
             if key not in allowed:
-                self.warnings.append(f"{self.file}:{data.line_of(key)}: role {path}: unknown key '{key}' ignored")
+                self.warnings.append(
+                    f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown key '{key}' ignored"
+                )
         common = self._common(data, path)
         body = data[present[0]]
         if kind in ("task", "call") and isinstance(body, YMap):
@@ -171,7 +173,9 @@ class _Reader:
             )
         for key in spec:
             if key not in ("range", "var", "begin", "end"):
-                self.warnings.append(f"{self.file}:{spec.line_of(key)}: role {path}: unknown 'for' key '{key}' ignored")
+                self.warnings.append(
+                    f"{self.file}:{spec.line_of(key)}: {role_label(path)}: unknown 'for' key '{key}' ignored"
+                )
         var = spec.get("var")
         if not var or not isinstance(var, str):
             raise self.error("'for' needs 'var': the name of the loop variable", line, role_path=path, field="for.var")
@@ -256,7 +260,7 @@ class _Reader:
         for key, value in data.items():
             if key not in keys:
                 self.warnings.append(
-                    f"{self.file}:{data.line_of(key)}: role {path}: unknown '{kind}' key '{key}' ignored"
+                    f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown '{kind}' key '{key}' ignored"
                 )
                 continue
             if key == "critical":

@@ -213,9 +213,13 @@ def test_plan_warns_about_values_the_store_could_not_give_and_strict_fails(cocon
 
 
 def test_config_init_writes_the_site_file_and_keeps_what_the_store_has(coconut, tmp_path):
+    store = f"sqlite:///{tmp_path / 'data' / 'config.sqlite'}"
+    result = coconut("config", "init", "--dry-run")
+    assert result.status == 0, result.err
+    assert re.search(rf"site\.yaml into {store}: 9 keys would be written, 0 unchanged, 0 kept", result.out)
     result = coconut("config", "init")
     assert result.status == 0, result.err
-    assert re.search(r"site\.yaml: \d+ keys written, 0 unchanged, 0 kept", result.out)
+    assert re.search(rf"site\.yaml into {store}: 9 keys written, 0 unchanged, 0 kept", result.out)
     assert coconut("config", "runtime", "get", "aliecs", "defaults/consul_endpoint").out == "localhost:8500\n"
     hosts = json.loads(coconut("config", "inventory", "detectors", "-o", "json").out)
     assert hosts == {"TST": ["flp001", "flp002", "localhost"]}
@@ -225,7 +229,7 @@ def test_config_init_writes_the_site_file_and_keeps_what_the_store_has(coconut, 
     assert ": 0 keys written," in result.out and ", 1 kept" in result.out
     assert "kept runtime/aliecs/defaults/consul_endpoint (the store's value differs; --force replaces it)" in result.out
     assert coconut("config", "runtime", "get", "aliecs", "defaults/consul_endpoint").out == "consul.site:8500\n"
-    assert ": 1 keys written," in coconut("config", "init", "--force").out
+    assert ": 1 key written," in coconut("config", "init", "--force").out
 
     result = coconut("config", "init", "nope.yaml")
     assert result.status == 1 and "nope.yaml: no such file" in result.err

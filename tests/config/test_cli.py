@@ -210,6 +210,8 @@ def test_migrate_file_into_sqlite_is_idempotent_and_keeps_higher_run_counter(run
     )
     with run.config() as cfg:
         cfg.store.put("runtime/run_number", "40")
+    code, out, _ = run("config", "migrate", "--from", f"file://{source}", "--dry-run")
+    assert (code, out) == (0, "2 keys would be written, 0 unchanged\n")
     code, out, err = run("config", "migrate", "--from", f"file://{source}")
     assert (code, out) == (0, "2 keys written, 0 unchanged\n")
     assert "kept the target's run counter 40" in err

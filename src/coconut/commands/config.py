@@ -16,7 +16,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
-from ..output import OUTPUT_OPTION, check_output, print_data, print_entries
+from ..output import OUTPUT_OPTION, check_output, counted, print_data, print_entries
 from ..stores import open_config
 
 if TYPE_CHECKING:
@@ -252,10 +252,11 @@ def init(
         changes = {k: v for k, v in wanted.items() if k not in present or (force and k in differing)}
         if changes and not dry_run:
             config.store.put_many(changes)
-    verb = "would write" if dry_run else "written"
+        target = config.store.url or type(config.store).__name__
     kept = [] if force else differing
     cli.echo(
-        f"{path}: {len(changes)} keys {verb}, {len(wanted) - len(changes) - len(kept)} unchanged, {len(kept)} kept"
+        f"{path} into {target}: {counted(len(changes), 'key')} {'would be written' if dry_run else 'written'},"
+        f" {len(wanted) - len(changes) - len(kept)} unchanged, {len(kept)} kept"
     )
     for key in kept:
         cli.echo(f"  kept {key} (the store's value differs; --force replaces it)")
@@ -278,8 +279,10 @@ def migrate(
         raise UsageError("migrate: give --from URL, --to URL or both (the other is the configured store)")
     source, target = from_url or configured, to_url or configured
     report = copy(source or None, target or None, backends(), data_dir=cli.data_dir, dry_run=dry_run)
-    verb = "would write" if dry_run else "written"
-    cli.echo(f"{len(report.written)} keys {verb}, {report.unchanged} unchanged")
+    cli.echo(
+        f"{counted(len(report.written), 'key')} {'would be written' if dry_run else 'written'},"
+        f" {report.unchanged} unchanged"
+    )
     if cli.verbose:
         for key in report.written:
             cli.echo(f"  {key}")

@@ -106,6 +106,7 @@ class PeanutTUI:
         self.log: collections.deque[str] = collections.deque(maxlen=200)
         self.modal: str | None = None  # "error" or "load"
         self.modal_text = ""
+        self.modal_reconnects = True  # the dialog is about the connection (not a file), so n is offered
         self._stream_tasks: list[asyncio.Task] = []
         self.keys = STEP_KEYS if mode == FMQ_STEP else OCC_KEYS
         self._path_completer = PathCompleter(expanduser=True)
@@ -192,7 +193,8 @@ class PeanutTUI:
         return "\n".join(list(self.log)[-lines:])
 
     def _modal_text(self):
-        return self.modal_text + "\n\n[Enter] close   [n] reconnect   [q] quit"
+        keys = "[Enter] close   [n] reconnect   [q] quit" if self.modal_reconnects else "[Enter] close   [q] quit"
+        return f"{self.modal_text}\n\n{keys}"
 
     def _layout(self) -> Layout:
         rows = len(self.keys)
@@ -267,9 +269,8 @@ class PeanutTUI:
         @kb.add("l", filter=free)
         def _load(_):
             self.modal = "load"
-            self.path_input.text = self.config_path or ""
-            self.path_input.buffer.cursor_position = len(self.path_input.text)
-            self.path_candidates = ""
+            self.path_input.text = ""  # pre-filled, a new absolute path typed over it would be appended to it
+            self.path_candidates = f" Enter alone reloads {self.config_path}" if self.config_path else ""
             self.app.layout.focus(self.path_input)
 
         @kb.add("enter", filter=error)
@@ -312,21 +313,25 @@ class PeanutTUI:
     # -- actions --
 
     def say(self, text: str) -> None:
-        self.log.append(f"{datetime.datetime.now():%H:%M:%S} {text}")
+        """Every line of ``text``, the first with the time: an error's reason is often on a later line."""
+        first, *more = text.splitlines() or [""]
+        self.log.append(f"{datetime.datetime.now():%H:%M:%S} {first}")
+        self.log.extend(f"         {line}" for line in more)
         self.app.invalidate()
 
-    def error(self, text: str) -> None:
-        self.modal, self.modal_text = "error", text
-        self.say(text.splitlines()[0])
+    def error(self, text: str, *, reconnects: bool = True) -> None:
+        self.modal, self.modal_text, self.modal_reconnects = "error", text, reconnects
+        self.say(text)
 
     def load(self, path: str) -> None:
+        path = path or self.config_path or ""
         if not path:
-            self.error("Cannot open configuration file: path empty")
+            self.error("Cannot open configuration file: path empty", reconnects=False)
             return
         try:
             self.config = load_config(path)
         except HandledError as exc:
-            self.error(f"Cannot load configuration file:\n{exc.render()}")
+            self.error(f"Cannot load configuration file:\n{exc.render()}", reconnects=False)
             return
         self.config_path, self.config_state = path, "NOT PUSHED"
         self.say(f"loaded {len(self.config)} entries from {path} (pushed with the next CONFIGURE)")

@@ -117,6 +117,26 @@ async def test_loaded_configuration_is_pushed_with_configure(tmp_path):
         assert '"sndBufSize": "1000"' in dump.read_text()
 
 
+async def test_the_load_prompt_starts_empty_and_enter_alone_reloads_the_last_file(tmp_path):
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("a: 1\n")
+    second.write_text("b: 2\n")
+    async with launch.running(DUMMY) as child, tui_on(child.address) as (tui, keys):
+        await shows_state(tui, "STANDBY")
+        for path in (first, second):  # an absolute path typed in replaces the last one, it is not appended
+            keys.send_text("l")
+            await shows(tui, "file path for runtime configuration")
+            keys.send_text(f"{path}\r")
+            await eventually_async(lambda path=path: tui.config_path == str(path), what=f"{path} loaded")
+        assert "b=2" in screen(tui) and "a=1" not in screen(tui)
+        second.write_text("b: 3\n")
+        keys.send_text("l")
+        await shows(tui, "Enter alone reloads")
+        assert tui.path_input.text == ""
+        keys.send_text("\r")
+        await shows(tui, "b=3")
+
+
 async def test_a_bad_configuration_file_is_an_error_dialog(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("a: [1, 2\n")
@@ -127,6 +147,8 @@ async def test_a_bad_configuration_file_is_an_error_dialog(tmp_path):
         keys.send_text(str(broken) + "\r")
         await shows(tui, "Cannot load configuration file")
         assert "not valid YAML or JSON" in screen(tui)
+        assert "[n] reconnect" not in screen(tui).split("events")[0]  # the dialog is about a file
+        assert any("not valid YAML or JSON" in line for line in tui.log)  # the reason, not only the first line
         keys.send_text("c")  # keys do nothing while the dialog is open
         keys.send_text("\r")
         await eventually_async(lambda: "Cannot load" not in screen(tui).split("events")[0], what="the dialog closed")

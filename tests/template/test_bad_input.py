@@ -107,12 +107,13 @@ def test_validate_finds_syntax_errors_in_fields_it_never_renders(repo):
     report = validate(repo.root)
     task, workflow = report.results
     assert [(e.line, e.message) for e in errors_of(task)] == [
-        (4, f"{task.file}:4, field command.env[0]: empty expression between '{{{{' and '}}}}'"),
-        (4, f"{task.file}:4, field command.env[1]: expected an expression"),
+        (4, "field command.env[0]: empty expression between '{{' and '}}'"),
+        (4, "field command.env[1]: expected an expression"),
     ]
     (error,) = errors_of(workflow)
     assert (error.line, error.file) == (5, str(repo.root / "workflows" / "w.yaml"))
-    assert error.message == f"{error.file}:5, field roles[0].task.trigger: expected an expression"
+    assert error.message == "field roles[0].task.trigger: expected an expression"  # file and line are the error's own
+    assert error.rendered.splitlines()[0] == f"{error.file}:5, {error.message}"
 
 
 def test_validate_and_plans_do_not_run_side_effects(repo, tmp_path):

@@ -57,7 +57,7 @@ def test_two_enabled_siblings_of_one_name_are_an_error_at_the_second(repo):
         == "two enabled roles have this path: the role at line 3 has it too (sibling roles need distinct names)"
     )
     (problem,) = validation_errors(repo)
-    assert problem.line == 10 and problem.message.endswith(f"role w.a, field name: {error.message}")
+    assert (problem.line, problem.message) == (10, f"role w.a, field name: {error.message}")
 
 
 def test_an_iterator_whose_range_repeats_an_item_is_an_error(repo):

@@ -92,13 +92,9 @@ def _origin(exc: HandledError, source: TemplateSource, kind: str, name: str) -> 
 
 def _error(exc: HandledError) -> Problem:
     if isinstance(exc, TemplateError):
-        return Problem(
-            "error",
-            exc.message if not exc.where() else f"{exc.where()}: {exc.message}",
-            exc.file,
-            exc.line,
-            exc.render(),
-        )
+        # the message says the role and field; the file and line are the problem's own (GitHub places them)
+        message = TemplateError(exc.message, role_path=exc.role_path, field=exc.field).render()
+        return Problem("error", message, exc.file, exc.line, exc.render())
     return Problem("error", exc.render(), rendered=exc.render())
 
 

@@ -75,7 +75,7 @@ def test_a_multi_host_environment_runs_two_runs_and_leaves_nothing_behind(coconu
     destroyed = coconut("env", "destroy", environment_id)
     assert f"teardown complete for environment {environment_id}" in destroyed.out
     assert not any(alive(pid) for pid in pids)
-    assert coconut("env", "list").out.strip() == "no environments running"
+    assert coconut("env", "list").out.strip() == "no environments"
     assert coconut("task", "list").out.strip() == "no tasks running"
 
 
@@ -94,7 +94,7 @@ def test_running_state_is_refused_to_destroy_and_bad_requests_are_one_clear_erro
     assert missing.status == 1 and "workflow 'no-such-workflow'" in missing.err
     assert "Traceback" not in refused.err + wrong.err + unknown.err + missing.err
     coconut("env", "destroy", environment_id, "--allow-in-running-state")
-    assert coconut("env", "list").out.strip() == "no environments running"
+    assert coconut("env", "list").out.strip() == "no environments"
 
 
 @pytest.fixture

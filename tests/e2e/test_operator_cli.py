@@ -42,12 +42,12 @@ def test_env_list_tells_how_many_environments_it_hides(coconut, gated, tmp_path)
     created = coconut("env", "create", "-w", "gated", "--repo", str(gated), "--private", "-o", "json").json()
     created = created["environment"]
     listed = coconut("env", "list").out
-    assert "no public environments running; 1 non-public environment hidden (show with -s/--show-all)" in listed
+    assert "no public environments; 1 non-public environment hidden (show with -s/--show-all)" in listed
     assert created["id"] in coconut("env", "list", "-s").out
     shown = coconut("env", "show", created["id"], "-s").out
     assert "integrated services: none" in shown
     coconut("env", "destroy", created["id"])
-    assert coconut("env", "list").out.strip() == "no environments running"
+    assert coconut("env", "list").out.strip() == "no environments"
 
 
 def test_env_list_marks_an_environment_in_a_transition(coconut, gated, tmp_path):
@@ -68,7 +68,11 @@ def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
     coconut("env", "control", created["id"], "-e", "START")
     refused = coconut("core", "stop", check=False)
     assert refused.status == 5
-    assert f"the core has 1 RUNNING environment ({created['id']})" in refused.err and "-f/--force" in refused.err
+    assert (
+        f"the core has 1 RUNNING environment ({created['id']}): stopping it kills its tasks and ends its run"
+        in refused.err
+    )
+    assert "-f/--force" in refused.err
     assert coconut.state(created["id"]) == "RUNNING"
     assert "core stopped" in coconut("core", "stop", "--force").out
 

@@ -121,8 +121,8 @@ def stop(
     running = [] if force else _running_environments(cli)
     if running:
         raise RefusedError(
-            f"the core has {len(running)} RUNNING environment{'s' if len(running) > 1 else ''} "
-            f"({', '.join(running)}): stopping it kills their tasks and ends the runs",
+            f"the core has {counted(len(running), 'RUNNING environment')} ({', '.join(running)}): stopping it"
+            + (" kills its tasks and ends its run" if len(running) == 1 else " kills their tasks and ends their runs"),
             hint="stop them first ('coconut env control ID -e STOP'), or stop the core anyway with -f/--force",
         )
     with spinner(cli, "Stopping the core..."):

@@ -141,10 +141,10 @@ def list_environments(
         ]
         table(cli, ["id", "workflow template", "created", "state", "run"], rows)
     elif not hidden:
-        cli.echo("no environments running")
+        cli.echo("no environments")
     if hidden:
         plural = "s" if hidden > 1 else ""
-        prefix = "" if reply.environments else "no public environments running; "
+        prefix = "" if reply.environments else "no public environments; "
         cli.echo(f"{prefix}{hidden} non-public environment{plural} hidden (show with -s/--show-all)")
 
 

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import shlex
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +106,7 @@ async def exec_async(
             out.note(f"peanut: left running: pid {child.process.pid}, control port {port}")
         else:
             code = await launch.stop(child, use_occ=ours)
-            out.note(f"peanut: stopped the process ({exit_text(code)})")
+            out.note(f"peanut: stopped the process ({launch.exit_text(code)})")
 
 
 async def _check_answered_by(child: launch.Child, mode: str, timeout: float) -> None:
@@ -127,15 +126,6 @@ def _descends_from(pid: int, ancestor: int) -> bool:
         return pid == ancestor or os.getsid(pid) == ancestor
     except OSError:  # no such process here (another host, another pid namespace)
         return False
-
-
-def exit_text(code: int | None) -> str:
-    """The shell's form for a signalled process (143, not Popen's -15), so it reads like one exiting itself."""
-    if code is None:
-        return "still running"
-    if code < 0:
-        return f"exit code {128 - code}, {signal.Signals(-code).name}"
-    return f"exit code {code}"
 
 
 LOGS_KEPT = 20

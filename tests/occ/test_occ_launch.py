@@ -52,7 +52,7 @@ async def test_a_process_that_dies_before_answering_is_reported_with_its_output(
         [sys.executable, "-c", "import sys; print('bad configuration'); sys.exit(3)", "--"],
         log_path=tmp_path / "out.log",
     )
-    with pytest.raises(HandledError, match="exited with code 3 before answering") as died:
+    with pytest.raises(HandledError, match=r"ended \(exit code 3\) before answering") as died:
         await launch.wait_answering(child, 10)
     assert "bad configuration" in died.value.render()
     await launch.stop(child)

@@ -84,7 +84,7 @@ def test_a_process_that_dies_at_start_is_reported(tmp_path):
         "exec", "--script", script(tmp_path, "get-state\n"), "--", sys.executable, "-c", "raise SystemExit(4)"
     )
     assert result.status == ExitStatus.FAILED
-    assert "exited with code 4 before answering" in result.err
+    assert "ended (exit code 4) before answering" in result.err
 
 
 def test_detach_leaves_the_process_running(tmp_path):

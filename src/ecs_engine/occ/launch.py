@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -139,12 +140,21 @@ async def wait_answering(child: Child, timeout: float, mode: str | None = None) 
                     raise
                 tail = "\n".join(child.output().splitlines()[-10:])
                 raise HandledError(
-                    f"{child.command[0]} exited with code {child.process.returncode} before answering"
+                    f"{child.command[0]} ended ({exit_text(child.process.returncode)}) before answering"
                     + (f"; its last output:\n{tail}" if tail else "")
                 ) from None
         child.mode = candidate
         return candidate
     raise WrongModeError(f"the process at {child.address} answers neither OCC protobuf nor OCClite")
+
+
+def exit_text(code: int | None) -> str:
+    """The shell's form for a signalled process (143, not Popen's -15), so it reads like one exiting itself."""
+    if code is None:
+        return "still running"
+    if code < 0:
+        return f"exit code {128 - code}, {signal.Signals(-code).name}"
+    return f"exit code {code}"
 
 
 async def _walk_to_done(address: str, mode: str) -> bool:

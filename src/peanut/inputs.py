@@ -54,6 +54,7 @@ def load_config(path: str | Path) -> dict[str, str]:
     """A YAML or JSON file flattened to dot keys (``chans.data.0.address``); values become text."""
     import yaml
 
+    from ecs_engine.config.tree import yaml_error
     from ecs_engine.occ.arguments import flatten
 
     path = Path(path).expanduser()
@@ -64,10 +65,7 @@ def load_config(path: str | Path) -> dict[str, str]:
     try:
         data = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise UsageError(f"configuration file {path}{where}: not valid YAML or JSON: {problem}") from None
+        raise UsageError(yaml_error(f"configuration file {path}", exc)) from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -146,9 +146,9 @@ async def test_a_bad_configuration_file_is_an_error_dialog(tmp_path):
         await shows(tui, "file path for runtime configuration")
         keys.send_text(str(broken) + "\r")
         await shows(tui, "Cannot load configuration file")
-        assert "not valid YAML or JSON" in screen(tui)
+        assert "not valid YAML" in screen(tui)
         assert "[n] reconnect" not in screen(tui).split("events")[0]  # the dialog is about a file
-        assert any("not valid YAML or JSON" in line for line in tui.log)  # the reason, not only the first line
+        assert any("not valid YAML" in line for line in tui.log)  # the reason, not only the first line
         keys.send_text("c")  # keys do nothing while the dialog is open
         keys.send_text("\r")
         await eventually_async(lambda: "Cannot load" not in screen(tui).split("events")[0], what="the dialog closed")

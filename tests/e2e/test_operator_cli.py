@@ -77,6 +77,20 @@ def test_core_stop_refuses_while_a_run_is_going_unless_forced(coconut):
     assert "core stopped" in coconut("core", "stop", "--force").out
 
 
+def test_role_query_that_matches_nothing_says_that_star_stays_within_one_level(coconut):
+    created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
+    missed = coconut("role", "query", created["id"], "*producer*")
+    assert (missed.status, missed.out.strip()) == (
+        0,
+        f"no role of {created['id']} matches '*producer*'"
+        " ('*' stays within one level of the path, '.' separating levels: '**' crosses them)",
+    )
+    assert "dataflow-demo.host-localhost.producer" in coconut("role", "query", created["id"], "**producer**").out
+    plain = coconut("role", "query", created["id"], "nothing").out.strip()
+    assert plain == f"no role of {created['id']} matches 'nothing'"
+    coconut("env", "destroy", created["id"])
+
+
 def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
     created = coconut("env", "create", "-w", "dataflow-demo", "-o", "json").json()["environment"]
     (consumer,) = [t for t in coconut.tasks() if "consumer" in t["className"]]

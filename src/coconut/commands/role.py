@@ -35,7 +35,9 @@ def query(
         print_data(cli, {"roles": [message_dict(r) for r in reply.roles]}, output)
         return
     if not reply.roles:
-        cli.echo(f"no role of {environment_id} matches '{path_spec}'")
+        single = "*" in path_spec and "**" not in path_spec  # why a name that is there may not match
+        hint = " ('*' stays within one level of the path, '.' separating levels: '**' crosses them)" if single else ""
+        cli.echo(f"no role of {environment_id} matches '{path_spec}'{hint}")
         return
     for role in reply.roles:
         cli.console.print(f"[bold]{escape(role.fullPath)}[/bold]  status {role.status}  state {role.state}")

@@ -23,6 +23,10 @@ def kind_names(kinds: list[str] | None) -> list[str]:
     return names
 
 
+#: the column names over ``event_text``'s lines, aligned with them
+EVENT_HEADER = f"{'seq':>7} {'time':<23} {'environment':<11} {'run':>6} {'level':<5} {'kind':<12} event"
+
+
 def event_text(entry: Any) -> str:
     """One line: sequence number, date and time, environment, run, severity, kind and what it says."""
     from ecs_engine.events.model import environment_id_of, to_dict

@@ -95,6 +95,20 @@ def table(cli: CliContext, columns: Sequence[str], rows: Sequence[Sequence[str]]
     console.print(grid)
 
 
+def heading(cli: CliContext, text: str) -> None:
+    """A header and its rule, styled as a table's, over fixed-width lines printed as they come (a table would
+    lay out every row first)."""
+    rule = "─" * len(text)
+    out = _stream(cli)
+    if out:
+        cli.stdout.write(f"{out.styled(text, HEADER_STYLE)}\n{rule}\n")
+        return
+    from rich.text import Text
+
+    cli.console.print(Text(text, style=HEADER_STYLE))
+    cli.console.print(Text(rule))
+
+
 def _rich_text(cell: str) -> Any:
     from rich.text import Text
 

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from coconut.context import CliContext
-from coconut.output import counted, state_cell, table
+from coconut.output import counted, heading, state_cell, table
 
 
 def _rendered(color: bool | None, *cells: str) -> str:
@@ -37,3 +37,14 @@ def test_a_transition_under_way_is_marked():
 def test_counts_are_singular_for_one():
     assert [counted(n, "task") for n in (0, 1, 2)] == ["0 tasks", "1 task", "2 tasks"]
     assert counted(1, "process", "processes") == "1 process" and counted(3, "process", "processes") == "3 processes"
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_a_heading_is_styled_as_a_tables_header_over_its_rule(terminal: bool):
+    out = io.StringIO()
+    cli = CliContext(stdout=out)
+    if terminal:
+        cli.__dict__["console"] = Console(file=out, force_terminal=True, width=120)
+    heading(cli, "seq  kind")
+    bold_blue = "\x1b[1;34mseq  kind\x1b[0m" if terminal else "seq  kind"
+    assert out.getvalue() == f"{bold_blue}\n─────────\n"

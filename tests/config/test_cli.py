@@ -276,16 +276,25 @@ def test_an_unknown_host_is_named_with_how_to_add_it_and_inventory_add_then_dele
     assert code == 1 and "no configuration at 'o2/components/nope'" in err
 
 
+def _history_rows(out: str) -> list[list[str]]:
+    """``config history``'s table: its header checked, then each row's key and value (revisions increase)."""
+    lines = out.splitlines()
+    assert lines[1].split() == ["revision", "key", "value"] and set(lines[2].strip()) == {"─"}
+    rows = [line.split() for line in lines[3:] if line.strip()]
+    revisions = [int(row[0]) for row in rows]
+    assert revisions == sorted(revisions)
+    return [row[1:] for row in rows]
+
+
 def test_history_lists_the_recorded_writes_of_a_key_and_its_subtree(seeded):
     assert seeded("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/modules")[0] == 0
     assert seeded("config", "delete", "runtime/aliecs/defaults/modulepath")[0] == 0
     code, out, _ = seeded("config", "history", "o2/runtime/aliecs")
     assert code == 0
-    lines = [line.split(None, 1)[1] for line in out.splitlines()]
-    assert lines == [
-        "o2/runtime/aliecs/defaults/modulepath:",
-        "o2/runtime/aliecs/defaults/modulepath: /opt/modules",
-        "o2/runtime/aliecs/defaults/modulepath: (deleted)",
+    assert _history_rows(out) == [
+        ["o2/runtime/aliecs/defaults/modulepath"],
+        ["o2/runtime/aliecs/defaults/modulepath", "/opt/modules"],
+        ["o2/runtime/aliecs/defaults/modulepath", "(deleted)"],
     ]
     rows = json.loads(seeded("config", "history", "runtime/aliecs/defaults/modulepath", "-o", "json")[1])
     assert [r["value"] for r in rows] == ["", "/opt/modules", None]
@@ -299,11 +308,8 @@ def test_history_on_etcd_lists_the_writes_etcd_keeps(run, tmp_path, etcd_server)
     assert run("config", "delete", "runtime/aliecs/defaults/modulepath", endpoint=etcd_url)[0] == 0
     code, out, err = run("config", "history", "runtime/aliecs", endpoint=etcd_url)
     assert code == 0, err
-    assert [line.split(None, 1)[1] for line in out.splitlines()] == [
-        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: /opt/a",
-        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: /opt/b",
-        f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath: (deleted)",
-    ]
+    key = f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath"
+    assert _history_rows(out) == [[key, "/opt/a"], [key, "/opt/b"], [key, "(deleted)"]]
 
 
 def test_history_of_a_store_that_keeps_none_says_so(run, tmp_path):

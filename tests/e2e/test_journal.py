@@ -67,9 +67,14 @@ def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(
     assert (ends["transition"], ends["transitionStatus"]) == ("STOP_ACTIVITY", "DONE_OK")
     assert any("runEvent" in e["event"] for e in events) and any("taskEvent" in e["event"] for e in events)
 
-    text = coconut("events", "query", "--run", str(first + 1), "--kind", "run").out.splitlines()
+    header, rule, *text = coconut("events", "query", "--run", str(first + 1), "--kind", "run").out.splitlines()
+    assert header.split() == ["seq", "time", "environment", "run", "level", "kind", "event"]
+    assert set(rule) == {"─"} and len(rule) == len(header)
     assert text and all(f" {first + 1} " in line and " run " in line for line in text)
-    assert coconut("events", "query", "--run", "999999").out.strip() == "no events"
+    assert header.index("run") + len("run") == text[0].index(f" {first + 1} ") + len(f" {first + 1}")  # aligned
+    assert coconut("events", "query", "--run", str(first), "--kind", "beamMode").out.strip() == "no events"
+    unknown = coconut("events", "query", "--run", "999999", check=False)
+    assert (unknown.status, unknown.out) == (1, "") and "run 999999 is not in the event journal" in unknown.err
 
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("fkind=run\r" + "q")  # the pager over the run's events, filtered, then quit

@@ -16,7 +16,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
-from ..output import OUTPUT_OPTION, check_output, counted, print_data, print_entries
+from ..output import OUTPUT_OPTION, check_output, counted, print_data, print_entries, table
 from ..stores import open_config
 
 if TYPE_CHECKING:
@@ -224,9 +224,11 @@ def history(
     if output != "text":
         print_data(cli, [{"revision": c.seq, "key": prefix + c.key, "value": c.value} for c in changes], output)
         return
-    for c in changes:
-        shown = "(deleted)" if c.value is None else c.value.rstrip("\n").replace("\n", "\\n")
-        cli.echo(f"{c.seq:>8}  {prefix}{c.key}: {shown}".rstrip())
+    rows = [
+        [str(c.seq), prefix + c.key, "(deleted)" if c.value is None else c.value.rstrip("\n").replace("\n", "\\n")]
+        for c in changes
+    ]
+    table(cli, ["revision", "key", "value"], rows)
 
 
 @command(app, "init")

@@ -14,8 +14,8 @@ from ecs_engine.errors import ExitStatus, UsageError
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..event_output import event_data, event_text, kind_names
-from ..output import OUTPUT_OPTION, check_output, print_data
+from ..event_output import EVENT_HEADER, event_data, event_text, kind_names
+from ..output import OUTPUT_OPTION, check_output, heading, print_data
 from ..query_times import parse_time
 
 app = command_group()
@@ -59,7 +59,10 @@ def event_query(
 
 
 def fetch_events(cli: CliContext, query: Any) -> list[Any]:
-    """Every event ``query`` matches (at most its ``limit`` if set), asked for a page at a time."""
+    """Every event ``query`` matches (at most its ``limit`` if set), asked for a page at a time; a run the
+    journal does not know is a NotFoundError, as for ``runs show``, not an empty answer."""
+    from ecs_engine.protocols import journal_pb2 as pb
+
     wanted = query.limit or None
     events: list[Any] = []
     with connect(cli) as core:
@@ -70,6 +73,8 @@ def fetch_events(cli: CliContext, query: Any) -> list[Any]:
             if len(page) < query.limit:
                 break
             query.afterSeq = page[-1].seq
+        if not events and query.runNumber:
+            core.call("GetRuns", pb.RunsRequest(runNumber=query.runNumber))
     return events
 
 
@@ -95,6 +100,8 @@ def query(
         return
     if not events:
         cli.echo("no events")
+        return
+    heading(cli, EVENT_HEADER)
     for entry in events:
         cli.echo(event_text(entry))
 

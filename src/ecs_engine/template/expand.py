@@ -148,7 +148,7 @@ class Expander:
         #: the last ``objects``: (stack, scope, this, objects); a stack is not changed once rendered with
         self._made_objects: tuple[Mapping[str, str], _Scope, RoleRef | None, dict[str, Any]] | None = None
         self.warnings: list[str] = []
-        #: the names a call's ``func`` may use besides its variables: the integration plugins' (None: not known)
+        #: the names a call's ``func`` may use besides its variables: the integration plugins' (None: not checked)
         self.call_objects = call_objects
         #: calls whose ``func`` would fail when their trigger fires (unknown names, bad syntax); found with
         #: ``call_objects``, reported by plan and validate
@@ -360,10 +360,16 @@ class Expander:
         variables = {**fields.stack, **dict.fromkeys(CALL_VARIABLES, "")}
         try:
             expr.compile_expression(func).check_names(Env(dict.fromkeys(self.call_objects), variables))
-        except TemplateError as exc:
-            where = fields.at("call.func")
-            exc.message += " (the call would fail when its trigger fires)"
-            self.call_errors.append(exc.located(**where._asdict()))
+        except TemplateError as exc:  # kept as a new error: the caught one's traceback would hold this expander
+            self.call_errors.append(
+                TemplateError(
+                    f"{exc.message} (the call would fail when its trigger fires)",
+                    **fields.at("call.func")._asdict(),
+                    expression=exc.expression,
+                    position=exc.position,
+                    hint=exc.hint,
+                )
+            )
 
     def _placement(self, role: Role, raw: RawRole, fields: _RoleFields) -> None:
         """Stage 5: constraint values and channels (the fields a deployment reads)."""

@@ -136,8 +136,9 @@ def make_expander(
     extra_objects: Mapping[str, Any] | None = None,
     offline: bool = False,
 ) -> Expander:
-    """An expander for ``source``; ``offline`` (validate, plan): expressions change nothing outside it and
-    generated JIT workflows are not saved in the repository."""
+    """An expander for ``source``; ``offline`` (validate, plan): expressions change nothing outside it,
+    generated JIT workflows are not saved in the repository, and calls are checked against the integration plugins
+    of ``plugins`` (``Expander.call_errors``)."""
     if offline:
         source = ScratchSource(source)
     plain, per_role = split_role_vars(user_vars or {})
@@ -153,7 +154,9 @@ def make_expander(
         offline=offline,
         call_objects=frozenset(
             plugin.name for contributed in plugins.hook.ecs_integration_plugins() for plugin in contributed or ()
-        ),
+        )
+        if offline
+        else None,
     )
 
 

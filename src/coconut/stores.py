@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from ecs_engine.repos import RepoManager
 
 
+def default_config_url(cli: CliContext) -> str:
+    """The store ``config_endpoint`` "" stands for (``open_store``'s default), for commands that show it."""
+    return f"sqlite:///{cli.data_dir / 'config.sqlite'}"
+
+
 def open_config(cli: CliContext, url: str | None = None) -> Configuration:
     """The store at ``url``, else the configured one; use it as a context manager (it closes the store)."""
     from ecs_engine.config import Configuration

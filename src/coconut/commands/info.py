@@ -9,6 +9,7 @@ import typer
 from ..context import CliContext
 from ..core_connection import connect
 from ..output import OUTPUT_OPTION, check_output, message_dict, print_data
+from ..stores import default_config_url
 
 #: the entry of GetIntegratedServices that is the core's own event service (Kafka), not an integrated service
 EVENT_SERVICE = "events"
@@ -31,7 +32,7 @@ def about(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
         "version": __version__,
         "settings": str(settings.path) if settings.path else "builtin",
         "endpoint": settings.get("endpoint"),
-        "configEndpoint": settings.get("config_endpoint") or f"sqlite:///{cli.data_dir / 'config.sqlite'} (default)",
+        "configEndpoint": settings.get("config_endpoint") or f"{default_config_url(cli)} (default)",
         "embeddedCore": settings.get("embedded_core"),
     }
     if output != "text":

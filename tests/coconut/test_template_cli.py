@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import yaml
 
@@ -252,6 +253,28 @@ def test_the_real_readout_dataflow_plans_without_warnings_of_the_store_after_con
     assert result.status == 0, result.err
     warnings = json.loads(result.out)["warnings"]
     assert not [w for w in warnings if w.startswith("role ")], warnings  # every configuration path and detector found
+
+
+def test_the_first_hours_warnings_are_what_the_plan_prints_on_stdout(coconut, corpus):
+    """docs/cli.md, 'The first hour' step 4: its warning lines, for a host the site file does not list."""
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    shown = [line for line in docs.splitlines() if line.startswith("warning: role readout-dataflow.")]
+    assert shown and all("flp003" in line for line in shown)
+    assert coconut("config", "init").status == 0
+    args = ("template", "plan", "-w", "readout-dataflow", "--repo", str(corpus), "-e", 'hosts=["flp001","flp003"]')
+    result = coconut(*args)
+    assert result.status == 0, result.err
+    printed = result.out.splitlines()
+    assert all(line in printed for line in shown) and "warning" not in result.err
+    strict = coconut(*args, "--strict")
+    assert strict.status == 1 and "coconut: error: --strict: the plan has" in strict.err
+
+
+def test_validate_needs_no_site_values_where_plan_does(coconut, corpus):
+    """docs/cli.md step 4: validate passes on a store 'config init' never wrote; plan stops at a site value."""
+    assert coconut("template", "validate", str(corpus)).status == 0
+    plan = coconut("template", "plan", "-w", "readout-dataflow", "--repo", str(corpus), "-e", 'hosts=["flp001"]')
+    assert plan.status == 1 and "unknown name 'consul_endpoint'" in plan.err
 
 
 def test_a_site_value_the_store_lacks_says_how_to_get_it(coconut, corpus):

@@ -36,7 +36,6 @@ CHANNEL_TYPES = ("push", "pull", "pub", "sub", "pair", "req", "rep")
 @dataclass(frozen=True)
 class RawChannel:
     fields: dict[str, str]
-    line: int
 
     @property
     def name(self) -> str:
@@ -47,7 +46,6 @@ class RawChannel:
 class RawConstraint:
     attribute: str
     value: str
-    line: int
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ class _Reader:
                     raise self.error(
                         "a constraint needs 'attribute' and 'value'", cline, role_path=path, field="constraints"
                     )
-                items.append(RawConstraint(str(item["attribute"]), str(item.get("value", "")), cline))
+                items.append(RawConstraint(str(item["attribute"]), str(item.get("value", ""))))
                 out["lines"].update({f"constraints[{i}].{key}": item.line_of(key) for key in item})
             out["constraints"] = tuple(items)
         for section in ("connect", "bind"):
@@ -249,7 +247,7 @@ class _Reader:
                     continue
                 fields[key] = self.scalar(value, item.line_of(key), f"{section}.{key}", path)
                 lines[f"{section}[{i}].{key}"] = item.line_of(key)
-            out.append(RawChannel(fields, cline))
+            out.append(RawChannel(fields))
         return tuple(out)
 
     def _traits(self, data: Any, line: int, kind: str, path: str) -> RawTraits:

@@ -180,8 +180,8 @@ def parse_task(text: str, origin: str) -> TaskClass:
     constraints = data.get("constraints")
     if isinstance(constraints, YList):
         out.constraints = tuple(
-            RawConstraint(str(c.get("attribute", "")), str(c.get("value", "")), constraints.line_of(i))
-            for i, c in enumerate(constraints)
+            RawConstraint(str(c.get("attribute", "")), str(c.get("value", "")))
+            for c in constraints
             if isinstance(c, YMap)
         )
     if data.get("restart") is not None:

@@ -172,7 +172,7 @@ def test_validate_refuses_literal_values_plan_would_refuse_also_where_expansion_
                 for: {begin: 1, end: x, var: it}
                 call: {func: testplugin.Noop(), trigger: DESTROY, timeout: "{{ t }}"}
           - name: r
-            task: {load: u}
+            task: {load: u, timeout: " "}  # blank: the default
         """,
     )
     task, timeout, end = validation_errors(repo)

@@ -163,7 +163,7 @@ def literal_role_problems(template: WorkflowTemplate) -> list[Problem]:
         path = child_path(parent, raw.name)
         checks: list[tuple[str, str | None, Callable[[str], object]]] = []
         if raw.traits is not None:
-            checks.append((f"{raw.kind}.timeout", raw.traits.timeout or None, parse_timeout))
+            checks.append((f"{raw.kind}.timeout", raw.traits.timeout.strip() or None, parse_timeout))  # blank: default
         if raw.for_ is not None:
             loop = raw.for_
             checks += [("for.range", loop.range, parse_range), ("for.begin", loop.begin, parse_bound)]

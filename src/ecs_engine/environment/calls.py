@@ -16,7 +16,7 @@ from ecs_engine.errors import HandledError
 from ecs_engine.events import model
 from ecs_engine.protocols import events_pb2
 from ecs_engine.template import expr
-from ecs_engine.template.model import Env, Role
+from ecs_engine.template.model import CALL_VARIABLES, Env, Role
 
 
 class CallHost(Protocol):
@@ -47,15 +47,9 @@ class Call:
         self.timeout_text = traits.timeout_text
         self.critical = traits.critical
         stack = role.stack()
-        stack.update(
-            environment_id=env.id,
-            __call_func=role.func,
-            __call_timeout=traits.timeout_text,
-            __call_trigger=str(self.trigger),
-            __call_await=str(self.await_),
-            __call_critical="true" if traits.critical else "false",
-            __call_rolepath=role.path,
-        )
+        stack["environment_id"] = env.id
+        call = (role.func, traits.timeout_text, str(self.trigger), str(self.await_), str(traits.critical).lower())
+        stack.update(zip(CALL_VARIABLES, (*call, role.path), strict=True))
         self.var_stack: dict[str, str] = stack
         self.output = ""
         self.error = ""

@@ -17,7 +17,7 @@ from .sources import TemplateSource
 from .tasks import TaskClass
 from .triggers import Trigger
 
-#: what a call adds to its role's stack when its trigger fires (reference §2.3; ``environment/calls.py`` sets them)
+#: what a call adds to its role's stack when its trigger fires, in this order (reference §2.3; ``environment/calls.py``)
 CALL_VARIABLES = (
     "__call_func",
     "__call_timeout",

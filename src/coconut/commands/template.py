@@ -83,7 +83,10 @@ def plan(
     config_endpoint: str = typer.Option(None, "--config-endpoint", "--config_endpoint", help=CONFIG_HELP),
     output: str = typer.Option("text", "-o", "--output", help="text, json or yaml."),
     strict: bool = typer.Option(
-        False, "--strict", help="Exit 1 if the plan has warnings (values the store could not give, unmatched channels)."
+        False,
+        "--strict",
+        help="Exit 1 if the plan has any warning (the template's own, calls that would fail, values the store"
+        " could not give, unmatched channels).",
     ),
 ) -> int:
     """Show what an environment of the workflow would be: roles, tasks with commands and channels, hook timelines."""

@@ -8,6 +8,15 @@ from collections.abc import Iterable, Mapping
 from ecs_engine.errors import UsageError
 
 
+def string_list(text: str) -> list[str] | None:
+    """``text`` as a JSON list of strings (``detectors``, an iterator's range), None if it is not one."""
+    try:
+        items = json.loads(text)
+    except ValueError:
+        return None
+    return items if isinstance(items, list) and all(isinstance(i, str) for i in items) else None
+
+
 def _split_top_level(text: str) -> list[str]:
     """Split at commas outside brackets, braces and quotes (``hosts=["a","b"],x=1`` is two items)."""
     parts, depth, quote, start = [], 0, "", 0

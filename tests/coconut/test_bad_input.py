@@ -15,36 +15,20 @@ def one_error(result) -> str:
     return lines[0]
 
 
-def test_a_settings_file_with_a_yaml_syntax_error_is_one_line_with_its_line_number(coconut):
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # a YAML syntax error (PyYAML's own text is 8 lines), a section given a value, a yes/no setting
+        ("endpoint: [1,2\n", ":2: not valid YAML: expected ',' or ']', but got '<stream end>'"),
+        ("core: [a]\n", ": 'core' must be a map of settings (core.NAME: VALUE), got list ['a']"),
+        ("embedded_core: maybe\n", ": embedded_core: expected true or false, got 'maybe'"),
+    ],
+)
+def test_a_bad_settings_file_is_one_line_naming_the_file_and_what_is_wrong(coconut, text, expected):
     bad = coconut.tmp / "bad.yaml"
-    bad.write_text("endpoint: [1,2\n")
+    bad.write_text(text)
     result = coconut("--config", str(bad), "about")
     assert result.status == ExitStatus.USAGE
-    assert (
-        one_error(result)
-        == f"coconut: error: settings file {bad}:2: not valid YAML: expected ',' or ']', but got '<stream end>'"
-    )
-
-
-def test_a_section_given_a_value_is_an_error_naming_it(coconut):
-    bad = coconut.tmp / "bad.yaml"
-    bad.write_text("core: [a]\n")
-    result = coconut("--config", str(bad), "about")
-    assert result.status == ExitStatus.USAGE
-    assert (
-        one_error(result)
-        == f"coconut: error: settings file {bad}: 'core' must be a map of settings (core.NAME: VALUE), got list ['a']"
-    )
-
-
-def test_a_yes_no_setting_is_true_or_false(coconut):
-    bad = coconut.tmp / "bad.yaml"
-    bad.write_text("embedded_core: maybe\n")
-    result = coconut("--config", str(bad), "about")
-    assert result.status == ExitStatus.USAGE
-    assert (
-        one_error(result) == f"coconut: error: settings file {bad}: embedded_core: expected true or false, got 'maybe'"
-    )
+    assert one_error(result) == f"coconut: error: settings file {bad}{expected}"
 
 
 def test_settings_of_the_right_type_and_an_empty_section_are_taken(coconut):

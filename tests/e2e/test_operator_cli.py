@@ -116,19 +116,16 @@ def test_task_show_and_task_logs_follow_until_the_task_ends(coconut):
     assert re.search(r"run 1: received [1-9]\d* messages", result.out)
 
 
-def test_task_logs_follow_of_a_basic_task_that_already_ended_returns_with_how(coconut, tmp_path):
-    root = tmp_path / "short-repo"
-    (root / "workflows").mkdir(parents=True)
-    (root / "tasks").mkdir()
-    (root / "tasks" / "short.yaml").write_text(
-        "name: short\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  stderr: all\n  value: 'echo bye >&2; exit 3'\n"
+def test_task_logs_follow_of_a_basic_task_that_already_ended_returns_with_how(coconut, repo):
+    repo.task(
+        "short",
+        "name: short\ncontrol: {mode: basic}\ncommand: {shell: true, stderr: all, value: 'echo bye >&2; exit 3'}",
     )
-    (root / "tasks" / "long.yaml").write_text(
-        "name: long\ncontrol:\n  mode: basic\ncommand:\n  shell: true\n  value: 'sleep 60'\n"
+    repo.task("long", "name: long\ncontrol: {mode: basic}\ncommand: {shell: true, value: 'sleep 60'}")
+    repo.workflow(
+        "short", "name: short\nroles:\n  - {name: short, task: {load: short}}\n  - {name: long, task: {load: long}}"
     )
-    (root / "workflows" / "short.yaml").write_text(
-        "name: short\nroles:\n  - name: short\n    task: {load: short}\n  - name: long\n    task: {load: long}\n"
-    )
+    root = repo.root
     created = coconut("env", "create", "-w", "short", "--repo", str(root), "-o", "json").json()["environment"]
     coconut("env", "control", created["id"], "-e", "START")
     (short,) = [t for t in coconut.tasks() if t["className"].endswith("short@local")]

@@ -25,6 +25,7 @@ from ecs_engine.offload import SerialWriter, offload
 from ecs_engine.protocols import common_pb2
 from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import TemplateSource
+from ecs_engine.uservars import string_list
 
 from . import runvars, snapshot
 from .environment import EngineSettings, Environment, EnvironmentServices, TeardownReport, TransitionError
@@ -237,11 +238,8 @@ class EnvironmentManager:
 
     @staticmethod
     def _detector_list(text: str) -> list[str]:
-        try:
-            detectors = json.loads(text)
-        except ValueError:
-            detectors = None
-        if not isinstance(detectors, list) or not all(isinstance(d, str) for d in detectors):
+        detectors = string_list(text)
+        if detectors is None:
             raise TemplateError(f"variable 'detectors' must be a JSON list of detector names, got {text!r}")
         return sorted(set(detectors))
 

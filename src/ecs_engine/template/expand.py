@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, NamedTuple
 
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import HandledError, NotFoundError, TemplateError
+from ecs_engine.uservars import string_list
 
 from . import expr
 from .functions import Util, role_functions, static_objects
@@ -52,11 +52,8 @@ def parse_timeout(text: str) -> float:
 
 def parse_range(text: str) -> list[str]:
     """An iterator's ``for.range`` once rendered: a JSON list of strings (AliECS refuses numbers too)."""
-    try:
-        items = json.loads(text)
-    except ValueError:
-        items = None
-    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+    items = string_list(text)
+    if items is None:
         raise ValueError(f"the range must be a JSON list of strings, got '{text}'")
     return items
 

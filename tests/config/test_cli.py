@@ -243,6 +243,14 @@ def test_migrate_sqlite_to_etcd_and_export_back_to_a_file(run, tmp_path, etcd_se
         assert reread.get_tree("") == {"components/c/ANY/any/e": "x", "hardware/detectors/TST/flps/flp001/": ""}
 
 
+def test_migrate_from_a_store_that_does_not_exist_is_an_error_and_creates_nothing(run, tmp_path):
+    typo, target = tmp_path / "typo.sqlite", tmp_path / "b.sqlite"
+    code, out, err = run("config", "migrate", "--from", f"sqlite:///{typo}", "--to", f"sqlite:///{target}")
+    assert (code, out) == (1, "")
+    assert f"--from sqlite:///{typo}: there is no configuration store there" in err
+    assert not typo.exists() and not target.exists()
+
+
 def test_migrate_needs_a_direction(run):
     code, _, err = run("config", "migrate")
     assert code == 2 and "give --from URL, --to URL or both" in err

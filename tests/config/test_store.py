@@ -321,3 +321,19 @@ def test_the_default_store_is_made_with_its_directory(tmp_path):
     with open_store(None, backends(), data_dir=data_dir) as store:
         store.put("runtime/aliecs/defaults/x", "1")
     assert (data_dir / "config.sqlite").is_file()
+
+
+def test_a_sqlite_store_only_read_makes_no_file_and_the_first_write_makes_it(tmp_path):
+    path = tmp_path / "config.sqlite"
+    with open_store(f"sqlite:///{path}", backends()) as store:
+        assert (store.exists(), store.get("k"), store.get_tree(""), store.revision(), store.history("k")) == (
+            False,
+            None,
+            {},
+            0,
+            [],
+        )
+        assert not path.exists()
+        with open_store(f"sqlite:///{path}", backends()) as writer:
+            writer.put("k", "v")
+        assert store.exists() and store.get("k") == "v"  # made by another store object: read from then on

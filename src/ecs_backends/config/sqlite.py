@@ -1,6 +1,7 @@
 """``sqlite:///path``: the default store, one SQLite file in WAL mode, safe for several processes.
 
-Every write is a transaction (``BEGIN IMMEDIATE``) that updates the ``kv`` table and appends to the
+The file is made by the first write, not by opening the store: a store only read (a mistyped ``--from``)
+leaves nothing behind, and reads of one not made yet find it empty. Every write is a transaction (``BEGIN IMMEDIATE``) that updates the ``kv`` table and appends to the
 ``changes`` log, whose AUTOINCREMENT id is the sequence number watchers resume from. Commits are
 synchronous (``synchronous=FULL``): a run number handed out is on disk. Watchers poll the log, and
 are woken at once by writes made through the same store object.
@@ -58,15 +59,32 @@ class SqliteStore(KeyValueStore):
                 f"configuration database {path}: the directory {path.parent} does not exist",
                 hint="correct the URL, or create the directory first",
             )
-        self._db = open_database(path, SCHEMA, what="configuration database", synchronous="FULL", timeout=BUSY_TIMEOUT)
+        self._db: sqlite3.Connection | None = None
+        self._connect(create=False)
 
     # --- plumbing -----------------------------------------------------------------------------------------
 
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        """The connection, opening the file if it exists (or ``create``); None while there is no file to read."""
+        if self._db is None and (create or self.path.exists()):
+            self._db = open_database(
+                self.path, SCHEMA, what="configuration database", synchronous="FULL", timeout=BUSY_TIMEOUT
+            )
+        return self._db
+
+    def exists(self) -> bool:
+        """False until some store object made the file (by writing)."""
+        return self._connect(create=False) is not None
+
     def _query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a read; none while the file has not been made."""
         with self._lock:
             self._check_open()
+            db = self._connect(create=False)
+            if db is None:
+                return []
             try:
-                return self._db.execute(sql, params).fetchall()
+                return db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise ConfigurationError(f"configuration database {self.path}: {exc}") from None
 
@@ -74,17 +92,19 @@ class SqliteStore(KeyValueStore):
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._check_open()
+            db = self._connect(create=True)
+            assert db is not None  # made if missing
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                db.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise ConfigurationError(
                     f"configuration database {self.path}: {exc} (waited {BUSY_TIMEOUT:.0f} s for other writers)"
                 ) from None
             try:
-                yield self._db
-                self._db.execute("COMMIT")
+                yield db
+                db.execute("COMMIT")
             except BaseException as exc:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
                     raise ConfigurationError(f"configuration database {self.path}: {exc}") from None
                 raise
@@ -179,7 +199,8 @@ class SqliteStore(KeyValueStore):
     def watch(self, prefix: str, since: int = 0) -> Watch:
         position = [since or self.revision()]
         if since:
-            oldest = self._query("SELECT min(seq) FROM changes")[0][0]
+            rows = self._query("SELECT min(seq) FROM changes")
+            oldest = rows[0][0] if rows else None
             if oldest is not None and since + 1 < oldest:
                 raise ConfigurationError(
                     f"cannot watch {self.url} from revision {since}: history before revision {oldest} was discarded"
@@ -216,7 +237,8 @@ class SqliteStore(KeyValueStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
-                self._db.close()
+                if self._db is not None:
+                    self._db.close()
         with self._wake:
             self._wake.notify_all()
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.errors import ConfigurationError, NotFoundError
 
 from .configuration import RUN_NUMBER_KEY, open_store
 from .store import KeyValueStore
@@ -84,6 +84,10 @@ def migrate(
     if from_url == to_url:
         raise ConfigurationError(f"--from and --to are the same store: {from_url or 'the default store'}")
     with open_store(from_url, backends, data_dir=data_dir) as source:
+        if not source.exists():
+            raise NotFoundError(
+                f"--from {source.url}: there is no configuration store there", hint="check the URL (a typo?)"
+            )
         if to_url and to_url.startswith("file://"):
             return export_file(source, Path(to_url[len("file://") :]), dry_run=dry_run)
         with open_store(to_url, backends, data_dir=data_dir) as target:

@@ -156,6 +156,11 @@ class KeyValueStore(abc.ABC):
             hint="the sqlite:// store (the default) keeps its last 100000 changes, etcd:// its revisions",
         )
 
+    def exists(self) -> bool:
+        """Whether the store was ever made: reading one that was not (a SQLite file never written) finds it
+        empty, and a copy from it is refused rather than taken for an empty store (``config migrate --from``)."""
+        return True
+
     @abc.abstractmethod
     def close(self) -> None:
         """Release connections and end every watch of this store."""

@@ -91,6 +91,18 @@ def test_show_forms_and_simulation(seeded):
     assert seeded("config", "s", "readout/ANY/any/readout-stfb-flp001", "-s")[1] == "[readout]\nhost=none\n"
 
 
+def test_show_renders_with_the_query_of_the_path(seeded):
+    """AliECS's ``?process=true&k=v``: the query's variables on top of -e's; process=true renders without -s."""
+    path = "readout/ANY/any/readout-stfb-flp001"
+    assert seeded("config", "show", f"{path}?host=flp009", "-s")[1] == "[readout]\nhost=flp009\n"
+    assert seeded("config", "show", f"{path}?host=flp009", "-s", "-e", "host=flp001")[1] == "[readout]\nhost=flp009\n"
+    assert seeded("config", "show", f"{path}?process=true&host=flp009")[1] == "[readout]\nhost=flp009\n"
+    assert seeded("config", "show", f"{path}?process=true", "-e", "host=flp002")[1] == "[readout]\nhost=flp002\n"
+    assert seeded("config", "show", f"{path}?process=false&host=x")[1] == "[readout]\nhost={{ host|default:'none' }}\n"
+    code, out, err = seeded("config", "show", f"{path}?process=false", "-s")
+    assert (code, out) == (2, "") and "-s/--simulate and the path's ?process=false contradict each other" in err
+
+
 def test_show_takes_the_entries_config_list_prints(seeded):
     """``config list COMPONENT`` prints RUNTYPE/role/entry: ``config show COMPONENT`` that must find it."""
     entries = seeded("config", "list", "readout")[1].split()
@@ -146,6 +158,8 @@ def test_import_rejects_unknown_extension_and_missing_file(run, tmp_path):
     assert code == 2 and "supported file extensions: JSON, YAML, INI or TOML" in err
     code, _, err = run("config", "import", "readout/ANY/any/main", str(tmp_path / "absent.json"), "-n")
     assert code == 1 and "no such file" in err
+    code, _, err = run("config", "import", "readout/ANY/any/main?process=true", str(odd), "-n", "-f", "ini")
+    assert code == 2 and "has a query (?...): only config show takes one" in err
 
 
 def test_import_dump_round_trip_in_every_format(run, tmp_path):

@@ -83,7 +83,7 @@ def list_components(
 @command(app, "show", "s")
 def show(
     ctx: typer.Context,
-    args: list[str] = typer.Argument(..., help="component/RUNTYPE/role/entry, or: component entry"),
+    args: list[str] = typer.Argument(..., help="component/RUNTYPE/role/entry[?process=true&k=v], or: component entry"),
     runtype: str = typer.Option(None, "-r", "--runtype", help="Run type for the 'component entry' form (ANY)."),
     role: str = typer.Option(None, "-l", "--role", help="Machine role for the 'component entry' form (any)."),
     simulate: bool = typer.Option(False, "-s", "--simulate", help="Render the payload template."),
@@ -91,20 +91,23 @@ def show(
         None, "-e", "--extra-vars", help="Variables for -s: k=v,k2=v2 or a JSON object."
     ),
 ) -> None:
-    """Print one payload (exact path, no ANY/any fallback); -s renders it as a template."""
+    """Print one payload (exact path, no ANY/any fallback); -s (or ?process=true) renders it as a template."""
     from ecs_engine.uservars import parse_vars
 
     cli: CliContext = ctx.obj
     query = _query(args, runtype, role, "show")
-    if extra_vars and not simulate:
-        raise UsageError("-e/--extra-vars only applies with -s/--simulate")
+    if simulate and query.process is False:
+        raise UsageError("show: -s/--simulate and the path's ?process=false contradict each other")
+    process = simulate or bool(query.process)
+    if extra_vars and not process:
+        raise UsageError("-e/--extra-vars only applies with -s/--simulate (or the path's ?process=true)")
     variables = parse_vars(extra_vars or [], argument="-e/--extra-vars")
     with open_config(cli) as config:
-        if simulate:
+        if process:
             from ecs_engine.template.functions import Util, static_objects
 
             objects = {**static_objects(), "util": Util(variables)}
-            payload = config.get_component(query.path, process=True, varstack=variables, objects=objects)
+            payload = config.get_component(query.with_query(), process=True, varstack=variables, objects=objects)
         else:
             payload = config.get_component(query.path)
     if payload == "":
@@ -130,6 +133,8 @@ def import_entry(
     if len(args) < 2:
         raise UsageError("import: expected the configuration path and then the file to import")
     query = _query(args[:-1], runtype, role, "import")
+    if query.process is not None or query.vars:
+        raise UsageError(f"import: the path {args[0]!r} has a query (?...): only config show takes one")
     source = args[-1]
     extension = Path(source).suffix.lstrip(".").lower()
     if fmt is not None:

@@ -63,6 +63,20 @@ def test_a_run_owns_exactly_the_events_between_its_start_and_its_stop(tmp_path):
     assert list(journal.entries(run_number=99)) == []
 
 
+def test_a_live_reader_gets_the_run_the_journal_gives_each_event_even_the_one_that_ended_it(tmp_path):
+    """FollowEvents asks ``run_of`` when it sends an event, after the journal wrote it and maybe more: by then
+    a run's ending event has closed its run (it was shown with no run), and the next run may have begun."""
+    journal = EventJournal(tmp_path / "events.sqlite")
+    journal.write(_env("a", "CONFIGURE", model.DONE_OK))
+    _run(journal, "a", 11)
+    assert journal.run_of("a", journal.last_seq()) == 11  # STOP_ACTIVITY DONE_OK, read just after it was written
+    journal.write(_env("a", "START_ACTIVITY", model.STARTED))
+    journal.write(_env("a", "START_ACTIVITY", model.DONE_OK, run=12))
+    stored = {e.seq: e.run_number for e in journal.entries(environment_id="a")}
+    assert set(stored.values()) == {0, 11, 12}
+    assert {seq: journal.run_of("a", seq) for seq in stored} == stored
+
+
 def test_a_run_still_going_on_is_open_and_stays_open_across_a_restart(tmp_path):
     journal = EventJournal(tmp_path / "events.sqlite")
     journal.write(_env("a", "START_ACTIVITY", model.STARTED))

@@ -220,10 +220,11 @@ class EventJournal:
             rows = self._db.execute(sql + " ORDER BY run_number", args).fetchall()
         return [RunMarker(*row) for row in rows]
 
-    def current_run(self, environment_id: str) -> int:
-        """The run going on in ``environment_id`` as of the last event written, 0 if none."""
+    def run_of(self, environment_id: str, seq: int) -> int:
+        """The run of event ``seq`` of ``environment_id``, written lately (for live readers; ``entries`` says it of
+        any stored event), 0 if none."""
         with self._lock:
-            return self._markers.open_run(environment_id)
+            return self._markers.run_at(environment_id, seq)
 
     def last_seq(self) -> int:
         """The number of the newest event written (0 if none)."""

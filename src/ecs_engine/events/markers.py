@@ -34,6 +34,7 @@ class MarkerTracker:
 
     def __init__(self, markers: Iterable[RunMarker] = ()):
         self._open: dict[str, RunMarker] = {}
+        self._ended: dict[str, RunMarker] = {}  # environment -> its run that ended last
         self._last_run: dict[str, int] = {}  # a run number once ended never opens again
         self._starting: dict[str, int] = {}  # environment -> seq of its START_ACTIVITY's first event
         for marker in markers:
@@ -42,10 +43,14 @@ class MarkerTracker:
             if marker.end_seq is None:
                 self._open[env] = marker
 
-    def open_run(self, environment_id: str) -> int:
-        """The number of the run going on in ``environment_id``, 0 if none."""
-        marker = self._open.get(environment_id)
-        return marker.run_number if marker else 0
+    def run_at(self, environment_id: str, seq: int) -> int:
+        """The run whose marker holds event ``seq`` of ``environment_id``, as the journal will say: the run going
+        on, or the one that ended last (a live reader sees a run's ending event after it closed the run), 0 if
+        neither holds it."""
+        for marker in (self._open.get(environment_id), self._ended.get(environment_id)):
+            if marker is not None and marker.holds(seq):
+                return marker.run_number
+        return 0
 
     def observe(self, seq: int, event: model.Event, kind: str) -> RunMarker | None:
         """The marker ``event`` (numbered ``seq``, its payload ``kind``) begins or ends, else None."""
@@ -65,7 +70,8 @@ class MarkerTracker:
                 return marker
         if marker is not None and _ends_run(kind, payload):
             del self._open[env]
-            return replace(marker, end_seq=seq)
+            self._ended[env] = replace(marker, end_seq=seq)
+            return self._ended[env]
         return None
 
 

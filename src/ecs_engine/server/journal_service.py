@@ -81,7 +81,7 @@ async def journal_then_live(
         environment_id = model.environment_id_of(event)
         if event.sequence <= last or query["environment_id"] not in (None, environment_id):
             continue
-        run = journal.current_run(environment_id)
+        run = journal.run_of(environment_id, event.sequence)
         if query["run_number"] in (None, run):
             yield event, run
 

@@ -8,6 +8,7 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from coconut.events_browser import EventBrowser
+from ecs_engine.errors import ExitStatus
 from ecs_engine.events import model
 from ecs_engine.protocols import journal_pb2
 
@@ -71,3 +72,9 @@ def test_bad_input_in_a_prompt_is_one_message_and_changes_nothing(keys, message)
     browser = browse(keys + "q")
     assert browser.message.startswith(message)
     assert len(browser.shown) == len(EVENTS) and browser.selected().seq == 1
+
+
+def test_browse_without_a_terminal_is_a_usage_error_before_the_core_is_asked(coconut):
+    result = coconut("--endpoint", "127.0.0.1:9", "events", "browse")  # nothing listens there: not asked
+    assert result.status == ExitStatus.USAGE
+    assert result.err.splitlines()[0] == "coconut: error: events browse needs a terminal"

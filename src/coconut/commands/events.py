@@ -144,8 +144,10 @@ def browse(
     until: str = UNTIL_OPTION,
 ) -> None:
     """A full-screen pager over the journal: scroll, search (/), filter (f), jump to a run (r), quit (q)."""
+    cli: CliContext = ctx.obj
+    if not (cli.stdin.isatty() and cli.stdout.isatty()):  # prompt_toolkit would only warn, then fail on EOF
+        raise UsageError("events browse needs a terminal", hint="events query prints the same events as text")
     from ..events_browser import EventBrowser
 
-    cli: CliContext = ctx.obj
     events = fetch_events(cli, event_query(env, run, kind, since, until))
     EventBrowser(events).run()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from coconut.cli import main
+from coconut.context import CliContext
 from ecs_engine.config import Configuration
 from ecs_engine.repos import RepoManager
 
@@ -130,3 +134,23 @@ def config():
 @pytest.fixture
 def manager(tmp_path, config):
     return RepoManager(tmp_path / "data", config)
+
+
+@dataclass
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def coconut(tmp_path):
+    data = tmp_path / "data"
+
+    def run(*argv: str, cwd: Path = tmp_path) -> Result:
+        out, err = io.StringIO(), io.StringIO()
+        cli = CliContext(stdout=out, stderr=err, config_dir=data, data_dir=data, state_dir=data, cwd=cwd, environ={})
+        status = main(["--nocolor", *argv], cli=cli)
+        return Result(status, out.getvalue(), err.getvalue())
+
+    return run

@@ -60,7 +60,7 @@ def test_full_and_abbreviated_hash(repo, history):
 def test_unknown_literal_revision_is_an_error_with_closest(repo):
     with pytest.raises(NotFoundError) as err:
         repo.templates(revision_pattern="flp-suite-v0.3")
-    assert err.value.message == "no repository has revision 'flp-suite-v0.3'"
+    assert err.value.message.endswith("ControlWorkflows has no revision 'flp-suite-v0.3'")  # the one repository
     assert err.value.hint.startswith("closest: flp-suite-v0.")
     assert repo.templates(revision_pattern="nothing-*") == []  # a glob may match nothing
 

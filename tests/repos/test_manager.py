@@ -174,7 +174,7 @@ def test_refresh_fetches_new_commits_and_prunes_deleted_branches(manager, mutabl
     up.git("branch", "-D", "feature")
     up.git("tag", "v3")
     assert manager.resolve("readout")[0].revision == before.revision  # nothing changes until refreshed
-    assert manager.refresh() == [str(up.path)]
+    assert manager.refresh() == []  # no warning: the default revision is still there
     after = manager.resolve("readout")[0]
     assert after.revision == up.git("rev-parse", "HEAD")
     assert "fourth" in after.read("workflows", "readout").text
@@ -188,9 +188,9 @@ def test_refresh_one_by_index_and_the_errors(manager, mutable_history, tmp_path)
     plain.mkdir()
     manager.add(str(plain))
     manager.add(str(mutable_history.path))
-    assert manager.refresh(index_of(manager, mutable_history.path)) == [str(mutable_history.path)]
+    assert manager.refresh(index_of(manager, mutable_history.path)) == []
     plain.rmdir()
-    with pytest.raises(NotFoundError, match="the directory is gone"):
+    with pytest.raises(NotFoundError, match=f"the directory {plain} no longer exists"):
         manager.refresh()
 
 

@@ -31,14 +31,31 @@ def list_repos(
     output: str = OUTPUT_OPTION,
 ) -> None:
     """List the template repositories: index, identifier, default marker, default revision."""
+    from dataclasses import replace
+
+    from ecs_engine.repos import RepoStatus
+    from ecs_engine.server.sources import EXAMPLES, EXAMPLES_REVISION, installed_examples
+
     cli: CliContext = ctx.obj
     check_output(output)
     with open_repos(cli) as manager:
         listing = manager.list(revisions=revisions)
+    if installed_examples() is not None:  # as the core's ListRepos: last, the default while none is added
+        names = (EXAMPLES_REVISION,) if revisions else ()
+        examples = RepoStatus(
+            len(listing.repos), EXAMPLES, "directory", "", not listing.repos, EXAMPLES_REVISION, names
+        )
+        listing = replace(listing, repos=[*listing.repos, examples])
     if output != "text":
         repos = []
         for r in listing.repos:
-            row = {"id": r.index, "name": r.name, "default": r.default, "defaultRevision": r.default_revision}
+            row = {
+                "id": r.index,
+                "name": r.name,
+                "default": r.default,
+                "defaultRevision": r.default_revision,
+                "defaultRevisionMissing": r.default_revision_missing,
+            }
             if revisions:
                 row["revisions"] = list(r.revisions)
             repos.append(row)
@@ -59,6 +76,8 @@ def list_repos(
             if r.default_revision == listing.global_default_revision
             else r.default_revision
         )
+        if r.default_revision_missing:
+            revision += " [bold red](missing)[/bold red]"
         cells = [str(r.index), r.name, "[blue]YES[/blue]" if r.default else "", revision]
         if revisions:
             cells.append(", ".join(r.revisions))
@@ -105,7 +124,9 @@ def refresh(
     """Fetch new commits, branches and tags; drop generated JIT workflows of commits no longer reachable."""
     cli: CliContext = ctx.obj
     with open_repos(cli) as manager, spinner(cli, "Refreshing repositories..."):
-        manager.refresh(index)
+        warnings = manager.refresh(index)
+    for warning in warnings:
+        cli.error(f"coconut: warning: {warning}")
     cli.echo("Repositories refreshed successfully" if index is None else "Repository refreshed successfully")
 
 

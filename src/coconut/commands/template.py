@@ -160,6 +160,7 @@ def list_templates(
     examples = TemplateSources(None, installed_examples()).example_templates(
         repository, revision, all_workflows=all_workflows
     )
+    problems: list[NotFoundError] = []  # repositories that cannot be listed: said, the others listed
     with open_repos(cli) as manager:
         try:
             infos = manager.templates(
@@ -169,9 +170,15 @@ def list_templates(
                 all_tags=all_tags,
                 all_workflows=all_workflows,
                 details=show_description,
+                problems=problems,
             )
         except NotFoundError:
             if not examples:
                 raise
             infos = []  # the patterns match only the examples
+    failed = bool(problems) and not infos and not examples  # nothing could be listed: the last is the error
+    for problem in problems[:-1] if failed else problems:
+        cli.error(f"coconut: warning: {problem.message}")
+    if failed:
+        raise problems[-1]
     print_templates(cli, [*infos, *examples], output, details=show_description, all_workflows=all_workflows)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import shutil
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -77,10 +76,6 @@ class GitRepository:
                 hint="check the address, the network and (for ssh) the key in setting repos_ssh_key",
             ) from None
 
-    def remove(self) -> None:
-        self._local = threading.local()
-        shutil.rmtree(self.path, ignore_errors=True)
-
     # -- refs ---------------------------------------------------------------------------------
 
     def _refs(self, prefix: str) -> Iterator[tuple[str, pygit2.Reference]]:
@@ -143,6 +138,15 @@ class GitRepository:
         else:
             hint = "the repository has no branches or tags (was it refreshed?)"
         raise NotFoundError(f"repository {self.identifier} has no revision '{revision}'", hint=hint)
+
+    def resolve_default(self, revision: str) -> str:
+        """The commit of the repository's default revision; a pruned one (a tag deleted upstream) is named as such."""
+        if not self.has_revision(revision):
+            raise NotFoundError(
+                f"repository {self.identifier}: its default revision '{revision}' does not exist",
+                hint="choose another with 'coconut repo default-revision INDEX REVISION' (see 'coconut repo list -r')",
+            )
+        return self.resolve(revision)
 
     def has_revision(self, revision: str) -> bool:
         try:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ecs_engine.errors import HandledError, NotFoundError, UsageError
+from ecs_engine.errors import HandledError, UsageError
 from ecs_engine.globs import compile_glob, is_glob
 
 from .gitrepo import GitRepository
@@ -128,11 +128,7 @@ def select_revisions(
             names |= set(repo.tags())
         return sorted(names)
     if not pattern:
-        if not repo.has_revision(default_revision):
-            raise NotFoundError(
-                f"repository {repo.identifier}: its default revision '{default_revision}' does not exist",
-                hint="choose another with 'coconut repo default-revision INDEX REVISION'",
-            )
+        repo.resolve_default(default_revision)
         return [default_revision]
     if _FULL_HASH.match(pattern):
         return [pattern] if repo.has_revision(pattern) else []

@@ -39,6 +39,7 @@ class RepoStatus:
     default: bool
     default_revision: str
     revisions: tuple[str, ...] = ()
+    default_revision_missing: bool = False  # pruned upstream (a deleted tag) and gone after a refresh
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,19 @@ class RepoManager:
         for entry in entries:
             if same_repo(entry.identifier, name):
                 return entry
-        near = closest(name.strip("/"), [e.identifier.strip("/") for e in entries])
+        # a relative path ('src2.git') names the repositories it ends; else the closest, shown as they are typed
+        near = [e.identifier for e in entries if e.identifier.endswith("/" + name.strip("/"))]
+        if not near:
+            typed = {e.identifier.strip("/"): e.identifier for e in entries}
+            near = [typed[n] for n in closest(name.strip("/"), builtins.list(typed))]
         raise NotFoundError(
             f"workflow comes from an unknown repository '{name}'",
             hint=("closest: " + ", ".join(near)) if near else "see 'coconut repo list'",
         )
+
+    def is_added(self, name: str) -> bool:
+        """Whether ``name`` is an added repository's identifier: a path that is one is read as one, not as files."""
+        return any(same_repo(identifier, name) for identifier in self.registry.load())
 
     def _default_entry(self, entries: list[RepoEntry]) -> RepoEntry:
         wanted = self.defaults.default_repo()
@@ -138,8 +147,14 @@ class RepoManager:
         rows = []
         for index, entry in enumerate(entries):
             names: tuple[str, ...] = ()
-            if revisions:
-                names = (LOCAL_REVISION,) if entry.protocol == "directory" else tuple(self.git(entry).revision_names())
+            revision = self._default_revision(entry)
+            missing = False
+            if entry.protocol != "directory":
+                git = self.git(entry)
+                names = tuple(git.revision_names()) if revisions else ()
+                missing = not git.has_revision(revision)
+            elif revisions:
+                names = (LOCAL_REVISION,)
             rows.append(
                 RepoStatus(
                     index,
@@ -147,8 +162,9 @@ class RepoManager:
                     entry.protocol,
                     entry.url,
                     entry.identifier == default,
-                    self._default_revision(entry),
+                    revision,
                     names,
+                    missing,
                 )
             )
         return RepoListing(rows, self.defaults.global_revision())
@@ -204,12 +220,12 @@ class RepoManager:
     def _clone(self, location: RepoLocation, entry: RepoEntry, wanted: str | None) -> tuple[str, str]:
         path = self.repos_dir / self._storage(entry)
         shutil.rmtree(path, ignore_errors=True)  # a leftover of a failed or foreign add
-        repo = GitRepository.create(path, location.url, location.identifier)
         try:
+            repo = GitRepository.create(path, location.url, location.identifier)
             repo.fetch(self._callbacks())
             revision, info = self._choose_default(repo, wanted)
-        except HandledError:
-            repo.remove()
+        except BaseException:  # a failed add leaves no folder behind, not even the host's
+            _remove_tree(self.repos_dir, self._storage(entry))
             raise
         with self._git_lock:
             self._git[entry.identifier] = repo
@@ -259,9 +275,12 @@ class RepoManager:
             return new_default
 
     def refresh(self, index: int | None = None) -> builtins.list[str]:
-        """Fetch one repository (``index``) or all; drop JIT outputs of commits no ref reaches any more."""
+        """Fetch one repository (``index``) or all; drop JIT outputs of commits no ref reaches any more.
+
+        Returns warnings for the user: the repositories whose default revision no longer exists (pruned).
+        """
         failures = []
-        done = []
+        warnings = []
         with self.registry.locked():
             entries = self._entries() if index is None else [self._at(index)]
             for entry in entries:
@@ -270,7 +289,11 @@ class RepoManager:
                 except HandledError as exc:
                     failures.append(exc)
                     continue
-                done.append(entry.identifier)
+                if entry.protocol != "directory":
+                    try:
+                        self.git(entry).resolve_default(self._default_revision(entry))
+                    except NotFoundError as exc:
+                        warnings.append(exc.message)
         if len(failures) == 1:
             raise failures[0]
         if failures:
@@ -278,12 +301,15 @@ class RepoManager:
                 f"{len(failures)} of {len(entries)} repositories could not be refreshed:\n"
                 + "\n".join(f"  {exc.message}" for exc in failures)
             )
-        return done
+        return warnings
 
     def _refresh_one(self, entry: RepoEntry) -> None:
+        if entry.protocol in ("directory", "file") and not Path(entry.identifier).is_dir():
+            raise NotFoundError(
+                f"repository {entry.identifier}: the directory {entry.identifier} no longer exists",
+                hint="put it back, or remove the repository with 'coconut repo remove INDEX'",
+            )
         if entry.protocol == "directory":
-            if not Path(entry.url).is_dir():
-                raise NotFoundError(f"repository {entry.identifier}: the directory is gone")
             return
         path = self.repos_dir / self._storage(entry)
         if not (path / "HEAD").is_file():  # the clone was deleted behind our back: clone again
@@ -346,11 +372,14 @@ class RepoManager:
                     hint=f"it is a plain directory: its only revision is '{LOCAL_REVISION}'",
                 )
             return ManagedDirectorySource(Path(entry.url), entry.identifier, self)
-        return self._git_source(entry, revision or self._default_revision(entry))
+        if revision is None:
+            label = self._default_revision(entry)
+            return self._git_source(entry, label, self.git(entry).resolve_default(label))
+        return self._git_source(entry, revision)
 
-    def _git_source(self, entry: RepoEntry, label: str) -> GitSource:
+    def _git_source(self, entry: RepoEntry, label: str, commit: str | None = None) -> GitSource:
         git = self.git(entry)
-        commit = git.resolve(label)
+        commit = commit or git.resolve(label)
         return GitSource(git, commit, label=label, jit_root=self.jit_dir / self._storage(entry), resolver=self._resolve)
 
     def _resolve(self, ref: TemplateRef, asking: GitSource) -> TemplateSource:
@@ -374,21 +403,33 @@ class RepoManager:
         all_tags: bool = False,
         all_workflows: bool = False,
         details: bool = False,
+        problems: builtins.list[NotFoundError] | None = None,
     ) -> builtins.list[WorkflowTemplateInfo]:
         """``GetWorkflowTemplates``: workflows per matching repository and revision, sorted.
 
         ``repo_pattern`` is a glob over identifiers or an index ('' = all); non-public workflows are
-        left out unless ``all_workflows``; ``details`` adds descriptions and VarSpecs.
+        left out unless ``all_workflows``; ``details`` adds descriptions and VarSpecs. A repository that
+        cannot be listed (its default revision pruned, its directory gone) raises, or with ``problems`` is
+        reported there and the others are listed: one broken repository does not hide the healthy ones.
         """
         revision_pattern = revision_pattern.strip()
         entries = self._select_repos(repo_pattern.strip())
         out: list[WorkflowTemplateInfo] = []
         seen_revision = False
         for entry in entries:
-            for label, source in self._listed_sources(entry, revision_pattern, all_branches, all_tags):
+            try:
+                listed = self._listed_sources(entry, revision_pattern, all_branches, all_tags)
+            except NotFoundError as exc:
+                if problems is None:
+                    raise
+                problems.append(exc)
+                continue
+            for label, source in listed:
                 seen_revision = True
                 out.extend(self._describe(entry, label, source, all_workflows, details))
         if not seen_revision and revision_pattern and not is_glob(revision_pattern):
+            if len(entries) == 1:  # that repository's own error: what it has instead
+                self.source(entries[0].identifier, revision_pattern)
             names = sorted({n for e in entries if e.protocol != "directory" for n in self.git(e).revision_names()})
             near = closest(revision_pattern, names)
             raise NotFoundError(

@@ -1,9 +1,10 @@
 """Where the core finds the workflow a request names: a local directory, a repository, or the built-in examples.
 
-``NewEnvironment.workflowTemplate`` is ``[repo/workflows/]name[@revision]``. ``repo`` may be an absolute
-directory (coconut's ``--repo DIR`` sends ``/abs/DIR/workflows/name``), the identifier of a repository
-added with ``coconut repo add``, or ``examples`` (the built-in examples). Without a repository the
-default repository is used if it has the workflow, else the built-in examples.
+``NewEnvironment.workflowTemplate`` is ``[repo/workflows/]name[@revision]``. ``repo`` may be the identifier
+of a repository added with ``coconut repo add`` (for a local one, its path: at its default revision without
+``@``), another absolute directory (coconut's ``--repo DIR`` sends ``/abs/DIR/workflows/name``: its files as
+they are), or ``examples`` (the built-in examples). Without a repository the default repository is used if
+it has the workflow, else the built-in examples (only while no repository is added or the default one lacks it).
 """
 
 from __future__ import annotations
@@ -48,19 +49,6 @@ class TemplateSources:
     def resolve(self, expression: str) -> tuple[TemplateSource, str]:
         """The source holding the workflow and its name (raises NotFoundError/TemplateError naming what)."""
         text = expression.strip()
-        if text.startswith("/"):  # a directory on the core's machine
-            head, marker, tail = text.rpartition("/workflows/")
-            root = Path(head)
-            if not marker or not (root / "workflows").is_dir():
-                raise NotFoundError(f"'{expression}': expected /DIRECTORY/workflows/NAME with a workflows/ folder")
-            ref = TemplateRef.parse(tail, "workflows")
-            if ref.revision in (None, EXAMPLES_REVISION):
-                return DirectorySource(root), ref.name  # the files as they are
-            if self.repos is None:
-                raise NotFoundError(
-                    f"'{expression}': no template repositories are configured to give revision {ref.revision}"
-                )
-            return self.repos.source(head, ref.revision), ref.name  # a repository added by its path, at that revision
         ref = TemplateRef.parse(text, "workflows")
         if ref.repo == EXAMPLES:
             return self._examples(), ref.name
@@ -74,17 +62,34 @@ class TemplateSources:
                 f"workflow '{ref.name}' is neither in the default repository nor in the built-in examples",
                 hint="name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
             )
+        if ref.repo is not None and text.startswith("/") and not (self.repos and self.repos.is_added(ref.repo)):
+            return self._directory(expression, Path("/", ref.repo), ref), ref.name
         if self.repos is None:
             raise NotFoundError(f"workflow '{expression}': no template repositories are configured")
-        return self.repos.source(ref.repo, ref.revision), ref.name
+        return self.repos.source(ref.repo, ref.revision), ref.name  # an added repository: its default revision
+
+    @staticmethod
+    def _directory(expression: str, root: Path, ref: TemplateRef) -> TemplateSource:
+        """A directory on the core's machine that is not an added repository: its files as they are."""
+        if not root.is_dir():
+            raise NotFoundError(
+                f"'{expression}': {root} does not exist and is not an added repository", hint="see 'coconut repo list'"
+            )
+        if not (root / "workflows").is_dir():
+            raise NotFoundError(f"'{expression}': {root} has no workflows/ folder and is not an added repository")
+        if ref.revision not in (None, EXAMPLES_REVISION):
+            raise NotFoundError(
+                f"'{expression}': {root} is not an added repository, so it has no revision '{ref.revision}'",
+                hint=f"its files as they are: no @ or @{EXAMPLES_REVISION}; revisions: 'coconut repo add {root}' first",
+            )
+        return DirectorySource(root)
 
     def _default_with(self, name: str) -> TemplateSource | None:
-        if self.repos is None:
+        """The default repository if it has the workflow; None only if no repository is added (a broken one
+        raises: never a silent fall-back to the examples)."""
+        if self.repos is None or not self.repos.registry.load():
             return None
-        try:
-            source = self.repos.source()
-        except NotFoundError:
-            return None  # no repository added
+        source = self.repos.source()
         return source if source.exists("workflows", name) else None
 
     def example_templates(

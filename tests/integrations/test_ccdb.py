@@ -11,11 +11,14 @@ import pytest
 import yaml
 
 from ecs_backends.integrations.ccdb import CcdbPlugin, grp_arguments
+from ecs_backends.integrations.trg import TrgPlugin
+from ecs_engine.environment import TransitionError
 from ecs_engine.events import model
 from ecs_engine.fsm import State
 from tests.environment.conftest import source_of
-from tests.integrations.mocks import COCONUT, run_mock
+from tests.integrations.mocks import COCONUT, MockProcess, run_mock
 from tests.integrations.service_harness import ServiceHarness, integrated_service_events
+from tests.waiting import eventually_async
 
 CCDB = "http://ccdb.example:8080"
 WORKFLOW = """
@@ -41,6 +44,41 @@ roles:
         call: {func: ccdb.RunStop(), trigger: after_GO_ERROR, timeout: "{{ ccdb_timeout }}", critical: false}
       - name: destroy
         call: {func: ccdb.RunStop(), trigger: DESTROY, timeout: "{{ ccdb_timeout }}", critical: false}
+"""
+#: readout-dataflow v1.45's ccdb and trg calls: the trg calls set the trigger times, RunStart after the START
+#: object; no RunStop after GO_ERROR, so a run whose START failed owes its final object at DESTROY
+WITH_TRG = """
+name: grp-trg
+defaults:
+  hosts: '["alio2-cr1-flp001","alio2-cr1-flp187"]'
+  lhc_period: LHC26x
+  pdp_n_hbf_per_tf: "128"
+  run_type: PHYSICS
+roles:
+  - name: work
+    task:
+      load: worker
+  - name: ccdb
+    roles:
+      - name: start
+        call: {func: ccdb.RunStart(), trigger: before_START_ACTIVITY+100, timeout: 10s, critical: false}
+      - name: stop
+        call: {func: ccdb.RunStop(), trigger: after_STOP_ACTIVITY, timeout: 10s, critical: false}
+      - name: destroy
+        call: {func: ccdb.RunStop(), trigger: DESTROY, timeout: 10s, critical: false}
+  - name: trg
+    defaults: {trg_detectors: '["TPC","ITS"]'}
+    roles:
+      - name: load
+        call: {func: trg.RunLoad(), trigger: before_START_ACTIVITY+10, timeout: 5s}
+      - name: start
+        call: {func: trg.RunStart(), trigger: after_START_ACTIVITY-10, timeout: 5s}
+      - name: stop
+        call: {func: trg.RunStop(), trigger: before_STOP_ACTIVITY, timeout: 5s, critical: false}
+      - name: unload
+        call: {func: trg.RunUnload(), trigger: after_STOP_ACTIVITY-100, timeout: 5s, critical: false}
+      - name: cleanup
+        call: {func: trg.Cleanup(), trigger: DESTROY-100, timeout: 5s, critical: false}
 """
 
 
@@ -140,3 +178,41 @@ def test_the_mock_refuses_arguments_the_real_tool_would_and_a_bad_script(tmp_pat
     assert bad.stderr.strip() == (
         f"coconut: error: {script}:2: unknown key 'exit_code' in the script (known: exit_status, delay, output)"
     )
+
+
+async def test_the_start_object_of_a_second_run_carries_no_trigger_times_of_the_first(tmp_path, grp, small_repo):
+    harness, record, _ = grp
+    small_repo.workflow("grp-trg", WITH_TRG)
+    with MockProcess("trg", tmp_path) as ctp:
+        harness.services.append(TrgPlugin(ctp.address))
+        async with harness as h:
+            env = await h.manager.create(source_of(small_repo), "grp-trg")
+            for _ in range(2):
+                await h.manager.control(env.id, "START_ACTIVITY")
+                await h.manager.control(env.id, "STOP_ACTIVITY")
+            await h.manager.destroy(env.id)
+    _, stop1, start2, stop2 = (r["request"] for r in grp_records(record))
+    assert stop1["start_ctp"] >= stop1["start"] and stop1["end_ctp"] >= stop1["start_ctp"]
+    assert start2["run"] == stop2["run"] == env.last_run
+    assert start2["start_ctp"] is None and start2["end_ctp"] is None  # not known yet: left out
+    assert stop2["start_ctp"] >= stop2["start"] > stop1["end_ctp"]
+
+
+async def test_a_run_whose_start_failed_gets_its_final_object_at_destroy(tmp_path, grp, small_repo):
+    harness, record, _ = grp
+    small_repo.workflow("grp-trg", WITH_TRG)
+    script = {"operations": {"RunStart": {"rc": 5, "msg": "detector busy"}}}
+    with MockProcess("trg", tmp_path, script=script) as ctp:
+        harness.services.append(TrgPlugin(ctp.address))
+        async with harness as h:
+            env = await h.manager.create(source_of(small_repo), "grp-trg")
+            with pytest.raises(TransitionError, match="detector busy"):
+                await h.manager.control(env.id, "START_ACTIVITY")
+            await eventually_async(lambda: env.state == State.ERROR and env.busy is None, what="GO_ERROR")
+            assert harness.services[0].data()["runsAwaitingFinalObject"] == f"[{env.last_run}]"
+            await h.manager.destroy(env.id)
+            owed = harness.services[0].data()["runsAwaitingFinalObject"]
+    at_start, final = (r["request"] for r in grp_records(record))
+    assert final["run"] == at_start["run"] == env.last_run
+    assert final["refresh"] is False and final["end"] >= final["start"]
+    assert owed == "[]"

@@ -1,9 +1,10 @@
 """The ``ccdb`` integration (integrations.md §1.7): one GRP object per run, made by ``o2-ecs-grp-create``.
 
 No gRPC: ``ccdb.RunStart()`` runs the GRP-creation command with ``--refresh`` and remembers the run;
-``ccdb.RunStop()`` (after STOP, after GO_ERROR, at DESTROY) runs it again only for a remembered run and
-forgets it, so the final object is written once per run. The command never fails the call (as upstream:
-a GRP problem must not stop data taking); its outcome is an integrated-service event and a log line.
+``ccdb.RunStop()`` (after STOP, after GO_ERROR, at DESTROY: of the run, else of the last run) runs it again
+only for a remembered run and forgets it, so the final object is written once per run. The command never
+fails the call (as upstream: a GRP problem must not stop data taking); its outcome is an integrated-service
+event and a log line.
 The command is the setting ``ccdbGrpCreateCommand`` (default upstream's), run by ``bash -c`` in the
 temporary directory and killed with its process group at the call's timeout (upstream: a fixed 10 s);
 the arguments are quoted. ``coconut mock ccdb`` stands in for the tool.
@@ -74,6 +75,19 @@ def flp_ids(hosts_json: str) -> list[str]:
     return [h[len(FLP_PREFIX) :] for h in hosts if isinstance(h, str) and h.startswith(FLP_PREFIX)]
 
 
+def this_run_time(stack: Mapping[str, str], key: str) -> str:
+    """The time ``key`` if it belongs to this run, else "" (left out, as a time not known yet).
+
+    The trigger times stay on the environment from run to run (START clears only the run's own times), and
+    the object of a run's START is made before its CTP run starts: a time earlier than ``run_start_time_ms``
+    (stamped when the run number is allocated, before any call of the run) is the previous run's.
+    """
+    value, run_start = stack.get(key, ""), stack.get("run_start_time_ms", "")
+    if value.isdigit() and run_start.isdigit() and int(value) < int(run_start):
+        return ""
+    return value
+
+
 def grp_arguments(stack: Mapping[str, str], run_number: int, server: str, *, refresh: bool) -> list[str]:
     """The arguments of ``o2-ecs-grp-create`` for ``run_number`` from a call's variables (§1.7).
 
@@ -107,8 +121,8 @@ def grp_arguments(stack: Mapping[str, str], run_number: int, server: str, *, ref
     for flag, value in (
         ("-s", start),
         ("-e", end),
-        ("--start-time-ctp", stack.get("trg_start_time_ms", "")),
-        ("--end-time-ctp", stack.get("trg_end_time_ms", "")),
+        ("--start-time-ctp", this_run_time(stack, "trg_start_time_ms")),
+        ("--end-time-ctp", this_run_time(stack, "trg_end_time_ms")),
     ):
         if value:
             args += [flag, value]
@@ -157,7 +171,10 @@ class CcdbCalls:
         return ""
 
     async def RunStop(self) -> str:
-        run = self._plugin.run_of(self._call.var_stack)
+        stack = self._call.var_stack
+        # once a run has ended (a START that failed ends in ERROR) its number is ``last_run_number``: the
+        # DESTROY call still owes that run its final object
+        run = self._plugin.run_of(stack) or self._plugin.run_of(stack, "last_run_number")
         if run and self._plugin.forget(run):
             await self._upload(run, refresh=False)
         return ""
@@ -201,9 +218,9 @@ class CcdbPlugin(IntegrationPlugin):
         return str(self.settings.get(COMMAND_SETTING) or DEFAULT_COMMAND)
 
     @staticmethod
-    def run_of(stack: Mapping[str, str]) -> int:
-        """The call's run number, 0 when it has none (no object is made for run 0)."""
-        text = stack.get("run_number", "")
+    def run_of(stack: Mapping[str, str], key: str = "run_number") -> int:
+        """The call's run number (``key``), 0 when it has none (no object is made for run 0)."""
+        text = stack.get(key, "")
         return int(text) if text.isdigit() else 0
 
     def remember(self, run: int) -> None:

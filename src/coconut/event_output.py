@@ -23,20 +23,45 @@ def kind_names(kinds: list[str] | None) -> list[str]:
     return names
 
 
-#: the column names over ``event_text``'s lines, aligned with them
-EVENT_HEADER = f"{'seq':>7} {'time':<23} {'environment':<11} {'run':>6} {'level':<5} {'kind':<12} event"
+#: the column names over ``event_text``'s lines, aligned with them (the time: date, clock and zone)
+EVENT_HEADER = f"{'seq':>7} {'time':<28} {'environment':<11} {'run':>6} {'level':<5} {'kind':<12} event"
 
 
 def event_text(entry: Any) -> str:
-    """One line: sequence number, date and time, environment, run, severity, kind and what it says."""
+    """One line: sequence number, local date, time and zone, environment, run, severity, kind and what it says."""
     from ecs_engine.events.model import environment_id_of, to_dict
 
     from .commands.env import event_line
 
     clock, said = event_line(to_dict(entry.event)).split(" ", 1)
-    day = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000).strftime("%Y-%m-%d")
+    moment = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000).astimezone()
+    stamp = f"{moment:%Y-%m-%d} {clock} {moment:%Z}"
     env = environment_id_of(entry.event) or "-"
-    return f"{entry.seq:>7} {day} {clock} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<5} {said}"
+    return f"{entry.seq:>7} {stamp:<28} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<5} {said}"
+
+
+def with_numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again: the mapping
+    writes them as strings (for JavaScript), which scripts reading ``-o json|yaml`` should not have to undo."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for field in message.DESCRIPTOR.fields:
+        key = field.json_name if field.json_name in data else field.name
+        if key not in data:
+            continue
+        repeated = field.is_repeated
+        if field.cpp_type in (FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64):
+            data[key] = [int(v) for v in data[key]] if repeated else int(data[key])
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            value = getattr(message, field.name)
+            if field.message_type.full_name.startswith("google.protobuf."):
+                continue  # well-known types have JSON forms of their own
+            data[key] = (
+                [with_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
+                if repeated
+                else with_numbers(value, data[key])
+            )
+    return data
 
 
 def event_data(entry: Any) -> dict[str, Any]:
@@ -51,5 +76,5 @@ def event_data(entry: Any) -> dict[str, Any]:
         "run_number": entry.runNumber,
         "severity": entry.severity,
         "kind": kind_of(entry.event),
-        "event": to_dict(entry.event),
+        "event": with_numbers(entry.event, to_dict(entry.event)),
     }

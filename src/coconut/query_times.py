@@ -1,4 +1,4 @@
-"""Times a journal query accepts (``--since``/``--until``): ``now``, ``today``, ``yesterday``, a relative
+"""Numbers (``whole_number``: runs, sequence numbers, limits) and times a journal query accepts (``--since``/``--until``): ``now``, ``today``, ``yesterday``, a relative
 time (``1 hour ago``, ``90m ago``, or a bare duration ``30m`` meaning that long ago), or any date dateutil
 reads (ISO 8601 and the like; without a zone, local time)."""
 
@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
+
+import typer
 
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import UsageError
@@ -13,6 +16,19 @@ from ecs_engine.errors import UsageError
 _UNIT_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _UNIT_SECONDS |= {"d": 86400, "day": 86400, "w": 604800, "week": 604800}
 _AGO = re.compile(r"^(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s+ago$")
+
+
+def whole_number(what: str, least: int) -> Callable[[str], int]:
+    """A parser of ``what`` (a whole number, ``least`` or more) for an option or argument: typer's own check
+    of an int answers in pydantic's words ("Input should be a valid integer")."""
+
+    def parse(text: str) -> int:
+        value = text.strip()
+        if not value.lstrip("-").isdigit() or int(value) < least:
+            raise typer.BadParameter(f"expected {what} ({least} or more), got '{text}'")
+        return int(value)
+
+    return parse
 
 
 def parse_time(text: str, option: str, now: datetime.datetime | None = None) -> int:

@@ -16,7 +16,7 @@ from ..context import CliContext
 from ..core_connection import connect
 from ..event_output import EVENT_HEADER, event_data, event_text, kind_names
 from ..output import OUTPUT_OPTION, check_output, heading, print_data
-from ..query_times import parse_time
+from ..query_times import parse_time, whole_number
 
 app = command_group()
 
@@ -24,7 +24,12 @@ app = command_group()
 PAGE = 5000
 
 ENV_OPTION = typer.Option(None, "--env", help="Only this environment's events.")
-RUN_OPTION = typer.Option(None, "--run", help="Only the events of this run (the journal range it owns).")
+RUN_OPTION = typer.Option(
+    None,
+    "--run",
+    parser=whole_number("a run number", 1),
+    help="Only the events of this run (the journal range it owns).",
+)
 KIND_OPTION = typer.Option(
     None, "--kind", help="Only this kind (environment, task, role, call, run, integratedService); repeatable."
 )
@@ -42,8 +47,6 @@ def event_query(
 ) -> Any:
     from ecs_engine.protocols import journal_pb2 as pb
 
-    if run is not None and run <= 0:
-        raise UsageError(f"--run: expected a run number (1 or more), got {run}")
     since_ms = parse_time(since, "--since") if since else 0
     until_ms = parse_time(until, "--until") if until else 0
     if since_ms and until_ms and since_ms > until_ms:
@@ -86,14 +89,14 @@ def query(
     kind: list[str] = KIND_OPTION,
     since: str = SINCE_OPTION,
     until: str = UNTIL_OPTION,
-    limit: int = typer.Option(0, "--limit", help="At most this many events (0: all)."),
+    limit: int = typer.Option(
+        0, "--limit", parser=whole_number("a number of events", 0), help="Only the first (oldest) N events (0: all)."
+    ),
     output: str = OUTPUT_OPTION,
 ) -> None:
     """Events of the journal, oldest first."""
     cli: CliContext = ctx.obj
     check_output(output)
-    if limit < 0:
-        raise UsageError(f"--limit: expected 0 or more, got {limit}")
     events = fetch_events(cli, event_query(env, run, kind, since, until, limit=limit))
     if output != "text":
         print_data(cli, [event_data(e) for e in events], output)
@@ -112,7 +115,10 @@ def follow(
     env: str = ENV_OPTION,
     kind: list[str] = KIND_OPTION,
     after: int = typer.Option(
-        None, "--after", help="Replay the events after this sequence number first (default: from now)."
+        None,
+        "--after",
+        parser=whole_number("a sequence number", 0),
+        help="Replay the events after this sequence number first (default: from now).",
     ),
     output: str = typer.Option("text", "-o", "--output", help="text, or json (one object per line)."),
 ) -> ExitStatus:
@@ -121,8 +127,6 @@ def follow(
 
     cli: CliContext = ctx.obj
     check_output(output, ("text", "json"))
-    if after is not None and after < 0:
-        raise UsageError(f"--after: expected a sequence number (0 or more), got {after}")
     request = event_query(env, None, kind, None, None, afterSeq=after or 0, fromNow=after is None)
     try:
         with connect(cli) as core:

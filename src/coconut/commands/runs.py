@@ -7,12 +7,13 @@ from typing import Any
 import typer
 
 from ecs_engine.durations import format_duration
-from ecs_engine.errors import UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
+from ..event_output import with_numbers
 from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table
+from ..query_times import whole_number
 from .env import when
 
 app = command_group()
@@ -36,7 +37,7 @@ def list_runs(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     check_output(output)
     runs = _runs(cli)
     if output != "text":
-        print_data(cli, {"runs": [message_dict(r) for r in runs]}, output)
+        print_data(cli, {"runs": [with_numbers(r, message_dict(r)) for r in runs]}, output)
         return
     if not runs:
         cli.echo("no runs")
@@ -61,16 +62,16 @@ def list_runs(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
 
 @command(app, "show", "s")
 def show(
-    ctx: typer.Context, number: int = typer.Argument(..., help="Run number."), output: str = OUTPUT_OPTION
+    ctx: typer.Context,
+    number: int = typer.Argument(..., parser=whole_number("a run number", 1), help="Run number."),
+    output: str = OUTPUT_OPTION,
 ) -> None:
     """One run: who started and stopped it, its transitions and how long each took."""
     cli: CliContext = ctx.obj
     check_output(output)
-    if number <= 0:
-        raise UsageError(f"run number: expected 1 or more, got {number}")
     (run,) = _runs(cli, number)
     if output != "text":
-        print_data(cli, {"run": message_dict(run)}, output)
+        print_data(cli, {"run": with_numbers(run, message_dict(run))}, output)
         return
     lines = [
         ("run number", str(run.runNumber)),

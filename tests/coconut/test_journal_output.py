@@ -1,0 +1,66 @@
+"""What ``events`` and ``runs`` accept and print without a core: numbers checked before the core is asked,
+times with their zone, 64-bit integers as numbers in ``-o json|yaml``."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from coconut.event_output import EVENT_HEADER, event_data, event_text, with_numbers
+from coconut.output import message_dict
+from ecs_engine.errors import ExitStatus
+from ecs_engine.events import model
+from ecs_engine.protocols import journal_pb2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["runs", "show", "abc"], "Invalid value for 'NUMBER': expected a run number (1 or more), got 'abc'"),
+        (["events", "follow", "--after", "abc"], "Invalid value for '--after': expected a sequence number (0 or more)"),
+        (["events", "query", "--run", "0"], "Invalid value for '--run': expected a run number (1 or more), got '0'"),
+        (["events", "query", "--limit", "-1"], "Invalid value for '--limit': expected a number of events (0 or more)"),
+    ],
+)
+def test_a_malformed_number_is_one_line_naming_the_argument_and_what_is_expected(coconut, args, expected):
+    result = coconut("--endpoint", "127.0.0.1:9", *args)  # nothing listens there: the core is not asked
+    assert result.status == ExitStatus.USAGE
+    assert result.err.count("\n") == 1 and expected in result.err and "pydantic" not in result.err
+
+
+@pytest.fixture
+def zurich(monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Zurich")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def _entry(run: int = 0) -> journal_pb2.JournalEvent:
+    event = model.run_event("env1", run_number=4, state="RUNNING", transition="STOP_ACTIVITY", status=model.DONE_OK)
+    event.timestamp, event.sequence = 1_700_000_000_123, 91  # 2023-11-14 23:13:20.123 CET
+    return journal_pb2.JournalEvent(seq=91, runNumber=run, severity="info", event=event)
+
+
+def test_an_event_line_shows_its_local_time_with_the_zone_under_the_header(zurich):
+    line = event_text(_entry(run=4))
+    assert line.startswith("     91 2023-11-14 23:13:20.123 CET  env1")
+    assert EVENT_HEADER.index("environment") == line.index("env1")
+    assert EVENT_HEADER.index("run") + len("run") == line.index(" 4 ") + len(" 4")
+
+
+def test_json_output_has_64_bit_integers_as_numbers_not_protobufs_strings():
+    record = journal_pb2.RunRecord(runNumber=4, startMs=1_700_000_000_000, firstSeq=48)
+    record.transitions.add(transition="START_ACTIVITY", startMs=1_700_000_000_001, endMs=1_700_000_000_009)
+    data = with_numbers(record, message_dict(record))
+    assert (data["runNumber"], data["startMs"], data["endMs"], data["firstSeq"]) == (4, 1_700_000_000_000, 0, 48)
+    assert (data["transitions"][0]["startMs"], data["transitions"][0]["endMs"]) == (
+        1_700_000_000_001,
+        1_700_000_000_009,
+    )
+    event = event_data(_entry())["event"]
+    assert (event["timestamp"], event["sequence"], event["runEvent"]["runNumber"]) == (1_700_000_000_123, 91, 4)
+    assert json.loads(json.dumps(event)) == event

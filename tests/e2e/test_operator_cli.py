@@ -202,3 +202,26 @@ def test_a_failure_whose_reason_spans_lines_is_shown_by_env_show(coconut, tmp_pa
     shown = coconut("env", "show", environment_id)  # the reason holds the task's two last lines of output
     assert re.search(r"error:.*exited with code 1 before reaching STANDBY.*\n.*first line\n.*second line", shown.out)
     coconut("env", "destroy", environment_id)
+
+
+def test_the_cores_template_list_keeps_the_healthy_repositories_when_one_is_broken(coconut, tmp_path):
+    """What the GUI asks (GetWorkflowTemplates): a repository whose directory went away is logged, the others and
+    the examples listed (the whole reply failed before)."""
+    import shutil
+
+    from ecs_engine.protocols import o2control_pb2 as pb
+    from ecs_engine.server.auth import read_token
+    from ecs_engine.server.client import CoreClient
+
+    coconut("core", "start")
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    for root in (kept, gone):
+        (root / "workflows").mkdir(parents=True)
+        (root / "workflows" / f"{root.name}-flow.yaml").write_text(f"name: !public {root.name}-flow\nroles: []\n")
+    with CoreClient(f"127.0.0.1:{coconut.port}", token=read_token(coconut.state_dir)) as core:
+        for root in (kept, gone):
+            core.call("AddRepo", pb.AddRepoRequest(name=str(root)))
+        shutil.rmtree(gone)
+        listed = core.call("GetWorkflowTemplates", pb.GetWorkflowTemplatesRequest()).workflowTemplates
+    assert {(t.repo, t.template) for t in listed} >= {(str(kept), "kept-flow"), ("examples", "dataflow-demo")}
+    assert all(t.repo != str(gone) for t in listed)

@@ -475,6 +475,8 @@ class ControlService(pb_grpc.ControlServicer):
     async def GetWorkflowTemplates(
         self, request: pb.GetWorkflowTemplatesRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetWorkflowTemplatesReply:
+        problems: list[NotFoundError] = []
+
         def listing() -> list[WorkflowTemplateInfo]:
             if request.repoPattern == EXAMPLES:
                 return []
@@ -485,12 +487,17 @@ class ControlService(pb_grpc.ControlServicer):
                 all_tags=request.allTags,
                 all_workflows=request.allWorkflows,
                 details=True,
+                problems=problems,
             )
 
         infos = await offload(listing)
         infos += self.core.sources.example_templates(
             request.repoPattern, request.revisionPattern, all_workflows=request.allWorkflows
         )
+        for problem in problems:  # one broken repository does not hide the others (the reply has no place for it)
+            log.warning("GetWorkflowTemplates: %s", problem.message)
+        if problems and not infos:
+            raise problems[0]
         out = [
             pb.WorkflowTemplateInfo(
                 repo=i.repo,

@@ -87,7 +87,7 @@ def test_running_state_is_refused_to_destroy_and_bad_requests_are_one_clear_erro
     assert refused.status == 5 and "is RUNNING: stop it first" in refused.err
     assert "-a/--allow-in-running-state" in refused.err and "-f/--force" in refused.err
     wrong = coconut("env", "control", environment_id, "-e", "CONFIGURE", check=False)
-    assert wrong.status == 5 and "CONFIGURE is not allowed there (allowed: STOP_ACTIVITY)" in wrong.err
+    assert wrong.status == 5 and "CONFIGURE is not allowed there (allowed: STOP)" in wrong.err
     unknown = coconut("env", "show", "nosuchenv", check=False)
     assert unknown.status == 1 and "environment not found: no environment with id nosuchenv" in unknown.err
     missing = coconut("env", "create", "-w", "no-such-workflow", check=False)

@@ -3,12 +3,13 @@
 # Annotations are evaluated here, not kept as strings (no ``from __future__ import annotations``): typer reads
 # the commands' signatures at each run and would evaluate every string (issue 19).
 import datetime
+import re
 from pathlib import Path
 from typing import Any, cast
 
 import typer
 
-from ecs_engine.errors import ExitStatus, HandledError, NotFoundError, UsageError
+from ecs_engine.errors import ExitStatus, HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.server.wire import ENVIRONMENT_ID_KEY, OPTYPE_EXIT, OPTYPE_RECOVER
 
 from ..aliases import command, command_group
@@ -40,6 +41,13 @@ EVENTS = {
     "DEPLOY": 6,
     "EXIT": OPTYPE_EXIT,
     "RECOVER": OPTYPE_RECOVER,
+}
+#: the core's names of the events ``-e`` takes a shorter name for (START_ACTIVITY: START), to say them so
+TYPED_NAMES = {
+    name: short
+    for name, optype in EVENTS.items()
+    for short, same in EVENTS.items()
+    if same == optype and len(short) < len(name)
 }
 
 
@@ -463,9 +471,15 @@ def control(
         type=cast("pb.ControlEnvironmentRequest.Optype", optype),
         requestUser=common_pb2.User(name=_user_name(cli)),
     )
-    with connect(cli) as core, spinner(cli, f"{event.upper()} of {environment_id}..."):
-        reply = core.call("ControlEnvironment", request)
-        reason = core.last_error
+    try:
+        with connect(cli) as core, spinner(cli, f"{event.upper()} of {environment_id}..."):
+            reply = core.call("ControlEnvironment", request)
+            reason = core.last_error
+    except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
+        refused.message = re.sub(
+            r"\b(?:" + "|".join(TYPED_NAMES) + r")\b", lambda m: TYPED_NAMES[m[0]], refused.message
+        )
+        raise
     if output != "text":
         print_data(cli, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
     if reason:

@@ -144,6 +144,11 @@ def test_import_new_component_then_update(run, tmp_path):
         out == "New component created: readout\nNew entry created: main\nConfiguration imported: readout/ANY/any/main\n"
     )
     code, out, _ = run("config", "i", "readout/ANY/any/main", str(payload))
+    assert out == "Entry unchanged: main (it holds this payload already)\n"
+    history = json.loads(run("config", "history", "components/readout/ANY/any/main", "-o", "json")[1])
+    assert len(history) == 1  # the identical import wrote no revision
+    payload.write_text("[readout]\nrate=20\n")
+    code, out, _ = run("config", "i", "readout/ANY/any/main", str(payload))
     assert out == "Entry updated: main\nConfiguration imported: readout/ANY/any/main\n"
     code, out, _ = run("config", "imp", "readout", "other", "-", "-r", "PHYSICS", "-f", "json", stdin='{"x": 1}')
     assert out.startswith("New entry created: other\n")

@@ -155,13 +155,18 @@ def import_entry(
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{source}: cannot read the file: {exc}") from None
     with open_config(cli) as config:
-        component_existed, entry_existed = config.import_component(
+        imported = config.import_component(
             query.component, query.runtype, query.role, query.entry, payload, new_component=new_component
         )
     console = cli.console
-    if not component_existed:
+    if not imported.component_existed:
         console.print(f"New component created: [bright_red]{query.component}[/]")
-    console.print(f"{'Entry updated' if entry_existed else 'New entry created'}: [bright_blue]{query.entry}[/]")
+    if not imported.changed:
+        console.print(f"Entry unchanged: [bright_blue]{query.entry}[/] (it holds this payload already)")
+        return
+    console.print(
+        f"{'Entry updated' if imported.entry_existed else 'New entry created'}: [bright_blue]{query.entry}[/]"
+    )
     console.print(
         f"Configuration imported: [bright_red]{query.component}[/]/[bright_blue]{query.runtype}[/]/"
         f"[bright_red]{query.role}[/]/[bright_blue]{query.entry}[/]"

@@ -16,7 +16,7 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ecs_engine.errors import ConfigurationError, NotFoundError, UsageError
 
@@ -36,6 +36,15 @@ FLPS_PREFIX = "hardware/flps/"
 PRIVATE_DETECTORS = ("TRG",)
 #: a run-number CAS that keeps losing against other writers gives up after this many attempts
 RUN_NUMBER_ATTEMPTS = 1000
+
+
+class Imported(NamedTuple):
+    """What ``import_component`` found: apricot's ``existingComponentUpdated``/``existingEntryUpdated``, and
+    whether the payload differed from the stored one (an identical one is not written again)."""
+
+    component_existed: bool
+    entry_existed: bool
+    changed: bool
 
 
 class Configuration:
@@ -274,8 +283,8 @@ class Configuration:
 
     def import_component(
         self, component: str, runtype: str, role: str, entry: str, payload: str, *, new_component: bool = False
-    ) -> tuple[bool, bool]:
-        """Store a payload; returns (component existed, entry existed), like ImportComponentConfiguration."""
+    ) -> Imported:
+        """Store a payload unless the entry holds it already (no new revision); like ImportComponentConfiguration."""
         query = ComponentQuery.of(component, runtype, role, entry)
         existing = self.components()
         if component not in existing and not new_component:
@@ -286,9 +295,10 @@ class Configuration:
             )
         if component in existing and new_component:
             raise UsageError(f"invalid use of new component parameter: component {component} already exists")
-        entry_existed = self.store.get(query.key) is not None
-        self.store.put(query.key, payload)
-        return component in existing, entry_existed
+        stored = self.store.get(query.key)
+        if stored != payload:
+            self.store.put(query.key, payload)
+        return Imported(component in existing, stored is not None, stored != payload)
 
     # --- runtime KV, run numbers, core settings --------------------------------------------------------------
 

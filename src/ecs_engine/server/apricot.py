@@ -213,7 +213,7 @@ class ApricotService(pb_grpc.ApricotServicer):
         self, request: pb.ImportComponentConfigurationRequest, context: Context
     ) -> pb.ImportComponentConfigurationResponse:
         query = component_query(request.query)
-        component_existed, entry_existed = await offload(
+        imported = await offload(
             self.config.import_component,
             query.component,
             query.runtype,
@@ -223,7 +223,7 @@ class ApricotService(pb_grpc.ApricotServicer):
             new_component=request.newComponent,
         )
         return pb.ImportComponentConfigurationResponse(
-            existingComponentUpdated=component_existed, existingEntryUpdated=entry_existed
+            existingComponentUpdated=imported.component_existed, existingEntryUpdated=imported.entry_existed
         )
 
     @rpc

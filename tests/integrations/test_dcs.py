@@ -220,3 +220,27 @@ async def test_a_detector_that_sends_its_enabled_links_gets_their_aliases_as_ddl
         "ITS": None,
         "TPC": "TPC-L0,TPC-L2",  # enabled links only
     }
+
+
+async def test_an_eor_owed_by_a_destroyed_environment_is_sent_once_dcs_is_back(tmp_path):
+    state = tmp_path / "state"
+    mock = MockProcess("dcs", tmp_path, port=reserved_port()).start()  # it comes back on the same port
+    try:
+        async with dcs_plugin(mock, state) as (plugin, published):
+            mock.kill()
+            await eventually_async(lambda: plugin.connection_state() != "READY", what="the channel saw DCS go")
+            sor = FakeCall("StartOfRun", run_number="7")
+            await plugin.call_stack(sor).StartOfRun()
+            await plugin.call_stack(FakeCall("Cleanup", __call_trigger="DESTROY")).Cleanup()
+            assert "DCS StartOfRun failed: UNAVAILABLE" in sor.error
+            assert json.loads((state / "pending-eor.json").read_text()) == {ENV: 7}
+            (tmp_path / "again").mkdir()
+            with MockProcess("dcs", tmp_path / "again", port=mock.port) as again:
+                await eventually_async(lambda: plugin.data()["partitions"] == {}, timeout=40.0, what="the EOR sent")
+                assert [r["runNumber"] for r in requests(again, "EndOfRun")] == [7]
+    finally:
+        mock.stop()
+    assert json.loads((state / "pending-eor.json").read_text()) == {}
+    events = [e.integratedServiceEvent for e in published if e.HasField("integratedServiceEvent")]
+    sent = [e for e in events if e.operationName == "dcs.EndOfRun()"]
+    assert [(e.operationStatus, e.environmentId) for e in sent] == [(model.DONE_OK, ENV)]

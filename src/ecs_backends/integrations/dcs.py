@@ -8,7 +8,9 @@ detector to be available and then prepares the available ones (none: the call fa
 of counts as available. Operation streams are read to their end (EOF): a detector's states are not final
 until then, and the call fails unless each detector's last state is RUN_OK. As soon as a SOR stream is open
 an EOR is owed for the environment: ``EndOfRun`` pays it, ``Cleanup`` (GO_ERROR, DESTROY) sends it if still
-owed. Unlike upstream, owed EORs are kept in the plugin's state directory and survive a core restart.
+owed. Unlike upstream, owed EORs are kept in the plugin's state directory and survive a core restart, and
+an EOR still owed when its environment is destroyed (DCS was unreachable) is sent in the background once
+the channel is READY again, backing off while DCS answers UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 RESUBSCRIBE_SECONDS = 3.0
 #: how often a grace period looks at the availabilities again (upstream: 1 Hz)
 POLL_SECONDS = 1.0
+#: the back-off between attempts at an orphaned EOR that DCS answered UNAVAILABLE (doubling up to the last)
+RETRY_SECONDS = (1.0, 60.0)
 #: the file in the plugin's state directory that holds the owed EORs
 PENDING_EOR_FILE = "pending-eor.json"
 #: DCS calls the test detector AGD
@@ -160,6 +164,11 @@ def run_number(stack: Mapping[str, str]) -> int:
     return int(text)
 
 
+def eor_request(stack: Mapping[str, str], run: int) -> dcs_pb2.EorRequest:
+    """The EOR of ``run`` for the call's detectors (RequestError when the variables make none)."""
+    return dcs_pb2.EorRequest(detectors=detector_requests(stack, detectors_of(stack), "eor", "eor"), runNumber=run)
+
+
 def grace_period(stack: Mapping[str, str], variable: str) -> float:
     text = stack.get(variable, "").strip()
     if not text:
@@ -207,6 +216,9 @@ class DcsPlugin(GrpcServicePlugin):
         self.env_detectors: dict[str, list[str]] = {}
         self.subscribed = False
         self._stub: dcs_pb2_grpc.ConfiguratorStub | None = None
+        #: environment id -> the EOR still owed after its environment was destroyed (sent in the background)
+        self._orphans: dict[str, dcs_pb2.EorRequest] = {}
+        self._orphaned = asyncio.Event()
 
     # -- life ----------------------------------------------------------------------------------------------
 
@@ -217,6 +229,7 @@ class DcsPlugin(GrpcServicePlugin):
     async def started(self) -> None:
         self._stub = dcs_pb2_grpc.ConfiguratorStub(self.channel)
         self.background(self._subscribe_forever(), "subscription")
+        self.background(self._retry_orphans(), "owed EORs of destroyed environments")
 
     @property
     def stub(self) -> dcs_pb2_grpc.ConfiguratorStub:
@@ -381,18 +394,77 @@ class DcsPlugin(GrpcServicePlugin):
         if call.var_stack.get("__call_trigger") == "DESTROY":
             self.env_detectors.pop(call.environment_id, None)
             self.sor_successful.pop(call.environment_id, None)
+            if run is not None and call.environment_id in self.pending_eors:
+                self._orphan(call, run)
         return ""
+
+    def _orphan(self, call: Any, run: int) -> None:
+        """The environment is going away owing DCS an EOR it could not send: send it when DCS is back."""
+        try:
+            request = eor_request(call.var_stack, run)
+        except RequestError as exc:
+            log.error("dcs: the EOR of run %d (environment %s) cannot be sent: %s", run, call.environment_id, exc)
+            return
+        log.warning("dcs: environment %s owes run %d's EOR; it is sent once DCS is reachable", call.environment_id, run)
+        self._orphans[call.environment_id] = request
+        self._orphaned.set()
+
+    async def _retry_orphans(self) -> None:
+        """Send each orphaned EOR once the channel is READY; an UNAVAILABLE answer backs off and tries again."""
+        delay = RETRY_SECONDS[0]
+        while True:
+            await self._orphaned.wait()
+            await self.wait_until_ready()
+            for env_id, request in list(self._orphans.items()):
+                if await self._send_orphan(env_id, request):
+                    del self._orphans[env_id]
+                    await self._paid_eor(env_id)
+            if self._orphans:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_SECONDS[1])
+            else:
+                self._orphaned.clear()
+                delay = RETRY_SECONDS[0]
+
+    async def _send_orphan(self, env_id: str, request: dcs_pb2.EorRequest) -> bool:
+        """Send one orphaned EOR, read to its end; False when DCS was unreachable (it stays owed)."""
+        run = request.runNumber
+        stream = self.stub.EndOfRun(request)
+        last: dict[str, str] = {}
+        status, error = model.DONE_OK, ""
+        try:
+            async with asyncio.timeout(self.default_timeout):
+                async for event in stream:
+                    last[detector_name(event.detector)] = state_name(event.state)
+        except TimeoutError:
+            stream.cancel()
+            status, error = model.DONE_TIMEOUT, "DCS did not end EndOfRun in time"
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                log.warning("dcs: the owed EOR of run %d is still not sent: %s", run, rpc_error_text(exc))
+                return False
+            status, error = model.DONE_ERROR, f"DCS EndOfRun failed: {rpc_error_text(exc)}"
+        if status == model.DONE_OK and any(state != "RUN_OK" for state in last.values()):
+            status, error = model.DONE_ERROR, f"EndOfRun did not succeed: {_listing(last)}"
+        log.log(
+            logging.INFO if not error else logging.WARNING,
+            "dcs: owed EOR of run %d sent%s",
+            run,
+            f": {error}" if error else "",
+        )
+        self.service_event(
+            "dcs.EndOfRun()", status, environment_id=env_id, error=error, payload={"runNumber": run, "owed": True}
+        )
+        return True
 
     async def _end_of_run(self, call: Any, run: int) -> str:
         env_id = call.environment_id
         deadline = time.monotonic() + call_timeout(call, self.default_timeout)
         try:
-            detectors = detectors_of(call.var_stack)
-            request = dcs_pb2.EorRequest(
-                detectors=detector_requests(call.var_stack, detectors, "eor", "eor"), runNumber=run
-            )
+            request = eor_request(call.var_stack, run)
         except RequestError as exc:
             return self._refuse(call, str(exc), run=run)
+        detectors = detectors_of(call.var_stack)
         call_event(call, model.STARTED, payload={"detectors": detectors, "runNumber": run})
         failure = await self._operation(call, "EndOfRun", self.stub.EndOfRun(request), detectors, run, deadline)
         if failure != grpc.StatusCode.UNAVAILABLE:  # DCS had it: once and only once, even if it failed

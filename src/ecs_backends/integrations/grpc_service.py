@@ -165,6 +165,14 @@ class GrpcServicePlugin(IntegrationPlugin):
     def connection_state(self) -> str:
         return self._state
 
+    async def wait_until_ready(self) -> None:
+        """Until the channel is READY (asking it to connect), for work that must wait for the service."""
+        channel = self.channel
+        state = channel.get_state(try_to_connect=True)
+        while state != grpc.ChannelConnectivity.READY:
+            await channel.wait_for_state_change(state)
+            state = channel.get_state(try_to_connect=True)
+
     def service_event(
         self,
         operation: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 
 import pytest
@@ -337,3 +338,24 @@ def test_a_sqlite_store_only_read_makes_no_file_and_the_first_write_makes_it(tmp
         with open_store(f"sqlite:///{path}", backends()) as writer:
             writer.put("k", "v")
         assert store.exists() and store.get("k") == "v"  # made by another store object: read from then on
+
+
+def test_an_etcd_url_at_another_grpc_server_says_the_server_is_not_etcd():
+    import grpc
+
+    from ecs_engine.errors import UnreachableError
+
+    from .etcd_server import free_port
+
+    port = free_port()
+    server = grpc.server(concurrent.futures.ThreadPoolExecutor(1))  # no services: every method is unknown
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        with (
+            pytest.raises(UnreachableError, match=f"the server at 127.0.0.1:{port} is not etcd"),
+            open_store(f"etcd://127.0.0.1:{port}", backends()) as store,  # opening asks for the revision
+        ):
+            store.get("k")
+    finally:
+        server.stop(None)

@@ -137,6 +137,14 @@ class EtcdStore(KeyValueStore):
                 stale, self._client = client, self._new_client()
                 asyncio.run_coroutine_threadsafe(stale.close(), self._loop)
             except self._aetcd.exceptions.ClientError as exc:
+                import grpc
+
+                if isinstance(exc.__cause__, grpc.RpcError) and exc.__cause__.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    raise UnreachableError(  # another gRPC server (a coconut core): "Method not found!"
+                        f"configuration store {self.url}: the server at {self._endpoint()} is not etcd"
+                        " (it does not serve etcd's KV API)",
+                        hint="point the etcd:// URL at etcd's client port (2379 by default)",
+                    ) from None
                 raise ConfigurationError(f"etcd at {self._endpoint()}: {exc}") from None
         raise UnreachableError(
             f"configuration store {self.url} is unreachable: {'; '.join(errors)}",
@@ -223,7 +231,7 @@ class EtcdStore(KeyValueStore):
             try:
                 reply = await c.kvstub.Range(request, timeout=self.timeout, metadata=c.metadata)
             except rpc.AioRpcError as exc:  # the raw stub call bypasses aetcd's error mapping
-                raise by_code.get(exc.code(), errors.ClientError)(exc.details()) from None
+                raise by_code.get(exc.code(), errors.ClientError)(exc.details()) from exc
             return reply.header.revision
 
         return self._call(current)

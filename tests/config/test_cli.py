@@ -13,6 +13,7 @@ import yaml
 from coconut.cli import main
 from coconut.context import CliContext
 from ecs_engine.config import Configuration, open_store
+from ecs_engine.config.tree import flatten
 from ecs_engine.plugins import backends
 
 
@@ -268,6 +269,39 @@ def test_migrate_from_a_store_that_does_not_exist_is_an_error_and_creates_nothin
     assert (code, out) == (1, "")
     assert f"--from sqlite:///{typo}: there is no configuration store there" in err
     assert not typo.exists() and not target.exists()
+
+
+def test_migrate_to_a_file_in_a_directory_that_does_not_exist_is_refused_as_for_sqlite(seeded, tmp_path):
+    target = tmp_path / "nodir" / "site.yaml"
+    code, out, err = seeded("config", "migrate", "--to", f"file://{target}")
+    assert (code, out) == (1, "")
+    assert f"configuration file {target}: the directory {target.parent} does not exist" in err
+    assert not target.parent.exists()
+
+
+PAYLOADS = {
+    "ini": "[readout]\nrate={{ rate }}\n",
+    "no final newline": "a\nb",
+    "blank lines kept": "a\n\n\n",
+    "indented first line": "  a\nb\n",
+    "trailing space": "a \nb\n",
+    "control character": "\x01\nb",
+    "one line": "a",
+}
+
+
+def test_yaml_dumps_and_exports_write_multi_line_payloads_as_literal_blocks_that_read_back_exactly(run, tmp_path):
+    entries = {f"components/c/ANY/any/{name.replace(' ', '-')}": text for name, text in PAYLOADS.items()}
+    with run.config() as cfg:
+        cfg.store.put_many(entries)
+    code, out, _ = run("config", "dump", "components/c", "-f", "yaml")
+    assert code == 0 and "    ini: |\n      [readout]\n      rate={{ rate }}\n" in out
+    assert flatten(yaml.safe_load(out), "components/c") == entries
+    exported = tmp_path / "site.yaml"
+    assert run("config", "migrate", "--to", f"file://{exported}")[0] == 0
+    assert "ini: |\n" in exported.read_text()
+    with open_store(f"file://{exported}", backends()) as reread:
+        assert reread.get_tree("") == entries
 
 
 def test_migrate_needs_a_direction(run):

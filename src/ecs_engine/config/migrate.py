@@ -59,6 +59,11 @@ def export_file(source: KeyValueStore, path: Path, *, dry_run: bool = False) -> 
     """Write ``source`` as an AliECS configuration file; unchanged if the file already says the same."""
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise ConfigurationError(f"configuration file {path}: expected a .yaml, .yml or .json file")
+    if not path.parent.is_dir():  # as a sqlite:// store: a mistyped path makes no directories
+        raise NotFoundError(
+            f"configuration file {path}: the directory {path.parent} does not exist",
+            hint="correct the URL, or create the directory first",
+        )
     items = source.get_tree("")
     text = serialize({"o2": unflatten(items)}, "json" if path.suffix.lower() == ".json" else "yaml")
     report = MigrationReport()
@@ -67,7 +72,6 @@ def export_file(source: KeyValueStore, path: Path, *, dry_run: bool = False) -> 
     else:
         report.written = sorted(items)
         if not dry_run:
-            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
     return report
 

@@ -101,10 +101,26 @@ def serialize(tree: Any, fmt: str) -> str:
     if fmt == "yaml":
         import yaml
 
-        return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        return yaml.dump(tree, Dumper=_yaml_dumper(), sort_keys=False, allow_unicode=True, default_flow_style=False)
     if fmt == "toml":
         return _toml(tree)
     raise ConfigurationError(f"unknown format '{fmt}': expected one of {', '.join(FORMATS)}")
+
+
+def _yaml_dumper() -> type:
+    """PyYAML's safe dumper, writing multi-line strings as literal ``|`` blocks (as people write payloads) rather
+    than quoted with escaped newlines; a string a block cannot hold exactly (trailing spaces on a line, control
+    characters) keeps PyYAML's quoting, which the emitter picks by itself."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return Dumper
 
 
 def _toml_string(text: str) -> str:

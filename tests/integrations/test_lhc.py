@@ -134,6 +134,29 @@ def test_a_broker_down_when_the_core_starts_is_followed_once_it_is_up(tmp_path):
         tansu.kill()
 
 
+@pytest.mark.slow
+def test_a_broker_restarted_empty_shows_as_an_outage_and_beam_modes_are_followed_again(tmp_path):
+    tansu = TansuBroker(tmp_path).start()
+    send(tansu.endpoint, 8003, "STABLE_BEAMS")
+    published: queue.Queue[events_pb2.Event] = queue.Queue()
+    plugin = LhcPlugin(tansu.endpoint)
+    plugin.publish = published.put
+    plugin.init("framework")
+    try:
+        assert plugin.connection_state() == "READY"
+        tansu.kill()
+        eventually(lambda: plugin.connection_state() == "TRANSIENT_FAILURE", timeout=10, what="the outage shown")
+        assert "the broker does not answer" in plugin.data()["error"]
+        tansu.restart()  # in memory: back without the topic
+        eventually(lambda: plugin.connection_state() == "READY", timeout=30, what="following the broker again")
+        assert plugin.data()["error"] == "" and published.empty()
+        send(tansu.endpoint, 8003, "BEAM_DUMP")
+        assert published.get(timeout=5).beamModeEvent.beamInfo.beamMode == common_pb2.BEAM_DUMP
+    finally:
+        plugin.destroy()
+        tansu.kill()
+
+
 def test_without_kafka_the_beam_mode_is_read_from_a_runtime_entry():
     from ecs_engine.config import Configuration
 

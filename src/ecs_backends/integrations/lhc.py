@@ -5,6 +5,8 @@ the environment's ``fill_info_*`` variables (which START and STOP push to the ta
 published as an ``events.Event`` with ``beamModeEvent`` on the core's bus (kept in the journal, never sent back
 to Kafka): the ``beam-dump`` watchdog (``ecs_engine.environment.watchdogs``) stops the runs that asked for it.
 What the source holds when the core starts is taken as the state without being published (upstream's replay).
+A source that stops answering (a broker gone, or back empty without the topic) is shown as the plugin's error and
+followed again once it answers; a beam mode that differs from the last one known is then a change.
 
 The source is the setting ``lhcEndpoint``:
 
@@ -42,11 +44,15 @@ CONSUMER_GROUP = "o2-aliecs-core.lhc"
 REPLAY_TIMEOUT = 5.0
 #: how often a runtime entry is read, and how long a Kafka poll waits
 POLL_INTERVAL = 0.2
-#: how often a source that could not be reached at start is tried again
+#: how often a source that could not be reached is tried again
 RETRY_INTERVAL = 2.0
+#: how often (and within how long) the Kafka reader asks the broker whether the topic is still there
+PROBE_INTERVAL = 1.0
 BEAM_MODE_KEY = "fill_info_beam_mode"
 
 OnBeam = Callable[[common_pb2.BeamInfo], None]
+#: the source stopped answering (the text says why): the reader has ended
+OnLost = Callable[[str], None]
 
 
 def beam_info(text: str, where: str) -> common_pb2.BeamInfo:
@@ -69,14 +75,15 @@ class KafkaBeamSource:
     def describe(self) -> str:
         return f"kafka://{','.join(self.endpoints)} topic {TOPIC}"
 
-    def start(self, replayed: OnBeam, changed: OnBeam, stop: threading.Event) -> threading.Thread:
+    def start(self, replayed: OnBeam, changed: OnBeam, lost: OnLost, stop: threading.Event) -> threading.Thread:
         """Read each partition from its last message to its end (the newest of those goes to ``replayed``), then
-        follow new messages in a thread (``changed``).
+        follow new messages in a thread (``changed``), asking every ``PROBE_INTERVAL`` whether the broker still
+        has the topic's partitions: when it does not answer or lost them (``lost``), the thread ends.
 
         The end is the partition's end-of-file event, not the high watermark: a broker may report the watermark
         of its last batch's first message (Tansu does), and the messages of that batch are then all replayed.
         """
-        from confluent_kafka import Consumer, KafkaError, TopicPartition
+        from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
         from confluent_kafka.admin import AdminClient
 
         config = client_config(self.endpoints)
@@ -126,12 +133,29 @@ class KafkaBeamSource:
         if newest is not None:
             replayed(newest.beamModeEvent.beamInfo)
 
+        def missing() -> str:
+            """Why the assigned partitions cannot be read any more, "" while they can."""
+            try:
+                topic = consumer.list_topics(TOPIC, timeout=PROBE_INTERVAL).topics.get(TOPIC)
+            except KafkaException as exc:
+                return f"the broker does not answer ({exc.args[0].str() if exc.args else exc})"
+            if topic is None or topic.error is not None or len(topic.partitions) < len(assignment):
+                return f"the broker lost topic {TOPIC} (restarted empty?)"
+            return ""
+
         def read() -> None:
+            probed = time.monotonic()
             try:
                 while not stop.is_set():
                     event = beam_of(consumer.poll(POLL_INTERVAL))
                     if event is not None:
                         changed(event.beamModeEvent.beamInfo)
+                    if time.monotonic() - probed >= PROBE_INTERVAL:
+                        problem = missing()
+                        if problem:
+                            lost(problem)
+                            return
+                        probed = time.monotonic()
             finally:
                 consumer.close()
 
@@ -151,7 +175,9 @@ class RuntimeBeamSource:
     def describe(self) -> str:
         return f"runtime://{self.component}/{self.key}"
 
-    def start(self, replayed: OnBeam, changed: OnBeam, stop: threading.Event) -> threading.Thread:
+    def start(self, replayed: OnBeam, changed: OnBeam, lost: OnLost, stop: threading.Event) -> threading.Thread:
+        """Read the entry now (``replayed``), then in a thread each change (``changed``) until the store fails
+        (``lost``: the thread ends); a value that is no beam mode is logged and skipped."""
         where = f"runtime entry {self.component}/{self.key}"
         last = self.config.runtime_get(self.component, self.key)
         if last is not None:
@@ -159,18 +185,18 @@ class RuntimeBeamSource:
 
         def read() -> None:
             nonlocal last
-            failure = ""  # logged once, not at every reading while the store is down
             while not stop.wait(POLL_INTERVAL):
                 try:
                     text = self.config.runtime_get(self.component, self.key)
-                    if text is not None and text != last:
-                        last = text
-                        changed(beam_info(text, where))
-                    failure = ""
                 except Exception as exc:
-                    if str(getattr(exc, "message", exc)) != failure:
-                        failure = str(getattr(exc, "message", exc))
-                        log.warning("lhc: %s", failure)
+                    lost(str(getattr(exc, "message", exc)))
+                    return
+                if text is not None and text != last:
+                    last = text
+                    try:
+                        changed(beam_info(text, where))
+                    except UsageError as exc:
+                        log.warning("lhc: %s", exc.message)
 
         thread = threading.Thread(target=read, name="lhc-runtime", daemon=True)
         thread.start()
@@ -250,22 +276,36 @@ class LhcPlugin(IntegrationPlugin):
             return
         source = self.source
         try:
-            self._thread = source.start(self._set, self._changed, self._stop)
+            self._thread = source.start(self._set, self._changed, self._lost, self._stop)
         except Exception as exc:  # the broker or the store is down: keep trying, as upstream's reader does
-            self.error = getattr(exc, "message", str(exc))
-            log.warning("lhc: cannot follow %s (%s): retrying every %gs", source.describe(), self.error, RETRY_INTERVAL)
-            threading.Thread(target=self._retry, args=(source,), name="lhc-retry", daemon=True).start()
+            self._lost(getattr(exc, "message", str(exc)), replayed=self._set)
 
-    def _retry(self, source: KafkaBeamSource | RuntimeBeamSource) -> None:
+    def _lost(self, problem: str, replayed: OnBeam | None = None) -> None:
+        """The source cannot be followed (``problem``): shown by the status, tried again every RETRY_INTERVAL.
+
+        What it holds once it answers again is taken without acting (``replayed``) at the core's start, and is a
+        change if it differs from the last beam mode known when the source was lost while followed."""
+        self.error = problem
+        source = self.source
+        assert source is not None
+        log.warning("lhc: cannot follow %s (%s): retrying every %gs", source.describe(), problem, RETRY_INTERVAL)
+        again = replayed or self._recovered
+        threading.Thread(target=self._retry, args=(source, again), name="lhc-retry", daemon=True).start()
+
+    def _retry(self, source: KafkaBeamSource | RuntimeBeamSource, replayed: OnBeam) -> None:
         while not self._stop.wait(RETRY_INTERVAL):
             try:
-                self._thread = source.start(self._set, self._changed, self._stop)
+                self._thread = source.start(replayed, self._changed, self._lost, self._stop)
             except Exception as exc:
                 self.error = getattr(exc, "message", str(exc))
                 continue
             self.error = ""
             log.info("lhc: following %s", source.describe())
             return
+
+    def _recovered(self, beam: common_pb2.BeamInfo) -> None:
+        if beam != self.beam():
+            self._changed(beam)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -61,8 +61,9 @@ def test_eight_processes_get_distinct_consecutive_numbers(backend, request, tmp_
         url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
     else:
         url = f"etcd://{request.getfixturevalue('etcd_server').endpoint}/run-numbers-{tmp_path.name}/"
-    with open_store(url, backends()) as store:  # create the database / check the server before the race
+    with open_store(url, backends()) as store:  # create the database (its first write) / check the server first
         assert store.get("runtime/run_number") is None
+        store.put("runtime/aliecs/defaults/race", "")
     processes = [
         subprocess.Popen(
             [sys.executable, "-c", ALLOCATE, url, str(EACH)],

@@ -7,6 +7,7 @@ moved backwards: if the target already handed out higher run numbers, its counte
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,12 +88,16 @@ def migrate(
     """Copy the tree of the store at ``from_url`` into the store (or file) at ``to_url`` (None: default store)."""
     if from_url == to_url:
         raise ConfigurationError(f"--from and --to are the same store: {from_url or 'the default store'}")
-    with open_store(from_url, backends, data_dir=data_dir) as source:
+    export = Path(to_url[len("file://") :]) if to_url and to_url.startswith("file://") else None
+    with (
+        open_store(from_url, backends, data_dir=data_dir) as source,
+        contextlib.nullcontext() if export else open_store(to_url, backends, data_dir=data_dir) as target,
+    ):  # both URLs checked before the source's existence
         if not source.exists():
             raise NotFoundError(
                 f"--from {source.url}: there is no configuration store there", hint="check the URL (a typo?)"
             )
-        if to_url and to_url.startswith("file://"):
-            return export_file(source, Path(to_url[len("file://") :]), dry_run=dry_run)
-        with open_store(to_url, backends, data_dir=data_dir) as target:
-            return copy_tree(source, target, dry_run=dry_run)
+        if target is None:
+            assert export is not None  # no target store is opened only for an export
+            return export_file(source, export, dry_run=dry_run)
+        return copy_tree(source, target, dry_run=dry_run)

@@ -22,8 +22,8 @@ def whole_number(what: str, least: int) -> Callable[[str], int]:
     """A parser of ``what`` (a whole number, ``least`` or more) for an option or argument: typer's own check
     of an int answers in pydantic's words ("Input should be a valid integer")."""
 
-    def parse(text: str) -> int:
-        value = text.strip()
+    def parse(text: str | int) -> int:  # typer also passes the option's default (an int) through it
+        value = str(text).strip()
         if not value.lstrip("-").isdigit() or int(value) < least:
             raise typer.BadParameter(f"expected {what} ({least} or more), got '{text}'")
         return int(value)

@@ -39,7 +39,7 @@ def two_runs(coconut) -> tuple[str, int]:
     return created["id"], first
 
 
-def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(coconut):
+def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(coconut, monkeypatch):
     environment_id, first = two_runs(coconut)
 
     runs = coconut("runs", "list", "-o", "json").json()["runs"]
@@ -76,6 +76,9 @@ def test_both_runs_are_in_the_registry_and_a_run_query_shows_exactly_its_events(
     unknown = coconut("events", "query", "--run", "999999", check=False)
     assert (unknown.status, unknown.out) == (1, "") and "run 999999 is not in the event journal" in unknown.err
 
+    from coconut.commands import events as events_command
+
+    monkeypatch.setattr(events_command, "on_a_terminal", lambda cli: True)  # prompt_toolkit's pipe stands for one
     with create_pipe_input() as pipe, create_app_session(input=pipe, output=DummyOutput()):
         pipe.send_text("fkind=run\r" + "q")  # the pager over the run's events, filtered, then quit
         assert coconut("events", "browse", "--run", str(first)).status == 0

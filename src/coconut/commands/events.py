@@ -138,6 +138,12 @@ def follow(
     return ExitStatus.OK
 
 
+def on_a_terminal(cli: CliContext) -> bool:
+    """Whether the pager has a terminal to read keys from and draw on (tests that drive it through
+    prompt_toolkit's pipe input replace this)."""
+    return cli.stdin.isatty() and cli.stdout.isatty()
+
+
 @command(app, "browse", "b")
 def browse(
     ctx: typer.Context,
@@ -149,7 +155,7 @@ def browse(
 ) -> None:
     """A full-screen pager over the journal: scroll, search (/), filter (f), jump to a run (r), quit (q)."""
     cli: CliContext = ctx.obj
-    if not (cli.stdin.isatty() and cli.stdout.isatty()):  # prompt_toolkit would only warn, then fail on EOF
+    if not on_a_terminal(cli):  # prompt_toolkit would only warn, then fail on EOF
         raise UsageError("events browse needs a terminal", hint="events query prints the same events as text")
     from ..events_browser import EventBrowser
 

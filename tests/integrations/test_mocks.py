@@ -31,6 +31,25 @@ def test_a_mocks_help_says_what_its_script_may_say():
     assert "      StartOfRun: 200:SOR_PROGRESSING,300:SOR_FAILURE" in result.stdout  # kept as written
 
 
+def test_a_command_mocks_help_and_errors_name_its_own_options():
+    lhc_help = run_mock("lhc", "--help").stdout
+    assert "--broker HOST:PORT" in lhc_help and "Arguments" not in lhc_help
+    assert "Arguments:\n  -- ARGS...  o2-ecs-grp-create's arguments" in run_mock("ccdb", "--help").stdout
+    missing = run_mock("lhc")
+    assert missing.returncode == 2 and missing.stderr.startswith("coconut: error: Missing option '--broker'.")
+    unknown = run_mock("lhc", "--port", "5")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("coconut: error: No such option: --port")
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        unreachable = run_mock("lhc", "--broker", f"127.0.0.1:{port}", timeout=5.0)
+    assert unreachable.returncode != 0
+    assert (
+        unreachable.stderr
+        == f"coconut: error: the Kafka broker at 127.0.0.1:{port} is unreachable: connection refused\n"
+    )
+
+
 def test_a_mock_says_where_it_listens_and_answers_there(tmp_path: Path):
     """How fast it starts is bench/mocks.py's figure, not a timed test."""
     with MockProcess("dcs", tmp_path) as mock:

@@ -8,6 +8,7 @@ the mock's script may say. The server part is ``ecs_backends.mocks.framework``.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +48,11 @@ class MockGroup(TyperGroup):
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         service = mock_services().get(cmd_name)
-        return None if service is None else plain_help(typer.main.get_command(_mock_app(service)))
+        if service is None:
+            return None
+        if service.add_servicers is None:
+            return _command_mock(service)
+        return plain_help(typer.main.get_command(_mock_app(service)))
 
 
 app = typer.Typer(cls=MockGroup, invoke_without_command=True)
@@ -65,27 +70,51 @@ def mocks(ctx: typer.Context) -> None:
         cli.stdout.write(f"{name:<{width}}  {service.summary}\n")
 
 
-def _mock_app(service: MockService) -> typer.Typer:
-    """A one-command app serving (or running) ``service``, its help the mock's own."""
+SCRIPT_OPTION_HELP = "YAML or JSON file: the mock's behaviour."
+RECORD_OPTION_HELP = "Write every request received, as JSON lines."
+
+
+def _help_text(service: MockService, *more: str) -> str:
+    """The mock's summary and script help (and ``more``) as paragraphs click keeps as written."""
+    paragraphs = [service.summary, *(service.script_help.split("\n\n") if service.script_help else ()), *more]
+    return "\n\n".join(["\b\n" + p for p in paragraphs])
+
+
+def _command_mock(service: MockService) -> Any:
+    """A mock that runs once (``run``): its own required options, and arguments after ``--`` if it takes any.
+
+    The options are the mock's (``CommandOption``), so the command's signature is built for typer to read."""
     single = typer.Typer(add_completion=False)
-    paragraphs = [service.summary, *service.script_help.split("\n\n")] if service.script_help else [service.summary]
-    help_text = "\n\n".join(["\b\n" + p for p in paragraphs])  # \b: click keeps the lines as written
-    script_option = typer.Option(None, "--script", "-s", help="YAML or JSON file: the mock's behaviour.")
-    record_option = typer.Option(None, "--record", "-r", help="Write every request received, as JSON lines.")
-    if service.add_servicers is None:
-        # the command's own options (``coconut mock lhc --broker HOST:PORT``) go to it with its arguments
-        passing = {"ignore_unknown_options": True, "allow_extra_args": True}
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [
+        inspect.Parameter("script", keyword, default=typer.Option(None, "--script", "-s", help=SCRIPT_OPTION_HELP)),
+        inspect.Parameter("record", keyword, default=typer.Option(None, "--record", "-r", help=RECORD_OPTION_HELP)),
+    ]
+    types: dict[str, Any] = {"script": Path | None, "record": Path | None}
+    for option in service.options:
+        default = typer.Option(..., option.flag, metavar=option.metavar, help=option.help, show_default=False)
+        params.append(inspect.Parameter(option.name, keyword, default=default))
+        types[option.name] = str
+    if service.arguments:
+        default = typer.Argument(None, metavar="-- ARGS...", help=service.arguments + ".", show_default=False)
+        params.append(inspect.Parameter("args", keyword, default=default))
+        types["args"] = list[str] | None
 
-        @single.command(service.name, help=help_text, context_settings=passing)
-        def run(
-            ctx: typer.Context,
-            script: Path = script_option,
-            record: Path = record_option,
-            args: list[str] = typer.Argument(None, help="The command's arguments (after --).", show_default=False),
-        ) -> None:
-            raise typer.Exit(_run_command(service, script=script, record=record, args=args or []))
+    def run(script: Path | None, record: Path | None, args: list[str] | None = None, **options: str) -> None:
+        raise typer.Exit(_run_command(service, script=script, record=record, args=args or [], options=options))
 
-        return single
+    run.__signature__ = inspect.Signature([p.replace(annotation=types[p.name]) for p in params])  # type: ignore[attr-defined]
+    run.__annotations__ = types
+    single.command(service.name, help=_help_text(service))(run)
+    return plain_help(typer.main.get_command(single))
+
+
+def _mock_app(service: MockService) -> typer.Typer:
+    """A one-command app serving the gRPC mock ``service``, its help the mock's own."""
+    single = typer.Typer(add_completion=False)
+    help_text = _help_text(service)
+    script_option = typer.Option(None, "--script", "-s", help=SCRIPT_OPTION_HELP)
+    record_option = typer.Option(None, "--record", "-r", help=RECORD_OPTION_HELP)
     default_port = f"default {service.default_port}" if service.default_port else "default: a free port"
 
     @single.command(service.name, help=help_text)
@@ -106,14 +135,16 @@ def _mock_app(service: MockService) -> typer.Typer:
     return single
 
 
-def _run_command(service: MockService, *, script: Path | None, record: Path | None, args: list[str]) -> int:
+def _run_command(
+    service: MockService, *, script: Path | None, record: Path | None, args: list[str], options: dict[str, str]
+) -> int:
     from ecs_backends.mocks.framework import Recorder, Script
 
     assert service.run is not None
     loaded = Script.load(script) if script is not None else Script.empty()
     recorder = Recorder(record)
     try:
-        return service.run(loaded, recorder, args)
+        return service.run(loaded, recorder, args, options)
     finally:
         recorder.close()
 

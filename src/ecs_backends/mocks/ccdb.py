@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .framework import MockService, Recorder, Script
@@ -59,8 +60,8 @@ def grp_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(script: Script, recorder: Recorder, args: list[str]) -> int:
-    """One GRP creation: check the arguments, record them, wait, print, exit as scripted."""
+def run(script: Script, recorder: Recorder, args: list[str], options: Mapping[str, str]) -> int:
+    """One GRP creation: check the arguments, record them, wait, print, exit as scripted (no options)."""
     behaviour = load_script(script)
     parsed = grp_parser().parse_args(args)  # exits 2 with the reason, as the real tool
     fields = dict(vars(parsed))
@@ -78,4 +79,5 @@ MOCK = MockService(
     summary="A GRP-creation command (o2-ecs-grp-create) that records its arguments: the ccdb plugin's stand-in.",
     script_help=SCRIPT_HELP,
     run=run,
+    arguments="o2-ecs-grp-create's arguments, as the ccdb plugin passes them",
 )

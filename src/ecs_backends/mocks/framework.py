@@ -165,6 +165,19 @@ class Recorder:
 
 
 @dataclass(frozen=True)
+class CommandOption:
+    """A required option of a command mock (``--broker HOST:PORT``); its value goes to ``run`` by name."""
+
+    flag: str
+    metavar: str
+    help: str
+
+    @property
+    def name(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
 class MockService:
     """One mock, as a plugin module contributes it through ``ecs_mock_services``."""
 
@@ -176,8 +189,12 @@ class MockService:
     script_help: str = ""
     #: a gRPC mock: validates the script (raising ``ScriptError``) and adds its servicers to the server
     add_servicers: Callable[[grpc.aio.Server, Script, Recorder], None] | None = None
-    #: a command mock: runs once with the command line's remaining arguments and returns the exit status
-    run: Callable[[Script, Recorder, list[str]], int] | None = None
+    #: a command mock: runs once with the arguments after ``--`` and the ``options`` by name; its exit status
+    run: Callable[[Script, Recorder, list[str], Mapping[str, str]], int] | None = None
+    #: a command mock's required options
+    options: tuple[CommandOption, ...] = ()
+    #: what a command mock's arguments after ``--`` are (its help); "": it takes none
+    arguments: str = ""
     #: the port served when none is given (upstream's default endpoint); 0: any free port
     default_port: int = 0
 

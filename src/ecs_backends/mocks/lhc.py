@@ -8,9 +8,10 @@ broker has every message. Stable beams get their start time when they begin and 
 
 from __future__ import annotations
 
-import argparse
+import socket
 import struct
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from ecs_engine.errors import UnreachableError
@@ -18,12 +19,14 @@ from ecs_engine.protocols import common_pb2, events_pb2
 from ecs_engine.server.endpoints import split_endpoint
 from ecs_engine.template.yamlload import YMap
 
-from .framework import MockService, Recorder, Script
+from .framework import CommandOption, MockService, Recorder, Script
 
 TOPIC = "dip.lhc.beam_mode"
 #: without a script: a fill from injection to the dump
 DEFAULT_STEPS = ("INJECTION_PHYSICS_BEAM", "STABLE_BEAMS", "BEAM_DUMP", "NO_BEAM")
 FLUSH_TIMEOUT = 10.0
+#: how long the broker may take to accept a connection before it counts as unreachable
+CONNECT_TIMEOUT = 2.0
 
 SCRIPT_HELP = """\
 Publishes the script's beam modes to dip.lhc.beam_mode on the broker of --broker (then exits), as
@@ -36,9 +39,7 @@ Script (YAML):
   beam_type: PROTON-PROTON   # default: none
   steps:                     # in order; 'after' waits before sending (500ms, 2s; default 0)
     - {mode: STABLE_BEAMS}
-    - {mode: BEAM_DUMP, after: 2s}
-
-Usage: coconut mock lhc --broker HOST:PORT [--script FILE] [--record FILE]"""
+    - {mode: BEAM_DUMP, after: 2s}"""
 
 
 def steps_of(script: Script) -> tuple[dict[str, Any], list[tuple[float, str]]]:
@@ -80,13 +81,20 @@ def message(fill: dict[str, Any], mode: str, stable: list[int]) -> events_pb2.Ev
     )
 
 
-def publish(script: Script, recorder: Recorder, args: list[str]) -> int:
-    """Send the script's steps to ``--broker``; 0 once the broker has them all."""
-    parser = argparse.ArgumentParser(prog="coconut mock lhc", description="Publish a beam-mode sequence.")
-    parser.add_argument("--broker", required=True, help="Kafka bootstrap HOST:PORT")
-    options = parser.parse_args(args)
-    # checked at once: Kafka's client would try the name for seconds before giving up
-    split_endpoint(options.broker, what="--broker", example="127.0.0.1:9092")
+def reachable(broker: str) -> None:
+    """Raise UnreachableError unless ``broker`` accepts a connection (Kafka's client would only time out)."""
+    host, port = split_endpoint(broker, what="--broker", example="127.0.0.1:9092")
+    try:
+        socket.create_connection((host, port), CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UnreachableError(f"the Kafka broker at {broker} is unreachable: {reason.lower()}") from None
+
+
+def run(script: Script, recorder: Recorder, args: list[str], options: Mapping[str, str]) -> int:
+    """Send the script's steps to ``--broker``; 0 once the broker has them all (no arguments)."""
+    broker = options["broker"]
+    reachable(broker)
 
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient
@@ -94,8 +102,8 @@ def publish(script: Script, recorder: Recorder, args: list[str]) -> int:
     from ecs_backends.events.kafka import client_config, create_topics
 
     fill, steps = steps_of(script)
-    config = client_config([options.broker])
-    create_topics(AdminClient(config), [TOPIC], options.broker)  # a first message to a new topic may be lost
+    config = client_config([broker])
+    create_topics(AdminClient(config), [TOPIC], broker)  # a first message to a new topic may be lost
     producer = Producer({**config, "acks": "all", "linger.ms": 0})
     key = struct.pack(">i", fill["fillNumber"])
     stable = [0, 0]
@@ -109,15 +117,14 @@ def publish(script: Script, recorder: Recorder, args: list[str]) -> int:
         recorder.record("publish", event.beamModeEvent.beamInfo, topic=TOPIC)
         print(f"lhc mock: {mode} (fill {fill['fillNumber']})", flush=True)
     if producer.flush(FLUSH_TIMEOUT):
-        raise UnreachableError(f"Kafka at {options.broker}: the beam modes were not delivered in {FLUSH_TIMEOUT:g}s")
+        raise UnreachableError(f"Kafka at {broker}: the beam modes were not delivered in {FLUSH_TIMEOUT:g}s")
     return 0
 
 
-def run(script: Script, recorder: Recorder, args: list[str]) -> int:
-    try:
-        return publish(script, recorder, args)
-    except SystemExit as exc:  # argparse's own message is out already
-        return int(exc.code or 0)
-
-
-MOCK = MockService(name="lhc", summary="LHC beam modes to Kafka (BKP-LHC-Client)", script_help=SCRIPT_HELP, run=run)
+MOCK = MockService(
+    name="lhc",
+    summary="LHC beam modes to Kafka (BKP-LHC-Client)",
+    script_help=SCRIPT_HELP,
+    run=run,
+    options=(CommandOption("--broker", "HOST:PORT", "The Kafka broker to publish to."),),
+)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from google.protobuf.message import Message
 from ecs_engine.durations import parse_duration
 from ecs_engine.errors import HandledError, TemplateError, UsageError
 from ecs_engine.events.model import now_ms
+from ecs_engine.server.apricot import port_free
 from ecs_engine.server.listening import SERVER_OPTIONS, bind
 from ecs_engine.template.yamlload import YList, YMap, load_yaml
 
@@ -197,17 +197,6 @@ class MockService:
     arguments: str = ""
     #: the port served when none is given (upstream's default endpoint); 0: any free port
     default_port: int = 0
-
-
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on ``host:port`` now (bound as gRPC binds, with SO_REUSEADDR)."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 async def serve(

@@ -149,6 +149,17 @@ async def test_a_detector_whose_last_state_is_not_run_ok_fails_the_call_once_dcs
     assert call.events[-1]["status"] == model.DONE_ERROR
 
 
+async def test_the_reason_of_a_failed_sor_names_only_the_detectors_that_failed(tmp_path):
+    script = {"detectors": {"TPC": {"StartOfRun": "50:SOR_PROGRESSING,50:SOR_FAILURE"}}}
+    with MockProcess("dcs", tmp_path, script=script) as mock:
+        async with dcs_plugin(mock, tmp_path / "state") as (plugin, _):
+            call = FakeCall("StartOfRun", run_number="8")
+            await plugin.call_stack(call).StartOfRun()
+    assert call.error.startswith("dcs.StartOfRun(): StartOfRun did not succeed for TPC (SOR_FAILURE)")
+    reason = call.var_stack["__call_error_reason"]
+    assert "TPC SOR_FAILURE (mock)" in reason and "ITS" not in reason  # ITS went through SOR_PROGRESSING to RUN_OK
+
+
 async def test_an_operation_dcs_does_not_end_in_time_fails_with_done_timeout(tmp_path):
     with MockProcess("dcs", tmp_path) as mock:
         async with dcs_plugin(mock, tmp_path / "state") as (plugin, _):

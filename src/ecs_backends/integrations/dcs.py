@@ -507,7 +507,7 @@ class DcsPlugin(GrpcServicePlugin):
         """Read an operation's stream to its end (EOF), publishing each detector's event; fail the call unless
         every detector's last state is RUN_OK. The RPC's status code when it failed, else None."""
         last: dict[str, str] = {}
-        messages: list[str] = []
+        messages: dict[str, list[str]] = {}  # per detector: the reason, if it fails
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
                 async for event in stream:
@@ -515,7 +515,7 @@ class DcsPlugin(GrpcServicePlugin):
                     state = state_name(event.state)
                     last[name] = state
                     if event.message and state != "RUN_OK":
-                        messages.append(f"{name}: {event.message}")
+                        messages.setdefault(name, []).append(f"{name}: {event.message}")
                     call_event(
                         call,
                         model.ONGOING,
@@ -543,7 +543,7 @@ class DcsPlugin(GrpcServicePlugin):
         if failed:
             error = f"{operation} did not succeed for {_states(failed, last)}"
             call_event(call, model.DONE_ERROR, error=error, payload={"runNumber": run, "detectors": detectors})
-            fail_call(call, f"{call.func}: {error}", "; ".join(messages))
+            fail_call(call, f"{call.func}: {error}", "; ".join(m for d in failed for m in messages.get(d, [])))
             return None
         call_event(call, model.DONE_OK, payload={"runNumber": run, "detectors": detectors})
         return None

@@ -3,6 +3,7 @@ RunStart event stamped at the call, a failing RunStart, and reconciliation (off 
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -108,9 +109,34 @@ async def test_a_failing_run_start_puts_the_environment_in_error_and_the_ctp_run
             await eventually_async(lambda: env.state == State.ERROR and env.busy is None, what="GO_ERROR")
             run = env.last_run
             unloaded = mock.wait_for(lambda r: r["operation"] == "RunUnload")
+            shown = h.services[0].environments_data([env.id])
             await h.manager.destroy(env.id)
     assert unloaded["request"]["runn"] == run  # the loaded run does not stay on the CTP
     assert [op for op, _ in requests(mock)].count("RunUnload") == 1  # forgotten once unloaded
+    assert json.loads(shown[env.id])["runStarted"] is None  # the CTP never started it
+
+
+async def test_a_ctp_that_does_not_answer_in_time_is_a_timeout_naming_the_budget(tmp_path):
+    script = {"operations": {"RunLoad": {"delay": "3s"}}}
+    with MockProcess("trg", tmp_path, script=script) as mock:
+        plugin = TrgPlugin(mock.address)
+        plugin.state_dir, plugin.settings = tmp_path / "trg", FAST_POLLING
+        await plugin.start()
+        try:
+            published: list[tuple] = []
+            stack = {"environment_id": "env1", "__call_timeout": "1s", "run_number": "5", **TPC_AND_ITS}
+            stack["trg_detectors"] = '["TPC","ITS"]'
+            call = SimpleNamespace(
+                var_stack=stack,
+                func="trg.RunLoad()",
+                publish=lambda *args, **kwargs: published.append((args, kwargs)),
+            )
+            await plugin.call_stack(call).RunLoad()
+        finally:
+            await plugin.stop()
+    assert stack["__call_error_reason"] == "no answer from TRG within the call's timeout (1s)"
+    (_, status), done = published[-1]
+    assert status == model.DONE_TIMEOUT and done["error"] == stack["__call_error_reason"]
 
 
 async def test_reconciliation_is_off_by_default(tmp_path):

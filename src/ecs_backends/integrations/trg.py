@@ -102,6 +102,8 @@ class PendingRun:
 
     run: int
     detector: str = ""
+    #: the CTP confirmed the start (a run is remembered before RunStart is sent: its reply may be lost)
+    started: bool = False
 
 
 class TrgFailure(Exception):
@@ -176,6 +178,7 @@ class TrgCalls:
         await self._plugin.remember("stop", self._env, PendingRun(run, detector))
         if await self._do("RunStart", request, stamp=started):
             set_run_variable(self._call, "trg_start_time_ms", str(started))
+            await self._plugin.remember("stop", self._env, PendingRun(run, detector, started=True))
         return ""
 
     async def RunStop(self) -> str:
@@ -313,13 +316,15 @@ class TrgPlugin(GrpcServicePlugin):
             call_event(call, status, step=step, step_status=status, error=error, payload=payload)
 
         progress(model.STARTED)
+        budget = call_timeout(call, self.default_timeout)
         try:
-            reply = await getattr(self.stub, operation)(request, timeout=call_timeout(call, self.default_timeout))
+            reply = await getattr(self.stub, operation)(request, timeout=budget)
             if reply.rc != 0:
                 raise TrgFailure(f"response code {reply.rc} from TRG: {reply.msg}")
         except grpc.aio.AioRpcError as exc:
-            error = rpc_error_text(exc)
-            progress(model.DONE_ERROR, error)
+            timed_out = exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            error = f"no answer from TRG within the call's timeout ({budget:g}s)" if timed_out else rpc_error_text(exc)
+            progress(model.DONE_TIMEOUT if timed_out else model.DONE_ERROR, error)
             raise TrgFailure(error) from None
         except TrgFailure as exc:
             progress(model.DONE_ERROR, str(exc))
@@ -404,7 +409,7 @@ class TrgPlugin(GrpcServicePlugin):
                     continue
                 numbers = {r.run for r in (stop, unload) if r is not None}
                 entry = {
-                    "runStarted": stop.run if stop else None,
+                    "runStarted": stop.run if stop and stop.started else None,
                     "runLoaded": unload.run if unload else None,
                     "ctpRuns": [asdict(r) for r in self._ctp_runs if r.number in numbers],
                 }

@@ -51,7 +51,10 @@ Script (YAML or JSON), every key optional:
       fail: "UNAVAILABLE: CTP is down"   # answer with this gRPC status instead
 
 Operations: PrepareForRun, RunLoad, RunUnload, RunStart, RunStatus, RunList, RunStop, RunConfig,
-RunCleanup, TPCReset."""
+RunCleanup, TPCReset.
+
+As the real CTP, RunList leaves out runs numbered below 1000 (they are loaded and started all the same):
+a core whose run numbers are still small sees no CTP runs in coconut info."""
 
 
 @dataclass

@@ -103,11 +103,11 @@ def test_a_partition_in_error_while_running_stops_the_run_then_errors_the_enviro
             assert f"automatic STOP_ACTIVITY: ODC partition {environment_id} is in ERROR" in shown
             changes = coconut("events", "query", "--env", environment_id, "--kind", "integratedService", "-o", "json")
             states = [
-                json.loads(e["event"]["integratedServiceEvent"]["payload"])["state"]
+                (json.loads(e["event"]["integratedServiceEvent"]["payload"])["state"], e["severity"])
                 for e in changes.json()
                 if e["event"]["integratedServiceEvent"]["name"] == "odc.partitionStateChanged"
             ]
-            assert states[-1:] == ["ERROR"]  # as COG reads it
+            assert states[-1:] == [("ERROR", "error")]  # as COG reads it, at severity error
             coconut("env", "destroy", environment_id)
         finally:
             finish(coconut)

@@ -444,7 +444,11 @@ class OdcPlugin(GrpcServicePlugin):
             if before.state != now.state:
                 payload = {**now.summary(devices=False), "oldState": before.state, "newState": now.state}
                 self.service_event(
-                    "odc.partitionStateChanged", model.NULL, environment_id=partition_id, payload=payload
+                    "odc.partitionStateChanged",
+                    model.NULL,
+                    environment_id=partition_id,
+                    error=in_error(f"ODC partition {partition_id}", now.state),
+                    payload=payload,
                 )
                 if now.state == PARTITION_ERROR and self.environments is not None:
                     self.environments.service_error(partition_id, f"ODC partition {partition_id} is in ERROR")
@@ -456,7 +460,13 @@ class OdcPlugin(GrpcServicePlugin):
         for item in now:
             if item[key] in old and old[item[key]] != item["state"]:
                 payload = {"partitionId": partition_id, "oldState": old[item[key]], **item}
-                self.service_event(name, model.NULL, environment_id=partition_id, payload=payload)
+                error = in_error(f"ODC {key} {item[key]} of partition {partition_id}", item["state"])
+                self.service_event(name, model.NULL, environment_id=partition_id, error=error, payload=payload)
+
+
+def in_error(what: str, state: str) -> str:
+    """The event's error text when ``state`` is ERROR (so the journal gives it severity error), else ""."""
+    return f"{what} is in ERROR" if state == PARTITION_ERROR else ""
 
 
 @hookimpl

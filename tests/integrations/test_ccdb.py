@@ -216,3 +216,20 @@ async def test_a_run_whose_start_failed_gets_its_final_object_at_destroy(tmp_pat
     assert final["run"] == at_start["run"] == env.last_run
     assert final["refresh"] is False and final["end"] >= final["start"]
     assert owed == "[]"
+
+
+async def test_a_run_whose_environment_went_without_run_stop_is_dropped_with_a_logged_reason(grp, small_repo, caplog):
+    harness, record, _ = grp
+    small_repo.workflow(
+        "grp-start", WORKFLOW.replace("name: grp\n", "name: grp-start\n").split("      - name: stop")[0]
+    )
+    async with harness as h:
+        env = await h.manager.create(source_of(small_repo), "grp-start")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        ccdb = harness.services[0]
+        assert ccdb.data()["runsAwaitingFinalObject"] == f"[{env.current_run}]"
+        run = env.current_run
+        await h.manager.destroy(env.id, force=True)  # its workflow has no ccdb.RunStop()
+        assert ccdb.data()["runsAwaitingFinalObject"] == "[]"
+    assert len(grp_records(record)) == 1
+    assert f"run {run} gets no final GRP object: environment {env.id} is gone without ccdb.RunStop()" in caplog.text

@@ -166,7 +166,7 @@ class CcdbCalls:
     async def RunStart(self) -> str:
         run = self._plugin.run_of(self._call.var_stack)
         if run:
-            self._plugin.remember(run)
+            self._plugin.remember(run, self._call.environment_id)
             await self._upload(run, refresh=True)
         return ""
 
@@ -210,7 +210,8 @@ class CcdbPlugin(IntegrationPlugin):
     def __init__(self, endpoint: str = ""):
         super().__init__(endpoint or DEFAULT_ENDPOINT)
         self._lock = threading.Lock()
-        self._runs: set[int] = set()
+        #: run -> its environment, while the run's final object is still to be made
+        self._runs: dict[int, str] = {}
 
     @property
     def command(self) -> str:
@@ -223,22 +224,35 @@ class CcdbPlugin(IntegrationPlugin):
         text = stack.get(key, "")
         return int(text) if text.isdigit() else 0
 
-    def remember(self, run: int) -> None:
+    def remember(self, run: int, environment_id: str) -> None:
         with self._lock:
-            self._runs.add(run)
+            self._runs[run] = environment_id
 
     def forget(self, run: int) -> bool:
         """Whether ``run`` was remembered (its final object is still to be made); it is not any more."""
         with self._lock:
-            if run not in self._runs:
-                return False
-            self._runs.discard(run)
-            return True
+            return self._runs.pop(run, None) is not None
 
     def data(self) -> dict[str, str]:
+        self._drop_orphans()
         with self._lock:
             runs = sorted(self._runs)
         return {"endpoint": self.endpoint, "command": self.command, "runsAwaitingFinalObject": json.dumps(runs)}
+
+    def _drop_orphans(self) -> None:
+        """Forget the runs whose environment is gone without a ``RunStop`` (its workflow has none at DESTROY):
+        no call can make their final object any more, so they are not shown as owed forever."""
+        if self.environments is None:
+            return
+        known = set(self.environments.environment_ids())
+        with self._lock:
+            orphans = {run: env for run, env in self._runs.items() if env not in known}
+            for run in orphans:
+                del self._runs[run]
+        for run, env in orphans.items():
+            log.warning(
+                "ccdb: run %d gets no final GRP object: environment %s is gone without ccdb.RunStop()", run, env
+            )
 
     def call_stack(self, call: Any) -> CcdbCalls:
         return CcdbCalls(self, call)

@@ -33,6 +33,12 @@ roles:
 def small(small_repo):
     small_repo.workflow("small", SMALL)
     small_repo.workflow("basic", BASIC)
+    small_repo.workflow(
+        "basic-spare",
+        BASIC.replace("name: basic", "name: basic-spare").replace(
+            "load: oneshot", "load: oneshot\n      critical: false"
+        ),
+    )
     return source_of(small_repo)
 
 
@@ -90,9 +96,9 @@ async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factor
         assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
 
 
-async def test_a_basic_task_that_fails_during_the_run_is_said_in_an_event_and_the_run_goes_on(small, harness_factory):
+async def test_a_non_critical_basic_task_that_fails_is_said_in_an_event_and_done(small, harness_factory):
     async with harness_factory() as h:
-        env = await h.manager.create(small, "basic")
+        env = await h.manager.create(small, "basic-spare")
         await h.manager.control(env.id, "START_ACTIVITY")
         failed, fine = [t for t in env.controlled_tasks() if t.is_basic]
         h.driver.basic_exit(failed, HookResult(exit_code=127, final_status="FAILED", error="exited with code 127"))
@@ -101,6 +107,18 @@ async def test_a_basic_task_that_fails_during_the_run_is_said_in_an_event_and_th
         h.driver.basic_exit(fine)  # a basic task's end, failed or not, is done (AliECS): the run stops, no ERROR
         await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after both")
         assert [m for m in messages(h, env.id) if fine.path in m] == []  # exit code 0: nothing to say
+
+
+async def test_a_critical_basic_task_that_fails_sends_the_environment_to_error(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "basic")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        failed = next(t for t in env.controlled_tasks() if t.is_basic and t.critical)
+        killed = HookResult(exit_code=-9, voluntary=False, final_status="KILLED", error="killed by signal 9")
+        h.driver.basic_exit(failed, killed)  # (its memory limit, say): not a run that finished
+        await eventually_async(lambda: env.state == "ERROR", what="GO_ERROR after the critical task's failure")
+        assert f"task {failed.name} ({failed.path}) killed by signal 9" in messages(h, env.id)
+        assert automatic(h, env.id) == []  # not stopped as if it were done
 
 
 def messages(h: Harness, environment_id: str) -> list[str]:

@@ -823,7 +823,14 @@ class Environment:
         elif event.kind == TaskEventKind.TERMINATED:
             if event.result is not None:
                 self.record_task_result(task.role, event.result)
-            if not task.is_hook and not self.restarts.task_ended(task, event.result):
+            if task.is_hook or self.restarts.task_ended(task, event.result):
+                return
+            if task.critical and event.result is not None and not event.result.ok:
+                # a critical basic task that failed (an exit code, a signal, its memory limit) is in ERROR, which
+                # sends the environment to ERROR as an OCC task's crash does; one that finished is done
+                self.set_task_state(task, state=ERROR)
+                self.watch_error(task)
+            else:
                 self._mark_safe(task)
         elif event.kind == TaskEventKind.EXITED:
             self.restarts.task_ended(task, event.result)

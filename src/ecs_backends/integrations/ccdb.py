@@ -75,19 +75,6 @@ def flp_ids(hosts_json: str) -> list[str]:
     return [h[len(FLP_PREFIX) :] for h in hosts if isinstance(h, str) and h.startswith(FLP_PREFIX)]
 
 
-def this_run_time(stack: Mapping[str, str], key: str) -> str:
-    """The time ``key`` if it belongs to this run, else "" (left out, as a time not known yet).
-
-    The trigger times stay on the environment from run to run (START clears only the run's own times), and
-    the object of a run's START is made before its CTP run starts: a time earlier than ``run_start_time_ms``
-    (stamped when the run number is allocated, before any call of the run) is the previous run's.
-    """
-    value, run_start = stack.get(key, ""), stack.get("run_start_time_ms", "")
-    if value.isdigit() and run_start.isdigit() and int(value) < int(run_start):
-        return ""
-    return value
-
-
 def grp_arguments(stack: Mapping[str, str], run_number: int, server: str, *, refresh: bool) -> list[str]:
     """The arguments of ``o2-ecs-grp-create`` for ``run_number`` from a call's variables (§1.7).
 
@@ -121,8 +108,8 @@ def grp_arguments(stack: Mapping[str, str], run_number: int, server: str, *, ref
     for flag, value in (
         ("-s", start),
         ("-e", end),
-        ("--start-time-ctp", this_run_time(stack, "trg_start_time_ms")),
-        ("--end-time-ctp", this_run_time(stack, "trg_end_time_ms")),
+        ("--start-time-ctp", stack.get("trg_start_time_ms", "")),  # (emptied at each START: runvars)
+        ("--end-time-ctp", stack.get("trg_end_time_ms", "")),
     ):
         if value:
             args += [flag, value]

@@ -16,8 +16,10 @@ import fcntl
 import gc
 import json
 import logging
+import logging.handlers
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,9 @@ log = logging.getLogger(__name__)
 
 PIDFILE = "core.pid"
 LOGFILE = "core.log"
+#: ``core.log`` is rotated at this size, keeping ``core.log.1`` .. ``core.log.5`` (60 MB at most)
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
 LOCKFILE = "core.lock"  # in the data directory: held (flock) by the core that uses it, names its pid
 PRIVATE_UMASK = 0o077  # what the core creates is its owner's alone: directories 0700, files 0600
 #: signals that stop the core cleanly (SIGHUP: the terminal of a foreground core went away)
@@ -147,7 +152,7 @@ class Core:
 
         from .event_service import open_event_service, stored_core_settings
         from .executor_port import ExecutorTaskController
-        from .journal_retention import journal_retention, keep_journal_within
+        from .journal_retention import TaskOutput, journal_retention, keep_journal_within
         from .journal_service import JournalService
         from .service import ControlService
         from .sources import TemplateSources, installed_examples
@@ -197,8 +202,10 @@ class Core:
         await self.manager.start()
         self.watchdogs = Watchdogs(self.manager, rules)
         await self.watchdogs.start()
+        unlocked = self.executor.resources.log_dir("")  # the task output directories' root, and its own
+        task_output = TaskOutput(unlocked.parent, unlocked.name, self.manager.environments.keys)
         self._journal_retention = asyncio.create_task(
-            keep_journal_within(self.manager.journal, retention, self._delivered_seq)
+            keep_journal_within(self.manager.journal, retention, self._delivered_seq, task_output)
         )
         await self._after_reload()
         tune_garbage_collector()
@@ -412,7 +419,38 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+class RotatingCoreLog(logging.handlers.RotatingFileHandler):
+    """``core.log`` rotated by size; the process's stdout and stderr follow the current file, so what is
+    written without logging (a thread's traceback, a C library's message) is rotated with it."""
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        if self.stream is not None:
+            for fd in (1, 2):
+                os.dup2(self.stream.fileno(), fd)
+
+
+def rotate_own_log(state_dir: Path, *, max_bytes: int = LOG_MAX_BYTES, backups: int = LOG_BACKUPS) -> bool:
+    """A core whose stderr is its ``core.log`` (started in the background) logs there through a size-rotating
+    handler instead of the stream handler; True if it does. A core in the foreground keeps its stderr."""
+    path = state_dir / LOGFILE
+    try:
+        if not os.path.samestat(os.fstat(2), path.stat()):
+            return False
+    except OSError:
+        return False
+    root = logging.getLogger()
+    handler = RotatingCoreLog(path, maxBytes=max_bytes, backupCount=backups)
+    for old in list(root.handlers):
+        if isinstance(old, logging.StreamHandler) and old.stream is sys.stderr:
+            handler.setFormatter(old.formatter)
+            root.removeHandler(old)
+    root.addHandler(handler)
+    return True
+
+
 def run(settings: CoreSettings) -> None:
     """Serve in the foreground until SIGTERM/SIGINT (``coconut core serve``, ``python -m ecs_engine.server``)."""
     os.umask(PRIVATE_UMASK)
+    rotate_own_log(settings.state_dir)
     asyncio.run(Core(settings).serve())

@@ -31,8 +31,9 @@ def test_the_unit_renders_and_systemd_analyze_verifies_it(tmp_path, kind):
     coconut("core", "install-service", kind, "--unit-dir", str(tmp_path / "units"))
     unit = tmp_path / "units" / UNIT_NAME
     text = unit.read_text()
-    for line in ("Type=notify", "Restart=on-failure", "StandardError=journal", "KillMode=mixed"):
+    for line in ("Type=notify", "Restart=on-failure", "StandardError=journal", "KillMode=process"):
         assert line in text.splitlines()
+    assert ("Wants=network-online.target" in text.splitlines()) == (kind == "--system")
     done = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60)
     complaints = [line for line in done.stderr.splitlines() if UNIT_NAME in line]
     assert done.returncode == 0 and not complaints, done.stderr

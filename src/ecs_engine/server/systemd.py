@@ -2,8 +2,9 @@
 
 The unit runs ``python -m ecs_engine.server`` as ``coconut core start`` does, as ``Type=notify``: the core sends
 ``READY=1`` on ``$NOTIFY_SOCKET`` once it answers (written here, a datagram: no new dependency), ``STOPPING=1``
-when SIGTERM arrives; SIGTERM goes to the core alone (``KillMode=mixed``) so it kills its tasks in order itself,
-and ``Restart=on-failure`` brings back a core that crashed, not one that was stopped. Logs go to journald.
+when SIGTERM arrives; signals go to the core alone (``KillMode=process``): on a stop it kills its tasks in order
+itself, and after a crash its live tasks stay for the core ``Restart=on-failure`` brings back to re-attach to
+(``mixed`` or ``control-group`` would kill them before the restart). Logs go to journald.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class Unit:
             f"ExecStart={exec_line(self.command())}",
             "Restart=on-failure",
             "RestartSec=5s",
-            "KillMode=mixed",
+            "# process, not mixed: after a crash the tasks in this cgroup stay for the restarted core to re-attach to;",
+            "# a stop is the core's own (on SIGTERM it kills every task, then exits)",
+            "KillMode=process",
             f"TimeoutStopSec={STOP_TIMEOUT}",
             "UMask=0077",
             "Environment=PYTHONUNBUFFERED=1",
@@ -71,11 +74,11 @@ class Unit:
                 f"StateDirectory={' '.join(SYSTEM_DIRECTORIES)}",
                 "StateDirectoryMode=0700",
             ]
+        unit = ["[Unit]", "Description=coconut core (experiment control system)"]
+        if self.system:  # the user manager has no network-online.target
+            unit += ["After=network-online.target", "Wants=network-online.target"]
         lines = [
-            "[Unit]",
-            "Description=coconut core (experiment control system)",
-            "After=network-online.target",
-            "Wants=network-online.target",
+            *unit,
             "",
             "[Service]",
             *service,

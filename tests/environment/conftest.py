@@ -77,13 +77,14 @@ class RecordingPlugin(IntegrationPlugin):
 class Harness:
     """A manager with an in-process driver, a memory configuration and recording plugins."""
 
-    def __init__(self, tmp_path, config: Configuration, plugin_names=("rec",), settings=None):
+    def __init__(self, tmp_path, config: Configuration, plugin_names=("rec",), settings=None, integrations=None):
         self.tmp_path = tmp_path
         self.config = config
         self.driver = InProcessDriver()
         self.recorder = Recorder()
         self.plugins = {n: RecordingPlugin(n, self.recorder) for n in plugin_names}
         self.settings = settings or EngineSettings(error_watch_delay=0.05)
+        self.integrations = integrations  # (default: the recording plugins and the test plugin)
         self.manager: EnvironmentManager | None = None
 
     def new_manager(self, driver: InProcessDriver | None = None) -> EnvironmentManager:
@@ -92,7 +93,7 @@ class Harness:
             controller=driver or self.driver,
             plugins=plugin_manager(),
             data_dir=self.tmp_path / "data",
-            integrations=Integrations([*self.plugins.values(), TestPlugin()]),
+            integrations=self.integrations or Integrations([*self.plugins.values(), TestPlugin()]),
             settings=self.settings,
         )
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ecs_engine.errors import HandledError
 from ecs_engine.offload import offload
 
 from .integration_plugin import EnvironmentsView, IntegrationPlugin
@@ -30,12 +31,14 @@ log = logging.getLogger(__name__)
 class Integrations:
     """The loaded integration plugins of one manager, by name."""
 
-    def __init__(self, plugins: Iterable[IntegrationPlugin] = ()):
+    def __init__(self, plugins: Iterable[IntegrationPlugin] = (), not_enabled: Iterable[str] = ()):
         self.plugins: dict[str, IntegrationPlugin] = {}
         for plugin in plugins:
             if not plugin.name:
                 raise ValueError(f"integration plugin {plugin!r} has no name")
             self.plugins[plugin.name] = plugin
+        #: plugins installed but left out by ``integrationPlugins``: a call to one says so, not "unknown name"
+        self.not_enabled = frozenset(not_enabled) - set(self.plugins)
 
     @classmethod
     def from_plugins(
@@ -47,16 +50,17 @@ class Integrations:
         if enabled is None and settings.get("integrationPlugins") is not None:
             enabled = plugin_names(settings["integrationPlugins"])
         wanted = set(enabled) if enabled is not None else None
-        plugins = []
+        plugins, left_out = [], []
         for contributed in pm.hook.ecs_integration_plugins():
             for plugin_class in contributed or ():
                 selected = plugin_class.name in wanted if wanted is not None else plugin_class.enabled_by_default
                 if not selected:
+                    left_out.append(plugin_class.name)
                     continue
                 plugin = plugin_class(endpoint=str(settings.get(plugin_class.endpoint_setting, "")))
                 plugin.settings = settings
                 plugins.append(plugin)
-        return cls(plugins)
+        return cls(plugins, left_out)
 
     def bind(
         self,
@@ -105,7 +109,9 @@ class Integrations:
 
     def call_objects(self, call: Any) -> dict[str, Any]:
         """``{name: call_stack(call)}`` for every plugin: the names a call's ``func`` can use."""
-        return {name: _CallStackProxy(plugin, call) for name, plugin in self.plugins.items()}
+        objects: dict[str, Any] = {name: _NotEnabled(name) for name in self.not_enabled}
+        objects.update((name, _CallStackProxy(plugin, call)) for name, plugin in self.plugins.items())
+        return objects
 
     def services(self) -> dict[str, dict[str, Any]]:
         """``GetIntegratedServices``: name, enabled, endpoint, connection state and data (JSON) per plugin."""
@@ -160,3 +166,19 @@ class _CallStackProxy:
         if self._stack is None:
             self._stack = self._plugin.call_stack(self._call)
         return [n for n in dir(self._stack) if not n.startswith("_")]
+
+
+class _NotEnabled:
+    """An installed plugin the setting ``integrationPlugins`` leaves out: a call to it fails saying so."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str) -> Any:
+        raise HandledError(
+            f"integration plugin '{self._name}' is installed but not enabled: the setting integrationPlugins"
+            " does not list it",
+            hint=f"add {self._name} to core.integrationPlugins (the list replaces the default one)",
+        )

@@ -163,3 +163,22 @@ async def test_a_store_that_cannot_be_read_leaves_the_last_value_and_says_so_onc
         await watchdogs.close()
         assert [m for _, m in dog.history] == ["cannot read runtime lab/current: the store at sqlite:///x is down"]
         assert dog.scopes[""].value == "500" and dog.state == "clear"
+
+
+async def test_a_task_pattern_that_matches_no_task_says_so(small, harness_factory):
+    from ecs_engine.server.watchdog_service import watchdog_message
+
+    one_level = parse_rule("one-level", {"task": "*.worker", "when": "in [INACTIVE]"}, "test")
+    any_level = parse_rule("any-level", {"task": "**.worker", "when": "in [INACTIVE]"}, "test")
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [one_level, any_level], poll_interval=0.01)
+        await watchdogs.start()
+        env = await running(h, small)
+        await eventually_async(lambda: env.id in watchdogs.dogs["one-level"].scopes, what="the tasks looked at")
+        await eventually_async(lambda: env.id in watchdogs.dogs["any-level"].scopes, what="the tasks looked at")
+        statuses = {s["name"]: s for s in watchdogs.status()}
+        await watchdogs.close()
+    expected = f"task *.worker matches no task of environment {env.id} ('*' stays within one level of the path, '**' crosses levels)"
+    assert statuses["one-level"]["warnings"] == [expected]
+    assert list(watchdog_message(statuses["one-level"]).warnings) == [expected]
+    assert statuses["any-level"]["warnings"] == [] and statuses["any-level"]["values"][env.id] == "RUNNING"

@@ -52,6 +52,9 @@ def list_watchdogs(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
         for d in dogs
     ]
     table(cli, columns, rows)
+    for d in dogs:
+        for text in d.warnings:
+            cli.error(f"coconut: warning: watchdog {d.name}: {text}")
 
 
 @command(app, "show", "s")
@@ -77,6 +80,7 @@ def show(
         ("resume", "yes" if dog.resume else "no"),
         ("state", dog.state + (f" since {when(dog.sinceMs)}" if dog.sinceMs else "")),
         ("value", _values(dog) or "(none seen)"),
+        *(("warning", text) for text in dog.warnings),
     ]
     width = max(len(k) for k, _ in lines)
     for key, value in lines:

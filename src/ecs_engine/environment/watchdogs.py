@@ -71,6 +71,7 @@ class Scope:
     timer: asyncio.TimerHandle | None = None
     acted: bool = False
     stopped: list[str] = field(default_factory=list)  # environments its action stopped, for resume
+    matched: int | None = None  # a task condition: how many of the environment's tasks its pattern matches
 
 
 @dataclass
@@ -173,6 +174,7 @@ class Watchdogs:
             ]
             held = [v for v in values if dog.rule.condition.holds(v)]
             self.observe(dog, env.id, (held or values or [None])[0])
+            dog.scopes[env.id].matched = len(values)
         for gone in set(dog.scopes) - set(self.manager.environments):
             self._clear(dog, dog.scopes.pop(gone), "")
 
@@ -290,9 +292,20 @@ class Watchdogs:
                     "values": {key: scope.value for key, scope in dog.scopes.items()},
                     "since_ms": min((s.holding_since for s in dog.scopes.values() if s.holding_since), default=0),
                     "history": list(dog.history),
+                    "warnings": warnings(dog),
                 }
             )
         return out
+
+
+def warnings(dog: Watchdog) -> list[str]:
+    """What keeps ``dog`` from acting that its definition may get wrong: a task pattern matching no task."""
+    unmatched = sorted(key for key, scope in dog.scopes.items() if scope.matched == 0)
+    if not unmatched:
+        return []
+    subject = dog.rule.subject
+    hint = " ('*' stays within one level of the path, '**' crosses levels)" if "**" not in subject else ""
+    return [f"task {subject} matches no task of environment {', '.join(unmatched)}{hint}"]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

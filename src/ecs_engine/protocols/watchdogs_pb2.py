@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ecs_engine/protocols/watchdogs.proto\x12\recs.watchdogs\" \n\x10WatchdogsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"/\n\x0cHistoryEntry\x12\x0e\n\x06timeMs\x18\x01 \x01(\x03\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xe5\x02\n\x08Watchdog\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tcondition\x18\x05 \x01(\t\x12\x14\n\x0cgraceSeconds\x18\x06 \x01(\x01\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0c\n\x04user\x18\x08 \x01(\t\x12\x11\n\tappliesTo\x18\t \x01(\t\x12\x0e\n\x06resume\x18\n \x01(\x08\x12\r\n\x05state\x18\x0b \x01(\t\x12\x33\n\x06values\x18\x0c \x03(\x0b\x32#.ecs.watchdogs.Watchdog.ValuesEntry\x12\x0f\n\x07sinceMs\x18\r \x01(\x03\x12,\n\x07history\x18\x0e \x03(\x0b\x32\x1b.ecs.watchdogs.HistoryEntry\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x0eWatchdogsReply\x12*\n\twatchdogs\x18\x01 \x03(\x0b\x32\x17.ecs.watchdogs.Watchdog2[\n\tWatchdogs\x12N\n\x0cGetWatchdogs\x12\x1f.ecs.watchdogs.WatchdogsRequest\x1a\x1d.ecs.watchdogs.WatchdogsReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ecs_engine/protocols/watchdogs.proto\x12\recs.watchdogs\" \n\x10WatchdogsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"/\n\x0cHistoryEntry\x12\x0e\n\x06timeMs\x18\x01 \x01(\x03\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xf7\x02\n\x08Watchdog\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06origin\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x11\n\tcondition\x18\x05 \x01(\t\x12\x14\n\x0cgraceSeconds\x18\x06 \x01(\x01\x12\x0e\n\x06\x61\x63tion\x18\x07 \x01(\t\x12\x0c\n\x04user\x18\x08 \x01(\t\x12\x11\n\tappliesTo\x18\t \x01(\t\x12\x0e\n\x06resume\x18\n \x01(\x08\x12\r\n\x05state\x18\x0b \x01(\t\x12\x33\n\x06values\x18\x0c \x03(\x0b\x32#.ecs.watchdogs.Watchdog.ValuesEntry\x12\x0f\n\x07sinceMs\x18\r \x01(\x03\x12,\n\x07history\x18\x0e \x03(\x0b\x32\x1b.ecs.watchdogs.HistoryEntry\x12\x10\n\x08warnings\x18\x0f \x03(\t\x1a-\n\x0bValuesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"<\n\x0eWatchdogsReply\x12*\n\twatchdogs\x18\x01 \x03(\x0b\x32\x17.ecs.watchdogs.Watchdog2[\n\tWatchdogs\x12N\n\x0cGetWatchdogs\x12\x1f.ecs.watchdogs.WatchdogsRequest\x1a\x1d.ecs.watchdogs.WatchdogsReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,11 +38,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HISTORYENTRY']._serialized_start=89
   _globals['_HISTORYENTRY']._serialized_end=136
   _globals['_WATCHDOG']._serialized_start=139
-  _globals['_WATCHDOG']._serialized_end=496
-  _globals['_WATCHDOG_VALUESENTRY']._serialized_start=451
-  _globals['_WATCHDOG_VALUESENTRY']._serialized_end=496
-  _globals['_WATCHDOGSREPLY']._serialized_start=498
-  _globals['_WATCHDOGSREPLY']._serialized_end=558
-  _globals['_WATCHDOGS']._serialized_start=560
-  _globals['_WATCHDOGS']._serialized_end=651
+  _globals['_WATCHDOG']._serialized_end=514
+  _globals['_WATCHDOG_VALUESENTRY']._serialized_start=469
+  _globals['_WATCHDOG_VALUESENTRY']._serialized_end=514
+  _globals['_WATCHDOGSREPLY']._serialized_start=516
+  _globals['_WATCHDOGSREPLY']._serialized_end=576
+  _globals['_WATCHDOGS']._serialized_start=578
+  _globals['_WATCHDOGS']._serialized_end=669
 # @@protoc_insertion_point(module_scope)

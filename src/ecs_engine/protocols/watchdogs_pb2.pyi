@@ -21,7 +21,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, timeMs: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class Watchdog(_message.Message):
-    __slots__ = ("name", "origin", "source", "subject", "condition", "graceSeconds", "action", "user", "appliesTo", "resume", "state", "values", "sinceMs", "history")
+    __slots__ = ("name", "origin", "source", "subject", "condition", "graceSeconds", "action", "user", "appliesTo", "resume", "state", "values", "sinceMs", "history", "warnings")
     class ValuesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class Watchdog(_message.Message):
     VALUES_FIELD_NUMBER: _ClassVar[int]
     SINCEMS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     name: str
     origin: str
     source: str
@@ -57,7 +58,8 @@ class Watchdog(_message.Message):
     values: _containers.ScalarMap[str, str]
     sinceMs: int
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
-    def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., source: _Optional[str] = ..., subject: _Optional[str] = ..., condition: _Optional[str] = ..., graceSeconds: _Optional[float] = ..., action: _Optional[str] = ..., user: _Optional[str] = ..., appliesTo: _Optional[str] = ..., resume: _Optional[bool] = ..., state: _Optional[str] = ..., values: _Optional[_Mapping[str, str]] = ..., sinceMs: _Optional[int] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., origin: _Optional[str] = ..., source: _Optional[str] = ..., subject: _Optional[str] = ..., condition: _Optional[str] = ..., graceSeconds: _Optional[float] = ..., action: _Optional[str] = ..., user: _Optional[str] = ..., appliesTo: _Optional[str] = ..., resume: _Optional[bool] = ..., state: _Optional[str] = ..., values: _Optional[_Mapping[str, str]] = ..., sinceMs: _Optional[int] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WatchdogsReply(_message.Message):
     __slots__ = ("watchdogs",)

@@ -38,6 +38,7 @@ def watchdog_message(status: dict[str, Any]) -> pb.Watchdog:
         values={key: value for key, value in status["values"].items() if value is not None},
         sinceMs=status["since_ms"],
         history=[pb.HistoryEntry(timeMs=ms, message=text) for ms, text in status["history"]],
+        warnings=status["warnings"],
     )
 
 

@@ -36,6 +36,10 @@ CATCH_UP = {
     State.RUNNING: (Event.CONFIGURE, Event.START_ACTIVITY),
 }
 SLOT = "RESTART"
+#: the severity of the events about a task that failed or stays down (docs/operations.md: an environment warning)
+WARNING = "warning"
+#: why a task of an environment reloaded after a core restart is not restarted (its templates are not loaded)
+RELOADED = "not restarted: the environment was reloaded after a core restart (restart policies do not survive it)"
 
 
 class RestartHost(Protocol):
@@ -44,6 +48,10 @@ class RestartHost(Protocol):
     id: str
     state: State
     destroyed: bool
+
+    @property
+    def workflow(self) -> object | None:  # None: reloaded after a core restart, without its templates
+        ...
 
     @property
     def busy(self) -> tuple[str, int] | None: ...
@@ -97,7 +105,8 @@ class TaskRestarts:
         how = how_it_ended(result)
         if policy is None or task.critical:
             if result is not None and not result.ok and not host.destroyed:
-                host.env_event(message=f"task {task.name} ({task.path}) {how}")
+                why = f": {RELOADED}" if host.workflow is None and not task.critical else ""
+                host.env_event(message=f"task {task.name} ({task.path}) {how}{why}", severity=WARNING)
             return False
         if host.destroyed or host.state in (State.ERROR, State.DONE):
             return False
@@ -113,7 +122,7 @@ class TaskRestarts:
                 f"({len(recent)} restarts within {policy.window_text}, restart max {policy.max})"
             )
             host.warn(reason)
-            host.env_event(message=reason)
+            host.env_event(message=reason, severity=WARNING)
             return False
         recent.append(now)
         self._pending.add(task.id)
@@ -125,7 +134,8 @@ class TaskRestarts:
         delay = policy.delay(attempt)
         host.env_event(
             message=f"task {task.name} ({task.path}) {how}: restarting in {format_duration(delay)} "
-            f"(restart {attempt} of at most {policy.max} within {policy.window_text})"
+            f"(restart {attempt} of at most {policy.max} within {policy.window_text})",
+            severity=WARNING,
         )
         relaunched = False
         try:
@@ -157,7 +167,9 @@ class TaskRestarts:
         except TimeoutError:
             fresh = []
         if not fresh or fresh[0].status != ACTIVE:
-            host.env_event(message=f"restart of task {task.name} ({task.path}): the new process did not start")
+            host.env_event(
+                message=f"restart of task {task.name} ({task.path}): the new process did not start", severity=WARNING
+            )
             return False
         new = fresh[0]
         new.restarts = task.restarts + 1

@@ -64,7 +64,9 @@ def environment_event(
     variables: Mapping[str, str] | None = None,
     request_user: common_pb2.User | None = None,
     template: common_pb2.WorkflowTemplateInfo | None = None,
+    severity: str = "",
 ) -> events_pb2.Event:
+    """``severity``: ``warning`` for what an operator should look at that is no failure (``severity_of``)."""
     ev = {
         "environmentId": environment_id,
         "state": state,
@@ -78,7 +80,7 @@ def environment_event(
         "lastRequestUser": request_user,
         "workflowTemplateInfo": template,
     }
-    return _stamp(environmentEvent=ev)
+    return _stamp(environmentEvent=ev, severity=severity)
 
 
 def task_event(
@@ -215,8 +217,10 @@ def kind_and_environment_id(event: events_pb2.Event) -> tuple[str, str]:
 
 
 def severity_of(event: events_pb2.Event) -> str:
-    """``error`` for an event that reports a failure (an error text, a DONE_ERROR/DONE_TIMEOUT, an ERROR
-    state), else ``info``."""
+    """The severity its publisher gave (``warning``), else ``error`` for an event that reports a failure (an error
+    text, a DONE_ERROR/DONE_TIMEOUT, an ERROR state), else ``info``."""
+    if event.severity:
+        return event.severity
     kind = event.WhichOneof("Payload")
     if kind is None:
         return "info"

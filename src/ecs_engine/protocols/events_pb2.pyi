@@ -217,10 +217,11 @@ class Ev_BeamModeEvent(_message.Message):
     def __init__(self, timestamp: _Optional[int] = ..., beamInfo: _Optional[_Union[_common_pb2.BeamInfo, _Mapping]] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("timestamp", "timestampNano", "sequence", "environmentEvent", "taskEvent", "roleEvent", "callEvent", "integratedServiceEvent", "runEvent", "frameworkEvent", "mesosHeartbeatEvent", "coreStartEvent", "beamModeEvent")
+    __slots__ = ("timestamp", "timestampNano", "sequence", "severity", "environmentEvent", "taskEvent", "roleEvent", "callEvent", "integratedServiceEvent", "runEvent", "frameworkEvent", "mesosHeartbeatEvent", "coreStartEvent", "beamModeEvent")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMPNANO_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENTEVENT_FIELD_NUMBER: _ClassVar[int]
     TASKEVENT_FIELD_NUMBER: _ClassVar[int]
     ROLEEVENT_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +235,7 @@ class Event(_message.Message):
     timestamp: int
     timestampNano: int
     sequence: int
+    severity: str
     environmentEvent: Ev_EnvironmentEvent
     taskEvent: Ev_TaskEvent
     roleEvent: Ev_RoleEvent
@@ -244,4 +246,4 @@ class Event(_message.Message):
     mesosHeartbeatEvent: Ev_MetaEvent_MesosHeartbeat
     coreStartEvent: Ev_MetaEvent_CoreStart
     beamModeEvent: Ev_BeamModeEvent
-    def __init__(self, timestamp: _Optional[int] = ..., timestampNano: _Optional[int] = ..., sequence: _Optional[int] = ..., environmentEvent: _Optional[_Union[Ev_EnvironmentEvent, _Mapping]] = ..., taskEvent: _Optional[_Union[Ev_TaskEvent, _Mapping]] = ..., roleEvent: _Optional[_Union[Ev_RoleEvent, _Mapping]] = ..., callEvent: _Optional[_Union[Ev_CallEvent, _Mapping]] = ..., integratedServiceEvent: _Optional[_Union[Ev_IntegratedServiceEvent, _Mapping]] = ..., runEvent: _Optional[_Union[Ev_RunEvent, _Mapping]] = ..., frameworkEvent: _Optional[_Union[Ev_MetaEvent_FrameworkEvent, _Mapping]] = ..., mesosHeartbeatEvent: _Optional[_Union[Ev_MetaEvent_MesosHeartbeat, _Mapping]] = ..., coreStartEvent: _Optional[_Union[Ev_MetaEvent_CoreStart, _Mapping]] = ..., beamModeEvent: _Optional[_Union[Ev_BeamModeEvent, _Mapping]] = ...) -> None: ...
+    def __init__(self, timestamp: _Optional[int] = ..., timestampNano: _Optional[int] = ..., sequence: _Optional[int] = ..., severity: _Optional[str] = ..., environmentEvent: _Optional[_Union[Ev_EnvironmentEvent, _Mapping]] = ..., taskEvent: _Optional[_Union[Ev_TaskEvent, _Mapping]] = ..., roleEvent: _Optional[_Union[Ev_RoleEvent, _Mapping]] = ..., callEvent: _Optional[_Union[Ev_CallEvent, _Mapping]] = ..., integratedServiceEvent: _Optional[_Union[Ev_IntegratedServiceEvent, _Mapping]] = ..., runEvent: _Optional[_Union[Ev_RunEvent, _Mapping]] = ..., frameworkEvent: _Optional[_Union[Ev_MetaEvent_FrameworkEvent, _Mapping]] = ..., mesosHeartbeatEvent: _Optional[_Union[Ev_MetaEvent_MesosHeartbeat, _Mapping]] = ..., coreStartEvent: _Optional[_Union[Ev_MetaEvent_CoreStart, _Mapping]] = ..., beamModeEvent: _Optional[_Union[Ev_BeamModeEvent, _Mapping]] = ...) -> None: ...

@@ -29,6 +29,9 @@ class Recording:
     def prepare(self) -> None:
         pass
 
+    def probe(self) -> None:
+        pass
+
     def send(self, entries: Sequence[JournalEntry]) -> None:
         time.sleep(0.001)
         self.seqs.extend(e.seq for e in entries)

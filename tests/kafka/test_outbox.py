@@ -103,3 +103,27 @@ def test_topics_made_again_after_a_broker_came_back_empty_have_one_partition(tmp
     finally:
         publisher.close()
         broker.kill()
+
+
+def test_an_idle_outbox_shows_a_broker_gone_and_back_empty_and_makes_its_topics_again(tmp_path):
+    """``coconut info`` said 'connected, lag 0' for as long as no event was sent after the broker went away."""
+    broker = TansuBroker(tmp_path).start()
+    bus = EventBus()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    bus.add_sink(journal)
+    outbox = open_outbox(tmp_path, broker, bus, journal)
+    try:
+        eventually(lambda: outbox.status().connected, what="connected")
+        broker.kill()  # nothing to send meanwhile
+        eventually(lambda: not outbox.status().connected, timeout=15, what="the idle outbox sees the broker gone")
+        assert "Kafka at" in outbox.status().error
+        broker.restart()  # empty: its storage was in memory
+        eventually(lambda: outbox.status().connected, timeout=30, what="connected again")
+        from confluent_kafka.admin import AdminClient
+
+        topics = AdminClient({"bootstrap.servers": broker.endpoint}).list_topics(timeout=5).topics
+        assert set(START_TOPICS) <= set(topics)  # made again before anything was sent
+    finally:
+        outbox.close()
+        journal.close()
+        broker.kill()

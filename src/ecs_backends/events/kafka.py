@@ -39,6 +39,8 @@ INTEGRATED_SERVICES = ("dcs", "ddsched", "odc", "trg")
 START_TOPICS = (*dict.fromkeys(TOPICS.values()), *(f"aliecs.integrated_service.{s}" for s in INTEGRATED_SERVICES))
 #: seconds a batch (or a topic creation) may take before the broker counts as unreachable
 DELIVERY_TIMEOUT = 5.0
+#: seconds an idle outbox waits for the broker's metadata before it shows the service unreachable
+PROBE_TIMEOUT = 2.0
 
 
 def route(event: Event) -> tuple[str, str] | None:
@@ -134,6 +136,18 @@ class KafkaPublisher:
             self._producer.flush(0)
             reason = failures[0] if failures else f"{left} message(s) not acknowledged"
             raise UnreachableError(f"Kafka at {self.endpoint} did not take the events: {reason}")
+
+    def probe(self) -> None:
+        """One metadata request: the broker answers, and still has the topics made (one back empty has none)."""
+        from confluent_kafka import KafkaException
+
+        try:
+            topics = self._admin.list_topics(timeout=PROBE_TIMEOUT).topics
+        except KafkaException as exc:
+            raise UnreachableError(f"Kafka at {self.endpoint} does not answer: {exc.args[0].str()}") from None
+        lost = sorted(self._topics - set(topics))
+        if lost:
+            raise UnreachableError(f"Kafka at {self.endpoint} has lost the topics {', '.join(lost)} (made again)")
 
     def close(self) -> None:
         self._producer.flush(1.0)

@@ -51,6 +51,10 @@ class Publisher(Protocol):
     def send(self, entries: Sequence[JournalEntry]) -> None:
         """Deliver every entry, in order, or raise (the same entries are then sent again later)."""
 
+    def probe(self) -> None:
+        """Raise if the service cannot be reached now, or lost what ``prepare`` made (a broker back empty): an
+        idle outbox asks every ``IDLE_CHECK``, so its status is true while nothing is sent."""
+
     def close(self) -> None: ...
 
 
@@ -147,6 +151,7 @@ class Outbox:
                     behind = self._delivered != self._saved
                     if not self._wake.wait(SAVE_EVERY if behind else IDLE_CHECK):
                         self._save_position(self._delivered)  # quiet for a while: the file catches up
+                        self._publisher.probe()  # (it said connected while the broker was gone, until events came)
                     continue
                 self._publisher.send(batch)
             except Exception as exc:

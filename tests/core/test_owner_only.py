@@ -100,3 +100,15 @@ def test_clients_without_a_token_only_where_the_operator_allows_it(tmp_path):
         assert "core.require_token is false" in (coconut.state_dir / "core.log").read_text()
     finally:
         coconut("core", "stop")
+
+
+def test_core_status_and_stop_of_another_home_say_the_core_refuses_them(coconut, tmp_path):
+    """A HOME with no token, at the endpoint of a running core: refused (exit 5), never "no core is running"."""
+    stranger = Coconut(tmp_path / "stranger")
+    stranger.port = coconut.port
+    refusal = f"a core is listening at 127.0.0.1:{coconut.port} but refused this user (no token)"
+    for command in ("status", "stop"):
+        result = stranger("core", command, check=False)
+        assert result.status == 5, (command, result.out, result.err)
+        assert refusal in result.err and "not running" not in result.out + result.err
+    assert coconut("core", "status").status == 0  # still running

@@ -109,6 +109,36 @@ def _running_environments(cli: CliContext) -> list[str]:
     return [e.id for e in reply.environments if e.state == "RUNNING"]
 
 
+def _refuse_core_of_another(cli: CliContext) -> None:
+    """No core of this state directory runs: if one listens at the endpoint all the same (another user's, or one of
+    another state directory), refuse (exit 5) naming it rather than saying that no core runs."""
+    from ecs_engine.protocols import o2control_pb2 as pb
+    from ecs_engine.server.client import CoreClient
+    from ecs_engine.server.endpoints import is_loopback, split_endpoint
+
+    from ..core_connection import _listening, core_token
+
+    endpoint = str(cli.settings.get("endpoint"))
+    host, port = split_endpoint(endpoint, what="endpoint")
+    if not _listening(host, port):
+        return
+    token = core_token(cli, is_loopback(host))
+    with CoreClient(endpoint, timeout=5.0, tls_ca=cli.settings.tls_ca, token=token) as client:
+        try:
+            client.call("GetFrameworkInfo", pb.GetFrameworkInfoRequest())
+        except RefusedError as exc:
+            why = "no token" if not token else "not its owner: the token sent is not its"
+            raise RefusedError(
+                f"a core is listening at {endpoint} but refused this user ({why})", hint=exc.hint
+            ) from None
+        except UnreachableError:
+            return  # not a core
+    raise RefusedError(
+        f"a core is listening at {endpoint} but was not started from this state directory ({cli.state_dir})",
+        hint="ask it with 'coconut info'; stop it as whoever started it, with their directories",
+    )
+
+
 @app.command("stop")
 def stop(
     ctx: typer.Context,
@@ -128,6 +158,7 @@ def stop(
     with spinner(cli, "Stopping the core..."):
         stopped = daemon.stop(cli.state_dir)
     if stopped is None:
+        _refuse_core_of_another(cli)
         cli.echo("no core is running")
         return
     cli.echo(f"core stopped (pid {stopped['pid']}, endpoint {stopped.get('listen')})")
@@ -135,7 +166,8 @@ def stop(
 
 @app.command("status")
 def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
-    """Whether the local core runs, where, and what it holds. Exit status 3 if it is not running."""
+    """Whether the local core runs, where, and what it holds. Exit status 3 if it is not running, 5 if a core
+    that is not this user's (no pid file in the state directory) listens at the endpoint."""
     from ecs_engine.protocols import o2control_pb2 as pb
     from ecs_engine.server.client import CoreClient
     from ecs_engine.server.core import read_pidfile
@@ -145,6 +177,8 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
     cli: CliContext = ctx.obj
     check_output(output)
     running = read_pidfile(cli.state_dir)
+    if running is None:
+        _refuse_core_of_another(cli)
     data: dict[str, Any] = {"running": running is not None}
     if running is not None:
         data.update(pid=running["pid"], endpoint=running.get("listen"), dataDir=running.get("data_dir"))

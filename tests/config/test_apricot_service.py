@@ -202,10 +202,11 @@ def test_every_apricot_rpc(apricot):
     assert refused.code() == grpc.StatusCode.NOT_FOUND and "component nope does not exist" in refused.details()
     assert call("InvalidateComponentTemplateCache") == {}
 
-    # the owner's token, as the core
+    # the owner's token, as the core; the refusal names apricot, not the core
     call.metadata = ()
     refused = call.error("ListDetectors")
     assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert refused.details() == "apricot admits only its owner: this call carries no token"
 
 
 @pytest.mark.slow

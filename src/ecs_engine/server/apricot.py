@@ -277,7 +277,7 @@ async def _serve(settings: CoreSettings, config: Configuration, listen: str, tok
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
-    interceptors = [TokenCheck(token)] if settings.require_token else []
+    interceptors = [TokenCheck(token, "apricot")] if settings.require_token else []
     if not settings.require_token:
         log.warning("core.require_token is false: anyone who reaches %s reads and writes the configuration", listen)
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)

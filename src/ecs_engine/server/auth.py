@@ -57,13 +57,15 @@ def token_metadata(token: str) -> tuple[tuple[str, str], ...]:
 
 
 class TokenCheck(grpc.aio.ServerInterceptor):
-    """Refuses every RPC that does not carry ``token`` (compared in constant time)."""
+    """Refuses every RPC that does not carry ``token`` (compared in constant time); ``service`` is who refuses, in
+    the refusal (the core, or a standalone apricot)."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, service: str = "the core"):
         import hmac  # here: a client sending the token does not load it (issue 19)
 
         self._expected = (SCHEME + token).encode()
         self._same = hmac.compare_digest
+        self._service = service
 
     async def intercept_service(
         self,
@@ -76,7 +78,7 @@ class TokenCheck(grpc.aio.ServerInterceptor):
         if handler is None or self._same(str(sent).encode(), self._expected):
             return handler
         reason = "a wrong token" if sent else "no token"
-        return _refusal(handler, f"the core admits only its owner: this call carries {reason}")
+        return _refusal(handler, f"{self._service} admits only its owner: this call carries {reason}")
 
 
 def _refusal(handler: grpc.RpcMethodHandler, message: str) -> grpc.RpcMethodHandler:

@@ -66,3 +66,11 @@ def test_group_summaries_are_whole_and_env_help_has_its_description(help_of):
     env = help_of("env")
     assert "Create, control and destroy environments on the core." in env
     assert "created,..." not in env
+
+
+def test_kind_help_lists_every_kind_kind_accepts(help_of):
+    from ecs_engine.protocols import events_pb2
+
+    shown = " ".join(help_of("events", "query").split())
+    for field in events_pb2.Event.DESCRIPTOR.oneofs_by_name["Payload"].fields:
+        assert field.name.removesuffix("Event") in shown, field.name  # watchdog steps are framework events

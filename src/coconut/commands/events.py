@@ -31,7 +31,10 @@ RUN_OPTION = typer.Option(
     help="Only the events of this run (the journal range it owns).",
 )
 KIND_OPTION = typer.Option(
-    None, "--kind", help="Only this kind (environment, task, role, call, run, integratedService); repeatable."
+    None,
+    "--kind",
+    help="Only this kind (environment, task, role, call, integratedService, run, framework, mesosHeartbeat,"
+    " coreStart, beamMode); repeatable.",
 )
 SINCE_OPTION = typer.Option(None, "--since", help="From this time: ISO 8601, '1 hour ago', 30m, today.")
 UNTIL_OPTION = typer.Option(None, "--until", help="Up to this time (same forms as --since).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ecs_engine.errors import ExitStatus
+from ecs_engine.errors import ExitStatus, UsageError
 
 
 def one_error(result) -> str:
@@ -37,7 +37,7 @@ def test_settings_of_the_right_type_and_an_empty_section_are_taken(coconut):
     result = coconut("--config", str(good), "settings", "show", "-o", "json")
     assert result.status == ExitStatus.OK, result.err
     assert '"embedded_core": false' in result.out and '"verbose": true' in result.out
-    assert '"core.journal_keep_days": 3.0' in result.out
+    assert '"core.journal_keep_days": 3' in result.out and '"core.journal_keep_days": 3.0' not in result.out
 
 
 @pytest.mark.parametrize(
@@ -114,3 +114,13 @@ def test_a_sqlite_store_in_a_missing_directory_is_refused_and_nothing_is_created
         == f"coconut: error: configuration database {missing / 'x.sqlite'}: the directory {missing} does not exist"
     )
     assert not (coconut.tmp / "no").exists()
+
+
+def test_whole_number_settings_stay_whole_in_settings_show_and_errors(coconut):
+    from ecs_engine.server.journal_retention import journal_retention
+    from ecs_engine.server.layered_settings import _typed
+
+    shown = coconut("settings", "show", "-o", "json").out
+    assert '"core.journal_keep_days": 90,' in shown  # the default, as docs/events.md writes it (was 90.0)
+    with pytest.raises(UsageError, match=r"got '-3'$"):  # as typed (was '-3.0')
+        journal_retention({"journal_keep_days": _typed("-3", 90, "core.journal_keep_days")})

@@ -69,8 +69,8 @@ KNOWN: dict[str, Any] = {
     "core.trgPollingTimeout": None,
     "core.trgReconciliationTimeout": None,
     "core.trgReconciliationEnabled": None,  # stop CTP runs no environment knows (default: off)
-    "core.journal_keep_days": 90.0,
-    "core.journal_keep_mb": 2000.0,
+    "core.journal_keep_days": 90,
+    "core.journal_keep_mb": 2000,
     "apricot.listen": "",
 }
 #: sections of known keys (``core``, ``apricot``, ``log``): a map in a settings file, never a value
@@ -210,8 +210,13 @@ def _typed(value: Any, below: Any, where: str) -> Any:
     if isinstance(below, int | float):
         if isinstance(value, int | float) and not isinstance(value, bool):
             return value
+        text = str(value).strip()
+        try:  # a whole number stays whole: shown as typed ('-3', '90'), not '-3.0'
+            return int(text)
+        except ValueError:
+            pass
         try:
-            return float(str(value))
+            return float(text)
         except ValueError:
             raise UsageError(f"{where}: expected a number, got '{value}'") from None
     if isinstance(below, list) and isinstance(value, str):

@@ -14,12 +14,17 @@ says so: ``Cluster.unconfined`` holds the reason.
 
 Used by the tests' session fixture and by hand, as root::
 
-    scripts/slurm-cluster up [ROOT]     # prints the environment to run commands in the cluster
+    scripts/slurm-cluster up [ROOT [NAMESPACE]]   # prints the environment to run commands in the cluster
     scripts/slurm-cluster down [ROOT]
+
+NAMESPACE (default ``$ECS_SLURM_NAMESPACE``, else ``ecs-slurm``) and ROOT let several people's clusters live on
+one machine. ``down`` signals only the processes ``up`` started: each pid is recorded with its start time and
+skipped if another process has taken the pid since.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,9 +35,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecs_engine.processes import start_ticks
+
 from . import cgroups
 
 DEFAULT_ROOT = Path("/tmp/ecs-slurm")
+DEFAULT_NAMESPACE = os.environ.get("ECS_SLURM_NAMESPACE", "ecs-slurm")
 #: node name -> its Features= (comma-separated): both are FLPs, of different detectors
 NODES = {"flp001": "flp,detector_tpc", "flp002": "flp,detector_its"}
 PROGRAMS = ("munged", "mungekey", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo", "nsenter", "ip")
@@ -124,6 +132,8 @@ def _slurm_conf(root: Path, confined: bool) -> str:
             f"NodeName={name} NodeHostname={host} NodeAddr=127.0.0.1 Port={port} CPUs=1 RealMemory=2000 "
             f"Features={features}"
         )
+    # OverSubscribe=FORCE: the nodes have 1 CPU, and the agent jobs of several environments (or tests) that ask for
+    # no CPU share it rather than wait for each other; what the core lets its tasks want is its own count (docs/slurm.md)
     lines.append(f"PartitionName=ecs Nodes={','.join(NODES)} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE")
     return "\n".join(lines) + "\n"
 
@@ -156,7 +166,7 @@ def _cgroup_conf(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _start(cluster: Cluster, argv: list[str], log: Path, *, enter: bool = True) -> None:
+def _start(cluster: Cluster, argv: list[str], log: Path, *, enter: bool = True) -> int:
     with open(log, "ab") as out:
         process = subprocess.Popen(
             [*(cluster.enter() if enter else []), *argv],
@@ -167,7 +177,45 @@ def _start(cluster: Cluster, argv: list[str], log: Path, *, enter: bool = True) 
             start_new_session=True,
         )
     with open(cluster.root / "pids", "a") as pids:
-        pids.write(f"{process.pid}\n")
+        pids.write(f"{process.pid} {start_ticks(process.pid)}\n")
+    return process.pid
+
+
+def _ours(root: Path) -> dict[int, int]:
+    """The processes ``up`` recorded that still run: pid -> start time. A pid whose process started at another
+    time was reused since, by someone else's process."""
+    recorded = (root / "pids").read_text().splitlines() if (root / "pids").exists() else []
+    pids = {}
+    for line in recorded:
+        pid, _, ticks = line.partition(" ")
+        if ticks and start_ticks(int(pid)) == int(ticks):
+            pids[int(pid)] = int(ticks)
+    return pids
+
+
+def _signal(pids: dict[int, int], signum: int) -> None:
+    """Signal those of ``pids`` that are still the processes recorded."""
+    for pid, ticks in pids.items():
+        if start_ticks(pid) == ticks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+
+def stop_controller(cluster: Cluster) -> None:
+    """Stop slurmctld (its jobs run on under their slurmd), as when the controller is down."""
+    pid = int((cluster.root / "slurm" / "ctld.pid").read_text())
+    ours = _ours(cluster.root)
+    if pid not in ours:
+        raise ClusterError(f"slurmctld pid {pid} is not this cluster's")
+    _signal({pid: ours[pid]}, signal.SIGTERM)
+    _wait("slurmctld to stop", lambda: not _alive(pid), cluster.root / "slurm" / "log" / "ctld.log")
+
+
+def start_controller(cluster: Cluster) -> None:
+    """Start slurmctld again (it reads its jobs back from its state)."""
+    log = cluster.root / "slurm" / "log"
+    _start(cluster, [_which("slurmctld"), "-D"], log / "ctld.out")
+    _wait("slurmctld", lambda: _idle_nodes(cluster) == len(NODES), log)
 
 
 def _wait(what: str, ready, log: Path, timeout: float = UP_TIMEOUT) -> None:
@@ -186,7 +234,7 @@ def _idle_nodes(cluster: Cluster) -> int:
     return sum(1 for line in out.split() if line.strip() in ("idle", "mixed", "allocated"))
 
 
-def up(root: Path = DEFAULT_ROOT, namespace: str = "ecs-slurm") -> Cluster:
+def up(root: Path = DEFAULT_ROOT, namespace: str = DEFAULT_NAMESPACE) -> Cluster:
     """Bring the cluster up under ``root`` (emptied first) in the network namespace ``namespace``."""
     if os.geteuid() != 0:
         raise ClusterError("the Slurm test cluster needs root (network namespace, munge, slurmd)")
@@ -243,7 +291,7 @@ def down(root: Path = DEFAULT_ROOT) -> None:
     """Stop every process of the cluster (and of its jobs), remove its namespace and cgroups; the files stay."""
     cluster = Cluster(root)
     namespace = cluster.namespace if (root / "namespace").exists() else ""
-    pids = [int(p) for p in (root / "pids").read_text().split()] if (root / "pids").exists() else []
+    pids = _ours(root)
     if namespace:
         subprocess.run(
             [*cluster.enter(), "scancel", "--full", "--partition=ecs"],
@@ -252,11 +300,7 @@ def down(root: Path = DEFAULT_ROOT) -> None:
             capture_output=True,
             timeout=10,
         )
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    _signal(pids, signal.SIGTERM)
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
         time.sleep(0.05)
@@ -268,9 +312,7 @@ def down(root: Path = DEFAULT_ROOT) -> None:
             except ProcessLookupError:
                 pass
         subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-    for pid in pids:
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    _signal(pids, signal.SIGKILL)
     cgroups.remove(root / "cgroups")
     (root / "pids").unlink(missing_ok=True)
 
@@ -288,15 +330,15 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("up", "down") or len(argv) > 2:
-        print("usage: slurm-cluster up|down [ROOT]", file=sys.stderr)
+    if not argv or argv[0] not in ("up", "down") or len(argv) > (3 if argv[0] == "up" else 2):
+        print("usage: slurm-cluster up [ROOT [NAMESPACE]] | down [ROOT]", file=sys.stderr)
         return 2
     root = Path(argv[1]) if len(argv) > 1 else DEFAULT_ROOT
     try:
         if argv[0] == "down":
             down(root)
             return 0
-        cluster = up(root)
+        cluster = up(root, argv[2] if len(argv) > 2 else DEFAULT_NAMESPACE)
     except (ClusterError, subprocess.CalledProcessError) as exc:
         print(f"slurm-cluster: {exc}", file=sys.stderr)
         return 1

@@ -21,6 +21,11 @@ def agent(
     features: str = typer.Option("", "--features", help="The node's Features=, comma-separated."),
     work_dir: Path = typer.Option(Path("/tmp"), "--work-dir", help="Working directory of tasks without their own."),
     tls_ca: str = typer.Option("", "--tls-ca", help="CA file to check the core's TLS certificate with."),
+    orphan_timeout: float = typer.Option(
+        300.0,
+        "--orphan-timeout",
+        help="Seconds without a core after which the agent stops its tasks and ends (its job with it); 0: never.",
+    ),
 ) -> None:
     """Serve the core's tasks on this node until SIGTERM (scancel), then stop them."""
     from ecs_backends.resources.slurm_agent import AgentOptions, run_agent
@@ -39,5 +44,6 @@ def agent(
             features=[f for f in features.split(",") if f],
             work_dir=work_dir,
             tls_ca=tls_ca,
+            orphan_timeout=orphan_timeout,
         )
     )

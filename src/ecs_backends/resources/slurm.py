@@ -73,6 +73,9 @@ log = logging.getLogger(__name__)
 RESOURCE_MANAGER = "slurm"
 LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
 LOST_POLL = 0.5  # seconds between looks at a disconnected agent's job
+CANCEL_RETRY = (1.0, 30.0)  # seconds before the first retry of a failed scancel, and the longest wait between them
+CLOSE_BUDGET = 3.0  # seconds the core's stop gives each Slurm command (a controller that is down takes ~9 s)
+OUTPUT_TAIL = 3, 300  # the last lines of a failed agent's output quoted in the error, if within so many characters
 MEMORY_UNITS = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}  # sbatch --mem suffixes, in MB
 
 
@@ -96,6 +99,7 @@ class SlurmSettings:
     partition: str = ""
     agent_command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "coconut", "agent"])
     agent_timeout: float = 30.0
+    agent_orphan_timeout: float = 300.0
     lost_grace: float = 10.0
     agent_linger: float = 5.0
     cpus_per_agent: int = 0
@@ -193,6 +197,8 @@ class AgentLink:
     users: int = 0  # launches in flight and live processes
     submitting: asyncio.Lock = field(default_factory=asyncio.Lock)
     watch: asyncio.Task | None = None  # the loss check or the release after the last task
+    lost: str = ""  # why it is lost, once it is
+    gone: asyncio.Event = field(default_factory=asyncio.Event)  # set when it is lost
 
 
 class SlurmResourceManager(ResourceManager):
@@ -219,6 +225,8 @@ class SlurmResourceManager(ResourceManager):
         self._boot: asyncio.Task | None = None
         self._server: grpc.aio.Server | None = None
         self._closing = False
+        self._cancelling: dict[str, asyncio.Task] = {}  # agent jobs whose scancel is (re)tried in the background
+        self._partition_missing = ""  # why core.slurm.partition names no partition of the cluster
         self.token = ""
         self.dial = ""
         with contextlib.suppress(RuntimeError):  # opened by a running core: start now, so its agents dial back soon
@@ -295,18 +303,25 @@ class SlurmResourceManager(ResourceManager):
             attributes.update({f: "true" for f in listed if f not in attributes})
             nodes[name] = Node(name, address or name, tuple(sorted(attributes.items())))
             capacity[name] = Wants(_number(cpus), _number(memory))
+        self._partition_missing = ""
+        if self.settings.partition and not capacity:
+            partitions = (await slurm_command("sinfo", "-h", "-o", "%R")).split()
+            if self.settings.partition not in partitions:
+                self._partition_missing = (
+                    f"partition '{self.settings.partition}' does not exist (partitions: {', '.join(partitions)})"
+                )
+                log.warning("slurm: setting core.slurm.partition: %s", self._partition_missing)
         return nodes, capacity
 
     def agent_job_name(self, node: str) -> str:
         """The name of the agent job of ``node`` (a restarted core of the same state directory finds it by it)."""
         return f"ecs-agent-{self.core_id}-{node}"
 
-    async def _agent_jobs(self) -> list[dict[str, str]]:
+    async def _agent_jobs(self, timeout: float | None = None) -> list[dict[str, str]]:
         """This core's agent jobs that still live: ``{"id", "node", "comment"}`` (the comment: their allocation)."""
         prefix = self.agent_job_name("")
-        data = json.loads(await slurm_command("squeue", "--json"))
         jobs = []
-        for job in data.get("jobs", []):
+        for job in await _squeue(timeout=timeout):
             name = str(job.get("name", ""))
             if name.startswith(prefix) and str(job.get("job_state", "")) in LIVE_JOB_STATES:
                 jobs.append({"id": str(job["job_id"]), "node": name[len(prefix) :], "comment": str(job.get("comment"))})
@@ -314,8 +329,9 @@ class SlurmResourceManager(ResourceManager):
 
     async def _job_state(self, job_id: str) -> str:
         """The job's state ("" once Slurm forgot it)."""
-        data = json.loads(await slurm_command("squeue", "--json", f"--jobs={job_id}", check=False) or "{}")
-        return next((str(j.get("job_state", "")) for j in data.get("jobs", []) if str(j["job_id"]) == job_id), "")
+        return next(
+            (str(j.get("job_state", "")) for j in await _squeue(f"--jobs={job_id}") if str(j["job_id"]) == job_id), ""
+        )
 
     # -- nodes and ports --------------------------------------------------------------------------------------
 
@@ -335,8 +351,14 @@ class SlurmResourceManager(ResourceManager):
             try:
                 super().place(constraints)  # its error names the constraint and every node
             except PlacementError as exc:
+                message = exc.message.replace("no node has", "no Slurm node has", 1)
+                if self._partition_missing:
+                    raise PlacementError(
+                        f"{message}: {self._partition_missing}",
+                        hint="set core.slurm.partition to one of them, or leave it out for the default partition",
+                    ) from None
                 raise PlacementError(
-                    exc.message.replace("no node has", "no Slurm node has", 1),
+                    message,
                     hint=f"a node of {partition} (setting core.slurm.partition) needs it: NodeName or Features= in "
                     "slurm.conf",
                 ) from None
@@ -549,14 +571,27 @@ class SlurmResourceManager(ResourceManager):
                 self._watch(link, self._expect(link, self.settings.agent_timeout))
         if link.connected.is_set():
             return
-        try:
-            await asyncio.wait_for(link.connected.wait(), self.settings.agent_timeout)
-        except TimeoutError:
+        waits = [asyncio.ensure_future(link.connected.wait()), asyncio.ensure_future(link.gone.wait())]
+        try:  # a job that ends (an agent that cannot start) fails the launch at once, not after the timeout
+            await asyncio.wait(waits, timeout=self.settings.agent_timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+        if link.connected.is_set():
+            return
+        output = self.work_dir / f"agent-{link.node}.log"
+        # the hint is in the message: an error of a hook's launch reaches the user without its hint
+        see = f"see {output}; squeue -j {link.job_id}"
+        if link.gone.is_set():
+            tail = await offload(_tail, output)
+            ending = f", its output ending {tail!r}" if tail else ""
             raise HandledError(
-                f"the agent of node {link.node} (Slurm job {link.job_id}) did not connect within "
-                f"{self.settings.agent_timeout:g} s",
-                hint=f"its output: {self.work_dir / f'agent-{link.node}.log'}; squeue -j {link.job_id}",
-            ) from None
+                f"the agent of node {link.node} (Slurm job {link.job_id}) is lost: {link.lost}{ending} ({see})"
+            )
+        raise HandledError(
+            f"the agent of node {link.node} (Slurm job {link.job_id}) did not connect within "
+            f"{self.settings.agent_timeout:g} s ({see})"
+        )
 
     async def _submit(self, link: AgentLink) -> str:
         s = self.settings
@@ -565,6 +600,7 @@ class SlurmResourceManager(ResourceManager):
         features = [f for f in dict(node.attributes).get("features", "").split(",") if f]
         argv = [*s.agent_command, "--core", self.dial, "--token-file", str(self.work_dir / TOKEN_FILE)]
         argv += ["--node", node_name, "--work-dir", str(self.work_dir), "--features", ",".join(features)]
+        argv += ["--orphan-timeout", f"{s.agent_orphan_timeout:g}"]
         if s.tls_ca:
             argv += ["--tls-ca", s.tls_ca]
         sbatch = ["sbatch", "--parsable", f"--job-name={self.agent_job_name(node_name)}", f"--nodelist={node_name}"]
@@ -588,13 +624,7 @@ class SlurmResourceManager(ResourceManager):
         sbatch.append(f"--comment={_allocation_comment(allocation)}")  # what a restarted core reads it from
         out = await slurm_command(*sbatch, f"--wrap=exec {shlex.join(argv)}")
         job_id = out.strip().split(";")[0]
-        log.info(
-            "slurm: submitted an agent of node %s as job %s (%g CPU(s), %g MB; 0: Slurm's default)",
-            node_name,
-            job_id,
-            allocation.cpu,
-            allocation.memory,
-        )
+        log.info("slurm: submitted an agent of node %s as job %s (%s)", node_name, job_id, _allocation_text(allocation))
         return job_id
 
     def _watch(self, link: AgentLink, coroutine: Any) -> None:
@@ -607,7 +637,11 @@ class SlurmResourceManager(ResourceManager):
         await self.ready()
         deadline = asyncio.get_running_loop().time() + grace
         while not link.connected.is_set():
-            state = await self._job_state(link.job_id) if link.job_id else ""
+            try:
+                state = await self._job_state(link.job_id) if link.job_id else ""
+            except HandledError as exc:  # Slurm does not answer: the job may live on, the deadline still holds
+                log.info("slurm: the state of agent job %s is unknown: %s", link.job_id, exc.message)
+                state = "RUNNING"
             if state not in LIVE_JOB_STATES:
                 return await self._lose(link, f"its job {link.job_id} ended ({state or 'gone'})")
             if asyncio.get_running_loop().time() > deadline:
@@ -618,12 +652,14 @@ class SlurmResourceManager(ResourceManager):
     async def _lose(self, link: AgentLink, why: str) -> None:
         log.warning("slurm: the agent of node %s (job %s) is lost: %s", link.node, link.job_id, why)
         self._drop(link)
+        link.lost = why
+        link.gone.set()
         for started in link.starting.values():
             if not started.done():
                 started.set_result(pb.Started(error=f"the agent of node {link.node} is lost: {why}"))
         for process in [p for p in self._processes.values() if p.link is link]:
             process.end(None)
-        await slurm_command("scancel", link.job_id, check=False)
+        self._cancel(link.job_id)
 
     async def _release_when_idle(self, link: AgentLink) -> None:
         """Cancel an agent job that runs nothing after ``agent_linger``, unless it is kept for tasks placed on its
@@ -632,7 +668,27 @@ class SlurmResourceManager(ResourceManager):
         await asyncio.sleep(self.settings.agent_linger)
         if link.users <= 0 and not self._kept(link) and self._drop(link):
             log.info("slurm: the agent of node %s (job %s) has no task left: cancelling it", link.node, link.job_id)
-            await slurm_command("scancel", link.job_id, check=False)
+            self._cancel(link.job_id)
+
+    def _cancel(self, job_id: str) -> None:
+        """Cancel an agent job in the background, tried again while Slurm fails (a job left running keeps its
+        allocation); the core's stop cancels what is still to cancel."""
+        if job_id and job_id not in self._cancelling:
+            cancelling = asyncio.get_running_loop().create_task(self._cancel_until_done(job_id))
+            self._cancelling[job_id] = cancelling
+            cancelling.add_done_callback(lambda _: self._cancelling.pop(job_id, None))
+
+    async def _cancel_until_done(self, job_id: str) -> None:
+        wait, longest = CANCEL_RETRY
+        while True:
+            try:
+                return await _scancel(job_id)  # a job Slurm no longer has is no error
+            except HandledError as exc:
+                log.warning(
+                    "slurm: cancelling agent job %s failed (tried again in %g s): %s", job_id, wait, exc.message
+                )
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, longest)
 
     def _kept(self, link: AgentLink) -> bool:
         links = self._links(link.node)
@@ -691,18 +747,34 @@ class SlurmResourceManager(ResourceManager):
         if self._boot is None:
             return
         self._closing = True
-        with contextlib.suppress(Exception):
-            await self._boot
         links = [link for links in self._agents.values() for link in links]
-        jobs = {link.job_id for link in links if link.job_id}
-        with contextlib.suppress(HandledError):
-            jobs |= {job["id"] for job in await self._agent_jobs()}
-        watches = [link.watch for link in links if link.watch is not None]
-        for watch in watches:
-            watch.cancel()
-        await asyncio.gather(*watches, return_exceptions=True)
+        jobs = {link.job_id for link in links if link.job_id} | set(self._cancelling)
+        pending = [self._boot, *self._cancelling.values(), *(link.watch for link in links if link.watch is not None)]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if self._boot.cancelled() or self._boot.exception() is not None:  # a previous core's jobs are not known
+            try:
+                jobs |= {job["id"] for job in await self._agent_jobs(timeout=CLOSE_BUDGET)}
+            except HandledError as exc:
+                log.warning(
+                    "slurm: this core's agent jobs (named %s<node>) could not be listed, any left run on: %s",
+                    self.agent_job_name(""),
+                    exc.message,
+                )
         if jobs:
-            await slurm_command("scancel", *sorted(jobs), check=False)
+            try:
+                await _scancel(*sorted(jobs, key=lambda j: (len(j), j)), timeout=CLOSE_BUDGET)
+            except HandledError as exc:
+                ids = " ".join(sorted(jobs, key=lambda j: (len(j), j)))
+                log.warning(
+                    "slurm: agent job(s) %s not cancelled: %s; they keep their allocation until 'scancel %s', or "
+                    "until their agents give up on this core (core.slurm.agent_orphan_timeout, %g s)",
+                    ids,
+                    exc.message,
+                    ids,
+                    self.settings.agent_orphan_timeout,
+                )
         if self._server is not None:
             await self._server.stop(1.0)
 
@@ -810,20 +882,74 @@ def _number(text: str) -> float:
         return 0.0
 
 
-async def slurm_command(*argv: str, check: bool = True) -> str:
-    """Run a Slurm client command; its output. HandledError naming the command and what it said if it fails."""
+async def _squeue(*argv: str, timeout: float | None = None) -> list[dict[str, Any]]:
+    """``squeue --json``'s jobs; HandledError if Slurm could not list them (it then exits 0 with ``errors``)."""
+    data = json.loads(await slurm_command("squeue", "--json", *argv, timeout=timeout) or "{}")
+    if errors := data.get("errors"):
+        said = "; ".join(str(e.get("description") or e.get("error")) for e in errors)
+        raise HandledError(f"squeue failed: {said}; {CONTROLLER_HINT}")
+    return list(data.get("jobs", []))
+
+
+async def _scancel(*job_ids: str, timeout: float | None = None) -> None:
+    await slurm_command("scancel", *job_ids, timeout=timeout)  # a job Slurm no longer has is no error (exit 0)
+
+
+def _allocation_text(allocation: Wants) -> str:
+    """An agent job's allocation as the core's log says it."""
+    text = f"{allocation.cpu:g} CPU(s), {allocation.memory:g} MB"
+    return text + ("; 0: Slurm's default" if not allocation.cpu or not allocation.memory else "")
+
+
+def _tail(output: Path) -> str:
+    """The last lines of an agent's output, if they are short enough to quote in an error ("" otherwise)."""
+    lines, most = OUTPUT_TAIL
+    try:
+        with open(output, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4 * most))
+            last = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()][-lines:]
+    except OSError:
+        return ""
+    text = " | ".join(last)
+    return text if len(text) <= most else ""
+
+
+CONFIGURATION_HINT = (
+    "Slurm's clients found no configuration: set SLURM_CONF to the cluster's slurm.conf (or install it as "
+    "/etc/slurm/slurm.conf); a core started by coconut has the environment of the shell that started it"
+)
+CONTROLLER_HINT = "the Slurm controller (slurmctld) is unreachable; check it with 'scontrol ping'"
+
+
+def _hint(said: str) -> str:
+    """What to do about a Slurm client's complaint, where it is a known one. It goes in the error's message, not
+    its hint: an error of the start-up reaches a create's caller as its message alone."""
+    if "configuration source" in said or "slurm.conf" in said:
+        return f"; {CONFIGURATION_HINT}"
+    if "Unable to contact slurm controller" in said or "Socket timed out" in said:
+        return f"; {CONTROLLER_HINT}"
+    return ""
+
+
+async def slurm_command(*argv: str, timeout: float | None = None) -> str:
+    """Run a Slurm client command (killed after ``timeout`` seconds); its output. HandledError naming the command
+    and what it said if it fails."""
     try:
         process = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
         )
     except OSError as exc:
-        if not check:
-            return ""
         raise HandledError(
             f"cannot run {argv[0]}: {exc.strerror or exc}", hint="install Slurm's clients (slurm-client)"
         ) from None
-    out, err = await process.communicate()
-    if process.returncode != 0 and check:
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise HandledError(f"{argv[0]} did not finish within {timeout:g} s; {CONTROLLER_HINT}") from None
+    if process.returncode != 0:
         said = err.decode(errors="replace").strip().splitlines()
-        raise HandledError(f"{argv[0]} failed ({process.returncode}): {said[-1] if said else 'no message'}")
+        last = said[-1] if said else "no message"
+        raise HandledError(f"{argv[0]} failed ({process.returncode}): {last}{_hint(last)}")
     return out.decode(errors="replace")

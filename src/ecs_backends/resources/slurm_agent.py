@@ -5,7 +5,8 @@ signals processes as the core asks and reports each start and end. Processes are
 resource manager's own code (gated start, own process group, output files, pidfd watch, escaped processes
 found by their mark), so a task behaves on a node as it does on the core's machine; the core keeps the OCC
 connection and the kill escalation. A lost connection is dialled again until it comes back (a restarted core
-re-attaches); what ended meanwhile is reported then. SIGTERM (``scancel``) stops every task, then the agent.
+re-attaches); what ended meanwhile is reported then. An agent that has had no core for ``orphan_timeout``
+seconds stops (its tasks, then itself, and so its job): a core that is gone for good leaves no job behind. SIGTERM (``scancel``) stops every task, then the agent.
 Each task's leader gets SIGKILL if the agent itself dies (``setpriv --pdeathsig``), so a killed agent leaves
 no task behind.
 """
@@ -51,6 +52,7 @@ class AgentOptions:
     features: list[str] = field(default_factory=list)
     work_dir: Path = Path("/tmp")
     tls_ca: str = ""  # set: the core's certificate is checked against this CA file
+    orphan_timeout: float = 300.0  # seconds without a core after which the agent stops (0: never)
 
 
 class Agent:
@@ -68,6 +70,7 @@ class Agent:
         self._pdeathsig = shutil.which("setpriv")
         self.refused = ""  # why the core refused this agent (its token)
         self._oom_kills = memory_kills()  # the kernel's counts when last looked at
+        self._streaming = False  # whether a stream to the core is open
 
     async def run(self) -> None:
         """Serve the core until a stop signal, then stop every task; RefusedError if the core refuses the agent."""
@@ -91,6 +94,8 @@ class Agent:
             await asyncio.sleep(0.05)
 
     async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        alone_since = loop.time()  # since when there has been no stream to the core
         while True:
             try:
                 async with self._channel() as channel:
@@ -102,6 +107,18 @@ class Agent:
                     self._stopping.set()
                     return
                 log.info("core %s not reachable (%s); dialling again", self.options.core, exc.code().name)
+            if self._streaming:
+                self._streaming = False
+                alone_since = loop.time()
+            timeout = self.options.orphan_timeout
+            if timeout and loop.time() - alone_since >= timeout:
+                log.warning(
+                    "no core at %s for %g s (--orphan-timeout): stopping this agent and its job",
+                    self.options.core,
+                    timeout,
+                )
+                self._stopping.set()
+                return
             await asyncio.sleep(REDIAL_INTERVAL)
 
     def _channel(self) -> grpc.aio.Channel:
@@ -118,6 +135,7 @@ class Agent:
             node=self.options.node, jobId=self.options.job_id, features=self.options.features, running=running
         )
         await call.write(pb.AgentMessage(hello=hello))
+        self._streaming = True
         sender = asyncio.create_task(self._send(call))
         try:
             while (message := await call.read()) is not grpc.aio.EOF:

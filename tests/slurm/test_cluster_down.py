@@ -1,0 +1,29 @@
+"""tests/slurm/cluster.py's ``down`` signals only the processes its ``up`` started (no cluster needed)."""
+
+from __future__ import annotations
+
+import subprocess
+
+from ecs_engine.processes import start_ticks
+from tests.slurm import cluster as slurm_cluster
+
+
+def test_down_leaves_alone_a_recorded_pid_that_another_process_has_taken_since(tmp_path):
+    other = subprocess.Popen(["sleep", "60"])  # as if the pid a cluster recorded had been reused by someone else
+    try:
+        (tmp_path / "pids").write_text(f"{other.pid} {start_ticks(other.pid) - 1}\n")
+        slurm_cluster.down(tmp_path)
+        assert other.poll() is None, "down() signalled a process the cluster did not start"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_down_stops_the_processes_up_recorded(tmp_path):
+    ours = subprocess.Popen(["sleep", "60"])
+    try:
+        (tmp_path / "pids").write_text(f"{ours.pid} {start_ticks(ours.pid)}\n")
+        slurm_cluster.down(tmp_path)
+        assert ours.wait(timeout=10) != 0
+    finally:
+        ours.kill()

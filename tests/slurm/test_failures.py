@@ -1,0 +1,164 @@
+"""What the slurm resource manager says and does when things fail: an agent that cannot start, Slurm without its
+configuration or its controller, a partition that does not exist, a core that is gone for good."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ecs_backends.resources.slurm import CONTROLLER_HINT, _allocation_text, _hint
+from ecs_engine.server.core import LOGFILE, read_pidfile
+from ecs_engine.tasks.resources import Wants
+from tests.slurm import cluster as slurm_cluster
+from tests.slurm.conftest import SlurmCoconut
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.slow
+
+ONE_NODE = 'hosts=["flp002"]'
+NO_CORE_PORT = 47931  # nothing listens there: the agent dials a core that is gone
+
+
+def finish(runner: SlurmCoconut) -> None:
+    """Stop the test's core; no agent job of it may be left (one its core could not cancel is cancelled here)."""
+    if read_pidfile(runner.state_dir) is not None:
+        runner("core", "stop", "--force", check=False)
+    if jobs := runner.agent_jobs():
+        runner.cluster.run("scancel", *jobs.values(), check=False)
+    eventually(lambda: not runner.agent_jobs(), timeout=30, what="no agent job left")
+
+
+@pytest.fixture
+def coconut_with(cluster, tmp_path):
+    """A coconut with more ``core.slurm`` settings, on the session's cluster."""
+    made: list[SlurmCoconut] = []
+    yield lambda **settings: made.append(SlurmCoconut(cluster, tmp_path, **settings)) or made[-1]
+    for runner in made:
+        finish(runner)
+
+
+def core_log(coconut) -> str:
+    path = coconut.state_dir / LOGFILE
+    return path.read_text() if path.exists() else ""
+
+
+def test_an_agent_that_cannot_start_fails_the_create_at_once_with_its_output(coconut_with):
+    coconut = coconut_with(slurm={"agent_command": "/nonexistent/ecs-agent", "agent_timeout": 60})
+    began = time.monotonic()
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False, timeout=50)
+    assert failed.status != 0
+    assert time.monotonic() - began < 45  # not the agent_timeout of 60 s
+    assert re.search(r"the agent of node flp002 \(Slurm job \d+\) is lost: its job \d+ ended \(FAILED\)", failed.err)
+    assert "/nonexistent/ecs-agent" in failed.err and "not found" in failed.err  # the end of its output
+    assert re.search(r"\(see \S+/agent-flp002\.log; squeue -j \d+\)", failed.err)
+    assert "Traceback" not in failed.err
+
+
+def test_without_slurm_conf_the_create_says_to_set_it(coconut_with):
+    coconut = coconut_with()
+    del coconut.env["SLURM_CONF"]
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    assert failed.status != 0
+    assert "Could not establish a configuration source" in failed.err
+    assert "SLURM_CONF" in failed.err and "environment of the shell that started it" in failed.err
+
+
+def test_a_partition_that_does_not_exist_is_named_at_start_and_in_the_create_error(coconut_with):
+    coconut = coconut_with(slurm={"partition": "nope"})
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    assert failed.status != 0
+    assert "partition 'nope' does not exist (partitions: ecs)" in failed.err
+    assert re.search(r"WARNING .*core\.slurm\.partition: partition 'nope' does not exist", core_log(coconut))
+
+
+def test_an_unreachable_controller_gets_a_hint_and_the_log_names_defaults_only_when_used():
+    said = "sinfo: error: slurm_load_partitions: Unable to contact slurm controller (connect failure)"
+    assert _hint(said) == f"; {CONTROLLER_HINT}" and "scontrol ping" in CONTROLLER_HINT
+    assert _allocation_text(Wants(1, 300)) == "1 CPU(s), 300 MB"
+    assert _allocation_text(Wants(1, 0)) == "1 CPU(s), 0 MB; 0: Slurm's default"
+
+
+def test_an_agent_without_its_core_ends_after_its_orphan_timeout(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    argv = [sys.executable, "-m", "coconut", "agent", "--core", f"127.0.0.1:{NO_CORE_PORT}"]
+    argv += ["--token-file", str(token), "--node", "flp001", "--work-dir", str(tmp_path), "--orphan-timeout", "1"]
+    agent = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = agent.communicate(timeout=30)
+    finally:
+        agent.kill()
+    assert agent.returncode == 0
+    assert f"no core at 127.0.0.1:{NO_CORE_PORT} for 1 s (--orphan-timeout): stopping this agent" in out
+
+
+# -- with the controller down: a cluster of this module's own, whose slurmctld the tests stop and start ----------
+
+
+@pytest.fixture(scope="module")
+def own_cluster(cluster, tmp_path_factory):
+    """A second cluster (the session's is shared: its controller stays up); ``cluster`` first checks for root and
+    Slurm."""
+    root = tmp_path_factory.mktemp("slurm-ctld")
+    running = slurm_cluster.up(root, namespace=f"ecs-slurm-{os.getpid()}-ctld")
+    yield running
+    slurm_cluster.down(root)
+
+
+@pytest.fixture
+def controller(own_cluster):
+    """Stop and start ``own_cluster``'s slurmctld; it is up again after the test."""
+    yield own_cluster
+    if not own_cluster.run("scontrol", "ping", check=False, timeout=30).stdout.count("is UP"):
+        slurm_cluster.start_controller(own_cluster)
+
+
+@pytest.fixture
+def down_coconut(controller, tmp_path):
+    runner = SlurmCoconut(controller, tmp_path, slurm={"agent_linger": 3})
+    yield runner
+    finish(runner)
+
+
+def started_core(coconut) -> None:
+    coconut("core", "start")
+    eventually(lambda: "slurm: 2 node(s)" in core_log(coconut), what="the core's Slurm start-up")
+
+
+def test_an_idle_agent_whose_cancel_failed_is_cancelled_once_the_controller_is_back(down_coconut, controller):
+    environment_id = down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, "-o", "json").json()[
+        "environment"
+    ]["id"]
+    (job,) = down_coconut.agent_jobs().values()
+    down_coconut("env", "destroy", environment_id)
+    slurm_cluster.stop_controller(controller)  # before the agent_linger of 3 s is over
+    eventually(
+        lambda: re.search(rf"WARNING .*cancelling agent job {job} failed \(tried again in", core_log(down_coconut)),
+        what="the failed scancel logged",
+    )
+    slurm_cluster.start_controller(controller)
+    eventually(lambda: not down_coconut.agent_jobs(), timeout=45, what="the agent job cancelled once Slurm is back")
+
+
+def test_core_stop_with_the_controller_down_is_bounded_and_names_the_jobs_left(down_coconut, controller):
+    down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE)
+    (job,) = down_coconut.agent_jobs().values()
+    slurm_cluster.stop_controller(controller)
+    began = time.monotonic()
+    down_coconut("core", "stop", "--force")
+    assert time.monotonic() - began < 9  # scancel alone would wait ~9 s for the controller
+    assert re.search(rf"WARNING .*agent job\(s\) {job} not cancelled: .*'scancel {job}'", core_log(down_coconut))
+
+
+def test_core_stop_without_agent_jobs_does_not_ask_slurm(down_coconut, controller):
+    started_core(down_coconut)
+    slurm_cluster.stop_controller(controller)
+    began = time.monotonic()
+    down_coconut("core", "stop")
+    assert time.monotonic() - began < 5  # a Slurm command would wait ~9 s for the controller
+    assert "not cancelled" not in core_log(down_coconut)

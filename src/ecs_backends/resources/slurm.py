@@ -14,13 +14,14 @@ the task with the local manager's code there; the core keeps the OCC connection 
 escalation, whose signals the agent delivers. An agent whose job ends, or that stays away longer than
 ``lost_grace``, is lost: its tasks end unknown (critical ones send their environment to ERROR) and its job is
 cancelled. An agent job that runs nothing is cancelled after ``agent_linger`` seconds, unless tasks placed on its
-node that run nowhere need it, and every agent when the core stops. A restarted core finds its agents' jobs by name
+node that run nowhere need it, and every agent when the core stops (a failed scancel is tried again, with back-off;
+the stop's is bounded and names the jobs it leaves). A restarted core finds its agents' jobs by name
 (``ecs-agent-<core>-<node>``) and their allocations by their comment; they dial again and say which of its tasks
 still run, whose records name their job and wants (the executor reserves the wants of re-attached tasks again).
 
 Settings (``core.slurm``): ``listen`` (where agents dial, default 127.0.0.1:0, any free port), ``dial`` (the
 address agents are given, default the listen address), ``partition``, ``agent_command``, ``agent_timeout``,
-``lost_grace``, ``agent_linger`` (seconds), ``cpus_per_agent``, ``memory_per_agent`` (the agent's own share,
+``lost_grace``, ``agent_linger``, ``agent_orphan_timeout`` (seconds without a core after which an agent ends), ``cpus_per_agent``, ``memory_per_agent`` (the agent's own share,
 added to its tasks' wants; a ``--mem`` size),
 ``tls_cert``/``tls_key`` (the agent service's TLS) and ``tls_ca`` (what agents check it with), ``log_dir`` (task
 output, seen by the nodes and the core: a shared file system).

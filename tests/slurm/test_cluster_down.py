@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 
 from ecs_engine.processes import start_ticks
 from tests.slurm import cluster as slurm_cluster
+from tests.waiting import eventually
 
 
 def test_down_leaves_alone_a_recorded_pid_that_another_process_has_taken_since(tmp_path):
@@ -20,10 +23,14 @@ def test_down_leaves_alone_a_recorded_pid_that_another_process_has_taken_since(t
 
 
 def test_down_stops_the_processes_up_recorded(tmp_path):
-    ours = subprocess.Popen(["sleep", "60"])
+    # not this process's child (down() reaps its own children): as a daemon up started, after up returned
+    started = subprocess.run(["sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $!"], capture_output=True, text=True)
+    pid = int(started.stdout)
+    ticks = start_ticks(pid)
     try:
-        (tmp_path / "pids").write_text(f"{ours.pid} {start_ticks(ours.pid)}\n")
+        (tmp_path / "pids").write_text(f"{pid} {ticks}\n")
         slurm_cluster.down(tmp_path)
-        assert ours.wait(timeout=10) != 0
+        eventually(lambda: start_ticks(pid) != ticks, timeout=10, what="the recorded process stopped")
     finally:
-        ours.kill()
+        if start_ticks(pid) == ticks:
+            os.kill(pid, signal.SIGKILL)

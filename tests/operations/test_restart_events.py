@@ -33,12 +33,18 @@ def mon(env):
     return next(t for t in env.tasks.values() if t.path.endswith(".mon"))
 
 
-async def test_a_killed_task_and_its_crash_loop_are_environment_warnings(repo, harness_factory):
+async def running(h, repo):
+    """The watched workflow created and RUNNING."""
     repo.task("monitor", MONITOR)
     repo.workflow("watched", WORKFLOW)
+    env = await h.manager.create(source_of(repo), "watched")
+    await h.manager.control(env.id, "START_ACTIVITY")
+    return env
+
+
+async def test_a_killed_task_and_its_crash_loop_are_environment_warnings(repo, harness_factory):
     async with harness_factory() as h:
-        env = await h.manager.create(source_of(repo), "watched")
-        await h.manager.control(env.id, "START_ACTIVITY")
+        env = await running(h, repo)
         first = mon(env)
         h.driver.basic_exit(first, KILLED)
         await eventually_async(lambda: mon(env).id != first.id and env.busy is None, what="the restart")
@@ -52,11 +58,8 @@ async def test_a_killed_task_and_its_crash_loop_are_environment_warnings(repo, h
 
 
 async def test_a_task_of_a_reloaded_environment_says_why_it_is_not_restarted(repo, harness_factory):
-    repo.task("monitor", MONITOR)
-    repo.workflow("watched", WORKFLOW)
     async with harness_factory() as h:
-        env = await h.manager.create(source_of(repo), "watched")
-        await h.manager.control(env.id, "START_ACTIVITY")
+        env = await running(h, repo)
         await h.manager.close()  # the core stops (its tasks keep running) and a new one reloads the environment
         h.manager = h.new_manager()
         await h.manager.start()

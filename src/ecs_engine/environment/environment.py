@@ -420,6 +420,8 @@ class Environment:
         self.root.user_vars["run_start_time_ms"] = runvars.now_ms_text()
         for key in runvars.RUN_TIME_KEYS:
             self.root.user_vars[key] = ""
+        for key in runvars.TRIGGER_TIME_KEYS:
+            self.root.user_vars.pop(key, None)
         for key in runvars.COPIED_AT_START:
             value = self.env_vars.vars.get(key, self.env_vars.defaults.get(key))
             if value is not None:

@@ -31,14 +31,10 @@ STOP_KEYS = (*FILL_INFO_KEYS, "run_end_time_ms")
 #: copied from the configuration store's vars/defaults into the root vars when a run starts
 COPIED_AT_START = ("lhc_period", "pdp_n_hbf_per_tf")
 #: a run's times, emptied when the next run's number is taken: a time not known yet is "", never the previous run's
-#: (the trigger's are set by the trg plugin on the root role; CCDB and Bookkeeping read them)
-RUN_TIME_KEYS = (
-    "run_start_completion_time_ms",
-    "run_end_time_ms",
-    "run_end_completion_time_ms",
-    "trg_start_time_ms",
-    "trg_end_time_ms",
-)
+RUN_TIME_KEYS = ("run_start_completion_time_ms", "run_end_time_ms", "run_end_completion_time_ms")
+#: the trigger's times of a run (set by the trg plugin on the root role; CCDB and Bookkeeping read them): removed
+#: when the next run's number is taken, as above (and not shown where no trigger runs)
+TRIGGER_TIME_KEYS = ("trg_start_time_ms", "trg_end_time_ms")
 
 
 def now_ms_text() -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from ecs_engine.errors import UsageError
 
+from .output import with_numbers
+
 
 def kind_names(kinds: list[str] | None) -> list[str]:
     """``--kind`` values as payload names (``task`` or ``taskEvent`` -> ``taskEvent``)."""
@@ -38,30 +40,6 @@ def event_text(entry: Any) -> str:
     stamp = f"{moment:%Y-%m-%d} {clock} {moment:%Z}"
     env = environment_id_of(entry.event) or "-"
     return f"{entry.seq:>7} {stamp:<28} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<5} {said}"
-
-
-def with_numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again: the mapping
-    writes them as strings (for JavaScript), which scripts reading ``-o json|yaml`` should not have to undo."""
-    from google.protobuf.descriptor import FieldDescriptor
-
-    for field in message.DESCRIPTOR.fields:
-        key = field.json_name if field.json_name in data else field.name
-        if key not in data:
-            continue
-        repeated = field.is_repeated
-        if field.cpp_type in (FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64):
-            data[key] = [int(v) for v in data[key]] if repeated else int(data[key])
-        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
-            value = getattr(message, field.name)
-            if field.message_type.full_name.startswith("google.protobuf."):
-                continue  # well-known types have JSON forms of their own
-            data[key] = (
-                [with_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
-                if repeated
-                else with_numbers(value, data[key])
-            )
-    return data
 
 
 def event_data(entry: Any) -> dict[str, Any]:

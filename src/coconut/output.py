@@ -53,6 +53,30 @@ def message_dict(message: Any) -> dict[str, Any]:
     return MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
+def with_numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again: the mapping
+    writes them as strings (for JavaScript), which scripts reading ``-o json|yaml`` should not have to undo."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    for field in message.DESCRIPTOR.fields:
+        key = field.json_name if field.json_name in data else field.name
+        if key not in data:
+            continue
+        repeated = field.is_repeated
+        if field.cpp_type in (FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64):
+            data[key] = [int(v) for v in data[key]] if repeated else int(data[key])
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            value = getattr(message, field.name)
+            if field.message_type.full_name.startswith("google.protobuf."):
+                continue  # well-known types have JSON forms of their own
+            data[key] = (
+                [with_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
+                if repeated
+                else with_numbers(value, data[key])
+            )
+    return data
+
+
 #: colours of the states an operator must see at a glance (rich markup; ``--nocolor`` drops them)
 STATE_COLOURS = {"RUNNING": "green", "ERROR": "red"}
 

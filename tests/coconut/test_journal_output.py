@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from coconut.event_output import EVENT_HEADER, event_data, event_text, with_numbers
-from coconut.output import message_dict
+from coconut.event_output import EVENT_HEADER, event_data, event_text
+from coconut.output import message_dict, with_numbers
 from ecs_engine.errors import ExitStatus
 from ecs_engine.events import model
 from ecs_engine.protocols import journal_pb2

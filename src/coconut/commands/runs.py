@@ -11,8 +11,7 @@ from ecs_engine.durations import format_duration
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..event_output import with_numbers
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table, with_numbers
 from ..query_times import whole_number
 from .env import when
 

@@ -81,7 +81,7 @@ def how_it_ended(result: HookResult | None) -> str:
     """``killed by signal 9``, ``exited with code 1``... (the executor's words); None: a relaunch that failed."""
     if result is None:
         return "did not start again"
-    return result.error or "exited with code 0"
+    return result.how
 
 
 class TaskRestarts:

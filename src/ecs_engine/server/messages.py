@@ -69,7 +69,7 @@ def _task_properties(task: TaskProcess) -> dict[str, str]:
     for name, address in task.bound.items():
         out[f"chans.{name}.address"] = address
     if task.last_result is not None and not task.pid:  # its process ended and none runs now: how (coconut task logs
-        out["ended"] = task.last_result.error or "exited with code 0"  # -f stops there)
+        out["ended"] = task.last_result.how  # -f stops there)
     return {k: v for k, v in out.items() if v}
 
 

@@ -46,6 +46,11 @@ class HookResult:
     def ok(self) -> bool:
         return self.exit_code == 0 and self.voluntary
 
+    @property
+    def how(self) -> str:
+        """How the process ended, in the executor's words: ``exited with code 1``, ``killed by signal 9``."""
+        return self.error or "exited with code 0"
+
 
 @dataclass
 class Deployment(Generic[T]):

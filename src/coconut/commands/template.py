@@ -57,7 +57,8 @@ def validate(
         "text", "-o", "--output", help="text, json, yaml or github (annotations, paths relative to the git work tree)."
     ),
 ) -> int:
-    """Load every workflow (with the given or sample variables) and task template; exit 0 only if all are valid."""
+    """Load every workflow (with the given or sample variables, rendering the tasks it uses as plan does) and task
+    template; exit 0 only if all are valid."""
     from ecs_engine.plugins import plugin_manager
     from ecs_engine.template.validate import validate_paths
     from ecs_engine.uservars import parse_vars

@@ -118,13 +118,18 @@ def bind_map_of(binds: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     return out
 
 
+def plan_tasks(expander: Expander, workflow: Workflow) -> list[dict[str, Any]]:
+    """Every task role rendered as it would be deployed: what ``plan`` shows and ``validate`` checks renders."""
+    rendered = [TaskRenderer(expander, workflow, r) for r in workflow.task_roles()]
+    binds = {t.role.path: t.channels("bind") for t in rendered}
+    bind_map = bind_map_of(binds)
+    return [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
+
+
 def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
     tasks = workflow.task_roles()
     calls = workflow.call_roles()
-    rendered = [TaskRenderer(expander, workflow, r) for r in tasks]
-    binds = {t.role.path: t.channels("bind") for t in rendered}
-    bind_map = bind_map_of(binds)
-    task_plans = [task_plan(t, binds[t.role.path], bind_map) for t in rendered]
+    task_plans = plan_tasks(expander, workflow)
     warnings = list(workflow.warnings)
     for error in expander.call_errors:  # a create would succeed: the call fails only when its trigger fires
         warnings.append(f"{error.where()}: {error.message}" + (f" ({error.hint})" if error.hint else ""))

@@ -1,7 +1,8 @@
 """Offline validation of template repositories, for people and CI.
 
 Every task template is parsed; every workflow is expanded with the given variables plus samples for what
-a real installation provides (``hosts``, site-wide defaults). Sub-workflows (not ``!public``) are meant to be
+a real installation provides (``hosts``, site-wide defaults), and the tasks it uses are rendered as ``plan``
+renders them (command, properties, channels). Sub-workflows (not ``!public``) are meant to be
 included, so names their includer would define are sampled too and reported as notes. JIT workflows that
 are not generated yet are checked up to their DPL command.
 """
@@ -20,6 +21,7 @@ from .expand import child_path, parse_bound, parse_range, parse_timeout
 from .expr import check_syntax, has_expressions
 from .jit import Dpl, jit_name
 from .load import make_expander
+from .plan import plan_tasks
 from .roles import RawRole, WorkflowTemplate, parse_workflow
 from .sources import DirectorySource, TemplateSource
 from .tasks import TaskClass, output_mode, parse_task
@@ -275,6 +277,7 @@ def validate_workflow(
         expander.opaque_includes = opaque
         try:
             workflow = expander.expand(name)
+            plan_tasks(expander, workflow)  # the task commands, properties and channels, as plan renders them
         except TemplateError as exc:
             missing = _UNKNOWN.search(exc.message)
             if missing and not template.public and missing.group(1) not in sampled:

@@ -207,6 +207,25 @@ def test_after_the_core_is_killed_a_new_core_finds_the_environment_and_its_tasks
     assert not any(alive(int(pid)) for pid in before.values() if pid)
 
 
+def test_after_the_core_is_killed_env_show_still_says_how_the_last_transition_ended(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo")
+    coconut("env", "control", environment_id, "-e", "START")
+    coconut("env", "control", environment_id, "-e", "STOP")
+    remember(coconut)
+    keys = ("lastTransition", "lastTransitionError", "lastTransitionEnd")
+    shown = coconut("env", "show", environment_id, "-o", "json").json()["environment"]
+    before = {key: shown.get(key) for key in keys}
+    assert before["lastTransition"] == "STOP_ACTIVITY"
+    old_core = coconut.core_pid()
+    os.kill(old_core, signal.SIGKILL)
+    eventually(lambda: core_gone(coconut, old_core), what="the core gone")
+
+    restarted = coconut("env", "show", environment_id, "-o", "json")
+    assert "started the local core" in restarted.err
+    assert {key: restarted.json()["environment"].get(key) for key in keys} == before
+    coconut("env", "destroy", environment_id)
+
+
 def _task_ids(coconut, environment_id: str, path: str) -> list[str]:
     roles = coconut("role", "query", environment_id, path, "-o", "json").json()["roles"]
     return [i for r in roles for i in r.get("taskIds", [])]

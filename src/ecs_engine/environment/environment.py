@@ -318,6 +318,7 @@ class Environment:
         self._label(event)
         try:
             await self._transition(event)
+            self.last_transition = (event, "", model.now_ms())
         except TransitionFailure as failure:
             if event == Event.GO_ERROR:
                 self._force_state(State.ERROR, failure.message)
@@ -329,8 +330,7 @@ class Environment:
             self.last_transition = (event, "cancelled", model.now_ms())
             raise
         finally:
-            self.persist()
-        self.last_transition = (event, "", model.now_ms())
+            self.persist()  # with how it ended (``env show`` says it after a restart too)
 
     async def go_error(self, reason: str) -> None:
         """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""

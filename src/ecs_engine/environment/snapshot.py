@@ -66,6 +66,7 @@ class EnvironmentRecord:
             "env_vars": env_vars_to_data(self.env.env_vars),
             "role_vars": role_vars,
             "tasks": [task_to_data(t) for t in self.env.tasks.values()],
+            "last_transition": self.env.last_transition,
         }
 
 
@@ -200,6 +201,9 @@ async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> En
     env.state = State(stored.state)
     env.current_run = stored.current_run
     env.last_run = stored.last_run
+    if data.get("last_transition"):  # (records written before it was kept have none)
+        event, error, end_ms = data["last_transition"]
+        env.last_transition = (event, error, end_ms)
     roles = {r.path: r for r in root.walk()}
     tasks = [task_from_data(t, roles, env.id) for t in data["tasks"]]
     alive = await services.controller.reattach(tasks) if tasks else set()

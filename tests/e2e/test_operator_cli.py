@@ -225,3 +225,28 @@ def test_the_cores_template_list_keeps_the_healthy_repositories_when_one_is_brok
         listed = core.call("GetWorkflowTemplates", pb.GetWorkflowTemplatesRequest()).workflowTemplates
     assert {(t.repo, t.template) for t in listed} >= {(str(kept), "kept-flow"), ("examples", "dataflow-demo")}
     assert all(t.repo != str(gone) for t in listed)
+
+
+@pytest.mark.parametrize(
+    ("command", "error"),
+    [
+        ("{value: /bin/true, user: no-such-user-x9}", "cannot run as user 'no-such-user-x9'"),
+        ("{value: /no/such/program}", "cannot start '/no/such/program'"),
+        ("{shell: true, stderr: all, value: 'echo no luck >&2; exit 3'}", "exited with code 3 before reaching STANDBY"),
+    ],
+    ids=["no-such-user", "not-executable", "exits-at-startup"],
+)
+def test_a_task_that_failed_to_start_is_found_by_the_id_its_error_names(coconut, repo, command, error):
+    """The create's error names the task (and sends its reader to 'coconut task logs'): show and logs find it,
+    failed, with that error, though the core has forgotten it."""
+    repo.task("bad", f"name: bad\ncontrol: {{mode: direct}}\ncommand: {command}")
+    repo.workflow("bad", "name: bad\nroles:\n  - {name: bad, task: {load: bad}}")
+    failed = coconut("env", "create", "-w", "bad", "--repo", str(repo.root), check=False)
+    assert failed.status == 1 and error in failed.err, failed.err
+    task_id = re.search(r"\(task (?:bad\.bad \()?(\w+)", failed.err).group(1)
+    shown = coconut("task", "show", task_id).out
+    assert re.search(r"role path:\s+bad\.bad", shown) and re.search(r"status:\s+INACTIVE", shown), shown
+    assert re.search(r"state:\s+ERROR", shown) and re.search(rf"ended\s+.*{re.escape(error)}", shown), shown
+    if "no luck" in command:
+        followed = coconut("task", "logs", task_id, "-f")
+        assert "no luck" in followed.out and f"task {task_id} has ended: " in followed.err

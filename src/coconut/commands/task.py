@@ -85,7 +85,8 @@ def show(
     task_id: str = typer.Argument(..., metavar="ID", help="Task id (see 'coconut task list')."),
     output: str = OUTPUT_OPTION,
 ) -> None:
-    """Show one task: environment, role path, host, state, pid, command line, channels, properties."""
+    """Show one task: environment, role path, host, state, pid, command line, channels, properties (also one of the
+    last that failed to start: 'ended' says why)."""
     import shlex
 
     from ecs_engine.protocols import o2control_pb2 as pb

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import shlex
@@ -31,6 +32,7 @@ from ecs_engine.template.tasks import TaskCommand
 from .channels import bind_map, channel_arguments
 from .model import BASIC, FAIRMQ, HOOK, ChannelSpec, TaskProcess, TaskRequest
 from .modes import (
+    LAST_OUTPUT,
     BasicDriver,
     FairMQDriver,
     HookDriver,
@@ -62,6 +64,7 @@ PORT_ATTEMPTS = 3  # control ports tried for one task when another process takes
 #: tasks of a deploy prepared (command rendered, ports given) per process the resource manager starts at once:
 #: rendering all first held back the first start by 50-90 ms at 100 tasks, while the tasks' own startup waited
 PREPARED_PER_LAUNCH = 2
+FAILED_KEPT = 100  # tasks that failed to start kept for GetTask once forgotten (the latest ones: memory stays flat)
 
 
 @dataclass
@@ -130,6 +133,8 @@ class Executor:
         #: also keep a StateStream per OCC process (AliECS keeps only the EventStream; see docs/core.md)
         self.state_stream = state_stream
         self.tasks: dict[str, TaskProcess] = {}
+        #: task id -> a task that failed to launch or start, forgotten (not in ``tasks``): the latest FAILED_KEPT
+        self.failed: dict[str, TaskProcess] = {}
         self._drivers: dict[str, ModeDriver] = {}
         self._watchers: dict[str, asyncio.Task] = {}
         #: (environment, role path) -> the node placed for a task its environment deploys later, and its wants
@@ -265,8 +270,9 @@ class Executor:
                 self._drivers[task_id] = self._driver_for(task)
                 if request.is_occ:
                     await self._launch(task)
-            except BaseException:
+            except BaseException as exc:
                 await self._forget(task, kill=True)
+                self._keep_failed(task, exc)
                 raise
         launched.append((task, command))
         return task, command
@@ -279,9 +285,24 @@ class Executor:
             task.status = ACTIVE  # recorded by deploy(), for all at once
             self.listener.task_changed(task)
             return task
-        except BaseException:
+        except BaseException as exc:
             await self._forget(task, kill=True)
+            self._keep_failed(task, exc)
             raise
+
+    def _keep_failed(self, task: TaskProcess, error: BaseException) -> None:
+        """The deploy's error names the task and sends its reader to 'coconut task show/logs': the forgotten task is
+        kept, failed, that error (not the output it quotes: it is in the task's files) saying how it ended, without
+        its process and renderers (they hold the template)."""
+        if not isinstance(error, Exception):  # cancelled: it did not fail
+            return
+        message = error.message if isinstance(error, HandledError) else f"{type(error).__name__}: {error}"
+        task.request = dataclasses.replace(task.request, build_command=None, properties=None)
+        task.process, task.pid, task.status, task.state = None, 0, INACTIVE, states.ERROR
+        task.last_result = HookResult(exit_code=-1, final_status="FAILED", error=message.partition(LAST_OUTPUT)[0])
+        self.failed[task.id] = task
+        if len(self.failed) > FAILED_KEPT:
+            del self.failed[next(iter(self.failed))]
 
     async def _start_occ(self, task: TaskProcess, command: TaskCommand) -> None:
         """Wait for a launched OCC process's STANDBY; a control port that another process took between its

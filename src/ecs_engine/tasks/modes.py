@@ -37,6 +37,7 @@ POLL_INTERVAL_MAX = 0.16
 STATE_POLL = 0.5  # seconds between GetState calls until STANDBY (as the AliECS executor)
 REFRESH_TIMEOUT = 5.0  # GetState after a device error (a RUNNING OCClib process may take 1 s to answer)
 OUTPUT_LIMIT = 64 * 1024  # bytes of a hook's stdout/stderr kept in taskResult.*
+LAST_OUTPUT = "; its last output:\n"  # what follows a startup error's words: the output of a process that ended
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class OccDriver(ModeDriver):
     async def _ended_during_startup(self, code: int | None) -> TransitionFailed:
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         tail = _tail(self.task.stderr_path) or _tail(self.task.stdout_path)
-        output = f"; its last output:\n{tail[-2000:]}" if tail else "; it wrote nothing"
+        output = f"{LAST_OUTPUT}{tail[-2000:]}" if tail else "; it wrote nothing"
         port = self.task.control_port
         if listening(port):  # the process died because someone else listens on its port
             return PortTaken(f"{describe(self.task)} {how} during startup: its control port {port} is taken{output}")

@@ -7,7 +7,7 @@ from typing import Any
 
 from ecs_engine.errors import UsageError
 
-from .output import with_numbers
+from .output import message_dict
 
 
 def kind_names(kinds: list[str] | None) -> list[str]:
@@ -43,8 +43,9 @@ def event_text(entry: Any) -> str:
 
 
 def event_data(entry: Any) -> dict[str, Any]:
-    """One event for ``-o json``: its number, time (ISO), environment, run, severity, kind, the event itself."""
-    from ecs_engine.events.model import environment_id_of, kind_of, to_dict
+    """One event for ``-o json``: its number, time (ISO), environment, run, severity, kind, the event itself (the
+    fields set, in protocol field names)."""
+    from ecs_engine.events.model import environment_id_of, kind_of
 
     moment = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000, datetime.UTC)
     return {
@@ -54,5 +55,5 @@ def event_data(entry: Any) -> dict[str, Any]:
         "run_number": entry.runNumber,
         "severity": entry.severity,
         "kind": kind_of(entry.event),
-        "event": with_numbers(entry.event, to_dict(entry.event)),
+        "event": message_dict(entry.event, defaults=False, proto_names=True),
     }

@@ -46,16 +46,21 @@ def print_data(cli: CliContext, data: Any, output: str) -> None:
         cli.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
-def message_dict(message: Any) -> dict[str, Any]:
-    """A protobuf message as the JSON object gRPC clients see (every field, default values too)."""
+def message_dict(message: Any, *, defaults: bool = True, proto_names: bool = False) -> dict[str, Any]:
+    """A protobuf message as the JSON object gRPC clients see (default values too unless not ``defaults``; protocol
+    field names with ``proto_names``), but with its 64-bit integers as numbers: protobuf's mapping writes them as
+    strings (for JavaScript), which scripts reading ``-o json|yaml`` should not have to undo. Every message a
+    command prints goes through here, so none can forget."""
     from google.protobuf.json_format import MessageToDict
 
-    return MessageToDict(message, always_print_fields_with_no_presence=True)
+    data = MessageToDict(
+        message, always_print_fields_with_no_presence=defaults, preserving_proto_field_name=proto_names
+    )
+    return _numbers(message, data)
 
 
-def with_numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again: the mapping
-    writes them as strings (for JavaScript), which scripts reading ``-o json|yaml`` should not have to undo."""
+def _numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again."""
     from google.protobuf.descriptor import FieldDescriptor
 
     for field in message.DESCRIPTOR.fields:
@@ -70,9 +75,9 @@ def with_numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
             if field.message_type.full_name.startswith("google.protobuf."):
                 continue  # well-known types have JSON forms of their own
             data[key] = (
-                [with_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
+                [_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
                 if repeated
-                else with_numbers(value, data[key])
+                else _numbers(value, data[key])
             )
     return data
 

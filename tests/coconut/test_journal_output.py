@@ -9,7 +9,7 @@ import time
 import pytest
 
 from coconut.event_output import EVENT_HEADER, event_data, event_text
-from coconut.output import message_dict, with_numbers
+from coconut.output import message_dict
 from ecs_engine.errors import ExitStatus
 from ecs_engine.events import model
 from ecs_engine.protocols import journal_pb2
@@ -55,7 +55,7 @@ def test_an_event_line_shows_its_local_time_with_the_zone_under_the_header(zuric
 def test_json_output_has_64_bit_integers_as_numbers_not_protobufs_strings():
     record = journal_pb2.RunRecord(runNumber=4, startMs=1_700_000_000_000, firstSeq=48)
     record.transitions.add(transition="START_ACTIVITY", startMs=1_700_000_000_001, endMs=1_700_000_000_009)
-    data = with_numbers(record, message_dict(record))
+    data = message_dict(record)
     assert (data["runNumber"], data["startMs"], data["endMs"], data["firstSeq"]) == (4, 1_700_000_000_000, 0, 48)
     assert (data["transitions"][0]["startMs"], data["transitions"][0]["endMs"]) == (
         1_700_000_000_001,

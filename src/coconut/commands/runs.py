@@ -11,7 +11,7 @@ from ecs_engine.durations import format_duration
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
-from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table, with_numbers
+from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table
 from ..query_times import whole_number
 from .env import when
 
@@ -36,7 +36,7 @@ def list_runs(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
     check_output(output)
     runs = _runs(cli)
     if output != "text":
-        print_data(cli, {"runs": [with_numbers(r, message_dict(r)) for r in runs]}, output)
+        print_data(cli, {"runs": [message_dict(r) for r in runs]}, output)
         return
     if not runs:
         cli.echo("no runs")
@@ -70,7 +70,7 @@ def show(
     check_output(output)
     (run,) = _runs(cli, number)
     if output != "text":
-        print_data(cli, {"run": with_numbers(run, message_dict(run))}, output)
+        print_data(cli, {"run": message_dict(run)}, output)
         return
     lines = [
         ("run number", str(run.runNumber)),

@@ -226,6 +226,22 @@ def test_after_the_core_is_killed_env_show_still_says_how_the_last_transition_en
     coconut("env", "destroy", environment_id)
 
 
+def test_after_core_stop_env_show_lists_every_task_it_counts(coconut):
+    environment_id = create(coconut, "-w", "dataflow-demo")
+    remember(coconut)
+    coconut("core", "stop")  # kills the tasks: the new core finds them lost
+
+    restarted = coconut("env", "show", environment_id, "-t", "-o", "json")
+    assert "started the local core" in restarted.err
+    shown = restarted.json()["environment"]
+    listed = shown.get("tasks", [])
+    assert len(listed) == shown["numberOfTasks"] > 0
+    assert [t["status"] for t in listed] == ["INACTIVE"] * shown["numberOfInactiveTasks"]
+    table = coconut("env", "show", environment_id, "-t").out
+    assert all(t["taskId"] in table for t in listed)
+    coconut("env", "destroy", environment_id)
+
+
 def _task_ids(coconut, environment_id: str, path: str) -> list[str]:
     roles = coconut("role", "query", environment_id, path, "-o", "json").json()["roles"]
     return [i for r in roles for i in r.get("taskIds", [])]

@@ -31,6 +31,26 @@ def short_task(task: TaskProcess, restarts: int = 0) -> pb.ShortTaskInfo:
     )
 
 
+def _lost_tasks(env: Any, known: set[str]) -> list[pb.ShortTaskInfo]:
+    """The tasks of ``env`` the executor does not know (ids not in ``known``: lost while the core was down, INACTIVE),
+    from what the engine kept of them: the environment's list shows every task its counts count."""
+    return [
+        pb.ShortTaskInfo(
+            name=task.name,
+            locked=task.locked,
+            taskId=task.id,
+            status=task.status,
+            state=task.state or UNKNOWN,
+            className=task.class_name,
+            deploymentInfo=pb.TaskDeploymentInfo(hostname=task.hostname, agentId=task.hostname),
+            critical=task.critical,
+            restarts=task.restarts,
+        )
+        for task in sorted(env.tasks.values(), key=lambda t: t.path)
+        if task.id not in known
+    ]
+
+
 def _executor(task: TaskProcess) -> str:
     """The agent job (or ``local``) the task's process runs in; a hook or basic task between runs has none."""
     return task.process.executor if task.process is not None else ""
@@ -97,7 +117,7 @@ def environment_info(env: Any, tasks: list[TaskProcess], *, with_tasks: bool, se
         id=env.id,
         createdWhen=env.created_ms,
         state=env.state,
-        tasks=[short_task(t, restarts_of(env, t.id)) for t in tasks] if with_tasks else [],
+        tasks=[short_task(t, restarts_of(env, t.id)) for t in tasks] + _lost_tasks(env, known) if with_tasks else [],
         rootRole=env.root.name,
         currentRunNumber=env.current_run,
         defaults={**env.env_vars.defaults, **env.root.defaults},

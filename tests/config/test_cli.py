@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
+import re
+import sqlite3
+import time
 import tomllib
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -337,19 +342,28 @@ def test_an_unknown_host_is_named_with_how_to_add_it_and_inventory_add_then_dele
     assert code == 1 and "no configuration at 'o2/components/nope'" in err
 
 
-def _history_rows(out: str) -> list[list[str]]:
-    """``config history``'s table: its header checked, then each row's key and value (revisions increase)."""
+TIMED = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+"  # local date, time and zone
+NOT_TIMED = r"\(time not recorded\)"
+
+
+def _history_rows(out: str, times: str | list[str] = TIMED) -> list[list[str]]:
+    """``config history``'s table: its header checked, each row's time matching ``times`` (one pattern, or one
+    per row), then each row's key and value (revisions increase)."""
     lines = out.splitlines()
-    assert lines[1].split() == ["revision", "key", "value"] and set(lines[2].strip()) == {"─"}
-    rows = [line.split() for line in lines[3:] if line.strip()]
+    assert lines[1].split() == ["revision", "time", "key", "value"] and set(lines[2].strip()) == {"─"}
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[3:] if line.strip()]
     revisions = [int(row[0]) for row in rows]
     assert revisions == sorted(revisions)
-    return [row[1:] for row in rows]
+    patterns = times if isinstance(times, list) else [times] * len(rows)
+    assert all(re.fullmatch(pattern, row[1]) for pattern, row in zip(patterns, rows, strict=True)), rows
+    return [row[2:] for row in rows]
 
 
 def test_history_lists_the_recorded_writes_of_a_key_and_its_subtree(seeded):
+    start = time.time()
     assert seeded("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/modules")[0] == 0
     assert seeded("config", "delete", "runtime/aliecs/defaults/modulepath")[0] == 0
+    end = time.time()
     code, out, _ = seeded("config", "history", "o2/runtime/aliecs")
     assert code == 0
     assert _history_rows(out) == [
@@ -360,6 +374,25 @@ def test_history_lists_the_recorded_writes_of_a_key_and_its_subtree(seeded):
     rows = json.loads(seeded("config", "history", "runtime/aliecs/defaults/modulepath", "-o", "json")[1])
     assert [r["value"] for r in rows] == ["", "/opt/modules", None]
     assert rows[0]["revision"] < rows[1]["revision"] < rows[2]["revision"]
+    written = [datetime.datetime.fromisoformat(r["time"]).timestamp() for r in rows[1:]]
+    assert start - 0.001 <= written[0] <= written[1] <= end  # ISO with milliseconds, in UTC
+
+
+def test_history_of_a_sqlite_file_made_before_times_were_recorded_says_which_have_none(run):
+    path = run.tmp / "data" / "config.sqlite"
+    with closing(sqlite3.connect(path)) as db:  # the schema of the files written before
+        db.executescript(
+            "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT);"
+            "INSERT INTO changes (key, value) VALUES ('runtime/aliecs/x', 'old');"
+            "INSERT INTO kv VALUES ('runtime/aliecs/x', 'old', 1);"
+        )
+    assert run("config", "runtime", "set", "aliecs", "x", "new")[0] == 0
+    code, out, err = run("config", "history", "runtime/aliecs/x")
+    assert code == 0, err
+    assert _history_rows(out, [NOT_TIMED, TIMED]) == [["o2/runtime/aliecs/x", "old"], ["o2/runtime/aliecs/x", "new"]]
+    rows = json.loads(run("config", "history", "runtime/aliecs/x", "-o", "json")[1])
+    assert rows[0]["time"] is None and rows[1]["time"]
 
 
 def test_history_on_etcd_lists_the_writes_etcd_keeps(run, tmp_path, etcd_server):
@@ -370,7 +403,9 @@ def test_history_on_etcd_lists_the_writes_etcd_keeps(run, tmp_path, etcd_server)
     code, out, err = run("config", "history", "runtime/aliecs", endpoint=etcd_url)
     assert code == 0, err
     key = f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath"
-    assert _history_rows(out) == [[key, "/opt/a"], [key, "/opt/b"], [key, "(deleted)"]]
+    assert _history_rows(out, NOT_TIMED) == [[key, "/opt/a"], [key, "/opt/b"], [key, "(deleted)"]]
+    rows = json.loads(run("config", "history", "runtime/aliecs", "-o", "json", endpoint=etcd_url)[1])
+    assert [r["time"] for r in rows] == [None, None, None]  # etcd's revisions carry no time
 
 
 def test_history_of_a_store_that_keeps_none_says_so(run, tmp_path):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import sqlite3
 import threading
+import time
+from contextlib import closing
 
 import pytest
 import yaml
@@ -289,6 +292,44 @@ def test_history_lists_the_changes_of_a_key_and_its_subtree_in_order(backend, re
         assert changes[-1].seq == store.revision()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("backend", "timed"), [("sqlite", True), ("etcd", False)])
+def test_history_says_when_each_change_was_written_where_the_store_records_it(backend, timed, request, tmp_path):
+    """SQLite records the time of every write; etcd's revisions carry none (``time`` None: not recorded)."""
+    store = open_empty(backend, request, tmp_path)
+    try:
+        before = store.revision()
+        start = time.time()
+        store.put("timed/a", "1")
+        store.delete("timed/a")
+        end = time.time()
+        changes = [c for c in store.history("timed/a") if c.seq > before]
+        assert [c.value for c in changes] == ["1", None]
+        if timed:
+            assert start <= changes[0].time <= changes[1].time <= end
+        else:
+            assert [c.time for c in changes] == [None, None]
+    finally:
+        store.close()
+
+
+def test_a_sqlite_file_made_before_times_were_recorded_gains_them_and_keeps_its_history(tmp_path):
+    path = tmp_path / "config.sqlite"
+    with closing(sqlite3.connect(path)) as db:  # the schema of the files written before
+        db.executescript(
+            "CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;"
+            "CREATE TABLE changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT);"
+            "INSERT INTO changes (key, value) VALUES ('k', 'old'); INSERT INTO kv VALUES ('k', 'old', 1);"
+        )
+    url = f"sqlite:///{path}"
+    with open_store(url, backends()) as store, open_store(url, backends()) as other:
+        assert store.get("k") == "old"
+        start = time.time()
+        other.put("k", "new")
+        old, new = store.history("k")
+        assert (old.seq, old.value, old.time) == (1, "old", None)
+        assert (new.seq, new.value) == (2, "new") and start <= new.time <= time.time()
 
 
 def test_etcd_history_begins_at_the_oldest_revision_etcd_keeps(tmp_path):

@@ -222,7 +222,10 @@ def history(
     key: str = typer.Argument(..., help="A key or a subtree, e.g. components/readout (o2/ is optional)."),
     output: str = OUTPUT_OPTION,
 ) -> None:
-    """The recorded writes of a key and the keys below it, oldest first (SQLite: its last 100000; etcd: its revisions)."""
+    """The recorded writes of a key and the keys below it, oldest first, with their times (SQLite: its last 100000;
+    etcd: its revisions, which carry no time)."""
+    import datetime
+
     cli: CliContext = ctx.obj
     check_output(output)
     with open_config(cli) as config:
@@ -231,14 +234,30 @@ def history(
         prefix = config.store.prefix
     if not changes and output == "text":
         raise NotFoundError(f"no recorded writes of '{prefix}{rel}'")
+    # when each was written (UTC), None where the store records no time
+    moments = [None if c.time is None else datetime.datetime.fromtimestamp(c.time, datetime.UTC) for c in changes]
     if output != "text":
-        print_data(cli, [{"revision": c.seq, "key": prefix + c.key, "value": c.value} for c in changes], output)
+        data = [
+            {
+                "revision": c.seq,
+                "time": None if moment is None else moment.isoformat(timespec="milliseconds"),
+                "key": prefix + c.key,
+                "value": c.value,
+            }
+            for c, moment in zip(changes, moments, strict=True)
+        ]
+        print_data(cli, data, output)
         return
     rows = [
-        [str(c.seq), prefix + c.key, "(deleted)" if c.value is None else c.value.rstrip("\n").replace("\n", "\\n")]
-        for c in changes
+        [
+            str(c.seq),
+            "(time not recorded)" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
+            prefix + c.key,
+            "(deleted)" if c.value is None else c.value.rstrip("\n").replace("\n", "\\n"),
+        ]
+        for c, moment in zip(changes, moments, strict=True)
     ]
-    table(cli, ["revision", "key", "value"], rows)
+    table(cli, ["revision", "time", "key", "value"], rows)
 
 
 @command(app, "init")

@@ -237,7 +237,8 @@ class EtcdStore(KeyValueStore):
         return self._call(current)
 
     def history(self, key: str) -> list[Change]:
-        """etcd's own record: the changes of every revision it still keeps (until it is compacted).
+        """etcd's own record: the changes of every revision it still keeps (until it is compacted), without
+        times (a revision carries none: ``time`` is None).
 
         A watch from the oldest kept revision replays them; it covers the whole key space, so the
         revision current when the call began is known to come, and its reply ends the replay.

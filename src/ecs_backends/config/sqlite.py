@@ -2,7 +2,8 @@
 
 The file is made by the first write, not by opening the store: a store only read (a mistyped ``--from``)
 leaves nothing behind, and reads of one not made yet find it empty. Every write is a transaction (``BEGIN IMMEDIATE``) that updates the ``kv`` table and appends to the
-``changes`` log, whose AUTOINCREMENT id is the sequence number watchers resume from. Commits are
+``changes`` log, whose AUTOINCREMENT id is the sequence number watchers resume from, with the time of the write
+(a file made before times were recorded gains the column when opened; its older changes have none). Commits are
 synchronous (``synchronous=FULL``): a run number handed out is on disk. Watchers poll the log, and
 are woken at once by writes made through the same store object.
 """
@@ -20,7 +21,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.store import Change, KeyValueStore, Watch, check_key, check_value, subtree_prefix
 from ecs_engine.errors import ConfigurationError, NotFoundError, StoreUrlError
 from ecs_engine.hookspecs import hookimpl
-from ecs_engine.sqlitedb import open_database
+from ecs_engine.sqlitedb import open_database, write_transaction
 
 SCHEME = "sqlite"
 #: changes kept in the log for watchers that resume from an older sequence number
@@ -32,7 +33,7 @@ POLL_INTERVAL = 0.05
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL, seq INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT);
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, value TEXT, time REAL);
 """
 
 
@@ -44,6 +45,18 @@ def _prefix_end(prefix: str) -> str | None:
             return prefix[:-1] + chr(last + 1)
         prefix = prefix[:-1]
     return None
+
+
+def _add_times(db: sqlite3.Connection) -> None:
+    """Give the ``changes`` log of a file made before writes were timed its ``time`` column (NULL: not recorded)."""
+
+    def timed() -> bool:
+        return any(column[1] == "time" for column in db.execute("PRAGMA table_info(changes)"))
+
+    if not timed():
+        with write_transaction(db):
+            if not timed():  # another process may have added it while this one waited for the lock
+                db.execute("ALTER TABLE changes ADD COLUMN time REAL")
 
 
 class SqliteStore(KeyValueStore):
@@ -67,9 +80,17 @@ class SqliteStore(KeyValueStore):
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:
         """The connection, opening the file if it exists (or ``create``); None while there is no file to read."""
         if self._db is None and (create or self.path.exists()):
-            self._db = open_database(
+            db = open_database(
                 self.path, SCHEMA, what="configuration database", synchronous="FULL", timeout=BUSY_TIMEOUT
             )
+            try:
+                _add_times(db)
+            except sqlite3.Error as exc:
+                db.close()
+                raise ConfigurationError(
+                    f"configuration database {self.path}: cannot add times to its log: {exc}"
+                ) from None
+            self._db = db
         return self._db
 
     def exists(self) -> bool:
@@ -117,7 +138,7 @@ class SqliteStore(KeyValueStore):
 
     def _record(self, db: sqlite3.Connection, key: str, value: str | None) -> None:
         """Apply one change inside a transaction and append it to the log."""
-        seq = db.execute("INSERT INTO changes (key, value) VALUES (?, ?)", (key, value)).lastrowid
+        seq = db.execute("INSERT INTO changes (key, value, time) VALUES (?, ?, ?)", (key, value, time.time())).lastrowid
         assert seq is not None  # an INSERT into a rowid table always sets it
         if value is None:
             db.execute("DELETE FROM kv WHERE key = ?", (key,))
@@ -191,7 +212,7 @@ class SqliteStore(KeyValueStore):
         """From the ``changes`` log, which keeps the last ``HISTORY`` changes of the whole store."""
         below = subtree_prefix(check_key(key))
         rows = self._query(
-            "SELECT seq, key, value FROM changes WHERE key = ? OR (key >= ? AND key < ?) ORDER BY seq",
+            "SELECT seq, key, value, time FROM changes WHERE key = ? OR (key >= ? AND key < ?) ORDER BY seq",
             (key, below, _prefix_end(below)),
         )
         return [Change(*row) for row in rows]
@@ -211,7 +232,8 @@ class SqliteStore(KeyValueStore):
             while not self._closed:
                 try:
                     rows = self._query(
-                        "SELECT seq, key, value FROM changes WHERE seq > ? ORDER BY seq LIMIT 1000", (position[0],)
+                        "SELECT seq, key, value, time FROM changes WHERE seq > ? ORDER BY seq LIMIT 1000",
+                        (position[0],),
                     )
                 except ConfigurationError:
                     if self._closed:

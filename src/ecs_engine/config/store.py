@@ -20,11 +20,13 @@ DEFAULT_PREFIX = "o2/"
 
 
 class Change(NamedTuple):
-    """One committed change: its sequence number, the key, and the new value (None = deleted)."""
+    """One committed change: its sequence number, the key, the new value (None = deleted) and when it was
+    written (Unix seconds; None where the store does not record it: etcd, whose revisions carry no time)."""
 
     seq: int
     key: str
     value: str | None
+    time: float | None = None
 
 
 def check_key(key: str, *, what: str = "key") -> str:
@@ -147,7 +149,8 @@ class KeyValueStore(abc.ABC):
         """
 
     def history(self, key: str) -> list[Change]:
-        """The recorded changes of ``key`` and of every key below ``key/``, oldest first (value None: deleted).
+        """The recorded changes of ``key`` and of every key below ``key/``, oldest first (value None: deleted),
+        each with its time where the store records it.
 
         A backend that keeps no record of its writes raises ConfigurationError (the default).
         """

@@ -17,8 +17,9 @@ def main() -> None:
     # passes over them were ~10 ms (issue 19). Rarer passes; a core run in-process sets its own (server/core.py).
     gc.set_threshold(YOUNG_OBJECTS)
     from .cli import main as run
+    from .run_main import flushed
 
-    leave(run())
+    leave(flushed(run()))
 
 
 def leave(status: int) -> NoReturn:

@@ -155,6 +155,10 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
         return ExitStatus(exc.exit_code)
     except Abort:
         return ExitStatus.INTERRUPTED
+    except SystemExit as exc:  # typer's main ends a broken pipe with exit 1: run_main's status is 141
+        if isinstance(exc.__context__, BrokenPipeError):
+            raise exc.__context__ from None
+        raise
     if isinstance(result, int):
         return ExitStatus(result)
     return ExitStatus.OK

@@ -19,6 +19,7 @@ class ExitStatus(enum.IntEnum):
     REFUSED = 5  # the peer refused the request (illegal transition, state mismatch)
     WRONG_MODE = 6  # peanut: the process speaks another control mode
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # the output's reader went away (`| head`): 128 + SIGPIPE, as the shell shows for GNU tools
 
 
 class HandledError(Exception):

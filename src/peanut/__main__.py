@@ -4,9 +4,11 @@ import sys
 
 
 def main() -> None:
+    from coconut.run_main import flushed
+
     from .cli import main as run
 
-    sys.exit(run())
+    sys.exit(flushed(run()))
 
 
 if __name__ == "__main__":

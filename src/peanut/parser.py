@@ -26,7 +26,8 @@ modes (-mode):
 TUI keys: c CONFIGURE, r RESET, s START (runNumber=MMDDhhmmss), t STOP, v RECOVER, x EXIT,
   1-0 INIT DEVICE .. END (fmq-step), n reconnect, l load configuration, q quit (no transition)
 
-exit status: 0 ok, 1 failed, 2 usage, 3 unreachable, 4 timeout, 5 refused, 6 wrong mode, 130 interrupted
+exit status: 0 ok, 1 failed, 2 usage, 3 unreachable, 4 timeout, 5 refused, 6 wrong mode, 130 interrupted,
+  141 output closed (| head)
 """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 
@@ -86,3 +87,25 @@ async def test_a_stream_from_nowhere_is_unreachable():
     assert await asyncio.wait_for(watcher.wait(), 20) == ExitStatus.UNREACHABLE
     error = (await watcher.stderr.read()).decode()
     assert "nothing answers" in error and "streaming" not in error  # no "streaming ..." before it fails
+
+
+async def test_a_stream_whose_reader_goes_away_exits_141_and_says_nothing():
+    """``peanut state-stream | head -1``: the second state, written to a pipe nobody reads, ends peanut as SIGPIPE
+    ends a GNU tool (the shell shows 141), without a word."""
+    async with launch.running(DUMMY) as child, OccClient(child.address) as client:
+        read, write = os.pipe()
+        head = await asyncio.create_subprocess_exec("head", "-1", stdin=read, stdout=asyncio.subprocess.PIPE)
+        watcher = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "peanut", "-addr", child.address, "-mode", "direct", "state-stream"],
+            stdout=write,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        os.close(read)
+        os.close(write)
+        assert "streaming the StateStream of" in await line(watcher.stderr)
+        await client.transition("STANDBY", "CONFIGURE")
+        assert await asyncio.wait_for(head.stdout.read(), 10) == b"type=STATE_STABLE  state=CONFIGURED\n"
+        assert await asyncio.wait_for(head.wait(), 10) == 0
+        await client.transition("CONFIGURED", "START")
+        assert await asyncio.wait_for(watcher.wait(), 10) == 128 + signal.SIGPIPE
+        assert await watcher.stderr.read() == b""

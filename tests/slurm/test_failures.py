@@ -3,6 +3,7 @@ configuration or its controller, a partition that does not exist, a core that is
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -11,7 +12,9 @@ import time
 
 import pytest
 
-from ecs_backends.resources.slurm import CONTROLLER_HINT, _allocation_text, _hint
+from ecs_backends.resources import slurm
+from ecs_backends.resources.slurm import CONTROLLER_HINT, SlurmResourceManager, SlurmSettings, _allocation_text, _hint
+from ecs_engine.errors import HandledError
 from ecs_engine.server.core import LOGFILE, read_pidfile
 from ecs_engine.tasks.resources import Wants
 from tests.slurm import cluster as slurm_cluster
@@ -146,13 +149,39 @@ def test_an_idle_agent_whose_cancel_failed_is_cancelled_once_the_controller_is_b
 
 
 def test_core_stop_with_the_controller_down_is_bounded_and_names_the_jobs_left(down_coconut, controller):
+    """The jobs left are named, with the command that cancels them, to whoever ran 'coconut core stop' (they were
+    only in core.log), and in core.log."""
     down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE)
     (job,) = down_coconut.agent_jobs().values()
     slurm_cluster.stop_controller(controller)
     began = time.monotonic()
-    down_coconut("core", "stop", "--force")
+    stopped = down_coconut("core", "stop", "--force")
     assert time.monotonic() - began < 9  # scancel alone would wait ~9 s for the controller
     assert re.search(rf"WARNING .*agent job\(s\) {job} not cancelled: .*'scancel {job}'", core_log(down_coconut))
+    assert re.fullmatch(
+        rf"coconut: warning: slurm: agent job\(s\) {job} not cancelled: .*; they keep their allocation until "
+        rf"'scancel {job}', or until their agents give up on this core \(core\.slurm\.agent_orphan_timeout, .*\)\n",
+        stopped.err,
+    ), stopped.err
+
+
+async def test_a_close_whose_scancel_fails_returns_one_warning_naming_the_jobs_and_their_scancel(tmp_path, monkeypatch):
+    """What the core's stop hands to 'coconut core stop' (the test above, through the CLI, with a real controller)."""
+
+    async def failing(*job_ids: str, timeout: float | None = None) -> None:
+        raise HandledError("scancel: error: Unable to contact slurm controller (connect failure)")
+
+    monkeypatch.setattr(slurm, "_scancel", failing)
+    manager = SlurmResourceManager(SlurmSettings(agent_orphan_timeout=60), tmp_path)
+    manager._boot = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+    await manager._boot
+    manager._link("flp002", "12")
+    manager._link("flp001", "9")
+    assert await manager.close() == [
+        "slurm: agent job(s) 9 12 not cancelled: scancel: error: Unable to contact slurm controller (connect "
+        "failure); they keep their allocation until 'scancel 9 12', or until their agents give up on this core "
+        "(core.slurm.agent_orphan_timeout, 60 s)"
+    ]
 
 
 def test_core_stop_without_agent_jobs_does_not_ask_slurm(down_coconut, controller):

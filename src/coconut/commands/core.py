@@ -144,8 +144,10 @@ def stop(
     ctx: typer.Context,
     force: bool = typer.Option(False, "-f", "--force", help="Stop even while environments are RUNNING."),
 ) -> None:
-    """Stop the background core: it kills its tasks; environments are kept (their tasks then count as lost)."""
+    """Stop the background core: it kills its tasks; environments are kept (their tasks then count as lost). What it
+    could not clean up (Slurm jobs it could not cancel) is a warning, naming what to do."""
     from ecs_engine.server import daemon
+    from ecs_engine.server.core import take_stop_warnings
 
     cli: CliContext = ctx.obj
     running = [] if force else _running_environments(cli)
@@ -162,6 +164,8 @@ def stop(
         cli.echo("no core is running")
         return
     cli.echo(f"core stopped (pid {stopped['pid']}, endpoint {stopped.get('listen')})")
+    for warning in take_stop_warnings(cli.state_dir, int(stopped["pid"])):
+        cli.error(f"coconut: warning: {warning}")
 
 
 @app.command("status")

@@ -743,11 +743,13 @@ class SlurmResourceManager(ResourceManager):
             log.info("slurm: the agent of node %s (job %s) disconnected", link.node, link.job_id)
             self._watch(link, self._expect(link, self.settings.lost_grace))
 
-    async def close(self) -> None:
-        """Cancel every agent of this core (the executor has stopped their tasks) and stop the agent service."""
+    async def close(self) -> list[str]:
+        """Cancel every agent of this core (the executor has stopped their tasks) and stop the agent service; returns
+        what it leaves: the jobs it could not cancel, which keep their allocation, and how to cancel them."""
         if self._boot is None:
-            return
+            return []
         self._closing = True
+        left: list[str] = []
         links = [link for links in self._agents.values() for link in links]
         jobs = {link.job_id for link in links if link.job_id} | set(self._cancelling)
         pending = [self._boot, *self._cancelling.values(), *(link.watch for link in links if link.watch is not None)]
@@ -758,26 +760,25 @@ class SlurmResourceManager(ResourceManager):
             try:
                 jobs |= {job["id"] for job in await self._agent_jobs(timeout=CLOSE_BUDGET)}
             except HandledError as exc:
-                log.warning(
-                    "slurm: this core's agent jobs (named %s<node>) could not be listed, any left run on: %s",
-                    self.agent_job_name(""),
-                    exc.message,
+                left.append(
+                    f"slurm: this core's agent jobs (named {self.agent_job_name('')}<node>) could not be listed, "
+                    f"any left run on: {exc.message}"
                 )
         if jobs:
             try:
                 await _scancel(*sorted(jobs, key=lambda j: (len(j), j)), timeout=CLOSE_BUDGET)
             except HandledError as exc:
                 ids = " ".join(sorted(jobs, key=lambda j: (len(j), j)))
-                log.warning(
-                    "slurm: agent job(s) %s not cancelled: %s; they keep their allocation until 'scancel %s', or "
-                    "until their agents give up on this core (core.slurm.agent_orphan_timeout, %g s)",
-                    ids,
-                    exc.message,
-                    ids,
-                    self.settings.agent_orphan_timeout,
+                left.append(
+                    f"slurm: agent job(s) {ids} not cancelled: {exc.message}; they keep their allocation until "
+                    f"'scancel {ids}', or until their agents give up on this core (core.slurm.agent_orphan_timeout, "
+                    f"{self.settings.agent_orphan_timeout:g} s)"
                 )
+        for warning in left:
+            log.warning("%s", warning)
         if self._server is not None:
             await self._server.stop(1.0)
+        return left
 
 
 class AgentService(pb_grpc.AgentsServicer):

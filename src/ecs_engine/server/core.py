@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 
 PIDFILE = "core.pid"
+STOPFILE = "core.stop.json"  # what the core's last stop could not do ({pid, warnings}), for 'coconut core stop'
 LOGFILE = "core.log"
 #: ``core.log`` is rotated at this size, keeping ``core.log.1`` .. ``core.log.5`` (60 MB at most)
 LOG_MAX_BYTES = 10 * 1024 * 1024
@@ -75,6 +76,18 @@ def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return data if same else None
+
+
+def take_stop_warnings(state_dir: Path, pid: int) -> list[str]:
+    """What the core ``pid`` could not do as it stopped (Slurm jobs it could not cancel): its stop's warnings, for
+    whoever stopped it; the file is removed (another core's, stopped otherwise, is stale)."""
+    path = state_dir / STOPFILE
+    try:
+        data = json.loads(path.read_text())
+        path.unlink()
+    except (OSError, ValueError):
+        return []
+    return [str(w) for w in data.get("warnings", ())] if data.get("pid") == pid else []
 
 
 def lock_data_dir(data_dir: Path) -> int:
@@ -322,7 +335,10 @@ class Core:
         executor = getattr(self, "executor", None)
         if executor is not None:
             await executor.shutdown()
-            await executor.resources.close()
+            left = await executor.resources.close()
+            if left:  # (in the log too) the process that stopped the core reads them once it has exited
+                path = self.settings.state_dir / STOPFILE
+                path.write_text(json.dumps({"pid": os.getpid(), "warnings": left}))
         if self.events is not None:
             await offload(self.events.close)  # what it has not delivered goes out at the next start
             self.events = None

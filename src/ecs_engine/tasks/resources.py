@@ -243,8 +243,10 @@ class ResourceManager(abc.ABC):
     def attach(self, node: Node, record: Mapping[str, Any]) -> ProcessHandle | None:
         """The process of a handle ``record`` if it still runs (the same process, not a reused pid), else None."""
 
-    async def close(self) -> None:
-        """Release what the manager holds (not the processes: the executor kills those)."""
+    async def close(self) -> list[str]:
+        """Release what the manager holds (not the processes: the executor kills those); returns what it could not
+        release, each a warning (naming what to do) for whoever stopped the core (``coconut core stop`` prints them)."""
+        return []
 
 
 #: the errors of a process (EMFILE) or a system (ENFILE) with no descriptor left

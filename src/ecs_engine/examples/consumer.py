@@ -3,7 +3,9 @@
     python -m ecs_engine.examples.consumer
 
 The connection is retried until the producer listens (tasks are configured in parallel). Counts are
-printed every second while RUNNING and at STOP (``run N: received M messages, B bytes``).
+printed every second while RUNNING and at STOP (``run N: received M messages, B bytes``), once the producer's
+end of the run has come (at most ``DRAIN`` later): the count is then what the producer sent. A run's count
+starts at the end of the run before, as the producer's first messages may come before this process's START.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ecs_engine.occ.process import ControlledProcess
 from . import dataflow
 
 RETRY = 0.05  # seconds between connection attempts
+DRAIN = 2.0  # seconds a STOP waits at most for the producer's end of the run (a producer gone sends none)
 
 
 def say(text: str) -> None:
@@ -37,6 +40,7 @@ class Consumer(ControlledProcess):
         self.bytes = 0
         self.total = 0
         self.run = 0  # OCC pushes runNumber at START only; STOP carries none
+        self.end_of_run = asyncio.Event()
 
     def on_configure(self, arguments):
         channel = dataflow.pick(arguments, "connect", self.options.extra.channel)
@@ -54,6 +58,9 @@ class Consumer(ControlledProcess):
             try:
                 while True:
                     message = await dataflow.read_message(reader)
+                    if message == dataflow.END_OF_RUN:
+                        self.end_of_run.set()
+                        continue
                     self.received += 1
                     self.total += 1
                     self.bytes += len(message)
@@ -63,8 +70,7 @@ class Consumer(ControlledProcess):
                 writer.close()
 
     def on_start(self, arguments):
-        self.received = 0
-        self.bytes = 0
+        self.end_of_run.clear()
         self.run = self.run_number
         say(f"run {self.run}: started")
 
@@ -73,8 +79,11 @@ class Consumer(ControlledProcess):
             await asyncio.sleep(1.0)
             say(f"run {self.run}: received {self.received} messages so far")
 
-    def on_stop(self, arguments):
+    async def on_stop(self, arguments):
+        with contextlib.suppress(TimeoutError):  # STOP reached the producer at the same time: drain what it sent
+            await asyncio.wait_for(self.end_of_run.wait(), DRAIN)
         say(f"run {self.run}: received {self.received} messages, {self.bytes} bytes")
+        self.received = self.bytes = 0  # the next run counts from here, not from its START (see above)
 
     async def _disconnect(self):
         if self.reader_task is not None:

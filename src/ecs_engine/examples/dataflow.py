@@ -2,7 +2,7 @@
 
 The core pushes FairMQ-style channel keys (``chans.<name>.0.address``, ``.method`` ...). ZeroMQ is not
 needed: data moves over plain TCP (or abstract unix sockets for ``ipc://@name``) with asyncio streams, each
-message a 4-byte big-endian length followed by the payload.
+message a 4-byte big-endian length followed by the payload. An empty message ends a run (``END_OF_RUN``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from ecs_engine.errors import UsageError
 
 HEADER = struct.Struct(">I")
 MAX_MESSAGE = 64 * 1024 * 1024
+#: what the producer sends each consumer at STOP, after its last data message (which is never empty): STOP reaches
+#: both at once, so a consumer reads on until this comes, as a data-taking process drains its input at the end of a run
+END_OF_RUN = b""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 
 Messages go round-robin to the connected consumers (PUSH semantics); with no consumer connected they
 wait. With ``--max-messages`` the run's data ends after N messages and the process reports END_OF_STREAM.
+At STOP every consumer gets the end of the run (``dataflow.END_OF_RUN``) after the last message it was sent.
 """
 
 from __future__ import annotations
@@ -74,11 +75,11 @@ class Producer(ControlledProcess):
             writer = self.peers[peer % len(self.peers)]
             peer += 1
             writer.write(dataflow.frame(struct.pack(">Q", next(self.sequence)) + padding))
+            self.sent += 1  # on its way: a STOP may cancel the drain below, not the message
             try:
                 await writer.drain()
             except ConnectionError:
                 continue
-            self.sent += 1
             if interval:
                 next_send += interval
                 await asyncio.sleep(max(0.0, next_send - loop.time()))
@@ -87,6 +88,8 @@ class Producer(ControlledProcess):
         say(f"run {self.run}: end of data after {self.sent} messages")
 
     def on_stop(self, arguments):
+        for writer in self.peers:  # after the last data message: sending stopped with the running loop
+            writer.write(dataflow.frame(dataflow.END_OF_RUN))
         say(f"run {self.run}: sent {self.sent} messages")
 
     async def _close(self):

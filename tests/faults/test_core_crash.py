@@ -222,6 +222,24 @@ def test_a_core_killed_while_a_basic_task_and_a_hook_run_starts_neither_twice(cr
     crashes.destroy_and_stop(environment_id)
 
 
+def test_a_core_killed_while_the_tasks_start_a_run_leaves_that_run_on_record_as_interrupted(crashes):
+    environment_id = crashes.create("hook_delay=2")
+    start = crashes.in_background("env", "control", environment_id, "-e", "START")
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStart"), PHASE_TIMEOUT, "START")
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    crashes.kill_core(start)
+    crashes.restart()
+    shown = crashes.show(environment_id)
+    assert (shown["state"], shown["lastTransition"]) == ("ERROR", "START_ACTIVITY")
+    assert f"the core stopped during START_ACTIVITY of run {run}" in shown["lastTransitionError"]
+    record = crashes.coconut("runs", "show", str(run), "-o", "json").json()["run"]
+    assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
+    assert f"the core stopped during START_ACTIVITY of run {run}" in record["error"]
+    assert 0 < record["startMs"] <= record["endMs"]
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
 def test_a_core_killed_during_stop_restarts_consistent(crashes):
     environment_id = crashes.create("hook_delay=2")
     crashes.coconut("env", "control", environment_id, "-e", "START")

@@ -344,6 +344,17 @@ class Environment:
         except TransitionFailure as failure:
             self._force_state(State.ERROR, failure.message)
 
+    async def end_interrupted_start(self) -> None:
+        """After a core restart: the core stopped during this environment's START once its run number was taken
+        (``snapshot.interrupted_start``). That START failed, as one its tasks refuse does, and its run ends through
+        GO_ERROR: on record, in the journal and in ``env show``'s last transition."""
+        reason = f"the core stopped during START_ACTIVITY of run {self.current_run}"
+        with self.slot(Event.GO_ERROR):
+            self._failed(Event.START_ACTIVITY, reason)
+            await self.go_error(reason)
+            self.last_transition = (Event.START_ACTIVITY, reason, model.now_ms())
+            self.persist()
+
     def _force_state(self, state: State, reason: str) -> None:
         self._set_state(state)
         self.current_transition = ""
@@ -373,14 +384,17 @@ class Environment:
             await self._step(event, f"enter_{destination}", "enter_state", self._enter_work)
             await self._step(event, f"after_{event}", "after_event", self._after_work(event), self._after_end(event))
         except (HookError, TransitionFailure, HandledError) as exc:
-            message = exc.message
-            if event == Event.START_ACTIVITY and self.current_run and not self._run_started:
-                self.run_event(Event.START_ACTIVITY, model.DONE_ERROR, message)
-            self.env_event(transition=event, status=model.DONE_ERROR, error=message, message="transition error")
-            raise TransitionFailure(message) from None
+            self._failed(event, exc.message)
+            raise TransitionFailure(exc.message) from None
         finally:
             self.current_transition = ""
         self.env_event(transition=event, status=model.DONE_OK, message="transition completed successfully")
+
+    def _failed(self, event: str, message: str) -> None:
+        """The events of a transition that failed (of a START that had its run number: the run's end too)."""
+        if event == Event.START_ACTIVITY and self.current_run and not self._run_started:
+            self.run_event(Event.START_ACTIVITY, model.DONE_ERROR, message)
+        self.env_event(transition=event, status=model.DONE_ERROR, error=message, message="transition error")
 
     async def _step(
         self, event: str, moment: str, generic: str, work: StepWork | None = None, tail: TaskWork | None = None
@@ -427,6 +441,10 @@ class Environment:
             if value is not None:
                 self.root.vars[key] = value
         self.run_event(Event.START_ACTIVITY, model.STARTED, at="run_start_time_ms")
+        # the run and its SOR durable before the hooks and tasks start it: a core that stops from here on leaves it
+        # on record, ended at the restart (``end_interrupted_start``), not a run number gone without a trace
+        self.persist()
+        await self.services.committed()
 
     def _leave_work(self, source: str) -> StepWork | None:
         if source != State.RUNNING:

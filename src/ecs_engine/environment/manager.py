@@ -213,6 +213,8 @@ class EnvironmentManager:
         for detector in env.detectors:
             self._detectors.setdefault(detector, env.id)
         env.persist()
+        if snapshot.interrupted_start(stored):
+            await env.end_interrupted_start()
 
     # -- create --------------------------------------------------------------------------------------------
 

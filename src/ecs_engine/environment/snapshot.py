@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ecs_engine.fsm import State
+from ecs_engine.fsm import Event, State
 from ecs_engine.occ.states import OccState
 from ecs_engine.tasks.reports import ACTIVE, INACTIVE
 from ecs_engine.template.model import EnvVars, Role, Traits
@@ -67,6 +67,7 @@ class EnvironmentRecord:
             "role_vars": role_vars,
             "tasks": [task_to_data(t) for t in self.env.tasks.values()],
             "last_transition": self.env.last_transition,
+            "transition": self.env.current_transition,
         }
 
 
@@ -179,6 +180,16 @@ def env_vars_to_data(env_vars: EnvVars) -> dict[str, dict[str, str]]:
 
 def env_vars_from_data(data: dict[str, dict[str, str]]) -> EnvVars:
     return EnvVars(defaults=dict(data["defaults"]), vars=dict(data["vars"]), user=dict(data["user"]))
+
+
+def interrupted_start(stored: StoredEnvironment) -> bool:
+    """Whether the core stopped during the environment's START once its run number was taken: the record written
+    then, before the START's hooks and tasks, is the last one (a START that went further wrote RUNNING, or ended)."""
+    return (
+        stored.snapshot.get("transition") == Event.START_ACTIVITY
+        and stored.state == State.CONFIGURED
+        and stored.current_run > 0
+    )
 
 
 async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> Environment:

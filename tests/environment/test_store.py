@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from ecs_engine.environment import InProcessDriver
+from ecs_engine.environment.store import EnvironmentStore
 from ecs_engine.errors import HandledError, RefusedError
+from ecs_engine.events import model
 from tests.waiting import eventually_async
 
 
@@ -137,3 +139,60 @@ async def test_the_new_state_is_committed_before_hooks_after_it_run(small, harne
         h.plugins["rec"].behaviour["EndOfRun"] = end_of_run
         await h.manager.control(env.id, "STOP_ACTIVITY")
         assert seen == ["CONFIGURED"]
+
+
+@pytest.mark.parametrize(
+    ("state", "transition"),
+    [
+        ("RUNNING", "STOP_ACTIVITY"),  # before the tasks answered (the record written when the run's end was stamped)
+        ("CONFIGURED", "STOP_ACTIVITY"),  # in its enter/after hooks, the tasks stopped
+        ("RUNNING", "GO_ERROR"),
+        ("ERROR", "GO_ERROR"),  # in its own enter/after hooks: no GO_ERROR can end the run any more
+    ],
+)
+async def test_a_run_whose_end_the_core_stopped_during_is_ended_by_the_restart(
+    small, harness_factory, state, transition
+):
+    harness = harness_factory()
+    async with harness as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        env_id = env.id
+    # the record the core left when it was killed during that transition (as each writes it before its hooks go on)
+    store = EnvironmentStore(harness.tmp_path / "data" / "environments.sqlite")
+    stored = store.load(env_id)
+    user_vars = stored.snapshot["role_vars"]["small"]["user_vars"]
+    user_vars["run_end_time_ms"] = str(int(user_vars["run_start_time_ms"]) + 1)
+    store.save(
+        environment_id=env_id,
+        created_ms=stored.created_ms,
+        updated_ms=stored.updated_ms,
+        template=stored.template,
+        state=state,
+        current_run=1,
+        last_run=0,
+        snapshot={**stored.snapshot, "transition": transition},
+    )
+    store.close()
+    manager = harness.new_manager()
+    await manager.start()
+    try:
+        again = manager.get(env_id)
+        reason = f"the core stopped during {transition} of run 1"
+        assert (again.state, again.current_run, again.last_run) == ("ERROR", 0, 1)
+        assert again.last_transition[:2] == (transition, reason)
+        assert "run_number" not in again.stack()
+        assert again.stack()["run_end_time_ms"] == user_vars["run_end_time_ms"]  # the end stamped before the kill
+        if state != "ERROR":  # GO_ERROR stopped the tasks still RUNNING
+            assert all(t.state != "RUNNING" for t in again.controlled_tasks())
+        (run,) = manager.store.runs(env_id)
+        assert run.end_ms is not None
+        (marker,) = manager.journal.markers(1)  # the run's marker ends with that transition's failure
+        last = list(manager.journal.entries(run_number=1))[-1]
+        assert marker.end_seq == last.seq
+        ended = last.event.environmentEvent
+        assert (ended.transition, ended.transitionStatus, ended.error) == (transition, model.DONE_ERROR, reason)
+        stored = manager.store.load(env_id)
+        assert (stored.state, stored.current_run, stored.snapshot["transition"]) == ("ERROR", 0, "")
+    finally:
+        await manager.close()

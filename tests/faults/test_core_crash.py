@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,24 @@ class Crashes:
         logs = (self.coconut.state_dir / "tasks" / environment_id).glob("*.stdout.log")
         return any(text in path.read_text(errors="replace") for path in logs)
 
+    def check_ended_by_the_restart(self, environment_id: str, run: int, event: str) -> dict:
+        """The restarted core failed ``event`` of ``run``, cut short by the kill, and ended the run: the environment is
+        in ERROR, saying why; the run has an end and outcome error with that reason in the journal (``runs show``)
+        and an end in the runs table. Returns the run's record."""
+        reason = f"the core stopped during {event} of run {run}"
+        shown = self.show(environment_id)
+        assert (shown["state"], shown["lastTransition"]) == ("ERROR", event)
+        assert reason in shown["lastTransitionError"]
+        assert not shown.get("currentRunNumber")
+        record = self.coconut("runs", "show", str(run), "-o", "json").json()["run"]
+        assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
+        assert reason in record["error"]
+        assert 0 < record["startMs"] <= record["endMs"]
+        with sqlite3.connect(f"file:{self.coconut.root / 'data' / 'environments.sqlite'}?mode=ro", uri=True) as db:
+            row = db.execute("SELECT start_ms, end_ms FROM runs WHERE run_number = ?", (run,)).fetchone()
+        assert row is not None and row[1] is not None and row[0] <= row[1], f"run {run} in the runs table: {row}"
+        return record
+
     def destroy_and_stop(self, environment_id: str) -> None:
         listed = {e["id"] for e in self.coconut("env", "list", "-o", "json").json()["environments"]}
         if environment_id in listed:
@@ -161,6 +181,9 @@ def crashes(coconut, tmp_path):
     (repo / "tasks" / "hook.yaml").write_text(
         "name: hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ hook_command }}'\n"
     )
+    (repo / "tasks" / "stop_hook.yaml").write_text(
+        "name: stop_hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ stop_hook_command }}'\n"
+    )
     (repo / "workflows" / "faults.yaml").write_text(
         textwrap.dedent(
             """\
@@ -169,6 +192,7 @@ def crashes(coconut, tmp_path):
               startup_delay: "0"
               hook_delay: "0"
               hook_command: "true"
+              stop_hook_command: "true"
               basic_command: "sleep 300"
             roles:
               - name: occ
@@ -177,6 +201,8 @@ def crashes(coconut, tmp_path):
                 task: {load: basic}
               - name: hook
                 task: {load: hook, trigger: after_START_ACTIVITY, timeout: 300s}
+              - name: stop_hook
+                task: {load: stop_hook, trigger: after_STOP_ACTIVITY, timeout: 300s}
             """
         )
     )
@@ -229,33 +255,45 @@ def test_a_core_killed_while_the_tasks_start_a_run_leaves_that_run_on_record_as_
     run = int(crashes.show(environment_id)["currentRunNumber"])
     crashes.kill_core(start)
     crashes.restart()
-    shown = crashes.show(environment_id)
-    assert (shown["state"], shown["lastTransition"]) == ("ERROR", "START_ACTIVITY")
-    assert f"the core stopped during START_ACTIVITY of run {run}" in shown["lastTransitionError"]
-    record = crashes.coconut("runs", "show", str(run), "-o", "json").json()["run"]
-    assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
-    assert f"the core stopped during START_ACTIVITY of run {run}" in record["error"]
-    assert 0 < record["startMs"] <= record["endMs"]
+    crashes.check_ended_by_the_restart(environment_id, run, "START_ACTIVITY")
     crashes.check_no_duplicate()
     crashes.destroy_and_stop(environment_id)
 
 
-def test_a_core_killed_during_stop_restarts_consistent(crashes):
-    environment_id = crashes.create("hook_delay=2")
+def test_a_core_killed_while_the_after_stop_hooks_run_ends_the_stopped_run_on_record(crashes, tmp_path):
+    hook_started = tmp_path / "stop-hook-started"
+    environment_id = crashes.create(f"stop_hook_command=touch {hook_started}; exec sleep 300")
     crashes.coconut("env", "control", environment_id, "-e", "START")
-    crashes.note_run(environment_id)
+    run = int(crashes.show(environment_id)["currentRunNumber"])
     stop = crashes.in_background("env", "control", environment_id, "-e", "STOP")
-    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStop"), PHASE_TIMEOUT, "STOP")
+    eventually(hook_started.exists, PHASE_TIMEOUT, "the after_STOP_ACTIVITY hook running")  # the tasks have stopped
+    killed_ms = time.time() * 1000
     crashes.kill_core(stop)
     crashes.restart()
-    assert crashes.show(environment_id)["state"] in ("RUNNING", "CONFIGURED", "ERROR")
+    record = crashes.check_ended_by_the_restart(environment_id, run, "STOP_ACTIVITY")
+    assert record["endMs"] <= killed_ms  # the run ended when its STOP began (stamped then), not at the restart
+    assert all(t["state"] != "RUNNING" for t in crashes.coconut.tasks())
     crashes.check_no_duplicate()
-    if crashes.show(environment_id)["state"] == "RUNNING":
-        crashes.coconut("env", "control", environment_id, "-e", "STOP")
-    if crashes.show(environment_id)["state"] == "CONFIGURED":
-        crashes.coconut("env", "control", environment_id, "-e", "START")
-        crashes.note_run(environment_id)
-        assert len(crashes.runs) == 2
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_while_the_tasks_stop_a_run_ends_it_on_record_and_leaves_no_task_running(crashes):
+    environment_id = crashes.create("hook_delay=2")
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    stop = crashes.in_background("env", "control", environment_id, "-e", "STOP")
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStop"), PHASE_TIMEOUT, "STOP")
+    killed_ms = time.time() * 1000
+    crashes.kill_core(stop)
+    crashes.restart()
+    record = crashes.check_ended_by_the_restart(environment_id, run, "STOP_ACTIVITY")
+    assert record["endMs"] <= killed_ms  # the run ended when its STOP began (stamped then), not at the restart
+    # the tasks were told to stop: none runs on as if the run went on (the environment says ERROR, not RUNNING)
+    eventually(lambda: all(t["state"] != "RUNNING" for t in crashes.coconut.tasks()), PHASE_TIMEOUT, "no task RUNNING")
+    crashes.check_no_duplicate()
+    for event in ("RECOVER", "CONFIGURE", "START"):  # it runs again, with a new run number
+        crashes.coconut("env", "control", environment_id, "-e", event)
+    assert int(crashes.show(environment_id)["currentRunNumber"]) > run
     crashes.check_no_duplicate()
     crashes.destroy_and_stop(environment_id)
 

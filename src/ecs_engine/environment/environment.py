@@ -344,15 +344,18 @@ class Environment:
         except TransitionFailure as failure:
             self._force_state(State.ERROR, failure.message)
 
-    async def end_interrupted_start(self) -> None:
-        """After a core restart: the core stopped during this environment's START once its run number was taken
-        (``snapshot.interrupted_start``). That START failed, as one its tasks refuse does, and its run ends through
-        GO_ERROR: on record, in the journal and in ``env show``'s last transition."""
-        reason = f"the core stopped during START_ACTIVITY of run {self.current_run}"
+    async def end_interrupted(self, event: str) -> None:
+        """After a core restart: the core stopped during ``event`` of this environment's run, a START once its run
+        number was taken or a STOP or GO_ERROR once the run's end was stamped (``snapshot.interrupted``). That
+        transition failed, as one its tasks refuse does, and the run ends through GO_ERROR, which stops the tasks
+        still RUNNING: on record, in the journal and in ``env show``'s last transition. (A GO_ERROR cut short in its
+        own enter/after hooks left the environment in ERROR already, where no GO_ERROR runs: its run ends here.)"""
+        reason = f"the core stopped during {event} of run {self.current_run}"
         with self.slot(Event.GO_ERROR):
-            self._failed(Event.START_ACTIVITY, reason)
+            self._failed(event, reason)
             await self.go_error(reason)
-            self.last_transition = (Event.START_ACTIVITY, reason, model.now_ms())
+            self._forget_run()
+            self.last_transition = (event, reason, model.now_ms())
             self.persist()
 
     def _force_state(self, state: State, reason: str) -> None:
@@ -416,12 +419,18 @@ class Environment:
             return self._allocate_run
         if event in (Event.STOP_ACTIVITY, Event.GO_ERROR) and self.current_run:
 
-            def end_of_run() -> None:
+            async def end_of_run() -> None:
                 ending = self.root.user_vars.get("run_end_time_ms") == ""
                 if ending:
                     self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
                 if event == Event.STOP_ACTIVITY or ending:  # GO_ERROR: only if the run was not ending already
                     self.run_event(event, model.STARTED, at="run_end_time_ms")
+                if ending:
+                    # the run's end and its EOR durable before the hooks and tasks end it, as its start is
+                    # (``_allocate_run``): a core that stops from here on leaves a run that the restart ends
+                    # (``end_interrupted``), not one on record as going on, or an environment RUNNING whose tasks stopped
+                    self.persist()
+                    await self.services.committed()
 
             return end_of_run
         return None
@@ -492,11 +501,15 @@ class Environment:
             return None
 
         async def forget_run() -> None:
-            self._end_run()
-            self.root.vars.pop("run_number", None)
-            self.root.vars.pop("runNumber", None)
+            self._forget_run()
 
         return forget_run
+
+    def _forget_run(self) -> None:
+        """The run is over and the environment has none (its number no longer among the variables)."""
+        self._end_run()
+        self.root.vars.pop("run_number", None)
+        self.root.vars.pop("runNumber", None)
 
     def _end_run(self) -> None:
         """The current run is over: recorded as ended, remembered as the last run."""

@@ -212,9 +212,13 @@ class EnvironmentManager:
         self.environments[env.id] = env
         for detector in env.detectors:
             self._detectors.setdefault(detector, env.id)
-        env.persist()
-        if snapshot.interrupted_start(stored):
-            await env.end_interrupted_start()
+        interrupted = snapshot.interrupted(stored)
+        if not interrupted:
+            env.persist()
+            return
+        # its record keeps saying what was interrupted until the transition ending the run writes its own: a core
+        # that stops again meanwhile leaves it to the next one
+        await env.end_interrupted(interrupted)
 
     # -- create --------------------------------------------------------------------------------------------
 

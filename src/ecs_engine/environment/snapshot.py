@@ -182,14 +182,21 @@ def env_vars_from_data(data: dict[str, dict[str, str]]) -> EnvVars:
     return EnvVars(defaults=dict(data["defaults"]), vars=dict(data["vars"]), user=dict(data["user"]))
 
 
-def interrupted_start(stored: StoredEnvironment) -> bool:
-    """Whether the core stopped during the environment's START once its run number was taken: the record written
-    then, before the START's hooks and tasks, is the last one (a START that went further wrote RUNNING, or ended)."""
-    return (
-        stored.snapshot.get("transition") == Event.START_ACTIVITY
-        and stored.state == State.CONFIGURED
-        and stored.current_run > 0
-    )
+#: the transitions of a run that a restart ends if the core stopped during them (``interrupted``)
+RUN_TRANSITIONS = (Event.START_ACTIVITY, Event.STOP_ACTIVITY, Event.GO_ERROR)
+
+
+def interrupted(stored: StoredEnvironment) -> str:
+    """The transition of its run the core stopped during, "" if none: a START once its run number was taken, a
+    STOP or GO_ERROR once the run's end was stamped (each commits the environment's record then, before its hooks
+    and tasks; one that ended wrote its record without a transition). A START whose record says RUNNING went on
+    past its tasks: its run goes on, as the tasks do."""
+    event = stored.snapshot.get("transition", "")
+    if event not in RUN_TRANSITIONS or stored.current_run <= 0:
+        return ""
+    if event == Event.START_ACTIVITY and stored.state != State.CONFIGURED:
+        return ""
+    return str(event)
 
 
 async def reload(stored: StoredEnvironment, services: EnvironmentServices) -> Environment:

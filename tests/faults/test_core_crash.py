@@ -143,10 +143,13 @@ class Crashes:
         assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
         assert reason in record["error"]
         assert 0 < record["startMs"] <= record["endMs"]
+        self.check_run_ended_in_the_runs_table(run)
+        return record
+
+    def check_run_ended_in_the_runs_table(self, run: int) -> None:
         with sqlite3.connect(f"file:{self.coconut.root / 'data' / 'environments.sqlite'}?mode=ro", uri=True) as db:
             row = db.execute("SELECT start_ms, end_ms FROM runs WHERE run_number = ?", (run,)).fetchone()
         assert row is not None and row[1] is not None and row[0] <= row[1], f"run {run} in the runs table: {row}"
-        return record
 
     def destroy_and_stop(self, environment_id: str) -> None:
         listed = {e["id"] for e in self.coconut("env", "list", "-o", "json").json()["environments"]}
@@ -181,8 +184,8 @@ def crashes(coconut, tmp_path):
     (repo / "tasks" / "hook.yaml").write_text(
         "name: hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ hook_command }}'\n"
     )
-    (repo / "tasks" / "stop_hook.yaml").write_text(
-        "name: stop_hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ stop_hook_command }}'\n"
+    (repo / "tasks" / "late_hook.yaml").write_text(
+        "name: late_hook\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  value: '{{ late_hook_command }}'\n"
     )
     (repo / "workflows" / "faults.yaml").write_text(
         textwrap.dedent(
@@ -192,7 +195,8 @@ def crashes(coconut, tmp_path):
               startup_delay: "0"
               hook_delay: "0"
               hook_command: "true"
-              stop_hook_command: "true"
+              late_hook_trigger: after_STOP_ACTIVITY
+              late_hook_command: "true"
               basic_command: "sleep 300"
             roles:
               - name: occ
@@ -201,8 +205,8 @@ def crashes(coconut, tmp_path):
                 task: {load: basic}
               - name: hook
                 task: {load: hook, trigger: after_START_ACTIVITY, timeout: 300s}
-              - name: stop_hook
-                task: {load: stop_hook, trigger: after_STOP_ACTIVITY, timeout: 300s}
+              - name: late_hook
+                task: {load: late_hook, trigger: "{{ late_hook_trigger }}", timeout: 300s}
             """
         )
     )
@@ -262,7 +266,7 @@ def test_a_core_killed_while_the_tasks_start_a_run_leaves_that_run_on_record_as_
 
 def test_a_core_killed_while_the_after_stop_hooks_run_ends_the_stopped_run_on_record(crashes, tmp_path):
     hook_started = tmp_path / "stop-hook-started"
-    environment_id = crashes.create(f"stop_hook_command=touch {hook_started}; exec sleep 300")
+    environment_id = crashes.create(f"late_hook_command=touch {hook_started}; exec sleep 300")
     crashes.coconut("env", "control", environment_id, "-e", "START")
     run = int(crashes.show(environment_id)["currentRunNumber"])
     stop = crashes.in_background("env", "control", environment_id, "-e", "STOP")
@@ -294,6 +298,34 @@ def test_a_core_killed_while_the_tasks_stop_a_run_ends_it_on_record_and_leaves_n
     for event in ("RECOVER", "CONFIGURE", "START"):  # it runs again, with a new run number
         crashes.coconut("env", "control", environment_id, "-e", event)
     assert int(crashes.show(environment_id)["currentRunNumber"]) > run
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_in_a_forced_destroy_after_it_ended_the_run_leaves_it_ended_and_the_tasks_stopped(
+    crashes, tmp_path
+):
+    flag, hook_started = tmp_path / "hook-may-end", tmp_path / "destroy-hook-started"
+    environment_id = crashes.create(
+        "late_hook_trigger=DESTROY", f"late_hook_command=touch {hook_started}; test -e {flag} || exec sleep 300"
+    )
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    destroy = crashes.in_background("env", "destroy", environment_id, "--force")
+    eventually(hook_started.exists, PHASE_TIMEOUT, "the DESTROY hook running")  # after the run's end, before the kill
+    killed_ms = time.time() * 1000
+    crashes.kill_core(destroy)
+    flag.touch()  # (the hook runs again at the last destroy)
+    crashes.restart()
+    shown = crashes.show(environment_id)
+    assert (shown["state"], shown["lastTransition"]) == ("ERROR", "DESTROY")
+    assert f"the core stopped during DESTROY of run {run}" in shown["lastTransitionError"]
+    assert not shown.get("currentRunNumber")
+    record = crashes.coconut("runs", "show", str(run), "-o", "json").json()["run"]
+    assert (record["environmentId"], record["outcome"]) == (environment_id, "ok")  # ended by the destroy, as asked
+    assert 0 < record["startMs"] <= record["endMs"] <= killed_ms
+    crashes.check_run_ended_in_the_runs_table(run)
+    eventually(lambda: all(t["state"] != "RUNNING" for t in crashes.coconut.tasks()), PHASE_TIMEOUT, "no task RUNNING")
     crashes.check_no_duplicate()
     crashes.destroy_and_stop(environment_id)
 

@@ -39,6 +39,8 @@ from .taskport import TASK_EVENTS, DeployRequest, HookResult, KillReport, Task, 
 
 log = logging.getLogger(__name__)
 
+#: what a teardown says it is doing (a transition of its own: no event of the state machine)
+DESTROY = "DESTROY"
 #: at most this many task errors are listed in a transition error
 MAX_LISTED_TASK_ERRORS = 5
 #: root role statuses that end the wait of DEPLOY (INVARIANT: no critical task at all)
@@ -346,11 +348,12 @@ class Environment:
 
     async def end_interrupted(self, event: str) -> None:
         """After a core restart: the core stopped during ``event`` of this environment's run, a START once its run
-        number was taken or a STOP or GO_ERROR once the run's end was stamped (``snapshot.interrupted``). That
-        transition failed, as one its tasks refuse does, and the run ends through GO_ERROR, which stops the tasks
-        still RUNNING: on record, in the journal and in ``env show``'s last transition. (A GO_ERROR cut short in its
-        own enter/after hooks left the environment in ERROR already, where no GO_ERROR runs: its run ends here.)"""
-        reason = f"the core stopped during {event} of run {self.current_run}"
+        number was taken, a STOP or GO_ERROR once the run's end was stamped, or the teardown of a RUNNING environment
+        (DESTROY, forced) once it ended the run (``snapshot.interrupted``). That transition failed, as one its tasks
+        refuse does, and GO_ERROR ends the run (if the teardown did not) and stops the tasks still RUNNING: on record,
+        in the journal and in ``env show``'s last transition. (A GO_ERROR cut short in its own enter/after hooks left
+        the environment in ERROR already, where no GO_ERROR runs: its run ends here.)"""
+        reason = f"the core stopped during {event} of run {self.current_run or self.last_run}"
         with self.slot(Event.GO_ERROR):
             self._failed(event, reason)
             await self.go_error(reason)
@@ -1018,6 +1021,12 @@ class Environment:
                 self.run_event("TEARDOWN", model.STARTED, at="run_end_time_ms")  # QC's end of run
                 self.run_event("TEARDOWN", model.DONE_OK)
                 self._end_run()
+                # the run's end durable before the DESTROY hooks and the kill, and the record saying so: a core that
+                # stops from here on leaves the restart to stop the tasks (``end_interrupted``), not an environment
+                # RUNNING with a run that the runs table says ended
+                self.current_transition = DESTROY
+                self.persist()
+                await self.services.committed()
             self.env_event(transition="DESTROY", step="DESTROY", status=model.STARTED)
             hook_roles = {e.role.path for e in destroy_entries if e.role.kind == "task"}
             if keep_tasks:  # they outlive the environment: let go (unlocked, on record); the others are killed below,
@@ -1052,6 +1061,7 @@ class Environment:
                 )
             else:
                 self._announce_destroyed()
+            self.current_transition = ""
             self.persist(destroyed=True)
         return report
 

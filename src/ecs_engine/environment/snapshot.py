@@ -18,7 +18,7 @@ from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
-from .environment import Environment, EnvironmentServices
+from .environment import DESTROY, Environment, EnvironmentServices
 from .store import StoredEnvironment
 from .taskport import Task
 
@@ -187,11 +187,14 @@ RUN_TRANSITIONS = (Event.START_ACTIVITY, Event.STOP_ACTIVITY, Event.GO_ERROR)
 
 
 def interrupted(stored: StoredEnvironment) -> str:
-    """The transition of its run the core stopped during, "" if none: a START once its run number was taken, a
-    STOP or GO_ERROR once the run's end was stamped (each commits the environment's record then, before its hooks
-    and tasks; one that ended wrote its record without a transition). A START whose record says RUNNING went on
-    past its tasks: its run goes on, as the tasks do."""
+    """The transition the core stopped during that the restart must end, "" if none: a START once its run number
+    was taken, a STOP or GO_ERROR once the run's end was stamped, the teardown (DESTROY) of a RUNNING environment
+    once it ended the run (each commits the environment's record then, before its hooks and tasks go on; one that
+    ended wrote its record without a transition). A START whose record says RUNNING went on past its tasks: its run
+    goes on, as the tasks do."""
     event = stored.snapshot.get("transition", "")
+    if event == DESTROY:
+        return DESTROY if stored.state == State.RUNNING else ""
     if event not in RUN_TRANSITIONS or stored.current_run <= 0:
         return ""
     if event == Event.START_ACTIVITY and stored.state != State.CONFIGURED:

@@ -103,10 +103,9 @@ def plan(
     with open_config(cli, config_endpoint) as config:
         expander = make_expander(source, plugins=plugin_manager(), config=config, user_vars=user_vars, offline=True)
         try:
-            workflow_obj = expander.expand(name)
+            data = build_plan(expander, expander.expand(name))  # a task template may read a site value too
         except TemplateError as exc:
             raise _with_site_hint(exc) from None
-        data = build_plan(expander, workflow_obj)
     print_plan(cli, data, output)
     if strict and data["warnings"]:
         cli.error(f"coconut: error: --strict: the plan has {len(data['warnings'])} warning(s)")

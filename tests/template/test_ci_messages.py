@@ -1,0 +1,15 @@
+"""What a CI script running ``coconut template validate`` and ``plan`` reads: each problem placed (file, line),
+named (role, field) and explained, in every output."""
+
+from __future__ import annotations
+
+from tests.coconut.conftest import Runner
+
+
+def test_plan_says_a_site_value_a_task_template_reads_comes_from_the_store(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'module use {{ modulepath }}'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: t}}\n")
+    result = Runner(tmp_path)("template", "plan", "-w", "w", "--repo", str(repo.root), "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert "field command.value: unknown name 'modulepath'" in result.err
+    assert "hint: 'modulepath' is a site value the configuration store lacks" in result.err

@@ -13,3 +13,15 @@ def test_plan_says_a_site_value_a_task_template_reads_comes_from_the_store(tmp_p
     assert result.status == 1
     assert "field command.value: unknown name 'modulepath'" in result.err
     assert "hint: 'modulepath' is a site value the configuration store lacks" in result.err
+
+
+def test_annotations_keep_the_hint(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'echo {{ greting }}'}\n")
+    repo.workflow("w", "name: !public w\ndefaults: {greeting: hi}\nroles:\n  - {name: r, task: {load: t}}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert (
+        "::error file=tasks/t.yaml,line=3::role w.r, field command.value: unknown name 'greting'"
+        " (did you mean 'greeting'?)" in result.out.splitlines()
+    )

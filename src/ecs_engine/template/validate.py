@@ -94,8 +94,10 @@ def _origin(exc: HandledError, source: TemplateSource, kind: str, name: str) -> 
 
 def _error(exc: HandledError) -> Problem:
     if isinstance(exc, TemplateError):
-        # the message says the role and field; the file and line are the problem's own (GitHub places them)
+        # the message says the role, field and hint (one line, as plan's warnings); the file and line are the
+        # problem's own (GitHub places them)
         message = TemplateError(exc.message, role_path=exc.role_path, field=exc.field).render()
+        message += f" ({exc.hint})" if exc.hint else ""
         return Problem("error", message, exc.file, exc.line, exc.render())
     return Problem("error", exc.render(), rendered=exc.render())
 

@@ -269,6 +269,15 @@ def test_an_auto_environment_streams_its_events_until_it_is_gone(client):
     assert received[-1]["environmentEvent"]["message"] == "environment destroyed"
 
 
+def test_the_gui_create_page_lists_the_examples_of_a_fresh_core(client):
+    """The AliECS GUI asks every repository's templates at every revision ('*', '*'): a core with no repository
+    added answers the built-in examples (it answered NOT_FOUND "no repository matches '*'")."""
+    templates = client("GetWorkflowTemplates", repoPattern="*", revisionPattern="*")["workflowTemplates"]
+    assert ("examples", "local", "dataflow-demo") in {(t["repo"], t["revision"], t["template"]) for t in templates}
+    unknown = client.error("GetWorkflowTemplates", repoPattern="nosuch*", revisionPattern="*")
+    assert unknown.code() == grpc.StatusCode.NOT_FOUND and "no repository matches 'nosuch*'" in unknown.details()
+
+
 def test_templates_and_repositories(client, core, tmp_path):
     templates = client("GetWorkflowTemplates")["workflowTemplates"]
     demo = next(t for t in templates if t["template"] == "dataflow-demo")

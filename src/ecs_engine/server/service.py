@@ -490,10 +490,15 @@ class ControlService(pb_grpc.ControlServicer):
                 problems=problems,
             )
 
-        infos = await offload(listing)
-        infos += self.core.sources.example_templates(
+        examples = self.core.sources.example_templates(
             request.repoPattern, request.revisionPattern, all_workflows=request.allWorkflows
         )
+        try:
+            infos = await offload(listing) + examples
+        except NotFoundError:  # no added repository matches (the GUI's '*' on a fresh core): the examples may
+            if not examples:
+                raise
+            infos = examples
         for problem in problems:  # one broken repository does not hide the others (the reply has no place for it)
             log.warning("GetWorkflowTemplates: %s", problem.message)
         if problems and not infos:

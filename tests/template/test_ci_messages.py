@@ -25,3 +25,15 @@ def test_annotations_keep_the_hint(tmp_path, repo):
         "::error file=tasks/t.yaml,line=3::role w.r, field command.value: unknown name 'greting'"
         " (did you mean 'greeting'?)" in result.out.splitlines()
     )
+
+
+def test_a_task_named_unlike_its_file_is_placed_on_the_task_file(tmp_path, repo):
+    repo.task("t", "control: {mode: basic}\nname: other\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: t}}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    annotations = [line for line in result.out.splitlines() if line.startswith("::")]
+    assert annotations == [
+        "::error file=tasks/t.yaml,line=2::the task is named 'other' but the file is 't.yaml'",
+        "::warning file=tasks/t.yaml,line=2::task template name 'other' differs from its file name 't'",
+    ]

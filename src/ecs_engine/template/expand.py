@@ -458,7 +458,8 @@ class Expander:
                 raise exc.located(role_path=where.role_path) from None
             if cls.name != ref.name:
                 self.warnings.append(
-                    f"{tfile.origin}: task template name '{cls.name}' differs from its file name '{ref.name}'"
+                    f"{tfile.origin}:{cls.lines['name']}: task template name '{cls.name}' differs from its file"
+                    f" name '{ref.name}'"
                 )
             self.warnings.extend(w for w in cls.warnings if w not in self.warnings)
             self._task_classes[key] = cls

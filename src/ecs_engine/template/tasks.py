@@ -127,7 +127,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
     if not isinstance(data, YMap):
         raise TemplateError("a task template must be a map", file=origin, line=1)
     reader = _Reader(origin)
-    out = TaskClass(name=str(data.get("name", "")), file=origin)
+    out = TaskClass(name=str(data.get("name", "")), file=origin, lines={"name": data.line_of("name")})
     if not out.name:
         raise TemplateError("the task template has no 'name'", file=origin, line=1)
     for key in data:

@@ -329,7 +329,9 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
     result.problems.extend(literal_task_problems(cls))
     if cls.name != name:
         result.problems.append(
-            Problem("error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, 1)
+            Problem(
+                "error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, cls.lines["name"]
+            )
         )
     result.problems.extend(_warning(w) for w in cls.warnings)
     names, literals = used or used_names(source)

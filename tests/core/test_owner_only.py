@@ -48,6 +48,22 @@ def test_a_call_without_the_token_or_with_a_wrong_one_is_refused(coconut):
     assert coconut("env", "list").status == 0  # coconut itself sends the token, with no configuration
 
 
+def test_the_token_is_admitted_whatever_the_case_of_its_scheme(coconut):
+    """``Bearer <token>`` is what gRPC's ``access_token_call_credentials`` sends (RFC 7235: the scheme is
+    case-insensitive); it was refused as "a wrong token"."""
+    token = read_token(coconut.state_dir)
+    with grpc.insecure_channel(f"127.0.0.1:{coconut.port}") as channel:
+        stub = pb_grpc.ControlStub(channel)
+        for scheme in ("Bearer", "BEARER"):
+            metadata = (("authorization", f"{scheme} {token}"),)
+            assert stub.GetEnvironments(pb.GetEnvironmentsRequest(), timeout=5, metadata=metadata).environments == []
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetEnvironments(
+                pb.GetEnvironmentsRequest(), timeout=5, metadata=(("authorization", f"Basic {token}"),)
+            )
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 def test_the_core_keeps_its_files_to_its_owner(coconut):
     token_file = coconut.state_dir / "core.token"
     assert len(read_token(coconut.state_dir)) >= 32

@@ -58,12 +58,13 @@ def token_metadata(token: str) -> tuple[tuple[str, str], ...]:
 
 class TokenCheck(grpc.aio.ServerInterceptor):
     """Refuses every RPC that does not carry ``token`` (compared in constant time); ``service`` is who refuses, in
-    the refusal (the core, or a standalone apricot)."""
+    the refusal (the core, or a standalone apricot). The scheme is case-insensitive (RFC 7235): gRPC's own
+    ``access_token_call_credentials`` sends ``Bearer``."""
 
     def __init__(self, token: str, service: str = "the core"):
         import hmac  # here: a client sending the token does not load it (issue 19)
 
-        self._expected = (SCHEME + token).encode()
+        self._expected = token.encode()
         self._same = hmac.compare_digest
         self._service = service
 
@@ -74,8 +75,9 @@ class TokenCheck(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
         metadata = dict(handler_call_details.invocation_metadata or ())
-        sent = metadata.get(TOKEN_KEY, "")
-        if handler is None or self._same(str(sent).encode(), self._expected):
+        sent = str(metadata.get(TOKEN_KEY, ""))
+        scheme, _, value = sent.partition(" ")
+        if handler is None or (scheme.lower() == SCHEME.strip() and self._same(value.encode(), self._expected)):
             return handler
         reason = "a wrong token" if sent else "no token"
         return _refusal(handler, f"{self._service} admits only its owner: this call carries {reason}")

@@ -37,3 +37,17 @@ def test_a_task_named_unlike_its_file_is_placed_on_the_task_file(tmp_path, repo)
         "::error file=tasks/t.yaml,line=2::the task is named 'other' but the file is 't.yaml'",
         "::warning file=tasks/t.yaml,line=2::task template name 'other' differs from its file name 't'",
     ]
+
+
+def test_a_misspelt_role_key_is_named_with_the_key_it_resembles(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - name: r\n    enabeld: 'false'\n    task: {load: t}\n")
+    repo.workflow("x", "name: !public x\nroles:\n  - name: r\n    vars: {a: b}\n    taks:\n      load: t\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::warning file=workflows/w.yaml,line=4::role w.r: unknown key 'enabeld' ignored (did you mean 'enabled'?)",
+        "::error file=workflows/x.yaml,line=6::role x.r: cannot tell the role kind: expected one of 'roles', 'task',"
+        " 'call', 'include' or 'for'; unknown key 'taks' (did you mean 'task'?)",
+    ]

@@ -13,10 +13,11 @@ from typing import Any
 from ecs_engine.errors import TemplateError, role_label
 
 from .restart import RestartPolicy, parse_restart
-from .yamlload import EMPTY_VARMAP, VarMap, VarSpec, YList, YMap, as_bool, load_yaml, read_varmap
+from .yamlload import EMPTY_VARMAP, VarMap, VarSpec, YList, YMap, as_bool, did_you_mean, load_yaml, read_varmap
 
 COMMON_KEYS = frozenset(("name", "enabled", "defaults", "vars", "constraints", "connect", "bind"))
 KIND_KEYS = ("roles", "task", "call", "include")
+ROLE_KEYS = COMMON_KEYS | {*KIND_KEYS, "for", "description"}
 TASK_KEYS = ("load", "critical", "trigger", "await", "timeout", "restart")
 CALL_KEYS = ("func", "return", "trigger", "await", "timeout", "critical")
 CHANNEL_KEYS = (
@@ -131,18 +132,24 @@ class _Reader:
             return self._iterator(data, name, path)
 
         present = [k for k in KIND_KEYS if k in data]
+        line = data.line
         if len(present) != 1:
             if not present:
                 message = "cannot tell the role kind: expected one of 'roles', 'task', 'call', 'include' or 'for'"
+                unknown = [k for k in data if k not in ROLE_KEYS]
+                if unknown:  # a misspelt kind: point at it
+                    line = data.line_of(unknown[0])
+                    message += f"; unknown key '{unknown[0]}'{did_you_mean(unknown[0], ROLE_KEYS)}"
             else:
                 message = f"a role has exactly one of 'roles', 'task', 'call', 'include'; this one has {present}"
-            raise self.error(message, data.line, role_path=path)
+            raise self.error(message, line, role_path=path)
         kind = {"roles": "aggregator"}.get(present[0], present[0])
         allowed = COMMON_KEYS | {present[0]} | ({"description"} if top else set())
         for key in data:
             if key not in allowed:
                 self.warnings.append(
                     f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown key '{key}' ignored"
+                    + did_you_mean(key, allowed)
                 )
         common = self._common(data, path)
         body = data[present[0]]
@@ -173,6 +180,7 @@ class _Reader:
             if key not in ("range", "var", "begin", "end"):
                 self.warnings.append(
                     f"{self.file}:{spec.line_of(key)}: {role_label(path)}: unknown 'for' key '{key}' ignored"
+                    + did_you_mean(key, ("range", "var", "begin", "end"))
                 )
         var = spec.get("var")
         if not var or not isinstance(var, str):
@@ -259,6 +267,7 @@ class _Reader:
             if key not in keys:
                 self.warnings.append(
                     f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown '{kind}' key '{key}' ignored"
+                    + did_you_mean(key, keys)
                 )
                 continue
             if key == "critical":

@@ -13,7 +13,7 @@ from ecs_engine.errors import TemplateError
 
 from .restart import RestartPolicy, parse_restart
 from .roles import RawChannel, RawConstraint, _Reader
-from .yamlload import EMPTY_VARMAP, VarMap, YList, YMap, as_bool, load_yaml, read_varmap
+from .yamlload import EMPTY_VARMAP, VarMap, YList, YMap, as_bool, did_you_mean, load_yaml, read_varmap
 
 TASK_KEYS = frozenset(
     (
@@ -132,7 +132,9 @@ def parse_task(text: str, origin: str) -> TaskClass:
         raise TemplateError("the task template has no 'name'", file=origin, line=1)
     for key in data:
         if key not in TASK_KEYS:
-            out.warnings.append(f"{origin}:{data.line_of(key)}: unknown key '{key}' ignored")
+            out.warnings.append(
+                f"{origin}:{data.line_of(key)}: unknown key '{key}' ignored{did_you_mean(key, TASK_KEYS)}"
+            )
     for section in ("defaults", "vars"):
         varmap = read_varmap(data.get(section), file=origin, line=data.line_of(section), field=section)
         out.warnings.extend(varmap.warnings)
@@ -200,7 +202,7 @@ def _command(data: Any, origin: str, line: int, warnings: list[str], lines: dict
     for key, value in data.items():
         kline = data.line_of(key)
         if key not in COMMAND_KEYS:
-            warnings.append(f"{origin}:{kline}: unknown key 'command.{key}' ignored")
+            warnings.append(f"{origin}:{kline}: unknown key 'command.{key}' ignored{did_you_mean(key, COMMAND_KEYS)}")
         elif key == "shell":
             values["shell"] = as_bool(value, file=origin, line=kline, field="command.shell")
         elif key in ("env", "arguments"):

@@ -330,7 +330,10 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
     if cls.name != name:
         result.problems.append(
             Problem(
-                "error", f"the task is named '{cls.name}' but the file is '{name}.yaml'", tfile.origin, cls.lines["name"]
+                "error",
+                f"the task is named '{cls.name}' but the file is '{name}.yaml'",
+                tfile.origin,
+                cls.lines["name"],
             )
         )
     result.problems.extend(_warning(w) for w in cls.warnings)

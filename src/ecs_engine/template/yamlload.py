@@ -6,7 +6,9 @@ work on composed YAML nodes rather than constructed Python values.
 
 from __future__ import annotations
 
+import difflib
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -242,6 +244,12 @@ def _varspec(spec: YMap, *, file: str, key: str) -> VarSpec:
     if out.widget not in WIDGETS:
         out.widget = "editBox" if out.widget != "detectorSelector" else out.widget
     return out
+
+
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'task'?)`` after an unknown key: it is usually a typo of a known one."""
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 @dataclass(frozen=True)

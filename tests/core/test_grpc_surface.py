@@ -191,6 +191,11 @@ def test_a_failed_creation_carries_the_environment_as_upstream(client):
     assert unknown.details().startswith("cannot create new environment: ")
     assert status_detail(unknown, client.codec)["state"] == "ERROR"  # a fresh id, as upstream's
 
+    # a template error: the prefix, then its file and line (the prefix landed after them, mid-sentence)
+    bad = client.error("NewEnvironment", workflowTemplate="dataflow-demo", vars={"hosts": "flp001"})
+    assert bad.details().startswith("cannot create new environment: /") and "dataflow-demo.yaml:" in bad.details()
+    assert bad.details().count("cannot create new environment") == 1
+
 
 def test_async_creation_returns_at_once(client):
     created = client("NewEnvironmentAsync", workflowTemplate="dataflow-demo", vars={"monitor_enabled": "false"})

@@ -64,15 +64,18 @@ async def abort_with(
     *,
     code: grpc.StatusCode | None = None,
     detail: Message | None = None,
+    text: str | None = None,
 ) -> NoReturn:
     """End the call with the status of ``exc`` (or ``code``), naming its class in the trailing metadata; a
-    ``detail`` goes with it as a ``google.rpc.Status`` detail (``grpc-status-details-bin``), as Go servers send."""
+    ``detail`` goes with it as a ``google.rpc.Status`` detail (``grpc-status-details-bin``), as Go servers send.
+    ``text``: the message, if not ``exc``'s rendering."""
     code = code or status_of(exc)
+    text = exc.render() if text is None else text
     metadata: list[tuple[str, str | bytes]] = [(ERROR_CLASS_KEY, type(exc).__name__)]
     if detail is not None:
-        metadata.append((STATUS_DETAILS_KEY, status_details(code, exc.render(), detail)))
+        metadata.append((STATUS_DETAILS_KEY, status_details(code, text, detail)))
     context.set_trailing_metadata(tuple(metadata))
-    await abort(context, code, exc.render())
+    await abort(context, code, text)
 
 
 def status_details(code: grpc.StatusCode, message: str, detail: Message) -> bytes:

@@ -9,7 +9,6 @@ A failed ControlEnvironment returns OK with state ERROR, as upstream, and the re
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
@@ -89,15 +88,15 @@ async def _creation_failed(context: grpc.aio.ServicerContext, exc: HandledError)
     """A failed NewEnvironment as upstream answers it (the AliECS GUI decodes it to show the failed environment):
     INTERNAL "cannot create new environment: ...", with a google.rpc.Status detail EnvironmentInfo{id,
     createdWhen, state ERROR}; an environment that never existed gets a fresh id, as upstream's. The
-    project's error class still goes in the metadata, so coconut keeps its exit status."""
+    project's error class still goes in the metadata, so coconut keeps its exit status. The prefix goes before
+    the whole rendering (a template error's file and line first)."""
     if isinstance(exc, CreateError):
-        failed: HandledError = exc
+        text = exc.render()
         info = pb.EnvironmentInfo(id=exc.info["id"], createdWhen=exc.info["createdWhen"], state=State.ERROR)
     else:
-        failed = copy.copy(exc)
-        failed.message = f"cannot create new environment: {exc.message}"
+        text = f"cannot create new environment: {exc.render()}"
         info = pb.EnvironmentInfo(id=new_id(), createdWhen=now_ms(), state=State.ERROR)
-    await abort_with(context, failed, code=grpc.StatusCode.INTERNAL, detail=info)
+    await abort_with(context, exc, code=grpc.StatusCode.INTERNAL, detail=info, text=text)
 
 
 def _user(message: common_pb2.User) -> common_pb2.User | None:

@@ -51,3 +51,19 @@ def test_a_misspelt_role_key_is_named_with_the_key_it_resembles(tmp_path, repo):
         "::error file=workflows/x.yaml,line=6::role x.r: cannot tell the role kind: expected one of 'roles', 'task',"
         " 'call', 'include' or 'for'; unknown key 'taks' (did you mean 'task'?)",
     ]
+
+
+def test_a_name_set_to_a_list_says_the_list_was_ignored(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow(
+        "w",
+        "name: !public w\ndefaults:\n  nodes: [flp001, flp002]\nroles:\n"
+        "  - name: h-{{ it }}\n    for: {range: '{{ nodes }}', var: it}\n    task: {load: t}\n",
+    )
+    result = Runner(tmp_path)("template", "plan", "-w", "w", "--repo", str(repo.root), "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert "unknown name 'nodes'" in result.err
+    assert (
+        f"hint: 'nodes' is set to a map or list at {repo.root / 'workflows/w.yaml'}:3, which is ignored: variables"
+        " are strings" in result.err
+    )

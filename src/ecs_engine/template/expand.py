@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from .roles import RawChannel, RawRole, WorkflowTemplate, parse_workflow
 from .sources import TemplateRef, TemplateSource
 from .tasks import TaskClass, parse_task
 from .triggers import parse_trigger
-from .yamlload import VarMap
+from .yamlload import IGNORED_VALUE, VarMap
 
 MAX_INCLUDE_DEPTH = 16
 
@@ -99,6 +100,22 @@ class Where(NamedTuple):
             field=self.field,
             expression=expression,
         )
+
+
+def _ignored_value_hint(exc: TemplateError, warnings: list[str]) -> TemplateError:
+    """An unknown name that a template sets to a map or list was dropped (variables are strings): say so, where the
+    closest name would mislead."""
+    unknown = re.match(r"unknown name '([^']+)'", exc.message)
+    if unknown:
+        dropped = re.compile(rf"(.*?): \S*\.{re.escape(unknown.group(1))}: {IGNORED_VALUE}")
+        for warning in warnings:
+            if match := dropped.match(warning):
+                exc.hint = (
+                    f"'{unknown.group(1)}' is set to a map or list at {match.group(1)}, which is ignored: variables"
+                    ' are strings (quote it: \'["a", "b"]\')'
+                )
+                break
+    return exc
 
 
 @dataclass(frozen=True)
@@ -206,7 +223,10 @@ class Expander:
             )
         self.warnings = list(template.warnings)
         self.call_errors = []
-        roles = self._expand_root(template, source)
+        try:
+            roles = self._expand_root(template, source)
+        except TemplateError as exc:
+            raise _ignored_value_hint(exc, self.warnings) from None
         for key in self.role_user_vars:
             if key not in self._used_role_vars:
                 raise TemplateError(f"user variable for role '{key}': no enabled role has this path")

@@ -246,6 +246,10 @@ def _varspec(spec: YMap, *, file: str, key: str) -> VarSpec:
     return out
 
 
+#: the warning about a ``defaults``/``vars`` value dropped for being a map or list
+IGNORED_VALUE = "a map or list value is ignored"
+
+
 def did_you_mean(key: str, known: Iterable[str]) -> str:
     """`` (did you mean 'task'?)`` after an unknown key: it is usually a typo of a known one."""
     close = difflib.get_close_matches(key, sorted(known), n=1)
@@ -283,7 +287,7 @@ def read_varmap(data: Any, *, file: str, line: int, field: str, role_path: str |
             values[key] = spec.value
         elif isinstance(raw, (dict, list)):
             warnings.append(
-                f"{file}:{vline}: {field}.{key}: a map or list value is ignored (variables are strings; "
+                f"{file}:{vline}: {field}.{key}: {IGNORED_VALUE} (variables are strings; "
                 "quote it, or use '!public' with 'value:')"
             )
         else:

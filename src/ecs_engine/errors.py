@@ -76,6 +76,11 @@ class StoreUrlError(ConfigurationError, UsageError):
     2, as a bad ``--endpoint``), still a ConfigurationError to whoever catches the store's errors."""
 
 
+class BadKeyError(ConfigurationError, UsageError):
+    """A configuration key of the wrong form (empty, ``..``, ``//``): a malformed argument or request field (exit 2,
+    INVALID_ARGUMENT over gRPC, not INTERNAL), still a ConfigurationError to whoever catches the store's errors."""
+
+
 def role_label(path: str) -> str:
     """``role <path>``; a path still holding ``{{ }}`` is a template's as written (``w.host-{{ it }}``), not a role's."""
     return f"role template {path}" if "{{" in path else f"role {path}"

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
-from ecs_engine.errors import ConfigurationError
+from ecs_engine.errors import BadKeyError, ConfigurationError
 
 DEFAULT_PREFIX = "o2/"
 
@@ -30,19 +30,19 @@ class Change(NamedTuple):
 
 
 def check_key(key: str, *, what: str = "key") -> str:
-    """Return ``key`` if it is a valid relative key, else raise ConfigurationError saying why."""
+    """Return ``key`` if it is a valid relative key, else raise BadKeyError saying why."""
     if not isinstance(key, str) or not key:
-        raise ConfigurationError(f"bad {what} {key!r}: empty")
+        raise BadKeyError(f"bad {what} {key!r}: empty")
     if key.startswith("/"):
-        raise ConfigurationError(f"bad {what} '{key}': must be relative to the store prefix (no leading '/')")
+        raise BadKeyError(f"bad {what} '{key}': must be relative to the store prefix (no leading '/')")
     segments = key[:-1].split("/") if key.endswith("/") else key.split("/")
     for segment in segments:
         if segment == "":
-            raise ConfigurationError(f"bad {what} '{key}': empty path segment ('//')")
+            raise BadKeyError(f"bad {what} '{key}': empty path segment ('//')")
         if segment in (".", ".."):
-            raise ConfigurationError(f"bad {what} '{key}': '{segment}' is not allowed as a path segment")
+            raise BadKeyError(f"bad {what} '{key}': '{segment}' is not allowed as a path segment")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise ConfigurationError(f"bad {what} {key!r}: control characters are not allowed")
+        raise BadKeyError(f"bad {what} {key!r}: control characters are not allowed")
     return key
 
 

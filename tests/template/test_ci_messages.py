@@ -67,3 +67,15 @@ def test_a_name_set_to_a_list_says_the_list_was_ignored(tmp_path, repo):
         f"hint: 'nodes' is set to a map or list at {repo.root / 'workflows/w.yaml'}:3, which is ignored: variables"
         " are strings" in result.err
     )
+
+
+def test_validate_strict_fails_on_a_warning(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - name: r\n    enabeld: 'false'\n    task: {load: t}\n")
+    run = Runner(tmp_path)
+    args = ("template", "validate", str(repo.root), "--config-endpoint", "memory://")
+    assert run(*args).status == 0
+    strict = run(*args, "--strict", "-o", "github")
+    assert strict.status == 1
+    assert "unknown key 'enabeld' ignored" in strict.out
+    assert strict.err == "coconut: error: --strict: 1 warning(s)\n"

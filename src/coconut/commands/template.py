@@ -56,9 +56,12 @@ def validate(
     output: str = typer.Option(
         "text", "-o", "--output", help="text, json, yaml or github (annotations, paths relative to the git work tree)."
     ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 also on any warning (an unknown key ignored, a default never used...)."
+    ),
 ) -> int:
     """Load every workflow (with the given or sample variables, rendering the tasks it uses as plan does) and task
-    template; exit 0 only if all are valid."""
+    template; exit 0 only if all are valid (with --strict: and none has a warning)."""
     from ecs_engine.plugins import plugin_manager
     from ecs_engine.template.validate import validate_paths
     from ecs_engine.uservars import parse_vars
@@ -70,7 +73,13 @@ def validate(
     with open_config(cli, config_endpoint) as config:
         report = validate_paths(targets, plugins=plugin_manager(), config=config, user_vars=user_vars)
     print_validation(cli, report, output)
-    return ExitStatus.OK if report.ok else ExitStatus.FAILED
+    if not report.ok:
+        return ExitStatus.FAILED
+    warnings = sum(p.severity == "warning" for r in report.results for p in r.problems)
+    if strict and warnings:
+        cli.error(f"coconut: error: --strict: {warnings} warning(s)")
+        return ExitStatus.FAILED
+    return ExitStatus.OK
 
 
 @command(app, "plan")

@@ -167,7 +167,7 @@ def test_every_apricot_rpc(apricot):
     assert aliased == {"aliasedLinkIDs": ["TPC-L0", "TPC-L2"]}
 
     # runtime entries (the GUI's saved configurations and locks)
-    assert call("GetRuntimeEntry", component="COG-v1", key="lock") == {}
+    assert call.error("GetRuntimeEntry", component="COG-v1", key="lock").code() == grpc.StatusCode.NOT_FOUND
     assert call("SetRuntimeEntry", component="COG-v1", key="lock", value="alice") == {}
     assert call("GetRuntimeEntry", component="COG-v1", key="lock") == {"payload": "alice"}
     assert call("GetRuntimeEntries", component="COG-v1") == {"stringMap": {"lock": "alice"}}

@@ -45,3 +45,16 @@ async def test_a_name_of_the_wrong_form_is_invalid_argument(apricot, rpc, reques
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason in refused.value.details()
     assert (await apricot.ListDetectors(pb.DetectorsRequest(), timeout=10)).detectors == ["TST"]  # still serving
+
+
+async def test_an_unset_runtime_entry_is_not_found(apricot):
+    """As upstream's apricot over Consul (an error the AliECS GUI turns into NOT_FOUND); it answered an empty payload,
+    which the GUI then failed to parse as JSON."""
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await apricot.GetRuntimeEntry(
+            pb.GetRuntimeEntryRequest(component="COG-v1", key="workflow-mappings"), timeout=10
+        )
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+    assert missing.value.details() == "no runtime entry 'workflow-mappings' of component COG-v1"
+    await apricot.SetRuntimeEntry(pb.SetRuntimeEntryRequest(component="COG-v1", key="empty", value=""), timeout=10)
+    assert (await apricot.GetRuntimeEntry(pb.GetRuntimeEntryRequest(component="COG-v1", key="empty"))).payload == ""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import grpc
 
 from ecs_engine.config.paths import ComponentQuery
-from ecs_engine.errors import HandledError, UsageError
+from ecs_engine.errors import HandledError, NotFoundError, UsageError
 from ecs_engine.offload import offload
 from ecs_engine.protocols import apricot_pb2 as pb
 from ecs_engine.protocols import apricot_pb2_grpc as pb_grpc
@@ -137,8 +137,12 @@ class ApricotService(pb_grpc.ApricotServicer):
 
     @rpc
     async def GetRuntimeEntry(self, request: pb.GetRuntimeEntryRequest, context: Context) -> pb.ComponentResponse:
+        """An unset entry is NOT_FOUND: upstream's Consul backend fails it ("nil response for key ..."), which the
+        AliECS GUI reads as NOT_FOUND; an empty payload would be JSON it cannot parse."""
         value = await offload(self.config.runtime_get, request.component, request.key)
-        return pb.ComponentResponse(payload=value or "")  # an unset entry reads empty, as from Consul
+        if value is None:
+            raise NotFoundError(f"no runtime entry '{request.key}' of component {request.component}")
+        return pb.ComponentResponse(payload=value)
 
     @rpc
     async def SetRuntimeEntry(self, request: pb.SetRuntimeEntryRequest, context: Context) -> pb.Empty:

@@ -79,3 +79,22 @@ def test_validate_strict_fails_on_a_warning(tmp_path, repo):
     assert strict.status == 1
     assert "unknown key 'enabeld' ignored" in strict.out
     assert strict.err == "coconut: error: --strict: 1 warning(s)\n"
+
+
+def test_a_missing_template_in_a_disabled_role_is_a_warning(tmp_path, repo):
+    repo.task("readout", "name: readout\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow(
+        "w",
+        "name: !public w\ndefaults: {extra: 'false'}\nroles:\n  - {name: r, task: {load: readout}}\n"
+        "  - name: x\n    enabled: '{{ extra }}'\n    roles:\n      - {name: t, task: {load: reaodut}}\n"
+        "      - {name: s, include: sub}\n",
+    )
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 0
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::warning file=workflows/w.yaml,line=8::role w.x.t, field task.load: task template 'reaodut' not found"
+        " (did you mean 'readout'?): enabling this role would fail",
+        "::warning file=workflows/w.yaml,line=9::role w.x.s, field include: workflow template 'sub' not found:"
+        " enabling this role would fail",
+    ]

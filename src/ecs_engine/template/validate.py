@@ -10,7 +10,7 @@ are not generated yet are checked up to their DPL command.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +23,9 @@ from .jit import Dpl, jit_name
 from .load import make_expander
 from .plan import plan_tasks
 from .roles import RawRole, WorkflowTemplate, parse_workflow
-from .sources import DirectorySource, TemplateSource
+from .sources import DirectorySource, TemplateRef, TemplateSource
 from .tasks import TaskClass, output_mode, parse_task
-from .yamlload import YList, YMap, load_yaml
+from .yamlload import YList, YMap, did_you_mean, load_yaml
 
 if TYPE_CHECKING:
     import pluggy
@@ -90,6 +90,10 @@ def _origin(exc: HandledError, source: TemplateSource, kind: str, name: str) -> 
     if isinstance(exc, TemplateError) and exc.file:
         return exc.file
     return f"{source.display()}:{kind}/{name}.yaml"
+
+
+def _warning_at(message: str, file: str, line: int, role_path: str, field_name: str) -> Problem:
+    return Problem("warning", TemplateError(message, role_path=role_path, field=field_name).render(), file, line)
 
 
 def _error(exc: HandledError) -> Problem:
@@ -158,13 +162,23 @@ def _literal_problem(check: Callable[[str], object], text: str, **where: Any) ->
     return []
 
 
+def _all_roles(template: WorkflowTemplate) -> Iterator[tuple[RawRole, str]]:
+    """Every role of the template with its path, also those expansion skips (disabled, in a branch not taken)."""
+    stack = [(template.root, "")]
+    while stack:
+        raw, parent = stack.pop()
+        path = child_path(parent, raw.name)
+        yield raw, path
+        if raw.body is not None:
+            stack.append((raw.body, parent))  # the copies sit under the iterator's parent
+        stack.extend((child, path) for child in reversed(raw.roles))
+
+
 def literal_role_problems(template: WorkflowTemplate) -> list[Problem]:
     """Fields written without ``{{ }}`` that expansion would refuse, in every role: also in those it skips
     (disabled, in a branch not taken), by the checks it runs."""
     out: list[Problem] = []
-
-    def visit(raw: RawRole, parent: str) -> None:
-        path = child_path(parent, raw.name)
+    for raw, path in _all_roles(template):
         checks: list[tuple[str, str | None, Callable[[str], object]]] = []
         if raw.traits is not None:
             checks.append((f"{raw.kind}.timeout", raw.traits.timeout.strip() or None, parse_timeout))  # blank: default
@@ -176,12 +190,30 @@ def literal_role_problems(template: WorkflowTemplate) -> list[Problem]:
             if text is not None:
                 line = raw.lines.get(field_name, raw.line)
                 out.extend(_literal_problem(check, text, file=raw.file, line=line, role_path=path, field=field_name))
-        if raw.body is not None:
-            visit(raw.body, parent)  # the copies sit under the iterator's parent
-        for child in raw.roles:
-            visit(child, path)
+    return out
 
-    visit(template.root, "")
+
+def missing_templates(template: WorkflowTemplate, source: TemplateSource) -> list[Problem]:
+    """Task templates and sub-workflows of this repository named without ``{{ }}`` that it lacks, in the roles
+    expansion skipped: a misspelt name in a role disabled by default would pass (a warning, as AliECS loads them
+    only when the role is enabled)."""
+    out: list[Problem] = []
+    for raw, path in _all_roles(template):
+        if raw.kind == "task" and raw.traits is not None:
+            kind, field_name, text = "tasks", "task.load", raw.traits.load
+        elif raw.kind == "include" and raw.include is not None:
+            kind, field_name, text = "workflows", "include", raw.include
+        else:
+            continue
+        try:
+            ref = TemplateRef.parse(text, kind)
+        except TemplateError:
+            continue  # not a name: expansion says so where it takes the role
+        if has_expressions(text) or ref.repo or ref.revision or source.exists(kind, ref.name):
+            continue
+        close = did_you_mean(ref.name, source.names(kind))
+        message = f"{kind[:-1]} template '{ref.name}' not found{close}: enabling this role would fail"
+        out.append(_warning_at(message, raw.file, raw.lines.get(field_name, raw.line), path, field_name))
     return out
 
 
@@ -293,6 +325,7 @@ def validate_workflow(
         break
     result.problems.extend(_error(e) for e in expander.call_errors)
     result.problems.extend(_warning(w) for w in workflow.warnings)
+    result.problems.extend(missing_templates(template, source))
     result.problems.extend(unused_defaults(template, *(used or used_names(source))))
     for key in sampled:
         result.problems.append(

@@ -127,3 +127,28 @@ def test_an_idle_outbox_shows_a_broker_gone_and_back_empty_and_makes_its_topics_
         outbox.close()
         journal.close()
         broker.kill()
+
+
+def test_a_journal_replaced_behind_the_outbox_position_is_delivered_from_its_first_event(tmp_path, kafka_broker):
+    """events.sqlite removed (or restored from a copy) while kafka-outbox.json stayed: the outbox waited for the new
+    journal's numbers to pass its position, so its first events never went out, and the status said lag only."""
+    (tmp_path / "position.json").write_text(json.dumps({"delivered_seq": 50}))
+    bus = EventBus()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    bus.add_sink(journal)
+    outbox = open_outbox(tmp_path, kafka_broker, bus, journal)
+    try:
+        bus.publish(trg_event("envNEW", "trg.RunStart()", 9))
+        bus.publish(trg_event("envNEW", "trg.RunStop()", 9))
+        got = consume(
+            kafka_broker.endpoint,
+            ["aliecs.integrated_service.trg"],
+            lambda got: len([m for m in got if m.key == "envNEW"]) == 2,
+            timeout=15,
+        )
+        eventually(lambda: outbox.status().lag == 0, what="nothing left to deliver")
+    finally:
+        outbox.close()
+        journal.close()
+    assert [m.seq for m in got if m.key == "envNEW"] == [1, 2]
+    assert json.loads((tmp_path / "position.json").read_text())["delivered_seq"] == 2

@@ -61,6 +61,8 @@ class Publisher(Protocol):
 class JournalReader(Protocol):
     def entries(self, *, after_seq: int = 0, limit: int | None = None) -> Iterable[JournalEntry]: ...
 
+    def last_seq(self) -> int: ...
+
 
 @dataclass(frozen=True)
 class OutboxStatus:
@@ -170,13 +172,28 @@ class Outbox:
     # -- the delivered position ------------------------------------------------------------------------------
 
     def _load_position(self) -> int:
-        """The last delivered sequence number; the first time, the journal's end (history is not replayed)."""
+        """The last delivered sequence number; the first time, the journal's end (history is not replayed).
+
+        A position beyond the journal's last event means the journal was replaced (removed, restored from a
+        copy): none of its events went out, and waiting for its numbers to pass the position lost them."""
         try:
-            return int(json.loads(self._position_file.read_text())["delivered_seq"])
+            seq = int(json.loads(self._position_file.read_text())["delivered_seq"])
         except FileNotFoundError:
             pass
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("outbox position %s unreadable (%s): starting from the journal's end", self._position_file, exc)
+        else:
+            last = self._journal.last_seq()
+            if seq <= last:
+                return seq
+            log.warning(
+                "outbox position %s is event %d, beyond the journal's last (%d): the journal was replaced; delivering"
+                " all of it (its sequence numbers start again, below those consumers have seen)",
+                self._position_file,
+                seq,
+                last,
+            )
+            return 0
         _, end = self._scan(0)
         self._save_position(end)
         return end

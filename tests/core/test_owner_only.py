@@ -10,12 +10,13 @@ import grpc
 import pytest
 
 from ecs_engine.errors import RefusedError
+from ecs_engine.protocols import apricot_pb2, apricot_pb2_grpc
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.server.auth import read_token, token_metadata
 from ecs_engine.server.client import CoreClient
 
-from ..e2e.conftest import Coconut
+from ..e2e.conftest import Coconut, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +82,7 @@ def test_another_local_user_cannot_control_the_core(coconut):
 import os
 from pathlib import Path
 from ecs_engine.errors import RefusedError
+from ecs_engine.protocols import apricot_pb2, apricot_pb2_grpc
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.server.auth import read_token
 from ecs_engine.server.client import CoreClient
@@ -108,12 +110,18 @@ except RefusedError as exc:
 
 
 def test_clients_without_a_token_only_where_the_operator_allows_it(tmp_path):
-    coconut = Coconut(tmp_path, {"core": {"require_token": False}})
+    """docs/gui.md's set-up: the core and apricot admit the GUI, and the core's log says where apricot is (it did
+    not)."""
+    apricot = f"127.0.0.1:{free_port()}"
+    coconut = Coconut(tmp_path, {"core": {"require_token": False}, "apricot": {"listen": apricot}})
     coconut("core", "start")
     try:
         with CoreClient(f"127.0.0.1:{coconut.port}", timeout=5.0) as gui:  # as the AliECS GUI: no token
             assert gui.call("GetEnvironments", pb.GetEnvironmentsRequest()).environments == []
-        assert "core.require_token is false" in (coconut.state_dir / "core.log").read_text()
+        with grpc.insecure_channel(apricot) as channel:
+            apricot_pb2_grpc.ApricotStub(channel).ListDetectors(apricot_pb2.DetectorsRequest(), timeout=5)
+        log = (coconut.state_dir / "core.log").read_text()
+        assert "core.require_token is false" in log and f"apricot listening on {apricot} (configuration " in log
     finally:
         coconut("core", "stop")
 

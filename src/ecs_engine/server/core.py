@@ -257,6 +257,8 @@ class Core:
             len(self.manager.environments),
             len(self.executor.tasks),
         )
+        if self.apricot is not None:  # what a GUI's site admin looks for: is the configuration service there too
+            log.info("apricot listening on %s (configuration %s)", s.apricot_listen, self.config_url)
 
     def _serve_apricot(self, interceptors: list[grpc.aio.ServerInterceptor]) -> None:
         """The configuration service on ``apricot.listen`` (set: the AliECS GUI needs it), same rules as the core."""

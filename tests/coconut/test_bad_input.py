@@ -3,6 +3,8 @@ of ``ExitStatus`` (2 for a malformed argument or setting), never a traceback."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from ecs_engine.errors import ExitStatus, UsageError
@@ -124,3 +126,20 @@ def test_whole_number_settings_stay_whole_in_settings_show_and_errors(coconut):
     assert '"core.journal_keep_days": 90,' in shown  # the default, as docs/events.md writes it (was 90.0)
     with pytest.raises(UsageError, match=r"got '-3'$"):  # as typed (was '-3.0')
         journal_retention({"journal_keep_days": _typed("-3", 90, "core.journal_keep_days")})
+
+
+def test_apricot_on_a_port_in_use_says_only_that(coconut):
+    """Without the token check, apricot warns that anyone reaching it reads the store: once it listens (the warning
+    came first, before the refusal, about a port it never served)."""
+    settings = coconut.tmp / "open.yaml"
+    settings.write_text("core:\n  require_token: false\n")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = coconut("--config", str(settings), "apricot", "serve", "--port", str(port))
+    assert result.status == ExitStatus.FAILED
+    assert result.err.splitlines() == [
+        f"coconut: error: apricot cannot listen on 127.0.0.1:{port}: the port is in use",
+        "  hint: another program listens there; choose another --port",
+    ]

@@ -282,8 +282,6 @@ async def _serve(settings: CoreSettings, config: Configuration, listen: str, tok
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     interceptors = [TokenCheck(token, "apricot")] if settings.require_token else []
-    if not settings.require_token:
-        log.warning("core.require_token is false: anyone who reaches %s reads and writes the configuration", listen)
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     add_apricot(ApricotService(config), server)
     host, _, port = listen.rpartition(":")
@@ -294,6 +292,8 @@ async def _serve(settings: CoreSettings, config: Configuration, listen: str, tok
         )
     bind(server, listen, tls_cert=settings.tls_cert, tls_key=settings.tls_key, who="apricot", setting="--port")
     await server.start()
+    if not settings.require_token:  # only once it listens: a refused port is the one message
+        log.warning("core.require_token is false: anyone who reaches %s reads and writes the configuration", listen)
     log.info("apricot listening on %s (configuration %s)", listen, config.store.url)
     try:
         await stop.wait()

@@ -3,7 +3,7 @@
 Wire-compatible with AliECS (protocols.md §1): every RPC answers, those without a feature behind them with
 UNIMPLEMENTED and a sentence. Errors carry the project's error class in the trailing metadata
 (``ecs-error-class``), so coconut shows the same message and exit status as an offline command would.
-A failed ControlEnvironment returns OK with state ERROR, as upstream, and the reason in ``ecs-error``.
+A failed ControlEnvironment returns OK with state ERROR, as upstream, and the reason in ``ecs-error-bin``.
 """
 
 from __future__ import annotations

@@ -98,3 +98,19 @@ def test_a_missing_template_in_a_disabled_role_is_a_warning(tmp_path, repo):
         "::warning file=workflows/w.yaml,line=9::role w.x.s, field include: workflow template 'sub' not found:"
         " enabling this role would fail",
     ]
+
+
+def test_a_template_that_cannot_be_read_is_its_own_error_also_when_a_disabled_role_loads_it(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    (repo.root / "tasks" / "latin.yaml").write_bytes(b"name: latin\ncommand: {value: 'echo caf\xe9'}\n")
+    (repo.root / ".git").mkdir()
+    repo.workflow(
+        "w",
+        "name: !public w\nroles:\n  - {name: r, task: {load: t}}\n  - {name: x, enabled: 'false', task: {load: latin}}\n",
+    )
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert [line.partition("::")[2].partition("::")[0] for line in result.out.splitlines() if "::" in line] == [
+        "error file=tasks/latin.yaml,line=2"
+    ]
+    assert result.out.splitlines()[-1] == "2 valid, 1 invalid"

@@ -23,7 +23,7 @@ from .jit import Dpl, jit_name
 from .load import make_expander
 from .plan import plan_tasks
 from .roles import RawRole, WorkflowTemplate, parse_workflow
-from .sources import DirectorySource, TemplateRef, TemplateSource
+from .sources import DirectorySource, Kind, TemplateRef, TemplateSource
 from .tasks import TaskClass, output_mode, parse_task
 from .yamlload import YList, YMap, did_you_mean, load_yaml
 
@@ -198,7 +198,9 @@ def missing_templates(template: WorkflowTemplate, source: TemplateSource) -> lis
     expansion skipped: a misspelt name in a role disabled by default would pass (a warning, as AliECS loads them
     only when the role is enabled)."""
     out: list[Problem] = []
+    present = {kind: source.names(kind) for kind in ("tasks", "workflows")}  # not read: a bad file is its own error
     for raw, path in _all_roles(template):
+        kind: Kind
         if raw.kind == "task" and raw.traits is not None:
             kind, field_name, text = "tasks", "task.load", raw.traits.load
         elif raw.kind == "include" and raw.include is not None:
@@ -209,9 +211,9 @@ def missing_templates(template: WorkflowTemplate, source: TemplateSource) -> lis
             ref = TemplateRef.parse(text, kind)
         except TemplateError:
             continue  # not a name: expansion says so where it takes the role
-        if has_expressions(text) or ref.repo or ref.revision or source.exists(kind, ref.name):
+        if has_expressions(text) or ref.repo or ref.revision or ref.name in present[kind]:
             continue
-        close = did_you_mean(ref.name, source.names(kind))
+        close = did_you_mean(ref.name, present[kind])
         message = f"{kind[:-1]} template '{ref.name}' not found{close}: enabling this role would fail"
         out.append(_warning_at(message, raw.file, raw.lines.get(field_name, raw.line), path, field_name))
     return out

@@ -8,10 +8,10 @@ import json
 from ecs_backends.events.kafka import START_TOPICS, KafkaPublisher
 from ecs_engine.events import EventBus, model
 from ecs_engine.events.journal import EventJournal, JournalEntry
-from ecs_engine.events.outbox import Outbox
+from ecs_engine.events.outbox import STALLED, Outbox
 from tests.waiting import eventually
 
-from .broker import TansuBroker
+from .broker import TansuBroker, free_port
 from .consumer import consume
 
 
@@ -152,3 +152,38 @@ def test_a_journal_replaced_behind_the_outbox_position_is_delivered_from_its_fir
         journal.close()
     assert [m.seq for m in got if m.key == "envNEW"] == [1, 2]
     assert json.loads((tmp_path / "position.json").read_text())["delivered_seq"] == 2
+
+
+def test_the_status_says_why_before_the_broker_first_answers(tmp_path):
+    """A core started while the broker was down showed 'unreachable ()' until the first attempt failed (5 s)."""
+    bus = EventBus()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    outbox = Outbox(journal, KafkaPublisher([f"127.0.0.1:{free_port()}"]), tmp_path / "position.json")
+    outbox.start(bus)
+    try:
+        status = outbox.status()
+        assert not status.connected and status.error
+    finally:
+        outbox.close()
+        journal.close()
+
+
+def test_a_batch_waiting_on_a_broker_gone_shows_it_unreachable_before_the_batch_fails(tmp_path):
+    """The docs promise 'unreachable within about 3 s'; a batch on its way waits 5 s for its failure, and 'coconut
+    info' said 'connected' with a growing lag meanwhile."""
+    broker = TansuBroker(tmp_path).start()
+    bus = EventBus()
+    journal = EventJournal(tmp_path / "events.sqlite")
+    bus.add_sink(journal)
+    outbox = open_outbox(tmp_path, broker, bus, journal)
+    try:
+        bus.publish(trg_event("envGONE", "trg.RunStart()", 10))
+        eventually(lambda: outbox.status().delivered_seq == 1, what="the first event delivered")
+        broker.kill()
+        bus.publish(trg_event("envGONE", "trg.RunStop()", 10))
+        eventually(lambda: not outbox.status().connected, timeout=STALLED + 1.5, what="the broker shown gone")
+        assert outbox.status().error
+    finally:
+        outbox.close()
+        journal.close()
+        broker.kill()

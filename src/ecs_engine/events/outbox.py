@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -36,6 +36,9 @@ IDLE_CHECK = 1.0
 #: while events keep coming, the delivered position is written (with an fsync: 5-30 ms) at most this often;
 #: a crash in between sends those events again (delivery is at least once), it loses none
 SAVE_EVERY = 0.5
+#: a call to the publisher unanswered this long shows the service unreachable in ``status`` (a batch to a broker
+#: that went away waits for its failure for seconds, the idle probe as long as this)
+STALLED = 2.0
 
 
 class Publisher(Protocol):
@@ -97,7 +100,8 @@ class Outbox:
         self._published = 0
         self._sent = 0
         self._connected = False
-        self._error = ""
+        self._error = "no answer yet"
+        self._calling_since = 0.0  # when the pending call to the publisher began (0: none)
 
     def start(self, bus: EventBus) -> None:
         """Find the delivered position and start delivering; every later event on ``bus`` wakes the thread.
@@ -122,13 +126,16 @@ class Outbox:
         self._publisher.close()
 
     def status(self) -> OutboxStatus:
+        since = self._calling_since
+        waiting = time.monotonic() - since if since else 0.0
+        stalled = waiting > STALLED
         return OutboxStatus(
             service=self._publisher.name,
             endpoint=self._publisher.endpoint,
-            connected=self._connected,
+            connected=self._connected and not stalled,
             delivered_seq=self._delivered,
             lag=max(self._waiting_at_start + self._published - self._sent, 0),
-            error=self._error,
+            error=f"no answer for {waiting:.0f} s" if stalled else self._error,
         )
 
     # -- the thread ------------------------------------------------------------------------------------------
@@ -146,16 +153,16 @@ class Outbox:
             try:
                 batch = list(self._journal.entries(after_seq=self._delivered, limit=self._batch))
                 if not prepared:
-                    self._publisher.prepare()
+                    self._call(self._publisher.prepare)
                     prepared = True
                 if not batch:
-                    self._connected = True
+                    self._connected, self._error = True, ""
                     behind = self._delivered != self._saved
                     if not self._wake.wait(SAVE_EVERY if behind else IDLE_CHECK):
                         self._save_position(self._delivered)  # quiet for a while: the file catches up
-                        self._publisher.probe()  # (it said connected while the broker was gone, until events came)
+                        self._call(self._publisher.probe)  # (it said connected while the broker was gone)
                     continue
-                self._publisher.send(batch)
+                self._call(self._publisher.send, batch)
             except Exception as exc:
                 if self._connected or str(exc) != self._error:
                     log.warning("event service %s: %s (retrying)", self._publisher.endpoint, exc)
@@ -168,6 +175,14 @@ class Outbox:
             if time.monotonic() - self._saved_at >= SAVE_EVERY:
                 self._save_position(self._delivered)
             self._connected, self._error, pause = True, "", RETRY_FIRST
+
+    def _call(self, call: Callable[..., None], *args: object) -> None:
+        """``call`` to the publisher, timed: ``status`` shows one that waits too long before it fails."""
+        self._calling_since = time.monotonic()
+        try:
+            call(*args)
+        finally:
+            self._calling_since = 0.0
 
     # -- the delivered position ------------------------------------------------------------------------------
 

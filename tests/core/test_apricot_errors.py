@@ -58,3 +58,15 @@ async def test_an_unset_runtime_entry_is_not_found(apricot):
     assert missing.value.details() == "no runtime entry 'workflow-mappings' of component COG-v1"
     await apricot.SetRuntimeEntry(pb.SetRuntimeEntryRequest(component="COG-v1", key="empty", value=""), timeout=10)
     assert (await apricot.GetRuntimeEntry(pb.GetRuntimeEntryRequest(component="COG-v1", key="empty"))).payload == ""
+
+
+async def test_a_runtime_entry_with_an_empty_key_is_the_component_itself(apricot):
+    """Upstream joins component and key as a path: the AliECS GUI's status page reads its FLP suite version as
+    component 'flp_suite_version', key '' (it was INVALID_ARGUMENT "component and key must not be empty")."""
+    entry = pb.SetRuntimeEntryRequest(component="flp_suite_version", key="", value="v1.2.3")
+    await apricot.SetRuntimeEntry(entry, timeout=10)
+    read = pb.GetRuntimeEntryRequest(component="flp_suite_version", key="")
+    assert (await apricot.GetRuntimeEntry(read, timeout=10)).payload == "v1.2.3"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await apricot.GetRuntimeEntry(pb.GetRuntimeEntryRequest(component="", key="x"), timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

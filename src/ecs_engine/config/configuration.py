@@ -303,9 +303,11 @@ class Configuration:
     # --- runtime KV, run numbers, core settings --------------------------------------------------------------
 
     def _runtime_key(self, component: str, key: str) -> str:
-        if not component or not key:
-            raise UsageError(f"bad runtime entry {component!r}/{key!r}: component and key must not be empty")
-        return check_key(f"runtime/{component}/{key}", what="runtime entry")
+        """Joined as upstream's path join: an empty key names ``runtime/<component>`` itself (the AliECS GUI reads
+        its FLP suite version as component ``flp_suite_version``, key '')."""
+        if not component:
+            raise UsageError(f"bad runtime entry {component!r}/{key!r}: the component must not be empty")
+        return check_key(f"runtime/{component}/{key}" if key else f"runtime/{component}", what="runtime entry")
 
     def runtime_get(self, component: str, key: str) -> str | None:
         """``runtime/<component>/<key>``, or None if unset."""

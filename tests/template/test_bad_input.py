@@ -112,7 +112,8 @@ def test_validate_finds_syntax_errors_in_fields_it_never_renders(repo):
     ]
     (error,) = errors_of(workflow)
     assert (error.line, error.file) == (5, str(repo.root / "workflows" / "w.yaml"))
-    assert error.message == "field roles[0].task.trigger: expected an expression"  # file and line are the error's own
+    # file and line are the error's own
+    assert error.message == "role w.off, field task.trigger: expected an expression"
     assert error.rendered.splitlines()[0] == f"{error.file}:5, {error.message}"
 
 

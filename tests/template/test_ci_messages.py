@@ -100,6 +100,22 @@ def test_a_missing_template_in_a_disabled_role_is_a_warning(tmp_path, repo):
     ]
 
 
+def test_an_expression_that_does_not_compile_is_named_by_its_role(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow(
+        "w",
+        "name: !public w\nroles:\n  - name: h-{{ it }}\n    for: {range: '[\"a\"]', var: it}\n    roles:\n"
+        "      - name: r\n        enabled: \"{{ it === 'a' }}\"\n        task: {load: t}\n",
+    )
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert (
+        "::error file=workflows/w.yaml,line=7::role template w.h-{{ it }}.r, field enabled: unexpected character '='"
+        " (compare with '==')" in result.out.splitlines()
+    )
+
+
 def test_a_template_that_cannot_be_read_is_its_own_error_also_when_a_disabled_role_loads_it(tmp_path, repo):
     repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
     (repo.root / "tasks" / "latin.yaml").write_bytes(b"name: latin\ncommand: {value: 'echo caf\xe9'}\n")

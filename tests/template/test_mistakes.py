@@ -119,7 +119,7 @@ def test_plan_locates_an_expression_error_on_its_own_line_and_field_as_validate_
     error = expansion_error(repo)
     assert (error.line, error.role_path, error.field) == (6, "w.r", "constraints[0].value")
     (problem, *_) = validation_errors(repo)
-    assert problem.line == 6 and "field roles[0].constraints[0].value: expected an expression" in problem.message
+    assert problem.line == 6 and "role w.r, field constraints[0].value: expected an expression" in problem.message
     mend("foo(", "'x'")
     error = expansion_error(repo)
     assert (error.line, error.field) == (10, "connect[0].target")

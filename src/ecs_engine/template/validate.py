@@ -128,26 +128,34 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LITERAL = re.compile(r"'([A-Za-z0-9_]+)'|\"([A-Za-z0-9_]+)\"")
 
 
-def syntax_problems(text: str, origin: str) -> list[Problem]:
+def syntax_problems(text: str, origin: str, *, workflow: bool = False) -> list[Problem]:
     """The expressions of every field of a template, rendered or not, that do not compile (one per field).
 
-    Expansion renders only the fields of the branches it takes, so this finds what it would miss.
+    Expansion renders only the fields of the branches it takes, so this finds what it would miss. In a workflow,
+    a field is named by its role's path (as written) and its key in the role, as expansion names it.
     """
     out = []
-    stack: list[tuple[Any, str, int]] = [(load_yaml(text, origin), "", 1)]
+    data = load_yaml(text, origin)
+    # (value, field, line, role path); a workflow's root and the items of a role's 'roles' are roles
+    stack: list[tuple[Any, str, int, str]] = [(data, "", 1, str(data.get("name", "")) if workflow else "")]
     while stack:
-        value, where, line = stack.pop()
+        value, where, line, role = stack.pop()
         if isinstance(value, str):
             try:
                 check_syntax(value)
             except TemplateError as exc:
-                out.append(_error(exc.located(file=origin, line=line, field=where or None)))
+                out.append(_error(exc.located(file=origin, line=line, role_path=role or None, field=where or None)))
         elif isinstance(value, YMap):  # pushed last first, so popped in document order
             keys = reversed(value)
-            stack.extend((value[key], f"{where}.{key}" if where else key, value.line_of(key)) for key in keys)
+            stack.extend((value[key], f"{where}.{key}" if where else key, value.line_of(key), role) for key in keys)
+        elif isinstance(value, YList) and workflow and where == "roles":
+            for index in reversed(range(len(value))):
+                item = value[index]
+                child = f"{role}.{item.get('name', '')}" if isinstance(item, YMap) else role
+                stack.append((item, "" if isinstance(item, YMap) else f"roles[{index}]", value.line_of(index), child))
         elif isinstance(value, YList):
             indexes = reversed(range(len(value)))
-            stack.extend((value[index], f"{where}[{index}]", value.line_of(index)) for index in indexes)
+            stack.extend((value[index], f"{where}[{index}]", value.line_of(index), role) for index in indexes)
     return out
 
 
@@ -296,7 +304,7 @@ def validate_workflow(
     except TemplateError as exc:
         result.problems.append(_error(exc))
         return result
-    result.problems.extend(syntax_problems(tfile.text, tfile.origin))
+    result.problems.extend(syntax_problems(tfile.text, tfile.origin, workflow=True))
     result.problems.extend(literal_role_problems(template))
     if not result.ok:  # expanding would stop at the first of these
         return result

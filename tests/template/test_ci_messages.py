@@ -130,3 +130,23 @@ def test_a_template_that_cannot_be_read_is_its_own_error_also_when_a_disabled_ro
         "error file=tasks/latin.yaml,line=2"
     ]
     assert result.out.splitlines()[-1] == "2 valid, 1 invalid"
+
+
+def test_validate_warns_of_a_channel_no_task_binds_as_plan_does(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: fairmq}\nbind: [{name: out, type: push}]\ncommand: {value: run}\n")
+    channel = "{name: in, type: pull, target: '{{ Parent().Path }}.pp:out'}"
+    repo.workflow(
+        "w",
+        f"name: !public w\nroles:\n  - {{name: p, task: {{load: t}}}}\n  - name: c\n    connect: [{channel}]\n    task: {{load: t}}\n",
+    )
+    repo.workflow(
+        "sub",
+        f"name: sub\nroles:\n  - name: c\n    connect: [{{name: in, type: pull, target: '::up'}}]\n    task: {{load: t}}\n",
+    )
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 0
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::warning file=workflows/w.yaml,line=4::role w.c: outbound channel 'in' target 'w.pp:out' matches no"
+        " inbound channel (CONFIGURE would fail)"
+    ]  # a sub-workflow's includer may bind '::up'

@@ -118,6 +118,16 @@ def bind_map_of(binds: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     return out
 
 
+def unmatched_channels(task: dict[str, Any]) -> list[str]:
+    """Warnings for a planned task's outbound channels whose target no inbound channel matches."""
+    return [
+        f"role {task['path']}: outbound channel '{ch['name']}' target '{ch.get('target', '')}' matches no inbound "
+        "channel (CONFIGURE would fail)"
+        for ch in task["connect"]
+        if not ch["matches"]
+    ]
+
+
 def plan_tasks(expander: Expander, workflow: Workflow) -> list[dict[str, Any]]:
     """Every task role rendered as it would be deployed: what ``plan`` shows and ``validate`` checks renders."""
     rendered = [TaskRenderer(expander, workflow, r) for r in workflow.task_roles()]
@@ -138,12 +148,7 @@ def build_plan(expander: Expander, workflow: Workflow) -> dict[str, Any]:
             warnings.extend(unresolved_role_vars(role))
     for t in task_plans:
         warnings.extend(unresolved_values(t))
-        for ch in t["connect"]:
-            if not ch["matches"]:
-                warnings.append(
-                    f"role {t['path']}: outbound channel '{ch['name']}' target '{ch.get('target', '')}' matches no inbound "
-                    "channel (CONFIGURE would fail)"
-                )
+        warnings.extend(unmatched_channels(t))
     hook_roles = [r for r in workflow.roles() if r.traits is not None and r.traits.trigger is not None]
     timelines = []
     for event, source in fsm.LIFECYCLE:

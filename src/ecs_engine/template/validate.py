@@ -21,7 +21,7 @@ from .expand import child_path, parse_bound, parse_range, parse_timeout
 from .expr import check_syntax, has_expressions
 from .jit import Dpl, jit_name
 from .load import make_expander
-from .plan import plan_tasks
+from .plan import plan_tasks, unmatched_channels
 from .roles import RawRole, WorkflowTemplate, parse_workflow
 from .sources import DirectorySource, Kind, TemplateRef, TemplateSource
 from .tasks import TaskClass, output_mode, parse_task
@@ -321,7 +321,7 @@ def validate_workflow(
         expander.opaque_includes = opaque
         try:
             workflow = expander.expand(name)
-            plan_tasks(expander, workflow)  # the task commands, properties and channels, as plan renders them
+            tasks = plan_tasks(expander, workflow)  # the task commands, properties and channels, as plan renders them
         except TemplateError as exc:
             missing = _UNKNOWN.search(exc.message)
             if missing and not template.public and missing.group(1) not in sampled:
@@ -336,6 +336,11 @@ def validate_workflow(
     result.problems.extend(_error(e) for e in expander.call_errors)
     result.problems.extend(_warning(w) for w in workflow.warnings)
     result.problems.extend(missing_templates(template, source))
+    if template.public and not opaque:  # else an includer or a JIT workflow may bind what its tasks connect to
+        roles = {role.path: role for role in workflow.task_roles()}
+        for task in tasks:  # placed at the task's role
+            role = roles[task["path"]]
+            result.problems.extend(Problem("warning", w, role.file, role.line) for w in unmatched_channels(task))
     result.problems.extend(unused_defaults(template, *(used or used_names(source))))
     for key in sampled:
         result.problems.append(

@@ -150,3 +150,14 @@ def test_validate_warns_of_a_channel_no_task_binds_as_plan_does(tmp_path, repo):
         "::warning file=workflows/w.yaml,line=4::role w.c: outbound channel 'in' target 'w.pp:out' matches no"
         " inbound channel (CONFIGURE would fail)"
     ]  # a sub-workflow's includer may bind '::up'
+
+
+def test_a_misspelt_trigger_names_the_moment_it_resembles(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: h, task: {load: t, trigger: before_CONFIGUR}}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert (
+        "::warning file=workflows/w.yaml,line=3::role w.h: trigger 'before_CONFIGUR': unknown moment 'before_CONFIGUR',"
+        " it never fires (did you mean 'before_CONFIGURE'?)" in result.out.splitlines()
+    )

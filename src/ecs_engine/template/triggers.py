@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from ecs_engine import fsm
 
+from .yamlload import did_you_mean
+
 KNOWN_MOMENTS = frozenset(fsm.known_moments())
 
 
@@ -51,5 +53,5 @@ def parse_trigger(text: str) -> tuple[Trigger, str | None]:
         moment = f"enter_{moment}"
     trigger = Trigger(moment, weight)
     if warning is None and not trigger.known:
-        warning = f"trigger '{text}': unknown moment '{moment}', it never fires"
+        warning = f"trigger '{text}': unknown moment '{moment}', it never fires{did_you_mean(moment, KNOWN_MOMENTS)}"
     return trigger, warning

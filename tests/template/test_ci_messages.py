@@ -161,3 +161,15 @@ def test_a_misspelt_trigger_names_the_moment_it_resembles(tmp_path, repo):
         "::warning file=workflows/w.yaml,line=3::role w.h: trigger 'before_CONFIGUR': unknown moment 'before_CONFIGUR',"
         " it never fires (did you mean 'before_CONFIGURE'?)" in result.out.splitlines()
     )
+
+
+def test_an_include_cycle_names_its_workflows(tmp_path, repo):
+    repo.workflow("a", "name: !public a\nroles:\n  - {name: x, include: b}\n")
+    repo.workflow("b", "name: b\nroles:\n  - {name: y, include: a}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::error file=workflows/b.yaml,line=3::role a.x.y, field include: include cycle: a -> b -> a",
+        "::error file=workflows/a.yaml,line=3::role b.y.x, field include: include cycle: b -> a -> b",
+    ]

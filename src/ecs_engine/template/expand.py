@@ -14,6 +14,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
 from ecs_engine.durations import parse_duration
@@ -126,7 +127,7 @@ class _Scope:
     ancestors: list[RoleRef]  # nearest first
     role: Role | None
     source: TemplateSource
-    depth: int = 0  # of includes
+    includes: tuple[str, ...] = ()  # the files of the workflows included on the way here, outermost first
 
     @property
     def path(self) -> str:
@@ -233,7 +234,7 @@ class Expander:
         return Workflow(template, roles, source, self.env_vars, self.warnings)
 
     def _expand_root(self, template: WorkflowTemplate, source: TemplateSource) -> Role:
-        roles = self._role(template.root, _Scope(self.env_vars.layers(), [], None, source), {})
+        roles = self._role(template.root, _Scope(self.env_vars.layers(), [], None, source, (template.file,)), {})
         if not roles:
             raise TemplateError("the root role is disabled", file=template.file, line=1, role_path=template.name)
         root = roles[0]
@@ -277,7 +278,7 @@ class Expander:
         recheck = raw.kind in ("call", "include") and raw.enabled is not None
         if recheck and not is_enabled(fields(raw.enabled or "", "enabled", raw.enabled_line)):
             return []
-        children = _Scope(layers.for_children(), [(name, path), *scope.ancestors], role, scope.source, scope.depth)
+        children = _Scope(layers.for_children(), [(name, path), *scope.ancestors], role, scope.source, scope.includes)
         return [role] if self._fill(role, raw, children, fields) else []
 
     def _own_variables(
@@ -415,8 +416,8 @@ class Expander:
     def _include(self, role: Role, target: str, scope: _Scope, where: Where) -> bool:
         if not target.strip():
             raise where.error("the include expression gave an empty workflow name")
-        if scope.depth >= MAX_INCLUDE_DEPTH:
-            raise where.error(f"includes nested deeper than {MAX_INCLUDE_DEPTH} (a cycle?)")
+        if len(scope.includes) > MAX_INCLUDE_DEPTH:
+            raise where.error(f"includes nested deeper than {MAX_INCLUDE_DEPTH}")
         if target.strip() in self.opaque_includes:
             role.include = target.strip()
             return True
@@ -426,11 +427,14 @@ class Expander:
             tfile = source.read("workflows", ref.name)
         except (NotFoundError, TemplateError) as exc:
             raise where.error(f"cannot include '{target}': {exc.message}") from None
+        if tfile.origin in scope.includes:
+            cycle = [*scope.includes[scope.includes.index(tfile.origin) :], tfile.origin]
+            raise where.error("include cycle: " + " -> ".join(PurePosixPath(file).stem for file in cycle))
         sub = parse_workflow(tfile.text, tfile.origin)
         self.warnings.extend(w for w in sub.warnings if w not in self.warnings)
         role.include = f"{ref.name}" if source.revision == "local" else f"{ref.name}@{source.revision}"
         # the sub-workflow root's defaults/vars form a layer below the include role
-        scope = dataclasses.replace(scope, source=source, depth=scope.depth + 1)
+        scope = dataclasses.replace(scope, source=source, includes=(*scope.includes, tfile.origin))
         sub_defaults, sub_vars, layers = self._own_variables(
             sub.root.defaults, sub.root.vars, scope.layers, scope, Where(sub.file, role.path)
         )

@@ -70,3 +70,18 @@ async def test_a_runtime_entry_with_an_empty_key_is_the_component_itself(apricot
     with pytest.raises(grpc.aio.AioRpcError) as refused:
         await apricot.GetRuntimeEntry(pb.GetRuntimeEntryRequest(component="", key="x"), timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_an_empty_host_name_is_invalid_argument(apricot):
+    """It was NOT_FOUND 'detector not found for host ' with the hint to add the host '' to the inventory."""
+    for call in (
+        apricot.GetDetectorForHost(pb.HostRequest(hostname=""), timeout=10),
+        apricot.GetDetectorsForHosts(pb.HostsRequest(hosts=["flp001", ""]), timeout=10),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await call
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert refused.value.details() == "bad host name '': empty"
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await apricot.GetDetectorForHost(pb.HostRequest(hostname="flp999"), timeout=10)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND

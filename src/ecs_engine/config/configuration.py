@@ -385,6 +385,7 @@ class Configuration:
 
 
 def _unknown_host(host: str) -> NotFoundError:
+    check_key(host, what="host name")  # an empty or malformed name is the request's fault, not an unknown host
     return NotFoundError(
         f"detector not found for host {host}",
         hint=f"the inventory lists no {host}: add it with 'coconut config inventory add DETECTOR {host}'"

@@ -173,3 +173,13 @@ def test_an_include_cycle_names_its_workflows(tmp_path, repo):
         "::error file=workflows/b.yaml,line=3::role a.x.y, field include: include cycle: a -> b -> a",
         "::error file=workflows/a.yaml,line=3::role b.y.x, field include: include cycle: b -> a -> b",
     ]
+
+
+def test_a_task_template_without_a_command_is_a_warning(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand:\n  shell: true\n  valeu: 'true'\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::warning file=tasks/t.yaml,line=1::field command.value: empty: the task has no command",
+        "::warning file=tasks/t.yaml,line=5::unknown key 'command.valeu' ignored (did you mean 'value'?)",
+    ]

@@ -384,6 +384,11 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
                 cls.lines["name"],
             )
         )
+    if not cls.command.value.strip():  # AliECS loads it; its deployment starts nothing (or fails to)
+        line = cls.lines.get("command.value", cls.lines["name"])
+        result.problems.append(
+            Problem("warning", "field command.value: empty: the task has no command", tfile.origin, line)
+        )
     result.problems.extend(_warning(w) for w in cls.warnings)
     names, literals = used or used_names(source)
     for varmap in (cls.defaults, cls.vars):

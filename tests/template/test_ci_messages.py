@@ -183,3 +183,11 @@ def test_a_task_template_without_a_command_is_a_warning(tmp_path, repo):
         "::warning file=tasks/t.yaml,line=1::field command.value: empty: the task has no command",
         "::warning file=tasks/t.yaml,line=5::unknown key 'command.valeu' ignored (did you mean 'value'?)",
     ]
+
+
+def test_a_repository_without_templates_says_so(tmp_path):
+    (tmp_path / "cw" / "workflows").mkdir(parents=True)
+    (tmp_path / "cw" / "workflows" / "readout.yml").write_text("name: readout\n")
+    result = Runner(tmp_path)("template", "validate", "cw", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert result.err.startswith(f"coconut: error: {tmp_path / 'cw'} holds no templates (no .yaml file in workflows/")

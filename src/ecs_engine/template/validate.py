@@ -410,6 +410,8 @@ def validate_paths(
             if not (path / "workflows").is_dir() and not (path / "tasks").is_dir():
                 raise NotFoundError(f"{path} is not a template repository (no workflows/ or tasks/ folder)")
             source = DirectorySource(path)
+            if not source.names("tasks") and not source.names("workflows"):
+                raise NotFoundError(f"{path} holds no templates (no .yaml file in workflows/ or tasks/)")
             used = used_names(source)  # one scan of the repository for all its files
             for task in source.names("tasks"):
                 report.results.append(validate_task(source, task, used))

@@ -191,3 +191,10 @@ def test_a_repository_without_templates_says_so(tmp_path):
     result = Runner(tmp_path)("template", "validate", "cw", "--config-endpoint", "memory://")
     assert result.status == 1
     assert result.err.startswith(f"coconut: error: {tmp_path / 'cw'} holds no templates (no .yaml file in workflows/")
+
+
+def test_the_workflows_folder_given_as_a_repository_says_which_to_give(tmp_path, repo):
+    repo.workflow("w", "name: !public w\nroles: []\n")
+    result = Runner(tmp_path)("template", "validate", str(repo.root / "workflows"), "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert f"hint: give the repository: {repo.root}" in result.err

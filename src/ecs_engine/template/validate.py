@@ -408,7 +408,10 @@ def validate_paths(
     for path in paths:
         if path.is_dir():
             if not (path / "workflows").is_dir() and not (path / "tasks").is_dir():
-                raise NotFoundError(f"{path} is not a template repository (no workflows/ or tasks/ folder)")
+                raise NotFoundError(
+                    f"{path} is not a template repository (no workflows/ or tasks/ folder)",
+                    hint=f"give the repository: {path.parent}" if path.name in ("workflows", "tasks") else None,
+                )
             source = DirectorySource(path)
             if not source.names("tasks") and not source.names("workflows"):
                 raise NotFoundError(f"{path} holds no templates (no .yaml file in workflows/ or tasks/)")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ecs_engine.errors import ExitStatus, UsageError
+from ecs_engine.errors import ExitStatus, UnreachableError, UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
@@ -131,11 +131,21 @@ def follow(
     cli: CliContext = ctx.obj
     check_output(output, ("text", "json"))
     request = event_query(env, None, kind, None, None, afterSeq=after or 0, fromNow=after is None)
+    shown = after
     try:
         with connect(cli) as core:
-            for entry in core.stream("FollowEvents", request):
-                cli.echo(event_text(entry) if output == "text" else json.dumps(event_data(entry)))
-                cli.stdout.flush()
+            events = core.stream("FollowEvents", request)
+            try:
+                for entry in events:
+                    cli.echo(event_text(entry) if output == "text" else json.dumps(event_data(entry)))
+                    cli.stdout.flush()
+                    shown = entry.seq
+            except UnreachableError:  # its message was only 'no core answers at ... (Cancelling all calls)'
+                since = f" --after {shown}" if shown is not None else ""
+                raise UnreachableError(
+                    f"the core at {core.endpoint} stopped answering while its events were followed",
+                    hint=f"once a core answers, go on without a gap: 'coconut events follow{since}' with the same options",
+                ) from None
     except KeyboardInterrupt:
         pass  # Ctrl-C is how following ends
     return ExitStatus.OK

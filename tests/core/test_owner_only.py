@@ -110,8 +110,8 @@ except RefusedError as exc:
 
 
 def test_clients_without_a_token_only_where_the_operator_allows_it(tmp_path):
-    """docs/gui.md's set-up: the core and apricot admit the GUI, and the core's log says where apricot is (it did
-    not)."""
+    """docs/gui.md's set-up: the core and apricot admit the GUI, and the core's log and `core status` say where
+    apricot is (they did not)."""
     apricot = f"127.0.0.1:{free_port()}"
     coconut = Coconut(tmp_path, {"core": {"require_token": False}, "apricot": {"listen": apricot}})
     coconut("core", "start")
@@ -122,6 +122,8 @@ def test_clients_without_a_token_only_where_the_operator_allows_it(tmp_path):
             apricot_pb2_grpc.ApricotStub(channel).ListDetectors(apricot_pb2.DetectorsRequest(), timeout=5)
         log = (coconut.state_dir / "core.log").read_text()
         assert "core.require_token is false" in log and f"apricot listening on {apricot} (configuration " in log
+        assert f"apricot (the configuration service) on {apricot}" in coconut("core", "status").out
+        assert coconut("core", "status", "-o", "json").json()["apricot"] == apricot
     finally:
         coconut("core", "stop")
 

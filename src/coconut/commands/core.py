@@ -186,6 +186,8 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
     data: dict[str, Any] = {"running": running is not None}
     if running is not None:
         data.update(pid=running["pid"], endpoint=running.get("listen"), dataDir=running.get("data_dir"))
+        if running.get("apricot"):  # what a GUI's site admin checks: the configuration service is served too
+            data["apricot"] = running["apricot"]
         token = core_token(cli, local=True)
         with CoreClient(str(running.get("listen")), timeout=5.0, tls_ca=cli.settings.tls_ca, token=token) as client:
             try:
@@ -205,6 +207,8 @@ def status(ctx: typer.Context, output: str = OUTPUT_OPTION) -> int:
         )
         cli.echo(f"the core is running (pid {data['pid']}) on {data['endpoint']}: {answering}")
         cli.echo(f"data directory: {data['dataDir']}")
+        if data.get("apricot"):
+            cli.echo(f"apricot (the configuration service) on {data['apricot']}")
     return ExitStatus.OK if running is not None else ExitStatus.UNREACHABLE
 
 

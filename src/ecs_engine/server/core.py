@@ -63,8 +63,8 @@ GC_THRESHOLDS = (10_000, 20, 20)  # Python's defaults: (700, 10, 10); see tune_g
 
 
 def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
-    """The running core of this state directory ({pid, start_ticks, listen, data_dir, started_ms}), None if none
-    runs: a pid that now names another process (reused after the core died) is not the core."""
+    """The running core of this state directory ({pid, start_ticks, listen, data_dir, started_ms, apricot}), None if
+    none runs: a pid that now names another process (reused after the core died) is not the core."""
     path = state_dir / PIDFILE
     try:
         data = json.loads(path.read_text())
@@ -403,6 +403,7 @@ class Core:
             "port": self.port,
             "data_dir": str(self.settings.data_dir),
             "started_ms": now_ms(),
+            "apricot": self.settings.apricot_listen if self.apricot is not None else "",
         }
         path = self.settings.state_dir / PIDFILE
         tmp = path.with_suffix(".tmp")

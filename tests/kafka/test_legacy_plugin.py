@@ -56,3 +56,17 @@ async def test_start_and_end_of_run_notifications_and_the_active_runs_list(kafka
         ("envTPC", ["TPC"]),
     ]
     assert [e.environmentId for e in after_eor.activeRuns] == ["envITS"]
+
+
+async def test_enable_kafka_false_turns_the_legacy_plugin_off_too(kafka_broker):
+    """``enableKafka: false`` turns all Kafka off (docs/events.md); the plugin still published to ``kafkaEndpoint``."""
+    plugin = KafkaPlugin(kafka_broker.endpoint)
+    plugin.settings = {"enableKafka": False}
+    plugin.init("framework")
+    try:
+        stack = call("enter_RUNNING", "envOFF", '["TPC"]', "13")
+        await plugin.call_stack(stack).PublishEnterStateUpdate()
+    finally:
+        plugin.destroy()
+    assert plugin.connection_state() == "IDLE"
+    assert "enableKafka" in stack.var_stack["__call_error"]

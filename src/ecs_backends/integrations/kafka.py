@@ -106,8 +106,9 @@ class KafkaPlugin(IntegrationPlugin):
         self._admin: Any = None
 
     def init(self, framework_id: str) -> None:
-        """Connect and publish the (empty) list of active runs, as upstream does at start."""
-        if not self.endpoint:
+        """Connect and publish the (empty) list of active runs, as upstream does at start; not where the setting
+        ``enableKafka`` is false, which turns all Kafka off (upstream's plugin then fails to load)."""
+        if not self.endpoint or self._turned_off():
             return
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient
@@ -133,7 +134,7 @@ class KafkaPlugin(IntegrationPlugin):
     def env_info(self, stack: Mapping[str, str]) -> kafka_pb2.EnvInfo | str:
         """The environment as a call's variables describe it, or why no message can be sent."""
         if self._producer is None:
-            return "no broker (setting kafkaEndpoint)"
+            return "Kafka is off (setting enableKafka)" if self._turned_off() else "no broker (setting kafkaEndpoint)"
         trigger = stack.get("__call_trigger", "")
         state = state_of(trigger)
         try:
@@ -153,6 +154,9 @@ class KafkaPlugin(IntegrationPlugin):
             if stack.get("run_type"):
                 info.runType = stack["run_type"]
         return info
+
+    def _turned_off(self) -> bool:
+        return str(self.settings.get("enableKafka", True)).lower() == "false"
 
     def notify(self, topic: str, info: kafka_pb2.EnvInfo, leaving: bool | None) -> None:
         """Publish the state notification; entering or leaving RUNNING also updates the active-runs list."""

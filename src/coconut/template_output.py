@@ -20,7 +20,12 @@ if TYPE_CHECKING:
 
 def annotation_path(file: str, cwd: Path) -> str:
     """``file`` as GitHub annotations want it: relative to the top of the git work tree holding it (the
-    repository checked out in the workflow), else to the current directory, else as it is."""
+    repository checked out in the workflow), else to the current directory, else as it is; a file read from a
+    revision of an added repository by its path in the repository."""
+    from ecs_engine.repos.gitsource import GIT_ORIGIN
+
+    if in_git := GIT_ORIGIN.fullmatch(file):
+        return in_git.group(1)
     path = (cwd / file).resolve()
     for top in path.parents:
         if (top / ".git").exists():

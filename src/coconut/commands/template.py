@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,11 @@ def _source(cli: CliContext, repo: str | None, workflow: str) -> tuple[TemplateS
 @command(app, "validate")
 def validate(
     ctx: typer.Context,
-    paths: list[str] = typer.Argument(None, help="Workflow/task files or repository directories (default: .)."),
+    paths: list[str] = typer.Argument(
+        None,
+        help="Workflow/task files, repository directories (default: .) or added repositories at a revision"
+        " (REPO@REVISION; @REVISION: the default repository).",
+    ),
     extra_vars: list[str] = typer.Option(None, "-e", "--extra-vars", help=VARS_HELP),
     config_endpoint: str = typer.Option(None, "--config-endpoint", "--config_endpoint", help=CONFIG_HELP),
     output: str = typer.Option(
@@ -69,8 +74,15 @@ def validate(
     cli: CliContext = ctx.obj
     check_output(output, ("text", "json", "yaml", "github"))
     user_vars = parse_vars(extra_vars or [])
-    targets = [Path(p) if Path(p).is_absolute() else cli.cwd / p for p in (paths or ["."])]
-    with open_config(cli, config_endpoint) as config:
+    with open_config(cli, config_endpoint) as config, contextlib.ExitStack() as repos:
+        targets: list[Path | TemplateSource] = []
+        for given in paths or ["."]:
+            path = Path(given) if Path(given).is_absolute() else cli.cwd / given
+            if "@" in given and not path.exists():  # an added repository at a revision, read from git
+                repo, _, revision = given.rpartition("@")
+                targets.append(repos.enter_context(open_repos(cli)).source(repo or None, revision))
+            else:
+                targets.append(path)
         report = validate_paths(targets, plugins=plugin_manager(), config=config, user_vars=user_vars)
     print_validation(cli, report, output)
     if not report.ok:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from ecs_engine.errors import NotFoundError
 from ecs_engine.template.sources import SUFFIX, Kind, TemplateFile, TemplateRef, TemplateSource
 
 from .gitrepo import GitRepository, closest
+
+#: the origin of a file read from git, ``<repo>@<commit[:8]>:<path>``; group 1 is the path in the repository
+GIT_ORIGIN = re.compile(r".+@[0-9a-f]{8}:(.+)")
 
 #: how a source asks for another revision or repository: (reference, asking source) -> source
 Resolver = Callable[[TemplateRef, "GitSource"], TemplateSource]

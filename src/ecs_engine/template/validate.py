@@ -400,13 +400,27 @@ def validate_task(source: TemplateSource, name: str, used: tuple[set[str], set[s
     return result
 
 
+def validate_source(
+    source: TemplateSource, *, plugins: pluggy.PluginManager, config: Any, user_vars: Mapping[str, str]
+) -> list[FileResult]:
+    """Every task and workflow of a repository: a directory, or a revision of an added one."""
+    used = used_names(source)  # one scan of the repository for all its files
+    results = [validate_task(source, task, used) for task in source.names("tasks")]
+    for wf in source.names("workflows"):
+        results.append(validate_workflow(source, wf, plugins=plugins, config=config, user_vars=user_vars, used=used))
+    return results
+
+
 def validate_paths(
-    paths: list[Path], *, plugins: pluggy.PluginManager, config: Any, user_vars: Mapping[str, str]
+    paths: list[Path | TemplateSource], *, plugins: pluggy.PluginManager, config: Any, user_vars: Mapping[str, str]
 ) -> ValidationReport:
-    """Validate every task and workflow of ``paths``; template objects come from the hooks of ``plugins``."""
+    """Validate every task and workflow of ``paths`` (files, repository directories, sources); template objects
+    come from the hooks of ``plugins``."""
     report = ValidationReport()
     for path in paths:
-        if path.is_dir():
+        if isinstance(path, TemplateSource):
+            report.results.extend(validate_source(path, plugins=plugins, config=config, user_vars=user_vars))
+        elif path.is_dir():
             if not (path / "workflows").is_dir() and not (path / "tasks").is_dir():
                 raise NotFoundError(
                     f"{path} is not a template repository (no workflows/ or tasks/ folder)",
@@ -415,13 +429,7 @@ def validate_paths(
             source = DirectorySource(path)
             if not source.names("tasks") and not source.names("workflows"):
                 raise NotFoundError(f"{path} holds no templates (no .yaml file in workflows/ or tasks/)")
-            used = used_names(source)  # one scan of the repository for all its files
-            for task in source.names("tasks"):
-                report.results.append(validate_task(source, task, used))
-            for wf in source.names("workflows"):
-                report.results.append(
-                    validate_workflow(source, wf, plugins=plugins, config=config, user_vars=user_vars, used=used)
-                )
+            report.results.extend(validate_source(source, plugins=plugins, config=config, user_vars=user_vars))
         elif path.is_file() and path.parent.name in ("workflows", "tasks") and path.suffix == ".yaml":
             source = DirectorySource(path.parent.parent)
             if path.parent.name == "tasks":

@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ecs_engine.errors import role_label
+
 from .context import CliContext
 from .output import counted, print_data
 
@@ -55,12 +57,19 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
         )
         return
     if output == "github":
+        # GitHub shows at most 10 annotations of each level per step: a problem of a sub-workflow met through each
+        # of its includers (the role path aside) is annotated once
+        seen = set()
         for r in report.results:
             for p in r.problems:
                 if p.severity == "note":
                     continue
                 level = "error" if p.severity == "error" else "warning"
                 loc = f" file={annotation_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
+                key = (level, loc, p.message.removeprefix(role_label(p.role_path)) if p.role_path else p.message)
+                if key in seen:
+                    continue
+                seen.add(key)
                 message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
                 cli.echo(f"::{level}{loc}::{message}")
         bad = sum(1 for r in report.results if not r.ok)

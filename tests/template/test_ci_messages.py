@@ -3,6 +3,8 @@ named (role, field) and explained, in every output."""
 
 from __future__ import annotations
 
+import json
+
 from tests.coconut.conftest import Runner
 
 
@@ -141,7 +143,7 @@ def test_validate_warns_of_a_channel_no_task_binds_as_plan_does(tmp_path, repo):
     )
     repo.workflow(
         "sub",
-        f"name: sub\nroles:\n  - name: c\n    connect: [{{name: in, type: pull, target: '::up'}}]\n    task: {{load: t}}\n",
+        "name: sub\nroles:\n  - name: c\n    connect: [{name: in, type: pull, target: '::up'}]\n    task: {load: t}\n",
     )
     (repo.root / ".git").mkdir()
     result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
@@ -198,3 +200,21 @@ def test_the_workflows_folder_given_as_a_repository_says_which_to_give(tmp_path,
     result = Runner(tmp_path)("template", "validate", str(repo.root / "workflows"), "--config-endpoint", "memory://")
     assert result.status == 1
     assert f"hint: give the repository: {repo.root}" in result.err
+
+
+def test_a_sub_workflow_problem_met_through_each_includer_is_annotated_once(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    for name in ("a", "b"):
+        repo.workflow(name, f"name: !public {name}\nroles:\n  - {{name: s, include: sub}}\n")
+    repo.workflow("sub", "name: sub\nroles:\n  - {name: r, task: {load: t, timeout: 5}}\n")
+    (repo.root / ".git").mkdir()
+    run = Runner(tmp_path)
+    result = run("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.status == 1
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::error file=workflows/sub.yaml,line=3::role a.s.r, field task.timeout: invalid duration '5' (expected a Go"
+        " duration such as 30s, 1m30s, 500ms)"
+    ]
+    assert result.out.splitlines()[-1] == "1 valid, 3 invalid"
+    data = json.loads(run("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://").out)
+    assert [p["role_path"] for r in data["results"] for p in r["problems"]] == ["a.s.r", "b.s.r", "sub.r"]

@@ -51,6 +51,7 @@ class Problem:
     file: str | None = None
     line: int | None = None
     rendered: str = ""
+    role_path: str | None = None  # also in the message; the same problem met through several includers is one
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
@@ -93,7 +94,8 @@ def _origin(exc: HandledError, source: TemplateSource, kind: str, name: str) -> 
 
 
 def _warning_at(message: str, file: str, line: int, role_path: str, field_name: str) -> Problem:
-    return Problem("warning", TemplateError(message, role_path=role_path, field=field_name).render(), file, line)
+    rendered = TemplateError(message, role_path=role_path, field=field_name).render()
+    return Problem("warning", rendered, file, line, role_path=role_path)
 
 
 def _error(exc: HandledError) -> Problem:
@@ -102,7 +104,7 @@ def _error(exc: HandledError) -> Problem:
         # problem's own (GitHub places them)
         message = TemplateError(exc.message, role_path=exc.role_path, field=exc.field).render()
         message += f" ({exc.hint})" if exc.hint else ""
-        return Problem("error", message, exc.file, exc.line, exc.render())
+        return Problem("error", message, exc.file, exc.line, exc.render(), exc.role_path)
     return Problem("error", exc.render(), rendered=exc.render())
 
 

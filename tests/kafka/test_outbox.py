@@ -12,7 +12,7 @@ from ecs_engine.events.outbox import STALLED, Outbox
 from tests.waiting import eventually
 
 from .broker import TansuBroker, free_port
-from .consumer import consume
+from .consumer import consume, read
 
 
 def trg_event(environment_id: str, operation: str, run: int) -> model.Event:
@@ -187,3 +187,22 @@ def test_a_batch_waiting_on_a_broker_gone_shows_it_unreachable_before_the_batch_
         outbox.close()
         journal.close()
         broker.kill()
+
+
+def test_a_record_is_stamped_with_its_event_s_time_also_when_sent_late(tmp_path, kafka_broker):
+    """Records carried the time they were sent: after an outage, hours late, and a consumer looking for the events
+    since a time (``offsets_for_times``) or showing record times (kcat, Kafka UIs) placed them at delivery."""
+    from confluent_kafka import TIMESTAMP_CREATE_TIME
+
+    publisher = KafkaPublisher([kafka_broker.endpoint])
+    late = model.environment_event("envLATE", state="RUNNING")
+    late.timestamp -= 3_600_000  # an hour ago: held back by an outage
+    try:
+        publisher.prepare()
+        publisher.send([JournalEntry(1, late)])
+        messages = read(
+            kafka_broker.endpoint, ["aliecs.environment"], lambda got: any(m.key() == b"envLATE" for m in got)
+        )
+    finally:
+        publisher.close()
+    assert [m.timestamp() for m in messages if m.key() == b"envLATE"] == [(TIMESTAMP_CREATE_TIME, late.timestamp)]

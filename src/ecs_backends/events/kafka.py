@@ -1,10 +1,11 @@
 """The Kafka event service: the core's events on AliECS's topics (integrations.md §2.1), through confluent-kafka.
 
 Each ``events.Event`` goes to the topic of its payload, keyed by its environment id (task events: the task
-id; core events: no key), as binary protobuf with ``timestampNano`` set; the header ``seq`` holds its
-journal sequence number, by which consumers dedupe (delivery is at least once). Topics are created
-explicitly before the first message goes to them (upstream lets the broker create them and loses that
-message). The ``Outbox`` (``ecs_engine.events.outbox``) drives this class from its own thread.
+id; core events: no key), as binary protobuf with ``timestampNano`` set, in a record stamped with the event's
+time; the header ``seq`` holds its journal sequence number, by which consumers dedupe (delivery is at least
+once). Topics are created explicitly before the first message goes to them (upstream lets the broker create
+them and loses that message). The ``Outbox`` (``ecs_engine.events.outbox``) drives this class from its own
+thread.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ class KafkaPublisher:
                     value=event.SerializeToString(),
                     key=key.encode() if key else None,
                     headers={"seq": str(entry.seq)},
+                    timestamp=event.timestamp,  # the event's time, also for one sent late (after an outage)
                     on_delivery=delivered,
                 )
             except KafkaException as exc:

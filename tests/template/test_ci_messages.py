@@ -50,7 +50,7 @@ def test_a_misspelt_role_key_is_named_with_the_key_it_resembles(tmp_path, repo):
     assert result.status == 1
     assert [line for line in result.out.splitlines() if line.startswith("::")] == [
         "::warning file=workflows/w.yaml,line=4::role w.r: unknown key 'enabeld' ignored (did you mean 'enabled'?)",
-        "::error file=workflows/x.yaml,line=6::role x.r: cannot tell the role kind: expected one of 'roles', 'task',"
+        "::error file=workflows/x.yaml,line=5::role x.r: cannot tell the role kind: expected one of 'roles', 'task',"
         " 'call', 'include' or 'for'; unknown key 'taks' (did you mean 'task'?)",
     ]
 
@@ -218,3 +218,11 @@ def test_a_sub_workflow_problem_met_through_each_includer_is_annotated_once(tmp_
     assert result.out.splitlines()[-1] == "1 valid, 3 invalid"
     data = json.loads(run("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://").out)
     assert [p["role_path"] for r in data["results"] for p in r["problems"]] == ["a.s.r", "b.s.r", "sub.r"]
+
+
+def test_a_repeated_key_names_the_line_of_the_first(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - name: r\n    task:\n      load: t\n    task:\n      load: t\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert "::error file=workflows/w.yaml,line=6::duplicate key 'task' (first defined at line 4)" in result.out

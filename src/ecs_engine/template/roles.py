@@ -138,7 +138,7 @@ class _Reader:
                 message = "cannot tell the role kind: expected one of 'roles', 'task', 'call', 'include' or 'for'"
                 unknown = [k for k in data if k not in ROLE_KEYS]
                 if unknown:  # a misspelt kind: point at it
-                    line = data.line_of(unknown[0])
+                    line = data.key_line_of(unknown[0])
                     message += f"; unknown key '{unknown[0]}'{did_you_mean(unknown[0], ROLE_KEYS)}"
             else:
                 message = f"a role has exactly one of 'roles', 'task', 'call', 'include'; this one has {present}"
@@ -148,7 +148,7 @@ class _Reader:
         for key in data:
             if key not in allowed:
                 self.warnings.append(
-                    f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown key '{key}' ignored"
+                    f"{self.file}:{data.key_line_of(key)}: {role_label(path)}: unknown key '{key}' ignored"
                     + did_you_mean(key, allowed)
                 )
         common = self._common(data, path)
@@ -179,7 +179,7 @@ class _Reader:
         for key in spec:
             if key not in ("range", "var", "begin", "end"):
                 self.warnings.append(
-                    f"{self.file}:{spec.line_of(key)}: {role_label(path)}: unknown 'for' key '{key}' ignored"
+                    f"{self.file}:{spec.key_line_of(key)}: {role_label(path)}: unknown 'for' key '{key}' ignored"
                     + did_you_mean(key, ("range", "var", "begin", "end"))
                 )
         var = spec.get("var")
@@ -197,6 +197,7 @@ class _Reader:
             if key != "for":
                 body_data[key] = value
                 body_data.key_lines[key] = data.line_of(key)
+                body_data.name_lines[key] = data.key_line_of(key)
                 if key in data.public_keys:
                     body_data.public_keys.add(key)
         body = self.role(body_data, data.line, path.rpartition(".")[0])
@@ -266,7 +267,7 @@ class _Reader:
         for key, value in data.items():
             if key not in keys:
                 self.warnings.append(
-                    f"{self.file}:{data.line_of(key)}: {role_label(path)}: unknown '{kind}' key '{key}' ignored"
+                    f"{self.file}:{data.key_line_of(key)}: {role_label(path)}: unknown '{kind}' key '{key}' ignored"
                     + did_you_mean(key, keys)
                 )
                 continue

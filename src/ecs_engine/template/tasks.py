@@ -133,7 +133,7 @@ def parse_task(text: str, origin: str) -> TaskClass:
     for key in data:
         if key not in TASK_KEYS:
             out.warnings.append(
-                f"{origin}:{data.line_of(key)}: unknown key '{key}' ignored{did_you_mean(key, TASK_KEYS)}"
+                f"{origin}:{data.key_line_of(key)}: unknown key '{key}' ignored{did_you_mean(key, TASK_KEYS)}"
             )
     for section in ("defaults", "vars"):
         varmap = read_varmap(data.get(section), file=origin, line=data.line_of(section), field=section)
@@ -202,7 +202,8 @@ def _command(data: Any, origin: str, line: int, warnings: list[str], lines: dict
     for key, value in data.items():
         kline = data.line_of(key)
         if key not in COMMAND_KEYS:
-            warnings.append(f"{origin}:{kline}: unknown key 'command.{key}' ignored{did_you_mean(key, COMMAND_KEYS)}")
+            where = f"{origin}:{data.key_line_of(key)}"
+            warnings.append(f"{where}: unknown key 'command.{key}' ignored{did_you_mean(key, COMMAND_KEYS)}")
         elif key == "shell":
             values["shell"] = as_bool(value, file=origin, line=kline, field="command.shell")
         elif key in ("env", "arguments"):

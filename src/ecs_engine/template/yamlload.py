@@ -41,18 +41,24 @@ VAR_TYPES = ("string", "number", "bool", "list", "map")
 
 
 class YMap(dict):
-    """A YAML mapping with the line of each value and the keys tagged ``!public``."""
+    """A YAML mapping with the line of each value (and of each key: a block value starts below it) and the keys
+    tagged ``!public``."""
 
-    __slots__ = ("key_lines", "line", "public_keys")
+    __slots__ = ("key_lines", "line", "name_lines", "public_keys")
 
     def __init__(self, line: int):
         super().__init__()
         self.line = line
         self.key_lines: dict[str, int] = {}
+        self.name_lines: dict[str, int] = {}
         self.public_keys: set[str] = set()
 
     def line_of(self, key: str) -> int:
         return self.key_lines.get(key, self.line)
+
+    def key_line_of(self, key: str) -> int:
+        """The line of ``key`` itself: where an unknown or repeated key is."""
+        return self.name_lines.get(key) or self.line_of(key)
 
 
 class YList(list):
@@ -144,12 +150,13 @@ class _Converter:
                     raise TemplateError("YAML merge keys ('<<') are not supported", file=origin, line=line)
                 if key in out_map:
                     raise TemplateError(
-                        f"duplicate key '{key}' (first defined at line {out_map.key_lines[key]})",
+                        f"duplicate key '{key}' (first defined at line {out_map.key_line_of(key)})",
                         file=origin,
                         line=key_line,
                     )
                 out_map[key] = self.convert(value_node, key_line, depth + 1)
                 out_map.key_lines[key] = value_node.start_mark.line + 1
+                out_map.name_lines[key] = key_line
                 if value_node.tag == PUBLIC_TAG:
                     out_map.public_keys.add(key)
             return out_map

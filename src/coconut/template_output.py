@@ -57,8 +57,8 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
         )
         return
     if output == "github":
-        # GitHub shows at most 10 annotations of each level per step: a problem of a sub-workflow met through each
-        # of its includers (the role path aside) is annotated once
+        # GitHub shows at most 10 annotations of each level per step: a problem of a task template or sub-workflow
+        # met on its own and through each role using it (the role path aside) is annotated once
         seen = set()
         for r in report.results:
             for p in r.problems:
@@ -66,7 +66,8 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
                     continue
                 level = "error" if p.severity == "error" else "warning"
                 loc = f" file={annotation_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
-                key = (level, loc, p.message.removeprefix(role_label(p.role_path)) if p.role_path else p.message)
+                what = p.message.removeprefix(role_label(p.role_path)).removeprefix(", ") if p.role_path else p.message
+                key = (level, loc, what)
                 if key in seen:
                     continue
                 seen.add(key)

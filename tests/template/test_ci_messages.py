@@ -226,3 +226,14 @@ def test_a_repeated_key_names_the_line_of_the_first(tmp_path, repo):
     (repo.root / ".git").mkdir()
     result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
     assert "::error file=workflows/w.yaml,line=6::duplicate key 'task' (first defined at line 4)" in result.out
+
+
+def test_a_task_template_problem_met_through_a_role_is_annotated_once(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true', shell: maybe}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: t}}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert [line for line in result.out.splitlines() if line.startswith("::")] == [
+        "::error file=tasks/t.yaml,line=3::field command.shell: expected true or false, got 'maybe'"
+    ]
+    assert result.out.splitlines()[-1] == "0 valid, 2 invalid"

@@ -176,6 +176,7 @@ class Environment:
         self._watch_armed = False
         self._watch_task: asyncio.Task | None = None
         self._run_started = False
+        self._run_end_sent = False  # the run event that ends the run (STOP or GO_ERROR, done or failed) is out
         self.destroyed = False
         #: why the create failed, for an environment kept (in ERROR, torn down) so it can be inspected
         self.failure = ""
@@ -397,9 +398,14 @@ class Environment:
         self.env_event(transition=event, status=model.DONE_OK, message="transition completed successfully")
 
     def _failed(self, event: str, message: str) -> None:
-        """The events of a transition that failed (of a START that had its run number: the run's end too)."""
+        """The events of a transition that failed (of a START that had its run number, or a STOP that had sent its
+        EOR: the run's end too, DONE_ERROR, and the GO_ERROR that follows sends no run event: integrations.md §2.2)."""
         if event == Event.START_ACTIVITY and self.current_run and not self._run_started:
             self.run_event(Event.START_ACTIVITY, model.DONE_ERROR, message)
+        ending = self.current_run and self.root.user_vars.get("run_end_time_ms") and not self._run_end_sent
+        if event == Event.STOP_ACTIVITY and ending:
+            self.run_event(Event.STOP_ACTIVITY, model.DONE_ERROR, message)
+            self._run_end_sent = True
         self.env_event(transition=event, status=model.DONE_ERROR, error=message, message="transition error")
 
     async def _step(
@@ -439,7 +445,7 @@ class Environment:
         return None
 
     async def _allocate_run(self) -> None:
-        self._run_started = False
+        self._run_started = self._run_end_sent = False
         number = await self.services.allocate_run(self.id)
         self.current_run = number
         self.root.vars["run_number"] = self.root.vars["runNumber"] = str(number)
@@ -490,8 +496,9 @@ class Environment:
                 ending = event == Event.STOP_ACTIVITY or value == ""
                 if ending:
                     self.root.user_vars["run_end_completion_time_ms"] = runvars.now_ms_text()
-                if self.current_run and ending:
+                if self.current_run and ending and not self._run_end_sent:
                     self.run_event(event, model.DONE_OK)
+                    self._run_end_sent = True
                 self._cancel_auto_stop()
 
             return run_stopped

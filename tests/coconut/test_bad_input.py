@@ -118,6 +118,24 @@ def test_a_sqlite_store_in_a_missing_directory_is_refused_and_nothing_is_created
     assert not (coconut.tmp / "no").exists()
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("template", "validate", "--config-endpoint", "{url}"),
+        ("template", "plan", "-w", "readout", "--config-endpoint", "{url}"),
+        ("--config-endpoint", "{url}", "config", "list"),
+        ("config", "migrate", "--from", "{url}", "--to", "sqlite:///{tmp}/copy.sqlite"),
+    ],
+)
+def test_a_site_file_that_is_not_there_is_a_usage_error_naming_the_url_and_the_path(coconut, command):
+    """A mistyped path is told apart from broken templates (exit 1) by a script: exit 2, as for any bad store URL."""
+    missing = coconut.tmp / "no" / "site.yaml"
+    url = f"file://{missing}"
+    result = coconut(*(arg.format(url=url, tmp=coconut.tmp) for arg in command))
+    assert result.status == ExitStatus.USAGE
+    assert one_error(result) == f"coconut: error: configuration store URL {url}: the file {missing} does not exist"
+
+
 def test_whole_number_settings_stay_whole_in_settings_show_and_errors(coconut):
     from ecs_engine.server.journal_retention import journal_retention
     from ecs_engine.server.layered_settings import _typed

@@ -246,7 +246,7 @@ def test_etcd_fails_over_to_the_next_endpoint(etcd_server):
         ("sqlite://", "expected sqlite:///PATH"),
         ("etcd://host:port", "bad etcd endpoint 'host:port'"),
         ("etcd://127.0.0.1:2379?timeout=soon", "bad timeout 'soon'"),
-        ("file:///no/such/file.yaml", "configuration file /no/such/file.yaml does not exist"),
+        ("file:///no/such/file.yaml", "the file /no/such/file.yaml does not exist"),
         ("file:///etc/hostname", "expected a .yaml, .yml or .json file"),
     ],
 )

@@ -14,7 +14,7 @@ from ecs_engine.backend_registry import BackendRegistry
 from ecs_engine.config.configuration import tree_root
 from ecs_engine.config.memory import MemoryStore
 from ecs_engine.config.tree import flatten, yaml_error
-from ecs_engine.errors import ConfigurationError, NotFoundError, StoreUrlError
+from ecs_engine.errors import ConfigurationError, StoreUrlError
 from ecs_engine.hookspecs import hookimpl
 
 SCHEME = "file"
@@ -28,14 +28,15 @@ def path_of(url: str) -> Path:
     return Path(rest)
 
 
-def load_tree(path: Path) -> dict[str, str]:
-    """Flat keys of the file at ``path``; one ConfigurationError naming the file and what is wrong."""
+def load_tree(path: Path, url: str) -> dict[str, str]:
+    """Flat keys of the file at ``path``; one ConfigurationError naming the file and what is wrong. A file that is
+    not there is a mistyped URL (a StoreUrlError, exit 2), told apart from a file that is there but bad (exit 1)."""
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise StoreUrlError(f"configuration file {path}: expected a .yaml, .yml or .json file")
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise NotFoundError(f"configuration file {path} does not exist") from None
+        raise StoreUrlError(f"configuration store URL {url}: the file {path} does not exist") from None
     except OSError as exc:
         raise ConfigurationError(f"configuration file {path}: {exc.strerror}") from None
     if path.suffix.lower() == ".json":
@@ -57,7 +58,7 @@ class FileStore(MemoryStore):
     """The read-only store of one file (runtime KV writes and run numbers are refused)."""
 
     def __init__(self, path: Path, url: str):
-        super().__init__(load_tree(path), read_only=True, url=url)
+        super().__init__(load_tree(path, url), read_only=True, url=url)
         self.path = path
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from ecs_engine.environment import CreateError
 from ecs_engine.errors import RefusedError, TemplateError, UsageError
+from ecs_engine.events import model
 from tests.environment.conftest import source_of
 from tests.waiting import eventually_async
 
@@ -195,6 +196,26 @@ async def test_a_workflow_that_does_not_load_is_one_clear_error(small_repo, harn
             f"(looked for {small_repo.root / 'tasks' / 'nosuchtask.yaml'})"
         )
         assert not h.manager.environments
+
+
+async def test_every_create_event_names_the_user_who_asked_also_for_a_workflow_that_does_not_load(
+    small_repo, small, harness_factory
+):
+    """As upstream's CreateEnvironment: before_CREATE (and its failure) carry lastRequestUser, as after_CREATE."""
+    small_repo.workflow("broken", "name: broken\nroles:\n  - name: x\n    task:\n      load: nosuchtask\n")
+    alice = model.user("alice")
+    async with harness_factory() as h:
+        await h.manager.create(small, "small", request_user=alice)
+        with pytest.raises(TemplateError):
+            await h.manager.create(source_of(small_repo), "broken", request_user=alice)
+        creates = [
+            e.environmentEvent
+            for e in h.manager.journal.events(kinds=["environmentEvent"])
+            if e.environmentEvent.transition == "CREATE"
+        ]
+        steps = [(e.transitionStep, e.transitionStatus) for e in creates]
+        assert steps.count(("before_CREATE", model.STARTED)) == 2 and ("", model.DONE_ERROR) in steps
+        assert [e.lastRequestUser.name for e in creates] == ["alice"] * len(creates)
 
 
 async def test_async_create_answers_at_once_and_reports_by_events(small, harness_factory):

@@ -282,9 +282,14 @@ class EnvironmentManager:
         environment_id = new_id()
         created = model.now_ms()
         vars_in = dict(user_vars or {})
-        self.bus.publish(
+        self.bus.publish(  # who asked, from the first event on, as upstream's CreateEnvironment
             model.environment_event(
-                environment_id, state="PENDING", transition="CREATE", step="before_CREATE", status=model.STARTED
+                environment_id,
+                state="PENDING",
+                transition="CREATE",
+                step="before_CREATE",
+                status=model.STARTED,
+                request_user=request_user,
             )
         )
         user_json = "{}"
@@ -309,6 +314,7 @@ class EnvironmentManager:
                     status=model.DONE_ERROR,
                     error=exc.render(),
                     message="cannot create new environment",
+                    request_user=request_user,
                 )
             )
             raise

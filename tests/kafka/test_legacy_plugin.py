@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 
-from ecs_backends.integrations.kafka import KafkaPlugin
+from ecs_backends.integrations.kafka import ACTIVE_RUNS_TOPIC, KafkaPlugin
+from ecs_engine.environment import Integrations
+from ecs_engine.plugins import plugin_manager
 from ecs_engine.protocols import kafka_pb2
+from tests.waiting import eventually_async
 
+from .broker import TansuBroker
 from .consumer import consume_raw
 
 
@@ -70,3 +75,36 @@ async def test_enable_kafka_false_turns_the_legacy_plugin_off_too(kafka_broker):
         plugin.destroy()
     assert plugin.connection_state() == "IDLE"
     assert "enableKafka" in stack.var_stack["__call_error"]
+
+
+async def test_the_state_is_the_broker_s_from_a_start_with_the_broker_down_on(tmp_path, caplog):
+    """Before: READY while the broker was down, and a start with it down was logged with a traceback."""
+    broker = TansuBroker(tmp_path)  # not started yet: nothing listens on its port
+    integrations = Integrations.from_plugins(
+        plugin_manager(), {"integrationPlugins": "kafka", "kafkaEndpoint": broker.endpoint}
+    )
+
+    def state() -> str:
+        return integrations.services()["kafka"]["connectionState"]
+
+    try:
+        with caplog.at_level(logging.INFO):
+            await integrations.init("framework")
+            assert state() == "TRANSIENT_FAILURE"
+            broker.start()
+            await eventually_async(lambda: state() == "READY", what="the plugin sees the broker answer")
+            # the list of active runs of the start goes out once the broker answers
+            listed = await eventually_async(lambda: consume_raw(broker.endpoint, ACTIVE_RUNS_TOPIC), what="the list")
+            broker.kill()
+            await eventually_async(lambda: state() == "TRANSIENT_FAILURE", what="the plugin sees the broker gone")
+    finally:
+        integrations.destroy()
+        broker.kill()
+    assert [list(kafka_pb2.ActiveRunsList.FromString(v).activeRuns) for v in listed] == [[]]
+    ours = [r for r in caplog.records if r.name.startswith(("ecs_backends.integrations", "ecs_engine.environment"))]
+    warnings = [r.getMessage() for r in ours if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2 and not any(r.exc_info for r in ours), warnings  # one line each time it went away
+    assert all(w.startswith(f"kafka: Kafka at {broker.endpoint}") and "\n" not in w for w in warnings)
+    assert [r.getMessage() for r in ours if "answers again" in r.getMessage()] == [
+        f"kafka: Kafka at {broker.endpoint} answers again"
+    ]

@@ -6,7 +6,8 @@ Workflow calls publish ``kafka.NewStateNotification`` messages: ``kafka.PublishE
 also publishes the ``ActiveRunsList`` of the environments running to ``aliecs.env_list.RUNNING``
 (BKP-LHC-Client and the Monitoring's ``aliecs-run-times`` read the first two). The broker is the setting
 ``kafkaEndpoint``; the key is the environment id. Unlike upstream, topics are created before their first
-message (upstream's first message to a new topic is lost).
+message (upstream's first message to a new topic is lost), and the plugin's state is the broker's: a thread looks
+at it every ``LOOK_INTERVAL`` (a producer alone says nothing while it has nothing to send).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ecs_backends.events.kafka import client_config, create_topics
+from ecs_backends.events.kafka import PROBE_TIMEOUT, client_config, create_topics
 from ecs_engine.environment.integration_plugin import IntegrationPlugin
+from ecs_engine.errors import UnreachableError
 from ecs_engine.events.model import now_ms
 from ecs_engine.hookspecs import hookimpl
 from ecs_engine.offload import offload
@@ -28,6 +30,8 @@ from ecs_engine.protocols import kafka_pb2
 log = logging.getLogger(__name__)
 
 ACTIVE_RUNS_TOPIC = "aliecs.env_list.RUNNING"
+#: seconds between two looks at the broker (``connection_state``)
+LOOK_INTERVAL = 2.0
 #: the state a call's trigger stands for, besides ``enter_<STATE>`` and ``leave_<STATE>``
 TRIGGER_STATES = {
     "after_START_ACTIVITY": "RUNNING",
@@ -63,6 +67,14 @@ def sort_running(envs: list[kafka_pb2.EnvInfo]) -> list[kafka_pb2.EnvInfo]:
     for env in envs:
         env.detectors.sort()
     return sorted(envs, key=functools.cmp_to_key(_compare))
+
+
+class _AtDebug(logging.LoggerAdapter):
+    """librdkafka's lines at DEBUG: while the broker is down they are a FAIL per connection attempt, and the plugin
+    says once itself that it does not answer."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        super().log(logging.DEBUG, msg, *args, **kwargs)
 
 
 class KafkaCalls:
@@ -104,29 +116,74 @@ class KafkaPlugin(IntegrationPlugin):
         self._topics: set[str] = set()
         self._producer: Any = None
         self._admin: Any = None
+        self._listed = False  # a list of active runs went out
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        #: why the broker cannot be reached now ("" while it answers)
+        self.error = ""
 
     def init(self, framework_id: str) -> None:
-        """Connect and publish the (empty) list of active runs, as upstream does at start; not where the setting
+        """Connect and publish the (empty) list of active runs, as upstream does at start (a broker down: one
+        warning, and the list once it answers), then look at the broker every LOOK_INTERVAL; not where the setting
         ``enableKafka`` is false, which turns all Kafka off (upstream's plugin then fails to load)."""
         if not self.endpoint or self._turned_off():
             return
         from confluent_kafka import Producer
         from confluent_kafka.admin import AdminClient
 
-        config = client_config([self.endpoint])
+        config = {**client_config([self.endpoint]), "logger": _AtDebug(log, {})}
         self._admin = AdminClient(config)
         self._producer = Producer({**config, "acks": "all", "linger.ms": 1})
-        self._active_runs()
+        self._look()
+        self._watcher = threading.Thread(target=self._watch, name="kafka-legacy", daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(LOOK_INTERVAL):
+            self._look()
+            self._producer.poll(0)  # its log lines: else they pile up until ``destroy`` flushes
+
+    def _look(self) -> None:
+        """Whether the broker answers (``error``; a change is logged, one line); the list of active runs if none
+        went out yet."""
+        from confluent_kafka import KafkaException
+
+        try:
+            if self._listed:
+                self._admin.list_topics(timeout=PROBE_TIMEOUT)
+            else:
+                self._active_runs()
+        except UnreachableError as exc:
+            problem = exc.message
+        except KafkaException as exc:
+            problem = f"Kafka at {self.endpoint} does not answer: {exc.args[0].str()}"
+        else:
+            if self.error:
+                log.info("kafka: Kafka at %s answers again", self.endpoint)
+            self.error = ""
+            return
+        if not self.error:
+            log.warning("kafka: %s; looking again every %gs", problem, LOOK_INTERVAL)
+        self.error = problem
 
     def destroy(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(PROBE_TIMEOUT)
         if self._producer is not None:
             self._producer.flush(2.0)
 
     def connection_state(self) -> str:
-        return "READY" if self._producer is not None else "IDLE"
+        if self._producer is None:
+            return "IDLE"
+        return "TRANSIENT_FAILURE" if self.error else "READY"
 
     def data(self) -> dict[str, str]:
-        return {"endpoint": self.endpoint or "(none: setting kafkaEndpoint)", "activeRuns": str(len(self._running))}
+        return {
+            "endpoint": self.endpoint or "(none: setting kafkaEndpoint)",
+            "activeRuns": str(len(self._running)),
+            "error": self.error,
+        }
 
     def call_stack(self, call: Any) -> KafkaCalls:
         return KafkaCalls(self, call)
@@ -174,6 +231,7 @@ class KafkaPlugin(IntegrationPlugin):
         with self._lock:
             runs = sort_running(list(self._running.values()))
         self._send(ACTIVE_RUNS_TOPIC, "", kafka_pb2.ActiveRunsList(activeRuns=runs, timestamp=now_ms()))
+        self._listed = True
 
     def _send(self, topic: str, key: str, message: Any) -> None:
         if topic not in self._topics:

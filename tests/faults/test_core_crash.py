@@ -330,6 +330,31 @@ def test_a_core_killed_in_a_forced_destroy_after_it_ended_the_run_leaves_it_ende
     crashes.destroy_and_stop(environment_id)
 
 
+def test_a_core_stopped_during_a_run_ends_it_on_record_when_it_stopped_not_at_the_restart(crashes):
+    environment_id = crashes.create()
+    crashes.coconut("env", "control", environment_id, "-e", "START")
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    core = crashes.coconut.core_pid()
+    crashes.observe()
+    crashes.coconut("core", "stop", "-f")  # graceful: kills the tasks, keeps the environment
+    stopped_ms = time.time() * 1000
+    eventually(lambda: core_gone(crashes.coconut, core), PHASE_TIMEOUT, "the core gone")
+    assert still_alive(crashes.seen) == [], "the stop left a task running"
+    eventually(lambda: time.time() * 1000 > stopped_ms + 1000, PHASE_TIMEOUT, "the restart a second after the stop")
+    crashes.restart()
+    reason = f"the core stopped during run {run}"
+    shown = crashes.show(environment_id)
+    assert (shown["state"], shown["lastTransition"]) == ("ERROR", "CORE_STOP")
+    assert reason in shown["lastTransitionError"]
+    assert not shown.get("currentRunNumber")
+    record = crashes.coconut("runs", "show", str(run), "-o", "json").json()["run"]
+    assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
+    assert reason in record["error"]
+    assert 0 < record["startMs"] <= record["endMs"] <= stopped_ms  # when the tasks were killed, not the restart
+    crashes.check_run_ended_in_the_runs_table(run)
+    crashes.destroy_and_stop(environment_id)
+
+
 def test_a_core_killed_during_destroy_leaves_no_process_behind(crashes):
     environment_id = crashes.create("hook_delay=2")
     destroy = crashes.in_background("env", "destroy", environment_id)

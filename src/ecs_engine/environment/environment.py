@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 #: what a teardown says it is doing (a transition of its own: no event of the state machine)
 DESTROY = "DESTROY"
+#: what the core's graceful stop says it is doing to a RUNNING environment, whose tasks it kills: ending its run
+CORE_STOP = "CORE_STOP"
 #: at most this many task errors are listed in a transition error
 MAX_LISTED_TASK_ERRORS = 5
 #: root role statuses that end the wait of DEPLOY (INVARIANT: no critical task at all)
@@ -352,15 +355,29 @@ class Environment:
         number was taken, a STOP or GO_ERROR once the run's end was stamped, or the teardown of a RUNNING environment
         (DESTROY, forced) once it ended the run (``snapshot.interrupted``). That transition failed, as one its tasks
         refuse does, and GO_ERROR ends the run (if the teardown did not) and stops the tasks still RUNNING: on record,
-        in the journal and in ``env show``'s last transition. (A GO_ERROR cut short in its own enter/after hooks left
-        the environment in ERROR already, where no GO_ERROR runs: its run ends here.)"""
-        reason = f"the core stopped during {event} of run {self.current_run or self.last_run}"
+        in the journal and in ``env show``'s last transition. A RUNNING environment whose tasks a graceful stop of the
+        core killed (CORE_STOP, ``end_run_at_core_stop``) has its run end with the end stamped then. (A GO_ERROR cut
+        short in its own enter/after hooks left the environment in ERROR already, where no GO_ERROR runs: its run
+        ends here.)"""
+        run = self.current_run or self.last_run
+        during = f"run {run}" if event == CORE_STOP else f"{event} of run {run}"
+        reason = f"the core stopped during {during}"
         with self.slot(Event.GO_ERROR):
             self._failed(event, reason)
             await self.go_error(reason)
             self._forget_run()
             self.last_transition = (event, reason, model.now_ms())
             self.persist()
+
+    async def end_run_at_core_stop(self) -> None:
+        """The core stops gracefully and kills the tasks of this environment, RUNNING and idle: its run ends now, not
+        at the restart. The end is stamped and committed with the EOR as a GO_ERROR's is, the record saying CORE_STOP,
+        so the restarted core ends the run through GO_ERROR with that end (``end_interrupted``)."""
+        if self.state != State.RUNNING or self.busy is not None or not self.current_run:
+            return
+        self.current_transition = CORE_STOP
+        self.env_event(transition=CORE_STOP, status=model.STARTED, message="the core stops: the run ends, tasks killed")
+        await self._stamp_run_end(Event.GO_ERROR)
 
     def _force_state(self, state: State, reason: str) -> None:
         self._set_state(state)
@@ -427,22 +444,23 @@ class Environment:
         if event == Event.START_ACTIVITY:
             return self._allocate_run
         if event in (Event.STOP_ACTIVITY, Event.GO_ERROR) and self.current_run:
-
-            async def end_of_run() -> None:
-                ending = self.root.user_vars.get("run_end_time_ms") == ""
-                if ending:
-                    self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
-                if event == Event.STOP_ACTIVITY or ending:  # GO_ERROR: only if the run was not ending already
-                    self.run_event(event, model.STARTED, at="run_end_time_ms")
-                if ending:
-                    # the run's end and its EOR durable before the hooks and tasks end it, as its start is
-                    # (``_allocate_run``): a core that stops from here on leaves a run that the restart ends
-                    # (``end_interrupted``), not one on record as going on, or an environment RUNNING whose tasks stopped
-                    self.persist()
-                    await self.services.committed()
-
-            return end_of_run
+            return functools.partial(self._stamp_run_end, event)
         return None
+
+    async def _stamp_run_end(self, event: str) -> None:
+        """The run's end, stamped (``run_end_time_ms``) by a STOP or GO_ERROR (or the core's stop) unless stamped
+        already, and its EOR."""
+        ending = self.root.user_vars.get("run_end_time_ms") == ""
+        if ending:
+            self.root.user_vars["run_end_time_ms"] = runvars.now_ms_text()
+        if event == Event.STOP_ACTIVITY or ending:  # GO_ERROR: only if the run was not ending already
+            self.run_event(event, model.STARTED, at="run_end_time_ms")
+        if ending:
+            # the run's end and its EOR durable before the hooks and tasks end it, as its start is
+            # (``_allocate_run``): a core that stops from here on leaves a run that the restart ends
+            # (``end_interrupted``), not one on record as going on, or an environment RUNNING whose tasks stopped
+            self.persist()
+            await self.services.committed()
 
     async def _allocate_run(self) -> None:
         self._run_started = self._run_end_sent = False

@@ -124,6 +124,16 @@ class EnvironmentManager:
             await self._reload(stored)
         await self.committed()
 
+    async def end_runs(self) -> None:
+        """The core stops gracefully and is about to kill every task: the runs of the RUNNING environments end now,
+        on record, rather than when the next core finds their tasks gone (``Environment.end_run_at_core_stop``). A
+        commit that fails is logged: the stop goes on and kills the tasks all the same."""
+        envs = list(self.environments.values())
+        results = await asyncio.gather(*(env.end_run_at_core_stop() for env in envs), return_exceptions=True)
+        for env, result in zip(envs, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("environment %s: its run's end at the core's stop is not on record: %s", env.id, result)
+
     async def close(self) -> None:
         """Stop timers and background work; environments stay in the store (and their tasks alive)."""
         for env in self.environments.values():

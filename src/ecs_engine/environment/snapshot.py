@@ -18,7 +18,7 @@ from ecs_engine.template.model import EnvVars, Role, Traits
 from ecs_engine.template.tasks import TaskClass
 from ecs_engine.template.triggers import parse_trigger
 
-from .environment import DESTROY, Environment, EnvironmentServices
+from .environment import CORE_STOP, DESTROY, Environment, EnvironmentServices
 from .store import StoredEnvironment
 from .taskport import Task
 
@@ -183,15 +183,16 @@ def env_vars_from_data(data: dict[str, dict[str, str]]) -> EnvVars:
 
 
 #: the transitions of a run that a restart ends if the core stopped during them (``interrupted``)
-RUN_TRANSITIONS = (Event.START_ACTIVITY, Event.STOP_ACTIVITY, Event.GO_ERROR)
+RUN_TRANSITIONS = (Event.START_ACTIVITY, Event.STOP_ACTIVITY, Event.GO_ERROR, CORE_STOP)
 
 
 def interrupted(stored: StoredEnvironment) -> str:
     """The transition the core stopped during that the restart must end, "" if none: a START once its run number
     was taken, a STOP or GO_ERROR once the run's end was stamped, the teardown (DESTROY) of a RUNNING environment
-    once it ended the run (each commits the environment's record then, before its hooks and tasks go on; one that
-    ended wrote its record without a transition). A START whose record says RUNNING went on past its tasks: its run
-    goes on, as the tasks do."""
+    once it ended the run, a graceful stop of the core (CORE_STOP) during a run once it stamped the run's end (each
+    commits the environment's record then, before hooks and tasks go on or the tasks are killed; one that ended wrote
+    its record without a transition). A START whose record says RUNNING went on past its tasks: its run goes on, as
+    the tasks do."""
     event = stored.snapshot.get("transition", "")
     if event == DESTROY:
         return DESTROY if stored.state == State.RUNNING else ""

@@ -334,8 +334,11 @@ class Core:
         if self.apricot is not None:
             await self.apricot.stop(2.0)
             self.apricot = None
+        manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         executor = getattr(self, "executor", None)
         if executor is not None:
+            if manager is not None:
+                await manager.end_runs()  # before their tasks are killed
             await executor.shutdown()
             left = await executor.resources.close()
             if left:  # (in the log too) the process that stopped the core reads them once it has exited
@@ -350,7 +353,6 @@ class Core:
         if self.watchdogs is not None:
             await self.watchdogs.close()
             self.watchdogs = None
-        manager = getattr(self, "manager", None)  # the parts exist from start() to stop(): a second stop finds none
         if manager is not None:
             await manager.close()
             del self.manager

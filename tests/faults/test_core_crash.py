@@ -146,10 +146,13 @@ class Crashes:
         self.check_run_ended_in_the_runs_table(run)
         return record
 
-    def check_run_ended_in_the_runs_table(self, run: int) -> None:
+    def check_run_ended_in_the_runs_table(self, run: int, end_ms: float | None = None) -> None:
+        """The runs table says the run ended (at ``end_ms`` at the latest, if given: the end stamped before the
+        core stopped, not the restart's)."""
         with sqlite3.connect(f"file:{self.coconut.root / 'data' / 'environments.sqlite'}?mode=ro", uri=True) as db:
             row = db.execute("SELECT start_ms, end_ms FROM runs WHERE run_number = ?", (run,)).fetchone()
         assert row is not None and row[1] is not None and row[0] <= row[1], f"run {run} in the runs table: {row}"
+        assert end_ms is None or row[1] <= end_ms, f"run {run} ended at {row[1]} in the runs table, after {end_ms}"
 
     def destroy_and_stop(self, environment_id: str) -> None:
         listed = {e["id"] for e in self.coconut("env", "list", "-o", "json").json()["environments"]}
@@ -324,7 +327,7 @@ def test_a_core_killed_in_a_forced_destroy_after_it_ended_the_run_leaves_it_ende
     record = crashes.coconut("runs", "show", str(run), "-o", "json").json()["run"]
     assert (record["environmentId"], record["outcome"]) == (environment_id, "ok")  # ended by the destroy, as asked
     assert 0 < record["startMs"] <= record["endMs"] <= killed_ms
-    crashes.check_run_ended_in_the_runs_table(run)
+    crashes.check_run_ended_in_the_runs_table(run, killed_ms)
     eventually(lambda: all(t["state"] != "RUNNING" for t in crashes.coconut.tasks()), PHASE_TIMEOUT, "no task RUNNING")
     crashes.check_no_duplicate()
     crashes.destroy_and_stop(environment_id)
@@ -351,7 +354,7 @@ def test_a_core_stopped_during_a_run_ends_it_on_record_when_it_stopped_not_at_th
     assert (record["environmentId"], record["outcome"]) == (environment_id, "error")
     assert reason in record["error"]
     assert 0 < record["startMs"] <= record["endMs"] <= stopped_ms  # when the tasks were killed, not the restart
-    crashes.check_run_ended_in_the_runs_table(run)
+    crashes.check_run_ended_in_the_runs_table(run, stopped_ms)
     crashes.destroy_and_stop(environment_id)
 
 

@@ -84,8 +84,8 @@ class EnvironmentServices:
     committed: Callable[[], Awaitable[None]]
     #: a new run number, recorded as started by the environment of the given id
     allocate_run: Callable[[str], Awaitable[int]]
-    #: the run of this number ended now
-    end_run: Callable[[int], None]
+    #: the run of this number ended at this time (ms)
+    end_run: Callable[[int, int], None]
     #: run a coroutine in the background (the manager cancels what is left when it closes)
     spawn: Callable[[Coroutine[Any, Any, None]], object]
     #: task id -> its environment, for the task events the controller reports
@@ -540,9 +540,11 @@ class Environment:
         self.root.vars.pop("runNumber", None)
 
     def _end_run(self) -> None:
-        """The current run is over: recorded as ended, remembered as the last run."""
+        """The current run is over: recorded as ended, at the end its STOP, GO_ERROR or the core's stop stamped (the
+        restart that ends a run cut short may come hours later), and remembered as the last run."""
         if self.current_run:
-            self.services.end_run(self.current_run)
+            stamped = self.root.user_vars.get("run_end_time_ms", "")
+            self.services.end_run(self.current_run, int(stamped) if stamped.isdigit() else model.now_ms())
             self.root.vars["last_run_number"] = str(self.current_run)
             self.last_run, self.current_run = self.current_run, 0
 

@@ -214,8 +214,8 @@ class EnvironmentManager:
         self.commits.submit(self.store.run_started, number, environment_id, model.now_ms())
         return number
 
-    def _end_run(self, run_number: int) -> None:
-        self.commits.submit(self.store.run_ended, run_number, model.now_ms())
+    def _end_run(self, run_number: int, end_ms: int) -> None:
+        self.commits.submit(self.store.run_ended, run_number, end_ms)
 
     async def _reload(self, stored: StoredEnvironment) -> None:
         env = await snapshot.reload(stored, self.services)

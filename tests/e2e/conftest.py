@@ -12,6 +12,9 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,6 +79,30 @@ class Coconut:
         if check:
             assert status == 0, f"coconut {' '.join(args)} -> {status}\n{result.out}\n{result.err}"
         return result
+
+    def follower(self, *args: str) -> tuple[subprocess.Popen, list[str]]:
+        """``coconut events follow ARGS`` in a process of its own (Ctrl-C and a core that stops reach it as a user's
+        would) and the lines it prints, read as they come."""
+        xdg = self.root / "xdg"
+        xdg.mkdir(exist_ok=True)
+        if not (xdg / "coconut").exists():
+            (xdg / "coconut").symlink_to(self.state_dir)  # the follower finds the core's token where coconut keeps it
+        options = ["--endpoint", f"127.0.0.1:{self.port}", "--config", str(self.root / "config" / "settings.yaml")]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "coconut", *options, "events", "follow", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "XDG_STATE_HOME": str(xdg)},
+        )
+        lines: list[str] = []
+
+        def read() -> None:
+            for line in process.stdout:
+                lines.append(line)
+
+        threading.Thread(target=read, daemon=True).start()
+        return process, lines
 
     def core_pid(self) -> int:
         running = read_pidfile(self.state_dir)

@@ -5,10 +5,7 @@ A real core (the embedded default) runs dataflow-demo for two runs; everything i
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 
 import pytest
@@ -137,32 +134,9 @@ def test_env_subscribe_goes_from_the_journal_to_live_events_without_a_gap_or_a_r
     assert any("START_ACTIVITY transition completed successfully" in line for line in lines)
 
 
-def test_follow_prints_events_as_they_happen_and_ctrl_c_ends_it_cleanly(coconut, tmp_path):
+def test_follow_prints_events_as_they_happen_and_ctrl_c_ends_it_cleanly(coconut):
     coconut("core", "start")
-    xdg = tmp_path / "xdg"
-    xdg.mkdir()
-    (xdg / "coconut").symlink_to(coconut.state_dir)  # the follower finds the core's token where coconut keeps it
-    settings = coconut.root / "config" / "settings.yaml"
-    endpoint = f"127.0.0.1:{coconut.port}"
-    follower = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "coconut",
-            "--endpoint",
-            endpoint,
-            "--config",
-            str(settings),
-            *("events", "follow", "--kind", "environment"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "XDG_STATE_HOME": str(xdg)},
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: [lines.append(line) for line in follower.stdout], daemon=True)
-    reader.start()
+    follower, lines = coconut.follower("--kind", "environment")
     try:
         # following starts when the core confirms the stream; create environments until one is seen
         def seen() -> bool:

@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from ecs_engine.template.validate import ValidationReport
 
 
-def annotation_path(file: str, cwd: Path) -> str:
-    """``file`` as GitHub annotations want it: relative to the top of the git work tree holding it (the
-    repository checked out in the workflow), else to the current directory, else as it is; a file read from a
-    revision of an added repository by its path in the repository."""
+def report_path(file: str, cwd: Path) -> str:
+    """``file`` as CI tools place it (GitHub annotations, GitLab's Code Quality, JSON): relative to the top of the
+    git work tree holding it (the repository checked out, as git and the forges show it), else to the current
+    directory, else as it is; a file read from a revision of an added repository by its path in the repository."""
     from ecs_engine.repos.gitsource import GIT_ORIGIN
 
     if in_git := GIT_ORIGIN.fullmatch(file):
@@ -45,10 +45,12 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
                     {
                         "kind": r.kind,
                         "name": r.name,
-                        "file": r.file,
+                        "file": report_path(r.file, cli.cwd),
                         "ok": r.ok,
                         "counts": r.counts,
-                        "problems": [p.as_dict() for p in r.problems],
+                        "problems": [
+                            {**p.as_dict(), "file": report_path(p.file or r.file, cli.cwd)} for p in r.problems
+                        ],
                     }
                     for r in report.results
                 ],
@@ -65,7 +67,8 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
                 if p.severity == "note":
                     continue
                 level = "error" if p.severity == "error" else "warning"
-                loc = f" file={annotation_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
+                loc = f" file={report_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
+                loc += f",col={p.column}" if p.line and p.column else ""
                 what = p.message.removeprefix(role_label(p.role_path)).removeprefix(", ") if p.role_path else p.message
                 key = (level, loc, what)
                 if key in seen:

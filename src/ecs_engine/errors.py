@@ -104,10 +104,12 @@ class TemplateError(HandledError):
         expression: str | None = None,
         position: int | None = None,
         hint: str | None = None,
+        column: int | None = None,
     ):
         super().__init__(message, hint=hint)
         self.file = file
         self.line = line
+        self.column = column  # 1-based, where the file's text is placed exactly (a YAML syntax error)
         self.role_path = role_path
         self.field = field
         self.expression = expression
@@ -123,7 +125,8 @@ class TemplateError(HandledError):
     def where(self) -> str:
         parts = []
         if self.file:
-            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+            column = f":{self.column}" if self.column else ""
+            parts.append(f"{self.file}:{self.line}{column}" if self.line else self.file)
         if self.role_path:
             parts.append(role_label(self.role_path))
         if self.field:

@@ -237,3 +237,36 @@ def test_a_task_template_problem_met_through_a_role_is_annotated_once(tmp_path, 
         "::error file=tasks/t.yaml,line=3::field command.shell: expected true or false, got 'maybe'"
     ]
     assert result.out.splitlines()[-1] == "0 valid, 2 invalid"
+
+
+def test_json_places_problems_relative_to_the_checkout_with_the_column_of_a_yaml_error(tmp_path, repo):
+    """A CI tool reads each problem's file as git shows it, its line, and the column where YAML gives one."""
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand:\n  value: echo a: b\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: x, timeout: 5}}\n")
+    (repo.root / ".git").mkdir()
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "json", "--config-endpoint", "memory://")
+    assert result.status == 1
+    placed = {
+        r["file"]: [{k: p.get(k) for k in ("file", "line", "column", "role_path")} for p in r["problems"]]
+        for r in json.loads(result.out)["results"]
+    }
+    assert placed == {
+        "tasks/t.yaml": [{"file": "tasks/t.yaml", "line": 4, "column": 16, "role_path": None}],
+        "workflows/w.yaml": [{"file": "workflows/w.yaml", "line": 3, "column": None, "role_path": "w.r"}],
+    }
+
+
+def test_json_places_a_file_outside_any_checkout_relative_to_the_current_directory(tmp_path, repo):
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: x, timeout: 5}}\n")
+    result = Runner(tmp_path)("template", "validate", "repo", "-o", "json", "--config-endpoint", "memory://")
+    assert [p["file"] for r in json.loads(result.out)["results"] for p in r["problems"]] == ["repo/workflows/w.yaml"]
+
+
+def test_annotations_and_text_give_the_column_of_a_yaml_error(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand:\n  value: echo a: b\n")
+    (repo.root / ".git").mkdir()
+    run = Runner(tmp_path)
+    result = run("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    assert result.out.startswith("::error file=tasks/t.yaml,line=4,col=16::invalid YAML: mapping values are not")
+    result = run("template", "validate", str(repo.root), "--config-endpoint", "memory://")
+    assert f"error: {repo.root / 'tasks/t.yaml'}:4:16: invalid YAML: mapping values" in result.out

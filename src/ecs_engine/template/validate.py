@@ -50,6 +50,7 @@ class Problem:
     message: str
     file: str | None = None
     line: int | None = None
+    column: int | None = None  # where the file's text places it exactly (a YAML syntax error), not a role
     rendered: str = ""
     role_path: str | None = None  # also in the message; the same problem met through several includers is one
 
@@ -104,7 +105,7 @@ def _error(exc: HandledError) -> Problem:
         # problem's own (GitHub places them)
         message = TemplateError(exc.message, role_path=exc.role_path, field=exc.field).render()
         message += f" ({exc.hint})" if exc.hint else ""
-        return Problem("error", message, exc.file, exc.line, exc.render(), exc.role_path)
+        return Problem("error", message, exc.file, exc.line, exc.column, exc.render(), exc.role_path)
     return Problem("error", exc.render(), rendered=exc.render())
 
 

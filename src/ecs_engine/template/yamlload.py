@@ -180,6 +180,7 @@ def load_yaml(text: str, origin: str) -> Any:
             f"invalid YAML: {problem}",
             file=origin,
             line=mark.line + 1 if mark else None,
+            column=mark.column + 1 if mark else None,
         ) from None
     except yaml.YAMLError as exc:
         raise TemplateError(f"invalid YAML: {exc}", file=origin) from None

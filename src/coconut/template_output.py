@@ -1,10 +1,13 @@
-"""What ``coconut template`` prints: validation reports (text, JSON, GitHub annotations), plans (a role tree,
-tasks with their commands and channels, hook timelines) and template listings."""
+"""What ``coconut template`` prints: validation reports (text, JSON, GitHub annotations, GitLab's Code Quality),
+plans (a role tree, tasks with their commands and channels, hook timelines) and template listings."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +20,7 @@ if TYPE_CHECKING:
     from rich.tree import Tree
 
     from ecs_engine.repos.listing import WorkflowTemplateInfo
-    from ecs_engine.template.validate import ValidationReport
+    from ecs_engine.template.validate import Problem, ValidationReport
 
 
 def report_path(file: str, cwd: Path) -> str:
@@ -33,6 +36,42 @@ def report_path(file: str, cwd: Path) -> str:
         if (top / ".git").exists():
             return path.relative_to(top).as_posix()
     return path.relative_to(cwd.resolve()).as_posix() if path.is_relative_to(cwd.resolve()) else file
+
+
+def _ci_problems(report: ValidationReport, cwd: Path) -> Iterator[tuple[Problem, str]]:
+    """The errors and warnings of ``report`` (not the notes), each with its file's ``report_path``, once: a
+    problem of a task template or sub-workflow met on its own and through each role using it differs only in its
+    role path, and CI shows it once (GitHub at most 10 annotations of each level per step)."""
+    seen = set()
+    for r in report.results:
+        for p in r.problems:
+            if p.severity == "note":
+                continue
+            path = report_path(p.file or r.file, cwd)
+            what = p.message.removeprefix(role_label(p.role_path)).removeprefix(", ") if p.role_path else p.message
+            key = (p.severity, path, p.line, p.column, what)
+            if key not in seen:
+                seen.add(key)
+                yield p, path
+
+
+#: what may differ between two runs finding one problem: its line (moved by an edit above it) and the checkout's
+#: absolute directory, in a message naming another line or file
+_VOLATILE = re.compile(r"\b(?:line|column) \d+|(?<![\w.])/[^\s,)']+")
+
+
+def _code_quality_issue(p: Problem, path: str) -> dict[str, Any]:
+    """One issue of GitLab's Code Quality report (Code Climate's format); its fingerprint is the check, path and
+    message without lines or absolute paths, so GitLab sees a problem whose line moved as the same issue."""
+    check = f"coconut-template-{p.severity}"
+    identity = "\0".join((check, path, _VOLATILE.sub("", p.message)))
+    return {
+        "description": p.message,
+        "check_name": check,
+        "fingerprint": hashlib.sha256(identity.encode()).hexdigest(),
+        "severity": "critical" if p.severity == "error" else "minor",  # an error: the workflow cannot be used
+        "location": {"path": path, "lines": {"begin": p.line or 1}},
+    }
 
 
 def print_validation(cli: CliContext, report: ValidationReport, output: str) -> None:
@@ -59,25 +98,15 @@ def print_validation(cli: CliContext, report: ValidationReport, output: str) -> 
         )
         return
     if output == "github":
-        # GitHub shows at most 10 annotations of each level per step: a problem of a task template or sub-workflow
-        # met on its own and through each role using it (the role path aside) is annotated once
-        seen = set()
-        for r in report.results:
-            for p in r.problems:
-                if p.severity == "note":
-                    continue
-                level = "error" if p.severity == "error" else "warning"
-                loc = f" file={report_path(p.file or r.file, cli.cwd)}" + (f",line={p.line}" if p.line else "")
-                loc += f",col={p.column}" if p.line and p.column else ""
-                what = p.message.removeprefix(role_label(p.role_path)).removeprefix(", ") if p.role_path else p.message
-                key = (level, loc, what)
-                if key in seen:
-                    continue
-                seen.add(key)
-                message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-                cli.echo(f"::{level}{loc}::{message}")
+        for p, path in _ci_problems(report, cli.cwd):
+            loc = f" file={path}" + (f",line={p.line}" if p.line else "") + (f",col={p.column}" if p.column else "")
+            message = p.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            cli.echo(f"::{p.severity}{loc}::{message}")
         bad = sum(1 for r in report.results if not r.ok)
         cli.echo(f"{len(report.results) - bad} valid, {bad} invalid")
+        return
+    if output == "codeclimate":
+        print_data(cli, [_code_quality_issue(p, path) for p, path in _ci_problems(report, cli.cwd)], "json")
         return
     console = cli.console
     for r in report.results:

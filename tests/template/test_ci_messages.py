@@ -270,3 +270,54 @@ def test_annotations_and_text_give_the_column_of_a_yaml_error(tmp_path, repo):
     assert result.out.startswith("::error file=tasks/t.yaml,line=4,col=16::invalid YAML: mapping values are not")
     result = run("template", "validate", str(repo.root), "--config-endpoint", "memory://")
     assert f"error: {repo.root / 'tasks/t.yaml'}:4:16: invalid YAML: mapping values" in result.out
+
+
+def test_codeclimate_is_gitlabs_code_quality_report_with_the_exit_status_of_the_other_outputs(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", "name: !public w\nroles:\n  - name: r\n    enabeld: 'false'\n    task: {load: t}\n")
+    repo.workflow("x", "name: !public x\nroles:\n  - {name: r, task: {load: t, timeout: 5}}\n")
+    (repo.root / ".git").mkdir()
+    run = Runner(tmp_path)
+    args = ("template", "validate", str(repo.root), "-o", "codeclimate", "--config-endpoint", "memory://")
+    result = run(*args)
+    assert result.status == 1
+    issues = json.loads(result.out)
+    assert [{k: v for k, v in i.items() if k != "fingerprint"} for i in issues] == [
+        {
+            "description": "role w.r: unknown key 'enabeld' ignored (did you mean 'enabled'?)",
+            "check_name": "coconut-template-warning",
+            "severity": "minor",
+            "location": {"path": "workflows/w.yaml", "lines": {"begin": 4}},
+        },
+        {
+            "description": "role x.r, field task.timeout: invalid duration '5' (expected a Go duration such as 30s,"
+            " 1m30s, 500ms)",
+            "check_name": "coconut-template-error",
+            "severity": "critical",
+            "location": {"path": "workflows/x.yaml", "lines": {"begin": 3}},
+        },
+    ]
+    (repo.root / "workflows" / "x.yaml").unlink()
+    assert run(*args).status == 0
+    strict = run(*args, "--strict")
+    assert strict.status == 1 and len(json.loads(strict.out)) == 1
+
+
+def test_a_code_quality_issue_keeps_its_fingerprint_when_its_line_moves(tmp_path, repo):
+    """GitLab compares the fingerprints of a merge request's report with its target's: a moved line is no new issue."""
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    workflows = [
+        repo.workflow("v", "name: !public v\nroles:\n  - name: r\n    task: {load: t}\n    task: {load: t}\n"),
+        repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: t, timeout: 5}}\n"),
+    ]
+    (repo.root / ".git").mkdir()
+    run = Runner(tmp_path)
+    args = ("template", "validate", str(repo.root), "-o", "codeclimate", "--config-endpoint", "memory://")
+    before = json.loads(run(*args).out)
+    for workflow in workflows:
+        workflow.write_text("# moved down\n" + workflow.read_text())
+    after = json.loads(run(*args).out)
+    assert after[0]["description"] == "duplicate key 'task' (first defined at line 5)"  # a message naming a line too
+    assert [i["location"]["lines"]["begin"] for i in before + after] == [5, 3, 6, 4]
+    assert [i["fingerprint"] for i in before] == [i["fingerprint"] for i in after]
+    assert len({i["fingerprint"] for i in before}) == 2

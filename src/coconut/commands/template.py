@@ -59,7 +59,11 @@ def validate(
     extra_vars: list[str] = typer.Option(None, "-e", "--extra-vars", help=VARS_HELP),
     config_endpoint: str = typer.Option(None, "--config-endpoint", "--config_endpoint", help=CONFIG_HELP),
     output: str = typer.Option(
-        "text", "-o", "--output", help="text, json, yaml or github (annotations, paths relative to the git work tree)."
+        "text",
+        "-o",
+        "--output",
+        help="text, json, yaml, github (annotations) or codeclimate (GitLab's Code Quality report); paths relative"
+        " to the git work tree.",
     ),
     strict: bool = typer.Option(
         False, "--strict", help="Exit 1 also on any warning (an unknown key ignored, a default never used...)."
@@ -72,7 +76,7 @@ def validate(
     from ecs_engine.uservars import parse_vars
 
     cli: CliContext = ctx.obj
-    check_output(output, ("text", "json", "yaml", "github"))
+    check_output(output, ("text", "json", "yaml", "github", "codeclimate"))
     user_vars = parse_vars(extra_vars or [])
     with open_config(cli, config_endpoint) as config, contextlib.ExitStack() as repos:
         targets: list[Path | TemplateSource] = []

@@ -109,7 +109,7 @@ class TemplateError(HandledError):
         super().__init__(message, hint=hint)
         self.file = file
         self.line = line
-        self.column = column  # 1-based, where the file's text is placed exactly (a YAML syntax error)
+        self.column = column  # 1-based, where the file's text places it exactly (a YAML syntax error); for CI tools
         self.role_path = role_path
         self.field = field
         self.expression = expression
@@ -125,8 +125,7 @@ class TemplateError(HandledError):
     def where(self) -> str:
         parts = []
         if self.file:
-            column = f":{self.column}" if self.column else ""
-            parts.append(f"{self.file}:{self.line}{column}" if self.line else self.file)
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
         if self.role_path:
             parts.append(role_label(self.role_path))
         if self.field:

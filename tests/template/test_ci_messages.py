@@ -262,14 +262,11 @@ def test_json_places_a_file_outside_any_checkout_relative_to_the_current_directo
     assert [p["file"] for r in json.loads(result.out)["results"] for p in r["problems"]] == ["repo/workflows/w.yaml"]
 
 
-def test_annotations_and_text_give_the_column_of_a_yaml_error(tmp_path, repo):
+def test_annotations_give_the_column_of_a_yaml_error(tmp_path, repo):
     repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand:\n  value: echo a: b\n")
     (repo.root / ".git").mkdir()
-    run = Runner(tmp_path)
-    result = run("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "-o", "github", "--config-endpoint", "memory://")
     assert result.out.startswith("::error file=tasks/t.yaml,line=4,col=16::invalid YAML: mapping values are not")
-    result = run("template", "validate", str(repo.root), "--config-endpoint", "memory://")
-    assert f"error: {repo.root / 'tasks/t.yaml'}:4:16: invalid YAML: mapping values" in result.out
 
 
 def test_codeclimate_is_gitlabs_code_quality_report_with_the_exit_status_of_the_other_outputs(tmp_path, repo):

@@ -318,3 +318,26 @@ def test_a_code_quality_issue_keeps_its_fingerprint_when_its_line_moves(tmp_path
     assert [i["location"]["lines"]["begin"] for i in before + after] == [5, 3, 6, 4]
     assert [i["fingerprint"] for i in before] == [i["fingerprint"] for i in after]
     assert len({i["fingerprint"] for i in before}) == 2
+
+
+def test_an_unclosed_quote_is_placed_at_the_quote_not_where_the_file_ends(tmp_path, repo):
+    repo.task("t", "name: t\ncontrol: {mode: basic}\ncommand: {value: 'true'}\n")
+    repo.workflow("w", 'name: !public w\nroles:\n  - name: "r\n    task: {load: t}\n\n')
+    (repo.root / ".git").mkdir()
+    run = Runner(tmp_path)
+    args = ("template", "validate", str(repo.root), "--config-endpoint", "memory://")
+    assert run(*args, "-o", "github").out.splitlines()[0] == (
+        "::error file=workflows/w.yaml,line=3,col=11::invalid YAML: unclosed quote that began at line 3, column 11:"
+        " found unexpected end of stream at line 6 (expected the closing quote)"
+    )
+    (issue,) = json.loads(run(*args, "-o", "codeclimate").out)
+    assert issue["location"] == {"path": "workflows/w.yaml", "lines": {"begin": 3}}
+
+
+def test_a_yaml_error_names_the_line_where_the_construct_it_breaks_began(tmp_path, repo):
+    repo.workflow("w", "name: !public w\nroles:\n  - {name: r, task: {load: t}\n  - {name: s, task: {load: t}}\n")
+    result = Runner(tmp_path)("template", "validate", str(repo.root), "--config-endpoint", "memory://")
+    assert result.status == 1
+    (error,) = [line for line in result.out.splitlines() if line.startswith("    error: ")]
+    assert error.startswith(f"    error: {repo.root / 'workflows/w.yaml'}:4: invalid YAML: ")
+    assert error.endswith("'}' at line 4, column 3, in a flow mapping that began at line 3, column 5")  # or '}'

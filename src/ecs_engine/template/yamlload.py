@@ -163,6 +163,38 @@ class _Converter:
         raise TemplateError(f"unsupported YAML node {node!r}", file=origin)  # pragma: no cover
 
 
+#: what PyYAML and libyaml say when a quoted string runs to the end of the file (or document): it was never closed
+_UNCLOSED_QUOTE = ("end of stream", "document indicator")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, origin: str) -> TemplateError:
+    """One error for a YAML syntax error, with both of the parser's marks where it gives two: the mistake is often
+    where the construct being read began (a bracket or quote not closed), not where the parser found it wrong.
+
+    Placed where the parser found the problem, but an unclosed quote is placed at the quote: the parser finds it
+    only where the file ends.
+    """
+    found, began = exc.problem_mark, exc.context_mark
+    problem = exc.problem or str(exc)
+    context = (exc.context or "").removeprefix("while scanning ").removeprefix("while parsing ")
+    at = found or began
+    if not (found and began and context):
+        message = f"{problem} ({context})" if context else problem
+    elif context == "a quoted scalar" and any(end in problem for end in _UNCLOSED_QUOTE):
+        message = f"unclosed quote that began at line {began.line + 1}, column {began.column + 1}: {problem}"
+        message += f" at line {found.line + 1} (expected the closing quote)"
+        at = began
+    else:
+        message = f"{problem} at line {found.line + 1}, column {found.column + 1}, in {context}"
+        message += f" that began at line {began.line + 1}, column {began.column + 1}"
+    return TemplateError(
+        f"invalid YAML: {message}",
+        file=origin,
+        line=at.line + 1 if at else None,
+        column=at.column + 1 if at else None,
+    )
+
+
 @functools.lru_cache(maxsize=512)
 def load_yaml(text: str, origin: str) -> Any:
     """Parse one template document into YMap/YList/str values (cached: templates are reloaded often).
@@ -172,16 +204,7 @@ def load_yaml(text: str, origin: str) -> Any:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
-        raise TemplateError(
-            f"invalid YAML: {problem}",
-            file=origin,
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        raise _syntax_error(exc, origin) from None
     except yaml.YAMLError as exc:
         raise TemplateError(f"invalid YAML: {exc}", file=origin) from None
     except RecursionError:  # the pure-Python composer recurses once per nesting level

@@ -245,9 +245,9 @@ def test_a_core_killed_while_a_basic_task_and_a_hook_run_starts_neither_twice(cr
     flag.touch()
     crashes.restart()
     crashes.note_run(environment_id)
-    if crashes.show(environment_id)["state"] == "RUNNING":
-        crashes.coconut("env", "control", environment_id, "-e", "STOP")
-    crashes.coconut("env", "control", environment_id, "-e", "START")
+    assert crashes.show(environment_id)["state"] == "ERROR"  # that START was cut short: the restart failed it
+    for event in ("RECOVER", "CONFIGURE", "START"):
+        crashes.coconut("env", "control", environment_id, "-e", event)
     assert crashes.show(environment_id)["state"] == "RUNNING"
     crashes.note_run(environment_id)
     assert len(crashes.runs) >= 2
@@ -263,6 +263,22 @@ def test_a_core_killed_while_the_tasks_start_a_run_leaves_that_run_on_record_as_
     crashes.kill_core(start)
     crashes.restart()
     crashes.check_ended_by_the_restart(environment_id, run, "START_ACTIVITY")
+    crashes.check_no_duplicate()
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_killed_while_the_after_start_hooks_run_fails_that_start_and_ends_its_run(crashes, tmp_path):
+    hook_started = tmp_path / "start-hook-started"
+    environment_id = crashes.create(f"hook_command=touch {hook_started}; exec sleep 300")
+    start = crashes.in_background("env", "control", environment_id, "-e", "START")
+    eventually(hook_started.exists, PHASE_TIMEOUT, "the after_START_ACTIVITY hook running")  # the tasks are RUNNING
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    crashes.kill_core(start)
+    crashes.restart()
+    # the START did not complete (its after hooks, the trigger's start among them at a site, were cut short): it
+    # failed, and its run ended, as a START cut short earlier does; not a run on record as going on
+    crashes.check_ended_by_the_restart(environment_id, run, "START_ACTIVITY")
+    eventually(lambda: all(t["state"] != "RUNNING" for t in crashes.coconut.tasks()), PHASE_TIMEOUT, "no task RUNNING")
     crashes.check_no_duplicate()
     crashes.destroy_and_stop(environment_id)
 
@@ -377,4 +393,39 @@ def test_what_a_basic_task_started_outside_its_group_dies_with_it(crashes, tmp_p
     assert orphan in crashes.observe()  # the core adopted it: its parent is gone
     crashes.coconut("env", "control", environment_id, "-e", "STOP")
     eventually(lambda: orphan not in still_alive(crashes.seen), PHASE_TIMEOUT, "the orphan killed at STOP")
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_stopped_while_the_tasks_start_a_run_ends_it_on_record_when_it_stopped(crashes):
+    environment_id = crashes.create("hook_delay=8")  # longer than the stop waits for the calls in progress (2 s)
+    start = crashes.in_background("env", "control", environment_id, "-e", "START")
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStart"), PHASE_TIMEOUT, "START")
+    run = int(crashes.show(environment_id)["currentRunNumber"])
+    core = crashes.coconut.core_pid()
+    crashes.observe()
+    crashes.coconut("core", "stop", "-f")  # graceful, with the START in progress
+    stopped_ms = time.time() * 1000
+    eventually(lambda: core_gone(crashes.coconut, core), PHASE_TIMEOUT, "the core gone")
+    start.join(PHASE_TIMEOUT)
+    assert still_alive(crashes.seen) == [], "the stop left a task running"
+    eventually(lambda: time.time() * 1000 > stopped_ms + 1000, PHASE_TIMEOUT, "the restart a second after the stop")
+    crashes.restart()
+    record = crashes.check_ended_by_the_restart(environment_id, run, "START_ACTIVITY")
+    assert record["endMs"] <= stopped_ms  # when the tasks were killed, not at the restart
+    crashes.check_run_ended_in_the_runs_table(run, stopped_ms)
+    crashes.destroy_and_stop(environment_id)
+
+
+def test_a_core_stopped_during_a_reset_says_it_cancelled_it(crashes):
+    environment_id = crashes.create("hook_delay=6")  # longer than the stop waits for the calls in progress (2 s)
+    reset = crashes.in_background("env", "control", environment_id, "-e", "RESET")
+    eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeReset"), PHASE_TIMEOUT, "RESET")
+    core = crashes.coconut.core_pid()
+    crashes.observe()
+    crashes.coconut("core", "stop", "-f")
+    eventually(lambda: core_gone(crashes.coconut, core), PHASE_TIMEOUT, "the core gone")
+    reset.join(PHASE_TIMEOUT)
+    crashes.restart()
+    shown = crashes.show(environment_id)
+    assert (shown["lastTransition"], shown["lastTransitionError"]) == ("RESET", "cancelled: the core stops")
     crashes.destroy_and_stop(environment_id)

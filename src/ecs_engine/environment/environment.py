@@ -363,6 +363,9 @@ class Environment:
         during = f"run {run}" if event == CORE_STOP else f"{event} of run {run}"
         reason = f"the core stopped during {during}"
         with self.slot(Event.GO_ERROR):
+            # a START cut short once it had reported its run started (the time is emptied when a run's number is
+            # taken) does not report that START failed as well
+            self._run_started = bool(self.root.user_vars.get("run_start_completion_time_ms"))
             self._failed(event, reason)
             await self.go_error(reason)
             self._forget_run()
@@ -370,14 +373,24 @@ class Environment:
             self.persist()
 
     async def end_run_at_core_stop(self) -> None:
-        """The core stops gracefully and kills the tasks of this environment, RUNNING and idle: its run ends now, not
-        at the restart. The end is stamped and committed with the EOR as a GO_ERROR's is, the record saying CORE_STOP,
-        so the restarted core ends the run through GO_ERROR with that end (``end_interrupted``)."""
-        if self.state != State.RUNNING or self.busy is not None or not self.current_run:
+        """The core stops gracefully and is about to kill this environment's tasks. A transition in progress is
+        cancelled where it is (a teardown finishes); a run going on ends now, not at the restart: RUNNING and idle (the
+        record then says CORE_STOP), or in a START past its run number, a STOP or a GO_ERROR (the record says that
+        transition). The end is stamped and committed with the EOR as a GO_ERROR's is, so the restarted core ends the
+        run through GO_ERROR with that end (``snapshot.interrupted``, ``end_interrupted``)."""
+        interrupted = await self._cancel_transition("the core stops")
+        if self.busy is not None or not self.current_run or (not interrupted and self.state != State.RUNNING):
             return
-        self.current_transition = CORE_STOP
-        self.env_event(transition=CORE_STOP, status=model.STARTED, message="the core stops: the run ends, tasks killed")
+        if interrupted:
+            self.current_transition = interrupted  # (its record said so; the cancel cleared it)
+        else:
+            self.current_transition = CORE_STOP
+            self.env_event(
+                transition=CORE_STOP, status=model.STARTED, message="the core stops: the run ends, tasks killed"
+            )
         await self._stamp_run_end(Event.GO_ERROR)
+        self.persist()  # (a STOP or GO_ERROR had stamped the end already: the record says it was cut short)
+        await self.services.committed()
 
     def _force_state(self, state: State, reason: str) -> None:
         self._set_state(state)
@@ -978,7 +991,7 @@ class Environment:
         ``force`` also cancels a transition in progress (its pending hooks and calls), then tears down.
         """
         if force:
-            await self._cancel_transition()
+            await self._cancel_transition("destroy --force")
         self.refuse_if_busy()
         if user is not None:
             self.last_request_user = user
@@ -1010,14 +1023,19 @@ class Environment:
                 self.warn(f"teardown failed ({exc.message}), retrying forced")
         return await self.teardown(force=True, keep_tasks=keep_tasks)
 
-    async def _cancel_transition(self) -> None:
-        """Cancel the transition holding the slot (not a teardown: that one is finished, not abandoned)."""
+    async def _cancel_transition(self, why: str) -> str:
+        """Cancel the transition holding the slot (not a teardown: that one is finished, not abandoned); returns the
+        transition cancelled, "" if none."""
         holder = self._busy_task
         if self._busy is None or self._busy[0] == "DESTROY" or holder is None or holder is asyncio.current_task():
-            return
-        self.warn(f"destroy --force: transition {self._busy[0]} cancelled")
+            return ""
+        name = self._busy[0]
+        self.warn(f"{why}: transition {name} cancelled")
         holder.cancel()
         await self.wait_idle()
+        if self.last_transition is not None and self.last_transition[:2] == (name, "cancelled"):
+            self.last_transition = (name, f"cancelled: {why}", self.last_transition[2])  # (``env show`` says why)
+        return name
 
     async def teardown(self, *, force: bool, keep_tasks: bool, failure: str = "") -> TeardownReport:
         """leave_<state> hooks, release the tasks, DESTROY hooks, kill (or keep) the tasks; the state is DONE.

@@ -188,17 +188,15 @@ RUN_TRANSITIONS = (Event.START_ACTIVITY, Event.STOP_ACTIVITY, Event.GO_ERROR, CO
 
 def interrupted(stored: StoredEnvironment) -> str:
     """The transition the core stopped during that the restart must end, "" if none: a START once its run number
-    was taken, a STOP or GO_ERROR once the run's end was stamped, the teardown (DESTROY) of a RUNNING environment
-    once it ended the run, a graceful stop of the core (CORE_STOP) during a run once it stamped the run's end (each
-    commits the environment's record then, before hooks and tasks go on or the tasks are killed; one that ended wrote
-    its record without a transition). A START whose record says RUNNING went on past its tasks: its run goes on, as
-    the tasks do."""
+    was taken (also in its enter/after hooks, past its tasks: the hooks that start a site's run, the trigger's among
+    them, may not have run), a STOP or GO_ERROR once the run's end was stamped, the teardown (DESTROY) of a RUNNING
+    environment once it ended the run, a graceful stop of the core (CORE_STOP) during a run once it stamped the run's
+    end (each commits the environment's record then, before hooks and tasks go on or the tasks are killed; one that
+    ended wrote its record without a transition)."""
     event = stored.snapshot.get("transition", "")
     if event == DESTROY:
         return DESTROY if stored.state == State.RUNNING else ""
     if event not in RUN_TRANSITIONS or stored.current_run <= 0:
-        return ""
-    if event == Event.START_ACTIVITY and stored.state != State.CONFIGURED:
         return ""
     return str(event)
 

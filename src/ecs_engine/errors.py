@@ -23,20 +23,44 @@ class ExitStatus(enum.IntEnum):
 
 
 class HandledError(Exception):
-    """An error with a message meant for the user; rendered without traceback."""
+    """An error with a message meant for the user; rendered without traceback.
+
+    Two hints, by audience: ``hint`` is for whoever reads the error, a coconut user or any other client of the
+    core (the AliECS GUI, a script over gRPC): it names only what they share (a request's fields, the core's
+    settings, states); ``cli_hint`` is the same advice in coconut's terms (its commands and flags), shown by coconut
+    instead of ``hint`` and never sent to another client as text (docs/core.md, "The gRPC service").
+    """
 
     exit_status: ExitStatus = ExitStatus.FAILED
 
-    def __init__(self, message: str, *, hint: str | None = None):
+    def __init__(self, message: str, *, hint: str | None = None, cli_hint: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.cli_hint = cli_hint
+
+    def body(self) -> str:
+        """The message with what locates it, without a hint."""
+        return self.message
+
+    def shown_hint(self) -> str | None:
+        """The hint coconut (or peanut) shows: the command line's own if there is one."""
+        return self.cli_hint or self.hint
 
     def render(self) -> str:
-        """The text shown to the user (first line is the summary)."""
-        text = self.message
+        """The text shown to the user of a command line tool (first line is the summary)."""
+        text = self.body()
+        hint = self.shown_hint()
+        if hint:
+            text += f"\n  hint: {hint}"
+        return text
+
+    def render_plain(self) -> str:
+        """The text for any client of the core (a gRPC status's details): the body, then the hint for everyone,
+        if any, in parentheses (on a line of its own after a multi-line body); never ``cli_hint``."""
+        text = self.body()
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += ("\n" if "\n" in text else " ") + f"({self.hint})"
         return text
 
     def __str__(self) -> str:
@@ -132,7 +156,7 @@ class TemplateError(HandledError):
             parts.append(f"field {self.field}")
         return ", ".join(parts)
 
-    def render(self) -> str:
+    def body(self) -> str:
         where = self.where()
         text = f"{where}: {self.message}" if where else self.message
         if self.expression is not None:
@@ -144,6 +168,4 @@ class TemplateError(HandledError):
             text += f"\n    {line}"
             if column is not None:
                 text += "\n    " + " " * column + "^"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
         return text

@@ -99,7 +99,8 @@ async def test_a_failed_create_stays_torn_down_after_a_restart_and_an_error_owne
         with pytest.raises(RefusedError) as refused:
             await manager.create(small, "small")
         assert refused.value.message == f"detector TST is already in use by environment {kept_id}"
-        assert refused.value.hint == (
+        assert refused.value.hint == f"environment {kept_id} is in ERROR and holds it until destroyed"
+        assert refused.value.shown_hint() == (
             f"environment {kept_id} is in ERROR and holds it until destroyed: coconut env destroy {kept_id}"
         )
         await manager.destroy(kept_id)

@@ -476,9 +476,10 @@ def control(
             reply = core.call("ControlEnvironment", request)
             reason = core.last_error
     except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
-        refused.message = re.sub(
-            r"\b(?:" + "|".join(TYPED_NAMES) + r")\b", lambda m: TYPED_NAMES[m[0]], refused.message
-        )
+        typed = re.compile(r"\b(?:" + "|".join(TYPED_NAMES) + r")\b")
+        refused.message = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.message)
+        if refused.hint:  # the core sends its hint apart from the message
+            refused.hint = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.hint)
         raise
     if output != "text":
         print_data(cli, {**message_dict(reply), **({"error": reason} if reason else {})}, output)

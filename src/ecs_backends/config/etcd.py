@@ -148,7 +148,8 @@ class EtcdStore(KeyValueStore):
                 raise ConfigurationError(f"etcd at {self._endpoint()}: {exc}") from None
         raise UnreachableError(
             f"configuration store {self.url} is unreachable: {'; '.join(errors)}",
-            hint="is etcd running? start it or point --config-endpoint elsewhere",
+            hint="is etcd running? start it or point the configuration endpoint elsewhere",
+            cli_hint="is etcd running? start it or point --config-endpoint elsewhere",
         )
 
     def _key(self, key: str) -> bytes:

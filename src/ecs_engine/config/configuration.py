@@ -291,7 +291,8 @@ class Configuration:
             listing = "".join(f"\n- {name}" for name in existing) or " (none)"
             raise NotFoundError(
                 f"component {component} does not exist. Available components in configuration database:{listing}",
-                hint="to create a new component, use the new component parameter (-n/--new-component)",
+                hint="to create a new component, use the new component parameter",
+                cli_hint="to create a new component, use the new component parameter (-n/--new-component)",
             )
         if component in existing and new_component:
             raise UsageError(f"invalid use of new component parameter: component {component} already exists")
@@ -388,7 +389,8 @@ def _unknown_host(host: str) -> NotFoundError:
     check_key(host, what="host name")  # an empty or malformed name is the request's fault, not an unknown host
     return NotFoundError(
         f"detector not found for host {host}",
-        hint=f"the inventory lists no {host}: add it with 'coconut config inventory add DETECTOR {host}'"
+        hint=f"the inventory lists no {host}: add it to a detector's FLPs (hardware/detectors/DETECTOR/flps/{host})",
+        cli_hint=f"the inventory lists no {host}: add it with 'coconut config inventory add DETECTOR {host}'"
         " (the detectors: 'coconut config inventory detectors')",
     )
 

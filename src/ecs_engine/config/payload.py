@@ -131,6 +131,8 @@ class PayloadTemplates:
             origin = f"{self.store.prefix}{COMPONENTS}{exc.name}" if exc.name else where
             raise ConfigurationError(f"{where}: template error in {origin} line {exc.lineno}: {exc.message}") from None
         except HandledError as exc:
-            raise type(exc)(f"{where}: {exc.message}", hint=exc.hint) from None
+            error = type(exc)(f"{where}: {exc.message}", hint=exc.hint)
+            error.cli_hint = exc.cli_hint
+            raise error from None
         except Exception as exc:
             raise ConfigurationError(f"{where}: rendering failed: {type(exc).__name__}: {exc}") from None

@@ -172,7 +172,8 @@ class KeyValueStore(abc.ABC):
         if self.read_only:
             raise ConfigurationError(
                 f"cannot {action} '{key}': the configuration store {self.url or type(self).__name__} is read-only",
-                hint="import the file into a writable store with 'coconut config migrate --from FILE --to URL'",
+                hint="import the file into a writable store",
+                cli_hint="import the file into a writable store with 'coconut config migrate --from FILE --to URL'",
             )
 
     def __enter__(self) -> KeyValueStore:

@@ -107,7 +107,7 @@ class Call:
                 if reason:
                     self.error += f". REASON: {reason}"
         except HandledError as exc:
-            self.error = exc.render()
+            self.error = exc.render_plain()  # in events and reasons, for every client: no coconut hint
         except Exception as exc:  # a plugin bug fails this call, not the engine
             self.error = f"{type(exc).__name__}: {exc}"
         if not self.error and self.role.return_var:

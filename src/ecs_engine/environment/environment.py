@@ -1001,8 +1001,10 @@ class Environment:
             return TeardownReport(self.id, warnings=list(self.warnings))
         if self.state == State.RUNNING and not (allow_in_running_state or force):
             raise RefusedError(
-                f"environment {self.id} is RUNNING: stop it first, or destroy with -a/--allow-in-running-state "
-                "(STOP_ACTIVITY first) or -f/--force",
+                f"environment {self.id} is RUNNING: stop it first, or destroy it allowing the running state "
+                "(STOP_ACTIVITY first) or by force",
+                hint="DestroyEnvironment's allowInRunningState or force",
+                cli_hint="destroy with -a/--allow-in-running-state or -f/--force",
             )
         if not force:
             try:

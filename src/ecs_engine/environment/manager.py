@@ -265,12 +265,14 @@ class EnvironmentManager:
             owner = self._detectors.get(detector)
             if owner is not None and owner != environment_id:
                 held = self.environments.get(owner)
-                hint = (  # (one kept across a core's stop: its tasks were killed with the core)
-                    f"environment {owner} is in ERROR and holds it until destroyed: coconut env destroy {owner}"
-                    if held is not None and held.state == State.ERROR
-                    else None
+                in_error = held is not None and held.state == State.ERROR
+                # (one kept across a core's stop: its tasks were killed with the core)
+                hint = f"environment {owner} is in ERROR and holds it until destroyed" if in_error else None
+                raise RefusedError(
+                    f"detector {detector} is already in use by environment {owner}",
+                    hint=hint,
+                    cli_hint=f"{hint}: coconut env destroy {owner}" if hint else None,
                 )
-                raise RefusedError(f"detector {detector} is already in use by environment {owner}", hint=hint)
         for detector in detectors:
             self._detectors[detector] = environment_id
 
@@ -322,7 +324,7 @@ class EnvironmentManager:
                     state="PENDING",
                     transition="CREATE",
                     status=model.DONE_ERROR,
-                    error=exc.render(),
+                    error=exc.render_plain(),  # every subscriber's: no coconut hint
                     message="cannot create new environment",
                     request_user=request_user,
                 )

@@ -144,7 +144,9 @@ class GitRepository:
         if not self.has_revision(revision):
             raise NotFoundError(
                 f"repository {self.identifier}: its default revision '{revision}' does not exist",
-                hint="choose another with 'coconut repo default-revision INDEX REVISION' (see 'coconut repo list -r')",
+                hint="choose another default revision for the repository",
+                cli_hint="choose another with 'coconut repo default-revision INDEX REVISION'"
+                " (see 'coconut repo list -r')",
             )
         return self.resolve(revision)
 

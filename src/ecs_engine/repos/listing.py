@@ -120,7 +120,8 @@ def select_revisions(
     if (all_branches or all_tags) and pattern:
         raise UsageError(
             f"revision pattern '{pattern}' cannot be combined with all branches/all tags",
-            hint="give either a revision pattern or --all-branches/--all-tags",
+            hint="give either a revision pattern or all branches/all tags",
+            cli_hint="give either a revision pattern or --all-branches/--all-tags",
         )
     if all_branches or all_tags:
         names = set(repo.branches()) if all_branches else set()

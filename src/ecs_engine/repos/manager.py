@@ -98,9 +98,16 @@ class RepoManager:
 
     def _at(self, index: int) -> RepoEntry:
         entries = self._entries()
+        if not entries:
+            raise NotFoundError(
+                f"no repository with index {index}: there are no repositories",
+                hint="add one first",
+                cli_hint="add one with 'coconut repo add'",
+            )
         if not 0 <= index < len(entries):
-            span = f"0-{len(entries) - 1}" if entries else "none: add one with 'coconut repo add'"
-            raise NotFoundError(f"no repository with index {index} (indexes: {span})", hint="see 'coconut repo list'")
+            raise NotFoundError(
+                f"no repository with index {index} (indexes: 0-{len(entries) - 1})", cli_hint="see 'coconut repo list'"
+            )
         return entries[index]
 
     def _find(self, name: str | None) -> RepoEntry:
@@ -108,7 +115,9 @@ class RepoManager:
         entries = self._entries()
         if name is None:
             if not entries:
-                raise NotFoundError("no template repositories: add one with 'coconut repo add'")
+                raise NotFoundError(
+                    "no template repositories", hint="add one first", cli_hint="add one with 'coconut repo add'"
+                )
             return self._default_entry(entries)
         for entry in entries:
             if same_repo(entry.identifier, name):
@@ -120,7 +129,8 @@ class RepoManager:
             near = [typed[n] for n in closest(name.strip("/"), builtins.list(typed))]
         raise NotFoundError(
             f"workflow comes from an unknown repository '{name}'",
-            hint=("closest: " + ", ".join(near)) if near else "see 'coconut repo list'",
+            hint=("closest: " + ", ".join(near)) if near else None,
+            cli_hint=None if near else "see 'coconut repo list'",
         )
 
     def is_added(self, name: str) -> bool:
@@ -246,9 +256,10 @@ class RepoManager:
         names = repo.revision_names()
         raise NotFoundError(
             f"cannot fall back to any default revision for {repo.identifier}: it has none of {', '.join(tried)}",
-            hint=("give one with -d/--default-revision, e.g. " + ", ".join(names[:5]))
+            hint=("give the repository a default revision, e.g. " + ", ".join(names[:5]))
             if names
             else "the repository has no branches or tags",
+            cli_hint=("give one with -d/--default-revision, e.g. " + ", ".join(names[:5])) if names else None,
         )
 
     def _callbacks(self):
@@ -307,7 +318,8 @@ class RepoManager:
         if entry.protocol in ("directory", "file") and not Path(entry.identifier).is_dir():
             raise NotFoundError(
                 f"repository {entry.identifier}: the directory {entry.identifier} no longer exists",
-                hint="put it back, or remove the repository with 'coconut repo remove INDEX'",
+                hint="put it back, or remove the repository",
+                cli_hint="put it back, or remove the repository with 'coconut repo remove INDEX'",
             )
         if entry.protocol == "directory":
             return

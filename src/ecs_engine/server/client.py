@@ -1,7 +1,9 @@
 """Talking to a core from a command line tool: blocking calls, errors turned back into the project's family.
 
 The core puts the error class in the trailing metadata, so a template error raised in the core is shown
-and exits like the same error found offline. Every call carries the owner's token (``auth``), if given.
+and exits like the same error found offline; with it coconut's hint (and the message without the hint the status
+details give every client), so it reads as it does offline too (``rpc_errors``). Every call carries the owner's
+token (``auth``), if given.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from ecs_engine.errors import DeadlineError, HandledError, RefusedError, Unreach
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .auth import TOKEN_FILE, token_metadata
-from .wire import ERROR_CLASS_KEY, ERROR_CLASSES, ERROR_REASON_KEY, MAX_MESSAGE_BYTES
+from .wire import (
+    ERROR_CLASS_KEY,
+    ERROR_CLASSES,
+    ERROR_HINT_KEY,
+    ERROR_MESSAGE_KEY,
+    ERROR_REASON_KEY,
+    MAX_MESSAGE_BYTES,
+)
 
 #: seconds a connection may take to become a gRPC one (TCP, TLS, HTTP/2's SETTINGS frame): gRPC's default, 20 s,
 #: left a command hanging that long at a port that accepts but never speaks HTTP/2. Only connecting is bounded: a
@@ -190,7 +199,8 @@ class CoreClient:
     def error(self, exc: grpc.RpcError, rpc: str, timeout: float | None) -> HandledError:
         code = exc.code()
         details = exc.details() or code.name
-        name = dict(exc.trailing_metadata() or ()).get(ERROR_CLASS_KEY)
+        trailing = dict(exc.trailing_metadata() or ())
+        name = trailing.get(ERROR_CLASS_KEY)
         # no error class: gRPC's own status (no core there, no answer in time); with one, the core answered
         # with its error (e.g. its configuration store is unreachable), which names what failed
         transport = name is None
@@ -212,7 +222,14 @@ class CoreClient:
                 "use a core of your own on another --endpoint",
             )
         cls = ERROR_CLASSES.get(name or "", HandledError)
-        error = cls(details)
+        error = cls(_utf8(trailing.get(ERROR_MESSAGE_KEY)) or details, hint=_utf8(trailing.get(ERROR_HINT_KEY)) or None)
         if code == grpc.StatusCode.UNIMPLEMENTED:
             error = HandledError(f"{rpc}: {details}")
         return error
+
+
+def _utf8(value: str | bytes | None) -> str:
+    """A binary metadata value as text ("" if absent)."""
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value or ""

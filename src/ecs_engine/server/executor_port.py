@@ -87,7 +87,7 @@ class ExecutorTaskController(TaskController):
             try:
                 requests.append(task_request(request.expander, request.workflow, role, request.environment_id))
             except HandledError as exc:
-                out.undeployable[role.path] = exc.render()
+                out.undeployable[role.path] = exc.render_plain()  # a reason every client reads: no coconut hint
         planned = []
         for role in request.planned if self.executor.resources.sizes_allocations else ():
             with contextlib.suppress(HandledError):  # its own deploy will say what is wrong with it

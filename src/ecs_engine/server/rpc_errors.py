@@ -2,6 +2,11 @@
 
 Every RPC of ``ControlService`` wears ``rpc`` (or ``rpc_stream``), so a handled error reaches the client as
 the same error class and message (``wire.ERROR_CLASS_KEY``), and an unexpected one as INTERNAL, logged.
+
+The status details are what every client shows (the AliECS GUI verbatim): the message and the hint meant for any
+client (``HandledError.render_plain``), never coconut's hint line nor its flags. What coconut shows besides goes in
+the trailing metadata: its hint (``wire.ERROR_HINT_KEY``) and, when the details hold a hint for everyone, the
+message without it (``wire.ERROR_MESSAGE_KEY``), so coconut renders the error as it renders one raised offline.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from ecs_engine.errors import (
     UsageError,
 )
 
-from .wire import ERROR_CLASS_KEY
+from .wire import ERROR_CLASS_KEY, ERROR_HINT_KEY, ERROR_MESSAGE_KEY, MAX_ERROR_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -64,18 +69,31 @@ async def abort_with(
     *,
     code: grpc.StatusCode | None = None,
     detail: Message | None = None,
-    text: str | None = None,
+    prefix: str = "",
 ) -> NoReturn:
     """End the call with the status of ``exc`` (or ``code``), naming its class in the trailing metadata; a
     ``detail`` goes with it as a ``google.rpc.Status`` detail (``grpc-status-details-bin``), as Go servers send.
-    ``text``: the message, if not ``exc``'s rendering."""
+    ``prefix``: put before the message (e.g. upstream's "cannot create new environment: ")."""
     code = code or status_of(exc)
-    text = exc.render() if text is None else text
-    metadata: list[tuple[str, str | bytes]] = [(ERROR_CLASS_KEY, type(exc).__name__)]
+    text = prefix + exc.render_plain()
+    metadata: list[tuple[str, str | bytes]] = [(ERROR_CLASS_KEY, type(exc).__name__), *cli_metadata(exc, prefix)]
     if detail is not None:
         metadata.append((STATUS_DETAILS_KEY, status_details(code, text, detail)))
     context.set_trailing_metadata(tuple(metadata))
     await abort(context, code, text)
+
+
+def cli_metadata(exc: HandledError, prefix: str = "") -> list[tuple[str, bytes]]:
+    """The trailing metadata from which coconut renders ``exc`` as it does offline: its hint, and the message
+    alone when the status details (``prefix`` + ``render_plain()``) carry a hint after it."""
+    metadata: list[tuple[str, bytes]] = []
+    hint = exc.shown_hint()
+    if hint:
+        metadata.append((ERROR_HINT_KEY, hint.encode()))
+    message = (prefix + exc.body()).encode()
+    if exc.hint and len(message) <= MAX_ERROR_MESSAGE_BYTES:
+        metadata.append((ERROR_MESSAGE_KEY, message))
+    return metadata
 
 
 def status_details(code: grpc.StatusCode, message: str, detail: Message) -> bytes:

@@ -91,12 +91,12 @@ async def _creation_failed(context: grpc.aio.ServicerContext, exc: HandledError)
     project's error class still goes in the metadata, so coconut keeps its exit status. The prefix goes before
     the whole rendering (a template error's file and line first)."""
     if isinstance(exc, CreateError):
-        text = exc.render()
+        prefix = ""
         info = pb.EnvironmentInfo(id=exc.info["id"], createdWhen=exc.info["createdWhen"], state=State.ERROR)
     else:
-        text = f"cannot create new environment: {exc.render()}"
+        prefix = "cannot create new environment: "
         info = pb.EnvironmentInfo(id=new_id(), createdWhen=now_ms(), state=State.ERROR)
-    await abort_with(context, exc, code=grpc.StatusCode.INTERNAL, detail=info, text=text)
+    await abort_with(context, exc, code=grpc.StatusCode.INTERNAL, detail=info, prefix=prefix)
 
 
 def _user(message: common_pb2.User) -> common_pb2.User | None:
@@ -567,7 +567,7 @@ class ControlService(pb_grpc.ControlServicer):
         try:
             await offload(self._repos().set_repo_default_revision, request.index, request.revision)
         except HandledError as exc:  # upstream: OK, with what is valid in `info`
-            return pb.SetRepoDefaultRevisionReply(info=exc.render(), timestamp=now_ms())
+            return pb.SetRepoDefaultRevisionReply(info=exc.render_plain(), timestamp=now_ms())
         return pb.SetRepoDefaultRevisionReply(info="", timestamp=now_ms())
 
     # -- not implemented ------------------------------------------------------------------------------------

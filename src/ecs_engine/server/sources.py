@@ -60,7 +60,8 @@ class TemplateSources:
                 return self._examples(), ref.name
             raise NotFoundError(
                 f"workflow '{ref.name}' is neither in the default repository nor in the built-in examples",
-                hint="name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
+                hint="name a repository (REPO/workflows/NAME) or a directory of the core's machine",
+                cli_hint="name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
             )
         if ref.repo is not None and text.startswith("/") and not (self.repos and self.repos.is_added(ref.repo)):
             return self._directory(expression, Path("/", ref.repo), ref), ref.name
@@ -73,14 +74,17 @@ class TemplateSources:
         """A directory on the core's machine that is not an added repository: its files as they are."""
         if not root.is_dir():
             raise NotFoundError(
-                f"'{expression}': {root} does not exist and is not an added repository", hint="see 'coconut repo list'"
+                f"'{expression}': {root} does not exist and is not an added repository",
+                cli_hint="see 'coconut repo list'",
             )
         if not (root / "workflows").is_dir():
             raise NotFoundError(f"'{expression}': {root} has no workflows/ folder and is not an added repository")
         if ref.revision not in (None, EXAMPLES_REVISION):
             raise NotFoundError(
                 f"'{expression}': {root} is not an added repository, so it has no revision '{ref.revision}'",
-                hint=f"its files as they are: no @ or @{EXAMPLES_REVISION}; revisions: 'coconut repo add {root}' first",
+                hint=f"its files as they are: no @ or @{EXAMPLES_REVISION}; revisions: add it as a repository first",
+                cli_hint=f"its files as they are: no @ or @{EXAMPLES_REVISION}; revisions: 'coconut repo add {root}'"
+                " first",
             )
         return DirectorySource(root)
 

@@ -12,6 +12,16 @@ ERROR_CLASS_KEY = "ecs-error-class"
 #: trailing metadata: why a transition failed (ControlEnvironment answers OK with state ERROR, as upstream);
 #: binary (UTF-8): a reason may hold a task's last lines of output, which a text header value may not
 ERROR_REASON_KEY = "ecs-error-bin"
+#: trailing metadata of a failed call (binary, UTF-8): the hint coconut shows under the message, in its own terms
+#: (``HandledError.shown_hint``: its commands and flags); the status details, which every client shows, carry only
+#: the message and the hint for any client (``HandledError.render_plain``)
+ERROR_HINT_KEY = "ecs-hint-bin"
+#: trailing metadata of a failed call (binary, UTF-8), sent only when the status details carry a hint for any client:
+#: the message without it, which coconut shows above its own hint line
+ERROR_MESSAGE_KEY = "ecs-message-bin"
+#: the longest ``ERROR_MESSAGE_KEY`` sent (bytes): trailing metadata is bounded (8 KiB by default); beyond it,
+#: coconut shows the status details as the message
+MAX_ERROR_MESSAGE_BYTES = 4096
 #: initial metadata of NewEnvironment: the new environment's id, sent as soon as it exists (before DEPLOY)
 ENVIRONMENT_ID_KEY = "ecs-environment-id"
 #: ControlEnvironment optypes beyond upstream (design.md §3)

@@ -870,6 +870,8 @@ def _get_item(target: Any, key: Any, label: str, position: int) -> Any:
 
 def _call_failed(label: str, error: Exception, position: int) -> ExpressionError:
     if isinstance(error, HandledError):
-        return ExpressionError(f"{label}(): {error.message}", position=position, hint=error.hint)
+        failed = ExpressionError(f"{label}(): {error.message}", position=position, hint=error.hint)
+        failed.cli_hint = error.cli_hint
+        return failed
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
     return ExpressionError(f"{label}(): {detail}", position=position)

@@ -104,7 +104,7 @@ def _error(exc: HandledError) -> Problem:
         # the message says the role, field and hint (one line, as plan's warnings); the file and line are the
         # problem's own (GitHub places them)
         message = TemplateError(exc.message, role_path=exc.role_path, field=exc.field).render()
-        message += f" ({exc.hint})" if exc.hint else ""
+        message += f" ({exc.shown_hint()})" if exc.shown_hint() else ""
         return Problem("error", message, exc.file, exc.line, exc.column, exc.render(), exc.role_path)
     return Problem("error", exc.render(), rendered=exc.render())
 

@@ -161,3 +161,22 @@ def test_apricot_on_a_port_in_use_says_only_that(coconut):
         f"coconut: error: apricot cannot listen on 127.0.0.1:{port}: the port is in use",
         "  hint: another program listens there; choose another --port",
     ]
+
+
+def test_a_core_that_exits_at_start_over_a_bad_setting_is_that_usage_error(coconut):
+    """``core start`` answers with the core's own error and its exit status (2 for a site file that is not there),
+    not "the core exited with code 2" and exit 1 (a script could not tell a typo from a failure)."""
+    missing = coconut.tmp / "no" / "site.yaml"
+    settings = coconut.tmp / "settings.yaml"
+    settings.write_text(f"config_endpoint: file://{missing}\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = coconut("--config", str(settings), "core", "start", "--listen", f"127.0.0.1:{port}")
+    assert result.status == ExitStatus.USAGE
+    lines = result.err.splitlines()
+    assert lines[0] == (
+        f"coconut: error: the core could not start: configuration store URL file://{missing}: "
+        f"the file {missing} does not exist"
+    )
+    assert lines[1:] == [f"  hint: full log: {coconut.tmp / 'state' / 'core.log'}"], result.err

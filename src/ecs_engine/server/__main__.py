@@ -10,6 +10,7 @@ from pathlib import Path
 from ecs_engine.errors import HandledError
 
 from .core import run
+from .daemon import ERROR_PREFIX
 from .settings import CoreSettings
 
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
             settings.config_endpoint = args.config_endpoint
         run(settings)
     except HandledError as exc:
-        sys.stderr.write(f"core: error: {exc.render()}\n")
+        sys.stderr.write(f"{ERROR_PREFIX}{exc.render()}\n")
         return int(exc.exit_status)
     return 0
 

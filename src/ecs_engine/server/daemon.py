@@ -16,12 +16,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecs_engine.errors import DeadlineError, HandledError
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError, UsageError
 
 from .core import LOGFILE, read_pidfile
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 60.0  # the core kills its tasks first: up to ~15 s of escalation each, in parallel
+#: how the core's ``main()`` reports the error it exits with, on a line of its log (its stderr)
+ERROR_PREFIX = "core: error: "
+#: the errors a core that exits while starting is reported as, by its exit status
+STATUS_ERRORS = (UsageError, UnreachableError, DeadlineError, RefusedError)
 
 
 @dataclass
@@ -31,11 +35,37 @@ class Started:
     log_path: Path
 
 
-def log_tail(path: Path, lines: int = 15) -> str:
+def log_tail(path: Path, lines: int = 15, *, since: int = 0) -> str:
+    """The last ``lines`` lines of the log, of what was written past byte ``since``."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        with open(path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
     except OSError:
         return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def start_failure(code: int, log_path: Path, since: int = 0) -> HandledError:
+    """Why the core exited while starting: the error it reported (``ERROR_PREFIX``; its log past byte ``since``), of
+    the class of its exit status (a bad setting or store URL: a usage error, exit 2, as in any command), else the
+    end of its log."""
+    lines = log_tail(log_path, since=since).splitlines()
+    said = [i for i, line in enumerate(lines) if line.startswith(ERROR_PREFIX)]
+    if not said:
+        tail = "\n".join(lines)
+        return HandledError(
+            f"the core exited with code {code} while starting" + (f"; its log ends with:\n{tail}" if tail else ""),
+            hint=f"full log: {log_path}",
+        )
+    message, *rest = lines[said[-1] :]
+    hints = [line.strip().removeprefix("hint: ") for line in rest if line.strip().startswith("hint: ")]
+    body = [line for line in rest if not line.strip().startswith("hint: ")]
+    cls = next((c for c in STATUS_ERRORS if c.exit_status == code), HandledError)
+    return cls(
+        "\n".join([f"the core could not start: {message.removeprefix(ERROR_PREFIX)}", *body]),
+        hint="; ".join([*hints, f"full log: {log_path}"]),
+    )
 
 
 def start(
@@ -73,6 +103,7 @@ def start(
     if config_endpoint:
         argv += ["--config-endpoint", config_endpoint]
     with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
+        since = log.seek(0, os.SEEK_END)  # what this start writes follows
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True, close_fds=True
         )
@@ -81,12 +112,7 @@ def start(
         while True:
             code = process.poll()
             if code is not None:
-                tail = log_tail(log_path)
-                raise HandledError(
-                    f"the core exited with code {code} while starting"
-                    + (f"; its log ends with:\n{tail}" if tail else ""),
-                    hint=f"full log: {log_path}",
-                )
+                raise start_failure(code, log_path, since)
             running = read_pidfile(state_dir)
             if running is not None and running.get("pid") == process.pid and client.answers(0.5):
                 return Started(process.pid, endpoint, log_path)

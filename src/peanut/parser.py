@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from collections.abc import Sequence
-from typing import NoReturn, TextIO
+from typing import IO, NoReturn, TextIO
 
 from ecs_engine import __version__
 from ecs_engine.errors import UsageError
@@ -34,6 +35,11 @@ exit status: 0 ok, 1 failed, 2 usage, 3 unreachable, 4 timeout, 5 refused, 6 wro
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one clear error instead of argparse's usage dump
         raise UsageError(f"{message} (see '{self.prog} --help')")
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        """As argparse's, without swallowing a write error: ``--help | head`` ends as a GNU tool's (141), not 0."""
+        if message:
+            (file or sys.stderr).write(message)
 
 
 def build_parser() -> argparse.ArgumentParser:

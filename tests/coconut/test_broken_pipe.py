@@ -59,3 +59,11 @@ def test_coconut_whose_reader_goes_away_during_its_output_exits_141_and_says_not
 def test_output_that_cannot_be_flushed_at_the_end_exits_141_and_says_nothing(program, tmp_path):
     argv = [sys.executable, "-m", program, "--version"]
     assert to_a_closed_pipe(argv, environ(tmp_path)) == (KILLED_BY_SIGPIPE, "")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["get-state", "--help"]])
+def test_peanut_s_help_into_a_closed_pipe_unbuffered_exits_141(argv, tmp_path):
+    """Written at once (PYTHONUNBUFFERED, or a help longer than the buffer), the write fails inside argparse, which
+    swallowed it: peanut exited 0 with its help lost."""
+    env = {**environ(tmp_path), "PYTHONUNBUFFERED": "1"}
+    assert to_a_closed_pipe([sys.executable, "-m", "peanut", *argv], env) == (KILLED_BY_SIGPIPE, "")

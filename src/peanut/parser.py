@@ -10,10 +10,13 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
-from typing import IO, NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from ecs_engine import __version__
 from ecs_engine.errors import UsageError
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 DESCRIPTION = "Drive and debug one OCC-controlled process or FairMQ device."
 EPILOG = """\
@@ -36,7 +39,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one clear error instead of argparse's usage dump
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         """As argparse's, without swallowing a write error: ``--help | head`` ends as a GNU tool's (141), not 0."""
         if message:
             (file or sys.stderr).write(message)

@@ -91,6 +91,8 @@ async def test_the_state_is_the_broker_s_from_a_start_with_the_broker_down_on(tm
         with caplog.at_level(logging.INFO):
             await integrations.init("framework")
             assert state() == "TRANSIENT_FAILURE"
+            # init returns at once: its thread's first look (not init) finds the broker down, before it starts
+            await eventually_async(lambda: any(r.levelno == logging.WARNING for r in caplog.records), what="a look")
             broker.start()
             await eventually_async(lambda: state() == "READY", what="the plugin sees the broker answer")
             # the list of active runs of the start goes out once the broker answers

@@ -8,6 +8,13 @@ also publishes the ``ActiveRunsList`` of the environments running to ``aliecs.en
 ``kafkaEndpoint``; the key is the environment id. Unlike upstream, topics are created before their first
 message (upstream's first message to a new topic is lost), and the plugin's state is the broker's: a thread looks
 at it every ``LOOK_INTERVAL`` (a producer alone says nothing while it has nothing to send).
+
+A call never waits for the broker (a transition must not, and making a topic waits up to 5 s for one that is down):
+it only queues the message. The same thread sends the queue in order: it makes a message's topic first if it is new
+(only once a look found the broker answering), then hands it to librdkafka's queue, which holds it, without a time
+limit, until the broker takes it. A topic a broker lost (one back empty) is made again at the next look, before
+librdkafka gives up on its messages. At most ``MAX_WAITING`` messages wait in each queue; past that the oldest in
+the plugin's are dropped (one warning line per outage, counted in ``data()``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import functools
 import json
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ecs_backends.events.kafka import PROBE_TIMEOUT, client_config, create_topics
@@ -24,7 +33,6 @@ from ecs_engine.environment.integration_plugin import IntegrationPlugin
 from ecs_engine.errors import UnreachableError
 from ecs_engine.events.model import now_ms
 from ecs_engine.hookspecs import hookimpl
-from ecs_engine.offload import offload
 from ecs_engine.protocols import kafka_pb2
 
 log = logging.getLogger(__name__)
@@ -32,6 +40,9 @@ log = logging.getLogger(__name__)
 ACTIVE_RUNS_TOPIC = "aliecs.env_list.RUNNING"
 #: seconds between two looks at the broker (``connection_state``)
 LOOK_INTERVAL = 2.0
+#: messages that may wait in the plugin's queue, and in librdkafka's, while the broker is down (a transition sends
+#: a few; upstream's buffer is unbounded)
+MAX_WAITING = 10_000
 #: the state a call's trigger stands for, besides ``enter_<STATE>`` and ``leave_<STATE>``
 TRIGGER_STATES = {
     "after_START_ACTIVITY": "RUNNING",
@@ -78,7 +89,7 @@ class _AtDebug(logging.LoggerAdapter):
 
 
 class KafkaCalls:
-    """The functions of one call; each publishes from the call's variables, in a thread (the broker may block)."""
+    """The functions of one call; each queues its message from the call's variables (it never waits for the broker)."""
 
     def __init__(self, plugin: KafkaPlugin, call: Any):
         self._plugin = plugin
@@ -100,7 +111,7 @@ class KafkaCalls:
         if isinstance(info, str):
             stack["__call_error"] = f"kafka: {info}"
             return ""
-        await offload(self._plugin.notify, topic.format(state=info.state), info, leaving)
+        self._plugin.notify(topic.format(state=info.state), info, leaving)  # only queues: no need to offload
         return ""
 
 
@@ -111,21 +122,27 @@ class KafkaPlugin(IntegrationPlugin):
 
     def __init__(self, endpoint: str = ""):
         super().__init__(endpoint)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the running environments and the order of the queue
         self._running: dict[str, kafka_pb2.EnvInfo] = {}
-        self._topics: set[str] = set()
+        #: (topic, key, value) not handed to librdkafka yet, oldest first
+        self._waiting: deque[tuple[str, bytes | None, bytes]] = deque()
+        self.dropped = 0  # messages dropped from a full queue, since the start
+        self._dropping = False  # the queue is full (said once, until it empties)
+        self._topics: set[str] = set()  # made on the broker (only the sender thread uses it)
         self._producer: Any = None
         self._admin: Any = None
-        self._listed = False  # a list of active runs went out
         self._stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._wake = threading.Event()
+        self._sender: threading.Thread | None = None
+        self._looked = False  # a look said whether the broker answers (else ``error`` is the start's guess)
         #: why the broker cannot be reached now ("" while it answers)
         self.error = ""
 
     def init(self, framework_id: str) -> None:
-        """Connect and publish the (empty) list of active runs, as upstream does at start (a broker down: one
-        warning, and the list once it answers), then look at the broker every LOOK_INTERVAL; not where the setting
-        ``enableKafka`` is false, which turns all Kafka off (upstream's plugin then fails to load)."""
+        """Queue the (empty) list of active runs, as upstream publishes it at start, and start the thread that looks
+        at the broker and sends; it returns at once (a broker down: one warning from the thread, and the list once it
+        answers). Not where the setting ``enableKafka`` is false, which turns all Kafka off (upstream's plugin then
+        fails to load)."""
         if not self.endpoint or self._turned_off():
             return
         from confluent_kafka import Producer
@@ -133,45 +150,108 @@ class KafkaPlugin(IntegrationPlugin):
 
         config = {**client_config([self.endpoint]), "logger": _AtDebug(log, {})}
         self._admin = AdminClient(config)
-        self._producer = Producer({**config, "acks": "all", "linger.ms": 1})
-        self._look()
-        self._watcher = threading.Thread(target=self._watch, name="kafka-legacy", daemon=True)
-        self._watcher.start()
+        self._producer = Producer(
+            {
+                **config,
+                "acks": "all",
+                "linger.ms": 1,
+                "message.timeout.ms": 0,  # kept until the broker takes it, however long it is down
+                "max.in.flight.requests.per.connection": 1,  # a retried message cannot overtake the next one
+                "queue.buffering.max.messages": MAX_WAITING,
+                "on_delivery": self._delivered,
+            }
+        )
+        self.error = f"Kafka at {self.endpoint}: no answer yet"
+        with self._lock:
+            self._active_runs()
+        self._sender = threading.Thread(target=self._send_loop, name="kafka-legacy", daemon=True)
+        self._sender.start()
 
-    def _watch(self) -> None:
-        while not self._stop.wait(LOOK_INTERVAL):
-            self._look()
-            self._producer.poll(0)  # its log lines: else they pile up until ``destroy`` flushes
+    def _send_loop(self) -> None:
+        """Look at the broker every LOOK_INTERVAL, and send what is queued as soon as it is queued; at the stop, what
+        is still queued goes to librdkafka if the broker answers (``destroy`` flushes it)."""
+        next_look = 0.0
+        while not self._stop.is_set():
+            if time.monotonic() >= next_look:
+                self._look()
+                next_look = time.monotonic() + LOOK_INTERVAL
+            self._send_waiting()
+            self._producer.poll(0)  # delivery reports and log lines: else they pile up until ``destroy`` flushes
+            self._wake.wait(max(0.0, next_look - time.monotonic()))
+            self._wake.clear()
+        self._send_waiting()
 
     def _look(self) -> None:
-        """Whether the broker answers (``error``; a change is logged, one line); the list of active runs if none
-        went out yet."""
+        """Whether the broker answers (``error``); topics it lost (it came back empty) are made again."""
         from confluent_kafka import KafkaException
 
         try:
-            if self._listed:
-                self._admin.list_topics(timeout=PROBE_TIMEOUT)
-            else:
-                self._active_runs()
+            lost = self._topics - set(self._admin.list_topics(timeout=PROBE_TIMEOUT).topics)
+            self._topics -= lost
+            self._make(lost)
         except UnreachableError as exc:
-            problem = exc.message
+            self._unreachable(exc.message)
         except KafkaException as exc:
-            problem = f"Kafka at {self.endpoint} does not answer: {exc.args[0].str()}"
+            self._unreachable(f"Kafka at {self.endpoint} does not answer: {exc.args[0].str()}")
         else:
-            if self.error:
+            if self.error and self._looked:
                 log.info("kafka: Kafka at %s answers again", self.endpoint)
             self.error = ""
-            return
-        if not self.error:
+            self._looked = True
+
+    def _unreachable(self, problem: str) -> None:
+        """``error``; a change is one log line."""
+        if not self.error or not self._looked:
             log.warning("kafka: %s; looking again every %gs", problem, LOOK_INTERVAL)
         self.error = problem
+        self._looked = True
+
+    def _make(self, topics: Iterable[str]) -> None:
+        self._topics |= create_topics(self._admin, topics, self.endpoint)
+
+    def _send_waiting(self) -> None:
+        """Hand the queue to librdkafka in order. A new topic is made first, only while the broker answers (making
+        one waits for it); until then that message and those after it wait."""
+        while self._waiting:
+            head = self._waiting[0]
+            topic, key, value = head
+            if topic not in self._topics:
+                if self.error:
+                    return
+                try:
+                    self._make([topic])
+                except UnreachableError as exc:
+                    self._unreachable(exc.message)
+                    return
+            try:
+                self._producer.produce(topic, value=value, key=key)
+            except BufferError:  # librdkafka's queue is full: try again at the next look
+                return
+            with self._lock:
+                if self._waiting and self._waiting[0] is head:  # not dropped meanwhile from a full queue
+                    self._waiting.popleft()
+                self._dropping = self._dropping and bool(self._waiting)
+
+    def _delivered(self, error: Any, message: Any) -> None:
+        from confluent_kafka import KafkaError
+
+        # a message purged by ``destroy`` is in its count already
+        if error is not None and error.code() not in (KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT):
+            log.warning("kafka: a message to %s was not delivered: %s", message.topic(), error.str())
 
     def destroy(self) -> None:
+        """Stop the thread (it hands librdkafka what is queued) and give librdkafka 2 s to deliver; what is still
+        waiting then is dropped (and said)."""
         self._stop.set()
-        if self._watcher is not None:
-            self._watcher.join(PROBE_TIMEOUT)
+        self._wake.set()
+        if self._sender is not None:
+            self._sender.join(PROBE_TIMEOUT)
         if self._producer is not None:
-            self._producer.flush(2.0)
+            left = self._producer.flush(2.0) + len(self._waiting)
+            if left:
+                log.warning("kafka: %d message(s) for Kafka at %s not delivered at the stop", left, self.endpoint)
+            self._producer.purge()  # nothing left for librdkafka to wait on at the exit
+            self._producer.flush(0)
 
     def connection_state(self) -> str:
         if self._producer is None:
@@ -182,6 +262,8 @@ class KafkaPlugin(IntegrationPlugin):
         return {
             "endpoint": self.endpoint or "(none: setting kafkaEndpoint)",
             "activeRuns": str(len(self._running)),
+            "waiting": str(len(self._waiting)),
+            "dropped": str(self.dropped),
             "error": self.error,
         }
 
@@ -216,28 +298,32 @@ class KafkaPlugin(IntegrationPlugin):
         return str(self.settings.get("enableKafka", True)).lower() == "false"
 
     def notify(self, topic: str, info: kafka_pb2.EnvInfo, leaving: bool | None) -> None:
-        """Publish the state notification; entering or leaving RUNNING also updates the active-runs list."""
-        self._send(topic, info.environmentId, kafka_pb2.NewStateNotification(envInfo=info, timestamp=now_ms()))
-        if info.state != "RUNNING" or leaving is None:
-            return
+        """Queue the state notification; entering or leaving RUNNING also queues the active-runs list."""
         with self._lock:
+            self._queue(topic, info.environmentId, kafka_pb2.NewStateNotification(envInfo=info, timestamp=now_ms()))
+            if info.state != "RUNNING" or leaving is None:
+                return
             if leaving:
                 self._running.pop(info.environmentId, None)
             else:
                 self._running[info.environmentId] = info
-        self._active_runs()
+            self._active_runs()
 
     def _active_runs(self) -> None:
-        with self._lock:
-            runs = sort_running(list(self._running.values()))
-        self._send(ACTIVE_RUNS_TOPIC, "", kafka_pb2.ActiveRunsList(activeRuns=runs, timestamp=now_ms()))
-        self._listed = True
+        """Queue the list of active runs (with ``_lock`` held)."""
+        runs = sort_running(list(self._running.values()))
+        self._queue(ACTIVE_RUNS_TOPIC, "", kafka_pb2.ActiveRunsList(activeRuns=runs, timestamp=now_ms()))
 
-    def _send(self, topic: str, key: str, message: Any) -> None:
-        if topic not in self._topics:
-            self._topics |= create_topics(self._admin, [topic], self.endpoint)
-        self._producer.produce(topic, value=message.SerializeToString(), key=key.encode() if key else None)
-        self._producer.poll(0)
+    def _queue(self, topic: str, key: str, message: Any) -> None:
+        """For the sender thread; past MAX_WAITING the oldest goes (a warning the first time in an outage)."""
+        if len(self._waiting) >= MAX_WAITING:
+            self._waiting.popleft()
+            self.dropped += 1
+            if not self._dropping:
+                self._dropping = True
+                log.warning("kafka: %d messages wait for Kafka at %s: dropping the oldest", MAX_WAITING, self.endpoint)
+        self._waiting.append((topic, key.encode() if key else None, message.SerializeToString()))
+        self._wake.set()
 
 
 @hookimpl

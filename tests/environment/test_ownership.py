@@ -101,3 +101,20 @@ async def test_recover_is_refused_naming_the_dead_task_when_its_templates_are_no
         with pytest.raises(RefusedError, match=rf"cannot RECOVER: critical tasks are dead \({dead.name} "):
             await h.manager.control(env.id, "RECOVER")
         assert env.state == "ERROR"
+
+
+async def test_the_core_s_stop_cancels_a_start_and_commits_its_run_s_end_as_cut_short(small, harness_factory):
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        h.driver.delay("START", 30)
+        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
+        await eventually_async(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
+        await asyncio.wait_for(h.manager.end_runs(), 5)
+        assert env.busy is None and env.current_transition == "START_ACTIVITY"  # what the restart ends
+        assert env.root.user_vars["run_end_time_ms"].isdigit()
+        assert env.last_transition is not None and env.last_transition[:2] == (
+            "START_ACTIVITY",
+            "cancelled: the core stops",
+        )
+        with pytest.raises(RefusedError):
+            await start

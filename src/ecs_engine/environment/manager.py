@@ -535,7 +535,8 @@ class EnvironmentManager:
         """Run ``work`` as the manager's own task and wait for it.
 
         A caller that goes away (a client's Ctrl-C or deadline cancels its RPC) leaves the work running to
-        its end; what it ends with is logged then. Work cancelled by ``destroy --force`` is a RefusedError.
+        its end; what it ends with is logged then. Work cancelled by ``destroy --force`` or the core's stop is a
+        RefusedError.
         """
         task = self._spawn(self._durable(work))
         task.add_done_callback(lambda done: _log_outcome(done, what))
@@ -544,7 +545,9 @@ class EnvironmentManager:
         except asyncio.CancelledError:
             caller = asyncio.current_task()
             if task.cancelled() and not (caller is not None and caller.cancelling()):
-                raise RefusedError(f"{what} was cancelled: the environment was destroyed with force") from None
+                raise RefusedError(
+                    f"{what} was cancelled: the environment was destroyed with force, or the core stops"
+                ) from None
             raise
 
     def _on_task_event(self, event: TaskEvent) -> None:

@@ -97,6 +97,10 @@ async def test_a_destroyed_environments_task_processes_are_freed_without_a_colle
     processes = [weakref.ref(t) for t in served.executor.tasks_of(environment_id)]
     assert len(processes) == TASKS
     await stub.destroy(environment_id)
+    # the executor keeps the latest forgotten tasks for GetTask (a bounded number): once it lets go, they are freed
+    kept = served.executor.forgotten
+    assert all(ref() is None or kept.get(ref().id) is ref() for ref in processes)
+    kept.clear()
     assert await gone(processes) == []
 
 

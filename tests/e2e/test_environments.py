@@ -81,6 +81,10 @@ def test_a_multi_host_environment_runs_two_runs_and_leaves_nothing_behind(coconu
     assert not any(alive(pid) for pid in pids)
     assert coconut("env", "list").out.strip() == "no environments"
     assert coconut("task", "list").out.strip() == "no tasks running"
+    for consumer in consumers:  # a destroyed environment's tasks are still found by id, with their output
+        shown = coconut("task", "show", consumer["taskId"], "-o", "json").json()["task"]["shortInfo"]
+        assert (shown["status"], shown["state"]) == ("INACTIVE", "DONE")
+        assert re.search(rf"run {run + 1}: received \d+ messages", logs(coconut, consumer["taskId"]))
 
 
 def test_running_state_is_refused_to_destroy_and_bad_requests_are_one_clear_error(coconut):

@@ -270,7 +270,7 @@ async def test_a_deploy_cancelled_while_it_starts_processes_leaves_none_behind(r
     with pytest.raises(asyncio.CancelledError):
         await deploying
     assert len(resources.launched) >= 3
-    assert executor.tasks == {} and executor.failed == {}  # cancelled, not failed
+    assert executor.tasks == {} and executor.forgotten == {}  # cancelled, not failed
     await eventually_async(lambda: not leftovers(resources.launched), what="no process of the cancelled deploy left")
 
 
@@ -316,13 +316,13 @@ async def test_a_process_that_exits_before_answering_is_reported_with_its_output
 async def test_the_latest_tasks_that_failed_to_start_are_kept_failed_once_forgotten(executor, monkeypatch, tmp_path):
     """The deploy's error names the task: the executor keeps the latest ones (a bounded number) by id, failed, saying
     why, without what holds their template."""
-    monkeypatch.setattr("ecs_engine.tasks.executor.FAILED_KEPT", 2)
+    monkeypatch.setattr("ecs_engine.tasks.executor.FORGOTTEN_KEPT", 2)
     for i in range(3):
         deployment = await executor.deploy([request(f"demo.t{i}", [str(tmp_path / f"missing{i}")])])
         assert list(deployment.undeployable) == [f"demo.t{i}"]
     assert executor.tasks == {}
-    assert [t.request.role_path for t in executor.failed.values()] == ["demo.t1", "demo.t2"]
-    for task_id, task in executor.failed.items():
+    assert [t.request.role_path for t in executor.forgotten.values()] == ["demo.t1", "demo.t2"]
+    for task_id, task in executor.forgotten.items():
         assert (task.status, task.state, task.pid, task.process) == ("INACTIVE", "ERROR", 0, None)
         missing = tmp_path / f"missing{task.request.role_path[-1]}"
         assert task.last_result.error == f"task {task_id}: cannot start '{missing}': No such file or directory"

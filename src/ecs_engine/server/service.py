@@ -430,7 +430,7 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def GetTask(self, request: pb.GetTaskRequest, context: grpc.aio.ServicerContext) -> pb.GetTaskReply:
-        task = self.executor.tasks.get(request.taskId) or self.executor.failed.get(request.taskId)
+        task = self.executor.tasks.get(request.taskId) or self.executor.forgotten.get(request.taskId)
         if task is None:
             raise NotFoundError(f"task not found: {request.taskId}")
         return pb.GetTaskReply(task=messages.task_info(task), timestamp=now_ms())

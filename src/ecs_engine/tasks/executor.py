@@ -64,7 +64,8 @@ PORT_ATTEMPTS = 3  # control ports tried for one task when another process takes
 #: tasks of a deploy prepared (command rendered, ports given) per process the resource manager starts at once:
 #: rendering all first held back the first start by 50-90 ms at 100 tasks, while the tasks' own startup waited
 PREPARED_PER_LAUNCH = 2
-FAILED_KEPT = 100  # tasks that failed to start kept for GetTask once forgotten (the latest ones: memory stays flat)
+#: tasks forgotten (failed to start, or killed) kept for GetTask: the latest ones (memory stays flat)
+FORGOTTEN_KEPT = 100
 
 
 @dataclass
@@ -133,8 +134,10 @@ class Executor:
         #: also keep a StateStream per OCC process (AliECS keeps only the EventStream; see docs/core.md)
         self.state_stream = state_stream
         self.tasks: dict[str, TaskProcess] = {}
-        #: task id -> a task that failed to launch or start, forgotten (not in ``tasks``): the latest FAILED_KEPT
-        self.failed: dict[str, TaskProcess] = {}
+        #: task id -> a task forgotten (not in ``tasks``): one that failed to launch or start, or was killed (its
+        #: environment destroyed); the latest FORGOTTEN_KEPT, so that ``coconut task show/logs`` of the id an error
+        #: or a log names still finds it and its output files
+        self.forgotten: dict[str, TaskProcess] = {}
         self._drivers: dict[str, ModeDriver] = {}
         self._watchers: dict[str, asyncio.Task] = {}
         #: (environment, role path) -> the node placed for a task its environment deploys later, and its wants
@@ -297,12 +300,18 @@ class Executor:
         if not isinstance(error, Exception):  # cancelled: it did not fail
             return
         message = error.message if isinstance(error, HandledError) else f"{type(error).__name__}: {error}"
-        task.request = dataclasses.replace(task.request, build_command=None, properties=None)
-        task.process, task.pid, task.status, task.state = None, 0, INACTIVE, states.ERROR
+        task.status, task.state = INACTIVE, states.ERROR
         task.last_result = HookResult(exit_code=-1, final_status="FAILED", error=message.partition(LAST_OUTPUT)[0])
-        self.failed[task.id] = task
-        if len(self.failed) > FAILED_KEPT:
-            del self.failed[next(iter(self.failed))]
+        self._keep_forgotten(task)
+
+    def _keep_forgotten(self, task: TaskProcess) -> None:
+        """Keep a forgotten task for GetTask, without its process and renderers (they hold the template)."""
+        task.request = dataclasses.replace(task.request, build_command=None, properties=None)
+        task.process, task.pid = None, 0
+        self.forgotten.pop(task.id, None)
+        self.forgotten[task.id] = task
+        if len(self.forgotten) > FORGOTTEN_KEPT:
+            del self.forgotten[next(iter(self.forgotten))]
 
     async def _start_occ(self, task: TaskProcess, command: TaskCommand) -> None:
         """Wait for a launched OCC process's STANDBY; a control port that another process took between its
@@ -535,6 +544,7 @@ class Executor:
         task.status = INACTIVE
         task.state = states.DONE
         self.listener.task_changed(task)
+        self._keep_forgotten(task)
 
     async def _walk_down(self, driver: OccDriver) -> bool:
         """The walk to DONE, then the control connection closed before the process's end is waited for: nothing

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import sqlite3
+import subprocess
 import time
 import tomllib
 from contextlib import closing
@@ -395,17 +396,37 @@ def test_history_of_a_sqlite_file_made_before_times_were_recorded_says_which_hav
     assert rows[0]["time"] is None and rows[1]["time"]
 
 
-def test_history_on_etcd_lists_the_writes_etcd_keeps(run, tmp_path, etcd_server):
+def test_history_on_etcd_lists_the_writes_etcd_keeps_with_the_times_of_coconut_s(run, tmp_path, etcd_server):
+    """Each write made through the store has its time; one made by another client (etcdctl) has none."""
+    from tests.servers import need_program
+
+    etcdctl = need_program("etcdctl", "etcd-client")
     etcd_url = f"etcd://{etcd_server.endpoint}/history-{tmp_path.name}/"
+    key = f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath"
+    start = time.time()
     assert run("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/a", endpoint=etcd_url)[0] == 0
     assert run("config", "runtime", "set", "aliecs", "defaults/modulepath", "/opt/b", endpoint=etcd_url)[0] == 0
     assert run("config", "delete", "runtime/aliecs/defaults/modulepath", endpoint=etcd_url)[0] == 0
+    end = time.time()
+    subprocess.run(
+        [etcdctl, f"--endpoints={etcd_server.endpoint}", "put", key, "/opt/c"],
+        env={"ETCDCTL_API": "3"},
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
     code, out, err = run("config", "history", "runtime/aliecs", endpoint=etcd_url)
     assert code == 0, err
-    key = f"history-{tmp_path.name}/runtime/aliecs/defaults/modulepath"
-    assert _history_rows(out, NOT_TIMED) == [[key, "/opt/a"], [key, "/opt/b"], [key, "(deleted)"]]
+    assert _history_rows(out, [TIMED, TIMED, TIMED, NOT_TIMED]) == [
+        [key, "/opt/a"],
+        [key, "/opt/b"],
+        [key, "(deleted)"],
+        [key, "/opt/c"],
+    ]
     rows = json.loads(run("config", "history", "runtime/aliecs", "-o", "json", endpoint=etcd_url)[1])
-    assert [r["time"] for r in rows] == [None, None, None]  # etcd's revisions carry no time
+    assert rows[-1]["time"] is None  # written by etcdctl: etcd's revisions carry no time
+    written = [datetime.datetime.fromisoformat(r["time"]).timestamp() for r in rows[:-1]]
+    assert start - 0.001 <= written[0] <= written[1] <= written[2] <= end  # ISO with milliseconds, in UTC
 
 
 def test_history_of_a_store_that_keeps_none_says_so(run, tmp_path):

@@ -2,16 +2,21 @@
 
 Keys live under the prefix (default ``o2/``, the Consul layout of AliECS). Compare-and-set and
 multi-key writes are etcd transactions; the sequence number of a change is its etcd revision (keys
-written by one transaction share it). The aetcd client is asyncio-only: the store runs it on a private
-event loop thread and waits on each call with a deadline. If an endpoint is unreachable the next one of
-the list is tried.
+written by one transaction share it). A revision carries no time: each write of this store also puts its
+time (Unix seconds, the writer's clock) in the same transaction, at a key outside every store's prefix
+(``/ecs-write-time/`` + the prefix, e.g. ``/ecs-write-time/o2/``), which nothing reading the tree under the
+prefix sees and ``history()`` finds at the revision it times. The aetcd client is asyncio-only: the store
+runs it on a private event loop thread and waits on each call with a deadline. If an endpoint is
+unreachable the next one of the list is tried.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import queue
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
@@ -32,8 +37,11 @@ from ecs_engine.hookspecs import hookimpl
 SCHEME = "etcd"
 DEFAULT_PORT = 2379
 DEFAULT_TIMEOUT = 10.0
-#: etcd's default --max-txn-ops: a multi-key write is atomic up to this many keys
+#: etcd's default --max-txn-ops: a multi-key write is atomic up to this many operations (its keys and the time)
 MAX_TXN_OPS = 128
+#: where each write puts its time: this + the store's prefix. A prefix never begins with '/' (parse_url strips it),
+#: so these keys are outside every store's tree (AliECS's layout, ``etcdctl get --prefix o2/``)
+WRITE_TIME_KEYS = b"/ecs-write-time/"
 #: responses of large trees exceed gRPC's default 4 MiB
 MAX_MESSAGE = 256 * 1024 * 1024
 
@@ -73,6 +81,15 @@ def _range_end(prefix: bytes) -> bytes:
     return aetcd.utils.prefix_range_end(prefix) if prefix else b"\0"
 
 
+def _seconds(value: bytes) -> float | None:
+    """The time a write-time key holds, None if it holds no finite number (not written by this module)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
 class EtcdStore(KeyValueStore):
     networked = True
 
@@ -83,6 +100,7 @@ class EtcdStore(KeyValueStore):
         self.url = url
         self.endpoints, self.prefix, self.timeout = parse_url(url)
         self._bprefix = self.prefix.encode()
+        self._time_key = WRITE_TIME_KEYS + self._bprefix
         self._current = 0  # index of the endpoint in use
         self._closed = False
         self._loop = asyncio.new_event_loop()
@@ -158,6 +176,10 @@ class EtcdStore(KeyValueStore):
     def _rel(self, key: bytes) -> str:
         return key[len(self._bprefix) :].decode()
 
+    def _stamp(self, c: Any) -> Any:
+        """The operation that records the time of a write, to add to the write's own transaction."""
+        return c.transactions.put(self._time_key, repr(time.time()).encode())
+
     # --- KeyValueStore ------------------------------------------------------------------------------------
 
     def get(self, key: str) -> str | None:
@@ -181,29 +203,40 @@ class EtcdStore(KeyValueStore):
     def put(self, key: str, value: str) -> None:
         full = self._key(key)
         check_value(key, value)
-        self._call(lambda c: c.put(full, value.encode()))
+        self._call(
+            lambda c: c.transaction(
+                compare=[], success=[c.transactions.put(full, value.encode()), self._stamp(c)], failure=[]
+            )
+        )
 
     def put_many(self, items: Mapping[str, str]) -> None:
         ops = [(self._key(k), check_value(k, v).encode()) for k, v in items.items()]
-        for start in range(0, len(ops), MAX_TXN_OPS):
-            batch = ops[start : start + MAX_TXN_OPS]
+        size = MAX_TXN_OPS - 1  # one operation of each transaction records its time
+        for start in range(0, len(ops), size):
+            batch = ops[start : start + size]
 
             def write(c: Any, batch: list[tuple[bytes, bytes]] = batch) -> Any:
-                return c.transaction(compare=[], success=[c.transactions.put(k, v) for k, v in batch], failure=[])
+                puts = [c.transactions.put(k, v) for k, v in batch]
+                return c.transaction(compare=[], success=[*puts, self._stamp(c)], failure=[])
 
             self._call(write)
 
     def delete(self, key: str, *, recursive: bool = False) -> None:
         full = self._key(key)
 
-        def ops(c: Any) -> list[Any]:
-            out = [c.transactions.delete(full)]
+        def txn(c: Any) -> Any:
+            # deleting nothing must make no revision (its time alone would): the deletes and the time are done
+            # only if a compare finds a key there (a range compare holds if it holds for each key in the range)
+            t = c.transactions
+            absent = [t.version(full) == 0]
+            deletes = [t.delete(full)]
             if recursive:
                 below = self._bprefix + subtree_prefix(key).encode()
-                out.append(c.transactions.delete(below, range_end=_range_end(below)))
-            return out
+                absent.append(t.version(below, range_end=_range_end(below)) == 0)
+                deletes.append(t.delete(below, range_end=_range_end(below)))
+            return c.transaction(compare=absent, success=[], failure=[*deletes, self._stamp(c)])
 
-        self._call(lambda c: c.transaction(compare=[], success=ops(c), failure=[]))
+        self._call(txn)
 
     def compare_and_set(self, key: str, expected: str | None, new: str) -> bool:
         full = self._key(key)
@@ -212,7 +245,7 @@ class EtcdStore(KeyValueStore):
         def txn(c: Any) -> Coroutine[Any, Any, tuple[bool, list[Any]]]:
             t = c.transactions
             compare = t.version(full) == 0 if expected is None else t.value(full) == expected.encode()
-            return c.transaction(compare=[compare], success=[t.put(full, new.encode())], failure=[])
+            return c.transaction(compare=[compare], success=[t.put(full, new.encode()), self._stamp(c)], failure=[])
 
         succeeded, _ = self._call(txn)
         return bool(succeeded)
@@ -238,11 +271,12 @@ class EtcdStore(KeyValueStore):
         return self._call(current)
 
     def history(self, key: str) -> list[Change]:
-        """etcd's own record: the changes of every revision it still keeps (until it is compacted), without
-        times (a revision carries none: ``time`` is None).
+        """etcd's own record: the changes of every revision it still keeps (until it is compacted), each with
+        the time its writer put at a write-time key in the same revision (a store of this module, whatever
+        its prefix); ``time`` is None for a revision written by another tool (etcdctl, AliECS).
 
-        A watch from the oldest kept revision replays them; it covers the whole key space, so the
-        revision current when the call began is known to come, and its reply ends the replay.
+        A watch from the oldest kept revision replays them; it covers the whole key space (the write-time keys
+        too), so the revision current when the call began is known to come, and its reply ends the replay.
         """
         from aetcd import rpc
 
@@ -253,6 +287,7 @@ class EtcdStore(KeyValueStore):
         async def replay(c: Any) -> list[Change]:
             await c.connect()
             changes: list[Change] = []
+            times: dict[int, float] = {}  # revision: the time its writer recorded
             first = 1
             while until > 1:
                 call = rpc.WatchStub(c.channel).Watch(metadata=c.metadata)
@@ -267,8 +302,12 @@ class EtcdStore(KeyValueStore):
                             if event.kv.key == full or event.kv.key.startswith(below):
                                 value = None if event.type == event.DELETE else event.kv.value.decode()
                                 changes.append(Change(event.kv.mod_revision, self._rel(event.kv.key), value))
+                            elif event.kv.key.startswith(WRITE_TIME_KEYS) and event.type == event.PUT:
+                                written = _seconds(event.kv.value)
+                                if written is not None:
+                                    times[event.kv.mod_revision] = written
                         if reply.events and reply.events[-1].kv.mod_revision >= until:
-                            return [c for c in changes if c.seq <= until]
+                            return [c._replace(time=times.get(c.seq)) for c in changes if c.seq <= until]
                     else:
                         raise UnreachableError(f"etcd at {self._endpoint()} ended the replay of its history")
                 finally:

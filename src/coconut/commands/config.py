@@ -223,7 +223,7 @@ def history(
     output: str = OUTPUT_OPTION,
 ) -> None:
     """The recorded writes of a key and the keys below it, oldest first, with their times (SQLite: its last 100000;
-    etcd: its revisions, which carry no time)."""
+    etcd: the revisions it keeps; a write by another tool has no time)."""
     import datetime
 
     cli: CliContext = ctx.obj

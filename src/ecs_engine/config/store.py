@@ -21,7 +21,7 @@ DEFAULT_PREFIX = "o2/"
 
 class Change(NamedTuple):
     """One committed change: its sequence number, the key, the new value (None = deleted) and when it was
-    written (Unix seconds; None where the store does not record it: etcd, whose revisions carry no time)."""
+    written (Unix seconds; None where the store does not record it: an etcd revision written by another tool)."""
 
     seq: int
     key: str

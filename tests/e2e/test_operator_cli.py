@@ -233,8 +233,13 @@ def test_the_cores_template_list_keeps_the_healthy_repositories_when_one_is_brok
         ("{value: /bin/true, user: no-such-user-x9}", "cannot run as user 'no-such-user-x9'"),
         ("{value: /no/such/program}", "cannot start '/no/such/program'"),
         ("{shell: true, stderr: all, value: 'echo no luck >&2; exit 3'}", "exited with code 3 before reaching STANDBY"),
+        (
+            "{shell: true, stdout: stdout, value: 'echo no luck >&2; exit 3'}",
+            "exited with code 3 before reaching STANDBY; it wrote nothing to stdout, and its stderr is not kept "
+            "(its task template's command.stderr: 'none')",  # not "it wrote nothing": its error went unseen
+        ),
     ],
-    ids=["no-such-user", "not-executable", "exits-at-startup"],
+    ids=["no-such-user", "not-executable", "exits-at-startup", "stderr-not-kept"],
 )
 def test_a_task_that_failed_to_start_is_found_by_the_id_its_error_names(coconut, repo, command, error):
     """The create's error names the task (and sends its reader to 'coconut task logs'): show and logs find it,
@@ -247,6 +252,6 @@ def test_a_task_that_failed_to_start_is_found_by_the_id_its_error_names(coconut,
     shown = coconut("task", "show", task_id).out
     assert re.search(r"role path:\s+bad\.bad", shown) and re.search(r"status:\s+INACTIVE", shown), shown
     assert re.search(r"state:\s+ERROR", shown) and re.search(rf"ended\s+.*{re.escape(error)}", shown), shown
-    if "no luck" in command:
+    if "stderr: all" in command:
         followed = coconut("task", "logs", task_id, "-f")
         assert "no luck" in followed.out and f"task {task_id} has ended: " in followed.err

@@ -73,6 +73,19 @@ def _tail(path: str) -> str:
         return ""
 
 
+def _no_output(task: TaskProcess) -> str:
+    """What a task that ended at startup without a line of output left to see: nothing, or nothing kept (a
+    stream its task template sends to 'none' may hold the error)."""
+    missing = [name for name, path in (("stdout", task.stdout_path), ("stderr", task.stderr_path)) if not path]
+    if not missing:
+        return "; it wrote nothing"
+    if len(missing) == 2:
+        return "; its output is not kept (its task template's command.stdout and command.stderr: 'none')"
+    (lost,) = missing
+    other = "stderr" if lost == "stdout" else "stdout"
+    return f"; it wrote nothing to {other}, and its {lost} is not kept (its task template's command.{lost}: 'none')"
+
+
 class ModeDriver:
     """Drives one task; subclasses implement its mode. ``expect_exit`` marks process ends we asked for."""
 
@@ -148,7 +161,7 @@ class OccDriver(ModeDriver):
     async def _ended_during_startup(self, code: int | None) -> TransitionFailed:
         how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
         tail = _tail(self.task.stderr_path) or _tail(self.task.stdout_path)
-        output = f"{LAST_OUTPUT}{tail[-2000:]}" if tail else "; it wrote nothing"
+        output = f"{LAST_OUTPUT}{tail[-2000:]}" if tail else _no_output(self.task)
         port = self.task.control_port
         if listening(port):  # the process died because someone else listens on its port
             return PortTaken(f"{describe(self.task)} {how} during startup: its control port {port} is taken{output}")

@@ -398,7 +398,11 @@ def test_what_a_basic_task_started_outside_its_group_dies_with_it(crashes, tmp_p
 
 def test_a_core_stopped_while_the_tasks_start_a_run_ends_it_on_record_when_it_stopped(crashes):
     environment_id = crashes.create("hook_delay=8")  # longer than the stop waits for the calls in progress (2 s)
-    start = crashes.in_background("env", "control", environment_id, "-e", "START")
+    told = []
+    start = threading.Thread(
+        target=lambda: told.append(crashes.coconut("env", "control", environment_id, "-e", "START", check=False))
+    )
+    start.start()
     eventually(lambda: crashes.log_of(environment_id, "BEGIN function executeStart"), PHASE_TIMEOUT, "START")
     run = int(crashes.show(environment_id)["currentRunNumber"])
     core = crashes.coconut.core_pid()
@@ -407,6 +411,10 @@ def test_a_core_stopped_while_the_tasks_start_a_run_ends_it_on_record_when_it_st
     stopped_ms = time.time() * 1000
     eventually(lambda: core_gone(crashes.coconut, core), PHASE_TIMEOUT, "the core gone")
     start.join(PHASE_TIMEOUT)
+    # the START's caller is told the core went away during its call, not that no core answers (start one)
+    assert (
+        f"ControlEnvironment: the core at 127.0.0.1:{crashes.coconut.port} went away during the call" in told[0].err
+    ), told
     assert still_alive(crashes.seen) == [], "the stop left a task running"
     eventually(lambda: time.time() * 1000 > stopped_ms + 1000, PHASE_TIMEOUT, "the restart a second after the stop")
     crashes.restart()

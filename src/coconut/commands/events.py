@@ -140,7 +140,7 @@ def follow(
                     cli.echo(event_text(entry) if output == "text" else json.dumps(event_data(entry)))
                     cli.stdout.flush()
                     shown = entry.seq
-            except UnreachableError:  # its message was only 'no core answers at ... (Cancelling all calls)'
+            except UnreachableError:  # (the core went away during the call): say how to go on without a gap
                 since = f" --after {shown}" if shown is not None else ""
                 raise UnreachableError(
                     f"the core at {core.endpoint} stopped answering while its events were followed",

@@ -204,6 +204,12 @@ class CoreClient:
         # no error class: gRPC's own status (no core there, no answer in time); with one, the core answered
         # with its error (e.g. its configuration store is unreachable), which names what failed
         transport = name is None
+        if transport and code == grpc.StatusCode.UNAVAILABLE and not _never_connected(details):
+            return UnreachableError(
+                f"{rpc}: the core at {self.endpoint} went away during the call ({details})",
+                hint="it stopped or crashed; what was asked may have been done or cut short: look again (e.g. "
+                "'coconut env list') once a core runs",
+            )
         if transport and code == grpc.StatusCode.UNAVAILABLE:
             return UnreachableError(
                 f"no core answers at {self.endpoint} ({details})",
@@ -226,6 +232,16 @@ class CoreClient:
         if code == grpc.StatusCode.UNIMPLEMENTED:
             error = HandledError(f"{rpc}: {details}")
         return error
+
+
+#: what gRPC says of a call that never reached a server (else UNAVAILABLE means the server went away during it:
+#: "Cancelling all calls" when it stops, "Socket closed" or a reset when it dies)
+_NOT_CONNECTED = ("failed to connect", "connection refused", "dns resolution failed", "name resolution", "no route")
+
+
+def _never_connected(details: str) -> bool:
+    lowered = details.lower()
+    return any(words in lowered for words in _NOT_CONNECTED)
 
 
 def _utf8(value: str | bytes | None) -> str:

@@ -16,15 +16,12 @@ import weakref
 import grpc
 import pytest
 
-from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
+from ecs_engine.occ.multipeer import host_names
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.server.auth import read_token, token_metadata
-from ecs_engine.server.core import Core
-from ecs_engine.server.settings import CoreSettings
 
-from ..e2e.conftest import free_port
-from ..ports import own_port_range
+from .conftest import fast_peer_core
 
 pytestmark = pytest.mark.slow
 
@@ -47,21 +44,11 @@ def no_automatic_collection():
 @pytest.fixture
 async def core(tmp_path, no_automatic_collection):
     """A started core, a Control stub to it (with its token) and the fast peer's workflow repository."""
-    with running_hub(tmp_path / "hub.fifo") as fifo:
-        repo = write_repo(tmp_path / "repo", fifo)
-        settings = CoreSettings.from_values(
-            {"core": {"nodes": host_names(TASKS), "ports": own_port_range()}},
-            data_dir=tmp_path / "data",
-            state_dir=tmp_path / "state",
-            listen=f"127.0.0.1:{free_port()}",
-        )
-        served = Core(settings)
-        await served.start()
-        try:
-            async with grpc.aio.insecure_channel(settings.listen) as channel:
-                yield served, Stub(channel, read_token(tmp_path / "state")), repo
-        finally:
-            await served.stop()
+    async with (
+        fast_peer_core(tmp_path, TASKS) as (served, settings, repo),
+        grpc.aio.insecure_channel(settings.listen) as channel,
+    ):
+        yield served, Stub(channel, read_token(tmp_path / "state")), repo
 
 
 class Stub:

@@ -15,16 +15,13 @@ import grpc
 import pytest
 
 from ecs_engine.errors import HandledError, RefusedError
-from ecs_engine.occ.multipeer import host_names, running_hub, write_repo
+from ecs_engine.occ.multipeer import host_names
 from ecs_engine.protocols import o2control_pb2 as pb
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 from ecs_engine.server.auth import read_token, token_metadata
 from ecs_engine.server.client import CoreClient
-from ecs_engine.server.core import Core
-from ecs_engine.server.settings import CoreSettings
 
-from ..e2e.conftest import free_port
-from ..ports import own_port_range
+from .conftest import fast_peer_core
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +34,7 @@ COCONUT_WORDS = ("--", "coconut", "hint:")
 async def core(tmp_path):
     """A started core; a plain Control stub to it (with the owner's token, as any client of the owner's); coconut's
     client to it; the fast peer's workflow repository."""
-    with running_hub(tmp_path / "hub.fifo") as fifo:
-        repo = write_repo(tmp_path / "repo", fifo)
-        settings = CoreSettings.from_values(
-            {"core": {"nodes": host_names(TASKS), "ports": own_port_range()}},
-            data_dir=tmp_path / "data",
-            state_dir=tmp_path / "state",
-            listen=f"127.0.0.1:{free_port()}",
-        )
-        served = Core(settings)
-        await served.start()
+    async with fast_peer_core(tmp_path, TASKS) as (_, settings, repo):
         token = read_token(tmp_path / "state")
         coconut = CoreClient(settings.listen, timeout=60, token=token)
         try:
@@ -54,7 +42,6 @@ async def core(tmp_path):
                 yield pb_grpc.ControlStub(channel), token_metadata(token), coconut, repo
         finally:
             coconut.close()
-            await served.stop()
 
 
 async def refused(call) -> grpc.aio.AioRpcError:

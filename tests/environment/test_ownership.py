@@ -44,12 +44,18 @@ async def test_a_caller_cancelled_mid_create_leaves_a_configured_environment(sma
         assert h.manager.get(env.id) is env
 
 
+async def start_held(h, small):
+    """An environment whose START has its run number and waits (30 s) for its tasks; the START's own task."""
+    env = await h.manager.create(small, "small")
+    h.driver.delay("START", 30)
+    start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
+    await eventually_async(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
+    return env, start
+
+
 async def test_destroy_with_force_cancels_a_running_transition_and_tears_down(small, harness_factory):
     async with harness_factory() as h:
-        env = await h.manager.create(small, "small")
-        h.driver.delay("START", 30)
-        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-        await eventually_async(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
+        env, start = await start_held(h, small)
         report = await asyncio.wait_for(h.manager.destroy(env.id, force=True), 5)
         assert report.killed and not h.driver.tasks  # every task of the environment is gone
         assert any("transition START_ACTIVITY cancelled" in w for w in report.warnings)
@@ -105,10 +111,7 @@ async def test_recover_is_refused_naming_the_dead_task_when_its_templates_are_no
 
 async def test_the_core_s_stop_cancels_a_start_and_commits_its_run_s_end_as_cut_short(small, harness_factory):
     async with harness_factory() as h:
-        env = await h.manager.create(small, "small")
-        h.driver.delay("START", 30)
-        start = asyncio.ensure_future(h.manager.control(env.id, "START_ACTIVITY"))
-        await eventually_async(lambda: env.busy is not None and env.current_run != 0, what="START to begin")
+        env, start = await start_held(h, small)
         await asyncio.wait_for(h.manager.end_runs(), 5)
         assert env.busy is None and env.current_transition == "START_ACTIVITY"  # what the restart ends
         assert env.root.user_vars["run_end_time_ms"].isdigit()

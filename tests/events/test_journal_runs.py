@@ -144,3 +144,23 @@ def test_retention_never_deletes_what_the_outbox_has_not_delivered(tmp_path):
         journal.write(event)
     assert journal.prune(Retention(days=1), now_ms=today, keep_after=2) == 2  # delivered up to 2
     assert [e.seq for e in journal.entries()] == [3, 4, 5, 6]
+
+
+def test_a_run_the_core_ended_with_go_error_gives_the_reason_the_environment_gave(tmp_path):
+    """A critical task killed: the GO_ERROR run events carry no error, the environment's warning before them does."""
+    journal = EventJournal(tmp_path / "events.sqlite")
+    journal.write(_env("a", "START_ACTIVITY", model.STARTED))
+    journal.write(
+        model.run_event("a", run_number=4, state="CONFIGURED", transition="START_ACTIVITY", status=model.STARTED)
+    )
+    journal.write(_env("a", "START_ACTIVITY", model.DONE_OK, run=4))
+    died = "critical task 'producer#t1' on host 'flp002' transitioned to ERROR"
+    journal.write(model.environment_event("a", run_number=4, error=died, message="GO_ERROR transition imminent"))
+    journal.write(_env("a", "GO_ERROR", model.STARTED, run=4))
+    journal.write(model.run_event("a", run_number=4, state="RUNNING", transition="GO_ERROR", status=model.STARTED))
+    journal.write(_env("a", "GO_ERROR", model.DONE_OK))
+    (marker,) = journal.markers()
+
+    record = run_record(marker, journal.entries(run_number=4))
+
+    assert (record.outcome, record.error) == ("error", died)

@@ -1,7 +1,8 @@
 """The run registry, read from the journal: what ``coconut runs`` shows of each run.
 
 A run's record is derived from the events its marker holds: the run events give its start (SOR, stamped
-with the run's start time) and end (EOR, stamped with its end time) and who asked for each; the environment events give each transition's start, end and outcome.
+with the run's start time) and end (EOR, stamped with its end time) and who asked for each; the environment events give each transition's start, end and outcome, and
+the reason of a GO_ERROR (its own events carry none).
 Detectors and run type are the environment's, which the caller knows (the journal does not repeat them).
 """
 
@@ -34,16 +35,21 @@ def run_record(
     )
     spans: dict[str, journal_pb2.TransitionSpan] = {}
     last_timestamp = 0
+    cause = ""  # the last error an environment event gave: why the core went to GO_ERROR, which says no reason
     for entry in entries:
         event = entry.event
         last_timestamp = event.timestamp
         kind = model.kind_of(event)
         if kind == "runEvent":
             _run_event(record, event)
-        elif kind == "environmentEvent" and not event.environmentEvent.transitionStep:
-            _transition_event(record, spans, event)
+        elif kind == "environmentEvent":
+            cause = event.environmentEvent.error or cause
+            if not event.environmentEvent.transitionStep:
+                _transition_event(record, spans, event)
     if marker.end_seq is not None and not record.endMs:
         record.endMs = last_timestamp
+    if record.outcome == "error" and not record.error:
+        record.error = cause
     return record
 
 

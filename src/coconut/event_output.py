@@ -25,8 +25,9 @@ def kind_names(kinds: list[str] | None) -> list[str]:
     return names
 
 
-#: the column names over ``event_text``'s lines, aligned with them (the time: date, clock and zone)
-EVENT_HEADER = f"{'seq':>7} {'time':<28} {'environment':<11} {'run':>6} {'level':<5} {'kind':<12} event"
+#: the column names over ``event_text``'s lines, aligned with them (the time: date, clock and zone; the level
+#: as wide as the widest severity, ``warning``)
+EVENT_HEADER = f"{'seq':>7} {'time':<28} {'environment':<11} {'run':>6} {'level':<7} {'kind':<12} event"
 
 
 def event_text(entry: Any) -> str:
@@ -39,7 +40,7 @@ def event_text(entry: Any) -> str:
     moment = datetime.datetime.fromtimestamp(entry.event.timestamp / 1000).astimezone()
     stamp = f"{moment:%Y-%m-%d} {clock} {moment:%Z}"
     env = environment_id_of(entry.event) or "-"
-    return f"{entry.seq:>7} {stamp:<28} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<5} {said}"
+    return f"{entry.seq:>7} {stamp:<28} {env:<11} {entry.runNumber or '-':>6} {entry.severity:<7} {said}"
 
 
 def event_data(entry: Any) -> dict[str, Any]:

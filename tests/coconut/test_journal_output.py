@@ -52,6 +52,13 @@ def test_an_event_line_shows_its_local_time_with_the_zone_under_the_header(zuric
     assert EVENT_HEADER.index("run") + len("run") == line.index(" 4 ") + len(" 4")
 
 
+@pytest.mark.parametrize("severity", ["info", "warning", "error"])
+def test_the_kind_is_under_its_header_whatever_the_level(severity):
+    entry = _entry(run=4)
+    entry.severity = severity
+    assert EVENT_HEADER.index("kind") == event_text(entry).index("run ")
+
+
 def test_json_output_has_64_bit_integers_as_numbers_not_protobufs_strings():
     record = journal_pb2.RunRecord(runNumber=4, startMs=1_700_000_000_000, firstSeq=48)
     record.transitions.add(transition="START_ACTIVITY", startMs=1_700_000_000_001, endMs=1_700_000_000_009)

@@ -69,6 +69,31 @@ async def test_auto_stop_is_cancelled_by_a_manual_stop(small, harness_factory):
         assert timer.cancelled() and env._auto_stop is None
 
 
+async def test_an_auto_stop_outlives_a_core_restart(small, harness_factory):
+    """A core that crashed and came back, its tasks re-attached and the run going on, still stops the run when its
+    auto-stop is due: what is left of the duration, not the whole again."""
+    harness = harness_factory()
+    async with harness as h:
+        env = await h.manager.create(small, "small", user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "1h"})
+        await h.manager.control(env.id, "START_ACTIVITY")
+        hour_ago = int(env.root.user_vars["run_start_completion_time_ms"]) - 3600_000
+        env.root.user_vars["run_start_completion_time_ms"] = str(hour_ago + 300)  # the run is 0.3 s from its end
+    manager = harness.new_manager()  # the same tasks, alive, under a new manager on the same data directory
+    await manager.start()
+    try:
+        again = manager.get(env.id)
+        assert again.state == "RUNNING"
+        await eventually_async(lambda: again.state == "CONFIGURED" and again.busy is None, what="the auto-stop")
+        stop = next(
+            e.runEvent
+            for e in manager.journal.events(environment_id=env.id, kinds=["runEvent"])
+            if e.runEvent.transition == "STOP_ACTIVITY"
+        )
+        assert stop.lastRequestUser.name == "TIMER" and again.last_run == 1
+    finally:
+        await manager.close()
+
+
 async def test_end_of_stream_stops_the_run(small, harness_factory):
     async with harness_factory() as h:
         env = await h.manager.create(small, "small")

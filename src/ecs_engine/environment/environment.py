@@ -922,7 +922,9 @@ class Environment:
         if all((t.safe_to_stop if t.is_basic else t.state == occ.RUNNING) for t in controlled):
             self.spawn_automatic(Event.STOP_ACTIVITY, "all tasks are done (END_OF_STREAM or finished)")
 
-    def _arm_auto_stop(self) -> None:
+    def _arm_auto_stop(self, *, started_ms: int | None = None) -> None:
+        """``started_ms``: when the run's auto-stop was first armed, for a run reloaded after a core restart (the
+        old core's timer is gone): only what is left of the duration is waited, so the run still stops on time."""
         stack = self.stack()
         if stack.get("auto_stop_enabled") != "true":
             return
@@ -932,13 +934,20 @@ class Environment:
             self.warn(f"auto_stop_timeout '{stack.get('auto_stop_timeout', '')}' is not a duration: no auto-stop")
             return
         self._cancel_auto_stop()
+        left = seconds if started_ms is None else max(0.0, seconds - (model.now_ms() - started_ms) / 1000)
         loop = asyncio.get_running_loop()
         self._auto_stop = loop.call_later(
-            seconds,
+            left,
             lambda: self.spawn_automatic(
                 Event.STOP_ACTIVITY, f"auto-stop after {format_duration(seconds)}", user=model.special_user("TIMER")
             ),
         )
+
+    def resume_auto_stop(self) -> None:
+        """A RUNNING environment reloaded after a core restart (its run going on): its auto-stop is armed again."""
+        started = self.root.user_vars.get("run_start_completion_time_ms", "")
+        if self.state == State.RUNNING and started.isdigit():
+            self._arm_auto_stop(started_ms=int(started))
 
     def _cancel_auto_stop(self) -> None:
         if self._auto_stop is not None:

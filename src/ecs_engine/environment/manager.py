@@ -224,6 +224,7 @@ class EnvironmentManager:
             self._detectors.setdefault(detector, env.id)
         interrupted = snapshot.interrupted(stored)
         if not interrupted:
+            env.resume_auto_stop()
             env.persist()
             return
         # its record keeps saying what was interrupted until the transition ending the run writes its own: a core

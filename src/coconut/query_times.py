@@ -57,5 +57,14 @@ def parse_time(text: str, option: str, now: datetime.datetime | None = None) -> 
     return _ms(moment if moment.tzinfo else moment.astimezone())
 
 
+def time_range(since: str | None, until: str | None) -> tuple[int, int]:
+    """``--since`` and ``--until`` as Unix ms (0: not given); a UsageError if the range is backwards."""
+    since_ms = parse_time(since, "--since") if since else 0
+    until_ms = parse_time(until, "--until") if until else 0
+    if since_ms and until_ms and since_ms > until_ms:
+        raise UsageError(f"--since ({since}) is after --until ({until})")
+    return since_ms, until_ms
+
+
 def _ms(moment: datetime.datetime) -> int:
     return int(moment.timestamp() * 1000)

@@ -71,3 +71,31 @@ def test_json_output_has_64_bit_integers_as_numbers_not_protobufs_strings():
     event = event_data(_entry())["event"]
     assert (event["timestamp"], event["sequence"], event["runEvent"]["runNumber"]) == (1_700_000_000_123, 91, 4)
     assert json.loads(json.dumps(event)) == event
+
+
+def test_runs_list_keeps_the_runs_of_an_environment_detector_outcome_and_time():
+    from coconut.commands.runs import matching
+
+    def run(number, env, start, end, outcome="ok", detectors=("TPC",)):
+        return journal_pb2.RunRecord(
+            runNumber=number, environmentId=env, startMs=start, endMs=end, outcome=outcome, detectors=detectors
+        )
+
+    runs = [run(1, "a", 100, 200), run(2, "b", 300, 400, "error", ("ITS",)), run(3, "a", 500, 0, "running")]
+
+    def numbers(**filters):
+        return [r.runNumber for r in matching(runs, **filters)]
+
+    assert numbers() == [1, 2, 3]
+    assert numbers(env="a") == [1, 3]
+    assert numbers(detectors=["ITS", "MFT"]) == [2]
+    assert numbers(outcome="error") == [2]
+    assert numbers(since_ms=350, until_ms=360) == [2]  # going on then
+    assert numbers(since_ms=450) == [3]  # still going on
+    assert numbers(until_ms=300) == [1]  # begun before
+
+
+def test_runs_list_refuses_an_outcome_it_does_not_know_before_asking_the_core(coconut):
+    result = coconut("--endpoint", "127.0.0.1:9", "runs", "list", "--outcome", "failed")
+    assert result.status == ExitStatus.USAGE
+    assert result.err == "coconut: error: --outcome: expected one of ok, error, running, got 'failed'\n"

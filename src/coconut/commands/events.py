@@ -16,7 +16,7 @@ from ..context import CliContext
 from ..core_connection import connect
 from ..event_output import EVENT_HEADER, event_data, event_text, kind_names
 from ..output import OUTPUT_OPTION, check_output, heading, print_data
-from ..query_times import parse_time, whole_number
+from ..query_times import time_range, whole_number
 
 app = command_group()
 
@@ -50,10 +50,7 @@ def event_query(
 ) -> Any:
     from ecs_engine.protocols import journal_pb2 as pb
 
-    since_ms = parse_time(since, "--since") if since else 0
-    until_ms = parse_time(until, "--until") if until else 0
-    if since_ms and until_ms and since_ms > until_ms:
-        raise UsageError(f"--since ({since}) is after --until ({until})")
+    since_ms, until_ms = time_range(since, until)
     return pb.EventQuery(
         environmentId=env or "",
         runNumber=run or 0,

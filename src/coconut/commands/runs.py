@@ -7,15 +7,18 @@ from typing import Any
 import typer
 
 from ecs_engine.durations import format_duration
+from ecs_engine.errors import UsageError
 
 from ..aliases import command, command_group
 from ..context import CliContext
 from ..core_connection import connect
 from ..output import OUTPUT_OPTION, check_output, message_dict, print_data, table
-from ..query_times import whole_number
+from ..query_times import time_range, whole_number
 from .env import when
 
 app = command_group()
+
+OUTCOMES = ("ok", "error", "running")
 
 
 def _runs(cli: CliContext, number: int = 0) -> list[Any]:
@@ -29,17 +32,53 @@ def _duration(start_ms: int, end_ms: int) -> str:
     return format_duration(round((end_ms - start_ms) / 1000, 3)) if start_ms and end_ms else ""
 
 
+def matching(
+    runs: list[Any],
+    *,
+    env: str | None = None,
+    detectors: list[str] | None = None,
+    outcome: str | None = None,
+    since_ms: int = 0,
+    until_ms: int = 0,
+) -> list[Any]:
+    """The runs of ``env``, with any of ``detectors``, of ``outcome``, going on at some time between ``since_ms``
+    and ``until_ms`` (a run still going on lasts until now): what an operator asks of a shift's runs."""
+    return [
+        r
+        for r in runs
+        if (not env or r.environmentId == env)
+        and (not detectors or set(detectors) & set(r.detectors))
+        and (not outcome or r.outcome == outcome)
+        and (not until_ms or r.startMs < until_ms)
+        and (not since_ms or not r.endMs or r.endMs >= since_ms)
+    ]
+
+
 @command(app, "list", "ls", "l")
-def list_runs(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
-    """Every run in the journal, oldest first."""
+def list_runs(
+    ctx: typer.Context,
+    env: str = typer.Option(None, "--env", help="Only this environment's runs."),
+    detector: list[str] = typer.Option(None, "--detector", help="Only runs with this detector; repeatable."),
+    outcome: str = typer.Option(None, "--outcome", help="Only runs that ended so: ok, error or running."),
+    since: str = typer.Option(
+        None, "--since", help="Only runs going on at or after this time: ISO 8601, '1 hour ago', 30m, today."
+    ),
+    until: str = typer.Option(None, "--until", help="Only runs begun before this time (same forms as --since)."),
+    output: str = OUTPUT_OPTION,
+) -> None:
+    """The runs in the journal, oldest first: every one, or those the options name."""
     cli: CliContext = ctx.obj
     check_output(output)
-    runs = _runs(cli)
+    if outcome is not None and outcome not in OUTCOMES:
+        raise UsageError(f"--outcome: expected one of {', '.join(OUTCOMES)}, got '{outcome}'")
+    since_ms, until_ms = time_range(since, until)
+    every = _runs(cli)
+    runs = matching(every, env=env, detectors=detector, outcome=outcome, since_ms=since_ms, until_ms=until_ms)
     if output != "text":
         print_data(cli, {"runs": [message_dict(r) for r in runs]}, output)
         return
     if not runs:
-        cli.echo("no runs")
+        cli.echo(f"no runs (of {len(every)}) match" if every else "no runs")
         return
     columns = ["run", "environment", "detectors", "run type", "start", "end", "duration", "by", "outcome"]
     rows = [

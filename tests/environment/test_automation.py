@@ -94,6 +94,40 @@ async def test_an_auto_stop_outlives_a_core_restart(small, harness_factory):
         await manager.close()
 
 
+RESTARTING = """
+name: restarting
+roles:
+  - name: runner
+    task:
+      load: worker
+  - name: monitor
+    task:
+      load: worker
+      critical: false
+      restart: {policy: on-failure, max: 3, window: 60s, backoff: 0s}
+"""
+
+
+async def test_an_auto_stop_due_while_a_task_restarts_stops_the_run_after_it(small_repo, harness_factory):
+    """The restart holds the environment's slot (RESTART) while it replaces the process: an auto-stop due then
+    waits for it, rather than being skipped and the run going on for good."""
+    small_repo.workflow("restarting", RESTARTING)
+    async with harness_factory() as h:
+        env = await h.manager.create(
+            source_of(small_repo),
+            "restarting",
+            user_vars={"auto_stop_enabled": "true", "auto_stop_timeout": "300ms"},
+        )
+        await h.manager.control(env.id, "START_ACTIVITY")
+        h.driver.delay("deploy", 1.0)  # the new process takes longer to come than the run has left
+        monitor = next(t for t in env.tasks.values() if t.path == "restarting.monitor")
+        h.driver.process_exit(monitor, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        await eventually_async(lambda: env.busy is not None and env.busy[0] == "RESTART", what="the restart")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
+        assert any(m.startswith("task restarting.monitor restarted") for m in messages(h, env.id))
+        assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: auto-stop after 300ms"]
+
+
 async def test_end_of_stream_stops_the_run(small, harness_factory):
     async with harness_factory() as h:
         env = await h.manager.create(small, "small")

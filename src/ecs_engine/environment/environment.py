@@ -303,13 +303,15 @@ class Environment:
             await self.run(event)
 
     def spawn_automatic(self, event: str, reason: str, *, user: common_pb2.User | None = None) -> None:
-        """Run an automatic transition in the background; failure sends the environment to ERROR."""
+        """Run an automatic transition in the background; failure sends the environment to ERROR. One that finds
+        the slot taken (a task's restart, a STOP by hand) waits for it, then runs if it still can in the same run:
+        skipped, an auto-stop due during a restart was lost and the run went on."""
+        run_number = self.current_run
 
         async def run() -> None:
-            if self.destroyed or self.busy is not None:
-                self.warn(f"automatic {event} skipped ({reason}): another transition is in progress")
-                return
-            if fsm.destination(event, self.state) is None:
+            while self.busy is not None and not self.destroyed:
+                await self.wait_idle()
+            if self.destroyed or self.current_run != run_number or fsm.destination(event, self.state) is None:
                 return
             self.env_event(message=f"automatic {event}: {reason}")
             try:

@@ -94,6 +94,11 @@ class InProcessDriver(TaskController):
         """A basic task's process ends (by default successfully)."""
         self._emit(TaskEvent(task.id, TaskEventKind.TERMINATED, result=result or HookResult()))
 
+    def process_exit(self, task: Task, result: HookResult) -> None:
+        """A non-basic task's process ends by itself (its restart policy decides what follows)."""
+        self.tasks.pop(task.id, None)
+        self._emit(TaskEvent(task.id, TaskEventKind.EXITED, result=result))
+
     def set_state(self, task: Task, state: str) -> None:
         """The task changes state on its own (e.g. the device goes to ERROR)."""
         self._emit(TaskEvent(task.id, TaskEventKind.STATE, state=state))

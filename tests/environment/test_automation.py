@@ -238,6 +238,17 @@ async def test_a_critical_task_in_error_sends_the_environment_to_error(small, ha
         assert [a.error for a in announce] == [f"critical task '{worker.name}' on host 'flp001' transitioned to ERROR"]
 
 
+async def test_the_go_error_after_a_critical_task_error_is_the_last_transition(small, harness_factory):
+    """``env show`` says the GO_ERROR that took the environment to ERROR, not the START before it, as succeeded."""
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "small")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        worker = next(t for t in env.tasks.values() if t.path == "small.host-flp001.worker")
+        h.driver.set_state(worker, "ERROR")
+        await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR")
+        assert env.last_transition is not None and env.last_transition[:2] == ("GO_ERROR", "")
+
+
 async def test_detectors_are_exclusive_between_environments(small, harness_factory):
     async with harness_factory() as h:
         first = await h.manager.create(small, "small")  # hosts flp001, flp002 -> TST

@@ -976,6 +976,7 @@ class Environment:
             if self.state not in (State.ERROR, State.DONE) and not self.destroyed:
                 with self.slot(Event.GO_ERROR):
                     await self.go_error(reason)
+                    self.last_transition = (Event.GO_ERROR, "", model.now_ms())  # (``env show``: why, in its error)
                     self.persist()
         except HandledError as exc:
             self.warn(f"GO_ERROR after a task error: {exc.message}")

@@ -314,6 +314,24 @@ async def test_auto_environment_runs_once_and_destroys_itself(small, harness_fac
         assert not h.driver.tasks
 
 
+async def test_an_auto_environment_reloaded_after_a_core_restart_still_destroys_itself(small, harness_factory):
+    """A core that crashed during an auto environment's run and came back (its tasks re-attached): when the run ends,
+    the environment is destroyed and its tasks killed, as under the core that created it."""
+    harness = harness_factory()
+    async with harness as h:
+        env = await h.manager.create_auto(small, "small")
+        await eventually_async(lambda: env.state == "RUNNING" and env.busy is None, what="the auto environment's run")
+    manager = harness.new_manager()
+    await manager.start()
+    try:
+        assert manager.get(env.id).state == "RUNNING" and harness.driver.tasks
+        await manager.control(env.id, "STOP_ACTIVITY")
+        await eventually_async(lambda: env.id not in manager.environments, what="the auto environment to end")
+        assert not harness.driver.tasks
+    finally:
+        await manager.close()
+
+
 async def test_without_a_detector_inventory_hosts_take_no_detector(small, tmp_path):
     harness = Harness(tmp_path, Configuration.from_tree({"o2": {}}))
     async with harness as h:

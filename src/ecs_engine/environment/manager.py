@@ -226,10 +226,12 @@ class EnvironmentManager:
         if not interrupted:
             env.resume_auto_stop()
             env.persist()
-            return
-        # its record keeps saying what was interrupted until the transition ending the run writes its own: a core
-        # that stops again meanwhile leaves it to the next one
-        await env.end_interrupted(interrupted)
+        else:
+            # its record keeps saying what was interrupted until the transition ending the run writes its own: a core
+            # that stops again meanwhile leaves it to the next one
+            await env.end_interrupted(interrupted)
+        if env.auto:  # the core that created it is gone: this one destroys it when its run ends
+            self._spawn(self._destroy_auto_when_done(env))
 
     # -- create --------------------------------------------------------------------------------------------
 
@@ -459,19 +461,24 @@ class EnvironmentManager:
                 await env.control(Event.START_ACTIVITY)
             except HandledError as exc:
                 log.info("auto environment %s: %s", env.id, exc)
-            while env.id in self.environments:
-                await env.wait_idle()
-                if env.state != State.RUNNING:
-                    break
-                await env.wait_state_change()
-            if env.id in self.environments:
-                with contextlib.suppress(HandledError):
-                    await self.destroy(env.id, force=env.state != State.CONFIGURED)
+            await self._destroy_auto_when_done(env)
 
         self._spawn(lifecycle())
         await asyncio.sleep(0)
         await self.committed()
         return env
+
+    async def _destroy_auto_when_done(self, env: Environment) -> None:
+        """An auto environment ends with its run: once it is not RUNNING (nor in a transition), it is destroyed (forced
+        unless it stopped cleanly, CONFIGURED)."""
+        while env.id in self.environments:
+            await env.wait_idle()
+            if env.state != State.RUNNING:
+                break
+            await env.wait_state_change()
+        if env.id in self.environments:
+            with contextlib.suppress(HandledError):
+                await self.destroy(env.id, force=env.state != State.CONFIGURED)
 
     async def _deploy_and_configure(self, env: Environment) -> None:
         try:

@@ -16,7 +16,7 @@ import typer
 from ecs_engine.errors import UsageError
 
 from .context import CliContext
-from .plain_render import Stream, StyledCell, block_text, stream, table_text
+from .plain_render import Stream, StyledCell, block_text, fitted_widths, natural_widths, stream, table_text, table_width
 
 OUTPUTS = ("text", "json", "yaml")
 OUTPUT_OPTION = typer.Option("text", "-o", "--output", help="text, json or yaml.")
@@ -102,25 +102,40 @@ def _stream(cli: CliContext) -> Stream | None:
 
 
 def table(cli: CliContext, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """A table (cells shown literally; a ``StyledCell`` styled), written directly where rich would write the same."""
+    """A table (cells shown literally; a ``StyledCell`` styled), written directly where rich would write the same.
+
+    Wider than the terminal (or ``PIPE_WIDTH`` in a pipe), cells with spaces wrap at them and a word is never cut
+    (an id or a state folded over lines can be neither read nor copied); where even that does not fit, the rows
+    are as wide as their content and the terminal wraps them."""
     out = _stream(cli)
-    text = out and table_text(out, columns, rows, HEADER_STYLE, PIPE_WIDTH)
+    terminal = out.width is not None if out else cli.console.is_terminal
+    limit = (out.width or 0 if out else cli.console.width) if terminal else PIPE_WIDTH
+    text = out and table_text(out, columns, rows, HEADER_STYLE, limit)
     if text:
         cli.stdout.write(text)
         return
     from rich.box import SIMPLE
+    from rich.cells import cell_len
+    from rich.console import Console
     from rich.table import Table
 
+    widths = fitted_widths(columns, rows, limit, cell_len)
+    if widths is None:  # as wide as the content
+        text = out and table_text(out, columns, rows, HEADER_STYLE, None)
+        if text:
+            cli.stdout.write(text)
+            return
     grid = Table(box=SIMPLE, header_style=HEADER_STYLE)
-    for column in columns:
-        grid.add_column(column, overflow="fold")
+    for i, column in enumerate(columns):
+        grid.add_column(column, width=widths[i] if widths else None, overflow="fold")
     for row in rows:
         grid.add_row(*(_rich_text(cell) for cell in row))
+    width = limit if widths else table_width(natural_widths(columns, rows, cell_len))
     console = cli.console
-    if not console.is_terminal:
-        from rich.console import Console
-
-        console = Console(file=cli.stdout, width=PIPE_WIDTH, no_color=cli.color is False, highlight=False)
+    if width != console.width:
+        console = Console(
+            file=cli.stdout, width=width, force_terminal=terminal, no_color=cli.color is False, highlight=False
+        )
     console.print(grid)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import builtins
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, TextIO
 
 #: the SGR codes of the styles coconut's tables and blocks use (rich writes standard colours alike on every
@@ -94,20 +94,68 @@ def _plain(texts: Sequence[str]) -> bool:
     return all(_PRINTABLE.fullmatch(text) for text in texts)
 
 
+def table_width(widths: Sequence[int]) -> int:
+    """How wide a SIMPLE-box table of columns this wide is (a space either side of each cell, one between)."""
+    return sum(widths) + 3 * len(widths) + 1
+
+
+def natural_widths(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], measure: Callable[[str], int] = len
+) -> list[int]:
+    """Each column as wide as its widest cell or header: a table as wide as its content."""
+    return [max([measure(column), *(measure(str(row[i])) for row in rows)]) for i, column in enumerate(columns)]
+
+
+#: the narrowest a column of text gets where its longest word does not fit: that word is then folded
+NARROWEST_TEXT = 12
+
+
+def fitted_widths(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], limit: int, measure: Callable[[str], int] = len
+) -> list[int] | None:
+    """Column widths for a table at most ``limit`` wide that cut no id, or None if there are none.
+
+    A column of one-word cells (ids, states, numbers) keeps its width; the widest of those with spaces (times,
+    messages) narrow first, wrapped at spaces, each down to its longest word, or if that is too wide, down to
+    ``NARROWEST_TEXT``, folding the words longer than that."""
+    widths, words, spaced = natural_widths(columns, rows, measure), [], []
+    for i, column in enumerate(columns):
+        texts = [column, *(str(row[i]) for row in rows)]
+        words.append(max(measure(word) for text in texts for word in text.split(" ")))
+        spaced.append(any(" " in text for text in texts[1:]))
+    for least in (
+        [w if s else n for w, s, n in zip(words, spaced, widths, strict=True)],
+        [
+            min(w, max(NARROWEST_TEXT, measure(c))) if s else n
+            for w, s, n, c in zip(words, spaced, widths, columns, strict=True)
+        ],
+    ):
+        if table_width(least) <= limit:
+            fitted = list(widths)
+            for _ in range(table_width(widths) - limit):
+                narrower = [i for i in range(len(fitted)) if fitted[i] > least[i]]
+                if not narrower:
+                    break
+                fitted[max(narrower, key=lambda i: fitted[i])] -= 1
+            return fitted
+    return None
+
+
 def table_text(
-    out: Stream, columns: Sequence[str], rows: Sequence[Sequence[str]], header_style: str, pipe_width: int
+    out: Stream, columns: Sequence[str], rows: Sequence[Sequence[str]], header_style: str, limit: int | None
 ) -> str | None:
-    """A table with rich's SIMPLE box (header, rule, rows, a blank line above and below), or None."""
+    """A table with rich's SIMPLE box (header, rule, rows, a blank line above and below), or None; at most
+    ``limit`` wide (None: as wide as its content)."""
     if not _plain([*columns, *(cell for row in rows for cell in row)]):
         return None
     if any(word not in SGR for word in header_style.split()) or any(
         isinstance(cell, StyledCell) and cell.style not in SGR for row in rows for cell in row
     ):
         return None
-    widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(columns)]
-    total = sum(widths) + 3 * len(widths) + 1
-    if total > (pipe_width if out.width is None else out.width):
-        return None  # rich folds cells to fit
+    widths = natural_widths(columns, rows)
+    total = table_width(widths)
+    if limit is not None and total > limit:
+        return None  # rich wraps cells to fit
     pad = out.styled(" ", header_style)
     header = " ".join(pad + out.styled(c.ljust(w), header_style) + pad for c, w in zip(columns, widths, strict=True))
     lines = [" " * total, f" {header} ", f" {'─' * (total - 2)} "]

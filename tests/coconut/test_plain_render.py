@@ -4,6 +4,7 @@ terminal, coloured or not (issue 19: rich's import and layout were ~80 ms of ``e
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -59,10 +60,25 @@ def test_a_vars_block_is_what_rich_writes(file_type, color):
     assert direct == by_rich
 
 
-def test_a_table_wider_than_the_terminal_is_folded_by_rich():
+def test_a_table_of_words_wider_than_the_terminal_cuts_none():
+    """80 columns: an id cut over lines could be neither read nor copied; the terminal wraps the row instead."""
     rows = [["x" * 100, "y"]]
-    direct, by_rich = _both(Terminal, None, lambda cli: table(cli, ["a", "b"], rows), direct_path=False)
-    assert direct == by_rich and "x" * 100 not in direct  # 80 columns: the cell is folded
+    direct, by_rich = _both(Terminal, None, lambda cli: table(cli, ["a", "b"], rows))
+    assert direct == by_rich and "x" * 100 in direct
+
+
+def test_a_table_wider_than_the_terminal_wraps_its_text_at_spaces_and_keeps_ids_and_states_whole():
+    columns = ["run", "environment", "state", "start", "outcome"]
+    reason = "error: critical task 'demo-producer@local#36GuSZSEPqg' on host 'flp002' transitioned to ERROR"
+    rows = [["31", "36GuSZRbuDZ", state_cell("ERROR"), "2026-12-07 21:48:39 CET", reason]]
+    terminal = Terminal()
+    cli = CliContext(stdout=terminal, color=False)
+    table(cli, columns, rows)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", terminal.getvalue()).splitlines()
+    assert max(map(len, lines)) <= 80
+    words = " ".join(lines).split()
+    for whole in ("36GuSZRbuDZ", "ERROR", "21:48:39", "'demo-producer@local#36GuSZSEPqg'", "transitioned"):
+        assert whole in words
 
 
 def test_wide_characters_are_laid_out_by_rich():

@@ -22,6 +22,7 @@ from ecs_engine.protocols import journal_pb2
         (["events", "follow", "--after", "abc"], "Invalid value for '--after': expected a sequence number (0 or more)"),
         (["events", "query", "--run", "0"], "Invalid value for '--run': expected a run number (1 or more), got '0'"),
         (["events", "query", "--limit", "-1"], "Invalid value for '--limit': expected a number of events (0 or more)"),
+        (["events", "list", "--limit", "-1"], "Invalid value for '--limit': expected a number of events (0 or more)"),
     ],
 )
 def test_a_malformed_number_is_one_line_naming_the_argument_and_what_is_expected(coconut, args, expected):

@@ -81,7 +81,7 @@ def fetch_events(cli: CliContext, query: Any) -> list[Any]:
     return events
 
 
-@command(app, "query", "q")
+@command(app, "query", "q", "list", "ls", "l")  # list: as env, runs and task list theirs
 def query(
     ctx: typer.Context,
     env: str = ENV_OPTION,

@@ -100,3 +100,40 @@ def test_runs_list_refuses_an_outcome_it_does_not_know_before_asking_the_core(co
     result = coconut("--endpoint", "127.0.0.1:9", "runs", "list", "--outcome", "failed")
     assert result.status == ExitStatus.USAGE
     assert result.err == "coconut: error: --outcome: expected one of ok, error, running, got 'failed'\n"
+
+
+@pytest.fixture
+def journal_of_levels():
+    """A Journal service on loopback whose journal is 12 events, every third an error; yields its endpoint."""
+    from concurrent import futures
+
+    import grpc
+
+    from ecs_engine.protocols import journal_pb2_grpc
+
+    entries = []
+    for seq in range(1, 13):
+        event = model.task_event(
+            "env1", name="t", task_id="t1", status="ACTIVE", state="ERROR" if seq % 3 == 0 else "RUNNING"
+        )
+        event.sequence = seq
+        entries.append(journal_pb2.JournalEvent(seq=seq, severity=model.severity_of(event), event=event))
+
+    class Journal(journal_pb2_grpc.JournalServicer):
+        def QueryEvents(self, request, context):
+            after = [e for e in entries if e.seq > request.afterSeq]
+            return journal_pb2.EventPage(events=after[: request.limit or None])
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    journal_pb2_grpc.add_JournalServicer_to_server(Journal(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    yield f"127.0.0.1:{port}"
+    server.stop(grace=None)
+
+
+def test_events_query_keeps_the_levels_asked_for_and_limits_what_it_keeps(coconut, journal_of_levels):
+    result = coconut(
+        "--endpoint", journal_of_levels, "events", "query", "--severity", "error", "--limit", "3", "-o", "json"
+    )
+    assert [(e["seq"], e["severity"]) for e in json.loads(result.out)] == [(3, "error"), (6, "error"), (9, "error")]

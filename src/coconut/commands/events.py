@@ -36,6 +36,10 @@ KIND_OPTION = typer.Option(
     help="Only this kind (environment, task, role, call, integratedService, run, framework, mesosHeartbeat,"
     " coreStart, beamMode); repeatable.",
 )
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_OPTION = typer.Option(
+    None, "--severity", help="Only events of this level (info, warning, error); repeatable, e.g. --severity error."
+)
 SINCE_OPTION = typer.Option(None, "--since", help="From this time: ISO 8601, '1 hour ago', 30m, today.")
 UNTIL_OPTION = typer.Option(None, "--until", help="Up to this time (same forms as --since).")
 
@@ -61,24 +65,33 @@ def event_query(
     )
 
 
-def fetch_events(cli: CliContext, query: Any) -> list[Any]:
-    """Every event ``query`` matches (at most its ``limit`` if set), asked for a page at a time; a run the
-    journal does not know is a NotFoundError, as for ``runs show``, not an empty answer."""
+def severity_filter(severities: list[str] | None) -> frozenset[str]:
+    """The ``--severity`` levels kept (none: every level); a UsageError for one that no event has."""
+    for severity in severities or ():
+        if severity not in SEVERITIES:
+            raise UsageError(f"--severity: expected one of {', '.join(SEVERITIES)}, got '{severity}'")
+    return frozenset(severities or ())
+
+
+def fetch_events(cli: CliContext, query: Any, severities: frozenset[str] = frozenset()) -> list[Any]:
+    """Every event ``query`` matches of ``severities`` (any if none; the core does not filter by level), at most
+    its ``limit`` if set, asked for a page at a time; a run the journal does not know is a NotFoundError, as for
+    ``runs show``, not an empty answer."""
     from ecs_engine.protocols import journal_pb2 as pb
 
     wanted = query.limit or None
     events: list[Any] = []
     with connect(cli) as core:
         while wanted is None or len(events) < wanted:
-            query.limit = PAGE if wanted is None else min(PAGE, wanted - len(events))
+            query.limit = PAGE if wanted is None or severities else min(PAGE, wanted - len(events))
             page = core.call("QueryEvents", query).events
-            events.extend(page)
+            events.extend(e for e in page if not severities or e.severity in severities)
             if len(page) < query.limit:
                 break
             query.afterSeq = page[-1].seq
         if not events and query.runNumber:
             core.call("GetRuns", pb.RunsRequest(runNumber=query.runNumber))
-    return events
+    return events[:wanted]
 
 
 @command(app, "query", "q", "list", "ls", "l")  # list: as env, runs and task list theirs
@@ -87,6 +100,7 @@ def query(
     env: str = ENV_OPTION,
     run: int = RUN_OPTION,
     kind: list[str] = KIND_OPTION,
+    severity: list[str] = SEVERITY_OPTION,
     since: str = SINCE_OPTION,
     until: str = UNTIL_OPTION,
     limit: int = typer.Option(
@@ -97,7 +111,8 @@ def query(
     """Events of the journal, oldest first."""
     cli: CliContext = ctx.obj
     check_output(output)
-    events = fetch_events(cli, event_query(env, run, kind, since, until, limit=limit))
+    levels = severity_filter(severity)
+    events = fetch_events(cli, event_query(env, run, kind, since, until, limit=limit), levels)
     if output != "text":
         print_data(cli, [event_data(e) for e in events], output)
         return
@@ -114,6 +129,7 @@ def follow(
     ctx: typer.Context,
     env: str = ENV_OPTION,
     kind: list[str] = KIND_OPTION,
+    severity: list[str] = SEVERITY_OPTION,
     after: int = typer.Option(
         None,
         "--after",
@@ -127,6 +143,7 @@ def follow(
 
     cli: CliContext = ctx.obj
     check_output(output, ("text", "json"))
+    levels = severity_filter(severity)
     request = event_query(env, None, kind, None, None, afterSeq=after or 0, fromNow=after is None)
     shown = after
     try:
@@ -134,9 +151,11 @@ def follow(
             events = core.stream("FollowEvents", request)
             try:
                 for entry in events:
+                    shown = entry.seq
+                    if levels and entry.severity not in levels:
+                        continue
                     cli.echo(event_text(entry) if output == "text" else json.dumps(event_data(entry)))
                     cli.stdout.flush()
-                    shown = entry.seq
             except UnreachableError:  # (the core went away during the call): say how to go on without a gap
                 since = f" --after {shown}" if shown is not None else ""
                 raise UnreachableError(
@@ -160,14 +179,16 @@ def browse(
     env: str = ENV_OPTION,
     run: int = RUN_OPTION,
     kind: list[str] = KIND_OPTION,
+    severity: list[str] = SEVERITY_OPTION,
     since: str = SINCE_OPTION,
     until: str = UNTIL_OPTION,
 ) -> None:
     """A full-screen pager over the journal: scroll, search (/), filter (f), jump to a run (r), quit (q)."""
     cli: CliContext = ctx.obj
+    levels = severity_filter(severity)
     if not on_a_terminal(cli):  # prompt_toolkit would only warn, then fail on EOF
         raise UsageError("events browse needs a terminal", hint="events query prints the same events as text")
     from ..events_browser import EventBrowser
 
-    events = fetch_events(cli, event_query(env, run, kind, since, until))
+    events = fetch_events(cli, event_query(env, run, kind, since, until), levels)
     EventBrowser(events).run()

@@ -155,6 +155,25 @@ async def test_the_run_stops_when_all_basic_tasks_are_done(small, harness_factor
         assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
 
 
+async def test_basic_tasks_done_in_one_run_are_not_done_in_the_next(small, harness_factory):
+    """Each START starts the basic tasks again: the next run stops when they are done again, not when the first is."""
+    async with harness_factory() as h:
+        env = await h.manager.create(small, "basic")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        jobs = [t for t in env.controlled_tasks() if t.is_basic]
+        for job in jobs:
+            h.driver.basic_exit(job)
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after run 1")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        h.driver.basic_exit(jobs[0], HookResult(stdout="run 2"))
+        await eventually_async(lambda: jobs[0].role.user_vars.get("taskResult.stdout") == "run 2", what="the exit")
+        await asyncio.create_task(asyncio.sleep(0))  # runs after what the handler spawned has begun (FIFO)
+        assert env.state == "RUNNING" and env.busy is None and len(automatic(h, env.id)) == 1  # the other works on
+        h.driver.basic_exit(jobs[1])
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after run 2")
+        assert env.last_run == 2
+
+
 async def test_a_non_critical_basic_task_that_fails_is_said_in_an_event_and_done(small, harness_factory):
     async with harness_factory() as h:
         env = await h.manager.create(small, "basic-spare")

@@ -479,6 +479,8 @@ class Environment:
 
     async def _allocate_run(self) -> None:
         self._run_started = self._run_end_sent = False
+        for task in self.tasks.values():  # a new run: no task is done in it yet (basic tasks start again)
+            task.safe_to_stop = False
         number = await self.services.allocate_run(self.id)
         self.current_run = number
         self.root.vars["run_number"] = self.root.vars["runNumber"] = str(number)

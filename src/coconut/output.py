@@ -60,7 +60,8 @@ def message_dict(message: Any, *, defaults: bool = True, proto_names: bool = Fal
 
 
 def _numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again."""
+    """``data``, protobuf's JSON mapping of ``message``, with its 64-bit integers as numbers again and its maps'
+    keys sorted (a map's order changes from one answer to the next, so the same state printed twice would differ)."""
     from google.protobuf.descriptor import FieldDescriptor
 
     for field in message.DESCRIPTOR.fields:
@@ -70,7 +71,9 @@ def _numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
         repeated = field.is_repeated
         if field.cpp_type in (FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64):
             data[key] = [int(v) for v in data[key]] if repeated else int(data[key])
-        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            data[key] = dict(sorted(data[key].items()))
+        elif field.message_type is not None:
             value = getattr(message, field.name)
             if field.message_type.full_name.startswith("google.protobuf."):
                 continue  # well-known types have JSON forms of their own

@@ -137,3 +137,16 @@ def test_events_query_keeps_the_levels_asked_for_and_limits_what_it_keeps(coconu
         "--endpoint", journal_of_levels, "events", "query", "--severity", "error", "--limit", "3", "-o", "json"
     )
     assert [(e["seq"], e["severity"]) for e in json.loads(result.out)] == [(3, "error"), (6, "error"), (9, "error")]
+
+
+def test_a_map_is_printed_in_the_order_of_its_keys_whatever_order_the_core_sent():
+    """The same environment shown twice gives the same JSON (a map's order changes between answers)."""
+    from ecs_engine.protocols import o2control_pb2
+
+    first, second = o2control_pb2.EnvironmentInfo(), o2control_pb2.EnvironmentInfo()
+    for key in ("run_type", "detectors", "hosts"):
+        first.vars[key] = key
+    for key in ("hosts", "run_type", "detectors"):
+        second.vars[key] = key
+
+    assert list(message_dict(first)["vars"]) == list(message_dict(second)["vars"]) == ["detectors", "hosts", "run_type"]

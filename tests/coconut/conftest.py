@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +46,21 @@ class Runner:
 @pytest.fixture
 def coconut(tmp_path: Path) -> Runner:
     return Runner(tmp_path)
+
+
+@contextlib.contextmanager
+def loopback_service(servicer: Any, add: Callable[[Any, Any], None]) -> Iterator[str]:
+    """A gRPC server on a free loopback port serving ``servicer`` (registered by its ``add_..._to_server``): a core
+    that answers what a test says; yields its endpoint."""
+    from concurrent import futures
+
+    import grpc
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    add(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)

@@ -14,6 +14,8 @@ from ecs_engine.errors import ExitStatus
 from ecs_engine.events import model
 from ecs_engine.protocols import journal_pb2
 
+from .conftest import loopback_service
+
 
 @pytest.mark.parametrize(
     ("args", "expected"),
@@ -105,10 +107,6 @@ def test_runs_list_refuses_an_outcome_it_does_not_know_before_asking_the_core(co
 @pytest.fixture
 def journal_of_levels():
     """A Journal service on loopback whose journal is 12 events, every third an error; yields its endpoint."""
-    from concurrent import futures
-
-    import grpc
-
     from ecs_engine.protocols import journal_pb2_grpc
 
     entries = []
@@ -124,12 +122,8 @@ def journal_of_levels():
             after = [e for e in entries if e.seq > request.afterSeq]
             return journal_pb2.EventPage(events=after[: request.limit or None])
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    journal_pb2_grpc.add_JournalServicer_to_server(Journal(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield f"127.0.0.1:{port}"
-    server.stop(grace=None)
+    with loopback_service(Journal(), journal_pb2_grpc.add_JournalServicer_to_server) as endpoint:
+        yield endpoint
 
 
 def test_events_query_keeps_the_levels_asked_for_and_limits_what_it_keeps(coconut, journal_of_levels):

@@ -72,7 +72,10 @@ def _task_rows(tasks) -> list[list[str]]:
     ]
 
 
-def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
+def _environment_text(cli: CliContext, reply: Any, *, show_vars: bool, error: str = "") -> None:
+    """The environment's facts, then its variables: the facts of the reply (public, the core's error) among the
+    others, not under a screenful of variables."""
+    info = reply.environment
     lines = [
         ("environment id", info.id),
         ("workflow template", info.rootRole),
@@ -86,6 +89,8 @@ def _environment_text(cli: CliContext, info: Any, *, show_vars: bool) -> None:
         ("detectors", ", ".join(info.includedDetectors)),
         ("tasks", f"{info.numberOfTasks} ({info.numberOfActiveTasks} active, {info.numberOfInactiveTasks} inactive)"),
         ("task restarts", _restarts(info.tasks)),
+        ("error", error),
+        ("public", "true" if reply.public else "false"),
     ]
     for label, value in lines:
         if value:
@@ -265,8 +270,7 @@ def create(
         cli.echo(f"environment {info.id} is being created (state {info.state}); see 'coconut env show {info.id}'")
         return ExitStatus.OK
     cli.echo(f"new environment created with {counted(info.numberOfTasks, 'task')}")
-    _environment_text(cli, info, show_vars=cli.verbose)
-    cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
+    _environment_text(cli, reply, show_vars=cli.verbose)
     return ExitStatus.OK
 
 
@@ -401,10 +405,7 @@ def show(
     if output != "text":
         print_data(cli, {**message_dict(reply), **({"error": reason} if reason else {})}, output)
         return
-    _environment_text(cli, info, show_vars=True)
-    if reason:
-        cli.echo(f"{'error:':<19} {reason}")
-    cli.echo(f"{'public:':<19} {'true' if reply.public else 'false'}")
+    _environment_text(cli, reply, show_vars=True, error=reason)
     if tasks:
         cli.echo("")
         table(cli, ["task id", "class", "hostname", "critical", "status", "state", "restarts"], _task_rows(info.tasks))

@@ -174,6 +174,30 @@ async def test_basic_tasks_done_in_one_run_are_not_done_in_the_next(small, harne
         assert env.last_run == 2
 
 
+async def test_basic_tasks_done_before_the_start_ends_stop_the_run_after_it(small_repo, harness_factory):
+    """Basic tasks that end while the START still goes on (the environment not RUNNING yet, as when the other tasks
+    are slow to start) are done: the run stops once the START is over, rather than going on with nothing left."""
+    small_repo.workflow(
+        "basic-slow-start",
+        BASIC.replace("name: basic", "name: basic-slow-start")
+        + "  - name: sor\n    call:\n      func: rec.StartOfRun()\n      trigger: before_START_ACTIVITY+10\n",
+    )
+    async with harness_factory() as h:
+        env = await h.manager.create(source_of(small_repo), "basic-slow-start")
+        jobs = [t for t in env.controlled_tasks() if t.is_basic]
+
+        async def both_end(call):
+            assert env.state == "CONFIGURED" and env.current_transition == "START_ACTIVITY"
+            for job in jobs:
+                h.driver.basic_exit(job)
+            return ""
+
+        h.plugins["rec"].behaviour["StartOfRun"] = both_end
+        await h.manager.control(env.id, "START_ACTIVITY")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="STOP after the START")
+        assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: all tasks are done (END_OF_STREAM or finished)"]
+
+
 async def test_a_non_critical_basic_task_that_fails_is_said_in_an_event_and_done(small, harness_factory):
     async with harness_factory() as h:
         env = await h.manager.create(small, "basic-spare")

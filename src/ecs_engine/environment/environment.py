@@ -522,6 +522,8 @@ class Environment:
                 self.root.user_vars["run_start_completion_time_ms"] = runvars.now_ms_text()
                 self._run_started = True
                 self.run_event(Event.START_ACTIVITY, model.DONE_OK)
+                if any(t.safe_to_stop for t in self.tasks.values()):  # done while the START went on
+                    self._stop_if_all_done()
 
             return run_started
         if event in (Event.STOP_ACTIVITY, Event.GO_ERROR):
@@ -919,11 +921,18 @@ class Environment:
             self.spawn_automatic(Event.STOP_ACTIVITY, f"task {task.name} reported TASK_INTERNAL_ERROR")
 
     def _mark_safe(self, task: Task) -> None:
-        if self.state != State.RUNNING:
+        """A task is done with the run. One done while the run's START still goes on counts too (a basic task that
+        ends before the others are RUNNING): the START's end looks again (``_stop_if_all_done``)."""
+        if self.state != State.RUNNING and self.current_transition != Event.START_ACTIVITY:
             return
         task.safe_to_stop = True
+        self._stop_if_all_done()
+
+    def _stop_if_all_done(self) -> None:
         controlled = self.controlled_tasks()
-        if all((t.safe_to_stop if t.is_basic else t.state == occ.RUNNING) for t in controlled):
+        if self.state == State.RUNNING and all(
+            (t.safe_to_stop if t.is_basic else t.state == occ.RUNNING) for t in controlled
+        ):
             self.spawn_automatic(Event.STOP_ACTIVITY, "all tasks are done (END_OF_STREAM or finished)")
 
     def _arm_auto_stop(self, *, started_ms: int | None = None) -> None:

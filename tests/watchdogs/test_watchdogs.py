@@ -83,6 +83,25 @@ async def test_a_condition_that_clears_within_its_grace_time_does_nothing(small,
         assert env.state == "RUNNING" and not stop_users(h, env.id)
 
 
+async def test_a_run_started_and_stopped_by_hand_meanwhile_is_not_resumed(small, harness_factory):
+    """With resume, a watchdog starts again what it stopped, not what an operator stopped after it."""
+    rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100", "resume": True}, "test")
+    async with harness_factory() as h:
+        h.config.runtime_set("lab", "current", "500")
+        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
+        await watchdogs.start()
+        env = await running(h, small)
+        h.config.runtime_set("lab", "current", "50")
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the watchdog's stop")
+        await h.manager.control(env.id, "START_ACTIVITY")  # run 2, by hand, while the condition holds
+        await h.manager.control(env.id, "STOP_ACTIVITY")  # and stopped by hand
+        h.config.runtime_set("lab", "current", "500")
+        said = f"not resuming {env.id}: run 2 was started and stopped since"
+        await eventually_async(lambda: any(m == said for _, m in watchdogs.dogs["magnet"].history), what="no resume")
+        await watchdogs.close()
+        assert env.state == "CONFIGURED" and env.last_run == 2
+
+
 async def test_the_event_action_announces_to_the_environments_and_stops_nothing(small, harness_factory):
     rule = parse_rule(
         "notice", {"event": "beamModeEvent.beamInfo.beamMode", "when": "== ADJUST", "action": "event"}, "t"

@@ -70,7 +70,7 @@ class Scope:
     holding_since: int = 0  # Unix ms; 0 while the condition does not hold
     timer: asyncio.TimerHandle | None = None
     acted: bool = False
-    stopped: list[str] = field(default_factory=list)  # environments its action stopped, for resume
+    stopped: dict[str, int] = field(default_factory=dict)  # environment -> the run its action stopped, for resume
     matched: int | None = None  # a task condition: how many of the environment's tasks its pattern matches
 
 
@@ -202,12 +202,12 @@ class Watchdogs:
         if scope.timer is not None:
             scope.timer.cancel()
             scope.timer = None
-        resume = scope.stopped if scope.acted and dog.rule.resume else []
-        scope.holding_since, scope.acted, scope.stopped = 0, False, []
+        resume = scope.stopped if scope.acted and dog.rule.resume else {}
+        scope.holding_since, scope.acted, scope.stopped = 0, False, {}
         if message:
             self._record(dog, message + (f"; resuming {', '.join(resume)}" if resume else ""))
-        for environment_id in resume:
-            self._spawn(self._resume(dog, environment_id))
+        for environment_id, run in resume.items():
+            self._spawn(self._resume(dog, environment_id, run))
 
     # -- acting --------------------------------------------------------------------------------------------
 
@@ -234,20 +234,24 @@ class Watchdogs:
         for env in targets:
             if rule.action == "stop":
                 env.spawn_automatic(Event.STOP_ACTIVITY, reason, user=rule.user_message())
-                scope.stopped.append(env.id)
+                scope.stopped[env.id] = env.current_run
             else:
                 env.env_event(message=reason)
         verb = "stopping" if rule.action == "stop" else "announced to"
         self._record(dog, f"{verb} {', '.join(e.id for e in targets)}" if targets else "no environment to act on")
 
-    async def _resume(self, dog: Watchdog, environment_id: str) -> None:
-        """START_ACTIVITY (a new run) once the stop is over, unless the condition holds again by then."""
+    async def _resume(self, dog: Watchdog, environment_id: str, run: int) -> None:
+        """START_ACTIVITY (a new run) once the stop of ``run`` is over, unless the condition holds again by then, or
+        someone ran the environment since (a run started and stopped by hand: that stop is not undone)."""
         env = self.manager.environments.get(environment_id)
         if env is None:
             return
         await env.wait_idle()
         if env.state != State.CONFIGURED or any(s.holding_since for s in dog.scopes.values()):
             self._record(dog, f"not resuming {environment_id}: it is {env.state}")
+            return
+        if env.last_run != run:
+            self._record(dog, f"not resuming {environment_id}: run {env.last_run} was started and stopped since")
             return
         env.env_event(message=f"watchdog {dog.rule.name}: condition cleared, starting a new run")
         try:

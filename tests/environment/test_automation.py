@@ -11,7 +11,7 @@ from ecs_engine.environment import HookResult
 from ecs_engine.errors import NotFoundError, RefusedError
 from ecs_engine.plugins import backends
 from tests.environment.conftest import Harness, source_of
-from tests.environment.workflows import SMALL
+from tests.environment.workflows import RESTARTING, SMALL
 from tests.waiting import eventually_async
 
 BASIC = """
@@ -92,20 +92,6 @@ async def test_an_auto_stop_outlives_a_core_restart(small, harness_factory):
         assert stop.lastRequestUser.name == "TIMER" and again.last_run == 1
     finally:
         await manager.close()
-
-
-RESTARTING = """
-name: restarting
-roles:
-  - name: runner
-    task:
-      load: worker
-  - name: monitor
-    task:
-      load: worker
-      critical: false
-      restart: {policy: on-failure, max: 3, window: 60s, backoff: 0s}
-"""
 
 
 async def test_an_auto_stop_due_while_a_task_restarts_stops_the_run_after_it(small_repo, harness_factory):

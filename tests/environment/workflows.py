@@ -57,3 +57,17 @@ roles:
           timeout: 5s
           critical: false
 """
+
+#: a critical task and a non-critical one restarted when it fails (at once: no back-off)
+RESTARTING = """
+name: restarting
+roles:
+  - name: runner
+    task:
+      load: worker
+  - name: monitor
+    task:
+      load: worker
+      critical: false
+      restart: {policy: on-failure, max: 3, window: 60s, backoff: 0s}
+"""

@@ -7,12 +7,13 @@ import asyncio
 
 import pytest
 
+from ecs_engine.environment import HookResult
 from ecs_engine.environment.watchdog_rules import BEAM_DUMP, parse_rule, watchdog_rules
 from ecs_engine.environment.watchdogs import Scope, Watchdogs
 from ecs_engine.errors import UsageError
 from ecs_engine.protocols import common_pb2, events_pb2
 from tests.environment.conftest import source_of
-from tests.environment.workflows import SMALL
+from tests.environment.workflows import RESTARTING, SMALL
 from tests.waiting import eventually_async
 
 
@@ -35,8 +36,8 @@ def stop_users(h, environment_id: str) -> list[tuple[str, int]]:
     ]
 
 
-async def running(h, small, **user_vars: str):
-    env = await h.manager.create(small, "small", user_vars=user_vars)
+async def running(h, small, workflow="small", **user_vars: str):
+    env = await h.manager.create(small, workflow, user_vars=user_vars)
     await h.manager.control(env.id, "START_ACTIVITY")
     return env
 
@@ -64,6 +65,23 @@ async def test_a_beam_dump_whose_stop_fails_leaves_the_environment_in_error(smal
         h.manager.bus.publish(beam_mode("LOST_BEAMS"))
         await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR after the failed stop")
         assert set(stop_users(h, env.id)) == {("LHC", 60)}
+        await watchdogs.close()
+
+
+async def test_a_beam_dump_during_a_task_restart_stops_the_run_after_it(small_repo, harness_factory):
+    """A task's restart is not a transition in progress: the beam dump's stop waits for it, the run does not go on."""
+    small_repo.workflow("restarting", RESTARTING)
+    async with harness_factory() as h:
+        watchdogs = Watchdogs(h.manager, [BEAM_DUMP])
+        await watchdogs.start()
+        env = await running(h, source_of(small_repo), "restarting", stop_at_beam_dump="true")
+        h.driver.delay("deploy", 0.5)
+        monitor = next(t for t in env.tasks.values() if t.path == "restarting.monitor")
+        h.driver.process_exit(monitor, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        await eventually_async(lambda: env.busy is not None and env.busy[0] == "RESTART", what="the restart")
+        h.manager.bus.publish(beam_mode("BEAM_DUMP"))
+        await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the beam-dump stop")
+        assert stop_users(h, env.id) and set(stop_users(h, env.id)) == {("LHC", 60)}
         await watchdogs.close()
 
 

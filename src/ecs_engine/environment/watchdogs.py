@@ -30,6 +30,7 @@ from ecs_engine.offload import offload
 from ecs_engine.protocols import events_pb2
 from ecs_engine.tasks.reports import ACTIVE
 
+from . import restarts
 from .watchdog_rules import WatchdogRule
 
 if TYPE_CHECKING:
@@ -212,13 +213,15 @@ class Watchdogs:
     # -- acting --------------------------------------------------------------------------------------------
 
     def _targets(self, dog: Watchdog, key: str) -> list[Environment]:
+        """RUNNING environments it applies to with no transition in progress; a task's restart is none (the stop
+        waits for it: skipped, a beam dump during a monitor's restart left the run going on)."""
         rule = dog.rule
         envs = [self.manager.environments[key]] if key in self.manager.environments else []
         return [
             env
             for env in (envs if key else list(self.manager.environments.values()))
             if env.state == State.RUNNING
-            and env.busy is None
+            and (env.busy is None or env.busy[0] == restarts.SLOT)
             and (not rule.applies_to or env.stack().get(rule.applies_to) == "true")
         ]
 

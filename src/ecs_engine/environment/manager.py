@@ -27,7 +27,7 @@ from ecs_engine.template.load import make_expander
 from ecs_engine.template.sources import TemplateSource
 from ecs_engine.uservars import string_list
 
-from . import runvars, snapshot
+from . import restarts, runvars, snapshot
 from .environment import EngineSettings, Environment, EnvironmentServices, TeardownReport, TransitionError
 from .integrations import Integrations
 from .store import EnvironmentStore, StoredEnvironment
@@ -509,12 +509,15 @@ class EnvironmentManager:
     def service_error(self, environment_id: str, reason: str) -> bool:
         """An integrated service says the environment's part of it failed (an ODC partition in ERROR): a
         RUNNING environment with no transition in progress does STOP_ACTIVITY, then GO_ERROR whatever the
-        stop gave (reference §1.6). True when that was started."""
+        stop gave (reference §1.6). True when that was started. A task's restart is no transition: they wait for it
+        (the service says it once: skipped, the run went on with its part in ERROR)."""
         env = self.environments.get(environment_id)
-        if env is None or env.state != State.RUNNING or env.busy is not None:
+        if env is None or env.state != State.RUNNING or (env.busy is not None and env.busy[0] != restarts.SLOT):
             return False
 
         async def stop_then_error() -> None:
+            while env.busy is not None and not env.destroyed:
+                await env.wait_idle()
             for event in (Event.STOP_ACTIVITY, Event.GO_ERROR):
                 if env.destroyed or env.state == State.ERROR:
                     return

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from ecs_engine.config import Configuration
-from ecs_engine.environment import HookResult
+from ecs_engine.environment import EngineSettings, HookResult
 from ecs_engine.errors import NotFoundError, RefusedError
 from ecs_engine.plugins import backends
 from tests.environment.conftest import Harness, source_of
@@ -112,6 +112,21 @@ async def test_an_auto_stop_due_while_a_task_restarts_stops_the_run_after_it(sma
         await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the auto-stop")
         assert any(m.startswith("task restarting.monitor restarted") for m in messages(h, env.id))
         assert automatic(h, env.id) == ["automatic STOP_ACTIVITY: auto-stop after 300ms"]
+
+
+async def test_a_relaunch_whose_catch_up_fails_leaves_no_process_behind(small_repo, harness_factory):
+    """A restarted process that cannot be brought to the environment's state (its CONFIGURE times out) is let go
+    before the next attempt: once the crash-loop guard gives up, no process of the role runs."""
+    small_repo.workflow("restarting", RESTARTING)
+    async with harness_factory(settings=EngineSettings(error_watch_delay=0.05, configure_timeout=0.1)) as h:
+        env = await h.manager.create(source_of(small_repo), "restarting")
+        h.driver.delay("CONFIGURE", 1.0)  # every new process's catch-up runs out of time
+        monitor = next(t for t in env.tasks.values() if t.path == "restarting.monitor")
+        h.driver.process_exit(monitor, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        await eventually_async(lambda: any("stays down" in w for w in env.warnings), what="the crash-loop guard")
+        await eventually_async(lambda: env.busy is None, what="the last attempt's end")
+        assert [t for t in env.tasks.values() if t.path == "restarting.monitor"] == []
+        assert [t for t in h.driver.tasks.values() if t.role.path == "restarting.monitor"] == []
 
 
 async def test_end_of_stream_stops_the_run(small, harness_factory):

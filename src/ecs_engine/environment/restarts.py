@@ -173,8 +173,12 @@ class TaskRestarts:
             return False
         new = fresh[0]
         new.restarts = task.restarts + 1
-        for event in CATCH_UP.get(host.state, ()):
-            await host.transition_tasks([new], TASK_EVENTS[event], host.task_arguments(event))
+        try:
+            for event in CATCH_UP.get(host.state, ()):
+                await host.transition_tasks([new], TASK_EVENTS[event], host.task_arguments(event))
+        except HandledError:  # (its CONFIGURE timed out...): let go, or it runs on beside the next attempt's
+            await host.forget_tasks([new])
+            raise
         host.env_event(
             message=f"task {task.path} restarted (restart {new.restarts}): {new.name} is {new.status} {new.state}"
         )

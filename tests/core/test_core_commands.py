@@ -7,7 +7,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +18,7 @@ from ecs_engine.server.client import CoreClient
 from ecs_engine.server.settings import CoreSettings
 
 from ..e2e.conftest import Coconut, alive, free_port
+from ..waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +67,60 @@ def test_stopping_the_core_kills_every_task_and_the_next_core_reports_them_lost(
     assert re.search(r"error:\s+2 critical task\(s\) lost while the core was down", shown.out)
     assert re.search(r"last transition:\s+GO_ERROR succeeded", shown.out)  # not the CONFIGURE before it
     coconut("env", "destroy", created["id"])
+
+
+AUTO_WITH_SLOW_TEARDOWN = """
+name: slow-teardown
+roles:
+  - name: worker
+    task:
+      load: slow
+  - name: cleanup
+    call:
+      func: testplugin.Noop()
+      trigger: DESTROY
+      timeout: 3s
+      critical: false
+"""
+DUMMY = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "occ_dummy_process.py"
+SLOW = f"""
+name: slow
+control:
+  mode: direct
+command:
+  shell: true
+  value: "exec {sys.executable} {DUMMY} --hook-delay 60"
+"""
+
+
+def test_a_core_stopped_while_an_auto_environment_configures_starts_again_and_destroys_it(tmp_path):
+    """The restarted core finds the auto environment's tasks gone while it destroys itself (its DESTROY call takes
+    seconds): it starts all the same, and the environment goes."""
+    coconut = Coconut(tmp_path, {"core": {"integrationPlugins": ["testplugin"]}})
+    (tmp_path / "repo" / "workflows").mkdir(parents=True)
+    (tmp_path / "repo" / "tasks").mkdir()
+    (tmp_path / "repo" / "workflows" / "slow-teardown.yaml").write_text(AUTO_WITH_SLOW_TEARDOWN)
+    (tmp_path / "repo" / "tasks" / "slow.yaml").write_text(SLOW)
+    coconut("core", "start")
+    try:
+        auto = threading.Thread(
+            target=coconut,
+            args=("env", "create", "-a", "--repo", str(tmp_path / "repo"), "-w", "slow-teardown"),
+            kwargs={"check": False},
+        )
+        auto.start()
+
+        def configuring() -> bool:
+            listed = coconut("env", "list", "-s", "-o", "json").json()["environments"]
+            return bool(listed) and listed[0]["currentTransition"] == "CONFIGURE"
+
+        eventually(configuring, what="the auto environment's CONFIGURE")
+        coconut("core", "stop")  # kills its tasks: the next core finds them lost
+        auto.join()
+        coconut("core", "start")
+        eventually(lambda: coconut("env", "list", "-s", "-o", "json").json()["environments"] == [], what="its end")
+    finally:
+        coconut("core", "stop")
 
 
 def test_a_core_listening_with_tls_is_reached_with_its_certificate(tmp_path):

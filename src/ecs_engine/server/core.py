@@ -299,11 +299,12 @@ class Core:
         return self.events.status().delivered_seq if self.events is not None else None
 
     async def _after_reload(self) -> None:
-        """Environments with lost critical tasks go to ERROR; leftover unlocked tasks are taken over or dropped;
-        locked tasks that no environment owns (a deploy cut short by a crash) are killed."""
+        """Environments with lost critical tasks go to ERROR (but one whose own work holds it already: an auto
+        environment destroying itself); leftover unlocked tasks are taken over or dropped; locked tasks that no
+        environment owns (a deploy cut short by a crash) are killed."""
         for env in list(self.manager.environments.values()):
             lost = [t for t in env.tasks.values() if t.status != ACTIVE and t.critical and not t.is_hook]
-            if not lost or env.state in (State.ERROR, State.DONE):
+            if not lost or env.state in (State.ERROR, State.DONE) or env.busy is not None:
                 continue
             names = ", ".join(f"{t.path} ({t.id})" for t in lost[:5])
             reason = f"{len(lost)} critical task(s) lost while the core was down: {names}"

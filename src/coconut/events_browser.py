@@ -26,6 +26,8 @@ from ecs_engine.errors import UsageError
 from .event_output import event_text, kind_names
 
 PAGE = 20  # lines PgUp/PgDn move
+#: how a line of each level stands out (a task killed by a signal is a warning: as easy to miss otherwise as info)
+SEVERITY_STYLES = {"error": "fg:ansired", "warning": "fg:ansiyellow"}
 PROMPTS = {"search": "search: ", "filter": "filter (kind= env= run= severity=): ", "run": "jump to run: "}
 HELP = "/ search  n next  f filter  r run  g/G ends  q quit"
 
@@ -119,7 +121,7 @@ class EventBrowser:
     def _page(self) -> StyleAndTextTuples:
         out: StyleAndTextTuples = []
         for n, i in enumerate(self.shown):
-            style = "reverse" if n == self.cursor else ("fg:ansired" if self.events[i].severity == "error" else "")
+            style = "reverse" if n == self.cursor else SEVERITY_STYLES.get(self.events[i].severity, "")
             out.append((style, self.lines[i] + "\n"))
         return out or [("", "no events\n")]
 

@@ -78,3 +78,11 @@ def test_browse_without_a_terminal_is_a_usage_error_before_the_core_is_asked(coc
     result = coconut("--endpoint", "127.0.0.1:9", "events", "browse")  # nothing listens there: not asked
     assert result.status == ExitStatus.USAGE
     assert result.err.splitlines()[0] == "coconut: error: events browse needs a terminal"
+
+
+def test_errors_and_warnings_stand_out_from_the_other_lines():
+    warning = model.environment_event("envA", message="task t1 killed by signal 9", severity="warning")
+    events = [*EVENTS[3:5], _entry(7, warning)]  # an error, an info, a warning
+    browser = EventBrowser(events)
+    browser.cursor = len(events)  # on no line: each in its own style
+    assert [style for style, _ in browser._page()] == ["fg:ansired", "", "fg:ansiyellow"]

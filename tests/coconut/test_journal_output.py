@@ -144,3 +144,12 @@ def test_a_map_is_printed_in_the_order_of_its_keys_whatever_order_the_core_sent(
         second.vars[key] = key
 
     assert list(message_dict(first)["vars"]) == list(message_dict(second)["vars"]) == ["detectors", "hosts", "run_type"]
+
+
+def test_a_run_going_on_says_how_long_it_has_lasted_so_far():
+    from coconut.commands.runs import run_duration
+
+    going = journal_pb2.RunRecord(runNumber=5, startMs=1_000, outcome="running")
+    ended = journal_pb2.RunRecord(runNumber=4, startMs=1_000, endMs=4_500, outcome="ok")
+    assert run_duration(going, now_ms=629_000) == "10m28s so far"
+    assert run_duration(ended, now_ms=629_000) == "3.5s"

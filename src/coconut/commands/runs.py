@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
@@ -30,6 +31,14 @@ def _runs(cli: CliContext, number: int = 0) -> list[Any]:
 
 def _duration(start_ms: int, end_ms: int) -> str:
     return format_duration(round((end_ms - start_ms) / 1000, 3)) if start_ms and end_ms else ""
+
+
+def run_duration(run: Any, now_ms: int | None = None) -> str:
+    """How long the run lasted, or for one still going on, how long it has lasted so far."""
+    if run.outcome != "running" or run.endMs or not run.startMs:
+        return _duration(run.startMs, run.endMs)
+    now_ms = now_ms or int(time.time() * 1000)
+    return f"{format_duration(round((now_ms - run.startMs) / 1000))} so far"
 
 
 def matching(
@@ -89,7 +98,7 @@ def list_runs(
             r.runType,
             when(r.startMs),
             when(r.endMs),
-            _duration(r.startMs, r.endMs),
+            run_duration(r),
             r.startedBy,
             r.outcome + (f": {r.error}" if r.error else ""),
         ]
@@ -118,7 +127,7 @@ def show(
         ("run type", run.runType),
         ("start", when(run.startMs)),
         ("end", when(run.endMs)),
-        ("duration", _duration(run.startMs, run.endMs)),
+        ("duration", run_duration(run)),
         ("started by", run.startedBy),
         ("stopped by", run.stoppedBy),
         ("outcome", run.outcome + (f": {run.error}" if run.error else "")),

@@ -74,3 +74,8 @@ def test_kind_help_lists_every_kind_kind_accepts(help_of):
     shown = " ".join(help_of("events", "query").split())
     for field in events_pb2.Event.DESCRIPTOR.oneofs_by_name["Payload"].fields:
         assert field.name.removesuffix("Event") in shown, field.name  # watchdog steps are framework events
+
+
+def test_events_follow_help_says_it_ends_when_the_core_stops(help_of):
+    """It does not reconnect: an operator following across a core restart must know to start it again."""
+    assert "until the core stops (exit 3" in " ".join(help_of("events", "follow").split())

@@ -138,7 +138,7 @@ def follow(
     ),
     output: str = typer.Option("text", "-o", "--output", help="text, or json (one object per line)."),
 ) -> ExitStatus:
-    """Events as they happen, until Ctrl-C."""
+    """Events as they happen, until Ctrl-C, or until the core stops (exit 3, naming the --after to go on with)."""
     import json
 
     cli: CliContext = ctx.obj

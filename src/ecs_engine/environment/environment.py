@@ -341,20 +341,16 @@ class Environment:
             self.persist()  # with how it ended (``env show`` says it after a restart too)
 
     async def go_error(self, reason: str) -> None:
-        """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails. It is the last transition
-        (``env show``), unless the caller's own failed transition says so instead (``run``, ``end_interrupted``)."""
+        """Announce and run GO_ERROR after a failure; force ERROR if GO_ERROR itself fails."""
         self.env_event(error=reason, message="a critical error occurred, GO_ERROR transition imminent")
         if fsm.destination(Event.GO_ERROR, self.state) is None:
             log.info("environment %s: GO_ERROR not possible in %s: %s", self.id, self.state, reason)
             return
         self._label(Event.GO_ERROR)
-        error = ""
         try:
             await self._transition(Event.GO_ERROR)
         except TransitionFailure as failure:
             self._force_state(State.ERROR, failure.message)
-            error = failure.message
-        self.last_transition = (Event.GO_ERROR, error, model.now_ms())
 
     async def end_interrupted(self, event: str) -> None:
         """After a core restart: the core stopped during ``event`` of this environment's run, a START once its run
@@ -991,6 +987,7 @@ class Environment:
             if self.state not in (State.ERROR, State.DONE) and not self.destroyed:
                 with self.slot(Event.GO_ERROR):
                     await self.go_error(reason)
+                    self.last_transition = (Event.GO_ERROR, "", model.now_ms())  # (``env show``: why, in its error)
                     self.persist()
         except HandledError as exc:
             self.warn(f"GO_ERROR after a task error: {exc.message}")

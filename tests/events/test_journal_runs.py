@@ -164,3 +164,22 @@ def test_a_run_the_core_ended_with_go_error_gives_the_reason_the_environment_gav
     record = run_record(marker, journal.entries(run_number=4))
 
     assert (record.outcome, record.error) == ("error", died)
+
+
+def test_reading_a_journal_of_many_runs_looks_at_one_marker_per_event(tmp_path, monkeypatch):
+    """Each event's run is found by bisection, not by trying every run of its environment: a journal of a
+    thousand runs took seconds to read (events query, runs list) as each event tried them all."""
+    from ecs_engine.events.markers import RunMarker
+
+    journal = EventJournal(tmp_path / "events.sqlite")
+    for number in range(1, 51):
+        _run(journal, "a", number)
+    journal.write(_task("a", "CONFIGURED"))  # between runs: none
+    looked = []
+    holds = RunMarker.holds
+    monkeypatch.setattr(RunMarker, "holds", lambda marker, seq: looked.append(seq) or holds(marker, seq))
+
+    entries = list(journal.entries())
+
+    assert [e.run_number for e in entries[7:14]] == [2] * 7 and entries[-1].run_number == 0
+    assert len(looked) <= len(entries)

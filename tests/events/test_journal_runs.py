@@ -183,3 +183,25 @@ def test_reading_a_journal_of_many_runs_looks_at_one_marker_per_event(tmp_path, 
 
     assert [e.run_number for e in entries[7:14]] == [2] * 7 and entries[-1].run_number == 0
     assert len(looked) <= len(entries)
+
+
+def test_the_run_registry_reads_a_gone_environments_record_once_for_all_its_runs(tmp_path):
+    """runs list of a shift's runs: one read of each destroyed environment's record, not one per run."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from ecs_engine.protocols import journal_pb2
+    from ecs_engine.server.journal_service import JournalService
+
+    journal = EventJournal(tmp_path / "events.sqlite")
+    for number in range(1, 6):
+        _run(journal, "gone", number)
+    loaded = []
+    store = SimpleNamespace(load=lambda environment_id: loaded.append(environment_id))  # no record: None
+    manager = SimpleNamespace(journal=journal, environments={}, store=store)
+    service = JournalService(SimpleNamespace(manager=manager))
+
+    reply = asyncio.run(service.GetRuns(journal_pb2.RunsRequest(), None))
+
+    assert [r.runNumber for r in reply.runs] == [1, 2, 3, 4, 5]
+    assert loaded == ["gone"]

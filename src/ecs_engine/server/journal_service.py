@@ -121,9 +121,12 @@ class JournalService(pb_grpc.JournalServicer):
         if request.runNumber and not markers:
             raise NotFoundError(f"run {request.runNumber} is not in the event journal")
         runs = []
+        facts: dict[str, tuple[list[str], str]] = {}  # an environment's record is read once, not once per run
         for marker in markers:
             entries = await offload(read_journal, journal, {"run_number": marker.run_number})
-            detectors, run_type = await self._environment_facts(marker.environment_id)
+            if marker.environment_id not in facts:
+                facts[marker.environment_id] = await self._environment_facts(marker.environment_id)
+            detectors, run_type = facts[marker.environment_id]
             runs.append(run_record(marker, entries, detectors=detectors, run_type=run_type))
         return pb.RunsReply(runs=runs)
 

@@ -168,6 +168,7 @@ class Environment:
         self.hooks = HookScheduler(self, list(root.walk()))
         self._busy: tuple[str, int] | None = None
         self._busy_task: asyncio.Task | None = None  # the task holding the slot: destroy --force cancels it
+        self._cancel_why = ""  # who cancelled the transition in progress (``_cancel_transition``), for its end
         #: the last transition run to its end: (event, "" or why it failed, end in Unix ms)
         self.last_transition: tuple[str, str, int] | None = None
         self._idle = asyncio.Event()
@@ -335,7 +336,11 @@ class Environment:
             self.last_transition = (event, failure.message, model.now_ms())
             raise TransitionError(self.id, event, failure.message, self.state) from None
         except asyncio.CancelledError:
-            self.last_transition = (event, "cancelled", model.now_ms())
+            reason = f"cancelled: {self._cancel_why}" if self._cancel_why else "cancelled"
+            self._cancel_why = ""
+            # its end, as any transition's (a consumer saw it start), and ``env show``'s last transition
+            self.env_event(transition=event, status=model.DONE_ERROR, error=reason, message="transition cancelled")
+            self.last_transition = (event, reason, model.now_ms())
             raise
         finally:
             self.persist()  # with how it ended (``env show`` says it after a restart too)
@@ -1056,10 +1061,9 @@ class Environment:
             return ""
         name = self._busy[0]
         self.warn(f"{why}: transition {name} cancelled")
+        self._cancel_why = why
         holder.cancel()
         await self.wait_idle()
-        if self.last_transition is not None and self.last_transition[:2] == (name, "cancelled"):
-            self.last_transition = (name, f"cancelled: {why}", self.last_transition[2])  # (``env show`` says why)
         return name
 
     async def teardown(self, *, force: bool, keep_tasks: bool, failure: str = "") -> TeardownReport:

@@ -376,6 +376,25 @@ async def test_an_auto_environment_reloaded_after_a_core_restart_still_destroys_
         await manager.close()
 
 
+async def test_an_auto_environment_whose_task_restarts_as_its_run_ends_still_destroys_itself(
+    small_repo, harness_factory
+):
+    """A task restart that takes the slot as the run's STOP ends (its process died during the STOP) is waited for:
+    the auto environment is destroyed after it, rather than its destroy being refused and the environment kept."""
+    small_repo.workflow("restarting", RESTARTING)
+    async with harness_factory() as h:
+        env = await h.manager.create_auto(source_of(small_repo), "restarting")
+        await eventually_async(lambda: env.state == "RUNNING" and env.busy is None, what="the auto environment's run")
+        h.driver.delay("STOP", 0.3)
+        stop = asyncio.create_task(h.manager.control(env.id, "STOP_ACTIVITY"))
+        await eventually_async(lambda: env.busy is not None and env.busy[0] == "STOP_ACTIVITY", what="the STOP")
+        monitor = next(t for t in env.tasks.values() if t.path == "restarting.monitor")
+        h.driver.process_exit(monitor, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        await stop
+        await eventually_async(lambda: env.id not in h.manager.environments, what="the auto environment to end")
+        assert not h.driver.tasks
+
+
 async def test_without_a_detector_inventory_hosts_take_no_detector(small, tmp_path):
     harness = Harness(tmp_path, Configuration.from_tree({"o2": {}}))
     async with harness as h:

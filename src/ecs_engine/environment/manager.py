@@ -470,15 +470,17 @@ class EnvironmentManager:
 
     async def _destroy_auto_when_done(self, env: Environment) -> None:
         """An auto environment ends with its run: once it is not RUNNING (nor in a transition), it is destroyed (forced
-        unless it stopped cleanly, CONFIGURED)."""
+        unless it stopped cleanly, CONFIGURED). Other work that takes the slot first (a task's restart as the run
+        ends) is waited for: the destroy starts with no await after the slot is seen free, so it is never refused."""
         while env.id in self.environments:
-            await env.wait_idle()
-            if env.state != State.RUNNING:
-                break
-            await env.wait_state_change()
-        if env.id in self.environments:
-            with contextlib.suppress(HandledError):
-                await self.destroy(env.id, force=env.state != State.CONFIGURED)
+            if env.busy is not None:
+                await env.wait_idle()
+            elif env.state == State.RUNNING:
+                await env.wait_state_change()
+            else:
+                with contextlib.suppress(HandledError):
+                    await self._destroy(env, force=env.state != State.CONFIGURED)
+                return
 
     async def _deploy_and_configure(self, env: Environment) -> None:
         try:
@@ -579,17 +581,17 @@ class EnvironmentManager:
     ) -> TeardownReport:
         """Tear an environment down (see ``Environment.destroy``) and forget it."""
         env = self.get(environment_id)
+        destroy = self._destroy(
+            env, keep_tasks=keep_tasks, allow_in_running_state=allow_in_running_state, force=force, user=user
+        )
+        return await self._owned(destroy, f"destroy of {environment_id}")
 
-        async def destroy() -> TeardownReport:
-            try:
-                return await env.destroy(
-                    keep_tasks=keep_tasks, allow_in_running_state=allow_in_running_state, force=force, user=user
-                )
-            finally:
-                if env.destroyed:
-                    self._forget(env)
-
-        return await self._owned(destroy(), f"destroy of {environment_id}")
+    async def _destroy(self, env: Environment, **options: Any) -> TeardownReport:
+        try:
+            return await env.destroy(**options)
+        finally:
+            if env.destroyed:
+                self._forget(env)
 
     def _forget(self, env: Environment) -> None:
         """A destroyed environment leaves the manager and frees its detectors; its reference cycles are broken."""

@@ -121,3 +121,22 @@ async def test_the_core_s_stop_cancels_a_start_and_commits_its_run_s_end_as_cut_
         )
         with pytest.raises(RefusedError):
             await start
+
+
+async def test_after_the_core_s_stop_during_a_start_the_next_core_fails_it_and_ends_its_run(small, harness_factory):
+    async with harness_factory() as h:
+        env, start = await start_held(h, small)
+        run = env.current_run
+        await asyncio.wait_for(h.manager.end_runs(), 5)
+        with pytest.raises(RefusedError):
+            await start
+        await h.manager.close()
+        h.driver.delay("START", 0)
+        h.manager = h.new_manager()  # the next core, on the same store (the tasks still answer)
+        await h.manager.start()
+        reloaded = h.manager.get(env.id)
+        assert (reloaded.state, reloaded.current_run, reloaded.last_run) == ("ERROR", 0, run)
+        assert reloaded.last_transition[:2] == (
+            "START_ACTIVITY",
+            f"the core stopped during START_ACTIVITY of run {run}",
+        )

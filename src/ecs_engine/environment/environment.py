@@ -338,8 +338,9 @@ class Environment:
         except asyncio.CancelledError:
             reason = f"cancelled: {self._cancel_why}" if self._cancel_why else "cancelled"
             self._cancel_why = ""
-            # its end, as any transition's (a consumer saw it start), and ``env show``'s last transition
-            self.env_event(transition=event, status=model.DONE_ERROR, error=reason, message="transition cancelled")
+            if not self.current_run:  # its end (a consumer saw it start); one of a run ends with the run: the
+                # restart fails it (``end_interrupted``) or the destroy ends the run (TEARDOWN), each saying so once
+                self.env_event(transition=event, status=model.DONE_ERROR, error=reason, message="transition cancelled")
             self.last_transition = (event, reason, model.now_ms())
             raise
         finally:

@@ -85,13 +85,19 @@ async def test_a_beam_dump_during_a_task_restart_stops_the_run_after_it(small_re
         await watchdogs.close()
 
 
+async def watching_the_magnet(h, small, rule):
+    """A started watchdog of ``rule`` on the runtime entry lab/current (500 to begin with) and a RUNNING
+    environment."""
+    h.config.runtime_set("lab", "current", "500")
+    watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
+    await watchdogs.start()
+    return watchdogs, await running(h, small)
+
+
 async def test_a_condition_that_clears_within_its_grace_time_does_nothing(small, harness_factory):
     rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100", "grace": "300ms"}, "test")
     async with harness_factory() as h:
-        h.config.runtime_set("lab", "current", "500")
-        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
-        await watchdogs.start()
-        env = await running(h, small)
+        watchdogs, env = await watching_the_magnet(h, small, rule)
         h.config.runtime_set("lab", "current", "50")
         await eventually_async(lambda: watchdogs.dogs["magnet"].state == "holding", what="the condition to hold")
         h.config.runtime_set("lab", "current", "150")
@@ -105,10 +111,7 @@ async def test_a_run_started_and_stopped_by_hand_meanwhile_is_not_resumed(small,
     """With resume, a watchdog starts again what it stopped, not what an operator stopped after it."""
     rule = parse_rule("magnet", {"runtime": "lab/current", "when": "< 100", "resume": True}, "test")
     async with harness_factory() as h:
-        h.config.runtime_set("lab", "current", "500")
-        watchdogs = Watchdogs(h.manager, [rule], poll_interval=0.01)
-        await watchdogs.start()
-        env = await running(h, small)
+        watchdogs, env = await watching_the_magnet(h, small, rule)
         h.config.runtime_set("lab", "current", "50")
         await eventually_async(lambda: env.state == "CONFIGURED" and env.busy is None, what="the watchdog's stop")
         await h.manager.control(env.id, "START_ACTIVITY")  # run 2, by hand, while the condition holds

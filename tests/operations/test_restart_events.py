@@ -72,3 +72,18 @@ async def test_a_task_of_a_reloaded_environment_says_why_it_is_not_restarted(rep
             "reloaded after a core restart (restart policies do not survive it)"
         )
         await eventually_async(lambda: (expected, "warning") in said(h, env.id), what="the reason in an event")
+
+
+async def test_a_critical_task_killed_is_an_error_event_not_a_warning(repo, harness_factory):
+    """'events query --severity error' finds the first sign of the failure: the critical task's end."""
+    repo.task("monitor", MONITOR)
+    repo.workflow(
+        "watched",
+        WORKFLOW.replace("critical: false, restart: {policy: on-failure, max: 1, backoff: 10ms}", "critical: true"),
+    )
+    async with harness_factory() as h:
+        env = await h.manager.create(source_of(repo), "watched")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        h.driver.basic_exit(mon(env), KILLED)
+        expected = (f"task {mon(env).name} (watched.mon) killed by signal 9", "error")
+        await eventually_async(lambda: expected in said(h, env.id), what="the task's end as an error")

@@ -38,6 +38,7 @@ CATCH_UP = {
 SLOT = "RESTART"
 #: the severity of the events about a task that failed or stays down (docs/operations.md: an environment warning)
 WARNING = "warning"
+ERROR = "error"
 #: why a task of an environment reloaded after a core restart is not restarted (its templates are not loaded)
 RELOADED = "not restarted: the environment was reloaded after a core restart (restart policies do not survive it)"
 
@@ -106,7 +107,9 @@ class TaskRestarts:
         if policy is None or task.critical:
             if result is not None and not result.ok and not host.destroyed:
                 why = f": {RELOADED}" if host.workflow is None and not task.critical else ""
-                host.env_event(message=f"task {task.name} ({task.path}) {how}{why}", severity=WARNING)
+                # a critical task's end sends the environment to ERROR: the first sign of it is an error too
+                severity = ERROR if task.critical else WARNING
+                host.env_event(message=f"task {task.name} ({task.path}) {how}{why}", severity=severity)
             return False
         if host.destroyed or host.state in (State.ERROR, State.DONE):
             return False

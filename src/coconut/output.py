@@ -73,10 +73,8 @@ def _numbers(message: Any, data: dict[str, Any]) -> dict[str, Any]:
             data[key] = [int(v) for v in data[key]] if repeated else int(data[key])
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             data[key] = dict(sorted(data[key].items()))
-        elif field.message_type is not None:
-            value = getattr(message, field.name)
-            if field.message_type.full_name.startswith("google.protobuf."):
-                continue  # well-known types have JSON forms of their own
+        elif field.message_type is not None and not field.message_type.full_name.startswith("google.protobuf."):
+            value = getattr(message, field.name)  # (well-known types have JSON forms of their own)
             data[key] = (
                 [_numbers(m, d) for m, d in zip(value, data[key], strict=True)]
                 if repeated

@@ -12,18 +12,17 @@ restarts and deletions) and keeps the run markers (``markers``) in the same comm
 
 from __future__ import annotations
 
-import bisect
 import functools
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ecs_engine.sqlitedb import open_database, write_transaction
 
 from . import model
-from .markers import MarkerTracker, RunMarker
+from .markers import MarkerTracker, RunMarker, run_lookup
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -71,28 +70,6 @@ class Retention:
 
     days: float | None = None
     megabytes: float | None = None
-
-
-def _run_lookup(markers: Iterable[RunMarker]) -> Callable[[str, int], int]:
-    """The run whose marker holds an environment's event (0: none), found by bisection in the environment's
-    markers (its runs follow one another): a scan of them for each event made reading a journal of a thousand
-    runs take seconds."""
-    by_environment: dict[str, list[RunMarker]] = {}
-    for marker in markers:
-        by_environment.setdefault(marker.environment_id, []).append(marker)
-    begins: dict[str, list[int]] = {}
-    for env, runs in by_environment.items():
-        runs.sort(key=lambda m: m.begin_seq)
-        begins[env] = [m.begin_seq for m in runs]
-
-    def run_at(environment_id: str, seq: int) -> int:
-        runs = by_environment.get(environment_id)
-        if not runs:
-            return 0
-        i = bisect.bisect_right(begins[environment_id], seq) - 1
-        return runs[i].run_number if i >= 0 and runs[i].holds(seq) else 0
-
-    return run_at
 
 
 class EventJournal:
@@ -221,7 +198,7 @@ class EventJournal:
             sql += f" LIMIT {int(limit)}"
         with self._db_lock:
             rows = self._db.execute(sql, args).fetchall()
-        run_at = _run_lookup(markers)
+        run_at = run_lookup(markers)
         for seq, data in rows:
             event = model.Event.FromString(data)
             event.sequence = seq

@@ -8,7 +8,8 @@ to the run. The journal asks ``MarkerTracker.observe`` about each event as it nu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from . import model
@@ -27,6 +28,28 @@ class RunMarker:
 
     def holds(self, seq: int) -> bool:
         return self.begin_seq <= seq and (self.end_seq is None or seq <= self.end_seq)
+
+
+def run_lookup(markers: Iterable[RunMarker]) -> Callable[[str, int], int]:
+    """The run whose marker holds an environment's event (0: none), found by bisection in the environment's
+    markers (its runs follow one another): a scan of them for each event made reading a journal of a thousand
+    runs take seconds."""
+    by_environment: dict[str, list[RunMarker]] = {}
+    for marker in markers:
+        by_environment.setdefault(marker.environment_id, []).append(marker)
+    begins: dict[str, list[int]] = {}
+    for env, runs in by_environment.items():
+        runs.sort(key=lambda m: m.begin_seq)
+        begins[env] = [m.begin_seq for m in runs]
+
+    def run_at(environment_id: str, seq: int) -> int:
+        runs = by_environment.get(environment_id)
+        if not runs:
+            return 0
+        i = bisect.bisect_right(begins[environment_id], seq) - 1
+        return runs[i].run_number if i >= 0 and runs[i].holds(seq) else 0
+
+    return run_at
 
 
 class MarkerTracker:

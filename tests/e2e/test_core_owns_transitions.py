@@ -111,7 +111,7 @@ def interrupted_coconut(coconut, *args: str) -> subprocess.Popen:
     return subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_create_interrupted_with_ctrl_c_still_ends_configured_and_its_id_was_printed_at_once(coconut, slow):
+def test_a_create_interrupted_with_ctrl_c_still_ends_configured_its_id_printed_at_once_and_what_to_do(coconut, slow):
     coconut("core", "start")
     create = interrupted_coconut(coconut, "env", "create", "-w", "slow", "--repo", str(slow), "-e", "configure_delay=4")
     try:
@@ -124,7 +124,12 @@ def test_a_create_interrupted_with_ctrl_c_still_ends_configured_and_its_id_was_p
         assert create.wait(timeout=30) == ExitStatus.INTERRUPTED
     finally:
         create.kill()
-        create.communicate()
+        _, told = create.communicate()
+    # one line saying the create goes on, and how to see it and end it
+    assert told.splitlines() == [
+        f"coconut: interrupted: the core goes on deploying and configuring environment {environment_id}; "
+        f"see 'coconut env show {environment_id}', end it with 'coconut env destroy {environment_id}'"
+    ]
     remember(coconut)
     eventually(lambda: shown(coconut, environment_id)["state"] == "CONFIGURED", timeout=30, what="create finished")
     assert shown(coconut, environment_id)["lastTransition"] == "CONFIGURE"

@@ -257,11 +257,16 @@ def create(
             raise UsageError("-a/--auto follows the run to its end: it cannot be combined with -y/--asynchronous")
         return _create_auto(cli, expression, variables, user)
     request = pb.NewEnvironmentRequest(workflowTemplate=expression, vars=variables, public=public, requestUser=user)
+    announced: list[str] = []
     with connect(cli) as core, spinner(cli, f"Creating an environment of {expression}..."):
         if asynchronous:
             reply = core.call("NewEnvironmentAsync", request)
         else:
-            reply = core.call("NewEnvironment", request, on_metadata=lambda metadata: _announce(cli, metadata))
+            try:
+                reply = core.call("NewEnvironment", request, on_metadata=lambda md: _announce(cli, md, announced))
+            except KeyboardInterrupt:
+                cli.error(_interrupted_create(announced))
+                raise
     info = reply.environment
     if output != "text":
         print_data(cli, message_dict(reply), output)
@@ -274,11 +279,24 @@ def create(
     return ExitStatus.OK
 
 
-def _announce(cli: CliContext, metadata: dict[str, str]) -> None:
-    """The new environment's id, on stderr as soon as it exists: an interrupted create can be found."""
+def _announce(cli: CliContext, metadata: dict[str, str], announced: list[str]) -> None:
+    """The new environment's id, on stderr as soon as it exists (kept in ``announced``): an interrupted create
+    can be found."""
     environment_id = metadata.get(ENVIRONMENT_ID_KEY)
     if environment_id:
+        announced.append(environment_id)
         cli.error(f"coconut: environment {environment_id} exists, deploying and configuring it")
+
+
+def _interrupted_create(announced: list[str]) -> str:
+    """What a Ctrl-C during a create leaves: the core goes on with it (a cancelled call does not stop it)."""
+    if not announced:
+        return "coconut: interrupted: the core may still create the environment; see 'coconut env list'"
+    environment_id = announced[0]
+    return (
+        f"coconut: interrupted: the core goes on deploying and configuring environment {environment_id}; "
+        f"see 'coconut env show {environment_id}', end it with 'coconut env destroy {environment_id}'"
+    )
 
 
 def _user_name(cli: CliContext) -> str:

@@ -161,6 +161,7 @@ def test_import_new_component_then_update(run, tmp_path):
     assert out.startswith("New entry created: other\n")
     code, _, err = run("config", "import", "readout", "ANY", "any", "main", str(payload), "-n")
     assert code == 2 and "component readout already exists" in err
+    assert "hint: import into it without -n/--new-component" in err  # what to do, as 'coconut config init' made it
 
 
 def test_import_rejects_unknown_extension_and_missing_file(run, tmp_path):

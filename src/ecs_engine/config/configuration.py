@@ -295,7 +295,11 @@ class Configuration:
                 cli_hint="to create a new component, use the new component parameter (-n/--new-component)",
             )
         if component in existing and new_component:
-            raise UsageError(f"invalid use of new component parameter: component {component} already exists")
+            raise UsageError(
+                f"invalid use of new component parameter: component {component} already exists",
+                hint="import into it without the new component parameter",
+                cli_hint="import into it without -n/--new-component",
+            )
         stored = self.store.get(query.key)
         if stored != payload:
             self.store.put(query.key, payload)

@@ -5,6 +5,7 @@
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -149,6 +150,8 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
                 cli.echo(text)
             return ExitStatus.OK
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        if ctx is not None and ctx.parent is not None:  # a subcommand's: maybe a top-level option given after it
+            hint = _misplaced_global_option(command.params, getattr(exc, "option_name", ""), ctx.command_path) or hint
         # one line through run_main, as every other error: ``coconut: error: No such option: --bogus ...``
         raise (UsageError if exc.exit_code == 2 else HandledError)(f"{exc.format_message()}{hint}") from None
     except Exit as exc:
@@ -162,6 +165,15 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
     if isinstance(result, int):
         return ExitStatus(result)
     return ExitStatus.OK
+
+
+def _misplaced_global_option(params: Sequence[Any], name: str, command_path: str) -> str:
+    """Where to give ``name``, an option a subcommand refused, if it is a top-level one (``--endpoint``); else ''."""
+    found = next((p for p in params if name in p.opts and name not in ("-h", "--help")), None)
+    if found is None:
+        return ""
+    given = name if found.is_flag else f"{name} {found.name.upper()}"
+    return f" ({name} is coconut's own option: give it before the command: 'coconut {given} {command_path[8:]} ...')"
 
 
 def main(argv: Sequence[str] | None = None, cli: CliContext | None = None) -> int:

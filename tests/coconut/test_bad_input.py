@@ -95,6 +95,11 @@ def test_a_negative_line_count_is_a_usage_error(coconut):
         (("--bogus",), "No such option: --bogus"),
         (("env", "list", "--outpt", "json"), "No such option: --outpt (Possible options: --output)"),
         (("env", "lst"), "No such command 'lst'. Did you mean 'list'?"),
+        (  # a top-level option given after the command: where it goes
+            ("config", "list", "--config-endpoint", "memory://"),
+            "No such option: --config-endpoint (--config-endpoint is coconut's own option: give it before the"
+            " command: 'coconut --config-endpoint CONFIG_ENDPOINT config list ...')",
+        ),
         (("template", "plan"), "Missing option '-w' / '--workflow-template'."),
         (("events", "query", "--limit", "x"), "Invalid value for '--limit': "),
     ],

@@ -241,8 +241,12 @@ class Environment:
         """(transition, start in Unix ms) while a transition or teardown runs, else None."""
         return self._busy
 
-    async def wait_idle(self) -> None:
-        await self._idle.wait()
+    async def wait_slot_free(self) -> bool:
+        """Wait until no transition or teardown holds the slot; False once the environment is destroyed. Work that
+        takes the slot first is waited for too; the caller takes it with no await after True, so it is not refused."""
+        while self._busy is not None and not self.destroyed:
+            await self._idle.wait()
+        return not self.destroyed
 
     async def wait_state_change(self) -> str:
         self._state_changed.clear()
@@ -310,9 +314,11 @@ class Environment:
         run_number = self.current_run
 
         async def run() -> None:
-            while self.busy is not None and not self.destroyed:
-                await self.wait_idle()
-            if self.destroyed or self.current_run != run_number or fsm.destination(event, self.state) is None:
+            if (
+                not await self.wait_slot_free()
+                or self.current_run != run_number
+                or fsm.destination(event, self.state) is None
+            ):
                 return
             self.env_event(message=f"automatic {event}: {reason}")
             try:
@@ -989,8 +995,7 @@ class Environment:
     async def _error_after_delay(self, reason: str) -> None:
         try:
             await asyncio.sleep(self.services.settings.error_watch_delay)
-            await self.wait_idle()
-            if self.state not in (State.ERROR, State.DONE) and not self.destroyed:
+            if await self.wait_slot_free() and self.state not in (State.ERROR, State.DONE):
                 with self.slot(Event.GO_ERROR):
                     await self.go_error(reason)
                     self.last_transition = (Event.GO_ERROR, "", model.now_ms())  # (``env show``: why, in its error)
@@ -1064,7 +1069,7 @@ class Environment:
         self.warn(f"{why}: transition {name} cancelled")
         self._cancel_why = why
         holder.cancel()
-        await self.wait_idle()
+        await self._idle.wait()
         return name
 
     async def teardown(self, *, force: bool, keep_tasks: bool, failure: str = "") -> TeardownReport:

@@ -472,10 +472,8 @@ class EnvironmentManager:
         """An auto environment ends with its run: once it is not RUNNING (nor in a transition), it is destroyed (forced
         unless it stopped cleanly, CONFIGURED). Other work that takes the slot first (a task's restart as the run
         ends) is waited for: the destroy starts with no await after the slot is seen free, so it is never refused."""
-        while env.id in self.environments:
-            if env.busy is not None:
-                await env.wait_idle()
-            elif env.state == State.RUNNING:
+        while env.id in self.environments and await env.wait_slot_free():
+            if env.state == State.RUNNING:
                 await env.wait_state_change()
             else:
                 with contextlib.suppress(HandledError):
@@ -518,8 +516,7 @@ class EnvironmentManager:
             return False
 
         async def stop_then_error() -> None:
-            while env.busy is not None and not env.destroyed:
-                await env.wait_idle()
+            await env.wait_slot_free()
             for event in (Event.STOP_ACTIVITY, Event.GO_ERROR):
                 if env.destroyed or env.state == State.ERROR:
                     return

@@ -63,7 +63,7 @@ class RestartHost(Protocol):
 
     def persist(self, *, destroyed: bool = False) -> None: ...
 
-    async def wait_idle(self) -> None: ...
+    async def wait_slot_free(self) -> bool: ...
 
     def slot(self, name: str) -> contextlib.AbstractContextManager[None]: ...
 
@@ -143,11 +143,8 @@ class TaskRestarts:
         relaunched = False
         try:
             await asyncio.sleep(delay)
-            while True:  # the slot: no transition or teardown while the process is replaced
-                await host.wait_idle()
-                if host.busy is None:
-                    break
-            if host.destroyed or host.state in (State.ERROR, State.DONE):
+            # the slot: no transition or teardown while the process is replaced
+            if not await host.wait_slot_free() or host.state in (State.ERROR, State.DONE):
                 return
             with host.slot(SLOT):
                 relaunched = await self._relaunch(task)

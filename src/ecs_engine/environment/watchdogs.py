@@ -249,7 +249,8 @@ class Watchdogs:
         env = self.manager.environments.get(environment_id)
         if env is None:
             return
-        await env.wait_idle()
+        if not await env.wait_slot_free():
+            return
         if env.state != State.CONFIGURED or any(s.holding_since for s in dog.scopes.values()):
             self._record(dog, f"not resuming {environment_id}: it is {env.state}")
             return

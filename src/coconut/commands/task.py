@@ -15,42 +15,50 @@ from ..output import OUTPUT_OPTION, check_output, counted, message_dict, print_d
 
 app = command_group()
 
-COLUMNS = ["task id", "class", "host", "locked", "claimable", "critical", "status", "state", "PID", "restarts"]
+#: what fits 80 columns with ALICE's host names (alio2-cr1-flp146); the state cell also says what is unusual
+#: (``_notes``); the pid and the rest are in 'task show' and -o json/yaml
+COLUMNS = ["task id", "environment", "class", "host", "state"]
 
 
 def _rows(tasks) -> list[list[str]]:
-    yes = {True: "yes", False: "no"}
     return [
         [
             t.taskId,
-            t.className.rsplit("/", 1)[-1],
+            t.environmentId,
+            t.className.rsplit("/", 1)[-1].partition("@")[0],
             t.deploymentInfo.hostname,
-            yes[t.locked],
-            yes[t.claimable],
-            yes[t.critical],
-            t.status,
-            t.state,
-            t.pid,
-            str(t.restarts),
+            " ".join([t.state, *_notes(t)]),
         ]
         for t in tasks
     ]
 
 
+def _notes(task) -> list[str]:
+    """What differs from a task of an environment running as it should, one word each (a narrow cell wraps them)."""
+    notes = [task.status] if task.status != "ACTIVE" else []
+    notes += ["claimable"] if task.claimable else []
+    notes += ["non-critical"] if not task.critical else []
+    return notes + ([f"restarts:{task.restarts}"] if task.restarts else [])
+
+
 @command(app, "list", "ls", "l")
-def list_tasks(ctx: typer.Context, output: str = OUTPUT_OPTION) -> None:
-    """List every task the core runs, locked (in an environment) or not."""
+def list_tasks(
+    ctx: typer.Context,
+    env: str = typer.Option(None, "--env", metavar="ID", help="Only this environment's tasks."),
+    output: str = OUTPUT_OPTION,
+) -> None:
+    """List every task the core runs: an environment's (locked), or released by 'env destroy -k' (no environment)."""
     from ecs_engine.protocols import o2control_pb2 as pb
 
     cli: CliContext = ctx.obj
     check_output(output)
     with connect(cli) as core:
-        reply = core.call("GetTasks", pb.GetTasksRequest())
+        reply = core.call("GetTasks", pb.GetTasksRequest(environmentId=env or ""))
     if output != "text":
         print_data(cli, {"tasks": [message_dict(t) for t in reply.tasks]}, output)
         return
     if not reply.tasks:
-        cli.echo("no tasks running")
+        cli.echo(f"no tasks running in environment {env}" if env else "no tasks running")
         return
     table(cli, COLUMNS, _rows(reply.tasks))
 
@@ -99,7 +107,7 @@ def show(
         print_data(cli, {"task": message_dict(task)}, output)
         return
     short, command_info = task.shortInfo, task.commandInfo
-    (row,) = _rows([short])
+    yes = {True: "yes", False: "no"}
     command_line = (
         command_info.value if command_info.shell else shlex.join([command_info.value, *command_info.arguments])
     )
@@ -107,7 +115,15 @@ def show(
         ("task id", short.taskId),
         ("environment", task.envId),
         ("role path", task.taskPath),
-        *zip(COLUMNS[1:], row[1:], strict=True),
+        ("class", short.className.rsplit("/", 1)[-1]),
+        ("host", short.deploymentInfo.hostname),
+        ("locked", yes[short.locked]),
+        ("claimable", yes[short.claimable]),
+        ("critical", yes[short.critical]),
+        ("status", short.status),
+        ("state", short.state),
+        ("PID", short.pid),
+        ("restarts", str(short.restarts)),
         ("command", command_line),
         ("inbound", ", ".join(f"{c.name} ({c.type}) {c.target}".rstrip() for c in task.inboundChannels)),
         ("outbound", ", ".join(f"{c.name} ({c.type}) {c.target}".rstrip() for c in task.outboundChannels)),

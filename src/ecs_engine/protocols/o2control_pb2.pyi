@@ -427,7 +427,7 @@ class GetEnvironmentPropertiesReply(_message.Message):
     def __init__(self, properties: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ShortTaskInfo(_message.Message):
-    __slots__ = ("name", "locked", "taskId", "status", "state", "className", "deploymentInfo", "pid", "sandboxStdout", "claimable", "critical", "restarts")
+    __slots__ = ("name", "locked", "taskId", "status", "state", "className", "deploymentInfo", "pid", "sandboxStdout", "claimable", "critical", "restarts", "environmentId")
     NAME_FIELD_NUMBER: _ClassVar[int]
     LOCKED_FIELD_NUMBER: _ClassVar[int]
     TASKID_FIELD_NUMBER: _ClassVar[int]
@@ -440,6 +440,7 @@ class ShortTaskInfo(_message.Message):
     CLAIMABLE_FIELD_NUMBER: _ClassVar[int]
     CRITICAL_FIELD_NUMBER: _ClassVar[int]
     RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENTID_FIELD_NUMBER: _ClassVar[int]
     name: str
     locked: bool
     taskId: str
@@ -452,7 +453,8 @@ class ShortTaskInfo(_message.Message):
     claimable: bool
     critical: bool
     restarts: int
-    def __init__(self, name: _Optional[str] = ..., locked: _Optional[bool] = ..., taskId: _Optional[str] = ..., status: _Optional[str] = ..., state: _Optional[str] = ..., className: _Optional[str] = ..., deploymentInfo: _Optional[_Union[TaskDeploymentInfo, _Mapping]] = ..., pid: _Optional[str] = ..., sandboxStdout: _Optional[str] = ..., claimable: _Optional[bool] = ..., critical: _Optional[bool] = ..., restarts: _Optional[int] = ...) -> None: ...
+    environmentId: str
+    def __init__(self, name: _Optional[str] = ..., locked: _Optional[bool] = ..., taskId: _Optional[str] = ..., status: _Optional[str] = ..., state: _Optional[str] = ..., className: _Optional[str] = ..., deploymentInfo: _Optional[_Union[TaskDeploymentInfo, _Mapping]] = ..., pid: _Optional[str] = ..., sandboxStdout: _Optional[str] = ..., claimable: _Optional[bool] = ..., critical: _Optional[bool] = ..., restarts: _Optional[int] = ..., environmentId: _Optional[str] = ...) -> None: ...
 
 class TaskDeploymentInfo(_message.Message):
     __slots__ = ("hostname", "agentId", "offerId", "executorId")
@@ -467,8 +469,10 @@ class TaskDeploymentInfo(_message.Message):
     def __init__(self, hostname: _Optional[str] = ..., agentId: _Optional[str] = ..., offerId: _Optional[str] = ..., executorId: _Optional[str] = ...) -> None: ...
 
 class GetTasksRequest(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("environmentId",)
+    ENVIRONMENTID_FIELD_NUMBER: _ClassVar[int]
+    environmentId: str
+    def __init__(self, environmentId: _Optional[str] = ...) -> None: ...
 
 class GetTasksReply(_message.Message):
     __slots__ = ("tasks", "timestamp")

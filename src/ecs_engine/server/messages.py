@@ -28,7 +28,13 @@ def short_task(task: TaskProcess, restarts: int = 0) -> pb.ShortTaskInfo:
         claimable=not task.locked and task.status == ACTIVE and task.state == STANDBY,
         critical=task.request.critical,
         restarts=restarts,
+        environmentId=environment_of(task),
     )
+
+
+def environment_of(task: TaskProcess) -> str:
+    """The environment holding the task: none once released (``env destroy -k``), though it came from one."""
+    return task.environment_id if task.locked else ""
 
 
 def _lost_tasks(env: Any, known: set[str]) -> list[pb.ShortTaskInfo]:
@@ -45,6 +51,7 @@ def _lost_tasks(env: Any, known: set[str]) -> list[pb.ShortTaskInfo]:
             deploymentInfo=pb.TaskDeploymentInfo(hostname=task.hostname, agentId=task.hostname),
             critical=task.critical,
             restarts=task.restarts,
+            environmentId=env.id,
         )
         for task in sorted(env.tasks.values(), key=lambda t: t.path)
         if task.id not in known
@@ -76,7 +83,7 @@ def task_info(task: TaskProcess) -> pb.TaskInfo:
             user=command.user,
         ),
         taskPath=task.request.role_path,
-        envId=task.environment_id,
+        envId=environment_of(task),
         properties=_task_properties(task),
     )
 

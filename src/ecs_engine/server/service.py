@@ -421,7 +421,12 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def GetTasks(self, request: pb.GetTasksRequest, context: grpc.aio.ServicerContext) -> pb.GetTasksReply:
-        tasks = sorted(self.executor.tasks.values(), key=lambda t: (t.environment_id, t.request.role_path))
+        """Every task, or with ``environmentId`` (ours) an existing environment's: its locked ones."""
+        if request.environmentId:
+            tasks = [t for t in self.executor.tasks_of(self._env(request.environmentId).id) if t.locked]
+        else:
+            tasks = list(self.executor.tasks.values())
+        tasks.sort(key=lambda t: (messages.environment_of(t), t.request.role_path))
         index = self.manager.services.task_index
         return pb.GetTasksReply(
             tasks=[messages.short_task(t, messages.restarts_of(index.get(t.id), t.id)) for t in tasks],

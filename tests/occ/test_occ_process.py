@@ -16,7 +16,7 @@ import grpc
 import grpc.aio
 import pytest
 
-from ecs_engine.errors import ExitStatus, RefusedError, UnreachableError
+from ecs_engine.errors import DeadlineError, ExitStatus, RefusedError, UnreachableError
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
 from ecs_engine.protocols import occ_pb2, occ_pb2_grpc
@@ -126,6 +126,19 @@ async def test_a_failing_hook_sends_the_process_to_error_and_recover_leaves_it(t
         assert events == []  # a failed transition is not a device event
         await client.transition("STANDBY", "EXIT")
         await asyncio.wait_for(event_watcher, 5)
+
+
+async def test_a_transition_its_controller_stopped_waiting_for_still_completes(tmp_path):
+    """As with OCClib, a controller's time limit does not cut the process's hook off half-way (which left it
+    half configured, still reporting STANDBY, and said nothing in its log)."""
+    command = [sys.executable, str(DUMMY), "--hook-delay", "1"]
+    async with launch.running(command, log_path=tmp_path / "out.log") as child, OccClient(child.address) as client:
+        with pytest.raises(DeadlineError):
+            await client.transition("STANDBY", "CONFIGURE", timeout=0.3)
+        assert (await client.get_state()).state == "STANDBY"  # the hook still runs
+        await eventually_async(lambda: "END function executeConfigure" in child.output(), what="the hook's end")
+        assert (await client.get_state()).state == "CONFIGURED"
+        assert "the controller stopped waiting for CONFIGURE from STANDBY; it goes on" in child.output()
 
 
 async def test_device_events_end_of_stream_and_internal_error():

@@ -30,7 +30,7 @@ from . import fairmq, jsoncodec
 from .arguments import PTREE_PREFIX, to_tree
 from .options import ControlOptions
 from .process import END_OF_MESSAGES, call_hook, drain_until_end
-from .serving import run_control_main, serve_control
+from .serving import run_control_main, serve_control, unabandoned
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,10 @@ class _OccLiteHandler(grpc.GenericRpcHandler):
         request = await _decode_or_cancel(payload, occ_pb2.TransitionRequest, context)
         arguments = [(entry.key, entry.value) for entry in request.arguments if entry.key]
         try:
-            reply = await self.device.request(request.srcState, request.transitionEvent, arguments)
+            reply = await unabandoned(
+                self.device.request(request.srcState, request.transitionEvent, arguments),
+                f"{request.transitionEvent} from {request.srcState}",
+            )
         except Refused as exc:
             log.info("transition %r from %r refused: %s", request.transitionEvent, request.srcState, exc)
             await context.abort(grpc.StatusCode.CANCELLED, "")

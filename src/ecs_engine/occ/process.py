@@ -34,7 +34,7 @@ from ecs_engine.protocols import occ_pb2, occ_pb2_grpc
 from . import states
 from .arguments import run_number
 from .options import ControlOptions
-from .serving import run_control_main, serve_control
+from .serving import run_control_main, serve_control, unabandoned
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,10 @@ class _OccService(occ_pb2_grpc.OccServicer):
     async def Transition(self, request, context):
         arguments = {entry.key: entry.value for entry in request.arguments}
         try:
-            return await self.process.request(request.srcState, request.transitionEvent, arguments)
+            return await unabandoned(
+                self.process.request(request.srcState, request.transitionEvent, arguments),
+                f"{request.transitionEvent} from {request.srcState}",
+            )
         except TransitionRefused as refused:
             log.info("%s", refused.message)
             await context.abort(refused.code, refused.message)

@@ -7,8 +7,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import grpc.aio
 
@@ -19,6 +19,29 @@ from .options import control_parser, parse_control_options
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 2.0  # seconds for in-flight replies (the EXIT reply) once the process is DONE
+T = TypeVar("T")
+_abandoned: set[asyncio.Task] = set()  # transitions going on after their controller stopped waiting
+
+
+async def unabandoned(work: Awaitable[T], what: str) -> T:
+    """``work`` run to its end even if the call that asked for it is cancelled (the controller's time limit
+    passed, it hung up): a hook cut off half-way would leave the process half set up while it reports its old
+    state, and OCClib ends every transition it started whatever its controller does."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if not task.done():
+            log.warning("the controller stopped waiting for %s; it goes on", what)
+            _abandoned.add(task)
+            task.add_done_callback(_forget)
+        raise
+
+
+def _forget(task: asyncio.Task) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # a refusal nobody hears any more (it was logged) is not "never retrieved"
 
 
 async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None], what: str) -> int:

@@ -33,6 +33,7 @@ def open_config(cli: CliContext, url: str | None = None) -> Configuration:
 def open_repos(cli: CliContext) -> Iterator[RepoManager]:
     """The template repositories of the user data directory; their defaults live in the configuration store."""
     from ecs_engine.repos import RepoManager
+    from ecs_engine.server.sources import EXAMPLES, installed_examples
 
     ssh_key = cli.settings.get("repos_ssh_key")
     with open_config(cli) as config:
@@ -41,4 +42,5 @@ def open_repos(cli: CliContext) -> Iterator[RepoManager]:
             config,
             global_default_revision=cli.settings.get("global_default_revision") or "master",
             ssh_key=Path(ssh_key).expanduser() if ssh_key else None,
+            builtin=EXAMPLES if installed_examples() is not None else "",  # 'coconut repo list' lists them last
         )

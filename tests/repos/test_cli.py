@@ -70,6 +70,14 @@ def test_errors_are_one_line_with_the_reason(coconut, history):
     again = coconut("repo", "add", str(history.path))
     assert (again.status, again.err) == (5, f"coconut: error: repository {history.path} is already present\n")
     assert coconut("repo", "remove", "7").err.startswith("coconut: error: no repository with index 7 (indexes: 0-0)")
+    listed = [r["name"] for r in json.loads(coconut("repo", "list", "-o", "json").out)["repos"]]
+    assert listed[1] == "examples"  # its index is said to be the built-in one, not an index not listed
+    builtin = coconut("repo", "remove", "1")
+    assert (builtin.status, builtin.err) == (
+        1,
+        "coconut: error: repository 1 is the built-in examples: it cannot be removed, refreshed or changed"
+        " (the added ones are 0-0)\n",
+    )
     assert coconut("repo", "list", "-o", "xml").status == 2
 
 

@@ -79,8 +79,12 @@ class RepoManager:
         global_default_revision: str = FALLBACK_REVISIONS[0],
         ssh_key: Path | None = None,
         network_timeout: float = 60.0,
+        builtin: str = "",
     ):
         self.data_dir = Path(data_dir)
+        #: the name of a built-in repository listed after the added ones (ListRepos' examples): its index is
+        #: refused naming it, not as an index that is not listed
+        self.builtin = builtin
         self.repos_dir = self.data_dir / "repos"
         self.jit_dir = self.data_dir / "jit"
         self.defaults = RepoDefaults(config, global_default_revision)
@@ -98,6 +102,13 @@ class RepoManager:
 
     def _at(self, index: int) -> RepoEntry:
         entries = self._entries()
+        if self.builtin and index == len(entries):
+            added = f"the added ones are 0-{len(entries) - 1}" if entries else "none is added"
+            raise HandledError(
+                f"repository {index} is the built-in {self.builtin}: it cannot be removed, refreshed or changed"
+                f" ({added})",
+                cli_hint=None if entries else "add one with 'coconut repo add'",
+            )
         if not entries:
             raise NotFoundError(
                 f"no repository with index {index}: there are no repositories",

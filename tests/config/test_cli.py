@@ -329,6 +329,8 @@ def test_an_unknown_host_is_named_with_how_to_add_it_and_inventory_add_then_dele
         "",
     )
     assert seeded("config", "inventory", "hosts", "TST") == (0, "flp001\nflp002\nlocalhost\n", "")
+    # every FLP: the hosts just added too, not only those with cards (hardware/flps/flp001)
+    assert seeded("config", "inventory", "hosts") == (0, "flp001\nflp002\nflp199\nlocalhost\n", "")
 
     assert seeded("config", "delete", "o2/hardware/detectors/TST/flps/localhost") == (
         0,

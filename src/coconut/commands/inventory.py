@@ -46,14 +46,14 @@ def inventory_detectors(
 @command(app, "hosts", "flps")
 def inventory_hosts(
     ctx: typer.Context,
-    detector: str = typer.Argument("", help="Detector (default: every FLP of hardware/flps)."),
+    detector: str = typer.Argument("", help="Detector (default: every FLP, of any detector or with cards)."),
     output: str = OUTPUT_OPTION,
 ) -> None:
     """FLP hosts of a detector."""
     cli: CliContext = ctx.obj
     check_output(output)
     with open_config(cli) as config:
-        hosts = config.hosts_for_detector(detector)
+        hosts = config.hosts_for_detector(detector) if detector else config.every_flp()
     if not hosts and output == "text":
         raise NotFoundError(f"no hosts for detector {detector}" if detector else "no FLP hosts in the inventory")
     print_entries(cli, hosts, output)

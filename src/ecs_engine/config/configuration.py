@@ -138,6 +138,11 @@ class Configuration:
             return sorted({k[len(FLPS_PREFIX) :].split("/")[0] for k in self.store.get_tree(FLPS_PREFIX)} - {""})
         return sorted({host for det, host in self._inventory() if det == detector})
 
+    def every_flp(self) -> list[str]:
+        """Every FLP host the inventory knows (sorted): those of a detector, TRG included, and those of
+        ``hardware/flps/`` (``hosts_for_detector("")``, apricot's, knows only these: ``inventory add`` writes none)."""
+        return sorted({host for _, host in self._inventory()} | set(self.hosts_for_detector("")))
+
     def detectors_inventory(self) -> dict[str, list[str]]:
         """Every detector (TRG included) with its FLP hosts."""
         inventory: dict[str, list[str]] = {}

@@ -141,6 +141,50 @@ async def test_a_transition_its_controller_stopped_waiting_for_still_completes(t
         assert "the controller stopped waiting for CONFIGURE from STANDBY; it goes on" in child.output()
 
 
+MISTAKEN = """
+import sys
+from ecs_engine.occ.process import ControlledProcess
+
+class Mistaken(ControlledProcess):
+    def on_configure(self, arguments):
+        if arguments.get("fail") == "return":
+            return 1  # OCClib's way to fail
+        self.address = arguments["chans.data.0.address"]
+
+sys.exit(Mistaken.main())
+"""
+
+
+async def test_a_hook_s_mistakes_send_it_to_error_and_its_log_says_what_and_where(tmp_path):
+    """A returned value (OCClib's non-zero) was taken for success; a raised exception was logged without the
+    line of the author's code it came from."""
+    script = tmp_path / "mistaken.py"
+    script.write_text(MISTAKEN)
+    command = [sys.executable, str(script)]
+    async with launch.running(command, log_path=tmp_path / "out.log") as child, OccClient(child.address) as client:
+        returned = await client.transition("STANDBY", "CONFIGURE", {"fail": "return"})
+        assert (returned.state, returned.trigger) == ("ERROR", "DEVICE_ERROR")
+        assert "on_configure failed in STANDBY: returned 1: a hook returns nothing (None)" in child.output()
+        assert (await client.transition("ERROR", "RECOVER")).reached("STANDBY")
+
+        raised = await client.transition("STANDBY", "CONFIGURE")
+        assert raised.state == "ERROR"
+        line = MISTAKEN.splitlines().index('        self.address = arguments["chans.data.0.address"]') + 1
+        assert f"on_configure failed in STANDBY: KeyError: 'chans.data.0.address' (mistaken.py:{line})" in (
+            child.output()
+        )
+
+
+def test_a_plain_running_method_is_refused_when_the_class_is_defined():
+    from ecs_engine.occ.process import ControlledProcess
+
+    with pytest.raises(TypeError, match=r"Reader.running must be an async method: async def running\(self\)"):
+
+        class Reader(ControlledProcess):
+            def running(self):  # blocked the process, or failed at START with a TypeError about awaiting None
+                pass
+
+
 async def test_device_events_end_of_stream_and_internal_error():
     eos = [sys.executable, str(DUMMY), "--end-of-data-after", "0.1"]
     async with launch.running(eos) as child, OccClient(child.address) as client:

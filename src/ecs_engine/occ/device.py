@@ -29,7 +29,7 @@ from ecs_engine.protocols import occ_pb2
 from . import fairmq, jsoncodec
 from .arguments import PTREE_PREFIX, to_tree
 from .options import ControlOptions
-from .process import END_OF_MESSAGES, call_hook, drain_until_end
+from .process import END_OF_MESSAGES, call_hook, drain_until_end, failure_text, require_async
 from .serving import run_control_main, serve_control, unabandoned
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,10 @@ class FairMQDevice:
 
     description: ClassVar[str | None] = None
     run: ClassVar[Callable[[Any], Awaitable[None]] | None] = None  # set to an async method to do work
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        require_async(cls, "run")
 
     def __init__(self, options: ControlOptions | None = None):
         self.options = options or ControlOptions()
@@ -145,10 +149,11 @@ class FairMQDevice:
             self._enter(target)
             hook = ENTRY_HOOKS.get(target)
             if hook is not None:
+                method = getattr(self, hook)
                 try:
-                    await call_hook(getattr(self, hook))
+                    await call_hook(method)
                 except Exception as exc:
-                    log.error("%s failed: %s: %s", hook, type(exc).__name__, exc)
+                    log.error("%s failed: %s", hook, failure_text(exc, method))
                     self._enter(fairmq.ERROR)
                     return fairmq.ERROR
             if target == fairmq.RUNNING and self.run is not None:
@@ -163,7 +168,7 @@ class FairMQDevice:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.error("run failed: %s: %s", type(exc).__name__, exc)
+            log.error("run failed: %s", failure_text(exc, run))
             self._run_task = None
             async with self._lock:
                 if self.state == fairmq.RUNNING:

@@ -13,7 +13,8 @@ Unlike OCClib, any number of stream subscribers work, and GetState is never held
     if __name__ == "__main__":
         sys.exit(Reader.main())
 
-A hook that raises sends the process to ERROR (leave it with RECOVER). Hooks may be plain or async functions.
+A hook that raises or returns a value sends the process to ERROR (leave it with RECOVER). Hooks may be plain or
+async functions.
 """
 
 from __future__ import annotations
@@ -52,9 +53,43 @@ END_OF_MESSAGES = object()  # ends a subscriber's queue
 
 
 async def call_hook(hook: Callable[..., Any], *args: Any) -> None:
+    """Run a hook, plain or async. It succeeds by returning nothing: a value returned would be silently lost,
+    and one ported from OCClib may return non-zero to fail, so a returned value is a failure that says why."""
     result = hook(*args)
     if inspect.isawaitable(result):
-        await result
+        result = await result
+    if result is not None:
+        raise HookError(f"returned {result!r}: a hook returns nothing (None); raise an exception to fail")
+
+
+def require_async(cls: type, name: str) -> None:
+    """A plain ``def running`` would block the process, or fail at START with a puzzling TypeError: say so
+    when the class is defined."""
+    method = getattr(cls, name)
+    if method is not None and not inspect.iscoroutinefunction(method):
+        raise TypeError(f"{cls.__name__}.{name} must be an async method: async def {name}(self): ...")
+
+
+class HookError(Exception):
+    """A hook broke the hooks' contract (it returned a value)."""
+
+
+def failure_text(exc: BaseException, hook: Callable[..., Any]) -> str:
+    """``KeyError: 'x' (reader.py:12)``: the exception and the last line of the hook's own file it went
+    through (the author's code, not the library's or the standard library's), so that its author finds it."""
+    if isinstance(exc, HookError):
+        return str(exc)
+    where = ""
+    try:
+        own_file = inspect.getsourcefile(hook)
+    except TypeError:
+        own_file = None
+    frame = exc.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == own_file:
+            where = f" ({os.path.basename(own_file)}:{frame.tb_lineno})"
+        frame = frame.tb_next
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 class ControlledProcess:
@@ -64,6 +99,10 @@ class ControlledProcess:
     # Set ``running`` to an async method to have it run while RUNNING (cancelled at STOP, PAUSE and EXIT).
     # Returning from it reports END_OF_STREAM (once per run); raising reports TASK_INTERNAL_ERROR and ERROR.
     running: ClassVar[Callable[[Any], Awaitable[None]] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        require_async(cls, "running")
 
     def __init__(self, options: ControlOptions | None = None):
         self.options = options or ControlOptions()
@@ -158,10 +197,11 @@ class ControlledProcess:
             self._stop_running()
         if event == states.CONFIGURE:
             self.arguments = arguments
+        hook = getattr(self, HOOKS[event])
         try:
-            await call_hook(getattr(self, HOOKS[event]), arguments)
+            await call_hook(hook, arguments)
         except Exception as exc:
-            log.error("%s failed in %s: %s: %s", HOOKS[event], self.state, type(exc).__name__, exc)
+            log.error("%s failed in %s: %s", HOOKS[event], self.state, failure_text(exc, hook))
             self._enter(states.ERROR)
             return states.ERROR
         self._enter(target)
@@ -176,7 +216,7 @@ class ControlledProcess:
             raise
         except Exception as exc:
             self._run_task = None
-            self.internal_error(f"running: {type(exc).__name__}: {exc}")
+            self.internal_error(f"running: {failure_text(exc, running)}")
         else:
             self._run_task = None
             self.end_of_stream()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -51,6 +53,7 @@ async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None],
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     register(server)
     address = f"{owner.options.host}:{owner.options.port}"
+    check_can_listen(owner.options.host, owner.options.port)
     try:
         owner.port = server.add_insecure_port(address)
     except RuntimeError:
@@ -69,6 +72,35 @@ async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None],
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     return owner._exit_code
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Say why the control port cannot be had, before gRPC tries: gRPC only fails, after a log line of its own
+    on stderr that names the cause in its terms."""
+    if port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise HandledError(
+            f"cannot listen on {host}:{port}: the host {host!r} does not resolve ({exc.strerror})"
+        ) from None
+    failures = []
+    for family, kind, proto, _, sockaddr in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC: a closing port is free
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                failures.append(exc)
+    if any(exc.errno == errno.EADDRINUSE for exc in failures):
+        raise HandledError(
+            f"cannot listen on {host}:{port}: the port is in use by another process",
+            hint="give another port (--control-port, or 0 for a free one), or stop the process that has it",
+        )
+    if failures and len(failures) == len(addresses):
+        why = "not an address of this host" if failures[0].errno == errno.EADDRNOTAVAIL else failures[0].strerror
+        raise HandledError(f"cannot listen on {host}:{port}: {why}", hint="check --control-host")
 
 
 def run_control_main(

@@ -205,3 +205,24 @@ def test_the_run_registry_reads_a_gone_environments_record_once_for_all_its_runs
 
     assert [r.runNumber for r in reply.runs] == [1, 2, 3, 4, 5]
     assert loaded == ["gone"]
+
+
+def test_a_run_is_read_from_its_own_stretch_of_the_journal_not_from_its_environments_first_event(tmp_path):
+    """`runs list`, `runs show N`, `events query --run N`: reading the last of 200 runs costs what reading the
+    first does. Given two lower bounds on seq, SQLite ranged over the index from the looser (the environment's
+    first event), so each run cost as much as every run before it: `runs list` was quadratic in the runs."""
+    journal = EventJournal(tmp_path / "events.sqlite")
+    for number in range(1, 201):
+        _run(journal, "a", number)
+    journal.flush()
+    steps: list[int] = []
+
+    def count() -> int:
+        steps[-1] += 1
+        return 0
+
+    journal._db.set_progress_handler(count, 100)  # SQLite's virtual machine steps, by hundreds: no clock involved
+    for number in (1, 200):
+        steps.append(0)
+        assert len(list(journal.entries(run_number=number))) == 7
+    assert steps[1] <= 2 * steps[0] + 2, steps

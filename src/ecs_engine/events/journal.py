@@ -170,14 +170,15 @@ class EventJournal:
         """Stored events in publication order (buffered ones are committed first); ``run_number``: only
         the events its marker holds (none for a run the journal has no marker of)."""
         markers = self.markers(run_number)  # a run's events need its marker only
-        where: list[str] = ["seq > ?"]
-        args: list[int | str] = [after_seq]
+        where: list[str] = ["seq > ?"]  # one lower bound: given two, SQLite ranged over the index from the looser
+        args: list[int | str] = [after_seq]  # (a run's events read from its environment's first: O(runs) a run)
         if run_number is not None:
             if not markers:
                 return
             run = markers[0]
-            where.append("environment_id = ? AND seq >= ?")
-            args.extend((run.environment_id, run.begin_seq))
+            args[0] = max(after_seq, run.begin_seq - 1)
+            where.append("environment_id = ?")
+            args.append(run.environment_id)
             if run.end_seq is not None:
                 where.append("seq <= ?")
                 args.append(run.end_seq)

@@ -13,11 +13,19 @@ from collections.abc import Iterable
 from ecs_engine.protocols import events_pb2, journal_pb2
 
 from . import model
-from .journal import JournalEntry
+from .journal import EventJournal, JournalEntry
 from .markers import RunMarker
 
+#: what a run's record is read from; its task and role events, most of a run's, are not read
+RECORD_KINDS = ("runEvent", "environmentEvent")
 _ENDING = {"STOP_ACTIVITY", "GO_ERROR", "TEARDOWN"}
 _FAILED = (model.DONE_ERROR, model.DONE_TIMEOUT)
+
+
+def read_runs(journal: EventJournal, markers: Iterable[RunMarker]) -> list[list[JournalEntry]]:
+    """The entries each run's record is read from, in one trip to the journal's thread for all runs (a marker
+    begins and ends at events of these kinds, so the last entry is the run's last event)."""
+    return [list(journal.entries(run_number=m.run_number, kinds=RECORD_KINDS)) for m in markers]
 
 
 def run_record(

@@ -17,7 +17,7 @@ from ecs_engine.errors import NotFoundError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.bus import EventStream
 from ecs_engine.events.journal import EventJournal, JournalEntry
-from ecs_engine.events.runs import run_record
+from ecs_engine.events.runs import read_runs, run_record
 from ecs_engine.offload import offload
 from ecs_engine.protocols import journal_pb2 as pb
 from ecs_engine.protocols import journal_pb2_grpc as pb_grpc
@@ -122,8 +122,7 @@ class JournalService(pb_grpc.JournalServicer):
             raise NotFoundError(f"run {request.runNumber} is not in the event journal")
         runs = []
         facts: dict[str, tuple[list[str], str]] = {}  # an environment's record is read once, not once per run
-        for marker in markers:
-            entries = await offload(read_journal, journal, {"run_number": marker.run_number})
+        for marker, entries in zip(markers, await offload(read_runs, journal, markers), strict=True):
             if marker.environment_id not in facts:
                 facts[marker.environment_id] = await self._environment_facts(marker.environment_id)
             detectors, run_type = facts[marker.environment_id]

@@ -105,6 +105,17 @@ class BadKeyError(ConfigurationError, UsageError):
     INVALID_ARGUMENT over gRPC, not INTERNAL), still a ConfigurationError to whoever catches the store's errors."""
 
 
+#: what gRPC says of a call that never reached its server; any other UNAVAILABLE means the server went away
+#: during the call ("Cancelling all calls" when it stops, "Socket closed" or a reset when it dies)
+_NOT_CONNECTED = ("failed to connect", "connection refused", "dns resolution failed", "name resolution", "no route")
+
+
+def never_connected(details: str) -> bool:
+    """Whether an UNAVAILABLE gRPC status with these details means no server was reached at all."""
+    lowered = details.lower()
+    return any(words in lowered for words in _NOT_CONNECTED)
+
+
 def role_label(path: str) -> str:
     """``role <path>``; a path still holding ``{{ }}`` is a template's as written (``w.host-{{ it }}``), not a role's."""
     return f"role template {path}" if "{{" in path else f"role {path}"

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
+import threading
 
 import pytest
 
 from ecs_engine.errors import ExitStatus
 from ecs_engine.occ import launch
 from tests.peanut.processes import DEVICE, DUMMY, peanut, started, state_of
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -177,6 +179,25 @@ def test_unreachable_and_timeout(tmp_path):
         assert "the transition may still have happened (check with get-state)" in slow.err
     finally:
         asyncio.run(launch.stop(child, use_occ=False))
+
+
+def test_a_process_that_dies_during_a_transition_went_away_it_was_not_that_nothing_answered(tmp_path):
+    child = started([*DUMMY, "--hook-delay", "30"], tmp_path / "slow.log")
+
+    def kill_in_the_hook() -> None:
+        eventually(lambda: "BEGIN function executeConfigure" in child.output(), what="CONFIGURE's hook running")
+        child.process.kill()
+
+    killer = threading.Thread(target=kill_in_the_hook)
+    killer.start()
+    try:
+        died = peanut("-addr", child.address, "-mode", "direct", "transition", "STANDBY", "CONFIGURED")
+    finally:
+        killer.join()
+        asyncio.run(launch.stop(child, use_occ=False))
+    assert died.status == ExitStatus.UNREACHABLE
+    assert f"Transition STANDBY/CONFIGURE: the process at {child.address} went away during the call (" in died.err
+    assert "nothing answers" not in died.err and "is the process running" not in died.err
 
 
 def test_a_killed_process_is_unreachable_until_restarted(occ_process, tmp_path):

@@ -10,6 +10,7 @@ from ecs_engine.errors import (
     HandledError,
     RefusedError,
     UnreachableError,
+    never_connected,
 )
 
 DIRECT = "direct"  # OCC protobuf (occ_pb.Occ), OCClib processes
@@ -44,6 +45,11 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
         host = address.rpartition(":")[0]
         return UnreachableError(
             f"{what}: cannot resolve the host name {host!r} of {address}", hint="check the host name in the address"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and details and not never_connected(details):
+        return UnreachableError(
+            f"{what}: the process at {address} went away during the call ({details})",
+            hint="it ended or crashed (its output may say why); what was asked may have been done or cut short",
         )
     if code == grpc.StatusCode.UNAVAILABLE:
         return UnreachableError(

@@ -15,6 +15,7 @@ import pytest
 
 from ecs_engine.errors import UsageError
 from ecs_engine.server.client import CoreClient
+from ecs_engine.server.core import read_pidfile
 from ecs_engine.server.settings import CoreSettings
 
 from ..e2e.conftest import Coconut, alive, free_port
@@ -42,6 +43,24 @@ def test_start_status_stop_and_one_core_per_state_directory(coconut):
     assert f"core stopped (pid {pid}" in coconut("core", "stop").out
     assert not alive(pid)
     assert coconut("core", "stop").out.strip() == "no core is running"
+
+
+def test_a_core_is_not_started_on_a_port_something_listens_at_and_says_how_to_take_another(coconut):
+    import socket
+
+    with socket.socket() as other:  # another user's core, say, on this test's port
+        other.bind(("127.0.0.1", coconut.port))
+        other.listen()
+        for command in (("core", "start"), ("core", "serve")):
+            refused = coconut(*command, check=False)
+            assert refused.status == 5, refused.err
+            assert refused.err.splitlines() == [
+                f"coconut: error: cannot start a core on 127.0.0.1:{coconut.port}: something listens there already"
+                " (another user's core?)",
+                "  hint: take a port of your own: coconut --endpoint 127.0.0.1:PORT core start (and that --endpoint,"
+                " or the setting 'endpoint', for every command)",
+            ]
+    assert read_pidfile(coconut.state_dir) is None  # nothing was started
 
 
 def test_the_embedded_core_can_be_turned_off(tmp_path):

@@ -54,8 +54,10 @@ def serve(
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
+    settings = _core_settings(cli, listen)
+    _refuse_a_taken_port(settings.listen)
     try:
-        run(_core_settings(cli, listen))
+        run(settings)
     finally:
         root.removeHandler(handler)
 
@@ -77,6 +79,7 @@ def start(
             f"the core is already running (pid {running['pid']}, endpoint {running.get('listen')})",
             hint="stop it first with 'coconut core stop'",
         )
+    _refuse_a_taken_port(settings.listen)
     with spinner(cli, "Starting the core..."):
         started = daemon.start(
             endpoint=settings.listen,
@@ -87,6 +90,22 @@ def start(
             config_endpoint=cli.options.get("config_endpoint") or "",
         )
     cli.echo(f"core started (pid {started.pid}) on {started.endpoint}; log: {started.log_path}")
+
+
+def _refuse_a_taken_port(listen: str) -> None:
+    """Refuse (exit 5) a core whose port something on this machine already listens at (another user's core, most
+    likely), saying how to take another, rather than let it fail to bind in its log."""
+    from ecs_engine.server.endpoints import split_endpoint
+
+    from ..core_connection import _listening
+
+    host, port = split_endpoint(listen, what="listen")
+    if _listening(host, port):
+        raise RefusedError(
+            f"cannot start a core on {listen}: something listens there already (another user's core?)",
+            hint=f"take a port of your own: coconut --endpoint {host}:PORT core start"
+            " (and that --endpoint, or the setting 'endpoint', for every command)",
+        )
 
 
 def _running_environments(cli: CliContext) -> list[str]:

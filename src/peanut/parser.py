@@ -97,5 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse(argv: Sequence[str], stdout: TextIO) -> argparse.Namespace:
     """The options of ``argv``; ``--help`` is printed to ``stdout`` and raises SystemExit, as in argparse."""
+    parser = build_parser()
     with contextlib.redirect_stdout(stdout):
-        return build_parser().parse_args(list(argv))
+        try:
+            return parser.parse_args(list(argv))
+        except UsageError:
+            _misplaced_flag(parser, list(argv))
+            raise
+
+
+def _misplaced_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Raise a usage error naming a flag of peanut's given after the command (``get-state -addr X``): argparse
+    calls it an unrecognized argument, and this is the likeliest slip of all."""
+    commands = {name for action in parser._actions if action.choices for name in action.choices}
+    position = next((i for i, word in enumerate(argv) if word in commands), None)
+    if position is None:
+        return
+    flags = {flag for action in parser._actions for flag in action.option_strings} - {"-h", "--help", "--version"}
+    for word in argv[position + 1 :]:
+        if word == "--":
+            return
+        flag = word.partition("=")[0]
+        if flag in flags:
+            raise UsageError(
+                f"{flag} after the command {argv[position]}: peanut's flags go before the command",
+                hint=f"peanut {flag} ... {argv[position]} ... (as upstream peanut, Go style)",
+            )

@@ -48,6 +48,8 @@ def test_version():
         ),
         (["-config", "/no/such.yaml", "get-state"], "configuration file /no/such.yaml"),
         (["exec"], "exec: no command to run"),
+        (["get-state", "-addr", "localhost:1"], "-addr after the command get-state: peanut's flags go before the"),
+        (["transition", "A", "B", "k=v", "-config", "x.yaml"], "-config after the command transition: peanut's"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(argv, message):

@@ -137,6 +137,26 @@ def test_a_create_interrupted_with_ctrl_c_still_ends_configured_its_id_printed_a
     coconut("env", "destroy", environment_id)
 
 
+def test_a_start_interrupted_with_ctrl_c_goes_on_and_coconut_says_so(coconut, slow):
+    created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=4", "-o", "json")
+    environment_id = created.json()["environment"]["id"]
+    start = interrupted_coconut(coconut, "env", "control", environment_id, "-e", "START")
+    try:
+        eventually(
+            lambda: shown(coconut, environment_id)["currentTransition"] == "START_ACTIVITY", what="the START began"
+        )
+        start.send_signal(signal.SIGINT)
+        assert start.wait(timeout=30) == ExitStatus.INTERRUPTED
+    finally:
+        start.kill()
+        _, told = start.communicate()
+    assert told.splitlines() == [
+        f"coconut: interrupted: a START the core received goes on; see 'coconut env show {environment_id}'"
+    ]
+    eventually(lambda: shown(coconut, environment_id)["state"] == "RUNNING", timeout=30, what="the START ended")
+    coconut("env", "destroy", environment_id, "--allow-in-running-state")
+
+
 def test_destroy_with_force_during_a_transition_cancels_it_and_tears_down(coconut, slow):
     created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=60", "-o", "json")
     environment_id = created.json()["environment"]["id"]

@@ -494,6 +494,12 @@ def control(
         with connect(cli) as core, spinner(cli, f"{event.upper()} of {environment_id}..."):
             reply = core.call("ControlEnvironment", request)
             reason = core.last_error
+    except KeyboardInterrupt:  # the call is cancelled, not the transition
+        cli.error(
+            f"coconut: interrupted: a {event.upper()} the core received goes on;"
+            f" see 'coconut env show {environment_id}'"
+        )
+        raise
     except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
         typed = re.compile(r"\b(?:" + "|".join(TYPED_NAMES) + r")\b")
         refused.message = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.message)

@@ -25,6 +25,7 @@ from ecs_engine.occ.errors import seconds
 
 from .commands import run_command
 from .control import ProcessControl, transport
+from .inputs import read_text
 from .output import Output
 from .parser import build_parser
 
@@ -153,10 +154,7 @@ class ScriptLine:
 
 def read_script(path: Path) -> list[ScriptLine]:
     """The commands of a script, one per line (``#`` comments); any bad line is a usage error naming file:line."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"exec --script {path}: {exc.strerror or exc}") from None
+    lines = read_text(path, f"exec --script {path}").splitlines()
     parser = build_parser()
     commands = []
     for number, line in enumerate(lines, 1):

@@ -50,6 +50,19 @@ def parse_assignments(items: Iterable[str]) -> dict[str, str]:
     return result
 
 
+def read_text(path: Path, what: str) -> str:
+    """The UTF-8 text of a file the user named; unreadable or not text is a usage error naming ``what``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{what}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{what}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+
+
 def load_config(path: str | Path) -> dict[str, str]:
     """A YAML or JSON file flattened to dot keys (``chans.data.0.address``); values become text."""
     import yaml
@@ -58,10 +71,7 @@ def load_config(path: str | Path) -> dict[str, str]:
     from ecs_engine.occ.arguments import flatten
 
     path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"configuration file {path}: {exc.strerror or exc}") from None
+    text = read_text(path, f"configuration file {path}")
     try:
         data = yaml.safe_load(text)  # JSON is YAML
     except yaml.YAMLError as exc:

@@ -59,6 +59,19 @@ def test_bad_input_is_one_clear_usage_error(argv, message):
     assert "Traceback" not in result.err and result.out == ""
 
 
+def test_a_file_that_is_not_utf8_text_is_a_usage_error_naming_its_line(tmp_path):
+    """A binary or Latin-1 file given as -config or exec --script was an internal error (UnicodeDecodeError)."""
+    config, script = tmp_path / "latin1.yaml", tmp_path / "steps.peanut"
+    config.write_bytes("detector: TPC\nname: caf\u00e9\n".encode("latin-1"))
+    script.write_bytes(b"get-state\n# caf\xe9\n")
+    for argv, message in (
+        (["-config", str(config), "get-state"], f"configuration file {config}:2: not UTF-8 text (byte 0xe9)"),
+        (["exec", "--script", str(script), "--", "true"], f"exec --script {script}:2: not UTF-8 text (byte 0xe9)"),
+    ):
+        result = peanut(*argv)
+        assert (result.status, result.err) == (ExitStatus.USAGE, f"peanut: error: {message}\n")
+
+
 def test_direct_mode_get_state_transitions_and_arguments(occ_process):
     p = ["-addr", occ_process.address, "-mode", "direct"]
     assert peanut(*p, "get-state").out == "STANDBY\n"

@@ -218,6 +218,12 @@ def test_config_endpoint_option_and_read_only_file(run, tmp_path):
     assert run("config", "show", "readout", "e", endpoint=url)[1] == "from-file\n"
     code, _, err = run("config", "runtime", "set", "a", "b", "c", endpoint=url)
     assert code == 1 and "is read-only" in err
+    hint = err.splitlines()[1]  # a command to copy it, with this store's URL (--from takes a URL, not a path)
+    assert hint.startswith(
+        f"  hint: copy it into a writable store and use that one: 'coconut config migrate --from {url} --to URL'"
+    )
+    copy = tmp_path / "copy.sqlite"
+    assert run("config", "migrate", "--from", url, "--to", f"sqlite:///{copy}")[0] == 0
     code, _, err = run("config", "list", endpoint="consul://127.0.0.1:8500")
     assert code == 2 and "unknown configuration store scheme 'consul://'" in err
 

@@ -173,7 +173,8 @@ class KeyValueStore(abc.ABC):
             raise ConfigurationError(
                 f"cannot {action} '{key}': the configuration store {self.url or type(self).__name__} is read-only",
                 hint="import the file into a writable store",
-                cli_hint="import the file into a writable store with 'coconut config migrate --from FILE --to URL'",
+                cli_hint=f"copy it into a writable store and use that one: 'coconut config migrate --from {self.url}"
+                " --to URL' (e.g. sqlite:///PATH/config.sqlite)",
             )
 
     def __enter__(self) -> KeyValueStore:

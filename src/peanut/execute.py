@@ -97,7 +97,12 @@ async def exec_async(
         mode = mode or detected
         out.note(f"peanut: {child.address} answers ({mode})")
         if lines is not None:
-            return await run_script(lines, child.address, mode, timeout, out, config)
+            try:
+                return await run_script(lines, child.address, mode, timeout, out, config)
+            except HandledError as exc:
+                if exc.exit_status in (ExitStatus.FAILED, ExitStatus.UNREACHABLE):  # the process says why
+                    exc.message += child.last_output()
+                raise
         from .tui import PeanutTUI
 
         return await PeanutTUI(child.address, mode, timeout, config=dict(config), io=tui).run()

@@ -79,6 +79,16 @@ def test_the_first_failing_script_line_stops_with_its_status_and_location(tmp_pa
     assert result.out.splitlines() == ["STANDBY", "refused  state=STANDBY trigger=DEVICE_INTENTIONAL"]
 
 
+def test_a_transition_that_fails_ends_with_the_process_s_own_words_on_why(tmp_path):
+    """peanut said only 'the process is in ERROR'; why was in a log file the user had to open."""
+    steps = script(tmp_path, "transition STANDBY CONFIGURED\ntransition CONFIGURED RUNNING\n")
+    result = peanut("exec", "--script", steps, "--", *DUMMY, "--fail-on", "START")
+    assert result.status == ExitStatus.FAILED
+    summary, *output = result.err.split("peanut: error: ")[1].splitlines()
+    assert summary.endswith("the process is in ERROR (ok=false, trigger DEVICE_ERROR); its last output:")
+    assert any("on_start failed in CONFIGURED: RuntimeError: START fails on purpose" in line for line in output)
+
+
 def test_a_process_that_dies_at_start_is_reported(tmp_path):
     result = peanut(
         "exec", "--script", script(tmp_path, "get-state\n"), "--", sys.executable, "-c", "raise SystemExit(4)"

@@ -79,6 +79,12 @@ class Child:
             return ""
         return self.log_path.read_text(errors="replace")
 
+    def last_output(self, lines: int = 10) -> str:
+        """``; its last output:`` and the log's last ``lines`` lines, to end an error with ("" if none): the
+        process's own words often say why."""
+        tail = "\n".join(self.output().splitlines()[-lines:])
+        return f"; its last output:\n{tail}" if tail else ""
+
     async def wait_exit(self, timeout: float) -> int | None:
         """The exit code, or None if the child still runs after ``timeout`` seconds."""
         with contextlib.suppress(TimeoutError):
@@ -138,10 +144,9 @@ async def wait_answering(child: Child, timeout: float, mode: str | None = None) 
             except HandledError:
                 if child.alive():
                     raise
-                tail = "\n".join(child.output().splitlines()[-10:])
                 raise HandledError(
                     f"{child.command[0]} ended ({exit_text(child.process.returncode)}) before answering"
-                    + (f"; its last output:\n{tail}" if tail else "")
+                    + child.last_output()
                 ) from None
         child.mode = candidate
         return candidate

@@ -157,6 +157,35 @@ def test_a_start_interrupted_with_ctrl_c_goes_on_and_coconut_says_so(coconut, sl
     coconut("env", "destroy", environment_id, "--allow-in-running-state")
 
 
+def test_a_destroy_interrupted_with_ctrl_c_goes_on_and_coconut_says_so(coconut, slow):
+    (slow / "workflows" / "slow-stop.yaml").write_text(
+        "name: slow-stop\nroles:\n  - name: producer\n    task: {load: producer}\n"
+        "  - name: slow-stop\n    vars: {delay: '4'}\n"
+        "    task: {load: sleeper, trigger: before_STOP_ACTIVITY, timeout: 60s}\n"
+    )
+    created = coconut("env", "create", "-w", "slow-stop", "--repo", str(slow), "-o", "json")
+    environment_id = created.json()["environment"]["id"]
+    coconut("env", "control", environment_id, "-e", "START")
+    destroy = interrupted_coconut(coconut, "env", "destroy", environment_id, "-a")  # STOP first: 4 s
+    try:
+        eventually(
+            lambda: shown(coconut, environment_id)["currentTransition"] == "STOP_ACTIVITY", what="the STOP began"
+        )
+        destroy.send_signal(signal.SIGINT)
+        assert destroy.wait(timeout=30) == ExitStatus.INTERRUPTED
+    finally:
+        destroy.kill()
+        _, told = destroy.communicate()
+    assert told.splitlines() == [
+        f"coconut: interrupted: a destroy the core received goes on; see 'coconut env show {environment_id}'"
+    ]
+    eventually(
+        lambda: coconut("env", "show", environment_id, check=False).status == ExitStatus.FAILED,
+        timeout=30,
+        what="the destroy ended",
+    )
+
+
 def test_destroy_with_force_during_a_transition_cancels_it_and_tears_down(coconut, slow):
     created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=60", "-o", "json")
     environment_id = created.json()["environment"]["id"]

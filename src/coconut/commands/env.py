@@ -2,8 +2,10 @@
 
 # Annotations are evaluated here, not kept as strings (no ``from __future__ import annotations``): typer reads
 # the commands' signatures at each run and would evaluate every string (issue 19).
+import contextlib
 import datetime
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -258,15 +260,15 @@ def create(
         return _create_auto(cli, expression, variables, user)
     request = pb.NewEnvironmentRequest(workflowTemplate=expression, vars=variables, public=public, requestUser=user)
     announced: list[str] = []
-    with connect(cli) as core, spinner(cli, f"Creating an environment of {expression}..."):
+    with (
+        _said_if_interrupted(cli, lambda: _interrupted_create(announced)),
+        connect(cli) as core,
+        spinner(cli, f"Creating an environment of {expression}..."),
+    ):
         if asynchronous:
             reply = core.call("NewEnvironmentAsync", request)
         else:
-            try:
-                reply = core.call("NewEnvironment", request, on_metadata=lambda md: _announce(cli, md, announced))
-            except KeyboardInterrupt:
-                cli.error(_interrupted_create(announced))
-                raise
+            reply = core.call("NewEnvironment", request, on_metadata=lambda md: _announce(cli, md, announced))
     info = reply.environment
     if output != "text":
         print_data(cli, message_dict(reply), output)
@@ -289,14 +291,24 @@ def _announce(cli: CliContext, metadata: dict[str, str], announced: list[str]) -
 
 
 def _interrupted_create(announced: list[str]) -> str:
-    """What a Ctrl-C during a create leaves: the core goes on with it (a cancelled call does not stop it)."""
+    """What a Ctrl-C during a create leaves: the core goes on with it."""
     if not announced:
-        return "coconut: interrupted: the core may still create the environment; see 'coconut env list'"
+        return "the core may still create the environment; see 'coconut env list'"
     environment_id = announced[0]
     return (
-        f"coconut: interrupted: the core goes on deploying and configuring environment {environment_id}; "
+        f"the core goes on deploying and configuring environment {environment_id}; "
         f"see 'coconut env show {environment_id}', end it with 'coconut env destroy {environment_id}'"
     )
+
+
+@contextlib.contextmanager
+def _said_if_interrupted(cli: CliContext, what_goes_on: Callable[[], str]) -> Iterator[None]:
+    """Ctrl-C cancels coconut's call, not what the core received: say what goes on, then end interrupted (130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        cli.error(f"coconut: interrupted: {what_goes_on()}")
+        raise
 
 
 def _user_name(cli: CliContext) -> str:
@@ -490,16 +502,15 @@ def control(
         type=cast("pb.ControlEnvironmentRequest.Optype", optype),
         requestUser=common_pb2.User(name=_user_name(cli)),
     )
+    goes_on = f"a {event.upper()} the core received goes on; see 'coconut env show {environment_id}'"
     try:
-        with connect(cli) as core, spinner(cli, f"{event.upper()} of {environment_id}..."):
+        with (
+            _said_if_interrupted(cli, lambda: goes_on),
+            connect(cli) as core,
+            spinner(cli, f"{event.upper()} of {environment_id}..."),
+        ):
             reply = core.call("ControlEnvironment", request)
             reason = core.last_error
-    except KeyboardInterrupt:  # the call is cancelled, not the transition
-        cli.error(
-            f"coconut: interrupted: a {event.upper()} the core received goes on;"
-            f" see 'coconut env show {environment_id}'"
-        )
-        raise
     except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
         typed = re.compile(r"\b(?:" + "|".join(TYPED_NAMES) + r")\b")
         refused.message = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.message)
@@ -544,7 +555,12 @@ def destroy(
     request = pb.DestroyEnvironmentRequest(
         id=environment_id, keepTasks=keep_tasks, allowInRunningState=allow_in_running_state, force=force
     )
-    with connect(cli) as core, spinner(cli, f"Destroying {environment_id}..."):
+    goes_on = f"a destroy the core received goes on; see 'coconut env show {environment_id}'"
+    with (
+        _said_if_interrupted(cli, lambda: goes_on),
+        connect(cli) as core,
+        spinner(cli, f"Destroying {environment_id}..."),
+    ):
         reply = core.call("DestroyEnvironment", request)
     if output != "text":
         print_data(cli, message_dict(reply), output)

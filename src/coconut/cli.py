@@ -152,6 +152,8 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         if ctx is not None and ctx.parent is not None:  # a subcommand's: maybe a top-level option given after it
             hint = _misplaced_global_option(command.params, getattr(exc, "option_name", ""), ctx.command_path) or hint
+        elif ctx is not None:  # a top-level command: maybe a group of another ('coconut inventory')
+            hint = _subgroup_of_another(exc.format_message()) or hint
         # one line through run_main, as every other error: ``coconut: error: No such option: --bogus ...``
         raise (UsageError if exc.exit_code == 2 else HandledError)(f"{exc.format_message()}{hint}") from None
     except Exit as exc:
@@ -165,6 +167,21 @@ def program(argv: Sequence[str], cli: CliContext) -> ExitStatus:
     if isinstance(result, int):
         return ExitStatus(result)
     return ExitStatus.OK
+
+
+def _subgroup_of_another(message: str) -> str:
+    """For ``No such command 'NAME'`` where NAME is a group within a command (``inventory`` of ``config``): where
+    it is; else ''."""
+    import re
+
+    unknown = re.match(r"No such command '([^']+)'", message)
+    if unknown is None:
+        return ""
+    for entry in COMMANDS:
+        for group in entry.subgroups:
+            if unknown[1] in (group.name, *group.aliases):
+                return f" (it is 'coconut {entry.name} {group.name}')"
+    return ""
 
 
 def _misplaced_global_option(params: Sequence[Any], name: str, command_path: str) -> str:

@@ -95,6 +95,7 @@ def test_a_negative_line_count_is_a_usage_error(coconut):
         (("--bogus",), "No such option: --bogus"),
         (("env", "list", "--outpt", "json"), "No such option: --outpt (Possible options: --output)"),
         (("env", "lst"), "No such command 'lst'. Did you mean 'list'?"),
+        (("inventory", "hosts"), "No such command 'inventory'. (it is 'coconut config inventory')"),
         (  # a top-level option given after the command: where it goes
             ("config", "list", "--config-endpoint", "memory://"),
             "No such option: --config-endpoint (--config-endpoint is coconut's own option: give it before the"

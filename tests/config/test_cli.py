@@ -8,6 +8,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import sys
 import time
 import tomllib
 from contextlib import closing
@@ -226,6 +227,17 @@ def test_config_endpoint_option_and_read_only_file(run, tmp_path):
     assert run("config", "migrate", "--from", url, "--to", f"sqlite:///{copy}")[0] == 0
     code, _, err = run("config", "list", endpoint="consul://127.0.0.1:8500")
     assert code == 2 and "unknown configuration store scheme 'consul://'" in err
+
+
+def test_an_etcd_store_without_its_client_package_is_one_error_saying_what_to_install(run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "aetcd", None)  # as on an install without the 'etcd' extra
+    code, out, err = run("config", "list", endpoint="etcd://127.0.0.1:2379")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "coconut: error: configuration store etcd://127.0.0.1:2379: etcd:// stores need the aetcd package,"
+        " which is not installed",
+        "  hint: pip install 'aetcd>=1.0' (the 'etcd' extra of coconut-ecs)",
+    ]
 
 
 def test_migrate_file_into_sqlite_is_idempotent_and_keeps_higher_run_counter(run, tmp_path):

@@ -94,11 +94,16 @@ class EtcdStore(KeyValueStore):
     networked = True
 
     def __init__(self, url: str):
-        import aetcd
-
-        self._aetcd = aetcd
         self.url = url
         self.endpoints, self.prefix, self.timeout = parse_url(url)
+        try:
+            import aetcd
+        except ImportError:  # an optional dependency: the 'etcd' extra
+            raise ConfigurationError(
+                f"configuration store {url}: etcd:// stores need the aetcd package, which is not installed",
+                hint="pip install 'aetcd>=1.0' (the 'etcd' extra of coconut-ecs)",
+            ) from None
+        self._aetcd = aetcd
         self._bprefix = self.prefix.encode()
         self._time_key = WRITE_TIME_KEYS + self._bprefix
         self._current = 0  # index of the endpoint in use

@@ -224,7 +224,7 @@ def require_pygit2() -> None:
     if pygit2 is None:
         raise ConfigurationError(
             "git template repositories need the pygit2 package, which is not installed",
-            hint="pip install 'coconut-ecs[git]' (plain directories work without it)",
+            hint="pip install 'pygit2>=1.14' (the 'git' extra of coconut-ecs; plain directories work without it)",
         )
 
 

@@ -235,3 +235,28 @@ async def test_a_task_started_again_at_once_is_not_taken_for_an_orphan_of_its_la
     await past_its_start_tick(second_escapee)
     await executor.transition([task], "STOP")
     await eventually_async(lambda: not Path(f"/proc/{second_escapee}").exists(), what="the second run's escapee gone")
+
+
+async def test_the_next_core_finds_the_tasks_forgotten_last_as_they_were_kept(executor, tmp_path, monkeypatch):
+    """Killed tasks and one that failed to start stay found by id after a restart (coconut task show/logs): the
+    latest FORGOTTEN_KEPT, in order, each with its status, state, how it ended and its output files."""
+    monkeypatch.setattr("ecs_engine.tasks.executor.FORGOTTEN_KEPT", 3)
+    deployed = await executor.deploy([request(f"demo.t{i}", [PY, str(DUMMY)]) for i in range(3)])
+    await executor.kill(deployed.tasks)
+    failed = await executor.deploy([request("demo.missing", [str(tmp_path / "missing")])])
+    assert list(failed.undeployable) == ["demo.missing"]
+
+    def kept(executor: Executor) -> list[tuple[Any, ...]]:
+        return [
+            (i, t.request.role_path, t.status, t.state, t.last_result and t.last_result.how, t.stdout_path, t.locked)
+            for i, t in executor.forgotten.items()
+        ]
+
+    before = kept(executor)
+    assert [row[2:4] for row in before] == [("INACTIVE", "DONE")] * 2 + [("INACTIVE", "ERROR")]  # the first dropped
+    assert {row[1] for row in before[:2]} < {"demo.t0", "demo.t1", "demo.t2"} and before[2][1] == "demo.missing"
+    assert before[-1][4].startswith("task ") and all(Path(row[5]).exists() for row in before[:2])
+    again = restarted(tmp_path, executor.registry)
+    assert again.forgotten == {}
+    await again.recall()
+    assert kept(again) == before

@@ -192,6 +192,7 @@ class Core:
             fairmq=FairMQSettings(s.fmq_plugin, s.fmq_plugin_search_path),
             state_stream=s.occ_state_stream,
         )
+        await self.executor.recall()  # the tasks the previous core forgot last: GetTask finds them
         self.control = ExecutorTaskController(self.executor)
         self.manager = EnvironmentManager(
             config=self.config,

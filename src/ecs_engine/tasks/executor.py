@@ -30,7 +30,7 @@ from ecs_engine.offload import offload
 from ecs_engine.template.tasks import TaskCommand
 
 from .channels import bind_map, channel_arguments
-from .model import BASIC, FAIRMQ, HOOK, ChannelSpec, TaskProcess, TaskRequest
+from .model import BASIC, FAIRMQ, HOOK, TaskProcess, TaskRequest, node_of
 from .modes import (
     LAST_OUTPUT,
     BasicDriver,
@@ -274,8 +274,7 @@ class Executor:
                 if request.is_occ:
                     await self._launch(task)
             except BaseException as exc:
-                await self._forget(task, kill=True)
-                self._keep_failed(task, exc)
+                await self._drop_failed(task, exc)
                 raise
         launched.append((task, command))
         return task, command
@@ -289,20 +288,27 @@ class Executor:
             self.listener.task_changed(task)
             return task
         except BaseException as exc:
-            await self._forget(task, kill=True)
-            self._keep_failed(task, exc)
+            await self._drop_failed(task, exc)
             raise
 
-    def _keep_failed(self, task: TaskProcess, error: BaseException) -> None:
+    async def _drop_failed(self, task: TaskProcess, error: BaseException) -> None:
+        """A task that failed to launch or start: its process killed, its record replaced by a forgotten one."""
+        await self._forget(task, kill=True, unrecord=False)
+        kept = [task] if self._keep_failed(task, error) else []
+        if self.registry is not None:
+            await offload(self._retire, [task.id], kept)
+
+    def _keep_failed(self, task: TaskProcess, error: BaseException) -> bool:
         """The deploy's error names the task and sends its reader to 'coconut task show/logs': the forgotten task is
         kept, failed, that error (not the output it quotes: it is in the task's files) saying how it ended, without
-        its process and renderers (they hold the template)."""
-        if not isinstance(error, Exception):  # cancelled: it did not fail
-            return
+        its process and renderers (they hold the template). False if it did not fail (cancelled)."""
+        if not isinstance(error, Exception):
+            return False
         message = error.message if isinstance(error, HandledError) else f"{type(error).__name__}: {error}"
         task.status, task.state = INACTIVE, states.ERROR
         task.last_result = HookResult(exit_code=-1, final_status="FAILED", error=message.partition(LAST_OUTPUT)[0])
         self._keep_forgotten(task)
+        return True
 
     def _keep_forgotten(self, task: TaskProcess) -> None:
         """Keep a forgotten task for GetTask, without its process and renderers (they hold the template)."""
@@ -312,6 +318,21 @@ class Executor:
         self.forgotten[task.id] = task
         if len(self.forgotten) > FORGOTTEN_KEPT:
             del self.forgotten[next(iter(self.forgotten))]
+
+    def _retire(self, task_ids: list[str], kept: list[TaskProcess]) -> None:
+        """In the offload pool: the records of ``task_ids`` deleted and those of the forgotten ``kept`` written, in
+        one commit, so a restarted core still finds them by id (``recall``). Their records are built here, not on the
+        loop: a destroy's kill pays one commit as before, not the records' making."""
+        assert self.registry is not None
+        self.registry.retire(task_ids, [t.forgotten_record() for t in kept], FORGOTTEN_KEPT)
+
+    async def recall(self) -> None:
+        """Once, at the core's start: the tasks the previous core forgot last, as it kept them (GetTask finds them)."""
+        if self.registry is None:
+            return
+        for record in await offload(self.registry.forgotten):
+            task = TaskProcess.from_forgotten(record)
+            self.forgotten[task.id] = task
 
     async def _start_occ(self, task: TaskProcess, command: TaskCommand) -> None:
         """Wait for a launched OCC process's STANDBY; a control port that another process took between its
@@ -529,7 +550,10 @@ class Executor:
         self._unplan({t.environment_id for t in tasks})  # (a hook before DEPLOY failed: the rest is not deployed)
         await asyncio.gather(*(self._kill_one(t) for t in tasks))
         if self.registry is not None and tasks:
-            await offload(self.registry.remove, [t.id for t in tasks])
+            killed = [t.id for t in tasks]
+            wanted = set(killed)
+            kept = [t for t in self.forgotten.values() if t.id in wanted]  # in the order they are kept
+            await offload(self._retire, killed, kept)
         return tasks
 
     async def _kill_one(self, task: TaskProcess) -> None:
@@ -580,34 +604,8 @@ class Executor:
         self, record: Mapping[str, Any], request: TaskRequest | None = None, *, timeout: float = 5.0
     ) -> TaskProcess:
         """Take over a task a previous core started; raises HandledError (with the reason) if it is lost."""
-        node = _node_of(record)
-        request = request or TaskRequest(
-            role_path=record["role_path"],
-            class_name=record["class_name"],
-            mode=record["mode"],
-            critical=record.get("critical", True),
-            bind=tuple(ChannelSpec(**c) for c in record.get("bind_channels", ())),
-            connect=tuple(ChannelSpec(**c) for c in record.get("connect_channels", ())),
-            hook_timeout=record.get("hook_timeout", 0.0),
-            environment_id=record.get("environment_id", ""),
-            wants=Wants(*record.get("wants", (0.0, 0.0))),
-        )
-        task = TaskProcess(
-            id=record["id"],
-            request=request,
-            node=node,
-            command=TaskCommand(**record["command"]),
-            control_port=record.get("control_port", 0),
-            bound=dict(record.get("bound", {})),
-            reachable=dict(record.get("reachable", {})),
-            ports=tuple(record.get("ports", ())),
-            transport=record.get("transport", ""),
-            state=record.get("state", states.STANDBY),
-            locked=record.get("locked", True),
-            stdout_path=record.get("stdout_path", ""),
-            stderr_path=record.get("stderr_path", ""),
-            properties=record.get("properties"),
-        )
+        task = TaskProcess.from_record(record, request)
+        node, request = task.node, task.request
         process_record = record.get("process")
         process = self.resources.attach(node, process_record) if process_record else None
         if request.is_occ and process is None:
@@ -646,12 +644,7 @@ class Executor:
     async def discard(self, records: Sequence[Mapping[str, Any]]) -> None:
         """Kill the processes of records that no environment owns: tasks of a deploy the previous core did not
         live to finish. Their processes may not even answer OCC yet, so they get signals, not transitions."""
-        processes = [self.resources.attach(_node_of(r), r["process"]) for r in records if r.get("process") is not None]
+        processes = [self.resources.attach(node_of(r), r["process"]) for r in records if r.get("process") is not None]
         await asyncio.gather(*(shutdown.signal_down(p) for p in processes if p is not None))
         if self.registry is not None:
             self.registry.remove([r["id"] for r in records])
-
-
-def _node_of(record: Mapping[str, Any]) -> Node:
-    data = record["node"]
-    return Node(data["name"], data.get("address", "127.0.0.1"), tuple(map(tuple, data["attributes"])))

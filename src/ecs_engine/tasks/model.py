@@ -7,7 +7,8 @@ report (statuses, hook results, deployments) is ``tasks.reports``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,3 +145,54 @@ class TaskProcess:
             "process": self.process.record() if self.process is not None else None,
             "properties": self.properties,
         }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any], request: TaskRequest | None = None) -> TaskProcess:
+        """The task a ``record()`` describes, without its process (``request``: the engine's, when it has one)."""
+        request = request or TaskRequest(
+            role_path=record["role_path"],
+            class_name=record["class_name"],
+            mode=record["mode"],
+            critical=record.get("critical", True),
+            bind=tuple(ChannelSpec(**c) for c in record.get("bind_channels", ())),
+            connect=tuple(ChannelSpec(**c) for c in record.get("connect_channels", ())),
+            hook_timeout=record.get("hook_timeout", 0.0),
+            environment_id=record.get("environment_id", ""),
+            wants=Wants(*record.get("wants", (0.0, 0.0))),
+        )
+        return cls(
+            id=record["id"],
+            request=request,
+            node=node_of(record),
+            command=TaskCommand(**record["command"]),
+            control_port=record.get("control_port", 0),
+            bound=dict(record.get("bound", {})),
+            reachable=dict(record.get("reachable", {})),
+            ports=tuple(record.get("ports", ())),
+            transport=record.get("transport", ""),
+            state=record.get("state", STANDBY),
+            locked=record.get("locked", True),
+            stdout_path=record.get("stdout_path", ""),
+            stderr_path=record.get("stderr_path", ""),
+            properties=record.get("properties"),
+        )
+
+    def forgotten_record(self) -> dict[str, Any]:
+        """What survives a core restart of a task the executor forgot: its record, its status and how it ended
+        (not a hook's output: ``taskResult.*`` is the engine's)."""
+        ended = self.last_result
+        kept = dataclasses.replace(ended, stdout="", stderr="") if ended is not None else None
+        return {**self.record(), "status": self.status, "ended": vars(kept) if kept is not None else None}
+
+    @classmethod
+    def from_forgotten(cls, record: Mapping[str, Any]) -> TaskProcess:
+        task = cls.from_record(record)
+        task.status = record.get("status", INACTIVE)
+        ended = record.get("ended")
+        task.last_result = HookResult(**ended) if ended is not None else None
+        return task
+
+
+def node_of(record: Mapping[str, Any]) -> Node:
+    data = record["node"]
+    return Node(data["name"], data.get("address", "127.0.0.1"), tuple(map(tuple, data["attributes"])))

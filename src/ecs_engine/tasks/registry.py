@@ -1,7 +1,8 @@
 """The core's record of live tasks (SQLite), read back after a restart to re-attach to them.
 
 One row per task that has a process or may get one (hook and basic tasks between runs): written when the
-task is deployed or its process changes, deleted when it is killed.
+task is deployed or its process changes, deleted when it is killed. The tasks the executor forgot last (killed, or
+failed to start) are kept in ``forgotten``, the latest ones only, so that they are found by id after a restart.
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     environment_id TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS forgotten (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
     record TEXT NOT NULL
 )
 """
@@ -51,6 +57,29 @@ class TaskRegistry:
             self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM tasks WHERE id = ?", [(i,) for i in task_ids])
             self._db.execute("COMMIT")
+
+    def retire(self, task_ids: list[str], forgotten: list[dict[str, Any]], keep: int) -> None:
+        """Delete the records of ``task_ids`` and add ``forgotten`` ones, of which the latest ``keep`` stay: one
+        commit."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM tasks WHERE id = ?", [(i,) for i in task_ids])
+            if forgotten:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO forgotten (id, record) VALUES (?, ?)",
+                    [(r["id"], json.dumps(r)) for r in forgotten],
+                )
+                self._db.execute(  # all but the latest ``keep`` (fewer: the subquery is NULL, none deleted)
+                    "DELETE FROM forgotten WHERE seq <= (SELECT seq FROM forgotten ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (keep,),
+                )
+            self._db.execute("COMMIT")
+
+    def forgotten(self) -> list[dict[str, Any]]:
+        """The forgotten tasks' records, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM forgotten ORDER BY seq").fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     def records(self, environment_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:

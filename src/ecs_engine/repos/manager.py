@@ -304,10 +304,10 @@ class RepoManager:
         failures = []
         warnings = []
         with self.registry.locked():
-            entries = self._entries() if index is None else [self._at(index)]
-            for entry in entries:
+            entries = list(enumerate(self._entries())) if index is None else [(index, self._at(index))]
+            for position, entry in entries:
                 try:
-                    self._refresh_one(entry)
+                    self._refresh_one(entry, position)
                 except HandledError as exc:
                     failures.append(exc)
                     continue
@@ -325,12 +325,13 @@ class RepoManager:
             )
         return warnings
 
-    def _refresh_one(self, entry: RepoEntry) -> None:
+    def _refresh_one(self, entry: RepoEntry, index: int) -> None:
+        """Fetch one repository, the ``index``-th of the list (named in the error of a source gone)."""
         if entry.protocol in ("directory", "file") and not Path(entry.identifier).is_dir():
             raise NotFoundError(
                 f"repository {entry.identifier}: the directory {entry.identifier} no longer exists",
-                hint="put it back, or remove the repository",
-                cli_hint="put it back, or remove the repository with 'coconut repo remove INDEX'",
+                hint=f"put it back, or remove the repository (index {index})",
+                cli_hint=f"put it back, or remove the repository with 'coconut repo remove {index}'",
             )
         if entry.protocol == "directory":
             return

@@ -141,6 +141,16 @@ def test_show_errors_are_one_line_with_the_reason(seeded, args, code, message):
     assert "Traceback" not in err and out == ""
 
 
+@pytest.mark.parametrize("rendered", [(), ("-s",)])
+def test_a_payload_path_holding_nothing_says_where_the_component_s_paths_are_listed(seeded, rendered):
+    code, _, err = seeded("config", "show", "readout", "nope", *rendered)
+    assert code == 1
+    assert err.splitlines() == [
+        "coconut: error: no payload at configuration path o2/components/readout/ANY/any/nope",
+        "  hint: the paths of readout: 'coconut config list readout' (no ANY/any fallback here)",
+    ]
+
+
 def test_import_new_component_then_update(run, tmp_path):
     payload = tmp_path / "readout.ini"
     payload.write_text("[readout]\nrate=10\n")

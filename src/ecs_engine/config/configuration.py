@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ecs_engine.errors import ConfigurationError, NotFoundError, UsageError
 
-from .paths import COMPONENTS, ComponentQuery, check_component
+from .paths import COMPONENTS, ComponentQuery, check_component, no_payload
 from .store import KeyValueStore, check_key
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ class Configuration:
             return self.payloads.render(query, bindings)  # reads the payload itself, once
         payload = self.store.get(query.key)
         if payload is None:
-            raise NotFoundError(f"no payload at configuration path {self.store.prefix}{query.key}")
+            raise no_payload(self.store.prefix, query)
         return payload
 
     @property

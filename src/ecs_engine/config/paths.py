@@ -11,7 +11,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field, replace
 
-from ecs_engine.errors import UsageError
+from ecs_engine.errors import NotFoundError, UsageError
 
 COMPONENTS = "components/"
 ANY_RUNTYPE = "ANY"
@@ -164,3 +164,11 @@ def _parse_params(text: str, query: str) -> tuple[bool | None, dict[str, str]]:
         else:
             variables[name] = value
     return process, variables
+
+
+def no_payload(prefix: str, query: ComponentQuery) -> NotFoundError:
+    """The error of a payload path that holds nothing: paths are exact, so say where the component's are listed."""
+    return NotFoundError(
+        f"no payload at configuration path {prefix}{query.key}",
+        cli_hint=f"the paths of {query.component}: 'coconut config list {query.component}' (no ANY/any fallback here)",
+    )

@@ -18,7 +18,7 @@ import jinja2
 
 from ecs_engine.errors import ConfigurationError, HandledError, NotFoundError
 
-from .paths import COMPONENTS, ComponentQuery
+from .paths import COMPONENTS, ComponentQuery, no_payload
 from .store import KeyValueStore
 
 _TAG = re.compile(r"(\{\{.*?\}\}|\{%.*?%\})", re.DOTALL)
@@ -123,7 +123,7 @@ class PayloadTemplates:
             return self.env.get_template(query.path).render(bindings)
         except jinja2.TemplateNotFound as exc:
             if exc.name == query.path:
-                raise NotFoundError(f"no payload at configuration path {self.store.prefix}{query.key}") from None
+                raise no_payload(self.store.prefix, query) from None
             raise NotFoundError(
                 f"{where}: included payload not found at {self.store.prefix}{COMPONENTS}{exc.name}"
             ) from None

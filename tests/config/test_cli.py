@@ -141,6 +141,16 @@ def test_show_errors_are_one_line_with_the_reason(seeded, args, code, message):
     assert "Traceback" not in err and out == ""
 
 
+def test_an_empty_store_s_listing_says_which_store_and_how_to_fill_it(run):
+    code, out, err = run("config", "list", endpoint=run.url)
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"coconut: error: no components found in {run.url}",
+        "  hint: 'coconut config init' writes the site file's; 'coconut config import COMPONENT ... FILE -n' one",
+    ]
+    assert run("config", "list", "nope", endpoint=run.url)[2].endswith("hint: the components: 'coconut config list'\n")
+
+
 @pytest.mark.parametrize("rendered", [(), ("-s",)])
 def test_a_payload_path_holding_nothing_says_where_the_component_s_paths_are_listed(seeded, rendered):
     code, _, err = seeded("config", "show", "readout", "nope", *rendered)

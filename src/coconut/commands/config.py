@@ -76,7 +76,12 @@ def list_components(
     with open_config(cli) as config:
         items = config.component_entries(component) if component else config.components()
     if not items and output == "text":
-        raise NotFoundError(f"no entries for component {component}" if component else "no components found")
+        if component:
+            raise NotFoundError(f"no entries for component {component}", hint="the components: 'coconut config list'")
+        raise NotFoundError(
+            f"no components found in {config.store.url}",
+            hint="'coconut config init' writes the site file's; 'coconut config import COMPONENT ... FILE -n' one",
+        )
     print_entries(cli, items, output)
 
 

@@ -55,7 +55,9 @@ def test_refresh_of_a_deleted_local_source(coconut, history, tmp_path):
     gone = coconut("repo", "refresh")
     assert gone.status == 1
     assert gone.err.startswith(f"coconut: error: repository {source}: the directory {source} no longer exists\n")
-    assert gone.err.endswith("  hint: put it back, or remove the repository with 'coconut repo remove 0'\n")  # its index
+    assert gone.err.endswith(
+        "  hint: put it back, or remove the repository with 'coconut repo remove 0'\n"
+    )  # its index
 
 
 def test_repo_list_shows_the_built_in_examples_last(coconut):

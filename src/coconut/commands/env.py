@@ -428,7 +428,7 @@ def show(
         except NotFoundError as exc:
             failure = _creation_failure(cli, environment_id)
             if failure is None:
-                raise
+                raise _with_closest_id(cli, exc, environment_id) from None
             raise NotFoundError(f"environment {environment_id} was not created: {failure}", hint=exc.hint) from None
         reason = core.last_error
     info = reply.environment
@@ -475,6 +475,23 @@ def _creation_failure(cli: CliContext, environment_id: str) -> str | None:
     return errors[-1] if errors else None
 
 
+def _with_closest_id(cli: CliContext, exc: NotFoundError, environment_id: str) -> NotFoundError:
+    """``exc`` (no environment ``environment_id``) with a hint: the closest id the core has (a typo), or where
+    they are listed."""
+    import difflib
+
+    from ecs_engine.protocols import o2control_pb2 as pb
+
+    if exc.hint or exc.cli_hint:
+        return exc
+    with connect(cli) as core:
+        known = [e.id for e in core.call("GetEnvironments", pb.GetEnvironmentsRequest(showAll=True)).environments]
+    closest = difflib.get_close_matches(environment_id, known, n=1, cutoff=0.6)
+    listed = "'coconut env list' lists them"
+    exc.cli_hint = f"did you mean {closest[0]}? ({listed})" if closest else listed
+    return exc
+
+
 # -- control ------------------------------------------------------------------------------------------------
 
 
@@ -511,6 +528,8 @@ def control(
         ):
             reply = core.call("ControlEnvironment", request)
             reason = core.last_error
+    except NotFoundError as exc:
+        raise _with_closest_id(cli, exc, environment_id) from None
     except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
         typed = re.compile(r"\b(?:" + "|".join(TYPED_NAMES) + r")\b")
         refused.message = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.message)
@@ -556,12 +575,15 @@ def destroy(
         id=environment_id, keepTasks=keep_tasks, allowInRunningState=allow_in_running_state, force=force
     )
     goes_on = f"a destroy the core received goes on; see 'coconut env show {environment_id}'"
-    with (
-        _said_if_interrupted(cli, lambda: goes_on),
-        connect(cli) as core,
-        spinner(cli, f"Destroying {environment_id}..."),
-    ):
-        reply = core.call("DestroyEnvironment", request)
+    try:
+        with (
+            _said_if_interrupted(cli, lambda: goes_on),
+            connect(cli) as core,
+            spinner(cli, f"Destroying {environment_id}..."),
+        ):
+            reply = core.call("DestroyEnvironment", request)
+    except NotFoundError as exc:
+        raise _with_closest_id(cli, exc, environment_id) from None
     if output != "text":
         print_data(cli, message_dict(reply), output)
         return

@@ -39,6 +39,35 @@ def test_the_unit_renders_and_systemd_analyze_verifies_it(tmp_path, kind):
     assert done.returncode == 0 and not complaints, done.stderr
 
 
+def test_an_endpoint_set_where_the_service_does_not_look_becomes_its_listen(tmp_path):
+    """COCONUT_ENDPOINT (the README's way to take a port of one's own) is not in the unit's environment: the unit
+    carries it as --listen, so the service listens where this user's commands look; one set in the settings
+    file, which the service reads, is left to it."""
+    import io
+
+    from coconut.cli import main
+    from coconut.context import CliContext
+
+    def exec_start_with(environ: dict[str, str], settings: str) -> list[str]:
+        (tmp_path / "config").mkdir(exist_ok=True)
+        (tmp_path / "config" / "settings.yaml").write_text(settings)
+        cli = CliContext(
+            stdout=io.StringIO(),
+            stderr=io.StringIO(),
+            environ=environ,
+            config_dir=tmp_path / "config",
+            data_dir=tmp_path / "data",
+            state_dir=tmp_path / "state",
+            cwd=tmp_path,
+        )
+        assert main(["core", "install-service", "--unit-dir", str(tmp_path / "units")], cli=cli) == 0
+        return exec_start((tmp_path / "units" / UNIT_NAME).read_text())
+
+    argv = exec_start_with({"COCONUT_ENDPOINT": "127.0.0.1:32110"}, "")
+    assert argv[argv.index("--listen") + 1] == "127.0.0.1:32110"
+    assert "--listen" not in exec_start_with({}, "endpoint: 127.0.0.1:32110\n")
+
+
 def exec_start(unit_text: str) -> list[str]:
     line = next(line for line in unit_text.splitlines() if line.startswith("ExecStart="))
     return shlex.split(line.removeprefix("ExecStart=").replace("%%", "%"))

@@ -270,7 +270,7 @@ def install_service(
     cli: CliContext = ctx.obj
     if user and run_as:
         raise UsageError("--run-as: only for a --system service (a --user service runs as you)")
-    listen = cli.options.get("endpoint") or ""
+    listen = _listen_the_service_would_miss(cli, user)
     if user:
         unit = systemd.Unit(cli.data_dir, cli.state_dir, settings_file=cli.settings.user_file, listen=listen)
     else:
@@ -292,6 +292,22 @@ def install_service(
         cli.echo(f"(to keep it running while you are logged out: loginctl enable-linger {getpass.getuser()})")
     else:
         cli.echo(f"its data: {unit.data_dir}, its state and token: {unit.state_dir}")
+
+
+def _listen_the_service_would_miss(cli: CliContext, user: bool) -> str:
+    """The endpoint for the unit's ``--listen`` when a layer the service does not read set it (a flag, a
+    ``COCONUT_`` variable, ./coconut.yaml; for a --system unit the user's file too), so that it listens where
+    this user's commands look; '' when its own settings say the same."""
+    from ecs_engine.server.layered_settings import DEFAULT, SYSTEM_FILE, SYSTEM_FILE_VARIABLE
+
+    seen = {DEFAULT, str(Path(cli.environ.get(SYSTEM_FILE_VARIABLE) or SYSTEM_FILE))}
+    if user:
+        seen.add(str(cli.settings.user_file))
+    for key in ("core.listen", "endpoint"):  # an empty core.listen follows the endpoint
+        setting = cli.settings.layers.settings[key]
+        if setting.value:
+            return "" if setting.origin in seen else str(setting.value)
+    return ""
 
 
 @app.command("uninstall-service")

@@ -37,9 +37,9 @@ from prompt_toolkit.layout import (
 from prompt_toolkit.styles import Style
 from prompt_toolkit.widgets import Frame, TextArea
 
-from ecs_engine.errors import ExitStatus, HandledError, RefusedError, UsageError
+from ecs_engine.errors import DeadlineError, ExitStatus, HandledError, RefusedError, UsageError
 from ecs_engine.occ import fairmq, states
-from ecs_engine.occ.errors import DIRECT, WrongModeError
+from ecs_engine.occ.errors import DIRECT, WrongModeError, seconds
 
 from .control import FMQ_STEP, ProcessControl, StateView
 from .inputs import load_config
@@ -377,6 +377,9 @@ class PeanutTUI:
                 self.status = ENDED
         except RefusedError as exc:
             self.say(f"{event} refused: {exc.message}")
+            await self.refresh()
+        except DeadlineError:  # the process is there and may still do it: not a lost connection
+            self.say(f"{event}: no answer within {seconds(self.timeout)} s (-timeout); it may still happen")
             await self.refresh()
         except (HandledError, UsageError) as exc:
             self._lost(exc)

@@ -62,9 +62,9 @@ async def state_of(address: str, mode: str = "direct") -> str:
 
 
 @contextlib.asynccontextmanager
-async def tui_on(address: str, mode: str = "direct", **kwargs):
+async def tui_on(address: str, mode: str = "direct", timeout: float = 5.0, **kwargs):
     with create_pipe_input() as keys:
-        tui = PeanutTUI(address, mode, 5.0, io=TuiIO(keys, DummyOutput(), POLL), **kwargs)
+        tui = PeanutTUI(address, mode, timeout, io=TuiIO(keys, DummyOutput(), POLL), **kwargs)
         task = asyncio.create_task(tui.run())
         try:
             yield tui, keys
@@ -180,6 +180,21 @@ async def test_a_killed_process_shows_unreachable_and_n_reconnects_after_restart
                 await launch.stop(restarted)
     finally:
         await launch.stop(child)
+
+
+async def test_a_transition_slower_than_the_time_limit_leaves_the_process_connected(tmp_path):
+    """The process answers, only late: it was shown UNREACHABLE, keys disabled, polling stopped, until n."""
+    command = [*DUMMY, "--hook-delay", "1"]
+    async with (
+        launch.running(command, log_path=tmp_path / "out.log") as child,
+        tui_on(child.address, timeout=0.3) as (tui, keys),
+    ):
+        await shows_state(tui, "STANDBY")
+        keys.send_text("c")
+        await shows(tui, "CONFIGURE: no answer within 0.3 s (-timeout); it may still happen")
+        await shows_state(tui, "CONFIGURED")  # it did happen, and the panel follows
+        assert tui.modal is None and "unreachable" not in screen(tui)
+        assert "disabled" not in style_of(tui, "[s] START")
 
 
 async def test_wrong_mode_is_shown_with_the_mode_to_use():

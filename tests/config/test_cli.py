@@ -194,6 +194,15 @@ def test_import_rejects_unknown_extension_and_missing_file(run, tmp_path):
     assert code == 1 and "no such file" in err
     code, _, err = run("config", "import", "readout/ANY/any/main?process=true", str(odd), "-n", "-f", "ini")
     assert code == 2 and "has a query (?...): only config show takes one" in err
+    code, _, err = run("config", "import", "readout", "ANY", "any", "-n")  # the file left out: 'any' is no file
+    assert (code, err.splitlines()) == (
+        1,
+        [
+            "coconut: error: any: no such file",
+            "  hint: the forms: component/RUNTYPE/role/entry FILE, component entry FILE, or component RUNTYPE role"
+            " entry FILE (the file last)",
+        ],
+    )
 
 
 def test_import_dump_round_trip_in_every_format(run, tmp_path):

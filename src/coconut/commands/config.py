@@ -120,12 +120,14 @@ def show(
     cli.echo(payload.rstrip("\n"))
 
 
+#: what 'config import' takes
+IMPORT_FORMS = "component/RUNTYPE/role/entry FILE, component entry FILE, or component RUNTYPE role entry FILE"
+
+
 @command(app, "import", "i", "imp")
 def import_entry(
     ctx: typer.Context,
-    args: list[str] = typer.Argument(
-        ..., help="component/RUNTYPE/role/entry FILE, component entry FILE, or component RUNTYPE role entry FILE"
-    ),
+    args: list[str] = typer.Argument(..., help=IMPORT_FORMS),
     runtype: str = typer.Option(None, "-r", "--runtype", help="Run type for the 'component entry' form (ANY)."),
     role: str = typer.Option(None, "-l", "--role", help="Machine role for the 'component entry' form (any)."),
     new_component: bool = typer.Option(False, "-n", "--new-component", help="Create the component."),
@@ -141,6 +143,8 @@ def import_entry(
     if query.process is not None or query.vars:
         raise UsageError(f"import: the path {args[0]!r} has a query (?...): only config show takes one")
     source = args[-1]
+    if source != "-" and not Path(source).exists():  # before its extension: 'import readout ANY any' lacks a file
+        raise NotFoundError(f"{source}: no such file", hint=f"the forms: {IMPORT_FORMS} (the file last)")
     extension = Path(source).suffix.lstrip(".").lower()
     if fmt is not None:
         if fmt.lower() not in IMPORT_FORMATS:
@@ -155,8 +159,6 @@ def import_entry(
     else:
         try:
             payload = Path(source).read_text()
-        except FileNotFoundError:
-            raise NotFoundError(f"{source}: no such file") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{source}: cannot read the file: {exc}") from None
     with open_config(cli) as config:

@@ -197,6 +197,21 @@ def test_a_failed_creation_carries_the_environment_as_upstream(client):
     assert bad.details().count("cannot create new environment") == 1
 
 
+def test_new_environment_with_auto_transition_answers_once_configured_or_with_the_creation_error(client):
+    """As upstream: a synchronous create with autoTransition answers when DEPLOY and CONFIGURE are done (the run
+    goes on), and one that fails fails the call as any create does; it answered OK in STANDBY before either."""
+    auto = {"monitor_enabled": "false", "max_messages": "20"}
+    created = client("NewEnvironment", workflowTemplate="dataflow-demo", vars=auto, autoTransition=True)
+    assert created["environment"]["state"] in ("CONFIGURED", "RUNNING"), created["environment"]["state"]
+
+    failed = client.error(
+        "NewEnvironment", workflowTemplate="dataflow-demo", vars={**auto, "hosts": '["nowhere"]'}, autoTransition=True
+    )
+    assert failed.code() == grpc.StatusCode.INTERNAL
+    assert failed.details().startswith("cannot create new environment: ") and "nowhere" in failed.details()
+    assert status_detail(failed, client.codec)["id"] == dict(failed.initial_metadata())["ecs-environment-id"]
+
+
 def test_async_creation_returns_at_once(client):
     created = client("NewEnvironmentAsync", workflowTemplate="dataflow-demo", vars={"monitor_enabled": "false"})
     environment_id = created["environment"]["id"]

@@ -450,14 +450,28 @@ class EnvironmentManager:
         *,
         user_vars: Mapping[str, str] | None = None,
         request_user: common_pb2.User | None = None,
+        until_configured: bool = False,
+        on_admitted: Callable[[Environment], None] | None = None,
     ) -> Environment:
-        """An environment that runs once (DEPLOY, CONFIGURE, START) and destroys itself when the run ends."""
+        """An environment that runs once (DEPLOY, CONFIGURE, START) and destroys itself when the run ends.
+        Returned at once, or with ``until_configured`` once CONFIGURED (its failure raised as ``create``'s: what
+        a synchronous NewEnvironment with autoTransition answers); the run goes on whatever the caller does."""
         env = await self._load(source, workflow, user_vars, request_user, None, auto=True)
         self._admit(env)
+        if on_admitted is not None:
+            on_admitted(env)
+        configured: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def lifecycle() -> None:
             try:
-                await self._deploy_and_configure(env)
+                try:
+                    await self._deploy_and_configure(env)
+                except HandledError as exc:
+                    if until_configured and not configured.done():
+                        configured.set_exception(exc)
+                    raise
+                if not configured.done():
+                    configured.set_result(None)
                 await env.control(Event.START_ACTIVITY)
             except HandledError as exc:
                 log.info("auto environment %s: %s", env.id, exc)
@@ -466,6 +480,8 @@ class EnvironmentManager:
         self._spawn(lifecycle())
         await asyncio.sleep(0)
         await self.committed()
+        if until_configured:
+            await configured
         return env
 
     async def _destroy_auto_when_done(self, env: Environment) -> None:

@@ -9,9 +9,10 @@ A failed ControlEnvironment returns OK with state ERROR, as upstream, and the re
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import grpc
@@ -256,10 +257,20 @@ class ControlService(pb_grpc.ControlServicer):
             source, name = await offload(self._source, request.workflowTemplate)
             user_vars, user = dict(request.vars), _user(request.requestUser)
             public = True if request.public else None  # false = the template's own !public decides
-            if request.autoTransition:
-                env = await self.manager.create_auto(source, name, user_vars=user_vars, request_user=user)
+            if request.autoTransition:  # as upstream, answered once CONFIGURED; the run goes on
+                create = functools.partial(
+                    self.manager.create_auto,
+                    source,
+                    name,
+                    user_vars=user_vars,
+                    request_user=user,
+                    until_configured=True,
+                )
             else:
-                env = await self._create_telling_id(context, source, name, user_vars, user, public)
+                create = functools.partial(
+                    self.manager.create, source, name, user_vars=user_vars, request_user=user, public=public
+                )
+            env = await self._create_telling_id(context, create)
         except HandledError as exc:
             await _creation_failed(context, exc)
         return pb.NewEnvironmentReply(
@@ -267,13 +278,7 @@ class ControlService(pb_grpc.ControlServicer):
         )
 
     async def _create_telling_id(
-        self,
-        context: grpc.aio.ServicerContext,
-        source: TemplateSource,
-        name: str,
-        user_vars: dict[str, str],
-        user: common_pb2.User | None,
-        public: bool | None,
+        self, context: grpc.aio.ServicerContext, create: Callable[..., Awaitable[Environment]]
     ) -> Environment:
         """Create; the id goes to the client in the initial metadata as soon as the environment exists.
 
@@ -286,9 +291,7 @@ class ControlService(pb_grpc.ControlServicer):
             if not admitted.done():
                 admitted.set_result(env.id)
 
-        creating = asyncio.ensure_future(
-            self.manager.create(source, name, user_vars=user_vars, request_user=user, public=public, on_admitted=tell)
-        )
+        creating = asyncio.ensure_future(create(on_admitted=tell))
         try:
             await asyncio.wait((creating, admitted), return_when=asyncio.FIRST_COMPLETED)
             if admitted.done():

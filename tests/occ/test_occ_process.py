@@ -240,6 +240,17 @@ async def test_every_subscriber_is_served_and_exit_is_not_blocked_by_them():
         await second.close()
 
 
+async def test_a_misspelt_flag_is_not_ignored_unseen(tmp_path):
+    """Arguments the process declares nowhere are kept for others to read, but the log names them."""
+    command = [sys.executable, str(DUMMY), "--fail-onn", "START"]
+    async with launch.running(command, log_path=tmp_path / "out.log") as child:
+        assert "ignored --fail-onn START: occ_dummy_process.py declares no such flags" in child.output()
+    device = [sys.executable, str(DUMMY.with_name("fairmq_example_device.py")), "--id", "d", "-P", "OCClite"]
+    core_flags = ["-S", "/opt/plugins", "--color", "false"]  # what a core gives every FairMQ device
+    async with launch.running([*device, *core_flags], log_path=tmp_path / "device.log") as child:
+        assert "ignored" not in child.output()
+
+
 async def test_sigterm_ends_the_process_cleanly():
     async with launch.running([sys.executable, str(DUMMY)]) as child:
         child.process.terminate()

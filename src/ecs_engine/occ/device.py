@@ -228,9 +228,17 @@ class FairMQDevice:
             cls,
             argv,
             environ,
-            extra_arguments=lambda parser: parser.add_argument("--id", help="device id (the core passes the task id)"),
+            extra_arguments=_fairmq_arguments,
             environment_first=True,
         )
+
+
+def _fairmq_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags a core gives every FairMQ device (protocols.md §5), so that none is taken for a misspelt one."""
+    parser.add_argument("--id", help="device id (the core passes the task id)")
+    parser.add_argument("-P", "--plugin", help="FairMQ control plugin (this device serves OCClite)")
+    parser.add_argument("-S", "--plugin-search-path", help="where FairMQ looks for plugins (unused here)")
+    parser.add_argument("--color", help="FairMQ's coloured logging (unused here)")
 
 
 class _OccLiteHandler(grpc.GenericRpcHandler):

@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -127,6 +128,8 @@ def run_control_main(
         options = parse_control_options(
             parser, sys.argv[1:] if argv is None else argv, environ, environment_first=environment_first
         )
+        if options.rest:  # kept for whatever else reads them, but a misspelt flag of its own must not pass unseen
+            log.warning("ignored %s: %s declares no such flags (add_arguments)", shlex.join(options.rest), prog)
         return asyncio.run(cls(options).serve())
     except HandledError as exc:
         sys.stderr.write(f"{prog}: error: {exc.render()}\n")

@@ -1,4 +1,4 @@
-"""A destroyed environment's task output directory is deleted core.journal_keep_days after it was found gone."""
+"""A destroyed environment's task output directory and record are deleted core.journal_keep_days after it went."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import os
 import time
 from pathlib import Path
 
+from ecs_engine.environment.store import EnvironmentStore
 from ecs_engine.events.journal import EventJournal, Retention
+from ecs_engine.events.model import now_ms
 from ecs_engine.server.journal_retention import (
     DAY_SECONDS,
     GONE_MARK,
@@ -68,3 +70,38 @@ def test_retention_job_prunes_task_output(tmp_path: Path) -> None:
             journal.close()
 
     asyncio.run(scenario())
+
+
+def test_the_records_of_environments_destroyed_beyond_the_retention_are_deleted(tmp_path: Path) -> None:
+    """`env show` of an environment destroyed 90 days ago says it is not known, as its events are gone: a record
+    (~50 KB for 100 tasks) kept for good made environments.sqlite grow with every environment ever created."""
+    store = EnvironmentStore(tmp_path / "environments.sqlite")
+    day_ms = int(DAY_SECONDS * 1000)
+    for name, destroyed in (("old", now_ms() - 4 * day_ms), ("recent", now_ms() - day_ms), ("live", None)):
+        store.save(
+            environment_id=name,
+            created_ms=now_ms() - 5 * day_ms,
+            updated_ms=now_ms(),
+            template="t",
+            state="DONE" if destroyed else "CONFIGURED",
+            current_run=0,
+            last_run=7 if name == "old" else 0,
+            snapshot={"tasks": []},
+            structure='{"roles": {}}',
+            destroyed_ms=destroyed,
+        )
+    store.run_started(7, "old", now_ms() - 4 * day_ms)
+
+    async def scenario() -> None:
+        journal = EventJournal(tmp_path / "journal.sqlite")
+        job = asyncio.create_task(keep_journal_within(journal, Retention(days=3), records=store))
+        try:
+            await eventually_async(lambda: store.load("old") is None, what="the old record deleted")
+        finally:
+            job.cancel()
+            journal.close()
+
+    asyncio.run(scenario())
+    assert store.load("recent") is not None and store.load("live") is not None
+    assert [r.run_number for r in store.runs()] == [7]  # run numbers are never given again: their table stays
+    store.close()

@@ -219,7 +219,7 @@ class Core:
         unlocked = self.executor.resources.log_dir("")  # the task output directories' root, and its own
         task_output = TaskOutput(unlocked.parent, unlocked.name, self.manager.environments.keys)
         self._journal_retention = asyncio.create_task(
-            keep_journal_within(self.manager.journal, retention, self._delivered_seq, task_output)
+            keep_journal_within(self.manager.journal, retention, self._delivered_seq, task_output, self.manager.store)
         )
         await self._after_reload()
         tune_garbage_collector()

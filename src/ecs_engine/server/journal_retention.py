@@ -3,7 +3,7 @@
 At start and then every hour the oldest whole days beyond either bound are deleted (``EventJournal.prune``,
 through ``offload``). Defaults: 90 days, 2000 MB; ``0`` for either means "no bound of this kind".
 The same job deletes the task output directory of an environment ``core.journal_keep_days`` after it was
-found gone (destroyed), as the journal's events about it go.
+found gone (destroyed), and the record of one destroyed that long ago, as the journal's events about it go.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecs_engine.environment.store import EnvironmentStore
 from ecs_engine.errors import UsageError
 from ecs_engine.events.journal import EventJournal, Retention
 from ecs_engine.events.model import now_ms
@@ -86,10 +87,11 @@ async def keep_journal_within(
     retention: Retention,
     delivered: Callable[[], int | None] = lambda: None,
     task_output: TaskOutput | None = None,
+    records: EnvironmentStore | None = None,
 ) -> None:
     """Prune now and every ``PRUNE_INTERVAL`` until cancelled, never past ``delivered()`` (the Kafka outbox's
-    position, None without one), and the task output of environments gone for ``retention.days``; a failed
-    prune is logged and tried again later."""
+    position, None without one), and the task output and ``records`` of environments gone for ``retention.days``;
+    a failed prune is logged and tried again later."""
     while True:
         try:
             deleted = await offload(journal.prune, retention, now_ms(), keep_after=delivered())
@@ -105,4 +107,13 @@ async def keep_journal_within(
                     log.info("deleted the task output of %d environment(s) gone for %g days", len(gone), retention.days)
             except Exception:
                 log.exception("task output: pruning failed")
+        if records is not None and retention.days is not None:
+            try:
+                forgotten = await offload(records.forget_destroyed, now_ms() - int(retention.days * DAY_SECONDS * 1000))
+                if forgotten:
+                    log.info(
+                        "deleted the records of %d environment(s) destroyed %g days ago", forgotten, retention.days
+                    )
+            except Exception:
+                log.exception("environment records: pruning failed")
         await asyncio.sleep(PRUNE_INTERVAL)

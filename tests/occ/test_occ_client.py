@@ -145,6 +145,41 @@ async def test_errors_name_the_address_and_what_to_do():
         assert "-timeout" in late.value.render()
 
 
+@contextlib.asynccontextmanager
+async def relay(target: str, delay: float):
+    """A TCP relay to ``target`` that connects only ``delay`` seconds after each accept: a peer whose handshake
+    comes late (a starved process, a distant host). Yields its address."""
+
+    async def pipe(reader, writer):
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader, writer):
+        await asyncio.sleep(delay)
+        host, port = target.rsplit(":", 1)
+        their_reader, their_writer = await asyncio.open_connection(host, int(port))
+        await asyncio.gather(pipe(reader, their_writer), pipe(their_reader, writer))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+
+
+async def test_a_process_whose_handshake_comes_late_is_not_taken_for_absent():
+    """The connection attempt was given 100 ms (gRPC's min_reconnect_backoff): 'nothing answers' for a live one."""
+    async with (
+        serving(Recorder) as (_, direct),
+        relay(direct.address, 0.5) as late,
+        OccClient(late, timeout=10) as client,
+    ):
+        assert (await client.get_state()).state == "STANDBY"
+
+
 async def test_wait_reachable_gives_up_with_the_time_limit_in_the_message():
     async with OccClient(f"127.0.0.1:{launch.free_port()}") as client:
         with pytest.raises(DeadlineError, match=r"within 0\.3 s"):

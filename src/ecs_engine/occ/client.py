@@ -29,10 +29,14 @@ from .arguments import as_pairs
 from .errors import DIRECT, FMQ, WrongModeError, from_rpc_error, seconds
 
 DEFAULT_TIMEOUT = 30.0  # RUNNING OCClib processes can take over 1 s to answer anything
+#: seconds a connection may take to become a gRPC one (TCP, then HTTP/2's SETTINGS frame). gRPC takes its
+#: "min_reconnect_backoff" for this time: at 100 ms a process whose handshake came later (a starved one, a
+#: distant host) was "nothing answers" at once. A call keeps its own deadline.
+CONNECT_TIMEOUT = 3.0
 CHANNEL_OPTIONS = (
     ("grpc.enable_http_proxy", 0),  # the peer is local; never go through an http_proxy from the environment
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.initial_reconnect_backoff_ms", 100),  # a process that starts listening is found within 0.1-1 s
+    ("grpc.min_reconnect_backoff_ms", int(CONNECT_TIMEOUT * 1000)),
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
 MODES = (DIRECT, FMQ)

@@ -69,3 +69,19 @@ def test_a_pruned_default_revision_is_an_error_not_the_examples(manager, mutable
     assert manager.refresh() == [f"repository {mutable_history.path}: its default revision 'v2' does not exist"]
     with pytest.raises(NotFoundError, match=f"repository {mutable_history.path}: its default revision 'v2' does not"):
         TemplateSources(manager, examples).resolve("readout")
+
+
+def test_a_misspelt_workflow_of_a_directory_or_the_examples_gets_the_closest_names(manager):
+    """As a git repository's: 'coconut env create -w dataflow-dem' names dataflow-demo, the examples being a
+    directory source (by default, and named as examples/ or by their path)."""
+    from ecs_engine.server.sources import installed_examples
+
+    examples = installed_examples()
+    assert examples is not None
+    sources = TemplateSources(manager, examples)
+    for expression in ("dataflow-dem", "examples/workflows/dataflow-dem", f"{examples}/workflows/dataflow-dem"):
+        with pytest.raises(NotFoundError) as missing:
+            source, name = sources.resolve(expression)
+            source.read("workflows", name)
+        assert missing.value.hint == "closest: dataflow-demo", expression
+        assert missing.value.shown_hint() == "closest: dataflow-demo", expression

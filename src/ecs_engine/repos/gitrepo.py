@@ -6,7 +6,6 @@ be read at once. Each thread gets its own libgit2 handle (libgit2 handles must n
 
 from __future__ import annotations
 
-import difflib
 import re
 import threading
 from collections import OrderedDict
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ecs_engine.errors import ConfigurationError, NotFoundError, TemplateError, UnreachableError
+from ecs_engine.template.sources import closest_hint
 
 try:
     import pygit2
@@ -25,11 +25,6 @@ TAG_PREFIX = "refs/tags/"
 FETCH_REFSPECS = ("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
 TEXT_CACHE_SIZE = 512
-
-
-def closest(name: str, candidates: list[str], n: int = 3) -> list[str]:
-    """The few candidates that look most like ``name`` (for 'did you mean' hints)."""
-    return difflib.get_close_matches(name, candidates, n=n, cutoff=0.5)
 
 
 class GitRepository:
@@ -130,13 +125,13 @@ class GitRepository:
                 except (pygit2.InvalidSpecError, ValueError):
                     raise NotFoundError(f"repository {self.identifier}: '{revision}' is not a commit") from None
         names = self.revision_names()
-        near = closest(revision, names)
-        if near:
-            hint = "closest: " + ", ".join(near)
-        elif names:
-            hint = f"{len(names)} branches and tags, e.g. " + ", ".join(names[:5])
-        else:
-            hint = "the repository has no branches or tags (was it refreshed?)"
+        hint = closest_hint(revision, names)
+        if hint is None:
+            hint = (
+                f"{len(names)} branches and tags, e.g. " + ", ".join(names[:5])
+                if names
+                else "the repository has no branches or tags (was it refreshed?)"
+            )
         raise NotFoundError(f"repository {self.identifier} has no revision '{revision}'", hint=hint)
 
     def resolve_default(self, revision: str) -> str:

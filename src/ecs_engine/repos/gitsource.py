@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ecs_engine.errors import NotFoundError
-from ecs_engine.template.sources import SUFFIX, Kind, TemplateFile, TemplateRef, TemplateSource
+from ecs_engine.template.sources import SUFFIX, Kind, TemplateFile, TemplateRef, TemplateSource, closest_hint
 
-from .gitrepo import GitRepository, closest
+from .gitrepo import GitRepository
 
 #: the origin of a file read from git, ``<repo>@<commit[:8]>:<path>``; group 1 is the path in the repository
 GIT_ORIGIN = re.compile(r".+@[0-9a-f]{8}:(.+)")
@@ -63,10 +63,8 @@ class GitSource(TemplateSource):
         path = f"{kind}/{name}{SUFFIX[kind]}"
         found = self.repo.blob(self.revision, path)
         if found is None:
-            near = closest(name, self.names(kind))
             raise NotFoundError(
-                f"{kind[:-1]} template '{name}' not found in {self._where()}",
-                hint=("closest: " + ", ".join(near)) if near else None,
+                f"{kind[:-1]} template '{name}' not found in {self._where()}", hint=closest_hint(name, self.names(kind))
             )
         return TemplateFile(kind, name, found[0], f"{self.repo_id}@{self.revision[:8]}:{path}")
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.globs import compile_glob, is_glob
-from ecs_engine.template.sources import DirectorySource, Kind, TemplateRef, TemplateSource
+from ecs_engine.template.sources import DirectorySource, Kind, TemplateRef, TemplateSource, closest, closest_hint
 
 from .defaults import FALLBACK_REVISIONS, RepoDefaults, RuntimeStore
-from .gitrepo import GitRepository, closest, remote_callbacks
+from .gitrepo import GitRepository, remote_callbacks
 from .gitsource import GitSource, same_repo
 from .listing import SummaryCache, WorkflowTemplateInfo, content_key, select_revisions
 from .locations import RepoLocation, parse_location
@@ -455,10 +455,8 @@ class RepoManager:
             if len(entries) == 1:  # that repository's own error: what it has instead
                 self.source(entries[0].identifier, revision_pattern)
             names = sorted({n for e in entries if e.protocol != "directory" for n in self.git(e).revision_names()})
-            near = closest(revision_pattern, names)
             raise NotFoundError(
-                f"no repository has revision '{revision_pattern}'",
-                hint=("closest: " + ", ".join(near)) if near else None,
+                f"no repository has revision '{revision_pattern}'", hint=closest_hint(revision_pattern, names)
             )
         return out
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ecs_engine.errors import HandledError, NotFoundError
 from ecs_engine.repos.listing import WorkflowTemplateInfo
-from ecs_engine.template.sources import DirectorySource, TemplateRef, TemplateSource
+from ecs_engine.template.sources import DirectorySource, TemplateRef, TemplateSource, closest_hint
 
 if TYPE_CHECKING:
     from ecs_engine.repos.manager import RepoManager
@@ -58,10 +58,12 @@ class TemplateSources:
                 return source, ref.name
             if self.examples is not None and (self.examples / "workflows" / f"{ref.name}.yaml").is_file():
                 return self._examples(), ref.name
+            near = closest_hint(ref.name, self._default_names())
             raise NotFoundError(
                 f"workflow '{ref.name}' is neither in the default repository nor in the built-in examples",
-                hint="name a repository (REPO/workflows/NAME) or a directory of the core's machine",
-                cli_hint="name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
+                hint=near or "name a repository (REPO/workflows/NAME) or a directory of the core's machine",
+                cli_hint=near
+                or "name a repository (REPO/workflows/NAME), pass --repo DIR, or see 'coconut template list'",
             )
         if ref.repo is not None and text.startswith("/") and not (self.repos and self.repos.is_added(ref.repo)):
             return self._directory(expression, Path("/", ref.repo), ref), ref.name
@@ -95,6 +97,11 @@ class TemplateSources:
             return None
         source = self.repos.source()
         return source if source.exists("workflows", name) else None
+
+    def _default_names(self) -> list[str]:
+        """The workflows a name without a repository may mean: the default repository's, then the examples'."""
+        names = self.repos.source().names("workflows") if self.repos is not None and self.repos.registry.load() else []
+        return names + (DirectorySource(self.examples).names("workflows") if self.examples is not None else [])
 
     def example_templates(
         self, repo_pattern: str, revision_pattern: str, *, all_workflows: bool

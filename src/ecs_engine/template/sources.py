@@ -7,6 +7,7 @@ A source is one repository at one revision: a plain directory (revision ``local`
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -62,6 +63,19 @@ class TemplateRef:
         if name.endswith(".yaml"):
             name = name[: -len(".yaml")]
         return cls(repo, kind, name, revision)
+
+
+def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """The few candidates that look most like ``name`` (a misspelt template, revision or repository)."""
+    import difflib
+
+    return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.5)
+
+
+def closest_hint(name: str, candidates: Iterable[str]) -> str | None:
+    """``closest: a, b``, the hint of every "no such template/revision" error; None if nothing looks like it."""
+    near = closest(name, candidates)
+    return "closest: " + ", ".join(near) if near else None
 
 
 def decode_text(data: bytes, origin: str) -> str:
@@ -136,7 +150,10 @@ class DirectorySource(TemplateSource):
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            raise NotFoundError(f"{kind[:-1]} template '{name}' not found (looked for {path})") from None
+            raise NotFoundError(
+                f"{kind[:-1]} template '{name}' not found (looked for {path})",
+                hint=closest_hint(name, self.names(kind)),
+            ) from None
         return TemplateFile(kind, name, decode_text(data, str(path)), str(path))
 
     def names(self, kind: Kind) -> list[str]:

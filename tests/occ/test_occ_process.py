@@ -151,6 +151,9 @@ class Mistaken(ControlledProcess):
             return 1  # OCClib's way to fail
         self.address = arguments["chans.data.0.address"]
 
+    def on_start(self, arguments):
+        self.internal_error("no data source")
+
 sys.exit(Mistaken.main())
 """
 
@@ -173,6 +176,28 @@ async def test_a_hook_s_mistakes_send_it_to_error_and_its_log_says_what_and_wher
         assert f"on_configure failed in STANDBY: KeyError: 'chans.data.0.address' (mistaken.py:{line})" in (
             child.output()
         )
+
+
+async def test_internal_error_in_a_hook_ends_the_transition_in_error(tmp_path):
+    """The hook's internal_error sent ERROR and TASK_INTERNAL_ERROR, then the transition went on to RUNNING."""
+    script = tmp_path / "mistaken.py"
+    script.write_text(MISTAKEN)
+    async with launch.running([sys.executable, str(script)]) as child, OccClient(child.address) as client:
+        changes: list = []
+        events: list = []
+        watchers = [
+            asyncio.create_task(collect(client.state_stream(), changes)),
+            asyncio.create_task(collect(client.event_stream(), events)),
+        ]
+        assert await client.streams_ready()
+        assert (await client.transition("STANDBY", "CONFIGURE", {"chans.data.0.address": "x"})).ok
+        started = await client.transition("CONFIGURED", "START")
+        assert (started.state, started.ok, started.trigger) == ("ERROR", False, "DEVICE_ERROR")
+        assert (await client.get_state()).state == "ERROR"
+        await eventually_async(lambda: events == ["TASK_INTERNAL_ERROR"] and len(changes) >= 2)
+        assert [change.state for change in changes] == ["CONFIGURED", "ERROR"]
+        for watcher in watchers:
+            watcher.cancel()
 
 
 def test_a_plain_running_method_is_refused_when_the_class_is_defined():

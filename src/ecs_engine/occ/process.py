@@ -197,13 +197,16 @@ class ControlledProcess:
             self._stop_running()
         if event == states.CONFIGURE:
             self.arguments = arguments
-        hook = getattr(self, HOOKS[event])
+        source, hook = self.state, getattr(self, HOOKS[event])
         try:
             await call_hook(hook, arguments)
         except Exception as exc:
-            log.error("%s failed in %s: %s", HOOKS[event], self.state, failure_text(exc, hook))
-            self._enter(states.ERROR)
+            log.error("%s failed in %s: %s", HOOKS[event], source, failure_text(exc, hook))
+            if self.state != states.ERROR:
+                self._enter(states.ERROR)
             return states.ERROR
+        if self.state != source:  # the hook went to ERROR itself (internal_error): the transition ends there
+            return self.state
         self._enter(target)
         if target == states.RUNNING and self.running is not None:
             self._run_task = asyncio.get_running_loop().create_task(self._run(self.running))

@@ -32,7 +32,7 @@ def connect(cli: CliContext) -> Iterator[CoreClient]:
 
     settings = cli.settings
     endpoint = str(settings.get("endpoint"))
-    host, port = split_endpoint(endpoint, what="endpoint")
+    host, port = split_endpoint(endpoint, what=settings.layers.where("endpoint"))
     local = is_loopback(host)
     if settings.flag("embedded_core") and local and not _listening(host, port):
         _start_embedded(cli, endpoint)

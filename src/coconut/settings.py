@@ -66,7 +66,7 @@ class Settings:
         try:
             return parse_duration(text)
         except ValueError as exc:
-            raise UsageError(f"setting timeout: {exc}") from None
+            raise UsageError(f"{self.layers.where('timeout')}: {exc}") from None
 
     @property
     def tls_ca(self) -> str:

@@ -127,3 +127,23 @@ def test_the_core_reads_the_same_layers(tmp_path, monkeypatch):
     core = CoreSettings.load(user, data_dir=tmp_path / "data", state_dir=tmp_path / "state", environ=environ)
     assert (core.startup_timeout, core.instance_name, core.configure_timeout) == (40.0, "mine", 50.0)
     assert core.deploy_timeout == 60.0
+
+
+def test_a_bad_value_is_named_by_the_layer_it_came_from(tmp_path):
+    """COCONUT_TIMEOUT=abc set in a shell profile long ago: the error names the variable, not only the setting."""
+    layers = Layers(tmp_path)
+    layers.environ.update(COCONUT_EMBEDDED_CORE="false", COCONUT_TIMEOUT="abc", COCONUT_ENDPOINT="127.0.0.1:1")
+    status, _, err = layers.coconut("env", "list")
+    assert status == 2
+    assert err.startswith("coconut: error: environment variable COCONUT_TIMEOUT: invalid duration 'abc'"), err
+    layers.environ.update(COCONUT_ENDPOINT="nowhere")
+    assert layers.coconut("env", "list")[2].startswith(
+        "coconut: error: environment variable COCONUT_ENDPOINT 'nowhere': expected HOST:PORT"
+    )
+    del layers.environ["COCONUT_TIMEOUT"], layers.environ["COCONUT_ENDPOINT"]
+    site = layers.write("site", {"timeout": "soon"})
+    assert layers.coconut("env", "list")[2].startswith(f"coconut: error: settings file {site}: timeout: invalid")
+    layers.environ["COCONUT_CORE_DEPLOY_TIMEOUT"] = "abc"  # the core's settings, read through the same layers
+    status, _, err = layers.coconut("core", "serve", "--listen", "127.0.0.1:1")
+    assert status == 2
+    assert err.startswith("coconut: error: environment variable COCONUT_CORE_DEPLOY_TIMEOUT: invalid duration"), err

@@ -28,7 +28,10 @@ def serve(
     if port is not None:
         check_port(port, f"--port {port}")
     cli: CliContext = ctx.obj
-    settings = CoreSettings.from_values(cli.settings.layers.nested(), data_dir=cli.data_dir, state_dir=cli.state_dir)
+    layers = cli.settings.layers
+    settings = CoreSettings.from_values(
+        layers.nested(), data_dir=cli.data_dir, state_dir=cli.state_dir, where=layers.where
+    )
     listen = apart_listen(settings, port)
     handler = logging.StreamHandler(cli.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

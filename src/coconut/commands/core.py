@@ -31,6 +31,7 @@ def _core_settings(cli: CliContext, listen: str | None) -> CoreSettings:
         data_dir=cli.data_dir,
         state_dir=cli.state_dir,
         listen=listen or str(cli.settings.get("endpoint")),
+        where=cli.settings.layers.where,
     )
 
 

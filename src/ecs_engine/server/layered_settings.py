@@ -156,6 +156,17 @@ class LayeredSettings:
         setting = self.settings.get(key)
         return default if setting is None else setting.value
 
+    def where(self, key: str) -> str:
+        """Where ``key``'s value was set, for an error about the value (a user who set COCONUT_TIMEOUT long ago
+        looks for the variable, not the setting): ``environment variable COCONUT_X``, ``settings file F: key``,
+        ``--flag`` or ``setting key``."""
+        origin = self.settings[key].origin if key in self.settings else DEFAULT
+        if origin.startswith("env "):
+            return "environment variable " + origin.removeprefix("env ")
+        if origin.startswith("flag "):
+            return origin.removeprefix("flag ")
+        return f"setting {key}" if origin == DEFAULT else f"settings file {origin}: {key}"
+
     def nested(self) -> dict[str, Any]:
         """The effective values as the settings file's nested map (``{"core": {"listen": ...}}``)."""
         out: dict[str, Any] = {}

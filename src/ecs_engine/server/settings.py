@@ -28,7 +28,7 @@ Read with coconut's, through the same layers (``layered_settings``: defaults < /
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,17 @@ class CoreSettings:
     watchdogs: Any = None  # the top-level watchdogs: section (environment/watchdog_rules.py)
 
     @classmethod
-    def from_values(cls, values: dict[str, Any], *, data_dir: Path, state_dir: Path, listen: str | None = None):
-        """``values``: the settings file as a nested map (``core:`` section and top-level keys)."""
+    def from_values(
+        cls,
+        values: dict[str, Any],
+        *,
+        data_dir: Path,
+        state_dir: Path,
+        listen: str | None = None,
+        where: Callable[[str], str] = lambda key: f"setting {key}",
+    ):
+        """``values``: the settings file as a nested map (``core:`` section and top-level keys); ``where`` names
+        the layer a key's value came from in an error (``LayeredSettings.where``: the variable, the file)."""
         core = values.get("core") or {}
         if not isinstance(core, dict):
             raise UsageError("setting 'core': expected a map of core settings")
@@ -96,17 +105,17 @@ class CoreSettings:
                 try:
                     setattr(out, name, parse_duration(str(core[name])))
                 except ValueError as exc:
-                    raise UsageError(f"setting core.{name}: {exc}") from None
+                    raise UsageError(f"{where(f'core.{name}')}: {exc}") from None
         if out.fmq_plugin not in ("OCClite", "OCC"):
-            raise UsageError(f"setting core.fmq_plugin: expected OCClite or OCC, got '{out.fmq_plugin}'")
-        out.check_listen(out.listen, "setting core.listen")
+            raise UsageError(f"{where('core.fmq_plugin')}: expected OCClite or OCC, got '{out.fmq_plugin}'")
+        out.check_listen(out.listen, where("core.listen"))
         apricot = values.get("apricot") or {}
         if not isinstance(apricot, dict):
             raise UsageError("setting 'apricot': expected a map of apricot settings (listen)")
         out.apricot_listen = str(apricot.get("listen") or "")
         out.watchdogs = values.get("watchdogs")
         if out.apricot_listen:
-            out.check_listen(out.apricot_listen, "setting apricot.listen")
+            out.check_listen(out.apricot_listen, where("apricot.listen"))
         return out
 
     def check_listen(self, listen: str, what: str) -> None:
@@ -141,7 +150,9 @@ class CoreSettings:
         )
         for warning in layered.warnings:
             logging.getLogger(__name__).warning("%s", warning)
-        return cls.from_values(layered.nested(), data_dir=data_dir, state_dir=state_dir, listen=listen)
+        return cls.from_values(
+            layered.nested(), data_dir=data_dir, state_dir=state_dir, listen=listen, where=layered.where
+        )
 
 
 def _yes_no(core: dict[str, Any], name: str, default: bool) -> bool:

@@ -154,6 +154,9 @@ class Mistaken(ControlledProcess):
     def on_start(self, arguments):
         self.internal_error("no data source")
 
+    async def on_reset(self, arguments):
+        await self.pause()  # only running() may: this hook's own transition holds the way
+
 sys.exit(Mistaken.main())
 """
 
@@ -198,6 +201,20 @@ async def test_internal_error_in_a_hook_ends_the_transition_in_error(tmp_path):
         assert [change.state for change in changes] == ["CONFIGURED", "ERROR"]
         for watcher in watchers:
             watcher.cancel()
+
+
+async def test_pause_in_a_hook_fails_the_hook_instead_of_hanging_the_process(tmp_path):
+    script = tmp_path / "mistaken.py"
+    script.write_text(MISTAKEN)
+    command = [sys.executable, str(script)]
+    async with launch.running(command, log_path=tmp_path / "out.log") as child, OccClient(child.address) as client:
+        await client.transition("STANDBY", "CONFIGURE", {"chans.data.0.address": "x"})
+        reset = await client.transition("CONFIGURED", "RESET", timeout=10)  # it hung: no answer, ever
+        assert (reset.state, reset.trigger) == ("ERROR", "DEVICE_ERROR")
+        assert "on_reset failed in CONFIGURED: RuntimeError: pause() in a hook waits for the hook's own" in (
+            child.output()
+        )
+        assert (await client.transition("ERROR", "EXIT", timeout=10)).reached("DONE")
 
 
 def test_a_plain_running_method_is_refused_when_the_class_is_defined():

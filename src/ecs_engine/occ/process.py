@@ -117,6 +117,7 @@ class ControlledProcess:
         self._run_task: asyncio.Task | None = None
         self._finished: asyncio.Event | None = None
         self._exit_code = 0
+        self._hook_task: asyncio.Task | None = None  # the task running a transition's hook, while it runs
 
     # -- hooks: override what the process needs --
 
@@ -156,13 +157,18 @@ class ControlledProcess:
 
     async def pause(self) -> str:
         """RUNNING -> PAUSED on the process's own initiative (OCC offers no PAUSE request). Returns the state."""
-        async with self._lock:
-            return await self._apply(states.PAUSE, {})
+        return await self._own_initiative(states.PAUSE)
 
     async def resume(self) -> str:
         """PAUSED -> RUNNING on the process's own initiative. Returns the state."""
+        return await self._own_initiative(states.RESUME)
+
+    async def _own_initiative(self, event: str) -> str:
+        if self._hook_task is not None and self._hook_task is asyncio.current_task():
+            # it would wait for the lock its own transition holds: the process would hang, every call with it
+            raise RuntimeError(f"{event.lower()}() in a hook waits for the hook's own transition: call it from running")
         async with self._lock:
-            return await self._apply(states.RESUME, {})
+            return await self._apply(event, {})
 
     # -- state machine --
 
@@ -198,6 +204,7 @@ class ControlledProcess:
         if event == states.CONFIGURE:
             self.arguments = arguments
         source, hook = self.state, getattr(self, HOOKS[event])
+        self._hook_task = asyncio.current_task()
         try:
             await call_hook(hook, arguments)
         except Exception as exc:
@@ -205,6 +212,8 @@ class ControlledProcess:
             if self.state != states.ERROR:
                 self._enter(states.ERROR)
             return states.ERROR
+        finally:
+            self._hook_task = None
         if self.state != source:  # the hook went to ERROR itself (internal_error): the transition ends there
             return self.state
         self._enter(target)

@@ -87,6 +87,6 @@ def test_task_list_filters_by_environment_and_says_none_for_released_tasks(real_
     assert {re.split(r"\s+", line.strip())[1] for line in text.splitlines()[3:] if line.strip()} == {kept}
 
     unknown = coconut("task", "list", "--env", released, check=False)
-    assert unknown.status == 1 and f"environment not found: no environment with id {released}" in unknown.err
+    assert unknown.status == 1 and f"error: no environment with id {released}" in unknown.err
     coconut("task", "clean")
     coconut("env", "destroy", kept)

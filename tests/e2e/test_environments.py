@@ -97,14 +97,14 @@ def test_running_state_is_refused_to_destroy_and_bad_requests_are_one_clear_erro
     wrong = coconut("env", "control", environment_id, "-e", "CONFIGURE", check=False)
     assert wrong.status == 5 and "CONFIGURE is not allowed there (allowed: STOP)" in wrong.err
     unknown = coconut("env", "show", "nosuchenv", check=False)
-    assert unknown.status == 1 and "environment not found: no environment with id nosuchenv" in unknown.err
+    assert unknown.status == 1 and "coconut: error: no environment with id nosuchenv\n" in unknown.err
     assert unknown.err.endswith("  hint: 'coconut env list' lists them\n")
     typo = environment_id[:-1] + ("x" if environment_id[-1] != "x" else "y")  # one character wrong: its id hinted
     for command in (("show", typo), ("control", typo, "-e", "STOP"), ("destroy", typo, "-a")):
         mistyped = coconut("env", *command, check=False)
         assert mistyped.status == 1, mistyped.err
         assert mistyped.err.splitlines() == [
-            f"coconut: error: environment not found: no environment with id {typo}",
+            f"coconut: error: no environment with id {typo}",
             f"  hint: did you mean {environment_id}? ('coconut env list' lists them)",
         ]
     missing = coconut("env", "create", "-w", "no-such-workflow", check=False)

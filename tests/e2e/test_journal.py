@@ -102,7 +102,7 @@ def test_bad_query_arguments_are_one_clear_error_naming_the_argument(coconut):
     missing = coconut("runs", "show", "424242", check=False)
     assert missing.status != 0 and "run 424242 is not in the event journal" in missing.err
     unknown = coconut("env", "subscribe", "2rE9AV3m1HL", check=False)
-    assert unknown.status != 0 and "environment not found: no environment with id 2rE9AV3m1HL" in unknown.err
+    assert unknown.status != 0 and "error: no environment with id 2rE9AV3m1HL" in unknown.err
 
 
 def test_a_subscriber_that_reconnects_with_its_last_sequence_number_misses_nothing(coconut):

@@ -56,6 +56,11 @@ class CreateError(HandledError):
         self.info = info
 
 
+def no_environment(environment_id: str) -> NotFoundError:
+    """The one error for an id no environment has, wherever it is asked for (coconut env.py adds the closest id)."""
+    return NotFoundError(f"no environment with id {environment_id}")
+
+
 class EnvironmentManager:
     """All environments of one core. Use ``async with EnvironmentManager(...)`` or ``start()``/``close()``."""
 
@@ -157,7 +162,7 @@ class EnvironmentManager:
     def get(self, environment_id: str) -> Environment:
         env = self.environments.get(environment_id)
         if env is None:
-            raise NotFoundError(f"environment {environment_id} not found")
+            raise no_environment(environment_id)
         return env
 
     def active_detectors(self) -> list[str]:

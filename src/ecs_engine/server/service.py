@@ -19,7 +19,7 @@ import grpc
 
 from ecs_engine import __version__
 from ecs_engine.config.configuration import PRIVATE_DETECTORS
-from ecs_engine.environment.manager import CreateError
+from ecs_engine.environment.manager import CreateError, no_environment
 from ecs_engine.errors import HandledError, NotFoundError, RefusedError, UsageError
 from ecs_engine.events import model
 from ecs_engine.events.model import now_ms
@@ -241,10 +241,7 @@ class ControlService(pb_grpc.ControlServicer):
 
     def _env(self, environment_id: str) -> Environment:
         _check_id(environment_id)
-        env = self.manager.environments.get(environment_id)
-        if env is None:
-            raise NotFoundError(f"environment not found: no environment with id {environment_id}")
-        return env
+        return self.manager.get(environment_id)
 
     def _source(self, expression: str) -> tuple[TemplateSource, str]:
         return self.core.sources.resolve(expression)
@@ -406,7 +403,7 @@ class ControlService(pb_grpc.ControlServicer):
                 and environment_id not in self.manager.environments
                 and not await offload(self.manager.store.load, environment_id)
             ):
-                raise NotFoundError(f"environment not found: no environment with id {environment_id}")
+                raise no_environment(environment_id)
             query = {"environment_id": environment_id, "run_number": None}
             after = request.afterSeq if request.HasField("afterSeq") else None
             async for event, _ in journal_then_live(self.manager, stream, query, after):

@@ -64,7 +64,7 @@ def read_text(path: Path, what: str) -> str:
 
 
 def load_config(path: str | Path) -> dict[str, str]:
-    """A YAML or JSON file flattened to dot keys (``chans.data.0.address``); values become text."""
+    """A YAML or JSON file flattened to dot keys (``chans.data.0.address``); values are pushed as written."""
     import yaml
 
     from ecs_engine.config.tree import yaml_error
@@ -73,7 +73,7 @@ def load_config(path: str | Path) -> dict[str, str]:
     path = Path(path).expanduser()
     text = read_text(path, f"configuration file {path}")
     try:
-        data = yaml.safe_load(text)  # JSON is YAML
+        data = yaml.load(text, Loader=_as_written_loader())  # JSON is YAML
     except yaml.YAMLError as exc:
         raise UsageError(yaml_error(f"configuration file {path}", exc)) from None
     if data is None:
@@ -81,3 +81,20 @@ def load_config(path: str | Path) -> dict[str, str]:
     if not isinstance(data, dict):
         raise UsageError(f"configuration file {path}: expected a mapping at the top, got {type(data).__name__}")
     return flatten(data)
+
+
+def _as_written_loader() -> type:
+    """A safe YAML loader that reads every scalar as the text written, only null and empty as nothing: the process
+    receives text, and YAML 1.1's reading of it pushed 0x1F as 31, 010 as 8, 1.10 as 1.1, 12:30 as 750 and
+    yes/on as true."""
+    import yaml
+
+    class AsWritten(yaml.SafeLoader):
+        pass
+
+    kept = ("tag:yaml.org,2002:null", "tag:yaml.org,2002:merge")
+    AsWritten.yaml_implicit_resolvers = {
+        first: [(tag, pattern) for tag, pattern in resolvers if tag in kept]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return AsWritten

@@ -138,6 +138,23 @@ def test_config_file_is_flattened_and_inline_arguments_win(occ_process, tmp_path
     }
 
 
+def test_config_values_are_pushed_as_written(occ_process, tmp_path):
+    """YAML 1.1 read them as numbers and booleans: 1.10 was pushed as 1.1, 0x1F as 31, 010 as 8, yes as true."""
+    config = tmp_path / "args.yaml"
+    config.write_text("version: 1.10\nmask: 0x1F\ncode: 010\nenabled: yes\nat: 12:30\nnone: null\nflag: true\n")
+    p = ["-addr", occ_process.address, "-mode", "direct", "-config", str(config)]
+    assert peanut(*p, "transition", "STANDBY", "CONFIGURED").status == 0
+    assert json.loads(occ_process.dump.read_text()) == {
+        "version": "1.10",
+        "mask": "0x1F",
+        "code": "010",
+        "enabled": "yes",
+        "at": "12:30",
+        "none": "",
+        "flag": "true",
+    }
+
+
 def test_fmq_mode_drives_the_fairmq_sequences(fmq_device):
     p = ["-addr", fmq_device.address]  # fmq is the CLI's default mode
     assert peanut(*p, "get-state").out == "IDLE\n"

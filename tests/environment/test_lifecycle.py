@@ -255,6 +255,18 @@ async def test_undeployable_roles_fail_deploy_only_when_critical(small, harness_
             await h.manager.create(small, "small", user_vars={"detectors": '["OTHER"]'})
 
 
+async def test_a_reason_many_undeployable_roles_share_is_said_once(small, harness_factory):
+    """Hosts no node has fail each of their roles alike: the error names the roles, then the reason once."""
+    async with harness_factory() as h:
+        h.driver.undeployable("*.worker", "no node has machine_id=nowhere")
+        with pytest.raises(CreateError) as failed:
+            await h.manager.create(small, "small")
+        assert str(failed.value.args[0]).endswith(
+            "undeployable critical roles: small.host-flp001.worker, small.host-flp002.worker"
+            " (no node has machine_id=nowhere)"
+        )
+
+
 async def test_engine_waits_are_bounded_and_name_their_setting(small, harness_factory):
     from ecs_engine.environment import EngineSettings
 

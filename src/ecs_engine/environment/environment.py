@@ -56,6 +56,17 @@ TASK_CHANGES_AT_MOST = 16
 BATCHED_TASK_EVENTS = (TaskEventKind.STATE, TaskEventKind.STATUS)
 
 
+def by_reason(reasons: Mapping[str, str]) -> str:
+    """``a, b (why); c (why not)``: each reason said once after what it holds for (the roles of a host no node
+    has all fail alike), at most MAX_LISTED_TASK_ERRORS of them named, then how many more."""
+    shown: dict[str, list[str]] = {}
+    for name in list(reasons)[:MAX_LISTED_TASK_ERRORS]:
+        shown.setdefault(reasons[name], []).append(name)
+    listed = "; ".join(f"{', '.join(names)} ({reason})" for reason, names in shown.items())
+    more = len(reasons) - MAX_LISTED_TASK_ERRORS
+    return listed + (f"; and {more} more" if more > 0 else "")
+
+
 @dataclass
 class EngineSettings:
     """Timeouts of the engine's own waits (each named in the error its expiry gives)."""
@@ -765,11 +776,12 @@ class Environment:
     def _check_deployment(self) -> None:
         status, state = self.roles.status[self.root.path], self.roles.state[self.root.path]
         if status == UNDEPLOYABLE:
-            bad = [p for p, s in self.roles.status.items() if s == UNDEPLOYABLE and p in self.undeployable]
-            listed = "; ".join(f"{p} ({self.undeployable[p]})" for p in bad[:MAX_LISTED_TASK_ERRORS])
-            if len(bad) > MAX_LISTED_TASK_ERRORS:
-                listed += f"; and {len(bad) - MAX_LISTED_TASK_ERRORS} more"
-            raise TransitionFailure(f"workflow deployment failed: undeployable critical roles: {listed}")
+            bad = {
+                p: self.undeployable[p]
+                for p, s in self.roles.status.items()
+                if s == UNDEPLOYABLE and p in self.undeployable
+            }
+            raise TransitionFailure(f"workflow deployment failed: undeployable critical roles: {by_reason(bad)}")
         if state == ERROR:
             raise TransitionFailure("workflow deployment failed: the workflow is in ERROR")
 

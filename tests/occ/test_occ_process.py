@@ -293,10 +293,11 @@ async def test_a_misspelt_flag_is_not_ignored_unseen(tmp_path):
         assert "ignored" not in child.output()
 
 
-async def test_sigterm_ends_the_process_cleanly():
-    async with launch.running([sys.executable, str(DUMMY)]) as child:
+async def test_sigterm_ends_the_process_cleanly_and_its_log_says_so(tmp_path):
+    async with launch.running([sys.executable, str(DUMMY)], log_path=tmp_path / "out.log") as child:
         child.process.terminate()
         assert await child.wait_exit(5) == 128 + 15
+        assert "SIGTERM in state STANDBY: stopping" in child.output()
 
 
 async def test_control_port_from_environment_and_a_clear_error_when_it_is_taken(tmp_path):

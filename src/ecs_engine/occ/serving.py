@@ -64,7 +64,7 @@ async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None],
     await server.start()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, owner._finish, 128 + signum)
+        loop.add_signal_handler(signum, _stop_on, owner, signum)
     log.info("%s listening on %s:%d (pid %d)", what, owner.options.host, owner.port, os.getpid())
     try:
         await owner._finished.wait()
@@ -73,6 +73,12 @@ async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None],
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
     return owner._exit_code
+
+
+def _stop_on(owner: Any, signum: int) -> None:
+    """A signal ends the process: its log says which, and in which state (else it just ends, unexplained)."""
+    log.info("%s in state %s: stopping", signal.Signals(signum).name, owner.state)
+    owner._finish(128 + signum)
 
 
 def check_can_listen(host: str, port: int) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import textwrap
 import threading
 
@@ -211,6 +213,29 @@ def test_unreachable_and_timeout(tmp_path):
         assert "the transition may still have happened (check with get-state)" in slow.err
     finally:
         asyncio.run(launch.stop(child, use_occ=False))
+
+
+def test_a_port_that_is_not_a_control_port_is_named_as_such():
+    """A web server or a data port at -addr: 'nothing answers ... is the process running?' sent the user looking
+    for a process that was running."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_as_a_web_server() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                connection, _ = listener.accept()
+                connection.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+                connection.close()
+
+    threading.Thread(target=answer_as_a_web_server, daemon=True).start()
+    address = f"127.0.0.1:{listener.getsockname()[1]}"
+    try:
+        result = peanut("-addr", address, "-mode", "direct", "get-state")
+    finally:
+        listener.close()
+    assert result.status == ExitStatus.UNREACHABLE
+    assert f"GetState: something at {address} accepts connections but does not speak gRPC" in result.err
+    assert "is that the process's control port" in result.err and "nothing answers" not in result.err
 
 
 def test_a_process_that_dies_during_a_transition_went_away_it_was_not_that_nothing_answered(tmp_path):

@@ -28,6 +28,10 @@ class WrongModeError(HandledError):
         self.suggested_mode = suggested_mode
 
 
+#: what gRPC says of a peer that took the connection but sent no HTTP/2 (a data port, a web server, a silent one)
+_NOT_GRPC = ("settings frame", "failed parsing http/2")
+
+
 def other_mode(mode: str) -> str:
     return FMQ if mode == DIRECT else DIRECT
 
@@ -45,6 +49,11 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
         host = address.rpartition(":")[0]
         return UnreachableError(
             f"{what}: cannot resolve the host name {host!r} of {address}", hint="check the host name in the address"
+        )
+    if code == grpc.StatusCode.UNAVAILABLE and any(words in details.lower() for words in _NOT_GRPC):
+        return UnreachableError(
+            f"{what}: something at {address} accepts connections but does not speak gRPC ({details})",
+            hint="is that the process's control port (its --control-port / OCC_CONTROL_PORT)?",
         )
     if code == grpc.StatusCode.UNAVAILABLE and details and not never_connected(details):
         return UnreachableError(

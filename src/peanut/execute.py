@@ -27,7 +27,7 @@ from .commands import run_command
 from .control import ProcessControl, transport
 from .inputs import read_text
 from .output import Output
-from .parser import build_parser
+from .parser import build_parser, misplaced_flag
 
 if TYPE_CHECKING:
     from .tui import TuiIO
@@ -134,6 +134,7 @@ def _descends_from(pid: int, ancestor: int) -> bool:
         return False
 
 
+FLAG_IN_SCRIPT = "{flag}: flags go on peanut's command line before exec, not in a script"
 LOGS_KEPT = 20
 WAITING_NOTE_AFTER = 2.0  # seconds of silence before exec says what it waits for
 
@@ -170,8 +171,14 @@ def read_script(path: Path) -> list[ScriptLine]:
         try:
             words = shlex.split(text)
             if words[0].startswith("-"):  # they would be parsed and then ignored: the script's flags are exec's
-                raise UsageError(f"{words[0]}: flags go on peanut's command line before exec, not in a script")
-            options = parser.parse_args(words)
+                raise UsageError(FLAG_IN_SCRIPT.format(flag=words[0]))
+            try:
+                options = parser.parse_args(words)
+            except UsageError:
+                misplaced = misplaced_flag(parser, words)
+                if misplaced is None:
+                    raise
+                raise UsageError(FLAG_IN_SCRIPT.format(flag=misplaced[0])) from None
             if options.command == "exec":
                 raise UsageError(f"expected a peanut command (get-state, transition, ...), got {text!r}")
         except ValueError as exc:  # shlex

@@ -102,24 +102,28 @@ def parse(argv: Sequence[str], stdout: TextIO) -> argparse.Namespace:
         try:
             return parser.parse_args(list(argv))
         except UsageError:
-            _misplaced_flag(parser, list(argv))
-            raise
+            misplaced = misplaced_flag(parser, list(argv))
+            if misplaced is None:
+                raise
+            flag, command = misplaced
+            raise UsageError(
+                f"{flag} after the command {command}: peanut's flags go before the command",
+                hint=f"peanut {flag} ... {command} ... (as upstream peanut, Go style)",
+            ) from None
 
 
-def _misplaced_flag(parser: argparse.ArgumentParser, argv: list[str]) -> None:
-    """Raise a usage error naming a flag of peanut's given after the command (``get-state -addr X``): argparse
-    calls it an unrecognized argument, and this is the likeliest slip of all."""
+def misplaced_flag(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[str, str] | None:
+    """A flag of peanut's given after the command (``get-state -addr X``), and that command: argparse calls it
+    an unrecognized argument, and it is the likeliest slip of all."""
     commands = {name for action in parser._actions if action.choices for name in action.choices}
     position = next((i for i, word in enumerate(argv) if word in commands), None)
     if position is None:
-        return
+        return None
     flags = {flag for action in parser._actions for flag in action.option_strings} - {"-h", "--help", "--version"}
     for word in argv[position + 1 :]:
         if word == "--":
-            return
+            return None
         flag = word.partition("=")[0]
         if flag in flags:
-            raise UsageError(
-                f"{flag} after the command {argv[position]}: peanut's flags go before the command",
-                hint=f"peanut {flag} ... {argv[position]} ... (as upstream peanut, Go style)",
-            )
+            return flag, argv[position]
+    return None

@@ -115,7 +115,8 @@ def test_detach_leaves_the_process_running(tmp_path):
         ("get-state\nexec -- true\n", "{steps}:2: expected a peanut command (get-state, transition, ...)"),
         ("-o json get-state\n", "{steps}:1: -o: flags go on peanut's command line before exec, not in a script"),
         ("-addr localhost:1 get-state\n", "{steps}:1: -addr: flags go on peanut's command line"),
-        ("get-state -o json\n", "{steps}:1: unrecognized arguments: -o json"),
+        ("get-state -o json\n", "{steps}:1: -o: flags go on peanut's command line before exec, not in a script"),
+        ("get-state --bogus\n", "{steps}:1: unrecognized arguments: --bogus"),
         (None, "exec --script {steps}: No such file or directory"),
     ],
 )

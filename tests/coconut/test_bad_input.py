@@ -162,10 +162,10 @@ def test_apricot_on_a_port_in_use_says_only_that(coconut):
         busy.listen()
         port = busy.getsockname()[1]
         result = coconut("--config", str(settings), "apricot", "serve", "--port", str(port))
-    assert result.status == ExitStatus.FAILED
+    assert result.status == ExitStatus.REFUSED
     assert result.err.splitlines() == [
-        f"coconut: error: apricot cannot listen on 127.0.0.1:{port}: the port is in use",
-        "  hint: another program listens there; choose another --port",
+        f"coconut: error: cannot start apricot on 127.0.0.1:{port}: something listens there already",
+        "  hint: choose another --port",
     ]
 
 

@@ -55,12 +55,33 @@ def test_a_core_is_not_started_on_a_port_something_listens_at_and_says_how_to_ta
             refused = coconut(*command, check=False)
             assert refused.status == 5, refused.err
             assert refused.err.splitlines() == [
-                f"coconut: error: cannot start a core on 127.0.0.1:{coconut.port}: something listens there already"
-                " (another user's core?)",
-                "  hint: take a port of your own: coconut --endpoint 127.0.0.1:PORT core start (and that --endpoint,"
-                " or the setting 'endpoint', for every command)",
+                f"coconut: error: cannot start a core on 127.0.0.1:{coconut.port}: something listens there already",
+                "  hint: another user's core, perhaps; take a port of your own: coconut --endpoint 127.0.0.1:PORT"
+                " core start (and that --endpoint, or the setting 'endpoint', for every command)",
             ]
     assert read_pidfile(coconut.state_dir) is None  # nothing was started
+
+
+def test_a_core_started_by_hand_or_systemd_on_a_port_in_use_says_so_not_grpc(tmp_path):
+    """'python -m ecs_engine.server' (what a systemd unit runs): the same words as coconut's, in its own terms,
+    and no raw gRPC line ('Failed to bind to address ...')."""
+    import socket
+
+    env = {**os.environ, **{f"XDG_{kind}_HOME": str(tmp_path / kind) for kind in ("CONFIG", "DATA", "STATE")}}
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        listen = f"127.0.0.1:{other.getsockname()[1]}"
+        argv = ["-m", "ecs_engine.server", "--data-dir", str(tmp_path / "d"), "--state-dir", str(tmp_path / "s")]
+        core = subprocess.run(
+            [sys.executable, *argv, "--listen", listen], env=env, capture_output=True, text=True, timeout=60
+        )
+    assert core.returncode == 5
+    assert core.stderr.splitlines()[-2:] == [
+        f"core: error: cannot start a core on {listen}: something listens there already",
+        "  hint: another user's core, perhaps; take a port of your own: --listen HOST:PORT, or the setting core.listen",
+    ]
+    assert "bind" not in core.stderr, core.stderr
 
 
 def test_the_embedded_core_can_be_turned_off(tmp_path):

@@ -21,8 +21,8 @@ def test_a_port_in_use_is_one_error_with_a_hint_and_no_grpc_log_line(tmp_path):
             text=True,
             timeout=30,
         )
-    assert result.returncode == 1
+    assert result.returncode == 5
     assert result.stderr.splitlines() == [
-        f"coconut: error: apricot cannot listen on 127.0.0.1:{port}: the port is in use",
-        "  hint: another program listens there; choose another --port",
+        f"coconut: error: cannot start apricot on 127.0.0.1:{port}: something listens there already",
+        "  hint: choose another --port",
     ]

@@ -64,9 +64,9 @@ def test_a_port_in_use_is_one_clear_error():
         taken.listen()
         port = taken.getsockname()[1]
         result = run_mock("dcs", "--port", str(port))
-    assert result.returncode == 1
+    assert result.returncode == 5
     first = result.stderr.splitlines()[0]
-    assert first == f"coconut: error: mock dcs cannot listen on 127.0.0.1:{port}: the port is in use"
+    assert first == f"coconut: error: cannot start mock dcs on 127.0.0.1:{port}: something listens there already"
 
 
 def test_a_bad_script_is_one_error_naming_the_file_and_line(tmp_path: Path):

@@ -96,15 +96,19 @@ def start(
 def _refuse_a_taken_port(listen: str) -> None:
     """Refuse (exit 5) a core whose port something on this machine already listens at (another user's core, most
     likely), saying how to take another, rather than let it fail to bind in its log."""
+    from ecs_engine.server.core import ANOTHER_CORE, CORE, TAKE_A_PORT
     from ecs_engine.server.endpoints import split_endpoint
+    from ecs_engine.server.listening import port_in_use
 
     from ..core_connection import _listening
 
     host, port = split_endpoint(listen, what="listen")
     if _listening(host, port):
-        raise RefusedError(
-            f"cannot start a core on {listen}: something listens there already (another user's core?)",
-            hint=f"take a port of your own: coconut --endpoint {host}:PORT core start"
+        raise port_in_use(
+            CORE,
+            listen,
+            hint=TAKE_A_PORT,
+            cli_hint=f"{ANOTHER_CORE}; take a port of your own: coconut --endpoint {host}:PORT core start"
             " (and that --endpoint, or the setting 'endpoint', for every command)",
         )
 

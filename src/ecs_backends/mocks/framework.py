@@ -25,9 +25,8 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from ecs_engine.durations import parse_duration
-from ecs_engine.errors import HandledError, TemplateError, UsageError
+from ecs_engine.errors import TemplateError, UsageError
 from ecs_engine.events.model import now_ms
-from ecs_engine.server.apricot import port_free
 from ecs_engine.server.listening import SERVER_OPTIONS, bind
 from ecs_engine.template.yamlload import YList, YMap, load_yaml
 
@@ -216,9 +215,7 @@ async def serve(
     service.add_servicers(server, script, recorder)  # the script is checked before anything listens
     chosen = service.default_port if port is None else port
     who = f"mock {service.name}"
-    if chosen and not port_free(host, chosen):  # before gRPC, whose own failure also logs a line of its own
-        raise HandledError(f"{who} cannot listen on {host}:{chosen}: the port is in use", hint="choose another --port")
-    bound = bind(server, f"{host}:{chosen}", tls_cert="", tls_key="", who=who, setting="--port")
+    bound = bind(server, f"{host}:{chosen}", tls_cert="", tls_key="", who=who, hint="choose another --port")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

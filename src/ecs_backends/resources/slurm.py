@@ -282,7 +282,7 @@ class SlurmResourceManager(ResourceManager):
             tls_cert=s.tls_cert,
             tls_key=s.tls_key,
             who="the agent service",
-            setting="core.slurm.listen",
+            hint="take another port: the setting core.slurm.listen",
         )
         kept.write_text(f"{port}\n")
         self._server = server

@@ -13,14 +13,13 @@ import asyncio
 import json
 import logging
 import signal
-import socket
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 
 from ecs_engine.config.paths import ComponentQuery
-from ecs_engine.errors import HandledError, NotFoundError, UsageError
+from ecs_engine.errors import NotFoundError, UsageError
 from ecs_engine.offload import offload
 from ecs_engine.protocols import apricot_pb2 as pb
 from ecs_engine.protocols import apricot_pb2_grpc as pb_grpc
@@ -244,18 +243,6 @@ def helpers(varstack: Mapping[str, str]) -> dict[str, object]:
     return {**static_objects(), "util": Util(dict(varstack))}
 
 
-def port_free(host: str, port: int) -> bool:
-    """Whether a server could listen on ``host:port`` now (bound as gRPC binds, with SO_REUSEADDR): asked before
-    gRPC binds, whose own failure logs a raw line of its own (and the mocks ask it too)."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def apart_listen(settings: CoreSettings, port: int | None) -> str:
     """Where ``coconut apricot serve`` listens: ``apricot.listen`` (default 127.0.0.1:32101), ``port`` replacing
     its port."""
@@ -284,13 +271,14 @@ async def _serve(settings: CoreSettings, config: Configuration, listen: str, tok
     interceptors = [TokenCheck(token, "apricot")] if settings.require_token else []
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     add_apricot(ApricotService(config), server)
-    host, _, port = listen.rpartition(":")
-    if not port_free(host.strip("[]"), int(port)):
-        raise HandledError(
-            f"apricot cannot listen on {listen}: the port is in use",
-            hint="another program listens there; choose another --port",
-        )
-    bind(server, listen, tls_cert=settings.tls_cert, tls_key=settings.tls_key, who="apricot", setting="--port")
+    bind(
+        server,
+        listen,
+        tls_cert=settings.tls_cert,
+        tls_key=settings.tls_key,
+        who="apricot",
+        hint="choose another --port",
+    )
     await server.start()
     if not settings.require_token:  # only once it listens: a refused port is the one message
         log.warning("core.require_token is false: anyone who reaches %s reads and writes the configuration", listen)

@@ -60,6 +60,11 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: the engine's own limits wait a little longer than the executor's, whose errors name the tasks
 ENGINE_MARGIN = 10.0
 GC_THRESHOLDS = (10_000, 20, 20)  # Python's defaults: (700, 10, 10); see tune_garbage_collector
+#: what a core is called in the error a port in use gives, and why (coconut's check before starting one says it too)
+CORE = "a core"
+ANOTHER_CORE = "another user's core, perhaps"
+#: how a core started by python -m ecs_engine.server or a systemd unit takes another port
+TAKE_A_PORT = f"{ANOTHER_CORE}; take a port of your own: --listen HOST:PORT, or the setting core.listen"
 
 
 def read_pidfile(state_dir: Path) -> dict[str, Any] | None:
@@ -236,14 +241,7 @@ class Core:
         pb_grpc.add_ControlServicer_to_server(ControlService(self), self.server)
         journal_pb2_grpc.add_JournalServicer_to_server(JournalService(self), self.server)
         watchdogs_pb2_grpc.add_WatchdogsServicer_to_server(WatchdogService(self), self.server)
-        self.port = bind(
-            self.server,
-            s.listen,
-            tls_cert=s.tls_cert,
-            tls_key=s.tls_key,
-            who="the core",
-            setting="the endpoint (--endpoint / core.listen)",
-        )
+        self.port = bind(self.server, s.listen, tls_cert=s.tls_cert, tls_key=s.tls_key, who=CORE, hint=TAKE_A_PORT)
         if s.apricot_listen:
             self._serve_apricot(interceptors)
         await self.server.start()
@@ -274,7 +272,7 @@ class Core:
             tls_cert=s.tls_cert,
             tls_key=s.tls_key,
             who="apricot",
-            setting="apricot.listen",
+            hint="take another port: the setting apricot.listen",
         )
 
     def _stored_watchdogs(self) -> Any:

@@ -37,14 +37,15 @@ async def unabandoned(work: Awaitable[T], what: str) -> T:
         if not task.done():
             log.warning("the controller stopped waiting for %s; it goes on", what)
             _abandoned.add(task)
-            task.add_done_callback(_forget)
+            task.add_done_callback(lambda done: _forget(done, what))
         raise
 
 
-def _forget(task: asyncio.Task) -> None:
+def _forget(task: asyncio.Task, what: str) -> None:
+    """The end of an abandoned transition; a refusal (it waited for another one) is logged, as it has no caller."""
     _abandoned.discard(task)
-    if not task.cancelled():
-        task.exception()  # a refusal nobody hears any more (it was logged) is not "never retrieved"
+    if not task.cancelled() and task.exception() is not None:
+        log.info("%s, its controller gone: %s", what, task.exception())
 
 
 async def serve_control(owner: Any, register: Callable[[grpc.aio.Server], None], what: str) -> int:

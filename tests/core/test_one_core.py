@@ -40,6 +40,29 @@ def test_a_second_core_on_the_same_data_directory_is_refused_naming_the_first(tm
         daemon.stop(first_state)
 
 
+def test_a_core_refused_for_its_directories_says_what_chooses_others(tmp_path):
+    """'use other --data-dir/--state-dir' was no help to a 'coconut core serve' user (coconut has no such flags): the
+    hint names what chooses the directories, for coconut and for python -m ecs_engine.server."""
+    data, state = tmp_path / "data", tmp_path / "state"
+    first = daemon.start(endpoint=f"127.0.0.1:{free_port()}", data_dir=data, state_dir=state, settings_path=None)
+    try:
+        argv = [sys.executable, "-m", "ecs_engine.server", "--listen", f"127.0.0.1:{free_port()}"]
+        for directories in (
+            ["--data-dir", str(tmp_path / "other"), "--state-dir", str(state)],
+            ["--data-dir", str(data), "--state-dir", str(tmp_path / "state2")],
+        ):
+            second = subprocess.run([*argv, *directories], capture_output=True, text=True, timeout=60)
+            assert second.returncode == ExitStatus.REFUSED, second.stderr
+            hint = second.stderr.splitlines()[-1]
+            assert hint.endswith(
+                "coconut takes them from XDG_DATA_HOME and XDG_STATE_HOME (their coconut/ folders),"
+                " python -m ecs_engine.server (a systemd unit) from --data-dir and --state-dir"
+            ), hint
+            assert f"(pid {first.pid}" in second.stderr
+    finally:
+        daemon.stop(state)
+
+
 @pytest.fixture
 def bystander():
     """A live process of this test's own, unrelated to any core."""

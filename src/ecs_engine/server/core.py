@@ -53,6 +53,12 @@ LOGFILE = "core.log"
 #: ``core.log`` is rotated at this size, keeping ``core.log.1`` .. ``core.log.5`` (60 MB at most)
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 5
+#: what chooses a core's data and state directories, for the errors that ask for others (read by a core started
+#: either way: coconut starts it with --data-dir and --state-dir of its own)
+DIRECTORIES = (
+    "coconut takes them from XDG_DATA_HOME and XDG_STATE_HOME (their coconut/ folders), python -m ecs_engine.server"
+    " (a systemd unit) from --data-dir and --state-dir"
+)
 LOCKFILE = "core.lock"  # in the data directory: held (flock) by the core that uses it, names its pid
 PRIVATE_UMASK = 0o077  # what the core creates is its owner's alone: directories 0700, files 0600
 #: signals that stop the core cleanly (SIGHUP: the terminal of a foreground core went away)
@@ -106,7 +112,7 @@ def lock_data_dir(data_dir: Path) -> int:
         os.close(fd)
         raise RefusedError(
             f"the data directory {data_dir} is in use by another core (pid {holder})",
-            hint="stop that core first ('coconut core stop' with its --state-dir), or use another --data-dir",
+            hint=f"stop that core first ('coconut core stop' with its directories), or give this core another: {DIRECTORIES}",
         ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -123,7 +129,7 @@ def make_private(directory: Path) -> None:
     if st.st_mode & 0o1000 or st.st_uid != os.geteuid():
         raise RefusedError(
             f"the directory {directory} is shared with other users; the core keeps its data in its own directories",
-            hint="point --data-dir / --state-dir at directories of the core's user",
+            hint=f"give the core directories of its user's own: {DIRECTORIES}",
         )
     log.info("%s was open to other users: now 0700", directory)
     directory.chmod(0o700)
@@ -392,7 +398,7 @@ class Core:
             raise RefusedError(
                 f"a core is already running for this state directory (pid {other['pid']}, "
                 f"endpoint {other.get('listen', '?')}, data {other.get('data_dir', '?')})",
-                hint="stop it with 'coconut core stop', or use other --data-dir/--state-dir",
+                hint=f"stop it with 'coconut core stop', or give this core other directories: {DIRECTORIES}",
             )
 
     def _write_pidfile(self) -> None:

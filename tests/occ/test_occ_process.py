@@ -136,9 +136,13 @@ async def test_a_transition_its_controller_stopped_waiting_for_still_completes(t
         with pytest.raises(DeadlineError):
             await client.transition("STANDBY", "CONFIGURE", timeout=0.3)
         assert (await client.get_state()).state == "STANDBY"  # the hook still runs
+        with pytest.raises(DeadlineError):  # a second one waits behind it, and is refused once it ran
+            await client.transition("STANDBY", "CONFIGURE", timeout=0.3)
         await eventually_async(lambda: "END function executeConfigure" in child.output(), what="the hook's end")
         assert (await client.get_state()).state == "CONFIGURED"
         assert "the controller stopped waiting for CONFIGURE from STANDBY; it goes on" in child.output()
+        refused = "CONFIGURE from STANDBY, its controller gone: transition not possible: state mismatch"
+        await eventually_async(lambda: refused in child.output(), what="the refusal nobody waits for, logged")
 
 
 MISTAKEN = """

@@ -314,8 +314,12 @@ def test_templates_and_repositories(client, core, tmp_path):
     assert "timestamp" in added
     repo, examples = client("ListRepos")["repos"]
     assert repo["default"] is True and examples == {"name": "examples", "defaultRevision": "local"}
-    refused = client.error("RemoveRepo", index=1)
-    assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION and "built-in examples" in refused.details()
+    for rpc in ("RemoveRepo", "RefreshRepos", "SetDefaultRepo"):  # the examples' index: refused, naming them
+        refused = client.error(rpc, index=1)
+        assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION, rpc
+        assert refused.details() == (
+            "repository 1 is the built-in examples: it cannot be removed, refreshed or changed (the added ones are 0-0)"
+        )
     client("SetDefaultRepo", index=0)
     client("SetGlobalDefaultRevision", revision="main")
     assert client("ListRepos")["globalDefaultRevision"] == "main"

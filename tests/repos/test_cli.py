@@ -74,7 +74,7 @@ def test_errors_are_one_line_with_the_reason(coconut, history):
     assert listed[1] == "examples"  # its index is said to be the built-in one, not an index not listed
     builtin = coconut("repo", "remove", "1")
     assert (builtin.status, builtin.err) == (
-        1,
+        5,
         "coconut: error: repository 1 is the built-in examples: it cannot be removed, refreshed or changed"
         " (the added ones are 0-0)\n",
     )

@@ -104,7 +104,7 @@ class RepoManager:
         entries = self._entries()
         if self.builtin and index == len(entries):
             added = f"the added ones are 0-{len(entries) - 1}" if entries else "none is added"
-            raise HandledError(
+            raise RefusedError(
                 f"repository {index} is the built-in {self.builtin}: it cannot be removed, refreshed or changed"
                 f" ({added})",
                 cli_hint=None if entries else "add one with 'coconut repo add'",

@@ -179,7 +179,7 @@ class Core:
         from .journal_retention import TaskOutput, journal_retention, keep_journal_within
         from .journal_service import JournalService
         from .service import ControlService
-        from .sources import TemplateSources, installed_examples
+        from .sources import EXAMPLES, TemplateSources, installed_examples
         from .watchdog_service import WatchdogService
 
         s = self.settings
@@ -235,10 +235,15 @@ class Core:
         await self._after_reload()
         tune_garbage_collector()
         ssh_key = Path(s.repos_ssh_key).expanduser() if s.repos_ssh_key else None
+        examples = installed_examples()
         self.repos = RepoManager(
-            s.data_dir, self.config, global_default_revision=s.global_default_revision, ssh_key=ssh_key
+            s.data_dir,
+            self.config,
+            global_default_revision=s.global_default_revision,
+            ssh_key=ssh_key,
+            builtin=EXAMPLES if examples is not None else "",  # ListRepos lists them last: their index is refused
         )
-        self.sources = TemplateSources(self.repos, installed_examples())
+        self.sources = TemplateSources(self.repos, examples)
         token = ensure_token(s.state_dir)
         if not s.require_token:
             log.warning("core.require_token is false: anyone who reaches %s controls this core", s.listen)

@@ -542,8 +542,6 @@ class ControlService(pb_grpc.ControlServicer):
 
     @rpc
     async def RemoveRepo(self, request: pb.RemoveRepoRequest, context: grpc.aio.ServicerContext) -> pb.RemoveRepoReply:
-        if request.index == len((await offload(self._repos().list)).repos) and self.core.sources.examples is not None:
-            raise RefusedError(f"repository {request.index} is the built-in examples: they cannot be removed")
         new_default = await offload(self._repos().remove, request.index)
         return pb.RemoveRepoReply(newDefaultRepo=new_default or "", timestamp=now_ms())
 

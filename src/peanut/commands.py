@@ -64,17 +64,22 @@ async def get_state(control: ProcessControl, out: Output) -> ExitStatus:
     return ExitStatus.OK
 
 
+def _possible_from(source: str) -> str | None:
+    """``from X peanut can go to Y (EVENT), ...``, None if no transition leaves ``source``."""
+    possible = ", ".join(
+        f"{target_state} ({event})"
+        for (state, event), target_state in states.TRANSITIONS.items()
+        if state == source and event in states.EXPECTED_FINAL_STATE
+    )
+    return f"from {source} peanut can go to {possible}" if possible else None
+
+
 def _occ_event(source: str, target: str) -> str:
     event = states.event_between(source, target)
     if event is None:
-        possible = ", ".join(
-            f"{target_state} ({event})"
-            for (state, event), target_state in states.TRANSITIONS.items()
-            if state == source and event in states.EXPECTED_FINAL_STATE
-        )
         raise UsageError(
             f"transition {source} {target}: no OCC transition leads from {source} to {target}",
-            hint=f"from {source} peanut can go to {possible}" if possible else f"{source} is not an OCC state",
+            hint=_possible_from(source) or f"{source} is not an OCC state",
         )
     return event
 
@@ -88,7 +93,14 @@ async def transition(
     progress = out.progress if control.mode != DIRECT else None
     drive = control.occ_transition(source, event, arguments, progress=progress, say=_indented(out))
     render = _with_trigger if control.mode == DIRECT else _occ_state_only
-    return await _step(out, f"transition {source} -> {target} ({event})", render, drive)
+    try:
+        return await _step(out, f"transition {source} -> {target} ({event})", render, drive)
+    except StepRefused as exc:  # the process is elsewhere: say where it can go from there
+        now = fairmq.occ_state(exc.outcome.raw_state) if control.mode != DIRECT else exc.outcome.raw_state
+        possible = _possible_from(now) if now != source else None
+        if possible:
+            exc.hint = f"{possible}; {exc.hint}" if exc.hint else possible
+        raise
 
 
 def _indented(out: Output) -> Callable[[str], None]:

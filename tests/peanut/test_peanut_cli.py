@@ -257,6 +257,19 @@ def test_a_process_that_dies_during_a_transition_went_away_it_was_not_that_nothi
     assert "nothing answers" not in died.err and "is the process running" not in died.err
 
 
+def test_a_transition_refused_in_another_state_says_where_the_process_can_go(tmp_path):
+    child = started([*DUMMY, "--fail-on", "START"], tmp_path / "failing.log")
+    p = ["-addr", child.address, "-mode", "direct"]
+    try:
+        assert peanut(*p, "transition", "STANDBY", "CONFIGURED").status == 0
+        assert peanut(*p, "transition", "CONFIGURED", "RUNNING").status == ExitStatus.FAILED
+        again = peanut(*p, "transition", "CONFIGURED", "RUNNING")  # as if nothing had happened
+    finally:
+        asyncio.run(launch.stop(child))
+    assert again.status == ExitStatus.REFUSED
+    assert "the process is in ERROR\n  hint: from ERROR peanut can go to STANDBY (RECOVER), DONE (EXIT)\n" in again.err
+
+
 def test_a_killed_process_is_unreachable_until_restarted(occ_process, tmp_path):
     p = ["-addr", occ_process.address, "-mode", "direct"]
     assert peanut(*p, "get-state").status == 0

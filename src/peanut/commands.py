@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
@@ -201,12 +202,33 @@ async def run_command(
             return await get_state(control, out)
         if options.command in STREAMS:
             return await _until_interrupted(STREAMS[options.command], control, out)
+        if options.command == "fmq-step":
+            check_quoted([options.first, options.second, *options.assignments])
         arguments = {**config, **parse_assignments(options.assignments)}
         return await STEPS[options.command](control, options.first, options.second, arguments, out)
     except WrongModeError as exc:
         raise _in_user_terms(exc, options.command, control.mode) from None
     finally:
         await control.close()
+
+
+#: the FairMQ states and events of two words, which the shell splits unless quoted
+_TWO_WORDS = {name for pair in fairmq.TRANSITIONS.items() for name in (*pair[0], pair[1]) if " " in name}
+
+
+def check_quoted(words: list[str]) -> None:
+    """``fmq-step IDLE INIT DEVICE``: say to quote the event, rather than 'argument DEVICE: expected key=value'."""
+    grouped, i = [], 0
+    while i < len(words):
+        pair = " ".join(words[i : i + 2])
+        grouped.append(pair if pair in _TWO_WORDS else words[i])
+        i += 2 if pair in _TWO_WORDS else 1
+    if grouped != words:
+        names = ", ".join(repr(name) for name in grouped if name not in words)
+        raise UsageError(
+            f"fmq-step: FairMQ names of two words are one argument each: quote {names}",
+            hint=shlex.join(["peanut", "fmq-step", *grouped]),
+        )
 
 
 def _in_user_terms(exc: WrongModeError, command: str, mode: str) -> WrongModeError:

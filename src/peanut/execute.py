@@ -23,7 +23,7 @@ from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
 from ecs_engine.occ.errors import seconds
 
-from .commands import run_command
+from .commands import check_quoted, run_command
 from .control import ProcessControl, transport
 from .inputs import read_text
 from .output import Output
@@ -181,6 +181,8 @@ def read_script(path: Path) -> list[ScriptLine]:
                 raise UsageError(FLAG_IN_SCRIPT.format(flag=misplaced[0])) from None
             if options.command == "exec":
                 raise UsageError(f"expected a peanut command (get-state, transition, ...), got {text!r}")
+            if options.command == "fmq-step":
+                check_quoted([options.first, options.second, *options.assignments])
         except ValueError as exc:  # shlex
             raise UsageError(f"{where}: {exc}") from None
         except HandledError as exc:

@@ -50,6 +50,10 @@ def test_version():
         ),
         (["-config", "/no/such.yaml", "get-state"], "configuration file /no/such.yaml"),
         (["exec"], "exec: no command to run"),
+        (
+            ["fmq-step", "IDLE", "INIT", "DEVICE"],
+            "FairMQ names of two words are one argument each: quote 'INIT DEVICE'",
+        ),
         (["get-state", "-addr", "localhost:1"], "-addr after the command get-state: peanut's flags go before the"),
         (["transition", "A", "B", "k=v", "-config", "x.yaml"], "-config after the command transition: peanut's"),
     ],

@@ -117,6 +117,7 @@ def test_detach_leaves_the_process_running(tmp_path):
         ("-addr localhost:1 get-state\n", "{steps}:1: -addr: flags go on peanut's command line"),
         ("get-state -o json\n", "{steps}:1: -o: flags go on peanut's command line before exec, not in a script"),
         ("get-state --bogus\n", "{steps}:1: unrecognized arguments: --bogus"),
+        ("fmq-step IDLE INIT DEVICE\n", "{steps}:1: fmq-step: FairMQ names of two words are one argument each"),
         (None, "exec --script {steps}: No such file or directory"),
     ],
 )

@@ -70,5 +70,15 @@ class Settings:
 
     @property
     def tls_ca(self) -> str:
-        """The CA certificate a core with TLS is checked against ("" for plain connections)."""
-        return str(self.get("tls_ca") or "")
+        """The CA certificate a core with TLS is checked against ("" for plain connections); one that cannot be
+        read is a usage error naming where it was set (it was an internal error at connect)."""
+        path = str(self.get("tls_ca") or "")
+        if path:
+            try:
+                with open(path, "rb"):
+                    pass
+            except OSError as exc:
+                raise UsageError(
+                    f"{self.layers.where('tls_ca')}: cannot read the CA certificate '{path}': {exc.strerror}"
+                ) from None
+        return path

@@ -141,6 +141,12 @@ def test_a_bad_value_is_named_by_the_layer_it_came_from(tmp_path):
         "coconut: error: environment variable COCONUT_ENDPOINT 'nowhere': expected HOST:PORT"
     )
     del layers.environ["COCONUT_TIMEOUT"], layers.environ["COCONUT_ENDPOINT"]
+    layers.environ["COCONUT_TLS_CA"] = str(tmp_path / "nowhere.pem")  # was 'internal error: FileNotFoundError'
+    status, _, err = layers.coconut("env", "list")
+    assert status == 2 and err.startswith(
+        f"coconut: error: environment variable COCONUT_TLS_CA: cannot read the CA certificate '{tmp_path}/nowhere.pem'"
+    ), err
+    del layers.environ["COCONUT_TLS_CA"]
     site = layers.write("site", {"timeout": "soon"})
     assert layers.coconut("env", "list")[2].startswith(f"coconut: error: settings file {site}: timeout: invalid")
     layers.environ["COCONUT_CORE_DEPLOY_TIMEOUT"] = "abc"  # the core's settings, read through the same layers

@@ -100,6 +100,8 @@ async def exec_async(
             try:
                 return await run_script(lines, child.address, mode, timeout, out, config)
             except HandledError as exc:
+                if exc.exit_status == ExitStatus.UNREACHABLE:  # its last words come as it ends, after its port
+                    await child.wait_exit(LAST_WORDS_WAIT)
                 if exc.exit_status in (ExitStatus.FAILED, ExitStatus.UNREACHABLE):  # the process says why
                     exc.message += child.last_output()
                 raise
@@ -136,6 +138,7 @@ def _descends_from(pid: int, ancestor: int) -> bool:
 
 FLAG_IN_SCRIPT = "{flag}: flags go on peanut's command line before exec, not in a script"
 LOGS_KEPT = 20
+LAST_WORDS_WAIT = 2.0  # seconds a process that went away during a step is given to end (and say why) first
 WAITING_NOTE_AFTER = 2.0  # seconds of silence before exec says what it waits for
 
 

@@ -89,6 +89,31 @@ def test_a_transition_that_fails_ends_with_the_process_s_own_words_on_why(tmp_pa
     assert any("on_start failed in CONFIGURED: RuntimeError: START fails on purpose" in line for line in output)
 
 
+QUITTER = """
+import sys
+from ecs_engine.occ.process import ControlledProcess
+
+class Quitter(ControlledProcess):
+    def on_configure(self, arguments):
+        sys.exit("cannot configure: no disk")
+
+sys.exit(Quitter.main())
+"""
+
+
+def test_a_process_that_exits_during_a_step_is_reported_gone_with_its_last_words(tmp_path):
+    """Its server cancelled the call as it stopped: 'failed: CANCELLED: CANCELLED' (exit 1), and its last words,
+    written as it ended, came after peanut had read its output."""
+    quitter = tmp_path / "quitter.py"
+    quitter.write_text(QUITTER)
+    result = peanut(
+        "exec", "--script", script(tmp_path, "transition STANDBY CONFIGURED\n"), "--", sys.executable, str(quitter)
+    )
+    assert result.status == ExitStatus.UNREACHABLE
+    assert "Transition STANDBY/CONFIGURE: the process at 127.0.0.1:" in result.err
+    assert "went away during the call" in result.err and "cannot configure: no disk" in result.err
+
+
 def test_a_process_that_dies_at_start_is_reported(tmp_path):
     result = peanut(
         "exec", "--script", script(tmp_path, "get-state\n"), "--", sys.executable, "-c", "raise SystemExit(4)"

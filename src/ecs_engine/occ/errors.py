@@ -55,9 +55,10 @@ def from_rpc_error(exc: grpc.RpcError, *, what: str, address: str, mode: str, ti
             f"{what}: something at {address} accepts connections but does not speak gRPC ({details})",
             hint="is that the process's control port (its --control-port / OCC_CONTROL_PORT)?",
         )
-    if code == grpc.StatusCode.UNAVAILABLE and details and not never_connected(details):
+    gone = code == grpc.StatusCode.UNAVAILABLE and details and not never_connected(details)
+    if gone or (code == grpc.StatusCode.CANCELLED and mode == DIRECT):  # an OCC server cancels only as it stops
         return UnreachableError(
-            f"{what}: the process at {address} went away during the call ({details})",
+            f"{what}: the process at {address} went away during the call ({details or code.name})",
             hint="it ended or crashed (its output may say why); what was asked may have been done or cut short",
         )
     if code == grpc.StatusCode.UNAVAILABLE:

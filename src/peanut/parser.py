@@ -55,7 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-addr", "--addr", metavar="HOST:PORT", help="process control address (localhost:47100)")
     parser.add_argument("-mode", "--mode", choices=("direct", "fmq", "fmq-step"), help="control mode (see below)")
-    parser.add_argument("-timeout", "--timeout", default="30s", metavar="DURATION", help="per call (default 30s)")
+    parser.add_argument(
+        "-timeout",
+        "--timeout",
+        default="30s",
+        metavar="DURATION",
+        help="per call, and exec's wait for the process to answer (default 30s)",
+    )
     parser.add_argument("-config", "--config", metavar="FILE", help="YAML/JSON arguments, flattened to dot keys")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--debug", action="store_true", help="tracebacks for internal errors")
@@ -63,14 +69,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     commands.add_parser("get-state", help="print the current state")
-    for name, first, second, text in (
-        ("transition", "FROM", "TO", "OCC transition FROM -> TO (the FairMQ sequence in fmq mode)"),
-        ("direct-step", "SRC", "EVENT", "one OCC protobuf Transition, whatever -mode says"),
-        ("fmq-step", "SRC", "EVENT", "one FairMQ Transition over OCClite, whatever -mode says"),
+    occ_state = "the OCC state the process is in (STANDBY, CONFIGURED, RUNNING, ERROR)"
+    for name, (first, first_help), (second, second_help), text in (
+        (
+            "transition",
+            ("FROM", occ_state),
+            ("TO", "the OCC state to go to (CONFIGURED, RUNNING, STANDBY, DONE)"),
+            "OCC transition FROM -> TO (the FairMQ sequence in fmq mode)",
+        ),
+        (
+            "direct-step",
+            ("SRC", occ_state),
+            ("EVENT", "CONFIGURE, RESET, START, STOP, EXIT, GO_ERROR or RECOVER, sent as given"),
+            "one OCC protobuf Transition, whatever -mode says",
+        ),
+        (
+            "fmq-step",
+            ("SRC", 'the FairMQ state the device is in (IDLE, "DEVICE READY", ...; quote two words)'),
+            ("EVENT", 'a FairMQ event ("INIT DEVICE", BIND, RUN, ...; quote two words)'),
+            "one FairMQ Transition over OCClite, whatever -mode says",
+        ),
     ):
-        command = commands.add_parser(name, help=text)
-        command.add_argument("first", metavar=first)
-        command.add_argument("second", metavar=second)
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("first", metavar=first, help=first_help)
+        command.add_argument("second", metavar=second, help=second_help)
         command.add_argument(  # default=[]: else argparse names it among the missing when FROM/TO are
             "assignments", nargs="*", default=[], metavar="KEY=VALUE", help="arguments pushed with it"
         )

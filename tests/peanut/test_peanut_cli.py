@@ -27,6 +27,17 @@ def test_help_lists_commands_modes_and_exit_statuses():
     assert "fmq-step" in result.out and "6 wrong mode" in result.out
 
 
+def test_each_command_s_help_says_what_its_arguments_are():
+    def words(*argv: str) -> str:  # argparse wraps to the terminal's width
+        return " ".join(peanut(*argv).out.split())
+
+    transition = words("transition", "--help")
+    assert "FROM the OCC state the process is in (STANDBY, CONFIGURED, RUNNING, ERROR)" in transition
+    assert "TO the OCC state to go to" in transition
+    assert "quote two words" in words("fmq-step", "--help")
+    assert "exec's wait for the process to answer" in words("--help")
+
+
 def test_version():
     from ecs_engine import __version__
 

@@ -137,9 +137,12 @@ def parse(argv: Sequence[str], stdout: TextIO) -> argparse.Namespace:
 def misplaced_flag(parser: argparse.ArgumentParser, argv: list[str]) -> tuple[str, str] | None:
     """A flag of peanut's given after the command (``get-state -addr X``), and that command: argparse calls it
     an unrecognized argument, and it is the likeliest slip of all."""
-    commands = {name for action in parser._actions if action.choices for name in action.choices}
-    position = next((i for i, word in enumerate(argv) if word in commands), None)
-    if position is None:
+    commands = next(a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    with_value = {flag for action in parser._actions if action.nargs != 0 for flag in action.option_strings}
+    position = 0  # the command: the first word that is neither a flag nor a flag's value (-mode fmq-step)
+    while position < len(argv) and argv[position] not in commands:
+        position += 2 if argv[position] in with_value else 1
+    if position >= len(argv):
         return None
     flags = {flag for action in parser._actions for flag in action.option_strings} - {"-h", "--help", "--version"}
     for word in argv[position + 1 :]:

@@ -67,6 +67,8 @@ def test_version():
         ),
         (["get-state", "-addr", "localhost:1"], "-addr after the command get-state: peanut's flags go before the"),
         (["transition", "A", "B", "k=v", "-config", "x.yaml"], "-config after the command transition: peanut's"),
+        (["-mode", "fmq-step", "get-state", "-addr", "h:1"], "-addr after the command get-state: peanut's flags"),
+        (["-mode", "direct", "transition", "A", "B", "-o", "json"], "-o after the command transition: peanut's"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(argv, message):

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 
-from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError, UnreachableError, never_connected
 from ecs_engine.protocols import o2control_pb2_grpc as pb_grpc
 
 from .auth import TOKEN_FILE, token_metadata
@@ -204,7 +204,7 @@ class CoreClient:
         # no error class: gRPC's own status (no core there, no answer in time); with one, the core answered
         # with its error (e.g. its configuration store is unreachable), which names what failed
         transport = name is None
-        if transport and code == grpc.StatusCode.UNAVAILABLE and not _never_connected(details):
+        if transport and code == grpc.StatusCode.UNAVAILABLE and not never_connected(details):
             return UnreachableError(
                 f"{rpc}: the core at {self.endpoint} went away during the call ({details})",
                 hint="it stopped or crashed; what was asked may have been done or cut short: look again (e.g. "
@@ -232,16 +232,6 @@ class CoreClient:
         if code == grpc.StatusCode.UNIMPLEMENTED:
             error = HandledError(f"{rpc}: {details}")
         return error
-
-
-#: what gRPC says of a call that never reached a server (else UNAVAILABLE means the server went away during it:
-#: "Cancelling all calls" when it stops, "Socket closed" or a reset when it dies)
-_NOT_CONNECTED = ("failed to connect", "connection refused", "dns resolution failed", "name resolution", "no route")
-
-
-def _never_connected(details: str) -> bool:
-    lowered = details.lower()
-    return any(words in lowered for words in _NOT_CONNECTED)
 
 
 def _utf8(value: str | bytes | None) -> str:

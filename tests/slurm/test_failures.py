@@ -52,14 +52,31 @@ def core_log(coconut) -> str:
 
 def test_an_agent_that_cannot_start_fails_the_create_at_once_with_its_output(coconut_with):
     coconut = coconut_with(slurm={"agent_command": "/nonexistent/ecs-agent", "agent_timeout": 60})
+    (coconut.state_dir / "slurm").mkdir(parents=True)  # the node's log, appended to by every agent job there
+    (coconut.state_dir / "slurm" / "agent-flp002.log").write_text("an earlier agent job's last words\n")
     began = time.monotonic()
     failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False, timeout=50)
     assert failed.status != 0
     assert time.monotonic() - began < 45  # not the agent_timeout of 60 s
     assert re.search(r"the agent of node flp002 \(Slurm job \d+\) is lost: its job \d+ ended \(FAILED\)", failed.err)
     assert "/nonexistent/ecs-agent" in failed.err and "not found" in failed.err  # the end of its output
+    assert "earlier agent job" not in failed.err  # and only its own
     assert re.search(r"\(see \S+/agent-flp002\.log; squeue -j \d+\)", failed.err)
     assert "Traceback" not in failed.err
+
+
+def test_an_agent_share_no_node_has_is_named_not_the_tasks_wants(coconut_with):
+    """memory_per_agent larger than a node: the create blamed each task's wants.cpu (0.1) and said to lower it."""
+    coconut = coconut_with(slurm={"memory_per_agent": "4G"})
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        r"task role \S*producer cannot be placed: the agent's own share \(setting core\.slurm\.memory_per_agent: 4G\) "
+        r"is more than any Slurm node with machine_id=flp002 has \(flp002: 1 CPU\(s\), 2000 MB",
+        failed.err,
+    ), failed.err
+    assert "wants.cpu" not in failed.err
+    assert not coconut.agent_jobs()
 
 
 def test_without_slurm_conf_the_create_says_to_set_it(coconut_with):
@@ -77,6 +94,29 @@ def test_a_partition_that_does_not_exist_is_named_at_start_and_in_the_create_err
     assert failed.status != 0
     assert "partition 'nope' does not exist (partitions: ecs)" in failed.err
     assert re.search(r"WARNING .*core\.slurm\.partition: partition 'nope' does not exist", core_log(coconut))
+
+
+def test_without_munge_a_slurm_command_says_why_and_to_start_munged(cluster, tmp_path):
+    """A real sinfo in the cluster's namespace whose munge socket is not there, as on a machine where munged does not
+    run: Slurm's last line was all the error said ('Protocol authentication error')."""
+    conf = tmp_path / "slurm.conf"
+    conf.write_text(
+        re.sub(r"AuthInfo=socket=\S+", f"AuthInfo=socket={tmp_path / 'no-munge'}", cluster.conf.read_text())
+    )
+    said = (
+        "import asyncio\nfrom ecs_backends.resources.slurm import slurm_command\n"
+        "try:\n    asyncio.run(slurm_command('sinfo'))\nexcept Exception as exc:\n    print(exc.message)\n"
+    )
+    argv = [*cluster.enter(), sys.executable, "-c", said]
+    message = subprocess.run(
+        argv, env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+    assert re.fullmatch(
+        r"sinfo failed \(1\): slurm_load_partitions: Protocol authentication error \(Munge encode failed: Failed to "
+        r"access \S+no-munge\S*: No such file or directory \(Did you start munged\?\)\); Slurm authenticates with "
+        r"munge: start munged .*'munge -n \| unmunge'",
+        message,
+    ), message
 
 
 def test_an_unreachable_controller_gets_a_hint_and_the_log_names_defaults_only_when_used():
@@ -182,6 +222,50 @@ async def test_a_close_whose_scancel_fails_returns_one_warning_naming_the_jobs_a
         "failure); they keep their allocation until 'scancel 9 12', or until their agents give up on this core "
         "(core.slurm.agent_orphan_timeout, 60 s)"
     ]
+
+
+def test_a_node_drained_after_the_core_started_is_named_with_how_to_resume_it_and_used_once_resumed(
+    down_coconut, controller
+):
+    """The nodes were read once, when the core started: a drained node's agent job waited, and the create failed after
+    agent_timeout saying only that the agent did not dial back; a node resumed since was not used."""
+    started_core(down_coconut)
+    controller.run("scontrol", "update", "nodename=flp002", "state=drain", "reason=disk_full")
+    try:
+        began = time.monotonic()
+        failed = down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+        assert time.monotonic() - began < 20  # not agent_timeout (30 s)
+        assert failed.status != 0 and "Traceback" not in failed.err
+        # (draining while an agent job of a test before still ends there)
+        assert re.search(
+            r"no usable Slurm node has machine_id=flp002: flp002 is drain(ed|ing) \(disk_full\)", failed.err
+        )
+        assert "'scontrol update nodename=flp002 state=resume'" in failed.err
+        assert not down_coconut.agent_jobs()
+    finally:
+        controller.run("scontrol", "update", "nodename=flp002", "state=resume")
+    environment_id = down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, "-o", "json").json()[
+        "environment"
+    ]["id"]
+    down_coconut("env", "destroy", environment_id)
+
+
+def test_an_agent_job_slurm_keeps_pending_fails_the_create_with_slurms_reason(controller, tmp_path):
+    """A partition that is down takes jobs and keeps them PENDING: the create said only that the agent did not
+    connect within agent_timeout."""
+    coconut = SlurmCoconut(controller, tmp_path, slurm={"agent_timeout": 3})
+    controller.run("scontrol", "update", "partitionname=ecs", "state=down")
+    try:
+        failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    finally:
+        controller.run("scontrol", "update", "partitionname=ecs", "state=up")
+        finish(coconut)  # the pending job cancelled
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        r"the agent of node flp002 \(Slurm job (\d+)\) is lost: its job \1 did not start within 3 s: Slurm keeps it "
+        r"PENDING \(PartitionDown\)",
+        failed.err,
+    ), failed.err
 
 
 def test_core_stop_without_agent_jobs_does_not_ask_slurm(down_coconut, controller):

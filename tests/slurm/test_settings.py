@@ -23,7 +23,13 @@ def test_slurm_settings_are_read_with_their_types():
     ("section", "message"),
     [
         ({"agent_lingr": 1}, "setting core.slurm.agent_lingr: unknown"),
-        ({"lost_grace": "soon"}, "setting core.slurm.lost_grace: expected a float, got 'soon'"),
+        ({"lost_grace": "soon"}, "setting core.slurm.lost_grace: expected a number, got 'soon'"),
+        # a host alone: gRPC took it as port 443, and the agents dialled ':443' until agent_timeout
+        (
+            {"listen": "0.0.0.0"},
+            r"setting core.slurm.listen: expected HOST:PORT \(PORT 0: any free port\), got '0.0.0.0'",
+        ),
+        ({"dial": "ecs-core.example"}, "setting core.slurm.dial: expected HOST:PORT, got 'ecs-core.example'"),
         ("o2", "setting core.slurm: expected a map"),
         ({"memory_per_agent": "lots"}, "setting core.slurm.memory_per_agent: expected a size such as 4096, 500M or 4G"),
     ],
@@ -31,3 +37,8 @@ def test_slurm_settings_are_read_with_their_types():
 def test_a_wrong_slurm_setting_is_one_error_naming_it(section, message):
     with pytest.raises(UsageError, match=message):
         SlurmSettings.from_section(section)
+
+
+def test_an_agents_share_of_a_cpu_is_kept_not_cut_to_zero():
+    """Wants are fractions of CPUs, and so is the agent's own share (it was read as int(0.5), 0: no share)."""
+    assert SlurmSettings.from_section({"cpus_per_agent": 0.5}).cpus_per_agent == 0.5

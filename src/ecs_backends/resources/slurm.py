@@ -1,6 +1,6 @@
 """The ``slurm`` resource manager: tasks run on the nodes of a Slurm partition, through agents that are Slurm jobs.
 
-Nodes are the partition's (``sinfo``): a node's name is its ``machine_id`` and ``hostname``, its ``Features=``
+Nodes are the partition's (``sinfo``, read again at each deployment): a node's name is its ``machine_id`` and ``hostname``, its ``Features=``
 are the attribute ``features`` (any one matches, as a Mesos attribute list) and each feature is also an attribute
 of its own with the value ``true``; placement picks the least loaded node that matches and has the task's wants
 (cpu, memory) free of its CPUs and memory, counting what this core's agent jobs there hold, and names the
@@ -74,6 +74,7 @@ log = logging.getLogger(__name__)
 RESOURCE_MANAGER = "slurm"
 LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
 LOST_POLL = 0.5  # seconds between looks at a disconnected agent's job
+EXPECT_MARGIN = 5.0  # seconds a launch waits for its agent past agent_timeout, for the watch to say why it is lost
 CANCEL_RETRY = (1.0, 30.0)  # seconds before the first retry of a failed scancel, and the longest wait between them
 CLOSE_BUDGET = 3.0  # seconds the core's stop gives each Slurm command (a controller that is down takes ~9 s)
 OUTPUT_TAIL = 3, 300  # the last lines of a failed agent's output quoted in the error, if within so many characters
@@ -91,6 +92,9 @@ def open_slurm(settings: Mapping[str, Any], state_dir: Path) -> SlurmResourceMan
     )
 
 
+SETTING_FORMS = {"listen": "HOST:PORT (PORT 0: any free port)", "dial": "HOST:PORT"}
+
+
 @dataclass
 class SlurmSettings:
     """The ``core.slurm`` settings (module docstring)."""
@@ -103,7 +107,7 @@ class SlurmSettings:
     agent_orphan_timeout: float = 300.0
     lost_grace: float = 10.0
     agent_linger: float = 5.0
-    cpus_per_agent: int = 0
+    cpus_per_agent: float = 0.0  # (added to its tasks' wants, then rounded up to whole CPUs, as they are)
     memory_per_agent: str = ""
     tls_cert: str = ""
     tls_key: str = ""
@@ -129,14 +133,13 @@ class SlurmSettings:
                     megabytes(value)
                 elif isinstance(current, float):
                     value = float(value)
-                elif isinstance(current, int):
-                    value = int(value)
                 else:
                     value = str(value)
+                    if key in ("listen", "dial") and value and not value.rpartition(":")[2].isdigit():
+                        raise ValueError  # gRPC would take a host alone as port 443, and agents would dial ':443'
             except (TypeError, ValueError):
-                raise UsageError(
-                    f"setting core.slurm.{key}: expected a {type(current).__name__}, got {value!r}"
-                ) from None
+                expected = SETTING_FORMS.get(key, "a number" if isinstance(current, float) else "a string")
+                raise UsageError(f"setting core.slurm.{key}: expected {expected}, got {value!r}") from None
             setattr(out, key, value)
         return out
 
@@ -199,6 +202,7 @@ class AgentLink:
     submitting: asyncio.Lock = field(default_factory=asyncio.Lock)
     watch: asyncio.Task | None = None  # the loss check or the release after the last task
     lost: str = ""  # why it is lost, once it is
+    output_from: int = 0  # where its job's output begins in the node's agent log (appended to by each job)
     gone: asyncio.Event = field(default_factory=asyncio.Event)  # set when it is lost
 
 
@@ -217,6 +221,8 @@ class SlurmResourceManager(ResourceManager):
         self.core_id = f"{zlib.crc32(f'{socket.gethostname()}:{state_dir.absolute()}'.encode()):08x}"
         self._nodes: dict[str, Node] = {}
         self._capacity: dict[str, Wants] = {}  # a node's CPUs and memory (MB), as sinfo reports them
+        self._unusable: dict[str, tuple[Node, str]] = {}  # the partition's nodes that are down, drained, ...: why
+        self._reading: asyncio.Task | None = None  # the nodes read again for a deployment
         self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want
         self._placed: dict[str, int] = {}  # how many tasks are placed on a node
         self._agents: dict[str, list[AgentLink]] = {}  # a node's agent jobs, in the order they were submitted
@@ -237,7 +243,21 @@ class SlurmResourceManager(ResourceManager):
     # -- start-up ---------------------------------------------------------------------------------------------
 
     async def ready(self) -> None:
+        """Started, with the nodes as Slurm has them now: a node drained, down or resumed since is seen."""
         await asyncio.shield(self._booting())
+        await asyncio.shield(self._rereading())
+
+    def _rereading(self) -> asyncio.Task:
+        """The nodes read again, once for the deployments that ask while a read is under way."""
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.get_running_loop().create_task(self._reread())
+        return self._reading
+
+    async def _reread(self) -> None:
+        try:
+            await self._read_nodes()
+        except HandledError as exc:  # a launch through a running agent needs no controller: go on with those known
+            log.warning("slurm: the nodes could not be read again, placing on those read before: %s", exc.message)
 
     def _booting(self) -> asyncio.Task:
         """The start-up (the agent service, the nodes, this core's agent jobs); begun again if it failed."""
@@ -254,7 +274,7 @@ class SlurmResourceManager(ResourceManager):
             server, port = self._serve_agents()
             await server.start()
             self.dial = s.dial or f"{s.listen.rpartition(':')[0]}:{port}"
-        self._nodes, self._capacity = await self._partition_nodes()
+        await self._read_nodes()
         for job in await self._agent_jobs():  # a previous core's: they dial again
             link = self._link(job["node"], job["id"])
             link.allocation = _allocation_of(job["comment"])
@@ -288,21 +308,27 @@ class SlurmResourceManager(ResourceManager):
         self._server = server
         return server, port
 
-    async def _partition_nodes(self) -> tuple[dict[str, Node], dict[str, Wants]]:
-        """The partition's usable nodes and their capacities."""
-        argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T|%c|%m"]
+    async def _read_nodes(self) -> None:
+        """The partition's usable nodes and their capacities, and why the others are not usable."""
+        argv = ["sinfo", "-h", "-N", "-o", "%N|%f|%o|%T|%c|%m|%E"]
         if self.settings.partition:
             argv.append(f"--partition={self.settings.partition}")
         nodes: dict[str, Node] = {}
         capacity: dict[str, Wants] = {}
+        unusable: dict[str, tuple[Node, str]] = {}
         for line in (await slurm_command(*argv)).splitlines():
-            name, features, address, state, cpus, memory = [*line.split("|"), "", "", "", "", ""][:6]
-            if not name or name in nodes or state.rstrip("*~#$@").startswith(("down", "drain", "fail")):
+            name, features, address, state, cpus, memory, reason = [*line.split("|", 6), *[""] * 7][:7]
+            if not name or name in nodes:
                 continue
             listed = [f for f in features.split(",") if f and f != "(null)"]
             attributes = {"hostname": name, "machine_id": name, "features": ",".join(listed)}
             attributes.update({f: "true" for f in listed if f not in attributes})
-            nodes[name] = Node(name, address or name, tuple(sorted(attributes.items())))
+            node = Node(name, address or name, tuple(sorted(attributes.items())))
+            if state.rstrip("*~#$@").startswith(("down", "drain", "fail")):
+                why = f" ({reason.strip()})" if reason.strip() not in ("", "none") else ""
+                unusable[name] = (node, f"{state.rstrip('*~#$@')}{why}")
+                continue
+            nodes[name] = node
             capacity[name] = Wants(_number(cpus), _number(memory))
         self._partition_missing = ""
         if self.settings.partition and not capacity:
@@ -312,7 +338,7 @@ class SlurmResourceManager(ResourceManager):
                     f"partition '{self.settings.partition}' does not exist (partitions: {', '.join(partitions)})"
                 )
                 log.warning("slurm: setting core.slurm.partition: %s", self._partition_missing)
-        return nodes, capacity
+        self._nodes, self._capacity, self._unusable = nodes, capacity, unusable
 
     def agent_job_name(self, node: str) -> str:
         """The name of the agent job of ``node`` (a restarted core of the same state directory finds it by it)."""
@@ -328,11 +354,12 @@ class SlurmResourceManager(ResourceManager):
                 jobs.append({"id": str(job["job_id"]), "node": name[len(prefix) :], "comment": str(job.get("comment"))})
         return jobs
 
-    async def _job_state(self, job_id: str) -> str:
-        """The job's state ("" once Slurm forgot it)."""
-        return next(
-            (str(j.get("job_state", "")) for j in await _squeue(f"--jobs={job_id}") if str(j["job_id"]) == job_id), ""
-        )
+    async def _job_state(self, job_id: str) -> tuple[str, str]:
+        """The job's state ("" once Slurm forgot it) and why it is in it (a pending job's reason)."""
+        for job in await _squeue(f"--jobs={job_id}"):
+            if str(job["job_id"]) == job_id:
+                return str(job.get("job_state", "")), str(job.get("state_reason", ""))
+        return "", ""
 
     # -- nodes and ports --------------------------------------------------------------------------------------
 
@@ -353,6 +380,13 @@ class SlurmResourceManager(ResourceManager):
                 super().place(constraints)  # its error names the constraint and every node
             except PlacementError as exc:
                 message = exc.message.replace("no node has", "no Slurm node has", 1)
+                if out := [(n.name, why) for n, why in self._unusable.values() if n.matches(constraints)]:
+                    wanted = ", ".join(f"{k}={v}" for k, v in constraints)
+                    raise PlacementError(
+                        f"no usable Slurm node has {wanted}: " + "; ".join(f"{name} is {why}" for name, why in out),
+                        hint="once what took it out is fixed, bring it back: 'scontrol update "
+                        f"nodename={','.join(name for name, _ in out)} state=resume'",
+                    ) from None
                 if self._partition_missing:
                     raise PlacementError(
                         f"{message}: {self._partition_missing}",
@@ -365,10 +399,16 @@ class SlurmResourceManager(ResourceManager):
                 ) from None
         fitting = [n for n in matching if self._fits(n.name, wants)]
         if not fitting:
-            short = "cpu" if not [n for n in matching if self._fits(n.name, Wants(wants.cpu, 0))] else "memory"
-            amount = f"{wants.cpu:g} CPU(s)" if short == "cpu" else f"{wants.memory:g} MB of memory"
             where = ", ".join(f"{k}={v}" for k, v in constraints) or "no constraint"
             nodes = "; ".join(self._describe(n.name) for n in matching)
+            if too_big := self._share_too_big(matching):  # no task fits, whatever it wants: not the task's to fix
+                raise PlacementError(
+                    f"{task or 'a task'} cannot be placed: the agent's own share (setting {too_big}) is more than any "
+                    f"Slurm node with {where} has ({nodes})",
+                    hint="lower it: an agent job asks for its tasks' wants plus this share",
+                )
+            short = "cpu" if not [n for n in matching if self._fits(n.name, Wants(wants.cpu, 0))] else "memory"
+            amount = f"{wants.cpu:g} CPU(s)" if short == "cpu" else f"{wants.memory:g} MB of memory"
             raise PlacementError(
                 f"{task or 'a task'} wants {amount} (wants.{short}): no Slurm node with {where} has it free ({nodes})",
                 hint=f"lower its class's wants.{short}, or give a node of {partition} more (CPUs=, RealMemory= in "
@@ -409,9 +449,19 @@ class SlurmResourceManager(ResourceManager):
             f"{node}: {have.cpu:g} CPU(s), {have.memory:g} MB, of which {taken.cpu:g} CPU(s), {taken.memory:g} MB taken"
         )
 
+    def _share_too_big(self, nodes: list[Node]) -> str:
+        """The settings of the agent's own share that no node of ``nodes`` has room for, as the error names them."""
+        share, have = self._agent_share(), [self._capacity.get(n.name, NO_WANTS) for n in nodes]
+        over = []
+        if share.cpu > max(h.cpu for h in have) + 1e-9:
+            over.append(f"core.slurm.cpus_per_agent: {self.settings.cpus_per_agent:g}")
+        if share.memory > max(h.memory for h in have) + 1e-9:
+            over.append(f"core.slurm.memory_per_agent: {self.settings.memory_per_agent}")
+        return ", ".join(over)
+
     def _agent_share(self) -> Wants:
         """What the agent itself is given on its node, besides its tasks' wants (cpus_per_agent, memory_per_agent)."""
-        return Wants(float(self.settings.cpus_per_agent), megabytes(self.settings.memory_per_agent))
+        return Wants(self.settings.cpus_per_agent, megabytes(self.settings.memory_per_agent))
 
     def load(self, node: Node) -> int:
         return sum(link.users for link in self._links(node.name))
@@ -448,7 +498,7 @@ class SlurmResourceManager(ResourceManager):
     # -- processes --------------------------------------------------------------------------------------------
 
     async def launch(self, node: Node, spec: LaunchSpec) -> ProcessHandle:
-        await self.ready()
+        await asyncio.shield(self._booting())  # (not the nodes read again: once per deployment)
         link = self._agent_for(node.name, spec.wants)
         link.users += 1
         link.running += spec.wants
@@ -573,8 +623,10 @@ class SlurmResourceManager(ResourceManager):
         if link.connected.is_set():
             return
         waits = [asyncio.ensure_future(link.connected.wait()), asyncio.ensure_future(link.gone.wait())]
-        try:  # a job that ends (an agent that cannot start) fails the launch at once, not after the timeout
-            await asyncio.wait(waits, timeout=self.settings.agent_timeout, return_when=asyncio.FIRST_COMPLETED)
+        try:  # a job that ends (an agent that cannot start) fails the launch at once; one that does not start or
+            # dial in is lost after agent_timeout by its watch (_expect), which says why (a little later: Slurm's answer)
+            timeout = self.settings.agent_timeout + EXPECT_MARGIN
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for wait in waits:
                 wait.cancel()
@@ -584,7 +636,7 @@ class SlurmResourceManager(ResourceManager):
         # the hint is in the message: an error of a hook's launch reaches the user without its hint
         see = f"see {output}; squeue -j {link.job_id}"
         if link.gone.is_set():
-            tail = await offload(_tail, output)
+            tail = await offload(_tail, output, link.output_from)
             ending = f", its output ending {tail!r}" if tail else ""
             raise HandledError(
                 f"the agent of node {link.node} (Slurm job {link.job_id}) is lost: {link.lost}{ending} ({see})"
@@ -597,7 +649,7 @@ class SlurmResourceManager(ResourceManager):
     async def _submit(self, link: AgentLink) -> str:
         s = self.settings
         node_name = link.node
-        node = self._nodes[node_name]
+        node = self._nodes.get(node_name) or self._unusable.get(node_name, (Node(node_name),))[0]  # read again since
         features = [f for f in dict(node.attributes).get("features", "").split(",") if f]
         argv = [*s.agent_command, "--core", self.dial, "--token-file", str(self.work_dir / TOKEN_FILE)]
         argv += ["--node", node_name, "--work-dir", str(self.work_dir), "--features", ",".join(features)]
@@ -623,6 +675,7 @@ class SlurmResourceManager(ResourceManager):
         if allocation.memory:
             sbatch.append(f"--mem={allocation.memory:g}M")
         sbatch.append(f"--comment={_allocation_comment(allocation)}")  # what a restarted core reads it from
+        link.output_from = await offload(_size, self.work_dir / f"agent-{node_name}.log")
         out = await slurm_command(*sbatch, f"--wrap=exec {shlex.join(argv)}")
         job_id = out.strip().split(";")[0]
         log.info("slurm: submitted an agent of node %s as job %s (%s)", node_name, job_id, _allocation_text(allocation))
@@ -635,17 +688,22 @@ class SlurmResourceManager(ResourceManager):
 
     async def _expect(self, link: AgentLink, grace: float) -> None:
         """An agent that is not connected: lost if its job ends, or if it stays away ``grace`` seconds."""
-        await self.ready()
+        await asyncio.shield(self._booting())  # (not the nodes read again: once per deployment)
         deadline = asyncio.get_running_loop().time() + grace
         while not link.connected.is_set():
             try:
-                state = await self._job_state(link.job_id) if link.job_id else ""
+                state, reason = await self._job_state(link.job_id) if link.job_id else ("", "")
             except HandledError as exc:  # Slurm does not answer: the job may live on, the deadline still holds
                 log.info("slurm: the state of agent job %s is unknown: %s", link.job_id, exc.message)
-                state = "RUNNING"
+                state, reason = "RUNNING", ""
             if state not in LIVE_JOB_STATES:
                 return await self._lose(link, f"its job {link.job_id} ended ({state or 'gone'})")
             if asyncio.get_running_loop().time() > deadline:
+                if state == "PENDING":  # never ran: Slurm's reason is the whole story (a partition down, no room)
+                    return await self._lose(
+                        link,
+                        f"its job {link.job_id} did not start within {grace:g} s: Slurm keeps it PENDING ({reason})",
+                    )
                 return await self._lose(link, f"it did not dial back within {grace:g} s")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(link.connected.wait(), LOST_POLL)
@@ -903,12 +961,20 @@ def _allocation_text(allocation: Wants) -> str:
     return text + ("; 0: Slurm's default" if not allocation.cpu or not allocation.memory else "")
 
 
-def _tail(output: Path) -> str:
-    """The last lines of an agent's output, if they are short enough to quote in an error ("" otherwise)."""
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _tail(output: Path, start: int = 0) -> str:
+    """The last lines of an agent's output after ``start`` (its job's, not those of the node's jobs before), if they
+    are short enough to quote in an error ("" otherwise)."""
     lines, most = OUTPUT_TAIL
     try:
         with open(output, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4 * most))
+            f.seek(max(start, f.seek(0, 2) - 4 * most))
             last = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()][-lines:]
     except OSError:
         return ""
@@ -921,11 +987,19 @@ CONFIGURATION_HINT = (
     "/etc/slurm/slurm.conf); a core started by coconut has the environment of the shell that started it"
 )
 CONTROLLER_HINT = "the Slurm controller (slurmctld) is unreachable; check it with 'scontrol ping'"
+MUNGE_HINT = (
+    "Slurm authenticates with munge: start munged on this machine (systemctl start munge) with the cluster's key, "
+    "and check it with 'munge -n | unmunge'"
+)
 
 
-def _hint(said: str) -> str:
-    """What to do about a Slurm client's complaint, where it is a known one. It goes in the error's message, not
-    its hint: an error of the start-up reaches a create's caller as its message alone."""
+def _hint(said: str, before: Iterable[str] = ()) -> str:
+    """What to do about a Slurm client's complaint (its last line; ``before``, the lines it wrote before), where it is
+    a known one. It goes in the error's message, not its hint: an error of the start-up reaches a create's caller as
+    its message alone."""
+    if "authentication error" in said:  # munge's own line says why (not running, another key)
+        munge = next((line.split("error: ", 1)[-1] for line in before if "Munge" in line), "")
+        return f"{f' ({munge})' if munge else ''}; {MUNGE_HINT}"
     if "configuration source" in said or "slurm.conf" in said:
         return f"; {CONFIGURATION_HINT}"
     if "Unable to contact slurm controller" in said or "Socket timed out" in said:
@@ -953,5 +1027,5 @@ async def slurm_command(*argv: str, timeout: float | None = None) -> str:
     if process.returncode != 0:
         said = err.decode(errors="replace").strip().splitlines()
         last = said[-1] if said else "no message"
-        raise HandledError(f"{argv[0]} failed ({process.returncode}): {last}{_hint(last)}")
+        raise HandledError(f"{argv[0]} failed ({process.returncode}): {last}{_hint(last, said[:-1])}")
     return out.decode(errors="replace")

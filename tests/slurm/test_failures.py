@@ -268,6 +268,28 @@ def test_an_agent_job_slurm_keeps_pending_fails_the_create_with_slurms_reason(co
     ), failed.err
 
 
+def test_a_partition_with_a_time_limit_fails_the_create_at_once_saying_it_needs_maxtime_infinite(
+    down_coconut, controller
+):
+    """docs/slurm.md: agents run with --time=0. A partition with a MaxTime kept the job PENDING (PartitionTimeLimit)
+    and the create failed after agent_timeout (30 s), saying only that the agent did not connect."""
+    controller.run("scontrol", "update", "partitionname=ecs", "maxtime=60")
+    try:
+        began = time.monotonic()
+        failed = down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+        assert time.monotonic() - began < 20
+    finally:
+        controller.run("scontrol", "update", "partitionname=ecs", "maxtime=INFINITE")
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        r"the agent of node flp002 \(Slurm job (\d+)\) is lost: its job \1 cannot start: Slurm keeps it PENDING "
+        r"\(PartitionTimeLimit\): an agent job runs without a time limit \(--time=0\), so its partition needs "
+        r"MaxTime=INFINITE in slurm.conf",
+        failed.err,
+    ), failed.err
+    eventually(lambda: not down_coconut.agent_jobs(), timeout=30, what="the pending job cancelled")
+
+
 def test_core_stop_without_agent_jobs_does_not_ask_slurm(down_coconut, controller):
     started_core(down_coconut)
     slurm_cluster.stop_controller(controller)

@@ -74,6 +74,11 @@ log = logging.getLogger(__name__)
 RESOURCE_MANAGER = "slurm"
 LIVE_JOB_STATES = {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING"}
 LOST_POLL = 0.5  # seconds between looks at a disconnected agent's job
+#: why Slurm keeps an agent job pending that would wait forever (fails the launch at once), and what to do
+NEVER_STARTS = {
+    "PartitionTimeLimit": "an agent job runs without a time limit (--time=0), so its partition needs MaxTime=INFINITE "
+    "in slurm.conf (or set core.slurm.partition to one that has it)",
+}
 EXPECT_MARGIN = 5.0  # seconds a launch waits for its agent past agent_timeout, for the watch to say why it is lost
 CANCEL_RETRY = (1.0, 30.0)  # seconds before the first retry of a failed scancel, and the longest wait between them
 CLOSE_BUDGET = 3.0  # seconds the core's stop gives each Slurm command (a controller that is down takes ~9 s)
@@ -698,6 +703,11 @@ class SlurmResourceManager(ResourceManager):
                 state, reason = "RUNNING", ""
             if state not in LIVE_JOB_STATES:
                 return await self._lose(link, f"its job {link.job_id} ended ({state or 'gone'})")
+            if state == "PENDING" and reason in NEVER_STARTS:
+                return await self._lose(
+                    link,
+                    f"its job {link.job_id} cannot start: Slurm keeps it PENDING ({reason}): {NEVER_STARTS[reason]}",
+                )
             if asyncio.get_running_loop().time() > deadline:
                 if state == "PENDING":  # never ran: Slurm's reason is the whole story (a partition down, no room)
                     return await self._lose(

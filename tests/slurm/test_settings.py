@@ -30,6 +30,10 @@ def test_slurm_settings_are_read_with_their_types():
             r"setting core.slurm.listen: expected HOST:PORT \(PORT 0: any free port\), got '0.0.0.0'",
         ),
         ({"dial": "ecs-core.example"}, "setting core.slurm.dial: expected HOST:PORT, got 'ecs-core.example'"),
+        # taken as they came: the partition "['o2', 'o3']", and a job that ran its options as the command
+        ({"partition": ["o2", "o3"]}, r"setting core.slurm.partition: expected a string, got \['o2', 'o3'\]"),
+        ({"agent_command": ""}, "setting core.slurm.agent_command: expected a command, as a string or a list of words"),
+        ({"agent_linger": True}, "setting core.slurm.agent_linger: expected a number, got True"),
         ("o2", "setting core.slurm: expected a map"),
         ({"memory_per_agent": "lots"}, "setting core.slurm.memory_per_agent: expected a size such as 4096, 500M or 4G"),
     ],

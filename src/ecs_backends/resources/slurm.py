@@ -97,7 +97,12 @@ def open_slurm(settings: Mapping[str, Any], state_dir: Path) -> SlurmResourceMan
     )
 
 
-SETTING_FORMS = {"listen": "HOST:PORT (PORT 0: any free port)", "dial": "HOST:PORT"}
+SETTING_FORMS = {
+    "listen": "HOST:PORT (PORT 0: any free port)",
+    "dial": "HOST:PORT",
+    "agent_command": "a command, as a string or a list of words",
+    "memory_per_agent": "a size such as 4096, 500M or 4G",
+}
 
 
 @dataclass
@@ -129,10 +134,14 @@ class SlurmSettings:
         for key, value in section.items():
             if not hasattr(out, str(key)):
                 raise UsageError(f"setting core.slurm.{key}: unknown (known: {', '.join(out.__dataclass_fields__)})")
-            current = getattr(out, key)
+            current, given = getattr(out, key), value
             try:
+                if isinstance(value, (bool, Mapping)) or (isinstance(value, list) and key != "agent_command"):
+                    raise TypeError  # (str() or float() would take them: partition [a, b] as "['a', 'b']")
                 if key == "agent_command":
                     value = shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+                    if not value:
+                        raise ValueError  # the job would run its options as the command
                 elif key == "memory_per_agent":
                     value = str(value)
                     megabytes(value)
@@ -144,7 +153,7 @@ class SlurmSettings:
                         raise ValueError  # gRPC would take a host alone as port 443, and agents would dial ':443'
             except (TypeError, ValueError):
                 expected = SETTING_FORMS.get(key, "a number" if isinstance(current, float) else "a string")
-                raise UsageError(f"setting core.slurm.{key}: expected {expected}, got {value!r}") from None
+                raise UsageError(f"setting core.slurm.{key}: expected {expected}, got {given!r}") from None
             setattr(out, key, value)
         return out
 

@@ -79,6 +79,21 @@ def test_an_agent_share_no_node_has_is_named_not_the_tasks_wants(coconut_with):
     assert not coconut.agent_jobs()
 
 
+def test_an_agent_that_cannot_reach_the_core_names_the_address_it_dials_and_the_setting(coconut_with):
+    """The likeliest mistake off one machine: agents given an address their node cannot reach (the default listen is
+    loopback). The create said only 'it did not dial back within N s'."""
+    coconut = coconut_with(slurm={"dial": f"127.0.0.1:{NO_CORE_PORT}", "agent_timeout": 4})
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        rf"the agent of node flp002 \(Slurm job (\d+)\) is lost: its job \1 runs but its agent did not dial in within "
+        rf"4 s: agents dial 127\.0\.0\.1:{NO_CORE_PORT} \(setting core\.slurm\.dial, default core\.slurm\.listen\), "
+        r"which its node must reach",
+        failed.err,
+    ), failed.err
+    assert f"core 127.0.0.1:{NO_CORE_PORT} not reachable" in failed.err  # the agent's own words, from its output
+
+
 def test_without_slurm_conf_the_create_says_to_set_it(coconut_with):
     coconut = coconut_with()
     del coconut.env["SLURM_CONF"]

@@ -216,6 +216,7 @@ class AgentLink:
     submitting: asyncio.Lock = field(default_factory=asyncio.Lock)
     watch: asyncio.Task | None = None  # the loss check or the release after the last task
     lost: str = ""  # why it is lost, once it is
+    dialled: bool = False  # whether its agent ever connected to this core
     output_from: int = 0  # where its job's output begins in the node's agent log (appended to by each job)
     gone: asyncio.Event = field(default_factory=asyncio.Event)  # set when it is lost
 
@@ -633,7 +634,7 @@ class SlurmResourceManager(ResourceManager):
         async with link.submitting:
             if not link.job_id:
                 link.job_id = await self._submit(link)
-                self._watch(link, self._expect(link, self.settings.agent_timeout))
+                self._watch(link, self._expect(link, self.settings.agent_timeout, submitted=True))
         if link.connected.is_set():
             return
         waits = [asyncio.ensure_future(link.connected.wait()), asyncio.ensure_future(link.gone.wait())]
@@ -700,8 +701,9 @@ class SlurmResourceManager(ResourceManager):
             link.watch.cancel()
         link.watch = asyncio.get_running_loop().create_task(coroutine)
 
-    async def _expect(self, link: AgentLink, grace: float) -> None:
-        """An agent that is not connected: lost if its job ends, or if it stays away ``grace`` seconds."""
+    async def _expect(self, link: AgentLink, grace: float, submitted: bool = False) -> None:
+        """An agent that is not connected: lost if its job ends, or if it stays away ``grace`` seconds (``submitted``:
+        the job was just submitted, its agent has yet to dial in)."""
         await asyncio.shield(self._booting())  # (not the nodes read again: once per deployment)
         deadline = asyncio.get_running_loop().time() + grace
         while not link.connected.is_set():
@@ -722,6 +724,12 @@ class SlurmResourceManager(ResourceManager):
                     return await self._lose(
                         link,
                         f"its job {link.job_id} did not start within {grace:g} s: Slurm keeps it PENDING ({reason})",
+                    )
+                if submitted and not link.dialled:  # never in: where it dials is the suspect
+                    return await self._lose(
+                        link,
+                        f"its job {link.job_id} runs but its agent did not dial in within {grace:g} s: agents dial "
+                        f"{self.dial} (setting core.slurm.dial, default core.slurm.listen), which its node must reach",
                     )
                 return await self._lose(link, f"it did not dial back within {grace:g} s")
             with contextlib.suppress(TimeoutError):
@@ -782,6 +790,7 @@ class SlurmResourceManager(ResourceManager):
             link.outbox.put_nowait(None)  # an older stream of the same agent
         link.outbox = outbox
         link.connected.set()
+        link.dialled = True
         running = link.listed = {r.taskId for r in hello.running}
         for process in [p for p in self._processes.values() if p.link is link and p.task_id not in running]:
             process.end(None)
@@ -988,8 +997,8 @@ def _size(path: Path) -> int:
 
 
 def _tail(output: Path, start: int = 0) -> str:
-    """The last lines of an agent's output after ``start`` (its job's, not those of the node's jobs before), if they
-    are short enough to quote in an error ("" otherwise)."""
+    """The last lines of an agent's output after ``start`` (its job's, not those of the node's jobs before), as many
+    as are short enough together to quote in an error ("" if not even the last is)."""
     lines, most = OUTPUT_TAIL
     try:
         with open(output, "rb") as f:
@@ -997,8 +1006,9 @@ def _tail(output: Path, start: int = 0) -> str:
             last = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()][-lines:]
     except OSError:
         return ""
-    text = " | ".join(last)
-    return text if len(text) <= most else ""
+    while last and len(" | ".join(last)) > most:
+        last.pop(0)
+    return " | ".join(last)
 
 
 CONFIGURATION_HINT = (

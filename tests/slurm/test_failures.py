@@ -94,6 +94,18 @@ def test_an_agent_that_cannot_reach_the_core_names_the_address_it_dials_and_the_
     assert f"core 127.0.0.1:{NO_CORE_PORT} not reachable" in failed.err  # the agent's own words, from its output
 
 
+def test_a_log_dir_the_nodes_cannot_write_is_named_in_the_create_error(coconut_with):
+    """core.slurm.log_dir on a shared file system the nodes do not have: the error named a path, not the setting."""
+    coconut = coconut_with(slurm={"log_dir": "/proc/no-such-share"})
+    failed = coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert re.search(
+        r"on node flp002: task \S+: cannot open its output file /proc/no-such-share\S*: .* \(setting "
+        r"core\.slurm\.log_dir: the nodes write the tasks' output under /proc/no-such-share\)",
+        failed.err,
+    ), failed.err
+
+
 def test_without_slurm_conf_the_create_says_to_set_it(coconut_with):
     coconut = coconut_with()
     del coconut.env["SLURM_CONF"]

@@ -532,7 +532,13 @@ class SlurmResourceManager(ResourceManager):
             finally:
                 link.starting.pop(spec.task_id, None)
             if reply.error:
-                raise HandledError(f"task {spec.task_id} on node {node.name}: {reply.error}")
+                where = self.settings.log_dir
+                setting = (
+                    f" (setting core.slurm.log_dir: the nodes write the tasks' output under {where})"
+                    if where and where in reply.error
+                    else ""
+                )
+                raise HandledError(f"task {spec.task_id} on node {node.name}: {reply.error}{setting}")
         except BaseException:
             self._unuse(link, spec.wants)
             raise

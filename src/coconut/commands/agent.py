@@ -15,7 +15,11 @@ from ecs_engine.errors import UsageError
 
 
 def agent(
-    core: str = typer.Option(..., "--core", help="host:port of the core's agent service (core.slurm.listen)."),
+    core: str = typer.Option(
+        ...,
+        "--core",
+        help="host:port the agent dials to reach the core's agent service (core.slurm.dial, default core.slurm.listen).",
+    ),
     token_file: Path = typer.Option(..., "--token-file", help="File holding the agents' token (written by the core)."),
     node: str = typer.Option(..., "--node", help="The Slurm node this agent serves."),
     features: str = typer.Option("", "--features", help="The node's Features=, comma-separated."),

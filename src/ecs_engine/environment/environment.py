@@ -253,8 +253,9 @@ class Environment:
         return self._busy
 
     async def wait_slot_free(self) -> bool:
-        """Wait until no transition or teardown holds the slot; False once the environment is destroyed. Work that
-        takes the slot first is waited for too; the caller takes it with no await after True, so it is not refused."""
+        """Wait until no transition or teardown holds the slot; False once the environment is torn down (a failed
+        create's is, still listed until destroyed). Work that takes the slot first is waited for too; the caller
+        takes it with no await after True, so it is not refused."""
         while self._busy is not None and not self.destroyed:
             await self._idle.wait()
         return not self.destroyed

@@ -493,7 +493,8 @@ class EnvironmentManager:
         """An auto environment ends with its run: once it is not RUNNING (nor in a transition), it is destroyed (forced
         unless it stopped cleanly, CONFIGURED). Other work that takes the slot first (a task's restart as the run
         ends) is waited for: the destroy starts with no await after the slot is seen free, so it is never refused."""
-        while env.id in self.environments and await env.wait_slot_free():
+        while env.id in self.environments:
+            await env.wait_slot_free()  # (one torn down by a failed create is still listed: it is destroyed below)
             if env.state == State.RUNNING:
                 await env.wait_state_change()
             else:

@@ -249,8 +249,7 @@ class Watchdogs:
         env = self.manager.environments.get(environment_id)
         if env is None:
             return
-        if not await env.wait_slot_free():
-            return
+        await env.wait_slot_free()
         if env.state != State.CONFIGURED or any(s.holding_since for s in dog.scopes.values()):
             self._record(dog, f"not resuming {environment_id}: it is {env.state}")
             return

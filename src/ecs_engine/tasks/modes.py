@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-from ecs_engine.errors import DeadlineError, HandledError
+from ecs_engine.errors import DeadlineError, HandledError, RefusedError
 from ecs_engine.occ import fairmq, shutdown, states
 from ecs_engine.occ.client import OccClient, StateUpdate, TransitionResult
 from ecs_engine.occ.errors import DIRECT
@@ -259,10 +259,15 @@ class OccDriver(ModeDriver):
         self.notify("event", self.task, event)
 
     async def _refresh_then_report(self, event: str) -> None:
+        await self._refresh_state()
+        self.notify("event", self.task, event)
+
+    async def _refresh_state(self) -> None:
+        """The state the process says it is in, if it answers (without a StateStream the core learns states from
+        replies only)."""
         with contextlib.suppress(HandledError):
             info = await self.client.get_state(timeout=REFRESH_TIMEOUT)
             self.set_state(self.occ_state(info.state))
-        self.notify("event", self.task, event)
 
     async def transition(self, event: str, arguments: Arguments, timeout: float) -> None:
         target = states.EXPECTED_FINAL_STATE[event]
@@ -286,6 +291,9 @@ class OccDriver(ModeDriver):
                 f"{describe(self.task)}: {event} got no answer within {timeout:g} s (setting {setting})"
             ) from None
         except HandledError as exc:
+            if isinstance(exc, RefusedError):  # in another state than this core's record says: a transition its
+                # previous controller (a core since killed) gave up on went on to its end, as OCClib's do
+                await self._refresh_state()
             raise TransitionFailed(f"{describe(self.task)}: {event} failed: {exc.message}") from None
 
     def _failed(self, event: str, result: TransitionResult, target: str) -> TransitionFailed:

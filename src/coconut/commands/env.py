@@ -492,6 +492,23 @@ def _with_closest_id(cli: CliContext, exc: NotFoundError, environment_id: str) -
     return exc
 
 
+def _environment_call(
+    cli: CliContext, rpc: str, request: Any, environment_id: str, what: str, doing: str
+) -> tuple[Any, str]:
+    """``rpc`` on one environment, ``doing`` shown while it runs: the reply, and the reason the core gave for a
+    failed transition. Ctrl-C says that ``what`` the core received goes on; a mistyped id gets the closest one."""
+    goes_on = f"{what} the core received goes on; see 'coconut env show {environment_id}'"
+    try:
+        with (
+            _said_if_interrupted(cli, lambda: goes_on),
+            connect(cli) as core,
+            spinner(cli, f"{doing} {environment_id}..."),
+        ):
+            return core.call(rpc, request), core.last_error
+    except NotFoundError as exc:
+        raise _with_closest_id(cli, exc, environment_id) from None
+
+
 # -- control ------------------------------------------------------------------------------------------------
 
 
@@ -519,17 +536,10 @@ def control(
         type=cast("pb.ControlEnvironmentRequest.Optype", optype),
         requestUser=common_pb2.User(name=_user_name(cli)),
     )
-    goes_on = f"a {event.upper()} the core received goes on; see 'coconut env show {environment_id}'"
     try:
-        with (
-            _said_if_interrupted(cli, lambda: goes_on),
-            connect(cli) as core,
-            spinner(cli, f"{event.upper()} of {environment_id}..."),
-        ):
-            reply = core.call("ControlEnvironment", request)
-            reason = core.last_error
-    except NotFoundError as exc:
-        raise _with_closest_id(cli, exc, environment_id) from None
+        reply, reason = _environment_call(
+            cli, "ControlEnvironment", request, environment_id, f"a {event.upper()}", f"{event.upper()} of"
+        )
     except RefusedError as refused:  # "STOP_ACTIVITY is not allowed there (allowed: START_ACTIVITY...)"
         typed = re.compile(r"\b(?:" + "|".join(TYPED_NAMES) + r")\b")
         refused.message = typed.sub(lambda m: TYPED_NAMES[m[0]], refused.message)
@@ -574,16 +584,7 @@ def destroy(
     request = pb.DestroyEnvironmentRequest(
         id=environment_id, keepTasks=keep_tasks, allowInRunningState=allow_in_running_state, force=force
     )
-    goes_on = f"a destroy the core received goes on; see 'coconut env show {environment_id}'"
-    try:
-        with (
-            _said_if_interrupted(cli, lambda: goes_on),
-            connect(cli) as core,
-            spinner(cli, f"Destroying {environment_id}..."),
-        ):
-            reply = core.call("DestroyEnvironment", request)
-    except NotFoundError as exc:
-        raise _with_closest_id(cli, exc, environment_id) from None
+    reply, _ = _environment_call(cli, "DestroyEnvironment", request, environment_id, "a destroy", "Destroying")
     if output != "text":
         print_data(cli, message_dict(reply), output)
         return

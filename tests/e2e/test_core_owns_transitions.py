@@ -137,20 +137,25 @@ def test_a_create_interrupted_with_ctrl_c_still_ends_configured_its_id_printed_a
     coconut("env", "destroy", environment_id)
 
 
+def interrupt_during(coconut, process, environment_id: str, transition: str) -> list[str]:
+    """Ctrl-C to ``process`` once the environment's ``transition`` has begun; the lines it wrote on stderr."""
+    try:
+        eventually(
+            lambda: shown(coconut, environment_id)["currentTransition"] == transition, what=f"the {transition} began"
+        )
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == ExitStatus.INTERRUPTED
+    finally:
+        process.kill()
+        _, told = process.communicate()
+    return told.splitlines()
+
+
 def test_a_start_interrupted_with_ctrl_c_goes_on_and_coconut_says_so(coconut, slow):
     created = coconut("env", "create", "-w", "slow", "--repo", str(slow), "-e", "start_delay=4", "-o", "json")
     environment_id = created.json()["environment"]["id"]
     start = interrupted_coconut(coconut, "env", "control", environment_id, "-e", "START")
-    try:
-        eventually(
-            lambda: shown(coconut, environment_id)["currentTransition"] == "START_ACTIVITY", what="the START began"
-        )
-        start.send_signal(signal.SIGINT)
-        assert start.wait(timeout=30) == ExitStatus.INTERRUPTED
-    finally:
-        start.kill()
-        _, told = start.communicate()
-    assert told.splitlines() == [
+    assert interrupt_during(coconut, start, environment_id, "START_ACTIVITY") == [
         f"coconut: interrupted: a START the core received goes on; see 'coconut env show {environment_id}'"
     ]
     eventually(lambda: shown(coconut, environment_id)["state"] == "RUNNING", timeout=30, what="the START ended")
@@ -167,16 +172,7 @@ def test_a_destroy_interrupted_with_ctrl_c_goes_on_and_coconut_says_so(coconut, 
     environment_id = created.json()["environment"]["id"]
     coconut("env", "control", environment_id, "-e", "START")
     destroy = interrupted_coconut(coconut, "env", "destroy", environment_id, "-a")  # STOP first: 4 s
-    try:
-        eventually(
-            lambda: shown(coconut, environment_id)["currentTransition"] == "STOP_ACTIVITY", what="the STOP began"
-        )
-        destroy.send_signal(signal.SIGINT)
-        assert destroy.wait(timeout=30) == ExitStatus.INTERRUPTED
-    finally:
-        destroy.kill()
-        _, told = destroy.communicate()
-    assert told.splitlines() == [
+    assert interrupt_during(coconut, destroy, environment_id, "STOP_ACTIVITY") == [
         f"coconut: interrupted: a destroy the core received goes on; see 'coconut env show {environment_id}'"
     ]
     eventually(

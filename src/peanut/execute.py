@@ -22,6 +22,8 @@ from ecs_engine.errors import ExitStatus, HandledError, UnreachableError, UsageE
 from ecs_engine.occ import launch
 from ecs_engine.occ.client import OccClient
 from ecs_engine.occ.errors import seconds
+from ecs_engine.occ.options import DEFAULT_CONTROL_HOST as LOCALHOST
+from ecs_engine.occ.serving import port_in_use
 
 from .commands import check_quoted, run_command
 from .control import ProcessControl, transport
@@ -72,6 +74,11 @@ async def exec_async(
 ) -> ExitStatus:
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"exec --port {port}: expected a port number from 1 to 65535")
+    if port is not None and port_in_use(LOCALHOST, port):  # CMD would fail naming its own flag, which peanut sets
+        raise UsageError(
+            f"exec --port {port}: the port is in use by another process",
+            hint="give another --port (or none: peanut picks a free one), or stop the process that has it",
+        )
     lines = read_script(Path(script)) if script else None  # bad input is found before anything is started
     if lines is None:
         from .tui import require_terminal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 
 import pytest
@@ -166,16 +167,30 @@ def test_an_unusable_log_file_is_a_usage_error_before_the_process_starts(tmp_pat
 
 
 def test_exec_refuses_a_port_another_process_answers_and_leaves_that_process_alone(occ_process, tmp_path):
-    result = peanut("exec", "--port", str(occ_process.port), "--script", script(tmp_path, "get-state\n"), "--", *DUMMY)
-    assert result.status == ExitStatus.UNREACHABLE, result.err
-    started_pid = int(result.err.split("(pid ")[1].split(")")[0])
-    assert (
-        f"peanut: error: port {occ_process.port} is answered by pid {occ_process.pid}, not the started process "
-        f"(pid {started_pid}): is another process on that port?"
-    ) in result.err
-    assert result.out == "" and occ_process.alive() and state_of(occ_process) == "STANDBY"
-    with pytest.raises(ProcessLookupError):
-        os.kill(started_pid, 0)  # its own child was stopped
+    """The port is found taken before CMD starts, and named by the flag the user gave (--port); CMD said 'give
+    another port (--control-port, ...)', a flag peanut sets."""
+    marker = tmp_path / "started"
+    command = [sys.executable, "-c", f"open({str(marker)!r}, 'w')"]
+    result = peanut(
+        "exec", "--port", str(occ_process.port), "--script", script(tmp_path, "get-state\n"), "--", *command
+    )
+    assert result.status == ExitStatus.USAGE, result.err
+    assert result.err == (
+        f"peanut: error: exec --port {occ_process.port}: the port is in use by another process\n"
+        "  hint: give another --port (or none: peanut picks a free one), or stop the process that has it\n"
+    )
+    assert not marker.exists() and result.out == ""
+    assert occ_process.alive() and state_of(occ_process) == "STANDBY"
+
+
+def test_a_port_taken_by_any_listener_is_named_by_exec_s_port_flag(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        result = peanut("exec", "--port", str(port), "--script", script(tmp_path, "get-state\n"), "--", *DUMMY)
+    assert result.status == ExitStatus.USAGE, result.err
+    assert f"exec --port {port}: the port is in use" in result.err and "--control-port" not in result.err
 
 
 def test_a_process_that_never_answers_times_out_with_the_limit_as_given(tmp_path):

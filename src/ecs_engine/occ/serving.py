@@ -93,14 +93,7 @@ def check_can_listen(host: str, port: int) -> None:
         raise HandledError(
             f"cannot listen on {host}:{port}: the host {host!r} does not resolve ({exc.strerror})"
         ) from None
-    failures = []
-    for family, kind, proto, _, sockaddr in addresses:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC: a closing port is free
-            try:
-                probe.bind(sockaddr)
-            except OSError as exc:
-                failures.append(exc)
+    failures = _bind_failures(addresses)
     if any(exc.errno == errno.EADDRINUSE for exc in failures):
         raise HandledError(
             f"cannot listen on {host}:{port}: the port is in use by another process",
@@ -109,6 +102,26 @@ def check_can_listen(host: str, port: int) -> None:
     if failures and len(failures) == len(addresses):
         why = "not an address of this host" if failures[0].errno == errno.EADDRNOTAVAIL else failures[0].strerror
         raise HandledError(f"cannot listen on {host}:{port}: {why}", hint="check --control-host")
+
+
+def _bind_failures(addresses: list) -> list[OSError]:
+    """Why each of ``addresses`` (getaddrinfo's) cannot be bound now, as gRPC binds (SO_REUSEADDR: a closing
+    port is free)."""
+    failures = []
+    for family, kind, proto, _, sockaddr in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(sockaddr)
+            except OSError as exc:
+                failures.append(exc)
+    return failures
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether another process holds ``host:port``: a launcher that chose the port says so in its own terms."""
+    addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return any(exc.errno == errno.EADDRINUSE for exc in _bind_failures(addresses))
 
 
 def run_control_main(

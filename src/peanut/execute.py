@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import shlex
 from collections.abc import Mapping
@@ -107,14 +108,12 @@ async def exec_async(
             try:
                 return await run_script(lines, child.address, mode, timeout, out, config)
             except HandledError as exc:
-                if exc.exit_status == ExitStatus.UNREACHABLE:  # its last words come as it ends, after its port
-                    await child.wait_exit(LAST_WORDS_WAIT)
-                if exc.exit_status in (ExitStatus.FAILED, ExitStatus.UNREACHABLE):  # the process says why
-                    exc.message += child.last_output()
+                exc.message += await last_words(child, exc.exit_status)
                 raise
         from .tui import PeanutTUI
 
-        return await PeanutTUI(child.address, mode, timeout, config=dict(config), io=tui).run()
+        words = functools.partial(last_words, child)
+        return await PeanutTUI(child.address, mode, timeout, config=dict(config), io=tui, last_words=words).run()
     finally:
         if detach and child.alive():
             child.close_log()
@@ -122,6 +121,14 @@ async def exec_async(
         else:
             code = await launch.stop(child, use_occ=ours)
             out.note(f"peanut: stopped the process ({launch.exit_text(code)})")
+
+
+async def last_words(child: launch.Child, status: ExitStatus) -> str:
+    """What ends the error of a step that failed (exit 1) or lost the process (exit 3), in a script or the TUI:
+    the process's last output, which says why ("" otherwise)."""
+    if status == ExitStatus.UNREACHABLE:  # its last words come as it ends, after its port
+        await child.wait_exit(LAST_WORDS_WAIT)
+    return child.last_output() if status in (ExitStatus.FAILED, ExitStatus.UNREACHABLE) else ""
 
 
 async def _check_answered_by(child: launch.Child, mode: str, timeout: float) -> None:

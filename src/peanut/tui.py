@@ -15,7 +15,7 @@ import collections
 import contextlib
 import datetime
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,8 +92,11 @@ class PeanutTUI:
         config: dict[str, str] | None = None,
         config_path: str | None = None,
         io: TuiIO | None = None,
+        last_words: Callable[[ExitStatus], Awaitable[str]] | None = None,
     ):
+        """``last_words``: the process's last output for a step that failed with that status (exec knows it)."""
         io = io or TuiIO()
+        self.last_words = last_words
         self.address, self.mode, self.timeout = address, mode, timeout
         self.poll_interval = io.poll_interval
         self.control = ProcessControl(address, mode, timeout=timeout)
@@ -370,7 +373,8 @@ class PeanutTUI:
                 )
             self.view = self.control.view(outcome.raw_state, view.pid)
             verdict = "ok" if outcome.ok else f"not ok, trigger {outcome.trigger}"
-            self.say(f"{event} -> {outcome.raw_state} ({verdict})")
+            words = await self._why(ExitStatus.FAILED) if outcome.failed else ""
+            self.say(f"{event} -> {outcome.raw_state} ({verdict}){words}")
             if outcome.ok and event in (states.CONFIGURE, fairmq.INIT_DEVICE) and self.config:
                 self.config_state = "PUSHED"
             if outcome.raw_state in (states.DONE, fairmq.EXITING):
@@ -383,9 +387,14 @@ class PeanutTUI:
             await self.refresh()
         except (HandledError, UsageError) as exc:
             self._lost(exc)
+            if words := await self._why(exc.exit_status):
+                self.say(f"{event} did not complete{words}")
         finally:
             self.busy = None
             self.app.invalidate()
+
+    async def _why(self, status: ExitStatus) -> str:
+        return await self.last_words(status) if self.last_words else ""
 
     def _progress(self, source: str, event: str, result) -> None:
         if result is not None and self.mode != DIRECT:

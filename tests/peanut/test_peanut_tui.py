@@ -11,6 +11,8 @@ import subprocess
 import sys
 
 import pytest
+from prompt_toolkit.application import Application, get_app_or_none
+from prompt_toolkit.data_structures import Size
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
@@ -29,10 +31,14 @@ POLL = 0.2  # GetState polling period in these tests (2 s by default)
 
 
 def screen(tui: PeanutTUI) -> str:
-    rendered = tui.app.renderer.last_rendered_screen
+    return screen_of(tui.app)
+
+
+def screen_of(app: Application) -> str:
+    rendered = app.renderer.last_rendered_screen
     if rendered is None:
         return ""
-    width = tui.app.output.get_size().columns
+    width = app.output.get_size().columns
     rows = (rendered.data_buffer[y] for y in range(rendered.height))
     return "\n".join("".join(row[x].char for x in range(width)).rstrip() for row in rows)
 
@@ -294,6 +300,40 @@ async def test_exec_launches_the_process_opens_the_tui_and_stops_the_process(tmp
         assert await asyncio.wait_for(run, 20) == ExitStatus.OK
     assert "executeExit" in log.read_text()  # stopped with EXIT, not killed
     assert "stopped the process (exit code 0)" in notes.getvalue()
+
+
+class WideOutput(DummyOutput):
+    """Wide enough for a line of the process's own log in the event pane."""
+
+    def get_size(self) -> Size:
+        return Size(rows=50, columns=200)
+
+
+async def test_exec_s_tui_shows_why_a_transition_failed_in_the_process_s_own_words(tmp_path):
+    """Script mode ended such an error with the process's last output; the TUI said only 'CONFIGURE -> ERROR'."""
+    with create_pipe_input() as keys:
+        run = asyncio.create_task(
+            exec_async(
+                [*DUMMY, "--fail-on", "CONFIGURE"],
+                port=launch.free_port(),
+                mode=None,
+                timeout=15,
+                script=None,
+                detach=False,
+                log=str(tmp_path / "exec.log"),
+                out=Output(io.StringIO(), io.StringIO()),
+                config={},
+                tui=TuiIO(keys, WideOutput(), POLL),
+            )
+        )
+        app = await eventually_async(get_app_or_none, what="exec's TUI running")  # exec makes the TUI itself
+        await eventually_async(lambda: "│ STANDBY " in screen_of(app), what="STANDBY shown")
+        keys.send_text("c")
+        said = "CONFIGURE -> ERROR (not ok, trigger DEVICE_ERROR); its last output:"
+        await eventually_async(lambda: said in screen_of(app), what="the failure and its reason in the event pane")
+        assert "on_configure failed in STANDBY: RuntimeError: CONFIGURE fails on purpose" in screen_of(app)
+        keys.send_text("q")
+        assert await asyncio.wait_for(run, 20) == ExitStatus.OK
 
 
 @pytest.mark.parametrize("command", [[], ["exec", "--"]])

@@ -2,9 +2,10 @@
 
 A prompt_toolkit full-screen application. The state is polled with GetState (every 2 s) and followed through
 the process's streams (StateStream and EventStream in direct mode, EventStream over OCClite), each opened once
-per connection. Keys: CONFIGURE c, RESET r, START s (runNumber = MMDDhhmmss), STOP t, RECOVER v, EXIT x;
-in fmq-step mode 1..0 are the FairMQ steps; n reconnects, l loads a configuration file (pushed with the next
-CONFIGURE), q quits without any transition. A key whose transition is not possible in the current state, or
+per connection; an unreachable process is polled too, and connected to again once it answers. Keys: CONFIGURE
+c, RESET r, START s (runNumber = MMDDhhmmss), STOP t, RECOVER v, EXIT x; in fmq-step mode 1..0 are the FairMQ
+steps; n reconnects, l loads a configuration file (pushed with the next CONFIGURE), q quits without any
+transition. A key whose transition is not possible in the current state, or
 before the connection is up, does nothing but say so.
 """
 
@@ -111,6 +112,7 @@ class PeanutTUI:
         self.modal_text = ""
         self.modal_reconnects = True  # the dialog is about the connection (not a file), so n is offered
         self._stream_tasks: list[asyncio.Task] = []
+        self._reconnecting = asyncio.Lock()
         self.keys = STEP_KEYS if mode == FMQ_STEP else OCC_KEYS
         self._path_completer = PathCompleter(expanduser=True)
         self.path_input = TextArea(multiline=False, height=1)
@@ -426,7 +428,12 @@ class PeanutTUI:
         return True
 
     async def reconnect(self) -> None:
-        """Keep a live connection and its streams; otherwise start over with a new one."""
+        """Keep a live connection and its streams; otherwise start over with a new one. One at a time: n may be
+        pressed as a poll finds the process back."""
+        async with self._reconnecting:
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
         if self.status == CONNECTED and all(not t.done() for t in self._stream_tasks) and await self.refresh():
             self.say("still connected")
             return
@@ -469,6 +476,22 @@ class PeanutTUI:
             await asyncio.sleep(self.poll_interval)
             if self.status == CONNECTED and not self.busy:
                 await self.refresh()
+            elif self.status == UNREACHABLE:
+                await self._look_again()
+
+    async def _look_again(self) -> None:
+        """An unreachable process is asked again at each poll, quietly (the dialog said it once): one restarted on
+        its port is connected to anew, streams included, as n would."""
+        try:
+            view = await self.control.state(timeout=min(self.timeout, 5.0))
+        except HandledError:
+            return
+        if self.status != UNREACHABLE:  # n reconnected meanwhile
+            return
+        self.say(f"{self.address} answers again (pid {view.pid})")
+        if self.modal == "error" and self.modal_reconnects:
+            self.modal = None
+        await self.reconnect()
 
     def _start(self) -> None:
         self.app.create_background_task(self.connect())

@@ -188,6 +188,35 @@ async def test_a_killed_process_shows_unreachable_and_n_reconnects_after_restart
         await launch.stop(child)
 
 
+async def test_a_process_restarted_on_its_port_is_noticed_without_n(tmp_path):
+    """Polling stopped at UNREACHABLE: the restarted process was not seen until n was pressed."""
+    child = launch.start(DUMMY, log_path=tmp_path / "first.log")
+    await launch.wait_answering(child, 15)
+    try:
+        async with tui_on(child.address) as (tui, keys):
+            await shows_state(tui, "STANDBY")
+            keys.send_text("c")
+            await shows_state(tui, "CONFIGURED")
+            child.process.send_signal(signal.SIGKILL)
+            await shows(tui, "UNREACHABLE")
+            keys.send_text("\r")  # the dialog is closed, and the failed polls do not open it again
+            await eventually_async(lambda: tui.modal is None, what="the dialog closed")
+
+            restarted = launch.start(DUMMY, port=child.port, log_path=tmp_path / "second.log")
+            try:
+                await shows(tui, f"{child.address} answers again (pid {restarted.pid})")
+                await shows_state(tui, "STANDBY")  # the new process starts over
+                assert tui.modal is None and sum("is unreachable" in line for line in tui.log) == 1
+                keys.send_text("c")
+                await shows_state(tui, "CONFIGURED")
+                await shows(tui, "StateStream: CONFIGURED")  # its streams were opened anew
+                assert sum("StateStream: CONFIGURED" in line for line in tui.log) == 2
+            finally:
+                await launch.stop(restarted)
+    finally:
+        await launch.stop(child)
+
+
 async def test_a_transition_slower_than_the_time_limit_leaves_the_process_connected(tmp_path):
     """The process answers, only late: it was shown UNREACHABLE, keys disabled, polling stopped, until n."""
     command = [*DUMMY, "--hook-delay", "1"]

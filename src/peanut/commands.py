@@ -19,7 +19,7 @@ from ecs_engine.errors import ExitStatus, HandledError, RefusedError, Unreachabl
 from ecs_engine.occ import fairmq, states
 from ecs_engine.occ.errors import DIRECT, WrongModeError
 
-from .control import Outcome, ProcessControl, StepRefused
+from .control import Outcome, ProcessControl, StateView, StepRefused
 from .inputs import parse_assignments
 from .output import Output
 
@@ -140,11 +140,15 @@ async def _stream(
     out: Output,
     stop: asyncio.Event,
     render: Callable[[M], tuple[str, dict[str, Any]]],
+    waiting: Callable[[StateView], str | None] = lambda view: None,
 ) -> ExitStatus:
-    """Print ``messages`` until the process ends the stream (a note, exit 0), goes away (exit 3) or ``stop``."""
-    await control.state()  # an address where nothing answers fails here, as any command does, before the note
+    """Print ``messages`` until the process ends the stream (a note, exit 0), goes away (exit 3) or ``stop``;
+    ``waiting`` says what comes, if anything, for a process in that state."""
+    view = await control.state()  # an address where nothing answers fails here, as any command does, before the note
     await control.client().streams_ready(timeout=1.0)  # confirmed at once by our processes, not by OCClib
     out.note(f"streaming the {name} of {control.address}  (ctrl-c to stop)")
+    if note := waiting(view):
+        out.note(f"peanut: {note}")
 
     async def pump() -> None:
         async for message in messages:
@@ -178,6 +182,11 @@ async def state_stream(control: ProcessControl, out: Output, stop: asyncio.Event
 
 
 NULL_EVENT_MEANS = "  (OCClite: the device reached EXITING or ERROR; the stream ends)"
+IN_ERROR_WAITS = (
+    "the device is in ERROR already: OCClite sends its one event, NULL_DEVICE_EVENT, as a device reaches EXITING "
+    "or ERROR, so it comes after END (to EXITING) or RESET DEVICE and a new failure; waiting for events (Ctrl-C "
+    "to stop)"
+)
 
 
 async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event) -> ExitStatus:
@@ -186,7 +195,11 @@ async def event_stream(control: ProcessControl, out: Output, stop: asyncio.Event
     def render(event: str) -> tuple[str, dict[str, Any]]:
         return f"event={event}" + (NULL_EVENT_MEANS if event == "NULL_DEVICE_EVENT" else ""), {"event": event}
 
-    return await _stream(control, "EventStream", control.client().event_stream(), out, stop, render)
+    def waiting(view: StateView) -> str | None:
+        """A device in ERROR sends nothing until it leaves it (the C++ plugin alike): peanut says so, not hangs."""
+        return IN_ERROR_WAITS if control.mode != DIRECT and view.raw == fairmq.ERROR else None
+
+    return await _stream(control, "EventStream", control.client().event_stream(), out, stop, render, waiting)
 
 
 STREAMS: dict[str, StreamCommand] = {"state-stream": state_stream, "event-stream": event_stream}

@@ -61,6 +61,27 @@ async def test_a_null_device_event_is_explained_in_text():
         assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK
 
 
+async def test_event_stream_on_a_device_in_error_says_what_it_waits_for():
+    """OCClite sends its one event as a device reaches EXITING or ERROR: one in ERROR already sent nothing, and
+    peanut waited without a word past 'streaming'."""
+    async with launch.running([*DEVICE, "--fail-in", "bind"]) as child, OccClient(child.address, "fmq") as client:
+        for state, event in (
+            ("IDLE", "INIT DEVICE"),
+            ("INITIALIZING DEVICE", "COMPLETE INIT"),
+            ("INITIALIZED", "BIND"),
+        ):
+            await client.transition(state, event)
+        assert (await client.get_state()).state == "ERROR"
+        watcher = await start_peanut("-addr", child.address, "event-stream")
+        assert "streaming the EventStream of" in await line(watcher.stderr)
+        said = await line(watcher.stderr)
+        assert said.startswith("peanut: the device is in ERROR already: OCClite sends its one event")
+        assert "after END" in said and said.endswith("waiting for events (Ctrl-C to stop)\n")
+        await client.transition("ERROR", "END")
+        assert (await line(watcher.stdout)).startswith("event=NULL_DEVICE_EVENT")
+        assert await asyncio.wait_for(watcher.wait(), 10) == ExitStatus.OK
+
+
 async def test_a_stream_whose_process_dies_says_it_went_away():
     async with launch.running(DUMMY) as child:
         watcher = await start_peanut("-addr", child.address, "-mode", "direct", "state-stream")

@@ -5,8 +5,8 @@ the process's streams (StateStream and EventStream in direct mode, EventStream o
 per connection; an unreachable process is polled too, and connected to again once it answers. Keys: CONFIGURE
 c, RESET r, START s (runNumber = MMDDhhmmss), STOP t, RECOVER v, EXIT x; in fmq-step mode 1..0 are the FairMQ
 steps; n reconnects, l loads a configuration file (pushed with the next CONFIGURE), q quits without any
-transition. A key whose transition is not possible in the current state, or
-before the connection is up, does nothing but say so.
+transition. A key whose transition is not possible in the current state, or before the connection is up,
+does nothing but say so.
 """
 
 from __future__ import annotations

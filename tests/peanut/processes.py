@@ -13,6 +13,16 @@ from ecs_engine.occ import launch
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "tasks"
 DUMMY = [sys.executable, str(EXAMPLES / "occ_dummy_process.py")]
 DEVICE = [sys.executable, str(EXAMPLES / "fairmq_example_device.py"), "--id", "dev", "-P", "OCClite"]
+QUITTER = """
+import sys
+from ecs_engine.occ.process import ControlledProcess
+
+class Quitter(ControlledProcess):
+    def on_configure(self, arguments):
+        sys.exit("cannot configure: no disk")
+
+sys.exit(Quitter.main())
+"""  # an OCC process that exits in its CONFIGURE hook, saying why
 
 
 def started(command: list[str], log_path: Path, port: int | None = None) -> launch.Child:

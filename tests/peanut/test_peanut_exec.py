@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ecs_engine.errors import ExitStatus
-from tests.peanut.processes import DEVICE, DUMMY, peanut, state_of
+from tests.peanut.processes import DEVICE, DUMMY, QUITTER, peanut, state_of
 
 pytestmark = pytest.mark.slow
 
@@ -88,18 +88,6 @@ def test_a_transition_that_fails_ends_with_the_process_s_own_words_on_why(tmp_pa
     summary, *output = result.err.split("peanut: error: ")[1].splitlines()
     assert summary.endswith("the process is in ERROR (ok=false, trigger DEVICE_ERROR); its last output:")
     assert any("on_start failed in CONFIGURED: RuntimeError: START fails on purpose" in line for line in output)
-
-
-QUITTER = """
-import sys
-from ecs_engine.occ.process import ControlledProcess
-
-class Quitter(ControlledProcess):
-    def on_configure(self, arguments):
-        sys.exit("cannot configure: no disk")
-
-sys.exit(Quitter.main())
-"""
 
 
 def test_a_process_that_exits_during_a_step_is_reported_gone_with_its_last_words(tmp_path):

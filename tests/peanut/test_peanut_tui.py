@@ -23,7 +23,7 @@ from peanut.cli import main
 from peanut.execute import exec_async
 from peanut.output import Output
 from peanut.tui import PeanutTUI, TuiIO
-from tests.peanut.processes import DEVICE, DUMMY
+from tests.peanut.processes import DEVICE, DUMMY, QUITTER
 from tests.waiting import eventually_async
 
 pytestmark = pytest.mark.slow
@@ -340,10 +340,32 @@ class WideOutput(DummyOutput):
 
 async def test_exec_s_tui_shows_why_a_transition_failed_in_the_process_s_own_words(tmp_path):
     """Script mode ended such an error with the process's last output; the TUI said only 'CONFIGURE -> ERROR'."""
+    async with exec_tui([*DUMMY, "--fail-on", "CONFIGURE"], tmp_path) as (app, keys):
+        await eventually_async(lambda: "│ STANDBY " in screen_of(app), what="STANDBY shown")
+        keys.send_text("c")
+        said = "CONFIGURE -> ERROR (not ok, trigger DEVICE_ERROR); its last output:"
+        await eventually_async(lambda: said in screen_of(app), what="the failure and its reason in the event pane")
+        assert "on_configure failed in STANDBY: RuntimeError: CONFIGURE fails on purpose" in screen_of(app)
+
+
+async def test_exec_s_tui_shows_the_last_words_of_a_process_that_exits_during_a_step(tmp_path):
+    quitter = tmp_path / "quitter.py"
+    quitter.write_text(QUITTER)
+    async with exec_tui([sys.executable, str(quitter)], tmp_path) as (app, keys):
+        await eventually_async(lambda: "│ STANDBY " in screen_of(app), what="STANDBY shown")
+        keys.send_text("c")
+        said = "CONFIGURE did not complete; its last output:"
+        await eventually_async(lambda: said in screen_of(app), what="its last words in the event pane")
+        assert "cannot configure: no disk" in screen_of(app)
+
+
+@contextlib.asynccontextmanager
+async def exec_tui(command: list[str], tmp_path):
+    """``peanut exec`` of ``command`` with its TUI (exec makes the TUI itself: the running application is read)."""
     with create_pipe_input() as keys:
         run = asyncio.create_task(
             exec_async(
-                [*DUMMY, "--fail-on", "CONFIGURE"],
+                command,
                 port=launch.free_port(),
                 mode=None,
                 timeout=15,
@@ -355,14 +377,12 @@ async def test_exec_s_tui_shows_why_a_transition_failed_in_the_process_s_own_wor
                 tui=TuiIO(keys, WideOutput(), POLL),
             )
         )
-        app = await eventually_async(get_app_or_none, what="exec's TUI running")  # exec makes the TUI itself
-        await eventually_async(lambda: "│ STANDBY " in screen_of(app), what="STANDBY shown")
-        keys.send_text("c")
-        said = "CONFIGURE -> ERROR (not ok, trigger DEVICE_ERROR); its last output:"
-        await eventually_async(lambda: said in screen_of(app), what="the failure and its reason in the event pane")
-        assert "on_configure failed in STANDBY: RuntimeError: CONFIGURE fails on purpose" in screen_of(app)
-        keys.send_text("q")
-        assert await asyncio.wait_for(run, 20) == ExitStatus.OK
+        try:
+            yield await eventually_async(get_app_or_none, what="exec's TUI running"), keys
+            keys.send_text("q")
+            assert await asyncio.wait_for(run, 20) == ExitStatus.OK
+        finally:
+            run.cancel()
 
 
 @pytest.mark.parametrize("command", [[], ["exec", "--"]])

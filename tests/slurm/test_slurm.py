@@ -90,11 +90,25 @@ def test_a_lost_agent_loses_its_tasks_and_sends_the_environment_to_error(coconut
     coconut("env", "control", environment_id, "-e", "START")
     on_node = [int(t["pid"]) for t in coconut.tasks() if t["deploymentInfo"]["hostname"] == "flp001" and t["pid"]]
     assert on_node
+    job = coconut.agent_jobs()["flp001"]
     if how == "scancel":
-        coconut.cluster.run("scancel", coconut.agent_jobs()["flp001"])
+        coconut.cluster.run("scancel", job)
     else:
         os.kill(coconut.agent_pid("flp001"), signal.SIGKILL)
     eventually(lambda: coconut.state(environment_id) == "ERROR", timeout=30, what="the environment in ERROR")
+    # why, in the environment's events: a scancel said only 'exited with code 143' (then the STOP's OCC errors), a
+    # killed agent only 'ended (exit code unknown)'
+    why = (
+        re.escape(f"its Slurm job {job} was cancelled or ended (the agent got SIGTERM)")
+        if how == "scancel"
+        else r"ended \(exit code unknown\): the agent of node flp001 is lost: "
+    )
+
+    def said() -> bool:
+        events = coconut("events", "query", "--env", environment_id, "--severity", "error").out
+        return re.search(rf"task \S+ \(\S+\) .*{why}", events) is not None
+
+    eventually(said, what=f"an error event saying {why}")
     eventually(lambda: not [p for p in on_node if alive(p)], timeout=15, what="the node's tasks gone with its agent")
     eventually(lambda: "flp001" not in coconut.agent_jobs(), timeout=15, what="its job ended (not COMPLETING)")
     coconut("env", "destroy", environment_id, "--force")

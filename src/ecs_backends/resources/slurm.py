@@ -750,7 +750,7 @@ class SlurmResourceManager(ResourceManager):
             if not started.done():
                 started.set_result(pb.Started(error=f"the agent of node {link.node} is lost: {why}"))
         for process in [p for p in self._processes.values() if p.link is link]:
-            process.end(None)
+            process.end(None, f"the agent of node {link.node} is lost: {why}")
         self._cancel(link.job_id)
 
     async def _release_when_idle(self, link: AgentLink) -> None:

@@ -6,7 +6,7 @@ resource manager's own code (gated start, own process group, output files, pidfd
 found by their mark), so a task behaves on a node as it does on the core's machine; the core keeps the OCC
 connection and the kill escalation. A lost connection is dialled again until it comes back (a restarted core
 re-attaches); what ended meanwhile is reported then. An agent that has had no core for ``orphan_timeout``
-seconds stops (its tasks, then itself, and so its job): a core that is gone for good leaves no job behind. SIGTERM (``scancel``) stops every task, then the agent.
+seconds stops (its tasks, then itself, and so its job): a core that is gone for good leaves no job behind. SIGTERM (``scancel``) stops every task, each reported as ended for that reason, then the agent.
 Each task's leader gets SIGKILL if the agent itself dies (``setpriv --pdeathsig``), so a killed agent leaves
 no task behind.
 """
@@ -71,12 +71,22 @@ class Agent:
         self.refused = ""  # why the core refused this agent (its token)
         self._oom_kills = memory_kills()  # the kernel's counts when last looked at
         self._streaming = False  # whether a stream to the core is open
+        self._stop_reason = ""  # why the agent stops its tasks, reported as each one's end reason
 
     async def run(self) -> None:
         """Serve the core until a stop signal, then stop every task; RefusedError if the core refuses the agent."""
         loop = asyncio.get_running_loop()
-        for signum in STOP_SIGNALS:
-            loop.add_signal_handler(signum, self._stopping.set)
+        # plain handlers, run before the loop sees the tasks' ends (scancel signals them at the same time)
+        before = {s: signal.signal(s, lambda s, _: self._stop(self._signalled(s), loop)) for s in STOP_SIGNALS}
+        try:
+            await self._serve_until_stopped()
+        finally:
+            for signum, handler in before.items():
+                signal.signal(signum, handler)
+        if self.refused:
+            raise RefusedError(f"the core at {self.options.core} refused this agent: {self.refused}")
+
+    async def _serve_until_stopped(self) -> None:
         serving = asyncio.create_task(self._serve())
         await self._stopping.wait()
         log.info("stopping: %d task(s) to stop", len(self.processes))
@@ -86,8 +96,18 @@ class Agent:
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
-        if self.refused:
-            raise RefusedError(f"the core at {self.options.core} refused this agent: {self.refused}")
+
+    def _stop(self, reason: str, loop: asyncio.AbstractEventLoop) -> None:
+        """Stop every task, each reported as ended for ``reason`` (the first one given); callable from a signal
+        handler."""
+        self._stop_reason = self._stop_reason or reason
+        loop.call_soon_threadsafe(self._stopping.set)
+
+    def _signalled(self, signum: int) -> str:
+        name = signal.Signals(signum).name
+        if signum == signal.SIGTERM and self.options.job_id:  # what scancel, or the job's end, sends
+            return f"its Slurm job {self.options.job_id} was cancelled or ended (the agent got {name})"
+        return f"the agent of node {self.options.node} got {name}"
 
     async def _drained(self) -> None:
         while self._outbox or self._watchers:
@@ -117,7 +137,7 @@ class Agent:
                     self.options.core,
                     timeout,
                 )
-                self._stopping.set()
+                self._stop(f"the agent had no core for {timeout:g} s (--orphan-timeout)", loop)
                 return
             await asyncio.sleep(REDIAL_INTERVAL)
 
@@ -194,7 +214,7 @@ class Agent:
     async def _watch(self, task_id: str, process: ProcessHandle) -> None:
         code = await process.wait()
         self.processes.pop(task_id, None)
-        reason = ""
+        reason = self._stop_reason
         if code == -signal.SIGKILL:
             kills, self._oom_kills = self._oom_kills, await asyncio.to_thread(memory_kills)
             if any(now > before for now, before in zip(self._oom_kills, kills, strict=False)):

@@ -441,17 +441,17 @@ def listening(port: int) -> bool:
 
 def hook_result(task: TaskProcess, code: int | None, *, timed_out: bool = False, timeout: float = 0.0) -> HookResult:
     """The ``taskResult.*`` of a finished hook or basic task run."""
-    end_reason = ""
+    # what its resource manager knows beyond the code (a batch job's memory limit, an agent job cancelled)
+    end_reason = task.process.end_reason if task.process is not None and not timed_out and code != 0 else ""
     if timed_out:
         status, error = "KILLED", f"hook task {task.request.role_path} timed out after {timeout:g}s"
     elif code == 0:
         status, error = "FINISHED", ""
     elif code is not None and code < 0:
         status, error = "KILLED", f"killed by signal {-code}"
-        end_reason = task.process.end_reason if task.process is not None else ""
-        error = f"{error}: {end_reason}" if end_reason else error
     else:
         status, error = "FAILED", f"exited with code {code}" if code is not None else "ended (exit code unknown)"
+    error = f"{error}: {end_reason}" if end_reason else error
     return HookResult(
         exit_code=-1 if code is None else code,
         stdout=_tail(task.stdout_path),

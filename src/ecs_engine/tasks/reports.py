@@ -40,7 +40,7 @@ class HookResult:
     voluntary: bool = True
     final_status: str = "FINISHED"  # FINISHED, FAILED, KILLED, TIMEOUT, LOST
     error: str = ""
-    end_reason: str = ""  # what killed it beyond the signal, when known (its batch job's memory limit)
+    end_reason: str = ""  # what ended it beyond the code, when known (its job's memory limit, its agent job cancelled)
 
     @property
     def ok(self) -> bool:

@@ -117,7 +117,7 @@ class ProcessHandle(abc.ABC):
     pid: int
     #: what runs the process on its node, shown as a task's ``executorId`` (Mesos named its executor there)
     executor: str = "local"
-    #: what ended it, when its manager knows more than the exit code (a batch job's memory limit)
+    #: what ended it, when its manager knows more than the exit code (a batch job's memory limit, an agent job cancelled)
     end_reason: str = ""
 
     @abc.abstractmethod

@@ -324,3 +324,23 @@ def test_core_stop_without_agent_jobs_does_not_ask_slurm(down_coconut, controlle
     down_coconut("core", "stop")
     assert time.monotonic() - began < 5  # a Slurm command would wait ~9 s for the controller
     assert "not cancelled" not in core_log(down_coconut)
+
+
+def test_with_the_controller_down_a_create_fails_within_seconds_saying_slurmctld_does_not_answer(
+    down_coconut, controller
+):
+    """The nodes are read again at each deployment: with slurmctld down, sinfo waited ~9 s for it, then sbatch as
+    long again, before the create failed."""
+    started_core(down_coconut)
+    slurm_cluster.stop_controller(controller)
+    began = time.monotonic()
+    failed = down_coconut("env", "create", "-w", "dataflow-demo", "-e", ONE_NODE, check=False)
+    took = time.monotonic() - began
+    assert failed.status != 0 and "Traceback" not in failed.err
+    assert took < 7, took
+    assert re.search(
+        r"^coconut: error: cannot create new environment: no agent job can be submitted for node flp002: sinfo did "
+        r"not finish within 3 s; the Slurm controller \(slurmctld\) does not answer; check it with 'scontrol ping'$",
+        failed.err,
+        re.MULTILINE,
+    ), failed.err

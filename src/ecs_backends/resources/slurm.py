@@ -81,7 +81,8 @@ NEVER_STARTS = {
 }
 EXPECT_MARGIN = 5.0  # seconds a launch waits for its agent past agent_timeout, for the watch to say why it is lost
 CANCEL_RETRY = (1.0, 30.0)  # seconds before the first retry of a failed scancel, and the longest wait between them
-CLOSE_BUDGET = 3.0  # seconds the core's stop gives each Slurm command (a controller that is down takes ~9 s)
+#: seconds the core's stop, and the read of the nodes, give a Slurm command (one waits ~9 s for a controller that is down)
+SLURM_BUDGET = 3.0
 OUTPUT_TAIL = 3, 300  # the last lines of a failed agent's output quoted in the error, if within so many characters
 MEMORY_UNITS = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}  # sbatch --mem suffixes, in MB
 
@@ -238,6 +239,7 @@ class SlurmResourceManager(ResourceManager):
         self._capacity: dict[str, Wants] = {}  # a node's CPUs and memory (MB), as sinfo reports them
         self._unusable: dict[str, tuple[Node, str]] = {}  # the partition's nodes that are down, drained, ...: why
         self._reading: asyncio.Task | None = None  # the nodes read again for a deployment
+        self._unread = ""  # why the nodes could not be read again (Slurm then takes no agent job either)
         self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want
         self._placed: dict[str, int] = {}  # how many tasks are placed on a node
         self._agents: dict[str, list[AgentLink]] = {}  # a node's agent jobs, in the order they were submitted
@@ -273,6 +275,9 @@ class SlurmResourceManager(ResourceManager):
             await self._read_nodes()
         except HandledError as exc:  # a launch through a running agent needs no controller: go on with those known
             log.warning("slurm: the nodes could not be read again, placing on those read before: %s", exc.message)
+            self._unread = exc.message
+        else:
+            self._unread = ""
 
     def _booting(self) -> asyncio.Task:
         """The start-up (the agent service, the nodes, this core's agent jobs); begun again if it failed."""
@@ -331,7 +336,7 @@ class SlurmResourceManager(ResourceManager):
         nodes: dict[str, Node] = {}
         capacity: dict[str, Wants] = {}
         unusable: dict[str, tuple[Node, str]] = {}
-        for line in (await slurm_command(*argv)).splitlines():
+        for line in (await slurm_command(*argv, timeout=SLURM_BUDGET)).splitlines():
             name, features, address, state, cpus, memory, reason = [*line.split("|", 6), *[""] * 7][:7]
             if not name or name in nodes:
                 continue
@@ -347,7 +352,7 @@ class SlurmResourceManager(ResourceManager):
             capacity[name] = Wants(_number(cpus), _number(memory))
         self._partition_missing = ""
         if self.settings.partition and not capacity:
-            partitions = (await slurm_command("sinfo", "-h", "-o", "%R")).split()
+            partitions = (await slurm_command("sinfo", "-h", "-o", "%R", timeout=SLURM_BUDGET)).split()
             if self.settings.partition not in partitions:
                 self._partition_missing = (
                     f"partition '{self.settings.partition}' does not exist (partitions: {', '.join(partitions)})"
@@ -639,6 +644,8 @@ class SlurmResourceManager(ResourceManager):
         """Wait for the agent of ``link``, submitting its job first if it has none."""
         async with link.submitting:
             if not link.job_id:
+                if self._unread:  # sbatch would wait as long again, then fail the same way
+                    raise HandledError(f"no agent job can be submitted for node {link.node}: {self._unread}")
                 link.job_id = await self._submit(link)
                 self._watch(link, self._expect(link, self.settings.agent_timeout, submitted=True))
         if link.connected.is_set():
@@ -850,7 +857,7 @@ class SlurmResourceManager(ResourceManager):
         await asyncio.gather(*pending, return_exceptions=True)
         if self._boot.cancelled() or self._boot.exception() is not None:  # a previous core's jobs are not known
             try:
-                jobs |= {job["id"] for job in await self._agent_jobs(timeout=CLOSE_BUDGET)}
+                jobs |= {job["id"] for job in await self._agent_jobs(timeout=SLURM_BUDGET)}
             except HandledError as exc:
                 left.append(
                     f"slurm: this core's agent jobs (named {self.agent_job_name('')}<node>) could not be listed, "
@@ -858,7 +865,7 @@ class SlurmResourceManager(ResourceManager):
                 )
         if jobs:
             try:
-                await _scancel(*sorted(jobs, key=lambda j: (len(j), j)), timeout=CLOSE_BUDGET)
+                await _scancel(*sorted(jobs, key=lambda j: (len(j), j)), timeout=SLURM_BUDGET)
             except HandledError as exc:
                 ids = " ".join(sorted(jobs, key=lambda j: (len(j), j)))
                 left.append(
@@ -1021,7 +1028,7 @@ CONFIGURATION_HINT = (
     "Slurm's clients found no configuration: set SLURM_CONF to the cluster's slurm.conf (or install it as "
     "/etc/slurm/slurm.conf); a core started by coconut has the environment of the shell that started it"
 )
-CONTROLLER_HINT = "the Slurm controller (slurmctld) is unreachable; check it with 'scontrol ping'"
+CONTROLLER_HINT = "the Slurm controller (slurmctld) does not answer; check it with 'scontrol ping'"
 MUNGE_HINT = (
     "Slurm authenticates with munge: start munged on this machine (systemctl start munge) with the cluster's key, "
     "and check it with 'munge -n | unmunge'"

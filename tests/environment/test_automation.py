@@ -418,3 +418,37 @@ async def test_plugins_report_progress_as_integrated_service_events(small, harne
         assert [(e.integratedServiceEvent.name, e.integratedServiceEvent.operationStep) for e in events] == [
             ("small.hooks.configure-call", "push parameters")
         ]
+
+
+TWO_RESTARTING = (
+    RESTARTING
+    + """  - name: monitor2
+    task:
+      load: worker
+      critical: false
+      restart: {policy: on-failure, max: 3, window: 60s, backoff: 0s}
+"""
+)
+
+
+async def test_a_critical_task_error_while_two_tasks_restart_still_sends_the_environment_to_error(
+    small_repo, harness_factory
+):
+    """The error watch waits for the slot behind the second restart as well: it waited once, woke behind the
+    second restart that took the slot, was refused ('GO_ERROR after a task error: ... RESTART in progress'), and
+    the environment stayed RUNNING with its critical task in ERROR."""
+    small_repo.workflow("restarting", TWO_RESTARTING)
+    async with harness_factory() as h:
+        env = await h.manager.create(source_of(small_repo), "restarting")
+        await h.manager.control(env.id, "START_ACTIVITY")
+        h.driver.delay("deploy", 0.3)  # each restart holds the slot while its new process comes
+        first, second = (
+            next(t for t in env.tasks.values() if t.path == f"restarting.{n}") for n in ("monitor", "monitor2")
+        )
+        h.driver.process_exit(first, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        await eventually_async(lambda: env.busy is not None and env.busy[0] == "RESTART", what="the first restart")
+        h.driver.process_exit(second, HookResult(exit_code=1, final_status="FAILED", error="exited with code 1"))
+        runner = next(t for t in env.tasks.values() if t.path == "restarting.runner")
+        h.driver.set_state(runner, "ERROR")
+        await eventually_async(lambda: env.state == "ERROR" and env.busy is None, what="GO_ERROR after both restarts")
+        assert not [w for w in env.warnings if w.startswith("GO_ERROR after a task error")], env.warnings

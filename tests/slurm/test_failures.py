@@ -16,7 +16,7 @@ from ecs_backends.resources import slurm
 from ecs_backends.resources.slurm import CONTROLLER_HINT, SlurmResourceManager, SlurmSettings, _allocation_text, _hint
 from ecs_engine.errors import HandledError
 from ecs_engine.server.core import LOGFILE, read_pidfile
-from ecs_engine.tasks.resources import Wants
+from ecs_engine.tasks.resources import PlacementError, Wants
 from tests.slurm import cluster as slurm_cluster
 from tests.slurm.conftest import SlurmCoconut
 from tests.waiting import eventually
@@ -151,6 +151,33 @@ def test_an_unreachable_controller_gets_a_hint_and_the_log_names_defaults_only_w
     assert _hint(said) == f"; {CONTROLLER_HINT}" and "scontrol ping" in CONTROLLER_HINT
     assert _allocation_text(Wants(1, 300)) == "1 CPU(s), 300 MB"
     assert _allocation_text(Wants(1, 0)) == "1 CPU(s), 0 MB; 0: Slurm's default"
+
+
+def test_nodes_in_states_that_take_no_job_are_named_with_what_to_do(tmp_path, monkeypatch):
+    """inval, future and unknown nodes were taken as usable: an agent job sent there waited PENDING until
+    agent_timeout. The test cluster cannot put a node in these states (scontrol sets none of them; this sinfo
+    hides FUTURE nodes), so sinfo here prints what Slurm's prints for them."""
+    lines = ["flp001|flp|10.0.0.1|inval|1|2000|none", "flp002|flp|10.0.0.2|unknown*|1|2000|none"]
+    lines += ["flp003|flp|10.0.0.3|future|1|2000|none", "flp004|flp|10.0.0.4|idle|1|2000|none"]
+    sinfo = tmp_path / "bin" / "sinfo"
+    sinfo.parent.mkdir()
+    sinfo.write_text("#!/bin/sh\nprintf '%s\\n' " + " ".join(f"'{line}'" for line in lines) + "\n")
+    sinfo.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{sinfo.parent}:{os.environ['PATH']}")
+    manager = SlurmResourceManager(SlurmSettings(), tmp_path)
+    asyncio.run(manager._read_nodes())
+    assert [n.name for n in manager.nodes()] == ["flp004"]
+    expected = {
+        "flp001": ("inval", r"its slurmd reports less than its NodeName line in slurm\.conf says .*'slurmd -C'.*"),
+        "flp002": ("unknown", r"slurmctld has not heard from its slurmd since it started: start slurmd on flp002"),
+        "flp003": ("future", r".*State=FUTURE.*'scontrol update nodename=flp003 state=resume'"),
+    }
+    for node, (state, todo) in expected.items():
+        with pytest.raises(PlacementError) as refused:
+            manager.place([("machine_id", node)])
+        assert refused.value.message == f"no usable Slurm node has machine_id={node}: {node} is {state}"
+        assert re.match(todo, refused.value.hint), refused.value.hint
+    assert manager.place([("machine_id", "flp004")]).name == "flp004"
 
 
 def test_an_agent_without_its_core_ends_after_its_orphan_timeout(tmp_path):

@@ -79,6 +79,20 @@ NEVER_STARTS = {
     "PartitionTimeLimit": "an agent job runs without a time limit (--time=0), so its partition needs MaxTime=INFINITE "
     "in slurm.conf (or set core.slurm.partition to one that has it)",
 }
+RESUME = "once what took it out is fixed, bring it back: 'scontrol update nodename={nodes} state=resume'"
+#: the node states (sinfo's %T, less its flags) in which a node takes no job, and how to bring such a node back
+UNUSABLE_STATES = {
+    "down": RESUME,
+    "drain": RESUME,
+    "fail": RESUME,
+    "inval": "its slurmd reports less than its NodeName line in slurm.conf says (CPUs, RealMemory; 'slurmd -C' on "
+    "the node prints what it has): correct the line, restart slurmctld, then 'scontrol update nodename={nodes} "
+    "state=resume'",
+    "future": "it is declared for later use (State=FUTURE in slurm.conf): bring it in with 'scontrol update "
+    "nodename={nodes} state=resume'",
+    "unknown": "slurmctld has not heard from its slurmd since it started: start slurmd on {nodes} ('scontrol show "
+    "node {nodes}' says when it last answered)",
+}
 EXPECT_MARGIN = 5.0  # seconds a launch waits for its agent past agent_timeout, for the watch to say why it is lost
 CANCEL_RETRY = (1.0, 30.0)  # seconds before the first retry of a failed scancel, and the longest wait between them
 #: seconds the core's stop, and the read of the nodes, give a Slurm command (one waits ~9 s for a controller that is down)
@@ -237,7 +251,8 @@ class SlurmResourceManager(ResourceManager):
         self.core_id = f"{zlib.crc32(f'{socket.gethostname()}:{state_dir.absolute()}'.encode()):08x}"
         self._nodes: dict[str, Node] = {}
         self._capacity: dict[str, Wants] = {}  # a node's CPUs and memory (MB), as sinfo reports them
-        self._unusable: dict[str, tuple[Node, str]] = {}  # the partition's nodes that are down, drained, ...: why
+        #: the partition's nodes that take no job (down, drained, ...): why, and their UNUSABLE_STATES key
+        self._unusable: dict[str, tuple[Node, str, str]] = {}
         self._reading: asyncio.Task | None = None  # the nodes read again for a deployment
         self._unread = ""  # why the nodes could not be read again (Slurm then takes no agent job either)
         self._wanted: dict[str, Wants] = {}  # what the tasks placed on a node want
@@ -335,7 +350,7 @@ class SlurmResourceManager(ResourceManager):
             argv.append(f"--partition={self.settings.partition}")
         nodes: dict[str, Node] = {}
         capacity: dict[str, Wants] = {}
-        unusable: dict[str, tuple[Node, str]] = {}
+        unusable: dict[str, tuple[Node, str, str]] = {}
         for line in (await slurm_command(*argv, timeout=SLURM_BUDGET)).splitlines():
             name, features, address, state, cpus, memory, reason = [*line.split("|", 6), *[""] * 7][:7]
             if not name or name in nodes:
@@ -344,9 +359,9 @@ class SlurmResourceManager(ResourceManager):
             attributes = {"hostname": name, "machine_id": name, "features": ",".join(listed)}
             attributes.update({f: "true" for f in listed if f not in attributes})
             node = Node(name, address or name, tuple(sorted(attributes.items())))
-            if state.rstrip("*~#$@").startswith(("down", "drain", "fail")):
+            if kind := unusable_state(state):
                 why = f" ({reason.strip()})" if reason.strip() not in ("", "none") else ""
-                unusable[name] = (node, f"{state.rstrip('*~#$@')}{why}")
+                unusable[name] = (node, f"{state.rstrip(STATE_FLAGS)}{why}", kind)
                 continue
             nodes[name] = node
             capacity[name] = Wants(_number(cpus), _number(memory))
@@ -400,12 +415,14 @@ class SlurmResourceManager(ResourceManager):
                 super().place(constraints)  # its error names the constraint and every node
             except PlacementError as exc:
                 message = exc.message.replace("no node has", "no Slurm node has", 1)
-                if out := [(n.name, why) for n, why in self._unusable.values() if n.matches(constraints)]:
+                if out := [(n.name, why, kind) for n, why, kind in self._unusable.values() if n.matches(constraints)]:
                     wanted = ", ".join(f"{k}={v}" for k, v in constraints)
+                    todo: dict[str, list[str]] = {}  # what to do, for which nodes
+                    for name, _, kind in out:
+                        todo.setdefault(UNUSABLE_STATES[kind], []).append(name)
                     raise PlacementError(
-                        f"no usable Slurm node has {wanted}: " + "; ".join(f"{name} is {why}" for name, why in out),
-                        hint="once what took it out is fixed, bring it back: 'scontrol update "
-                        f"nodename={','.join(name for name, _ in out)} state=resume'",
+                        f"no usable Slurm node has {wanted}: " + "; ".join(f"{name} is {why}" for name, why, _ in out),
+                        hint="; ".join(text.format(nodes=",".join(names)) for text, names in todo.items()),
                     ) from None
                 if self._partition_missing:
                     raise PlacementError(
@@ -933,6 +950,14 @@ def _launch_message(spec: LaunchSpec) -> pb.Launch:
         stdoutPath=str(spec.stdout_path or ""),
         stderrPath=str(spec.stderr_path or ""),
     )
+
+
+STATE_FLAGS = "*~#$@%!^-"  # what sinfo appends to a node's state (not responding, powered off, ...)
+
+
+def unusable_state(state: str) -> str:
+    """The UNUSABLE_STATES key of a node state as sinfo prints it (``drained*``), "" for a node that takes jobs."""
+    return next((kind for kind in UNUSABLE_STATES if state.rstrip(STATE_FLAGS).startswith(kind)), "")
 
 
 def _allocation(wanted: Wants) -> Wants:

@@ -140,9 +140,10 @@ class EnvironmentStore:
         are gone too; a record of a 100-task environment is ~50 KB, kept for good it grew without bound); how many.
         The runs table keeps their runs."""
         with self._lock, write_transaction(self._db) as db:
-            gone = "SELECT id FROM environments WHERE destroyed_ms < ?"
-            db.execute(f"DELETE FROM structures WHERE id IN ({gone})", (before_ms,))
-            return db.execute(f"DELETE FROM environments WHERE id IN ({gone})", (before_ms,)).rowcount
+            db.execute(
+                "DELETE FROM structures WHERE id IN (SELECT id FROM environments WHERE destroyed_ms < ?)", (before_ms,)
+            )
+            return db.execute("DELETE FROM environments WHERE destroyed_ms < ?", (before_ms,)).rowcount
 
     def run_started(self, run_number: int, environment_id: str, start_ms: int) -> None:
         with self._lock:
